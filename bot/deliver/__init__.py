@@ -1,0 +1,1 @@
+"""deliver stage of the digestbot pipeline."""

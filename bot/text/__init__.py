@@ -1,0 +1,1 @@
+"""text stage of the digestbot pipeline."""

@@ -1,0 +1,41 @@
+"""CJK spacing: FTS5's unicode61 tokenizer keeps a run of kana/kanji as one token, so a word
+inside a run (自動更新 in 500円で自動更新します) could never match. Both the indexed text and
+every query are passed through `space_cjk`, which makes each CJK character its own token; a
+CJK word then becomes a phrase of single characters and is found wherever it occurs.
+"""
+
+from __future__ import annotations
+
+import re
+
+# Han (CJK unified + ext A + compatibility), Hiragana, Katakana (+ phonetic ext, half-width),
+# Hangul syllables, CJK symbols are left alone (they are separators for unicode61 anyway).
+_CJK_CHAR = re.compile(
+    "([\u3040-\u309f\u30a0-\u30ff\u31f0-\u31ff\u3400-\u4dbf\u4e00-\u9fff"
+    "\uf900-\ufaff\uff66-\uff9f\uac00-\ud7af\U00020000-\U0002fa1f])"
+)
+
+
+def space_cjk(text: str) -> str:
+    """Surround every CJK character with spaces so each is one unicode61 token."""
+    if not text or text.isascii():
+        return text
+    return _CJK_CHAR.sub(r" \1 ", text)
+
+
+def has_cjk(text: str) -> bool:
+    return not text.isascii() and _CJK_CHAR.search(text) is not None
+
+
+_SPACED_CJK = re.compile(
+    "(?<=[\u3040-\u30ff\u31f0-\u31ff\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff\uff66-\uff9f"
+    "\uac00-\ud7af]) +(?=[\u3040-\u30ff\u31f0-\u31ff\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff"
+    "\uff66-\uff9f\uac00-\ud7af])"
+)
+
+
+def unspace_cjk(text: str) -> str:
+    """Undo `space_cjk` for display (snippets): drop the spaces between two CJK characters."""
+    if not text or text.isascii():
+        return text
+    return _SPACED_CJK.sub("", text)
