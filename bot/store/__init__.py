@@ -1,1 +1,27 @@
-"""store stage of the digestbot pipeline."""
+"""The SQLite store. All SQL of the project lives in this package."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from bot.store.db import Database, ForeignDatabaseError, SchemaTooNewError, StoreError
+from bot.store.feeds import FeedStore
+from bot.store.items import ItemStore
+
+__all__ = ["ForeignDatabaseError", "SchemaTooNewError", "Store", "StoreError"]
+
+
+class Store:
+    """The typed entry point the rest of the code uses: one attribute per table family."""
+
+    def __init__(self, db: Database) -> None:
+        self.db = db
+        self.feeds = FeedStore(db)
+        self.items = ItemStore(db)
+
+    @classmethod
+    async def open(cls, path: Path | str) -> Store:
+        return cls(await Database.open(path))
+
+    async def close(self) -> None:
+        await self.db.close()

@@ -1,0 +1,214 @@
+"""The items archive and its full-text index."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import aiosqlite
+
+from bot.ingest.entry import EnrichedItem
+from bot.store.db import Database
+from bot.text.cjk import space_cjk
+
+
+@dataclass(frozen=True, slots=True)
+class FreshItem:
+    """An enriched entry plus the fingerprint of its raw form (to skip re-enrichment later)."""
+
+    item: EnrichedItem
+    raw_hash: str
+
+
+@dataclass(frozen=True, slots=True)
+class SaveResult:
+    new_ids: list[int]  # in feed order, oldest first
+    updated_ids: list[int]
+    unchanged: int
+
+
+_ITEM_COLUMNS = (
+    "i.id, i.feed_id, i.stable_id, i.url, i.title, i.author, i.published_at, i.first_seen_at, "
+    "i.summary, i.keywords, i.image_url, i.enclosure_url, i.enclosure_type, i.enclosure_length, "
+    "i.duration_s, i.language, i.content_hash, f.title, f.url, f.site_url"
+)
+
+
+@dataclass(frozen=True, slots=True)
+class ItemRow:
+    """An archived item as the delivery side sees it (no bodies: they are large)."""
+
+    id: int
+    feed_id: int
+    stable_id: str
+    url: str | None
+    title: str
+    author: str | None
+    published_at: float
+    first_seen_at: float
+    summary: str
+    keywords: str
+    image_url: str | None
+    enclosure_url: str | None
+    enclosure_type: str | None
+    enclosure_length: int | None
+    duration_s: int | None
+    language: str | None
+    content_hash: str
+    feed_title: str
+    feed_url: str
+    site_url: str | None
+
+
+def _item(row: Sequence[object]) -> ItemRow:
+    return ItemRow(*row)  # type: ignore[arg-type]
+
+
+async def known_fingerprints(conn: aiosqlite.Connection, feed_id: int) -> dict[str, str]:
+    """stable_id → raw_hash of every archived item of the feed."""
+    async with conn.execute(
+        "SELECT stable_id, raw_hash FROM items WHERE feed_id = ?", (feed_id,)
+    ) as cursor:
+        return {str(sid): str(h) for sid, h in await cursor.fetchall()}
+
+
+async def save_items(
+    tx: aiosqlite.Connection, feed_id: int, fresh: Sequence[FreshItem], *, now: float
+) -> SaveResult:
+    """Inside a write transaction: insert new items, update edited ones, index both.
+
+    An item whose stable id is known is an edit: the archive and index are updated, and it is
+    not new. `fresh` is in the feed's order (newest first, as feeds list them); new ids are
+    returned oldest first so channels get a feed's items in order.
+    """
+    new_ids: list[int] = []
+    updated_ids: list[int] = []
+    unchanged = 0
+    # Oldest first, so ids (and first_seen order) follow publication order.
+    for fresh_item in reversed(fresh):
+        item = fresh_item.item
+        entry = item.entry
+        async with tx.execute(
+            "SELECT id, content_hash, raw_hash FROM items WHERE feed_id = ? AND stable_id = ?",
+            (feed_id, entry.stable_id),
+        ) as cursor:
+            existing = await cursor.fetchone()
+        published = entry.published.timestamp() if entry.published else now
+        enclosure = entry.enclosure
+        values = (
+            fresh_item.raw_hash,
+            item.content_hash,
+            entry.url,
+            entry.title,
+            entry.author,
+            item.content_md,
+            item.content_text,
+            item.summary,
+            " ".join(item.keywords),
+            item.image_url,
+            enclosure.url if enclosure else None,
+            enclosure.type if enclosure else None,
+            enclosure.length if enclosure else None,
+            entry.duration_s,
+            entry.language,
+        )
+        if existing is None:
+            cursor = await tx.execute(
+                "INSERT INTO items (raw_hash, content_hash, url, title, author, content_md, "
+                "content_text, summary, keywords, image_url, enclosure_url, enclosure_type, "
+                "enclosure_length, duration_s, language, feed_id, stable_id, published_at, "
+                "first_seen_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                (*values, feed_id, entry.stable_id, published, now),
+            )
+            item_id = cursor.lastrowid
+            assert item_id is not None
+            await _index(tx, item_id, item, insert=True)
+            new_ids.append(item_id)
+            continue
+        item_id = int(existing[0])
+        if existing[2] == fresh_item.raw_hash:
+            unchanged += 1
+            continue
+        await tx.execute(
+            "UPDATE items SET raw_hash = ?, content_hash = ?, url = ?, title = ?, author = ?, "
+            "content_md = ?, content_text = ?, summary = ?, keywords = ?, image_url = ?, "
+            "enclosure_url = ?, enclosure_type = ?, enclosure_length = ?, duration_s = ?, "
+            "language = ?, published_at = coalesce(?, published_at), updated_at = ? WHERE id = ?",
+            (*values, entry.published.timestamp() if entry.published else None, now, item_id),
+        )
+        if existing[1] != item.content_hash:
+            await _index(tx, item_id, item, insert=False)
+        updated_ids.append(item_id)
+    return SaveResult(new_ids, updated_ids, unchanged)
+
+
+async def _index(
+    tx: aiosqlite.Connection, item_id: int, item: EnrichedItem, *, insert: bool
+) -> None:
+    if not insert:
+        await tx.execute("DELETE FROM items_fts WHERE rowid = ?", (item_id,))
+    await tx.execute(
+        "INSERT INTO items_fts (rowid, title, summary, text) VALUES (?, ?, ?, ?)",
+        (
+            item_id,
+            space_cjk(item.entry.title),
+            space_cjk(item.summary),
+            space_cjk(item.content_text),
+        ),
+    )
+
+
+class ItemStore:
+    def __init__(self, db: Database) -> None:
+        self._db = db
+
+    async def known_fingerprints(self, feed_id: int) -> dict[str, str]:
+        return await known_fingerprints(self._db.reader, feed_id)
+
+    async def get(self, item_id: int) -> ItemRow | None:
+        async with self._db.reader.execute(
+            f"SELECT {_ITEM_COLUMNS} FROM items i JOIN feeds f ON f.id = i.feed_id WHERE i.id = ?",
+            (item_id,),
+        ) as cursor:
+            row = await cursor.fetchone()
+        return None if row is None else _item(row)
+
+    async def many(self, item_ids: Sequence[int]) -> list[ItemRow]:
+        if not item_ids:
+            return []
+        marks = ",".join("?" * len(item_ids))
+        async with self._db.reader.execute(
+            f"SELECT {_ITEM_COLUMNS} FROM items i JOIN feeds f ON f.id = i.feed_id "
+            f"WHERE i.id IN ({marks})",
+            tuple(item_ids),
+        ) as cursor:
+            rows = {r[0]: _item(r) for r in await cursor.fetchall()}
+        return [rows[i] for i in item_ids if i in rows]
+
+    async def latest(self, feed_ids: Sequence[int], limit: int) -> list[ItemRow]:
+        """The newest items of the given feeds, newest first."""
+        if not feed_ids:
+            return []
+        marks = ",".join("?" * len(feed_ids))
+        async with self._db.reader.execute(
+            f"SELECT {_ITEM_COLUMNS} FROM items i JOIN feeds f ON f.id = i.feed_id "
+            f"WHERE i.feed_id IN ({marks}) ORDER BY i.published_at DESC, i.id DESC LIMIT ?",
+            (*feed_ids, limit),
+        ) as cursor:
+            return [_item(r) for r in await cursor.fetchall()]
+
+    async def count(self, feed_id: int | None = None) -> int:
+        sql = "SELECT count(*) FROM items" + (" WHERE feed_id = ?" if feed_id is not None else "")
+        params: tuple[object, ...] = (feed_id,) if feed_id is not None else ()
+        async with self._db.reader.execute(sql, params) as cursor:
+            row = await cursor.fetchone()
+        return int(row[0]) if row else 0
+
+    async def match_ids(self, fts_query: str, limit: int = 50) -> list[int]:
+        """Item ids whose index matches an FTS5 MATCH expression (already built and spaced)."""
+        async with self._db.reader.execute(
+            "SELECT rowid FROM items_fts WHERE items_fts MATCH ? ORDER BY bm25(items_fts, 10.0, "
+            "3.0, 1.0) LIMIT ?",
+            (fts_query, limit),
+        ) as cursor:
+            return [int(r[0]) for r in await cursor.fetchall()]
