@@ -1,0 +1,230 @@
+"""When a channel's digest is due: daily or weekly at a local wall-clock time in an IANA zone.
+
+Pure functions of an injected `now` (aware datetimes; results are UTC), so tests drive time.
+A slot is computed as the local time on a local date, so 09:00 Europe/Berlin stays 09:00 local
+across daylight-saving changes. A local time that does not exist that day (spring-forward gap)
+is read with the offset from before the change, i.e. it moves forward by the gap (02:30 →
+03:30); a local time that happens twice (fall-back) is the first occurrence (fold=0). Either
+way each day has exactly one slot.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, time, timedelta
+from functools import cache
+from typing import Literal, get_args
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError, available_timezones
+
+Cadence = Literal["daily", "weekly"]
+CADENCES: tuple[str, ...] = get_args(Cadence)
+WEEKDAYS = ("monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday")
+Clock = Callable[[], datetime]
+
+_HH_MM = re.compile(r"^\s*([01]?\d|2[0-3]):([0-5]\d)\s*$")
+# Enough days to reach the previous/next slot of a weekly schedule from any instant.
+_SEARCH_DAYS = 9
+
+
+def system_clock() -> datetime:
+    """The real clock (aware UTC); inject another `Clock` in tests."""
+    return datetime.now(UTC)
+
+
+@cache
+def _zone_names() -> dict[str, str]:
+    """Case-folded IANA name → canonical name, from the installed tzdata."""
+    return {name.casefold(): name for name in available_timezones()}
+
+
+def canonical_timezone(name: str) -> str:
+    """The IANA zone name as tzdata spells it ("europe/berlin" → "Europe/Berlin").
+
+    Raises ValueError for a name that is not a known IANA zone.
+    """
+    cleaned = name.strip().replace(" ", "_")
+    canonical = _zone_names().get(cleaned.casefold())
+    if canonical is not None:
+        return canonical
+    try:
+        ZoneInfo(cleaned)
+    except (ZoneInfoNotFoundError, ValueError):
+        raise ValueError(
+            f"{name.strip()!r} is not a known time zone; use an IANA name such as "
+            "Europe/Berlin, America/New_York or UTC"
+        ) from None
+    return cleaned
+
+
+def matching_timezones(query: str, limit: int = 25) -> list[str]:
+    """Zone names for autocomplete: prefix matches first, then substring matches, sorted."""
+    needle = query.strip().replace(" ", "_").casefold()
+    names = sorted(_zone_names().values())
+    prefix = [n for n in names if n.casefold().startswith(needle)]
+    inner = [n for n in names if needle in n.casefold() and n not in prefix]
+    return (prefix + inner)[: max(0, limit)]
+
+
+def _zone(name: str) -> ZoneInfo:
+    try:
+        return ZoneInfo(name)
+    except (ZoneInfoNotFoundError, ValueError) as exc:
+        raise ValueError(f"{name!r} is not a known time zone") from exc
+
+
+@dataclass(frozen=True, slots=True)
+class DigestSchedule:
+    """A channel's digest timing. `weekday` is 0 = Monday … 6 = Sunday (weekly only)."""
+
+    cadence: Cadence
+    local_time: time
+    timezone: str
+    weekday: int | None = None
+
+    def __post_init__(self) -> None:
+        if self.cadence not in CADENCES:
+            raise ValueError(f"cadence must be daily or weekly, not {self.cadence!r}")
+        if self.local_time.tzinfo is not None:
+            raise ValueError("local_time is a wall-clock time without a time zone")
+        _zone(self.timezone)
+        if self.cadence == "weekly" and (self.weekday is None or not 0 <= self.weekday <= 6):
+            raise ValueError("a weekly digest needs a weekday (Monday to Sunday)")
+
+    @property
+    def zone(self) -> ZoneInfo:
+        return _zone(self.timezone)
+
+
+def parse_local_time(text: str) -> time:
+    """`HH:MM` (24-hour, `9:05` allowed) → time; ValueError with a clear message otherwise."""
+    match = _HH_MM.match(text)
+    if match is None:
+        raise ValueError(f"{text.strip()!r} is not a time; use 24-hour HH:MM such as 09:00")
+    return time(int(match.group(1)), int(match.group(2)))
+
+
+def parse_weekday(value: int | str | None) -> int | None:
+    """0–6 (Monday = 0) or a day name/abbreviation ("monday", "Mon") → 0–6; None stays None."""
+    if value is None:
+        return None
+    if isinstance(value, int):
+        if 0 <= value <= 6:
+            return value
+        raise ValueError(f"weekday must be 0 (Monday) to 6 (Sunday), not {value}")
+    text = value.strip().casefold()
+    if not text:
+        return None
+    if len(text) >= 2:
+        for index, name in enumerate(WEEKDAYS):
+            if name.startswith(text):
+                return index
+    raise ValueError(f"{value.strip()!r} is not a weekday; use a name such as Monday")
+
+
+def validate_schedule(
+    cadence: str,
+    local_time: str | time,
+    timezone: str,
+    weekday: int | str | None = None,
+) -> DigestSchedule:
+    """Check what an admin typed and build the schedule; ValueError says what is wrong.
+
+    A weekday given for a daily digest is ignored.
+    """
+    cadence_key = cadence.strip().casefold()
+    if cadence_key not in CADENCES:
+        raise ValueError(f"{cadence.strip()!r} is not a cadence; choose daily or weekly")
+    when = local_time if isinstance(local_time, time) else parse_local_time(local_time)
+    zone_name = canonical_timezone(timezone)
+    day = parse_weekday(weekday)
+    if cadence_key == "weekly":
+        if day is None:
+            raise ValueError("a weekly digest needs a weekday (Monday to Sunday)")
+        return DigestSchedule("weekly", when, zone_name, day)
+    return DigestSchedule("daily", when, zone_name, None)
+
+
+def _require_aware(moment: datetime, name: str) -> None:
+    if moment.tzinfo is None or moment.utcoffset() is None:
+        raise ValueError(f"{name} must be an aware datetime")
+
+
+def _slot_on(schedule: DigestSchedule, day: date) -> datetime | None:
+    """The slot on a local calendar day in UTC, or None when the schedule skips that day."""
+    if schedule.cadence == "weekly" and day.weekday() != schedule.weekday:
+        return None
+    local = datetime.combine(day, schedule.local_time, tzinfo=schedule.zone)  # fold=0
+    return local.astimezone(UTC)
+
+
+def last_slot_at_or_before(schedule: DigestSchedule, now: datetime) -> datetime:
+    """The latest slot at or before `now`, in UTC."""
+    _require_aware(now, "now")
+    today = now.astimezone(schedule.zone).date()
+    for back in range(_SEARCH_DAYS):
+        slot = _slot_on(schedule, today - timedelta(days=back))
+        if slot is not None and slot <= now:
+            return slot
+    raise AssertionError("unreachable: every schedule has a slot within a week")
+
+
+def next_slot_after(schedule: DigestSchedule, now: datetime) -> datetime:
+    """The first slot strictly after `now`, in UTC."""
+    _require_aware(now, "now")
+    today = now.astimezone(schedule.zone).date()
+    for ahead in range(-1, _SEARCH_DAYS):
+        slot = _slot_on(schedule, today + timedelta(days=ahead))
+        if slot is not None and slot > now:
+            return slot
+    raise AssertionError("unreachable: every schedule has a slot within a week")
+
+
+def previous_slot(schedule: DigestSchedule, slot: datetime) -> datetime:
+    """The slot before `slot` (the start of the period a first digest covers)."""
+    return last_slot_at_or_before(schedule, slot - timedelta(microseconds=1))
+
+
+def due_slot(
+    schedule: DigestSchedule,
+    now: datetime,
+    last_sent_slot: datetime | None,
+    *,
+    not_before: datetime | None = None,
+) -> datetime | None:
+    """The one slot whose digest should be sent now, or None.
+
+    That is the latest slot at or before `now` if it is later than `last_sent_slot`: after
+    downtime only the latest missed slot is due, never one per missed day. Slots before
+    `not_before` (pass when the schedule was created) are never due, so a new schedule waits
+    for its first slot instead of sending at once.
+    """
+    slot = last_slot_at_or_before(schedule, now)
+    if last_sent_slot is not None:
+        _require_aware(last_sent_slot, "last_sent_slot")
+        if slot <= last_sent_slot:
+            return None
+    if not_before is not None:
+        _require_aware(not_before, "not_before")
+        if slot < not_before:
+            return None
+    return slot
+
+
+def digest_period(
+    schedule: DigestSchedule, slot: datetime, last_sent_slot: datetime | None
+) -> tuple[datetime, datetime]:
+    """(start, end] of the items a digest for `slot` covers, in UTC.
+
+    It starts at the last digest sent, so items published during downtime are not lost, or at
+    the previous slot for a schedule's first digest.
+    """
+    start = last_sent_slot if last_sent_slot is not None else previous_slot(schedule, slot)
+    return start.astimezone(UTC), slot.astimezone(UTC)
+
+
+def period_key(channel_id: int, slot: datetime) -> str:
+    """The outbox key of one digest: a channel gets at most one digest per slot."""
+    _require_aware(slot, "slot")
+    return f"digest:{channel_id}:{slot.astimezone(UTC):%Y-%m-%dT%H:%M:%SZ}"
