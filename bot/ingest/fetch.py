@@ -1,0 +1,411 @@
+"""FeedFetcher: the bot's own HTTP client for feeds and pages, with the safety caps built in.
+
+Every connection, redirect hops included, goes through the address guard at connect time after
+DNS resolution (bot/ingest/guard.py). The body is capped after decompression while it streams,
+the whole fetch (all hops and the body) is capped in time, and redirects are followed by hand so
+each hop is checked and counted. Failures are the typed errors of bot/ingest/errors.py.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import http
+import re
+import zlib
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from email.utils import parsedate_to_datetime
+from types import TracebackType
+from typing import Protocol, Self
+
+import aiohttp
+from aiohttp.abc import AbstractResolver
+from yarl import URL
+
+from bot import USER_AGENT
+from bot.config import Settings
+from bot.ingest.errors import (
+    BlockedAddressError,
+    ConnectError,
+    FetchError,
+    FetchTimeoutError,
+    HTTPStatusError,
+    ResponseTooLargeError,
+    TooManyRedirectsError,
+    UnsupportedSchemeError,
+)
+from bot.ingest.guard import GuardedResolver, current_host, guarded_socket_factory
+
+FEED_ACCEPT = (
+    "application/rss+xml, application/atom+xml, application/rdf+xml;q=0.9, "
+    "application/xml;q=0.9, text/xml;q=0.9, text/html;q=0.5, */*;q=0.1"
+)
+HTML_ACCEPT = "text/html, application/xhtml+xml;q=0.9, application/rss+xml;q=0.8, */*;q=0.1"
+
+_REDIRECT_STATUSES = frozenset({301, 302, 303, 307, 308})
+_MAX_AGE = re.compile(r"(?:^|[,\s])max-age\s*=\s*\"?(\d+)", re.IGNORECASE)
+_DECOMPRESS_STEP = 1 << 20
+
+
+@dataclass(frozen=True, slots=True)
+class FetchResult:
+    """One successful fetch: a 200 with its body, or a 304 (`not_modified`, empty body)."""
+
+    url: str  # final URL, after redirects
+    status: int  # 200 (or another 2xx) or 304
+    not_modified: bool
+    body: bytes  # decompressed; empty for a 304
+    content_type: str | None  # the full Content-Type header, charset included
+    headers: dict[str, str]  # lower-case names; repeated headers joined with ", "
+    etag: str | None
+    last_modified: str | None
+    body_hash: str | None  # sha256 hex of body; None for a 304
+    max_age_s: float | None  # Cache-Control max-age
+    retry_after_s: float | None  # Retry-After, in seconds from now
+
+
+def parse_retry_after(value: str | None, now: datetime | None = None) -> float | None:
+    """Turn a Retry-After header (delay in seconds, or an HTTP date) into seconds from now."""
+    if value is None:
+        return None
+    text = value.strip()
+    if not text:
+        return None
+    if text.isdigit():
+        return float(text)
+    try:
+        when = parsedate_to_datetime(text)
+    except (TypeError, ValueError, IndexError):
+        return None
+    if when.tzinfo is None:
+        when = when.replace(tzinfo=UTC)
+    now = now or datetime.now(UTC)
+    return max(0.0, (when - now).total_seconds())
+
+
+def parse_max_age(cache_control: str | None) -> float | None:
+    """The max-age of a Cache-Control header, in seconds; None when absent."""
+    if not cache_control:
+        return None
+    match = _MAX_AGE.search(cache_control)
+    return float(match.group(1)) if match else None
+
+
+def _size_words(size: int) -> str:
+    mib = size / (1024 * 1024)
+    if mib >= 1:
+        return f"{mib:g} MiB"
+    return f"{size / 1024:g} KiB"
+
+
+class _Decoder(Protocol):
+    def decompress(self, data: bytes, max_length: int = ...) -> bytes: ...
+
+    @property
+    def unconsumed_tail(self) -> bytes: ...
+
+    def flush(self) -> bytes: ...
+
+
+class _Identity:
+    """The no-op decoder for a body sent without Content-Encoding."""
+
+    unconsumed_tail = b""
+
+    def decompress(self, data: bytes, max_length: int = 0) -> bytes:
+        return data
+
+    def flush(self) -> bytes:
+        return b""
+
+
+class _CappedBody:
+    """Collects a body through its Content-Encoding decoders, refusing it past `limit` bytes."""
+
+    def __init__(self, encodings: list[str], limit: int, url: str) -> None:
+        self._limit = limit
+        self._url = url
+        self._chunks: list[bytes] = []
+        self._size = 0
+        self._decoders: list[_Decoder] = []
+        for encoding in reversed(encodings):  # the last encoding applied is undone first
+            if encoding in ("gzip", "x-gzip"):
+                self._decoders.append(zlib.decompressobj(16 + zlib.MAX_WBITS))
+            elif encoding == "deflate":
+                self._decoders.append(zlib.decompressobj(zlib.MAX_WBITS))
+            elif encoding not in ("identity", ""):
+                raise FetchError(
+                    f"the server sent {url} compressed as {encoding!r}, "
+                    "which the bot did not ask for and cannot read"
+                )
+        if not self._decoders:
+            self._decoders.append(_Identity())
+
+    def too_large(self) -> ResponseTooLargeError:
+        return ResponseTooLargeError(
+            f"the feed at {self._url} is larger than {_size_words(self._limit)}, "
+            "the most the bot reads"
+        )
+
+    def _run(self, index: int, data: bytes, final: bool) -> None:
+        if index == len(self._decoders):
+            self._size += len(data)
+            if self._size > self._limit:
+                raise self.too_large()
+            self._chunks.append(data)
+            return
+        decoder = self._decoders[index]
+        try:
+            while data:
+                out = decoder.decompress(data, _DECOMPRESS_STEP)
+                data = decoder.unconsumed_tail
+                if out:
+                    self._run(index + 1, out, final=False)
+            if final:
+                self._run(index + 1, decoder.flush(), final=True)
+        except zlib.error as exc:
+            raise FetchError(f"the server sent a broken compressed body for {self._url}") from exc
+
+    def feed(self, data: bytes) -> None:
+        self._run(0, data, final=False)
+
+    def finish(self) -> bytes:
+        self._run(0, b"", final=True)
+        return b"".join(self._chunks)
+
+
+def _headers_dict(response: aiohttp.ClientResponse) -> dict[str, str]:
+    headers: dict[str, str] = {}
+    for name, value in response.headers.items():
+        key = name.lower()
+        headers[key] = f"{headers[key]}, {value}" if key in headers else value
+    return headers
+
+
+def _check_scheme(url: URL, shown: str) -> None:
+    """Refuse anything but an absolute http(s) URL; `shown` names it in the message."""
+    if url.scheme not in ("http", "https"):
+        scheme = f"{url.scheme}://" if url.scheme else "no http:// or https://"
+        raise UnsupportedSchemeError(
+            f"{shown} uses {scheme}; the bot only fetches http:// and https:// web addresses"
+        )
+    if not url.host:
+        raise UnsupportedSchemeError(
+            f"{shown} has no host name; give a full http:// or https:// web address"
+        )
+
+
+def _make_result(url: str, status: int, headers: dict[str, str], body: bytes | None) -> FetchResult:
+    return FetchResult(
+        url=url,
+        status=status,
+        not_modified=body is None,
+        body=body or b"",
+        content_type=headers.get("content-type"),
+        headers=headers,
+        etag=headers.get("etag"),
+        last_modified=headers.get("last-modified"),
+        body_hash=None if body is None else hashlib.sha256(body).hexdigest(),
+        max_age_s=parse_max_age(headers.get("cache-control")),
+        retry_after_s=parse_retry_after(headers.get("retry-after")),
+    )
+
+
+def _status_error(response: aiohttp.ClientResponse, url: str) -> HTTPStatusError:
+    status = response.status
+    try:
+        phrase = http.HTTPStatus(status).phrase
+    except ValueError:
+        phrase = response.reason or "an unknown status"
+    retry_after = parse_retry_after(response.headers.get("Retry-After"))
+    message = f"the server answered {status} {phrase} for {url}"
+    if status in (429, 503) and retry_after is not None:
+        message += f"; it asks the bot to wait {retry_after:g} s"
+    elif status in (404, 410):
+        message += "; check the address, the feed may have moved"
+    elif status in (401, 403):
+        message += "; the feed is not public"
+    return HTTPStatusError(message, status, retry_after)
+
+
+class FeedFetcher:
+    """Fetches feeds and pages over one aiohttp session, guarded and capped.
+
+    Use as `async with FeedFetcher(settings) as fetcher:` or call `close()` when done. `resolver`
+    replaces DNS (tests use a stub); it is wrapped by the address guard like the real one.
+    """
+
+    def __init__(self, settings: Settings, *, resolver: AbstractResolver | None = None) -> None:
+        self._settings = settings
+        self._resolver = resolver
+        self._session: aiohttp.ClientSession | None = None
+
+    async def __aenter__(self) -> Self:
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        await self.close()
+
+    async def close(self) -> None:
+        if self._session is not None:
+            session, self._session = self._session, None
+            await session.close()
+
+    def _get_session(self) -> aiohttp.ClientSession:
+        if self._session is None or self._session.closed:
+            allow = self._settings.fetch_allow
+            connector = aiohttp.TCPConnector(
+                resolver=GuardedResolver(self._resolver or aiohttp.ThreadedResolver(), allow),
+                socket_factory=guarded_socket_factory(allow),
+                happy_eyeballs_delay=None,  # so the socket gate's refusal is not swallowed
+                limit=max(8, self._settings.poll_concurrency * 2),
+                limit_per_host=max(1, self._settings.poll_per_host),
+                ttl_dns_cache=60,
+            )
+            self._session = aiohttp.ClientSession(
+                connector=connector,
+                auto_decompress=False,  # decompressed here, under the size cap
+                trust_env=False,  # never route through an environment proxy
+                timeout=aiohttp.ClientTimeout(total=None),  # the fetch-wide cap is ours
+                headers={"User-Agent": USER_AGENT, "Accept-Encoding": "gzip, deflate"},
+            )
+        return self._session
+
+    async def fetch(
+        self,
+        url: str,
+        *,
+        etag: str | None = None,
+        last_modified: str | None = None,
+        max_bytes: int | None = None,
+        accept: str = FEED_ACCEPT,
+    ) -> FetchResult:
+        """GET `url` following up to `fetch_max_redirects` redirects; raise a FetchError subclass.
+
+        `etag` / `last_modified` make it a conditional GET: an unchanged feed gives a 304 result
+        with `not_modified=True` and an empty body.
+        """
+        limit = self._settings.fetch_max_bytes if max_bytes is None else max_bytes
+        timeout_s = self._settings.fetch_timeout_s
+        headers = {"Accept": accept}
+        if etag:
+            headers["If-None-Match"] = etag
+        if last_modified:
+            headers["If-Modified-Since"] = last_modified
+        try:
+            async with asyncio.timeout(timeout_s):
+                return await self._follow(url, headers, limit)
+        except TimeoutError as exc:
+            raise FetchTimeoutError(
+                f"the server at {url} did not send the whole answer within {timeout_s:g} s"
+            ) from exc
+
+    async def _follow(self, url: str, headers: dict[str, str], limit: int) -> FetchResult:
+        try:
+            current = URL(url.strip())
+        except ValueError as exc:
+            raise UnsupportedSchemeError(f"{url!r} is not a valid web address") from exc
+        _check_scheme(current, url)
+        seen = {str(current)}
+        max_redirects = self._settings.fetch_max_redirects
+        redirects = 0
+        while True:
+            response = await self._request(current, headers)
+            try:
+                location = response.headers.get("Location")
+                if response.status in _REDIRECT_STATUSES and location:
+                    target = self._redirect_target(current, location)
+                    redirects += 1
+                    if str(target) in seen:
+                        raise TooManyRedirectsError(
+                            f"{url} redirects in a loop (back to {target}); "
+                            "the site is misconfigured"
+                        )
+                    if redirects > max_redirects:
+                        raise TooManyRedirectsError(
+                            f"{url} redirected more than {max_redirects} times; "
+                            "use the final address of the feed"
+                        )
+                    seen.add(str(target))
+                    current = target
+                    continue
+                return await self._result(response, str(current), limit)
+            finally:
+                response.release()
+                response.close()
+
+    @staticmethod
+    def _redirect_target(current: URL, location: str) -> URL:
+        try:
+            target = current.join(URL(location.strip()))
+        except ValueError as exc:
+            raise FetchError(
+                f"{current} redirected to {location!r}, which is not a valid web address"
+            ) from exc
+        _check_scheme(target, f"{current} redirected to {target}, which")
+        return target.with_fragment(None)
+
+    async def _request(self, url: URL, headers: dict[str, str]) -> aiohttp.ClientResponse:
+        session = self._get_session()
+        token = current_host.set(url.host)
+        try:
+            return await session.get(url, headers=headers, allow_redirects=False)
+        except BlockedAddressError:
+            raise
+        except aiohttp.ClientConnectorDNSError as exc:
+            raise ConnectError(
+                f"the host name {url.host} could not be found (DNS); check the address"
+            ) from exc
+        except aiohttp.ClientConnectorCertificateError as exc:
+            raise ConnectError(
+                f"the TLS certificate of {url.host} is not valid: {exc.certificate_error}"
+            ) from exc
+        except aiohttp.ClientSSLError as exc:
+            raise ConnectError(f"a secure (TLS) connection to {url.host} failed") from exc
+        except aiohttp.ClientConnectorError as exc:
+            raise ConnectError(
+                f"could not connect to {url.host}:{url.port} ({exc.strerror or exc.os_error}); "
+                "the site may be down"
+            ) from exc
+        except aiohttp.InvalidURL as exc:
+            raise UnsupportedSchemeError(f"{url} is not a valid web address") from exc
+        except aiohttp.ClientError as exc:
+            raise ConnectError(
+                f"the connection to {url.host} failed ({type(exc).__name__}: {exc})"
+            ) from exc
+        finally:
+            current_host.reset(token)
+
+    async def _result(self, response: aiohttp.ClientResponse, url: str, limit: int) -> FetchResult:
+        if response.status == 304:
+            return _make_result(url, 304, _headers_dict(response), None)
+        if not 200 <= response.status < 300:
+            raise _status_error(response, url)
+        body = await self._read_body(response, url, limit)
+        return _make_result(url, response.status, _headers_dict(response), body)
+
+    @staticmethod
+    async def _read_body(response: aiohttp.ClientResponse, url: str, limit: int) -> bytes:
+        encodings = [
+            part.strip().lower()
+            for part in response.headers.get("Content-Encoding", "").split(",")
+            if part.strip()
+        ]
+        collector = _CappedBody(encodings, limit, url)
+        declared = response.content_length
+        if declared is not None and declared > limit:
+            raise collector.too_large()
+        try:
+            async for chunk in response.content.iter_any():
+                collector.feed(chunk)
+        except aiohttp.ClientPayloadError as exc:
+            raise ConnectError(f"the server at {url} broke off while sending the feed") from exc
+        except aiohttp.ClientError as exc:
+            raise ConnectError(f"reading the feed from {url} failed ({exc})") from exc
+        return collector.finish()

@@ -1,0 +1,217 @@
+"""The address guard: which IP addresses the bot may connect to when it fetches a URL.
+
+Feed URLs come from server members, so a URL (or a redirect, or a DNS answer that changes
+between two look-ups) must never make the bot talk to this machine, the local network or a cloud
+metadata service. `classify` says in words why an address is refused; `GuardedResolver` and
+`guarded_socket_factory` apply the rule at connect time inside aiohttp, after DNS resolution.
+"""
+
+from __future__ import annotations
+
+import contextvars
+import ipaddress
+import socket
+from collections.abc import Callable
+from typing import Any
+
+from aiohttp.abc import AbstractResolver, ResolveResult
+
+from bot.config import FetchAllowList
+from bot.ingest.errors import BlockedAddressError
+
+IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
+
+_V4 = ipaddress.IPv4Network
+_V6 = ipaddress.IPv6Network
+
+# Checked in order; the first match gives the reason. Anything not listed that Python does not
+# consider globally routable is refused as "reserved" (see `_classify_v4` / `_classify_v6`).
+_V4_RANGES: tuple[tuple[ipaddress.IPv4Network, str], ...] = (
+    (_V4("255.255.255.255/32"), "the broadcast address"),
+    (_V4("0.0.0.0/32"), "the unspecified address (0.0.0.0)"),
+    (_V4("0.0.0.0/8"), "a reserved 'this network' address"),
+    (_V4("127.0.0.0/8"), "a loopback address (this machine)"),
+    (_V4("10.0.0.0/8"), "on a private network"),
+    (_V4("172.16.0.0/12"), "on a private network"),
+    (_V4("192.168.0.0/16"), "on a private network"),
+    (_V4("169.254.169.254/32"), "the cloud metadata service (link-local)"),
+    (_V4("169.254.0.0/16"), "a link-local address"),
+    (_V4("100.64.0.0/10"), "a carrier-grade NAT address (shared, not public)"),
+    (_V4("224.0.0.0/4"), "a multicast address"),
+    (_V4("192.0.0.0/24"), "a reserved address (IETF protocol assignments)"),
+    (_V4("192.0.2.0/24"), "a reserved documentation address"),
+    (_V4("198.51.100.0/24"), "a reserved documentation address"),
+    (_V4("203.0.113.0/24"), "a reserved documentation address"),
+    (_V4("198.18.0.0/15"), "a reserved benchmarking address"),
+    (_V4("192.88.99.0/24"), "a reserved 6to4 relay address"),
+    (_V4("240.0.0.0/4"), "a reserved address"),
+)
+
+_V6_RANGES: tuple[tuple[ipaddress.IPv6Network, str], ...] = (
+    (_V6("::/128"), "the unspecified address (::)"),
+    (_V6("::1/128"), "a loopback address (this machine)"),
+    (_V6("fe80::/10"), "a link-local address"),
+    (_V6("fec0::/10"), "on a private network (site-local)"),
+    (_V6("fc00::/7"), "on a private network (unique local)"),
+    (_V6("ff00::/8"), "a multicast address"),
+    (_V6("64:ff9b:1::/48"), "a reserved local-use NAT64 address"),
+    (_V6("100::/64"), "a reserved discard-only address"),
+    (_V6("2001:db8::/32"), "a reserved documentation address"),
+    (_V6("2001:2::/48"), "a reserved benchmarking address"),
+)
+
+_NAT64 = _V6("64:ff9b::/96")
+_IPV4_COMPATIBLE = _V6("::/96")
+
+
+def parse_address(ip: str | IPAddress) -> IPAddress | None:
+    """Parse an IP address (an IPv6 zone such as `%eth0` is dropped); None if it is not one."""
+    if isinstance(ip, ipaddress.IPv4Address | ipaddress.IPv6Address):
+        return ip
+    text = ip.strip().strip("[]").split("%", 1)[0]
+    try:
+        return ipaddress.ip_address(text)
+    except ValueError:
+        return None
+
+
+def _classify_v4(ip: ipaddress.IPv4Address) -> str | None:
+    for network, reason in _V4_RANGES:
+        if ip in network:
+            return reason
+    if not ip.is_global:
+        return "a reserved address"
+    return None
+
+
+def _embedded(ip: ipaddress.IPv6Address, form: str, inner: ipaddress.IPv4Address) -> str | None:
+    reason = _classify_v4(inner)
+    if reason is None:
+        return None
+    return f"{form} form of {inner}, which is {reason}"
+
+
+def _classify_v6(ip: ipaddress.IPv6Address) -> str | None:
+    for network, reason in _V6_RANGES:
+        if ip in network:
+            return reason
+    if ip.ipv4_mapped is not None:
+        return _embedded(ip, "an IPv4-mapped IPv6", ip.ipv4_mapped)
+    if ip in _IPV4_COMPATIBLE:
+        return _embedded(ip, "an IPv4-compatible IPv6", ipaddress.IPv4Address(int(ip) & 0xFFFFFFFF))
+    if ip in _NAT64:
+        return _embedded(ip, "a NAT64 IPv6", ipaddress.IPv4Address(int(ip) & 0xFFFFFFFF))
+    if ip.sixtofour is not None:
+        return _embedded(ip, "a 6to4 IPv6", ip.sixtofour)
+    if ip.teredo is not None:
+        server, client = ip.teredo
+        return _embedded(ip, "a Teredo IPv6", client) or _embedded(ip, "a Teredo IPv6", server)
+    if not ip.is_global:
+        return "a reserved address"
+    return None
+
+
+def classify(ip: str | IPAddress) -> str | None:
+    """Why the bot must not connect to `ip`, in words ("on a private network"); None if public.
+
+    IPv4 addresses embedded in IPv6 (IPv4-mapped, IPv4-compatible, 6to4, NAT64, Teredo) are
+    unwrapped and judged as the IPv4 address they reach. Text that is not an IP address is refused.
+    """
+    address = parse_address(ip)
+    if address is None:
+        return "not a valid IP address"
+    if isinstance(address, ipaddress.IPv4Address):
+        return _classify_v4(address)
+    return _classify_v6(address)
+
+
+def is_forbidden_address(ip: str | IPAddress) -> bool:
+    """True when the bot must not connect to `ip` (ignoring any operator allow-list)."""
+    return classify(ip) is not None
+
+
+def refusal(host: str | None, ip: str | IPAddress, allow: FetchAllowList) -> str | None:
+    """The admin-facing sentence refusing a connection to `ip` for `host`; None if allowed.
+
+    The operator's allow-list (DIGESTBOT_FETCH_ALLOW) lets a host name through whatever it
+    resolves to, and an address through when it lies in one of the listed networks.
+    """
+    if host is not None and allow.allows_host(host):
+        return None
+    address = parse_address(ip)
+    if address is not None and allow.allows_address(address):
+        return None
+    reason = classify(ip)
+    if reason is None:
+        return None
+    shown = str(address) if address is not None else str(ip)
+    subject = shown if host is None or host.strip("[]") == shown else f"{host} resolves to {shown}"
+    return (
+        f"{subject}, which is {reason}; the bot only fetches public internet addresses "
+        "(an operator can allow a host or network with DIGESTBOT_FETCH_ALLOW)"
+    )
+
+
+def check_address(host: str | None, ip: str | IPAddress, allow: FetchAllowList) -> None:
+    """Raise BlockedAddressError when the bot must not connect to `ip` for `host`."""
+    message = refusal(host, ip, allow)
+    if message is not None:
+        raise BlockedAddressError(message)
+
+
+class GuardedResolver(AbstractResolver):
+    """Wraps a resolver and drops every forbidden address from its answers.
+
+    When nothing is left, the look-up fails with BlockedAddressError, so aiohttp never opens a
+    connection. Each look-up is judged on its own, so a DNS answer that changes between look-ups
+    (DNS rebinding) is caught too.
+    """
+
+    def __init__(self, inner: AbstractResolver, allow: FetchAllowList) -> None:
+        self._inner = inner
+        self._allow = allow
+
+    async def resolve(
+        self, host: str, port: int = 0, family: socket.AddressFamily = socket.AF_INET
+    ) -> list[ResolveResult]:
+        answers = await self._inner.resolve(host, port, family)
+        allowed: list[ResolveResult] = []
+        first_refusal: str | None = None
+        for answer in answers:
+            message = refusal(host, answer["host"], self._allow)
+            if message is None:
+                allowed.append(answer)
+            elif first_refusal is None:
+                first_refusal = message
+        if not allowed:
+            raise BlockedAddressError(first_refusal or f"{host} has no address to connect to")
+        return allowed
+
+    async def close(self) -> None:
+        await self._inner.close()
+
+
+# The host name of the request being connected, set by the fetcher for each request so that the
+# socket-level gate can honour host names on the allow-list (it only sees addresses).
+current_host: contextvars.ContextVar[str | None] = contextvars.ContextVar(
+    "digestbot_fetch_host", default=None
+)
+
+AddrInfo = tuple[int, int, int, str, tuple[Any, ...]]
+
+
+def guarded_socket_factory(allow: FetchAllowList) -> Callable[[AddrInfo], socket.socket]:
+    """A `socket_factory` for aiohttp's TCPConnector: the last gate before every connect.
+
+    aiohttp calls it with the address it is about to connect to, after DNS, for every new
+    connection including IP-literal URLs that never reach the resolver. It raises
+    BlockedAddressError (not an OSError, so aiohttp does not swallow it and try the next address)
+    for a forbidden address. Use it with `happy_eyeballs_delay=None` so the error propagates.
+    """
+
+    def factory(addr_info: AddrInfo) -> socket.socket:
+        family, type_, proto, _canonname, sockaddr = addr_info
+        check_address(current_host.get(), str(sockaddr[0]), allow)
+        return socket.socket(family=family, type=type_, proto=proto)
+
+    return factory
