@@ -1,0 +1,127 @@
+"""Feed discovery from a site's page, against the loopback feed server."""
+
+# ruff: noqa: F811  (the feed_server fixture is imported, and requested by name)
+from __future__ import annotations
+
+import pytest
+
+from bot.config import FetchAllowList, Settings
+from bot.ingest.discover import discover_feed_urls, looks_like_feed
+from bot.ingest.errors import DiscoveryError
+from bot.ingest.fetch import FeedFetcher
+from tests.feedserver import (
+    FeedServer,
+    atom_feed,
+    feed_server,  # noqa: F401
+    rdf_feed,
+    redirect_to,
+    rss_feed,
+)
+from tests.netguard import no_external_network  # noqa: F401
+
+SETTINGS = Settings(fetch_allow=FetchAllowList.parse("127.0.0.1/32"))
+FEED = rss_feed([{"title": "Post", "link": "https://example.com/p", "guid": "p"}])
+
+
+def page(head: str = "", body: str = "<p>Welcome to my newsletter</p>") -> str:
+    return f"<!doctype html><html><head><title>Site</title>{head}</head><body>{body}</body></html>"
+
+
+def test_sniffing_tells_feeds_from_pages() -> None:
+    assert looks_like_feed(FEED.encode())
+    assert looks_like_feed(atom_feed().encode())
+    assert looks_like_feed(rdf_feed().encode())
+    assert looks_like_feed(b"\xef\xbb\xbf  <rss version='2.0'><channel/></rss>")
+    assert not looks_like_feed(page().encode())
+    assert not looks_like_feed(page(body="<pre>&lt;rss&gt; <feed> example</pre>").encode())
+    assert not looks_like_feed(b'{"version": "https://jsonfeed.org/version/1.1"}')
+    assert not looks_like_feed(b"")
+
+
+async def test_link_rel_alternate_with_relative_href(feed_server: FeedServer) -> None:
+    feed_server.set(
+        "/blog/",
+        page(
+            '<link rel="stylesheet" href="/style.css">'
+            '<link rel="alternate" type="application/rss+xml" title="RSS" href="posts.xml">'
+            '<link rel="alternate" type="application/atom+xml" href="/atom">'
+            '<link rel="alternate" type="application/rss+xml" href="posts.xml">'
+        ),
+        content_type="text/html; charset=utf-8",
+    )
+    feed_server.set("/blog/posts.xml", FEED)
+    feed_server.set("/atom", atom_feed([{"title": "A", "link": "https://e.com/a", "id": "a"}]))
+    async with FeedFetcher(SETTINGS) as fetcher:
+        found = await discover_feed_urls(fetcher, feed_server.url("/blog/"))
+    assert found == [feed_server.url("/blog/posts.xml"), feed_server.url("/atom")]
+    assert feed_server.hits("/feed") == 0  # links found: no probing
+
+
+async def test_base_href_and_a_page_already_fetched(feed_server: FeedServer) -> None:
+    feed_server.set(
+        "/",
+        page('<base href="/sub/"><link rel="Alternate Home" type="application/atom+xml" href="f">'),
+        content_type="text/html",
+    )
+    feed_server.set("/sub/f", atom_feed())
+    async with FeedFetcher(SETTINGS) as fetcher:
+        fetched = await fetcher.fetch(feed_server.url("/"))
+        found = await discover_feed_urls(fetcher, feed_server.url("/"), fetched)
+    assert found == [feed_server.url("/sub/f")]
+    assert feed_server.hits("/") == 1
+
+
+async def test_usual_path_is_probed_when_the_page_links_nothing(feed_server: FeedServer) -> None:
+    feed_server.set("/", page(), content_type="text/html")
+    feed_server.set("/rss", "<html><body>not a feed</body></html>", content_type="text/html")
+    feed_server.set("/feed.xml", FEED)
+    async with FeedFetcher(SETTINGS) as fetcher:
+        found = await discover_feed_urls(fetcher, feed_server.url("/"))
+    assert found == [feed_server.url("/feed.xml")]
+    assert feed_server.hits("/feed") == 1  # probed, 404
+    assert feed_server.hits("/rss") == 1  # probed, not a feed
+    assert feed_server.hits("/atom.xml") == 0  # stopped at the first feed
+
+
+async def test_a_probe_that_redirects_reports_the_final_url(feed_server: FeedServer) -> None:
+    feed_server.set("/", page(), content_type="text/html")
+    feed_server.set_handler("/feed", redirect_to("/feeds/main.xml", 301))
+    feed_server.set("/feeds/main.xml", rdf_feed())
+    async with FeedFetcher(SETTINGS) as fetcher:
+        found = await discover_feed_urls(fetcher, feed_server.url("/"))
+    assert found == [feed_server.url("/feeds/main.xml")]
+
+
+async def test_a_feed_url_discovers_itself(feed_server: FeedServer) -> None:
+    feed_server.set("/feed", FEED)
+    async with FeedFetcher(SETTINGS) as fetcher:
+        assert await discover_feed_urls(fetcher, feed_server.url("/feed")) == [
+            feed_server.url("/feed")
+        ]
+
+
+async def test_nothing_found_is_a_discovery_error(feed_server: FeedServer) -> None:
+    feed_server.set("/", page(), content_type="text/html")
+    async with FeedFetcher(SETTINGS) as fetcher:
+        with pytest.raises(DiscoveryError, match="no RSS or Atom feed found"):
+            await discover_feed_urls(fetcher, feed_server.url("/"))
+    assert feed_server.hits("/index.xml") == 1  # every usual path was tried
+
+
+async def test_discovery_never_follows_to_a_blocked_address(feed_server: FeedServer) -> None:
+    async with FeedServer(host="::1") as inner:
+        inner.set("/feed", FEED)
+        feed_server.set(
+            "/",
+            page(
+                f'<link rel="alternate" type="application/rss+xml" href="{inner.url("/feed")}">'
+                '<link rel="alternate" type="application/rss+xml" href="http://10.0.0.1/feed">'
+            ),
+            content_type="text/html",
+        )
+        feed_server.set_handler("/feed", redirect_to(f"http://127.0.0.2:{feed_server.port}/x"))
+        async with FeedFetcher(SETTINGS) as fetcher:
+            with pytest.raises(DiscoveryError, match=r"refused.*loopback"):
+                await discover_feed_urls(fetcher, feed_server.url("/"))
+        assert inner.hits("/feed") == 0
+    assert feed_server.hits("/feed") == 1  # the probe was answered, its redirect was not followed
