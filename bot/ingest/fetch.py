@@ -265,7 +265,7 @@ class FeedFetcher:
                 socket_factory=guarded_socket_factory(allow),
                 happy_eyeballs_delay=None,  # so the socket gate's refusal is not swallowed
                 limit=max(8, self._settings.poll_concurrency * 2),
-                limit_per_host=max(1, self._settings.poll_per_host),
+                limit_per_host=0,  # per-host politeness is the poller's job (poll_per_host)
                 ttl_dns_cache=60,
             )
             self._session = aiohttp.ClientSession(
@@ -337,8 +337,7 @@ class FeedFetcher:
                     continue
                 return await self._result(response, str(current), limit)
             finally:
-                response.release()
-                response.close()
+                response.release()  # closes the connection if the body was not read to the end
 
     @staticmethod
     def _redirect_target(current: URL, location: str) -> URL:

@@ -88,7 +88,7 @@ def _embedded(ip: ipaddress.IPv6Address, form: str, inner: ipaddress.IPv4Address
     reason = _classify_v4(inner)
     if reason is None:
         return None
-    return f"{form} form of {inner}, which is {reason}"
+    return f"{reason} ({inner} written as {form} address)"
 
 
 def _classify_v6(ip: ipaddress.IPv6Address) -> str | None:

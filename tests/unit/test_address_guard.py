@@ -12,7 +12,7 @@ import pytest
 from aiohttp.abc import AbstractResolver, ResolveResult
 
 from bot.config import FetchAllowList, Settings
-from bot.ingest.errors import BlockedAddressError
+from bot.ingest.errors import BlockedAddressError, UnsupportedSchemeError
 from bot.ingest.fetch import FeedFetcher
 from bot.ingest.guard import (
     GuardedResolver,
@@ -87,7 +87,7 @@ def test_public_addresses_are_allowed(address: str) -> None:
 
 def test_embedded_v4_is_named_in_the_reason() -> None:
     assert classify("::ffff:10.0.0.1") == (
-        "an IPv4-mapped IPv6 form of 10.0.0.1, which is on a private network"
+        "on a private network (10.0.0.1 written as an IPv4-mapped IPv6 address)"
     )
     assert "10.0.0.1" in (classify("64:ff9b::a00:1") or "")
 
@@ -237,3 +237,23 @@ async def test_fetcher_refuses_ip_literals_at_the_socket_gate(url: str) -> None:
         with pytest.raises(BlockedAddressError):
             await fetcher.fetch(url)
     assert resolver.calls == []  # literals never reach the resolver: the socket gate refused
+
+
+@pytest.mark.parametrize(
+    "url", ["http://2130706433/", "http://127.1/", "http://017700000001/", "http://127.0.0.1./"]
+)
+async def test_non_canonical_ipv4_literals_are_refused_without_connecting(url: str) -> None:
+    resolver = StubResolver({})
+    async with FeedFetcher(Settings(), resolver=resolver) as fetcher:
+        with pytest.raises(UnsupportedSchemeError, match="not a valid web address"):
+            await fetcher.fetch(url)
+    assert resolver.calls == []
+
+
+async def test_names_the_system_resolver_would_map_to_loopback_are_refused() -> None:
+    # glibc resolves "0x7f000001" and "localhost." to 127.0.0.1; the guard judges the answer
+    resolver = StubResolver({"0x7f000001": ["127.0.0.1"], "localhost.": ["127.0.0.1"]})
+    async with FeedFetcher(Settings(), resolver=resolver) as fetcher:
+        for url in ("http://0x7f000001/", "http://localhost./"):
+            with pytest.raises(BlockedAddressError, match="loopback"):
+                await fetcher.fetch(url)
