@@ -5,8 +5,10 @@ from __future__ import annotations
 from pathlib import Path
 
 from bot.store.db import Database, ForeignDatabaseError, SchemaTooNewError, StoreError
+from bot.store.deliveries import DeliveryStore
 from bot.store.feeds import FeedStore
 from bot.store.items import ItemStore
+from bot.store.subscriptions import SubscriptionStore
 
 __all__ = ["ForeignDatabaseError", "SchemaTooNewError", "Store", "StoreError"]
 
@@ -18,6 +20,8 @@ class Store:
         self.db = db
         self.feeds = FeedStore(db)
         self.items = ItemStore(db)
+        self.subscriptions = SubscriptionStore(db)
+        self.deliveries = DeliveryStore(db)
 
     @classmethod
     async def open(cls, path: Path | str) -> Store:

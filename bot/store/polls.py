@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from bot.store.db import Database
 from bot.store.feeds import FeedMeta, record_failure, record_success
 from bot.store.items import FreshItem, SaveResult, save_items
+from bot.store.routing import route_new_items
 
 
 @dataclass(frozen=True, slots=True)
@@ -21,11 +22,31 @@ class PollSuccess:
 
 
 async def commit_poll(
-    db: Database, feed_id: int, fresh: Sequence[FreshItem], success: PollSuccess
+    db: Database,
+    feed_id: int,
+    fresh: Sequence[FreshItem],
+    success: PollSuccess,
+    *,
+    route: bool = True,
 ) -> SaveResult:
-    """Archive the poll's new and edited items and record the success, atomically."""
+    """Archive the poll's new and edited items, queue the deliveries the new ones cause and
+    record the success, atomically: after a crash either all of it happened or none of it.
+
+    With `route`, new items are queued for the feed's instant-mode channels, except on the
+    feed's first successful poll: those items are the archive (a new subscription posts a few
+    of them through its backfill), not news.
+    """
     async with db.transaction() as tx:
+        first_success = False
+        if route:
+            async with tx.execute(
+                "SELECT last_success_at IS NULL FROM feeds WHERE id = ?", (feed_id,)
+            ) as cursor:
+                row = await cursor.fetchone()
+            first_success = bool(row and row[0])
         result = await save_items(tx, feed_id, fresh, now=success.now)
+        if route and not first_success and result.new_ids:
+            await route_new_items(tx, feed_id, result.new_ids, success.now)
         await record_success(
             tx,
             feed_id,

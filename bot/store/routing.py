@@ -1,0 +1,149 @@
+"""Queue deliveries inside a write transaction: what new items, backfills and notices cause.
+
+Every function here takes the open write transaction, so the deliveries are committed together
+with whatever caused them (a poll's new items, a new subscription). Deliveries are unique per
+dedupe key: queueing the same thing twice is a no-op.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import Literal
+
+import aiosqlite
+
+DeliveryKind = Literal["item", "digest", "dm", "notice"]
+TargetKind = Literal["channel", "user"]
+
+
+def item_key(item_id: int, channel_id: int) -> str:
+    return f"item:{item_id}:ch:{channel_id}"
+
+
+def dm_key(item_id: int, user_id: int) -> str:
+    return f"dm:{item_id}:u:{user_id}"
+
+
+def digest_key(channel_id: int, period: str) -> str:
+    return f"digest:{channel_id}:{period}"
+
+
+@dataclass(frozen=True, slots=True)
+class NewDelivery:
+    """One delivery to queue. `payload` is stored as JSON."""
+
+    dedupe_key: str
+    kind: DeliveryKind
+    target_kind: TargetKind
+    target_id: int
+    item_id: int | None = None
+    subscription_id: int | None = None
+    guild_id: int | None = None
+    payload: Mapping[str, object] | None = None
+    state: Literal["pending", "paused"] = "pending"
+
+
+async def queue_delivery(tx: aiosqlite.Connection, delivery: NewDelivery, now: float) -> bool:
+    """Inside a write transaction: queue one delivery; False if its dedupe key was queued
+    before (whatever its state)."""
+    cursor = await tx.execute(
+        "INSERT INTO deliveries (dedupe_key, kind, item_id, subscription_id, guild_id, "
+        "target_kind, target_id, payload, state, next_attempt_at, created_at) "
+        "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (dedupe_key) DO NOTHING",
+        (
+            delivery.dedupe_key,
+            delivery.kind,
+            delivery.item_id,
+            delivery.subscription_id,
+            delivery.guild_id,
+            delivery.target_kind,
+            delivery.target_id,
+            None if delivery.payload is None else json.dumps(dict(delivery.payload)),
+            delivery.state,
+            now,
+            now,
+        ),
+    )
+    return cursor.rowcount > 0
+
+
+async def route_new_items(
+    tx: aiosqlite.Connection, feed_id: int, item_ids: Sequence[int], now: float
+) -> int:
+    """Inside the poll's transaction: one 'item' delivery per (new item, instant-mode
+    subscription of the feed). `item_ids` oldest first; they are queued in that order so
+    each channel gets them oldest first. A paused subscription's deliveries are queued as
+    'paused' (sent, up to a limit, when it resumes). Returns how many were queued."""
+    queued = 0
+    for item_id in item_ids:
+        cursor = await tx.execute(
+            "INSERT INTO deliveries (dedupe_key, kind, item_id, subscription_id, guild_id, "
+            "target_kind, target_id, state, next_attempt_at, created_at) "
+            "SELECT 'item:' || ? || ':ch:' || s.channel_id, 'item', ?, s.id, s.guild_id, "
+            "'channel', s.channel_id, "
+            "CASE WHEN s.paused_at IS NULL THEN 'pending' ELSE 'paused' END, ?, ? "
+            "FROM subscriptions s WHERE s.feed_id = ? AND s.mode = 'instant' ORDER BY s.id "
+            "ON CONFLICT (dedupe_key) DO NOTHING",
+            (item_id, item_id, now, now, feed_id),
+        )
+        queued += max(cursor.rowcount, 0)
+    return queued
+
+
+async def queue_backfill_tx(
+    tx: aiosqlite.Connection, subscription_id: int, item_ids: Sequence[int], now: float
+) -> int:
+    """Inside a write transaction: queue existing items for a just-added subscription, in
+    the order given (pass them oldest first). Items already delivered to the channel are
+    not queued again; a cancelled earlier delivery of the same item is revived."""
+    async with tx.execute(
+        "SELECT guild_id, channel_id, feed_id FROM subscriptions WHERE id = ?",
+        (subscription_id,),
+    ) as cursor:
+        row = await cursor.fetchone()
+    if row is None:
+        return 0
+    guild_id, channel_id, feed_id = int(row[0]), int(row[1]), int(row[2])
+    queued = 0
+    for item_id in item_ids:
+        cursor = await tx.execute(
+            "INSERT INTO deliveries (dedupe_key, kind, item_id, subscription_id, guild_id, "
+            "target_kind, target_id, state, next_attempt_at, created_at) "
+            "SELECT ?, 'item', i.id, ?, ?, 'channel', ?, 'pending', ?, ? FROM items i "
+            "WHERE i.id = ? AND i.feed_id = ? "
+            "ON CONFLICT (dedupe_key) DO UPDATE SET state = 'pending', "
+            "subscription_id = excluded.subscription_id, "
+            "next_attempt_at = excluded.next_attempt_at, last_error = NULL "
+            "WHERE deliveries.state = 'cancelled'",
+            (
+                item_key(item_id, channel_id),
+                subscription_id,
+                guild_id,
+                channel_id,
+                now,
+                now,
+                item_id,
+                feed_id,
+            ),
+        )
+        queued += max(cursor.rowcount, 0)
+    return queued
+
+
+async def queue_feed_notice_tx(
+    tx: aiosqlite.Connection, feed_id: int, text: str, key: str, now: float
+) -> int:
+    """Inside a write transaction: a text notice to every active channel subscribed to the
+    feed (e.g. "failing since …", "recovered"); dedupe key `{key}:ch:{channel}`."""
+    cursor = await tx.execute(
+        "INSERT INTO deliveries (dedupe_key, kind, subscription_id, guild_id, target_kind, "
+        "target_id, payload, state, next_attempt_at, created_at) "
+        "SELECT ? || ':ch:' || s.channel_id, 'notice', s.id, s.guild_id, 'channel', "
+        "s.channel_id, ?, 'pending', ?, ? FROM subscriptions s "
+        "WHERE s.feed_id = ? AND s.paused_at IS NULL ORDER BY s.id "
+        "ON CONFLICT (dedupe_key) DO NOTHING",
+        (key, json.dumps({"text": text}), now, now, feed_id),
+    )
+    return max(cursor.rowcount, 0)

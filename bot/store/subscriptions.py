@@ -1,0 +1,379 @@
+"""The subscriptions table: which channel gets which feed, how, and whether it is paused."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Literal
+
+import aiosqlite
+
+from bot.store.db import Database
+
+SubscriptionMode = Literal["instant", "digest"]
+MODES: tuple[SubscriptionMode, ...] = ("instant", "digest")
+
+# How many deliveries paused with a subscription are sent again when it resumes (the newest
+# ones); older ones are cancelled so a channel is not flooded after a long pause.
+RESUME_REQUEUE_LIMIT = 10
+
+_SUB_COLUMNS = (
+    "s.id, s.guild_id, s.channel_id, s.feed_id, s.mode, s.mention_role_id, s.added_by, "
+    "s.created_at, s.paused_reason, s.paused_at"
+)
+
+
+@dataclass(frozen=True, slots=True)
+class SubscriptionRow:
+    id: int
+    guild_id: int
+    channel_id: int
+    feed_id: int
+    mode: SubscriptionMode
+    mention_role_id: int | None
+    added_by: int | None
+    created_at: float
+    paused_reason: str | None
+    paused_at: float | None
+
+    @property
+    def paused(self) -> bool:
+        return self.paused_at is not None
+
+
+@dataclass(frozen=True, slots=True)
+class SubscriptionView:
+    """A subscription with what /feed list and /feed status show about its feed."""
+
+    subscription: SubscriptionRow
+    feed_title: str
+    feed_url: str
+    site_url: str | None
+    last_polled_at: float | None
+    next_poll_at: float
+    last_new_item_at: float | None
+    consecutive_errors: int
+    last_error: str | None
+    failing_since: float | None
+    feed_disabled: bool
+
+    @property
+    def display_title(self) -> str:
+        return self.feed_title or self.feed_url
+
+    @property
+    def health(self) -> Literal["ok", "failing", "paused"]:
+        if self.subscription.paused:
+            return "paused"
+        if self.consecutive_errors > 0:
+            return "failing"
+        return "ok"
+
+
+@dataclass(frozen=True, slots=True)
+class GuildFeed:
+    """A feed this guild subscribes to (for autocomplete and search scoping)."""
+
+    feed_id: int
+    title: str
+    url: str
+    channel_ids: tuple[int, ...]
+
+
+def _sub(row: Sequence[object]) -> SubscriptionRow:
+    return SubscriptionRow(*row)  # type: ignore[arg-type]
+
+
+_VIEW_SQL = (
+    f"SELECT {_SUB_COLUMNS}, f.title, f.url, f.site_url, f.last_polled_at, f.next_poll_at, "
+    "f.last_new_item_at, f.consecutive_errors, f.last_error, f.failing_since, f.disabled "
+    "FROM subscriptions s JOIN feeds f ON f.id = s.feed_id"
+)
+
+
+def _view(row: Sequence[object]) -> SubscriptionView:
+    values = list(row)
+    sub = _sub(values[:10])
+    rest = values[10:]
+    return SubscriptionView(
+        sub,
+        str(rest[0]),
+        str(rest[1]),
+        rest[2],  # type: ignore[arg-type]
+        rest[3],  # type: ignore[arg-type]
+        float(rest[4]),  # type: ignore[arg-type]
+        rest[5],  # type: ignore[arg-type]
+        int(rest[6]),  # type: ignore[call-overload]
+        rest[7],  # type: ignore[arg-type]
+        rest[8],  # type: ignore[arg-type]
+        bool(rest[9]),
+    )
+
+
+async def fetch_subscription(
+    conn: aiosqlite.Connection, subscription_id: int
+) -> SubscriptionRow | None:
+    async with conn.execute(
+        f"SELECT {_SUB_COLUMNS} FROM subscriptions s WHERE s.id = ?", (subscription_id,)
+    ) as cursor:
+        row = await cursor.fetchone()
+    return None if row is None else _sub(row)
+
+
+async def subscriptions_of_channel(
+    conn: aiosqlite.Connection, channel_id: int
+) -> list[SubscriptionRow]:
+    async with conn.execute(
+        f"SELECT {_SUB_COLUMNS} FROM subscriptions s WHERE s.channel_id = ? ORDER BY s.id",
+        (channel_id,),
+    ) as cursor:
+        return [_sub(r) for r in await cursor.fetchall()]
+
+
+async def pause_subscriptions_of_channel(
+    tx: aiosqlite.Connection, channel_id: int, reason: str, now: float
+) -> list[SubscriptionRow]:
+    """Inside a write transaction: pause every active subscription of a channel; return the
+    ones this call paused."""
+    async with tx.execute(
+        f"SELECT {_SUB_COLUMNS} FROM subscriptions s "
+        "WHERE s.channel_id = ? AND s.paused_at IS NULL ORDER BY s.id",
+        (channel_id,),
+    ) as cursor:
+        paused = [_sub(r) for r in await cursor.fetchall()]
+    await tx.execute(
+        "UPDATE subscriptions SET paused_reason = ?, paused_at = ? "
+        "WHERE channel_id = ? AND paused_at IS NULL",
+        (reason, now, channel_id),
+    )
+    return paused
+
+
+class SubscriptionStore:
+    def __init__(self, db: Database) -> None:
+        self._db = db
+
+    async def add(
+        self,
+        guild_id: int,
+        channel_id: int,
+        feed_id: int,
+        *,
+        mode: SubscriptionMode = "instant",
+        mention_role_id: int | None = None,
+        added_by: int | None = None,
+        now: float,
+    ) -> tuple[SubscriptionRow, bool]:
+        """Subscribe a channel to a feed; `created` is False when (channel, feed) existed.
+
+        Adding an existing subscription updates its mode, mention and adder. Any add resumes
+        the channel's paused subscriptions (a pause is about the channel: access, permissions;
+        the caller checked them before accepting): see `_resume_channel`.
+        """
+        if mode not in MODES:
+            raise ValueError(f"unknown subscription mode {mode!r}")
+        async with self._db.transaction() as tx:
+            async with tx.execute(
+                "SELECT id, paused_at FROM subscriptions WHERE channel_id = ? AND feed_id = ?",
+                (channel_id, feed_id),
+            ) as cursor:
+                existing = await cursor.fetchone()
+            if existing is None:
+                cursor = await tx.execute(
+                    "INSERT INTO subscriptions (guild_id, channel_id, feed_id, mode, "
+                    "mention_role_id, added_by, created_at) VALUES (?, ?, ?, ?, ?, ?, ?)",
+                    (guild_id, channel_id, feed_id, mode, mention_role_id, added_by, now),
+                )
+                sub_id = cursor.lastrowid
+                assert sub_id is not None
+                created = True
+            else:
+                sub_id = int(existing[0])
+                created = False
+                await tx.execute(
+                    "UPDATE subscriptions SET guild_id = ?, mode = ?, mention_role_id = ?, "
+                    "added_by = coalesce(?, added_by), updated_at = ?, paused_reason = NULL, "
+                    "paused_at = NULL WHERE id = ?",
+                    (guild_id, mode, mention_role_id, added_by, now, sub_id),
+                )
+            # The admin added a feed here again: the channel's paused subscriptions resume.
+            await _resume_channel(tx, channel_id, now)
+            row = await fetch_subscription(tx, sub_id)
+        assert row is not None
+        return row, created
+
+    async def set_mode(self, subscription_id: int, mode: SubscriptionMode, now: float) -> None:
+        if mode not in MODES:
+            raise ValueError(f"unknown subscription mode {mode!r}")
+        async with self._db.transaction() as tx:
+            await tx.execute(
+                "UPDATE subscriptions SET mode = ?, updated_at = ? WHERE id = ?",
+                (mode, now, subscription_id),
+            )
+
+    async def remove(self, guild_id: int, feed_id: int, channel_id: int | None = None) -> int:
+        """Unsubscribe the guild's channel (or every channel of the guild) from a feed.
+
+        Deliveries not yet sent for those subscriptions are cancelled. Returns how many
+        subscriptions were removed.
+        """
+        where = "guild_id = ? AND feed_id = ?"
+        params: tuple[object, ...] = (guild_id, feed_id)
+        if channel_id is not None:
+            where += " AND channel_id = ?"
+            params += (channel_id,)
+        async with self._db.transaction() as tx:
+            await tx.execute(
+                "UPDATE deliveries SET state = 'cancelled', last_error = 'unsubscribed' "
+                "WHERE state IN ('pending', 'paused') AND subscription_id IN "
+                f"(SELECT id FROM subscriptions WHERE {where})",
+                params,
+            )
+            cursor = await tx.execute(f"DELETE FROM subscriptions WHERE {where}", params)
+            return cursor.rowcount
+
+    async def get(self, subscription_id: int) -> SubscriptionRow | None:
+        return await fetch_subscription(self._db.reader, subscription_id)
+
+    async def find(self, channel_id: int, feed_id: int) -> SubscriptionRow | None:
+        async with self._db.reader.execute(
+            f"SELECT {_SUB_COLUMNS} FROM subscriptions s WHERE s.channel_id = ? AND s.feed_id = ?",
+            (channel_id, feed_id),
+        ) as cursor:
+            row = await cursor.fetchone()
+        return None if row is None else _sub(row)
+
+    async def for_channel(self, channel_id: int) -> list[SubscriptionRow]:
+        return await subscriptions_of_channel(self._db.reader, channel_id)
+
+    async def list_for_guild(
+        self, guild_id: int, channel_id: int | None = None
+    ) -> list[SubscriptionView]:
+        """The guild's subscriptions (optionally one channel's) with their feeds' health,
+        ordered by channel then feed title."""
+        sql = _VIEW_SQL + " WHERE s.guild_id = ?"
+        params: tuple[object, ...] = (guild_id,)
+        if channel_id is not None:
+            sql += " AND s.channel_id = ?"
+            params += (channel_id,)
+        sql += " ORDER BY s.channel_id, lower(coalesce(nullif(f.title, ''), f.url)), s.id"
+        async with self._db.reader.execute(sql, params) as cursor:
+            return [_view(r) for r in await cursor.fetchall()]
+
+    async def view(self, subscription_id: int) -> SubscriptionView | None:
+        async with self._db.reader.execute(
+            _VIEW_SQL + " WHERE s.id = ?", (subscription_id,)
+        ) as cursor:
+            row = await cursor.fetchone()
+        return None if row is None else _view(row)
+
+    async def pause(self, subscription_id: int, reason: str, now: float) -> None:
+        """Pause one subscription: nothing more is queued for it and its pending deliveries
+        wait (state 'paused') until `/feed add` resumes it."""
+        async with self._db.transaction() as tx:
+            await tx.execute(
+                "UPDATE subscriptions SET paused_reason = ?, paused_at = coalesce(paused_at, ?) "
+                "WHERE id = ?",
+                (reason, now, subscription_id),
+            )
+            await tx.execute(
+                "UPDATE deliveries SET state = 'paused', last_error = ? "
+                "WHERE subscription_id = ? AND state = 'pending'",
+                (reason, subscription_id),
+            )
+
+    async def feeds_for_guild(
+        self, guild_id: int, query: str = "", limit: int = 25
+    ) -> list[GuildFeed]:
+        """Feeds the guild currently subscribes to (any channel), optionally filtered by a
+        case-insensitive substring of title or URL; ordered by title."""
+        sql = (
+            "SELECT f.id, f.title, f.url, group_concat(s.channel_id) FROM subscriptions s "
+            "JOIN feeds f ON f.id = s.feed_id WHERE s.guild_id = ?"
+        )
+        params: tuple[object, ...] = (guild_id,)
+        if query:
+            pattern = (
+                "%"
+                + query.lower().replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+                + "%"
+            )
+            sql += " AND (lower(f.title) LIKE ? ESCAPE '\\' OR lower(f.url) LIKE ? ESCAPE '\\')"
+            params += (pattern, pattern)
+        sql += " GROUP BY f.id, f.title, f.url ORDER BY lower(coalesce(nullif(f.title, ''), f.url))"
+        sql += " LIMIT ?"
+        params += (limit,)
+        async with self._db.reader.execute(sql, params) as cursor:
+            rows = await cursor.fetchall()
+        return [
+            GuildFeed(
+                int(r[0]),
+                str(r[1]),
+                str(r[2]),
+                tuple(sorted(int(c) for c in str(r[3]).split(","))),
+            )
+            for r in rows
+        ]
+
+    async def feed_ids_for_guild(self, guild_id: int) -> list[int]:
+        """Every feed id the guild subscribes to, for scoping /search and /latest."""
+        async with self._db.reader.execute(
+            "SELECT DISTINCT feed_id FROM subscriptions WHERE guild_id = ? ORDER BY feed_id",
+            (guild_id,),
+        ) as cursor:
+            return [int(r[0]) for r in await cursor.fetchall()]
+
+    async def channels_for_feed(self, feed_id: int) -> list[SubscriptionRow]:
+        """Every subscription of a feed (all guilds, all modes, paused included)."""
+        async with self._db.reader.execute(
+            f"SELECT {_SUB_COLUMNS} FROM subscriptions s WHERE s.feed_id = ? ORDER BY s.id",
+            (feed_id,),
+        ) as cursor:
+            return [_sub(r) for r in await cursor.fetchall()]
+
+    async def feed_has_subscribers(self, feed_id: int) -> bool:
+        """Whether any channel subscribes to the feed (a feed without one need not be polled)."""
+        async with self._db.reader.execute(
+            "SELECT 1 FROM subscriptions WHERE feed_id = ? LIMIT 1", (feed_id,)
+        ) as cursor:
+            return await cursor.fetchone() is not None
+
+    async def count(self) -> int:
+        async with self._db.reader.execute("SELECT count(*) FROM subscriptions") as cursor:
+            row = await cursor.fetchone()
+        return int(row[0]) if row else 0
+
+
+async def _resume_channel(tx: aiosqlite.Connection, channel_id: int, now: float) -> None:
+    """On resume (a pause is about the channel: access, permissions): every paused
+    subscription of the channel resumes; of each one's paused deliveries the newest
+    RESUME_REQUEUE_LIMIT go back to pending and older ones are cancelled. Paused deliveries
+    not tied to a subscription (digests, notices) go back to pending."""
+    async with tx.execute(
+        "SELECT id FROM subscriptions WHERE channel_id = ? AND paused_at IS NOT NULL",
+        (channel_id,),
+    ) as cursor:
+        paused_ids = [int(r[0]) for r in await cursor.fetchall()]
+    await tx.execute(
+        "UPDATE subscriptions SET paused_reason = NULL, paused_at = NULL, updated_at = ? "
+        "WHERE channel_id = ? AND paused_at IS NOT NULL",
+        (now, channel_id),
+    )
+    for subscription_id in paused_ids:
+        await tx.execute(
+            "UPDATE deliveries SET state = 'pending', next_attempt_at = ?, last_error = NULL "
+            "WHERE id IN (SELECT id FROM deliveries WHERE subscription_id = ? "
+            "AND state = 'paused' ORDER BY id DESC LIMIT ?)",
+            (now, subscription_id, RESUME_REQUEUE_LIMIT),
+        )
+        await tx.execute(
+            "UPDATE deliveries SET state = 'cancelled', last_error = 'too old when resumed' "
+            "WHERE subscription_id = ? AND state = 'paused'",
+            (subscription_id,),
+        )
+    await tx.execute(
+        "UPDATE deliveries SET state = 'pending', next_attempt_at = ?, last_error = NULL "
+        "WHERE target_kind = 'channel' AND target_id = ? AND state = 'paused' "
+        "AND subscription_id IS NULL",
+        (now, channel_id),
+    )
