@@ -1,0 +1,48 @@
+"""The text stage of the pipeline: a parsed Entry → an EnrichedItem ready to archive.
+
+Pure and synchronous (no I/O, no event loop): the pipeline runs `enrich_entries` in a worker
+thread. Everything an EnrichedItem carries is cleaned; the raw HTML stays in the Entry only.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Iterable
+
+from bot.ingest.entry import EnrichedItem, Entry
+from bot.text.clean import clean_html, safe_url
+from bot.text.keywords import extract_keywords
+from bot.text.summary import offline_summary
+
+
+def enrich_entry(entry: Entry, *, feed_language: str | None, base_url: str | None) -> EnrichedItem:
+    """Clean the body, summarize it, pick keywords and an image, hash the cleaned text.
+
+    Relative links resolve against `base_url`, else against the item's own URL.
+    """
+    base = base_url or entry.url
+    has_content = bool(entry.content_html and entry.content_html.strip())
+    body = clean_html(entry.content_html if has_content else entry.description_html, base)
+    description = ""
+    if has_content and entry.description_html and entry.description_html != entry.content_html:
+        description = clean_html(entry.description_html, base).text
+    title = entry.title.strip()
+    summary = offline_summary(title, description, body.text, entry.language or feed_language)
+    image = safe_url(entry.image_url, base) or body.image_url
+    digest = hashlib.sha256(f"{title}\n{body.text}".encode("utf-8", "replace")).hexdigest()
+    return EnrichedItem(
+        entry=entry,
+        content_md=body.markdown,
+        content_text=body.text,
+        summary=summary,
+        keywords=extract_keywords(title, body.text),
+        image_url=image,
+        content_hash=digest,
+    )
+
+
+def enrich_entries(
+    entries: Iterable[Entry], *, feed_language: str | None, base_url: str | None
+) -> list[EnrichedItem]:
+    """`enrich_entry` for a batch (one thread hop for a whole poll)."""
+    return [enrich_entry(e, feed_language=feed_language, base_url=base_url) for e in entries]
