@@ -109,8 +109,8 @@ class DeliveryStore:
     async def queue_backfill(
         self, subscription_id: int, item_ids: Sequence[int], now: float
     ) -> int:
-        """Post existing items to a just-added subscription's channel, in the given order
-        (pass the N newest oldest first). Returns how many were queued."""
+        """Post existing items (e.g. the feed's N newest) to a just-added subscription's
+        channel, oldest first. Returns how many were queued."""
         async with self._db.transaction() as tx:
             return await queue_backfill_tx(tx, subscription_id, item_ids, now)
 
@@ -153,9 +153,13 @@ class DeliveryStore:
             return [_delivery(r) for r in await cursor.fetchall()]
 
     async def next_due_at(self) -> float | None:
-        """When the earliest pending delivery becomes due (None: nothing pending)."""
+        """When the earliest pending delivery that heads its target's queue becomes due
+        (None: nothing pending)."""
         async with self._db.reader.execute(
-            "SELECT min(next_attempt_at) FROM deliveries WHERE state = 'pending'"
+            "SELECT min(d.next_attempt_at) FROM deliveries d WHERE d.state = 'pending' "
+            "AND NOT EXISTS (SELECT 1 FROM deliveries e WHERE e.target_kind = d.target_kind "
+            "AND e.target_id = d.target_id AND e.state IN ('pending', 'sending') "
+            "AND e.id < d.id)"
         ) as cursor:
             row = await cursor.fetchone()
         return None if row is None or row[0] is None else float(row[0])

@@ -95,9 +95,9 @@ async def route_new_items(
 async def queue_backfill_tx(
     tx: aiosqlite.Connection, subscription_id: int, item_ids: Sequence[int], now: float
 ) -> int:
-    """Inside a write transaction: queue existing items for a just-added subscription, in
-    the order given (pass them oldest first). Items already delivered to the channel are
-    not queued again; a cancelled earlier delivery of the same item is revived."""
+    """Inside a write transaction: queue existing items of the subscription's feed for its
+    channel, oldest first (by publication). Items already delivered to the channel are not
+    queued again; a cancelled earlier delivery of the same item is revived."""
     async with tx.execute(
         "SELECT guild_id, channel_id, feed_id FROM subscriptions WHERE id = ?",
         (subscription_id,),
@@ -106,26 +106,32 @@ async def queue_backfill_tx(
     if row is None:
         return 0
     guild_id, channel_id, feed_id = int(row[0]), int(row[1]), int(row[2])
+    if not item_ids:
+        return 0
+    marks = ",".join("?" * len(item_ids))
+    async with tx.execute(
+        f"SELECT id FROM items WHERE feed_id = ? AND id IN ({marks}) ORDER BY published_at, id",
+        (feed_id, *item_ids),
+    ) as cursor:
+        ordered = [int(r[0]) for r in await cursor.fetchall()]
     queued = 0
-    for item_id in item_ids:
+    for item_id in ordered:
         cursor = await tx.execute(
             "INSERT INTO deliveries (dedupe_key, kind, item_id, subscription_id, guild_id, "
             "target_kind, target_id, state, next_attempt_at, created_at) "
-            "SELECT ?, 'item', i.id, ?, ?, 'channel', ?, 'pending', ?, ? FROM items i "
-            "WHERE i.id = ? AND i.feed_id = ? "
+            "VALUES (?, 'item', ?, ?, ?, 'channel', ?, 'pending', ?, ?) "
             "ON CONFLICT (dedupe_key) DO UPDATE SET state = 'pending', "
             "subscription_id = excluded.subscription_id, "
             "next_attempt_at = excluded.next_attempt_at, last_error = NULL "
             "WHERE deliveries.state = 'cancelled'",
             (
                 item_key(item_id, channel_id),
+                item_id,
                 subscription_id,
                 guild_id,
                 channel_id,
                 now,
                 now,
-                item_id,
-                feed_id,
             ),
         )
         queued += max(cursor.rowcount, 0)

@@ -192,8 +192,7 @@ class SubscriptionStore:
                 created = False
                 await tx.execute(
                     "UPDATE subscriptions SET guild_id = ?, mode = ?, mention_role_id = ?, "
-                    "added_by = coalesce(?, added_by), updated_at = ?, paused_reason = NULL, "
-                    "paused_at = NULL WHERE id = ?",
+                    "added_by = coalesce(?, added_by), updated_at = ? WHERE id = ?",
                     (guild_id, mode, mention_role_id, added_by, now, sub_id),
                 )
             # The admin added a feed here again: the channel's paused subscriptions resume.

@@ -1,0 +1,154 @@
+"""Helpers for delivery tests: stored items without the ingest stages, and a recording Sender."""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+
+from bot.deliver.render import ItemView
+from bot.deliver.senders import SentMessage
+from bot.ingest.entry import EnrichedItem, Entry
+from bot.store import Store
+from bot.store.deliveries import DeliveryRow
+from bot.store.items import FreshItem, SaveResult
+from bot.store.polls import PollSuccess, commit_poll
+
+
+def fresh_item(stable_id: str, *, title: str | None = None, published: float = 0.0) -> FreshItem:
+    """A FreshItem as the enrich stage would hand it to the store."""
+    title = title or f"Post {stable_id}"
+    entry = Entry(
+        stable_id=stable_id,
+        title=title,
+        url=f"https://example.com/{stable_id}",
+        author="Ann",
+        published=datetime.fromtimestamp(published, tz=UTC) if published else None,
+        content_html=f"<p>{title} body</p>",
+        description_html="",
+    )
+    digest = hashlib.sha256(f"{title}|{stable_id}".encode()).hexdigest()
+    enriched = EnrichedItem(
+        entry, f"{title} body", f"{title} body", f"Summary of {title}", (), None, digest
+    )
+    return FreshItem(enriched, digest)
+
+
+async def poll_items(
+    store: Store, feed_id: int, stable_ids: Sequence[str], *, now: float, route: bool = True
+) -> SaveResult:
+    """Commit one successful poll that saw these items (listed newest first, like a feed)."""
+    fresh = [
+        fresh_item(sid, published=1_700_000_000 + int(sid.split("-")[-1]))
+        if sid.split("-")[-1].isdigit()
+        else fresh_item(sid)
+        for sid in stable_ids
+    ]
+    success = PollSuccess(now, now + 60, None, None, None, None)
+    return await commit_poll(store.db, feed_id, fresh, success, route=route)
+
+
+async def add_polled_feed(store: Store, url: str, *, now: float = 1.0) -> int:
+    """A feed that has had one successful (empty) poll, so later new items are routed."""
+    feed = await store.feeds.add(url, interval_s=60, now=now, first_poll_at=now)
+    await poll_items(store, feed.id, [], now=now)
+    return feed.id
+
+
+@dataclass
+class SendCall:
+    delivery_id: int
+    kind: str
+    target: tuple[str, int]
+    nonce: str
+    item_id: int | None
+    title: str | None
+    text: str | None
+    mention_role_id: int | None
+
+
+@dataclass
+class RecordingSender:
+    """A Sender that records every send. `fail` decides per call: return an exception to
+    raise it instead of sending (the call is still recorded as attempted)."""
+
+    fail: Callable[[DeliveryRow], Exception | None] | None = None
+    existing: dict[int, int] = field(default_factory=dict)  # delivery id → message id found
+    system_channels: dict[int, int] = field(default_factory=dict)
+    calls: list[SendCall] = field(default_factory=list)  # successful sends, in order
+    attempts: list[int] = field(default_factory=list)  # delivery ids of every attempt
+    lookups: list[int] = field(default_factory=list)  # delivery ids given to find_existing
+    next_message_id: int = 1000
+
+    def _record(self, call: SendCall, delivery: DeliveryRow) -> SentMessage:
+        self.attempts.append(delivery.id)
+        if self.fail is not None:
+            error = self.fail(delivery)
+            if error is not None:
+                raise error
+        self.calls.append(call)
+        self.next_message_id += 1
+        return SentMessage(self.next_message_id, delivery.target_id)
+
+    async def send_item(
+        self, delivery: DeliveryRow, item: ItemView, mention_role_id: int | None
+    ) -> SentMessage:
+        call = SendCall(
+            delivery.id,
+            delivery.kind,
+            (delivery.target_kind, delivery.target_id),
+            delivery.nonce,
+            item.item_id,
+            item.title,
+            None,
+            mention_role_id,
+        )
+        return self._record(call, delivery)
+
+    async def send_text(self, delivery: DeliveryRow, text: str) -> SentMessage:
+        call = SendCall(
+            delivery.id,
+            delivery.kind,
+            (delivery.target_kind, delivery.target_id),
+            delivery.nonce,
+            None,
+            None,
+            text,
+            None,
+        )
+        return self._record(call, delivery)
+
+    async def find_existing(self, delivery: DeliveryRow, item: ItemView | None) -> int | None:
+        self.lookups.append(delivery.id)
+        return self.existing.get(delivery.id)
+
+    async def system_channel_for(self, guild_id: int) -> int | None:
+        return self.system_channels.get(guild_id)
+
+    def titles_for(self, channel_id: int) -> list[str]:
+        return [c.title or "" for c in self.calls if c.target == ("channel", channel_id)]
+
+
+class FakeTime:
+    """A wall clock and a monotonic clock that only move when told (or when slept on)."""
+
+    def __init__(self, start: float = 1_800_000_000.0) -> None:
+        self.now = start
+        self.mono = 0.0
+        self.slept: list[float] = []
+
+    def clock(self) -> float:
+        return self.now
+
+    def monotonic(self) -> float:
+        return self.mono
+
+    async def sleep(self, seconds: float) -> None:
+        self.slept.append(seconds)
+        self.mono += seconds
+        self.now += seconds
+
+    def advance(self, seconds: float) -> None:
+        self.now += seconds
+        self.mono += seconds
