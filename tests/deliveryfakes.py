@@ -131,7 +131,8 @@ class RecordingSender:
 
 
 class FakeTime:
-    """A wall clock and a monotonic clock that only move when told (or when slept on)."""
+    """A wall clock that moves only when told, and a monotonic clock that also moves when
+    slept on (pacing sleeps never wait for real)."""
 
     def __init__(self, start: float = 1_800_000_000.0) -> None:
         self.now = start
@@ -147,7 +148,6 @@ class FakeTime:
     async def sleep(self, seconds: float) -> None:
         self.slept.append(seconds)
         self.mono += seconds
-        self.now += seconds
 
     def advance(self, seconds: float) -> None:
         self.now += seconds
