@@ -272,6 +272,7 @@ class _Block:
     kind: str  # "p", "li" (list item or its continuation), "quote", "pre", "h"
     markdown: str
     text: str
+    group: int = 0  # blocks of one list or one quote share a group and sit on adjacent lines
 
 
 class _Renderer:
@@ -293,6 +294,8 @@ class _Renderer:
         self.lists: list[list[int]] = []  # per open list: [next number or 0 for bullets]
         self.marker: str | None = None  # list marker waiting for the item's first block
         self.cells = 0
+        self.groups = 0  # counts top-level lists and quotes
+        self.lead = ""  # text owed to the next block (a footnote's number)
 
     # ---- output -------------------------------------------------------------------------
 
@@ -300,15 +303,15 @@ class _Renderer:
         self.flush()
         md_out: list[str] = []
         tx_out: list[str] = []
-        prev = ""
+        prev: tuple[str, int] = ("", 0)
         for block in self.blocks:
-            tight = prev == block.kind and block.kind in ("li", "quote")
+            tight = prev == (block.kind, block.group) and block.kind in ("li", "quote")
             if md_out:
                 md_out.append("\n" if tight else "\n\n")
                 tx_out.append("\n" if tight and block.kind == "li" else "\n\n")
             md_out.append(block.markdown)
             tx_out.append(block.text)
-            prev = block.kind
+            prev = (block.kind, block.group)
         return CleanContent("".join(md_out), "".join(tx_out), self.image)
 
     def flush(self) -> None:
@@ -331,6 +334,10 @@ class _Renderer:
         md = _tidy(raw_md, markdown=True)
         if not md:
             return
+        if self.lead:
+            text = self.lead + text
+            md = _escape_md(self.lead) + md
+            self.lead = ""
         kind = "p"
         if self.heading:
             kind = "h"
@@ -346,7 +353,7 @@ class _Renderer:
         elif self.quote:
             kind = "quote"
             md = "> " + md.replace("\n", "\n> ")
-        self.blocks.append(_Block(kind, md, text))
+        self.blocks.append(_Block(kind, md, text, self.groups))
 
     def add_block(self, markdown: str, text: str) -> None:
         self.flush()
@@ -429,6 +436,8 @@ class _Renderer:
             self.item(el, depth)
         elif tag == "blockquote":
             self.flush()
+            if not self.quote and not self.lists:
+                self.groups += 1
             self.quote += 1
             self.children(el, depth)
             self.flush()
@@ -477,9 +486,9 @@ class _Renderer:
                 return True
             return False
         if "footnote-number" in tokens:
-            number = _WS.sub("", el.text_content())
+            number = _plain(el.text_content()).strip()
             if number:
-                self.add_text(f"[{number}] ")
+                self.lead = f"[{number}] "
             return True
         return False
 
@@ -559,6 +568,8 @@ class _Renderer:
 
     def list(self, el: etree._Element, tag: str, depth: int) -> None:
         self.flush()
+        if not self.quote and not self.lists:
+            self.groups += 1
         start = _int_attr(el.get("start")) if tag == "ol" else None
         self.lists.append([start if start is not None else (1 if tag == "ol" else 0)])
         self.children(el, depth)

@@ -1,0 +1,298 @@
+"""clean_html: hostile feed HTML → Discord markdown + plain text, furniture removed."""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+
+from bot.text.clean import CleanContent, clean_html, safe_url
+
+BASE = "https://news.example.com/p/post"
+
+# A trimmed Substack post with each kind of furniture the real feed carries.
+SUBSTACK_POST = """
+<h5>Edit Jun. 11: the company <a href="https://x.example/status/1">changed</a> course.</h5>
+<p>Today the lab <a href="https://lab.example/news">released</a> a model.<a class="footnote-anchor"
+ data-component-name="FootnoteAnchorToDOM" id="footnote-anchor-1" href="#footnote-1"
+ target="_self">1</a> It is fast.</p>
+<p class="button-wrapper" data-component-name="ButtonCreateButton"><a class="button primary"
+ href="https://news.example.com/p/post?utm_source=substack&action=share"><span>Share</span></a></p>
+<div class="captioned-image-container"><figure><a class="image-link image2 is-viewable-img"
+ href="https://substackcdn.com/image/fetch/full.png" data-component-name="Image2ToDOM">
+ <div class="image2-inset"><picture><source type="image/webp"
+ srcset="https://substackcdn.com/image/fetch/w_424.webp 424w"><img
+ src="https://substackcdn.com/image/fetch/w_1456.png" width="1456" height="800"
+ alt="Benchmark table"></picture><div class="image-link-expand"><div class="pencraft">
+ <button class="pencraft icon-container restack-image"><svg width="20" height="20">
+ <title>restack</title><path d="M2 7"></path></svg></button><button class="icon-container
+ view-image"><svg><polyline points="15 3 21 3"></polyline></svg></button></div></div></div></a>
+ <figcaption class="image-caption">Scores on the usual benchmarks.</figcaption></figure></div>
+<div class="subscription-widget-wrap-editor" data-component-name="SubscribeWidgetToDOM">
+ <div class="subscription-widget show-subscribe"><div class="preamble"><p class="cta-caption">
+ Example News is a reader-supported publication. To receive new posts and support my work,
+ consider becoming a subscriber.</p></div><form class="subscription-widget-subscribe"><input
+ type="email" class="email-input" name="email" placeholder="Type your email…"><input
+ type="submit" class="button primary" value="Subscribe"></form></div></div>
+<p class="button-wrapper"><a class="button primary" href="https://news.example.com/subscribe?">
+<span>Subscribe now</span></a></p>
+<p class="button-wrapper"><a class="button primary" href="https://news.example.com/p/post/comments">
+<span>Leave a comment</span></a></p>
+<p>Thanks for reading Example News! Subscribe for free to receive new posts.</p>
+<p>This post is public so feel free to share it.</p>
+<div class="footnote" data-component-name="FootnoteToDOM"><a class="footnote-number"
+ href="#footnote-anchor-1" id="footnote-1">1</a><div class="footnote-content"><p>Priced at
+ $10 per million tokens.</p></div></div>
+"""
+
+
+def clean(html: str, base: str | None = BASE) -> CleanContent:
+    return clean_html(html, base)
+
+
+def test_substack_furniture_is_removed_and_story_kept() -> None:
+    result = clean(SUBSTACK_POST)
+    for furniture in (
+        "Share",
+        "Subscribe",
+        "subscriber",
+        "reader-supported",
+        "Leave a comment",
+        "Type your email",
+        "restack",
+        "feel free to share",
+        "Thanks for reading",
+    ):
+        assert furniture not in result.text, furniture
+        assert furniture not in result.markdown, furniture
+    assert "Today the lab released a model. It is fast." in result.text
+    assert "Scores on the usual benchmarks." in result.text
+    assert "[1] Priced at $10 per million tokens." in result.text
+    assert "#footnote" not in result.markdown
+    assert "[released](https://lab.example/news)" in result.markdown
+    assert result.image_url == "https://substackcdn.com/image/fetch/w_1456.png"
+
+
+def test_reader_supported_sentence_is_cut_out_of_a_run_on_paragraph() -> None:
+    html = (
+        "<p>The question is still at stake.Example AI is a reader-supported publication. To "
+        "receive new posts and support my work, consider becoming a subscriber.With this "
+        "complexity, I wanted to distill my beliefs.</p>"
+    )
+    result = clean(html)
+    assert "reader-supported" not in result.text
+    assert "subscriber" not in result.markdown
+    assert "The question is still at stake." in result.text
+    assert "With this complexity, I wanted to distill my beliefs." in result.text
+
+
+def test_a_real_button_that_is_not_furniture_stays_a_link() -> None:
+    html = (
+        '<p class="button-wrapper"><a class="button primary" '
+        'href="https://example.org/report.pdf"><span>Read the full report</span></a></p>'
+    )
+    assert clean(html).markdown == "[Read the full report](https://example.org/report.pdf)"
+
+
+@pytest.mark.parametrize(
+    "html",
+    [
+        "<script>alert('x')</script>",
+        "<style>p { color: red }</style>",
+        "<iframe src='https://evil.example/frame'>fallback text</iframe>",
+        "<svg><title>icon</title><text>svg text</text></svg>",
+        "<object data='x.swf'>object fallback</object>",
+        "<form><input value='form value'><button>Send</button></form>",
+        "<noscript>enable js</noscript>",
+        "<template><p>template text</p></template>",
+        "<div hidden>hidden text</div>",
+        "<div style='display: none'>invisible text</div>",
+        "<span aria-hidden='true'>aria text</span>",
+    ],
+)
+def test_active_and_hidden_content_is_dropped(html: str) -> None:
+    result = clean(f"<p>Before.</p>{html}<p>After.</p>")
+    assert result.text == "Before.\n\nAfter."
+    assert result.markdown == "Before.\n\nAfter."
+
+
+def test_unclosed_embed_and_source_do_not_swallow_following_text() -> None:
+    # libxml2 does not know these are void and nests what follows inside them.
+    html = "<p>One.</p><embed src='movie.swf'><p>Two.</p><picture><source srcset='a.webp'>"
+    html += "<img src='/img/lead.jpg' width='800'></picture><p>Three.</p>"
+    result = clean(html)
+    assert result.text == "One.\n\nTwo.\n\nThree."
+    assert result.image_url == "https://news.example.com/img/lead.jpg"
+
+
+def test_youtube_embed_becomes_a_link() -> None:
+    html = (
+        '<div class="youtube-wrap"><div class="youtube-inner"><iframe '
+        'src="https://www.youtube-nocookie.com/embed/XpyqKn_1ZP4?rel=0"></iframe></div></div>'
+    )
+    assert clean(html).markdown == "[YouTube video](https://www.youtube.com/watch?v=XpyqKn_1ZP4)"
+
+
+@pytest.mark.parametrize(
+    "href",
+    [
+        "javascript:alert(1)",
+        " JaVaScRiPt:alert(1)",
+        "java\tscript:alert(1)",
+        "&#106;avascript:alert(1)",
+        "data:text/html;base64,PHNjcmlwdD4=",
+        "vbscript:msgbox(1)",
+        "file:///etc/passwd",
+        "#section-2",
+    ],
+)
+def test_unsafe_links_are_dropped_but_keep_their_text(href: str) -> None:
+    result = clean(f'<p>Click <a href="{href}">here</a> now.</p>')
+    assert result.markdown == "Click here now."
+    assert result.text == "Click here now."
+
+
+def test_relative_links_and_images_resolve_against_the_base() -> None:
+    html = '<p>See <a href="/p/other">the other post</a>.</p><img src="../img/a.png" width="600">'
+    result = clean(html)
+    assert result.markdown == "See [the other post](https://news.example.com/p/other)."
+    assert result.image_url == "https://news.example.com/img/a.png"
+
+
+def test_relative_links_without_a_base_keep_only_their_text() -> None:
+    result = clean('<p>See <a href="/p/other">the other post</a>.</p>', base=None)
+    assert result.markdown == "See the other post."
+
+
+def test_links_stay_links_and_mailto_is_kept() -> None:
+    html = (
+        '<p>Read <a href="https://a.example/x_(y)">the <b>paper</b></a> or '
+        '<a href="mailto:editor@example.com">write</a>.</p>'
+    )
+    result = clean(html)
+    assert result.markdown == (
+        "Read [the **paper**](https://a.example/x_%28y%29) or [write](mailto:editor@example.com)."
+    )
+    assert result.text == "Read the paper or write."
+
+
+def test_a_url_looking_label_shows_the_real_target() -> None:
+    html = '<p><a href="https://evil.example/login">https://bank.example</a></p>'
+    assert clean(html).markdown == "<https://evil.example/login>"
+
+
+def test_tracking_pixels_and_icons_are_never_the_image() -> None:
+    html = (
+        '<img src="https://pixel.wp.com/g.gif?x=1">'
+        '<img src="https://cdn.example/t.gif" width="1" height="1">'
+        '<img src="https://feeds.feedburner.com/~r/x/~4/abc">'
+        '<img src="https://cdn.example/open.gif?u=1">'
+        '<img src="https://cdn.example/smile.png" class="wp-smiley emoji">'
+        '<img src="data:image/png;base64,AAAA" width="500">'
+        '<img src="https://cdn.example/logo.svg" width="300">'
+        "<p>Body.</p>"
+        '<img src="https://cdn.example/photo.jpg" width="1200" height="800">'
+    )
+    result = clean(html)
+    assert result.image_url == "https://cdn.example/photo.jpg"
+    assert result.markdown == "Body."
+
+
+def test_markdown_never_carries_raw_html_or_mentions() -> None:
+    html = (
+        "<p>&lt;script&gt;alert(1)&lt;/script&gt; hi &lt;@123456&gt; and &lt;t:1:R&gt;</p>"
+        "<p>*not bold* _not italic_ ~~no~~ ||no spoiler|| `no code` [no](link)</p>"
+    )
+    result = clean(html)
+    assert not re.search(r"(?<!\\)<", result.markdown)
+    assert "\\*not bold\\*" in result.markdown
+    assert "\\|\\|no spoiler\\|\\|" in result.markdown
+    assert "\\[no\\](link)" in result.markdown
+    assert "<script>alert(1)</script>" in result.text
+
+
+def test_line_starts_that_discord_would_format_are_escaped() -> None:
+    result = clean("<p># Not a heading</p><p>> not a quote</p><p>- not a list</p><p>1. no</p>")
+    assert result.markdown.split("\n\n") == [
+        "\\# Not a heading",
+        "\\> not a quote",
+        "\\- not a list",
+        "1\\. no",
+    ]
+
+
+def test_structure_headings_lists_quotes_code() -> None:
+    html = (
+        "<h2>Big <strong>news</strong></h2>"
+        "<ul><li>one</li><li>two<ul><li>nested</li></ul></li></ul>"
+        "<ol start='3'><li>three</li><li>four</li></ol>"
+        "<blockquote><p>Quoted.</p></blockquote>"
+        "<p>Use <code>pip install x_y</code> then <em>relax</em>.</p>"
+        "<pre>line 1\n  line 2 ```</pre>"
+    )
+    md = clean(html).markdown
+    assert md.split("\n\n") == [
+        "**Big news**",
+        "- one\n- two\n  - nested",
+        "3. three\n4. four",
+        "> Quoted.",
+        "Use `pip install x_y` then *relax*.",
+        "```\nline 1\n  line 2 `\u200b``\n```",
+    ]
+
+
+def test_whitespace_is_collapsed_and_blank_lines_never_repeat() -> None:
+    html = "<div>\n\n  <p>  A   lot\n of   space </p>\n\n\n<p></p>"
+    html += "<div><br><br></div><p>B<br>C</p></div>"
+    result = clean(html)
+    assert result.text == "A lot of space\n\nB\nC"
+    assert "\n\n\n" not in result.markdown
+
+
+def test_substack_mentions_and_post_embeds_keep_their_content() -> None:
+    html = (
+        '<p>I got <span class="mention-wrap" data-attrs=\'{"name":"Dean Ball","url":null}\'>'
+        '</span> of <span class="mention-wrap" data-attrs=\'{"name":"Hyper",'
+        '"url":"https://open.substack.com/pub/hyper"}\'></span> on.</p>'
+        '<div class="digest-post-embed" data-attrs=\'{"title":"Older post",'
+        '"canonical_url":"https://news.example.com/p/older"}\'></div>'
+    )
+    result = clean(html)
+    assert result.text == "I got Dean Ball of Hyper on.\n\nOlder post"
+    assert "[Hyper](https://open.substack.com/pub/hyper)" in result.markdown
+    assert "[Older post](https://news.example.com/p/older)" in result.markdown
+
+
+def test_generic_footnote_backlinks_are_dropped() -> None:
+    html = (
+        '<p>Claim<sup id="fnref:1"><a href="#fn:1" class="footnote-ref">1</a></sup>.</p>'
+        '<ol><li id="fn:1"><p>Source. <a href="#fnref:1" class="footnote-backref">↩</a></p>'
+        "</li></ol>"
+    )
+    result = clean(html)
+    assert result.text == "Claim.\n\nSource."
+    assert "↩" not in result.markdown
+
+
+@pytest.mark.parametrize("html", ["", "   ", "<!-- only a comment -->", "<script>x</script>"])
+def test_empty_input_gives_empty_content(html: str) -> None:
+    assert clean(html) == CleanContent("", "", None)
+
+
+def test_hostile_structure_does_not_crash() -> None:
+    deep = "<div>" * 5000 + "deep" + "</div>" * 5000
+    clean(deep)  # libxml2 caps nesting; we must simply not blow the stack
+    weird = '<?xml version="1.0" encoding="latin-1"?><p>caf\u00e9 \x00\x07 ok\ud800</p>'
+    assert "café" in clean(weird).text
+    plain = clean("Just text, no tags & an ampersand.")
+    assert plain.text == "Just text, no tags & an ampersand."
+
+
+def test_safe_url_rules() -> None:
+    assert safe_url("//cdn.example/x.png", BASE) == "https://cdn.example/x.png"
+    assert safe_url("https://ok.example/a", None) == "https://ok.example/a"
+    assert safe_url("mailto:a@b.example", BASE) is None
+    assert safe_url("mailto:a@b.example", BASE, allow_mailto=True) == "mailto:a@b.example"
+    assert safe_url("https:///nohost", BASE) is None
+    assert safe_url("http://[::1", BASE) is None
+    assert safe_url("https://a.example/" + "x" * 3000, BASE) is None
