@@ -57,7 +57,7 @@ _BLOCK_TAGS = frozenset(
     {
         "p", "div", "section", "article", "header", "footer", "main", "aside", "figure",
         "figcaption", "address", "details", "summary", "center", "dl", "dt", "dd", "fieldset",
-        "legend", "caption", "hgroup", "table", "thead", "tbody", "tfoot", "body", "html",
+        "legend", "caption", "hgroup", "thead", "tbody", "tfoot", "body", "html",
     }
 )  # fmt: skip
 _HEADINGS = frozenset({"h1", "h2", "h3", "h4", "h5", "h6"})
@@ -269,7 +269,7 @@ def _tidy(text: str, *, markdown: bool) -> str:
 
 @dataclass(slots=True)
 class _Block:
-    kind: str  # "p", "li" (list item or its continuation), "quote", "pre", "h"
+    kind: str  # "p", "li" (list item or its continuation), "quote", "row", "pre", "h"
     markdown: str
     text: str
     group: int = 0  # blocks of one list or one quote share a group and sit on adjacent lines
@@ -294,7 +294,8 @@ class _Renderer:
         self.lists: list[list[int]] = []  # per open list: [next number or 0 for bullets]
         self.marker: str | None = None  # list marker waiting for the item's first block
         self.cells = 0
-        self.groups = 0  # counts top-level lists and quotes
+        self.groups = 0  # counts top-level lists, quotes and tables
+        self.row = False
         self.lead = ""  # text owed to the next block (a footnote's number)
 
     # ---- output -------------------------------------------------------------------------
@@ -305,10 +306,10 @@ class _Renderer:
         tx_out: list[str] = []
         prev: tuple[str, int] = ("", 0)
         for block in self.blocks:
-            tight = prev == (block.kind, block.group) and block.kind in ("li", "quote")
+            tight = prev == (block.kind, block.group) and block.kind in ("li", "quote", "row")
             if md_out:
                 md_out.append("\n" if tight else "\n\n")
-                tx_out.append("\n" if tight and block.kind == "li" else "\n\n")
+                tx_out.append("\n" if tight and block.kind != "quote" else "\n\n")
             md_out.append(block.markdown)
             tx_out.append(block.text)
             prev = (block.kind, block.group)
@@ -353,6 +354,8 @@ class _Renderer:
         elif self.quote:
             kind = "quote"
             md = "> " + md.replace("\n", "\n> ")
+        elif self.row:
+            kind = "row"
         self.blocks.append(_Block(kind, md, text, self.groups))
 
     def add_block(self, markdown: str, text: str) -> None:
@@ -444,11 +447,19 @@ class _Renderer:
             self.quote -= 1
         elif tag == "pre":
             self.pre(el)
+        elif tag == "table":
+            self.flush()
+            if not self.quote and not self.lists:
+                self.groups += 1
+            self.children(el, depth)
+            self.flush()
         elif tag == "tr":
             self.flush()
             self.cells = 0
+            self.row = True
             self.children(el, depth)
             self.flush()
+            self.row = False
         elif tag in ("td", "th"):
             if self.cells:
                 self.tx.append(" | ")

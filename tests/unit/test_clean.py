@@ -296,3 +296,13 @@ def test_safe_url_rules() -> None:
     assert safe_url("https:///nohost", BASE) is None
     assert safe_url("http://[::1", BASE) is None
     assert safe_url("https://a.example/" + "x" * 3000, BASE) is None
+
+
+def test_tables_become_one_line_per_row() -> None:
+    html = (
+        "<p>Scores:</p><table><tr><th>Model</th><th>Score</th></tr>"
+        "<tr><td>A|B</td><td>90</td></tr></table><p>After.</p>"
+    )
+    result = clean(html)
+    assert result.text == "Scores:\n\nModel | Score\nA|B | 90\n\nAfter."
+    assert result.markdown == "Scores:\n\nModel \\| Score\nA\\|B \\| 90\n\nAfter."
