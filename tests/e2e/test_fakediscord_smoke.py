@@ -4,16 +4,19 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import io
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
 
+import aiohttp
 import discord
 import pytest
 import pytest_asyncio
 from discord import app_commands
 from discord.ext import commands
 
-from tests.fakediscord import FakeDiscord, StandardGuild
+from tests.fakediscord import ApiError, FakeDiscord, Pinged, StandardGuild
+from tests.fakediscord.limits import compute_pings, validate_message
 
 pytestmark = pytest.mark.timeout(30)
 
@@ -333,3 +336,117 @@ async def test_subcommands_defer_followup_autocomplete_and_buttons(
         assert await click.response_type() == 7
         edited = await click.final_message()
         assert edited.id == reply.id and edited.content == "confirmed" and edited.components == []
+
+
+async def test_lost_answer_is_retried_and_nonce_prevents_a_double_post(
+    fake_discord: FakeDiscord,
+) -> None:
+    fake = fake_discord
+    async with running_bot(fake) as rb:
+        news = rb.bot.get_channel(rb.world.news_id)
+        assert isinstance(news, discord.TextChannel)
+        rule = fake.faults.fail(r"/channels/\d+/messages$", 500, method="POST", after_effect=True)
+        sent = await news.send("exactly once", nonce="delivery-17")
+        assert rule.hits == 1
+        assert fake.count("POST", r"/channels/\d+/messages$") == 2
+        assert [m.id for m in fake.bot_posts(news.id)] == [sent.id]
+
+        fake.advance_time(301)  # past Discord's nonce window a repeat is a new message
+        await news.send("exactly once", nonce="delivery-17")
+        assert len(fake.bot_posts(news.id)) == 2
+
+        with pytest.raises(aiohttp.ClientError):
+            fake.faults.drop(r"/channels/\d+/messages$", method="POST")
+            await news.send("lost on the wire")
+        assert len(fake.bot_posts(news.id)) == 2
+
+
+async def test_history_edit_delete_and_files(fake_discord: FakeDiscord) -> None:
+    fake = fake_discord
+    async with running_bot(fake) as rb:
+        news = rb.bot.get_channel(rb.world.news_id)
+        assert isinstance(news, discord.TextChannel)
+        sent = [await news.send(f"item {i}") for i in range(3)]
+        newest = [m.content async for m in news.history(limit=2)]
+        assert newest == ["item 2", "item 1"]
+        after = [m.content async for m in news.history(after=sent[0], oldest_first=True)]
+        assert after == ["item 1", "item 2"]
+
+        await sent[0].edit(content="item 0 (edited)")
+        await sent[1].delete()
+        assert [m.content for m in fake.bot_posts(news.id)] == ["item 0 (edited)", "item 2"]
+        with_file = await news.send(
+            "@everyone a file",
+            file=discord.File(io.BytesIO(b"hello"), "a.txt"),
+            allowed_mentions=discord.AllowedMentions(everyone=True),
+        )
+        stored = fake.message(with_file.id)
+        assert stored is not None and stored.attachments[0].data == b"hello"
+        assert with_file.attachments[0].filename == "a.txt"
+        assert stored.pinged.everyone and stored.allowed_mentions == {"parse": ["everyone"]}
+
+
+async def test_gateway_reconnect_opcode_resumes(fake_discord: FakeDiscord) -> None:
+    # (op 9 INVALID_SESSION is not exercised here: discord.py waits 5 s before it re-identifies)
+    fake = fake_discord
+    async with running_bot(fake) as rb:
+        assert fake.send_reconnect()
+        await asyncio.wait_for(rb.resumed.wait(), 5)
+        assert fake.gateway.kinds().count("identify") == 1
+        assert fake.gateway.connections[-1].path == "/resume"
+
+
+async def test_late_interaction_answer_gets_unknown_interaction(
+    fake_discord: FakeDiscord,
+) -> None:
+    fake = fake_discord
+    async with running_bot(fake) as rb:
+        handle = await fake.invoke_command(
+            "announce",
+            {"text": "late", "channel": rb.world.news_id},
+            guild_id=rb.world.guild_id,
+            channel_id=rb.world.general_id,
+            user_id=rb.world.admin_id,
+        )
+        fake.advance_time(3.5)
+        await handle.wait_for(lambda h: bool(h.errors))
+        assert handle.errors[0].code == 10062
+        assert handle.record.original is None
+
+
+def test_allowed_mentions_rules_and_ping_computation() -> None:
+    with pytest.raises(ApiError) as both:
+        validate_message({"content": "x", "allowed_mentions": {"parse": ["users"], "users": ["1"]}})
+    assert both.value.code == 50035
+    with pytest.raises(ApiError):
+        validate_message({"content": "x", "allowed_mentions": {"parse": ["here"]}})
+    with pytest.raises(ApiError) as empty:
+        validate_message({"content": "   "})
+    assert empty.value.code == 50006
+    with pytest.raises(ApiError):
+        validate_message(
+            {"embeds": [{"title": "t", "fields": [{"name": "n", "value": "v" * 1025}]}]}
+        )
+    with pytest.raises(ApiError):
+        validate_message({"embeds": [{"description": "d" * 4000}, {"description": "d" * 2001}]})
+
+    text = "@everyone <@&5> <@&6> <@7> <@!8>"
+    everything = compute_pings(
+        text, None, guild_role_ids=[5, 6], mentionable_role_ids=[5], can_mention_everyone=False
+    )
+    assert everything == Pinged(everyone=False, roles=(5,), users=(7, 8))
+    opted_in = compute_pings(
+        text,
+        {"parse": [], "roles": ["6"]},
+        guild_role_ids=[5, 6],
+        mentionable_role_ids=[5],
+        can_mention_everyone=True,
+    )
+    assert opted_in == Pinged(everyone=False, roles=(6,), users=())
+    assert not compute_pings(
+        text,
+        {"parse": []},
+        guild_role_ids=[5, 6],
+        mentionable_role_ids=[5, 6],
+        can_mention_everyone=True,
+    ).anyone

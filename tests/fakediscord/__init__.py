@@ -62,7 +62,8 @@ heartbeat ACKs; sequence numbers; RESUME replays missed dispatches then RESUMED.
 zlib-stream (what discord.py 2.7.1 requests without zstandard) or plain text frames.
 Controls: ``fake.drop_connection()`` (abort the TCP socket; the client resumes),
 ``fake.send_reconnect()`` (op 7), ``fake.invalidate_session(resumable=False)`` (op 9, then a
-fresh IDENTIFY), ``fake.gateway.available = False`` (refuse new connections: an outage).
+fresh IDENTIFY — discord.py waits 5 s before re-identifying),
+``fake.gateway.available = False`` (refuse new connections: an outage).
 Observe: ``fake.gateway.log`` (GatewayEvent kind: connect, identify, ready, resume, resumed
 — detail["replayed_events"] —, invalid_session, drop, close, refused), ``gateway.kinds()``,
 ``gateway.identify_payloads``, ``gateway.connections`` (path, query, close_code,
