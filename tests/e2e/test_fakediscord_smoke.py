@@ -105,6 +105,10 @@ async def test_bot_connects_syncs_answers_and_posts(fake_discord: FakeDiscord) -
         assert guild is not None and guild.name == "Test Guild"
         assert guild.me is not None and guild.me.id == fake.state.bot.id
         assert bot.get_channel(world.news_id) is not None
+        # discord.py's permission resolution from GUILD_CREATE agrees with the fake's
+        for channel in guild.text_channels:
+            computed = fake.state.permissions_in(channel.id, fake.state.bot.id)
+            assert channel.permissions_for(guild.me).value == computed, channel.name
         # what discord.py asked the gateway for
         assert fake.gateway.identify_payloads[-1]["intents"] == bot.intents.value
         assert fake.gateway.connections[0].query["compress"] == "zlib-stream"

@@ -10,7 +10,7 @@ Starting it
 
     async with FakeDiscord.serve() as fake:          # start + patch discord.py + stop/restore
         world = fake.state.add_standard_guild()      # before the bot connects
-        bot = commands.Bot(..., intents=Intents.none() | guilds)
+        bot = commands.Bot(..., intents=discord.Intents(guilds=True))
         task = asyncio.create_task(bot.start(fake.token))
         await fake.wait_for_ready()                  # READY sent (on_ready comes
                                                      # guild_ready_timeout later, 2 s default)

@@ -22,6 +22,7 @@ ADD_REACTIONS = 1 << 6
 VIEW_AUDIT_LOG = 1 << 7
 VIEW_CHANNEL = 1 << 10
 SEND_MESSAGES = 1 << 11
+SEND_TTS_MESSAGES = 1 << 12
 MANAGE_MESSAGES = 1 << 13
 EMBED_LINKS = 1 << 14
 ATTACH_FILES = 1 << 15
@@ -33,7 +34,9 @@ MANAGE_WEBHOOKS = 1 << 29
 USE_APPLICATION_COMMANDS = 1 << 31
 SEND_MESSAGES_IN_THREADS = 1 << 38
 
-ALL_PERMISSIONS = (1 << 51) - 1
+ALL_PERMISSIONS = (1 << 53) - 1
+#: Every channel-level permission (discord.Permissions.all_channel() in discord.py 2.7).
+ALL_CHANNEL = 0x1E64FDB3F7FF51
 
 #: What @everyone gets in a new guild (a realistic subset of Discord's default).
 DEFAULT_EVERYONE = (
@@ -129,6 +132,9 @@ def channel_permissions(
     member = by_key.get((MEMBER_OVERWRITE, user_id))
     if member is not None:
         perms = (perms & ~member.deny) | member.allow
+    if not perms & SEND_MESSAGES:
+        # Discord's implicit permissions: no sending means none of these either.
+        perms &= ~(SEND_TTS_MESSAGES | MENTION_EVERYONE | EMBED_LINKS | ATTACH_FILES)
     if not perms & VIEW_CHANNEL:
-        return 0
+        return perms & ~ALL_CHANNEL
     return perms
