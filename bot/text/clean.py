@@ -116,6 +116,8 @@ _YOUTUBE_EMBED = re.compile(
     r"^https?://(?:www\.)?youtube(?:-nocookie)?\.com/embed/([A-Za-z0-9_-]{6,20})(?:[?#]|$)"
 )
 _HIDDEN_STYLE = re.compile(r"display\s*:\s*none|visibility\s*:\s*hidden", re.IGNORECASE)
+_BACKTICK_RUN = re.compile(r"`{3,}")
+_BLANK_LINES = re.compile(r"\n[ \t]*\n(?:[ \t]*\n)+")
 _LEADING_INT = re.compile(r"^\s*(\d{1,6})")
 _SCHEME = re.compile(r"^([A-Za-z][A-Za-z0-9+.-]*):")
 _URL_WS = re.compile(r"[\t\n\r]")
@@ -250,6 +252,11 @@ def _chomp(text: str) -> tuple[str, str, str]:
     lead = " " if text[0].isspace() else ""
     trail = " " if text[-1].isspace() else ""
     return lead, core, trail
+
+
+def _split_backticks(match: re.Match[str]) -> str:
+    """A run of backticks inside a fenced block would close it: split it with zero-width spaces."""
+    return "\u200b".join(match.group(0))
 
 
 def _escape_line_start(match: re.Match[str]) -> str:
@@ -562,19 +569,19 @@ class _Renderer:
             self.add_text(lead)
             return
         self.tx.append(text)
-        fence = "``" if "`" in core else "`"
-        pad = " " if fence == "``" else ""
-        self.md.append(f"{lead}{fence}{pad}{core}{pad}{fence}{trail}")
+        # A backtick inside would end the span early: show a look-alike (ˋ) instead.
+        self.md.append(f"{lead}`{core.replace('`', 'ˋ')}`{trail}")
 
     def pre(self, el: etree._Element) -> None:
-        text = _INVISIBLE.sub("", el.text_content().replace("\r\n", "\n")).strip("\n")
+        text = _INVISIBLE.sub("", el.text_content().replace("\r\n", "\n"))
+        text = _BLANK_LINES.sub("\n\n", text).strip("\n")
         if not text.strip():
             return
         if self.in_link:
             self.add_text(text)
             return
         self.flush()
-        body = text.replace("```", "`\u200b``")
+        body = _BACKTICK_RUN.sub(_split_backticks, text)
         self.blocks.append(_Block("pre", f"```\n{body}\n```", text))
 
     def list(self, el: etree._Element, tag: str, depth: int) -> None:

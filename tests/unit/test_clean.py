@@ -229,6 +229,7 @@ def test_structure_headings_lists_quotes_code() -> None:
         "<blockquote><p>Quoted.</p></blockquote>"
         "<p>Use <code>pip install x_y</code> then <em>relax</em>.</p>"
         "<pre>line 1\n  line 2 ```</pre>"
+        "<p>Code with a backtick: <code>a`b</code></p>"
     )
     md = clean(html).markdown
     assert md.split("\n\n") == [
@@ -237,7 +238,8 @@ def test_structure_headings_lists_quotes_code() -> None:
         "3. three\n4. four",
         "> Quoted.",
         "Use `pip install x_y` then *relax*.",
-        "```\nline 1\n  line 2 `\u200b``\n```",
+        "```\nline 1\n  line 2 `\u200b`\u200b`\n```",
+        "Code with a backtick: `aˋb`",
     ]
 
 
@@ -306,3 +308,65 @@ def test_tables_become_one_line_per_row() -> None:
     result = clean(html)
     assert result.text == "Scores:\n\nModel | Score\nA|B | 90\n\nAfter."
     assert result.markdown == "Scores:\n\nModel \\| Score\nA\\|B \\| 90\n\nAfter."
+
+
+def _outside_code(md: str) -> str:
+    """The markdown outside code spans and fences, with backslash-escaped characters removed."""
+    out: list[str] = []
+    i = 0
+    while i < len(md):
+        if md.startswith("```", i):
+            end = md.find("```", i + 3)
+            i = len(md) if end < 0 else end + 3
+        elif md[i] == "\\" and i + 1 < len(md):
+            i += 2
+        elif md[i] == "`":
+            end = md.find("`", i + 1)
+            if end < 0:
+                out.append(md[i:])
+                break
+            i = end + 1
+        else:
+            out.append(md[i])
+            i += 1
+    return "".join(out)
+
+
+def test_random_tag_soup_never_yields_raw_html_or_unsafe_links() -> None:
+    import random
+
+    tags = "p div a b i code pre ul li blockquote h2 table tr td img br script svg iframe"
+    tags += " span figure embed source picture button form textarea noscript sup"
+    attrs = [
+        'href="javascript:x"',
+        'href="/rel"',
+        'href="#f"',
+        'href="https://a.example/(x)"',
+        'class="share"',
+        'class="footnote-number"',
+        'src="//x.example/i.png"',
+        "hidden",
+        'class="digest-post-embed" data-attrs=\'{"title":"T","canonical_url":"javascript:1"}\'',
+    ]
+    texts = ["hi", "&lt;", "&gt; q", "*", "_", "`", "```", "|", "[", "]", "&lt;@1&gt;", "# h"]
+    texts += ["- l", "1. n", "日本語。", "\n\n\n", "\\", "\u200b", "https://x.example"]
+    rng = random.Random(7)
+
+    def soup(depth: int = 0) -> str:
+        parts = []
+        for _ in range(rng.randint(0, 4)):
+            if depth > 5 or rng.random() < 0.4:
+                parts.append(rng.choice(texts))
+            else:
+                tag = rng.choice(tags.split())
+                attr = " ".join(rng.sample(attrs, rng.randint(0, 2)))
+                close = f"</{tag}>" if rng.random() < 0.85 else ""
+                parts.append(f"<{tag} {attr}>{soup(depth + 1)}{close}")
+        return "".join(parts)
+
+    for _ in range(400):
+        result = clean(soup())
+        visible = _outside_code(result.markdown)
+        assert not re.search(r"<(?!https?://)", visible), result.markdown
+        assert not re.search(r"\]\((?!https?://|mailto:)", visible), result.markdown
+        assert "\n\n\n" not in result.markdown and "\n\n\n" not in result.text
