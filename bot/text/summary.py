@@ -150,13 +150,16 @@ def _is_cjk(sample: str, language: str | None) -> bool:
 
 
 def _is_subtitle(description: str, title: str, head: str, cjk: bool) -> bool:
-    """A real subtitle is short, does not repeat the title and is not the body's first words."""
+    """A real subtitle is short, is not boilerplate, does not repeat the title and is not just
+    the body's first words."""
     if not description:
         return False
     if cjk:
         if len(description) > _SUBTITLE_MAX_CJK_CHARS:
             return False
     elif len(description.split()) > _SUBTITLE_MAX_WORDS or len(description) > MAX_CHARS:
+        return False
+    if _NOTE_LINE.match(description) or _BOILERPLATE.search(description):
         return False
     norm = _normalized(description.rstrip("…").removesuffix("..."))
     if not norm or norm in _normalized(title):

@@ -38,6 +38,11 @@ def test_a_description_repeating_the_title_or_too_long_is_ignored() -> None:
     assert "word" not in offline_summary(TITLE, long_description, BODY, "en")
 
 
+def test_a_boilerplate_description_is_not_a_subtitle() -> None:
+    for description in ("Subscribe now", "Listen on Spotify and Apple Podcasts.", "Update: typo"):
+        assert offline_summary(TITLE, description, BODY, "en").startswith("The largest debate")
+
+
 def test_lead_sentences_restating_the_subtitle_are_skipped() -> None:
     subtitle = "My last week at the institute, where I worked on the open models."
     body = (
