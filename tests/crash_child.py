@@ -1,0 +1,131 @@
+"""The bot's delivery path as a process the crash test kills with SIGKILL at random moments.
+
+    python -m tests.crash_child --db PATH --chat http://127.0.0.1:PORT
+
+Runs the real FeedPoller → FeedPipeline (FeedFetcher against loopback feeds; set
+DIGESTBOT_FETCH_ALLOW=127.0.0.1/32) → store → Outbox, with a Sender that posts to the test's
+loopback chat server, which behaves like Discord's message endpoint: a message id per post,
+de-duplication by nonce for a short window, and the channel's recent messages on GET.
+Prints "ready" once it runs; runs until killed.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import logging
+import sys
+
+import aiohttp
+
+from bot.config import load_settings
+from bot.deliver.outbox import Outbox
+from bot.deliver.render import ItemView
+from bot.deliver.senders import PermanentSendError, RetryableSendError, SentMessage
+from bot.ingest.fetch import FeedFetcher
+from bot.ingest.pipeline import FeedPipeline, PollOutcome
+from bot.ingest.poller import FeedPoller
+from bot.store import Store
+from bot.store.deliveries import DeliveryRow
+from bot.store.feeds import FeedRow
+
+
+class LoopbackChatSender:
+    """A Sender for the crash test's chat server (a stand-in for Discord's REST API)."""
+
+    def __init__(self, session: aiohttp.ClientSession, base_url: str) -> None:
+        self._session = session
+        self._base = base_url.rstrip("/")
+
+    def _url(self, delivery: DeliveryRow) -> str:
+        return f"{self._base}/channels/{delivery.target_id}/messages"
+
+    async def _post(self, delivery: DeliveryRow, body: dict[str, object]) -> SentMessage:
+        try:
+            async with self._session.post(
+                self._url(delivery), json=body, timeout=aiohttp.ClientTimeout(total=5)
+            ) as response:
+                if response.status == 429:
+                    raise RetryableSendError("429", retry_after=0.05, maybe_sent=False)
+                if response.status >= 500:
+                    raise RetryableSendError(f"HTTP {response.status}")
+                if response.status >= 400:
+                    raise PermanentSendError(f"HTTP {response.status}", status=response.status)
+                data = await response.json()
+        except (aiohttp.ClientError, TimeoutError) as error:
+            raise RetryableSendError(f"connection problem: {error!r}") from error
+        return SentMessage(int(data["id"]), delivery.target_id)
+
+    async def send_item(
+        self, delivery: DeliveryRow, item: ItemView, mention_role_id: int | None
+    ) -> SentMessage:
+        body: dict[str, object] = {
+            "nonce": delivery.nonce,
+            "item_url": item.url,
+            "title": item.title,
+        }
+        return await self._post(delivery, body)
+
+    async def send_text(self, delivery: DeliveryRow, text: str) -> SentMessage:
+        return await self._post(delivery, {"nonce": delivery.nonce, "content": text})
+
+    async def find_existing(self, delivery: DeliveryRow, item: ItemView | None) -> int | None:
+        try:
+            async with self._session.get(
+                self._url(delivery), params={"limit": "100"}, timeout=aiohttp.ClientTimeout(5)
+            ) as response:
+                if response.status >= 400:
+                    raise RetryableSendError(f"history: HTTP {response.status}")
+                messages = await response.json()
+        except (aiohttp.ClientError, TimeoutError) as error:
+            raise RetryableSendError(f"connection problem: {error!r}") from error
+        text = delivery.payload_data().get("text")
+        for message in messages:
+            if item is not None and item.url and message.get("item_url") == item.url:
+                return int(message["id"])
+            if text is not None and message.get("content") == text:
+                return int(message["id"])
+        return None
+
+    async def system_channel_for(self, guild_id: int) -> int | None:
+        return None
+
+
+async def run(db: str, chat_url: str) -> None:
+    settings = load_settings()
+    store = await Store.open(db)
+    stop = asyncio.Event()
+    async with aiohttp.ClientSession() as session, FeedFetcher(settings) as fetcher:
+        outbox = Outbox(
+            store,
+            LoopbackChatSender(session, chat_url),
+            rate_per_s=400.0,
+            channel_burst=10_000,
+            concurrency=8,
+            backoff_base_s=0.05,
+            backoff_cap_s=0.4,
+            idle_s=0.5,
+        )
+
+        async def on_outcome(feed: FeedRow, outcome: PollOutcome) -> None:
+            if outcome.new_item_ids:
+                outbox.wake()
+
+        poller = FeedPoller(
+            store, FeedPipeline(store, fetcher), on_outcome=on_outcome, max_idle_s=0.2
+        )
+        print("ready", flush=True)
+        await asyncio.gather(outbox.run(stop), poller.run(stop))
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--db", required=True)
+    parser.add_argument("--chat", required=True)
+    args = parser.parse_args()
+    logging.basicConfig(level=logging.WARNING, stream=sys.stderr)
+    asyncio.run(run(args.db, args.chat))
+
+
+if __name__ == "__main__":
+    main()
