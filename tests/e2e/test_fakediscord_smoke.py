@@ -370,7 +370,11 @@ async def test_history_edit_delete_and_files(fake_discord: FakeDiscord) -> None:
     async with running_bot(fake) as rb:
         news = rb.bot.get_channel(rb.world.news_id)
         assert isinstance(news, discord.TextChannel)
+        seeded = fake.seed_message(news.id, rb.world.member_id, "posted before the bot came")
         sent = [await news.send(f"item {i}") for i in range(3)]
+        everything = [m async for m in news.history(limit=10, oldest_first=True)]
+        assert [m.id for m in everything] == [seeded.id] + [m.id for m in sent]
+        assert everything[0].author.id == rb.world.member_id
         newest = [m.content async for m in news.history(limit=2)]
         assert newest == ["item 2", "item 1"]
         after = [m.content async for m in news.history(after=sent[0], oldest_first=True)]

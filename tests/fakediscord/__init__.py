@@ -52,7 +52,9 @@ World (``fake.state``: :class:`FakeState`; plain dataclasses, change them freely
 - Live changes that also dispatch the gateway event: ``fake.set_overwrite(channel_id, ow)``,
   ``set_role_permissions(guild_id, role_id, perms)``, ``set_member_roles(...)``,
   ``delete_channel(channel_id)`` (later sends → 404/10003), ``add_bot_to_guild(guild_id)``,
-  ``remove_bot_from_guild(guild_id)``; any raw event: ``fake.dispatch("EVENT", data)``.
+  ``remove_bot_from_guild(guild_id)``, ``seed_message(channel_id, author_id, content,
+  embeds=, nonce=)`` (a message posted earlier, e.g. by the bot before a crash); any raw
+  event: ``fake.dispatch("EVENT", data)``.
 
 Gateway (``fake.gateway``)
 --------------------------

@@ -565,10 +565,10 @@ class RestApi:
         message = build_message(state, cid, body, ctx.attachments, author_id=state.bot.id)
         store_message(state, message)
         remember_nonce(state, message, body)
-        self._dispatch_message_create(message)
+        self.dispatch_message_create(message)
         return 200, message.payload(state)
 
-    def _dispatch_message_create(self, message: StoredMessage) -> None:
+    def dispatch_message_create(self, message: StoredMessage) -> None:
         session = self.gateway.session
         if session is None:
             return

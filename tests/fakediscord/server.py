@@ -21,6 +21,7 @@ from .interactions import (
     InteractionHandle,
     InteractionRegistry,
 )
+from .messages import store_message
 from .permissions import DEFAULT_BOT, Overwrite
 from .ratelimits import RateLimiter
 from .rest import RequestRecord, RestApi, RestConfig, SyncCall
@@ -313,6 +314,34 @@ class FakeDiscord:
     def remove_bot_from_guild(self, guild_id: int) -> None:
         self.state.guilds[guild_id].members.pop(self.state.bot.id, None)
         self._maybe_dispatch("GUILD_DELETE", {"id": str(guild_id)})
+
+    def seed_message(
+        self,
+        channel_id: int,
+        author_id: int,
+        content: str = "",
+        *,
+        embeds: list[dict[str, Any]] | None = None,
+        nonce: str | None = None,
+    ) -> StoredMessage:
+        """Store a message as if it had been posted earlier (by a member, or by the bot
+        before a crash); dispatches MESSAGE_CREATE if the bot's intents ask for it."""
+        state = self.state
+        message = StoredMessage(
+            id=state.snowflake(),
+            channel_id=channel_id,
+            guild_id=state.channels[channel_id].guild_id,
+            author_id=author_id,
+            content=content,
+            embeds=list(embeds or []),
+            nonce=nonce,
+            created_at=self.clock.wall(),
+            created_mono=self.clock.monotonic(),
+        )
+        store_message(state, message)
+        self.rest.dispatch_message_create(message)
+        self._changed()
+        return message
 
     # ---- interactions ----------------------------------------------------------------------
 
