@@ -28,8 +28,7 @@ def test_a_real_subtitle_leads_then_the_opening_follows() -> None:
 def test_a_description_that_is_the_start_of_the_body_is_not_a_subtitle() -> None:
     excerpt = "The largest debate is economic. Users may keep paying more for the…"
     summary = offline_summary(TITLE, excerpt, BODY, "en")
-    assert summary.startswith("The largest debate is economic.")
-    assert summary.count("The largest debate") == 1
+    assert summary == BODY.replace("\n\n", " ")
 
 
 def test_a_description_repeating_the_title_or_too_long_is_ignored() -> None:
@@ -103,6 +102,9 @@ def test_whole_sentences_are_preferred_over_a_tiny_tail() -> None:
 def test_abbreviations_do_not_end_sentences() -> None:
     body = "Dr. Smith met the U.S. team in Jan. 2026 at the lab. It went well."
     assert offline_summary("T", "", body, "en") == body
+    # The abbreviation is inside one sentence, so the whole prompt sentence is skipped.
+    prompt = "Dr. Smith asks you to subscribe now to the newsletter. The lab shipped a model."
+    assert offline_summary("T", "", prompt, "en") == "The lab shipped a model."
 
 
 def test_run_together_sentences_are_split() -> None:
