@@ -3,18 +3,27 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import itertools
+import time as wall
 from collections.abc import AsyncIterator
 from pathlib import Path
 
+import discord
 import pytest_asyncio
 
 from bot.deliver.outbox import Outbox
-from bot.deliver.senders import ConsoleSender, PermanentSendError, RetryableSendError
+from bot.deliver.senders import (
+    ConsoleSender,
+    DiscordSender,
+    PermanentSendError,
+    RetryableSendError,
+)
 from bot.store import Store
 from bot.store.deliveries import DeliveryRow
 from bot.store.routing import NewDelivery, dm_key
 from tests.deliveryfakes import FakeTime, RecordingSender, add_polled_feed, poll_items
+from tests.fakediscord import FakeDiscord, StandardGuild
 
 GUILD = 111_111_111_111_111_111
 CH_A = 900_000_000_000_000_001
@@ -372,3 +381,164 @@ async def test_console_sender_prints_items_and_notices(store: Store) -> None:
     assert await worker.drain() == 2
     assert "Post a-1" in lines[0] and "https://example.com/a-1" in lines[0]
     assert lines[1] == "feed is failing"
+
+
+# --- the Outbox with the real DiscordSender against the loopback fake Discord ----------------
+
+
+@contextlib.asynccontextmanager
+async def discord_client(fake: FakeDiscord) -> AsyncIterator[discord.Client]:
+    """A connected discord.py client (guilds intent only) with the guild cached."""
+    intents = discord.Intents.none()
+    intents.guilds = True
+    client = discord.Client(
+        intents=intents, allowed_mentions=discord.AllowedMentions.none(), guild_ready_timeout=0.1
+    )
+    task = asyncio.create_task(client.start(fake.token))
+    try:
+        for _ in range(500):
+            if client.guilds:
+                break
+            await asyncio.sleep(0.01)
+        assert client.guilds, "the client never saw its guild"
+        yield client
+    finally:
+        await client.close()
+        await asyncio.wait_for(task, 5)
+
+
+async def world_feed(store: Store, world: StandardGuild, *channels: int) -> int:
+    feed = await add_polled_feed(store, "https://a.example/feed")
+    for channel in channels:
+        await store.subscriptions.add(world.guild_id, channel, feed, added_by=world.admin_id, now=1)
+    return feed
+
+
+async def test_discord_posts_carry_the_nonce_and_ping_no_one(store: Store) -> None:
+    async with FakeDiscord.serve() as fake:
+        world = fake.state.add_standard_guild()
+        role = fake.state.add_role(world.guild_id, "Readers", 0, mentionable=True)
+        feed = await world_feed(store, world, world.news_id)
+        await store.subscriptions.add(
+            world.guild_id, world.general_id, feed, mention_role_id=role.id, now=1
+        )
+        await poll_items(store, feed, ["a-2", "a-1"], now=time_now())
+        async with store.db.transaction() as tx:
+            await tx.execute(
+                "UPDATE items SET title = '@everyone free nitro <@&123> <@456>' "
+                "WHERE stable_id = 'a-2'"
+            )
+        async with discord_client(fake) as client:
+            worker = Outbox(store, DiscordSender(client))
+            assert await worker.drain() == 4
+        posts = fake.bot_posts(world.news_id)
+        assert [p.embeds[0]["url"] for p in posts] == [
+            "https://example.com/a-1",
+            "https://example.com/a-2",
+        ]
+        rows = await store.deliveries.for_target("channel", world.news_id)
+        assert [p.nonce for p in posts] == [f"d{r.id}" for r in rows]
+        assert [r.message_id for r in rows] == [p.id for p in posts]
+        assert all(not p.pinged.anyone for p in posts)
+        assert all(p.allowed_mentions == {"parse": []} for p in posts)
+        # The opted-in role is the only ping a post can make.
+        general = fake.bot_posts(world.general_id)
+        assert [sorted(p.pinged.roles) for p in general] == [[role.id], [role.id]]
+        assert not any(p.pinged.everyone or p.pinged.users for p in general)
+
+
+async def test_discord_missing_permissions_pause_and_tell_the_admin(store: Store) -> None:
+    async with FakeDiscord.serve() as fake:
+        world = fake.state.add_standard_guild()
+        feed = await world_feed(store, world, world.no_send_id, world.news_id)
+        await poll_items(store, feed, ["a-1"], now=time_now())
+        async with discord_client(fake) as client:
+            worker = Outbox(store, DiscordSender(client))
+            await worker.drain()
+        (paused,) = await store.subscriptions.for_channel(world.no_send_id)
+        assert paused.paused and "Missing Permissions" in (paused.paused_reason or "")
+        assert len(fake.bot_posts(world.news_id)) == 1
+        (dm,) = fake.dms(world.admin_id)
+        assert f"<#{world.no_send_id}>" in dm.content and "/feed add" in dm.content
+        (notice,) = fake.bot_posts(world.general_id)
+        assert notice.content == dm.content and not notice.pinged.anyone
+        sends = fake.count("POST", rf"/channels/{world.no_send_id}/messages$")
+        assert sends == 1  # never retried in a loop
+
+
+async def test_discord_a_post_made_before_a_crash_is_found_not_repeated(store: Store) -> None:
+    async with FakeDiscord.serve() as fake:
+        world = fake.state.add_standard_guild()
+        feed = await world_feed(store, world, world.news_id)
+        await poll_items(store, feed, ["a-2", "a-1"], now=time_now())
+        first, _ = await store.deliveries.for_target("channel", world.news_id)
+        # The bot posted the first item, then crashed before recording it; the nonce
+        # window has passed since, so only a look at the channel can tell.
+        await store.deliveries.mark_sending(first.id, time_now())
+        seeded = fake.seed_message(
+            world.news_id,
+            fake.state.bot.id,
+            embeds=[{"title": "Post a-1", "url": "https://example.com/a-1"}],
+        )
+        fake.advance_time(600)
+        async with discord_client(fake) as client:
+            await Outbox(store, DiscordSender(client)).drain()
+        posts = fake.bot_posts(world.news_id)
+        assert [p.embeds[0]["url"] for p in posts] == [
+            "https://example.com/a-1",
+            "https://example.com/a-2",
+        ]
+        row = await store.deliveries.get(first.id)
+        assert row is not None and (row.state, row.message_id) == ("sent", seeded.id)
+
+
+async def test_discord_lost_answers_and_server_errors_post_once(store: Store) -> None:
+    async with FakeDiscord.serve() as fake:
+        world = fake.state.add_standard_guild()
+        feed = await world_feed(store, world, world.news_id)
+        await poll_items(store, feed, ["a-3", "a-2", "a-1"], now=time_now())
+        pattern = rf"/channels/{world.news_id}/messages$"
+        fake.faults.fail(pattern, 500, count=1, after_effect=True)
+        fake.faults.fail(pattern, 503, count=1)
+        async with discord_client(fake) as client:
+            worker = Outbox(store, DiscordSender(client), backoff_base_s=0.01)
+            for _ in range(50):
+                await worker.drain()
+                if (await store.deliveries.counts())["sent"] == 3:
+                    break
+                await asyncio.sleep(0.02)
+        posts = fake.bot_posts(world.news_id)
+        assert [p.embeds[0]["url"] for p in posts] == [
+            f"https://example.com/a-{n}" for n in (1, 2, 3)
+        ]
+
+
+async def test_discord_closed_dms_pause_the_member(store: Store) -> None:
+    async with FakeDiscord.serve() as fake:
+        world = fake.state.add_standard_guild()
+        feed = await add_polled_feed(store, "https://a.example/feed")
+        saved = await poll_items(store, feed, ["a-1"], now=time_now())
+        for user in (world.closed_dms_id, world.member_id):
+            await store.deliveries.queue(
+                NewDelivery(
+                    dm_key(saved.new_ids[0], user),
+                    "dm",
+                    "user",
+                    user,
+                    saved.new_ids[0],
+                    guild_id=world.guild_id,
+                    payload={"content": "Matches your topic **ai** in Test Guild"},
+                ),
+                time_now(),
+            )
+        async with discord_client(fake) as client:
+            await Outbox(store, DiscordSender(client)).drain()
+        (dm,) = fake.dms(world.member_id)
+        assert dm.content == "Matches your topic **ai** in Test Guild"
+        assert dm.embeds[0]["url"] == "https://example.com/a-1"
+        (closed,) = await store.deliveries.for_target("user", world.closed_dms_id)
+        assert closed.state == "paused" and "DMs are closed" in (closed.last_error or "")
+
+
+def time_now() -> float:
+    return wall.time()
