@@ -8,15 +8,17 @@ characters), which are mostly nouns.
 
 from __future__ import annotations
 
-import heapq
 import re
 from collections import Counter
+from itertools import chain
 
 # Only the opening is counted: keywords of a long post are settled by then, and cost stays flat.
 _SCAN_CHARS = 8_000
 _TITLE_WEIGHT = 3
 
-_LATIN_WORD = re.compile(r"[A-Za-z][A-Za-z0-9]*(?:[-'’][A-Za-z0-9]+)*")
+# Words of the lower-cased text (apostrophes normalised), and acronyms of the original text.
+_WORD = re.compile(r"[a-z][a-z0-9'-]*")
+_ACRONYM = re.compile(r"\b[A-Z][A-Z0-9]+(?:-[A-Z0-9]+)*s?\b")
 _CJK_RUN = re.compile(
     "[\u30a0-\u30ff\u31f0-\u31ff\uff66-\uff9f]{2,}|[\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff々]{2,}"
 )
@@ -44,51 +46,37 @@ _STOPWORDS = frozenset(_STOPWORD_LIST.split())
 
 
 def extract_keywords(title: str, text: str, limit: int = 8) -> tuple[str, ...]:
-    """Up to `limit` keywords, best first (ties: first occurrence)."""
+    """Up to `limit` keywords, best first (ties: first occurrence, title first)."""
     if limit <= 0:
         return ()
-    counts: dict[str, int] = {}
-    first_seen: dict[str, int] = {}
-    _count(title, counts, first_seen, _TITLE_WEIGHT)
-    _count(text[:_SCAN_CHARS], counts, first_seen, 1)
-    _fold_plurals(counts)
-    ranked = heapq.nsmallest(limit, counts, key=lambda k: (-counts[k], first_seen[k]))
-    return tuple(ranked)
+    in_title = _counts(title)
+    in_text = _counts(text[:_SCAN_CHARS])
+    total: Counter[str] = Counter(dict.fromkeys(chain(in_title, in_text), 0))
+    total.update(in_text)
+    for key, n in in_title.items():
+        total[key] += n * _TITLE_WEIGHT
+    for plural in [k for k in total if len(k) > 3 and k[-1] == "s" and k[-2] != "s"]:
+        if plural[:-1] in total:
+            total[plural[:-1]] += total.pop(plural)
+    # most_common is a stable sort: equal counts keep their first-occurrence order.
+    return tuple(key for key, _ in total.most_common(limit))
 
 
-def _count(text: str, counts: dict[str, int], first_seen: dict[str, int], weight: int) -> None:
+def _counts(text: str) -> Counter[str]:
+    """Candidate counts of one text. Counting happens in C (Counter over findall); the Python
+    loops below touch only possessives, stopwords, short words and acronyms."""
     if not text:
-        return
-    # Counter(findall) counts in C; the per-word normalisation below runs once per distinct word.
-    for word, n in Counter(_LATIN_WORD.findall(text)).items():
-        word = word.replace("’", "'")
-        if word.endswith("'s"):
-            word = word[:-2]
-        lower = word.lower()
-        if lower in _STOPWORDS:
-            continue
-        acronym = len(word) <= 7 and (word.isupper() or (word[-1] == "s" and word[:-1].isupper()))
-        if len(word) < 3 and not acronym:
-            continue
-        key = word if acronym else lower
-        _add(key, n * weight, counts, first_seen)
-    if text.isascii():
-        return
-    for run, n in Counter(_CJK_RUN.findall(text)).items():
-        _add(run, n * weight, counts, first_seen)
-
-
-def _add(key: str, weight: int, counts: dict[str, int], first_seen: dict[str, int]) -> None:
-    if key in counts:
-        counts[key] += weight
-    else:
-        counts[key] = weight
-        first_seen[key] = len(first_seen)
-
-
-def _fold_plurals(counts: dict[str, int]) -> None:
-    for key in list(counts):
-        if len(key) > 3 and key.endswith("s") and not key.endswith("ss"):
-            singular = key[:-1]
-            if singular in counts:
-                counts[singular] += counts.pop(key)
+        return Counter()
+    counts = Counter(_WORD.findall(text.lower().replace("’", "'")))
+    for odd in [w for w in counts if w[-1] in "-'" or w.endswith("'s")]:
+        word = odd.removesuffix("'s").rstrip("-'")
+        counts[word] += counts.pop(odd)
+    for acronym in set(_ACRONYM.findall(text)):
+        lower = acronym.lower()
+        if 2 <= len(acronym) <= 7 and lower not in _STOPWORDS and lower in counts:
+            counts[acronym] = counts.pop(lower)
+    for word in (_STOPWORDS & counts.keys()) | {w for w in counts if len(w) < 3 and w.islower()}:
+        del counts[word]
+    if max(text) >= "\u3040":  # cheaper than scanning for CJK runs in every text
+        counts.update(_CJK_RUN.findall(text))
+    return counts
