@@ -37,8 +37,9 @@ EMPTY_CONTENT = CleanContent("", "", None)
 
 # Larger bodies are cut before parsing (lxml recovers from the cut): bounds the cost per item.
 MAX_HTML_CHARS = 1_000_000
-# libxml2 already stops nesting at 256 levels; this keeps the recursion bounded regardless.
-_MAX_DEPTH = 300
+# libxml2 already stops nesting at 256 levels; this keeps the recursion (up to three frames
+# per level) well inside Python's limit whatever the parser does.
+_MAX_DEPTH = 200
 # A paragraph longer than this is article text, never furniture.
 _FURNITURE_MAX_CHARS = 300
 _MAX_URL_CHARS = 2048
@@ -160,7 +161,7 @@ def clean_html(html: str, base_url: str | None) -> CleanContent:
     html = _CONTROL.sub("", html)
     try:
         root = lxml.html.document_fromstring(html.encode("utf-8", "replace"), parser=_parser())
-    except (etree.ParserError, ValueError):
+    except (etree.LxmlError, ValueError):
         return EMPTY_CONTENT
     base = base_url if base_url and _is_http(base_url) else None
     body = root.find("body")
@@ -188,7 +189,10 @@ def safe_url(raw: str | None, base_url: str | None, *, allow_mailto: bool = Fals
     elif base_url is None:
         return None
     else:
-        url = urljoin(base_url, url)
+        try:
+            url = urljoin(base_url, url)
+        except ValueError:
+            return None
     return url if _is_http(url) else None
 
 
