@@ -47,11 +47,16 @@ def test_enrich_end_to_end() -> None:
     assert item.content_hash == expected
 
 
-def test_feed_image_wins_and_base_url_is_used_for_relative_links() -> None:
+def test_feed_image_wins_and_relative_links_resolve_against_the_item_then_the_feed() -> None:
     entry = make_entry(image_url="https://cdn.example/cover.jpg")
     item = enrich_entry(entry, feed_language=None, base_url="https://other.example/")
     assert item.image_url == "https://cdn.example/cover.jpg"
-    assert "(https://other.example/p/bench)" in item.content_md
+    assert "(https://n.example/p/bench)" in item.content_md
+    page_relative = make_entry(content_html="<img src='cover.png' width='800'><p>x</p>")
+    item = enrich_entry(page_relative, feed_language=None, base_url="https://other.example/")
+    assert item.image_url == "https://n.example/p/cover.png"
+    no_link = enrich_entry(make_entry(url=None), feed_language=None, base_url="https://o.example/")
+    assert "(https://o.example/p/bench)" in no_link.content_md
     unsafe = enrich_entry(make_entry(image_url="javascript:x"), feed_language=None, base_url=None)
     assert unsafe.image_url == "https://n.example/img/gemma.png"
 
