@@ -1,0 +1,231 @@
+"""Full-text search over the archive: a guild's items, best matches first, with snippets.
+
+Ranking is FTS5's bm25 with the title weighted above the summary above the body. bm25 must
+score every matching row before the first ten are known, which is what makes a plain FTS5 query
+slow for very common words on a large archive (every row's positions are read). So the search
+is planned:
+
+1. count the matches (cheap: doclists only, no positions, no join);
+2. few matches (≤ RANK_ALL): rank them all with bm25 — exact, and the total is known;
+3. many matches: take the newest CANDIDATES matches of the guild's feeds (FTS5 walks the index
+   newest-first and stops early) and rank only those with bm25. For a word in tens of thousands
+   of items, "the best of the latest thousand" is what a reader of newsletters wants anyway; the
+   page says so (`SearchPage.recent_only`).
+
+Snippets (with the matched words in bold) are made only for the page shown.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import aiosqlite
+
+from bot.search.query import Query, QueryProblem, to_fts5
+from bot.store.db import Database
+from bot.text.cjk import has_cjk, unspace_cjk
+
+RANK_ALL = 3000  # at most this many matches: rank every one
+CANDIDATES = 1000  # otherwise: rank the newest this many matches of the guild's feeds
+SNIPPET_TOKENS = 24
+BM25_WEIGHTS = "10.0, 3.0, 1.0"  # title, summary, text
+MAX_PAGE = 25
+
+_OPEN, _CLOSE = "\x02", "\x03"  # snippet() markers, replaced by ** after escaping
+_ELLIPSIS = "…"
+
+
+@dataclass(frozen=True, slots=True)
+class SearchHit:
+    item_id: int
+    feed_id: int
+    title: str
+    url: str | None
+    feed_title: str
+    author: str | None
+    published_at: float
+    snippet: str  # Discord markdown: feed text escaped, matched words in **bold**
+
+
+@dataclass(frozen=True, slots=True)
+class SearchPage:
+    hits: list[SearchHit]
+    offset: int
+    limit: int
+    has_more: bool
+    total: int | None  # exact number of matching items, when known
+    recent_only: bool = False  # too many matches: ranked among the newest CANDIDATES only
+    problem: QueryProblem | None = None  # the query cannot run (nothing else is set)
+
+    @property
+    def empty(self) -> bool:
+        return not self.hits
+
+
+def _filters(
+    feed_ids: Sequence[int], since: float | None, author: str | None
+) -> tuple[str, list[object]]:
+    sql = f"i.feed_id IN ({','.join('?' * len(feed_ids))})"
+    params: list[object] = list(feed_ids)
+    if since is not None:
+        sql += " AND i.published_at >= ?"
+        params.append(since)
+    if author:
+        escaped = author.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+        sql += " AND i.author LIKE ? ESCAPE '\\'"
+        params.append(f"%{escaped}%")
+    return sql, params
+
+
+async def _count_matches(conn: aiosqlite.Connection, fts: str) -> int:
+    async with conn.execute("SELECT count(*) FROM items_fts WHERE items_fts MATCH ?", (fts,)) as c:
+        row = await c.fetchone()
+    return int(row[0]) if row else 0
+
+
+async def search_items(
+    db: Database,
+    query: Query,
+    *,
+    feed_ids: Sequence[int],
+    since: float | None = None,
+    author: str | None = None,
+    limit: int = 10,
+    offset: int = 0,
+) -> SearchPage:
+    """One page of the items of `feed_ids` (the guild's feeds) matching `query`, best first.
+
+    `since` (unix seconds) keeps items published at or after it; `author` keeps items whose
+    author contains it (case-insensitive). Never raises for any query text: an unrunnable
+    query gives a page with `problem` set.
+    """
+    limit = max(1, min(limit, MAX_PAGE))
+    offset = max(0, offset)
+    fts = to_fts5(query)
+    if isinstance(fts, QueryProblem):
+        return SearchPage([], offset, limit, False, 0, problem=fts)
+    if not feed_ids:
+        return SearchPage([], offset, limit, False, 0)
+    conn = db.reader
+    matches = await _count_matches(conn, fts)
+    if matches == 0:
+        return SearchPage([], offset, limit, False, 0)
+    where, params = _filters(feed_ids, since, author)
+    ranked: list[int]
+    if matches <= RANK_ALL:
+        async with conn.execute(
+            f"SELECT f.rowid FROM items_fts f JOIN items i ON i.id = f.rowid "
+            f"WHERE items_fts MATCH ? AND {where} "
+            f"ORDER BY bm25(items_fts, {BM25_WEIGHTS}), i.published_at DESC",
+            (fts, *params),
+        ) as cursor:
+            ranked = [int(r[0]) for r in await cursor.fetchall()]
+        recent_only = False
+        total: int | None = len(ranked)
+    else:
+        async with conn.execute(
+            f"SELECT rowid, score FROM (SELECT f.rowid AS rowid, "
+            f"bm25(items_fts, {BM25_WEIGHTS}) AS score FROM items_fts f "
+            f"JOIN items i ON i.id = f.rowid WHERE items_fts MATCH ? AND {where} "
+            f"ORDER BY f.rowid DESC LIMIT {CANDIDATES}) ORDER BY score, rowid DESC",
+            (fts, *params),
+        ) as cursor:
+            ranked = [int(r[0]) for r in await cursor.fetchall()]
+        recent_only = len(ranked) >= CANDIDATES
+        total = None if recent_only else len(ranked)
+    page_ids = ranked[offset : offset + limit]
+    hits = await _hits(conn, fts, page_ids)
+    return SearchPage(
+        hits,
+        offset,
+        limit,
+        has_more=offset + limit < len(ranked),
+        total=total,
+        recent_only=recent_only,
+    )
+
+
+async def _hits(conn: aiosqlite.Connection, fts: str, item_ids: Sequence[int]) -> list[SearchHit]:
+    if not item_ids:
+        return []
+    marks = ",".join("?" * len(item_ids))
+    snippet = f"'{_OPEN}', '{_CLOSE}', '{_ELLIPSIS}', {SNIPPET_TOKENS}"
+    async with conn.execute(
+        f"SELECT f.rowid, snippet(items_fts, 2, {snippet}), snippet(items_fts, 1, {snippet}), "
+        "i.feed_id, i.title, i.url, fe.title, i.author, i.published_at "
+        "FROM items_fts f JOIN items i ON i.id = f.rowid JOIN feeds fe ON fe.id = i.feed_id "
+        f"WHERE items_fts MATCH ? AND f.rowid IN ({marks})",
+        (fts, *item_ids),
+    ) as cursor:
+        rows = {int(r[0]): r for r in await cursor.fetchall()}
+    hits: list[SearchHit] = []
+    for item_id in item_ids:
+        row = rows.get(item_id)
+        if row is None:  # deleted between the two queries
+            continue
+        text_snippet, summary_snippet = str(row[1] or ""), str(row[2] or "")
+        # The body's snippet, unless only the summary (or only the title) has the words.
+        chosen = text_snippet
+        if _OPEN not in text_snippet and (_OPEN in summary_snippet or not text_snippet):
+            chosen = summary_snippet
+        hits.append(
+            SearchHit(
+                item_id=item_id,
+                feed_id=int(row[3]),
+                title=str(row[4]),
+                url=row[5],
+                feed_title=str(row[6] or ""),
+                author=row[7],
+                published_at=float(row[8]),
+                snippet=format_snippet(chosen),
+            )
+        )
+    return hits
+
+
+_MARKDOWN = re.compile(r"([\\*_~`|\[\]()<>#])")
+_MASS_MENTION = re.compile(r"@(everyone|here)", re.IGNORECASE)
+_CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069]")
+_SPACES = re.compile(r"\s+")
+
+
+def _escape(text: str) -> str:
+    text = _CONTROL.sub("", text)
+    text = _MARKDOWN.sub(r"\\\1", text)
+    return _MASS_MENTION.sub("@\u200b\\1", text)
+
+
+def format_snippet(raw: str) -> str:
+    """FTS5 snippet text (CJK-spaced, with marker characters) → one line of Discord markdown:
+    CJK spacing undone, feed text escaped, matched words in **bold**."""
+    parts = re.split(f"([{_OPEN}{_CLOSE}])", _SPACES.sub(" ", raw))
+    # Drop the spaces space_cjk put between a CJK character and a marked CJK word.
+    for i in range(1, len(parts) - 1, 2):
+        left, right = parts[i - 1].rstrip(" "), parts[i + 1].lstrip(" ")
+        if left and right and has_cjk(left[-1]) and has_cjk(right[0]):
+            parts[i - 1], parts[i + 1] = left, right
+    out: list[str] = []
+    bold = False
+    for part in parts:
+        if part == _OPEN:
+            bold = True
+        elif part == _CLOSE:
+            bold = False
+        else:
+            piece = _escape(unspace_cjk(part))
+            if bold and piece.strip():
+                core = piece.strip()
+                lead = piece[: len(piece) - len(piece.lstrip())]
+                trail = piece[len(piece.rstrip()) :]
+                piece = f"{lead}**{core}**{trail}"
+            out.append(piece)
+    return "".join(out).strip()
+
+
+async def optimize_index(db: Database) -> None:
+    """Merge the full-text index into one segment (maintenance: makes searches faster after
+    many small inserts; takes seconds on a large archive, run it off-peak)."""
+    async with db.transaction() as tx:
+        await tx.execute("INSERT INTO items_fts (items_fts) VALUES ('optimize')")

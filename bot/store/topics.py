@@ -1,0 +1,291 @@
+"""Followed topics (saved searches that DM a member when a new item matches) and members' DMs.
+
+A topic belongs to one member in one guild and means exactly what `/search` with the same words
+means (`bot.search.query`). The percolator (`bot.search.percolator`) is built from
+`TopicStore.all_active()`; `queue_topic_dms_tx` turns its matches for a new item into 'dm'
+deliveries inside the poll's transaction.
+"""
+
+from __future__ import annotations
+
+import enum
+import json
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import aiosqlite
+
+from bot.search.query import Query, QueryProblem, parse_query
+from bot.store.db import Database
+from bot.store.routing import dm_key
+
+MAX_TOPICS_PER_MEMBER = 25  # per member per guild
+MAX_TOPIC_CHARS = 200
+
+_COLUMNS = (
+    "t.id, t.guild_id, t.user_id, t.query, t.norm_key, t.feed_id, t.created_at, t.match_count, "
+    "t.last_match_at"
+)
+
+
+@dataclass(frozen=True, slots=True)
+class TopicRow:
+    id: int
+    guild_id: int
+    user_id: int
+    query: str  # as the member typed it
+    norm_key: str
+    feed_id: int | None
+    created_at: float
+    match_count: int
+    last_match_at: float | None
+
+    def parsed(self) -> Query | None:
+        """The topic's query (None only if the stored text no longer parses)."""
+        return parse_query(self.query)
+
+
+class FollowOutcome(enum.Enum):
+    ADDED = "added"
+    ALREADY_FOLLOWED = "already_followed"
+    LIMIT_REACHED = "limit_reached"
+    NOT_SEARCHABLE = "not_searchable"
+
+
+@dataclass(frozen=True, slots=True)
+class FollowResult:
+    """`topic` is the new topic (ADDED) or the existing one (ALREADY_FOLLOWED); `problem`
+    says why the text is NOT_SEARCHABLE."""
+
+    outcome: FollowOutcome
+    topic: TopicRow | None = None
+    problem: QueryProblem | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class MemberDMs:
+    user_id: int
+    dm_channel_id: int | None
+    dms_closed_at: float | None
+    closed_notice_at: float | None
+
+    @property
+    def closed(self) -> bool:
+        return self.dms_closed_at is not None
+
+
+def _topic(row: Sequence[object]) -> TopicRow:
+    return TopicRow(*row)  # type: ignore[arg-type]
+
+
+class TopicStore:
+    def __init__(self, db: Database) -> None:
+        self._db = db
+
+    async def add(
+        self, guild_id: int, user_id: int, text: str, *, feed_id: int | None = None, now: float
+    ) -> FollowResult:
+        """Follow `text` in the guild: ADDED, ALREADY_FOLLOWED (same meaning, any spelling),
+        LIMIT_REACHED (MAX_TOPICS_PER_MEMBER) or NOT_SEARCHABLE."""
+        text = text.strip()[:MAX_TOPIC_CHARS]
+        query = parse_query(text)
+        if query is None:
+            return FollowResult(FollowOutcome.NOT_SEARCHABLE, problem=QueryProblem.NO_WORDS)
+        if query.problem is not None:
+            return FollowResult(FollowOutcome.NOT_SEARCHABLE, problem=query.problem)
+        key = query.key
+        async with self._db.transaction() as tx:
+            async with tx.execute(
+                f"SELECT {_COLUMNS} FROM topics t WHERE guild_id = ? AND user_id = ? "
+                "AND norm_key = ?",
+                (guild_id, user_id, key),
+            ) as cursor:
+                existing = await cursor.fetchone()
+            if existing is not None:
+                return FollowResult(FollowOutcome.ALREADY_FOLLOWED, topic=_topic(existing))
+            async with tx.execute(
+                "SELECT count(*) FROM topics WHERE guild_id = ? AND user_id = ?",
+                (guild_id, user_id),
+            ) as cursor:
+                row = await cursor.fetchone()
+            if row is not None and int(row[0]) >= MAX_TOPICS_PER_MEMBER:
+                return FollowResult(FollowOutcome.LIMIT_REACHED)
+            cursor = await tx.execute(
+                "INSERT INTO topics (guild_id, user_id, query, norm_key, feed_id, created_at) "
+                "VALUES (?, ?, ?, ?, ?, ?)",
+                (guild_id, user_id, text, key, feed_id, now),
+            )
+            topic_id = cursor.lastrowid
+            assert topic_id is not None
+        return FollowResult(
+            FollowOutcome.ADDED,
+            topic=TopicRow(topic_id, guild_id, user_id, text, key, feed_id, now, 0, None),
+        )
+
+    async def get(self, topic_id: int) -> TopicRow | None:
+        async with self._db.reader.execute(
+            f"SELECT {_COLUMNS} FROM topics t WHERE t.id = ?", (topic_id,)
+        ) as cursor:
+            row = await cursor.fetchone()
+        return None if row is None else _topic(row)
+
+    async def find(self, guild_id: int, user_id: int, text: str) -> TopicRow | None:
+        """The member's topic in the guild meaning the same as `text` (for /unfollow)."""
+        query = parse_query(text.strip()[:MAX_TOPIC_CHARS])
+        if query is None:
+            return None
+        async with self._db.reader.execute(
+            f"SELECT {_COLUMNS} FROM topics t WHERE guild_id = ? AND user_id = ? AND norm_key = ?",
+            (guild_id, user_id, query.key),
+        ) as cursor:
+            row = await cursor.fetchone()
+        return None if row is None else _topic(row)
+
+    async def remove(self, topic_id: int, *, user_id: int) -> TopicRow | None:
+        """Unfollow: only the topic's own member can; the removed topic, or None."""
+        async with self._db.transaction() as tx:
+            async with tx.execute(
+                f"SELECT {_COLUMNS} FROM topics t WHERE t.id = ? AND t.user_id = ?",
+                (topic_id, user_id),
+            ) as cursor:
+                row = await cursor.fetchone()
+            if row is None:
+                return None
+            await tx.execute("DELETE FROM topics WHERE id = ?", (topic_id,))
+        return _topic(row)
+
+    async def list_for_member(self, guild_id: int, user_id: int) -> list[TopicRow]:
+        """The member's topics in the guild (with match counts), oldest first."""
+        async with self._db.reader.execute(
+            f"SELECT {_COLUMNS} FROM topics t WHERE guild_id = ? AND user_id = ? ORDER BY t.id",
+            (guild_id, user_id),
+        ) as cursor:
+            return [_topic(r) for r in await cursor.fetchall()]
+
+    async def all_active(self) -> list[TopicRow]:
+        """Every topic of members whose DMs are not closed: what the percolator matches."""
+        async with self._db.reader.execute(
+            f"SELECT {_COLUMNS} FROM topics t LEFT JOIN members m ON m.user_id = t.user_id "
+            "WHERE m.dms_closed_at IS NULL ORDER BY t.id"
+        ) as cursor:
+            return [_topic(r) for r in await cursor.fetchall()]
+
+    async def increment_matches(self, topic_ids: Sequence[int], now: float) -> None:
+        async with self._db.transaction() as tx:
+            await increment_matches_tx(tx, topic_ids, now)
+
+    # Members' DMs -------------------------------------------------------------------------
+
+    async def member(self, user_id: int) -> MemberDMs:
+        async with self._db.reader.execute(
+            "SELECT user_id, dm_channel_id, dms_closed_at, closed_notice_at FROM members "
+            "WHERE user_id = ?",
+            (user_id,),
+        ) as cursor:
+            row = await cursor.fetchone()
+        if row is None:
+            return MemberDMs(user_id, None, None, None)
+        return MemberDMs(int(row[0]), row[1], row[2], row[3])
+
+    async def set_dm_channel(self, user_id: int, channel_id: int) -> None:
+        async with self._db.transaction() as tx:
+            await tx.execute(
+                "INSERT INTO members (user_id, dm_channel_id) VALUES (?, ?) "
+                "ON CONFLICT (user_id) DO UPDATE SET dm_channel_id = excluded.dm_channel_id",
+                (user_id, channel_id),
+            )
+
+    async def mark_dms_closed(self, user_id: int, now: float) -> None:
+        """The member's DMs are closed: their topics pause (all_active leaves them out)."""
+        async with self._db.transaction() as tx:
+            await tx.execute(
+                "INSERT INTO members (user_id, dms_closed_at) VALUES (?, ?) "
+                "ON CONFLICT (user_id) DO UPDATE SET "
+                "dms_closed_at = coalesce(members.dms_closed_at, excluded.dms_closed_at), "
+                "closed_notice_at = NULL",
+                (user_id, now),
+            )
+
+    async def take_closed_notice(self, user_id: int, now: float) -> bool:
+        """True once per closure: the member's DMs are closed and they have not been told yet
+        (call on their next command, then tell them why their follows are paused)."""
+        async with self._db.transaction() as tx:
+            cursor = await tx.execute(
+                "UPDATE members SET closed_notice_at = ? WHERE user_id = ? "
+                "AND dms_closed_at IS NOT NULL AND closed_notice_at IS NULL",
+                (now, user_id),
+            )
+            return cursor.rowcount > 0
+
+    async def resume_dms(self, user_id: int) -> bool:
+        """The member opened their DMs again: their topics are active again."""
+        async with self._db.transaction() as tx:
+            cursor = await tx.execute(
+                "UPDATE members SET dms_closed_at = NULL, closed_notice_at = NULL "
+                "WHERE user_id = ? AND dms_closed_at IS NOT NULL",
+                (user_id,),
+            )
+            return cursor.rowcount > 0
+
+
+async def increment_matches_tx(
+    tx: aiosqlite.Connection, topic_ids: Sequence[int], now: float
+) -> None:
+    if not topic_ids:
+        return
+    marks = ",".join("?" * len(topic_ids))
+    await tx.execute(
+        f"UPDATE topics SET match_count = match_count + 1, last_match_at = ? WHERE id IN ({marks})",
+        (now, *topic_ids),
+    )
+
+
+async def queue_topic_dms_tx(
+    tx: aiosqlite.Connection, item_id: int, feed_id: int, topic_ids: Sequence[int], now: float
+) -> int:
+    """Inside the poll's write transaction, for one NEW item (never a backfill or an edit):
+    queue one 'dm' delivery per member with a matching topic, and count the matches.
+
+    `topic_ids` are the percolator's matches for the item. Only topics whose guild subscribes
+    to the item's feed count (a member never learns of feeds their guild does not follow), whose
+    feed filter allows the feed, and whose member's DMs are open. A member matched by several
+    topics or in several guilds gets one DM (dedupe key `dm:{item}:u:{user}`); its payload lists
+    every matching topic with its guild. Returns how many DMs were queued.
+    """
+    if not topic_ids:
+        return 0
+    marks = ",".join("?" * len(topic_ids))
+    async with tx.execute(
+        f"SELECT {_COLUMNS} FROM topics t LEFT JOIN members m ON m.user_id = t.user_id "
+        f"WHERE t.id IN ({marks}) AND (t.feed_id IS NULL OR t.feed_id = ?) "
+        "AND m.dms_closed_at IS NULL AND EXISTS (SELECT 1 FROM subscriptions s "
+        "WHERE s.guild_id = t.guild_id AND s.feed_id = ?) ORDER BY t.id",
+        (*topic_ids, feed_id, feed_id),
+    ) as cursor:
+        topics = [_topic(r) for r in await cursor.fetchall()]
+    by_user: dict[int, list[TopicRow]] = {}
+    for topic in topics:
+        by_user.setdefault(topic.user_id, []).append(topic)
+    queued = 0
+    for user_id, matched in by_user.items():
+        payload = {
+            "topics": [{"id": t.id, "guild_id": t.guild_id, "query": t.query} for t in matched]
+        }
+        cursor = await tx.execute(
+            "INSERT INTO deliveries (dedupe_key, kind, item_id, guild_id, target_kind, "
+            "target_id, payload, state, next_attempt_at, created_at) "
+            "VALUES (?, 'dm', ?, ?, 'user', ?, ?, 'pending', ?, ?) "
+            "ON CONFLICT (dedupe_key) DO NOTHING",
+            (
+                dm_key(item_id, user_id),
+                item_id,
+                matched[0].guild_id,
+                user_id,
+                json.dumps(payload),
+                now,
+                now,
+            ),
+        )
+        queued += max(cursor.rowcount, 0)
+    await increment_matches_tx(tx, [t.id for t in topics], now)
+    return queued
