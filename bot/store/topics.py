@@ -250,7 +250,8 @@ async def queue_topic_dms_tx(
     to the item's feed count (a member never learns of feeds their guild does not follow), whose
     feed filter allows the feed, and whose member's DMs are open. A member matched by several
     topics or in several guilds gets one DM (dedupe key `dm:{item}:u:{user}`); its payload lists
-    every matching topic with its guild. Returns how many DMs were queued.
+    every matching topic with its guild. Match counts grow only with a newly queued DM.
+    Returns how many DMs were queued.
     """
     if not topic_ids:
         return 0
@@ -267,6 +268,7 @@ async def queue_topic_dms_tx(
     for topic in topics:
         by_user.setdefault(topic.user_id, []).append(topic)
     queued = 0
+    counted: list[int] = []
     for user_id, matched in by_user.items():
         payload = {
             "topics": [{"id": t.id, "guild_id": t.guild_id, "query": t.query} for t in matched]
@@ -286,6 +288,8 @@ async def queue_topic_dms_tx(
                 now,
             ),
         )
-        queued += max(cursor.rowcount, 0)
-    await increment_matches_tx(tx, [t.id for t in topics], now)
+        if cursor.rowcount > 0:
+            queued += 1
+            counted += [t.id for t in matched]
+    await increment_matches_tx(tx, counted, now)
     return queued

@@ -11,6 +11,13 @@ from bot.search.query import QueryProblem, parse_query
 from bot.store import search as search_module
 from bot.store.db import Database
 from bot.store.search import SearchPage, format_snippet, search_items
+from bot.store.subscriptions import SubscriptionStore
+from bot.store.topics import (
+    MAX_TOPICS_PER_MEMBER,
+    FollowOutcome,
+    TopicStore,
+    queue_topic_dms_tx,
+)
 from tests.integration.search_fixtures import NOW, add_feed, add_items, make_item
 
 
@@ -199,3 +206,88 @@ def test_format_snippet_handles_markers() -> None:
     assert format_snippet("a \x02b\x03 c") == "a **b** c"
     assert format_snippet("で \x02自 動\x03 し") == "で**自動**し"
     assert format_snippet("x_y \x02z\x03") == "x\\_y **z**"
+
+
+# Topics (saved searches) ---------------------------------------------------------------------
+
+
+async def test_follow_limits_and_duplicates(db: Database) -> None:
+    topics = TopicStore(db)
+    first = await topics.add(1, 10, "Open Weight", now=NOW)
+    assert first.outcome is FollowOutcome.ADDED and first.topic is not None
+    again = await topics.add(1, 10, "weight   open", now=NOW)
+    assert again.outcome is FollowOutcome.ALREADY_FOLLOWED
+    assert again.topic is not None and again.topic.id == first.topic.id
+    other_guild = await topics.add(2, 10, "open weight", now=NOW)
+    assert other_guild.outcome is FollowOutcome.ADDED
+    bad = await topics.add(1, 10, "-spam", now=NOW)
+    assert bad.outcome is FollowOutcome.NOT_SEARCHABLE
+    assert bad.problem is QueryProblem.ONLY_EXCLUSIONS
+    assert (await topics.add(1, 10, "***", now=NOW)).outcome is FollowOutcome.NOT_SEARCHABLE
+    for n in range(MAX_TOPICS_PER_MEMBER - 1):
+        assert (await topics.add(1, 10, f"topic{n}", now=NOW)).outcome is FollowOutcome.ADDED
+    full = await topics.add(1, 10, "one too many", now=NOW)
+    assert full.outcome is FollowOutcome.LIMIT_REACHED
+    assert len(await topics.list_for_member(1, 10)) == MAX_TOPICS_PER_MEMBER
+    assert (await topics.add(1, 11, "one too many", now=NOW)).outcome is FollowOutcome.ADDED
+
+
+async def test_unfollow_only_own_topic(db: Database) -> None:
+    topics = TopicStore(db)
+    added = (await topics.add(1, 10, "rust", now=NOW)).topic
+    assert added is not None
+    assert await topics.remove(added.id, user_id=99) is None
+    found = await topics.find(1, 10, "RUST")
+    assert found is not None and found.id == added.id
+    removed = await topics.remove(added.id, user_id=10)
+    assert removed is not None and removed.query == "rust"
+    assert await topics.list_for_member(1, 10) == []
+
+
+async def test_closed_dms_pause_topics_until_resumed(db: Database) -> None:
+    topics = TopicStore(db)
+    await topics.add(1, 10, "rust", now=NOW)
+    await topics.add(1, 20, "go", now=NOW)
+    await topics.mark_dms_closed(10, NOW)
+    assert [t.user_id for t in await topics.all_active()] == [20]
+    assert await topics.take_closed_notice(10, NOW) is True
+    assert await topics.take_closed_notice(10, NOW) is False
+    assert await topics.resume_dms(10) is True
+    assert {t.user_id for t in await topics.all_active()} == {10, 20}
+    await topics.set_dm_channel(20, 555)
+    assert (await topics.member(20)).dm_channel_id == 555
+
+
+async def test_topic_dms_are_scoped_and_one_per_member(db: Database) -> None:
+    topics = TopicStore(db)
+    subs = SubscriptionStore(db)
+    feed_a = await add_feed(db, "feeda")
+    feed_b = await add_feed(db, "feedb")
+    await subs.add(1, 100, feed_a, now=NOW)  # guild 1 follows feed A
+    await subs.add(2, 200, feed_a, now=NOW)  # guild 2 follows feed A
+    await subs.add(3, 300, feed_b, now=NOW)  # guild 3 follows only feed B
+    t1 = (await topics.add(1, 10, "rust", now=NOW)).topic
+    t2 = (await topics.add(1, 10, "compiler", now=NOW)).topic  # same member, same guild
+    t3 = (await topics.add(2, 10, "rust", now=NOW)).topic  # same member, other guild
+    t4 = (await topics.add(3, 30, "rust", now=NOW)).topic  # guild 3 does not follow feed A
+    t5 = (await topics.add(1, 40, "rust", feed_id=feed_b, now=NOW)).topic  # only feed B
+    t6 = (await topics.add(1, 50, "rust", now=NOW)).topic  # DMs closed
+    await topics.mark_dms_closed(50, NOW)
+    all_topics = [t1, t2, t3, t4, t5, t6]
+    assert all(t is not None for t in all_topics)
+    ids = [t.id for t in all_topics if t is not None]
+    [item_id] = await add_items(db, feed_a, [make_item("r", "Rust compiler", "news")])
+    async with db.transaction() as tx:
+        queued = await queue_topic_dms_tx(tx, item_id, feed_a, ids, NOW)
+    assert queued == 1  # member 10 only, once
+    async with db.reader.execute(
+        "SELECT dedupe_key, target_id, payload FROM deliveries WHERE kind = 'dm'"
+    ) as cursor:
+        rows = await cursor.fetchall()
+    assert [(r[0], r[1]) for r in rows] == [(f"dm:{item_id}:u:10", 10)]
+    assert "compiler" in rows[0][2]
+    async with db.transaction() as tx:  # the same item again (e.g. after a crash): no new DM
+        assert await queue_topic_dms_tx(tx, item_id, feed_a, ids, NOW) == 0
+    counts = {t.query: t.match_count for t in await topics.list_for_member(1, 10)}
+    assert counts == {"rust": 1, "compiler": 1}
+    assert [t.match_count for t in await topics.list_for_member(3, 30)] == [0]
