@@ -1,0 +1,200 @@
+"""The `digestbot` command line (also `python -m bot`)."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import logging
+import sys
+from collections.abc import Sequence
+from importlib import resources
+from pathlib import Path
+
+from bot import __version__
+from bot.config import ConfigError, Settings, load_settings
+from bot.deliver.render import render_item_text
+from bot.deliver.views import item_view, preview_view
+from bot.ingest.errors import FeedError
+from bot.ingest.fetch import FeedFetcher
+from bot.ingest.pipeline import FeedPipeline
+from bot.ingest.poller import FeedPoller
+from bot.services.feeds import (
+    FeedDocument,
+    FeedService,
+    enrich_document,
+    fetch_feed_document,
+    read_feed_file,
+)
+from bot.store import Store, StoreError
+
+EXIT_OK = 0
+EXIT_ERROR = 1
+EXIT_USAGE = 2
+EXIT_CONFIG = 78  # EX_CONFIG: systemd's RestartPreventExitStatus=78 stops restart loops
+
+log = logging.getLogger("bot")
+
+
+def sample_feed_path() -> Path:
+    """The small newsletter the package ships, for a first `digestbot preview`."""
+    return Path(str(resources.files("bot") / "samples" / "sample-newsletter.rss.xml"))
+
+
+def configure_logging(settings: Settings) -> None:
+    logging.basicConfig(
+        level=settings.log_level,
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+        stream=sys.stderr,
+    )
+    logging.getLogger("discord.http").setLevel(logging.WARNING)
+
+
+def _print(text: str = "") -> None:
+    print(text, flush=True)
+
+
+async def cmd_preview(settings: Settings, target: str, limit: int) -> int:
+    document: FeedDocument
+    path = Path(target)
+    if "://" not in target and await asyncio.to_thread(path.is_file):
+        document = await asyncio.to_thread(read_feed_file, path)
+    else:
+        async with FeedFetcher(settings) as fetcher:
+            document = await fetch_feed_document(fetcher, target)
+    items = await asyncio.to_thread(enrich_document, document)
+    parsed = document.parsed
+    _print(f"{parsed.title} — {document.url}")
+    _print(f"{len(items)} item(s){f'; note: {parsed.warning}' if parsed.warning else ''}")
+    for index, item in enumerate(items[:limit], start=1):
+        view = preview_view(item, feed_title=parsed.title, feed_url=document.url, index=index)
+        _print()
+        _print(render_item_text(view))
+    return EXIT_OK
+
+
+async def _with_archive(settings: Settings) -> tuple[Store, FeedFetcher, FeedPipeline]:
+    store = await Store.open(settings.db_path)
+    fetcher = FeedFetcher(settings)
+    return store, fetcher, FeedPipeline(store, fetcher)
+
+
+async def cmd_feeds_add(settings: Settings, url: str) -> int:
+    store, fetcher, pipeline = await _with_archive(settings)
+    try:
+        service = FeedService(store, fetcher, pipeline, settings)
+        added = await service.add(url)
+        feed = added.feed
+        if not added.created:
+            _print(f"Already in the archive: {feed.display_title} ({feed.url})")
+        else:
+            count = len(added.outcome.new_item_ids) if added.outcome else 0
+            _print(f"Added {feed.display_title} ({feed.url}): {count} item(s) archived")
+        return EXIT_OK
+    finally:
+        await fetcher.close()
+        await store.close()
+
+
+async def cmd_feeds_list(settings: Settings) -> int:
+    store = await Store.open(settings.db_path)
+    try:
+        feeds = await store.feeds.all()
+        if not feeds:
+            _print("No feeds yet. Add one with: digestbot feeds add URL")
+        for feed in feeds:
+            count = await store.items.count(feed.id)
+            health = "ok" if not feed.consecutive_errors else f"failing: {feed.last_error}"
+            _print(f"{feed.id:>4}  {feed.display_title}  <{feed.url}>  {count} item(s)  {health}")
+        return EXIT_OK
+    finally:
+        await store.close()
+
+
+async def cmd_poll_once(settings: Settings) -> int:
+    store, fetcher, pipeline = await _with_archive(settings)
+    try:
+        poller = FeedPoller(store, pipeline, concurrency=settings.poll_concurrency)
+        outcomes = await poller.poll_due(all_feeds=True)
+        failed = 0
+        for outcome in outcomes:
+            feed = await store.feeds.get(outcome.feed_id)
+            title = feed.display_title if feed else outcome.feed_url
+            if outcome.error is not None:
+                failed += 1
+                _print(f"{title}: failed: {outcome.error.message}")
+            elif outcome.not_modified:
+                _print(f"{title}: unchanged")
+            else:
+                _print(
+                    f"{title}: {len(outcome.new_item_ids)} new, "
+                    f"{len(outcome.updated_item_ids)} updated"
+                )
+                for row in await store.items.many(outcome.new_item_ids):
+                    _print("  + " + render_item_text(item_view(row)).splitlines()[0])
+        if not outcomes:
+            _print("No feeds to poll. Add one with: digestbot feeds add URL")
+        return EXIT_ERROR if outcomes and failed == len(outcomes) else EXIT_OK
+    finally:
+        await fetcher.close()
+        await store.close()
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="digestbot",
+        description="Newsletter feeds turned into Discord posts, digests, search and topic DMs.",
+    )
+    parser.add_argument("--version", action="version", version=f"digestbot {__version__}")
+    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    preview = commands.add_parser("preview", help="show a feed's items as they would be posted")
+    preview.add_argument(
+        "target", nargs="?", help="feed URL, site URL or file (default: the bundled sample)"
+    )
+    preview.add_argument("--limit", type=int, default=10, help="items to show (default 10)")
+
+    feeds = commands.add_parser("feeds", help="manage the archive's feeds without Discord")
+    feed_commands = feeds.add_subparsers(dest="feeds_command", required=True, metavar="ACTION")
+    add = feed_commands.add_parser("add", help="add a feed (or a site whose feed is discovered)")
+    add.add_argument("url")
+    feed_commands.add_parser("list", help="list archived feeds")
+
+    poll = commands.add_parser("poll", help="poll feeds and report what is new")
+    poll.add_argument("--once", action="store_true", required=True, help="poll every feed once")
+    return parser
+
+
+async def dispatch(args: argparse.Namespace, settings: Settings) -> int:
+    if args.command == "preview":
+        return await cmd_preview(settings, args.target or str(sample_feed_path()), args.limit)
+    if args.command == "feeds" and args.feeds_command == "add":
+        return await cmd_feeds_add(settings, args.url)
+    if args.command == "feeds" and args.feeds_command == "list":
+        return await cmd_feeds_list(settings)
+    if args.command == "poll":
+        return await cmd_poll_once(settings)
+    raise AssertionError(f"unhandled command {args.command}")
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        settings = load_settings()
+    except ConfigError as exc:
+        print(f"digestbot: configuration error: {exc}", file=sys.stderr)
+        return EXIT_CONFIG
+    configure_logging(settings)
+    try:
+        return asyncio.run(dispatch(args, settings))
+    except FeedError as exc:
+        print(f"digestbot: {exc.message}", file=sys.stderr)
+        return EXIT_ERROR
+    except StoreError as exc:
+        print(f"digestbot: {exc}", file=sys.stderr)
+        return EXIT_CONFIG
+    except KeyboardInterrupt:
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

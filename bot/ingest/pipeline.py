@@ -1,0 +1,169 @@
+"""One poll of one feed: fetch → parse → new? → enrich → store. Errors are values."""
+
+from __future__ import annotations
+
+import asyncio
+import dataclasses
+import hashlib
+import logging
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+
+from bot.ingest.entry import Entry, ParsedFeed
+from bot.ingest.errors import FeedError, HTTPStatusError
+from bot.ingest.fetch import FeedFetcher, FetchResult
+from bot.ingest.parse import parse_feed
+from bot.ingest.timing import next_poll_after_failure, next_poll_after_success
+from bot.store import Store
+from bot.store.feeds import FeedMeta, FeedRow
+from bot.store.items import FreshItem
+from bot.store.polls import PollSuccess, commit_failure, commit_poll
+from bot.text.enrich import enrich_entries
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True, slots=True)
+class PollOutcome:
+    """What one poll did. `error` is set when it failed (the feed's state records it too)."""
+
+    feed_id: int
+    feed_url: str
+    new_item_ids: list[int] = field(default_factory=list)
+    updated_item_ids: list[int] = field(default_factory=list)
+    not_modified: bool = False
+    error: FeedError | None = None
+    consecutive_errors: int = 0
+    warning: str | None = None
+    seconds: float = 0.0
+
+    @property
+    def ok(self) -> bool:
+        return self.error is None
+
+
+def entry_fingerprint(entry: Entry) -> str:
+    """A hash of everything we read from the raw entry: unchanged → nothing to re-enrich."""
+    enclosure = entry.enclosure
+    parts = (
+        entry.title,
+        entry.url or "",
+        entry.author or "",
+        entry.published.isoformat() if entry.published else "",
+        entry.content_html,
+        entry.description_html,
+        entry.image_url or "",
+        f"{enclosure.url}|{enclosure.type}|{enclosure.length}" if enclosure else "",
+        str(entry.duration_s or ""),
+    )
+    return hashlib.sha256("\x1f".join(parts).encode("utf-8", "surrogatepass")).hexdigest()
+
+
+def _changed_entries(entries: Sequence[Entry], known: dict[str, str]) -> list[tuple[Entry, str]]:
+    changed: list[tuple[Entry, str]] = []
+    for entry in entries:
+        fingerprint = entry_fingerprint(entry)
+        if known.get(entry.stable_id) != fingerprint:
+            changed.append((entry, fingerprint))
+    return changed
+
+
+class FeedPipeline:
+    """Polls one feed at a time through every ingest stage; safe to run many concurrently."""
+
+    def __init__(
+        self, store: Store, fetcher: FeedFetcher, *, clock: Callable[[], float] = time.time
+    ) -> None:
+        self._store = store
+        self._fetcher = fetcher
+        self._clock = clock
+
+    async def poll(self, feed: FeedRow, *, conditional: bool = True) -> PollOutcome:
+        started = time.perf_counter()
+        try:
+            outcome = await self._poll(feed, conditional=conditional)
+        except FeedError as error:
+            now = self._clock()
+            retry_after = error.retry_after if isinstance(error, HTTPStatusError) else None
+            errors = await commit_failure(
+                self._store.db,
+                feed.id,
+                now=now,
+                next_poll_at=next_poll_after_failure(
+                    feed.interval_s, now, feed.consecutive_errors + 1, retry_after_s=retry_after
+                ),
+                error=error.message,
+            )
+            log.info("feed %d poll failed (%d in a row): %s", feed.id, errors, error.message)
+            outcome = PollOutcome(feed.id, feed.url, error=error, consecutive_errors=errors)
+        return dataclasses.replace(outcome, seconds=time.perf_counter() - started)
+
+    async def _poll(self, feed: FeedRow, *, conditional: bool) -> PollOutcome:
+        result = await self._fetcher.fetch(
+            feed.url,
+            etag=feed.etag if conditional else None,
+            last_modified=feed.last_modified if conditional else None,
+        )
+        return await self.ingest(feed, result, conditional=conditional)
+
+    async def ingest(
+        self, feed: FeedRow, result: FetchResult, *, conditional: bool = True
+    ) -> PollOutcome:
+        """Run the stages after fetch on a response already in hand (used by feed add)."""
+        now = self._clock()
+        next_at = next_poll_after_success(
+            feed.url,
+            feed.interval_s,
+            now,
+            max_age_s=result.max_age_s,
+            retry_after_s=result.retry_after_s,
+        )
+        unchanged = result.not_modified or (
+            conditional and result.body_hash is not None and result.body_hash == feed.body_hash
+        )
+        if unchanged:
+            await commit_poll(
+                self._store.db,
+                feed.id,
+                [],
+                PollSuccess(now, next_at, result.etag, result.last_modified, None, None),
+            )
+            return PollOutcome(feed.id, feed.url, not_modified=True)
+        parsed = await asyncio.to_thread(_parse, result)
+        known = await self._store.items.known_fingerprints(feed.id)
+        changed = _changed_entries(parsed.entries, known)
+        fresh: list[FreshItem] = []
+        if changed:
+            base = parsed.site_url or result.url
+            enriched = await asyncio.to_thread(
+                enrich_entries,
+                [entry for entry, _ in changed],
+                feed_language=parsed.language,
+                base_url=base,
+            )
+            fresh = [
+                FreshItem(item, fingerprint)
+                for item, (_, fingerprint) in zip(enriched, changed, strict=True)
+            ]
+        meta = FeedMeta(parsed.title, parsed.site_url, parsed.description, parsed.language)
+        saved = await commit_poll(
+            self._store.db,
+            feed.id,
+            fresh,
+            PollSuccess(now, next_at, result.etag, result.last_modified, result.body_hash, meta),
+        )
+        if saved.new_ids:
+            log.info("feed %d: %d new item(s)", feed.id, len(saved.new_ids))
+        return PollOutcome(
+            feed.id,
+            feed.url,
+            new_item_ids=saved.new_ids,
+            updated_item_ids=saved.updated_ids,
+            warning=parsed.warning,
+        )
+
+
+def _parse(result: FetchResult) -> ParsedFeed:
+    headers = dict(result.headers)
+    return parse_feed(result.body, headers, result.url)

@@ -1,0 +1,93 @@
+"""Which feeds are due, polled with bounded concurrency and a per-host limit."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections.abc import Awaitable, Callable
+from urllib.parse import urlsplit
+
+from bot.ingest.pipeline import FeedPipeline, PollOutcome
+from bot.store import Store
+from bot.store.feeds import FeedRow
+
+log = logging.getLogger(__name__)
+
+OutcomeHandler = Callable[[FeedRow, PollOutcome], Awaitable[None]]
+
+
+class FeedPoller:
+    """Polls due feeds. Each feed is fetched once per poll however many channels follow it."""
+
+    def __init__(
+        self,
+        store: Store,
+        pipeline: FeedPipeline,
+        *,
+        concurrency: int = 16,
+        per_host: int = 2,
+        clock: Callable[[], float] = time.time,
+        on_outcome: OutcomeHandler | None = None,
+        max_idle_s: float = 30.0,
+    ) -> None:
+        self._store = store
+        self._pipeline = pipeline
+        self._slots = asyncio.Semaphore(concurrency)
+        self._per_host = per_host
+        self._hosts: dict[str, asyncio.Semaphore] = {}
+        self._clock = clock
+        self._on_outcome = on_outcome
+        self._max_idle_s = max_idle_s
+        self._wake = asyncio.Event()
+        self._in_flight: set[int] = set()
+        self.last_cycle_at: float | None = None
+
+    def wake(self) -> None:
+        """Look for due feeds now (a feed was just added or rescheduled)."""
+        self._wake.set()
+
+    async def poll_due(self, *, all_feeds: bool = False) -> list[PollOutcome]:
+        """Poll every due feed (or every enabled feed) once; return the outcomes."""
+        now = self._clock()
+        if all_feeds:
+            feeds = [f for f in await self._store.feeds.all() if not f.disabled]
+        else:
+            feeds = await self._store.feeds.due(now, limit=1000)
+        feeds = [f for f in feeds if f.id not in self._in_flight]
+        self.last_cycle_at = now
+        return list(await asyncio.gather(*(self._poll_one(f) for f in feeds)))
+
+    async def _poll_one(self, feed: FeedRow) -> PollOutcome:
+        host = urlsplit(feed.url).hostname or ""
+        host_slots = self._hosts.setdefault(host, asyncio.Semaphore(self._per_host))
+        self._in_flight.add(feed.id)
+        try:
+            async with self._slots, host_slots:
+                outcome = await self._pipeline.poll(feed)
+            if self._on_outcome is not None:
+                try:
+                    await self._on_outcome(feed, outcome)
+                except Exception:
+                    log.exception("feed %d: handling the poll outcome failed", feed.id)
+            return outcome
+        finally:
+            self._in_flight.discard(feed.id)
+
+    async def run(self, stop: asyncio.Event) -> None:
+        """Poll due feeds until `stop` is set; sleep until the next one is due."""
+        while not stop.is_set():
+            try:
+                await self.poll_due()
+            except Exception:
+                log.exception("poll cycle failed; retrying shortly")
+            next_at = await self._store.feeds.next_due_at()
+            delay = self._max_idle_s if next_at is None else next_at - self._clock()
+            delay = min(max(delay, 0.05), self._max_idle_s)
+            self._wake.clear()
+            waiters = [asyncio.ensure_future(stop.wait()), asyncio.ensure_future(self._wake.wait())]
+            try:
+                await asyncio.wait(waiters, timeout=delay, return_when=asyncio.FIRST_COMPLETED)
+            finally:
+                for waiter in waiters:
+                    waiter.cancel()

@@ -1,0 +1,15 @@
+#!/usr/bin/env bash
+# Installs digestbot with its test tools into .venv and runs every check CI runs:
+# ruff (lint + format), mypy --strict on bot/ and cogs/, and the whole pytest suite.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+PYTHON="${PYTHON:-python3}"
+if [ ! -x .venv/bin/python ]; then
+  "$PYTHON" -m venv .venv
+fi
+.venv/bin/python -m pip install --quiet --disable-pip-version-check --upgrade pip
+.venv/bin/python -m pip install --quiet --disable-pip-version-check -e '.[dev]'
+echo "== ruff check"; .venv/bin/ruff check bot cogs tests bench
+echo "== ruff format --check"; .venv/bin/ruff format --check bot cogs tests bench
+echo "== mypy --strict bot cogs"; .venv/bin/mypy
+echo "== pytest"; .venv/bin/python -m pytest "$@"

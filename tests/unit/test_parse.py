@@ -1,0 +1,180 @@
+"""The parse stage: feedparser on bytes only, stable ids, fields, hostile documents."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+import pytest
+
+from bot.ingest.errors import NotAFeedError, ParseError
+from bot.ingest.parse import parse_duration, parse_feed
+from tests.feedserver import atom_feed, rdf_feed, rss_feed
+
+HEADERS = {"Content-Type": "application/rss+xml"}
+
+
+def test_rss2_fields() -> None:
+    body = rss_feed(
+        [
+            {
+                "title": "Episode <b>one</b> &amp; more",
+                "link": "/p/one",
+                "guid": "ep-1",
+                "description": "Subtitle here",
+                "content": "<p>Body</p>",
+                "pubDate": "Tue, 02 Jan 2024 10:00:00 +0200",
+                "author": "ann@example.com (Ann)",
+                "enclosure": {"url": "/audio/1.mp3", "type": "audio/mpeg", "length": "1234"},
+                "duration": "01:02:03",
+                "image": "https://cdn.example.com/1.png",
+            }
+        ],
+        title="Pod",
+        link="https://pod.example.com/",
+        language="ja",
+    ).encode()
+    feed = parse_feed(body, HEADERS, "https://pod.example.com/feed")
+    assert feed.title == "Pod"
+    assert feed.language == "ja"
+    (entry,) = feed.entries
+    assert entry.stable_id == "ep-1"
+    assert entry.title == "Episode one & more"
+    assert entry.url == "https://pod.example.com/p/one"
+    assert entry.published == datetime(2024, 1, 2, 8, 0, tzinfo=UTC)
+    assert entry.content_html == "<p>Body</p>"
+    assert entry.description_html == "Subtitle here"
+    assert entry.enclosure is not None
+    assert entry.enclosure.url == "https://pod.example.com/audio/1.mp3"
+    assert entry.enclosure.type == "audio/mpeg"
+    assert entry.enclosure.length == 1234
+    assert entry.duration_s == 3723
+    assert entry.image_url == "https://cdn.example.com/1.png"
+    assert entry.language == "ja"
+
+
+def test_atom_and_rdf() -> None:
+    atom = atom_feed(
+        [
+            {
+                "title": "A",
+                "link": "https://a.example.com/1",
+                "id": "urn:a:1",
+                "published": "2024-03-01T12:00:00Z",
+                "content": "<p>Atom body</p>",
+                "author": "Bea",
+            }
+        ],
+        subtitle="Atom sub",
+    ).encode()
+    feed = parse_feed(atom, {"Content-Type": "application/atom+xml"}, None)
+    (entry,) = feed.entries
+    assert (entry.stable_id, entry.author, entry.content_html) == (
+        "urn:a:1",
+        "Bea",
+        "<p>Atom body</p>",
+    )
+    assert entry.published == datetime(2024, 3, 1, 12, tzinfo=UTC)
+    assert feed.description == "Atom sub"
+
+    rdf = rdf_feed(
+        [
+            {
+                "title": "R",
+                "link": "https://r.example.com/1",
+                "description": "d",
+                "date": "2024-01-01",
+            }
+        ]
+    ).encode()
+    (rdf_entry,) = parse_feed(rdf, {}, None).entries
+    assert rdf_entry.url == "https://r.example.com/1"
+    assert rdf_entry.stable_id == "https://r.example.com/1"
+
+
+def test_stable_id_falls_back_to_link_then_content_hash() -> None:
+    body = rss_feed(
+        [
+            {"title": "linked", "link": "https://e.example.com/x"},
+            {"title": "bare", "description": "only text"},
+        ]
+    ).encode()
+    first, second = parse_feed(body, HEADERS, None).entries
+    assert first.stable_id == "https://e.example.com/x"
+    assert second.stable_id.startswith("sha256:")
+    # The hash is stable across parses.
+    assert parse_feed(body, HEADERS, None).entries[1].stable_id == second.stable_id
+
+
+def test_repeated_guid_is_disambiguated_not_merged() -> None:
+    body = rss_feed(
+        [
+            {"title": "one", "guid": "same", "link": "https://e.example.com/1"},
+            {"title": "two", "guid": "same", "link": "https://e.example.com/2"},
+            {"title": "three", "guid": "same", "link": "https://e.example.com/3"},
+        ]
+    ).encode()
+    ids = [e.stable_id for e in parse_feed(body, HEADERS, None).entries]
+    assert len(set(ids)) == 3
+    assert ids[0] == "same"
+    assert ids == [e.stable_id for e in parse_feed(body, HEADERS, None).entries]
+
+
+def test_missing_date_is_none_so_store_uses_first_seen() -> None:
+    (entry,) = parse_feed(rss_feed([{"title": "t", "guid": "g"}]).encode(), HEADERS, None).entries
+    assert entry.published is None
+
+
+@pytest.mark.parametrize(
+    ("raw", "seconds"),
+    [("3600", 3600), ("1:00", 60), ("01:02:03", 3723), ("", None), ("abc", None), (None, None)],
+)
+def test_duration_formats(raw: str | None, seconds: int | None) -> None:
+    assert parse_duration(raw) == seconds
+
+
+def test_billion_laughs_is_refused() -> None:
+    body = (
+        b'<?xml version="1.0"?><!DOCTYPE rss [<!ENTITY a "aaaaaaaaaa">'
+        b'<!ENTITY b "&a;&a;&a;&a;&a;&a;&a;&a;&a;&a;">'
+        b'<!ENTITY c "&b;&b;&b;&b;&b;&b;&b;&b;&b;&b;">]>'
+        b'<rss version="2.0"><channel><title>&c;</title></channel></rss>'
+    )
+    with pytest.raises(ParseError, match="entities"):
+        parse_feed(body, HEADERS, None)
+
+
+def test_html_page_is_not_a_feed() -> None:
+    page = b"<!DOCTYPE html><html><head><title>Blog</title></head><body>hi</body></html>"
+    with pytest.raises(NotAFeedError, match="web page"):
+        parse_feed(page, {"Content-Type": "text/html"}, "https://blog.example.com/")
+
+
+def test_junk_is_a_clear_error() -> None:
+    with pytest.raises(ParseError, match="does not serve a readable"):
+        parse_feed(b"\x00\x01 this is not xml at all {", {}, None)
+
+
+def test_malformed_feed_still_yields_its_items() -> None:
+    good = rss_feed([{"title": "kept", "guid": "k1"}, {"title": "also", "guid": "k2"}])
+    broken = good.replace("</channel></rss>", "<item><title>unclosed & bad</title>")
+    feed = parse_feed(broken.encode(), HEADERS, None)
+    assert [e.title for e in feed.entries][:2] == ["kept", "also"]
+    assert feed.warning is not None
+
+
+def test_windows_1252_and_shift_jis() -> None:
+    cp1252 = rss_feed([{"title": "Café – “quotes”", "guid": "c"}], encoding="windows-1252")
+    (entry,) = parse_feed(cp1252.encode("cp1252"), HEADERS, None).entries
+    assert entry.title == "Café – “quotes”"
+    sjis = rss_feed([{"title": "自動更新のお知らせ", "guid": "j"}], encoding="shift_jis")
+    (jentry,) = parse_feed(
+        sjis.encode("shift_jis"), {"Content-Type": "application/xml"}, None
+    ).entries
+    assert jentry.title == "自動更新のお知らせ"
+
+
+def test_five_thousand_items() -> None:
+    items = [{"title": f"Item {n}", "guid": f"g{n}", "description": "x" * 50} for n in range(5000)]
+    feed = parse_feed(rss_feed(items).encode(), HEADERS, None)
+    assert len(feed.entries) == 5000
+    assert len({e.stable_id for e in feed.entries}) == 5000
