@@ -17,6 +17,7 @@ people concerned once; anything else is retried a few times, then failed.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import random
 import time
@@ -220,7 +221,21 @@ class Outbox:
 
         async def one(delivery: DeliveryRow) -> bool:
             async with slots:
-                return await self._deliver(delivery)
+                try:
+                    return await self._deliver(delivery)
+                except Exception:
+                    # The bookkeeping itself failed (e.g. the database): do not leave the
+                    # delivery 'sending' for the rest of this run, where it would block its
+                    # target; it may have been sent, so it is looked for first next time.
+                    log.exception("delivery %d: bookkeeping failed", delivery.id)
+                    with contextlib.suppress(Exception):
+                        await self._store.deliveries.retry_later(
+                            delivery.id,
+                            "internal error",
+                            self._clock() + self._backoff_base_s,
+                            maybe_sent=True,
+                        )
+                    return True
 
         handled = await asyncio.gather(*(one(d) for d in ready))
         return _PassResult(sum(handled), wait_s)

@@ -10,6 +10,7 @@ from collections.abc import AsyncIterator
 from pathlib import Path
 
 import discord
+import pytest
 import pytest_asyncio
 
 from bot.deliver.outbox import Outbox
@@ -542,3 +543,33 @@ async def test_discord_closed_dms_pause_the_member(store: Store) -> None:
 
 def time_now() -> float:
     return wall.time()
+
+
+async def test_a_bookkeeping_failure_after_a_send_does_not_block_or_repeat(
+    store: Store, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    time = FakeTime()
+    feed = await subscribed_feed(store, "https://a.example/feed", CH_A)
+    await poll_items(store, feed, ["a-2", "a-1"], now=time.now)
+    original = store.deliveries.mark_sent
+    broken = {"left": 1}
+
+    async def flaky_mark_sent(delivery_id: int, message_id: int | None, now: float) -> None:
+        if broken["left"]:
+            broken["left"] -= 1
+            raise OSError("disk I/O error")
+        await original(delivery_id, message_id, now)
+
+    monkeypatch.setattr(store.deliveries, "mark_sent", flaky_mark_sent)
+    sender = RecordingSender()
+    worker = outbox(store, sender, time, backoff_base_s=1.0)
+    await worker.drain()
+    head = (await store.deliveries.for_target("channel", CH_A))[0]
+    assert head.state == "pending" and head.maybe_sent
+    # Discord did get it: the next attempt finds it instead of posting again.
+    sender.existing[head.id] = 4242
+    time.advance(2)
+    await worker.drain()
+    assert sender.titles_for(CH_A) == ["Post a-1", "Post a-2"]
+    row = await store.deliveries.get(head.id)
+    assert row is not None and (row.state, row.message_id) == ("sent", 4242)
