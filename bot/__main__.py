@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import logging
+import signal
 import sys
 from collections.abc import Sequence
 from importlib import resources
@@ -12,12 +13,14 @@ from pathlib import Path
 
 from bot import __version__
 from bot.config import ConfigError, Settings, load_settings
+from bot.console.repl import run_console
 from bot.deliver.render import render_item_text
 from bot.deliver.views import item_view, preview_view
 from bot.ingest.errors import FeedError
 from bot.ingest.fetch import FeedFetcher
 from bot.ingest.pipeline import FeedPipeline
 from bot.ingest.poller import FeedPoller
+from bot.runtime import Runtime
 from bot.services.feeds import (
     FeedDocument,
     FeedService,
@@ -139,6 +142,33 @@ async def cmd_poll_once(settings: Settings) -> int:
         await store.close()
 
 
+async def cmd_run(settings: Settings) -> int:
+    runtime = await Runtime.open(settings)
+    if settings.discord_token:
+        from bot.app import run_discord
+
+        return await run_discord(runtime, settings.discord_token)
+    loop = asyncio.get_running_loop()
+    for signum in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(signum, runtime.stop.set)
+    try:
+        await run_console(runtime)
+    finally:
+        for signum in (signal.SIGTERM, signal.SIGINT):
+            loop.remove_signal_handler(signum)
+        await runtime.close()
+    return EXIT_OK
+
+
+async def cmd_sync_commands(settings: Settings, guild_id: int | None) -> int:
+    if not settings.discord_token:
+        print("digestbot: configuration error: DISCORD_TOKEN is not set", file=sys.stderr)
+        return EXIT_CONFIG
+    from bot.app import sync_commands
+
+    return await sync_commands(await Runtime.open(settings), settings.discord_token, guild_id)
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="digestbot",
@@ -159,6 +189,12 @@ def build_parser() -> argparse.ArgumentParser:
     add.add_argument("url")
     feed_commands.add_parser("list", help="list archived feeds")
 
+    commands.add_parser(
+        "run", help="run the bot (on Discord with DISCORD_TOKEN, else in this terminal)"
+    )
+    sync = commands.add_parser("sync-commands", help="push the slash commands to Discord now")
+    sync.add_argument("--guild", type=int, help="sync to one server only (instant, for testing)")
+
     poll = commands.add_parser("poll", help="poll feeds and report what is new")
     poll.add_argument("--once", action="store_true", required=True, help="poll every feed once")
     return parser
@@ -173,6 +209,10 @@ async def dispatch(args: argparse.Namespace, settings: Settings) -> int:
         return await cmd_feeds_list(settings)
     if args.command == "poll":
         return await cmd_poll_once(settings)
+    if args.command == "run":
+        return await cmd_run(settings)
+    if args.command == "sync-commands":
+        return await cmd_sync_commands(settings, args.guild)
     raise AssertionError(f"unhandled command {args.command}")
 
 
@@ -194,6 +234,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         return EXIT_CONFIG
     except KeyboardInterrupt:
         return 130
+    except Exception:
+        log.exception("digestbot crashed")
+        return EXIT_ERROR
 
 
 if __name__ == "__main__":

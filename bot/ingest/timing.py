@@ -43,7 +43,7 @@ def next_poll_after_failure(
 ) -> float:
     """Exponential backoff from the interval, capped at 6 h; Retry-After wins when longer."""
     exponent = min(max(consecutive_errors - 1, 0), 20)
-    delay = min(interval_s * (2**exponent), max(MAX_BACKOFF_S, interval_s))
+    delay = min(interval_s * float(2**exponent), max(MAX_BACKOFF_S, interval_s))
     if retry_after_s:
         delay = max(delay, min(retry_after_s, MAX_BACKOFF_S))
     return now + delay

@@ -8,6 +8,7 @@ from bot.store.db import Database, ForeignDatabaseError, SchemaTooNewError, Stor
 from bot.store.deliveries import DeliveryStore
 from bot.store.feeds import FeedStore
 from bot.store.items import ItemStore
+from bot.store.state import BotStateStore
 from bot.store.subscriptions import SubscriptionStore
 
 __all__ = ["ForeignDatabaseError", "SchemaTooNewError", "Store", "StoreError"]
@@ -22,6 +23,7 @@ class Store:
         self.items = ItemStore(db)
         self.subscriptions = SubscriptionStore(db)
         self.deliveries = DeliveryStore(db)
+        self.state = BotStateStore(db)
 
     @classmethod
     async def open(cls, path: Path | str) -> Store:

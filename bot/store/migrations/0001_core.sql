@@ -58,3 +58,9 @@ CREATE VIRTUAL TABLE items_fts USING fts5 (
     title, summary, text,
     tokenize = 'unicode61 remove_diacritics 2'
 );
+
+-- Small facts the bot keeps about itself (e.g. the hash of the last synced command payload).
+CREATE TABLE bot_state (
+    key   TEXT PRIMARY KEY,
+    value TEXT NOT NULL
+);

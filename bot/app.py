@@ -1,0 +1,134 @@
+"""The discord.py bot: opens the runtime in setup_hook, loads the cogs, closes in order."""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import importlib.util
+import json
+import logging
+import signal
+
+import discord
+from discord.ext import commands
+
+from bot.deliver.senders import DiscordSender
+from bot.runtime import Runtime
+
+log = logging.getLogger(__name__)
+
+COG_MODULES = ("cogs.feeds", "cogs.search", "cogs.follow", "cogs.digest")
+COMMANDS_HASH_KEY = "commands_hash:global"
+
+
+def bot_intents() -> discord.Intents:
+    """Guilds only: no privileged intent, no message content."""
+    intents = discord.Intents.none()
+    intents.guilds = True
+    return intents
+
+
+class DigestBot(commands.Bot):
+    """The Discord side of digestbot. Every feature lives in the runtime and the cogs."""
+
+    def __init__(
+        self, runtime: Runtime, *, sync_commands: bool = True, start_runtime: bool = True
+    ) -> None:
+        super().__init__(
+            command_prefix=commands.when_mentioned,
+            intents=bot_intents(),
+            allowed_mentions=discord.AllowedMentions.none(),
+            help_command=None,
+        )
+        self.runtime = runtime
+        self._sync_commands = sync_commands
+        self._start_runtime = start_runtime
+
+    async def setup_hook(self) -> None:
+        if self._start_runtime:
+            self.runtime.attach_sender(DiscordSender(self))
+            await self.runtime.start()
+        for module in COG_MODULES:
+            if importlib.util.find_spec(module) is not None:
+                await self.load_extension(module)
+        if self._sync_commands:
+            await self.sync_commands_if_changed()
+
+    def command_payload_hash(self) -> str:
+        payload = [command.to_dict(self.tree) for command in self.tree.get_commands()]
+        encoded = json.dumps(payload, sort_keys=True, separators=(",", ":")).encode()
+        return hashlib.sha256(encoded).hexdigest()
+
+    async def sync_commands_if_changed(self) -> bool:
+        """Sync the global commands only when their payload changed since the last sync."""
+        digest = self.command_payload_hash()
+        if await self.runtime.store.state.get(COMMANDS_HASH_KEY) == digest:
+            log.info("slash commands unchanged; not syncing")
+            return False
+        synced = await self.tree.sync()
+        await self.runtime.store.state.set(COMMANDS_HASH_KEY, digest)
+        log.info("synced %d slash command(s)", len(synced))
+        return True
+
+    async def close(self) -> None:
+        await self.runtime.close()
+        await super().close()
+
+
+class ExitCode:
+    OK = 0
+    CRASH = 1
+    CONFIG = 78
+
+
+async def run_discord(runtime: Runtime, token: str) -> int:
+    """Run until SIGTERM/SIGINT or a fatal error; return the process exit code."""
+    bot = DigestBot(runtime)
+    loop = asyncio.get_running_loop()
+    closing: list[asyncio.Task[None]] = []
+
+    def request_stop() -> None:
+        log.info("stopping (signal received)")
+        if not closing:
+            closing.append(loop.create_task(bot.close()))
+
+    for signum in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(signum, request_stop)
+    try:
+        async with bot:
+            await bot.start(token)
+    except discord.LoginFailure:
+        print("digestbot: configuration error: DISCORD_TOKEN was refused by Discord", flush=True)
+        return ExitCode.CONFIG
+    except discord.PrivilegedIntentsRequired:
+        print("digestbot: configuration error: Discord refused the intents", flush=True)
+        return ExitCode.CONFIG
+    finally:
+        for signum in (signal.SIGTERM, signal.SIGINT):
+            loop.remove_signal_handler(signum)
+        await runtime.close()
+        if closing:
+            await closing[0]
+    return ExitCode.OK
+
+
+async def sync_commands(runtime: Runtime, token: str, guild_id: int | None) -> int:
+    """Log in over HTTP only, sync the slash commands (to one guild, or globally), exit."""
+    bot = DigestBot(runtime, sync_commands=False, start_runtime=False)
+    try:
+        async with bot:
+            await bot.login(token)  # runs setup_hook: the cogs are loaded, nothing is started
+            if guild_id is not None:
+                guild = discord.Object(id=guild_id)
+                bot.tree.copy_global_to(guild=guild)
+                synced = await bot.tree.sync(guild=guild)
+            else:
+                synced = await bot.tree.sync()
+                await runtime.store.state.set(COMMANDS_HASH_KEY, bot.command_payload_hash())
+            print(f"Synced {len(synced)} command(s).", flush=True)
+    except discord.LoginFailure:
+        print("digestbot: configuration error: DISCORD_TOKEN was refused by Discord", flush=True)
+        return ExitCode.CONFIG
+    finally:
+        await runtime.close()
+    return ExitCode.OK
