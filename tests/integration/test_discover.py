@@ -1,6 +1,5 @@
 """Feed discovery from a site's page, against the loopback feed server."""
 
-# ruff: noqa: F811  (the feed_server fixture is imported, and requested by name)
 from __future__ import annotations
 
 import pytest
@@ -12,12 +11,10 @@ from bot.ingest.fetch import FeedFetcher
 from tests.feedserver import (
     FeedServer,
     atom_feed,
-    feed_server,  # noqa: F401
     rdf_feed,
     redirect_to,
     rss_feed,
 )
-from tests.netguard import no_external_network  # noqa: F401
 
 SETTINGS = Settings(fetch_allow=FetchAllowList.parse("127.0.0.1/32"))
 FEED = rss_feed([{"title": "Post", "link": "https://example.com/p", "guid": "p"}])

@@ -1,6 +1,5 @@
 """FeedFetcher against the loopback feed server: caching, redirects, caps and refusals."""
 
-# ruff: noqa: F811  (the feed_server fixture is imported, and requested by name)
 from __future__ import annotations
 
 import asyncio
@@ -29,12 +28,10 @@ from bot.ingest.fetch import FeedFetcher, parse_max_age, parse_retry_after
 from tests.feedserver import (
     FeedServer,
     drip_handler,
-    feed_server,  # noqa: F401
     gzip_handler,
     redirect_to,
     rss_feed,
 )
-from tests.netguard import no_external_network  # noqa: F401
 
 ALLOW_TEST_SERVER = Settings(fetch_allow=FetchAllowList.parse("127.0.0.1/32"))
 FEED = rss_feed([{"title": "Hello", "link": "https://example.com/1", "guid": "1"}])

@@ -22,7 +22,6 @@ from bot.ingest.guard import (
     guarded_socket_factory,
     is_forbidden_address,
 )
-from tests.netguard import no_external_network  # noqa: F401
 
 REFUSED = {
     "169.254.169.254": "metadata",
