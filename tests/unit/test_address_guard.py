@@ -6,6 +6,7 @@ here connects anywhere (tests.netguard would fail the test if it tried).
 
 from __future__ import annotations
 
+import asyncio
 import socket
 
 import pytest
@@ -22,6 +23,7 @@ from bot.ingest.guard import (
     guarded_socket_factory,
     is_forbidden_address,
 )
+from tests import netguard
 
 REFUSED = {
     "169.254.169.254": "metadata",
@@ -256,3 +258,42 @@ async def test_names_the_system_resolver_would_map_to_loopback_are_refused() -> 
         for url in ("http://0x7f000001/", "http://localhost./"):
             with pytest.raises(BlockedAddressError, match="loopback"):
                 await fetcher.fetch(url)
+
+
+async def test_netguard_blocks_off_machine_connects_during_tests() -> None:
+    """The suite-wide net guard is active. A closed socket is used so that, were it not, the
+    connect would fail locally (bad file descriptor) instead of sending anything."""
+    before = len(netguard.violations)
+    try:
+        sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        sock.close()
+        with pytest.raises(netguard.NetworkBlockedError):
+            sock.connect(("10.0.0.1", 80))
+        with pytest.raises(netguard.NetworkBlockedError):
+            await asyncio.get_running_loop().sock_connect(sock, ("93.184.216.34", 80))
+        assert len(netguard.violations) == before + 2
+    finally:
+        del netguard.violations[before:]
+    # loopback still works: closed socket, so the error is the local one, not the guard's
+    with pytest.raises(OSError) as local:
+        sock.connect(("127.0.0.1", 9))
+    assert not isinstance(local.value, netguard.NetworkBlockedError)
+
+
+@pytest.mark.parametrize(
+    ("host", "local"),
+    [
+        ("127.0.0.1", True),
+        ("127.0.0.2", True),
+        ("::1", True),
+        ("::ffff:127.0.0.1", True),
+        ("localhost", True),
+        ("feeds.localhost", True),
+        ("10.0.0.1", False),
+        ("169.254.169.254", False),
+        ("example.com", False),
+        ("0.0.0.0", False),
+    ],
+)
+def test_netguard_knows_what_is_local(host: str, local: bool) -> None:
+    assert netguard._is_local_host(host) is local
