@@ -32,13 +32,19 @@ class DigestBot(commands.Bot):
     """The Discord side of digestbot. Every feature lives in the runtime and the cogs."""
 
     def __init__(
-        self, runtime: Runtime, *, sync_commands: bool = True, start_runtime: bool = True
+        self,
+        runtime: Runtime,
+        *,
+        sync_commands: bool = True,
+        start_runtime: bool = True,
+        guild_ready_timeout: float = 2.0,
     ) -> None:
         super().__init__(
             command_prefix=commands.when_mentioned,
             intents=bot_intents(),
             allowed_mentions=discord.AllowedMentions.none(),
             help_command=None,
+            guild_ready_timeout=guild_ready_timeout,
         )
         self.runtime = runtime
         self._sync_commands = sync_commands

@@ -2,4 +2,4 @@
 
 from __future__ import annotations
 
-pytest_plugins = ("tests.netguard", "tests.feedserver")
+pytest_plugins = ("tests.netguard", "tests.feedserver", "tests.fakediscord.fixtures")

@@ -1,0 +1,54 @@
+"""Run the real DigestBot (runtime + discord.py) against the loopback fake Discord.
+
+    async with running_bot(tmp_path, fake) as bot:
+        handle = await fake.invoke_command("feed add", {...}, guild_id=..., ...)
+
+Feeds come from tests.feedserver's FeedServer on 127.0.0.1 (allowed by DIGESTBOT_FETCH_ALLOW).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import dataclasses
+from collections.abc import AsyncIterator
+from pathlib import Path
+from typing import Any
+
+from bot.app import DigestBot
+from bot.config import FetchAllowList, Settings
+from bot.runtime import Runtime
+from tests.fakediscord import FakeDiscord
+
+
+def test_settings(tmp_path: Path, **overrides: Any) -> Settings:
+    base = Settings(
+        discord_token="fake-bot-token",
+        db_path=tmp_path / "bot.db",
+        poll_interval_s=1.0,
+        fetch_allow=FetchAllowList.parse("127.0.0.1/32"),
+        fetch_timeout_s=5.0,
+    )
+    return dataclasses.replace(base, **overrides)
+
+
+@contextlib.asynccontextmanager
+async def running_bot(
+    tmp_path: Path, fake: FakeDiscord, **setting_overrides: Any
+) -> AsyncIterator[DigestBot]:
+    """Start the bot, wait until it is ready (guilds loaded, commands synced), close it after."""
+    settings = test_settings(tmp_path, **setting_overrides)
+    runtime = await Runtime.open(settings)
+    bot = DigestBot(runtime, guild_ready_timeout=0.1)
+    task = asyncio.create_task(bot.start(fake.token))
+    try:
+        await fake.wait_for_ready(timeout=10)
+        await fake.wait_until(lambda: bot.is_ready() or task.done(), timeout=10)
+        if task.done():
+            task.result()
+        yield bot
+    finally:
+        await bot.close()
+        with contextlib.suppress(Exception):
+            await asyncio.wait_for(task, timeout=10)
+        await runtime.close()
