@@ -2,10 +2,7 @@
 
 from __future__ import annotations
 
-import pytest
-
-from bot.search import percolator as percolator_module
-from bot.search.percolator import Percolator, encode_fields
+from bot.search.percolator import Percolator
 from bot.search.query import Query, parse_query
 
 
@@ -48,16 +45,15 @@ def test_folding_and_japanese_inside_runs() -> None:
     assert perc.match(["", "", "自動的に更新"]) == set()
 
 
-def test_encode_keeps_fields_apart() -> None:
-    assert encode_fields(["A b", "C"]) == " a b \n c "
+def test_a_word_both_required_and_excluded_never_matches() -> None:
+    assert _perc("a -a").match(["a", "", ""]) == set()
 
 
-def test_add_remove_and_pending_topics(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(percolator_module, "PENDING_LIMIT", 3)
+def test_add_remove_and_replace_topics() -> None:
     perc = _perc("alpha")
-    perc.add(2, _q("beta"))  # pending: not yet in the automaton
+    perc.add(2, _q("beta"))
     assert perc.match(["alpha beta", "", ""]) == {1, 2}
-    for n in range(3, 10):  # crosses the pending limit: the automaton is rebuilt
+    for n in range(3, 10):
         perc.add(n, _q(f"word{n}"))
     assert perc.match(["word7 beta", "", ""]) == {2, 7}
     perc.remove(2)
@@ -66,8 +62,16 @@ def test_add_remove_and_pending_topics(monkeypatch: pytest.MonkeyPatch) -> None:
     perc.add(1, _q("gamma"))  # replacing a topic's query
     assert perc.match(["alpha", "", ""]) == set()
     assert perc.match(["gamma", "", ""]) == {1}
-    perc.rebuild()
     assert perc.match(["gamma word9", "", ""]) == {1, 9}
+
+
+def test_shared_patterns_survive_removing_one_user() -> None:
+    perc = _perc('"open weight"', '"open weight" models', "open -weight")
+    perc.remove(1)
+    assert perc.match(["open weight models", "", ""]) == {2}
+    perc.remove(2)
+    assert perc.match(["open weight models", "", ""]) == set()
+    assert perc.match(["open", "", ""]) == {3}
 
 
 def test_removed_id_reused_with_other_query_does_not_inherit_old_words() -> None:
