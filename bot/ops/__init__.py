@@ -1,0 +1,1 @@
+"""Running the bot for real: logging, health and metrics, doctor, backups, OPML, ops CLI."""

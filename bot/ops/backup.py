@@ -1,0 +1,108 @@
+"""Backups and retention from the command line, and the retention loop the running bot uses."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import sys
+import time
+from collections.abc import Callable
+from datetime import UTC, datetime
+from pathlib import Path
+
+from bot.config import Settings
+from bot.store import Store
+from bot.store.db import Database
+from bot.store.maintenance import backup_file, integrity_check, prune
+
+log = logging.getLogger(__name__)
+
+DAY_S = 86400.0
+RETENTION_EVERY_S = 6 * 3600.0
+
+
+def _say(text: str) -> None:
+    print(text, flush=True)
+
+
+def _complain(text: str) -> None:
+    print(f"digestbot: {text}", file=sys.stderr, flush=True)
+
+
+def backup_destination(dest: Path, now: datetime | None = None) -> Path:
+    """`dest` itself, or a timestamped file inside it when it is a directory."""
+    if dest.is_dir():
+        stamp = (now or datetime.now(UTC)).strftime("%Y%m%d-%H%M%S")
+        return dest / f"digestbot-{stamp}.db"
+    return dest
+
+
+async def cmd_backup(settings: Settings, dest: Path, *, overwrite: bool = False) -> int:
+    """`digestbot backup PATH`: an online copy, safe while the bot runs, then checked."""
+    source = settings.db_path
+    if not source.exists():
+        _complain(f"there is no database at {source} (DIGESTBOT_DB) to back up")
+        return 1
+    target = backup_destination(dest)
+    if target.exists() and target.resolve() == source.resolve():
+        _complain(f"{target} is the database itself; choose another path")
+        return 1
+    if target.exists() and not overwrite:
+        _complain(f"{target} already exists; choose another path or add --overwrite")
+        return 1
+    if not target.parent.is_dir():
+        _complain(f"the folder {target.parent} does not exist")
+        return 1
+    result = await asyncio.to_thread(backup_file, source, target)
+    problems = await asyncio.to_thread(integrity_check, target)
+    if problems:
+        _complain(
+            f"the backup at {target} fails the integrity check ({'; '.join(problems[:3])}); "
+            "the database itself may be damaged: run digestbot doctor"
+        )
+        return 1
+    _say(
+        f"Backup written to {target} ({result.size_bytes / 1024 / 1024:.1f} MiB in "
+        f"{result.seconds:.2f}s); integrity check passed."
+    )
+    return 0
+
+
+async def cmd_prune(settings: Settings, days: int | None) -> int:
+    """`digestbot prune --older-than DAYS` (or DIGESTBOT_RETENTION_DAYS)."""
+    days = days if days is not None else settings.retention_days
+    if days is None:
+        _complain("say how old: --older-than DAYS, or set DIGESTBOT_RETENTION_DAYS")
+        return 2
+    if days < 1:
+        _complain("--older-than must be at least 1 day")
+        return 2
+    store = await Store.open(settings.db_path)
+    try:
+        count = await prune(store.db, time.time() - days * DAY_S)
+    finally:
+        await store.close()
+    _say(
+        f"Pruned {count} item(s) older than {days} day(s); their ids are kept so they are "
+        "never posted again."
+    )
+    return 0
+
+
+async def retention_loop(
+    db: Database,
+    days: int,
+    *,
+    every_s: float = RETENTION_EVERY_S,
+    clock: Callable[[], float] = time.time,
+) -> None:
+    """Prune items older than `days` now and every `every_s` until cancelled (a task the app
+    starts when DIGESTBOT_RETENTION_DAYS is set). A failed round is logged and retried."""
+    while True:
+        try:
+            count = await prune(db, clock() - days * DAY_S)
+            if count:
+                log.info("retention: pruned %d item(s) older than %d day(s)", count, days)
+        except Exception:
+            log.exception("retention: pruning failed; trying again later")
+        await asyncio.sleep(every_s)

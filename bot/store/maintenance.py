@@ -1,0 +1,235 @@
+"""Keeping the database healthy: integrity and schema reports (read-only, never migrating),
+online backups, retention with tombstones, the numbers /metrics shows, a writability probe."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import sqlite3
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+from bot.store.db import APPLICATION_ID, Database, latest_schema_version
+
+# Deliveries in these states still need their item: it is not pruned yet.
+_WAITING_STATES = ("pending", "sending", "paused")
+
+
+def _read_only(path: Path) -> sqlite3.Connection:
+    """A read-only connection that never creates the file (mode=ro)."""
+    conn = sqlite3.connect(f"{path.resolve().as_uri()}?mode=ro", uri=True, isolation_level=None)
+    conn.execute("PRAGMA busy_timeout = 10000")
+    return conn
+
+
+def integrity_check(path: Path) -> list[str]:
+    """SQLite's own `PRAGMA integrity_check`: the problems it reports, [] when the file is
+    sound. A file too damaged to be read at all is one problem with SQLite's message."""
+    try:
+        conn = _read_only(path)
+    except sqlite3.Error as exc:
+        return [f"cannot open the database: {exc}"]
+    try:
+        rows = conn.execute("PRAGMA integrity_check").fetchall()
+    except sqlite3.DatabaseError as exc:
+        return [str(exc)]
+    finally:
+        conn.close()
+    problems = [str(row[0]) for row in rows]
+    return [] if problems == ["ok"] else problems
+
+
+@dataclass(frozen=True, slots=True)
+class SchemaReport:
+    """What a database file is, read without changing it."""
+
+    path: Path
+    exists: bool
+    application_id: int = 0
+    version: int = 0
+    code_version: int = 0
+    journal_mode: str = ""
+    has_tables: bool = False
+    error: str | None = None  # the file could not be read as a database
+
+    @property
+    def foreign(self) -> bool:
+        """Another application's SQLite file (digestbot refuses to write into it)."""
+        return self.application_id not in (0, APPLICATION_ID) or (
+            self.application_id == 0 and self.has_tables
+        )
+
+    @property
+    def too_new(self) -> bool:
+        return self.version > self.code_version
+
+    @property
+    def behind(self) -> bool:
+        """Older than the code: the next start migrates it."""
+        return self.version < self.code_version
+
+
+def schema_report(path: Path) -> SchemaReport:
+    """Schema version against the code's, application id and journal mode, read-only."""
+    code = latest_schema_version()
+    if not path.exists():
+        return SchemaReport(path, exists=False, code_version=code)
+    try:
+        conn = _read_only(path)
+    except sqlite3.Error as exc:
+        return SchemaReport(path, exists=True, code_version=code, error=str(exc))
+    try:
+        app_id = int(conn.execute("PRAGMA application_id").fetchone()[0])
+        version = int(conn.execute("PRAGMA user_version").fetchone()[0])
+        mode = str(conn.execute("PRAGMA journal_mode").fetchone()[0]).lower()
+        tables = int(conn.execute("SELECT count(*) FROM sqlite_master").fetchone()[0])
+    except sqlite3.DatabaseError as exc:
+        return SchemaReport(path, exists=True, code_version=code, error=str(exc))
+    finally:
+        conn.close()
+    return SchemaReport(path, True, app_id, version, code, mode, tables > 0)
+
+
+def subscribed_channels(path: Path) -> list[tuple[int, int]]:
+    """(guild_id, channel_id) of every subscribed channel, read-only; [] when the database or
+    its subscriptions table does not exist yet."""
+    if not path.exists():
+        return []
+    conn = _read_only(path)
+    try:
+        found = conn.execute(
+            "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'subscriptions'"
+        ).fetchone()
+        if found is None:
+            return []
+        rows = conn.execute(
+            "SELECT DISTINCT guild_id, channel_id FROM subscriptions ORDER BY guild_id, channel_id"
+        ).fetchall()
+    finally:
+        conn.close()
+    return [(int(guild), int(channel)) for guild, channel in rows]
+
+
+@dataclass(frozen=True, slots=True)
+class BackupResult:
+    path: Path
+    size_bytes: int
+    seconds: float
+
+
+def backup_file(source: Path, dest: Path) -> BackupResult:
+    """Copy the database at `source` to `dest` with SQLite's online backup API.
+
+    Safe while the bot writes: the copy is one read transaction, a consistent snapshot (WAL
+    readers never block the writer). The copy is written beside `dest`, switched to a
+    single-file journal (no -wal needed to open it), synced, then renamed over `dest`.
+    """
+    started = time.perf_counter()
+    partial = dest.with_name(dest.name + ".partial")
+    partial.unlink(missing_ok=True)
+    src = _read_only(source)
+    try:
+        dst = sqlite3.connect(partial, isolation_level=None)
+        try:
+            src.backup(dst)  # pages=-1: all pages in one step, one snapshot
+            dst.execute("PRAGMA journal_mode = DELETE")
+        finally:
+            dst.close()
+    except BaseException:
+        partial.unlink(missing_ok=True)
+        raise
+    finally:
+        src.close()
+    with open(partial, "rb") as handle:
+        os.fsync(handle.fileno())
+    os.replace(partial, dest)
+    _fsync_dir(dest.parent)
+    return BackupResult(dest, dest.stat().st_size, time.perf_counter() - started)
+
+
+def _fsync_dir(folder: Path) -> None:
+    try:
+        fd = os.open(folder, os.O_RDONLY)
+    except OSError:
+        return
+    try:
+        os.fsync(fd)
+    except OSError:
+        pass
+    finally:
+        os.close(fd)
+
+
+async def backup(db: Database, dest: Path) -> BackupResult:
+    """An online backup of the open database (in a thread: the event loop keeps running)."""
+    return await asyncio.to_thread(backup_file, db.path, dest)
+
+
+async def prune(db: Database, older_than: float, *, batch: int = 500) -> int:
+    """Delete items published and first seen before the unix time `older_than`, with their
+    search index rows, leaving a tombstone (feed, stable id, raw fingerprint) for each: a
+    pruned item that is still in its feed is never archived or posted again.
+
+    Items with a delivery still waiting (pending, sending, paused) are kept. Deletes run in
+    batches, one short write transaction each, so the bot's own writes interleave.
+    Returns how many items were pruned.
+    """
+    total = 0
+    marks = ",".join("?" * len(_WAITING_STATES))
+    while True:
+        async with db.transaction() as tx:
+            async with tx.execute(
+                "SELECT i.id, i.feed_id, i.stable_id, i.raw_hash FROM items i "
+                "WHERE i.published_at < ? AND i.first_seen_at < ? AND NOT EXISTS ("
+                "SELECT 1 FROM deliveries d WHERE d.item_id = i.id "
+                f"AND d.state IN ({marks})) LIMIT ?",
+                (older_than, older_than, *_WAITING_STATES, batch),
+            ) as cursor:
+                rows: Sequence[sqlite3.Row] = list(await cursor.fetchall())
+            if not rows:
+                return total
+            now = time.time()
+            await tx.executemany(
+                "INSERT INTO item_tombstones (feed_id, stable_id, raw_hash, pruned_at) "
+                "VALUES (?, ?, ?, ?) ON CONFLICT (feed_id, stable_id) DO NOTHING",
+                [(row[1], row[2], row[3], now) for row in rows],
+            )
+            await tx.executemany(
+                "DELETE FROM items_fts WHERE rowid = ?", [(row[0],) for row in rows]
+            )
+            await tx.executemany("DELETE FROM items WHERE id = ?", [(row[0],) for row in rows])
+        total += len(rows)
+        if len(rows) < batch:
+            return total
+
+
+@dataclass(frozen=True, slots=True)
+class StoreCounts:
+    """The numbers /metrics shows about the database."""
+
+    feeds: int
+    feeds_failing: int
+    items: int
+    deliveries_pending: int
+
+
+async def store_counts(db: Database) -> StoreCounts:
+    async with db.reader.execute(
+        "SELECT (SELECT count(*) FROM feeds), "
+        "(SELECT count(*) FROM feeds WHERE consecutive_errors > 0 AND disabled = 0), "
+        "(SELECT count(*) FROM items), "
+        "(SELECT count(*) FROM deliveries WHERE state IN ('pending', 'sending'))"
+    ) as cursor:
+        row = await cursor.fetchone()
+    assert row is not None
+    return StoreCounts(int(row[0]), int(row[1]), int(row[2]), int(row[3]))
+
+
+async def probe_writable(db: Database) -> None:
+    """A tiny real write (the header's application id, rewritten to the same value) in a
+    write transaction: raises when the database cannot be written now (read-only file,
+    full disk, I/O error, closed connection, lock held by someone else)."""
+    async with db.transaction() as tx:
+        await tx.execute(f"PRAGMA application_id = {APPLICATION_ID}")
