@@ -15,6 +15,7 @@ from dataclasses import dataclass
 
 import aiosqlite
 
+from bot.search.percolator import Percolator
 from bot.search.query import Query, QueryProblem, parse_query
 from bot.store.db import Database
 from bot.store.routing import dm_key
@@ -169,6 +170,12 @@ class TopicStore:
             "WHERE m.dms_closed_at IS NULL ORDER BY t.id"
         ) as cursor:
             return [_topic(r) for r in await cursor.fetchall()]
+
+    async def build_percolator(self) -> Percolator:
+        """A percolator over every active topic (keep it current with add/remove on follow,
+        unfollow, DMs closed or resumed)."""
+        pairs = [(t.id, q) for t in await self.all_active() if (q := t.parsed()) is not None]
+        return Percolator(pairs)
 
     async def increment_matches(self, topic_ids: Sequence[int], now: float) -> None:
         async with self._db.transaction() as tx:

@@ -252,8 +252,12 @@ async def test_closed_dms_pause_topics_until_resumed(db: Database) -> None:
     assert [t.user_id for t in await topics.all_active()] == [20]
     assert await topics.take_closed_notice(10, NOW) is True
     assert await topics.take_closed_notice(10, NOW) is False
+    percolator = await topics.build_percolator()
+    assert len(percolator) == 1
+    assert percolator.match(["Rust and Go", "", ""]) == {t.id for t in await topics.all_active()}
     assert await topics.resume_dms(10) is True
     assert {t.user_id for t in await topics.all_active()} == {10, 20}
+    assert len((await topics.build_percolator()).match(["Rust and Go", "", ""])) == 2
     await topics.set_dm_channel(20, 555)
     assert (await topics.member(20)).dm_channel_id == 555
 
