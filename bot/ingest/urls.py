@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+import ipaddress
+import re
 from urllib.parse import urlsplit, urlunsplit
+
+_HOST_NAME = re.compile(r"^(?=.{1,253}$)[a-z0-9_]([a-z0-9_-]{0,62}\.?)*[a-z0-9]?$")
 
 _DEFAULT_PORTS = {"http": 80, "https": 443}
 
@@ -30,9 +34,25 @@ def normalize_feed_url(url: str) -> str:
     host = (parts.hostname or "").rstrip(".")
     if not host:
         raise InvalidURLError(f"{url!r} has no host name")
-    if ":" in host:
-        host = f"[{host}]"
+    host = _checked_host(host, url)
     netloc = host if port in (None, _DEFAULT_PORTS[scheme]) else f"{host}:{port}"
     if parts.username or parts.password:
         raise InvalidURLError("feed URLs with a user name or password are not supported")
     return urlunsplit((scheme, netloc, parts.path or "/", parts.query, ""))
+
+
+def _checked_host(host: str, url: str) -> str:
+    """The host in ASCII (IDNA), or bracketed IPv6; anything else is not a web address."""
+    try:
+        address = ipaddress.ip_address(host)
+    except ValueError:
+        pass
+    else:
+        return f"[{address}]" if address.version == 6 else str(address)
+    try:
+        ascii_host = host.encode("idna").decode("ascii").lower()
+    except UnicodeError:
+        raise InvalidURLError(f"{url!r} is not a valid web address") from None
+    if not _HOST_NAME.match(ascii_host):
+        raise InvalidURLError(f"{url!r} is not a valid web address") from None
+    return ascii_host
