@@ -6,6 +6,7 @@ from pathlib import Path
 
 from bot.store.db import Database, ForeignDatabaseError, SchemaTooNewError, StoreError
 from bot.store.deliveries import DeliveryStore
+from bot.store.digests import DigestStore
 from bot.store.feeds import FeedStore
 from bot.store.items import ItemStore
 from bot.store.state import BotStateStore
@@ -24,6 +25,7 @@ class Store:
         self.subscriptions = SubscriptionStore(db)
         self.deliveries = DeliveryStore(db)
         self.state = BotStateStore(db)
+        self.digests = DigestStore(db)
 
     @classmethod
     async def open(cls, path: Path | str) -> Store:

@@ -16,3 +16,6 @@ CREATE TABLE digest_schedules (
     CHECK ((cadence = 'weekly') = (weekday IS NOT NULL))
 );
 CREATE INDEX digest_schedules_guild ON digest_schedules (guild_id);
+
+-- A digest lists the items its channel's digest-mode feeds first saw during the period.
+CREATE INDEX items_feed_first_seen ON items (feed_id, first_seen_at);
