@@ -65,9 +65,12 @@ def _item(row: Sequence[object]) -> ItemRow:
 
 
 async def known_fingerprints(conn: aiosqlite.Connection, feed_id: int) -> dict[str, str]:
-    """stable_id → raw_hash of every archived item of the feed."""
+    """stable_id → raw_hash of every archived item of the feed, and of its pruned items
+    (tombstones): an unchanged pruned entry is not enriched again."""
     async with conn.execute(
-        "SELECT stable_id, raw_hash FROM items WHERE feed_id = ?", (feed_id,)
+        "SELECT stable_id, raw_hash FROM items WHERE feed_id = ? "
+        "UNION ALL SELECT stable_id, raw_hash FROM item_tombstones WHERE feed_id = ?",
+        (feed_id, feed_id),
     ) as cursor:
         return {str(sid): str(h) for sid, h in await cursor.fetchall()}
 
@@ -113,6 +116,9 @@ async def save_items(
             entry.language,
         )
         if existing is None:
+            if await _tombstoned(tx, feed_id, entry.stable_id):
+                unchanged += 1  # pruned by retention: never archived or posted again
+                continue
             cursor = await tx.execute(
                 "INSERT INTO items (raw_hash, content_hash, url, title, author, content_md, "
                 "content_text, summary, keywords, image_url, enclosure_url, enclosure_type, "
@@ -140,6 +146,13 @@ async def save_items(
             await _index(tx, item_id, item, insert=False)
         updated_ids.append(item_id)
     return SaveResult(new_ids, updated_ids, unchanged)
+
+
+async def _tombstoned(tx: aiosqlite.Connection, feed_id: int, stable_id: str) -> bool:
+    async with tx.execute(
+        "SELECT 1 FROM item_tombstones WHERE feed_id = ? AND stable_id = ?", (feed_id, stable_id)
+    ) as cursor:
+        return await cursor.fetchone() is not None
 
 
 async def _index(
