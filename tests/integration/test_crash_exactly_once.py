@@ -31,7 +31,7 @@ from bot.store import Store
 from tests.feedserver import FeedServer, rss_feed
 
 REPO = Path(__file__).resolve().parents[2]
-KILLS = 22
+KILLS = 20
 NONCE_WINDOW_S = 0.3
 ITEM_EVERY_S = 0.2
 GUILD = 1
@@ -231,7 +231,7 @@ async def test_every_item_is_posted_exactly_once_across_sigkills(tmp_path: Path)
             try:
                 for _ in range(KILLS):
                     child = await start_child(db, chat, log)
-                    await asyncio.sleep(rng.uniform(0.05, 0.45))
+                    await asyncio.sleep(rng.uniform(0.05, 0.35))
                     await kill(child, log)
             finally:
                 stop_items.set()
