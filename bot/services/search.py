@@ -43,6 +43,10 @@ _SINCE_SPAN = re.compile(
 _SINCE_DATE = re.compile(r"^(\d{4})-(\d{1,2})-(\d{1,2})$")
 
 
+def _looks_like_url(text: str) -> bool:
+    return "/" in text or ("." in text and " " not in text)
+
+
 class SearchInputError(ValueError):
     """An option the member typed cannot be used; the message says how to fix it."""
 
@@ -190,8 +194,10 @@ class SearchService:
             for feed in feeds:
                 if feed.feed_id == int(wanted):
                     return feed
-        matches = await self._store.subscriptions.feeds_for_guild(guild_id, wanted[:300], 26)
+        matches = await self._store.subscriptions.feeds_for_guild(guild_id, wanted[:300], 500)
         lowered = wanted.lower()
+        if not _looks_like_url(wanted):  # a name: "127" must not match every loopback URL
+            matches = [f for f in matches if lowered in f.title.lower()]
         exact = [f for f in matches if lowered in (f.title.lower(), f.url.lower())]
         if len(exact) == 1:
             return exact[0]
@@ -200,8 +206,7 @@ class SearchService:
         if not matches:
             raise SearchInputError("This server doesn't follow a feed by that name.")
         raise SearchInputError(
-            f"{'More than 25' if len(matches) > 25 else len(matches)} of this server's feeds "
-            "match that name: pick one from the list."
+            f"{len(matches)} of this server's feeds match that name: pick one from the list."
         )
 
     async def request(

@@ -1,0 +1,412 @@
+"""`/search` and `/latest`: thin adapters from interactions to the search service.
+
+Answers are ephemeral. A search answer pages with Previous / Next (only the member who searched
+can use them) and has a "Post to channel" menu that shares one result publicly, rendered like a
+feed post and pinging no one.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import re
+from collections.abc import Awaitable
+from typing import TYPE_CHECKING, Any, TypeVar, cast
+
+import discord
+from discord import app_commands
+from discord.ext import commands
+
+from bot.deliver.render import (
+    DESCRIPTION_LIMIT,
+    EMBED_COLOUR,
+    render_item_compact,
+    render_item_embed,
+)
+from bot.deliver.sanitize import (
+    escape_markdown_inline,
+    fit_text,
+    link_target,
+    neutralize_mentions,
+    one_line,
+    safe_url,
+    strip_control,
+)
+from bot.deliver.views import item_view
+from bot.services.search import (
+    LATEST_DEFAULT,
+    LATEST_MAX,
+    SearchInputError,
+    SearchResults,
+    SearchService,
+    empty_answer,
+)
+from bot.store.search import CANDIDATES, SearchHit
+from cogs._common import reply
+
+if TYPE_CHECKING:
+    from bot.app import DigestBot
+
+log = logging.getLogger(__name__)
+
+Interaction = discord.Interaction["DigestBot"]
+
+T = TypeVar("T")
+
+DEFER_AFTER_S = 1.0  # an answer not ready by then is deferred ("thinking…"); Discord allows 3 s
+VIEW_TIMEOUT_S = 14 * 60.0  # an interaction token lasts 15 minutes: stop before it expires
+NOT_YOURS = "Only the person who searched can page these results or share them."
+HIT_TITLE_LIMIT = 120
+HIT_FEED_LIMIT = 60
+HIT_AUTHOR_LIMIT = 40
+HIT_LINK_LIMIT = 300  # a longer URL is left out rather than crowd out the snippet
+SNIPPET_LIMIT = 220
+QUERY_SHOWN_LIMIT = 200
+SINCE_SUGGESTIONS = (
+    ("last 7 days", "7d"),
+    ("last 2 weeks", "2w"),
+    ("last month", "1m"),
+    ("last 3 months", "3m"),
+    ("last year", "1y"),
+)
+
+_MARKDOWN_TOKEN = re.compile(r"\\.|\*\*|.", re.DOTALL)
+
+
+def _safe(text: str) -> str:
+    """Feed or member text shown inline: no pings, no markdown, no control characters."""
+    return neutralize_mentions(escape_markdown_inline(strip_control(one_line(text))))
+
+
+def _plain_label(text: str, limit: int = 100) -> str:
+    """Text for a select option or autocomplete choice (rendered as plain text by Discord)."""
+    cleaned = one_line(strip_control(text))
+    return cleaned if len(cleaned) <= limit else cleaned[: limit - 1] + "…"
+
+
+def cut_snippet(snippet: str, limit: int) -> str:
+    """Shorten a snippet in Discord markdown (escapes, `**bold**`) to `limit` characters without
+    splitting an escape or leaving bold open."""
+    if len(snippet) <= limit:
+        return snippet
+    out: list[str] = []
+    size = 0
+    bold = False
+    for token in _MARKDOWN_TOKEN.findall(snippet):
+        # Room for this token, the ellipsis and a closing "**".
+        if size + len(token) + 1 + (2 if bold or token == "**" else 0) > limit:
+            break
+        if token == "**":
+            bold = not bold
+        out.append(token)
+        size += len(token)
+    text = "".join(out)
+    if bold:
+        if text.endswith("**"):
+            text, bold = text[:-2], False
+        else:
+            text = text.rstrip()
+    return text + ("**" if bold else "") + "…"
+
+
+def _hit_block(number: int, hit: SearchHit, budget: int) -> str:
+    title = fit_text(one_line(hit.title) or "(untitled)", HIT_TITLE_LIMIT)
+    url = safe_url(hit.url)
+    if url is not None and len(url) <= HIT_LINK_LIMIT:
+        heading = f"**{number}. [{title}]({link_target(url)})**"
+    else:
+        heading = f"**{number}. {title}**"
+    meta = [fit_text(hit.feed_title or "feed", HIT_FEED_LIMIT), f"<t:{int(hit.published_at)}:R>"]
+    if hit.author and one_line(hit.author):
+        meta.append("by " + fit_text(one_line(hit.author), HIT_AUTHOR_LIMIT))
+    lines = [heading, " · ".join(meta)]
+    room = min(SNIPPET_LIMIT, budget - len(heading) - len(lines[1]) - 2)
+    if hit.snippet and room > 20:
+        lines.append(cut_snippet(hit.snippet, room))
+    return "\n".join(lines)
+
+
+def _filters_line(results: SearchResults) -> str:
+    labels = results.request.filter_labels()
+    return ("Filters: " + " · ".join(_safe(label) for label in labels)) if labels else ""
+
+
+def render_results(results: SearchResults) -> discord.Embed:
+    """One page of results: linked titles, feed, relative time and bold-word snippets."""
+    page = results.page
+    embed = discord.Embed(
+        title=fit_text("🔎 " + one_line(results.request.text), QUERY_SHOWN_LIMIT),
+        colour=EMBED_COLOUR,
+    )
+    head = _filters_line(results)
+    budget = (DESCRIPTION_LIMIT - len(head) - 2) // max(1, len(page.hits)) - 2
+    blocks = [_hit_block(results.first_number + i, hit, budget) for i, hit in enumerate(page.hits)]
+    embed.description = "\n\n".join(([head] if head else []) + blocks)[:DESCRIPTION_LIMIT]
+    last = results.first_number + len(page.hits) - 1
+    footer = f"Results {results.first_number}–{last}"
+    if page.total is not None:
+        footer += f" of {page.total}"
+    if page.recent_only:
+        footer += f" · many matches: the best of the newest {CANDIDATES:,}"
+    embed.set_footer(text=footer)
+    return embed
+
+
+def _empty_text(results: SearchResults) -> str:
+    shown = fit_text(one_line(results.request.text), QUERY_SHOWN_LIMIT)
+    answer = neutralize_mentions(escape_markdown_inline(empty_answer(results)))
+    return f"🔎 {shown}\n{answer}" if shown else answer
+
+
+async def in_time(interaction: Interaction, work: Awaitable[T], *, update: bool = False) -> T:
+    """Await `work`; if it is not done within DEFER_AFTER_S, defer the interaction meanwhile
+    (ephemeral "thinking…" for a command, a silent update for a button) so Discord's 3-second
+    window never closes on a slow query."""
+    task = asyncio.ensure_future(work)
+    try:
+        done, _ = await asyncio.wait({task}, timeout=DEFER_AFTER_S)
+        if not done and not interaction.response.is_done():
+            if update:
+                await interaction.response.defer()
+            else:
+                await interaction.response.defer(ephemeral=True, thinking=True)
+        return await task
+    except BaseException:
+        task.cancel()
+        raise
+
+
+async def send_ephemeral(
+    interaction: Interaction, content: str | None = None, **kwargs: Any
+) -> None:
+    """An ephemeral answer with embeds and/or a view, deferred or not. Never pings."""
+    kwargs["allowed_mentions"] = discord.AllowedMentions.none()
+    if interaction.response.is_done():
+        await interaction.followup.send(content or "", ephemeral=True, **kwargs)
+    else:
+        await interaction.response.send_message(content, ephemeral=True, **kwargs)
+
+
+class SearchResultsView(discord.ui.View):
+    """Previous / Next and "Post to channel" under one member's search results."""
+
+    def __init__(self, service: SearchService, origin: Interaction, results: SearchResults) -> None:
+        super().__init__(timeout=VIEW_TIMEOUT_S)
+        self.service = service
+        self.origin = origin  # the /search interaction: its token edits the answer
+        self.owner_id = origin.user.id
+        self.results = results
+        self._show_page()
+
+    def _show_page(self) -> None:
+        self.previous.disabled = not self.results.has_previous
+        self.next.disabled = not self.results.has_next
+        menu = cast(discord.ui.Select[SearchResultsView], self.share)
+        menu.options = [
+            discord.SelectOption(
+                label=_plain_label(f"{self.results.first_number + i}. {hit.title or '(untitled)'}"),
+                description=_plain_label(hit.feed_title) or None,
+                value=str(hit.item_id),
+            )
+            for i, hit in enumerate(self.results.page.hits)
+        ]
+
+    async def interaction_check(self, interaction: Interaction) -> bool:  # type: ignore[override]
+        if interaction.user.id == self.owner_id:
+            return True
+        await interaction.response.send_message(NOT_YOURS, ephemeral=True)
+        return False
+
+    @discord.ui.button(label="Previous", style=discord.ButtonStyle.secondary, row=0)
+    async def previous(
+        self, interaction: Interaction, button: discord.ui.Button[SearchResultsView]
+    ) -> None:
+        await self._turn(interaction, -1)
+
+    @discord.ui.button(label="Next", style=discord.ButtonStyle.secondary, row=0)
+    async def next(
+        self, interaction: Interaction, button: discord.ui.Button[SearchResultsView]
+    ) -> None:
+        await self._turn(interaction, 1)
+
+    async def _turn(self, interaction: Interaction, step: int) -> None:
+        work = self.service.run(self.results.request, self.results.page_index + step)
+        results = await in_time(interaction, work, update=True)
+        if results.page.empty:  # the archive changed under the member: stay on this page
+            await reply(interaction, "There are no more results.")
+            return
+        self.results = results
+        self._show_page()
+        if interaction.response.is_done():
+            await interaction.edit_original_response(embed=render_results(results), view=self)
+        else:
+            await interaction.response.edit_message(embed=render_results(results), view=self)
+
+    @discord.ui.select(placeholder="Post to channel: pick a result to share…", row=1)
+    async def share(
+        self, interaction: Interaction, select: discord.ui.Select[SearchResultsView]
+    ) -> None:
+        guild = interaction.guild
+        channel = interaction.channel
+        if guild is None or not select.values:
+            return
+        row = await self.service.shared_item(guild.id, int(select.values[0]))
+        if row is None:
+            await reply(interaction, "That item is no longer in this server's feeds.")
+            return
+        if not isinstance(channel, discord.abc.Messageable):
+            await reply(interaction, "I can't post in this channel.")
+            return
+        perms = interaction.app_permissions
+        can_send = (
+            perms.send_messages_in_threads
+            if isinstance(channel, discord.Thread)
+            else (perms.send_messages)
+        )
+        if not (perms.view_channel and can_send and perms.embed_links):
+            await reply(
+                interaction,
+                "I can't post here: I need **View Channel**, **Send Messages** and "
+                "**Embed Links** in this channel.",
+            )
+            return
+        await interaction.response.defer(ephemeral=True, thinking=True)
+        try:
+            posted = await channel.send(
+                content=f"Shared by {interaction.user.mention} from `/search`",
+                embed=render_item_embed(item_view(row)),
+                allowed_mentions=discord.AllowedMentions.none(),
+            )
+        except discord.HTTPException as exc:
+            log.info("sharing item %d in %s failed: %s", row.id, getattr(channel, "id", "?"), exc)
+            await reply(interaction, "Sorry, I couldn't post that here.")
+            return
+        await reply(interaction, f"Posted: {posted.jump_url}")
+
+    async def on_timeout(self) -> None:
+        with contextlib.suppress(discord.HTTPException):
+            await self.origin.edit_original_response(view=None)
+
+    async def on_error(  # type: ignore[override]
+        self, interaction: Interaction, error: Exception, item: discord.ui.Item[SearchResultsView]
+    ) -> None:
+        log.exception("search results button failed", exc_info=error)
+        with contextlib.suppress(discord.HTTPException):
+            await reply(interaction, "Sorry, something went wrong. Please search again.")
+
+
+class SearchCog(commands.Cog):
+    def __init__(self, bot: DigestBot) -> None:
+        self.bot = bot
+        runtime = bot.runtime
+        self.service = SearchService(runtime.store, clock=runtime.clock)
+
+    async def _feed_choices(
+        self, interaction: Interaction, current: str
+    ) -> list[app_commands.Choice[str]]:
+        if interaction.guild is None:
+            return []
+        feeds = await self.service.feed_choices(interaction.guild.id, current)
+        return [
+            app_commands.Choice(
+                name=_plain_label(feed.title) or _plain_label(feed.url) or f"feed {feed.feed_id}",
+                value=str(feed.feed_id),
+            )
+            for feed in feeds
+        ]
+
+    async def _since_choices(
+        self, interaction: Interaction, current: str
+    ) -> list[app_commands.Choice[str]]:
+        typed = current.strip().lower()
+        choices = [
+            app_commands.Choice(name=f"{label} ({value})", value=value)
+            for label, value in SINCE_SUGGESTIONS
+            if not typed or typed in label or value.startswith(typed)
+        ]
+        if typed and not any(c.value == typed for c in choices):
+            choices.insert(0, app_commands.Choice(name=_plain_label(current), value=current[:100]))
+        return choices[:25]
+
+    @app_commands.command(name="search", description="Search every newsletter this server follows")
+    @app_commands.guild_only()
+    @app_commands.describe(
+        query='Words to find (all must match); "a phrase", -leave_out, this OR that',
+        feed="Only this feed",
+        since="Only items since: 7d, 2w, 3m, or a date like 2024-05-01",
+        author="Only items whose author contains this",
+    )
+    @app_commands.autocomplete(feed=_feed_choices, since=_since_choices)
+    async def search(
+        self,
+        interaction: Interaction,
+        query: str,
+        feed: str | None = None,
+        since: str | None = None,
+        author: str | None = None,
+    ) -> None:
+        if interaction.guild is None:
+            await reply(interaction, "Search works in a server.")
+            return
+        try:
+            results = await in_time(
+                interaction,
+                self.service.search(
+                    interaction.guild.id, query, feed=feed, since=since, author=author
+                ),
+            )
+        except SearchInputError as exc:
+            await reply(interaction, exc.message)
+            return
+        if results.page.empty:
+            await reply(interaction, _empty_text(results))
+            return
+        view = SearchResultsView(self.service, interaction, results)
+        await send_ephemeral(interaction, embed=render_results(results), view=view)
+
+    @app_commands.command(name="latest", description="The newest items of this server's feeds")
+    @app_commands.guild_only()
+    @app_commands.describe(
+        feed="Only this feed",
+        count=f"How many items (1–{LATEST_MAX}, default {LATEST_DEFAULT})",
+    )
+    @app_commands.autocomplete(feed=_feed_choices)
+    async def latest(
+        self,
+        interaction: Interaction,
+        feed: str | None = None,
+        count: app_commands.Range[int, 1, LATEST_MAX] = LATEST_DEFAULT,
+    ) -> None:
+        if interaction.guild is None:
+            await reply(interaction, "This works in a server.")
+            return
+        try:
+            rows = await in_time(
+                interaction, self.service.latest(interaction.guild.id, feed=feed, count=count)
+            )
+        except SearchInputError as exc:
+            await reply(interaction, exc.message)
+            return
+        if not rows:
+            await reply(
+                interaction,
+                "Nothing to show yet: this server follows no feeds with items "
+                "(an admin can add one with `/feed add`).",
+            )
+            return
+        await send_ephemeral(
+            interaction,
+            f"The {len(rows)} newest item{'s' if len(rows) != 1 else ''}:",
+            embeds=[render_item_compact(item_view(row)) for row in rows],
+        )
+
+    async def cog_app_command_error(  # type: ignore[override]
+        self, interaction: Interaction, error: app_commands.AppCommandError
+    ) -> None:
+        await reply(interaction, "Sorry, something went wrong with that command. Please try again.")
+        raise error
+
+
+async def setup(bot: DigestBot) -> None:
+    await bot.add_cog(SearchCog(bot))
