@@ -10,16 +10,18 @@ import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
-from bot.ingest.entry import Entry, ParsedFeed
+from bot.ingest.entry import EnrichedItem, Entry, ParsedFeed
 from bot.ingest.errors import FeedError, HTTPStatusError
 from bot.ingest.fetch import FeedFetcher, FetchResult
-from bot.ingest.parse import parse_feed
+from bot.ingest.parse import parse_feed, plain
 from bot.ingest.timing import next_poll_after_failure, next_poll_after_success
 from bot.store import Store
 from bot.store.feeds import FeedMeta, FeedRow
 from bot.store.items import FreshItem
 from bot.store.polls import PollSuccess, commit_failure, commit_poll
 from bot.text.enrich import enrich_entries
+from bot.text.llm import LLMSummarizer
+from bot.text.summarizer import SummaryInput
 
 log = logging.getLogger(__name__)
 
@@ -73,11 +75,17 @@ class FeedPipeline:
     """Polls one feed at a time through every ingest stage; safe to run many concurrently."""
 
     def __init__(
-        self, store: Store, fetcher: FeedFetcher, *, clock: Callable[[], float] = time.time
+        self,
+        store: Store,
+        fetcher: FeedFetcher,
+        *,
+        clock: Callable[[], float] = time.time,
+        ai_summarizer: LLMSummarizer | None = None,
     ) -> None:
         self._store = store
         self._fetcher = fetcher
         self._clock = clock
+        self._ai = ai_summarizer
 
     async def poll(self, feed: FeedRow, *, conditional: bool = True) -> PollOutcome:
         started = time.perf_counter()
@@ -146,6 +154,8 @@ class FeedPipeline:
                 FreshItem(item, fingerprint)
                 for item, (_, fingerprint) in zip(enriched, changed, strict=True)
             ]
+            if self._ai is not None and feed.last_success_at is not None:
+                fresh = await self._with_ai_summaries(feed, fresh, known)
         meta = FeedMeta(parsed.title, parsed.site_url, parsed.description, parsed.language)
         saved = await commit_poll(
             self._store.db,
@@ -162,6 +172,47 @@ class FeedPipeline:
             updated_item_ids=saved.updated_ids,
             warning=parsed.warning,
         )
+
+    async def _with_ai_summaries(
+        self, feed: FeedRow, fresh: list[FreshItem], known: dict[str, str]
+    ) -> list[FreshItem]:
+        """Give the new items that will be delivered an AI summary, once per content hash.
+
+        Runs before the items are stored and routed, so every channel, digest and DM shows the
+        same text. Archive backfill (a feed's first poll), edits, and feeds nobody subscribes
+        to are never sent to the model; any failure keeps the offline summary.
+        """
+        assert self._ai is not None
+        new = [f for f in fresh if f.item.entry.stable_id not in known]
+        if not new or not await self._store.subscriptions.feed_has_subscribers(feed.id):
+            return fresh
+        cached = await self._store.summaries.get_many([f.item.content_hash for f in new])
+        missing = [f for f in new if f.item.content_hash not in cached]
+        answers = await asyncio.gather(*(self._ai.try_llm(summary_input(f.item)) for f in missing))
+        now = self._clock()
+        for fresh_item, answer in zip(missing, answers, strict=True):
+            if answer is not None:
+                content_hash = fresh_item.item.content_hash
+                cached[content_hash] = answer
+                await self._store.summaries.put(content_hash, answer, f"llm:{self._ai.model}", now)
+        return [
+            FreshItem(dataclasses.replace(f.item, summary=cached[f.item.content_hash]), f.raw_hash)
+            if f.item.content_hash in cached and f.item.entry.stable_id not in known
+            else f
+            for f in fresh
+        ]
+
+
+def summary_input(item: EnrichedItem) -> SummaryInput:
+    entry = item.entry
+    return SummaryInput(
+        title=entry.title,
+        text=item.content_text,
+        description=plain(entry.description_html),
+        language=entry.language,
+        url=entry.url,
+        content_hash=item.content_hash,
+    )
 
 
 def _parse(result: FetchResult) -> ParsedFeed:

@@ -11,6 +11,7 @@ from bot.store.feeds import FeedStore
 from bot.store.items import ItemStore
 from bot.store.state import BotStateStore
 from bot.store.subscriptions import SubscriptionStore
+from bot.store.summaries import SummaryCache
 
 __all__ = ["ForeignDatabaseError", "SchemaTooNewError", "Store", "StoreError"]
 
@@ -25,6 +26,7 @@ class Store:
         self.subscriptions = SubscriptionStore(db)
         self.deliveries = DeliveryStore(db)
         self.state = BotStateStore(db)
+        self.summaries = SummaryCache(db)
         self.digests = DigestStore(db)
 
     @classmethod
