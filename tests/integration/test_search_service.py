@@ -5,6 +5,8 @@ from __future__ import annotations
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime
 from pathlib import Path
+from types import SimpleNamespace
+from typing import cast
 
 import pytest
 
@@ -253,3 +255,56 @@ async def test_shared_item_only_from_the_guilds_feeds(store: Store, world: dict[
     shared = await service.shared_item(GUILD_B, item_id)
     assert shared is not None and shared.title == "Rust for secret guild B"
     assert await service.shared_item(GUILD_B, 999_999) is None
+
+
+# ---- console -------------------------------------------------------------------------------
+
+
+async def _console(store: Store, tmp_path: Path, guild_feeds: list[int], line: str) -> str:
+    """Run one console line against `store`, with the console guild following `guild_feeds`."""
+    from bot.console.registry import CONSOLE_CHANNEL_ID, CONSOLE_GUILD_ID, ConsoleContext
+    from bot.console.repl import _load_command_modules, run_command
+    from bot.runtime import Runtime
+
+    for feed_id in guild_feeds:
+        if await store.subscriptions.find(CONSOLE_CHANNEL_ID, feed_id) is None:
+            await store.subscriptions.add(CONSOLE_GUILD_ID, CONSOLE_CHANNEL_ID, feed_id, now=NOW)
+    _load_command_modules()
+    # The search commands use only the runtime's store and clock.
+    runtime = cast(Runtime, SimpleNamespace(store=store, clock=lambda: NOW))
+    answer = await run_command(ConsoleContext(runtime, lambda _: None), line)
+    assert answer is not None
+    return answer
+
+
+async def test_console_search_prints_the_same_results(
+    store: Store, world: dict[str, int], tmp_path: Path
+) -> None:
+    feeds = [world["alpha"], world["gamma"]]
+    text = await _console(store, tmp_path, feeds, "search rust --since 7d")
+    assert text.startswith("Results 1–2 of 2 for: rust (since 7d)")
+    assert "[Alpha] Rust async" in text and "[Gamma] Gardening with rust-proof tools" in text
+    assert "https://example.com/a-new" in text and "by Jane Doe" in text
+    assert "**rust**" in text and "guild B" not in text
+    text = await _console(store, tmp_path, feeds, 'search "rust async" --author=jane')
+    assert "Rust async" in text and "kernel" not in text
+    text = await _console(
+        store, tmp_path, feeds, "search rust -kernel -compilers -async --feed alpha"
+    )
+    assert text.startswith("No results")
+    text = await _console(store, tmp_path, feeds, "search rust --since soon")
+    assert text.startswith("Sorry:") and "7d" in text
+    text = await _console(store, tmp_path, feeds, "search --page 2")
+    assert "usage: search WORDS" in text
+
+
+async def test_console_latest(store: Store, world: dict[str, int], tmp_path: Path) -> None:
+    feeds = [world["alpha"], world["gamma"]]
+    text = await _console(store, tmp_path, feeds, "latest --count 2")
+    lines = [line for line in text.splitlines() if line.startswith("[")]
+    assert lines == ["[Alpha] Rust async", "[Gamma] Gardening with rust-proof tools"]
+    text = await _console(store, tmp_path, feeds, "latest --feed gamma")
+    assert [line for line in text.splitlines() if line.startswith("[")] == [
+        "[Gamma] Gardening with rust-proof tools"
+    ]
+    assert "between 1 and 10" in await _console(store, tmp_path, feeds, "latest --count 11")
