@@ -18,7 +18,7 @@ from bot.deliver.render import render_item_text
 from bot.deliver.views import item_view, preview_view
 from bot.ingest.errors import FeedError
 from bot.ingest.fetch import FeedFetcher
-from bot.ingest.pipeline import FeedPipeline
+from bot.ingest.pipeline import FeedPipeline, summary_input
 from bot.ingest.poller import FeedPoller
 from bot.runtime import Runtime
 from bot.services.feeds import (
@@ -29,6 +29,8 @@ from bot.services.feeds import (
     read_feed_file,
 )
 from bot.store import Store, StoreError
+from bot.text.llm import LLMSummarizer
+from bot.text.summary import OfflineSummarizer
 
 EXIT_OK = 0
 EXIT_ERROR = 1
@@ -56,7 +58,14 @@ def _print(text: str = "") -> None:
     print(text, flush=True)
 
 
-async def cmd_preview(settings: Settings, target: str, limit: int) -> int:
+async def cmd_preview(settings: Settings, target: str, limit: int, summarizer: str) -> int:
+    if summarizer == "llm" and not (settings.llm_base_url and settings.llm_model):
+        print(
+            "digestbot: configuration error: --summarizer llm needs DIGESTBOT_LLM_BASE_URL "
+            "and DIGESTBOT_LLM_MODEL",
+            file=sys.stderr,
+        )
+        return EXIT_CONFIG
     document: FeedDocument
     path = Path(target)
     if "://" not in target and await asyncio.to_thread(path.is_file):
@@ -68,10 +77,25 @@ async def cmd_preview(settings: Settings, target: str, limit: int) -> int:
     parsed = document.parsed
     _print(f"{parsed.title} — {document.url}")
     _print(f"{len(items)} item(s){f'; note: {parsed.warning}' if parsed.warning else ''}")
-    for index, item in enumerate(items[:limit], start=1):
-        view = preview_view(item, feed_title=parsed.title, feed_url=document.url, index=index)
-        _print()
-        _print(render_item_text(view))
+    ai: LLMSummarizer | None = None
+    if summarizer == "llm":
+        ai = LLMSummarizer(settings, OfflineSummarizer())
+    try:
+        for index, item in enumerate(items[:limit], start=1):
+            view = preview_view(item, feed_title=parsed.title, feed_url=document.url, index=index)
+            _print()
+            _print(render_item_text(view))
+            if ai is not None:
+                answer = await ai.try_llm(summary_input(item))
+                _print(f"  offline summary: {item.summary}")
+                if answer is None:
+                    reason = next(iter(ai.outcomes.most_common(1)), ("unavailable", 0))[0]
+                    _print(f"  AI summary:      (not available: {reason})")
+                else:
+                    _print(f"  AI summary:      {answer}")
+    finally:
+        if ai is not None:
+            await ai.aclose()
     return EXIT_OK
 
 
@@ -182,6 +206,12 @@ def build_parser() -> argparse.ArgumentParser:
         "target", nargs="?", help="feed URL, site URL or file (default: the bundled sample)"
     )
     preview.add_argument("--limit", type=int, default=10, help="items to show (default 10)")
+    preview.add_argument(
+        "--summarizer",
+        choices=("offline", "llm"),
+        default="offline",
+        help="llm: also show the AI summary next to the offline one",
+    )
 
     feeds = commands.add_parser("feeds", help="manage the archive's feeds without Discord")
     feed_commands = feeds.add_subparsers(dest="feeds_command", required=True, metavar="ACTION")
@@ -202,7 +232,8 @@ def build_parser() -> argparse.ArgumentParser:
 
 async def dispatch(args: argparse.Namespace, settings: Settings) -> int:
     if args.command == "preview":
-        return await cmd_preview(settings, args.target or str(sample_feed_path()), args.limit)
+        target = args.target or str(sample_feed_path())
+        return await cmd_preview(settings, target, args.limit, args.summarizer)
     if args.command == "feeds" and args.feeds_command == "add":
         return await cmd_feeds_add(settings, args.url)
     if args.command == "feeds" and args.feeds_command == "list":

@@ -1,0 +1,104 @@
+"""The `digestbot` command line, run as a real process against loopback servers."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import sys
+from pathlib import Path
+
+from tests.fakellm import GOOD_SUMMARY, running_fake_llm
+from tests.feedserver import FeedServer, rss_feed
+
+REPO = Path(__file__).resolve().parents[2]
+
+
+async def digestbot(*args: str, env: dict[str, str], stdin: bytes = b"") -> tuple[int, str, str]:
+    process = await asyncio.create_subprocess_exec(
+        sys.executable,
+        "-m",
+        "bot",
+        *args,
+        cwd=REPO,
+        env={**os.environ, "DIGESTBOT_LOG_LEVEL": "WARNING", **env},
+        stdin=asyncio.subprocess.PIPE,
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.PIPE,
+    )
+    out, err = await asyncio.wait_for(process.communicate(stdin), timeout=30)
+    assert process.returncode is not None
+    return process.returncode, out.decode(), err.decode()
+
+
+def archive_env(tmp_path: Path) -> dict[str, str]:
+    return {"DIGESTBOT_DB": str(tmp_path / "cli.db"), "DIGESTBOT_FETCH_ALLOW": "127.0.0.1/32"}
+
+
+def letter(*guids: str) -> str:
+    return rss_feed(
+        [
+            {
+                "title": f"Post {g}",
+                "guid": g,
+                "link": f"https://l.example.com/{g}",
+                "content": f"<p>Opening of post {g}. It says something.</p>",
+                "duration": "1:02:03",
+            }
+            for g in guids
+        ],
+        title="CLI Letter",
+    )
+
+
+async def test_preview_of_the_bundled_sample(tmp_path: Path) -> None:
+    code, out, _ = await digestbot("preview", env=archive_env(tmp_path))
+    assert code == 0
+    assert "The Sample Letter" in out and "Why small models keep surprising us" in out
+    assert "reader-supported" not in out and "Subscribe now" not in out
+    assert not (tmp_path / "cli.db").exists()  # preview stores nothing
+
+
+async def test_feeds_add_list_and_poll_once(tmp_path: Path, feed_server: FeedServer) -> None:
+    env = archive_env(tmp_path)
+    feed_server.set("/f", letter("a"))
+    code, out, _ = await digestbot("feeds", "add", feed_server.url("/f"), env=env)
+    assert code == 0 and "Added CLI Letter" in out and "1 item(s) archived" in out
+    code, out, _ = await digestbot("feeds", "list", env=env)
+    assert code == 0 and "CLI Letter" in out and "1 item(s)" in out
+    feed_server.set("/f", letter("b", "a"))
+    code, out, _ = await digestbot("poll", "--once", env=env)
+    assert code == 0 and "1 new" in out and "Post b" in out
+    code, out, _ = await digestbot("poll", "--once", env=env)
+    assert code == 0 and "unchanged" in out
+
+
+async def test_preview_llm_shows_both_summaries(tmp_path: Path, feed_server: FeedServer) -> None:
+    feed_server.set("/f", letter("a"))
+    async with running_fake_llm() as llm:
+        env = {
+            **archive_env(tmp_path),
+            "DIGESTBOT_LLM_BASE_URL": llm.base_url,
+            "DIGESTBOT_LLM_MODEL": "fake",
+        }
+        code, out, _ = await digestbot(
+            "preview", feed_server.url("/f"), "--summarizer", "llm", env=env
+        )
+    assert code == 0
+    assert "offline summary: Opening of post a." in out
+    assert f"AI summary:      {GOOD_SUMMARY}" in out
+
+
+async def test_bad_setting_exits_78_naming_it(tmp_path: Path) -> None:
+    env = {**archive_env(tmp_path), "DIGESTBOT_POLL_INTERVAL": "banana"}
+    code, _, err = await digestbot("feeds", "list", env=env)
+    assert code == 78 and "DIGESTBOT_POLL_INTERVAL" in err
+
+
+async def test_console_mode_runs_typed_commands(tmp_path: Path, feed_server: FeedServer) -> None:
+    feed_server.set("/f", letter("b", "a"))
+    typed = f"feed add {feed_server.url('/f')} --backfill 2\nfeed list\nnonsense\nquit\n"
+    code, out, _ = await digestbot("run", env=archive_env(tmp_path), stdin=typed.encode())
+    assert code == 0
+    assert "Following: CLI Letter" in out
+    assert "Unknown command 'nonsense'" in out
+    assert "CLI Letter → this console · instant" in out
