@@ -7,9 +7,11 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import logging
 import time
 from collections.abc import Callable, Coroutine
+from datetime import UTC, datetime
 from typing import Any
 
 from bot.config import Settings
@@ -19,9 +21,12 @@ from bot.ingest.fetch import FeedFetcher
 from bot.ingest.pipeline import FeedPipeline
 from bot.ingest.poller import FeedPoller
 from bot.scheduler import JobScheduler
+from bot.services.digests import DIGEST_TICK_S, DigestService
 from bot.services.feeds import FeedService
 from bot.services.subscriptions import SubscriptionService
 from bot.store import Store
+from bot.text.llm import LLMSummarizer
+from bot.text.summary import OfflineSummarizer
 
 log = logging.getLogger(__name__)
 
@@ -36,7 +41,14 @@ class Runtime:
         self.store = store
         self.clock = clock
         self.fetcher = FeedFetcher(settings)
-        self.pipeline = FeedPipeline(store, self.fetcher, clock=clock)
+        self.ai_summarizer = (
+            LLMSummarizer(settings, OfflineSummarizer())
+            if settings.llm_base_url and settings.llm_model
+            else None
+        )
+        self.pipeline = FeedPipeline(
+            store, self.fetcher, clock=clock, ai_summarizer=self.ai_summarizer
+        )
         self.feeds = FeedService(store, self.fetcher, self.pipeline, settings, clock=clock)
         self.subscriptions = SubscriptionService(
             store, self.feeds, wake_outbox=self._wake_outbox, clock=clock
@@ -76,10 +88,31 @@ class Runtime:
 
     async def start(self) -> None:
         """Start the background loops: poller, outbox (if a sender is attached), jobs."""
+        await self.start_digests()
         if self.outbox is not None:
             self._spawn("outbox", self.outbox.run(self.stop))
         self._spawn("poller", self.poller.run(self.stop))
         self.scheduler.start()
+
+    # --- scheduled digests (issue 7) ------------------------------------------------------
+
+    @functools.cached_property
+    def digests(self) -> DigestService:
+        return DigestService(self.store, clock=self.clock, wake_outbox=self._wake_outbox)
+
+    async def start_digests(self) -> None:
+        """Before the outbox runs: give it the handler that sends 'digest' deliveries, and
+        add the job that queues due digests (once now, for a digest missed while the bot
+        was down, then every DIGEST_TICK_S)."""
+        if self.outbox is not None:
+            self.outbox._handlers["digest"] = self.digests.send_delivery
+        self.scheduler.at("digests:catch-up", datetime.now(UTC), self._queue_due_digests)
+        self.scheduler.every("digests:tick", DIGEST_TICK_S, self._queue_due_digests)
+
+    async def _queue_due_digests(self) -> None:
+        await self.digests.run_due()
+
+    # --- end of scheduled digests ----------------------------------------------------------
 
     def loops_alive(self) -> bool:
         return bool(self._tasks) and all(not t.done() for t in self._tasks)
@@ -101,6 +134,8 @@ class Runtime:
             except Exception:
                 log.exception("%s stopped with an error", task.get_name())
         await self.fetcher.close()
+        if self.ai_summarizer is not None:
+            await self.ai_summarizer.aclose()
         await self.store.close()
 
 

@@ -58,14 +58,15 @@ async def period_item_ids(
 ) -> list[int]:
     """Items first seen in (start, end] of the channel's digest-mode feeds, newest first.
 
-    An item already queued for the channel as an instant post (the feed was in instant mode
-    when it arrived, or it was backfilled) is not repeated in the digest.
+    Only items that arrived after the channel subscribed count (a feed's archive, read when
+    it was added, is not news), and an item already queued for the channel as an instant post
+    (the feed was in instant mode when it arrived, or it was backfilled) is not repeated.
     """
     async with conn.execute(
         "SELECT DISTINCT i.id, i.published_at FROM items i "
         "JOIN subscriptions s ON s.feed_id = i.feed_id "
         "WHERE s.channel_id = ? AND s.mode = 'digest' "
-        "AND i.first_seen_at > ? AND i.first_seen_at <= ? "
+        "AND i.first_seen_at > ? AND i.first_seen_at <= ? AND i.first_seen_at > s.created_at "
         "AND NOT EXISTS (SELECT 1 FROM deliveries d "
         "WHERE d.dedupe_key = 'item:' || i.id || ':ch:' || s.channel_id) "
         "ORDER BY i.published_at DESC, i.id DESC",

@@ -1,0 +1,141 @@
+"""Send one digest delivery: its messages in order, each exactly once across retries and crashes.
+
+A digest is several messages under one delivery. Progress (the ids of the messages already
+sent) is saved after each message, so a retry or a restart continues with the next one. Each
+message has its own nonce (`d{delivery}.{index}`, never the delivery's plain `d{delivery}`,
+so the outbox's own maybe-sent lookup never takes the first message for the whole digest).
+When the last attempt may have reached Discord (`maybe_sent`), the first unsent message is
+looked for by its nonce before it is sent again; Discord also drops a quick resend with the
+same nonce. Later messages cannot have been sent: each is sent only after the previous one's
+progress was saved.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Awaitable, Callable, Sequence
+from datetime import UTC, datetime
+from typing import Protocol, runtime_checkable
+
+import discord
+
+from bot.deliver.digest import DigestMessage, digest_text
+from bot.deliver.senders import (
+    MISSING_ACCESS,
+    MISSING_PERMISSIONS,
+    DiscordSender,
+    PermanentSendError,
+    Sender,
+    SentMessage,
+    call_discord,
+)
+from bot.store.deliveries import DeliveryRow
+
+log = logging.getLogger(__name__)
+
+SaveProgress = Callable[[list[int | None]], Awaitable[None]]
+
+
+def digest_nonce(delivery_id: int, index: int) -> str:
+    """The nonce of message `index` of a digest delivery (≤ 25 characters)."""
+    return f"d{delivery_id}.{index}"
+
+
+@runtime_checkable
+class DigestPoster(Protocol):
+    """Posts one message of a digest and finds one posted before."""
+
+    async def post_digest_message(
+        self, delivery: DeliveryRow, message: DigestMessage, nonce: str
+    ) -> SentMessage: ...
+
+    async def find_digest_message(self, delivery: DeliveryRow, nonce: str) -> int | None: ...
+
+
+class DiscordDigestPoster:
+    """Digest messages through a connected discord.py client (never pinging anyone)."""
+
+    def __init__(self, client: discord.Client, *, history_limit: int = 100) -> None:
+        self._client = client
+        self._history_limit = history_limit
+
+    def _channel(self, delivery: DeliveryRow) -> discord.PartialMessageable:
+        return self._client.get_partial_messageable(delivery.target_id, guild_id=delivery.guild_id)
+
+    async def post_digest_message(
+        self, delivery: DeliveryRow, message: DigestMessage, nonce: str
+    ) -> SentMessage:
+        channel = self._channel(delivery)
+        sent = await call_discord(
+            lambda: channel.send(
+                content=message.content,
+                embeds=message.embeds,
+                allowed_mentions=discord.AllowedMentions.none(),
+                nonce=nonce,
+            )
+        )
+        return SentMessage(sent.id, sent.channel.id)
+
+    async def find_digest_message(self, delivery: DeliveryRow, nonce: str) -> int | None:
+        """The bot's message with this nonce among the channel's newest (back to when the
+        digest was queued), or None."""
+        me = self._client.user
+        if me is None:
+            return None
+        channel = self._channel(delivery)
+        since = datetime.fromtimestamp(delivery.created_at - 60, tz=UTC)
+
+        async def scan() -> int | None:
+            async for message in channel.history(limit=self._history_limit):
+                if message.created_at < since:
+                    return None
+                if message.author.id == me.id and str(message.nonce) == nonce:
+                    return message.id
+            return None
+
+        try:
+            return await call_discord(scan)
+        except PermanentSendError as error:
+            if error.code in (MISSING_PERMISSIONS, MISSING_ACCESS):
+                log.warning("delivery %d: cannot read history to check: %s", delivery.id, error)
+                return None  # the nonce still makes Discord drop a quick resend
+            raise
+
+
+def poster_for(sender: Sender) -> DigestPoster | None:
+    """How `sender` posts digest messages one by one; None: it takes the digest as text."""
+    if isinstance(sender, DigestPoster):
+        return sender
+    if isinstance(sender, DiscordSender):
+        return DiscordDigestPoster(sender._client)
+    return None
+
+
+async def send_digest(
+    sender: Sender,
+    delivery: DeliveryRow,
+    messages: Sequence[DigestMessage],
+    sent: Sequence[int | None],
+    save_progress: SaveProgress,
+) -> SentMessage:
+    """Send `messages[len(sent):]` in order, saving progress after each; the first message's
+    id is the delivery's. A sender that cannot post embeds (console) gets the whole digest
+    as one text."""
+    poster = poster_for(sender)
+    if poster is None:
+        return await sender.send_text(delivery, digest_text(messages))
+    done = list(sent)
+    resume_at = len(done)
+    for index in range(resume_at, len(messages)):
+        nonce = digest_nonce(delivery.id, index)
+        if index == resume_at and delivery.maybe_sent:
+            existing = await poster.find_digest_message(delivery, nonce)
+            if existing is not None:
+                log.info("delivery %d: digest message %d was already posted", delivery.id, index)
+                done.append(existing)
+                await save_progress(done)
+                continue
+        result = await poster.post_digest_message(delivery, messages[index], nonce)
+        done.append(result.message_id)
+        await save_progress(done)
+    return SentMessage(done[0] if done else None, delivery.target_id)

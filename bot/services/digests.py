@@ -1,0 +1,345 @@
+"""Scheduled digests: what `/digest schedule|off|preview` does, the job that queues due digests,
+and the outbox handler that sends them.
+
+A channel's digest lists the items its digest-mode feeds first saw in the period, grouped by
+feed, newest first. The period of a digest for slot S is (last digest's slot, S], or
+(schedule created, S] for the first one. A tick (every `DIGEST_TICK_S`, and once at start)
+asks `due_slot` for each schedule: after downtime only the latest missed slot is due, and its
+period reaches back to the last digest, so nothing is lost and nothing is sent twice. Marking
+the slot and queueing the delivery is one transaction; the delivery's dedupe key is
+`digest_key(channel, slot)`. An empty period sends nothing.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+
+from bot.deliver.digest import DEFAULT_MAX_ITEMS, DigestMessage, compose_digest, digest_text
+from bot.deliver.digest_send import send_digest
+from bot.deliver.schedule import (
+    DigestSchedule,
+    digest_period,
+    due_slot,
+    next_slot_after,
+    parse_local_time,
+    validate_schedule,
+)
+from bot.deliver.senders import PermanentSendError, Sender, SentMessage
+from bot.deliver.views import item_view
+from bot.store import Store
+from bot.store.deliveries import DeliveryRow
+from bot.store.digests import DigestScheduleRow
+from bot.store.routing import digest_key
+from bot.store.subscriptions import MODES, SubscriptionMode, SubscriptionRow
+
+log = logging.getLogger(__name__)
+
+DIGEST_TICK_S = 30.0
+# A preview of a channel without a schedule covers the last day.
+UNSCHEDULED_PREVIEW_S = 86_400.0
+# Switching a feed back to instant posts the items still waiting for the digest, up to this many.
+MODE_SWITCH_BACKFILL = 25
+
+
+WEEKDAY_NAMES = ("Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sunday")
+
+
+class NotSubscribedError(LookupError):
+    """The channel does not follow that feed (in that guild)."""
+
+
+@dataclass(frozen=True, slots=True)
+class ScheduledDigest:
+    row: DigestScheduleRow
+    schedule: DigestSchedule
+    next_slot: datetime  # UTC
+    created: bool = False  # False: an existing schedule was replaced
+
+    def describe(self) -> str:
+        """ "daily at 09:00 (Europe/Berlin)" / "every Monday at 09:00 (UTC)"."""
+        when = self.schedule.local_time.strftime("%H:%M")
+        zone = self.schedule.timezone
+        if self.schedule.cadence == "weekly" and self.schedule.weekday is not None:
+            day = WEEKDAY_NAMES[self.schedule.weekday]
+            return f"every {day} at {when} ({zone})"
+        return f"daily at {when} ({zone})"
+
+
+@dataclass(frozen=True, slots=True)
+class DigestPreview:
+    """What the channel's digest would hold if it were sent now."""
+
+    messages: list[DigestMessage]
+    item_count: int
+    period_start: datetime
+    period_end: datetime
+    scheduled: ScheduledDigest | None
+
+    @property
+    def text(self) -> str:
+        return digest_text(self.messages)
+
+
+@dataclass(frozen=True, slots=True)
+class DueDigest:
+    """One slot the tick handled."""
+
+    channel_id: int
+    slot: datetime
+    period_start: datetime
+    period_end: datetime
+    item_count: int
+    queued: bool  # False: an empty period (nothing to send) or already queued
+
+
+@dataclass(frozen=True, slots=True)
+class ModeChange:
+    subscription: SubscriptionRow
+    posted: int  # items that were waiting for the digest, now queued as posts
+
+
+def schedule_of(row: DigestScheduleRow) -> DigestSchedule:
+    return DigestSchedule(row.cadence, parse_local_time(row.local_time), row.timezone, row.weekday)
+
+
+def _utc(ts: float) -> datetime:
+    return datetime.fromtimestamp(ts, tz=UTC)
+
+
+def period_name(slot: datetime) -> str:
+    """The period part of a digest's outbox key: its slot in UTC."""
+    return f"{slot.astimezone(UTC):%Y-%m-%dT%H:%M:%SZ}"
+
+
+def _int_list(value: object) -> list[int]:
+    if not isinstance(value, list):
+        return []
+    return [int(v) for v in value if isinstance(v, int)]
+
+
+def _progress(value: object) -> list[int | None]:
+    if not isinstance(value, list):
+        return []
+    return [v if isinstance(v, int) else None for v in value]
+
+
+def _float(value: object, default: float) -> float:
+    return float(value) if isinstance(value, int | float) else default
+
+
+class DigestService:
+    def __init__(
+        self,
+        store: Store,
+        *,
+        clock: Callable[[], float] = time.time,
+        wake_outbox: Callable[[], None] = lambda: None,
+        max_items: int = DEFAULT_MAX_ITEMS,
+    ) -> None:
+        self._store = store
+        self._clock = clock
+        self._wake_outbox = wake_outbox
+        self._max_items = max_items
+        self._tick_lock = asyncio.Lock()
+
+    def _now(self) -> datetime:
+        return _utc(self._clock())
+
+    # --- commands ------------------------------------------------------------------------
+
+    async def schedule(
+        self,
+        *,
+        guild_id: int,
+        channel_id: int,
+        cadence: str,
+        local_time: str,
+        timezone: str,
+        weekday: int | str | None = None,
+        channel_name: str = "",
+        created_by: int | None = None,
+    ) -> ScheduledDigest:
+        """Set (or replace) the channel's digest schedule. ValueError says what is wrong with
+        the input. A replaced schedule continues from its last digest; a slot earlier than
+        now is never sent because of the change."""
+        schedule = validate_schedule(cadence, local_time, timezone, weekday)
+        row, created = await self._store.digests.upsert(
+            guild_id=guild_id,
+            channel_id=channel_id,
+            channel_name=channel_name,
+            cadence=schedule.cadence,
+            local_time=schedule.local_time.strftime("%H:%M"),
+            timezone=schedule.timezone,
+            weekday=schedule.weekday,
+            created_by=created_by,
+            now=self._clock(),
+        )
+        return ScheduledDigest(row, schedule, next_slot_after(schedule, self._now()), created)
+
+    async def off(self, channel_id: int) -> bool:
+        """Stop the channel's digest; False if it had none."""
+        return await self._store.digests.remove(channel_id)
+
+    async def get(self, channel_id: int) -> ScheduledDigest | None:
+        row = await self._store.digests.get(channel_id)
+        if row is None:
+            return None
+        schedule = schedule_of(row)
+        return ScheduledDigest(row, schedule, next_slot_after(schedule, self._now()))
+
+    async def for_guild(self, guild_id: int) -> list[ScheduledDigest]:
+        found: list[ScheduledDigest] = []
+        for row in await self._store.digests.for_guild(guild_id):
+            schedule = schedule_of(row)
+            found.append(ScheduledDigest(row, schedule, next_slot_after(schedule, self._now())))
+        return found
+
+    async def preview(self, channel_id: int, *, channel_name: str | None = None) -> DigestPreview:
+        """The digest the channel would get now: its period so far (since the last digest,
+        or the schedule's creation; the last day when it has no schedule)."""
+        now = self._now()
+        scheduled = await self.get(channel_id)
+        if scheduled is not None:
+            row = scheduled.row
+            start = _utc(row.last_sent_slot if row.last_sent_slot is not None else row.created_at)
+            name = channel_name or row.channel_name
+        else:
+            start = now - timedelta(seconds=UNSCHEDULED_PREVIEW_S)
+            name = channel_name or ""
+        ids = await self._store.digests.period_item_ids(
+            channel_id, start.timestamp(), now.timestamp()
+        )
+        messages = await self._compose(ids, name, start, now)
+        return DigestPreview(messages, len(ids), start, now, scheduled)
+
+    async def set_mode(
+        self, guild_id: int, channel_id: int, feed_id: int, mode: SubscriptionMode
+    ) -> ModeChange:
+        """Switch a channel's feed between instant posts and the digest. Back to instant, the
+        items still waiting for the channel's next digest are posted (up to
+        MODE_SWITCH_BACKFILL, newest), so none is lost. Raises NotSubscribedError."""
+        if mode not in MODES:
+            raise ValueError(f"mode must be instant or digest, not {mode!r}")
+        subscription = await self._store.subscriptions.find(channel_id, feed_id)
+        if subscription is None or subscription.guild_id != guild_id:
+            raise NotSubscribedError("That channel does not follow that feed.")
+        now = self._clock()
+        waiting: list[int] = []
+        if subscription.mode == "digest" and mode == "instant":
+            waiting = await self._waiting_items(channel_id, feed_id, now)
+        await self._store.subscriptions.set_mode(subscription.id, mode, now)
+        posted = 0
+        if waiting:
+            posted = await self._store.deliveries.queue_backfill(
+                subscription.id, waiting[:MODE_SWITCH_BACKFILL], now
+            )
+            self._wake_outbox()
+        updated = await self._store.subscriptions.get(subscription.id)
+        assert updated is not None
+        return ModeChange(updated, posted)
+
+    async def _waiting_items(self, channel_id: int, feed_id: int, now: float) -> list[int]:
+        row = await self._store.digests.get(channel_id)
+        if row is None:
+            return []
+        start = row.last_sent_slot if row.last_sent_slot is not None else row.created_at
+        ids = await self._store.digests.period_item_ids(channel_id, start, now)
+        rows = await self._store.items.many(ids)
+        return [r.id for r in rows if r.feed_id == feed_id]
+
+    # --- the tick ------------------------------------------------------------------------
+
+    async def run_due(self) -> list[DueDigest]:
+        """Queue every digest whose slot has come (at most one per schedule)."""
+        async with self._tick_lock:
+            now = self._now()
+            handled: list[DueDigest] = []
+            for row in await self._store.digests.all():
+                try:
+                    due = await self._run_one(row, now)
+                except ValueError:
+                    log.exception("digest schedule of channel %d is unusable", row.channel_id)
+                    continue
+                if due is not None:
+                    handled.append(due)
+        if any(d.queued for d in handled):
+            self._wake_outbox()
+        for due in handled:
+            log.info(
+                "digest for channel %d, slot %s: %d item(s)%s",
+                due.channel_id,
+                period_name(due.slot),
+                due.item_count,
+                " queued" if due.queued else "",
+            )
+        return handled
+
+    async def _run_one(self, row: DigestScheduleRow, now: datetime) -> DueDigest | None:
+        schedule = schedule_of(row)
+        last_sent = None if row.last_sent_slot is None else _utc(row.last_sent_slot)
+        slot = due_slot(schedule, now, last_sent, not_before=_utc(row.updated_at))
+        if slot is None:
+            return None
+        start, end = digest_period(schedule, slot, last_sent or _utc(row.created_at))
+        period = period_name(slot)
+        committed = await self._store.digests.commit_slot(
+            channel_id=row.channel_id,
+            slot=slot.timestamp(),
+            start=start.timestamp(),
+            end=end.timestamp(),
+            dedupe_key=digest_key(row.channel_id, period),
+            payload={
+                "channel_name": row.channel_name,
+                "period_start": start.timestamp(),
+                "period_end": end.timestamp(),
+                "slot": period,
+                "sent": [],
+            },
+            now=self._clock(),
+        )
+        if committed is None:
+            return None
+        return DueDigest(
+            row.channel_id, slot, start, end, len(committed.item_ids), committed.queued
+        )
+
+    # --- sending (the outbox's handler for 'digest' deliveries) --------------------------
+
+    async def _compose(
+        self, item_ids: Sequence[int], channel_name: str, start: datetime, end: datetime
+    ) -> list[DigestMessage]:
+        rows = await self._store.items.many(item_ids)
+        return compose_digest(
+            [item_view(r) for r in rows],
+            channel_name=channel_name,
+            period_start=start,
+            period_end=end,
+            max_items=self._max_items,
+        )
+
+    async def send_delivery(self, sender: Sender, delivery: DeliveryRow) -> SentMessage:
+        """Compose the digest from its payload and send its messages in order, continuing
+        after the ones an earlier attempt sent."""
+        data = delivery.payload_data()
+        end = _float(data.get("period_end"), delivery.created_at)
+        start = _float(data.get("period_start"), end)
+        messages = await self._compose(
+            _int_list(data.get("item_ids")),
+            str(data.get("channel_name") or ""),
+            _utc(start),
+            _utc(end),
+        )
+        if not messages:
+            raise PermanentSendError("the digest's items no longer exist", target_unreachable=False)
+
+        async def save_progress(sent: list[int | None]) -> None:
+            await self._store.digests.save_progress(delivery.id, {**data, "sent": sent})
+
+        return await send_digest(
+            sender, delivery, messages, _progress(data.get("sent")), save_progress
+        )

@@ -1,0 +1,636 @@
+"""Scheduled digests on a real SQLite file with an injected clock: one digest per slot across
+DST, exactly one after downtime, nothing twice, digest vs instant mode, resumable sending."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import re
+import time as wall
+from collections.abc import AsyncIterator, Callable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from zoneinfo import ZoneInfo
+
+import discord
+import pytest
+import pytest_asyncio
+
+from bot.console.digest import digest_off, digest_preview, digest_schedule
+from bot.console.registry import CONSOLE_CHANNEL_ID, CONSOLE_GUILD_ID, ConsoleContext
+from bot.deliver.digest import DigestMessage
+from bot.deliver.digest_send import DiscordDigestPoster
+from bot.deliver.outbox import Outbox
+from bot.deliver.render import ItemView
+from bot.deliver.senders import ConsoleSender, DiscordSender, SentMessage
+from bot.runtime import Runtime
+from bot.services.digests import DigestService, NotSubscribedError
+from bot.store import Store
+from bot.store.deliveries import DeliveryRow
+from bot.store.subscriptions import SubscriptionMode
+from tests.deliveryfakes import add_polled_feed, poll_items
+from tests.e2e import harness
+from tests.fakediscord import FakeDiscord
+
+GUILD = 111_111_111_111_111_111
+CH = 900_000_000_000_000_001
+OTHER_CH = 900_000_000_000_000_002
+ADMIN = 555_555_555_555_555_555
+_LINKED_ID = re.compile(r"\]\(https://example\.com/([^)\s]+)\)")
+_MORE = re.compile(r"and \*\*(\d+) more\*\*")
+
+
+def ts(text: str) -> float:
+    return datetime.fromisoformat(text).replace(tzinfo=UTC).timestamp()
+
+
+@dataclass
+class Clock:
+    now: float
+
+    def __call__(self) -> float:
+        return self.now
+
+
+class Crash(BaseException):
+    """The process dies here (not an Exception: nothing in the bot catches it)."""
+
+
+@dataclass
+class Post:
+    delivery_id: int
+    nonce: str
+    content: str | None
+    embeds: list[discord.Embed]
+
+
+@dataclass
+class RecordingPoster:
+    """A Sender that posts digest messages one by one and records them; `crash_on(nonce)`
+    decides whether the process dies right after that post reached 'Discord'."""
+
+    posts: list[Post] = field(default_factory=list)
+    items: list[tuple[int, str]] = field(default_factory=list)  # (delivery id, item title)
+    lookups: list[str] = field(default_factory=list)
+    crash_on: Callable[[str], bool] = lambda nonce: False
+
+    async def post_digest_message(
+        self, delivery: DeliveryRow, message: DigestMessage, nonce: str
+    ) -> SentMessage:
+        self.posts.append(Post(delivery.id, nonce, message.content, list(message.embeds)))
+        if self.crash_on(nonce):
+            raise Crash(nonce)
+        return SentMessage(len(self.posts), delivery.target_id)
+
+    async def find_digest_message(self, delivery: DeliveryRow, nonce: str) -> int | None:
+        self.lookups.append(nonce)
+        for index, post in enumerate(self.posts, start=1):
+            if post.nonce == nonce:
+                return index
+        return None
+
+    async def send_item(
+        self, delivery: DeliveryRow, item: ItemView, mention_role_id: int | None
+    ) -> SentMessage:
+        self.items.append((delivery.target_id, item.title))
+        return SentMessage(10_000 + len(self.items), delivery.target_id)
+
+    async def send_text(self, delivery: DeliveryRow, text: str) -> SentMessage:
+        raise AssertionError("a digest is posted message by message, not as text")
+
+    async def find_existing(self, delivery: DeliveryRow, item: ItemView | None) -> int | None:
+        return None
+
+    async def system_channel_for(self, guild_id: int) -> int | None:
+        return None
+
+    def linked_ids(self) -> list[str]:
+        return [
+            m for p in self.posts for e in p.embeds for m in _LINKED_ID.findall(e.description or "")
+        ]
+
+
+@pytest_asyncio.fixture
+async def store(tmp_path: Path) -> AsyncIterator[Store]:
+    opened = await Store.open(tmp_path / "bot.db")
+    yield opened
+    await opened.close()
+
+
+def outbox(store: Store, sender: object, clock: Clock, service: DigestService) -> Outbox:
+    return Outbox(
+        store,
+        sender,  # type: ignore[arg-type]
+        clock=clock,
+        monotonic=wall.monotonic,
+        sleep=asyncio.sleep,
+        backoff_base_s=0.0,
+        channel_burst=1000,
+        handlers={"digest": service.send_delivery},
+    )
+
+
+async def feed_in(
+    store: Store, url: str, channel: int, *, mode: SubscriptionMode = "digest", at: float
+) -> int:
+    """A feed (its archive read before `at`) that `channel` subscribes to at `at`."""
+    feed_id = await add_polled_feed(store, url, now=at - 100)
+    await store.subscriptions.add(GUILD, channel, feed_id, mode=mode, added_by=ADMIN, now=at)
+    return feed_id
+
+
+async def digests_of(store: Store, channel: int = CH) -> list[DeliveryRow]:
+    return [d for d in await store.deliveries.for_target("channel", channel) if d.kind == "digest"]
+
+
+async def item_sids(store: Store, delivery: DeliveryRow) -> list[str]:
+    ids = delivery.payload_data()["item_ids"]
+    assert isinstance(ids, list)
+    return [row.stable_id for row in await store.items.many(ids)]
+
+
+# --- one digest per slot, at the local time, across daylight-saving changes ---------------
+
+
+@pytest.mark.parametrize(
+    ("created", "days", "expected_slots"),
+    [
+        # Europe/Berlin springs forward on 2024-03-31: 09:00 local is 08:00Z, then 07:00Z.
+        (
+            "2024-03-29T12:00:00",
+            4,
+            [
+                "2024-03-30T08:00:00Z",
+                "2024-03-31T07:00:00Z",
+                "2024-04-01T07:00:00Z",
+                "2024-04-02T07:00:00Z",
+            ],
+        ),
+        # ... and falls back on 2024-10-27: 07:00Z, then 08:00Z.
+        (
+            "2024-10-25T12:00:00",
+            4,
+            [
+                "2024-10-26T07:00:00Z",
+                "2024-10-27T08:00:00Z",
+                "2024-10-28T08:00:00Z",
+                "2024-10-29T08:00:00Z",
+            ],
+        ),
+    ],
+)
+async def test_daily_berlin_digest_is_sent_once_per_day_at_nine_local_across_dst(
+    store: Store, created: str, days: int, expected_slots: list[str]
+) -> None:
+    start = ts(created)
+    clock = Clock(start)
+    service = DigestService(store, clock=clock)
+    feed = await feed_in(store, "https://a.example/feed", CH, at=start - 3600)
+    await service.schedule(
+        guild_id=GUILD,
+        channel_id=CH,
+        cadence="daily",
+        local_time="09:00",
+        timezone="Europe/Berlin",
+        channel_name="reading",
+    )
+    poster = RecordingPoster()
+    worker = outbox(store, poster, clock, service)
+    # One new item every day at 12:05Z; the tick runs every 10 minutes for `days` days.
+    day = 0
+    for step in range(days * 24 * 6 + 1):
+        clock.now = start + step * 600
+        if step % (24 * 6) == 1:
+            await poll_items(store, feed, [f"a-{day}"], now=clock.now)
+            day += 1
+        await service.run_due()
+        await worker.drain()
+
+    digests = await digests_of(store)
+    assert [d.payload_data()["slot"] for d in digests] == expected_slots
+    berlin = ZoneInfo("Europe/Berlin")
+    for delivery in digests:
+        slot = datetime.strptime(str(delivery.payload_data()["slot"]), "%Y-%m-%dT%H:%M:%SZ")
+        local = slot.replace(tzinfo=UTC).astimezone(berlin)
+        assert (local.hour, local.minute) == (9, 0)
+    # Each digest holds exactly the item that arrived the day before it.
+    assert [await item_sids(store, d) for d in digests] == [[f"a-{n}"] for n in range(days)]
+    assert all(d.state == "sent" for d in digests)
+    assert [p.nonce for p in poster.posts] == [f"d{d.id}.0" for d in digests]
+    assert poster.linked_ids() == [f"a-{n}" for n in range(days)]
+
+
+async def test_weekly_new_york_digest_keeps_monday_nine_local_across_dst(store: Store) -> None:
+    start = ts("2024-03-01T00:00:00")  # a Friday; New York springs forward on 2024-03-10
+    clock = Clock(start)
+    service = DigestService(store, clock=clock)
+    feed = await feed_in(store, "https://a.example/feed", CH, at=start - 3600)
+    scheduled = await service.schedule(
+        guild_id=GUILD,
+        channel_id=CH,
+        cadence="weekly",
+        local_time="9:00",
+        timezone="america/new_york",
+        weekday="mon",
+    )
+    assert scheduled.describe() == "every Monday at 09:00 (America/New_York)"
+    day = 0
+    for hour in range(18 * 24 + 1):
+        clock.now = start + hour * 3600
+        if hour % 24 == 15:  # 15:00Z every day
+            await poll_items(store, feed, [f"a-{day}"], now=clock.now)
+            day += 1
+        await service.run_due()
+
+    digests = await digests_of(store)
+    assert [d.payload_data()["slot"] for d in digests] == [
+        "2024-03-04T14:00:00Z",  # EST (UTC-5)
+        "2024-03-11T13:00:00Z",  # EDT (UTC-4)
+        "2024-03-18T13:00:00Z",
+    ]
+    items = [await item_sids(store, d) for d in digests]
+    assert [len(i) for i in items] == [3, 7, 7]  # Fri–Sun, then a whole week each
+    assert sorted([s for i in items for s in i], key=lambda s: int(s[2:])) == [
+        f"a-{n}" for n in range(17)
+    ]
+
+
+# --- downtime, restarts, concurrent ticks ---------------------------------------------------
+
+
+async def test_a_restart_after_missed_slots_sends_exactly_one_digest(tmp_path: Path) -> None:
+    path = tmp_path / "bot.db"
+    clock = Clock(ts("2024-05-01T08:00:00"))
+    store = await Store.open(path)
+    service = DigestService(store, clock=clock)
+    feed = await feed_in(store, "https://a.example/feed", CH, at=clock.now - 60)
+    await service.schedule(
+        guild_id=GUILD, channel_id=CH, cadence="daily", local_time="09:00", timezone="UTC"
+    )
+    clock.now = ts("2024-05-01T09:30:00")
+    (empty,) = await service.run_due()
+    assert not empty.queued and empty.item_count == 0  # an empty period sends nothing
+    for day, when in enumerate(
+        ["2024-05-01T10:00:00", "2024-05-02T10:00:00", "2024-05-03T10:00:00"]
+    ):
+        await poll_items(store, feed, [f"a-{day}"], now=ts(when))
+    await store.close()  # the bot is down from here until 2024-05-04 12:00
+
+    clock.now = ts("2024-05-04T12:00:00")
+    for restart in range(3):
+        store = await Store.open(path)
+        fresh = DigestService(store, clock=clock)
+        other = DigestService(store, clock=clock)
+        handled = await asyncio.gather(fresh.run_due(), other.run_due())
+        queued = [d for batch in handled for d in batch if d.queued]
+        assert len(queued) == (1 if restart == 0 else 0)
+        digests = await digests_of(store)
+        assert len(digests) == 1
+        (digest,) = digests
+        assert digest.payload_data()["slot"] == "2024-05-04T09:00:00Z"
+        assert digest.dedupe_key == f"digest:{CH}:2024-05-04T09:00:00Z"
+        assert sorted(await item_sids(store, digest)) == ["a-0", "a-1", "a-2"]
+        await store.close()
+
+    store = await Store.open(path)
+    try:
+        poster = RecordingPoster()
+        await outbox(store, poster, clock, DigestService(store, clock=clock)).drain()
+        assert len(poster.posts) == 1
+        assert sorted(poster.linked_ids()) == ["a-0", "a-1", "a-2"]
+        # The next day's digest starts where the one sent after the downtime ended.
+        await poll_items(store, feed, ["a-3"], now=ts("2024-05-04T13:00:00"))
+        clock.now = ts("2024-05-05T09:00:00")
+        (next_day,) = await DigestService(store, clock=clock).run_due()
+        assert next_day.queued and next_day.item_count == 1
+        assert next_day.period_start == datetime(2024, 5, 4, 9, tzinfo=UTC)
+    finally:
+        await store.close()
+
+
+# --- digest mode vs instant mode -----------------------------------------------------------
+
+
+async def test_digest_mode_posts_nothing_at_once_and_instant_items_stay_out_of_the_digest(
+    store: Store,
+) -> None:
+    clock = Clock(ts("2024-05-01T08:00:00"))
+    service = DigestService(store, clock=clock)
+    digest_feed = await feed_in(store, "https://d.example/feed", CH, at=clock.now)
+    instant_feed = await feed_in(store, "https://i.example/feed", CH, mode="instant", at=clock.now)
+    # The same digest feed, instant in another channel.
+    await store.subscriptions.add(GUILD, OTHER_CH, digest_feed, mode="instant", now=clock.now)
+    await service.schedule(
+        guild_id=GUILD, channel_id=CH, cadence="daily", local_time="09:00", timezone="UTC"
+    )
+    poster = RecordingPoster()
+    worker = outbox(store, poster, clock, service)
+
+    clock.now = ts("2024-05-01T08:30:00")
+    await poll_items(store, digest_feed, ["d-2", "d-1"], now=clock.now)
+    await poll_items(store, instant_feed, ["i-2", "i-1"], now=clock.now)
+    await worker.drain()
+    assert sorted(t for ch, t in poster.items if ch == CH) == ["Post i-1", "Post i-2"]
+    assert sorted(t for ch, t in poster.items if ch == OTHER_CH) == ["Post d-1", "Post d-2"]
+    assert poster.posts == []
+
+    clock.now = ts("2024-05-01T09:00:00")
+    (due,) = await service.run_due()
+    assert due.queued and due.item_count == 2
+    await worker.drain()
+    assert len(poster.posts) == 1
+    assert poster.linked_ids() == ["d-2", "d-1"]  # newest first, instant items absent
+    assert len(poster.items) == 4  # the digest posted no single items
+
+
+async def test_switching_modes(store: Store) -> None:
+    clock = Clock(ts("2024-05-01T08:00:00"))
+    service = DigestService(store, clock=clock)
+    feed = await feed_in(store, "https://d.example/feed", CH, mode="instant", at=clock.now)
+    await service.schedule(
+        guild_id=GUILD, channel_id=CH, cadence="daily", local_time="09:00", timezone="UTC"
+    )
+    clock.now += 60
+    await poll_items(store, feed, ["d-1"], now=clock.now)  # posted at once (instant)
+    change = await service.set_mode(GUILD, CH, feed, "digest")
+    assert change.subscription.mode == "digest" and change.posted == 0
+    clock.now += 60
+    await poll_items(store, feed, ["d-2"], now=clock.now)
+    preview = await service.preview(CH)
+    assert preview.item_count == 1  # d-1 was posted already; only d-2 waits
+    assert "Post d-2" in preview.text and "Post d-1" not in preview.text
+
+    # Back to instant: what waited for the digest is posted now, not lost.
+    change = await service.set_mode(GUILD, CH, feed, "instant")
+    assert change.posted == 1
+    assert (await service.preview(CH)).item_count == 0
+    clock.now = ts("2024-05-01T09:00:00")
+    (due,) = await service.run_due()
+    assert not due.queued
+    poster = RecordingPoster()
+    await outbox(store, poster, clock, service).drain()
+    assert [t for _, t in poster.items] == ["Post d-1", "Post d-2"]
+
+    with pytest.raises(NotSubscribedError):
+        await service.set_mode(GUILD, OTHER_CH, feed, "digest")
+    with pytest.raises(NotSubscribedError):
+        await service.set_mode(GUILD + 1, CH, feed, "digest")
+
+
+async def test_schedule_validation_off_and_rescheduling(store: Store) -> None:
+    clock = Clock(ts("2024-05-01T08:00:00"))
+    service = DigestService(store, clock=clock)
+    feed = await feed_in(store, "https://d.example/feed", CH, at=clock.now)
+    for cadence, local_time, zone, weekday, fragment in [
+        ("hourly", "09:00", "UTC", None, "cadence"),
+        ("daily", "25:00", "UTC", None, "HH:MM"),
+        ("daily", "09:00", "Mars/Olympus", None, "time zone"),
+        ("weekly", "09:00", "UTC", None, "weekday"),
+    ]:
+        with pytest.raises(ValueError, match=fragment):
+            await service.schedule(
+                guild_id=GUILD,
+                channel_id=CH,
+                cadence=cadence,
+                local_time=local_time,
+                timezone=zone,
+                weekday=weekday,
+            )
+    assert await service.get(CH) is None
+
+    first = await service.schedule(
+        guild_id=GUILD, channel_id=CH, cadence="daily", local_time="09:00", timezone="UTC"
+    )
+    assert first.created and first.next_slot == datetime(2024, 5, 1, 9, tzinfo=UTC)
+    await poll_items(store, feed, ["d-1"], now=clock.now + 60)
+    # Changed at 09:30 to 09:15: today's 09:15 is already past and is not sent for the change.
+    clock.now = ts("2024-05-01T09:30:00")
+    moved = await service.schedule(
+        guild_id=GUILD, channel_id=CH, cadence="daily", local_time="09:15", timezone="UTC"
+    )
+    assert not moved.created and moved.next_slot == datetime(2024, 5, 2, 9, 15, tzinfo=UTC)
+    assert await service.run_due() == []
+    assert [s.row.channel_id for s in await service.for_guild(GUILD)] == [CH]
+
+    # Off: no digest, and one queued but never attempted is cancelled.
+    clock.now = ts("2024-05-02T09:15:00")
+    (due,) = await service.run_due()
+    assert due.queued
+    assert await service.off(CH)
+    assert not await service.off(CH)
+    (digest,) = await digests_of(store)
+    assert digest.state == "cancelled"
+    clock.now = ts("2024-05-03T09:15:00")
+    assert await service.run_due() == []
+
+
+async def test_a_paused_channel_keeps_its_digest_until_it_resumes(store: Store) -> None:
+    clock = Clock(ts("2024-05-01T08:00:00"))
+    service = DigestService(store, clock=clock)
+    feed = await feed_in(store, "https://d.example/feed", CH, at=clock.now)
+    await service.schedule(
+        guild_id=GUILD, channel_id=CH, cadence="daily", local_time="09:00", timezone="UTC"
+    )
+    await poll_items(store, feed, ["d-1"], now=clock.now + 60)
+    (subscription,) = await store.subscriptions.for_channel(CH)
+    await store.subscriptions.pause(subscription.id, "Missing Access", clock.now + 60)
+    clock.now = ts("2024-05-01T09:00:00")
+    await service.run_due()
+    (digest,) = await digests_of(store)
+    assert digest.state == "paused"
+    await store.subscriptions.add(GUILD, CH, feed, mode="digest", now=clock.now + 1)
+    (digest,) = await digests_of(store)
+    assert digest.state == "pending"
+
+
+# --- sending: in order, every message once, nothing dropped -------------------------------
+
+
+async def big_digest(store: Store, clock: Clock, channel: int) -> DigestService:
+    """150 new items over three digest-mode feeds, and a due digest for them."""
+    service = DigestService(store, clock=clock)
+    start = clock.now
+    for letter in "abc":
+        feed = await feed_in(store, f"https://{letter}.example/feed", channel, at=start)
+        await poll_items(store, feed, [f"{letter}-{n}" for n in range(50, 0, -1)], now=start + 60)
+    async with store.db.transaction() as tx:  # long summaries: the digest needs several messages
+        await tx.execute("UPDATE items SET summary = ? || title", ("A fairly long summary. " * 8,))
+    await service.schedule(
+        guild_id=GUILD,
+        channel_id=channel,
+        cadence="daily",
+        local_time=datetime.fromtimestamp(start + 3600, tz=UTC).strftime("%H:%M"),
+        timezone="UTC",
+        channel_name="reading",
+    )
+    clock.now = start + 3 * 3600
+    (due,) = await service.run_due()
+    assert due.queued and due.item_count == 150
+    return service
+
+
+def check_nothing_dropped(contents: list[str], linked: list[str], total: int) -> None:
+    assert len(linked) == len(set(linked)), "an item is listed twice"
+    (more,) = [int(m) for text in contents for m in _MORE.findall(text)]
+    assert len(linked) + more == total
+
+
+async def test_a_crash_mid_digest_resumes_without_resending(tmp_path: Path) -> None:
+    path = tmp_path / "bot.db"
+    clock = Clock(ts("2024-05-01T06:00:00"))
+    store = await Store.open(path)
+    service = await big_digest(store, clock, CH)
+    (digest,) = await digests_of(store)
+    second = f"d{digest.id}.1"
+    poster = RecordingPoster(crash_on=lambda nonce: nonce == second)
+    with pytest.raises(Crash):
+        await outbox(store, poster, clock, service).drain()
+    assert [p.nonce for p in poster.posts] == [f"d{digest.id}.0", second]
+    await store.close()  # the process died after message 2 reached Discord, unrecorded
+
+    store = await Store.open(path)
+    try:
+        poster.crash_on = lambda nonce: False
+        service = DigestService(store, clock=clock)
+        await outbox(store, poster, clock, service).drain()
+        nonces = [p.nonce for p in poster.posts]
+        assert len(nonces) >= 3, "150 items take several messages"
+        assert nonces == [f"d{digest.id}.{n}" for n in range(len(nonces))]  # each once, in order
+        assert poster.lookups == [second]  # only the unconfirmed one was looked for
+        (digest,) = await digests_of(store)
+        assert digest.state == "sent" and digest.message_id == 1
+        contents = [p.content or "" for p in poster.posts] + [
+            e.description or "" for p in poster.posts for e in p.embeds
+        ]
+        check_nothing_dropped(contents, poster.linked_ids(), 150)
+    finally:
+        await store.close()
+
+
+class LosingThirdAnswer:
+    """The real Discord sender and digest poster, except that the answer to the third digest
+    message is lost after the fake Discord posted it (503: discord.py does not retry it)."""
+
+    def __init__(self, sender: DiscordSender, poster: DiscordDigestPoster, fake: FakeDiscord):
+        self._sender = sender
+        self._poster = poster
+        self._fake = fake
+        self.lookups: list[str] = []
+
+    async def post_digest_message(
+        self, delivery: DeliveryRow, message: DigestMessage, nonce: str
+    ) -> SentMessage:
+        if nonce.endswith(".2") and not self.lookups:
+            self._fake.faults.fail(r"/messages$", 503, method="POST", after_effect=True)
+        return await self._poster.post_digest_message(delivery, message, nonce)
+
+    async def find_digest_message(self, delivery: DeliveryRow, nonce: str) -> int | None:
+        self.lookups.append(nonce)
+        return await self._poster.find_digest_message(delivery, nonce)
+
+    async def send_item(
+        self, delivery: DeliveryRow, item: ItemView, mention_role_id: int | None
+    ) -> SentMessage:
+        return await self._sender.send_item(delivery, item, mention_role_id)
+
+    async def send_text(self, delivery: DeliveryRow, text: str) -> SentMessage:
+        return await self._sender.send_text(delivery, text)
+
+    async def find_existing(self, delivery: DeliveryRow, item: ItemView | None) -> int | None:
+        return await self._sender.find_existing(delivery, item)
+
+    async def system_channel_for(self, guild_id: int) -> int | None:
+        return await self._sender.system_channel_for(guild_id)
+
+
+@contextlib.asynccontextmanager
+async def discord_client(fake: FakeDiscord) -> AsyncIterator[discord.Client]:
+    intents = discord.Intents.none()
+    intents.guilds = True
+    client = discord.Client(
+        intents=intents, allowed_mentions=discord.AllowedMentions.none(), guild_ready_timeout=0.1
+    )
+    task = asyncio.create_task(client.start(fake.token))
+    try:
+        await fake.wait_until(lambda: bool(client.guilds), timeout=5)
+        yield client
+    finally:
+        await client.close()
+        await asyncio.wait_for(task, 5)
+
+
+async def test_150_items_through_the_fake_discord_within_limits_once_each(
+    store: Store, fake_discord: FakeDiscord
+) -> None:
+    fake = fake_discord
+    world = fake.state.add_standard_guild()
+    # Around real time: the sender looks for unconfirmed messages back to when it was queued.
+    clock = Clock(wall.time() - 4 * 3600)
+    service = await big_digest(store, clock, world.news_id)
+    clock.now = wall.time()
+    (digest,) = await digests_of(store, world.news_id)
+    async with discord_client(fake) as client:
+        sender = LosingThirdAnswer(DiscordSender(client), DiscordDigestPoster(client), fake)
+        await outbox(store, sender, clock, service).drain()
+    (digest,) = await digests_of(store, world.news_id)
+    assert digest.state == "sent" and digest.attempts == 2
+    assert sender.lookups == [f"d{digest.id}.2"]
+    posts = fake.bot_posts(world.news_id)
+    assert len(posts) >= 3
+    assert [p.nonce for p in posts] == [f"d{digest.id}.{n}" for n in range(len(posts))]
+    for post in posts:
+        assert 1 <= len(post.embeds) <= 10
+        assert len(post.content or "") <= 2000
+        assert post.allowed_mentions == {"parse": []}
+        assert not post.pinged.anyone
+    assert "150 new items" in (posts[0].content or "")
+    linked = [
+        m for p in posts for e in p.embeds for m in _LINKED_ID.findall(e.get("description", ""))
+    ]
+    contents = [e.get("description", "") for p in posts for e in p.embeds]
+    check_nothing_dropped(contents, linked, 150)
+
+
+# --- console mode ---------------------------------------------------------------------------
+
+
+async def test_console_schedule_preview_digest_and_off(tmp_path: Path) -> None:
+    clock = Clock(ts("2024-05-01T06:00:00"))
+    runtime = Runtime(
+        harness.test_settings(tmp_path), await Store.open(tmp_path / "bot.db"), clock=clock
+    )
+    try:
+        printed: list[str] = []
+        ctx = ConsoleContext(runtime, printed.append)
+        store = runtime.store
+        feed = await add_polled_feed(store, "https://d.example/feed", now=clock.now - 100)
+        await store.subscriptions.add(
+            CONSOLE_GUILD_ID, CONSOLE_CHANNEL_ID, feed, mode="digest", now=clock.now
+        )
+        answer = await digest_schedule(ctx, ["daily", "09:00", "Europe/Berlin"])
+        assert answer == (
+            "Digest daily at 09:00 (Europe/Berlin). "
+            "Next one: 2024-05-01 09:00 CEST (2024-05-01 07:00 UTC)."
+        )
+        assert "Nothing for the digest yet" in await digest_preview(ctx, [])
+        clock.now += 60
+        await poll_items(store, feed, ["d-2", "d-1"], now=clock.now)
+        preview = await digest_preview(ctx, [])
+        assert "Digest for #console" in preview and "Post d-2" in preview
+
+        clock.now = ts("2024-05-01T07:00:00")
+        await runtime.digests.run_due()
+        worker = Outbox(
+            store,
+            ConsoleSender(printed.append),
+            clock=clock,
+            handlers={"digest": runtime.digests.send_delivery},
+        )
+        await worker.drain()
+        (text,) = printed
+        assert "2 new items" in text and text.index("Post d-2") < text.index("Post d-1")
+        assert await digest_off(ctx, []) == "Digest turned off."
+        assert await digest_off(ctx, []) == "There was no digest; nothing changed."
+    finally:
+        await runtime.close()
