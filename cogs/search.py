@@ -62,6 +62,7 @@ HIT_FEED_LIMIT = 60
 HIT_AUTHOR_LIMIT = 40
 HIT_LINK_LIMIT = 300  # a longer URL is left out rather than crowd out the snippet
 SNIPPET_LIMIT = 220
+MIN_SNIPPET = 40
 QUERY_SHOWN_LIMIT = 200
 SINCE_SUGGESTIONS = (
     ("last 7 days", "7d"),
@@ -111,18 +112,24 @@ def cut_snippet(snippet: str, limit: int) -> str:
 
 
 def _hit_block(number: int, hit: SearchHit, budget: int) -> str:
+    """One result: linked title, feed · time · author, snippet; within `budget` characters
+    (a long link is dropped first, then the snippet shortened)."""
     title = fit_text(one_line(hit.title) or "(untitled)", HIT_TITLE_LIMIT)
-    url = safe_url(hit.url)
-    if url is not None and len(url) <= HIT_LINK_LIMIT:
-        heading = f"**{number}. [{title}]({link_target(url)})**"
-    else:
-        heading = f"**{number}. {title}**"
     meta = [fit_text(hit.feed_title or "feed", HIT_FEED_LIMIT), f"<t:{int(hit.published_at)}:R>"]
     if hit.author and one_line(hit.author):
         meta.append("by " + fit_text(one_line(hit.author), HIT_AUTHOR_LIMIT))
-    lines = [heading, " · ".join(meta)]
-    room = min(SNIPPET_LIMIT, budget - len(heading) - len(lines[1]) - 2)
-    if hit.snippet and room > 20:
+    meta_line = " · ".join(meta)
+    heading = f"**{number}. {title}**"
+    url = safe_url(hit.url)
+    if url is not None:
+        linked = f"**{number}. [{title}]({link_target(url)})**"
+        if len(link_target(url)) <= HIT_LINK_LIMIT and (
+            len(linked) + len(meta_line) + 2 + MIN_SNIPPET <= budget
+        ):
+            heading = linked
+    lines = [heading, meta_line]
+    room = min(SNIPPET_LIMIT, budget - len(heading) - len(meta_line) - 2)
+    if hit.snippet and room >= MIN_SNIPPET:
         lines.append(cut_snippet(hit.snippet, room))
     return "\n".join(lines)
 
@@ -325,8 +332,9 @@ class SearchCog(commands.Cog):
             for label, value in SINCE_SUGGESTIONS
             if not typed or typed in label or value.startswith(typed)
         ]
-        if typed and not any(c.value == typed for c in choices):
-            choices.insert(0, app_commands.Choice(name=_plain_label(current), value=current[:100]))
+        label = _plain_label(current)
+        if label and not any(c.value == typed for c in choices):
+            choices.insert(0, app_commands.Choice(name=label, value=current.strip()[:100]))
         return choices[:25]
 
     @app_commands.command(name="search", description="Search every newsletter this server follows")

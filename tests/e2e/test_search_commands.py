@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import re
 import sys
 from pathlib import Path
 from typing import Any
@@ -10,8 +11,10 @@ from typing import Any
 import pytest
 
 from bot.app import DigestBot
-from bot.services.search import SearchResults, SearchService
-from cogs.search import NOT_YOURS
+from bot.deliver.render import DESCRIPTION_LIMIT, EMBED_TOTAL_LIMIT, TITLE_LIMIT, embed_size
+from bot.services.search import PAGE_SIZE, SearchRequest, SearchResults, SearchService
+from bot.store.search import SearchHit, SearchPage, format_snippet
+from cogs.search import _MARKDOWN_TOKEN, NOT_YOURS, cut_snippet, render_results
 from tests.e2e.harness import running_bot
 from tests.fakediscord import FakeDiscord, StandardGuild, StoredMessage
 from tests.feedserver import FeedServer, rss_feed
@@ -298,3 +301,48 @@ async def test_latest_lists_the_newest_items_as_compact_embeds(
         fake.add_bot_to_guild(empty.guild_id)
         nothing = await latest({}, empty)
         assert not nothing.embeds and "/feed add" in nothing.content
+
+
+def _balanced(markdown: str) -> bool:
+    """Every `**` that is not escaped is closed again."""
+    return len([t for t in _MARKDOWN_TOKEN.findall(markdown) if t == "**"]) % 2 == 0
+
+
+def test_results_embed_fits_discord_limits_with_hostile_hits() -> None:
+    snippet = format_snippet(("\x02rust\x03 and *stars* \\ back_slash " * 40) + "@everyone")
+    hits = [
+        SearchHit(
+            item_id=n,
+            feed_id=1,
+            title=("@everyone **[x](javascript:1)** " * 30) + str(n),
+            url="https://example.com/" + "a(b)" * 500,
+            feed_title="F" * 300,
+            author="<@123> " * 60,
+            published_at=1_700_000_000.0 + n,
+            snippet=snippet,
+        )
+        for n in range(PAGE_SIZE)
+    ]
+    request = SearchRequest(1, "rust " * 300, None, None, "7d", "a" * 200)
+    results = SearchResults(request, SearchPage(hits, 0, PAGE_SIZE, True, None, True), 0, True)
+    embed = render_results(results)
+    assert embed.description is not None and len(embed.description) <= DESCRIPTION_LIMIT
+    assert embed_size(embed) <= EMBED_TOTAL_LIMIT and len(embed.title or "") <= TITLE_LIMIT
+    blocks = embed.description.split("\n\n")
+    assert len(blocks) == PAGE_SIZE + 1  # the filters line, then ten results
+    for number, block in enumerate(blocks[1:], start=1):
+        assert block.startswith(f"**{number}. ") and _balanced(block), block
+        assert "**rust**" in block  # every result keeps a snippet with the bold word
+    assert "@everyone" not in embed.description.replace("@\u200beveryone", "")
+    assert "<@123>" not in embed.description
+    assert "newest 1,000" in (embed.footer.text or "")
+
+
+def test_cut_snippet_never_splits_escapes_or_leaves_bold_open() -> None:
+    text = r"a \*star\* and **bold words here** then \\ end"
+    for limit in range(1, len(text) + 2):
+        cut = cut_snippet(text, limit)
+        assert len(cut) <= max(limit, 1) or cut == "…"
+        assert _balanced(cut), (limit, cut)
+        assert not re.search(r"(?<!\\)(\\\\)*\\…$", cut), (limit, cut)
+    assert cut_snippet(text, len(text)) == text
