@@ -10,7 +10,9 @@ is planned:
 3. many matches: take the newest CANDIDATES matches of the guild's feeds (FTS5 walks the index
    newest-first and stops early) and rank only those with bm25. For a word in tens of thousands
    of items, "the best of the latest thousand" is what a reader of newsletters wants anyway; the
-   page says so (`SearchPage.recent_only`).
+   page says so (`SearchPage.recent_only`). A guild whose feeds hold a small share of the
+   archive gets fewer candidates (at least MIN_CANDIDATES), so the walk stays about
+   SCAN_BUDGET index entries long.
 
 Snippets (with the matched words in bold) are made only for the page shown.
 """
@@ -28,7 +30,11 @@ from bot.store.db import Database
 from bot.text.cjk import has_cjk, unspace_cjk
 
 RANK_ALL = 3000  # at most this many matches: rank every one
-CANDIDATES = 1000  # otherwise: rank the newest this many matches of the guild's feeds
+CANDIDATES = 1000  # otherwise: rank the newest this many matches of the guild's feeds …
+MIN_CANDIDATES = 50
+# … fewer for a guild holding a small share of the archive: finding N of its matches walks
+# about N / share of the index, so N is chosen to walk about this many matches.
+SCAN_BUDGET = 10_000
 SNIPPET_TOKENS = 24
 BM25_WEIGHTS = "10.0, 3.0, 1.0"  # title, summary, text
 MAX_PAGE = 25
@@ -85,6 +91,25 @@ async def _count_matches(conn: aiosqlite.Connection, fts: str) -> int:
     return int(row[0]) if row else 0
 
 
+async def _scope_share(conn: aiosqlite.Connection, feed_ids: Sequence[int]) -> float:
+    """About which share of the archive the feeds hold (cheap: counts only small scopes)."""
+    async with conn.execute("SELECT count(*) FROM feeds") as cursor:
+        row = await cursor.fetchone()
+    feeds = int(row[0]) if row else 0
+    if len(feed_ids) * 2 >= feeds:
+        return 1.0
+    marks = ",".join("?" * len(feed_ids))
+    async with conn.execute(
+        f"SELECT (SELECT count(*) FROM items WHERE feed_id IN ({marks})), "
+        "(SELECT max(id) FROM items)",
+        tuple(feed_ids),
+    ) as cursor:
+        row = await cursor.fetchone()
+    if not row or not row[1]:
+        return 1.0
+    return min(1.0, int(row[0]) / int(row[1]))
+
+
 async def search_items(
     db: Database,
     query: Query,
@@ -125,15 +150,17 @@ async def search_items(
         recent_only = False
         total: int | None = len(ranked)
     else:
+        share = await _scope_share(conn, feed_ids)
+        candidates = max(MIN_CANDIDATES, min(CANDIDATES, int(SCAN_BUDGET * share)))
         async with conn.execute(
             f"SELECT rowid, score FROM (SELECT f.rowid AS rowid, "
             f"bm25(items_fts, {BM25_WEIGHTS}) AS score FROM items_fts f "
             f"JOIN items i ON i.id = f.rowid WHERE items_fts MATCH ? AND {where} "
-            f"ORDER BY f.rowid DESC LIMIT {CANDIDATES}) ORDER BY score, rowid DESC",
+            f"ORDER BY f.rowid DESC LIMIT {candidates}) ORDER BY score, rowid DESC",
             (fts, *params),
         ) as cursor:
             ranked = [int(r[0]) for r in await cursor.fetchall()]
-        recent_only = len(ranked) >= CANDIDATES
+        recent_only = len(ranked) >= candidates
         total = None if recent_only else len(ranked)
     page_ids = ranked[offset : offset + limit]
     hits = await _hits(conn, fts, page_ids)

@@ -129,6 +129,7 @@ async def test_many_matches_rank_the_newest_candidates(
 ) -> None:
     monkeypatch.setattr(search_module, "RANK_ALL", 5)
     monkeypatch.setattr(search_module, "CANDIDATES", 8)
+    monkeypatch.setattr(search_module, "MIN_CANDIDATES", 2)
     feed = await add_feed(db, "common")
     ids = await add_items(
         db, feed, [make_item(f"c{i}", f"Common {i}", "mango everywhere") for i in range(20)]
@@ -138,6 +139,25 @@ async def test_many_matches_rank_the_newest_candidates(
     assert {h.item_id for h in page.hits} <= set(ids[-8:])
     last = await _search(db, "mango", [feed], limit=5, offset=5)
     assert not last.has_more and len(last.hits) == 3
+
+
+async def test_small_guild_ranks_fewer_candidates(
+    db: Database, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(search_module, "RANK_ALL", 5)
+    monkeypatch.setattr(search_module, "CANDIDATES", 100)
+    monkeypatch.setattr(search_module, "MIN_CANDIDATES", 3)
+    monkeypatch.setattr(search_module, "SCAN_BUDGET", 10)
+    big = await add_feed(db, "big")
+    small = await add_feed(db, "small")
+    await add_feed(db, "empty")
+    await add_items(db, big, [make_item(f"b{i}", f"Big {i}", "mango") for i in range(40)])
+    ids = await add_items(db, small, [make_item(f"s{i}", f"Small {i}", "mango") for i in range(10)])
+    page = await _search(db, "mango", [small], limit=10)  # share 10/50: 2 → at least 3
+    assert page.recent_only and not page.has_more
+    assert {h.item_id for h in page.hits} == set(ids[-3:])
+    whole = await _search(db, "mango", [big, small], limit=10)
+    assert whole.recent_only and len(whole.hits) == 10  # share 1: SCAN_BUDGET candidates
 
 
 async def test_japanese_inside_runs_diacritics_and_ai(db: Database) -> None:
