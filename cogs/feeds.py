@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import contextlib
+import io
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Literal
 
 import discord
@@ -10,6 +13,7 @@ from discord.ext import commands
 
 from bot.deliver.sanitize import escape_markdown_inline, neutralize_mentions
 from bot.ingest.errors import FeedError
+from bot.ops.opml import OpmlError, OpmlFeed, export_opml, import_opml, import_report, parse_opml
 from bot.services.feed_text import describe_status, describe_subscription
 from bot.services.subscriptions import MAX_BACKFILL
 from cogs._common import missing_channel_permissions, reply, require_manage_guild, runtime_of
@@ -19,6 +23,7 @@ if TYPE_CHECKING:
 
 Interaction = discord.Interaction["DigestBot"]
 LIST_LIMIT = 3900
+MAX_OPML_BYTES = 1024 * 1024
 
 
 def _safe(text: str) -> str:
@@ -204,11 +209,160 @@ class FeedCog(commands.Cog):
         channels = ", ".join(f"<#{v.subscription.channel_id}>" for v in views)
         await reply(interaction, f"{text}\nPosts in: {channels}")
 
+    @feed.command(
+        name="mode", description="Switch a channel's feed between instant posts and the digest"
+    )
+    @app_commands.describe(
+        feed="One of this server's feeds",
+        channel="The channel it posts in",
+        mode="instant: one post per item; digest: collected into the channel's digest",
+    )
+    @app_commands.autocomplete(feed=_feed_choices)
+    async def mode(
+        self,
+        interaction: Interaction,
+        feed: str,
+        channel: discord.TextChannel,
+        mode: Literal["instant", "digest"],
+    ) -> None:
+        if not await require_manage_guild(interaction):
+            return
+        assert interaction.guild is not None
+        feed_id = await self._resolve_feed(interaction, feed)
+        if feed_id is None:
+            return
+        changed = await runtime_of(interaction).subscriptions.set_mode(
+            interaction.guild.id, channel.id, feed_id, mode
+        )
+        if not changed:
+            await reply(interaction, f"That feed does not post in {channel.mention}.")
+            return
+        extra = " Schedule the digest with `/digest schedule`." if mode == "digest" else ""
+        await reply(
+            interaction, f"That feed is now in **{mode}** mode in {channel.mention}.{extra}"
+        )
+
+    @feed.command(name="import", description="Follow every feed of an OPML file in a channel")
+    @app_commands.describe(
+        file="An OPML file exported from another reader (at most 1 MiB, 500 feeds)",
+        channel="Where to post (default: this channel)",
+        mode="instant (default) or digest",
+    )
+    async def import_(
+        self,
+        interaction: Interaction,
+        file: discord.Attachment,
+        channel: discord.TextChannel | None = None,
+        mode: Literal["instant", "digest"] = "instant",
+    ) -> None:
+        if not await require_manage_guild(interaction):
+            return
+        assert interaction.guild is not None
+        target = channel or interaction.channel
+        if not isinstance(target, discord.TextChannel | discord.Thread):
+            await reply(interaction, "Pick a text channel for the posts with the `channel` option.")
+            return
+        me = interaction.guild.me
+        missing = missing_channel_permissions(target, me) if me is not None else []
+        if missing:
+            await reply(
+                interaction,
+                f"I can't post in {target.mention}: I am missing **{', '.join(missing)}** there.",
+            )
+            return
+        if file.size > MAX_OPML_BYTES:
+            await reply(interaction, "That file is larger than 1 MiB; split it and try again.")
+            return
+        await interaction.response.defer(ephemeral=True, thinking=True)
+        try:
+            feeds = parse_opml(await file.read())
+        except OpmlError as exc:
+            await reply(interaction, f"Sorry, I can't import that file: {exc}")
+            return
+        except discord.HTTPException:
+            await reply(interaction, "Sorry, I could not download that file. Please try again.")
+            return
+        guild_id, channel_id, user_id = interaction.guild.id, target.id, interaction.user.id
+        runtime = runtime_of(interaction)
+        progress = ImportProgress(interaction, len(feeds), clock=runtime.clock)
+
+        async def add(url: str) -> bool:
+            result = await runtime.subscriptions.subscribe(
+                guild_id=guild_id,
+                channel_id=channel_id,
+                url=url,
+                mode=mode,
+                backfill=0,
+                added_by=user_id,
+            )
+            return result.created
+
+        results = await import_opml(feeds, add, progress=progress.update)
+        report = import_report(results)
+        summary = f"Import into {target.mention} finished: {_safe(report[-1])}."
+        await interaction.edit_original_response(
+            content=summary,
+            attachments=[report_file("\n".join(report), "opml-import-report.txt")],
+        )
+
+    @feed.command(name="export", description="This server's feeds as an OPML file")
+    async def export(self, interaction: Interaction) -> None:
+        if not await require_manage_guild(interaction):
+            return
+        assert interaction.guild is not None
+        views = await runtime_of(interaction).subscriptions.for_guild(interaction.guild.id)
+        seen: dict[str, OpmlFeed] = {}
+        for view in views:
+            seen.setdefault(
+                view.feed_url, OpmlFeed(view.display_title, view.feed_url, view.site_url)
+            )
+        if not seen:
+            await reply(interaction, "This server follows no feeds yet.")
+            return
+        data = export_opml(list(seen.values()), f"{interaction.guild.name} — digestbot")
+        await interaction.response.send_message(
+            f"{len(seen)} feed(s).",
+            file=discord.File(io.BytesIO(data), filename="digestbot-feeds.opml"),
+            ephemeral=True,
+        )
+
     async def cog_app_command_error(  # type: ignore[override]
         self, interaction: Interaction, error: app_commands.AppCommandError
     ) -> None:
         await reply(interaction, "Sorry, something went wrong with that command. Please try again.")
         raise error
+
+
+class ImportProgress:
+    """Edits the deferred reply every few seconds while an import runs."""
+
+    def __init__(
+        self,
+        interaction: Interaction,
+        total: int,
+        *,
+        clock: Callable[[], float],
+        every_s: float = 3.0,
+    ) -> None:
+        self._interaction = interaction
+        self._total = total
+        self._clock = clock
+        self._every_s = every_s
+        self._last = clock()
+
+    async def update(self, done: int, total: int) -> None:
+        now = self._clock()
+        if now - self._last < self._every_s or done == total:
+            return
+        self._last = now
+        with contextlib.suppress(discord.HTTPException):
+            await self._interaction.edit_original_response(
+                content=f"Importing… {done}/{total} feeds checked."
+            )
+
+
+def report_file(text: str, filename: str) -> discord.File:
+    return discord.File(io.BytesIO(text.encode("utf-8")), filename=filename)
 
 
 async def setup(bot: DigestBot) -> None:

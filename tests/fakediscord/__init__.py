@@ -112,6 +112,8 @@ command; unsynced: wrap ids in UserOpt/ChannelOpt/RoleOpt), member with computed
 ``permissions``, ``app_permissions``, token, locale, version 1, context 0.
 ``respect_default_permissions=True`` raises PermissionError when Discord would hide the
 command from that member (default_member_permissions).
+An attachment option: pass ``AttachmentOpt(filename, data, content_type)``; the fake
+resolves it and serves the bytes from its own port (``/cdn/attachments/{id}/{name}``).
 ``await fake.invoke_autocomplete("feed remove", "feed", {"feed": "inter"}, ...)`` → type 4;
 ``await fake.invoke_component(message, custom_id, user_id, values=None)`` → type 3 (click
 after a short pause: discord.py registers a view only after its send returned).
@@ -143,7 +145,7 @@ from . import permissions
 from .errors import ApiError
 from .faults import FaultRule
 from .gateway import GatewayEvent
-from .interactions import ChannelOpt, InteractionHandle, RoleOpt, UserOpt
+from .interactions import AttachmentOpt, ChannelOpt, InteractionHandle, RoleOpt, UserOpt
 from .permissions import Overwrite
 from .ratelimits import Violation
 from .rest import RequestRecord, SyncCall
@@ -152,6 +154,7 @@ from .state import FakeState, Pinged, StandardGuild, StoredMessage
 
 __all__ = [
     "ApiError",
+    "AttachmentOpt",
     "ChannelOpt",
     "FakeDiscord",
     "FakeDiscordTimeout",

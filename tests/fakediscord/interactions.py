@@ -43,6 +43,15 @@ class RoleOpt:
     id: int
 
 
+@dataclass(frozen=True)
+class AttachmentOpt:
+    """A file the member attaches to a command option; served by the fake's own CDN route."""
+
+    filename: str
+    data: bytes
+    content_type: str = "application/octet-stream"
+
+
 @dataclass
 class InteractionRecord:
     """Everything the fake knows about one interaction and the bot's answers to it."""
@@ -160,6 +169,8 @@ class InteractionRegistry:
         self.deadline = deadline
         self.records: dict[int, InteractionRecord] = {}
         self._by_token: dict[str, InteractionRecord] = {}
+        self.uploads: dict[int, AttachmentOpt] = {}  # served at /cdn/attachments/{id}/{name}
+        self.cdn_base = "http://127.0.0.1/cdn"  # set by the server once it has a port
 
     # ---- building payloads ----------------------------------------------------------------
 
@@ -279,6 +290,8 @@ class InteractionRegistry:
                 raise ValueError(f"option {name!r} is not defined on /{' '.join(path)}")
             opt_type = opt_def["type"] if opt_def else _infer_type(value)
             raw = value.id if isinstance(value, UserOpt | ChannelOpt | RoleOpt) else value
+            if isinstance(value, AttachmentOpt):
+                opt_type, raw = ATTACHMENT, value
             option: dict[str, Any] = {"name": name, "type": opt_type}
             if name == focused:
                 option["value"] = str(raw)
@@ -326,6 +339,19 @@ class InteractionRegistry:
                 raise ValueError(f"unknown role {value}")
             resolved.setdefault("roles", {})[str(role.id)] = role.payload()
             return str(role.id)
+        if opt_type == ATTACHMENT and isinstance(value, AttachmentOpt):
+            attachment_id = state.snowflake()
+            self.uploads[attachment_id] = value
+            url = f"{self.cdn_base}/attachments/{attachment_id}/{value.filename}"
+            resolved.setdefault("attachments", {})[str(attachment_id)] = {
+                "id": str(attachment_id),
+                "filename": value.filename,
+                "size": len(value.data),
+                "url": url,
+                "proxy_url": url,
+                "content_type": value.content_type,
+            }
+            return str(attachment_id)
         if opt_type == CHANNEL:
             channel = state.channels.get(int(value))
             if channel is None:
@@ -564,6 +590,8 @@ class InteractionRegistry:
 
 
 def _infer_type(value: Any) -> int:
+    if isinstance(value, AttachmentOpt):
+        return ATTACHMENT
     if isinstance(value, UserOpt):
         return USER
     if isinstance(value, ChannelOpt):

@@ -99,6 +99,7 @@ class FakeDiscord:
         app.router.add_route("*", r"/api/v{version:\d+}/{tail:.*}", self.rest.handle)
         app.router.add_get("/gateway", self.gateway.handle)
         app.router.add_get("/resume", self.gateway.handle)
+        app.router.add_get("/cdn/attachments/{id}/{name}", self._serve_upload)
         self._runner = web.AppRunner(app, access_log=None, shutdown_timeout=1.0)
         await self._runner.setup()
         site = web.TCPSite(self._runner, self.host, self._port)
@@ -107,7 +108,14 @@ class FakeDiscord:
         assert isinstance(server, asyncio.base_events.Server)
         self._port = server.sockets[0].getsockname()[1]
         self._config.gateway_url = self.gateway_url
+        self.interactions.cdn_base = f"http://{self.host}:{self._port}/cdn"
         return self
+
+    async def _serve_upload(self, request: web.Request) -> web.Response:
+        upload = self.interactions.uploads.get(int(request.match_info["id"]))
+        if upload is None:
+            return web.Response(status=404)
+        return web.Response(body=upload.data, content_type=upload.content_type)
 
     async def stop(self) -> None:
         """Close gateway connections and stop the server; safe to call twice."""
