@@ -69,7 +69,7 @@ class FetchAllowList:
 class Settings:
     """Everything the operator can set. Built once in main() and passed down."""
 
-    discord_token: str | None = None
+    discord_token: str | None = field(default=None, repr=False)
     db_path: Path = Path("./digestbot.db")
     poll_interval_s: float = 900.0
     min_guild_poll_interval_s: float = 300.0
@@ -83,7 +83,7 @@ class Settings:
     log_format: str = "text"
     llm_base_url: str | None = None
     llm_model: str | None = None
-    llm_api_key: str | None = None
+    llm_api_key: str | None = field(default=None, repr=False)
     llm_timeout_s: float = 20.0
     llm_calls_per_hour: int = 120
     llm_concurrency: int = 2
@@ -181,6 +181,7 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
         llm_api_key=raw("DIGESTBOT_LLM_API_KEY"),
         llm_timeout_s=duration("DIGESTBOT_LLM_TIMEOUT", 20.0),
         llm_calls_per_hour=integer("DIGESTBOT_LLM_CALLS_PER_HOUR", 120) or 0,
+        llm_concurrency=integer("DIGESTBOT_LLM_CONCURRENCY", 2, minimum=1) or 2,
         llm_input_chars=integer("DIGESTBOT_LLM_INPUT_CHARS", 6000, minimum=200) or 6000,
         llm_language=llm_language,
         health_port=integer("DIGESTBOT_HEALTH_PORT", None, minimum=1),
