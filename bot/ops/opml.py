@@ -177,7 +177,8 @@ async def import_opml(
     """Call `add(xml_url)` for each feed, `concurrency` at a time; one result per feed, in the
     order given. `add` returns True/False (added/already there) or an object with a boolean
     `created`; an exception is that feed's failure (its `message` or text is the reason).
-    `progress(done, total)` is awaited after each feed (throttle expensive updates there)."""
+    `progress(done, total)` is awaited after each feed (throttle expensive updates there; its
+    errors are logged and ignored)."""
     total = len(feeds)
     done = 0
     gate = asyncio.Semaphore(max(1, concurrency))
@@ -195,10 +196,16 @@ async def import_opml(
                 result = ImportResult(feed, "added" if _was_created(added) else "already")
         done += 1
         if progress is not None:
-            await progress(done, total)
+            try:
+                await progress(done, total)
+            except Exception:  # a failed progress update never stops the import
+                log.warning("OPML import: the progress callback raised", exc_info=True)
         return result
 
-    return list(await asyncio.gather(*(one(feed) for feed in feeds)))
+    # A TaskGroup: if the import is cancelled, no add is left running behind the caller.
+    async with asyncio.TaskGroup() as group:
+        tasks = [group.create_task(one(feed)) for feed in feeds]
+    return [task.result() for task in tasks]
 
 
 def import_report(results: Sequence[ImportResult]) -> list[str]:

@@ -178,6 +178,44 @@ async def test_import_calls_add_with_bounded_concurrency_and_reports_each_feed()
     assert report[-1] == "6 added, 3 already there, 3 failed"
 
 
+async def test_a_failing_progress_callback_does_not_stop_the_import() -> None:
+    added: list[str] = []
+
+    async def add(url: str) -> bool:
+        added.append(url)
+        return True
+
+    async def broken_progress(done: int, total: int) -> None:
+        raise RuntimeError("Discord said no")
+
+    feeds = [OpmlFeed(f"F{n}", f"https://f{n}.example/feed") for n in range(5)]
+    results = await import_opml(feeds, add, progress=broken_progress)
+    assert [r.status for r in results] == ["added"] * 5
+    assert sorted(added) == sorted(f.xml_url for f in feeds)
+
+
+async def test_cancelling_an_import_leaves_no_add_running() -> None:
+    started: list[str] = []
+    finished: list[str] = []
+
+    async def add(url: str) -> bool:
+        started.append(url)
+        await asyncio.sleep(0.05)
+        finished.append(url)
+        return True
+
+    feeds = [OpmlFeed(f"F{n}", f"https://f{n}.example/feed") for n in range(20)]
+    task = asyncio.create_task(import_opml(feeds, add, concurrency=4))
+    await asyncio.sleep(0.07)
+    task.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await task
+    count = len(started)
+    await asyncio.sleep(0.15)
+    assert len(started) == count < 20  # nothing new started after the cancel
+    assert len(finished) < count  # the adds in flight were cancelled, not left running
+
+
 @pytest_asyncio.fixture
 async def archive(tmp_path: Path) -> AsyncIterator[tuple[Store, FeedService]]:
     settings = Settings(fetch_allow=FetchAllowList.parse("127.0.0.1/32"), fetch_timeout_s=5)
