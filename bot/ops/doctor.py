@@ -360,11 +360,6 @@ async def _channel_findings(settings: Settings, rest: _DiscordREST, bot_id: int)
         return [Finding("info", area, "No channel subscribes to a feed yet.")]
     found: list[Finding] = []
     guilds: dict[int, tuple[int, dict[int, int], list[int]] | None] = {}
-    needed = {
-        VIEW_CHANNEL: "View Channel",
-        SEND_MESSAGES: "Send Messages",
-        EMBED_LINKS: "Embed Links",
-    }
     for guild_id, channel_id in channels:
         if guild_id not in guilds:
             guilds[guild_id] = await _guild_facts(rest, guild_id, bot_id)
@@ -411,9 +406,9 @@ async def _channel_findings(settings: Settings, rest: _DiscordREST, bot_id: int)
             )
             continue
         overwrites = list(channel.get("permission_overwrites") or [])
-        send_bit = SEND_MESSAGES
+        send_bit, send_name = SEND_MESSAGES, "Send Messages"
         if int(channel.get("type", 0)) in _THREAD_TYPES and channel.get("parent_id"):
-            send_bit = SEND_MESSAGES_IN_THREADS
+            send_bit, send_name = SEND_MESSAGES_IN_THREADS, "Send Messages in Threads"
             parent_status, parent = await rest.get(f"/channels/{channel['parent_id']}")
             if parent_status == 200 and isinstance(parent, dict):
                 overwrites = list(parent.get("permission_overwrites") or [])
@@ -425,8 +420,7 @@ async def _channel_findings(settings: Settings, rest: _DiscordREST, bot_id: int)
             role_permissions=roles,
             overwrites=overwrites,
         )
-        wanted = {VIEW_CHANNEL: needed[VIEW_CHANNEL], send_bit: needed[SEND_MESSAGES]}
-        wanted[EMBED_LINKS] = needed[EMBED_LINKS]
+        wanted = {VIEW_CHANNEL: "View Channel", send_bit: send_name, EMBED_LINKS: "Embed Links"}
         missing = [name for bit, name in wanted.items() if not perms & bit]
         name = f"#{channel.get('name', channel_id)} ({channel_id})"
         if missing:

@@ -4,6 +4,7 @@ but keeps tombstones, so a pruned item that reappears in its feed is never store
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import sqlite3
 import time
 from datetime import UTC, datetime
@@ -15,7 +16,7 @@ from bot.config import FetchAllowList, Settings
 from bot.ingest.entry import EnrichedItem, Entry
 from bot.ingest.fetch import FeedFetcher
 from bot.ingest.pipeline import FeedPipeline
-from bot.ops.backup import cmd_backup, cmd_prune
+from bot.ops.backup import cmd_backup, cmd_prune, retention_loop
 from bot.services.feeds import FeedService
 from bot.store import Store
 from bot.store.db import latest_schema_version
@@ -204,3 +205,31 @@ async def test_prune_command_uses_the_setting_and_keeps_recent_items(
     store = await Store.open(db_path)
     assert await store.items.count() == 1
     await store.close()
+
+
+async def test_the_retention_loop_prunes_on_start_and_keeps_going(tmp_path: Path) -> None:
+    store = await Store.open(tmp_path / "bot.db")
+    feed = await store.feeds.add("https://example.com/f", interval_s=900, now=0, first_poll_at=0)
+    now = [time.time() + 1000 * 86400.0]  # later than every publication date here
+    async with store.db.transaction() as tx:
+        await save_items(tx, feed.id, [fresh(n) for n in range(4)], now=now[0] - 10 * 86400)
+    task = asyncio.create_task(retention_loop(store.db, 7, every_s=0.02, clock=lambda: now[0]))
+    try:
+        for _ in range(100):
+            if await store.items.count() == 0:
+                break
+            await asyncio.sleep(0.01)
+        assert await store.items.count() == 0
+        async with store.db.transaction() as tx:
+            await save_items(tx, feed.id, [fresh(9)], now=now[0])
+        now[0] += 8 * 86400  # a week later the loop prunes the new one too
+        for _ in range(100):
+            if await store.items.count() == 0:
+                break
+            await asyncio.sleep(0.01)
+        assert await store.items.count() == 0
+    finally:
+        task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await task
+        await store.close()
