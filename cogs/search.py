@@ -207,8 +207,8 @@ class SearchResultsView(discord.ui.View):
         self._show_page()
 
     def _show_page(self) -> None:
-        self.previous.disabled = not self.results.has_previous
-        self.next.disabled = not self.results.has_next
+        self.previous_page.disabled = not self.results.has_previous
+        self.next_page.disabled = not self.results.has_next
         menu = cast(discord.ui.Select[SearchResultsView], self.share)
         menu.options = [
             discord.SelectOption(
@@ -226,13 +226,13 @@ class SearchResultsView(discord.ui.View):
         return False
 
     @discord.ui.button(label="Previous", style=discord.ButtonStyle.secondary, row=0)
-    async def previous(
+    async def previous_page(
         self, interaction: Interaction, button: discord.ui.Button[SearchResultsView]
     ) -> None:
         await self._turn(interaction, -1)
 
     @discord.ui.button(label="Next", style=discord.ButtonStyle.secondary, row=0)
-    async def next(
+    async def next_page(
         self, interaction: Interaction, button: discord.ui.Button[SearchResultsView]
     ) -> None:
         await self._turn(interaction, 1)
@@ -266,11 +266,8 @@ class SearchResultsView(discord.ui.View):
             await reply(interaction, "I can't post in this channel.")
             return
         perms = interaction.app_permissions
-        can_send = (
-            perms.send_messages_in_threads
-            if isinstance(channel, discord.Thread)
-            else (perms.send_messages)
-        )
+        in_thread = isinstance(channel, discord.Thread)
+        can_send = perms.send_messages_in_threads if in_thread else perms.send_messages
         if not (perms.view_channel and can_send and perms.embed_links):
             await reply(
                 interaction,
@@ -290,6 +287,9 @@ class SearchResultsView(discord.ui.View):
             await reply(interaction, "Sorry, I couldn't post that here.")
             return
         await reply(interaction, f"Posted: {posted.jump_url}")
+        # Clear the menu's choice so the same result can be shared again.
+        with contextlib.suppress(discord.HTTPException):
+            await self.origin.edit_original_response(view=self)
 
     async def on_timeout(self) -> None:
         with contextlib.suppress(discord.HTTPException):
