@@ -9,6 +9,7 @@ import asyncio
 import contextlib
 import functools
 import logging
+import sqlite3
 import time
 from collections.abc import Callable, Coroutine
 from datetime import UTC, datetime
@@ -24,7 +25,7 @@ from bot.scheduler import JobScheduler
 from bot.services.digests import DIGEST_TICK_S, DigestService
 from bot.services.feeds import FeedService
 from bot.services.subscriptions import SubscriptionService
-from bot.store import Store
+from bot.store import Store, StoreError
 from bot.text.llm import LLMSummarizer
 from bot.text.summary import OfflineSummarizer
 
@@ -70,7 +71,15 @@ class Runtime:
 
     @classmethod
     async def open(cls, settings: Settings) -> Runtime:
-        return cls(settings, await Store.open(settings.db_path))
+        """Open the store named by the settings. A database that cannot be opened (a
+        directory, no permission, not SQLite) is a configuration error: StoreError."""
+        try:
+            store = await Store.open(settings.db_path)
+        except (sqlite3.Error, OSError) as exc:
+            raise StoreError(
+                f"configuration error: DIGESTBOT_DB: cannot open {settings.db_path}: {exc}"
+            ) from exc
+        return cls(settings, store)
 
     def _wake_outbox(self) -> None:
         if self.outbox is not None:
