@@ -234,7 +234,9 @@ class SearchService:
     async def run(self, request: SearchRequest, page_index: int = 0) -> SearchResults:
         """One page (ten results) of a checked request; never raises for the query text."""
         page_index = max(0, page_index)
-        guild_feeds = await self._store.subscriptions.feed_ids_for_guild(request.guild_id)
+        guild_feeds = await self._store.subscriptions.searchable_feed_ids_for_guild(
+            request.guild_id
+        )
         if request.feed is not None:
             feed_ids = [f for f in guild_feeds if f == request.feed.feed_id]
         else:
@@ -283,6 +285,7 @@ class SearchService:
         row = await self._store.items.get(item_id)
         if row is None:
             return None
-        if row.feed_id not in await self._store.subscriptions.feed_ids_for_guild(guild_id):
+        searchable = await self._store.subscriptions.searchable_feed_ids_for_guild(guild_id)
+        if row.feed_id not in searchable:
             return None
         return row

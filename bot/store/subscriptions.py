@@ -195,6 +195,11 @@ class SubscriptionStore:
                     "added_by = coalesce(?, added_by), updated_at = ? WHERE id = ?",
                     (guild_id, mode, mention_role_id, added_by, now, sub_id),
                 )
+            await tx.execute(
+                "INSERT INTO guild_feeds (guild_id, feed_id, first_subscribed_at) "
+                "VALUES (?, ?, ?) ON CONFLICT (guild_id, feed_id) DO NOTHING",
+                (guild_id, feed_id, now),
+            )
             # The admin added a feed here again: the channel's paused subscriptions resume.
             await _resume_channel(tx, channel_id, now)
             row = await fetch_subscription(tx, sub_id)
@@ -319,6 +324,13 @@ class SubscriptionStore:
         async with self._db.reader.execute(
             "SELECT DISTINCT feed_id FROM subscriptions WHERE guild_id = ? ORDER BY feed_id",
             (guild_id,),
+        ) as cursor:
+            return [int(r[0]) for r in await cursor.fetchall()]
+
+    async def searchable_feed_ids_for_guild(self, guild_id: int) -> list[int]:
+        """Every feed the guild subscribes to now or did before: its /search archive."""
+        async with self._db.reader.execute(
+            "SELECT feed_id FROM guild_feeds WHERE guild_id = ? ORDER BY feed_id", (guild_id,)
         ) as cursor:
             return [int(r[0]) for r in await cursor.fetchall()]
 
