@@ -441,6 +441,8 @@ class InteractionRegistry:
             record.original = message
             if not message.ephemeral:
                 store_message(state, message)
+            else:  # an ephemeral answer is not in the channel, but its buttons can be clicked
+                state.message_index[message.id] = message
         elif ctype in (DEFERRED_UPDATE, UPDATE_MESSAGE):
             if (
                 record.type not in (MESSAGE_COMPONENT, MODAL_SUBMIT)
