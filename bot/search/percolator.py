@@ -29,17 +29,23 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from itertools import pairwise
+from typing import Any
 
 from bot.search.normalize import tokens
 from bot.search.query import Phrase, Query
 
+# A topic is filed under each pattern of its anchor group, in one of three shapes:
+# - plain: one group, no exclusions: present anchor = match (the entry is the topic id);
+# - pair: two one-pattern groups, no exclusions: (topic id, the other pattern id);
+# - checked: anything else: (topic id, the other groups, the excluded pattern ids).
+_Checked = tuple[int, tuple[tuple[int, ...], ...], tuple[int, ...]]
+
 
 @dataclass(frozen=True, slots=True)
 class _Topic:
-    groups: tuple[tuple[int, ...], ...]  # pattern ids; each group needs one of them
-    excluded: tuple[int, ...]
-    anchor: int  # index into groups
-    others: tuple[tuple[int, ...], ...]  # the groups but the anchor: checked on a candidate
+    patterns: tuple[int, ...]  # every pattern id it uses (required and excluded), with repeats
+    anchor: tuple[int, ...]  # the pattern ids it is filed under
+    entry: int | tuple[int, int] | _Checked
 
 
 def _selectivity(phrase: Phrase) -> tuple[int, int]:
@@ -60,9 +66,11 @@ class Percolator:
         self._pairs: dict[tuple[str, str], int] = {}  # two tokens → the two-token pattern
         # first two tokens → the longer patterns starting with them
         self._long: dict[tuple[str, str], list[tuple[int, Phrase]]] = {}
-        self._anchored: dict[int, list[int]] = {}  # pattern id → topics anchored on it
-        # pattern id → topics that are just that one pattern (or an OR of some): no checks
-        self._direct: dict[int, list[int]] = {}
+        # Indexed by anchor pattern id (ids are dense): the topics filed there, by shape (see
+        # _Topic); None where nothing is filed.
+        self._plain: list[list[int] | None] = []
+        self._pair: list[list[tuple[int, int]] | None] = []
+        self._checked: list[list[_Checked] | None] = []
         for topic_id, query in topics:
             self.add(topic_id, query)
 
@@ -85,32 +93,56 @@ class Percolator:
             key=lambda i: min(_selectivity(p) for p in query.groups[i]),
         )
         others = groups[:anchor] + groups[anchor + 1 :]
-        self._topics[topic_id] = _Topic(groups, excluded, anchor, others)
-        index = self._direct if len(groups) == 1 and not excluded else self._anchored
-        for pattern_id in groups[anchor]:
-            index.setdefault(pattern_id, []).append(topic_id)
+        entry: int | tuple[int, int] | _Checked
+        if not others and not excluded:
+            entry = topic_id
+        elif len(others) == 1 and len(others[0]) == 1 and not excluded:
+            entry = (topic_id, others[0][0])
+        else:
+            entry = (topic_id, others, excluded)
+        patterns = tuple(p for group in groups for p in group) + excluded
+        topic = _Topic(patterns, groups[anchor], entry)
+        self._topics[topic_id] = topic
+        for pattern_id in topic.anchor:
+            self._file(pattern_id, entry, add=True)
 
     def remove(self, topic_id: int) -> None:
         topic = self._topics.pop(topic_id, None)
         if topic is None:
             return
-        index = self._direct if len(topic.groups) == 1 and not topic.excluded else self._anchored
-        for pattern_id in topic.groups[topic.anchor]:
-            filed = index[pattern_id]
-            filed.remove(topic_id)
-            if not filed:
-                del index[pattern_id]
-        for group in topic.groups:
-            for pattern_id in group:
-                self._release(pattern_id)
-        for pattern_id in topic.excluded:
+        for pattern_id in topic.anchor:
+            self._file(pattern_id, topic.entry, add=False)
+        for pattern_id in topic.patterns:
             self._release(pattern_id)
+
+    def _file(self, pattern_id: int, entry: int | tuple[int, int] | _Checked, *, add: bool) -> None:
+        index: list[list[Any] | None] = (
+            self._plain
+            if isinstance(entry, int)
+            else self._pair
+            if len(entry) == 2
+            else self._checked
+        )
+        filed = index[pattern_id]
+        if add:
+            if filed is None:
+                index[pattern_id] = [entry]
+            else:
+                filed.append(entry)
+            return
+        assert filed is not None
+        filed.remove(entry)
+        if not filed:
+            index[pattern_id] = None
 
     def _use(self, phrase: Phrase) -> int:
         pattern_id = self._pattern_ids.get(phrase)
         if pattern_id is None:
             pattern_id = self._next_pattern
             self._next_pattern += 1
+            self._plain.append(None)
+            self._pair.append(None)
+            self._checked.append(None)
             self._pattern_ids[phrase] = pattern_id
             self._phrases[pattern_id] = phrase
             self._uses[pattern_id] = 0
@@ -152,11 +184,12 @@ class Percolator:
             present.update(field)
             pairs_present.update(pairwise(field))
         # (Loop over the item's small sets: intersecting with a big dict would walk the dict.)
-        single, pairs, long = self._single.get, self._pairs.get, self._long
-        found = {p for t in present if (p := single(t)) is not None}
-        found.update(p for t in pairs_present if (p := pairs(t)) is not None)
+        # Set operations in C; `present` is small, so they walk it, not the big dicts.
+        single, pairs, long = self._single, self._pairs, self._long
+        found = {single[t] for t in single.keys() & present}
+        found.update([pairs[p] for p in pairs.keys() & pairs_present])
         if long:
-            starts = {p for p in pairs_present if p in long}
+            starts = long.keys() & pairs_present
             if starts:
                 for field in fields:
                     for i, pair in enumerate(pairwise(field)):
@@ -165,17 +198,18 @@ class Percolator:
                                 if tuple(field[i : i + len(phrase)]) == phrase:
                                     found.add(pattern_id)
         matched: set[int] = set()
-        direct, anchored, topics = self._direct.get, self._anchored.get, self._topics
+        plain, paired, checked = self._plain, self._pair, self._checked
         isdisjoint = found.isdisjoint
         for pattern_id in found:
-            plain = direct(pattern_id)
-            if plain is not None:
-                matched.update(plain)
-            candidates = anchored(pattern_id)
-            if candidates is None:
-                continue
-            for topic_id in candidates:
-                topic = topics[topic_id]
-                if isdisjoint(topic.excluded) and not any(map(isdisjoint, topic.others)):
-                    matched.add(topic_id)
+            topics = plain[pattern_id]
+            if topics is not None:
+                matched.update(topics)
+            pairs_filed = paired[pattern_id]
+            if pairs_filed is not None:
+                matched.update([t for t, other in pairs_filed if other in found])
+            checked_filed = checked[pattern_id]
+            if checked_filed is not None:
+                for topic_id, others, excluded in checked_filed:
+                    if isdisjoint(excluded) and not any(map(isdisjoint, others)):
+                        matched.add(topic_id)
         return matched
