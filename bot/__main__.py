@@ -20,6 +20,8 @@ from bot.ingest.errors import FeedError
 from bot.ingest.fetch import FeedFetcher
 from bot.ingest.pipeline import FeedPipeline, summary_input
 from bot.ingest.poller import FeedPoller
+from bot.ops.cli import add_ops_commands, dispatch_ops
+from bot.ops.logs import configure_logging
 from bot.runtime import Runtime
 from bot.services.feeds import (
     FeedDocument,
@@ -43,15 +45,6 @@ log = logging.getLogger("bot")
 def sample_feed_path() -> Path:
     """The small newsletter the package ships, for a first `digestbot preview`."""
     return Path(str(resources.files("bot") / "samples" / "sample-newsletter.rss.xml"))
-
-
-def configure_logging(settings: Settings) -> None:
-    logging.basicConfig(
-        level=settings.log_level,
-        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
-        stream=sys.stderr,
-    )
-    logging.getLogger("discord.http").setLevel(logging.WARNING)
 
 
 def _print(text: str = "") -> None:
@@ -227,10 +220,14 @@ def build_parser() -> argparse.ArgumentParser:
 
     poll = commands.add_parser("poll", help="poll feeds and report what is new")
     poll.add_argument("--once", action="store_true", required=True, help="poll every feed once")
+    add_ops_commands(commands)
     return parser
 
 
 async def dispatch(args: argparse.Namespace, settings: Settings) -> int:
+    handled = await dispatch_ops(args, settings)
+    if handled is not None:
+        return handled
     if args.command == "preview":
         target = args.target or str(sample_feed_path())
         return await cmd_preview(settings, target, args.limit, args.summarizer)

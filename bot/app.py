@@ -47,6 +47,7 @@ class DigestBot(commands.Bot):
             guild_ready_timeout=guild_ready_timeout,
         )
         self.runtime = runtime
+        runtime.gateway_connected = lambda: self.is_ready() and not self.is_closed()
         self._sync_commands = sync_commands
         self._start_runtime = start_runtime
 
@@ -58,7 +59,12 @@ class DigestBot(commands.Bot):
             if importlib.util.find_spec(module) is not None:
                 await self.load_extension(module)
         if self._sync_commands:
-            await self.sync_commands_if_changed()
+            try:
+                await self.sync_commands_if_changed()
+            except discord.HTTPException as exc:
+                # Polling and delivery must not wait for Discord's command API: the old
+                # commands keep working, and the hash is not stored, so the next start retries.
+                log.warning("could not sync slash commands (retried at next start): %s", exc)
 
     def command_payload_hash(self) -> str:
         payload = [command.to_dict(self.tree) for command in self.tree.get_commands()]

@@ -19,17 +19,34 @@ from bot.config import Settings
 from bot.deliver.outbox import Outbox
 from bot.deliver.senders import Sender
 from bot.ingest.fetch import FeedFetcher
-from bot.ingest.pipeline import FeedPipeline
+from bot.ingest.pipeline import FeedPipeline, PollOutcome
 from bot.ingest.poller import FeedPoller
+from bot.ops.backup import retention_loop
+from bot.ops.health import (
+    HealthChecks,
+    HealthServer,
+    Heartbeat,
+    gateway_check,
+    loop_alive_check,
+    store_writable_check,
+)
+from bot.ops.metrics import Metrics, poll_outcome_kind
 from bot.scheduler import JobScheduler
 from bot.services.digests import DIGEST_TICK_S, DigestService
 from bot.services.feeds import FeedService
+from bot.services.search import SearchService
 from bot.services.subscriptions import SubscriptionService
 from bot.store import Store, StoreError
+from bot.store.feeds import FeedRow
+from bot.store.maintenance import store_counts
+from bot.store.routing import DeliveryKind
 from bot.text.llm import LLMSummarizer
 from bot.text.summary import OfflineSummarizer
 
 log = logging.getLogger(__name__)
+
+POLLER_IDLE_S = 30.0  # the poller looks for due feeds at least this often
+OUTBOX_IDLE_S = 30.0  # the outbox's longest sleep (Outbox's idle_s default)
 
 
 class Runtime:
@@ -54,15 +71,23 @@ class Runtime:
         self.subscriptions = SubscriptionService(
             store, self.feeds, wake_outbox=self._wake_outbox, clock=clock
         )
+        self.metrics = Metrics(functools.partial(store_counts, store.db))
+        self.poll_heartbeat = Heartbeat()
+        self.outbox_heartbeat = Heartbeat()
         self.poller = FeedPoller(
             store,
             self.pipeline,
             concurrency=settings.poll_concurrency,
             per_host=settings.poll_per_host,
             clock=clock,
-            on_outcome=self.subscriptions.on_poll_outcome,
-            max_idle_s=min(30.0, max(settings.poll_interval_s, 0.05)),
+            on_outcome=self._on_poll_outcome,
+            max_idle_s=POLLER_IDLE_S,
+            heartbeat=self.poll_heartbeat.tick,
         )
+        self.search = SearchService(store, clock=clock, on_latency=self.metrics.search_latency)
+        # Set by the Discord app; None in console mode (no gateway to be connected to).
+        self.gateway_connected: Callable[[], bool] | None = None
+        self.health: HealthServer | None = None
         self.scheduler = JobScheduler()
         self.outbox: Outbox | None = None
         self.stop = asyncio.Event()
@@ -87,8 +112,54 @@ class Runtime:
 
     def attach_sender(self, sender: Sender) -> Outbox:
         """Create the outbox for this process's way of delivering (Discord or the terminal)."""
-        self.outbox = Outbox(self.store, sender, clock=self.clock)
+        self.outbox = Outbox(
+            self.store,
+            sender,
+            clock=self.clock,
+            on_result=self._on_delivery_result,
+            heartbeat=self.outbox_heartbeat.tick,
+        )
         return self.outbox
+
+    async def _on_poll_outcome(self, feed: FeedRow, outcome: PollOutcome) -> None:
+        kind = poll_outcome_kind(
+            failed=outcome.error is not None,
+            not_modified=outcome.not_modified,
+            new_items=len(outcome.new_item_ids),
+        )
+        self.metrics.observe_poll(kind, outcome.seconds)
+        await self.subscriptions.on_poll_outcome(feed, outcome)
+
+    def _on_delivery_result(self, kind: DeliveryKind, sent: bool) -> None:
+        if sent:
+            self.metrics.delivery_sent(kind)
+            if kind == "dm":
+                self.metrics.dm_sent()
+        else:
+            self.metrics.delivery_failed(kind)
+
+    async def start_health(self) -> None:
+        """The /healthz and /metrics endpoint on 127.0.0.1, when DIGESTBOT_HEALTH_PORT is set."""
+        port = self.settings.health_port
+        if port is None:
+            return
+        checks = HealthChecks(
+            {
+                "store": store_writable_check(self.store.db),
+                "poller": loop_alive_check(
+                    "poller", self.poll_heartbeat.last_tick, 4 * POLLER_IDLE_S
+                ),
+                "gateway": gateway_check(self.gateway_connected),
+            }
+        )
+        if self.outbox is not None:
+            checks.add(
+                "outbox",
+                loop_alive_check("outbox", self.outbox_heartbeat.last_tick, 4 * OUTBOX_IDLE_S),
+            )
+        self.health = HealthServer(port=port, checks=checks, metrics=self.metrics)
+        await self.health.start()
+        log.info("health and metrics on %s", self.health.url)
 
     def _spawn(self, name: str, coro: Coroutine[Any, Any, None]) -> None:
         task = asyncio.create_task(coro, name=name)
@@ -101,7 +172,19 @@ class Runtime:
         if self.outbox is not None:
             self._spawn("outbox", self.outbox.run(self.stop))
         self._spawn("poller", self.poller.run(self.stop))
+        if self.settings.retention_days is not None:
+            self._spawn("retention", self._retention(self.settings.retention_days))
         self.scheduler.start()
+        await self.start_health()
+
+    async def _retention(self, days: int) -> None:
+        retention = asyncio.ensure_future(retention_loop(self.store.db, days, clock=self.clock))
+        try:
+            await self.stop.wait()
+        finally:
+            retention.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await retention
 
     # --- scheduled digests (issue 7) ------------------------------------------------------
 
@@ -132,6 +215,8 @@ class Runtime:
             return
         self._closed = True
         self.stop.set()
+        if self.health is not None:
+            await self.health.stop()
         self.scheduler.shutdown()
         for task in reversed(self._tasks):
             try:

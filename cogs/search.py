@@ -307,7 +307,7 @@ class SearchCog(commands.Cog):
     def __init__(self, bot: DigestBot) -> None:
         self.bot = bot
         runtime = bot.runtime
-        self.service = SearchService(runtime.store, clock=runtime.clock)
+        self.service = runtime.search
 
     async def _feed_choices(
         self, interaction: Interaction, current: str

@@ -120,7 +120,7 @@ def format_latest(rows: list[ItemRow]) -> str:
 
 
 def _service(ctx: ConsoleContext) -> SearchService:
-    return SearchService(ctx.runtime.store, clock=ctx.runtime.clock)
+    return ctx.runtime.search
 
 
 def _number(value: str, name: str) -> int:

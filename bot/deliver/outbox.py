@@ -38,6 +38,7 @@ log = logging.getLogger(__name__)
 
 DeliveryHandler = Callable[[Sender, DeliveryRow], Awaitable[SentMessage]]
 UserUnreachableHook = Callable[[int, str], Awaitable[None]]
+ResultHook = Callable[[DeliveryKind, bool], None]  # (delivery kind, sent?) for metrics
 
 PAUSED_NOTICE_TITLES = 10
 
@@ -127,6 +128,8 @@ class Outbox:
         jitter: Callable[[], float] = random.random,
         handlers: Mapping[DeliveryKind, DeliveryHandler] | None = None,
         on_user_unreachable: UserUnreachableHook | None = None,
+        on_result: ResultHook | None = None,
+        heartbeat: Callable[[], None] | None = None,
     ) -> None:
         self._store = store
         self._sender = sender
@@ -142,6 +145,8 @@ class Outbox:
         self._jitter = jitter
         self._handlers = dict(handlers or {})
         self._on_user_unreachable = on_user_unreachable
+        self._on_result = on_result or (lambda kind, ok: None)
+        self._heartbeat = heartbeat or (lambda: None)
         self._wake = asyncio.Event()
         self._recovered = False
         self.stats = OutboxStats()
@@ -166,6 +171,7 @@ class Outbox:
         await self.recover()
         while not stop.is_set():
             self._wake.clear()  # a wake() from here on is seen by the wait below
+            self._heartbeat()
             try:
                 result = await self._pass()
                 if result.processed:
@@ -275,11 +281,13 @@ class Outbox:
             if attempt >= self._max_unknown:
                 await deliveries.fail(delivery.id, reason)
                 self.stats.failed += 1
+                self._on_result(delivery.kind, False)
             else:
                 await self._retry(delivery, attempt, reason, None, True)
         else:
             await deliveries.mark_sent(delivery.id, sent.message_id, self._clock())
             self.stats.sent += 1
+            self._on_result(delivery.kind, True)
         return True
 
     async def _send(self, delivery: DeliveryRow, item: ItemView | None) -> SentMessage:
@@ -329,6 +337,7 @@ class Outbox:
             log.warning("delivery %d failed: %s", delivery.id, error.reason)
             await deliveries.fail(delivery.id, error.reason)
             self.stats.failed += 1
+            self._on_result(delivery.kind, False)
             return
         self.stats.paused_targets += 1
         if delivery.target_kind == "user":

@@ -30,6 +30,7 @@ class FeedPoller:
         clock: Callable[[], float] = time.time,
         on_outcome: OutcomeHandler | None = None,
         max_idle_s: float = 30.0,
+        heartbeat: Callable[[], None] | None = None,
     ) -> None:
         self._store = store
         self._pipeline = pipeline
@@ -39,6 +40,7 @@ class FeedPoller:
         self._clock = clock
         self._on_outcome = on_outcome
         self._max_idle_s = max_idle_s
+        self._heartbeat = heartbeat or (lambda: None)
         self._wake = asyncio.Event()
         self._in_flight: set[int] = set()
         self.last_cycle_at: float | None = None
@@ -77,6 +79,7 @@ class FeedPoller:
     async def run(self, stop: asyncio.Event) -> None:
         """Poll due feeds until `stop` is set; sleep until the next one is due."""
         while not stop.is_set():
+            self._heartbeat()
             try:
                 await self.poll_due()
             except Exception:

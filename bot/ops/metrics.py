@@ -15,11 +15,11 @@ from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 from prometheus_client.exposition import CONTENT_TYPE_LATEST, generate_latest
 
 from bot.store.maintenance import StoreCounts
+from bot.store.routing import DeliveryKind
 
 log = logging.getLogger(__name__)
 
 PollOutcomeKind = Literal["new_items", "no_new_items", "not_modified", "failed"]
-DeliveryKind = Literal["item", "digest", "dm", "notice"]
 
 POLL_OUTCOMES: Final = get_args(PollOutcomeKind)
 DELIVERY_KINDS: Final = get_args(DeliveryKind)

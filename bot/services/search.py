@@ -173,9 +173,16 @@ def empty_answer(results: SearchResults) -> str:
 class SearchService:
     """Search and newest-items lists over one guild's feeds."""
 
-    def __init__(self, store: Store, *, clock: Callable[[], float] = time.time) -> None:
+    def __init__(
+        self,
+        store: Store,
+        *,
+        clock: Callable[[], float] = time.time,
+        on_latency: Callable[[float], None] | None = None,
+    ) -> None:
         self._store = store
         self._clock = clock
+        self._on_latency = on_latency or (lambda seconds: None)
 
     async def feed_choices(self, guild_id: int, typed: str = "") -> list[GuildFeed]:
         """At most 25 of the guild's feeds whose title or URL contains `typed`."""
@@ -245,6 +252,7 @@ class SearchService:
         if query is None:
             page = SearchPage([], 0, PAGE_SIZE, False, 0, problem=QueryProblem.NO_WORDS)
         else:
+            started = time.perf_counter()
             page = await search_items(
                 self._store.db,
                 query,
@@ -254,6 +262,7 @@ class SearchService:
                 limit=PAGE_SIZE,
                 offset=page_index * PAGE_SIZE,
             )
+            self._on_latency(time.perf_counter() - started)
         return SearchResults(request, page, page_index, guild_has_feeds=bool(guild_feeds))
 
     async def search(

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import re
+import sqlite3
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from importlib import resources
@@ -114,8 +115,6 @@ def _split_sql(script: str) -> list[str]:
 
 
 def _complete(sql: str) -> bool:
-    import sqlite3
-
     return sqlite3.complete_statement(sql)
 
 
@@ -173,6 +172,8 @@ class Database:
         async with self._write_lock:
             try:
                 await self._writer.execute("PRAGMA optimize")
+            except (ValueError, sqlite3.Error) as exc:  # already closed or broken: still close
+                log.warning("closing the database: %s", exc)
             finally:
                 await self._reader.close()
                 await self._writer.close()

@@ -271,7 +271,12 @@ async def _console(store: Store, tmp_path: Path, guild_feeds: list[int], line: s
             await store.subscriptions.add(CONSOLE_GUILD_ID, CONSOLE_CHANNEL_ID, feed_id, now=NOW)
     _load_command_modules()
     # The search commands use only the runtime's store and clock.
-    runtime = cast(Runtime, SimpleNamespace(store=store, clock=lambda: NOW))
+    runtime = cast(
+        Runtime,
+        SimpleNamespace(
+            store=store, clock=lambda: NOW, search=SearchService(store, clock=lambda: NOW)
+        ),
+    )
     answer = await run_command(ConsoleContext(runtime, lambda _: None), line)
     assert answer is not None
     return answer
