@@ -18,6 +18,7 @@ from typing import Any
 from bot.config import Settings
 from bot.deliver.outbox import Outbox
 from bot.deliver.senders import Sender
+from bot.deliver.topic_dm import TopicDMSender
 from bot.ingest.fetch import FeedFetcher
 from bot.ingest.pipeline import FeedPipeline, PollOutcome
 from bot.ingest.poller import FeedPoller
@@ -34,6 +35,7 @@ from bot.ops.metrics import Metrics, poll_outcome_kind
 from bot.scheduler import JobScheduler
 from bot.services.digests import DIGEST_TICK_S, DigestService
 from bot.services.feeds import FeedService
+from bot.services.follow import FollowService
 from bot.services.search import SearchService
 from bot.services.subscriptions import SubscriptionService
 from bot.store import Store, StoreError
@@ -168,6 +170,7 @@ class Runtime:
 
     async def start(self) -> None:
         """Start the background loops: poller, outbox (if a sender is attached), jobs."""
+        await self.start_follows()
         await self.start_digests()
         if self.outbox is not None:
             self._spawn("outbox", self.outbox.run(self.stop))
@@ -185,6 +188,24 @@ class Runtime:
             retention.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await retention
+
+    # --- followed topics and their DMs (issue 6) -----------------------------------------
+
+    @functools.cached_property
+    def follows(self) -> FollowService:
+        return FollowService(self.store, clock=self.clock)
+
+    async def start_follows(self) -> None:
+        """Before the poller and outbox run: build the percolator from the stored topics, let
+        the pipeline match new items against it, and give the outbox the handler that sends
+        'dm' deliveries and the hook that pauses a member whose DMs are closed."""
+        await self.follows.load()
+        self.pipeline.topic_matcher = self.follows.match
+        if self.outbox is not None:
+            self.outbox._handlers["dm"] = TopicDMSender(self.store, self.follows.topics).send
+            self.outbox._on_user_unreachable = self.follows.on_dms_closed
+
+    # --- end of followed topics ------------------------------------------------------------
 
     # --- scheduled digests (issue 7) ------------------------------------------------------
 

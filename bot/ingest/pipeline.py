@@ -7,7 +7,7 @@ import dataclasses
 import hashlib
 import logging
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Collection, Sequence
 from dataclasses import dataclass, field
 
 from bot.ingest.entry import EnrichedItem, Entry, ParsedFeed
@@ -19,11 +19,15 @@ from bot.store import Store
 from bot.store.feeds import FeedMeta, FeedRow
 from bot.store.items import FreshItem
 from bot.store.polls import PollSuccess, commit_failure, commit_poll
+from bot.store.topics import TopicStore
 from bot.text.enrich import enrich_entries
 from bot.text.llm import LLMSummarizer
 from bot.text.summarizer import SummaryInput
 
 log = logging.getLogger(__name__)
+
+TopicMatcher = Callable[[Sequence[str]], Collection[int]]
+"""An item's text fields (title, summary, text) → the ids of the followed topics it matches."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -81,11 +85,15 @@ class FeedPipeline:
         *,
         clock: Callable[[], float] = time.time,
         ai_summarizer: LLMSummarizer | None = None,
+        topic_matcher: TopicMatcher | None = None,
     ) -> None:
         self._store = store
         self._fetcher = fetcher
         self._clock = clock
         self._ai = ai_summarizer
+        self.topic_matcher = topic_matcher
+        """Matches new items against followed topics; the runtime sets its live percolator.
+        Left None (a short-lived `poll --once`), the topics are loaded once when first needed."""
 
     async def poll(self, feed: FeedRow, *, conditional: bool = True) -> PollOutcome:
         started = time.perf_counter()
@@ -157,11 +165,13 @@ class FeedPipeline:
             if self._ai is not None and feed.last_success_at is not None:
                 fresh = await self._with_ai_summaries(feed, fresh, known)
         meta = FeedMeta(parsed.title, parsed.site_url, parsed.description, parsed.language)
+        topic_matches = await self._match_topics(feed, fresh, known)
         saved = await commit_poll(
             self._store.db,
             feed.id,
             fresh,
             PollSuccess(now, next_at, result.etag, result.last_modified, result.body_hash, meta),
+            topic_matches=topic_matches,
         )
         if saved.new_ids:
             log.info("feed %d: %d new item(s)", feed.id, len(saved.new_ids))
@@ -172,6 +182,26 @@ class FeedPipeline:
             updated_item_ids=saved.updated_ids,
             warning=parsed.warning,
         )
+
+    async def _match_topics(
+        self, feed: FeedRow, fresh: Sequence[FreshItem], known: dict[str, str]
+    ) -> dict[str, Collection[int]]:
+        """Percolate the entries that may be new (not edits, not a first poll's archive)
+        against the followed topics: stable id → matching topic ids. The commit queues the DMs
+        of those that really are new, in the poll's transaction."""
+        if feed.last_success_at is None:
+            return {}
+        candidates = [f.item for f in fresh if f.item.entry.stable_id not in known]
+        if not candidates:
+            return {}
+        if self.topic_matcher is None:
+            self.topic_matcher = (await TopicStore(self._store.db).build_percolator()).match
+        matches: dict[str, Collection[int]] = {}
+        for item in candidates:
+            found = self.topic_matcher((item.entry.title, item.summary, item.content_text))
+            if found:
+                matches[item.entry.stable_id] = found
+        return matches
 
     async def _with_ai_summaries(
         self, feed: FeedRow, fresh: list[FreshItem], known: dict[str, str]

@@ -163,6 +163,13 @@ class TopicStore:
         ) as cursor:
             return [_topic(r) for r in await cursor.fetchall()]
 
+    async def list_for_user(self, user_id: int) -> list[TopicRow]:
+        """The member's topics in every guild (to pause or resume them together), oldest first."""
+        async with self._db.reader.execute(
+            f"SELECT {_COLUMNS} FROM topics t WHERE user_id = ? ORDER BY t.id", (user_id,)
+        ) as cursor:
+            return [_topic(r) for r in await cursor.fetchall()]
+
     async def all_active(self) -> list[TopicRow]:
         """Every topic of members whose DMs are not closed: what the percolator matches."""
         async with self._db.reader.execute(

@@ -1,0 +1,286 @@
+"""Following topics: what `/follow`, `/unfollow`, `/following` and the "Stop this topic" button do.
+
+A topic is a saved search in one guild (`bot.search.query`): a new item of a feed the guild
+subscribes to that `/search` with the same words would return is DMed to the member. The
+service keeps the in-memory percolator (`bot.search.percolator.Percolator`) current: built from
+the store at start, updated on follow, unfollow, DMs closed and DMs resumed. The store stays
+the authority (`queue_topic_dms_tx` checks subscriptions, feed filters and closed DMs again),
+so the percolator only has to be fast, never exact about membership.
+
+The cog and the console both call this service; answers are built by the `*_text` functions
+with a `show` function that makes member text safe for where it is shown.
+"""
+
+from __future__ import annotations
+
+import enum
+import logging
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+
+from bot.search.percolator import Percolator
+from bot.services.search import SearchService
+from bot.store import Store
+from bot.store.subscriptions import GuildFeed
+from bot.store.topics import (
+    MAX_TOPICS_PER_MEMBER,
+    FollowOutcome,
+    FollowResult,
+    TopicRow,
+    TopicStore,
+)
+
+log = logging.getLogger(__name__)
+
+Show = Callable[[str], str]
+"""Makes member or feed text safe where it is shown (escapes markdown on Discord)."""
+
+TOPIC_CHOICES_MAX = 25
+
+DMS_CLOSED_TEXT = (
+    "⚠️ I couldn't send you a direct message (your DMs are closed to me), so your followed "
+    "topics are paused. To resume: allow direct messages from this server's members "
+    "(server name → Privacy Settings → Direct Messages), then run `/following` or `/follow` again."
+)
+DMS_RESUMED_TEXT = "✅ Your followed topics are active again: I'll DM you new matches."
+
+
+class StopOutcome(enum.Enum):
+    STOPPED = "stopped"
+    NOT_YOURS = "not_yours"
+    GONE = "gone"  # already unfollowed
+
+
+@dataclass(frozen=True, slots=True)
+class StopResult:
+    outcome: StopOutcome
+    topic: TopicRow | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class FollowAnswer:
+    """What `/follow` did: the store's result, the feed it is limited to, and how many
+    topics the member now follows in the guild."""
+
+    result: FollowResult
+    feed: GuildFeed | None
+    count: int
+
+
+@dataclass(frozen=True, slots=True)
+class FollowedTopic:
+    """A topic for `/following`: the row and the title of the feed it is limited to."""
+
+    topic: TopicRow
+    feed_title: str | None
+
+
+class FollowService:
+    """Topics of members, matched against new items, for one bot process."""
+
+    def __init__(self, store: Store, *, clock: Callable[[], float] = time.time) -> None:
+        self._store = store
+        self._clock = clock
+        self.topics = TopicStore(store.db)
+        self._search = SearchService(store, clock=clock)
+        self.percolator = Percolator()
+
+    # --- the percolator ------------------------------------------------------------------
+
+    async def load(self) -> int:
+        """Build the percolator from the store's active topics; returns how many."""
+        self.percolator = await self.topics.build_percolator()
+        log.info("percolator: %d followed topic(s)", len(self.percolator))
+        return len(self.percolator)
+
+    def match(self, fields: Sequence[str]) -> set[int]:
+        """The active topics an item with these fields (title, summary, text) matches."""
+        return self.percolator.match(fields)
+
+    def _activate(self, topics: Sequence[TopicRow]) -> None:
+        for topic in topics:
+            query = topic.parsed()
+            if query is not None:
+                self.percolator.add(topic.id, query)
+
+    # --- commands ------------------------------------------------------------------------
+
+    async def follow(
+        self, guild_id: int, user_id: int, text: str, *, feed: str | None = None
+    ) -> FollowAnswer:
+        """Follow `text` in the guild, optionally only in one of its feeds (its id, URL or
+        title; SearchInputError when the guild has no such feed)."""
+        resolved = None
+        if feed and feed.strip():
+            resolved = await self._search.resolve_feed(guild_id, feed)
+        result = await self.topics.add(
+            guild_id,
+            user_id,
+            text,
+            feed_id=resolved.feed_id if resolved else None,
+            now=self._clock(),
+        )
+        added = result.topic if result.outcome is FollowOutcome.ADDED else None
+        if added is not None and not (await self.topics.member(user_id)).closed:
+            self._activate([added])
+        count = len(await self.topics.list_for_member(guild_id, user_id))
+        if resolved is None and result.topic is not None and result.topic.feed_id is not None:
+            resolved = await self._guild_feed(guild_id, result.topic.feed_id)
+        return FollowAnswer(result, resolved, count)
+
+    async def unfollow(self, guild_id: int, user_id: int, topic: str) -> TopicRow | None:
+        """Unfollow the member's topic in the guild named by `topic`: an autocomplete value
+        (the topic's id) or the words (any spelling with the same meaning)."""
+        wanted = topic.strip()
+        found: TopicRow | None = None
+        if wanted.isdigit():
+            row = await self.topics.get(int(wanted))
+            if row is not None and row.guild_id == guild_id and row.user_id == user_id:
+                found = row
+        if found is None:
+            found = await self.topics.find(guild_id, user_id, wanted)
+        if found is None:
+            return None
+        removed = await self.topics.remove(found.id, user_id=user_id)
+        if removed is not None:
+            self.percolator.remove(removed.id)
+        return removed
+
+    async def stop_topic(self, topic_id: int, user_id: int) -> StopResult:
+        """The "Stop this topic" button: only the topic's own member may stop it."""
+        row = await self.topics.get(topic_id)
+        if row is None:
+            return StopResult(StopOutcome.GONE)
+        if row.user_id != user_id:
+            return StopResult(StopOutcome.NOT_YOURS)
+        removed = await self.topics.remove(topic_id, user_id=user_id)
+        if removed is None:
+            return StopResult(StopOutcome.GONE)
+        self.percolator.remove(topic_id)
+        return StopResult(StopOutcome.STOPPED, removed)
+
+    async def following(self, guild_id: int, user_id: int) -> list[FollowedTopic]:
+        """The member's topics in the guild, oldest first, with their feed's title."""
+        topics = await self.topics.list_for_member(guild_id, user_id)
+        titles: dict[int, str | None] = {}
+        for topic in topics:
+            if topic.feed_id is not None and topic.feed_id not in titles:
+                feed = await self._store.feeds.get(topic.feed_id)
+                titles[topic.feed_id] = feed.display_title if feed is not None else None
+        return [
+            FollowedTopic(t, titles.get(t.feed_id) if t.feed_id is not None else None)
+            for t in topics
+        ]
+
+    async def topic_choices(self, guild_id: int, user_id: int, typed: str = "") -> list[TopicRow]:
+        """The member's own topics in the guild containing `typed` (for autocomplete)."""
+        needle = typed.strip().lower()
+        topics = await self.topics.list_for_member(guild_id, user_id)
+        return [t for t in topics if needle in t.query.lower()][:TOPIC_CHOICES_MAX]
+
+    async def feed_choices(self, guild_id: int, typed: str = "") -> list[GuildFeed]:
+        return await self._search.feed_choices(guild_id, typed)
+
+    async def _guild_feed(self, guild_id: int, feed_id: int) -> GuildFeed | None:
+        for feed in await self._store.subscriptions.feeds_for_guild(guild_id, "", 10_000):
+            if feed.feed_id == feed_id:
+                return feed
+        return None
+
+    # --- closed DMs ----------------------------------------------------------------------
+
+    async def on_dms_closed(self, user_id: int, reason: str) -> None:
+        """The outbox found the member's DMs closed (403, code 50007): pause their topics.
+        Their undelivered DMs stay paused; nothing is retried."""
+        await self.topics.mark_dms_closed(user_id, self._clock())
+        for topic in await self.topics.list_for_user(user_id):
+            self.percolator.remove(topic.id)
+        log.info("user %d: DMs closed (%s); their topics are paused", user_id, reason)
+
+    async def dm_notice(self, user_id: int, *, may_resume: bool) -> str | None:
+        """Call at each command: while the member's DMs are known closed, the first command
+        tells them why their follows are paused and how to resume; after that, `/follow` or
+        `/following` (`may_resume`) resumes them. None: nothing to say."""
+        if not (await self.topics.member(user_id)).closed:
+            return None
+        if await self.topics.take_closed_notice(user_id, self._clock()):
+            return DMS_CLOSED_TEXT
+        if not may_resume:
+            return None
+        if await self.topics.resume_dms(user_id):
+            self._activate(await self.topics.list_for_user(user_id))
+            log.info("user %d: DMs resumed", user_id)
+            return DMS_RESUMED_TEXT
+        return None
+
+
+# --- answers -------------------------------------------------------------------------------
+
+
+def _plural(n: int, word: str) -> str:
+    return f"{n} {word}{'' if n == 1 else 's'}"
+
+
+def follow_text(answer: FollowAnswer, show: Show) -> str:
+    """The answer to `/follow` (Discord markdown when `show` escapes)."""
+    result = answer.result
+    outcome = result.outcome
+    if outcome is FollowOutcome.NOT_SEARCHABLE:
+        problem = result.problem.message if result.problem else "That topic has no words."
+        return f'{problem} A topic is words or "a phrase", like `/search` takes.'
+    if outcome is FollowOutcome.LIMIT_REACHED:
+        return (
+            f"You already follow {MAX_TOPICS_PER_MEMBER} topics in this server, the most "
+            "there can be. Unfollow one with `/unfollow` first."
+        )
+    assert result.topic is not None
+    topic = f"**{show(result.topic.query)}**"
+    where = f" in **{show(answer.feed.title or answer.feed.url)}**" if answer.feed else ""
+    if outcome is FollowOutcome.ALREADY_FOLLOWED:
+        return f"You already follow {topic}{where} (same words). Nothing changed."
+    return (
+        f"Following {topic}{where}. I'll DM you when a new post in this server's feeds matches "
+        f"(it matches what `/search` would find). You follow {answer.count} of "
+        f"{MAX_TOPICS_PER_MEMBER} topics here."
+    )
+
+
+def unfollow_text(removed: TopicRow | None, show: Show) -> str:
+    if removed is None:
+        return "You don't follow that topic in this server. `/following` lists your topics."
+    return f"Stopped following **{show(removed.query)}**. No more DMs for it."
+
+
+def following_text(
+    topics: Sequence[FollowedTopic], show: Show, when: Callable[[float], str]
+) -> str:
+    """The member's topics with how many items matched each so far."""
+    if not topics:
+        return 'You follow no topics in this server. Try `/follow "open weight"`.'
+    lines = [f"Your topics in this server ({len(topics)} of {MAX_TOPICS_PER_MEMBER}):"]
+    for number, followed in enumerate(topics, 1):
+        topic = followed.topic
+        line = f"{number}. **{show(topic.query)}**"
+        if topic.feed_id is not None:
+            line += f" in {show(followed.feed_title or 'a feed no longer followed')}"
+        if topic.match_count:
+            line += f" — {_plural(topic.match_count, 'match')}"
+            if topic.last_match_at is not None:
+                line += f", last {when(topic.last_match_at)}"
+        else:
+            line += " — no matches yet"
+        lines.append(line)
+    return "\n".join(lines)
+
+
+def stop_text(result: StopResult, show: Show, guild_name: str | None) -> str:
+    if result.outcome is StopOutcome.NOT_YOURS:
+        return "Only the member who follows this topic can stop it."
+    if result.outcome is StopOutcome.GONE or result.topic is None:
+        return "You no longer follow that topic."
+    where = f" in **{show(guild_name)}**" if guild_name else ""
+    return (
+        f"Stopped following **{show(result.topic.query)}**{where}. "
+        "Follow it again any time with `/follow`."
+    )

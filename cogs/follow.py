@@ -1,0 +1,202 @@
+"""`/follow`, `/unfollow`, `/following` and the "Stop this topic" button of topic DMs.
+
+Thin adapters to `bot.services.follow.FollowService` (the runtime's, which keeps the
+percolator current). Every answer is ephemeral. While a member's DMs are known closed, the
+first of these commands they use says why their follows are paused and how to resume; then
+`/follow` or `/following` resumes them.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+from datetime import UTC, datetime
+from typing import TYPE_CHECKING, Any
+
+import discord
+from discord import app_commands
+from discord.ext import commands
+
+from bot.deliver.sanitize import discord_timestamp, escape_markdown_inline, fit_text, one_line
+from bot.deliver.topic_dm import STOP_LABEL, STOP_TOPIC_TEMPLATE, stop_topic_custom_id
+from bot.services.follow import (
+    FollowService,
+    follow_text,
+    following_text,
+    stop_text,
+    unfollow_text,
+)
+from bot.services.search import SearchInputError
+from bot.store.topics import MAX_TOPIC_CHARS
+from cogs._common import reply
+
+if TYPE_CHECKING:
+    from bot.app import DigestBot
+
+log = logging.getLogger(__name__)
+
+Interaction = discord.Interaction["DigestBot"]
+
+TOPIC_SHOWN_LIMIT = 200
+CHOICE_LIMIT = 100
+
+
+def show(text: str) -> str:
+    """Member or feed text inline in a reply: one line, no markdown, no pings, bounded."""
+    return fit_text(one_line(text), TOPIC_SHOWN_LIMIT)
+
+
+def when(timestamp: float) -> str:
+    return discord_timestamp(datetime.fromtimestamp(timestamp, tz=UTC), "R")
+
+
+def _choice_label(text: str) -> str:
+    cleaned = one_line(text)
+    return cleaned if len(cleaned) <= CHOICE_LIMIT else cleaned[: CHOICE_LIMIT - 1] + "…"
+
+
+def _with_notice(notice: str | None, text: str) -> str:
+    return f"{notice}\n\n{text}" if notice else text
+
+
+def _service(interaction: Interaction) -> FollowService:
+    return interaction.client.runtime.follows
+
+
+class StopTopicButton(
+    discord.ui.DynamicItem[discord.ui.Button[discord.ui.View]],
+    template=STOP_TOPIC_TEMPLATE,
+):
+    """The "Stop this topic" button under a topic DM. Its custom id names the topic, so it
+    works after a restart; only the topic's own member can use it."""
+
+    def __init__(self, topic_id: int) -> None:
+        super().__init__(
+            discord.ui.Button(
+                label=STOP_LABEL,
+                style=discord.ButtonStyle.secondary,
+                custom_id=stop_topic_custom_id(topic_id),
+            )
+        )
+        self.topic_id = topic_id
+
+    @classmethod
+    async def from_custom_id(  # type: ignore[override]
+        cls,
+        interaction: Interaction,
+        item: discord.ui.Button[discord.ui.View],
+        match: re.Match[str],
+        /,
+    ) -> StopTopicButton:
+        return cls(int(match["topic_id"]))
+
+    async def callback(self, interaction: Interaction) -> None:  # type: ignore[override]
+        service = _service(interaction)
+        result = await service.stop_topic(self.topic_id, interaction.user.id)
+        guild_name = None
+        if result.topic is not None:
+            guild = interaction.client.get_guild(result.topic.guild_id)
+            guild_name = guild.name if guild is not None else None
+        await reply(interaction, stop_text(result, escape_markdown_inline, guild_name))
+
+
+class FollowCog(commands.Cog):
+    def __init__(self, bot: DigestBot) -> None:
+        self.bot = bot
+
+    @property
+    def service(self) -> FollowService:
+        return self.bot.runtime.follows
+
+    async def _feed_choices(
+        self, interaction: Interaction, current: str
+    ) -> list[app_commands.Choice[str]]:
+        if interaction.guild is None:
+            return []
+        feeds = await self.service.feed_choices(interaction.guild.id, current)
+        return [
+            app_commands.Choice(
+                name=_choice_label(feed.title) or _choice_label(feed.url) or f"feed {feed.feed_id}",
+                value=str(feed.feed_id),
+            )
+            for feed in feeds
+        ]
+
+    async def _topic_choices(
+        self, interaction: Interaction, current: str
+    ) -> list[app_commands.Choice[str]]:
+        if interaction.guild is None:
+            return []
+        topics = await self.service.topic_choices(
+            interaction.guild.id, interaction.user.id, current
+        )
+        return [
+            app_commands.Choice(name=_choice_label(t.query) or f"topic {t.id}", value=str(t.id))
+            for t in topics
+        ]
+
+    @app_commands.command(name="follow", description="Get a DM when a new post matches a topic")
+    @app_commands.guild_only()
+    @app_commands.describe(
+        topic='Words to watch for, like /search: words, "a phrase", -leave_out, this OR that',
+        feed="Only posts of this feed",
+    )
+    @app_commands.autocomplete(feed=_feed_choices)
+    async def follow(
+        self,
+        interaction: Interaction,
+        topic: app_commands.Range[str, 1, MAX_TOPIC_CHARS],
+        feed: str | None = None,
+    ) -> None:
+        if interaction.guild is None:
+            await reply(interaction, "Following topics works in a server.")
+            return
+        notice = await self.service.dm_notice(interaction.user.id, may_resume=True)
+        try:
+            answer = await self.service.follow(
+                interaction.guild.id, interaction.user.id, topic, feed=feed
+            )
+        except SearchInputError as exc:
+            await reply(interaction, _with_notice(notice, exc.message))
+            return
+        await reply(interaction, _with_notice(notice, follow_text(answer, show)))
+
+    @app_commands.command(name="unfollow", description="Stop the DMs for one of your topics")
+    @app_commands.guild_only()
+    @app_commands.describe(topic="One of the topics you follow in this server")
+    @app_commands.autocomplete(topic=_topic_choices)
+    async def unfollow(self, interaction: Interaction, topic: str) -> None:
+        if interaction.guild is None:
+            await reply(interaction, "Following topics works in a server.")
+            return
+        notice = await self.service.dm_notice(interaction.user.id, may_resume=False)
+        removed = await self.service.unfollow(interaction.guild.id, interaction.user.id, topic)
+        await reply(interaction, _with_notice(notice, unfollow_text(removed, show)))
+
+    @app_commands.command(name="following", description="The topics you follow in this server")
+    @app_commands.guild_only()
+    async def following(self, interaction: Interaction) -> None:
+        if interaction.guild is None:
+            await reply(interaction, "Following topics works in a server.")
+            return
+        notice = await self.service.dm_notice(interaction.user.id, may_resume=True)
+        topics = await self.service.following(interaction.guild.id, interaction.user.id)
+        await reply(interaction, _with_notice(notice, following_text(topics, show, when)))
+
+    async def cog_app_command_error(  # type: ignore[override]
+        self, interaction: Interaction, error: app_commands.AppCommandError
+    ) -> None:
+        await reply(interaction, "Sorry, something went wrong with that command. Please try again.")
+        raise error
+
+
+async def setup(bot: DigestBot) -> None:
+    bot.add_dynamic_items(StopTopicButton)
+    await bot.add_cog(FollowCog(bot))
+
+
+async def teardown(bot: DigestBot) -> None:
+    bot.remove_dynamic_items(StopTopicButton)
+
+
+__all__: list[Any] = ["FollowCog", "StopTopicButton", "show", "when"]
