@@ -129,3 +129,18 @@ async def test_sync_commands_with_a_refused_token_is_a_configuration_error(
     assert await sync_commands(runtime, "not-the-token", None) == 78
     assert "DISCORD_TOKEN was refused" in capsys.readouterr().out
     assert fake_discord.command_sync_count == 0
+
+
+async def test_a_failed_sync_does_not_stop_the_bot_and_the_next_start_syncs_again(
+    tmp_path: Path, fake_discord: FakeDiscord
+) -> None:
+    fake = fake_discord
+    fake.state.add_standard_guild()
+    refused = fake.faults.fail(r"/applications/\d+/commands$", 503, count=1)
+    async with started(tmp_path, fake) as bot:
+        assert refused.hits == 1
+        assert fake.command_sync_count == 0
+        assert bot.runtime.loops_alive()  # polling and delivery run anyway
+    async with started(tmp_path, fake):
+        assert fake.command_sync_count == 1
+        assert "feed" in global_names(fake)
