@@ -82,15 +82,20 @@ def _safe(text: str, limit: int) -> str:
 
 
 def topic_dm_content(topics: Sequence[MatchedTopic]) -> str:
-    """The line above the embed (Discord markdown, member and server text made safe)."""
-    parts = []
+    """The line above the embed: the matched topics, grouped by server (Discord markdown,
+    member and server text made safe)."""
+    by_guild: dict[int, list[MatchedTopic]] = {}
     for topic in topics:
-        part = f"**{_safe(topic.query, TOPIC_SHOWN_LIMIT)}**"
-        if topic.guild_name:
-            part += f" in **{_safe(topic.guild_name, GUILD_SHOWN_LIMIT)}**"
+        by_guild.setdefault(topic.guild_id, []).append(topic)
+    parts = []
+    for matched in by_guild.values():
+        part = ", ".join(f"**{_safe(t.query, TOPIC_SHOWN_LIMIT)}**" for t in matched)
+        name = matched[0].guild_name
+        if name:
+            part += f" in **{_safe(name, GUILD_SHOWN_LIMIT)}**"
         parts.append(part)
     noun = "your topic" if len(topics) == 1 else "your topics"
-    text = f"🔔 A new post matches {noun} " + ", ".join(parts)
+    text = f"🔔 A new post matches {noun} " + "; ".join(parts)
     return fit_text(text, CONTENT_LIMIT, markdown=False)
 
 
