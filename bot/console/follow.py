@@ -31,8 +31,9 @@ def _when(ts: float) -> str:
 
 
 def _plain(text: str) -> str:
-    """The service's answers use Discord bold; the terminal shows quotes instead."""
-    return text.replace("**", '"')
+    """The service's answers are Discord markdown: in the terminal, bold topics show in
+    backticks and slash commands are the console's own words (`/follow` → `follow`)."""
+    return text.replace("**", "`").replace("`/", "`")
 
 
 def _words(args: list[str]) -> tuple[list[str], str | None]:

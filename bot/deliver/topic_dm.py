@@ -106,10 +106,11 @@ def topic_dm_text(topics: Sequence[MatchedTopic], item: ItemView) -> str:
         return one_line(strip_control(text))
 
     names = ", ".join(
-        f'"{clean(t.query)}"' + (f" in {clean(t.guild_name)}" if t.guild_name else "")
+        f"`{clean(t.query)}`" + (f" in {clean(t.guild_name)}" if t.guild_name else "")
         for t in topics
     )
-    return f"🔔 matches your topic {names}\n{render_item_text(item)}"
+    noun = "topic" if len(topics) == 1 else "topics"
+    return f"🔔 matches your {noun} {names}\n{render_item_text(item)}"
 
 
 def _button_label(topic: MatchedTopic, alone: bool) -> str:

@@ -12,7 +12,10 @@ from pathlib import Path
 
 import pytest
 
-from bot.deliver.senders import CANNOT_DM_USER, PermanentSendError
+import bot.console.follow  # noqa: F401  (registers the console commands)
+from bot.console.registry import CONSOLE_CHANNEL_ID, CONSOLE_GUILD_ID, ConsoleContext
+from bot.console.repl import run_command
+from bot.deliver.senders import CANNOT_DM_USER, ConsoleSender, PermanentSendError
 from bot.ingest.pipeline import FeedPipeline
 from bot.runtime import Runtime
 from bot.services.follow import DMS_CLOSED_TEXT, DMS_RESUMED_TEXT, StopOutcome
@@ -125,7 +128,7 @@ async def test_new_items_dm_each_matching_member_once_never_backfill_or_edits(
         assert len(new) == 1
         ann = bench.dms(ANN)
         assert len(ann) == 1
-        assert '"rust"' in ann[0] and '"borrow checker"' in ann[0]
+        assert ann[0].startswith('🔔 matches your topics `rust`, `"borrow checker"`, `rust`\n')
         assert "Rust and the borrow checker" in ann[0]
         assert bench.dms(BOB) == [] and bench.dms(CAT) == []
         (row,) = await bench.dm_rows(ANN)
@@ -329,3 +332,35 @@ async def test_restart_rebuilds_the_percolator_and_a_bare_pipeline_matches_too(
         assert await store.deliveries.for_target("user", BOB) == []
     finally:
         await runtime.close()
+
+
+async def test_console_follow_prints_matches_in_the_terminal(
+    tmp_path: Path, feed_server: FeedServer
+) -> None:
+    printed: list[str] = []
+    async with open_bench(tmp_path, feed_server) as bench:
+        runtime = bench.runtime
+        runtime.attach_sender(ConsoleSender(printed.append))
+        await runtime.start_follows()
+        ctx = ConsoleContext(runtime, printed.append)
+        await bench.subscribe(CONSOLE_GUILD_ID, CONSOLE_CHANNEL_ID, "alpha")
+        followed = await run_command(ctx, 'follow "borrow checker" rust')
+        assert followed is not None and followed.startswith('Following `"borrow checker" rust`.')
+        assert "already follow" in (await run_command(ctx, "follow rust 'borrow checker'") or "")
+        assert await run_command(ctx, "unfollow nothing here") == (
+            "You don't follow that topic in this server. `following` lists your topics."
+        )
+        await bench.publish(
+            "alpha", [("p1", "Rust and the borrow checker"), ("old", "alpha archive rust post")]
+        )
+        dm = [p for p in printed if p.startswith("🔔")]
+        assert len(dm) == 1
+        assert dm[0].startswith('🔔 matches your topic `"borrow checker" rust`\n[Alpha Letter]')
+        assert "Rust and the borrow checker" in dm[0]
+        listed = await run_command(ctx, "following")
+        assert listed is not None and "1 match" in listed
+        removed = await run_command(ctx, 'unfollow rust "borrow checker"')
+        assert removed is not None and removed.startswith("Stopped following")
+        assert await run_command(ctx, "following") == (
+            'You follow no topics in this server. Try `follow "open weight"`.'
+        )
