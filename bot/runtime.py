@@ -69,7 +69,14 @@ class Runtime:
         self.pipeline = FeedPipeline(
             store, self.fetcher, clock=clock, ai_summarizer=self.ai_summarizer
         )
-        self.feeds = FeedService(store, self.fetcher, self.pipeline, settings, clock=clock)
+        self.feeds = FeedService(
+            store,
+            self.fetcher,
+            self.pipeline,
+            settings,
+            clock=clock,
+            on_feed_added=lambda: self.poller.wake(),
+        )
         self.subscriptions = SubscriptionService(
             store, self.feeds, wake_outbox=self._wake_outbox, clock=clock
         )
@@ -83,7 +90,9 @@ class Runtime:
             per_host=settings.poll_per_host,
             clock=clock,
             on_outcome=self._on_poll_outcome,
-            max_idle_s=POLLER_IDLE_S,
+            # Never sleep longer than one poll interval: a feed added meanwhile (its first
+            # poll one interval away) would otherwise wait for the 30 s idle look.
+            max_idle_s=min(POLLER_IDLE_S, max(settings.poll_interval_s, 0.05)),
             heartbeat=self.poll_heartbeat.tick,
         )
         self.search = SearchService(store, clock=clock, on_latency=self.metrics.search_latency)
