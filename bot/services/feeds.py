@@ -95,12 +95,14 @@ class FeedService:
         settings: Settings,
         *,
         clock: Callable[[], float] = time.time,
+        on_feed_added: Callable[[], None] = lambda: None,
     ) -> None:
         self._store = store
         self._fetcher = fetcher
         self._pipeline = pipeline
         self._settings = settings
         self._clock = clock
+        self._on_feed_added = on_feed_added
         self._adding: dict[str, asyncio.Lock] = {}
 
     async def add(self, url_text: str) -> AddedFeed:
@@ -132,5 +134,6 @@ class FeedService:
             )
             assert document.result is not None
             outcome = await self._pipeline.ingest(feed, document.result)
+            self._on_feed_added()  # the poller may be asleep with nothing to poll
             refreshed = await self._store.feeds.get(feed.id)
             return AddedFeed(refreshed or feed, True, outcome)
