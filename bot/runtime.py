@@ -211,8 +211,8 @@ class Runtime:
         await self.follows.load()
         self.pipeline.topic_matcher = self.follows.match
         if self.outbox is not None:
-            self.outbox._handlers["dm"] = TopicDMSender(self.store, self.follows.topics).send
-            self.outbox._on_user_unreachable = self.follows.on_dms_closed
+            self.outbox.set_handler("dm", TopicDMSender(self.store, self.follows.topics).send)
+            self.outbox.set_user_unreachable_hook(self.follows.on_dms_closed)
 
     # --- end of followed topics ------------------------------------------------------------
 
@@ -227,7 +227,7 @@ class Runtime:
         add the job that queues due digests (once now, for a digest missed while the bot
         was down, then every DIGEST_TICK_S)."""
         if self.outbox is not None:
-            self.outbox._handlers["digest"] = self.digests.send_delivery
+            self.outbox.set_handler("digest", self.digests.send_delivery)
         self.scheduler.at("digests:catch-up", datetime.now(UTC), self._queue_due_digests)
         self.scheduler.every("digests:tick", DIGEST_TICK_S, self._queue_due_digests)
 

@@ -107,7 +107,7 @@ def poster_for(sender: Sender) -> DigestPoster | None:
     if isinstance(sender, DigestPoster):
         return sender
     if isinstance(sender, DiscordSender):
-        return DiscordDigestPoster(sender._client)
+        return DiscordDigestPoster(sender.client)
     return None
 
 

@@ -151,6 +151,14 @@ class Outbox:
         self._recovered = False
         self.stats = OutboxStats()
 
+    def set_handler(self, kind: DeliveryKind, handler: DeliveryHandler) -> None:
+        """Send deliveries of `kind` with `handler` (digests, topic DMs) instead of the default."""
+        self._handlers[kind] = handler
+
+    def set_user_unreachable_hook(self, hook: UserUnreachableHook) -> None:
+        """Called when a member's DMs turn out to be closed (their deliveries are paused)."""
+        self._on_user_unreachable = hook
+
     def wake(self) -> None:
         """Look for due deliveries now (new items were just queued)."""
         self._wake.set()

@@ -163,6 +163,10 @@ class DiscordSender:
         self._history_limit = history_limit
         self._dm_channels: dict[int, int] = {}
 
+    @property
+    def client(self) -> discord.Client:
+        return self._client
+
     async def _destination(self, delivery: DeliveryRow) -> discord.PartialMessageable:
         if delivery.target_kind == "channel":
             return self._client.get_partial_messageable(
