@@ -1,85 +1,133 @@
-"""Benchmark delivery: 1,000 feeds × 3 channels against the loopback fake Discord.
+"""Benchmark channel delivery: 1,000 feeds × 3 channels, the real bot against the fake Discord.
 
-    .venv/bin/python bench/deliver.py                       # 1000 feeds, 3 cycles of 100 new items
-    .venv/bin/python bench/deliver.py --new-per-cycle 1000  # every feed has news every cycle
-    .venv/bin/python bench/deliver.py --rate 20 --cycles 2
+    .venv/bin/python bench/deliver.py                        # 1000 feeds, 3 cycles, 100 new items
+    .venv/bin/python bench/deliver.py --new-per-cycle 1000   # every feed has news every cycle
+    .venv/bin/python bench/deliver.py --feeds 200 --cycles 2 # a quick run
 
-Everything is real except Discord and the feeds: feeds are served by the loopback feed server
-(tests/feedserver.py), polled by the real FeedPoller → FeedPipeline → store (new items and their
-deliveries in one transaction), and sent by the real Outbox through DiscordSender and a
-connected discord.py client to the loopback fake Discord (tests/fakediscord), which enforces
-Discord's buckets (5 sends per 5 s per channel, 50 requests/s globally) and records every
-request outside them. Each feed is followed by 3 channels of one guild (300 channels, so each
-channel follows 10 feeds). Each cycle publishes one new item in `--new-per-cycle` feeds, polls
-every feed once, and waits until every post has arrived.
+Everything is the real bot except Discord and the feeds: `Runtime` (store, fetcher, poller with
+`poll_interval_s`, outbox, scheduler) and `DigestBot` (discord.py, `DiscordSender`) run in this
+process against the loopback fake Discord (tests/fakediscord), which enforces Discord's buckets
+(5 sends per 5 s per channel, 50 requests/s) and records every request outside them. Feeds are
+served by the loopback feed server (tests/feedserver.py) with ETags, so an unchanged feed costs
+a 304. Subscriptions are made through the same service `/feed add` calls (backfill 0).
 
-Prints poll-to-post latency (item stored → Discord confirmed, from the store's timestamps)
-p50/p99, posts/s, and the largest number of sends one channel got inside any 5 s window, plus
-the fake's count of bucket violations (must be 0).
+One guild with 300 channels; each feed is followed by 3 of them (each channel follows 10
+feeds). Each cycle publishes one new item in `--new-per-cycle` feeds and waits until every post
+has arrived. Prints, over all cycles:
+- poll-to-post latency: the item stored by the poller → Discord confirmed the post
+  (the store's `first_seen_at` and `sent_at`), p50/p99/max;
+- publish-to-post latency: the item appeared on the feed server → posted (adds the wait for
+  the feed's next poll, at most one poll interval when the poller keeps up);
+- posts/s while sending, and the fake's bucket checks (no per-channel violation allowed).
+Exits non-zero if a post is missing, duplicated, or a bucket was exceeded.
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
+import dataclasses
 import logging
+import os
 import platform
-import statistics
 import sys
 import tempfile
 import time
+from collections import Counter
 from email.utils import formatdate
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-import discord
-
-from bot.config import load_settings
-from bot.deliver.outbox import Outbox
-from bot.deliver.senders import DiscordSender
-from bot.ingest.fetch import FeedFetcher
-from bot.ingest.pipeline import FeedPipeline
-from bot.ingest.poller import FeedPoller
-from bot.store import Store
+from bot.app import DigestBot
+from bot.config import FetchAllowList, Settings
+from bot.runtime import Runtime
 from tests.fakediscord import FakeDiscord
 from tests.feedserver import FeedServer, rss_feed
 
+CHANNELS_PER_FEED = 3
+FEEDS_PER_CHANNEL = 10
+
 
 class Feeds:
+    """The feeds on the loopback server; `publish` adds one item to a feed (new ETag)."""
+
     def __init__(self, server: FeedServer, count: int) -> None:
         self.server = server
         self.items: list[list[dict[str, object]]] = [[] for _ in range(count)]
+        self.published_at: dict[str, float] = {}  # item link → when it appeared
         self.clock = 1_700_000_000
 
-    def path(self, index: int) -> str:
+    @staticmethod
+    def path(index: int) -> str:
         return f"/feed/{index}.xml"
 
     def publish(self, index: int) -> None:
         items = self.items[index]
         number = len(items) + 1
         self.clock += 1
+        link = f"https://news.example.com/{index}/{number}"
         items.append(
             {
                 "title": f"Feed {index} post {number}",
-                "link": f"https://news.example.com/{index}/{number}",
+                "link": link,
                 "guid": f"{index}-{number}",
                 "description": f"<p>Post {number} of feed {index}, with a little text.</p>",
                 "pubDate": formatdate(self.clock, usegmt=True),
             }
         )
-        recent = list(reversed(items))[:20]
-        self.server.set(self.path(index), rss_feed(recent, title=f"Feed {index}"))
+        newest = list(reversed(items))[:20]
+        self.server.set(
+            self.path(index), rss_feed(newest, title=f"Feed {index}"), etag=f'"{index}-{number}"'
+        )
+        self.published_at[link] = time.time()
 
 
 def percentile(values: list[float], q: float) -> float:
+    """Nearest-rank percentile (q in 0..1)."""
     ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, round(q * (len(ordered) - 1)))]
+    return ordered[min(len(ordered) - 1, max(0, round(q * len(ordered)) - 1))]
+
+
+@dataclasses.dataclass
+class Sample:
+    poll_to_post: float
+    publish_to_post: float
+    sent_at: float
+
+
+async def wait_for_sent(runtime: Runtime, expected: int, timeout_s: float) -> None:
+    deadline = time.monotonic() + timeout_s
+    while (await runtime.store.deliveries.counts())["sent"] < expected:
+        if time.monotonic() > deadline:
+            counts = await runtime.store.deliveries.counts()
+            raise SystemExit(
+                f"FAILED: only {counts['sent']} of {expected} posts after {timeout_s}s"
+            )
+        await asyncio.sleep(0.05)
+
+
+async def samples(runtime: Runtime, feeds: Feeds, channels: list[int]) -> list[Sample]:
+    """Latency of every sent item delivery (store timestamps + the feed server's)."""
+    store = runtime.store
+    found: list[Sample] = []
+    for channel in channels:
+        rows = await store.deliveries.for_target("channel", channel, "sent")
+        items = {i.id: i for i in await store.items.many([d.item_id for d in rows if d.item_id])}
+        for row in rows:
+            item = items.get(row.item_id or -1)
+            if item is None or row.sent_at is None:
+                continue
+            published = feeds.published_at.get(item.url or "", item.first_seen_at)
+            found.append(
+                Sample(row.sent_at - item.first_seen_at, row.sent_at - published, row.sent_at)
+            )
+    return found
 
 
 async def run(args: argparse.Namespace) -> None:
-    channels_per_feed = 3
-    channel_count = max(channels_per_feed, args.feeds * channels_per_feed // 10)
+    channel_count = max(CHANNELS_PER_FEED, args.feeds * CHANNELS_PER_FEED // FEEDS_PER_CHANNEL)
     async with FakeDiscord.serve() as fake, FeedServer() as server:
         guild = fake.state.add_guild("Bench")
         channels = [
@@ -87,104 +135,123 @@ async def run(args: argparse.Namespace) -> None:
         ]
         feeds = Feeds(server, args.feeds)
         for index in range(args.feeds):
-            feeds.publish(index)  # the archive item: polled first, never posted
+            feeds.publish(index)  # archived when subscribed, never posted
         with tempfile.TemporaryDirectory() as folder:
-            store = await Store.open(Path(folder) / "bench.db")
-            settings = load_settings({"DIGESTBOT_FETCH_ALLOW": "127.0.0.1/32"})
-            intents = discord.Intents.none()
-            intents.guilds = True
-            client = discord.Client(intents=intents, guild_ready_timeout=0.1)
-            client_task = asyncio.create_task(client.start(fake.token))
-            async with FeedFetcher(settings) as fetcher:
-                pipeline = FeedPipeline(store, fetcher)
-                poller = FeedPoller(store, pipeline, concurrency=32, per_host=32)
-                now = time.time()
-                for index in range(args.feeds):
-                    await store.feeds.add(
-                        server.url(feeds.path(index)),
-                        interval_s=3600,
-                        now=now,
-                        first_poll_at=now + 3600,
-                    )
-                first = await poller.poll_due(all_feeds=True)
-                assert all(o.ok for o in first), [o.error for o in first if not o.ok][:3]
-                for row in await store.feeds.all():
-                    index = int(row.url.rsplit("/", 1)[1].split(".")[0])
-                    for k in range(channels_per_feed):
-                        channel = channels[(index + k * (channel_count // 3)) % channel_count]
-                        await store.subscriptions.add(guild.id, channel, row.id, now=now)
-                for _ in range(500):
-                    if client.guilds:
-                        break
-                    await asyncio.sleep(0.01)
-                outbox = Outbox(store, DiscordSender(client), rate_per_s=args.rate)
-                stop = asyncio.Event()
-                worker = asyncio.create_task(outbox.run(stop))
-                total_posts = 0
+            settings = Settings(
+                discord_token=fake.token,
+                db_path=Path(folder) / "bench.db",
+                poll_interval_s=args.poll_interval,
+                fetch_allow=FetchAllowList.parse("127.0.0.1/32"),
+                poll_concurrency=args.poll_concurrency,
+                poll_per_host=args.poll_concurrency,
+                log_level="WARNING",
+            )
+            runtime = await Runtime.open(settings)
+            bot = DigestBot(runtime, guild_ready_timeout=0.1)
+            bot_task = asyncio.create_task(bot.start(fake.token))
+            try:
+                await fake.wait_until(lambda: bot.is_ready() or bot_task.done(), timeout=30)
+                if bot_task.done():
+                    bot_task.result()
+                setup_started = time.perf_counter()
+                gate = asyncio.Semaphore(args.poll_concurrency)
+
+                async def subscribe(index: int) -> None:
+                    async with gate:
+                        for k in range(CHANNELS_PER_FEED):
+                            offset = k * (channel_count // CHANNELS_PER_FEED)
+                            await runtime.subscriptions.subscribe(
+                                guild_id=guild.id,
+                                channel_id=channels[(index + offset) % channel_count],
+                                url=server.url(feeds.path(index)),
+                                backfill=0,
+                            )
+
+                await asyncio.gather(*(subscribe(i) for i in range(args.feeds)))
+                setup_s = time.perf_counter() - setup_started
+                expected = 0
                 started = time.perf_counter()
-                poll_seconds: list[float] = []
                 for cycle in range(args.cycles):
-                    start_index = (cycle * args.new_per_cycle) % args.feeds
+                    first = (cycle * args.new_per_cycle) % args.feeds
                     for k in range(args.new_per_cycle):
-                        feeds.publish((start_index + k) % args.feeds)
-                    polled_at = time.perf_counter()
-                    await poller.poll_due(all_feeds=True)
-                    poll_seconds.append(time.perf_counter() - polled_at)
-                    outbox.wake()
-                    total_posts += args.new_per_cycle * channels_per_feed
-                    while True:
-                        if (await store.deliveries.counts())["sent"] >= total_posts:
-                            break
-                        await asyncio.sleep(0.05)
+                        feeds.publish((first + k) % args.feeds)
+                    expected += args.new_per_cycle * CHANNELS_PER_FEED
+                    await wait_for_sent(runtime, expected, args.timeout)
                 elapsed = time.perf_counter() - started
-                stop.set()
-                await worker
-            await client.close()
-            await client_task
-            async with store.db.reader.execute(
-                "SELECT d.sent_at - i.first_seen_at, d.sent_at FROM deliveries d "
-                "JOIN items i ON i.id = d.item_id WHERE d.state = 'sent'"
-            ) as cursor:
-                rows = await cursor.fetchall()
-            counts = await store.deliveries.counts()
-            await store.close()
-        latencies = [float(r[0]) for r in rows]
-        sent_times = sorted(float(r[1]) for r in rows)
-        sending_span = sent_times[-1] - sent_times[0] if len(sent_times) > 1 else 0.0
+                found = await samples(runtime, feeds, channels)
+                counts = await runtime.store.deliveries.counts()
+                polls = sum(server.hits(feeds.path(i)) for i in range(args.feeds))
+            finally:
+                await bot.close()
+                with contextlib.suppress(Exception):
+                    await asyncio.wait_for(bot_task, timeout=10)
+                await runtime.close()
+
+        posts = [m for c in channels for m in fake.bot_posts(c)]
+        duplicates = [
+            key
+            for key, n in Counter((m.channel_id, str(m.embeds[0]["url"])) for m in posts).items()
+            if n > 1
+        ]
+        violations = fake.ratelimits.channel_violations()
         worst_channel = max(fake.ratelimits.max_sends_in_window(c, 5.0) for c in channels)
-        posts = sum(len(fake.bot_posts(c)) for c in channels)
-        print(f"python {platform.python_version()} on {platform.machine()}, {platform.system()}")
+        sent_times = sorted(s.sent_at for s in found)
+        span = sent_times[-1] - sent_times[0] if len(sent_times) > 1 else 0.0
+        poll_to_post = [s.poll_to_post for s in found]
+        publish_to_post = [s.publish_to_post for s in found]
+
         print(
-            f"feeds={args.feeds} channels={channel_count} (3 per feed) cycles={args.cycles} "
-            f"new items per cycle={args.new_per_cycle} outbox rate={args.rate}/s"
-        )
-        print(f"posts expected={total_posts} posted={posts} deliveries={dict(counts)}")
-        print(f"poll of all {args.feeds} feeds: {statistics.mean(poll_seconds):.2f} s per cycle")
-        print(
-            f"poll-to-post latency: p50={percentile(latencies, 0.5):.2f} s "
-            f"p99={percentile(latencies, 0.99):.2f} s max={max(latencies):.2f} s"
+            f"machine: {os.cpu_count()} CPU(s) (nproc {len(os.sched_getaffinity(0))}), "
+            f"{platform.machine()}, {platform.system()} {platform.release()}, "
+            f"python {platform.python_version()}"
         )
         print(
-            f"throughput: {posts / sending_span if sending_span else 0:.1f} posts/s while "
-            f"sending ({elapsed:.1f} s for all cycles, polls included)"
+            f"feeds={args.feeds} channels={channel_count} ({CHANNELS_PER_FEED} per feed, "
+            f"{FEEDS_PER_CHANNEL} feeds per channel) cycles={args.cycles} "
+            f"new items per cycle={args.new_per_cycle} poll interval={args.poll_interval:g}s"
         )
         print(
-            f"most sends to one channel in any 5 s: {worst_channel} (limit 5); "
-            f"most requests in any 1 s: {fake.ratelimits.max_global_in_window} (limit 50); "
-            f"bucket violations recorded by the fake: {len(fake.ratelimits.violations)}"
+            f"subscribing {args.feeds * CHANNELS_PER_FEED} channel-feeds (fetching {args.feeds} "
+            f"feeds): {setup_s:.1f} s; feed requests during the run: {polls}"
         )
-        if posts != total_posts or fake.ratelimits.violations:
-            raise SystemExit("FAILED: lost/duplicated posts or a bucket was exceeded")
+        print(
+            f"posts expected={expected} posted={len(posts)} duplicates={len(duplicates)} "
+            f"deliveries: sent={counts['sent']} failed={counts['failed']} "
+            f"pending={counts['pending']}"
+        )
+        print(
+            f"poll-to-post latency: p50={percentile(poll_to_post, 0.5):.2f} s "
+            f"p99={percentile(poll_to_post, 0.99):.2f} s max={max(poll_to_post):.2f} s"
+        )
+        print(
+            f"publish-to-post latency: p50={percentile(publish_to_post, 0.5):.2f} s "
+            f"p99={percentile(publish_to_post, 0.99):.2f} s max={max(publish_to_post):.2f} s"
+        )
+        print(
+            f"throughput: {len(found) / span if span else 0:.1f} posts/s while sending "
+            f"({elapsed:.1f} s for {args.cycles} cycles)"
+        )
+        print(
+            f"buckets: most sends to one channel in any 5 s = {worst_channel} (limit 5); "
+            f"most requests in any 1 s = {fake.ratelimits.max_global_in_window} (limit 50); "
+            f"per-channel violations = {len(violations)}; "
+            f"all violations = {len(fake.ratelimits.violations)}"
+        )
+        if len(posts) != expected or duplicates or violations:
+            raise SystemExit("FAILED: lost or duplicated posts, or a channel bucket was exceeded")
+        print("OK: every item posted once in each subscribed channel; no bucket exceeded")
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
+    parser = argparse.ArgumentParser(description=(__doc__ or "").splitlines()[0])
     parser.add_argument("--feeds", type=int, default=1000)
     parser.add_argument("--cycles", type=int, default=3)
-    parser.add_argument("--new-per-cycle", type=int, default=100)
-    parser.add_argument("--rate", type=float, default=20.0, help="outbox requests per second")
+    parser.add_argument("--new-per-cycle", type=int, default=100, help="feeds with a new item")
+    parser.add_argument("--poll-interval", type=float, default=1.0, help="seconds (default 1)")
+    parser.add_argument("--poll-concurrency", type=int, default=32)
+    parser.add_argument("--timeout", type=float, default=900.0, help="per cycle, seconds")
     args = parser.parse_args()
-    logging.basicConfig(level=logging.WARNING)
+    logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
     asyncio.run(run(args))
 
 
