@@ -33,7 +33,8 @@ def health(view: SubscriptionView, *, markdown: bool) -> str:
         error = view.last_error or "unknown error"
         if markdown:
             error = neutralize_mentions(escape_markdown_inline(error))
-        return f"failing since {since} ({view.consecutive_errors} errors: {error})"
+        count = view.consecutive_errors
+        return f"failing since {since} ({count} error{'' if count == 1 else 's'}: {error})"
     return "ok"
 
 
