@@ -22,6 +22,7 @@ from bot.store.routing import dm_key
 
 MAX_TOPICS_PER_MEMBER = 25  # per member per guild
 MAX_TOPIC_CHARS = 200
+_IDS_PER_STATEMENT = 5000  # well under SQLite's and PostgreSQL's parameter limits
 
 _COLUMNS = (
     "t.id, t.guild_id, t.user_id, t.query, t.norm_key, t.feed_id, t.created_at, t.match_count, "
@@ -245,13 +246,14 @@ class TopicStore:
 async def increment_matches_tx(
     tx: aiosqlite.Connection, topic_ids: Sequence[int], now: float
 ) -> None:
-    if not topic_ids:
-        return
-    marks = ",".join("?" * len(topic_ids))
-    await tx.execute(
-        f"UPDATE topics SET match_count = match_count + 1, last_match_at = ? WHERE id IN ({marks})",
-        (now, *topic_ids),
-    )
+    for start in range(0, len(topic_ids), _IDS_PER_STATEMENT):
+        chunk = topic_ids[start : start + _IDS_PER_STATEMENT]
+        marks = ",".join("?" * len(chunk))
+        await tx.execute(
+            "UPDATE topics SET match_count = match_count + 1, last_match_at = ? "
+            f"WHERE id IN ({marks})",
+            (now, *chunk),
+        )
 
 
 async def queue_topic_dms_tx(
@@ -269,15 +271,20 @@ async def queue_topic_dms_tx(
     """
     if not topic_ids:
         return 0
-    marks = ",".join("?" * len(topic_ids))
-    async with tx.execute(
-        f"SELECT {_COLUMNS} FROM topics t LEFT JOIN members m ON m.user_id = t.user_id "
-        f"WHERE t.id IN ({marks}) AND (t.feed_id IS NULL OR t.feed_id = ?) "
-        "AND m.dms_closed_at IS NULL AND EXISTS (SELECT 1 FROM subscriptions s "
-        "WHERE s.guild_id = t.guild_id AND s.feed_id = ?) ORDER BY t.id",
-        (*topic_ids, feed_id, feed_id),
-    ) as cursor:
-        topics = [_topic(r) for r in await cursor.fetchall()]
+    topics: list[TopicRow] = []
+    ordered = sorted(set(topic_ids))
+    # In chunks: a popular word may match more topics than a statement takes parameters.
+    for start in range(0, len(ordered), _IDS_PER_STATEMENT):
+        chunk = ordered[start : start + _IDS_PER_STATEMENT]
+        marks = ",".join("?" * len(chunk))
+        async with tx.execute(
+            f"SELECT {_COLUMNS} FROM topics t LEFT JOIN members m ON m.user_id = t.user_id "
+            f"WHERE t.id IN ({marks}) AND (t.feed_id IS NULL OR t.feed_id = ?) "
+            "AND m.dms_closed_at IS NULL AND EXISTS (SELECT 1 FROM subscriptions s "
+            "WHERE s.guild_id = t.guild_id AND s.feed_id = ?) ORDER BY t.id",
+            (*chunk, feed_id, feed_id),
+        ) as cursor:
+            topics += [_topic(r) for r in await cursor.fetchall()]
     by_user: dict[int, list[TopicRow]] = {}
     for topic in topics:
         by_user.setdefault(topic.user_id, []).append(topic)

@@ -22,8 +22,9 @@ from bot.services.follow import DMS_CLOSED_TEXT, DMS_RESUMED_TEXT, StopOutcome
 from bot.services.search import SearchInputError
 from bot.store import Store
 from bot.store.deliveries import DeliveryRow
-from bot.store.topics import MAX_TOPICS_PER_MEMBER, FollowOutcome
-from tests.deliveryfakes import RecordingSender
+from bot.store.polls import PollSuccess, commit_poll
+from bot.store.topics import MAX_TOPICS_PER_MEMBER, FollowOutcome, TopicStore
+from tests.deliveryfakes import RecordingSender, add_polled_feed, fresh_item
 from tests.e2e.harness import test_settings as make_settings
 from tests.feedserver import FeedServer, rss_feed
 
@@ -364,3 +365,31 @@ async def test_console_follow_prints_matches_in_the_terminal(
         assert await run_command(ctx, "following") == (
             'You follow no topics in this server. Try `follow "open weight"`.'
         )
+
+
+async def test_a_word_thousands_follow_queues_one_dm_each(tmp_path: Path) -> None:
+    """More matching topics than one SQL statement takes parameters (chunked), one DM each."""
+    members = 6_001
+    store = await Store.open(tmp_path / "bot.db")
+    try:
+        feed_id = await add_polled_feed(store, "https://letter.example.com/feed")
+        await store.subscriptions.add(GUILD_A, CHANNEL_A, feed_id, now=1.0)
+        async with store.db.transaction() as tx:
+            await tx.executemany(
+                "INSERT INTO topics (guild_id, user_id, query, norm_key, created_at) "
+                "VALUES (?, ?, 'rust', 'rust', 1)",
+                [(GUILD_A, user) for user in range(1, members + 1)],
+            )
+        percolator = await TopicStore(store.db).build_percolator()
+        fresh = fresh_item("p1", title="Rust news")
+        item = fresh.item
+        matches = percolator.match([item.entry.title, item.summary, item.content_text])
+        assert len(matches) == members
+        success = PollSuccess(2.0, 3.0, None, None, None, None)
+        await commit_poll(store.db, feed_id, [fresh], success, topic_matches={"p1": matches})
+        counts = await store.deliveries.counts()
+        assert counts["pending"] == members + 1  # the DMs and the channel post
+        last = await TopicStore(store.db).list_for_member(GUILD_A, members)
+        assert [t.match_count for t in last] == [1]
+    finally:
+        await store.close()
