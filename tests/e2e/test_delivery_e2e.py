@@ -202,6 +202,33 @@ async def test_a_channel_that_loses_permission_is_paused_told_and_resumed_by_fee
     assert titles_posted(fake, world.news_id) == ["One", "Two", "Three", "Four"]
 
 
+async def test_a_deleted_channel_is_paused_as_unknown_and_not_retried(
+    tmp_path: Path, fake_discord: FakeDiscord, feed_server: FeedServer
+) -> None:
+    fake = fake_discord
+    world = fake.state.add_standard_guild()
+    news_posts = rf"/channels/{world.news_id}/messages$"
+    feed_server.set(FEED_PATH, letter(["One"]))
+    async with running_bot(tmp_path, fake) as bot:
+        await add_feed(fake, world, feed_server.url(FEED_PATH), world.news_id)
+        await fake.wait_for_messages(world.news_id, 1, timeout=10)
+
+        fake.delete_channel(world.news_id)
+        feed_server.set(FEED_PATH, letter(["One", "Two", "Three"]))
+        (dm,) = await fake.wait_for_dms(world.admin_id, 1, timeout=15)
+        assert "Unknown Channel" in dm.content and "The Letter" in dm.content
+        await fake.wait_for_messages(world.general_id, 1, timeout=10)
+        polls = feed_server.hits(FEED_PATH)
+        await fake.wait_until(lambda: feed_server.hits(FEED_PATH) >= polls + 2, timeout=10)
+        assert fake.count("POST", news_posts) == 2  # the first post, then the one refused
+        (view,) = await bot.runtime.subscriptions.for_guild(world.guild_id)
+        assert view.health == "paused"
+        assert view.subscription.paused_reason is not None
+        assert "Unknown Channel" in view.subscription.paused_reason
+        counts = await bot.runtime.store.deliveries.counts()
+        assert counts["paused"] == 2 and counts["pending"] == 0
+
+
 @pytest.mark.usefixtures("quick_outbox_retries")
 async def test_rate_limits_and_server_errors_on_sends_are_retried_and_nothing_is_lost(
     tmp_path: Path, fake_discord: FakeDiscord, feed_server: FeedServer
