@@ -143,6 +143,7 @@ class TopicDMSender:
     def __init__(self, store: Store, topics: TopicStore) -> None:
         self._store = store
         self._topics = topics
+        self._dm_channels: dict[int, int] = {}  # user id → DM channel id
 
     async def _still_followed(self, delivery: DeliveryRow) -> list[MatchedTopic]:
         kept = []
@@ -165,14 +166,14 @@ class TopicDMSender:
         item = item_view(row)
         if not isinstance(sender, DiscordSender):
             return await sender.send_text(delivery, topic_dm_text(topics, item))
-        client = sender._client
+        client = sender.client
         named = []
         for topic in topics:
             guild = client.get_guild(topic.guild_id)
             named.append(
                 MatchedTopic(topic.id, topic.guild_id, topic.query, guild.name if guild else None)
             )
-        destination = await self._dm_channel(sender, delivery)
+        destination = await self._dm_channel(client, delivery.target_id)
         content = topic_dm_content(named)
         embed = render_item_embed(item)
         view = stop_topic_view(named)
@@ -187,19 +188,18 @@ class TopicDMSender:
         )
         return SentMessage(sent.id, sent.channel.id)
 
-    async def _dm_channel(
-        self, sender: DiscordSender, delivery: DeliveryRow
-    ) -> discord.PartialMessageable:
-        """The member's DM channel: the sender's cache, else the members table, else opened
-        (and remembered in the members table)."""
-        user_id = delivery.target_id
-        cache = sender._dm_channels
-        stored: int | None = None
-        if user_id not in cache:
-            stored = (await self._topics.member(user_id)).dm_channel_id
-            if stored is not None:
-                cache[user_id] = stored
-        destination = await sender._destination(delivery)
-        if stored is None and cache.get(user_id) is not None:
-            await self._topics.set_dm_channel(user_id, cache[user_id])
-        return destination
+    async def _dm_channel(self, client: discord.Client, user_id: int) -> discord.PartialMessageable:
+        """The member's DM channel: remembered in this process, else in the members table,
+        else opened (and remembered in both)."""
+        dm_id = self._dm_channels.get(user_id)
+        if dm_id is None:
+            dm_id = (await self._topics.member(user_id)).dm_channel_id
+        if dm_id is None:
+            user = client.get_user(user_id)
+            if user is None:
+                user = await call_discord(lambda: client.fetch_user(user_id))
+            channel = await call_discord(user.create_dm)
+            dm_id = channel.id
+            await self._topics.set_dm_channel(user_id, dm_id)
+        self._dm_channels[user_id] = dm_id
+        return client.get_partial_messageable(dm_id, type=discord.ChannelType.private)
