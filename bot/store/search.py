@@ -9,7 +9,7 @@ is planned:
 2. few matches (≤ RANK_ALL): rank them all with bm25 — exact, and the total is known;
 3. many matches: take the newest CANDIDATES matches of the guild's feeds (FTS5 walks the index
    newest-first and stops early) and rank only those with bm25. For a word in tens of thousands
-   of items, "the best of the latest few hundred" is what a reader of newsletters wants; the
+   of items, "the best of the latest thousand" is what a reader of newsletters wants; the
    page says so (`SearchPage.recent_only`). A guild whose feeds hold a small share of the
    archive gets fewer candidates (at least MIN_CANDIDATES), so the walk stays about
    SCAN_BUDGET index entries long.
@@ -29,8 +29,8 @@ from bot.search.query import Query, QueryProblem, to_fts5
 from bot.store.db import Database
 from bot.text.cjk import has_cjk, unspace_cjk
 
-RANK_ALL = 1500  # at most this many matches: rank every one
-CANDIDATES = 500  # otherwise: rank the newest this many matches of the guild's feeds …
+RANK_ALL = 3000  # at most this many matches: rank every one
+CANDIDATES = 1000  # otherwise: rank the newest this many matches of the guild's feeds …
 MIN_CANDIDATES = 50
 # … fewer for a guild holding a small share of the archive: finding N of its matches walks
 # about N / share of the index, so N is chosen to walk about this many matches.
@@ -62,7 +62,8 @@ class SearchPage:
     limit: int
     has_more: bool
     total: int | None  # exact number of matching items, when known
-    recent_only: bool = False  # too many matches: ranked among the newest CANDIDATES only
+    recent_only: bool = False  # too many matches: only the newest `window` were ranked
+    window: int = 0  # how many of the newest matches were ranked (when recent_only)
     problem: QueryProblem | None = None  # the query cannot run (nothing else is set)
 
     @property
@@ -171,6 +172,7 @@ async def search_items(
         has_more=offset + limit < len(ranked),
         total=total,
         recent_only=recent_only,
+        window=len(ranked) if recent_only else 0,
     )
 
 

@@ -154,7 +154,7 @@ async def test_small_guild_ranks_fewer_candidates(
     await add_items(db, big, [make_item(f"b{i}", f"Big {i}", "mango") for i in range(40)])
     ids = await add_items(db, small, [make_item(f"s{i}", f"Small {i}", "mango") for i in range(10)])
     page = await _search(db, "mango", [small], limit=10)  # share 10/50: 2 → at least 3
-    assert page.recent_only and not page.has_more
+    assert page.recent_only and page.window == 3 and not page.has_more
     assert {h.item_id for h in page.hits} == set(ids[-3:])
     whole = await _search(db, "mango", [big, small], limit=10)
     assert whole.recent_only and len(whole.hits) == 10  # share 1: SCAN_BUDGET candidates
