@@ -102,3 +102,22 @@ async def test_console_mode_runs_typed_commands(tmp_path: Path, feed_server: Fee
     assert "Following: CLI Letter" in out
     assert "Unknown command 'nonsense'" in out
     assert "CLI Letter → this console · instant" in out
+
+
+async def test_a_closed_pipe_is_not_a_crash(tmp_path: Path) -> None:
+    read_end, write_end = os.pipe()
+    os.close(read_end)  # like `digestbot preview | head -n 0`
+    process = await asyncio.create_subprocess_exec(
+        sys.executable,
+        "-m",
+        "bot",
+        "preview",
+        cwd=REPO,
+        env={**os.environ, **archive_env(tmp_path)},
+        stdout=write_end,
+        stderr=asyncio.subprocess.PIPE,
+    )
+    os.close(write_end)
+    _, err = await asyncio.wait_for(process.communicate(), timeout=30)
+    assert process.returncode == 0
+    assert b"Traceback" not in err
