@@ -18,7 +18,15 @@ from bot.ingest.pipeline import FeedPipeline
 from bot.services.feeds import BadFeedURLError, FeedService
 from bot.store import Store
 from bot.store.feeds import FeedRow
-from tests.feedserver import FeedServer, drip_handler, gzip_handler, redirect_to, rss_feed
+from tests.feedserver import (
+    FeedServer,
+    atom_feed,
+    drip_handler,
+    gzip_handler,
+    rdf_feed,
+    redirect_to,
+    rss_feed,
+)
 
 ALLOW_LOOPBACK = FetchAllowList.parse("127.0.0.1/32")
 
@@ -248,3 +256,37 @@ async def test_site_url_discovers_its_feed(archive: Archive) -> None:
     added = await archive.service.add(archive.server.url("/"))
     assert added.feed.url == archive.server.url("/feed.xml")
     assert added.feed.title == "The Letter"
+
+
+@pytest.mark.parametrize("kind", ["atom", "rss1"])
+async def test_atom_and_rss1_end_to_end(archive: Archive, kind: str) -> None:
+    if kind == "atom":
+        body = atom_feed(
+            [
+                {
+                    "title": "Atom post",
+                    "link": "https://a.example.com/1",
+                    "id": "urn:a:1",
+                    "content": "<p>Atom body about zeppelins.</p>",
+                }
+            ],
+            title="Atom Letter",
+        )
+        content_type = "application/atom+xml"
+    else:
+        body = rdf_feed(
+            [
+                {
+                    "title": "RDF post",
+                    "link": "https://r.example.com/1",
+                    "description": "RDF body about zeppelins.",
+                }
+            ],
+            title="RDF Letter",
+        )
+        content_type = "application/rdf+xml"
+    archive.server.set("/f", body, content_type=content_type)
+    added = await archive.service.add(archive.server.url("/f"))
+    assert added.outcome is not None and len(added.outcome.new_item_ids) == 1
+    assert await archive.store.items.match_ids('"zeppelins"') == added.outcome.new_item_ids
+    assert added.feed.title in ("Atom Letter", "RDF Letter")
