@@ -42,7 +42,7 @@ from bot.services.search import (
     SearchService,
     empty_answer,
 )
-from bot.store.search import CANDIDATES, SearchHit
+from bot.store.search import SearchHit
 from cogs._common import reply
 
 if TYPE_CHECKING:
@@ -155,7 +155,7 @@ def render_results(results: SearchResults) -> discord.Embed:
     if page.total is not None:
         footer += f" of {page.total}"
     if page.recent_only:
-        footer += f" · many matches: the best of the newest {CANDIDATES:,}"
+        footer += f" · many matches: the best of the newest {page.window:,}"
     embed.set_footer(text=footer)
     return embed
 

@@ -19,7 +19,7 @@ from bot.services.search import (
     empty_answer,
 )
 from bot.store.items import ItemRow
-from bot.store.search import CANDIDATES, SearchHit
+from bot.store.search import SearchHit
 
 SEARCH_USAGE = "search WORDS [--feed X] [--since 7d] [--author A] [--page N]"
 LATEST_USAGE = "latest [--feed X] [--count N]"
@@ -93,7 +93,7 @@ def format_results(results: SearchResults) -> str:
         head += " (" + ", ".join(_clean(label) for label in labels) + ")"
     lines = [head]
     if page.recent_only:
-        lines.append(f"Many matches: the best of the newest {CANDIDATES:,}.")
+        lines.append(f"Many matches: the best of the newest {page.window:,}.")
     for index, hit in enumerate(page.hits):
         lines.extend(_hit_lines(results.first_number + index, hit))
     if results.has_next:

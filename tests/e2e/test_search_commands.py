@@ -324,7 +324,8 @@ def test_results_embed_fits_discord_limits_with_hostile_hits() -> None:
         for n in range(PAGE_SIZE)
     ]
     request = SearchRequest(1, "rust " * 300, None, None, "7d", "a" * 200)
-    results = SearchResults(request, SearchPage(hits, 0, PAGE_SIZE, True, None, True), 0, True)
+    page = SearchPage(hits, 0, PAGE_SIZE, True, None, recent_only=True, window=1000)
+    results = SearchResults(request, page, 0, True)
     embed = render_results(results)
     assert embed.description is not None and len(embed.description) <= DESCRIPTION_LIMIT
     assert embed_size(embed) <= EMBED_TOTAL_LIMIT and len(embed.title or "") <= TITLE_LIMIT
