@@ -21,7 +21,7 @@ from bot.runtime import Runtime
 from tests.fakediscord import FakeDiscord
 
 
-def test_settings(tmp_path: Path, **overrides: Any) -> Settings:
+def bot_settings(tmp_path: Path, **overrides: Any) -> Settings:
     base = Settings(
         discord_token="fake-bot-token",
         db_path=tmp_path / "bot.db",
@@ -37,7 +37,7 @@ async def running_bot(
     tmp_path: Path, fake: FakeDiscord, **setting_overrides: Any
 ) -> AsyncIterator[DigestBot]:
     """Start the bot, wait until it is ready (guilds loaded, commands synced), close it after."""
-    settings = test_settings(tmp_path, **setting_overrides)
+    settings = bot_settings(tmp_path, **setting_overrides)
     runtime = await Runtime.open(settings)
     bot = DigestBot(runtime, guild_ready_timeout=0.1)
     task = asyncio.create_task(bot.start(fake.token))

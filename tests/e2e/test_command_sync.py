@@ -15,7 +15,7 @@ from discord import app_commands
 from bot.app import DigestBot, sync_commands
 from bot.runtime import Runtime
 from bot.store import Store
-from tests.e2e.harness import test_settings as settings_in
+from tests.e2e.harness import bot_settings as settings_in
 from tests.fakediscord import FakeDiscord
 
 

@@ -14,7 +14,7 @@ from zoneinfo import ZoneInfo
 from bot.app import DigestBot
 from bot.runtime import Runtime
 from bot.store import Store
-from tests.e2e.harness import test_settings as e2e_settings
+from tests.e2e.harness import bot_settings as e2e_settings
 from tests.fakediscord import FakeDiscord
 from tests.feedserver import FeedServer, rss_feed
 

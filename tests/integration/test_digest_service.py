@@ -600,7 +600,7 @@ async def test_150_items_through_the_fake_discord_within_limits_once_each(
 async def test_console_schedule_preview_digest_and_off(tmp_path: Path) -> None:
     clock = Clock(ts("2024-05-01T06:00:00"))
     runtime = Runtime(
-        harness.test_settings(tmp_path), await Store.open(tmp_path / "bot.db"), clock=clock
+        harness.bot_settings(tmp_path), await Store.open(tmp_path / "bot.db"), clock=clock
     )
     try:
         printed: list[str] = []

@@ -25,7 +25,7 @@ from bot.store.deliveries import DeliveryRow
 from bot.store.polls import PollSuccess, commit_poll
 from bot.store.topics import MAX_TOPICS_PER_MEMBER, FollowOutcome, TopicStore
 from tests.deliveryfakes import RecordingSender, add_polled_feed, fresh_item
-from tests.e2e.harness import test_settings as make_settings
+from tests.e2e.harness import bot_settings as make_settings
 from tests.feedserver import FeedServer, rss_feed
 
 GUILD_A, GUILD_B = 100, 200
