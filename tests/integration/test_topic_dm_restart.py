@@ -18,8 +18,8 @@ import pytest
 from bot.deliver.outbox import Outbox
 from bot.runtime import Runtime
 from bot.store.routing import dm_key
-from tests.e2e.harness import running_bot
 from tests.e2e.harness import bot_settings as make_settings
+from tests.e2e.harness import running_bot
 from tests.fakediscord import FakeDiscord, StandardGuild
 from tests.feedserver import FeedServer, rss_feed
 
