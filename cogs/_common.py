@@ -5,7 +5,9 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 import discord
+from discord import app_commands
 
+from bot.deliver.sanitize import one_line, strip_control
 from bot.runtime import Runtime
 
 if TYPE_CHECKING:
@@ -61,3 +63,49 @@ def missing_channel_permissions(
 ) -> list[str]:
     permissions = channel.permissions_for(me)
     return [name for attr, name in REQUIRED_CHANNEL_PERMISSIONS if not getattr(permissions, attr)]
+
+
+CHOICE_LIMIT = 100  # Discord's limit on an autocomplete choice's or a select option's text
+
+
+def choice_label(text: str, limit: int = CHOICE_LIMIT) -> str:
+    """Text for an autocomplete choice or select option (Discord shows it as plain text)."""
+    cleaned = one_line(strip_control(text))
+    return cleaned if len(cleaned) <= limit else cleaned[: limit - 1] + "…"
+
+
+async def guild_feed_choices(
+    interaction: discord.Interaction[DigestBot], current: str
+) -> list[app_commands.Choice[str]]:
+    """Autocomplete for a `feed` option: at most 25 of this guild's feeds, never another's."""
+    if interaction.guild is None:
+        return []
+    feeds = await runtime_of(interaction).search.feed_choices(interaction.guild.id, current)
+    return [
+        app_commands.Choice(
+            name=choice_label(feed.title) or choice_label(feed.url) or f"feed {feed.feed_id}",
+            value=str(feed.feed_id),
+        )
+        for feed in feeds
+    ]
+
+
+async def postable_channel(
+    interaction: discord.Interaction[DigestBot], channel: discord.TextChannel | None
+) -> discord.TextChannel | discord.Thread | None:
+    """The channel to post in (the chosen one, else this one) if the bot can post there;
+    otherwise answer with what is missing and return None."""
+    target = channel or interaction.channel
+    if not isinstance(target, discord.TextChannel | discord.Thread):
+        await reply(interaction, "Pick a text channel for the posts with the `channel` option.")
+        return None
+    me = interaction.guild.me if interaction.guild is not None else None
+    missing = missing_channel_permissions(target, me) if me is not None else []
+    if missing:
+        await reply(
+            interaction,
+            f"I can't post in {target.mention}: I am missing **{', '.join(missing)}** there. "
+            "Give my role those permissions in that channel, then try again.",
+        )
+        return None
+    return target

@@ -15,8 +15,15 @@ from bot.deliver.sanitize import escape_markdown_inline, neutralize_mentions
 from bot.ingest.errors import FeedError
 from bot.ops.opml import OpmlError, OpmlFeed, export_opml, import_opml, import_report, parse_opml
 from bot.services.feed_text import describe_status, describe_subscription
+from bot.services.search import SearchInputError
 from bot.services.subscriptions import MAX_BACKFILL
-from cogs._common import missing_channel_permissions, reply, require_manage_guild, runtime_of
+from cogs._common import (
+    guild_feed_choices,
+    postable_channel,
+    reply,
+    require_manage_guild,
+    runtime_of,
+)
 
 if TYPE_CHECKING:
     from bot.app import DigestBot
@@ -61,19 +68,10 @@ class FeedCog(commands.Cog):
         if not await require_manage_guild(interaction):
             return
         assert interaction.guild is not None
-        target = channel or interaction.channel
-        if not isinstance(target, discord.TextChannel | discord.Thread):
-            await reply(interaction, "Pick a text channel for the posts with the `channel` option.")
+        target = await postable_channel(interaction, channel)
+        if target is None:
             return
         me = interaction.guild.me
-        missing = missing_channel_permissions(target, me) if me is not None else []
-        if missing:
-            await reply(
-                interaction,
-                f"I can't post in {target.mention}: I am missing **{', '.join(missing)}** there. "
-                "Give my role those permissions in that channel, then try again.",
-            )
-            return
         await interaction.response.defer(ephemeral=True, thinking=True)
         try:
             result = await runtime_of(interaction).subscriptions.subscribe(
@@ -110,42 +108,18 @@ class FeedCog(commands.Cog):
                 )
         await reply(interaction, "\n".join(lines))
 
-    async def _feed_choices(
-        self, interaction: Interaction, current: str
-    ) -> list[app_commands.Choice[str]]:
-        if interaction.guild is None:
-            return []
-        views = await runtime_of(interaction).subscriptions.for_guild(interaction.guild.id)
-        wanted = current.lower().strip()
-        seen: set[int] = set()
-        choices: list[app_commands.Choice[str]] = []
-        for view in views:
-            feed_id = view.subscription.feed_id
-            if feed_id in seen:
-                continue
-            if wanted and wanted not in view.display_title.lower() and wanted not in view.feed_url:
-                continue
-            seen.add(feed_id)
-            choices.append(app_commands.Choice(name=view.display_title[:100], value=str(feed_id)))
-            if len(choices) == 25:
-                break
-        return choices
-
     async def _resolve_feed(self, interaction: Interaction, feed: str) -> int | None:
         assert interaction.guild is not None
-        views = await runtime_of(interaction).subscriptions.for_guild(interaction.guild.id)
-        for view in views:
-            if feed in (str(view.subscription.feed_id), view.feed_url):
-                return view.subscription.feed_id
-        matches = {v.subscription.feed_id for v in views if feed.lower() in v.display_title.lower()}
-        if len(matches) == 1:
-            return matches.pop()
-        await reply(interaction, "This server does not follow that feed. Pick one from the list.")
-        return None
+        try:
+            found = await runtime_of(interaction).search.resolve_feed(interaction.guild.id, feed)
+        except SearchInputError as exc:
+            await reply(interaction, exc.message)
+            return None
+        return found.feed_id
 
     @feed.command(name="remove", description="Stop posting a feed in a channel")
     @app_commands.describe(feed="One of this server's feeds", channel="Only this channel")
-    @app_commands.autocomplete(feed=_feed_choices)
+    @app_commands.autocomplete(feed=guild_feed_choices)
     async def remove(
         self, interaction: Interaction, feed: str, channel: discord.TextChannel | None = None
     ) -> None:
@@ -192,7 +166,7 @@ class FeedCog(commands.Cog):
 
     @feed.command(name="status", description="Last poll, errors and next poll of one feed")
     @app_commands.describe(feed="One of this server's feeds")
-    @app_commands.autocomplete(feed=_feed_choices)
+    @app_commands.autocomplete(feed=guild_feed_choices)
     async def status(self, interaction: Interaction, feed: str) -> None:
         if not await require_manage_guild(interaction):
             return
@@ -217,7 +191,7 @@ class FeedCog(commands.Cog):
         channel="The channel it posts in",
         mode="instant: one post per item; digest: collected into the channel's digest",
     )
-    @app_commands.autocomplete(feed=_feed_choices)
+    @app_commands.autocomplete(feed=guild_feed_choices)
     async def mode(
         self,
         interaction: Interaction,
@@ -258,17 +232,8 @@ class FeedCog(commands.Cog):
         if not await require_manage_guild(interaction):
             return
         assert interaction.guild is not None
-        target = channel or interaction.channel
-        if not isinstance(target, discord.TextChannel | discord.Thread):
-            await reply(interaction, "Pick a text channel for the posts with the `channel` option.")
-            return
-        me = interaction.guild.me
-        missing = missing_channel_permissions(target, me) if me is not None else []
-        if missing:
-            await reply(
-                interaction,
-                f"I can't post in {target.mention}: I am missing **{', '.join(missing)}** there.",
-            )
+        target = await postable_channel(interaction, channel)
+        if target is None:
             return
         if file.size > MAX_OPML_BYTES:
             await reply(interaction, "That file is larger than 1 MiB; split it and try again.")

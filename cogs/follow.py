@@ -28,7 +28,7 @@ from bot.services.follow import (
 )
 from bot.services.search import SearchInputError
 from bot.store.topics import MAX_TOPIC_CHARS
-from cogs._common import reply
+from cogs._common import choice_label, guild_feed_choices, reply
 
 if TYPE_CHECKING:
     from bot.app import DigestBot
@@ -38,7 +38,6 @@ log = logging.getLogger(__name__)
 Interaction = discord.Interaction["DigestBot"]
 
 TOPIC_SHOWN_LIMIT = 200
-CHOICE_LIMIT = 100
 
 
 def show(text: str) -> str:
@@ -48,11 +47,6 @@ def show(text: str) -> str:
 
 def when(timestamp: float) -> str:
     return discord_timestamp(datetime.fromtimestamp(timestamp, tz=UTC), "R")
-
-
-def _choice_label(text: str) -> str:
-    cleaned = one_line(text)
-    return cleaned if len(cleaned) <= CHOICE_LIMIT else cleaned[: CHOICE_LIMIT - 1] + "…"
 
 
 def _with_notice(notice: str | None, text: str) -> str:
@@ -108,20 +102,6 @@ class FollowCog(commands.Cog):
     def service(self) -> FollowService:
         return self.bot.runtime.follows
 
-    async def _feed_choices(
-        self, interaction: Interaction, current: str
-    ) -> list[app_commands.Choice[str]]:
-        if interaction.guild is None:
-            return []
-        feeds = await self.service.feed_choices(interaction.guild.id, current)
-        return [
-            app_commands.Choice(
-                name=_choice_label(feed.title) or _choice_label(feed.url) or f"feed {feed.feed_id}",
-                value=str(feed.feed_id),
-            )
-            for feed in feeds
-        ]
-
     async def _topic_choices(
         self, interaction: Interaction, current: str
     ) -> list[app_commands.Choice[str]]:
@@ -131,7 +111,7 @@ class FollowCog(commands.Cog):
             interaction.guild.id, interaction.user.id, current
         )
         return [
-            app_commands.Choice(name=_choice_label(t.query) or f"topic {t.id}", value=str(t.id))
+            app_commands.Choice(name=choice_label(t.query) or f"topic {t.id}", value=str(t.id))
             for t in topics
         ]
 
@@ -141,7 +121,7 @@ class FollowCog(commands.Cog):
         topic='Words to watch for, like /search: words, "a phrase", -leave_out, this OR that',
         feed="Only posts of this feed",
     )
-    @app_commands.autocomplete(feed=_feed_choices)
+    @app_commands.autocomplete(feed=guild_feed_choices)
     async def follow(
         self,
         interaction: Interaction,

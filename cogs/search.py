@@ -43,7 +43,7 @@ from bot.services.search import (
     empty_answer,
 )
 from bot.store.search import SearchHit
-from cogs._common import reply
+from cogs._common import choice_label, guild_feed_choices, reply
 
 if TYPE_CHECKING:
     from bot.app import DigestBot
@@ -78,12 +78,6 @@ _MARKDOWN_TOKEN = re.compile(r"\\.|\*\*|.", re.DOTALL)
 def _safe(text: str) -> str:
     """Feed or member text shown inline: no pings, no markdown, no control characters."""
     return neutralize_mentions(escape_markdown_inline(strip_control(one_line(text))))
-
-
-def _plain_label(text: str, limit: int = 100) -> str:
-    """Text for a select option or autocomplete choice (rendered as plain text by Discord)."""
-    cleaned = one_line(strip_control(text))
-    return cleaned if len(cleaned) <= limit else cleaned[: limit - 1] + "…"
 
 
 def cut_snippet(snippet: str, limit: int) -> str:
@@ -212,8 +206,8 @@ class SearchResultsView(discord.ui.View):
         menu = cast(discord.ui.Select[SearchResultsView], self.share)
         menu.options = [
             discord.SelectOption(
-                label=_plain_label(f"{self.results.first_number + i}. {hit.title or '(untitled)'}"),
-                description=_plain_label(hit.feed_title) or None,
+                label=choice_label(f"{self.results.first_number + i}. {hit.title or '(untitled)'}"),
+                description=choice_label(hit.feed_title) or None,
                 value=str(hit.item_id),
             )
             for i, hit in enumerate(self.results.page.hits)
@@ -309,20 +303,6 @@ class SearchCog(commands.Cog):
         runtime = bot.runtime
         self.service = runtime.search
 
-    async def _feed_choices(
-        self, interaction: Interaction, current: str
-    ) -> list[app_commands.Choice[str]]:
-        if interaction.guild is None:
-            return []
-        feeds = await self.service.feed_choices(interaction.guild.id, current)
-        return [
-            app_commands.Choice(
-                name=_plain_label(feed.title) or _plain_label(feed.url) or f"feed {feed.feed_id}",
-                value=str(feed.feed_id),
-            )
-            for feed in feeds
-        ]
-
     async def _since_choices(
         self, interaction: Interaction, current: str
     ) -> list[app_commands.Choice[str]]:
@@ -332,7 +312,7 @@ class SearchCog(commands.Cog):
             for label, value in SINCE_SUGGESTIONS
             if not typed or typed in label or value.startswith(typed)
         ]
-        label = _plain_label(current)
+        label = choice_label(current)
         if label and not any(c.value == typed for c in choices):
             choices.insert(0, app_commands.Choice(name=label, value=current.strip()[:100]))
         return choices[:25]
@@ -345,7 +325,7 @@ class SearchCog(commands.Cog):
         since="Only items since: 7d, 2w, 3m, or a date like 2024-05-01",
         author="Only items whose author contains this",
     )
-    @app_commands.autocomplete(feed=_feed_choices, since=_since_choices)
+    @app_commands.autocomplete(feed=guild_feed_choices, since=_since_choices)
     async def search(
         self,
         interaction: Interaction,
@@ -379,7 +359,7 @@ class SearchCog(commands.Cog):
         feed="Only this feed",
         count=f"How many items (1–{LATEST_MAX}, default {LATEST_DEFAULT})",
     )
-    @app_commands.autocomplete(feed=_feed_choices)
+    @app_commands.autocomplete(feed=guild_feed_choices)
     async def latest(
         self,
         interaction: Interaction,

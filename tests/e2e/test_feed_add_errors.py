@@ -187,7 +187,7 @@ async def test_feed_remove_autocompletes_only_this_guilds_feeds_and_removes_one(
         bravo = (await choices(away, ""))["Bravo"]
 
         refused = await command(fake, home, "feed remove", {"feed": bravo})
-        assert "does not follow that feed" in refused.content
+        assert "doesn't follow a feed by that name" in refused.content
         assert await subscription_count(bot) == 3
 
         apex = (await choices(home, "apex"))["Apex"]
