@@ -94,6 +94,9 @@ class StopTopicButton(
         await reply(interaction, stop_text(result, escape_markdown_inline, guild_name))
 
 
+OWN_COMMANDS = frozenset({"follow", "unfollow", "following"})
+
+
 class FollowCog(commands.Cog):
     def __init__(self, bot: DigestBot) -> None:
         self.bot = bot
@@ -101,6 +104,22 @@ class FollowCog(commands.Cog):
     @property
     def service(self) -> FollowService:
         return self.bot.runtime.follows
+
+    @commands.Cog.listener()
+    async def on_app_command_completion(
+        self,
+        interaction: Interaction,
+        command: app_commands.Command[Any, ..., Any] | app_commands.ContextMenu,
+    ) -> None:
+        """Any other command by a member whose DMs turned out closed: tell them, once, why
+        their follows are paused and how to resume (the follow commands say it themselves)."""
+        if command.qualified_name in OWN_COMMANDS:
+            return
+        notice = await self.service.dm_notice(interaction.user.id, may_resume=False)
+        if notice is not None:
+            await interaction.followup.send(
+                notice, ephemeral=True, allowed_mentions=discord.AllowedMentions.none()
+            )
 
     async def _topic_choices(
         self, interaction: Interaction, current: str

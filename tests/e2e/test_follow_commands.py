@@ -3,6 +3,7 @@ Discord, loopback feeds."""
 
 from __future__ import annotations
 
+import asyncio
 import re
 from pathlib import Path
 from typing import Any
@@ -314,3 +315,32 @@ async def test_closed_dms_pause_follows_without_retries_until_the_member_resumes
         await feeds.publish("alpha", "Rust three")
         (dm,) = await fake.wait_for_dms(closed, 1, timeout=10)
         assert dm.embeds[0]["title"] == "Rust three"
+
+
+async def test_any_command_tells_a_member_once_that_their_follows_are_paused(
+    tmp_path: Path, fake_discord: FakeDiscord, feed_server: FeedServer
+) -> None:
+    fake = fake_discord
+    world = fake.state.add_standard_guild("Notice Guild")
+    closed = world.closed_dms_id
+    async with running_bot(tmp_path, fake) as bot:
+        feeds = Feeds(bot, feed_server)
+        await feeds.subscribe(world, "alpha")
+        await command(fake, world, "follow", {"topic": "rust"}, closed)
+        await feeds.publish("alpha", "Rust one")
+        await fake.wait_until(
+            lambda: bot.runtime.outbox is not None and bot.runtime.outbox.stats.paused_targets == 1,
+            timeout=10,
+        )
+        handle = await fake.invoke_command(
+            "latest", {}, guild_id=world.guild_id, channel_id=world.general_id, user_id=closed
+        )
+        await handle.final_message(timeout=5)
+        notice = await handle.followup(0, timeout=5)
+        assert notice.ephemeral and "DMs are closed" in notice.content
+        again = await fake.invoke_command(
+            "latest", {}, guild_id=world.guild_id, channel_id=world.general_id, user_id=closed
+        )
+        await again.final_message(timeout=5)
+        await asyncio.sleep(0.3)
+        assert again.record.followups == []  # told once
