@@ -72,7 +72,6 @@ class Settings:
     discord_token: str | None = field(default=None, repr=False)
     db_path: Path = Path("./digestbot.db")
     poll_interval_s: float = 900.0
-    min_guild_poll_interval_s: float = 300.0
     fetch_allow: FetchAllowList = field(default_factory=FetchAllowList)
     fetch_timeout_s: float = 20.0
     fetch_max_bytes: int = 10 * 1024 * 1024

@@ -19,7 +19,6 @@ from bot.store import Store
 from bot.store.feeds import FeedMeta, FeedRow
 from bot.store.items import FreshItem
 from bot.store.polls import PollSuccess, commit_failure, commit_poll
-from bot.store.topics import TopicStore
 from bot.text.enrich import enrich_entries
 from bot.text.llm import LLMSummarizer
 from bot.text.summarizer import SummaryInput
@@ -195,7 +194,7 @@ class FeedPipeline:
         if not candidates:
             return {}
         if self.topic_matcher is None:
-            self.topic_matcher = (await TopicStore(self._store.db).build_percolator()).match
+            self.topic_matcher = (await self._store.topics.build_percolator()).match
         matches: dict[str, Collection[int]] = {}
         for item in candidates:
             found = self.topic_matcher((item.entry.title, item.summary, item.content_text))

@@ -28,7 +28,6 @@ from bot.store.topics import (
     FollowOutcome,
     FollowResult,
     TopicRow,
-    TopicStore,
 )
 
 log = logging.getLogger(__name__)
@@ -82,7 +81,7 @@ class FollowService:
     def __init__(self, store: Store, *, clock: Callable[[], float] = time.time) -> None:
         self._store = store
         self._clock = clock
-        self.topics = TopicStore(store.db)
+        self.topics = store.topics
         self._search = SearchService(store, clock=clock)
         self.percolator = Percolator()
 

@@ -12,6 +12,7 @@ from bot.store.items import ItemStore
 from bot.store.state import BotStateStore
 from bot.store.subscriptions import SubscriptionStore
 from bot.store.summaries import SummaryCache
+from bot.store.topics import TopicStore
 
 __all__ = ["ForeignDatabaseError", "SchemaTooNewError", "Store", "StoreError"]
 
@@ -28,6 +29,7 @@ class Store:
         self.state = BotStateStore(db)
         self.summaries = SummaryCache(db)
         self.digests = DigestStore(db)
+        self.topics = TopicStore(db)
 
     @classmethod
     async def open(cls, path: Path | str) -> Store:
