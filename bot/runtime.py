@@ -247,7 +247,7 @@ class Runtime:
         self.stop.set()
         if self.health is not None:
             await self.health.stop()
-        self.scheduler.shutdown()
+        await self.scheduler.shutdown()
         for task in reversed(self._tasks):
             try:
                 await asyncio.wait_for(asyncio.shield(task), timeout=5)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections.abc import Awaitable, Callable
 from datetime import datetime
@@ -29,9 +30,12 @@ class JobScheduler:
         if not self._scheduler.running:
             self._scheduler.start()
 
-    def shutdown(self) -> None:
+    async def shutdown(self) -> None:
+        """Stop; no job starts after this returns (AsyncIOScheduler stops on the next loop
+        iteration, so one is awaited)."""
         if self._scheduler.running:
             self._scheduler.shutdown(wait=False)
+            await asyncio.sleep(0)
 
     def every(
         self, name: str, seconds: float, job: Job, *, first_at: datetime | None = None
@@ -41,6 +45,7 @@ class JobScheduler:
             _logged(name, job),
             IntervalTrigger(seconds=seconds, start_date=first_at, timezone="UTC"),
             id=name,
+            name=name,
             replace_existing=True,
             coalesce=True,
             max_instances=1,
@@ -53,6 +58,7 @@ class JobScheduler:
             _logged(name, job),
             DateTrigger(run_date=when, timezone="UTC"),
             id=name,
+            name=name,
             replace_existing=True,
             misfire_grace_time=None,
         )

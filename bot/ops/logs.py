@@ -30,6 +30,7 @@ _QUIET_LOGGERS = {
     "discord.http": logging.WARNING,
     "aiosqlite": logging.WARNING,
     "aiohttp.access": logging.WARNING,
+    "apscheduler": logging.WARNING,  # a line per job run (the digest tick runs every 30 s)
 }
 
 _HANDLER_NAME = "digestbot"
