@@ -26,6 +26,8 @@ _ENTITY_DECL = re.compile(rb"<!ENTITY", re.IGNORECASE)
 _HTML_START = re.compile(rb"^\s*(<!--.*?-->\s*)*(<!doctype\s+html|<html|<head|<body)", re.I | re.S)
 _TAG = re.compile(r"<[^>]{0,2000}>")
 _SPACE = re.compile(r"\s+")
+# Feed numbers end up in SQLite INTEGER columns (64-bit): anything larger is junk, not a value.
+_MAX_STORED_INT = 2**63 - 1
 
 
 def plain(text: str | None) -> str:
@@ -38,24 +40,23 @@ def plain(text: str | None) -> str:
 
 
 def parse_duration(value: object) -> int | None:
-    """itunes:duration as seconds ("3600"), "MM:SS" or "HH:MM:SS"; None when unreadable."""
+    """itunes:duration as seconds ("3600"), "MM:SS" or "HH:MM:SS"; None when unreadable
+    (including "inf", "nan", negative or absurdly large values)."""
     if value is None:
         return None
     text = str(value).strip()
     if not text:
         return None
     try:
-        if ":" not in text:
-            return int(float(text))
         parts = [int(float(p)) for p in text.split(":")]
-    except ValueError:
+    except (ValueError, OverflowError):
         return None
     if len(parts) > 3 or any(p < 0 for p in parts):
         return None
     seconds = 0
     for part in parts:
         seconds = seconds * 60 + part
-    return seconds
+    return seconds if seconds <= _MAX_STORED_INT else None
 
 
 def _utc(struct: time.struct_time | None) -> datetime | None:
@@ -117,6 +118,8 @@ def _enclosure(raw: Mapping[str, Any], base: str | None) -> Enclosure | None:
         try:
             length: int | None = int(link.get("length") or 0) or None
         except (TypeError, ValueError):
+            length = None
+        if length is not None and not 0 < length <= _MAX_STORED_INT:
             length = None
         return Enclosure(url=url, type=kind or None, length=length)
     return None

@@ -126,10 +126,32 @@ def test_missing_date_is_none_so_store_uses_first_seen() -> None:
 
 @pytest.mark.parametrize(
     ("raw", "seconds"),
-    [("3600", 3600), ("1:00", 60), ("01:02:03", 3723), ("", None), ("abc", None), (None, None)],
+    [
+        ("3600", 3600),
+        ("1:00", 60),
+        ("01:02:03", 3723),
+        ("", None),
+        ("abc", None),
+        (None, None),
+        ("1e999", None),
+        ("inf", None),
+        ("nan", None),
+        ("-5", None),
+        ("9" * 30, None),
+    ],
 )
 def test_duration_formats(raw: str | None, seconds: int | None) -> None:
     assert parse_duration(raw) == seconds
+
+
+def test_hostile_enclosure_length_is_dropped_not_kept() -> None:
+    """A length SQLite cannot store (or a negative one) is unknown, not a crash at commit."""
+    for raw in ("9" * 30, "-1"):
+        body = rss_feed(
+            [{"guid": "g", "enclosure": {"url": "https://a.example/1.mp3", "length": raw}}]
+        ).encode()
+        (entry,) = parse_feed(body, HEADERS, None).entries
+        assert entry.enclosure is not None and entry.enclosure.length is None
 
 
 def test_billion_laughs_is_refused() -> None:
