@@ -14,6 +14,7 @@ from discord.ext import commands
 from bot.deliver.sanitize import escape_markdown_inline, neutralize_mentions
 from bot.ingest.errors import FeedError
 from bot.ops.opml import OpmlError, OpmlFeed, export_opml, import_opml, import_report, parse_opml
+from bot.services.digests import NotSubscribedError
 from bot.services.feed_text import describe_status, describe_subscription
 from bot.services.search import SearchInputError
 from bot.services.subscriptions import MAX_BACKFILL
@@ -205,13 +206,16 @@ class FeedCog(commands.Cog):
         feed_id = await self._resolve_feed(interaction, feed)
         if feed_id is None:
             return
-        changed = await runtime_of(interaction).subscriptions.set_mode(
-            interaction.guild.id, channel.id, feed_id, mode
-        )
-        if not changed:
+        try:
+            change = await runtime_of(interaction).digests.set_mode(
+                interaction.guild.id, channel.id, feed_id, mode
+            )
+        except NotSubscribedError:
             await reply(interaction, f"That feed does not post in {channel.mention}.")
             return
         extra = " Schedule the digest with `/digest schedule`." if mode == "digest" else ""
+        if change.posted:
+            extra = f" Posting the {change.posted} item(s) that were waiting for the digest now."
         await reply(
             interaction, f"That feed is now in **{mode}** mode in {channel.mention}.{extra}"
         )

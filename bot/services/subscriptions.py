@@ -77,14 +77,6 @@ class SubscriptionService:
         self._wake_outbox()
         return SubscribeResult(added.feed, subscription, created, queued)
 
-    async def set_mode(self, guild_id: int, channel_id: int, feed_id: int, mode: Mode) -> bool:
-        """Switch a channel's subscription between instant posts and the digest."""
-        subscription = await self._store.subscriptions.find(channel_id, feed_id)
-        if subscription is None or subscription.guild_id != guild_id:
-            return False
-        await self._store.subscriptions.set_mode(subscription.id, mode, self._clock())
-        return True
-
     async def unsubscribe(self, guild_id: int, feed_id: int, channel_id: int | None) -> int:
         return await self._store.subscriptions.remove(guild_id, feed_id, channel_id)
 

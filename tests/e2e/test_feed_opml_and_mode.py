@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from pathlib import Path
 
 from bot.ops.opml import OpmlFeed, export_opml, parse_opml
@@ -119,3 +120,53 @@ async def test_mode_switches_a_subscription_to_the_digest(
         assert "digest" in (await handle.final_message(timeout=10)).content
         (after,) = await bot.runtime.subscriptions.for_guild(world.guild_id)
         assert after.subscription.mode == "digest"
+
+
+async def test_mode_back_to_instant_posts_the_items_waiting_for_the_digest(
+    tmp_path: Path, fake_discord: FakeDiscord, feed_server: FeedServer
+) -> None:
+    fake = fake_discord
+    world = fake.state.add_standard_guild()
+    feed_server.set("/f", one_post_feed("w"))
+    async with running_bot(tmp_path, fake) as bot:
+        added = await fake.invoke_command(
+            "feed add",
+            {"url": feed_server.url("/f"), "channel": world.news_id, "mode": "digest"},
+            guild_id=world.guild_id,
+            channel_id=world.general_id,
+            user_id=world.admin_id,
+        )
+        await added.final_message(timeout=10)
+        scheduled = await fake.invoke_command(
+            "digest schedule",
+            {"channel": world.news_id, "cadence": "daily", "time": "09:00", "timezone": "UTC"},
+            guild_id=world.guild_id,
+            channel_id=world.general_id,
+            user_id=world.admin_id,
+        )
+        assert "gets a digest" in (await scheduled.final_message(timeout=10)).content
+        feed_server.set(
+            "/f",
+            rss_feed(
+                [{"title": "Waiting post", "guid": "w-2"}, {"title": "w post", "guid": "w-1"}],
+                title="Feed w",
+            ),
+        )
+        for _ in range(200):  # the poller polls the feed every second
+            if await bot.runtime.store.items.count() >= 2:
+                break
+            await asyncio.sleep(0.05)
+        assert fake.bot_posts(world.news_id) == []
+
+        (view,) = await bot.runtime.subscriptions.for_guild(world.guild_id)
+        handle = await fake.invoke_command(
+            "feed mode",
+            {"feed": str(view.subscription.feed_id), "channel": world.news_id, "mode": "instant"},
+            guild_id=world.guild_id,
+            channel_id=world.general_id,
+            user_id=world.admin_id,
+        )
+        assert "instant" in (await handle.final_message(timeout=10)).content
+        # The item that arrived in digest mode is not lost between the two modes: it is posted.
+        (post,) = await fake.wait_for_messages(world.news_id, 1, timeout=10)
+        assert post.embeds[0]["title"] == "Waiting post"
