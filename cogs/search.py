@@ -259,8 +259,14 @@ class SearchResultsView(discord.ui.View):
         if not isinstance(channel, discord.abc.Messageable):
             await reply(interaction, "I can't post in this channel.")
             return
-        perms = interaction.app_permissions
         in_thread = isinstance(channel, discord.Thread)
+        # The bot posts on the member's behalf: not where they could not post themselves
+        # (a read-only announcements channel still lets members use commands).
+        member = interaction.permissions
+        if not (member.send_messages_in_threads if in_thread else member.send_messages):
+            await reply(interaction, "You can't post in this channel, so I can't share it here.")
+            return
+        perms = interaction.app_permissions
         can_send = perms.send_messages_in_threads if in_thread else perms.send_messages
         if not (perms.view_channel and can_send and perms.embed_links):
             await reply(

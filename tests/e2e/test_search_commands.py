@@ -16,7 +16,8 @@ from bot.services.search import PAGE_SIZE, SearchRequest, SearchResults, SearchS
 from bot.store.search import SearchHit, SearchPage, format_snippet
 from cogs.search import _MARKDOWN_TOKEN, NOT_YOURS, cut_snippet, render_results
 from tests.e2e.harness import running_bot
-from tests.fakediscord import FakeDiscord, StandardGuild, StoredMessage
+from tests.fakediscord import FakeDiscord, Overwrite, StandardGuild, StoredMessage
+from tests.fakediscord.permissions import SEND_MESSAGES
 from tests.feedserver import FeedServer, rss_feed
 
 HOSTILE_TITLE = "@everyone Rust giveaway <@&123> <@456> **bold** [x](javascript:alert(1))"
@@ -347,3 +348,42 @@ def test_cut_snippet_never_splits_escapes_or_leaves_bold_open() -> None:
         assert _balanced(cut), (limit, cut)
         assert not re.search(r"(?<!\\)(\\\\)*\\…$", cut), (limit, cut)
     assert cut_snippet(text, len(text)) == text
+
+
+async def test_a_member_cannot_share_into_a_channel_they_cannot_post_in(
+    tmp_path: Path, fake_discord: FakeDiscord, feed_server: FeedServer
+) -> None:
+    """A read-only channel (announcements): members may use commands there but not post, so
+    "Post to channel" must not let the bot post for them."""
+    fake = fake_discord
+    world = fake.state.add_standard_guild()
+    read_only = fake.state.add_text_channel(
+        world.guild_id,
+        "announcements",
+        overwrites=[
+            Overwrite.role(world.everyone_role_id, deny=SEND_MESSAGES),
+            Overwrite.role(world.bot_role_id, allow=SEND_MESSAGES),
+        ],
+    )
+    async with running_bot(tmp_path, fake) as bot:
+        await subscribe(bot, feed_server, world, "alpha", ["Alpha rust one"])
+        handle = await fake.invoke_command(
+            "search",
+            {"query": "rust"},
+            guild_id=world.guild_id,
+            channel_id=read_only.id,
+            user_id=world.member_id,
+        )
+        answer = await handle.final_message(timeout=5)
+        (option,) = component(answer, kind=3)["options"]
+        refused = await (
+            await fake.invoke_component(
+                answer,
+                component(answer, kind=3)["custom_id"],
+                world.member_id,
+                component_type=3,
+                values=[option["value"]],
+            )
+        ).final_message()
+        assert refused.ephemeral and "You can't post" in refused.content
+        assert fake.messages(read_only.id) == []
