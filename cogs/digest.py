@@ -11,7 +11,7 @@ from discord.ext import commands
 from bot.deliver.sanitize import escape_markdown_inline, neutralize_mentions
 from bot.deliver.schedule import matching_timezones
 from bot.services.digests import DigestPreview
-from cogs._common import missing_channel_permissions, reply, require_manage_guild, runtime_of
+from cogs._common import postable_channel, reply, require_manage_guild, runtime_of
 
 if TYPE_CHECKING:
     from bot.app import DigestBot
@@ -74,14 +74,7 @@ class DigestCog(commands.Cog):
         if not await require_manage_guild(interaction):
             return
         assert interaction.guild is not None
-        me = interaction.guild.me
-        missing = missing_channel_permissions(channel, me) if me is not None else []
-        if missing:
-            await reply(
-                interaction,
-                f"I can't post in {channel.mention}: I am missing **{', '.join(missing)}** "
-                "there. Give my role those permissions in that channel, then try again.",
-            )
+        if await postable_channel(interaction, channel) is None:
             return
         try:
             scheduled = await runtime_of(interaction).digests.schedule(
