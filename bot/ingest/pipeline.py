@@ -95,24 +95,38 @@ class FeedPipeline:
         Left None (a short-lived `poll --once`), the topics are loaded once when first needed."""
 
     async def poll(self, feed: FeedRow, *, conditional: bool = True) -> PollOutcome:
+        """Poll one feed. Never raises for anything the feed did: a failure, expected (a
+        FeedError) or not (a bug tripped by odd input), is recorded on the feed with its
+        backoff, so one bad feed neither stops a poll cycle nor gets re-polled at once."""
         started = time.perf_counter()
         try:
             outcome = await self._poll(feed, conditional=conditional)
-        except FeedError as error:
-            now = self._clock()
-            retry_after = error.retry_after if isinstance(error, HTTPStatusError) else None
-            errors = await commit_failure(
-                self._store.db,
-                feed.id,
-                now=now,
-                next_poll_at=next_poll_after_failure(
-                    feed.interval_s, now, feed.consecutive_errors + 1, retry_after_s=retry_after
-                ),
-                error=error.message,
-            )
-            log.info("feed %d poll failed (%d in a row): %s", feed.id, errors, error.message)
-            outcome = PollOutcome(feed.id, feed.url, error=error, consecutive_errors=errors)
+        except Exception as exc:
+            if isinstance(exc, FeedError):
+                error = exc
+            else:
+                log.exception("feed %d: unexpected error while polling %s", feed.id, feed.url)
+                error = FeedError(
+                    "digestbot could not process this feed (internal error: "
+                    f"{type(exc).__name__}); the bot's log has the details"
+                )
+            outcome = await self._record_failure(feed, error)
         return dataclasses.replace(outcome, seconds=time.perf_counter() - started)
+
+    async def _record_failure(self, feed: FeedRow, error: FeedError) -> PollOutcome:
+        now = self._clock()
+        retry_after = error.retry_after if isinstance(error, HTTPStatusError) else None
+        errors = await commit_failure(
+            self._store.db,
+            feed.id,
+            now=now,
+            next_poll_at=next_poll_after_failure(
+                feed.interval_s, now, feed.consecutive_errors + 1, retry_after_s=retry_after
+            ),
+            error=error.message,
+        )
+        log.info("feed %d poll failed (%d in a row): %s", feed.id, errors, error.message)
+        return PollOutcome(feed.id, feed.url, error=error, consecutive_errors=errors)
 
     async def _poll(self, feed: FeedRow, *, conditional: bool) -> PollOutcome:
         result = await self._fetcher.fetch(

@@ -290,3 +290,28 @@ async def test_atom_and_rss1_end_to_end(archive: Archive, kind: str) -> None:
     assert added.outcome is not None and len(added.outcome.new_item_ids) == 1
     assert await archive.store.items.match_ids('"zeppelins"') == added.outcome.new_item_ids
     assert added.feed.title in ("Atom Letter", "RDF Letter")
+
+
+async def test_an_unexpected_error_is_a_recorded_failure_not_an_escape(
+    archive: Archive, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A bug tripped by one feed's content (here: the text stage raising) must not escape the
+    poll: the feed gets a failure with its backoff (else the poller would re-poll it at once,
+    forever) and a later good poll archives the items."""
+    archive.server.set("/f", letter(("a", "First body.")))
+    added = await archive.service.add(archive.server.url("/f"))
+    archive.server.set("/f", letter(("b", "Second body."), ("a", "First body.")))
+    def broken(*args: Any, **kwargs: Any) -> Any:
+        raise RuntimeError("a bug")
+
+    monkeypatch.setattr(pipeline_module, "enrich_entries", broken)
+    before = await archive.feed(added.feed.id)
+    outcome = await archive.pipeline.poll(before)
+    assert isinstance(outcome.error, FeedError) and "RuntimeError" in outcome.error.message
+    after = await archive.feed(added.feed.id)
+    assert after.consecutive_errors == 1 and after.last_error == outcome.error.message
+    assert after.next_poll_at > before.next_poll_at
+    assert await archive.store.items.count() == 1
+    monkeypatch.undo()
+    recovered = await archive.pipeline.poll(after)
+    assert recovered.ok and len(recovered.new_item_ids) == 1
