@@ -168,19 +168,23 @@ class Outbox:
         flagged maybe-sent and queued again."""
         if self._recovered:
             return 0
-        self._recovered = True
-        recovered = await self._store.deliveries.recover_in_flight()
+        self._recovered = True  # set first: a second caller must not recover mid-send
+        try:
+            recovered = await self._store.deliveries.recover_in_flight()
+        except BaseException:
+            self._recovered = False  # try again: until then those targets stay blocked
+            raise
         if recovered:
             log.info("outbox: %d delivery(ies) may have been sent before a crash", recovered)
         return recovered
 
     async def run(self, stop: asyncio.Event) -> None:
         """Send until `stop` is set; sleep until the next delivery is due or `wake()`."""
-        await self.recover()
         while not stop.is_set():
             self._wake.clear()  # a wake() from here on is seen by the wait below
             self._heartbeat()
             try:
+                await self.recover()
                 result = await self._pass()
                 if result.processed:
                     continue

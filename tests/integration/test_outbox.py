@@ -573,3 +573,31 @@ async def test_a_bookkeeping_failure_after_a_send_does_not_block_or_repeat(
     assert sender.titles_for(CH_A) == ["Post a-1", "Post a-2"]
     row = await store.deliveries.get(head.id)
     assert row is not None and (row.state, row.message_id) == ("sent", 4242)
+
+
+async def test_a_failed_crash_recovery_is_tried_again(
+    store: Store, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A delivery a crash left 'sending' blocks its channel until recovery has run; a
+    recovery that fails (database locked at start) must run again, not count as done."""
+    time = FakeTime()
+    feed = await subscribed_feed(store, "https://a.example/feed", CH_A)
+    await poll_items(store, feed, ["a-1"], now=time.now)
+    (delivery,) = await store.deliveries.for_target("channel", CH_A)
+    assert await store.deliveries.mark_sending(delivery.id, time.now)  # the crash
+    original = store.deliveries.recover_in_flight
+    broken = {"left": 1}
+
+    async def flaky_recover() -> int:
+        if broken["left"]:
+            broken["left"] -= 1
+            raise OSError("database is locked")
+        return await original()
+
+    monkeypatch.setattr(store.deliveries, "recover_in_flight", flaky_recover)
+    sender = RecordingSender()
+    worker = outbox(store, sender, time)
+    with pytest.raises(OSError):
+        await worker.drain()
+    assert await worker.drain() == 1
+    assert sender.titles_for(CH_A) == ["Post a-1"]
