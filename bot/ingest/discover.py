@@ -7,6 +7,7 @@ caps) and kept only if its body looks like a feed, so a link to a blocked addres
 
 from __future__ import annotations
 
+import asyncio
 import re
 from html.parser import HTMLParser
 from urllib.parse import urljoin, urlsplit
@@ -105,7 +106,9 @@ async def discover_feed_urls(
         return [page.url]
     blocked: list[str] = []
     found: list[str] = []
-    for link in feed_links(page)[:_MAX_LINKS]:
+    # Up to a megabyte of HTML takes html.parser most of a second: not on the event loop.
+    links = await asyncio.to_thread(feed_links, page)
+    for link in links[:_MAX_LINKS]:
         url = await _is_feed(fetcher, link, blocked)
         if url is not None and url not in found:
             found.append(url)

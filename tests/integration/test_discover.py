@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import threading
+
 import pytest
 
 from bot.config import FetchAllowList, Settings
+from bot.ingest import discover
 from bot.ingest.discover import discover_feed_urls, looks_like_feed
 from bot.ingest.errors import DiscoveryError
-from bot.ingest.fetch import FeedFetcher
+from bot.ingest.fetch import FeedFetcher, FetchResult
 from tests.feedserver import (
     FeedServer,
     atom_feed,
@@ -122,3 +125,28 @@ async def test_discovery_never_follows_to_a_blocked_address(feed_server: FeedSer
                 await discover_feed_urls(fetcher, feed_server.url("/"))
         assert inner.hits("/feed") == 0
     assert feed_server.hits("/feed") == 1  # the probe was answered, its redirect was not followed
+
+
+async def test_the_page_is_parsed_off_the_event_loop(
+    feed_server: FeedServer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A member's page may be a megabyte of HTML (most of a second in html.parser): the link
+    scan runs in a worker thread, so the bot's event loop keeps answering meanwhile."""
+    threads: list[threading.Thread] = []
+    real = discover.feed_links
+
+    def recording(fetched: FetchResult) -> list[str]:
+        threads.append(threading.current_thread())
+        return real(fetched)
+
+    monkeypatch.setattr(discover, "feed_links", recording)
+    feed_server.set("/posts.xml", FEED)
+    feed_server.set(
+        "/",
+        page('<link rel="alternate" type="application/rss+xml" href="/posts.xml">'),
+        content_type="text/html",
+    )
+    async with FeedFetcher(SETTINGS) as fetcher:
+        found = await discover_feed_urls(fetcher, feed_server.url("/"))
+    assert found == [feed_server.url("/posts.xml")]
+    assert threads and threading.main_thread() not in threads
