@@ -21,6 +21,7 @@ class JobScheduler:
 
     def __init__(self) -> None:
         self._scheduler = AsyncIOScheduler(timezone="UTC")
+        self._running: set[asyncio.Task[object]] = set()  # jobs being run right now
 
     @property
     def running(self) -> bool:
@@ -30,19 +31,27 @@ class JobScheduler:
         if not self._scheduler.running:
             self._scheduler.start()
 
-    async def shutdown(self) -> None:
-        """Stop; no job starts after this returns (AsyncIOScheduler stops on the next loop
-        iteration, so one is awaited)."""
-        if self._scheduler.running:
-            self._scheduler.shutdown(wait=False)
-            await asyncio.sleep(0)
+    async def shutdown(self, timeout_s: float = 5.0) -> None:
+        """Stop: no job starts any more, and the jobs running now finish (for up to
+        `timeout_s`, then they are cancelled) before this returns, so what they use (the
+        store) can be closed after it. AsyncIOScheduler acts on the next loop iteration."""
+        if not self._scheduler.running:
+            return
+        self._scheduler.pause()
+        await asyncio.sleep(0)
+        if self._running:
+            await asyncio.wait(set(self._running), timeout=timeout_s)
+        self._scheduler.shutdown(wait=False)  # cancels the jobs still running
+        await asyncio.sleep(0)
+        if self._running:
+            await asyncio.wait(set(self._running))
 
     def every(
         self, name: str, seconds: float, job: Job, *, first_at: datetime | None = None
     ) -> None:
         """Run `job` every `seconds` (never two runs of it at once; missed runs coalesce)."""
         self._scheduler.add_job(
-            _logged(name, job),
+            self._logged(name, job),
             IntervalTrigger(seconds=seconds, start_date=first_at, timezone="UTC"),
             id=name,
             name=name,
@@ -55,7 +64,7 @@ class JobScheduler:
     def at(self, name: str, when: datetime, job: Job) -> None:
         """Run `job` once at `when` (aware datetime); a time in the past runs it now."""
         self._scheduler.add_job(
-            _logged(name, job),
+            self._logged(name, job),
             DateTrigger(run_date=when, timezone="UTC"),
             id=name,
             name=name,
@@ -72,12 +81,19 @@ class JobScheduler:
     def job_names(self) -> list[str]:
         return sorted(job.id for job in self._scheduler.get_jobs())
 
+    def _logged(self, name: str, job: Job) -> Callable[[], Awaitable[None]]:
+        """`job`, with its failure logged and its run known to `shutdown`."""
 
-def _logged(name: str, job: Job) -> Callable[[], Awaitable[None]]:
-    async def run() -> None:
-        try:
-            await job()
-        except Exception:
-            log.exception("scheduled job %s failed", name)
+        async def run() -> None:
+            task = asyncio.current_task()
+            if task is not None:
+                self._running.add(task)
+            try:
+                await job()
+            except Exception:
+                log.exception("scheduled job %s failed", name)
+            finally:
+                if task is not None:
+                    self._running.discard(task)
 
-    return run
+        return run

@@ -41,3 +41,43 @@ async def test_jobs_run_on_the_loop_replace_by_name_and_cancel() -> None:
     finally:
         await scheduler.shutdown()
     assert not scheduler.running
+
+
+async def test_shutdown_lets_a_running_job_finish_first() -> None:
+    """The runtime closes the store right after the scheduler: a job still running then
+    (a digest tick in its transaction) must have finished, not be cut off or left behind."""
+    scheduler = JobScheduler()
+    started = asyncio.Event()
+    finished: list[bool] = []
+
+    async def slow() -> None:
+        started.set()
+        await asyncio.sleep(0.2)
+        finished.append(True)
+
+    scheduler.at("slow", datetime.now(UTC), slow)
+    scheduler.start()
+    await asyncio.wait_for(started.wait(), timeout=5)
+    await scheduler.shutdown()
+    assert finished == [True]
+    assert not scheduler.running
+
+
+async def test_shutdown_cancels_a_job_that_runs_too_long() -> None:
+    scheduler = JobScheduler()
+    started = asyncio.Event()
+    outcome: list[str] = []
+
+    async def stuck() -> None:
+        started.set()
+        try:
+            await asyncio.sleep(60)
+        except asyncio.CancelledError:
+            outcome.append("cancelled")
+            raise
+
+    scheduler.at("stuck", datetime.now(UTC), stuck)
+    scheduler.start()
+    await asyncio.wait_for(started.wait(), timeout=5)
+    await asyncio.wait_for(scheduler.shutdown(timeout_s=0.1), timeout=5)
+    assert outcome == ["cancelled"]
