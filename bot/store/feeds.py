@@ -121,7 +121,13 @@ class FeedStore:
             )
 
     async def delete(self, feed_id: int) -> None:
+        """Delete the feed with its items (and their search index rows: the index is not tied
+        to items by a foreign key), subscriptions and deliveries."""
         async with self._db.transaction() as tx:
+            await tx.execute(
+                "DELETE FROM items_fts WHERE rowid IN (SELECT id FROM items WHERE feed_id = ?)",
+                (feed_id,),
+            )
             await tx.execute("DELETE FROM feeds WHERE id = ?", (feed_id,))
 
 

@@ -265,6 +265,22 @@ async def test_deleting_a_feed_removes_its_subscriptions_and_deliveries(store: S
     assert sum((await store.deliveries.counts()).values()) == 0
 
 
+async def test_deleting_a_feed_removes_its_search_index_rows(store: Store) -> None:
+    """Item ids are reused after the newest items go (INTEGER PRIMARY KEY): an index row left
+    behind by a deleted feed would refuse the next item's row and fail that poll."""
+    kept = await add_polled_feed(store, "https://kept.example/feed")
+    gone = await add_polled_feed(store, "https://gone.example/feed")
+    await poll_items(store, kept, ["k-1"], now=10)
+    removed = await poll_items(store, gone, ["g-2", "g-1"], now=10)
+    await store.feeds.delete(gone)
+    async with store.db.reader.execute("SELECT count(*) FROM items_fts") as cursor:
+        row = await cursor.fetchone()
+    assert row is not None and row[0] == 1
+    again = await poll_items(store, kept, ["k-3", "k-2", "k-1"], now=20)
+    assert set(again.new_ids) & set(removed.new_ids)  # the ids were reused ...
+    assert len(again.new_ids) == 2  # ... and the poll archived both new items
+
+
 async def test_feed_notice_goes_to_each_active_channel_once(store: Store) -> None:
     feed_id = await add_polled_feed(store, "https://a.example/feed")
     await store.subscriptions.add(GUILD, CH_A, feed_id, now=1)
