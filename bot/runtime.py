@@ -1,6 +1,7 @@
 """Everything the bot runs, with or without Discord: store, fetcher, poller, outbox, jobs.
 
-Started in this order and closed in reverse: store → fetcher → scheduler → outbox → poller.
+Closed in this order: health endpoint, scheduler (its running job finishes), outbox (its send
+in flight finishes), poller, retention, then fetcher and store.
 """
 
 from __future__ import annotations
@@ -240,7 +241,8 @@ class Runtime:
         return bool(self._tasks) and all(not t.done() for t in self._tasks)
 
     async def close(self) -> None:
-        """Stop the loops (scheduler, then outbox, then poller) and close fetcher and store."""
+        """Stop the loops (scheduler, then outbox, then poller: each finishes what it is doing,
+        for up to 5 s) and close fetcher and store."""
         if self._closed:
             return
         self._closed = True
@@ -248,7 +250,7 @@ class Runtime:
         if self.health is not None:
             await self.health.stop()
         await self.scheduler.shutdown()
-        for task in reversed(self._tasks):
+        for task in self._tasks:  # in start order: outbox, poller, retention
             try:
                 await asyncio.wait_for(asyncio.shield(task), timeout=5)
             except (TimeoutError, asyncio.CancelledError):
