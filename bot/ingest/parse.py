@@ -71,8 +71,13 @@ def _utc(struct: time.struct_time | None) -> datetime | None:
 def _http_url(url: object, base: str | None) -> str | None:
     if not isinstance(url, str) or not url.strip():
         return None
-    joined = urljoin(base or "", url.strip())
-    return joined if urlsplit(joined).scheme in ("http", "https") else None
+    try:
+        joined = urljoin(base or "", url.strip())
+        parts = urlsplit(joined)
+        host, _port = parts.hostname, parts.port  # .port checks the port's range
+    except ValueError:  # e.g. an unclosed "[" IPv6 host, a port out of range
+        return None
+    return joined if parts.scheme in ("http", "https") and host else None
 
 
 def _content_html(raw: Mapping[str, Any]) -> str:

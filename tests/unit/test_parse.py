@@ -154,6 +154,24 @@ def test_hostile_enclosure_length_is_dropped_not_kept() -> None:
         assert entry.enclosure is not None and entry.enclosure.length is None
 
 
+def test_a_malformed_link_drops_that_link_not_the_feed() -> None:
+    """urllib raises on some links (an unclosed IPv6 bracket, a bad port): that one entry's
+    link is unknown; the feed and its other entries still parse."""
+    body = rss_feed(
+        [
+            {"title": "bad", "guid": "b", "link": "http://[::1/p"},
+            {"title": "port", "guid": "p", "link": "http://example.com:99999999/p"},
+            {"title": "good", "guid": "g", "link": "https://example.com/p"},
+        ]
+    ).encode()
+    entries = parse_feed(body, HEADERS, "https://example.com/feed").entries
+    assert [(e.stable_id, e.url) for e in entries] == [
+        ("b", None),
+        ("p", None),
+        ("g", "https://example.com/p"),
+    ]
+
+
 def test_billion_laughs_is_refused() -> None:
     body = (
         b'<?xml version="1.0"?><!DOCTYPE rss [<!ENTITY a "aaaaaaaaaa">'
