@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
-import importlib.util
 import json
 import logging
 import signal
@@ -56,8 +55,7 @@ class DigestBot(commands.Bot):
             self.runtime.attach_sender(DiscordSender(self))
             await self.runtime.start()
         for module in COG_MODULES:
-            if importlib.util.find_spec(module) is not None:
-                await self.load_extension(module)
+            await self.load_extension(module)
         if self._sync_commands:
             try:
                 await self.sync_commands_if_changed()

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import importlib
 import logging
 import sys
 from collections.abc import Callable
@@ -20,14 +21,8 @@ PROMPT = "digestbot> "
 
 def _load_command_modules() -> None:
     """Import every module that registers console commands (features add theirs here)."""
-    import importlib
-
     for name in ("feeds", "search", "follow", "digest"):
-        try:
-            importlib.import_module(f"bot.console.{name}")
-        except ModuleNotFoundError as exc:
-            if exc.name != f"bot.console.{name}":
-                raise
+        importlib.import_module(f"bot.console.{name}")
 
 
 async def run_command(ctx: ConsoleContext, line: str) -> str | None:
