@@ -71,13 +71,24 @@ def feed_links(page: FetchResult) -> list[str]:
     parser = _FeedLinkParser()
     parser.feed(_decode(page)[:_MAX_HTML_CHARS])
     parser.close()
-    base = urljoin(page.url, parser.base) if parser.base else page.url
+    base = (_join(page.url, parser.base) if parser.base else None) or page.url
     found: list[str] = []
     for href in parser.links:
-        url = urljoin(base, href)
-        if urlsplit(url).scheme in ("http", "https") and url not in found:
+        url = _join(base, href)
+        if url is not None and url not in found:
             found.append(url)
     return found
+
+
+def _join(base: str, href: str) -> str | None:
+    """`href` made absolute against `base` if it is an http(s) URL; None for anything else,
+    including what urllib cannot split (an unclosed IPv6 bracket: hostile pages have them)."""
+    try:
+        url = urljoin(base, href)
+        scheme = urlsplit(url).scheme
+    except ValueError:
+        return None
+    return url if scheme in ("http", "https") else None
 
 
 async def _is_feed(fetcher: FeedFetcher, url: str, blocked: list[str]) -> str | None:

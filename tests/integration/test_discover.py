@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import threading
 
 import pytest
@@ -150,3 +151,22 @@ async def test_the_page_is_parsed_off_the_event_loop(
         found = await discover_feed_urls(fetcher, feed_server.url("/"))
     assert found == [feed_server.url("/posts.xml")]
     assert threads and threading.main_thread() not in threads
+
+
+def test_links_urllib_cannot_split_are_skipped() -> None:
+    """A hostile page's broken hrefs (unclosed IPv6 bracket, in a link or in <base>) are
+    skipped: they must not turn discovery into an unexpected error."""
+    body = page(
+        '<link rel="alternate" type="application/rss+xml" href="http://[::1/feed">'
+        '<link rel="alternate" type="application/rss+xml" href="javascript:alert(1)">'
+        '<link rel="alternate" type="application/atom+xml" href="/atom">'
+    ).encode()
+    fetched = FetchResult(
+        "https://site.example/", 200, False, body, "text/html", {}, None, None, None, None, None
+    )
+    assert discover.feed_links(fetched) == ["https://site.example/atom"]
+    with_base = page(
+        '<base href="http://[bad/"><link rel="alternate" type="application/rss+xml" href="/f">'
+    ).encode()
+    fetched = dataclasses.replace(fetched, body=with_base)
+    assert discover.feed_links(fetched) == ["https://site.example/f"]
