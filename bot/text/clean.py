@@ -644,6 +644,6 @@ def _data_attrs(el: etree._Element) -> dict[str, object]:
         return {}
     try:
         value = json.loads(raw)
-    except ValueError:
+    except (ValueError, RecursionError):  # RecursionError: "[[[[…" nested thousands deep
         return {}
     return value if isinstance(value, dict) else {}

@@ -370,3 +370,13 @@ def test_random_tag_soup_never_yields_raw_html_or_unsafe_links() -> None:
         assert not re.search(r"<(?!https?://)", visible), result.markdown
         assert not re.search(r"\]\((?!https?://|mailto:)", visible), result.markdown
         assert "\n\n\n" not in result.markdown and "\n\n\n" not in result.text
+
+
+def test_deeply_nested_widget_json_is_ignored_not_a_crash() -> None:
+    """json.loads raises RecursionError (not ValueError) on '[[[[…' thousands deep; one such
+    attribute must not fail the item, and so the whole poll of its feed."""
+    nested = "[" * 50_000 + "]" * 50_000
+    result = clean(
+        f'<p>before</p><span class="mention-wrap" data-attrs="{nested}">Ann</span><p>after</p>'
+    )
+    assert result.text == "before\n\nAnn\n\nafter"
