@@ -152,11 +152,14 @@ class FeedPipeline:
             conditional and result.body_hash is not None and result.body_hash == feed.body_hash
         )
         if unchanged:
+            etag, last_modified = result.etag, result.last_modified
+            if result.not_modified:  # a 304 need not repeat the validators: keep ours
+                etag, last_modified = etag or feed.etag, last_modified or feed.last_modified
             await commit_poll(
                 self._store.db,
                 feed.id,
                 [],
-                PollSuccess(now, next_at, result.etag, result.last_modified, None, None),
+                PollSuccess(now, next_at, etag, last_modified, None, None),
             )
             return PollOutcome(feed.id, feed.url, not_modified=True)
         parsed = await asyncio.to_thread(_parse, result)

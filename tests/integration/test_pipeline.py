@@ -9,6 +9,7 @@ from typing import Any
 
 import pytest
 import pytest_asyncio
+from aiohttp import web
 
 from bot.config import FetchAllowList, Settings
 from bot.ingest import pipeline as pipeline_module
@@ -301,6 +302,7 @@ async def test_an_unexpected_error_is_a_recorded_failure_not_an_escape(
     archive.server.set("/f", letter(("a", "First body.")))
     added = await archive.service.add(archive.server.url("/f"))
     archive.server.set("/f", letter(("b", "Second body."), ("a", "First body.")))
+
     def broken(*args: Any, **kwargs: Any) -> Any:
         raise RuntimeError("a bug")
 
@@ -315,3 +317,22 @@ async def test_an_unexpected_error_is_a_recorded_failure_not_an_escape(
     monkeypatch.undo()
     recovered = await archive.pipeline.poll(after)
     assert recovered.ok and len(recovered.new_item_ids) == 1
+
+
+async def test_a_304_without_validators_keeps_the_stored_ones(archive: Archive) -> None:
+    """Some servers send a bare 304 (no ETag header): the feed's stored ETag must survive it,
+    or every other poll would be an unconditional full download."""
+    body = letter(("a", "Body."))
+
+    async def bare_304(request: web.Request) -> web.StreamResponse:
+        if request.headers.get("If-None-Match") == '"v1"':
+            return web.Response(status=304)
+        return web.Response(text=body, content_type="application/rss+xml", headers={"ETag": '"v1"'})
+
+    archive.server.set_handler("/f", bare_304)
+    added = await archive.service.add(archive.server.url("/f"))
+    for _ in range(2):
+        outcome = await archive.pipeline.poll(await archive.feed(added.feed.id))
+        assert outcome.not_modified
+    assert [r.get("If-None-Match") for r in archive.server.requests("/f")] == [None, '"v1"', '"v1"']
+    assert (await archive.feed(added.feed.id)).etag == '"v1"'
