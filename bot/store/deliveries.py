@@ -307,12 +307,3 @@ class DeliveryStore:
                 if state in result:
                     result[state] = int(count)
         return result
-
-    async def sent_message_ids(self, item_id: int) -> list[tuple[str, int, int | None]]:
-        """(target_kind, target_id, message_id) of every sent delivery of an item."""
-        async with self._db.reader.execute(
-            "SELECT target_kind, target_id, message_id FROM deliveries "
-            "WHERE item_id = ? AND state = 'sent' ORDER BY id",
-            (item_id,),
-        ) as cursor:
-            return [(str(k), int(t), m) for k, t, m in await cursor.fetchall()]

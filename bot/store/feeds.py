@@ -110,16 +110,6 @@ class FeedStore:
             row = await cursor.fetchone()
         return None if row is None or row[0] is None else float(row[0])
 
-    async def set_interval(self, feed_id: int, interval_s: float) -> None:
-        async with self._db.transaction() as tx:
-            await tx.execute("UPDATE feeds SET interval_s = ? WHERE id = ?", (interval_s, feed_id))
-
-    async def reschedule(self, feed_id: int, next_poll_at: float) -> None:
-        async with self._db.transaction() as tx:
-            await tx.execute(
-                "UPDATE feeds SET next_poll_at = ? WHERE id = ?", (next_poll_at, feed_id)
-            )
-
     async def delete(self, feed_id: int) -> None:
         """Delete the feed with its items (and their search index rows: the index is not tied
         to items by a foreign key), subscriptions and deliveries."""

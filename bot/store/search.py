@@ -251,10 +251,3 @@ def format_snippet(raw: str) -> str:
                 piece = f"{lead}**{core}**{trail}"
             out.append(piece)
     return "".join(out).strip()
-
-
-async def optimize_index(db: Database) -> None:
-    """Merge the full-text index into one segment (maintenance: makes searches faster after
-    many small inserts; takes seconds on a large archive, run it off-peak)."""
-    async with db.transaction() as tx:
-        await tx.execute("INSERT INTO items_fts (items_fts) VALUES ('optimize')")

@@ -185,10 +185,6 @@ class TopicStore:
         pairs = [(t.id, q) for t in await self.all_active() if (q := t.parsed()) is not None]
         return Percolator(pairs)
 
-    async def increment_matches(self, topic_ids: Sequence[int], now: float) -> None:
-        async with self._db.transaction() as tx:
-            await increment_matches_tx(tx, topic_ids, now)
-
     # Members' DMs -------------------------------------------------------------------------
 
     async def member(self, user_id: int) -> MemberDMs:
