@@ -9,15 +9,18 @@ import logging
 import signal
 
 import discord
+from discord import app_commands
 from discord.ext import commands
 
 from bot.deliver.senders import DiscordSender
 from bot.runtime import Runtime
+from cogs._common import reply
 
 log = logging.getLogger(__name__)
 
 COG_MODULES = ("cogs.feeds", "cogs.search", "cogs.follow", "cogs.digest")
 COMMANDS_HASH_KEY = "commands_hash:global"
+COMMAND_FAILED = "Sorry, something went wrong with that command. Please try again."
 
 
 def bot_intents() -> discord.Intents:
@@ -25,6 +28,22 @@ def bot_intents() -> discord.Intents:
     intents = discord.Intents.none()
     intents.guilds = True
     return intents
+
+
+class DigestCommandTree(app_commands.CommandTree["DigestBot"]):
+    """The slash commands. A command that fails unexpectedly is logged and answered once,
+    politely (deferred or not); the member never sees the error itself."""
+
+    async def on_error(
+        self, interaction: discord.Interaction[DigestBot], error: app_commands.AppCommandError
+    ) -> None:
+        command = interaction.command
+        name = command.qualified_name if command is not None else "?"
+        log.error("command /%s failed", name, exc_info=error)
+        try:
+            await reply(interaction, COMMAND_FAILED)
+        except discord.HTTPException as exc:  # e.g. the interaction expired meanwhile
+            log.warning("could not tell the member that /%s failed: %s", name, exc)
 
 
 class DigestBot(commands.Bot):
@@ -43,6 +62,7 @@ class DigestBot(commands.Bot):
             intents=bot_intents(),
             allowed_mentions=discord.AllowedMentions.none(),
             help_command=None,
+            tree_cls=DigestCommandTree,
             guild_ready_timeout=guild_ready_timeout,
         )
         self.runtime = runtime

@@ -127,12 +127,6 @@ class DigestCog(commands.Cog):
         found = await runtime_of(interaction).digests.preview(channel.id, channel_name=channel.name)
         await _send_preview(interaction, channel, found)
 
-    async def cog_app_command_error(  # type: ignore[override]
-        self, interaction: Interaction, error: app_commands.AppCommandError
-    ) -> None:
-        await reply(interaction, "Sorry, something went wrong with that command. Please try again.")
-        raise error
-
 
 async def _send_preview(
     interaction: Interaction, channel: discord.TextChannel, found: DigestPreview

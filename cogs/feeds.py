@@ -295,12 +295,6 @@ class FeedCog(commands.Cog):
             ephemeral=True,
         )
 
-    async def cog_app_command_error(  # type: ignore[override]
-        self, interaction: Interaction, error: app_commands.AppCommandError
-    ) -> None:
-        await reply(interaction, "Sorry, something went wrong with that command. Please try again.")
-        raise error
-
 
 class ImportProgress:
     """Edits the deferred reply every few seconds while an import runs."""

@@ -182,12 +182,6 @@ class FollowCog(commands.Cog):
         topics = await self.service.following(interaction.guild.id, interaction.user.id)
         await reply(interaction, _with_notice(notice, following_text(topics, show, when)))
 
-    async def cog_app_command_error(  # type: ignore[override]
-        self, interaction: Interaction, error: app_commands.AppCommandError
-    ) -> None:
-        await reply(interaction, "Sorry, something went wrong with that command. Please try again.")
-        raise error
-
 
 async def setup(bot: DigestBot) -> None:
     bot.add_dynamic_items(StopTopicButton)

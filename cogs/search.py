@@ -395,12 +395,6 @@ class SearchCog(commands.Cog):
             embeds=[render_item_compact(item_view(row)) for row in rows],
         )
 
-    async def cog_app_command_error(  # type: ignore[override]
-        self, interaction: Interaction, error: app_commands.AppCommandError
-    ) -> None:
-        await reply(interaction, "Sorry, something went wrong with that command. Please try again.")
-        raise error
-
 
 async def setup(bot: DigestBot) -> None:
     await bot.add_cog(SearchCog(bot))

@@ -238,3 +238,28 @@ async def test_feed_list_and_status_show_a_failing_feeds_health(
         assert re.search(r"^Last poll: <t:\d+:R>$", status.content, re.MULTILINE)
         assert re.search(r"^Next poll: <t:\d+:R>$", status.content, re.MULTILINE)
         assert f"<#{world.news_id}>" in status.content
+
+
+async def test_an_unexpected_failure_is_answered_once_politely(
+    tmp_path: Path, fake_discord: FakeDiscord, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    fake = fake_discord
+    world = fake.state.add_standard_guild()
+    async with running_bot(tmp_path, fake) as bot:
+
+        async def broken(*args: object, **kwargs: object) -> None:
+            raise RuntimeError("database is on fire")
+
+        monkeypatch.setattr(bot.runtime.subscriptions, "for_guild", broken)
+        handle = await fake.invoke_command(
+            "feed list",
+            {},
+            guild_id=world.guild_id,
+            channel_id=world.general_id,
+            user_id=world.admin_id,
+        )
+        answer = await handle.final_message(timeout=10)
+        assert answer.ephemeral and "something went wrong" in answer.content
+        assert "on fire" not in answer.content
+        await asyncio.sleep(0.3)  # a second answer would have arrived by now
+        assert len(handle.messages) == 1
