@@ -222,7 +222,8 @@ def _is_tracker(url: str) -> bool:
     return _TRACKER_PATH.search(parts.path.lower()) is not None
 
 
-def _escape_md(text: str) -> str:
+def escape_markdown(text: str) -> str:
+    """Backslash every character Discord markdown would act on."""
     if _MD_SPECIAL.search(text) is None:
         return text
     return _MD_SPECIAL.sub(_backslash, text)
@@ -348,7 +349,7 @@ class _Renderer:
             return
         if self.lead:
             text = self.lead + text
-            md = _escape_md(self.lead) + md
+            md = escape_markdown(self.lead) + md
             self.lead = ""
         kind = "p"
         if self.heading:
@@ -377,7 +378,7 @@ class _Renderer:
         text = _plain(raw)
         if text:
             self.tx.append(text)
-            self.md.append(_escape_md(text))
+            self.md.append(escape_markdown(text))
 
     # ---- walk ---------------------------------------------------------------------------
 
@@ -504,7 +505,7 @@ class _Renderer:
             href = safe_url(url, None) if isinstance(url, str) else None
             if isinstance(title, str) and title.strip() and href and not self.in_link:
                 title = _WS.sub(" ", title).strip()
-                self.add_block(f"[{_escape_md(title)}]({_md_url(href)})", title)
+                self.add_block(f"[{escape_markdown(title)}]({_md_url(href)})", title)
                 return True
             return False
         if "footnote-number" in tokens:
@@ -518,9 +519,9 @@ class _Renderer:
         label = _plain(label)
         self.tx.append(label)
         if href and not self.in_link:
-            self.md.append(f"[{_escape_md(label)}]({_md_url(href)})")
+            self.md.append(f"[{escape_markdown(label)}]({_md_url(href)})")
         else:
-            self.md.append(_escape_md(label))
+            self.md.append(escape_markdown(label))
 
     def link(self, el: etree._Element, depth: int) -> None:
         raw = el.get("href") or ""

@@ -7,12 +7,17 @@ thread. Everything an EnrichedItem carries is cleaned; the raw HTML stays in the
 from __future__ import annotations
 
 import hashlib
+import html
+import logging
+import re
 from collections.abc import Iterable
 
 from bot.ingest.entry import EnrichedItem, Entry
-from bot.text.clean import clean_html, safe_url
+from bot.text.clean import clean_html, escape_markdown, safe_url
 from bot.text.keywords import extract_keywords
 from bot.text.summary import offline_summary
+
+log = logging.getLogger(__name__)
 
 
 def enrich_entry(entry: Entry, *, feed_language: str | None, base_url: str | None) -> EnrichedItem:
@@ -45,5 +50,34 @@ def enrich_entry(entry: Entry, *, feed_language: str | None, base_url: str | Non
 def enrich_entries(
     entries: Iterable[Entry], *, feed_language: str | None, base_url: str | None
 ) -> list[EnrichedItem]:
-    """`enrich_entry` for a batch (one thread hop for a whole poll)."""
-    return [enrich_entry(e, feed_language=feed_language, base_url=base_url) for e in entries]
+    """`enrich_entry` for a batch (one thread hop for a whole poll). One entry whose HTML
+    defeats the clean-up is kept with a bare, text-only enrichment: it never costs the feed
+    its other items."""
+    enriched: list[EnrichedItem] = []
+    for entry in entries:
+        try:
+            enriched.append(enrich_entry(entry, feed_language=feed_language, base_url=base_url))
+        except Exception:
+            log.exception("entry %r: clean-up failed; archived as plain text", entry.stable_id)
+            enriched.append(bare_enrichment(entry))
+    return enriched
+
+
+_TAG = re.compile(r"<[^>]*>")
+
+
+def bare_enrichment(entry: Entry) -> EnrichedItem:
+    """The fallback: tags stripped, no links, no image; the title is the summary."""
+    raw = entry.content_html or entry.description_html
+    text = " ".join(html.unescape(_TAG.sub(" ", raw)).split())[:100_000]
+    title = entry.title.strip()
+    digest = hashlib.sha256(f"{title}\n{text}".encode("utf-8", "replace")).hexdigest()
+    return EnrichedItem(
+        entry=entry,
+        content_md=escape_markdown(text),
+        content_text=text,
+        summary=title,
+        keywords=(),
+        image_url=None,
+        content_hash=digest,
+    )

@@ -5,7 +5,10 @@ from __future__ import annotations
 import hashlib
 from dataclasses import replace
 
+import pytest
+
 from bot.ingest.entry import Entry
+from bot.text.clean import CleanContent
 from bot.text.enrich import enrich_entries, enrich_entry
 
 CONTENT = (
@@ -105,3 +108,24 @@ def test_enrich_entries_keeps_order() -> None:
     items = enrich_entries(entries, feed_language="en", base_url=None)
     assert [i.entry.stable_id for i in items] == ["g0", "g1", "g2"]
     assert len({i.content_hash for i in items}) == 3
+
+
+def test_an_entry_that_defeats_the_clean_up_is_kept_as_plain_text(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    import bot.text.enrich as enrich_module
+
+    real = enrich_module.clean_html
+
+    def fragile(html_text: str, base_url: str | None) -> CleanContent:
+        if "poison" in html_text:
+            raise RecursionError("a pathological document")
+        return real(html_text, base_url)
+
+    monkeypatch.setattr(enrich_module, "clean_html", fragile)
+    good = Entry("g", "Good", None, None, None, "<p>Fine body.</p>", "")
+    bad = Entry("b", "Bad *one*", None, None, None, "<p>poison &amp; <b>text</b></p>", "")
+    first, second = enrich_module.enrich_entries([good, bad], feed_language=None, base_url=None)
+    assert first.content_text == "Fine body."
+    assert second.content_text == "poison & text"
+    assert second.summary == "Bad *one*" and second.content_hash
