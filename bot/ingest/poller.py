@@ -80,6 +80,7 @@ class FeedPoller:
         """Poll due feeds until `stop` is set; sleep until the next one is due."""
         while not stop.is_set():
             self._heartbeat()
+            self._wake.clear()  # a wake() from here on (even during the cycle) is not lost
             try:
                 await self.poll_due()
             except Exception:
@@ -87,7 +88,6 @@ class FeedPoller:
             next_at = await self._store.feeds.next_due_at()
             delay = self._max_idle_s if next_at is None else next_at - self._clock()
             delay = min(max(delay, 0.05), self._max_idle_s)
-            self._wake.clear()
             waiters = [asyncio.ensure_future(stop.wait()), asyncio.ensure_future(self._wake.wait())]
             try:
                 await asyncio.wait(waiters, timeout=delay, return_when=asyncio.FIRST_COMPLETED)

@@ -155,10 +155,13 @@ class Database:
             await self._writer.execute("BEGIN IMMEDIATE")
             try:
                 yield self._writer
+                await self._writer.execute("COMMIT")
             except BaseException:
-                await self._writer.execute("ROLLBACK")
+                # Also when COMMIT itself failed (disk full, I/O error): never leave the one
+                # writer inside an open transaction, or every later write would fail.
+                if self._writer.in_transaction:
+                    await self._writer.execute("ROLLBACK")
                 raise
-            await self._writer.execute("COMMIT")
 
     @property
     def reader(self) -> aiosqlite.Connection:

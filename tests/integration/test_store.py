@@ -160,3 +160,18 @@ async def test_fts_finds_cjk_inside_runs_short_terms_and_folded_diacritics(
         assert await store.items.match_ids(phrase) == saved.new_ids[-1:]
     finally:
         await store.close()
+
+
+async def test_a_failed_commit_leaves_the_writer_usable(tmp_path: Path) -> None:
+    store = await Store.open(tmp_path / "commit.db")
+    try:
+        with pytest.raises(sqlite3.IntegrityError):
+            async with store.db.transaction() as tx:
+                # Foreign keys checked at COMMIT: the COMMIT itself fails.
+                await tx.execute("PRAGMA defer_foreign_keys = ON")
+                await save_items(tx, 999, [make_item("orphan", "Orphan", "no such feed")], now=1)
+        feed_id = await add_feed(store)  # a new write transaction works
+        assert (await store.feeds.get(feed_id)) is not None
+        assert await store.items.count() == 0
+    finally:
+        await store.close()
