@@ -16,6 +16,7 @@ from bot import __version__
 from bot.config import ConfigError, Settings, load_settings
 from bot.console.repl import run_console
 from bot.deliver.render import render_item_text
+from bot.deliver.sanitize import strip_control
 from bot.deliver.views import item_view, preview_view
 from bot.ingest.errors import FeedError
 from bot.ingest.fetch import FeedFetcher
@@ -49,7 +50,8 @@ def sample_feed_path() -> Path:
 
 
 def _print(text: str = "") -> None:
-    print(text, flush=True)
+    """Print for the operator; feed text in it cannot send terminal escape sequences."""
+    print(strip_control(text), flush=True)
 
 
 async def cmd_preview(settings: Settings, target: str, limit: int, summarizer: str) -> int:

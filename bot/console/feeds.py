@@ -12,7 +12,7 @@ from bot.console.registry import (
     UsageError,
     console_command,
 )
-from bot.services.feed_text import describe_status, describe_subscription
+from bot.services.feed_text import describe_status, describe_subscription, shown
 from bot.services.subscriptions import MAX_BACKFILL
 from bot.store.subscriptions import SubscriptionView
 
@@ -47,7 +47,8 @@ async def feed_add(ctx: ConsoleContext, args: list[str]) -> str:
     )
     verb = "Following" if result.created else "Already following (settings updated)"
     return (
-        f"{verb}: {result.feed.display_title} <{result.feed.url}> in {parsed.mode} mode; "
+        f"{verb}: {shown(result.feed.display_title, markdown=False)} <{result.feed.url}> "
+        f"in {parsed.mode} mode; "
         f"{result.backfilled} item(s) posted now."
     )
 
@@ -90,4 +91,4 @@ async def feed_remove(ctx: ConsoleContext, args: list[str]) -> str:
     await ctx.runtime.subscriptions.unsubscribe(
         CONSOLE_GUILD_ID, view.subscription.feed_id, CONSOLE_CHANNEL_ID
     )
-    return f"Stopped following {view.display_title}."
+    return f"Stopped following {shown(view.display_title, markdown=False)}."

@@ -10,6 +10,7 @@ import sys
 from collections.abc import Callable
 
 from bot.console.registry import ConsoleContext, UsageError, help_text, resolve, split_line
+from bot.deliver.sanitize import strip_control
 from bot.deliver.senders import ConsoleSender
 from bot.ingest.errors import FeedError
 from bot.runtime import Runtime
@@ -58,7 +59,8 @@ async def _stdin_lines() -> asyncio.StreamReader | None:
 
 async def run_console(runtime: Runtime, *, write: Callable[[str], None] | None = None) -> None:
     """Run the bot in the terminal until `quit`, end of input on a terminal, or a signal."""
-    out = write or (lambda text: print(text, flush=True))
+    # Whatever reaches the terminal (answers, deliveries) carries no escape sequences.
+    out = write or (lambda text: print(strip_control(text), flush=True))
     _load_command_modules()
     runtime.attach_sender(ConsoleSender(out))
     await runtime.start()

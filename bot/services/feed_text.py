@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
-from bot.deliver.sanitize import escape_markdown_inline, neutralize_mentions
+from bot.deliver.sanitize import escape_markdown_inline, neutralize_mentions, strip_control
 from bot.store.subscriptions import SubscriptionView
 
 
@@ -17,9 +17,14 @@ def when(ts: float | None, *, markdown: bool, never: str = "never") -> str:
     return datetime.fromtimestamp(ts, tz=UTC).strftime("%Y-%m-%d %H:%M UTC")
 
 
+def shown(text: str, *, markdown: bool) -> str:
+    """Feed text (a title, an error) made safe: on Discord no pings and no markdown, in the
+    terminal no control characters (a feed must not send escape sequences)."""
+    return neutralize_mentions(escape_markdown_inline(text)) if markdown else strip_control(text)
+
+
 def _title(view: SubscriptionView, *, markdown: bool) -> str:
-    title = view.display_title
-    return neutralize_mentions(escape_markdown_inline(title)) if markdown else title
+    return shown(view.display_title, markdown=markdown)
 
 
 def health(view: SubscriptionView, *, markdown: bool) -> str:
@@ -30,9 +35,7 @@ def health(view: SubscriptionView, *, markdown: bool) -> str:
         return "disabled"
     if view.consecutive_errors:
         since = when(view.failing_since, markdown=markdown)
-        error = view.last_error or "unknown error"
-        if markdown:
-            error = neutralize_mentions(escape_markdown_inline(error))
+        error = shown(view.last_error or "unknown error", markdown=markdown)
         count = view.consecutive_errors
         return f"failing since {since} ({count} error{'' if count == 1 else 's'}: {error})"
     return "ok"
@@ -63,5 +66,4 @@ def describe_status(view: SubscriptionView, *, now: float, markdown: bool) -> st
 
 
 def _error(view: SubscriptionView, *, markdown: bool) -> str:
-    error = view.last_error or "none"
-    return neutralize_mentions(escape_markdown_inline(error)) if markdown else error
+    return shown(view.last_error or "none", markdown=markdown)

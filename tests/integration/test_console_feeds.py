@@ -1,0 +1,38 @@
+"""Console `feed …` commands print feed text without terminal control characters."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import bot.console.feeds  # noqa: F401  (registers the console commands)
+from bot.console.registry import ConsoleContext
+from bot.console.repl import run_command
+from bot.runtime import Runtime
+from tests.e2e.harness import bot_settings
+from tests.feedserver import FeedServer, rss_feed
+
+# Raw control characters (not well-formed XML, which feedparser reads leniently).
+HOSTILE_TITLE = "\x1b]0;owned\x07\x1b[2JEvil Letter"
+
+
+async def test_feed_commands_strip_control_characters_from_feed_text(
+    tmp_path: Path, feed_server: FeedServer
+) -> None:
+    feed_server.set("/f", rss_feed([{"title": "post", "guid": "1"}], title=HOSTILE_TITLE))
+    runtime = await Runtime.open(bot_settings(tmp_path))
+    printed: list[str] = []
+    try:
+        ctx = ConsoleContext(runtime, printed.append)
+        answers = [
+            await run_command(ctx, f"feed add {feed_server.url('/f')} --backfill 0"),
+            await run_command(ctx, "feed list"),
+            await run_command(ctx, "feed status evil"),
+            await run_command(ctx, "feed remove evil"),
+        ]
+        (feed,) = await runtime.store.feeds.all()
+        assert "\x1b" in feed.display_title  # the hostile text did reach the store
+        for answer in answers:
+            assert answer is not None and "Evil Letter" in answer
+            assert "\x1b" not in answer and "\x07" not in answer
+    finally:
+        await runtime.close()
