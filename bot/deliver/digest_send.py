@@ -13,9 +13,9 @@ progress was saved.
 from __future__ import annotations
 
 import logging
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from datetime import UTC, datetime
-from typing import Protocol, runtime_checkable
+from typing import Any, Protocol, runtime_checkable
 
 import discord
 
@@ -49,7 +49,9 @@ class DigestPoster(Protocol):
         self, delivery: DeliveryRow, message: DigestMessage, nonce: str
     ) -> SentMessage: ...
 
-    async def find_digest_message(self, delivery: DeliveryRow, nonce: str) -> int | None: ...
+    async def find_digest_message(
+        self, delivery: DeliveryRow, nonce: str, message: DigestMessage
+    ) -> int | None: ...
 
 
 class DiscordDigestPoster:
@@ -76,9 +78,13 @@ class DiscordDigestPoster:
         )
         return SentMessage(sent.id, sent.channel.id)
 
-    async def find_digest_message(self, delivery: DeliveryRow, nonce: str) -> int | None:
-        """The bot's message with this nonce among the channel's newest (back to when the
-        digest was queued), or None."""
+    async def find_digest_message(
+        self, delivery: DeliveryRow, nonce: str, message: DigestMessage
+    ) -> int | None:
+        """The bot's copy of `message` among the channel's newest (back to when the digest was
+        queued), or None. Matched by nonce, else by its content and embeds: Discord does not
+        return nonces in channel history, only in the answer to the send."""
+        wanted = _fingerprint(message.content, [e.to_dict() for e in message.embeds])
         me = self._client.user
         if me is None:
             return None
@@ -86,11 +92,15 @@ class DiscordDigestPoster:
         since = datetime.fromtimestamp(delivery.created_at - 60, tz=UTC)
 
         async def scan() -> int | None:
-            async for message in channel.history(limit=self._history_limit):
-                if message.created_at < since:
+            async for posted in channel.history(limit=self._history_limit):
+                if posted.created_at < since:
                     return None
-                if message.author.id == me.id and str(message.nonce) == nonce:
-                    return message.id
+                if posted.author.id != me.id:
+                    continue
+                if str(posted.nonce) == nonce or wanted == _fingerprint(
+                    posted.content, [e.to_dict() for e in posted.embeds]
+                ):
+                    return posted.id
             return None
 
         try:
@@ -100,6 +110,14 @@ class DiscordDigestPoster:
                 log.warning("delivery %d: cannot read history to check: %s", delivery.id, error)
                 return None  # the nonce still makes Discord drop a quick resend
             raise
+
+
+def _fingerprint(content: str | None, embeds: Sequence[Mapping[str, Any]]) -> tuple[object, ...]:
+    """What identifies one digest message in the channel: its text and its embeds' texts."""
+    return (
+        (content or "").strip(),
+        tuple((e.get("title"), e.get("description"), e.get("url")) for e in embeds),
+    )
 
 
 def poster_for(sender: Sender) -> DigestPoster | None:
@@ -129,7 +147,7 @@ async def send_digest(
     for index in range(resume_at, len(messages)):
         nonce = digest_nonce(delivery.id, index)
         if index == resume_at and delivery.maybe_sent:
-            existing = await poster.find_digest_message(delivery, nonce)
+            existing = await poster.find_digest_message(delivery, nonce, messages[index])
             if existing is not None:
                 log.info("delivery %d: digest message %d was already posted", delivery.id, index)
                 done.append(existing)

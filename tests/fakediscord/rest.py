@@ -552,7 +552,9 @@ class RestApi:
         else:
             before = int(ctx.query.get("before", str(1 << 63)))
             picked = [m for m in msgs if m.id < before][-limit:]
-        return 200, [m.payload(state) for m in reversed(picked)]
+        # Like Discord: a nonce comes back only in the answer to the send (and its gateway
+        # event), never when messages are read later.
+        return 200, [m.payload(state, with_nonce=False) for m in reversed(picked)]
 
     async def create_message(self, ctx: Ctx) -> Reply:
         state = self.state
@@ -584,7 +586,7 @@ class RestApi:
         return message
 
     async def get_message(self, ctx: Ctx) -> Reply:
-        return 200, self._message(ctx).payload(self.state)
+        return 200, self._message(ctx).payload(self.state, with_nonce=False)
 
     async def edit_message(self, ctx: Ctx) -> Reply:
         message = self._message(ctx)

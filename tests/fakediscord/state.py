@@ -246,7 +246,7 @@ class StoredMessage:
     def loading(self) -> bool:
         return bool(self.flags & LOADING)
 
-    def payload(self, state: FakeState) -> dict[str, Any]:
+    def payload(self, state: FakeState, *, with_nonce: bool = True) -> dict[str, Any]:
         author = state.users[self.author_id]
         data: dict[str, Any] = {
             "id": str(self.id),
@@ -268,7 +268,7 @@ class StoredMessage:
         }
         if self.guild_id is not None:
             data["guild_id"] = str(self.guild_id)
-        if self.nonce is not None:
+        if self.nonce is not None and with_nonce:
             data["nonce"] = self.nonce
         if self.webhook_id is not None:
             data["webhook_id"] = str(self.webhook_id)

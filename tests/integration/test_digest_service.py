@@ -83,7 +83,9 @@ class RecordingPoster:
             raise Crash(nonce)
         return SentMessage(len(self.posts), delivery.target_id)
 
-    async def find_digest_message(self, delivery: DeliveryRow, nonce: str) -> int | None:
+    async def find_digest_message(
+        self, delivery: DeliveryRow, nonce: str, message: DigestMessage
+    ) -> int | None:
         self.lookups.append(nonce)
         for index, post in enumerate(self.posts, start=1):
             if post.nonce == nonce:
@@ -527,9 +529,11 @@ class LosingThirdAnswer:
             self._fake.faults.fail(r"/messages$", 503, method="POST", after_effect=True)
         return await self._poster.post_digest_message(delivery, message, nonce)
 
-    async def find_digest_message(self, delivery: DeliveryRow, nonce: str) -> int | None:
+    async def find_digest_message(
+        self, delivery: DeliveryRow, nonce: str, message: DigestMessage
+    ) -> int | None:
         self.lookups.append(nonce)
-        return await self._poster.find_digest_message(delivery, nonce)
+        return await self._poster.find_digest_message(delivery, nonce, message)
 
     async def send_item(
         self, delivery: DeliveryRow, item: ItemView, mention_role_id: int | None
