@@ -26,17 +26,20 @@ _ENTITY_DECL = re.compile(rb"<!ENTITY", re.IGNORECASE)
 _HTML_START = re.compile(rb"^\s*(<!--.*?-->\s*)*(<!doctype\s+html|<html|<head|<body)", re.I | re.S)
 _TAG = re.compile(r"<[^>]{0,2000}>")
 _SPACE = re.compile(r"\s+")
+# Control characters (terminal escapes, NUL) and bidi overrides have no place in a title.
+_CONTROL = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069]")
 # Feed numbers end up in SQLite INTEGER columns (64-bit): anything larger is junk, not a value.
 _MAX_STORED_INT = 2**63 - 1
 
 
 def plain(text: str | None) -> str:
-    """Tags stripped, entities decoded, whitespace collapsed (for titles and names)."""
+    """Tags stripped, entities decoded, control characters dropped, whitespace collapsed
+    (for titles and names)."""
     if not text:
         return ""
     if "<" in text:
         text = _TAG.sub(" ", text)
-    return _SPACE.sub(" ", html.unescape(text)).strip()
+    return _SPACE.sub(" ", _CONTROL.sub("", html.unescape(text))).strip()
 
 
 def parse_duration(value: object) -> int | None:

@@ -218,3 +218,9 @@ def test_five_thousand_items() -> None:
     feed = parse_feed(rss_feed(items).encode(), HEADERS, None)
     assert len(feed.entries) == 5000
     assert len({e.stable_id for e in feed.entries}) == 5000
+
+
+def test_titles_lose_control_characters_and_bidi_overrides() -> None:
+    body = rss_feed([{"title": "Bell\x07 &#27;[31mred &#8238;evil", "guid": "c"}])
+    (entry,) = parse_feed(body.encode(), HEADERS, None).entries
+    assert entry.title == "Bell [31mred evil"
