@@ -8,7 +8,7 @@ unicode61 decides per code point: a separator, or a token character folded to lo
 diacritics (possibly to nothing, for combining marks). Its tables come from the Unicode version
 compiled into the SQLite library, which is older than Python's `unicodedata` (they disagree on
 thousands of code points). So instead of re-deriving the rules, every non-ASCII character is
-classified once by the linked SQLite itself (a private in-memory FTS5 table, asked in batches)
+classified once by the linked SQLite itself (bot.store.tokenizer_probe, asked in batches)
 and remembered; ASCII follows the fixed rule (letters and digits are token characters, A-Z fold
 to a-z, everything else separates). Text is then tokenized with one `str.translate`.
 """
@@ -16,7 +16,6 @@ to a-z, everything else separates). Text is then tokenized with one `str.transla
 from __future__ import annotations
 
 import re
-import sqlite3
 import string
 import threading
 
@@ -44,19 +43,6 @@ _NON_ASCII_RUN = re.compile(r"[^\x00-\x7f]+")
 # Many distinct non-ASCII characters means a non-Latin script: one translate pass beats many runs.
 _MANY_DISTINCT = 12
 _lock = threading.Lock()
-_probe: sqlite3.Connection | None = None
-
-
-def _probe_connection() -> sqlite3.Connection:
-    global _probe
-    if _probe is None:
-        conn = sqlite3.connect(":memory:", check_same_thread=False, isolation_level=None)
-        conn.execute(
-            "CREATE VIRTUAL TABLE probe USING fts5 (x, tokenize = 'unicode61 remove_diacritics 2')"
-        )
-        conn.execute("CREATE VIRTUAL TABLE probe_terms USING fts5vocab (probe, 'instance')")
-        _probe = conn
-    return _probe
 
 
 def _learn(chars: set[str]) -> None:
@@ -65,27 +51,22 @@ def _learn(chars: set[str]) -> None:
     Each character c is indexed as the document "a{c}a": two tokens "a", "a" mean c separates;
     one token "a{f}a" means c is a token character folded to f (f may be empty).
     """
+    # Imported here: bot.store imports the percolator, which imports this module.
+    from bot.store.tokenizer_probe import unicode61_terms
+
     with _lock:
         todo = sorted(ord(c) for c in chars if ord(c) not in _table)
         if not todo:
             return
-        conn = _probe_connection()
         rows: list[tuple[int, str]] = []
         for code in todo:
             if 0xD800 <= code <= 0xDFFF:  # a lone surrogate cannot even be stored: it separates
                 _table[code] = " "
             else:
                 rows.append((code + 1, f"a{chr(code)}a"))
-        conn.execute("BEGIN")
-        try:
-            conn.executemany("INSERT INTO probe (rowid, x) VALUES (?, ?)", rows)
-            found: dict[int, list[tuple[int, str]]] = {}
-            for term, doc, offset in conn.execute("SELECT term, doc, offset FROM probe_terms"):
-                found.setdefault(int(doc), []).append((int(offset), str(term)))
-        finally:
-            conn.execute("ROLLBACK")
+        found = unicode61_terms(rows)
         for doc, _ in rows:
-            terms = [t for _, t in sorted(found.get(doc, []))]
+            terms = found.get(doc, [])
             folded = " "
             if len(terms) == 1 and terms[0].startswith("a") and terms[0].endswith("a"):
                 folded = terms[0][1:-1]
