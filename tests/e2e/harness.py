@@ -11,13 +11,14 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import dataclasses
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from pathlib import Path
 from typing import Any
 
 from bot.app import DigestBot
 from bot.config import FetchAllowList, Settings
 from bot.runtime import Runtime
+from bot.store import Store
 from tests.fakediscord import FakeDiscord
 
 
@@ -34,11 +35,19 @@ def bot_settings(tmp_path: Path, **overrides: Any) -> Settings:
 
 @contextlib.asynccontextmanager
 async def running_bot(
-    tmp_path: Path, fake: FakeDiscord, **setting_overrides: Any
+    tmp_path: Path,
+    fake: FakeDiscord,
+    *,
+    clock: Callable[[], float] | None = None,
+    **setting_overrides: Any,
 ) -> AsyncIterator[DigestBot]:
-    """Start the bot, wait until it is ready (guilds loaded, commands synced), close it after."""
+    """Start the bot, wait until it is ready (guilds loaded, commands synced), close it after.
+    `clock` drives the runtime's time (digest slots) instead of the wall clock."""
     settings = bot_settings(tmp_path, **setting_overrides)
-    runtime = await Runtime.open(settings)
+    if clock is None:
+        runtime = await Runtime.open(settings)
+    else:
+        runtime = Runtime(settings, await Store.open(settings.db_path), clock=clock)
     bot = DigestBot(runtime, guild_ready_timeout=0.1)
     task = asyncio.create_task(bot.start(fake.token))
     try:

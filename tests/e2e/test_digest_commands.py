@@ -4,17 +4,12 @@ the digest's slot is driven by moving the bot's clock."""
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import time as wall
-from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
-from bot.app import DigestBot
-from bot.runtime import Runtime
-from bot.store import Store
-from tests.e2e.harness import bot_settings as e2e_settings
+from tests.e2e.harness import running_bot
 from tests.fakediscord import FakeDiscord
 from tests.feedserver import FeedServer, rss_feed
 
@@ -46,27 +41,6 @@ def newsletter(*titles: str) -> str:
     return rss_feed(list(reversed(items)), title="The Letter", link="https://letter.example.com/")
 
 
-@contextlib.asynccontextmanager
-async def bot_with_clock(
-    tmp_path: Path, fake: FakeDiscord, clock: ShiftedClock
-) -> AsyncIterator[DigestBot]:
-    settings = e2e_settings(tmp_path)
-    runtime = Runtime(settings, await Store.open(settings.db_path), clock=clock)
-    bot = DigestBot(runtime, guild_ready_timeout=0.1)
-    task = asyncio.create_task(bot.start(fake.token))
-    try:
-        await fake.wait_for_ready(timeout=10)
-        await fake.wait_until(lambda: bot.is_ready() or task.done(), timeout=10)
-        if task.done():
-            task.result()
-        yield bot
-    finally:
-        await bot.close()
-        with contextlib.suppress(Exception):
-            await asyncio.wait_for(task, timeout=10)
-        await runtime.close()
-
-
 async def test_digest_schedule_then_a_driven_slot_posts_one_digest(
     tmp_path: Path, fake_discord: FakeDiscord, feed_server: FeedServer
 ) -> None:
@@ -74,7 +48,7 @@ async def test_digest_schedule_then_a_driven_slot_posts_one_digest(
     world = fake.state.add_standard_guild()
     feed_server.set("/feed.xml", newsletter("First"))
     clock = ShiftedClock()
-    async with bot_with_clock(tmp_path, fake, clock) as bot:
+    async with running_bot(tmp_path, fake, clock=clock) as bot:
         runtime = bot.runtime
         handle = await fake.invoke_command(
             "feed add",
