@@ -8,6 +8,7 @@ import importlib
 import logging
 import sys
 from collections.abc import Callable
+from typing import Protocol
 
 from bot.console.registry import ConsoleContext, UsageError, help_text, resolve, split_line
 from bot.deliver.sanitize import strip_control
@@ -47,13 +48,27 @@ async def run_command(ctx: ConsoleContext, line: str) -> str | None:
         return f"Sorry: {exc}"
 
 
-async def _stdin_lines() -> asyncio.StreamReader | None:
+class _LineSource(Protocol):
+    async def readline(self) -> bytes: ...
+
+
+class _FileLines:
+    """stdin redirected from a regular file (`digestbot run < commands.txt`): the event loop
+    cannot watch a file, but reading one never waits on anyone, so a thread reads it."""
+
+    async def readline(self) -> bytes:
+        return await asyncio.to_thread(sys.stdin.buffer.readline)
+
+
+async def _stdin_lines() -> _LineSource | None:
     loop = asyncio.get_running_loop()
     reader = asyncio.StreamReader()
     try:
         await loop.connect_read_pipe(lambda: asyncio.StreamReaderProtocol(reader), sys.stdin)
-    except (ValueError, OSError):
-        return None  # stdin is a regular file or closed: no prompt, the bot just runs
+    except ValueError:
+        return _FileLines()  # a regular file
+    except OSError:
+        return None  # stdin is closed: no prompt, the bot just runs
     return reader
 
 

@@ -121,3 +121,23 @@ async def test_a_closed_pipe_is_not_a_crash(tmp_path: Path) -> None:
     _, err = await asyncio.wait_for(process.communicate(), timeout=30)
     assert process.returncode == 0
     assert b"Traceback" not in err
+
+
+async def test_console_reads_commands_from_a_file(tmp_path: Path) -> None:
+    commands = tmp_path / "commands.txt"
+    commands.write_text("feed list\nquit\n", encoding="utf-8")
+    with commands.open("rb") as stdin:
+        process = await asyncio.create_subprocess_exec(
+            sys.executable,
+            "-m",
+            "bot",
+            "run",
+            cwd=REPO,
+            env={**os.environ, "DIGESTBOT_LOG_LEVEL": "WARNING", **archive_env(tmp_path)},
+            stdin=stdin,
+            stdout=asyncio.subprocess.PIPE,
+            stderr=asyncio.subprocess.PIPE,
+        )
+        out, _ = await asyncio.wait_for(process.communicate(), timeout=30)
+    assert process.returncode == 0
+    assert "No feeds yet" in out.decode()
