@@ -7,9 +7,9 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Literal
 
-from bot.deliver.sanitize import escape_markdown_inline, neutralize_mentions
+from bot.safe import escape_markdown_inline, neutralize_mentions
 from bot.ingest.pipeline import PollOutcome
-from bot.services.feeds import FeedService
+from bot.features.feeds.service import FeedService
 from bot.store import Store
 from bot.store.feeds import FeedRow
 from bot.store.subscriptions import SubscriptionRow, SubscriptionView

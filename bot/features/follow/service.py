@@ -20,7 +20,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 from bot.search.percolator import Percolator
-from bot.services.search import SearchService
+from bot.features.search.service import SearchService
 from bot.store import Store
 from bot.store.subscriptions import GuildFeed
 from bot.store.topics import (

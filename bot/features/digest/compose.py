@@ -29,7 +29,7 @@ from bot.deliver.render import (
     format_duration,
     item_title,
 )
-from bot.deliver.sanitize import (
+from bot.safe import (
     discord_timestamp,
     fit_text,
     link_target,

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
-from bot.deliver.sanitize import escape_markdown_inline, neutralize_mentions, strip_control
+from bot.safe import escape_markdown_inline, neutralize_mentions, strip_control
 from bot.store.subscriptions import SubscriptionView
 
 

@@ -19,9 +19,9 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
-from bot.deliver.digest import DEFAULT_MAX_ITEMS, DigestMessage, compose_digest, digest_text
+from bot.features.digest.compose import DEFAULT_MAX_ITEMS, DigestMessage, compose_digest, digest_text
 from bot.deliver.digest_send import send_digest
-from bot.deliver.schedule import (
+from bot.features.digest.schedule import (
     DigestSchedule,
     digest_period,
     due_slot,
@@ -30,7 +30,7 @@ from bot.deliver.schedule import (
     validate_schedule,
 )
 from bot.deliver.senders import PermanentSendError, Sender, SentMessage
-from bot.deliver.views import item_view
+from bot.features.posts.views import item_view
 from bot.store import Store
 from bot.store.deliveries import DeliveryRow
 from bot.store.digests import DigestScheduleRow
