@@ -15,9 +15,16 @@ from pathlib import Path
 from bot import __version__
 from bot.config import ConfigError, Settings, load_settings
 from bot.console.repl import run_console
-from bot.deliver.render import render_item_text
-from bot.deliver.sanitize import strip_control
-from bot.deliver.views import item_view, preview_view
+from bot.delivery.terminal import to_text
+from bot.features.feeds.service import (
+    FeedDocument,
+    FeedService,
+    enrich_document,
+    fetch_feed_document,
+    read_feed_file,
+)
+from bot.features.posts.render import render_post
+from bot.features.posts.views import item_view, preview_view
 from bot.ingest.errors import FeedError
 from bot.ingest.fetch import FeedFetcher
 from bot.ingest.pipeline import FeedPipeline, summary_input
@@ -25,13 +32,7 @@ from bot.ingest.poller import FeedPoller
 from bot.ops.cli import add_ops_commands, dispatch_ops
 from bot.ops.logs import configure_logging
 from bot.runtime import Runtime
-from bot.services.feeds import (
-    FeedDocument,
-    FeedService,
-    enrich_document,
-    fetch_feed_document,
-    read_feed_file,
-)
+from bot.safe import strip_control
 from bot.store import Store, StoreError
 from bot.text.llm import LLMSummarizer
 from bot.text.summary import OfflineSummarizer
@@ -80,7 +81,7 @@ async def cmd_preview(settings: Settings, target: str, limit: int, summarizer: s
         for index, item in enumerate(items[:limit], start=1):
             view = preview_view(item, feed_title=parsed.title, feed_url=document.url, index=index)
             _print()
-            _print(render_item_text(view))
+            _print(to_text(render_post(view)))
             if ai is not None:
                 answer = await ai.try_llm(summary_input(item))
                 _print(f"  offline summary: {item.summary}")
@@ -153,7 +154,7 @@ async def cmd_poll_once(settings: Settings) -> int:
                     f"{len(outcome.updated_item_ids)} updated"
                 )
                 for row in await store.items.many(outcome.new_item_ids):
-                    _print("  + " + render_item_text(item_view(row)).splitlines()[0])
+                    _print("  + " + to_text(render_post(item_view(row))).splitlines()[0])
         if not outcomes:
             _print("No feeds to poll. Add one with: digestbot feeds add URL")
         return EXIT_ERROR if outcomes and failed == len(outcomes) else EXIT_OK

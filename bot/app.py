@@ -12,7 +12,7 @@ import discord
 from discord import app_commands
 from discord.ext import commands
 
-from bot.deliver.senders import DiscordSender
+from bot.delivery.discord_sender import DiscordSender
 from bot.runtime import Runtime
 from cogs._common import reply
 
@@ -72,7 +72,7 @@ class DigestBot(commands.Bot):
 
     async def setup_hook(self) -> None:
         if self._start_runtime:
-            self.runtime.attach_sender(DiscordSender(self))
+            self.runtime.attach_sender(DiscordSender(self, dm_channels=self.runtime.store.topics))
             await self.runtime.start()
         for module in COG_MODULES:
             await self.load_extension(module)

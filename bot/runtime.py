@@ -17,9 +17,14 @@ from datetime import UTC, datetime
 from typing import Any
 
 from bot.config import Settings
-from bot.deliver.outbox import Outbox
-from bot.deliver.senders import Sender
-from bot.deliver.topic_dm import TopicDMSender
+from bot.delivery.compose import DeliveryComposer
+from bot.delivery.outbox import Outbox, OutboxClock, OutboxHooks
+from bot.delivery.senders import Sender
+from bot.features.digest.service import DIGEST_TICK_S, DigestService
+from bot.features.feeds.service import FeedService
+from bot.features.feeds.subscriptions import SubscriptionService
+from bot.features.follow.service import FollowService
+from bot.features.search.service import SearchService
 from bot.ingest.fetch import FeedFetcher
 from bot.ingest.pipeline import FeedPipeline, PollOutcome
 from bot.ingest.poller import FeedPoller
@@ -34,11 +39,6 @@ from bot.ops.health import (
 )
 from bot.ops.metrics import Metrics, poll_outcome_kind
 from bot.scheduler import JobScheduler
-from bot.services.digests import DIGEST_TICK_S, DigestService
-from bot.services.feeds import FeedService
-from bot.services.follow import FollowService
-from bot.services.search import SearchService
-from bot.services.subscriptions import SubscriptionService
 from bot.store import Store, StoreError
 from bot.store.feeds import FeedRow
 from bot.store.maintenance import store_counts
@@ -127,9 +127,13 @@ class Runtime:
         self.outbox = Outbox(
             self.store,
             sender,
-            clock=self.clock,
-            on_result=self._on_delivery_result,
-            heartbeat=self.outbox_heartbeat.tick,
+            DeliveryComposer(self.store, self.digests, sender.guild_name),
+            clock=OutboxClock(wall=self.clock),
+            hooks=OutboxHooks(
+                on_user_unreachable=self.follows.on_dms_closed,
+                on_result=self._on_delivery_result,
+                heartbeat=self.outbox_heartbeat.tick,
+            ),
         )
         return self.outbox
 
@@ -206,14 +210,10 @@ class Runtime:
         return FollowService(self.store, clock=self.clock)
 
     async def start_follows(self) -> None:
-        """Before the poller and outbox run: build the percolator from the stored topics, let
-        the pipeline match new items against it, and give the outbox the handler that sends
-        'dm' deliveries and the hook that pauses a member whose DMs are closed."""
+        """Before the poller runs: build the percolator from the stored topics and let the
+        pipeline match new items against it."""
         await self.follows.load()
         self.pipeline.topic_matcher = self.follows.match
-        if self.outbox is not None:
-            self.outbox.set_handler("dm", TopicDMSender(self.store, self.follows.topics).send)
-            self.outbox.set_user_unreachable_hook(self.follows.on_dms_closed)
 
     # --- end of followed topics ------------------------------------------------------------
 
@@ -224,11 +224,8 @@ class Runtime:
         return DigestService(self.store, clock=self.clock, wake_outbox=self._wake_outbox)
 
     async def start_digests(self) -> None:
-        """Before the outbox runs: give it the handler that sends 'digest' deliveries, and
-        add the job that queues due digests (once now, for a digest missed while the bot
+        """Add the job that queues due digests (once now, for a digest missed while the bot
         was down, then every DIGEST_TICK_S)."""
-        if self.outbox is not None:
-            self.outbox.set_handler("digest", self.digests.send_delivery)
         self.scheduler.at("digests:catch-up", datetime.now(UTC), self._queue_due_digests)
         self.scheduler.every("digests:tick", DIGEST_TICK_S, self._queue_due_digests)
 

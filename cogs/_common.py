@@ -7,8 +7,8 @@ from typing import TYPE_CHECKING
 import discord
 from discord import app_commands
 
-from bot.deliver.sanitize import one_line, strip_control
 from bot.runtime import Runtime
+from bot.safe import one_line, strip_control
 
 if TYPE_CHECKING:
     from bot.app import DigestBot

@@ -8,9 +8,10 @@ import discord
 from discord import app_commands
 from discord.ext import commands
 
-from bot.deliver.sanitize import escape_markdown_inline, neutralize_mentions
-from bot.deliver.schedule import matching_timezones
-from bot.services.digests import DigestPreview
+from bot.delivery.discord_message import to_embed
+from bot.features.digest.schedule import matching_timezones
+from bot.features.digest.service import DigestPreview
+from bot.safe import escape_markdown, neutralize_mentions
 from cogs._common import postable_channel, reply, require_manage_guild, runtime_of
 
 if TYPE_CHECKING:
@@ -23,7 +24,7 @@ PREVIEW_MESSAGES = 5
 
 
 def _safe(text: str) -> str:
-    return neutralize_mentions(escape_markdown_inline(text))
+    return neutralize_mentions(escape_markdown(text))
 
 
 def _ts(moment_ts: float, style: str = "f") -> str:
@@ -148,7 +149,7 @@ async def _send_preview(
             content = f"{intro}\n{content}" if content else intro
         await interaction.followup.send(
             content=content or "",
-            embeds=message.embeds,
+            embeds=[to_embed(embed) for embed in message.embeds],
             ephemeral=True,
             allowed_mentions=none,
         )

@@ -11,13 +11,20 @@ import discord
 from discord import app_commands
 from discord.ext import commands
 
-from bot.deliver.sanitize import escape_markdown_inline, neutralize_mentions
+from bot.features.digest.service import NotSubscribedError
+from bot.features.feeds.opml import (
+    OpmlError,
+    OpmlFeed,
+    export_opml,
+    import_opml,
+    import_report,
+    parse_opml,
+)
+from bot.features.feeds.render import describe_status, describe_subscription
+from bot.features.feeds.subscriptions import MAX_BACKFILL
+from bot.features.search.service import SearchInputError
 from bot.ingest.errors import FeedError
-from bot.ops.opml import OpmlError, OpmlFeed, export_opml, import_opml, import_report, parse_opml
-from bot.services.digests import NotSubscribedError
-from bot.services.feed_text import describe_status, describe_subscription
-from bot.services.search import SearchInputError
-from bot.services.subscriptions import MAX_BACKFILL
+from bot.safe import escape_markdown, neutralize_mentions
 from cogs._common import (
     guild_feed_choices,
     postable_channel,
@@ -35,7 +42,7 @@ MAX_OPML_BYTES = 1024 * 1024
 
 
 def _safe(text: str) -> str:
-    return neutralize_mentions(escape_markdown_inline(text))
+    return neutralize_mentions(escape_markdown(text))
 
 
 class FeedCog(commands.Cog):

@@ -1,6 +1,6 @@
 """`/follow`, `/unfollow`, `/following` and the "Stop this topic" button of topic DMs.
 
-Thin adapters to `bot.services.follow.FollowService` (the runtime's, which keeps the
+Thin adapters to `bot.features.follow.service.FollowService` (the runtime's, which keeps the
 percolator current). Every answer is ephemeral. While a member's DMs are known closed, the
 first of these commands they use says why their follows are paused and how to resume; then
 `/follow` or `/following` resumes them.
@@ -17,16 +17,16 @@ import discord
 from discord import app_commands
 from discord.ext import commands
 
-from bot.deliver.sanitize import discord_timestamp, escape_markdown_inline, fit_text, one_line
-from bot.deliver.topic_dm import STOP_LABEL, STOP_TOPIC_TEMPLATE, stop_topic_custom_id
-from bot.services.follow import (
+from bot.features.follow.dm import STOP_LABEL, STOP_TOPIC_TEMPLATE, stop_topic_custom_id
+from bot.features.follow.service import (
     FollowService,
     follow_text,
     following_text,
     stop_text,
     unfollow_text,
 )
-from bot.services.search import SearchInputError
+from bot.features.search.service import SearchInputError
+from bot.safe import discord_timestamp, escape_markdown, fit_text, one_line
 from bot.store.topics import MAX_TOPIC_CHARS
 from cogs._common import choice_label, guild_feed_choices, reply
 
@@ -91,7 +91,7 @@ class StopTopicButton(
         if result.topic is not None:
             guild = interaction.client.get_guild(result.topic.guild_id)
             guild_name = guild.name if guild is not None else None
-        await reply(interaction, stop_text(result, escape_markdown_inline, guild_name))
+        await reply(interaction, stop_text(result, escape_markdown, guild_name))
 
 
 OWN_COMMANDS = frozenset({"follow", "unfollow", "following"})

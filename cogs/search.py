@@ -18,29 +18,27 @@ import discord
 from discord import app_commands
 from discord.ext import commands
 
-from bot.deliver.render import (
-    DESCRIPTION_LIMIT,
-    EMBED_COLOUR,
-    render_item_compact,
-    render_item_embed,
-)
-from bot.deliver.sanitize import (
-    escape_markdown_inline,
-    fit_text,
-    link_target,
-    neutralize_mentions,
-    one_line,
-    safe_url,
-    strip_control,
-)
-from bot.deliver.views import item_view
-from bot.services.search import (
+from bot.delivery.discord_message import to_embed
+from bot.features.posts.render import render_card, render_compact
+from bot.features.posts.views import item_view
+from bot.features.search.service import (
     LATEST_DEFAULT,
     LATEST_MAX,
     SearchInputError,
     SearchResults,
     SearchService,
     empty_answer,
+)
+from bot.model import EMBED_COLOUR
+from bot.model import EMBED_DESCRIPTION_LIMIT as DESCRIPTION_LIMIT
+from bot.safe import (
+    escape_markdown,
+    fit_text,
+    link_target,
+    neutralize_mentions,
+    one_line,
+    safe_url,
+    strip_control,
 )
 from bot.store.search import SearchHit
 from cogs._common import choice_label, guild_feed_choices, reply
@@ -77,7 +75,7 @@ _MARKDOWN_TOKEN = re.compile(r"\\.|\*\*|.", re.DOTALL)
 
 def _safe(text: str) -> str:
     """Feed or member text shown inline: no pings, no markdown, no control characters."""
-    return neutralize_mentions(escape_markdown_inline(strip_control(one_line(text))))
+    return neutralize_mentions(escape_markdown(strip_control(one_line(text))))
 
 
 def cut_snippet(snippet: str, limit: int) -> str:
@@ -156,7 +154,7 @@ def render_results(results: SearchResults) -> discord.Embed:
 
 def _empty_text(results: SearchResults) -> str:
     shown = fit_text(one_line(results.request.text), QUERY_SHOWN_LIMIT)
-    answer = neutralize_mentions(escape_markdown_inline(empty_answer(results)))
+    answer = neutralize_mentions(escape_markdown(empty_answer(results)))
     return f"🔎 {shown}\n{answer}" if shown else answer
 
 
@@ -279,7 +277,7 @@ class SearchResultsView(discord.ui.View):
         try:
             posted = await channel.send(
                 content=f"Shared by {interaction.user.mention} from `/search`",
-                embed=render_item_embed(item_view(row)),
+                embed=to_embed(render_card(item_view(row))),
                 allowed_mentions=discord.AllowedMentions.none(),
             )
         except discord.HTTPException as exc:
@@ -392,7 +390,7 @@ class SearchCog(commands.Cog):
         await send_ephemeral(
             interaction,
             f"The {len(rows)} newest item{'s' if len(rows) != 1 else ''}:",
-            embeds=[render_item_compact(item_view(row)) for row in rows],
+            embeds=[to_embed(render_compact(item_view(row))) for row in rows],
         )
 
 

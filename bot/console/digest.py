@@ -12,6 +12,7 @@ from bot.console.registry import (
     UsageError,
     console_command,
 )
+from bot.delivery.terminal import to_text
 
 CONSOLE_CHANNEL_NAME = "console"
 SCHEDULE_USAGE = "digest schedule daily|weekly HH:MM ZONE [WEEKDAY]"
@@ -55,4 +56,4 @@ async def digest_preview(ctx: ConsoleContext, args: list[str]) -> str:
     since = preview.period_start.strftime("%Y-%m-%d %H:%M UTC")
     if not preview.messages:
         return f"Nothing for the digest yet: no new items from digest-mode feeds since {since}."
-    return preview.text
+    return "\n\n".join(to_text(message) for message in preview.messages)

@@ -12,8 +12,8 @@ from bot.console.registry import (
     UsageError,
     console_command,
 )
-from bot.services.feed_text import describe_status, describe_subscription, shown
-from bot.services.subscriptions import MAX_BACKFILL
+from bot.features.feeds.render import describe_status, describe_subscription, shown
+from bot.features.feeds.subscriptions import MAX_BACKFILL
 from bot.store.subscriptions import SubscriptionView
 
 

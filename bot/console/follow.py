@@ -15,8 +15,8 @@ from bot.console.registry import (
     UsageError,
     console_command,
 )
-from bot.deliver.sanitize import one_line, strip_control
-from bot.services.follow import follow_text, following_text, unfollow_text
+from bot.features.follow.service import follow_text, following_text, unfollow_text
+from bot.safe import one_line, strip_control
 
 FOLLOW_USAGE = "follow WORDS [--feed X]"
 UNFOLLOW_USAGE = "unfollow WORDS"

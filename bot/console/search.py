@@ -10,14 +10,14 @@ import re
 from datetime import UTC, datetime
 
 from bot.console.registry import CONSOLE_GUILD_ID, ConsoleContext, UsageError, console_command
-from bot.deliver.sanitize import one_line, safe_url, strip_control, truncate
-from bot.services.search import (
+from bot.features.search.service import (
     LATEST_DEFAULT,
     LATEST_MAX,
     SearchResults,
     SearchService,
     empty_answer,
 )
+from bot.safe import one_line, safe_url, strip_control, truncate
 from bot.store.items import ItemRow
 from bot.store.search import SearchHit
 

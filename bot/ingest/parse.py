@@ -19,8 +19,8 @@ from urllib.parse import urljoin, urlsplit
 
 import feedparser
 
-from bot.ingest.entry import Enclosure, Entry, ParsedFeed
 from bot.ingest.errors import NotAFeedError, ParseError
+from bot.model import Enclosure, Entry, ParsedFeed
 
 _ENTITY_DECL = re.compile(rb"<!ENTITY", re.IGNORECASE)
 _HTML_START = re.compile(rb"^\s*(<!--.*?-->\s*)*(<!doctype\s+html|<html|<head|<body)", re.I | re.S)

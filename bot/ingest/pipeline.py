@@ -10,11 +10,11 @@ import time
 from collections.abc import Callable, Collection, Sequence
 from dataclasses import dataclass, field
 
-from bot.ingest.entry import EnrichedItem, Entry, ParsedFeed
 from bot.ingest.errors import FeedError, HTTPStatusError
 from bot.ingest.fetch import FeedFetcher, FetchResult
 from bot.ingest.parse import parse_feed, plain
 from bot.ingest.timing import next_poll_after_failure, next_poll_after_success
+from bot.model import EnrichedItem, Entry, ParsedFeed
 from bot.store import Store
 from bot.store.feeds import FeedMeta, FeedRow
 from bot.store.items import FreshItem

@@ -12,11 +12,7 @@ import sys
 from pathlib import Path
 
 from bot.config import Settings
-from bot.ingest.fetch import FeedFetcher
-from bot.ingest.pipeline import FeedPipeline
-from bot.ops.backup import cmd_backup, cmd_prune
-from bot.ops.doctor import run_doctor
-from bot.ops.opml import (
+from bot.features.feeds.opml import (
     MAX_OPML_BYTES,
     OpmlError,
     OpmlFeed,
@@ -25,7 +21,11 @@ from bot.ops.opml import (
     import_report,
     parse_opml,
 )
-from bot.services.feeds import FeedService
+from bot.features.feeds.service import FeedService
+from bot.ingest.fetch import FeedFetcher
+from bot.ingest.pipeline import FeedPipeline
+from bot.ops.backup import cmd_backup, cmd_prune
+from bot.ops.doctor import run_doctor
 from bot.store import Store
 
 OPS_COMMANDS = ("doctor", "backup", "prune", "opml")

@@ -64,6 +64,14 @@ class DeliveryRow:
         """The message nonce Discord de-duplicates on (≤ 25 characters)."""
         return f"d{self.id}"
 
+    @property
+    def progress(self) -> list[int | None]:
+        """The ids of the messages of this delivery already sent (a digest is several)."""
+        sent = self.payload_data().get("sent")
+        if not isinstance(sent, list):
+            return []
+        return [v if isinstance(v, int) and not isinstance(v, bool) else None for v in sent]
+
     def payload_data(self) -> dict[str, object]:
         """The JSON payload as a dict ({} when there is none or it is not an object)."""
         if not self.payload:
@@ -220,6 +228,23 @@ class DeliveryStore:
                 "maybe_sent = CASE WHEN ? THEN 1 ELSE maybe_sent END "
                 "WHERE id = ? AND state = 'sending'",
                 (error, next_attempt_at, maybe_sent, delivery_id),
+            )
+
+    async def save_progress(self, delivery_id: int, sent: Sequence[int | None]) -> None:
+        """Remember the messages of a delivery already sent, so a retry or a restart goes on
+        with the next one (kept in its payload, under "sent")."""
+        async with self._db.transaction() as tx:
+            async with tx.execute(
+                "SELECT payload FROM deliveries WHERE id = ?", (delivery_id,)
+            ) as cursor:
+                row = await cursor.fetchone()
+            if row is None:
+                return
+            data = json.loads(row[0]) if row[0] else {}
+            payload = data if isinstance(data, dict) else {}
+            payload["sent"] = list(sent)
+            await tx.execute(
+                "UPDATE deliveries SET payload = ? WHERE id = ?", (json.dumps(payload), delivery_id)
             )
 
     async def fail(self, delivery_id: int, error: str) -> None:

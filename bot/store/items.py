@@ -7,7 +7,7 @@ from dataclasses import dataclass
 
 import aiosqlite
 
-from bot.ingest.entry import EnrichedItem
+from bot.model import EnrichedItem
 from bot.store.db import Database
 from bot.text.cjk import space_cjk
 

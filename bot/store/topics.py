@@ -198,6 +198,9 @@ class TopicStore:
             return MemberDMs(user_id, None, None, None)
         return MemberDMs(int(row[0]), row[1], row[2], row[3])
 
+    async def dm_channel_of(self, user_id: int) -> int | None:
+        return (await self.member(user_id)).dm_channel_id
+
     async def set_dm_channel(self, user_id: int, channel_id: int) -> None:
         async with self._db.transaction() as tx:
             await tx.execute(

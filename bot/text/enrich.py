@@ -12,7 +12,7 @@ import logging
 import re
 from collections.abc import Iterable
 
-from bot.ingest.entry import EnrichedItem, Entry
+from bot.model import EnrichedItem, Entry
 from bot.text.clean import clean_html, escape_markdown, safe_url
 from bot.text.keywords import extract_keywords
 from bot.text.summary import offline_summary

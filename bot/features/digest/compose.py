@@ -3,40 +3,27 @@
 Pure and deterministic: the same items give the same messages. Each message holds at most 10
 embeds and 6000 counted embed characters, content at most 2000; a long digest is split into
 several messages, in order. Past `max_items`, the newest `max_items` are listed and the last
-message says how many more there are and how to find them. Send every message with
-`AllowedMentions.none()`: a digest never pings.
+message says how many more there are and how to find them. A digest never pings.
 """
 
 from __future__ import annotations
 
-import re
 from collections.abc import Sequence
-from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from dataclasses import dataclass, replace
+from datetime import datetime
 
-import discord
-
-from bot.deliver.render import (
+from bot.features.posts.render import feed_name, format_duration, item_title
+from bot.model import (
     CONTENT_LIMIT,
-    DESCRIPTION_LIMIT,
-    EMBED_COLOUR,
+    EMBED_DESCRIPTION_LIMIT,
+    EMBED_TITLE_LIMIT,
     EMBED_TOTAL_LIMIT,
     EMBEDS_PER_MESSAGE,
-    TITLE_LIMIT,
+    Embed,
     ItemView,
-    embed_size,
-    feed_name,
-    format_duration,
-    item_title,
+    Message,
 )
-from bot.safe import (
-    discord_timestamp,
-    fit_text,
-    link_target,
-    one_line,
-    safe_url,
-    truncate,
-)
+from bot.safe import discord_timestamp, fit_text, link_target, one_line, safe_url, truncate
 
 DEFAULT_MAX_ITEMS = 50
 ENTRY_TITLE_LIMIT = 200
@@ -45,14 +32,6 @@ ENTRY_SUMMARY_LIMIT = 200
 ENTRY_URL_LIMIT = 1000
 ENTRY_SEPARATOR = "\n\n"
 CONTINUED = " (continued)"
-
-
-@dataclass(frozen=True, slots=True)
-class DigestMessage:
-    """One Discord message of a digest."""
-
-    content: str | None
-    embeds: list[discord.Embed] = field(default_factory=list)
 
 
 def _entry(item: ItemView) -> str:
@@ -71,14 +50,11 @@ def _entry(item: ItemView) -> str:
     return f"{head}\n{summary}" if summary else head
 
 
-def _feed_embed(item: ItemView, *, continued: bool) -> discord.Embed:
+def _feed_embed(item: ItemView, *, continued: bool, entry: str) -> Embed:
     suffix = CONTINUED if continued else ""
-    title = fit_text(feed_name(item), TITLE_LIMIT - len(suffix)) + suffix
-    return discord.Embed(
-        title=title,
-        url=safe_url(item.site_url) or safe_url(item.feed_url),
-        colour=EMBED_COLOUR,
-        description="",
+    title = fit_text(feed_name(item), EMBED_TITLE_LIMIT - len(suffix)) + suffix
+    return Embed(
+        title=title, url=safe_url(item.site_url) or safe_url(item.feed_url), description=entry
     )
 
 
@@ -105,10 +81,9 @@ def _header(
     return truncate(f"**Digest for #{channel}** · {items} from {sources} · {span}", CONTENT_LIMIT)
 
 
-def _more_embed(more: int) -> discord.Embed:
+def _more_embed(more: int) -> Embed:
     noun = "item" if more == 1 else "items"
-    return discord.Embed(
-        colour=EMBED_COLOUR,
+    return Embed(
         description=(
             f"…and **{more} more** {noun} in this period. "
             "Use `/latest` to see a feed's newest items or `/search` to find any of them."
@@ -116,40 +91,39 @@ def _more_embed(more: int) -> discord.Embed:
     )
 
 
+@dataclass(slots=True)
 class _Packer:
-    """Fills messages with embeds without crossing Discord's per-message limits."""
+    """Fills messages with embeds without crossing Discord's per-message limits. The open
+    embed of a feed grows entry by entry (it is replaced, embeds are immutable)."""
 
-    def __init__(self) -> None:
-        self.messages: list[list[discord.Embed]] = [[]]
-        self.size = 0
+    messages: list[list[Embed]]
+    size: int = 0
 
     def fits(self, extra: int, *, new_embed: bool) -> bool:
         count = len(self.messages[-1]) + (1 if new_embed else 0)
         return count <= EMBEDS_PER_MESSAGE and self.size + extra <= EMBED_TOTAL_LIMIT
 
-    def add_embed(self, embed: discord.Embed) -> None:
-        if not self.fits(embed_size(embed), new_embed=True):
+    def add_embed(self, embed: Embed) -> None:
+        if not self.fits(embed.size(), new_embed=True):
             self.messages.append([])
             self.size = 0
         self.messages[-1].append(embed)
-        self.size += embed_size(embed)
+        self.size += embed.size()
 
-    def add_entry(self, item: ItemView, entry: str, current: discord.Embed | None) -> discord.Embed:
-        """Append `entry` to `current` (the feed's open embed) or to a continuation embed."""
-        if current is not None:
-            description = current.description or ""
-            extra = len(ENTRY_SEPARATOR) + len(entry) if description else len(entry)
-            room_in_embed = len(description) + extra <= DESCRIPTION_LIMIT
+    def add_entry(self, item: ItemView, entry: str, current: bool) -> None:
+        """Append `entry` to the feed's open embed (the last one, when `current`) or to a new
+        (continuation) embed."""
+        if current:
+            open_embed = self.messages[-1][-1]
+            description = open_embed.description or ""
+            extra = len(ENTRY_SEPARATOR) + len(entry)
+            room_in_embed = len(description) + extra <= EMBED_DESCRIPTION_LIMIT
             if room_in_embed and self.fits(extra, new_embed=False):
-                current.description = (
-                    description + ENTRY_SEPARATOR + entry if description else entry
-                )
+                grown = description + ENTRY_SEPARATOR + entry
+                self.messages[-1][-1] = replace(open_embed, description=grown)
                 self.size += extra
-                return current
-        embed = _feed_embed(item, continued=current is not None)
-        embed.description = entry
-        self.add_embed(embed)
-        return embed
+                return
+        self.add_embed(_feed_embed(item, continued=current, entry=entry))
 
 
 def compose_digest(
@@ -159,7 +133,7 @@ def compose_digest(
     period_start: datetime,
     period_end: datetime,
     max_items: int = DEFAULT_MAX_ITEMS,
-) -> list[DigestMessage]:
+) -> list[Message]:
     """The messages of one digest, in sending order; [] when the period has no items.
 
     `items` are the period's items (the caller selects them); duplicates by `item_id` count
@@ -175,11 +149,10 @@ def compose_digest(
     more = len(newest) - len(shown)
     groups = _group_by_feed(shown)
 
-    packer = _Packer()
+    packer = _Packer([[]])
     for group in groups:
-        current: discord.Embed | None = None
-        for item in group:
-            current = packer.add_entry(item, _entry(item), current)
+        for position, item in enumerate(group):
+            packer.add_entry(item, _entry(item), current=position > 0)
     if more:
         packer.add_embed(_more_embed(more))
 
@@ -187,41 +160,6 @@ def compose_digest(
     header = _header(channel_name, len(newest), feed_count, period_start, period_end)
     embed_lists = [embeds for embeds in packer.messages if embeds]
     return [
-        DigestMessage(content=header if index == 0 else None, embeds=embeds)
+        Message(content=header if index == 0 else None, embeds=tuple(embeds))
         for index, embeds in enumerate(embed_lists)
     ]
-
-
-_TIMESTAMP = re.compile(r"<t:(-?\d+)(?::[tTdDfFR])?>")
-_MASKED_LINK = re.compile(r"\[((?:\\.|[^\]\\])*)\]\(([^)\s]+)\)")
-_BOLD = re.compile(r"\*\*(.+?)\*\*")
-_ESCAPE = re.compile(r"\\(.)")
-
-
-def _plain(markdown: str) -> str:
-    """Discord markdown of our own making → readable terminal text."""
-
-    def timestamp(match: re.Match[str]) -> str:
-        moment = datetime.fromtimestamp(int(match.group(1)), tz=UTC)
-        return moment.strftime("%Y-%m-%d %H:%M UTC")
-
-    text = _TIMESTAMP.sub(timestamp, markdown)
-    text = _MASKED_LINK.sub(lambda m: f"{m.group(1)} <{m.group(2)}>", text)
-    text = _BOLD.sub(r"\1", text)
-    return _ESCAPE.sub(r"\1", text)
-
-
-def digest_text(messages: Sequence[DigestMessage]) -> str:
-    """A digest as plain text for console mode."""
-    blocks: list[str] = []
-    for message in messages:
-        if message.content:
-            blocks.append(_plain(message.content))
-        for embed in message.embeds:
-            lines: list[str] = []
-            if embed.title:
-                lines.append(f"== {_plain(embed.title)} ==")
-            if embed.description:
-                lines.append(_plain(embed.description))
-            blocks.append("\n".join(lines))
-    return "\n\n".join(block for block in blocks if block)

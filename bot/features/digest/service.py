@@ -19,8 +19,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
-from bot.features.digest.compose import DEFAULT_MAX_ITEMS, DigestMessage, compose_digest, digest_text
-from bot.deliver.digest_send import send_digest
+from bot.features.digest.compose import DEFAULT_MAX_ITEMS, compose_digest
 from bot.features.digest.schedule import (
     DigestSchedule,
     digest_period,
@@ -29,8 +28,8 @@ from bot.features.digest.schedule import (
     parse_local_time,
     validate_schedule,
 )
-from bot.deliver.senders import PermanentSendError, Sender, SentMessage
 from bot.features.posts.views import item_view
+from bot.model import Message
 from bot.store import Store
 from bot.store.deliveries import DeliveryRow
 from bot.store.digests import DigestScheduleRow
@@ -74,15 +73,11 @@ class ScheduledDigest:
 class DigestPreview:
     """What the channel's digest would hold if it were sent now."""
 
-    messages: list[DigestMessage]
+    messages: list[Message]
     item_count: int
     period_start: datetime
     period_end: datetime
     scheduled: ScheduledDigest | None
-
-    @property
-    def text(self) -> str:
-        return digest_text(self.messages)
 
 
 @dataclass(frozen=True, slots=True)
@@ -120,12 +115,6 @@ def _int_list(value: object) -> list[int]:
     if not isinstance(value, list):
         return []
     return [int(v) for v in value if isinstance(v, int)]
-
-
-def _progress(value: object) -> list[int | None]:
-    if not isinstance(value, list):
-        return []
-    return [v if isinstance(v, int) else None for v in value]
 
 
 def _float(value: object, default: float) -> float:
@@ -308,11 +297,11 @@ class DigestService:
             row.channel_id, slot, start, end, len(committed.item_ids), committed.queued
         )
 
-    # --- sending (the outbox's handler for 'digest' deliveries) --------------------------
+    # --- what a 'digest' delivery sends ---------------------------------------------------
 
     async def _compose(
         self, item_ids: Sequence[int], channel_name: str, start: datetime, end: datetime
-    ) -> list[DigestMessage]:
+    ) -> list[Message]:
         rows = await self._store.items.many(item_ids)
         return compose_digest(
             [item_view(r) for r in rows],
@@ -322,24 +311,15 @@ class DigestService:
             max_items=self._max_items,
         )
 
-    async def send_delivery(self, sender: Sender, delivery: DeliveryRow) -> SentMessage:
-        """Compose the digest from its payload and send its messages in order, continuing
-        after the ones an earlier attempt sent."""
+    async def delivery_messages(self, delivery: DeliveryRow) -> list[Message]:
+        """The messages of a queued digest, composed from its payload ([]: its items no
+        longer exist)."""
         data = delivery.payload_data()
         end = _float(data.get("period_end"), delivery.created_at)
         start = _float(data.get("period_start"), end)
-        messages = await self._compose(
+        return await self._compose(
             _int_list(data.get("item_ids")),
             str(data.get("channel_name") or ""),
             _utc(start),
             _utc(end),
-        )
-        if not messages:
-            raise PermanentSendError("the digest's items no longer exist", target_unreachable=False)
-
-        async def save_progress(sent: list[int | None]) -> None:
-            await self._store.digests.save_progress(delivery.id, {**data, "sent": sent})
-
-        return await send_digest(
-            sender, delivery, messages, _progress(data.get("sent")), save_progress
         )

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
-from bot.safe import escape_markdown_inline, neutralize_mentions, strip_control
+from bot.safe import escape_markdown, neutralize_mentions, strip_control
 from bot.store.subscriptions import SubscriptionView
 
 
@@ -20,7 +20,7 @@ def when(ts: float | None, *, markdown: bool, never: str = "never") -> str:
 def shown(text: str, *, markdown: bool) -> str:
     """Feed text (a title, an error) made safe: on Discord no pings and no markdown, in the
     terminal no control characters (a feed must not send escape sequences)."""
-    return neutralize_mentions(escape_markdown_inline(text)) if markdown else strip_control(text)
+    return neutralize_mentions(escape_markdown(text)) if markdown else strip_control(text)
 
 
 def _title(view: SubscriptionView, *, markdown: bool) -> str:

@@ -10,13 +10,13 @@ from pathlib import Path
 
 from bot.config import Settings
 from bot.ingest.discover import discover_feed_urls
-from bot.ingest.entry import EnrichedItem, ParsedFeed
 from bot.ingest.errors import FeedError, NotAFeedError
 from bot.ingest.fetch import FeedFetcher, FetchResult
 from bot.ingest.parse import parse_feed
 from bot.ingest.pipeline import FeedPipeline, PollOutcome
 from bot.ingest.timing import next_slot
 from bot.ingest.urls import InvalidURLError, normalize_feed_url
+from bot.model import EnrichedItem, ParsedFeed
 from bot.store import Store
 from bot.store.feeds import FeedRow
 from bot.text.enrich import enrich_entries

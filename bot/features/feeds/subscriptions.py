@@ -7,9 +7,9 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Literal
 
-from bot.safe import escape_markdown_inline, neutralize_mentions
-from bot.ingest.pipeline import PollOutcome
 from bot.features.feeds.service import FeedService
+from bot.ingest.pipeline import PollOutcome
+from bot.safe import escape_markdown, neutralize_mentions
 from bot.store import Store
 from bot.store.feeds import FeedRow
 from bot.store.subscriptions import SubscriptionRow, SubscriptionView
@@ -92,7 +92,7 @@ class SubscriptionService:
         """After each poll: wake the outbox for new items; tell subscribed channels once when
         a feed has failed 10 times in a row, and once when it recovers."""
         now = self._clock()
-        title = neutralize_mentions(escape_markdown_inline(feed.display_title))
+        title = neutralize_mentions(escape_markdown(feed.display_title))
         if outcome.new_item_ids:
             self._wake_outbox()
         if outcome.error is not None and outcome.consecutive_errors == FAILING_NOTICE_AFTER:

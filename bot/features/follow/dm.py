@@ -15,7 +15,14 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
 from bot.features.posts.render import render_card
-from bot.model import BUTTON_LABEL_LIMIT, BUTTONS_PER_MESSAGE, CONTENT_LIMIT, Button, ItemView, Message
+from bot.model import (
+    BUTTON_LABEL_LIMIT,
+    BUTTONS_PER_MESSAGE,
+    CONTENT_LIMIT,
+    Button,
+    ItemView,
+    Message,
+)
 from bot.safe import fit_text, one_line, plain_line
 
 STOP_TOPIC_TEMPLATE = r"topic:stop:(?P<topic_id>[0-9]{1,19})"

@@ -19,8 +19,8 @@ import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
-from bot.search.percolator import Percolator
 from bot.features.search.service import SearchService
+from bot.search.percolator import Percolator
 from bot.store import Store
 from bot.store.subscriptions import GuildFeed
 from bot.store.topics import (

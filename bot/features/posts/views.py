@@ -4,8 +4,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
-from bot.deliver.render import ItemView
-from bot.ingest.entry import EnrichedItem
+from bot.model import EnrichedItem, ItemView
 from bot.store.items import ItemRow
 
 

@@ -1,4 +1,4 @@
-"""Plain data passed between the ingest stages (fetch → parse → enrich → store)."""
+"""A feed as the ingest stages pass it on (fetch → parse → enrich → store)."""
 
 from __future__ import annotations
 

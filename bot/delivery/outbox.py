@@ -1,9 +1,14 @@
 """The outbox worker: sends queued deliveries exactly once, in order, within Discord's limits.
 
+What a delivery says is rendered by its feature (a post, a topic DM, a digest of several
+messages, a notice) through the `Composer`; the outbox only sends Messages through the one
+`Sender` it was given, and keeps the books.
+
 Exactly once across crashes: a delivery is marked 'sending' (committed) before the request
-goes out and 'sent' with Discord's message id after. A crash in between leaves it 'sending';
-at the next start it is flagged `maybe_sent`, and the worker first asks the sender whether the
-message is already there (the nonce also makes Discord itself drop a quick resend).
+goes out and 'sent' with Discord's message id after; a delivery of several messages saves its
+progress after each. A crash in between leaves it 'sending'; at the next start it is flagged
+`maybe_sent`, and the worker first asks the sender whether the first unconfirmed message is
+already there (the nonce also makes Discord itself drop a quick resend).
 
 Order: a target (channel or DM) gets its deliveries strictly in queue order, one at a time; a
 delivery waiting for a retry holds back the later ones of the same target.
@@ -22,13 +27,13 @@ import logging
 import random
 import time
 from collections import deque
-from collections.abc import Awaitable, Callable, Mapping, Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
+from typing import Protocol
 
-from bot.deliver.render import ItemView
-from bot.deliver.sanitize import fit_text
-from bot.deliver.senders import PermanentSendError, RetryableSendError, Sender, SentMessage
-from bot.deliver.views import item_view
+from bot.delivery.senders import PermanentSendError, RetryableSendError, Sender
+from bot.model import Message
+from bot.safe import fit_text
 from bot.store import Store
 from bot.store.deliveries import DeliveryRow, Notice
 from bot.store.routing import DeliveryKind
@@ -36,22 +41,56 @@ from bot.store.subscriptions import SubscriptionRow
 
 log = logging.getLogger(__name__)
 
-DeliveryHandler = Callable[[Sender, DeliveryRow], Awaitable[SentMessage]]
-UserUnreachableHook = Callable[[int, str], Awaitable[None]]
-ResultHook = Callable[[DeliveryKind, bool], None]  # (delivery kind, sent?) for metrics
-
 PAUSED_NOTICE_TITLES = 10
 
 
-@dataclass
-class OutboxStats:
-    """Counters since start (for metrics and logs)."""
+class Cancelled(Exception):
+    """There is nothing to send for this delivery any more (e.g. its item was pruned)."""
 
-    sent: int = 0
-    found_existing: int = 0
-    retried: int = 0
-    failed: int = 0
-    paused_targets: int = 0
+
+class Composer(Protocol):
+    async def __call__(self, delivery: DeliveryRow) -> Sequence[Message]:
+        """The messages of `delivery`, in sending order ([]: nothing to send, e.g. the
+        member unfollowed every matched topic). Raises Cancelled when it can never be sent."""
+        ...
+
+
+@dataclass(frozen=True, slots=True)
+class OutboxSettings:
+    rate_per_s: float = 20.0  # requests per second, all targets together
+    channel_burst: int = 5  # sends to one target per window
+    channel_window_s: float = 5.0
+    concurrency: int = 8
+    batch_size: int = 50
+    backoff_base_s: float = 5.0
+    backoff_cap_s: float = 900.0
+    max_attempts_on_unknown_error: int = 8
+    idle_s: float = 30.0  # the longest sleep when nothing is due
+
+
+@dataclass(frozen=True, slots=True)
+class OutboxClock:
+    """Time as the outbox sees it (tests drive it)."""
+
+    wall: Callable[[], float] = time.time
+    monotonic: Callable[[], float] = time.monotonic
+    sleep: Callable[[float], Awaitable[None]] = asyncio.sleep
+    jitter: Callable[[], float] = random.random
+
+
+async def _nothing(*_args: object) -> None:
+    return None
+
+
+@dataclass(frozen=True, slots=True)
+class OutboxHooks:
+    """What the rest of the bot learns from the outbox."""
+
+    # A member's DMs are closed: (user id, reason); their deliveries are paused.
+    on_user_unreachable: Callable[[int, str], Awaitable[None]] = _nothing
+    # (delivery kind, sent?) for metrics.
+    on_result: Callable[[DeliveryKind, bool], None] = lambda kind, sent: None
+    heartbeat: Callable[[], None] = lambda: None
 
 
 @dataclass(frozen=True, slots=True)
@@ -63,19 +102,12 @@ class _PassResult:
 class _Pacer:
     """A global minimum spacing between requests, and a sliding window per target."""
 
-    def __init__(
-        self,
-        rate_per_s: float,
-        burst: int,
-        window_s: float,
-        monotonic: Callable[[], float],
-        sleep: Callable[[float], Awaitable[None]],
-    ) -> None:
-        self._spacing = 1.0 / rate_per_s
-        self._burst = burst
-        self._window_s = window_s
-        self._monotonic = monotonic
-        self._sleep = sleep
+    def __init__(self, settings: OutboxSettings, clock: OutboxClock) -> None:
+        self._spacing = 1.0 / settings.rate_per_s
+        self._burst = settings.channel_burst
+        self._window_s = settings.channel_window_s
+        self._monotonic = clock.monotonic
+        self._sleep = clock.sleep
         self._lock = asyncio.Lock()
         self._next_slot = 0.0
         self._sends: dict[tuple[str, int], deque[float]] = {}
@@ -112,52 +144,23 @@ class Outbox:
         self,
         store: Store,
         sender: Sender,
+        compose: Composer,
         *,
-        clock: Callable[[], float] = time.time,
-        rate_per_s: float = 20.0,
-        channel_burst: int = 5,
-        channel_window_s: float = 5.0,
-        concurrency: int = 8,
-        batch_size: int = 50,
-        backoff_base_s: float = 5.0,
-        backoff_cap_s: float = 900.0,
-        max_attempts_on_unknown_error: int = 8,
-        idle_s: float = 30.0,
-        monotonic: Callable[[], float] = time.monotonic,
-        sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
-        jitter: Callable[[], float] = random.random,
-        handlers: Mapping[DeliveryKind, DeliveryHandler] | None = None,
-        on_user_unreachable: UserUnreachableHook | None = None,
-        on_result: ResultHook | None = None,
-        heartbeat: Callable[[], None] | None = None,
+        settings: OutboxSettings = OutboxSettings(),
+        clock: OutboxClock = OutboxClock(),
+        hooks: OutboxHooks = OutboxHooks(),
     ) -> None:
         self._store = store
         self._sender = sender
-        self._clock = clock
-        self._pacer = _Pacer(rate_per_s, channel_burst, channel_window_s, monotonic, sleep)
-        self._concurrency = concurrency
-        self._batch_size = batch_size
-        self._backoff_base_s = backoff_base_s
-        self._backoff_cap_s = backoff_cap_s
-        self._max_unknown = max_attempts_on_unknown_error
-        self._idle_s = idle_s
-        self._sleep = sleep
-        self._jitter = jitter
-        self._handlers = dict(handlers or {})
-        self._on_user_unreachable = on_user_unreachable
-        self._on_result = on_result or (lambda kind, ok: None)
-        self._heartbeat = heartbeat or (lambda: None)
+        self._compose = compose
+        self._settings = settings
+        self._clock = clock.wall
+        self._sleep = clock.sleep
+        self._jitter = clock.jitter
+        self._pacer = _Pacer(settings, clock)
+        self._hooks = hooks
         self._wake = asyncio.Event()
         self._recovered = False
-        self.stats = OutboxStats()
-
-    def set_handler(self, kind: DeliveryKind, handler: DeliveryHandler) -> None:
-        """Send deliveries of `kind` with `handler` (digests, topic DMs) instead of the default."""
-        self._handlers[kind] = handler
-
-    def set_user_unreachable_hook(self, hook: UserUnreachableHook) -> None:
-        """Called when a member's DMs turn out to be closed (their deliveries are paused)."""
-        self._on_user_unreachable = hook
 
     def wake(self) -> None:
         """Look for due deliveries now (new items were just queued)."""
@@ -182,13 +185,13 @@ class Outbox:
         """Send until `stop` is set; sleep until the next delivery is due or `wake()`."""
         while not stop.is_set():
             self._wake.clear()  # a wake() from here on is seen by the wait below
-            self._heartbeat()
+            self._hooks.heartbeat()
             try:
                 await self.recover()
                 result = await self._pass()
                 if result.processed:
                     continue
-                timeout = self._idle_s
+                timeout = self._settings.idle_s
                 if result.wait_s is not None:
                     timeout = min(timeout, result.wait_s)
                 next_due = await self._store.deliveries.next_due_at()
@@ -224,7 +227,7 @@ class Outbox:
             await self._sleep(result.wait_s)
 
     async def _pass(self) -> _PassResult:
-        due = await self._store.deliveries.due(self._clock(), self._batch_size)
+        due = await self._store.deliveries.due(self._clock(), self._settings.batch_size)
         ready: list[DeliveryRow] = []
         wait_s: float | None = None
         for delivery in due:
@@ -235,7 +238,7 @@ class Outbox:
                 ready.append(delivery)
         if not ready:
             return _PassResult(0, wait_s)
-        slots = asyncio.Semaphore(self._concurrency)
+        slots = asyncio.Semaphore(self._settings.concurrency)
 
         async def one(delivery: DeliveryRow) -> bool:
             async with slots:
@@ -250,7 +253,7 @@ class Outbox:
                         await self._store.deliveries.retry_later(
                             delivery.id,
                             "internal error",
-                            self._clock() + self._backoff_base_s,
+                            self._clock() + self._settings.backoff_base_s,
                             maybe_sent=True,
                         )
                     return True
@@ -265,24 +268,10 @@ class Outbox:
             return False
         attempt = delivery.attempts + 1
         try:
-            item: ItemView | None = None
-            if delivery.item_id is not None:
-                row = await self._store.items.get(delivery.item_id)
-                if row is None:
-                    await deliveries.cancel(delivery.id, "the item no longer exists")
-                    return True
-                item = item_view(row)
-            if delivery.maybe_sent:
-                await self._pacer.request_slot()
-                existing = await self._sender.find_existing(delivery, item)
-                if existing is not None:
-                    await deliveries.mark_sent(delivery.id, existing, self._clock())
-                    self.stats.found_existing += 1
-                    log.info("delivery %d was already posted (message %d)", delivery.id, existing)
-                    return True
-            await self._pacer.request_slot()
-            self._pacer.record_send((delivery.target_kind, delivery.target_id))
-            sent = await self._send(delivery, item)
+            messages = await self._compose(delivery)
+            first_id = await self._send_all(delivery, messages)
+        except Cancelled as cancelled:
+            await deliveries.cancel(delivery.id, str(cancelled))
         except RetryableSendError as error:
             await self._retry(delivery, attempt, error.reason, error.retry_after, error.maybe_sent)
         except PermanentSendError as error:
@@ -290,31 +279,41 @@ class Outbox:
         except Exception as error:
             log.exception("delivery %d: unexpected error", delivery.id)
             reason = f"unexpected error: {type(error).__name__}: {error}"[:500]
-            if attempt >= self._max_unknown:
+            if attempt >= self._settings.max_attempts_on_unknown_error:
                 await deliveries.fail(delivery.id, reason)
-                self.stats.failed += 1
-                self._on_result(delivery.kind, False)
+                self._hooks.on_result(delivery.kind, False)
             else:
                 await self._retry(delivery, attempt, reason, None, True)
         else:
-            await deliveries.mark_sent(delivery.id, sent.message_id, self._clock())
-            self.stats.sent += 1
-            self._on_result(delivery.kind, True)
+            await deliveries.mark_sent(delivery.id, first_id, self._clock())
+            self._hooks.on_result(delivery.kind, True)
         return True
 
-    async def _send(self, delivery: DeliveryRow, item: ItemView | None) -> SentMessage:
-        handler = self._handlers.get(delivery.kind)
-        if handler is not None:
-            return await handler(self._sender, delivery)
-        if item is not None:
-            mention = delivery.mention_role_id if delivery.kind == "item" else None
-            return await self._sender.send_item(delivery, item, mention)
-        text = delivery.payload_data().get("text")
-        if isinstance(text, str) and text:
-            return await self._sender.send_text(delivery, text)
-        raise PermanentSendError(
-            f"nothing to send for a {delivery.kind} delivery", target_unreachable=False
-        )
+    async def _send_all(self, delivery: DeliveryRow, messages: Sequence[Message]) -> int | None:
+        """Send the messages an earlier attempt did not, in order, saving progress after each
+        when there are several; the first message's id is the delivery's."""
+        target = (delivery.target_kind, delivery.target_id)
+        several = len(messages) > 1
+        done = delivery.progress if several else []
+        resume_at = len(done)
+        for index in range(resume_at, len(messages)):
+            # One message: the delivery's own nonce; several: one nonce per message.
+            nonce = f"{delivery.nonce}.{index}" if several else delivery.nonce
+            message = messages[index]
+            existing = None
+            if index == resume_at and delivery.maybe_sent:
+                await self._pacer.request_slot()
+                existing = await self._sender.find_existing(delivery, message, nonce=nonce)
+                if existing is not None:
+                    log.info("delivery %d was already posted (message %d)", delivery.id, existing)
+            if existing is None:
+                await self._pacer.request_slot()
+                self._pacer.record_send(target)
+                existing = (await self._sender.send(delivery, message, nonce=nonce)).message_id
+            done.append(existing)
+            if several:
+                await self._store.deliveries.save_progress(delivery.id, done)
+        return done[0] if done else None
 
     def backoff(self, attempt: int, retry_after: float | None = None) -> float:
         """Seconds before attempt `attempt + 1`: what Discord asked for (plus up to a second
@@ -322,7 +321,9 @@ class Outbox:
         length)."""
         if retry_after is not None:
             return max(0.0, retry_after) + self._jitter()
-        exponential = min(self._backoff_cap_s, self._backoff_base_s * 2.0 ** max(0, attempt - 1))
+        exponential = min(
+            self._settings.backoff_cap_s, self._settings.backoff_base_s * 2.0 ** max(0, attempt - 1)
+        )
         return exponential * (0.5 + 0.5 * self._jitter())
 
     async def _retry(
@@ -340,7 +341,6 @@ class Outbox:
         await self._store.deliveries.retry_later(
             delivery.id, reason, self._clock() + delay, maybe_sent=maybe_sent
         )
-        self.stats.retried += 1
 
     async def _permanent(self, delivery: DeliveryRow, error: PermanentSendError) -> None:
         deliveries = self._store.deliveries
@@ -348,15 +348,12 @@ class Outbox:
         if not error.target_unreachable or delivery.kind == "notice":
             log.warning("delivery %d failed: %s", delivery.id, error.reason)
             await deliveries.fail(delivery.id, error.reason)
-            self.stats.failed += 1
-            self._on_result(delivery.kind, False)
+            self._hooks.on_result(delivery.kind, False)
             return
-        self.stats.paused_targets += 1
         if delivery.target_kind == "user":
             log.info("user %d cannot be reached: %s", delivery.target_id, error.reason)
             await deliveries.pause_target("user", delivery.target_id, error.reason, now)
-            if self._on_user_unreachable is not None:
-                await self._on_user_unreachable(delivery.target_id, error.reason)
+            await self._hooks.on_user_unreachable(delivery.target_id, error.reason)
             return
         channel_id = delivery.target_id
         active = [

@@ -1,0 +1,50 @@
+"""The plain data every layer passes. A leaf: it imports nothing of ours."""
+
+from bot.model.entry import Enclosure, EnrichedItem, Entry, ParsedFeed
+from bot.model.item import ItemView
+from bot.model.message import (
+    BUTTON_LABEL_LIMIT,
+    BUTTONS_PER_MESSAGE,
+    CONTENT_LIMIT,
+    EMBED_AUTHOR_LIMIT,
+    EMBED_COLOUR,
+    EMBED_DESCRIPTION_LIMIT,
+    EMBED_FIELD_COUNT_LIMIT,
+    EMBED_FIELD_NAME_LIMIT,
+    EMBED_FIELD_VALUE_LIMIT,
+    EMBED_FOOTER_LIMIT,
+    EMBED_TITLE_LIMIT,
+    EMBED_TOTAL_LIMIT,
+    EMBEDS_PER_MESSAGE,
+    Attachment,
+    Button,
+    Embed,
+    EmbedField,
+    Message,
+)
+
+__all__ = [
+    "BUTTONS_PER_MESSAGE",
+    "BUTTON_LABEL_LIMIT",
+    "CONTENT_LIMIT",
+    "EMBEDS_PER_MESSAGE",
+    "EMBED_AUTHOR_LIMIT",
+    "EMBED_COLOUR",
+    "EMBED_DESCRIPTION_LIMIT",
+    "EMBED_FIELD_COUNT_LIMIT",
+    "EMBED_FIELD_NAME_LIMIT",
+    "EMBED_FIELD_VALUE_LIMIT",
+    "EMBED_FOOTER_LIMIT",
+    "EMBED_TITLE_LIMIT",
+    "EMBED_TOTAL_LIMIT",
+    "Attachment",
+    "Button",
+    "Embed",
+    "EmbedField",
+    "Enclosure",
+    "EnrichedItem",
+    "Entry",
+    "ItemView",
+    "Message",
+    "ParsedFeed",
+]
