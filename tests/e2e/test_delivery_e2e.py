@@ -16,7 +16,7 @@ from typing import Any
 import discord
 import pytest
 
-from bot.deliver.outbox import Outbox
+from bot.delivery.outbox import Outbox
 from tests.e2e.harness import running_bot
 from tests.fakediscord import FakeDiscord, Overwrite, StandardGuild, StoredMessage, permissions
 from tests.feedserver import FeedServer, rss_feed

@@ -9,10 +9,10 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from bot.deliver.render import DESCRIPTION_LIMIT, EMBED_TOTAL_LIMIT, TITLE_LIMIT, embed_size
 
 from bot.app import DigestBot
-from bot.deliver.render import DESCRIPTION_LIMIT, EMBED_TOTAL_LIMIT, TITLE_LIMIT, embed_size
-from bot.services.search import PAGE_SIZE, SearchRequest, SearchResults, SearchService
+from bot.features.search.service import PAGE_SIZE, SearchRequest, SearchResults, SearchService
 from bot.store.search import SearchHit, SearchPage, format_snippet
 from cogs.search import _MARKDOWN_TOKEN, NOT_YOURS, cut_snippet, render_results
 from tests.e2e.harness import running_bot

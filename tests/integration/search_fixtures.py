@@ -5,7 +5,7 @@ from __future__ import annotations
 import hashlib
 from datetime import UTC, datetime
 
-from bot.ingest.entry import EnrichedItem, Entry
+from bot.model import EnrichedItem, Entry
 from bot.store.db import Database
 from bot.store.feeds import FeedStore
 from bot.store.items import FreshItem, save_items

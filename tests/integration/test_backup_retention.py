@@ -13,11 +13,11 @@ from pathlib import Path
 import pytest
 
 from bot.config import FetchAllowList, Settings
-from bot.ingest.entry import EnrichedItem, Entry
+from bot.features.feeds.service import FeedService
 from bot.ingest.fetch import FeedFetcher
 from bot.ingest.pipeline import FeedPipeline
+from bot.model import EnrichedItem, Entry
 from bot.ops.backup import cmd_backup, cmd_prune, retention_loop
-from bot.services.feeds import FeedService
 from bot.store import Store
 from bot.store.db import latest_schema_version
 from bot.store.items import FreshItem, save_items

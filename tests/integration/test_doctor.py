@@ -10,7 +10,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from bot.config import Settings
-from bot.ingest.entry import EnrichedItem, Entry
+from bot.model import EnrichedItem, Entry
 from bot.ops.cli import cmd_doctor
 from bot.ops.doctor import Finding, run_doctor
 from bot.store import Store

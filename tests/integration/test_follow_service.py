@@ -15,11 +15,13 @@ import pytest
 import bot.console.follow  # noqa: F401  (registers the console commands)
 from bot.console.registry import CONSOLE_CHANNEL_ID, CONSOLE_GUILD_ID, ConsoleContext
 from bot.console.repl import run_command
-from bot.deliver.senders import CANNOT_DM_USER, ConsoleSender, PermanentSendError
+from bot.delivery.console_sender import ConsoleSender
+from bot.delivery.discord_sender import CANNOT_DM_USER
+from bot.delivery.senders import PermanentSendError
+from bot.features.follow.service import DMS_CLOSED_TEXT, DMS_RESUMED_TEXT, StopOutcome
+from bot.features.search.service import SearchInputError
 from bot.ingest.pipeline import FeedPipeline
 from bot.runtime import Runtime
-from bot.services.follow import DMS_CLOSED_TEXT, DMS_RESUMED_TEXT, StopOutcome
-from bot.services.search import SearchInputError
 from bot.store import Store
 from bot.store.deliveries import DeliveryRow
 from bot.store.polls import PollSuccess, commit_poll

@@ -10,7 +10,7 @@ from typing import cast
 
 import pytest
 
-from bot.services.search import (
+from bot.features.search.service import (
     LATEST_MAX,
     PAGE_SIZE,
     SearchInputError,

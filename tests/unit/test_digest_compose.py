@@ -6,8 +6,6 @@ import re
 from datetime import UTC, datetime, timedelta
 
 import pytest
-
-from bot.deliver.digest import DigestMessage, compose_digest, digest_text
 from bot.deliver.render import (
     CONTENT_LIMIT,
     DESCRIPTION_LIMIT,
@@ -17,6 +15,8 @@ from bot.deliver.render import (
     ItemView,
     embed_size,
 )
+
+from bot.features.digest.compose import DigestMessage, compose_digest, digest_text
 
 START = datetime(2024, 5, 1, 7, 0, tzinfo=UTC)
 END = START + timedelta(days=1)

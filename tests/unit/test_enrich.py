@@ -7,7 +7,7 @@ from dataclasses import replace
 
 import pytest
 
-from bot.ingest.entry import Entry
+from bot.model import Entry
 from bot.text.clean import CleanContent
 from bot.text.enrich import enrich_entries, enrich_entry
 

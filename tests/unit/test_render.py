@@ -8,7 +8,6 @@ from datetime import UTC, datetime
 
 import discord
 import pytest
-
 from bot.deliver.render import (
     AUTHOR_LIMIT,
     COMPACT_MAX_CHARS,
@@ -26,10 +25,11 @@ from bot.deliver.render import (
     render_item_message,
     render_item_text,
 )
-from bot.deliver.sanitize import (
+
+from bot.safe import (
     ZWSP,
     discord_timestamp,
-    escape_markdown_inline,
+    escape_markdown,
     fit_text,
     neutralize_mentions,
     safe_url,
@@ -94,8 +94,8 @@ def test_neutralize_mentions_breaks_every_mention_form() -> None:
     assert out.replace(ZWSP, "") == text
 
 
-def test_escape_markdown_inline_escapes_layout_breakers_but_not_urls() -> None:
-    out = escape_markdown_inline("**bold** _x_ [a](b) ||spoiler|| `code` https://e.com/a_b")
+def test_escape_markdown_escapes_layout_breakers_but_not_urls() -> None:
+    out = escape_markdown("**bold** _x_ [a](b) ||spoiler|| `code` https://e.com/a_b")
     assert "**" not in out.replace("\\*", "")
     assert "\\[" in out and "\\]" in out
     assert "\\|\\|" in out and "\\`" in out
