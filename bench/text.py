@@ -17,7 +17,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from bot.ingest.entry import Entry
+from bot.model import Entry
 from bot.text.clean import clean_html
 from bot.text.enrich import enrich_entry
 from bot.text.keywords import extract_keywords

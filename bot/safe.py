@@ -111,8 +111,6 @@ def safe_url(url: str | None, base: str | None = None, *, allow_mailto: bool = F
             return url if allow_mailto and len(url) > 7 else None
         if scheme not in ("http", "https"):
             return None
-    elif url.startswith("//"):
-        url = (urlsplit(base).scheme if base and _is_http(base) else "https") + ":" + url
     elif base is None or not _is_http(base):
         return None
     else:

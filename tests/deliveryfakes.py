@@ -12,6 +12,7 @@ from typing import Any
 from bot.delivery.compose import DeliveryComposer
 from bot.delivery.outbox import Outbox, OutboxClock, OutboxHooks, OutboxSettings
 from bot.delivery.senders import Sender, SentMessage
+from bot.delivery.terminal import to_text
 from bot.features.digest.service import DigestService
 from bot.model import EnrichedItem, Entry, Message
 from bot.store import Store
@@ -70,6 +71,7 @@ class SendCall:
     title: str | None
     text: str | None
     mention_role_id: int | None
+    shown: str = ""  # the whole message as console mode prints it
 
 
 @dataclass
@@ -106,6 +108,7 @@ class RecordingSender:
             embed.title if embed is not None else None,
             message.content if embed is None else None,
             message.mention_role_id,
+            to_text(message),
         )
         return self._record(call, delivery)
 

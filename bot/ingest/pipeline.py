@@ -15,6 +15,7 @@ from bot.ingest.fetch import FeedFetcher, FetchResult
 from bot.ingest.parse import parse_feed, plain
 from bot.ingest.timing import next_poll_after_failure, next_poll_after_success
 from bot.model import EnrichedItem, Entry, ParsedFeed
+from bot.search.percolator import active_topics_percolator
 from bot.store import Store
 from bot.store.feeds import FeedMeta, FeedRow
 from bot.store.items import FreshItem
@@ -211,7 +212,7 @@ class FeedPipeline:
         if not candidates:
             return {}
         if self.topic_matcher is None:
-            self.topic_matcher = (await self._store.topics.build_percolator()).match
+            self.topic_matcher = (await active_topics_percolator(self._store.topics)).match
         matches: dict[str, Collection[int]] = {}
         for item in candidates:
             found = self.topic_matcher((item.entry.title, item.summary, item.content_text))

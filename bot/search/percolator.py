@@ -32,7 +32,8 @@ from itertools import pairwise
 from typing import Any
 
 from bot.search.normalize import tokens
-from bot.search.query import Phrase, Query
+from bot.search.query import Phrase, Query, parse_query
+from bot.store.topics import TopicStore
 
 # A topic is filed under each pattern of its anchor group, in one of three shapes:
 # - plain: one group, no exclusions: present anchor = match (the entry is the topic id);
@@ -213,3 +214,12 @@ class Percolator:
                     if isdisjoint(excluded) and not any(map(isdisjoint, others)):
                         matched.add(topic_id)
         return matched
+
+
+async def active_topics_percolator(topics: TopicStore) -> Percolator:
+    """A percolator over every active topic (keep it current with add/remove on follow,
+    unfollow, DMs closed or resumed)."""
+    pairs = [
+        (t.id, q) for t in await topics.all_active() if (q := parse_query(t.query)) is not None
+    ]
+    return Percolator(pairs)

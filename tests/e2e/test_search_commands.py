@@ -9,10 +9,12 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from bot.deliver.render import DESCRIPTION_LIMIT, EMBED_TOTAL_LIMIT, TITLE_LIMIT, embed_size
 
 from bot.app import DigestBot
 from bot.features.search.service import PAGE_SIZE, SearchRequest, SearchResults, SearchService
+from bot.model import EMBED_DESCRIPTION_LIMIT as DESCRIPTION_LIMIT
+from bot.model import EMBED_TITLE_LIMIT as TITLE_LIMIT
+from bot.model import EMBED_TOTAL_LIMIT
 from bot.store.search import SearchHit, SearchPage, format_snippet
 from cogs.search import _MARKDOWN_TOKEN, NOT_YOURS, cut_snippet, render_results
 from tests.e2e.harness import running_bot
@@ -329,7 +331,7 @@ def test_results_embed_fits_discord_limits_with_hostile_hits() -> None:
     results = SearchResults(request, page, 0, True)
     embed = render_results(results)
     assert embed.description is not None and len(embed.description) <= DESCRIPTION_LIMIT
-    assert embed_size(embed) <= EMBED_TOTAL_LIMIT and len(embed.title or "") <= TITLE_LIMIT
+    assert len(embed) <= EMBED_TOTAL_LIMIT and len(embed.title or "") <= TITLE_LIMIT
     blocks = embed.description.split("\n\n")
     assert len(blocks) == PAGE_SIZE + 1  # the filters line, then ten results
     for number, block in enumerate(blocks[1:], start=1):

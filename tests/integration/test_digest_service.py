@@ -20,11 +20,11 @@ import pytest_asyncio
 from bot.console.digest import digest_off, digest_preview, digest_schedule
 from bot.console.registry import CONSOLE_CHANNEL_ID, CONSOLE_GUILD_ID, ConsoleContext
 from bot.delivery.compose import DeliveryComposer
-from bot.delivery.terminal import to_text
 from bot.delivery.console_sender import ConsoleSender
 from bot.delivery.discord_sender import DiscordSender
 from bot.delivery.outbox import Outbox, OutboxClock, OutboxSettings
 from bot.delivery.senders import Sender, SentMessage
+from bot.delivery.terminal import to_text
 from bot.features.digest.service import DigestService, NotSubscribedError
 from bot.model import Embed, Message
 from bot.runtime import Runtime

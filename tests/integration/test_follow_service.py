@@ -22,6 +22,8 @@ from bot.features.follow.service import DMS_CLOSED_TEXT, DMS_RESUMED_TEXT, StopO
 from bot.features.search.service import SearchInputError
 from bot.ingest.pipeline import FeedPipeline
 from bot.runtime import Runtime
+from bot.search.percolator import active_topics_percolator
+from bot.search.query import QueryProblem
 from bot.store import Store
 from bot.store.deliveries import DeliveryRow
 from bot.store.polls import PollSuccess, commit_poll
@@ -84,7 +86,7 @@ class Bench:
         return outcome.new_item_ids
 
     def dms(self, user_id: int) -> list[str]:
-        return [c.text or "" for c in self.sender.calls if c.target == ("user", user_id)]
+        return [c.shown for c in self.sender.calls if c.target == ("user", user_id)]
 
     async def dm_rows(self, user_id: int) -> list[DeliveryRow]:
         return await self.runtime.store.deliveries.for_target("user", user_id)
@@ -131,7 +133,7 @@ async def test_new_items_dm_each_matching_member_once_never_backfill_or_edits(
         assert len(new) == 1
         ann = bench.dms(ANN)
         assert len(ann) == 1
-        assert ann[0].startswith('🔔 matches your topics `rust`, `"borrow checker"`, `rust`\n')
+        assert ann[0].startswith('🔔 A new post matches your topics rust, "borrow checker"; rust\n')
         assert "Rust and the borrow checker" in ann[0]
         assert bench.dms(BOB) == [] and bench.dms(CAT) == []
         (row,) = await bench.dm_rows(ANN)
@@ -198,6 +200,9 @@ async def test_follow_limit_duplicates_and_unfollow(
         assert again.result.outcome is FollowOutcome.ALREADY_FOLLOWED
         nothing = await follows.follow(GUILD_A, ANN, "-- ... !!")
         assert nothing.result.outcome is FollowOutcome.NOT_SEARCHABLE
+        only_out = await follows.follow(GUILD_A, ANN, "-spam")
+        assert only_out.result.outcome is FollowOutcome.NOT_SEARCHABLE
+        assert only_out.result.problem == QueryProblem.ONLY_EXCLUSIONS.message
         for n in range(MAX_TOPICS_PER_MEMBER - 1):
             assert (await follows.follow(GUILD_A, ANN, f"word{n}")).result.outcome is (
                 FollowOutcome.ADDED
@@ -358,7 +363,7 @@ async def test_console_follow_prints_matches_in_the_terminal(
         )
         dm = [p for p in printed if p.startswith("🔔")]
         assert len(dm) == 1
-        assert dm[0].startswith('🔔 matches your topic `"borrow checker" rust`\n[Alpha Letter]')
+        assert dm[0].startswith('🔔 A new post matches your topic "borrow checker" rust\n[Alpha Letter]')
         assert "Rust and the borrow checker" in dm[0]
         listed = await run_command(ctx, "following")
         assert listed is not None and "1 match" in listed
@@ -382,7 +387,7 @@ async def test_a_word_thousands_follow_queues_one_dm_each(tmp_path: Path) -> Non
                 "VALUES (?, ?, 'rust', 'rust', 1)",
                 [(GUILD_A, user) for user in range(1, members + 1)],
             )
-        percolator = await TopicStore(store.db).build_percolator()
+        percolator = await active_topics_percolator(TopicStore(store.db))
         fresh = fresh_item("p1", title="Rust news")
         item = fresh.item
         matches = percolator.match([item.entry.title, item.summary, item.content_text])

@@ -296,7 +296,7 @@ async def test_closed_dms_pause_only_that_member(store: Store) -> None:
     feed = await subscribed_feed(store, "https://a.example/feed")
     saved = await poll_items(store, feed, ["a-2", "a-1"], now=time.now)
     for user in (MEMBER, ADMIN):
-        topic = (await store.topics.add(GUILD, user, "post", now=time.now)).topic
+        topic = (await store.topics.add(GUILD, user, "post", "post", now=time.now)).topic
         assert topic is not None
         payload = {"topics": [{"id": topic.id, "guild_id": GUILD, "query": "post"}]}
         for item_id in saved.new_ids:
@@ -527,7 +527,7 @@ async def test_discord_closed_dms_pause_the_member(store: Store) -> None:
         feed = await add_polled_feed(store, "https://a.example/feed")
         saved = await poll_items(store, feed, ["a-1"], now=time_now())
         for user in (world.closed_dms_id, world.member_id):
-            topic = (await store.topics.add(world.guild_id, user, "ai", now=time_now())).topic
+            topic = (await store.topics.add(world.guild_id, user, "ai", "ai", now=time_now())).topic
             assert topic is not None
             await store.deliveries.queue(
                 NewDelivery(

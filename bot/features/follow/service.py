@@ -20,10 +20,12 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 from bot.features.search.service import SearchService
-from bot.search.percolator import Percolator
+from bot.search.percolator import Percolator, active_topics_percolator
+from bot.search.query import QueryProblem, parse_query
 from bot.store import Store
 from bot.store.subscriptions import GuildFeed
 from bot.store.topics import (
+    MAX_TOPIC_CHARS,
     MAX_TOPICS_PER_MEMBER,
     FollowOutcome,
     FollowResult,
@@ -89,7 +91,7 @@ class FollowService:
 
     async def load(self) -> int:
         """Build the percolator from the store's active topics; returns how many."""
-        self.percolator = await self.topics.build_percolator()
+        self.percolator = await active_topics_percolator(self.topics)
         log.info("percolator: %d followed topic(s)", len(self.percolator))
         return len(self.percolator)
 
@@ -99,7 +101,7 @@ class FollowService:
 
     def _activate(self, topics: Sequence[TopicRow]) -> None:
         for topic in topics:
-            query = topic.parsed()
+            query = parse_query(topic.query)
             if query is not None:
                 self.percolator.add(topic.id, query)
 
@@ -113,10 +115,19 @@ class FollowService:
         resolved = None
         if feed and feed.strip():
             resolved = await self._search.resolve_feed(guild_id, feed)
+        text = text.strip()[:MAX_TOPIC_CHARS]
+        query = parse_query(text)
+        problem = QueryProblem.NO_WORDS if query is None else query.problem
+        if query is None or problem is not None:
+            assert problem is not None
+            count = len(await self.topics.list_for_member(guild_id, user_id))
+            refused = FollowResult(FollowOutcome.NOT_SEARCHABLE, problem=problem.message)
+            return FollowAnswer(refused, resolved, count)
         result = await self.topics.add(
             guild_id,
             user_id,
             text,
+            query.key,
             feed_id=resolved.feed_id if resolved else None,
             now=self._clock(),
         )
@@ -137,8 +148,9 @@ class FollowService:
             row = await self.topics.get(int(wanted))
             if row is not None and row.guild_id == guild_id and row.user_id == user_id:
                 found = row
-        if found is None:
-            found = await self.topics.find(guild_id, user_id, wanted)
+        query = parse_query(wanted[:MAX_TOPIC_CHARS])
+        if found is None and query is not None:
+            found = await self.topics.find(guild_id, user_id, query.key)
         if found is None:
             return None
         removed = await self.topics.remove(found.id, user_id=user_id)
@@ -226,7 +238,7 @@ def follow_text(answer: FollowAnswer, show: Show) -> str:
     result = answer.result
     outcome = result.outcome
     if outcome is FollowOutcome.NOT_SEARCHABLE:
-        problem = result.problem.message if result.problem else "That topic has no words."
+        problem = result.problem or "That topic has no words."
         return f'{problem} A topic is words or "a phrase", like `/search` takes.'
     if outcome is FollowOutcome.LIMIT_REACHED:
         return (
