@@ -32,7 +32,7 @@ from bot.services.feeds import (
     fetch_feed_document,
     read_feed_file,
 )
-from bot.store import Store, StoreError
+from bot.store import Store, StoreError, storage_problem
 from bot.text.llm import LLMSummarizer
 from bot.text.summary import OfflineSummarizer
 
@@ -270,7 +270,13 @@ def main(argv: Sequence[str] | None = None) -> int:
         # /dev/null so the interpreter's final flush does not complain again.
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
         return EXIT_OK
-    except Exception:
+    except Exception as exc:
+        # The database failing under a command (disk full, made read-only, damaged while
+        # in use) is the operator's to fix, like a database that cannot be opened.
+        problem = storage_problem(exc, settings.db_path)
+        if problem is not None:
+            print(f"digestbot: {problem}", file=sys.stderr)
+            return EXIT_CONFIG
         log.exception("digestbot crashed")
         return EXIT_ERROR
 
