@@ -6,6 +6,7 @@ import argparse
 import asyncio
 import logging
 import os
+import shlex
 import signal
 import sys
 from collections.abc import Sequence
@@ -33,7 +34,7 @@ from bot.ops.cli import add_ops_commands, dispatch_ops
 from bot.ops.logs import configure_logging
 from bot.runtime import Runtime
 from bot.safe import strip_control
-from bot.store import Store, StoreError
+from bot.store import Store, StoreError, storage_problem
 from bot.text.llm import LLMSummarizer
 from bot.text.summary import OfflineSummarizer
 
@@ -55,7 +56,11 @@ def _print(text: str = "") -> None:
     print(strip_control(text), flush=True)
 
 
-async def cmd_preview(settings: Settings, target: str, limit: int, summarizer: str) -> int:
+async def cmd_preview(
+    settings: Settings, target: str, limit: int, summarizer: str, shown_target: str | None = None
+) -> int:
+    """Print the feed's first `limit` items as they would be posted, and how to see the rest
+    (`shown_target`: the target as the operator typed it; None for the bundled sample)."""
     if summarizer == "llm" and not (settings.llm_base_url and settings.llm_model):
         print(
             "digestbot: configuration error: --summarizer llm needs DIGESTBOT_LLM_BASE_URL "
@@ -93,6 +98,11 @@ async def cmd_preview(settings: Settings, target: str, limit: int, summarizer: s
     finally:
         if ai is not None:
             await ai.aclose()
+    hidden = len(items) - len(items[:limit])
+    if hidden > 0:
+        again = "digestbot preview" + (f" {shlex.quote(shown_target)}" if shown_target else "")
+        _print()
+        _print(f"… {hidden} more item(s): {again} --limit {len(items)}")
     return EXIT_OK
 
 
@@ -234,7 +244,9 @@ async def dispatch(args: argparse.Namespace, settings: Settings) -> int:
         return handled
     if args.command == "preview":
         target = args.target or str(sample_feed_path())
-        return await cmd_preview(settings, target, args.limit, args.summarizer)
+        return await cmd_preview(
+            settings, target, args.limit, args.summarizer, shown_target=args.target
+        )
     if args.command == "feeds" and args.feeds_command == "add":
         return await cmd_feeds_add(settings, args.url)
     if args.command == "feeds" and args.feeds_command == "list":
@@ -271,7 +283,13 @@ def main(argv: Sequence[str] | None = None) -> int:
         # /dev/null so the interpreter's final flush does not complain again.
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
         return EXIT_OK
-    except Exception:
+    except Exception as exc:
+        # The database failing under a command (disk full, made read-only, damaged while
+        # in use) is the operator's to fix, like a database that cannot be opened.
+        problem = storage_problem(exc, settings.db_path)
+        if problem is not None:
+            print(f"digestbot: {problem}", file=sys.stderr)
+            return EXIT_CONFIG
         log.exception("digestbot crashed")
         return EXIT_ERROR
 

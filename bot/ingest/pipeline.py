@@ -16,7 +16,7 @@ from bot.ingest.parse import parse_feed, plain
 from bot.ingest.timing import next_poll_after_failure, next_poll_after_success
 from bot.model import EnrichedItem, Entry, ParsedFeed
 from bot.search.percolator import active_topics_percolator
-from bot.store import Store
+from bot.store import Store, storage_problem
 from bot.store.feeds import FeedMeta, FeedRow
 from bot.store.items import FreshItem
 from bot.store.polls import PollSuccess, commit_failure, commit_poll
@@ -103,8 +103,14 @@ class FeedPipeline:
         try:
             outcome = await self._poll(feed, conditional=conditional)
         except Exception as exc:
+            problem = storage_problem(exc, self._store.db.path)
             if isinstance(exc, FeedError):
                 error = exc
+            elif problem is not None:
+                # The database failed (disk full, read-only, damaged), not the feed: nothing
+                # of this poll was stored, so the next poll fetches the same items again.
+                log.error("feed %d: %s", feed.id, problem)
+                error = FeedError(f"{problem}; the poll is retried")
             else:
                 log.exception("feed %d: unexpected error while polling %s", feed.id, feed.url)
                 error = FeedError(

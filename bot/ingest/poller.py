@@ -9,7 +9,7 @@ from collections.abc import Awaitable, Callable
 from urllib.parse import urlsplit
 
 from bot.ingest.pipeline import FeedPipeline, PollOutcome
-from bot.store import Store
+from bot.store import Store, storage_problem
 from bot.store.feeds import FeedRow
 
 log = logging.getLogger(__name__)
@@ -58,7 +58,14 @@ class FeedPoller:
             feeds = await self._store.feeds.due(now, limit=1000)
         feeds = [f for f in feeds if f.id not in self._in_flight]
         self.last_cycle_at = now
-        return list(await asyncio.gather(*(self._poll_one(f) for f in feeds)))
+        # Every poll finishes before a failure (the store could not even record one) is raised.
+        results = await asyncio.gather(*(self._poll_one(f) for f in feeds), return_exceptions=True)
+        outcomes: list[PollOutcome] = []
+        for result in results:
+            if isinstance(result, BaseException):
+                raise result
+            outcomes.append(result)
+        return outcomes
 
     async def _poll_one(self, feed: FeedRow) -> PollOutcome:
         host = urlsplit(feed.url).hostname or ""
@@ -81,13 +88,23 @@ class FeedPoller:
         while not stop.is_set():
             self._heartbeat()
             self._wake.clear()  # a wake() from here on (even during the cycle) is not lost
+            failed = False
             try:
                 await self.poll_due()
-            except Exception:
-                log.exception("poll cycle failed; retrying shortly")
+            except Exception as exc:
+                failed = True
+                problem = storage_problem(exc, self._store.db.path)
+                if problem is None:
+                    log.exception("poll cycle failed; retrying shortly")
+                else:
+                    log.error(
+                        "poll cycle failed: %s; retrying in %.0f s", problem, self._max_idle_s
+                    )
             next_at = await self._store.feeds.next_due_at()
             delay = self._max_idle_s if next_at is None else next_at - self._clock()
             delay = min(max(delay, 0.05), self._max_idle_s)
+            if failed:  # its feeds are still due: do not fetch them again at once
+                delay = self._max_idle_s
             waiters = [asyncio.ensure_future(stop.wait()), asyncio.ensure_future(self._wake.wait())]
             try:
                 await asyncio.wait(waiters, timeout=delay, return_when=asyncio.FIRST_COMPLETED)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import sqlite3
 import sys
 import time
 from collections.abc import Callable
@@ -12,7 +13,7 @@ from pathlib import Path
 
 from bot.config import Settings
 from bot.store import Store
-from bot.store.db import Database
+from bot.store.db import Database, check_database_file
 from bot.store.maintenance import backup_file, integrity_check, prune
 
 log = logging.getLogger(__name__)
@@ -53,7 +54,17 @@ async def cmd_backup(settings: Settings, dest: Path, *, overwrite: bool = False)
     if not target.parent.is_dir():
         _complain(f"the folder {target.parent} does not exist")
         return 1
-    result = await asyncio.to_thread(backup_file, source, target)
+    # A folder, a file that is not SQLite or a damaged database: say so (exit 78, like every
+    # command) instead of copying it; what fails after this check is the backup's side.
+    await asyncio.to_thread(check_database_file, source)
+    try:
+        result = await asyncio.to_thread(backup_file, source, target)
+    except (sqlite3.Error, OSError) as exc:
+        _complain(
+            f"cannot write the backup {target} ({exc}): check the free space and permissions "
+            "there, or choose another path"
+        )
+        return 1
     problems = await asyncio.to_thread(integrity_check, target)
     if problems:
         _complain(

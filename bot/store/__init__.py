@@ -4,7 +4,13 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from bot.store.db import Database, ForeignDatabaseError, SchemaTooNewError, StoreError
+from bot.store.db import (
+    Database,
+    ForeignDatabaseError,
+    SchemaTooNewError,
+    StoreError,
+    storage_problem,
+)
 from bot.store.deliveries import DeliveryStore
 from bot.store.digests import DigestStore
 from bot.store.feeds import FeedStore
@@ -14,7 +20,7 @@ from bot.store.subscriptions import SubscriptionStore
 from bot.store.summaries import SummaryCache
 from bot.store.topics import TopicStore
 
-__all__ = ["ForeignDatabaseError", "SchemaTooNewError", "Store", "StoreError"]
+__all__ = ["ForeignDatabaseError", "SchemaTooNewError", "Store", "StoreError", "storage_problem"]
 
 
 class Store:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import errno
 import logging
 import re
 import sqlite3
@@ -29,6 +30,111 @@ class SchemaTooNewError(StoreError):
 
 class ForeignDatabaseError(StoreError):
     """The file is an SQLite database of some other application."""
+
+
+class DamagedDatabaseError(StoreError):
+    """The file fails SQLite's quick_check: digestbot will not write into it."""
+
+
+# SQLite's primary result codes (the low byte of an extended code).
+_SQLITE_PERM = 3
+_SQLITE_BUSY = 5
+_SQLITE_READONLY = 8
+_SQLITE_IOERR = 10
+_SQLITE_CORRUPT = 11
+_SQLITE_FULL = 13
+_SQLITE_CANTOPEN = 14
+_SQLITE_NOTADB = 26
+
+
+def disk_full_message(path: Path) -> str:
+    return f"the database disk is full: free space on the disk that holds {path} (DIGESTBOT_DB)"
+
+
+def damaged_message(path: Path, detail: str) -> str:
+    return (
+        f"the database {path} is damaged ({detail}); digestbot will not write into it. Stop "
+        f"the bot, then restore a backup, or recover it: sqlite3 {path} .recover | sqlite3 "
+        "recovered.db, and point DIGESTBOT_DB at recovered.db"
+    )
+
+
+def storage_problem(exc: BaseException, path: Path) -> str | None:
+    """The operator's one line for a failure of the database file itself (full disk,
+    read-only, damaged, not a database, cannot be opened), saying what to do; None for any
+    other error (a bug: it keeps its traceback)."""
+    if isinstance(exc, StoreError):
+        return str(exc)
+    if not isinstance(exc, sqlite3.Error):
+        return None
+    code = getattr(exc, "sqlite_errorcode", None)
+    if code is None:
+        return None
+    primary = code & 0xFF
+    if primary == _SQLITE_FULL:
+        return disk_full_message(path)
+    if primary in (_SQLITE_READONLY, _SQLITE_PERM):
+        return _read_only_message(path)
+    if primary == _SQLITE_CORRUPT:
+        return damaged_message(path, str(exc))
+    if primary == _SQLITE_NOTADB:
+        return (
+            f"{path} is not an SQLite database (or its first page is damaged): point "
+            "DIGESTBOT_DB at digestbot's database, or at a new file name to start an empty one"
+        )
+    if primary == _SQLITE_CANTOPEN:
+        if path.is_dir():
+            return _folder_message(path)
+        return (
+            f"cannot open the database {path}: check that its folder exists and that the bot's "
+            "user may read and write the folder and the file (DIGESTBOT_DB)"
+        )
+    if primary == _SQLITE_IOERR:
+        return (
+            f"disk I/O error on the database {path} ({exc}): check the disk and its free "
+            "space, then run digestbot doctor"
+        )
+    if primary == _SQLITE_BUSY:
+        return (
+            f"the database {path} stayed locked by another process: stop the other "
+            "digestbot (or program) using it, then try again"
+        )
+    return None
+
+
+def _read_only_message(path: Path) -> str:
+    return (
+        f"the database {path} cannot be written (read-only file, folder or disk): give the "
+        "bot's user write access to the file and its folder (SQLite writes -wal and -shm files "
+        "beside it), or point DIGESTBOT_DB at a writable place"
+    )
+
+
+def _folder_message(path: Path) -> str:
+    return (
+        f"configuration error: DIGESTBOT_DB points at the folder {path}: set it to a file in "
+        f"it, e.g. {path / 'digestbot.db'}"
+    )
+
+
+def check_database_file(path: Path) -> None:
+    """Refuse a path digestbot must not write into, before anything opens it for writing: a
+    folder, or an existing file that is not SQLite or fails `PRAGMA quick_check` (a damaged
+    file written to is damaged further). Blocking: run it in a thread."""
+    if path.is_dir():
+        raise StoreError(_folder_message(path))
+    if not path.exists() or path.stat().st_size == 0:
+        return  # a new database
+    conn = sqlite3.connect(f"{path.resolve().as_uri()}?mode=ro", uri=True, isolation_level=None)
+    try:
+        conn.execute("PRAGMA busy_timeout = 10000")
+        rows = conn.execute("PRAGMA quick_check").fetchall()
+    finally:
+        conn.close()
+    problems = [str(row[0]) for row in rows]
+    if problems != ["ok"]:
+        more = f" and {len(problems) - 1} more problem(s)" if len(problems) > 1 else ""
+        raise DamagedDatabaseError(damaged_message(path, f"quick_check: {problems[0]}{more}"))
 
 
 def load_migrations() -> list[tuple[int, str, str]]:
@@ -130,9 +236,31 @@ class Database:
 
     @classmethod
     async def open(cls, path: Path | str) -> Database:
+        """Open (creating and migrating) the database. A file that cannot be used (a folder,
+        not SQLite, damaged, read-only, full disk) raises StoreError with the operator's line."""
         path = Path(path)
-        if str(path) != ":memory:" and path.parent and not path.parent.exists():
-            path.parent.mkdir(parents=True, exist_ok=True)
+        try:
+            return await cls._open(path)
+        except OSError as exc:  # creating its folder, or looking at the file
+            if exc.errno == errno.ENOSPC:
+                raise StoreError(disk_full_message(path)) from exc
+            if exc.errno in (errno.EROFS, errno.EACCES, errno.EPERM):
+                raise StoreError(_read_only_message(path)) from exc
+            raise StoreError(f"cannot use the database {path}: {exc.strerror or exc}") from exc
+        except sqlite3.Error as exc:
+            problem = storage_problem(exc, path)
+            if problem is None:
+                raise
+            raise StoreError(problem) from exc
+
+    @classmethod
+    async def _open(cls, path: Path) -> Database:
+        if str(path) != ":memory:":
+            if path.parent and not path.parent.exists():
+                path.parent.mkdir(parents=True, exist_ok=True)
+            # Also keeps aiosqlite from failing to connect: its worker thread then outlives
+            # the event loop and prints an "Event loop is closed" traceback at exit.
+            await asyncio.to_thread(check_database_file, path)
         writer = await aiosqlite.connect(path, isolation_level=None)
         try:
             await _configure(writer, writer=True)
@@ -141,6 +269,11 @@ class Database:
             if not row or str(row[0]).lower() != "wal":
                 raise StoreError(f"{path}: cannot switch the database to WAL mode")
             await _migrate(writer, path)
+            # A real write now (the header's application id, rewritten unchanged): a read-only
+            # file, folder or mount is named at start, not at the first poll.
+            await writer.execute("BEGIN IMMEDIATE")
+            await writer.execute(f"PRAGMA application_id = {APPLICATION_ID}")
+            await writer.execute("COMMIT")
             reader = await aiosqlite.connect(path, isolation_level=None)
             await _configure(reader, writer=False)
         except BaseException:

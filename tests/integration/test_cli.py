@@ -72,6 +72,21 @@ async def test_feeds_add_list_and_poll_once(tmp_path: Path, feed_server: FeedSer
     assert code == 0 and "unchanged" in out
 
 
+async def test_preview_says_how_many_more_items_and_how_to_see_them(
+    tmp_path: Path, feed_server: FeedServer
+) -> None:
+    feed_server.set("/f", letter(*(f"p{n:02}" for n in range(20))))
+    url = feed_server.url("/f")
+    code, out, _ = await digestbot("preview", url, env=archive_env(tmp_path))
+    assert code == 0
+    assert out.count("Post p") == 10
+    assert out.rstrip().endswith(f"… 10 more item(s): digestbot preview {url} --limit 20")
+    code, out, _ = await digestbot("preview", url, "--limit", "20", env=archive_env(tmp_path))
+    assert code == 0 and out.count("Post p") == 20 and "more item(s)" not in out
+    code, out, _ = await digestbot("preview", "--limit", "1", env=archive_env(tmp_path))
+    assert code == 0 and "… 2 more item(s): digestbot preview --limit 3" in out
+
+
 async def test_preview_llm_shows_both_summaries(tmp_path: Path, feed_server: FeedServer) -> None:
     feed_server.set("/f", letter("a"))
     async with running_fake_llm() as llm:
