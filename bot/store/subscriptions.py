@@ -22,6 +22,15 @@ _SUB_COLUMNS = (
     "s.created_at, s.paused_reason, s.paused_at"
 )
 
+# In an UPDATE setting the mode (parameters: the new mode, now): when the subscription started
+# collecting for its channel's digest. Kept while it stays in digest mode, set when it enters
+# it, NULL in instant mode. A digest holds only items first seen after it (bot.store.digests).
+_DIGEST_SINCE = (
+    "CASE WHEN ? <> 'digest' THEN NULL "  # leaving digest mode
+    "WHEN mode = 'digest' THEN coalesce(digest_since, created_at) "  # staying in it
+    "ELSE ? END"  # entering it now
+)
+
 
 @dataclass(frozen=True, slots=True)
 class SubscriptionRow:
@@ -181,8 +190,18 @@ class SubscriptionStore:
             if existing is None:
                 cursor = await tx.execute(
                     "INSERT INTO subscriptions (guild_id, channel_id, feed_id, mode, "
-                    "mention_role_id, added_by, created_at) VALUES (?, ?, ?, ?, ?, ?, ?)",
-                    (guild_id, channel_id, feed_id, mode, mention_role_id, added_by, now),
+                    "mention_role_id, added_by, created_at, digest_since) "
+                    "VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                    (
+                        guild_id,
+                        channel_id,
+                        feed_id,
+                        mode,
+                        mention_role_id,
+                        added_by,
+                        now,
+                        now if mode == "digest" else None,
+                    ),
                 )
                 sub_id = cursor.lastrowid
                 assert sub_id is not None
@@ -191,9 +210,10 @@ class SubscriptionStore:
                 sub_id = int(existing[0])
                 created = False
                 await tx.execute(
-                    "UPDATE subscriptions SET guild_id = ?, mode = ?, mention_role_id = ?, "
+                    "UPDATE subscriptions SET guild_id = ?, mode = ?, "
+                    f"digest_since = {_DIGEST_SINCE}, mention_role_id = ?, "
                     "added_by = coalesce(?, added_by), updated_at = ? WHERE id = ?",
-                    (guild_id, mode, mention_role_id, added_by, now, sub_id),
+                    (guild_id, mode, mode, now, mention_role_id, added_by, now, sub_id),
                 )
             await tx.execute(
                 "INSERT INTO guild_feeds (guild_id, feed_id, first_subscribed_at) "
@@ -211,8 +231,9 @@ class SubscriptionStore:
             raise ValueError(f"unknown subscription mode {mode!r}")
         async with self._db.transaction() as tx:
             await tx.execute(
-                "UPDATE subscriptions SET mode = ?, updated_at = ? WHERE id = ?",
-                (mode, now, subscription_id),
+                f"UPDATE subscriptions SET mode = ?, digest_since = {_DIGEST_SINCE}, "
+                "updated_at = ? WHERE id = ?",
+                (mode, mode, now, now, subscription_id),
             )
 
     async def remove(self, guild_id: int, feed_id: int, channel_id: int | None = None) -> int:
