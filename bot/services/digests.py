@@ -131,6 +131,37 @@ def _float(value: object, default: float) -> float:
     return float(value) if isinstance(value, int | float) else default
 
 
+async def period_start(store: Store, channel_id: int, end: float) -> float:
+    """Where the channel's next digest period starts (never after `end`)."""
+    start = await store.digests.collection_start(channel_id)
+    return end if start is None else min(start, end)
+
+
+async def waiting_for_digest(
+    store: Store, subscription: SubscriptionRow, new_mode: SubscriptionMode | None, now: float
+) -> list[int]:
+    """Before `subscription` goes from digest to instant mode: its items still waiting for
+    the channel's next digest, newest first ([] for any other change)."""
+    if subscription.mode != "digest" or new_mode != "instant":
+        return []
+    start = await period_start(store, subscription.channel_id, now)
+    ids = await store.digests.period_item_ids(subscription.channel_id, start, now)
+    rows = await store.items.many(ids)
+    return [r.id for r in rows if r.feed_id == subscription.feed_id]
+
+
+async def post_waiting(
+    store: Store, subscription: SubscriptionRow, waiting: Sequence[int], now: float
+) -> int:
+    """After the switch to instant: post what waited (the newest MODE_SWITCH_BACKFILL), so
+    none of it is lost. Returns how many were queued."""
+    if not waiting:
+        return 0
+    return await store.deliveries.queue_backfill(
+        subscription.id, list(waiting[:MODE_SWITCH_BACKFILL]), now
+    )
+
+
 class DigestService:
     def __init__(
         self,
@@ -213,9 +244,7 @@ class DigestService:
         return DigestPreview(messages, len(ids), start, now, scheduled)
 
     async def _period_start(self, channel_id: int, end: float) -> float:
-        """Where the channel's next digest period starts (never after `end`)."""
-        start = await self._store.digests.collection_start(channel_id)
-        return end if start is None else min(start, end)
+        return await period_start(self._store, channel_id, end)
 
     async def set_mode(
         self, guild_id: int, channel_id: int, feed_id: int, mode: SubscriptionMode
@@ -229,25 +258,14 @@ class DigestService:
         if subscription is None or subscription.guild_id != guild_id:
             raise NotSubscribedError("That channel does not follow that feed.")
         now = self._clock()
-        waiting: list[int] = []
-        if subscription.mode == "digest" and mode == "instant":
-            waiting = await self._waiting_items(channel_id, feed_id, now)
+        waiting = await waiting_for_digest(self._store, subscription, mode, now)
         await self._store.subscriptions.set_mode(subscription.id, mode, now)
-        posted = 0
-        if waiting:
-            posted = await self._store.deliveries.queue_backfill(
-                subscription.id, waiting[:MODE_SWITCH_BACKFILL], now
-            )
+        posted = await post_waiting(self._store, subscription, waiting, now)
+        if posted:
             self._wake_outbox()
         updated = await self._store.subscriptions.get(subscription.id)
         assert updated is not None
         return ModeChange(updated, posted)
-
-    async def _waiting_items(self, channel_id: int, feed_id: int, now: float) -> list[int]:
-        start = await self._period_start(channel_id, now)
-        ids = await self._store.digests.period_item_ids(channel_id, start, now)
-        rows = await self._store.items.many(ids)
-        return [r.id for r in rows if r.feed_id == feed_id]
 
     # --- the tick ------------------------------------------------------------------------
 

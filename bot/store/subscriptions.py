@@ -22,13 +22,15 @@ _SUB_COLUMNS = (
     "s.created_at, s.paused_reason, s.paused_at"
 )
 
-# In an UPDATE setting the mode (parameters: the new mode, now): when the subscription started
-# collecting for its channel's digest. Kept while it stays in digest mode, set when it enters
-# it, NULL in instant mode. A digest holds only items first seen after it (bot.store.digests).
+# In an UPDATE with the named parameters :mode (None: not given) and :now: when the
+# subscription started collecting for its channel's digest. Kept while it stays in digest mode,
+# set when it enters it, NULL in instant mode. A digest holds only items first seen after it
+# (bot.store.digests).
 _DIGEST_SINCE = (
-    "CASE WHEN ? <> 'digest' THEN NULL "  # leaving digest mode
+    "CASE WHEN :mode IS NULL THEN digest_since "  # mode not given: unchanged
+    "WHEN :mode <> 'digest' THEN NULL "  # leaving digest mode
     "WHEN mode = 'digest' THEN coalesce(digest_since, created_at) "  # staying in it
-    "ELSE ? END"  # entering it now
+    "ELSE :now END"  # entering it now
 )
 
 
@@ -168,18 +170,19 @@ class SubscriptionStore:
         channel_id: int,
         feed_id: int,
         *,
-        mode: SubscriptionMode = "instant",
+        mode: SubscriptionMode | None = None,
         mention_role_id: int | None = None,
         added_by: int | None = None,
         now: float,
     ) -> tuple[SubscriptionRow, bool]:
         """Subscribe a channel to a feed; `created` is False when (channel, feed) existed.
 
-        Adding an existing subscription updates its mode, mention and adder. Any add resumes
+        None is "not given": a new subscription is instant without a role ping; adding an
+        existing subscription changes only the mode, mention and adder given. Any add resumes
         the channel's paused subscriptions (a pause is about the channel: access, permissions;
         the caller checked them before accepting): see `_resume_channel`.
         """
-        if mode not in MODES:
+        if mode is not None and mode not in MODES:
             raise ValueError(f"unknown subscription mode {mode!r}")
         async with self._db.transaction() as tx:
             async with tx.execute(
@@ -196,7 +199,7 @@ class SubscriptionStore:
                         guild_id,
                         channel_id,
                         feed_id,
-                        mode,
+                        mode or "instant",
                         mention_role_id,
                         added_by,
                         now,
@@ -210,10 +213,18 @@ class SubscriptionStore:
                 sub_id = int(existing[0])
                 created = False
                 await tx.execute(
-                    "UPDATE subscriptions SET guild_id = ?, mode = ?, "
-                    f"digest_since = {_DIGEST_SINCE}, mention_role_id = ?, "
-                    "added_by = coalesce(?, added_by), updated_at = ? WHERE id = ?",
-                    (guild_id, mode, mode, now, mention_role_id, added_by, now, sub_id),
+                    "UPDATE subscriptions SET guild_id = :guild, mode = coalesce(:mode, mode), "
+                    f"digest_since = {_DIGEST_SINCE}, "
+                    "mention_role_id = coalesce(:role, mention_role_id), "
+                    "added_by = coalesce(:by, added_by), updated_at = :now WHERE id = :id",
+                    {
+                        "guild": guild_id,
+                        "mode": mode,
+                        "role": mention_role_id,
+                        "by": added_by,
+                        "now": now,
+                        "id": sub_id,
+                    },
                 )
             await tx.execute(
                 "INSERT INTO guild_feeds (guild_id, feed_id, first_subscribed_at) "
@@ -231,9 +242,9 @@ class SubscriptionStore:
             raise ValueError(f"unknown subscription mode {mode!r}")
         async with self._db.transaction() as tx:
             await tx.execute(
-                f"UPDATE subscriptions SET mode = ?, digest_since = {_DIGEST_SINCE}, "
-                "updated_at = ? WHERE id = ?",
-                (mode, mode, now, now, subscription_id),
+                f"UPDATE subscriptions SET mode = :mode, digest_since = {_DIGEST_SINCE}, "
+                "updated_at = :now WHERE id = :id",
+                {"mode": mode, "now": now, "id": subscription_id},
             )
 
     async def remove(self, guild_id: int, feed_id: int, channel_id: int | None = None) -> int:
