@@ -45,6 +45,10 @@ def _safe(text: str) -> str:
     return neutralize_mentions(escape_markdown(text))
 
 
+def _role(role_id: int | None) -> str:
+    return "none" if role_id is None else f"<@&{role_id}>"
+
+
 class FeedCog(commands.Cog):
     feed = app_commands.Group(
         name="feed",
@@ -60,16 +64,16 @@ class FeedCog(commands.Cog):
     @app_commands.describe(
         url="The feed's URL, or the newsletter's web address (its feed is found for you)",
         channel="Where to post (default: this channel)",
-        mode="instant: one post per item (default); digest: collected into a scheduled digest",
+        mode="instant: a post per item (new feeds' default); digest: into a scheduled digest",
         backfill=f"How many of the newest existing items to post now (0–{MAX_BACKFILL}, default 1)",
-        mention="A role to ping with each post (the only ping a feed post can make)",
+        mention="A role to ping with each post (left out: a feed already here keeps its ping)",
     )
     async def add(
         self,
         interaction: Interaction,
         url: str,
         channel: discord.TextChannel | None = None,
-        mode: Literal["instant", "digest"] = "instant",
+        mode: Literal["instant", "digest"] | None = None,
         backfill: app_commands.Range[int, 0, MAX_BACKFILL] = 1,
         mention: discord.Role | None = None,
     ) -> None:
@@ -95,13 +99,27 @@ class FeedCog(commands.Cog):
             await reply(interaction, f"Sorry, I couldn't add that feed: {exc.message}")
             return
         title = _safe(result.feed.display_title)
-        lines = [
-            f"✅ {'Following' if result.created else 'Updated'} **{title}** in {target.mention} "
-            f"({mode} mode)."
-        ]
+        now_mode = result.subscription.mode
+        lines: list[str] = []
+        if result.discovered:
+            lines.append(f"Found the feed **{title}** at <{result.feed.url}>.")
+        if result.created:
+            lines.append(f"✅ Following **{title}** in {target.mention} ({now_mode} mode).")
+        else:
+            changed, kept = result.changes(_role)
+            line = f"✅ Already following **{title}** in {target.mention}. "
+            line += f"Changed: {'; '.join(changed)}." if changed else "Nothing changed."
+            if kept:
+                line += f" Kept: {'; '.join(kept)}."
+            lines.append(line)
         if result.backfilled:
             lines.append(f"Posting its {result.backfilled} newest item(s) there now.")
-        if mode == "digest":
+        if result.released:
+            lines.append(
+                f"Posting the {result.released} item(s) that were waiting for the digest now."
+            )
+        previous_mode = result.previous.mode if result.previous is not None else None
+        if now_mode == "digest" and previous_mode != "digest":
             lines.append("Items are collected for the channel's digest (`/digest schedule`).")
         if mention is not None:
             lines.append(f"Each post will ping {mention.mention}.")
@@ -231,14 +249,14 @@ class FeedCog(commands.Cog):
     @app_commands.describe(
         file="An OPML file exported from another reader (at most 1 MiB, 500 feeds)",
         channel="Where to post (default: this channel)",
-        mode="instant (default) or digest",
+        mode="instant (default) or digest (left out: feeds already here keep their mode)",
     )
     async def import_(
         self,
         interaction: Interaction,
         file: discord.Attachment,
         channel: discord.TextChannel | None = None,
-        mode: Literal["instant", "digest"] = "instant",
+        mode: Literal["instant", "digest"] | None = None,
     ) -> None:
         if not await require_manage_guild(interaction):
             return

@@ -25,7 +25,7 @@ class _Parser(argparse.ArgumentParser):
 def _add_parser() -> _Parser:
     parser = _Parser(prog="feed add", add_help=False)
     parser.add_argument("url")
-    parser.add_argument("--mode", choices=("instant", "digest"), default="instant")
+    parser.add_argument("--mode", choices=("instant", "digest"), default=None)
     parser.add_argument("--backfill", type=int, default=1)
     return parser
 
@@ -45,12 +45,26 @@ async def feed_add(ctx: ConsoleContext, args: list[str]) -> str:
         backfill=parsed.backfill,
         added_by=CONSOLE_USER_ID,
     )
-    verb = "Following" if result.created else "Already following (settings updated)"
-    return (
-        f"{verb}: {shown(result.feed.display_title, markdown=False)} <{result.feed.url}> "
-        f"in {parsed.mode} mode; "
-        f"{result.backfilled} item(s) posted now."
-    )
+    title = shown(result.feed.display_title, markdown=False)
+    feed = f"{title} <{result.feed.url}>"
+    found = f"Found the feed {title} at <{result.feed.url}>.\n" if result.discovered else ""
+    if result.created:
+        return (
+            f"{found}Following: {feed} in {result.subscription.mode} mode; "
+            f"{result.backfilled} item(s) posted now."
+        )
+    changed, kept = result.changes(_role)
+    answer = f"{found}Already following: {feed}. "
+    answer += f"Changed: {'; '.join(changed)}." if changed else "Nothing changed."
+    if kept:
+        answer += f" Kept: {'; '.join(kept)}."
+    if result.released:
+        answer += f" {result.released} item(s) that waited for the digest posted now."
+    return answer
+
+
+def _role(role_id: int | None) -> str:
+    return "none" if role_id is None else f"role {role_id}"
 
 
 async def _find(ctx: ConsoleContext, text: str) -> SubscriptionView:

@@ -22,6 +22,17 @@ _SUB_COLUMNS = (
     "s.created_at, s.paused_reason, s.paused_at"
 )
 
+# In an UPDATE with the named parameters :mode (None: not given) and :now: when the
+# subscription started collecting for its channel's digest. Kept while it stays in digest mode,
+# set when it enters it, NULL in instant mode. A digest holds only items first seen after it
+# (bot.store.digests).
+_DIGEST_SINCE = (
+    "CASE WHEN :mode IS NULL THEN digest_since "  # mode not given: unchanged
+    "WHEN :mode <> 'digest' THEN NULL "  # leaving digest mode
+    "WHEN mode = 'digest' THEN coalesce(digest_since, created_at) "  # staying in it
+    "ELSE :now END"  # entering it now
+)
+
 
 @dataclass(frozen=True, slots=True)
 class SubscriptionRow:
@@ -159,18 +170,19 @@ class SubscriptionStore:
         channel_id: int,
         feed_id: int,
         *,
-        mode: SubscriptionMode = "instant",
+        mode: SubscriptionMode | None = None,
         mention_role_id: int | None = None,
         added_by: int | None = None,
         now: float,
     ) -> tuple[SubscriptionRow, bool]:
         """Subscribe a channel to a feed; `created` is False when (channel, feed) existed.
 
-        Adding an existing subscription updates its mode, mention and adder. Any add resumes
+        None is "not given": a new subscription is instant without a role ping; adding an
+        existing subscription changes only the mode, mention and adder given. Any add resumes
         the channel's paused subscriptions (a pause is about the channel: access, permissions;
         the caller checked them before accepting): see `_resume_channel`.
         """
-        if mode not in MODES:
+        if mode is not None and mode not in MODES:
             raise ValueError(f"unknown subscription mode {mode!r}")
         async with self._db.transaction() as tx:
             async with tx.execute(
@@ -181,8 +193,18 @@ class SubscriptionStore:
             if existing is None:
                 cursor = await tx.execute(
                     "INSERT INTO subscriptions (guild_id, channel_id, feed_id, mode, "
-                    "mention_role_id, added_by, created_at) VALUES (?, ?, ?, ?, ?, ?, ?)",
-                    (guild_id, channel_id, feed_id, mode, mention_role_id, added_by, now),
+                    "mention_role_id, added_by, created_at, digest_since) "
+                    "VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                    (
+                        guild_id,
+                        channel_id,
+                        feed_id,
+                        mode or "instant",
+                        mention_role_id,
+                        added_by,
+                        now,
+                        now if mode == "digest" else None,
+                    ),
                 )
                 sub_id = cursor.lastrowid
                 assert sub_id is not None
@@ -191,9 +213,18 @@ class SubscriptionStore:
                 sub_id = int(existing[0])
                 created = False
                 await tx.execute(
-                    "UPDATE subscriptions SET guild_id = ?, mode = ?, mention_role_id = ?, "
-                    "added_by = coalesce(?, added_by), updated_at = ? WHERE id = ?",
-                    (guild_id, mode, mention_role_id, added_by, now, sub_id),
+                    "UPDATE subscriptions SET guild_id = :guild, mode = coalesce(:mode, mode), "
+                    f"digest_since = {_DIGEST_SINCE}, "
+                    "mention_role_id = coalesce(:role, mention_role_id), "
+                    "added_by = coalesce(:by, added_by), updated_at = :now WHERE id = :id",
+                    {
+                        "guild": guild_id,
+                        "mode": mode,
+                        "role": mention_role_id,
+                        "by": added_by,
+                        "now": now,
+                        "id": sub_id,
+                    },
                 )
             await tx.execute(
                 "INSERT INTO guild_feeds (guild_id, feed_id, first_subscribed_at) "
@@ -211,8 +242,9 @@ class SubscriptionStore:
             raise ValueError(f"unknown subscription mode {mode!r}")
         async with self._db.transaction() as tx:
             await tx.execute(
-                "UPDATE subscriptions SET mode = ?, updated_at = ? WHERE id = ?",
-                (mode, now, subscription_id),
+                f"UPDATE subscriptions SET mode = :mode, digest_since = {_DIGEST_SINCE}, "
+                "updated_at = :now WHERE id = :id",
+                {"mode": mode, "now": now, "id": subscription_id},
             )
 
     async def remove(self, guild_id: int, feed_id: int, channel_id: int | None = None) -> int:

@@ -54,3 +54,48 @@ async def test_feed_add_posts_backfill_and_new_items_without_pings(
         assert not hostile.pinged.anyone
         assert hostile.allowed_mentions == {"parse": []}
         assert len(fake.bot_posts(world.news_id)) == 2
+
+
+async def test_a_repeated_feed_add_keeps_mode_and_role_and_names_a_discovered_feed(
+    tmp_path: Path, fake_discord: FakeDiscord, feed_server: FeedServer
+) -> None:
+    fake = fake_discord
+    world = fake.state.add_standard_guild()
+    readers = fake.state.add_role(world.guild_id, "Readers", mentionable=True)
+    feed_server.set("/feed", newsletter("First"))
+    feed_server.set(
+        "/about", "<html><body>No feed link on this page.</body></html>", content_type="text/html"
+    )
+
+    async def feed_add(options: dict[str, object]) -> str:
+        handle = await fake.invoke_command(
+            "feed add",
+            {"channel": world.news_id, **options},
+            guild_id=world.guild_id,
+            channel_id=world.general_id,
+            user_id=world.admin_id,
+        )
+        answer = await handle.final_message(timeout=10)
+        assert answer.ephemeral and not answer.pinged.anyone
+        return answer.content
+
+    async with running_bot(tmp_path, fake) as bot:
+        store = bot.runtime.store
+        url = feed_server.url("/feed")
+        first = await feed_add({"url": url, "mode": "digest", "mention": readers.id})
+        assert "Following **The Letter**" in first and "(digest mode)" in first
+        (feed,) = await store.feeds.all()
+
+        again = await feed_add({"url": url})
+        assert "Already following **The Letter**" in again
+        assert f"Nothing changed. Kept: digest mode; role ping <@&{readers.id}>." in again
+        sub = await store.subscriptions.find(world.news_id, feed.id)
+        assert sub is not None and (sub.mode, sub.mention_role_id) == ("digest", readers.id)
+
+        # A page with no feed link: discovery finds the host's /feed, already followed here.
+        found = await feed_add({"url": feed_server.url("/about")})
+        assert found.startswith(f"Found the feed **The Letter** at <{feed.url}>.")
+        assert "Nothing changed." in found
+        sub = await store.subscriptions.find(world.news_id, feed.id)
+        assert sub is not None and (sub.mode, sub.mention_role_id) == ("digest", readers.id)
+        assert fake.bot_posts(world.news_id) == []  # digest mode: nothing was posted

@@ -375,6 +375,135 @@ async def test_switching_modes(store: Store) -> None:
         await service.set_mode(GUILD + 1, CH, feed, "digest")
 
 
+# --- what was collected before the schedule (or while it was off) is not lost --------------
+
+
+async def test_items_collected_before_the_schedule_are_in_its_first_digest_once(
+    store: Store,
+) -> None:
+    clock = Clock(ts("2024-05-01T08:00:00"))
+    service = DigestService(store, clock=clock, max_items=2)
+    feed = await add_polled_feed(store, "https://d.example/feed", now=clock.now - 100)
+    await poll_items(store, feed, ["old-1"], now=clock.now - 50)  # the archive: not news
+    await store.subscriptions.add(GUILD, CH, feed, mode="digest", added_by=ADMIN, now=clock.now)
+    # Collected for days with no schedule: no post, no digest, and none of it may vanish.
+    for day, when in enumerate(["2024-05-01T10:00:00", "2024-05-02T10:00:00"], start=1):
+        await poll_items(store, feed, [f"d-{day}"], now=ts(when))
+    clock.now = ts("2024-05-03T08:00:00")
+    await poll_items(store, feed, ["d-3"], now=clock.now)
+    assert (await service.preview(CH)).item_count == 3  # the preview shows what waits
+
+    clock.now = ts("2024-05-03T12:00:00")
+    await service.schedule(
+        guild_id=GUILD, channel_id=CH, cadence="daily", local_time="09:00", timezone="UTC"
+    )
+    poster = RecordingPoster()
+    worker = outbox(store, poster, clock, service)
+    clock.now = ts("2024-05-04T09:00:00")
+    (first,) = await service.run_due()
+    assert first.queued and first.item_count == 3
+    await worker.drain()
+    assert poster.linked_ids() == ["d-3", "d-2"]  # the usual cap (2 here) ...
+    (more,) = [
+        int(m) for p in poster.posts for e in p.embeds for m in _MORE.findall(e.description or "")
+    ]
+    assert more == 1  # ... and its "1 more" line
+    assert "3 new items" in (poster.posts[0].content or "")
+    assert poster.items == []  # nothing was posted one by one
+
+    # The next digest holds only what came after the first one: nothing twice.
+    await poll_items(store, feed, ["d-4"], now=ts("2024-05-04T10:00:00"))
+    clock.now = ts("2024-05-05T09:00:00")
+    (second,) = await service.run_due()
+    assert second.item_count == 1
+    await worker.drain()
+    assert poster.linked_ids() == ["d-3", "d-2", "d-4"]
+    digests = await digests_of(store)
+    assert [await item_sids(store, d) for d in digests] == [["d-3", "d-2", "d-1"], ["d-4"]]
+
+
+async def test_a_feed_switched_from_instant_collects_only_from_the_switch(store: Store) -> None:
+    clock = Clock(ts("2024-05-01T08:00:00"))
+    service = DigestService(store, clock=clock)
+    feed = await feed_in(store, "https://d.example/feed", CH, mode="instant", at=clock.now)
+    clock.now += 60
+    await poll_items(store, feed, ["i-1"], now=clock.now)
+    poster = RecordingPoster()
+    worker = outbox(store, poster, clock, service)
+    await worker.drain()
+    assert [t for _, t in poster.items] == ["Post i-1"]
+    async with store.db.transaction() as tx:  # sent posts pruned: the switch alone decides
+        await tx.execute("DELETE FROM deliveries WHERE kind = 'item' AND state = 'sent'")
+    clock.now = ts("2024-05-01T09:00:00")
+    await service.set_mode(GUILD, CH, feed, "digest")
+    await poll_items(store, feed, ["d-2"], now=clock.now + 60)
+
+    clock.now = ts("2024-05-02T12:00:00")
+    await service.schedule(
+        guild_id=GUILD, channel_id=CH, cadence="daily", local_time="09:00", timezone="UTC"
+    )
+    clock.now = ts("2024-05-03T09:00:00")
+    (first,) = await service.run_due()
+    assert first.queued
+    assert first.period_start == datetime(2024, 5, 1, 9, tzinfo=UTC)  # since the switch
+    await worker.drain()
+    assert poster.linked_ids() == ["d-2"]  # the instant post is not repeated
+
+
+async def test_a_digest_turned_off_and_on_again_loses_and_repeats_nothing(store: Store) -> None:
+    clock = Clock(ts("2024-05-01T08:00:00"))
+    service = DigestService(store, clock=clock)
+    feed = await feed_in(store, "https://d.example/feed", CH, at=clock.now)
+    await service.schedule(
+        guild_id=GUILD, channel_id=CH, cadence="daily", local_time="09:00", timezone="UTC"
+    )
+    poster = RecordingPoster()
+    worker = outbox(store, poster, clock, service)
+    await poll_items(store, feed, ["d-1"], now=ts("2024-05-01T08:30:00"))
+    clock.now = ts("2024-05-01T09:00:00")
+    await service.run_due()
+    await worker.drain()
+    assert poster.linked_ids() == ["d-1"]
+
+    # d-2's digest is queued, then the digest is turned off before it was sent ...
+    await poll_items(store, feed, ["d-2"], now=ts("2024-05-01T10:00:00"))
+    clock.now = ts("2024-05-02T09:00:00")
+    (queued,) = await service.run_due()
+    assert queued.queued
+    assert await service.off(CH)
+    assert await service.get(CH) is None and await service.for_guild(GUILD) == []
+    # ... d-3 arrives while it is off (the feed keeps collecting), and no digest is sent.
+    await poll_items(store, feed, ["d-3"], now=ts("2024-05-02T10:00:00"))
+    clock.now = ts("2024-05-03T09:00:00")
+    assert await service.run_due() == []
+
+    clock.now = ts("2024-05-03T12:00:00")
+    again = await service.schedule(
+        guild_id=GUILD, channel_id=CH, cadence="daily", local_time="09:00", timezone="UTC"
+    )
+    assert again.created  # for the admin it is a new schedule
+    clock.now = ts("2024-05-04T09:00:00")
+    (next_one,) = await service.run_due()
+    assert next_one.queued
+    await worker.drain()
+    # d-2 (its digest was cancelled) and d-3 (collected while off); d-1 not again.
+    assert poster.linked_ids() == ["d-1", "d-3", "d-2"]
+    assert [d.state for d in await digests_of(store)] == ["sent", "cancelled", "sent"]
+
+
+async def test_back_to_instant_without_a_schedule_posts_what_was_collected(store: Store) -> None:
+    clock = Clock(ts("2024-05-01T08:00:00"))
+    service = DigestService(store, clock=clock)
+    feed = await feed_in(store, "https://d.example/feed", CH, at=clock.now)
+    await poll_items(store, feed, ["d-2", "d-1"], now=clock.now + 60)
+    clock.now += 3600
+    change = await service.set_mode(GUILD, CH, feed, "instant")
+    assert change.posted == 2
+    poster = RecordingPoster()
+    await outbox(store, poster, clock, service).drain()
+    assert [t for _, t in poster.items] == ["Post d-1", "Post d-2"]
+
+
 async def test_schedule_validation_off_and_rescheduling(store: Store) -> None:
     clock = Clock(ts("2024-05-01T08:00:00"))
     service = DigestService(store, clock=clock)

@@ -2,12 +2,13 @@
 and the outbox handler that sends them.
 
 A channel's digest lists the items its digest-mode feeds first saw in the period, grouped by
-feed, newest first. The period of a digest for slot S is (last digest's slot, S], or
-(schedule created, S] for the first one. A tick (every `DIGEST_TICK_S`, and once at start)
-asks `due_slot` for each schedule: after downtime only the latest missed slot is due, and its
-period reaches back to the last digest, so nothing is lost and nothing is sent twice. Marking
-the slot and queueing the delivery is one transaction; the delivery's dedupe key is
-`digest_key(channel, slot)`. An empty period sends nothing.
+feed, newest first. The period of a digest for slot S is (last digest's slot, S], or, for the
+first one, all its feeds collected since they entered digest mode: items that arrived before
+the schedule was set (or while it was off) are not lost. A tick (every `DIGEST_TICK_S`, and
+once at start) asks `due_slot` for each schedule: after downtime only the latest missed slot is
+due, and its period reaches back to the last digest, so nothing is lost and nothing is sent
+twice. Marking the slot and queueing the delivery is one transaction; the delivery's dedupe
+key is `digest_key(channel, slot)`. An empty period sends nothing.
 """
 
 from __future__ import annotations
@@ -17,7 +18,7 @@ import logging
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 
 from bot.features.digest.compose import DEFAULT_MAX_ITEMS, compose_digest
 from bot.features.digest.schedule import (
@@ -39,8 +40,6 @@ from bot.store.subscriptions import MODES, SubscriptionMode, SubscriptionRow
 log = logging.getLogger(__name__)
 
 DIGEST_TICK_S = 30.0
-# A preview of a channel without a schedule covers the last day.
-UNSCHEDULED_PREVIEW_S = 86_400.0
 # Switching a feed back to instant posts the items still waiting for the digest, up to this many.
 MODE_SWITCH_BACKFILL = 25
 
@@ -121,6 +120,37 @@ def _float(value: object, default: float) -> float:
     return float(value) if isinstance(value, int | float) else default
 
 
+async def period_start(store: Store, channel_id: int, end: float) -> float:
+    """Where the channel's next digest period starts (never after `end`)."""
+    start = await store.digests.collection_start(channel_id)
+    return end if start is None else min(start, end)
+
+
+async def waiting_for_digest(
+    store: Store, subscription: SubscriptionRow, new_mode: SubscriptionMode | None, now: float
+) -> list[int]:
+    """Before `subscription` goes from digest to instant mode: its items still waiting for
+    the channel's next digest, newest first ([] for any other change)."""
+    if subscription.mode != "digest" or new_mode != "instant":
+        return []
+    start = await period_start(store, subscription.channel_id, now)
+    ids = await store.digests.period_item_ids(subscription.channel_id, start, now)
+    rows = await store.items.many(ids)
+    return [r.id for r in rows if r.feed_id == subscription.feed_id]
+
+
+async def post_waiting(
+    store: Store, subscription: SubscriptionRow, waiting: Sequence[int], now: float
+) -> int:
+    """After the switch to instant: post what waited (the newest MODE_SWITCH_BACKFILL), so
+    none of it is lost. Returns how many were queued."""
+    if not waiting:
+        return 0
+    return await store.deliveries.queue_backfill(
+        subscription.id, list(waiting[:MODE_SWITCH_BACKFILL]), now
+    )
+
+
 class DigestService:
     def __init__(
         self,
@@ -171,8 +201,9 @@ class DigestService:
         return ScheduledDigest(row, schedule, next_slot_after(schedule, self._now()), created)
 
     async def off(self, channel_id: int) -> bool:
-        """Stop the channel's digest; False if it had none."""
-        return await self._store.digests.remove(channel_id)
+        """Stop the channel's digest; False if it had none. Its digest-mode feeds keep
+        collecting: a later schedule's first digest carries what waited."""
+        return await self._store.digests.remove(channel_id, self._clock())
 
     async def get(self, channel_id: int) -> ScheduledDigest | None:
         row = await self._store.digests.get(channel_id)
@@ -190,21 +221,19 @@ class DigestService:
 
     async def preview(self, channel_id: int, *, channel_name: str | None = None) -> DigestPreview:
         """The digest the channel would get now: its period so far (since the last digest,
-        or the schedule's creation; the last day when it has no schedule)."""
+        or since its feeds began collecting), with or without a schedule."""
         now = self._now()
         scheduled = await self.get(channel_id)
-        if scheduled is not None:
-            row = scheduled.row
-            start = _utc(row.last_sent_slot if row.last_sent_slot is not None else row.created_at)
-            name = channel_name or row.channel_name
-        else:
-            start = now - timedelta(seconds=UNSCHEDULED_PREVIEW_S)
-            name = channel_name or ""
+        name = channel_name or (scheduled.row.channel_name if scheduled is not None else "")
+        start = _utc(await self._period_start(channel_id, now.timestamp()))
         ids = await self._store.digests.period_item_ids(
             channel_id, start.timestamp(), now.timestamp()
         )
         messages = await self._compose(ids, name, start, now)
         return DigestPreview(messages, len(ids), start, now, scheduled)
+
+    async def _period_start(self, channel_id: int, end: float) -> float:
+        return await period_start(self._store, channel_id, end)
 
     async def set_mode(
         self, guild_id: int, channel_id: int, feed_id: int, mode: SubscriptionMode
@@ -218,28 +247,14 @@ class DigestService:
         if subscription is None or subscription.guild_id != guild_id:
             raise NotSubscribedError("That channel does not follow that feed.")
         now = self._clock()
-        waiting: list[int] = []
-        if subscription.mode == "digest" and mode == "instant":
-            waiting = await self._waiting_items(channel_id, feed_id, now)
+        waiting = await waiting_for_digest(self._store, subscription, mode, now)
         await self._store.subscriptions.set_mode(subscription.id, mode, now)
-        posted = 0
-        if waiting:
-            posted = await self._store.deliveries.queue_backfill(
-                subscription.id, waiting[:MODE_SWITCH_BACKFILL], now
-            )
+        posted = await post_waiting(self._store, subscription, waiting, now)
+        if posted:
             self._wake_outbox()
         updated = await self._store.subscriptions.get(subscription.id)
         assert updated is not None
         return ModeChange(updated, posted)
-
-    async def _waiting_items(self, channel_id: int, feed_id: int, now: float) -> list[int]:
-        row = await self._store.digests.get(channel_id)
-        if row is None:
-            return []
-        start = row.last_sent_slot if row.last_sent_slot is not None else row.created_at
-        ids = await self._store.digests.period_item_ids(channel_id, start, now)
-        rows = await self._store.items.many(ids)
-        return [r.id for r in rows if r.feed_id == feed_id]
 
     # --- the tick ------------------------------------------------------------------------
 
@@ -274,7 +289,8 @@ class DigestService:
         slot = due_slot(schedule, now, last_sent, not_before=_utc(row.updated_at))
         if slot is None:
             return None
-        start, end = digest_period(schedule, slot, last_sent or _utc(row.created_at))
+        collected = _utc(await self._period_start(row.channel_id, slot.timestamp()))
+        start, end = digest_period(schedule, slot, collected)
         period = period_name(slot)
         committed = await self._store.digests.commit_slot(
             channel_id=row.channel_id,

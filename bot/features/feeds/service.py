@@ -31,6 +31,9 @@ class AddedFeed:
     feed: FeedRow
     created: bool  # False: the feed was already archived (no fetch was made)
     outcome: PollOutcome | None  # the first poll, for a new feed
+    # Found at another address than the one given (the page's feed, the usual /feed paths,
+    # a redirect): say which feed that is.
+    discovered: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -121,9 +124,10 @@ class FeedService:
             if existing is not None:
                 return AddedFeed(existing, False, None)
             document = await fetch_feed_document(self._fetcher, url)
+            discovered = document.url != url
             existing = await self._store.feeds.by_url(document.url)
             if existing is not None:
-                return AddedFeed(existing, False, None)
+                return AddedFeed(existing, False, None, discovered)
             now = self._clock()
             interval = self._settings.poll_interval_s
             feed = await self._store.feeds.add(
@@ -136,4 +140,4 @@ class FeedService:
             outcome = await self._pipeline.ingest(feed, document.result)
             self._on_feed_added()  # the poller may be asleep with nothing to poll
             refreshed = await self._store.feeds.get(feed.id)
-            return AddedFeed(refreshed or feed, True, outcome)
+            return AddedFeed(refreshed or feed, True, outcome, discovered)

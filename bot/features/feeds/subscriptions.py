@@ -7,6 +7,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Literal
 
+from bot.features.digest.service import post_waiting, waiting_for_digest
 from bot.features.feeds.service import FeedService
 from bot.ingest.pipeline import PollOutcome
 from bot.safe import escape_markdown, neutralize_mentions
@@ -26,6 +27,34 @@ class SubscribeResult:
     subscription: SubscriptionRow
     created: bool  # False: the channel already had this feed (settings updated, resumed)
     backfilled: int  # items queued for posting now
+    # The subscription before this add (None: created). Only the options given changed.
+    previous: SubscriptionRow | None = None
+    # The feed was found at another address than the one given (discovery, a redirect).
+    discovered: bool = False
+    # Back to instant mode: items that waited for the digest, now queued as posts.
+    released: int = 0
+
+    def changes(self, role: Callable[[int | None], str]) -> tuple[list[str], list[str]]:
+        """For an existing subscription: (what this add changed, what it kept), as phrases
+        such as "mode instant → digest" / "digest mode"; `role` names a role id (or None)."""
+        if self.previous is None:
+            return [], []
+        before, after = self.previous, self.subscription
+        changed: list[str] = []
+        kept: list[str] = []
+        if before.mode != after.mode:
+            changed.append(f"mode {before.mode} → {after.mode}")
+        else:
+            kept.append(f"{after.mode} mode")
+        if before.mention_role_id != after.mention_role_id:
+            changed.append(
+                f"role ping {role(before.mention_role_id)} → {role(after.mention_role_id)}"
+            )
+        else:
+            kept.append(f"role ping {role(after.mention_role_id)}")
+        if before.paused and not after.paused:
+            changed.append(f"resumed (it was paused because {before.paused_reason})")
+        return changed, kept
 
 
 class SubscriptionService:
@@ -48,17 +77,23 @@ class SubscriptionService:
         guild_id: int,
         channel_id: int,
         url: str,
-        mode: Mode = "instant",
+        mode: Mode | None = None,
         backfill: int = 1,
         mention_role_id: int | None = None,
         added_by: int | None = None,
     ) -> SubscribeResult:
-        """Add (or update and resume) a channel's subscription; post the `backfill` newest
-        items now. Raises FeedError subclasses with a message for the admin."""
+        """Add (or resume) a channel's subscription; a new one posts the `backfill` newest
+        items now. None is "not given": a new subscription is instant without a role ping,
+        an existing one keeps its mode and ping and changes only what is given. Raises
+        FeedError subclasses with a message for the admin."""
         if not 0 <= backfill <= MAX_BACKFILL:
             raise ValueError(f"backfill must be between 0 and {MAX_BACKFILL}")
         added = await self._feeds.add(url)
         now = self._clock()
+        previous = await self._store.subscriptions.find(channel_id, added.feed.id)
+        waiting = (
+            [] if previous is None else await waiting_for_digest(self._store, previous, mode, now)
+        )
         subscription, created = await self._store.subscriptions.add(
             guild_id,
             channel_id,
@@ -69,13 +104,22 @@ class SubscriptionService:
             now=now,
         )
         queued = 0
-        if created and backfill and mode == "instant":
+        if created and backfill and subscription.mode == "instant":
             newest = await self._store.items.latest([added.feed.id], backfill)
             queued = await self._store.deliveries.queue_backfill(
                 subscription.id, [row.id for row in newest], now
             )
+        released = await post_waiting(self._store, subscription, waiting, now)
         self._wake_outbox()
-        return SubscribeResult(added.feed, subscription, created, queued)
+        return SubscribeResult(
+            added.feed,
+            subscription,
+            created,
+            queued,
+            previous=None if created else previous,
+            discovered=added.discovered,
+            released=released,
+        )
 
     async def unsubscribe(self, guild_id: int, feed_id: int, channel_id: int | None) -> int:
         return await self._store.subscriptions.remove(guild_id, feed_id, channel_id)
