@@ -1,7 +1,8 @@
 """Everything the bot runs, with or without Discord: store, fetcher, poller, outbox, jobs.
 
 Closed in this order: health endpoint, scheduler (its running job finishes), outbox (its send
-in flight finishes), poller, retention, then fetcher and store.
+in flight finishes), poller, then fetcher and store. Recurring jobs (digests, retention) run
+on the one JobScheduler; the poller and the outbox are event-driven loops (woken by new work).
 """
 
 from __future__ import annotations
@@ -28,7 +29,7 @@ from bot.features.search.service import SearchService
 from bot.ingest.fetch import FeedFetcher
 from bot.ingest.pipeline import FeedPipeline, PollOutcome
 from bot.ingest.poller import FeedPoller
-from bot.ops.backup import retention_loop
+from bot.ops.backup import RETENTION_EVERY_S, prune_expired
 from bot.ops.health import (
     HealthChecks,
     HealthServer,
@@ -190,18 +191,14 @@ class Runtime:
             self._spawn("outbox", self.outbox.run(self.stop))
         self._spawn("poller", self.poller.run(self.stop))
         if self.settings.retention_days is not None:
-            self._spawn("retention", self._retention(self.settings.retention_days))
+            prune = functools.partial(self._prune_expired, self.settings.retention_days)
+            self.scheduler.at("retention:start", datetime.now(UTC), prune)
+            self.scheduler.every("retention", RETENTION_EVERY_S, prune)
         self.scheduler.start()
         await self.start_health()
 
-    async def _retention(self, days: int) -> None:
-        retention = asyncio.ensure_future(retention_loop(self.store.db, days, clock=self.clock))
-        try:
-            await self.stop.wait()
-        finally:
-            retention.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await retention
+    async def _prune_expired(self, days: int) -> None:
+        await prune_expired(self.store.db, days, self.clock())
 
     # --- followed topics and their DMs (issue 6) -----------------------------------------
 
@@ -247,7 +244,7 @@ class Runtime:
         if self.health is not None:
             await self.health.stop()
         await self.scheduler.shutdown()
-        for task in self._tasks:  # in start order: outbox, poller, retention
+        for task in self._tasks:  # in start order: outbox, poller
             try:
                 await asyncio.wait_for(asyncio.shield(task), timeout=5)
             except (TimeoutError, asyncio.CancelledError):

@@ -26,13 +26,13 @@ import contextlib
 import logging
 import random
 import time
-from collections import deque
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from typing import Protocol
 
 from bot.delivery.senders import PermanentSendError, RetryableSendError, Sender
 from bot.model import Message
+from bot.ratelimit import SlidingWindow
 from bot.safe import fit_text
 from bot.store import Store
 from bot.store.deliveries import DeliveryRow, Notice
@@ -103,38 +103,27 @@ class _Pacer:
     """A global minimum spacing between requests, and a sliding window per target."""
 
     def __init__(self, settings: OutboxSettings, clock: OutboxClock) -> None:
-        self._spacing = 1.0 / settings.rate_per_s
-        self._burst = settings.channel_burst
-        self._window_s = settings.channel_window_s
-        self._monotonic = clock.monotonic
+        self._global = SlidingWindow(1, 1.0 / settings.rate_per_s, clock.monotonic)
+        self._targets = SlidingWindow(
+            settings.channel_burst, settings.channel_window_s, clock.monotonic
+        )
         self._sleep = clock.sleep
         self._lock = asyncio.Lock()
-        self._next_slot = 0.0
-        self._sends: dict[tuple[str, int], deque[float]] = {}
 
     async def request_slot(self) -> None:
         """Wait for the next global request slot."""
         async with self._lock:
-            now = self._monotonic()
-            if self._next_slot > now:
-                await self._sleep(self._next_slot - now)
-                now = max(self._monotonic(), self._next_slot)
-            self._next_slot = now + self._spacing
+            wait = self._global.wait()
+            if wait > 0:
+                await self._sleep(wait)
+            self._global.record()
 
     def target_wait(self, target: tuple[str, int]) -> float:
         """Seconds until `target` may get another send (0: now)."""
-        sends = self._sends.get(target)
-        if not sends:
-            return 0.0
-        now = self._monotonic()
-        while sends and now - sends[0] >= self._window_s:
-            sends.popleft()
-        if len(sends) < self._burst:
-            return 0.0
-        return sends[0] + self._window_s - now
+        return self._targets.wait(target)
 
     def record_send(self, target: tuple[str, int]) -> None:
-        self._sends.setdefault(target, deque()).append(self._monotonic())
+        self._targets.record(target)
 
 
 class Outbox:
