@@ -142,7 +142,6 @@ async def test_dripping_candidates_share_one_budget(feed_server: FeedServer) -> 
     assert "tried 8 addresses within 1 s: /a.xml timed out, /b.xml timed out, /feed " in message
     for path in discover.COMMON_FEED_PATHS:
         assert f"{path} timed out" in message or f"{path} not tried" in message
-    assert feed_server.hits("/a.xml") == feed_server.hits("/b.xml") == 1
 
 
 async def test_discovery_never_follows_to_a_blocked_address(feed_server: FeedServer) -> None:
