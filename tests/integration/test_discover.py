@@ -15,6 +15,7 @@ from bot.ingest.fetch import FeedFetcher, FetchResult
 from tests.feedserver import (
     FeedServer,
     atom_feed,
+    drip_handler,
     rdf_feed,
     redirect_to,
     rss_feed,
@@ -102,11 +103,45 @@ async def test_a_feed_url_discovers_itself(feed_server: FeedServer) -> None:
 
 
 async def test_nothing_found_is_a_discovery_error(feed_server: FeedServer) -> None:
+    """The admin is told, in one line, each address tried and why it was no feed."""
     feed_server.set("/", page(), content_type="text/html")
+    feed_server.set("/rss", page(), content_type="text/html")
+    feed_server.set("/atom.xml", "gone", status=410, content_type="text/plain")
     async with FeedFetcher(SETTINGS) as fetcher:
-        with pytest.raises(DiscoveryError, match="no RSS or Atom feed found"):
+        with pytest.raises(DiscoveryError, match="no RSS or Atom feed found") as info:
             await discover_feed_urls(fetcher, feed_server.url("/"))
     assert feed_server.hits("/index.xml") == 1  # every usual path was tried
+    message = str(info.value)
+    assert "tried 6 addresses within 40 s: /feed 404, /rss not a feed, /feed.xml 404, " in message
+    assert "/atom.xml 410" in message
+    assert "\n" not in message
+
+
+@pytest.mark.timeout(30)
+async def test_dripping_candidates_share_one_budget(feed_server: FeedServer) -> None:
+    """Candidates that each drip for longer than the fetch cap used to be fetched one after the
+    other, each given the whole cap: minutes for one `/feed add`. Now all probing shares one
+    budget (1 s here, against a 30 s fetch cap): discovery gives up in time and names each
+    candidate with what became of it."""
+    slow = drip_handler([b"<rss>", b"</rss>"], delay_s=120)
+    feed_server.set(
+        "/",
+        page(
+            '<link rel="alternate" type="application/rss+xml" href="/a.xml">'
+            '<link rel="alternate" type="application/atom+xml" href="/b.xml">'
+        ),
+        content_type="text/html",
+    )
+    for path in ("/a.xml", "/b.xml", *discover.COMMON_FEED_PATHS):
+        feed_server.set_handler(path, slow)
+    settings = dataclasses.replace(SETTINGS, fetch_timeout_s=30.0)
+    async with FeedFetcher(settings) as fetcher:
+        with pytest.raises(DiscoveryError) as info:
+            await discover_feed_urls(fetcher, feed_server.url("/"), budget_s=1.0)
+    message = str(info.value)
+    assert "tried 8 addresses within 1 s: /a.xml timed out, /b.xml timed out, /feed " in message
+    for path in discover.COMMON_FEED_PATHS:
+        assert f"{path} timed out" in message or f"{path} not tried" in message
 
 
 async def test_discovery_never_follows_to_a_blocked_address(feed_server: FeedServer) -> None:
