@@ -111,7 +111,7 @@ class _Tried:
 
     url: str
     outcome: str  # short, for the admin: "404", "timed out", "not a feed", …
-    feed_url: str | None = None
+    feed: FetchResult | None = None  # the feed as fetched (not fetched again)
     refusal: str | None = None  # the guard's full sentence, when the address was refused
 
 
@@ -141,7 +141,7 @@ async def _probe(fetcher: FeedFetcher, url: str) -> _Tried:
         refusal = str(exc) if isinstance(exc, BlockedAddressError) else None
         return _Tried(url, _why(exc), refusal=refusal)
     if looks_like_feed(result.body):
-        return _Tried(url, "a feed", feed_url=result.url)
+        return _Tried(url, "a feed", feed=result)
     return _Tried(url, "not a feed")
 
 
@@ -168,7 +168,7 @@ async def _probe_all(
     try:
         while started < len(urls) or running:
             now = loop.time()
-            if now >= deadline or (first_only and any(t and t.feed_url for t in tried)):
+            if now >= deadline or (first_only and any(t and t.feed for t in tried)):
                 break
             if started < len(urls) and (not running or now >= next_start):
                 running[asyncio.create_task(_probe(fetcher, urls[started]))] = started
@@ -211,14 +211,15 @@ def _failure(
     )
 
 
-async def discover_feed_urls(
+async def discover_feeds(
     fetcher: FeedFetcher,
     page_url: str,
     page: FetchResult | None = None,
     *,
     budget_s: float | None = None,
-) -> list[str]:
-    """The feed URLs of the site at `page_url` (best first); raise DiscoveryError if none.
+) -> list[FetchResult]:
+    """The feeds of the site at `page_url` as fetched while probing (best first, so the
+    caller need not fetch them again); raise DiscoveryError if none.
 
     `page` is the already fetched page, if the caller has it. When `page_url` is itself a feed,
     that is the answer. Fetch errors of the page itself propagate (FetchError subclasses).
@@ -231,25 +232,25 @@ async def discover_feed_urls(
     if page is None:
         page = await fetcher.fetch(page_url, accept=HTML_ACCEPT)
     if looks_like_feed(page.body):
-        return [page.url]
+        return [page]
     budget = budget_s if budget_s is not None else 2 * fetcher.timeout_s
     loop = asyncio.get_running_loop()
     start = loop.time()
     # Up to a megabyte of HTML takes html.parser most of a second: not on the event loop.
     links = (await asyncio.to_thread(feed_links, page))[:_MAX_LINKS]
     tried = await _probe_all(fetcher, links, start + budget / 2, stagger_s=0.0, first_only=False)
-    found: list[str] = []
+    found: dict[str, FetchResult] = {}
     for result in tried:
-        if result.feed_url is not None and result.feed_url not in found:
-            found.append(result.feed_url)
+        if result.feed is not None:
+            found.setdefault(result.feed.url, result.feed)
     if found:
-        return found
+        return list(found.values())
     parts = urlsplit(page.url)
     origin = f"{parts.scheme}://{parts.netloc}"
     paths = [origin + path for path in COMMON_FEED_PATHS]
     stagger = max(0.0, start + budget - loop.time()) / (2 * len(paths))
     probed = await _probe_all(fetcher, paths, start + budget, stagger_s=stagger, first_only=True)
     for result in probed:
-        if result.feed_url is not None:
-            return [result.feed_url]
+        if result.feed is not None:
+            return [result.feed]
     raise _failure(page_url, origin, tried + probed, budget)

@@ -4,14 +4,16 @@ from __future__ import annotations
 
 import dataclasses
 import threading
+from typing import Any
 
 import pytest
 
 from bot.config import FetchAllowList, Settings
 from bot.ingest import discover
-from bot.ingest.discover import discover_feed_urls, looks_like_feed
+from bot.ingest.discover import discover_feeds, looks_like_feed
 from bot.ingest.errors import DiscoveryError
 from bot.ingest.fetch import FeedFetcher, FetchResult
+from bot.services.feeds import fetch_feed_document
 from tests.feedserver import (
     FeedServer,
     atom_feed,
@@ -38,6 +40,11 @@ def test_sniffing_tells_feeds_from_pages() -> None:
     assert not looks_like_feed(page(body="<pre>&lt;rss&gt; <feed> example</pre>").encode())
     assert not looks_like_feed(b'{"version": "https://jsonfeed.org/version/1.1"}')
     assert not looks_like_feed(b"")
+
+
+async def discover_feed_urls(*args: Any, **kwargs: Any) -> list[str]:
+    """The URLs of the feeds discovery found (it returns them as fetched)."""
+    return [found.url for found in await discover_feeds(*args, **kwargs)]
 
 
 async def test_link_rel_alternate_with_relative_href(feed_server: FeedServer) -> None:
@@ -205,3 +212,19 @@ def test_links_urllib_cannot_split_are_skipped() -> None:
     ).encode()
     fetched = dataclasses.replace(fetched, body=with_base)
     assert discover.feed_links(fetched) == ["https://site.example/f"]
+
+
+async def test_a_discovered_feed_is_fetched_once(feed_server: FeedServer) -> None:
+    """What discovery fetched is what gets parsed: no second fetch (and no second wait of up
+    to the fetch time cap) after the one budget of discovery."""
+    feed_server.set(
+        "/",
+        page('<link rel="alternate" type="application/rss+xml" href="/posts.xml">'),
+        content_type="text/html; charset=utf-8",
+    )
+    feed_server.set("/posts.xml", FEED)
+    async with FeedFetcher(SETTINGS) as fetcher:
+        document = await fetch_feed_document(fetcher, feed_server.url("/"))
+    assert document.url == feed_server.url("/posts.xml")
+    assert [entry.title for entry in document.parsed.entries] == ["Post"]
+    assert feed_server.hits("/posts.xml") == 1
