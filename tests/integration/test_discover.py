@@ -141,7 +141,7 @@ async def test_dripping_candidates_share_one_budget(feed_server: FeedServer) -> 
     )
     for path in ("/a.xml", "/b.xml", *discover.COMMON_FEED_PATHS):
         feed_server.set_handler(path, slow)
-    settings = dataclasses.replace(SETTINGS, fetch_timeout_s=30.0)
+    settings = Settings(fetch_allow=SETTINGS.fetch_allow, fetch_timeout_s=30.0)
     async with FeedFetcher(settings) as fetcher:
         with pytest.raises(DiscoveryError) as info:
             await discover_feed_urls(fetcher, feed_server.url("/"), budget_s=1.0)
