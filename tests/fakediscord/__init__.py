@@ -97,10 +97,11 @@ Faults and rate limits
 with_via=True)``, ``fake.faults.fail(pattern, 500, count=1, after_effect=False)``
 (``after_effect=True``: Discord acts, then the answer is lost — tests nonce de-duplication),
 ``fake.faults.delay(pattern, seconds, after_effect=False)`` (``after_effect=True``: the
-post is stored, then its answer held: a crash now leaves a post in flight), ``fake.faults.drop(pattern)`` (socket closed without
-an answer); ``pattern`` is a regex searched in the path below /api/v10, e.g.
-``r"/channels/\d+/messages$"``. Each returns a :class:`FaultRule` (``.hits``);
-``faults.remove(rule)``, ``faults.clear()``. ``count=None`` = until removed.
+post is stored, then its answer held: a crash now leaves a post in flight),
+``fake.faults.drop(pattern)`` (socket closed without an answer); ``pattern`` is a regex
+searched in the path below /api/v10, e.g. ``r"/channels/\d+/messages$"``. Each returns a
+:class:`FaultRule` (``.hits``); ``faults.remove(rule)``, ``faults.clear()``.
+``count=None`` = until removed.
 Note: discord.py retries 429 (with Via), 500, 502, 504 itself; 503 is raised.
 Buckets: every response has X-RateLimit-* headers (per-channel send bucket
 "message-send"), so discord.py's limiter paces itself; requests over a bucket are answered

@@ -155,8 +155,7 @@ async def test_token_and_channel_permissions_against_the_fake_discord(
         assert any(f"cannot see channel {world.no_view_id}" in m for m in discord_errors)
         assert any(f"Channel {deleted_channel} " in m for m in discord_errors)
         assert any(
-            f"({world.no_history_id}) the bot lacks Read Message History: a post interrupted"
-            in m
+            f"({world.no_history_id}) the bot lacks Read Message History: a post interrupted" in m
             for m in discord_errors
         )
         assert len(discord_errors) == 5
