@@ -21,10 +21,8 @@ import discord
 
 from bot.deliver.digest import DigestMessage, digest_text
 from bot.deliver.senders import (
-    MISSING_ACCESS,
-    MISSING_PERMISSIONS,
     DiscordSender,
-    PermanentSendError,
+    HistoryCheck,
     Sender,
     SentMessage,
     call_discord,
@@ -57,9 +55,16 @@ class DigestPoster(Protocol):
 class DiscordDigestPoster:
     """Digest messages through a connected discord.py client (never pinging anyone)."""
 
-    def __init__(self, client: discord.Client, *, history_limit: int = 100) -> None:
+    def __init__(
+        self,
+        client: discord.Client,
+        *,
+        history_limit: int = 100,
+        history_check: HistoryCheck | None = None,
+    ) -> None:
         self._client = client
         self._history_limit = history_limit
+        self._history_check = history_check or HistoryCheck(client)
 
     def _channel(self, delivery: DeliveryRow) -> discord.PartialMessageable:
         return self._client.get_partial_messageable(delivery.target_id, guild_id=delivery.guild_id)
@@ -68,6 +73,7 @@ class DiscordDigestPoster:
         self, delivery: DeliveryRow, message: DigestMessage, nonce: str
     ) -> SentMessage:
         channel = self._channel(delivery)
+        self._history_check.note_send(nonce)
         sent = await call_discord(
             lambda: channel.send(
                 content=message.content,
@@ -83,10 +89,14 @@ class DiscordDigestPoster:
     ) -> int | None:
         """The bot's copy of `message` among the channel's newest (back to when the digest was
         queued), or None. Matched by nonce, else by its content and embeds: Discord does not
-        return nonces in channel history, only in the answer to the send."""
+        return nonces in channel history, only in the answer to the send. Without Read
+        Message History: `HistoryCheck` decides (resend within the nonce window, else this
+        delivery fails rather than risk a duplicate)."""
         wanted = _fingerprint(message.content, [e.to_dict() for e in message.embeds])
         me = self._client.user
         if me is None:
+            return None
+        if not await self._history_check.should_look(delivery, nonce):
             return None
         channel = self._channel(delivery)
         since = datetime.fromtimestamp(delivery.created_at - 60, tz=UTC)
@@ -103,13 +113,7 @@ class DiscordDigestPoster:
                     return posted.id
             return None
 
-        try:
-            return await call_discord(scan)
-        except PermanentSendError as error:
-            if error.code in (MISSING_PERMISSIONS, MISSING_ACCESS):
-                log.warning("delivery %d: cannot read history to check: %s", delivery.id, error)
-                return None  # the nonce still makes Discord drop a quick resend
-            raise
+        return await call_discord(scan)
 
 
 def _fingerprint(content: str | None, embeds: Sequence[Mapping[str, Any]]) -> tuple[object, ...]:
@@ -125,7 +129,7 @@ def poster_for(sender: Sender) -> DigestPoster | None:
     if isinstance(sender, DigestPoster):
         return sender
     if isinstance(sender, DiscordSender):
-        return DiscordDigestPoster(sender.client)
+        return DiscordDigestPoster(sender.client, history_check=sender.history_check)
     return None
 
 
