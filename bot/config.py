@@ -1,7 +1,10 @@
 """Settings: environment variables (DIGESTBOT_*, DISCORD_TOKEN) and an optional TOML file.
 
-The TOML file named by DIGESTBOT_CONFIG may hold the same keys (upper or lower case, with or
-without the DIGESTBOT_ prefix); the environment wins over the file.
+Each setting is declared once, as a field of `Settings`: its attribute name, type, default,
+the operator's name for it (the field's `validation_alias`) and what it means. The TOML file
+named by DIGESTBOT_CONFIG may hold the same keys (upper or lower case, with or without the
+DIGESTBOT_ prefix); the environment wins over the file. A blank value counts as unset. Keys
+that name no setting are ignored, in the environment and in the file.
 """
 
 from __future__ import annotations
@@ -11,12 +14,18 @@ import logging
 import os
 import re
 import tomllib
-from collections.abc import Mapping
-from dataclasses import dataclass, field
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Annotated, Any
+
+from pydantic import AfterValidator, BeforeValidator, Field, ValidationError
+from pydantic.fields import FieldInfo
+from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
 
 _DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(ms|s|m|h|d|w)?\s*$")
 _UNIT_SECONDS = {"ms": 0.001, "s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800}
+PREFIX = "DIGESTBOT_"
 
 
 class ConfigError(Exception):
@@ -65,124 +74,250 @@ class FetchAllowList:
         return any(address.version == net.version and address in net for net in self.networks)
 
 
-@dataclass(frozen=True, slots=True)
-class Settings:
-    """Everything the operator can set. Built once in main() and passed down."""
-
-    discord_token: str | None = field(default=None, repr=False)
-    db_path: Path = Path("./digestbot.db")
-    poll_interval_s: float = 900.0
-    fetch_allow: FetchAllowList = field(default_factory=FetchAllowList)
-    fetch_timeout_s: float = 20.0
-    fetch_max_bytes: int = 10 * 1024 * 1024
-    fetch_max_redirects: int = 5
-    poll_concurrency: int = 16
-    poll_per_host: int = 2
-    log_level: str = "INFO"
-    log_format: str = "text"
-    llm_base_url: str | None = None
-    llm_model: str | None = None
-    llm_api_key: str | None = field(default=None, repr=False)
-    llm_timeout_s: float = 20.0
-    llm_calls_per_hour: int = 120
-    llm_concurrency: int = 2
-    llm_input_chars: int = 6000
-    llm_language: str = "item"
-    health_port: int | None = None
-    retention_days: int | None = None
+# --- value parsers: text from the environment or the file, or typed values from code ----------
+# Each raises ValueError with the message the operator sees after the setting's name.
 
 
-def _lookup(source: Mapping[str, object], name: str) -> object | None:
-    short = name.removeprefix("DIGESTBOT_")
-    for key in (name, name.lower(), short, short.lower()):
-        if key in source:
-            return source[key]
-    return None
+def _seconds(value: object) -> object:
+    if isinstance(value, str):
+        seconds = parse_duration(value)
+        if seconds < 0.001:
+            raise ValueError(f"must be at least 0.001s, got {value!r}")
+        return seconds
+    return value
+
+
+def _whole_number(minimum: int) -> Callable[[object], object]:
+    def check(value: object) -> object:
+        if isinstance(value, str):
+            try:
+                value = int(value)
+            except ValueError:
+                raise ValueError(f"{value!r} is not a whole number") from None
+        if isinstance(value, int) and value < minimum:
+            raise ValueError(f"must be at least {minimum}, got {value}")
+        return value
+
+    return check
+
+
+def _log_level(value: str) -> str:
+    level = value.upper()
+    if level not in logging.getLevelNamesMapping():
+        raise ValueError(f"{level!r} is not DEBUG, INFO, WARNING or ERROR")
+    return level
+
+
+def _log_format(value: str) -> str:
+    if value.lower() not in ("text", "json"):
+        raise ValueError(f"{value.lower()!r} is not text or json")
+    return value.lower()
+
+
+def _allow_list(value: object) -> object:
+    return FetchAllowList.parse(value) if isinstance(value, str) else value
+
+
+def _http_url(value: str | None) -> str | None:
+    if value is not None and not re.match(r"^https?://", value):
+        raise ValueError(f"{value!r} must start with http:// or https://")
+    return value
+
+
+Seconds = Annotated[float, BeforeValidator(_seconds)]
+
+
+def at_least(minimum: int) -> Any:
+    """Annotation for a whole number of at least `minimum`, given as an int or as text."""
+    return BeforeValidator(_whole_number(minimum))
+
+
+class Settings(BaseSettings):
+    """Everything the operator can set. Built once in main() and passed down.
+
+    `Settings(field=value, ...)` takes typed values (and text, parsed as below) and reads
+    nothing else: tests and benchmarks build it that way. `load_settings` reads the operator's
+    environment and file. A field without a `validation_alias` is not an operator setting.
+    """
+
+    model_config = SettingsConfigDict(
+        frozen=True, extra="forbid", validate_by_name=True, validate_by_alias=True
+    )
+
+    discord_token: str | None = Field(
+        None,
+        validation_alias="DISCORD_TOKEN",
+        repr=False,
+        description="the bot token; absent → console mode",
+    )
+    db_path: Path = Field(
+        Path("./digestbot.db"), validation_alias="DIGESTBOT_DB", description="the SQLite file"
+    )
+    poll_interval_s: Seconds = Field(
+        900.0,
+        validation_alias="DIGESTBOT_POLL_INTERVAL",
+        description="default poll interval of a feed",
+    )
+    fetch_allow: Annotated[FetchAllowList, BeforeValidator(_allow_list)] = Field(
+        FetchAllowList(),
+        validation_alias="DIGESTBOT_FETCH_ALLOW",
+        description="comma-separated hosts or CIDRs that may be fetched although private",
+    )
+    fetch_timeout_s: Seconds = Field(
+        20.0, validation_alias="DIGESTBOT_FETCH_TIMEOUT", description="time cap of one fetch"
+    )
+    fetch_max_bytes: int = Field(10 * 1024 * 1024, description="size cap of one fetch")
+    fetch_max_redirects: int = Field(5, description="redirect cap of one fetch")
+    poll_concurrency: Annotated[int, at_least(1)] = Field(
+        16, validation_alias="DIGESTBOT_POLL_CONCURRENCY", description="feeds fetched at once"
+    )
+    poll_per_host: int = Field(2, description="feeds of one host fetched at once")
+    log_level: Annotated[str, AfterValidator(_log_level)] = Field(
+        "INFO", validation_alias="DIGESTBOT_LOG_LEVEL", description="DEBUG, INFO, WARNING, ERROR"
+    )
+    log_format: Annotated[str, AfterValidator(_log_format)] = Field(
+        "text", validation_alias="DIGESTBOT_LOG_FORMAT", description="text, or json lines"
+    )
+    llm_base_url: Annotated[str | None, AfterValidator(_http_url)] = Field(
+        None,
+        validation_alias="DIGESTBOT_LLM_BASE_URL",
+        description="OpenAI-compatible API for AI summaries (with DIGESTBOT_LLM_MODEL)",
+    )
+    llm_model: str | None = Field(
+        None, validation_alias="DIGESTBOT_LLM_MODEL", description="model for AI summaries"
+    )
+    llm_api_key: str | None = Field(
+        None,
+        validation_alias="DIGESTBOT_LLM_API_KEY",
+        repr=False,
+        description="API key of the summarizer; never logged",
+    )
+    llm_timeout_s: Seconds = Field(
+        20.0,
+        validation_alias="DIGESTBOT_LLM_TIMEOUT",
+        description="an item waits at most this long for its AI summary",
+    )
+    llm_calls_per_hour: Annotated[int, at_least(0)] = Field(
+        120,
+        validation_alias="DIGESTBOT_LLM_CALLS_PER_HOUR",
+        description="cap on summary calls per hour (0: none at all)",
+    )
+    llm_concurrency: Annotated[int, at_least(1)] = Field(
+        2, validation_alias="DIGESTBOT_LLM_CONCURRENCY", description="summary calls at once"
+    )
+    llm_input_chars: Annotated[int, at_least(200)] = Field(
+        6000,
+        validation_alias="DIGESTBOT_LLM_INPUT_CHARS",
+        description="how much of the article the model reads",
+    )
+    llm_language: str = Field(
+        "item",
+        validation_alias="DIGESTBOT_LLM_LANGUAGE",
+        description="`item` (the item's own language) or a language such as `en`",
+    )
+    health_port: Annotated[int | None, at_least(1)] = Field(
+        None,
+        validation_alias="DIGESTBOT_HEALTH_PORT",
+        description="serve /healthz and /metrics on 127.0.0.1:PORT (default: off)",
+    )
+    retention_days: Annotated[int | None, at_least(1)] = Field(
+        None,
+        validation_alias="DIGESTBOT_RETENTION_DAYS",
+        description="prune items older than this (default: keep forever)",
+    )
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        """Keyword arguments only: the process environment is read by `load_settings` alone."""
+        return (init_settings,)
+
+
+def operator_name(field: FieldInfo) -> str | None:
+    """The name an operator sets this field by (DIGESTBOT_…, DISCORD_TOKEN), or None."""
+    alias = field.validation_alias
+    return alias if isinstance(alias, str) else None
+
+
+class NamedValues(PydanticBaseSettingsSource):
+    """The text found under each setting's operator name in the environment or the file.
+
+    The environment is read by exact name; the file also accepts the lower-case name and the
+    name without the DIGESTBOT_ prefix. Values are handed on as text (the file's numbers too),
+    so both places parse the same way; a blank value is no value.
+    """
+
+    def __init__(
+        self, settings_cls: type[BaseSettings], values: Mapping[str, object], *, loose: bool
+    ) -> None:
+        super().__init__(settings_cls)
+        self._values = values
+        self._loose = loose
+
+    def get_field_value(self, field: FieldInfo, field_name: str) -> tuple[Any, str, bool]:
+        name = operator_name(field)
+        if name is None:
+            return None, field_name, False
+        keys = [name]
+        if self._loose:
+            short = name.removeprefix(PREFIX)
+            keys += [name.lower(), short, short.lower()]
+        for key in keys:
+            if key in self._values:
+                text = str(self._values[key])
+                return (text if text.strip() else None), field_name, False
+        return None, field_name, False
+
+    def __call__(self) -> dict[str, Any]:
+        found: dict[str, Any] = {}
+        for field_name, field in self.settings_cls.model_fields.items():
+            value, key, _ = self.get_field_value(field, field_name)
+            if value is not None:
+                found[key] = value
+        return found
+
+
+def _read_file(path: str) -> dict[str, object]:
+    try:
+        return tomllib.loads(Path(path).read_text(encoding="utf-8"))
+    except OSError as exc:
+        raise ConfigError(f"DIGESTBOT_CONFIG: cannot read {path}: {exc}") from exc
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"DIGESTBOT_CONFIG: {path} is not valid TOML: {exc}") from exc
+
+
+def _one_line(error: ValidationError) -> str:
+    """The first problem as `SETTING: what is expected` (never pydantic's multi-line dump)."""
+    first = error.errors(include_url=False, include_input=False)[0]
+    cause = first.get("ctx", {}).get("error")
+    message = str(cause) if isinstance(cause, Exception) else first["msg"]
+    name = str(first["loc"][0])  # load_settings hands over known fields only
+    return f"{operator_name(Settings.model_fields[name]) or name}: {message}"
 
 
 def load_settings(env: Mapping[str, str] | None = None) -> Settings:
     """Read and validate settings; raise ConfigError naming the first bad one."""
     env = os.environ if env is None else env
-    file_values: dict[str, object] = {}
     config_path = env.get("DIGESTBOT_CONFIG")
-    if config_path:
-        try:
-            file_values = tomllib.loads(Path(config_path).read_text(encoding="utf-8"))
-        except OSError as exc:
-            raise ConfigError(f"DIGESTBOT_CONFIG: cannot read {config_path}: {exc}") from exc
-        except tomllib.TOMLDecodeError as exc:
-            raise ConfigError(f"DIGESTBOT_CONFIG: {config_path} is not valid TOML: {exc}") from exc
-
-    def raw(name: str) -> str | None:
-        value = env.get(name)
-        if value is None:
-            found = _lookup(file_values, name)
-            value = None if found is None else str(found)
-        return value if value is None or value.strip() != "" else None
-
-    def duration(name: str, default: float, minimum: float = 0.001) -> float:
-        value = raw(name)
-        if value is None:
-            return default
-        try:
-            seconds = parse_duration(value)
-        except ValueError as exc:
-            raise ConfigError(f"{name}: {exc}") from None
-        if seconds < minimum:
-            raise ConfigError(f"{name}: must be at least {minimum:g}s, got {value!r}")
-        return seconds
-
-    def integer(name: str, default: int | None, minimum: int = 0) -> int | None:
-        value = raw(name)
-        if value is None:
-            return default
-        try:
-            number = int(value)
-        except ValueError:
-            raise ConfigError(f"{name}: {value!r} is not a whole number") from None
-        if number < minimum:
-            raise ConfigError(f"{name}: must be at least {minimum}, got {number}")
-        return number
-
-    level = (raw("DIGESTBOT_LOG_LEVEL") or "INFO").upper()
-    if level not in logging.getLevelNamesMapping():
-        raise ConfigError(f"DIGESTBOT_LOG_LEVEL: {level!r} is not DEBUG, INFO, WARNING or ERROR")
-    log_format = (raw("DIGESTBOT_LOG_FORMAT") or "text").lower()
-    if log_format not in ("text", "json"):
-        raise ConfigError(f"DIGESTBOT_LOG_FORMAT: {log_format!r} is not text or json")
+    file_values = _read_file(config_path) if config_path else {}
+    values = {
+        **NamedValues(Settings, file_values, loose=True)(),
+        **NamedValues(Settings, env, loose=False)(),
+    }
     try:
-        allow = FetchAllowList.parse(raw("DIGESTBOT_FETCH_ALLOW") or "")
-    except ValueError as exc:
-        raise ConfigError(f"DIGESTBOT_FETCH_ALLOW: {exc}") from None
-    base_url = raw("DIGESTBOT_LLM_BASE_URL")
-    if base_url is not None and not re.match(r"^https?://", base_url):
-        raise ConfigError(
-            f"DIGESTBOT_LLM_BASE_URL: {base_url!r} must start with http:// or https://"
-        )
-    llm_model = raw("DIGESTBOT_LLM_MODEL")
-    if (base_url is None) != (llm_model is None):
+        settings = Settings(**values)
+    except ValidationError as exc:
+        raise ConfigError(_one_line(exc)) from None
+    # Checked here, not in Settings: tests build half-set LLM settings to prove they stay off.
+    if (settings.llm_base_url is None) != (settings.llm_model is None):
         raise ConfigError(
             "DIGESTBOT_LLM_BASE_URL and DIGESTBOT_LLM_MODEL: set both to enable AI summaries, "
             "or neither"
         )
-    llm_language = raw("DIGESTBOT_LLM_LANGUAGE") or "item"
-    return Settings(
-        discord_token=raw("DISCORD_TOKEN"),
-        db_path=Path(raw("DIGESTBOT_DB") or "./digestbot.db"),
-        poll_interval_s=duration("DIGESTBOT_POLL_INTERVAL", 900.0),
-        fetch_allow=allow,
-        fetch_timeout_s=duration("DIGESTBOT_FETCH_TIMEOUT", 20.0),
-        poll_concurrency=integer("DIGESTBOT_POLL_CONCURRENCY", 16, minimum=1) or 16,
-        log_level=level,
-        log_format=log_format,
-        llm_base_url=base_url,
-        llm_model=llm_model,
-        llm_api_key=raw("DIGESTBOT_LLM_API_KEY"),
-        llm_timeout_s=duration("DIGESTBOT_LLM_TIMEOUT", 20.0),
-        llm_calls_per_hour=integer("DIGESTBOT_LLM_CALLS_PER_HOUR", 120) or 0,
-        llm_concurrency=integer("DIGESTBOT_LLM_CONCURRENCY", 2, minimum=1) or 2,
-        llm_input_chars=integer("DIGESTBOT_LLM_INPUT_CHARS", 6000, minimum=200) or 6000,
-        llm_language=llm_language,
-        health_port=integer("DIGESTBOT_HEALTH_PORT", None, minimum=1),
-        retention_days=integer("DIGESTBOT_RETENTION_DAYS", None, minimum=1),
-    )
+    return settings

@@ -13,10 +13,13 @@ from bot.safe import one_line, strip_control
 if TYPE_CHECKING:
     from bot.app import DigestBot
 
+# What README.md's invite asks for. Read Message History lets the bot check, after a crash or
+# a lost answer, whether a post already went through (see bot.delivery.discord_sender.HistoryCheck).
 REQUIRED_CHANNEL_PERMISSIONS = (
     ("view_channel", "View Channel"),
     ("send_messages", "Send Messages"),
     ("embed_links", "Embed Links"),
+    ("read_message_history", "Read Message History"),
 )
 
 

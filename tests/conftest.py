@@ -2,4 +2,9 @@
 
 from __future__ import annotations
 
-pytest_plugins = ("tests.netguard", "tests.feedserver", "tests.fakediscord.fixtures")
+pytest_plugins = (
+    "tests.netguard",
+    "tests.feedserver",
+    "tests.fakediscord.fixtures",
+    "tests.children",
+)

@@ -28,6 +28,7 @@ from bot.store import Store
 from bot.store.deliveries import DeliveryRow
 from bot.store.feeds import FeedRow
 from tests.deliveryfakes import make_outbox
+from tests.orphans import die_with_parent
 
 
 class LoopbackChatSender:
@@ -122,6 +123,7 @@ def main() -> None:
     parser.add_argument("--db", required=True)
     parser.add_argument("--chat", required=True)
     args = parser.parse_args()
+    die_with_parent()  # a test that dies never leaves this process running
     logging.basicConfig(level=logging.WARNING, stream=sys.stderr)
     asyncio.run(run(args.db, args.chat))
 

@@ -1,14 +1,16 @@
 """Sends rendered Messages through a connected discord.py client.
 
-Each send carries a nonce with `enforce_nonce`, so Discord itself drops a quick resend of the
-same message. Discord keeps nonces only for a few minutes, so after a longer outage a send
-that may have gone through is looked for in the target's history (our own messages since the
-delivery was queued, by nonce, else by the message's own text and embeds).
+Each send carries a nonce, so Discord itself drops a quick resend of the same message. Discord
+keeps nonces only for a few minutes, so after a longer outage a send that may have gone through
+is looked for in the target's history (our own messages since the delivery was queued, by
+nonce, else by the message's own text and embeds), which needs Read Message History.
 """
 
 from __future__ import annotations
 
+import asyncio
 import logging
+import time
 from collections.abc import Awaitable, Callable, Sequence
 from datetime import UTC, datetime
 from typing import Protocol, TypeVar
@@ -90,6 +92,98 @@ async def call_discord(request: Callable[[], Awaitable[T]]) -> T:
         raise RetryableSendError(f"connection problem: {type(error).__name__}") from error
 
 
+#: How long after sending a nonce this process relies on Discord's de-duplication ("the past
+#: few minutes" in Discord's docs) to drop a resend it cannot check in the channel's history.
+NONCE_TRUST_S = 60.0
+#: How long a maybe-sent delivery waits for the gateway (the channel's permissions) to load.
+READY_TIMEOUT_S = 30.0
+
+HISTORY_UNREADABLE = (
+    "not sent again: an earlier attempt may already be in the channel and I cannot check "
+    "without Read Message History there (grant it to my role, as the README's invite does)"
+)
+
+
+class HistoryCheck:
+    """Whether a send that may have gone through can be looked for, and what to do if not.
+
+    Exactly once rests on reading the channel after a crash or a lost answer: the nonce only
+    makes Discord drop a repeat for a few minutes, and Discord keeps no nonce in the history.
+    Without Read Message History Discord answers a history request with an empty list (not an
+    error), which would read as "not posted" and resend. So the permission is checked first:
+
+    - readable (or a DM): look in the history;
+    - unreadable, and this process sent the same nonce less than `NONCE_TRUST_S` ago: send
+      again; Discord returns the message it already has instead of posting twice;
+    - unreadable otherwise (a restart, an outage, a long backoff): the delivery fails with
+      `HISTORY_UNREADABLE` (logged, kept in the delivery's last_error) rather than being sent
+      again. A duplicate in a community channel is visible to everyone and cannot be taken
+      back; the missed post is named in the log, `digestbot doctor` names the missing
+      permission, and the README's invite grants it, so with the README's permissions this
+      never happens.
+    """
+
+    def __init__(
+        self,
+        client: discord.Client,
+        *,
+        monotonic: Callable[[], float] = time.monotonic,
+        ready_timeout_s: float = READY_TIMEOUT_S,
+    ) -> None:
+        self._client = client
+        self._monotonic = monotonic
+        self._ready_timeout_s = ready_timeout_s
+        self._sent_at: dict[str, float] = {}  # nonce → when this process last sent it
+
+    def note_send(self, nonce: str) -> None:
+        """Called just before a message with `nonce` goes out."""
+        now = self._monotonic()
+        stale = [n for n, at in self._sent_at.items() if now - at > NONCE_TRUST_S]
+        for old in stale:
+            del self._sent_at[old]
+        self._sent_at[nonce] = now
+
+    async def should_look(self, delivery: DeliveryRow, nonce: str) -> bool:
+        """True: look in the history. False: a resend with `nonce` is safe without looking.
+        Raises PermanentSendError (this delivery only) when neither is possible."""
+        if delivery.target_kind != "channel":
+            return True  # a DM's history is always readable
+        readable = await self._history_readable(delivery.target_id)
+        if readable is not False:
+            return True  # readable, or an unknown channel: the request itself will say
+        sent_at = self._sent_at.get(nonce)
+        if sent_at is not None and self._monotonic() - sent_at < NONCE_TRUST_S:
+            log.info(
+                "delivery %d: cannot read channel %d's history; resending within the nonce "
+                "window (Discord drops a repeat)",
+                delivery.id,
+                delivery.target_id,
+            )
+            return False
+        log.warning(
+            "delivery %d to channel %d: %s", delivery.id, delivery.target_id, HISTORY_UNREADABLE
+        )
+        raise PermanentSendError(
+            HISTORY_UNREADABLE, code=MISSING_ACCESS, status=403, target_unreachable=False
+        )
+
+    async def _history_readable(self, channel_id: int) -> bool | None:
+        """Read Message History in the cached channel (None: the channel is not known)."""
+        channel = self._client.get_channel(channel_id)
+        if channel is None and not self._client.is_ready():
+            try:
+                await asyncio.wait_for(self._client.wait_until_ready(), self._ready_timeout_s)
+            except TimeoutError:
+                raise RetryableSendError(
+                    "not connected to Discord yet: cannot tell whether I may read the "
+                    "channel's history"
+                ) from None
+            channel = self._client.get_channel(channel_id)
+        if isinstance(channel, discord.abc.GuildChannel | discord.Thread):
+            return channel.permissions_for(channel.guild.me).read_message_history
+        return None
+
+
 def fingerprint(content: str | None, embeds: Sequence[Embed | discord.Embed]) -> tuple[object, ...]:
     """What identifies one of our messages in a channel: its text and its embeds' texts
     (several messages of one digest differ in these, even when they list the same feed)."""
@@ -113,6 +207,7 @@ class DiscordSender:
         self._book = dm_channels
         self._history_limit = history_limit
         self._dm_channels: dict[int, int] = {}  # user id → DM channel id, this process
+        self.history_check = HistoryCheck(client)
 
     async def _destination(self, delivery: DeliveryRow) -> discord.PartialMessageable:
         if delivery.target_kind == "channel":
@@ -141,6 +236,7 @@ class DiscordSender:
     async def send(self, delivery: DeliveryRow, message: Message, *, nonce: str) -> SentMessage:
         destination = await self._destination(delivery)
         kwargs = send_kwargs(message)
+        self.history_check.note_send(nonce)
         sent = await call_discord(lambda: destination.send(nonce=nonce, **kwargs))
         return SentMessage(sent.id, sent.channel.id)
 
@@ -150,9 +246,13 @@ class DiscordSender:
         """Look through the target's newest messages (back to when the delivery was queued)
         for one of ours carrying `nonce` or the same text and embeds. The outbox sends a
         target's messages one at a time in order, so an unconfirmed one is among the newest
-        messages the bot posted there."""
+        messages the bot posted there. Without Read Message History there, see
+        `HistoryCheck`; a 403/404 on the history request means the target itself cannot be
+        reached and is raised as such."""
         me = self._client.user
         if me is None:
+            return None
+        if not await self.history_check.should_look(delivery, nonce):
             return None
         destination = await self._destination(delivery)
         wanted = fingerprint(message.content, message.embeds)
@@ -175,14 +275,7 @@ class DiscordSender:
                     return posted.id
             return None
 
-        try:
-            return await call_discord(scan)
-        except PermanentSendError as error:
-            if error.code in (MISSING_PERMISSIONS, MISSING_ACCESS):
-                # Cannot read the history (no Read Message History): rely on the nonce.
-                log.warning("delivery %d: cannot read history to check: %s", delivery.id, error)
-                return None
-            raise
+        return await call_discord(scan)
 
     async def system_channel_for(self, guild_id: int) -> int | None:
         guild = self._client.get_guild(guild_id)

@@ -3,16 +3,29 @@
 First the page's `<link rel="alternate">` tags of RSS or Atom type, then the usual feed paths
 of the site. Every candidate is fetched through the same FeedFetcher (same address guard and
 caps) and kept only if its body looks like a feed, so a link to a blocked address is dropped.
+All the probing shares one time budget, so candidates that drip cannot add up to minutes.
 """
 
 from __future__ import annotations
 
 import asyncio
 import re
+from collections.abc import Sequence
+from dataclasses import dataclass
 from html.parser import HTMLParser
 from urllib.parse import urljoin, urlsplit
 
-from bot.ingest.errors import BlockedAddressError, DiscoveryError, FetchError
+from bot.ingest.errors import (
+    BlockedAddressError,
+    ConnectError,
+    DiscoveryError,
+    FetchError,
+    FetchTimeoutError,
+    HTTPStatusError,
+    ResponseTooLargeError,
+    TooManyRedirectsError,
+    UnsupportedSchemeError,
+)
 from bot.ingest.fetch import HTML_ACCEPT, FeedFetcher, FetchResult
 
 FEED_TYPES = frozenset({"application/rss+xml", "application/atom+xml", "application/rdf+xml"})
@@ -20,6 +33,7 @@ COMMON_FEED_PATHS = ("/feed", "/rss", "/feed.xml", "/atom.xml", "/rss.xml", "/in
 
 _MAX_HTML_CHARS = 1 << 20  # <link> tags live in <head>; no need to parse a whole huge page
 _MAX_LINKS = 5
+_MAX_LABEL = 60  # a candidate's URL as named in the failure message
 _FEED_ROOT = re.compile(rb"<(?:[a-z0-9_-]+:)?(rss|feed|rdf:rdf)[\s>/]")
 _HTML_ROOT = re.compile(rb"<html[\s>]")
 _CHARSET = re.compile(r"charset\s*=\s*\"?([\w.:-]+)", re.IGNORECASE)
@@ -91,48 +105,152 @@ def _join(base: str, href: str) -> str | None:
     return url if scheme in ("http", "https") else None
 
 
-async def _is_feed(fetcher: FeedFetcher, url: str, blocked: list[str]) -> str | None:
-    """The final URL of `url` if it serves a feed; otherwise None. Refused addresses are noted."""
+@dataclass(slots=True)
+class _Tried:
+    """One candidate URL and what probing it gave: a feed's final URL, or why not."""
+
+    url: str
+    outcome: str  # short, for the admin: "404", "timed out", "not a feed", …
+    feed: FetchResult | None = None  # the feed as fetched (not fetched again)
+    refusal: str | None = None  # the guard's full sentence, when the address was refused
+
+
+def _why(exc: FetchError) -> str:
+    """A few words for one failed candidate; the list of them must stay one line-ish."""
+    if isinstance(exc, HTTPStatusError):
+        return str(exc.status)
+    if isinstance(exc, FetchTimeoutError):
+        return "timed out"
+    if isinstance(exc, BlockedAddressError):
+        return "refused (not a public address)"
+    if isinstance(exc, ResponseTooLargeError):
+        return "too large"
+    if isinstance(exc, TooManyRedirectsError):
+        return "too many redirects"
+    if isinstance(exc, UnsupportedSchemeError):
+        return "not an http(s) address"
+    if isinstance(exc, ConnectError):
+        return "could not connect"
+    return "failed"
+
+
+async def _probe(fetcher: FeedFetcher, url: str) -> _Tried:
     try:
         result = await fetcher.fetch(url)
-    except BlockedAddressError as exc:
-        blocked.append(str(exc))
-        return None
-    except FetchError:
-        return None
-    return result.url if looks_like_feed(result.body) else None
+    except FetchError as exc:
+        refusal = str(exc) if isinstance(exc, BlockedAddressError) else None
+        return _Tried(url, _why(exc), refusal=refusal)
+    if looks_like_feed(result.body):
+        return _Tried(url, "a feed", feed=result)
+    return _Tried(url, "not a feed")
 
 
-async def discover_feed_urls(
-    fetcher: FeedFetcher, page_url: str, page: FetchResult | None = None
-) -> list[str]:
-    """The feed URLs of the site at `page_url` (best first); raise DiscoveryError if none.
+async def _probe_all(
+    fetcher: FeedFetcher,
+    urls: Sequence[str],
+    deadline: float,
+    *,
+    stagger_s: float,
+    first_only: bool,
+) -> list[_Tried]:
+    """Probe `urls` at once under one deadline; one _Tried per URL, in the order given.
+
+    A probe starts every `stagger_s`, or at once when every started probe has finished, so a
+    site that answers quickly is probed one address at a time while a dripping one cannot hold
+    up the rest. With `first_only`, probing stops at the first feed. Probes still running at
+    the deadline are cancelled; those never started are reported as not tried.
+    """
+    loop = asyncio.get_running_loop()
+    tried: list[_Tried | None] = [None] * len(urls)
+    running: dict[asyncio.Task[_Tried], int] = {}
+    started = 0
+    next_start = loop.time()
+    try:
+        while started < len(urls) or running:
+            now = loop.time()
+            if now >= deadline or (first_only and any(t and t.feed for t in tried)):
+                break
+            if started < len(urls) and (not running or now >= next_start):
+                running[asyncio.create_task(_probe(fetcher, urls[started]))] = started
+                started += 1
+                next_start = now + stagger_s
+                continue
+            wake = min(deadline, next_start) if started < len(urls) else deadline
+            done, _ = await asyncio.wait(
+                running, timeout=max(0.0, wake - now), return_when=asyncio.FIRST_COMPLETED
+            )
+            for task in done:
+                tried[running.pop(task)] = task.result()
+    finally:
+        for task in running:
+            task.cancel()
+        await asyncio.gather(*running, return_exceptions=True)
+    for index in running.values():
+        tried[index] = _Tried(urls[index], "timed out")
+    return [t or _Tried(urls[i], "not tried (out of time)") for i, t in enumerate(tried)]
+
+
+def _label(url: str, origin: str) -> str:
+    """`url` as the admin reads it in the list: its path on the site's own origin, cut short."""
+    text = url
+    if url == origin or url.startswith(origin + "/"):
+        text = url[len(origin) :] or "/"
+    return text if len(text) <= _MAX_LABEL else text[: _MAX_LABEL - 1] + "…"
+
+
+def _failure(
+    page_url: str, origin: str, tried: Sequence[_Tried], budget_s: float
+) -> DiscoveryError:
+    listed = ", ".join(f"{_label(t.url, origin)} {t.outcome}" for t in tried)
+    refusal = next((t.refusal for t in tried if t.refusal), None)
+    detail = f"; one candidate was refused: {refusal}" if refusal else ""
+    return DiscoveryError(
+        f"no RSS or Atom feed found at {page_url}: tried {len(tried)} addresses "
+        f"within {budget_s:g} s: {listed}; "
+        f"give the feed's own address{detail}"
+    )
+
+
+async def discover_feeds(
+    fetcher: FeedFetcher,
+    page_url: str,
+    page: FetchResult | None = None,
+    *,
+    budget_s: float | None = None,
+) -> list[FetchResult]:
+    """The feeds of the site at `page_url` as fetched while probing (best first, so the
+    caller need not fetch them again); raise DiscoveryError if none.
 
     `page` is the already fetched page, if the caller has it. When `page_url` is itself a feed,
     that is the answer. Fetch errors of the page itself propagate (FetchError subclasses).
+
+    Probing the candidates has one budget, `budget_s`: by default twice the fetch time cap,
+    since probing runs in two rounds (the page's links, then the usual paths), each of which
+    runs its fetches side by side and so needs about one fetch time; the links get the first
+    half at most. A DiscoveryError lists every candidate tried and why it failed.
     """
     if page is None:
         page = await fetcher.fetch(page_url, accept=HTML_ACCEPT)
     if looks_like_feed(page.body):
-        return [page.url]
-    blocked: list[str] = []
-    found: list[str] = []
+        return [page]
+    budget = budget_s if budget_s is not None else 2 * fetcher.timeout_s
+    loop = asyncio.get_running_loop()
+    start = loop.time()
     # Up to a megabyte of HTML takes html.parser most of a second: not on the event loop.
-    links = await asyncio.to_thread(feed_links, page)
-    for link in links[:_MAX_LINKS]:
-        url = await _is_feed(fetcher, link, blocked)
-        if url is not None and url not in found:
-            found.append(url)
+    links = (await asyncio.to_thread(feed_links, page))[:_MAX_LINKS]
+    tried = await _probe_all(fetcher, links, start + budget / 2, stagger_s=0.0, first_only=False)
+    found: dict[str, FetchResult] = {}
+    for result in tried:
+        if result.feed is not None:
+            found.setdefault(result.feed.url, result.feed)
     if found:
-        return found
+        return list(found.values())
     parts = urlsplit(page.url)
     origin = f"{parts.scheme}://{parts.netloc}"
-    for path in COMMON_FEED_PATHS:
-        url = await _is_feed(fetcher, origin + path, blocked)
-        if url is not None:
-            return [url]
-    detail = f"; one candidate was refused: {blocked[0]}" if blocked else ""
-    raise DiscoveryError(
-        f"no RSS or Atom feed found at {page_url}: the page links to none and none of "
-        f"{', '.join(COMMON_FEED_PATHS)} serves one; give the feed's own address{detail}"
-    )
+    paths = [origin + path for path in COMMON_FEED_PATHS]
+    stagger = max(0.0, start + budget - loop.time()) / (2 * len(paths))
+    probed = await _probe_all(fetcher, paths, start + budget, stagger_s=stagger, first_only=True)
+    for result in probed:
+        if result.feed is not None:
+            return [result.feed]
+    raise _failure(page_url, origin, tried + probed, budget)

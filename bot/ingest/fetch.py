@@ -241,6 +241,11 @@ class FeedFetcher:
         self._resolver = resolver
         self._session: aiohttp.ClientSession | None = None
 
+    @property
+    def timeout_s(self) -> float:
+        """The time cap of one fetch (DIGESTBOT_FETCH_TIMEOUT); discovery budgets from it."""
+        return self._settings.fetch_timeout_s
+
     async def __aenter__(self) -> Self:
         return self
 

@@ -54,14 +54,17 @@ _V6_RANGES: tuple[tuple[ipaddress.IPv6Network, str], ...] = (
     (_V6("fec0::/10"), "on a private network (site-local)"),
     (_V6("fc00::/7"), "on a private network (unique local)"),
     (_V6("ff00::/8"), "a multicast address"),
-    (_V6("64:ff9b:1::/48"), "a reserved local-use NAT64 address"),
     (_V6("100::/64"), "a reserved discard-only address"),
     (_V6("2001:db8::/32"), "a reserved documentation address"),
     (_V6("2001:2::/48"), "a reserved benchmarking address"),
 )
 
 _NAT64 = _V6("64:ff9b::/96")
+_NAT64_LOCAL = _V6("64:ff9b:1::/48")
 _IPV4_COMPATIBLE = _V6("::/96")
+# SIIT's IPv4-translated form `::ffff:0:a.b.c.d` (RFC 2765): not the IPv4-mapped `::ffff:a.b.c.d`,
+# which Python knows as `ipv4_mapped`; Python calls this one global, so it is unwrapped here.
+_IPV4_TRANSLATED = _V6("::ffff:0:0:0/96")
 
 
 def parse_address(ip: str | IPAddress) -> IPAddress | None:
@@ -91,16 +94,29 @@ def _embedded(ip: ipaddress.IPv6Address, form: str, inner: ipaddress.IPv4Address
     return f"{reason} ({inner} written as {form} address)"
 
 
+def _low32(ip: ipaddress.IPv6Address) -> ipaddress.IPv4Address:
+    return ipaddress.IPv4Address(int(ip) & 0xFFFFFFFF)
+
+
 def _classify_v6(ip: ipaddress.IPv6Address) -> str | None:
     for network, reason in _V6_RANGES:
         if ip in network:
             return reason
     if ip.ipv4_mapped is not None:
         return _embedded(ip, "an IPv4-mapped IPv6", ip.ipv4_mapped)
+    if ip in _IPV4_TRANSLATED:
+        return _embedded(ip, "an IPv4-translated IPv6", _low32(ip))
     if ip in _IPV4_COMPATIBLE:
-        return _embedded(ip, "an IPv4-compatible IPv6", ipaddress.IPv4Address(int(ip) & 0xFFFFFFFF))
+        return _embedded(ip, "an IPv4-compatible IPv6", _low32(ip))
     if ip in _NAT64:
-        return _embedded(ip, "a NAT64 IPv6", ipaddress.IPv4Address(int(ip) & 0xFFFFFFFF))
+        return _embedded(ip, "a NAT64 IPv6", _low32(ip))
+    if ip in _NAT64_LOCAL:
+        # RFC 8215: a translator on the operator's own network, and the IPv4 address may sit at
+        # any RFC 6052 offset, so the address is refused whatever it embeds; the usual /96 form
+        # is still unwrapped to name an internal target in the reason.
+        return _embedded(ip, "a local-use NAT64 IPv6", _low32(ip)) or (
+            "a reserved local-use NAT64 address (a translator on the local network)"
+        )
     if ip.sixtofour is not None:
         return _embedded(ip, "a 6to4 IPv6", ip.sixtofour)
     if ip.teredo is not None:
@@ -114,8 +130,9 @@ def _classify_v6(ip: ipaddress.IPv6Address) -> str | None:
 def classify(ip: str | IPAddress) -> str | None:
     """Why the bot must not connect to `ip`, in words ("on a private network"); None if public.
 
-    IPv4 addresses embedded in IPv6 (IPv4-mapped, IPv4-compatible, 6to4, NAT64, Teredo) are
-    unwrapped and judged as the IPv4 address they reach. Text that is not an IP address is refused.
+    IPv4 addresses embedded in IPv6 (IPv4-mapped, IPv4-translated, IPv4-compatible, 6to4, NAT64,
+    Teredo) are unwrapped and judged as the IPv4 address they reach. Text that is not an IP
+    address is refused.
     """
     address = parse_address(ip)
     if address is None:

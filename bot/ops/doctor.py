@@ -29,6 +29,7 @@ ADMINISTRATOR = 1 << 3
 VIEW_CHANNEL = 1 << 10
 SEND_MESSAGES = 1 << 11
 EMBED_LINKS = 1 << 14
+READ_MESSAGE_HISTORY = 1 << 16
 SEND_MESSAGES_IN_THREADS = 1 << 38
 ALL_PERMISSIONS = (1 << 53) - 1
 _THREAD_TYPES = {10, 11, 12}
@@ -396,7 +397,8 @@ async def _channel_findings(settings: Settings, rest: _DiscordREST, bot_id: int)
                     "error",
                     area,
                     f"The bot cannot see channel {channel_id} (server {guild_id}).",
-                    "Give the bot's role View Channel, Send Messages and Embed Links there.",
+                    "Give the bot's role View Channel, Send Messages, Embed Links and Read "
+                    "Message History there.",
                 )
             )
             continue
@@ -420,15 +422,27 @@ async def _channel_findings(settings: Settings, rest: _DiscordREST, bot_id: int)
             role_permissions=roles,
             overwrites=overwrites,
         )
-        wanted = {VIEW_CHANNEL: "View Channel", send_bit: send_name, EMBED_LINKS: "Embed Links"}
+        wanted = {
+            VIEW_CHANNEL: "View Channel",
+            send_bit: send_name,
+            EMBED_LINKS: "Embed Links",
+            READ_MESSAGE_HISTORY: "Read Message History",
+        }
         missing = [name for bit, name in wanted.items() if not perms & bit]
         name = f"#{channel.get('name', channel_id)} ({channel_id})"
+        if missing == ["Read Message History"]:
+            effect = (
+                "a post interrupted by a restart cannot be checked there, so it is not sent "
+                "again (it may be missing)."
+            )
+        else:
+            effect = "posts there fail."
         if missing:
             found.append(
                 Finding(
                     "error",
                     area,
-                    f"In {name} the bot lacks {', '.join(missing)}: posts there fail.",
+                    f"In {name} the bot lacks {', '.join(missing)}: {effect}",
                     f"Channel settings → Permissions → the bot's role: allow {', '.join(missing)}.",
                 )
             )

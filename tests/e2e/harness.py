@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import dataclasses
 from collections.abc import AsyncIterator, Callable
 from pathlib import Path
 from typing import Any
@@ -23,14 +22,14 @@ from tests.fakediscord import FakeDiscord
 
 
 def bot_settings(tmp_path: Path, **overrides: Any) -> Settings:
-    base = Settings(
-        discord_token="fake-bot-token",
-        db_path=tmp_path / "bot.db",
-        poll_interval_s=1.0,
-        fetch_allow=FetchAllowList.parse("127.0.0.1/32"),
-        fetch_timeout_s=5.0,
-    )
-    return dataclasses.replace(base, **overrides)
+    base: dict[str, Any] = {
+        "discord_token": "fake-bot-token",
+        "db_path": tmp_path / "bot.db",
+        "poll_interval_s": 1.0,
+        "fetch_allow": FetchAllowList.parse("127.0.0.1/32"),
+        "fetch_timeout_s": 5.0,
+    }
+    return Settings(**(base | overrides))
 
 
 @contextlib.asynccontextmanager

@@ -4,7 +4,9 @@ exactly once in every subscribed channel, each feed's items oldest first.
 
 The process killed is the bot itself, started as ``python -m tests.fakediscord.launch bot run``
 (the launcher only points discord.py at the loopback fake Discord, then runs ``bot`` as
-__main__ in the same process). Feeds come from a loopback FeedServer, polled every second.
+__main__ in the same process). A round's lifetime counts from the bot's READY (a few rounds
+kill it during start-up instead), so a slow start on a busy machine does not turn every kill
+into a kill before READY. Feeds come from a loopback FeedServer, polled every second.
 
 The fake de-duplicates nonces for only half a second, less than a restart takes, so Discord's
 own de-duplication cannot hide a resend after a crash: the outbox's bookkeeping (claim before
@@ -23,6 +25,7 @@ import contextlib
 import os
 import random
 import signal
+import sqlite3
 import sys
 import time
 from collections.abc import Iterator
@@ -33,17 +36,20 @@ from pathlib import Path
 import pytest
 
 from bot.store import Store
-from tests.fakediscord import FakeDiscord, FaultRule, StandardGuild
+from tests.children import ChildProcesses
+from tests.fakediscord import FakeDiscord, FaultRule, StandardGuild, permissions
 from tests.feedserver import FeedServer, rss_feed
 
 REPO = Path(__file__).resolve().parents[2]
 KILLS = 22
-RUN_S = (0.3, 2.5)  # how long a bot process lives before its SIGKILL (from its spawn)
+EARLY_KILL_SHARE = 0.2  # rounds killed at a random moment of start-up (before READY)
+EARLY_KILL_S = (0.05, 1.0)  # such a kill's moment, from the spawn
+RUN_S = (0.2, 2.0)  # how long a bot process lives after READY before its SIGKILL
+READY_TIMEOUT_S = 90.0  # start-up on a busy 2-core machine can take many seconds
 ITEM_EVERY_S = (0.8, 1.6)  # the pause between two new items (both feeds together)
 NONCE_WINDOW_S = 0.5
 ARCHIVED_PER_FEED = 2  # items in each feed before it is subscribed (backfill 0: never posted)
-FINAL_DRAIN_S = 40.0
-SETTLE_S = 1.5  # after the last expected post: time for a wrong extra post to show up
+FINAL_DRAIN_S = 120.0
 MESSAGES = r"/channels/\d+/messages$"
 FEEDS = ("alpha", "beta")
 
@@ -96,17 +102,18 @@ class GrowingFeeds:
 
 @dataclass
 class BotProcesses:
-    """Starts `digestbot run` against the fake; every process it started is killed at the end."""
+    """Starts `digestbot run` against the fake; `children` kills every one of them at the end
+    (also when the test times out)."""
 
     fake: FakeDiscord
     env: dict[str, str]
     log_path: Path
-    started: list[asyncio.subprocess.Process] = field(default_factory=list)
+    children: ChildProcesses
 
     async def start(self) -> asyncio.subprocess.Process:
         # No shell in between: the pid is the Python process that runs the bot.
         with self.log_path.open("ab") as log:
-            process = await asyncio.create_subprocess_exec(
+            return await self.children.spawn(
                 sys.executable,
                 "-m",
                 "tests.fakediscord.launch",
@@ -118,8 +125,26 @@ class BotProcesses:
                 stdout=log,
                 stderr=log,
             )
-        self.started.append(process)
+
+    async def start_ready(self) -> asyncio.subprocess.Process:
+        """Start the bot and wait for its READY from the fake (a signal, not a guess)."""
+        readies = self.fake.gateway.kinds().count("ready")
+        process = await self.start()
+        await self.fake.wait_until(
+            lambda: (
+                self.fake.gateway.kinds().count("ready") > readies or process.returncode is not None
+            ),
+            timeout=READY_TIMEOUT_S,
+            what="the bot's READY",
+        )
+        assert process.returncode is None, f"the bot exited by itself:\n{self.log_tail()}"
         return process
+
+    async def stop(self, process: asyncio.subprocess.Process) -> None:
+        """SIGTERM, as systemd or docker would: the bot exits cleanly."""
+        process.send_signal(signal.SIGTERM)
+        code = await asyncio.wait_for(process.wait(), 30)
+        assert code == 0, self.log_tail()
 
     def log_tail(self) -> str:
         return self.log_path.read_text(errors="replace")[-5000:]
@@ -130,17 +155,9 @@ class BotProcesses:
     async def sigkill(self, process: asyncio.subprocess.Process) -> None:
         # The bot only ever ends by our SIGKILL here: exiting by itself is a crash.
         assert process.returncode is None, f"the bot exited by itself:\n{self.log_tail()}"
-        os.kill(process.pid, signal.SIGKILL)
-        code = await asyncio.wait_for(process.wait(), 10)
+        ChildProcesses.sigkill(process)
+        code = await asyncio.wait_for(process.wait(), 30)
         assert code == -signal.SIGKILL, self.log_tail()
-
-    async def kill_all(self) -> None:
-        for process in self.started:
-            if process.returncode is None:
-                with contextlib.suppress(ProcessLookupError):
-                    os.kill(process.pid, signal.SIGKILL)
-                with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(process.wait(), 10)
 
 
 @dataclass
@@ -250,10 +267,14 @@ async def one_round(
     readies = fake.gateway.kinds().count("ready")
     posts = fake.count("POST", MESSAGES)
     with round_fault(fake, rng, log) as lost_answer:
-        process = await bots.start()
-        lifetime = rng.uniform(*RUN_S)
+        if rng.random() < EARLY_KILL_SHARE:
+            process = await bots.start()
+            lifetime = rng.uniform(*EARLY_KILL_S)
+        else:
+            process = await bots.start_ready()
+            lifetime = rng.uniform(*RUN_S)
         if lost_answer is None:
-            await asyncio.sleep(lifetime)
+            await asyncio.sleep(lifetime)  # the kill's moment (chosen, not a wait for a state)
         else:
             # Discord stored the post but the bot got a 500; discord.py waits a second before
             # retrying, so this kill lands while the post is unconfirmed.
@@ -269,9 +290,22 @@ async def one_round(
         log.during_delivery += 1
 
 
-@pytest.mark.timeout(150)
+def delivery_states(db: Path) -> dict[str, int]:
+    """The outbox's states, read-only while the bot may be writing."""
+    with contextlib.closing(sqlite3.connect(f"file:{db}?mode=ro", uri=True, timeout=10)) as conn:
+        rows = conn.execute("SELECT state, COUNT(*) FROM deliveries GROUP BY state").fetchall()
+    return {str(state): int(count) for state, count in rows}
+
+
+def nothing_left_to_send(db: Path) -> bool:
+    """No delivery pending or in flight: the bot cannot post anything more."""
+    states = delivery_states(db)
+    return states.get("pending", 0) == states.get("sending", 0) == 0
+
+
+@pytest.mark.timeout(600)
 async def test_the_real_bot_posts_every_item_exactly_once_across_sigkills(
-    tmp_path: Path,
+    tmp_path: Path, child_processes: ChildProcesses
 ) -> None:
     seed = int(os.environ.get("CRASH_TEST_SEED", random.randrange(1 << 30)))
     rng = random.Random(seed)
@@ -288,14 +322,13 @@ async def test_the_real_bot_posts_every_item_exactly_once_across_sigkills(
         for name in FEEDS:
             for _ in range(ARCHIVED_PER_FEED):
                 feeds.add(name)
-        bots = BotProcesses(fake, bot_env(fake, tmp_path), tmp_path / "bot.log")
+        bots = BotProcesses(fake, bot_env(fake, tmp_path), tmp_path / "bot.log", child_processes)
         stop_items = asyncio.Event()
         adder: asyncio.Task[None] | None = None
         try:
             # Subscribe through the first bot process (the subscriptions live in SQLite).
-            first = await bots.start()
-            await fake.wait_for_ready(timeout=20)
-            await fake.wait_for_sync(1, timeout=20)
+            first = await bots.start_ready()
+            await fake.wait_for_sync(1, timeout=READY_TIMEOUT_S)
             await subscribe(fake, world, feeds, plan)
             adder = asyncio.create_task(feeds.keep_adding(rng, stop_items))
             await asyncio.sleep(rng.uniform(*RUN_S))
@@ -311,20 +344,21 @@ async def test_the_real_bot_posts_every_item_exactly_once_across_sigkills(
             loop_done = time.monotonic()
 
             final = await bots.start()
+            db = tmp_path / "bot.db"
             await fake.wait_until(
-                lambda: all_posted(fake, wanted) or final.returncode is not None,
+                lambda: (
+                    final.returncode is not None
+                    or (all_posted(fake, wanted) and nothing_left_to_send(db))
+                ),
                 timeout=FINAL_DRAIN_S,
-                what="every item posted in every channel",
+                what="every item posted in every channel and nothing left to send",
             )
-            await asyncio.sleep(SETTLE_S)
-            final.send_signal(signal.SIGTERM)
-            code = await asyncio.wait_for(final.wait(), 15)
-            assert code == 0, bots.log_tail()
+            await bots.stop(final)
         finally:
             stop_items.set()
             if adder is not None and not adder.done():
                 adder.cancel()
-            await bots.kill_all()
+            child_processes.kill_all()
 
         found_existing = bots.log_count("was already posted (message")
         maybe_sent = bots.log_count("may have been sent before a crash")
@@ -363,3 +397,99 @@ async def test_the_real_bot_posts_every_item_exactly_once_across_sigkills(
     assert counts["sent"] == total_expected, (counts, context)
     assert counts["pending"] == counts["sending"] == counts["failed"] == 0, (counts, context)
     print(context)
+
+
+@dataclass
+class InFlightOutcome:
+    posted: list[str]  # the item links in #news, oldest first
+    states: list[tuple[str, str | None]]  # (state, last_error) of each delivery, in queue order
+    in_flight_link: str
+    later_link: str
+    log: str
+
+
+async def sigkill_in_flight_then_restart_after_an_outage(
+    tmp_path: Path, children: ChildProcesses, *, read_message_history: bool
+) -> InFlightOutcome:
+    """One subscription; the bot's post of a new item reaches Discord, its answer is held and
+    the bot is SIGKILLed meanwhile. The outage lasts longer than Discord's nonce window (the
+    fake's clock moves past it) and another item arrives; then the bot starts again, with the
+    README's permissions or those minus Read Message History (the README's old 19456)."""
+    async with FakeDiscord.serve() as fake, FeedServer() as server:
+        world = fake.state.add_standard_guild()
+        feeds = GrowingFeeds(server)
+        for _ in range(ARCHIVED_PER_FEED):
+            feeds.add("alpha")
+        bots = BotProcesses(fake, bot_env(fake, tmp_path), tmp_path / "bot.log", children)
+        bot = await bots.start_ready()
+        await fake.wait_for_sync(1, timeout=READY_TIMEOUT_S)
+        await subscribe(fake, world, feeds, {world.news_id: ("alpha",)})
+
+        held = fake.faults.delay(MESSAGES, 120.0, method="POST", after_effect=True)
+        feeds.add("alpha")
+        await fake.wait_until(
+            lambda: held.hits == 1 and len(fake.bot_posts(world.news_id)) == 1,
+            timeout=READY_TIMEOUT_S,
+            what="the post stored, its answer held",
+        )
+        await bots.sigkill(bot)
+        fake.faults.remove(held)
+        fake.advance_time(fake.nonce_window + 60)  # the outage outlasts Discord's nonce window
+        feeds.add("alpha")
+        if not read_message_history:
+            without = permissions.DEFAULT_BOT & ~permissions.READ_MESSAGE_HISTORY
+            fake.set_role_permissions(world.guild_id, world.bot_role_id, without)
+        in_flight_link, later_link = feeds.links_after_subscription("alpha")
+
+        bot = await bots.start_ready()
+        db = tmp_path / "bot.db"
+        # Per channel the outbox goes in queue order: the later item's post means the one in
+        # flight was settled first; with nothing left to send, no post can follow.
+        await fake.wait_until(
+            lambda: later_link in posted_links(fake, world.news_id) and nothing_left_to_send(db),
+            timeout=FINAL_DRAIN_S,
+            what="the later item posted and nothing left to send",
+        )
+        await bots.stop(bot)
+        posted = posted_links(fake, world.news_id)
+    store = await Store.open(tmp_path / "bot.db")
+    try:
+        rows = await store.deliveries.for_target("channel", world.news_id)
+    finally:
+        await store.close()
+    return InFlightOutcome(
+        posted,
+        [(row.state, row.last_error) for row in rows],
+        in_flight_link,
+        later_link,
+        bots.log_tail(),
+    )
+
+
+@pytest.mark.timeout(300)
+async def test_a_post_in_flight_at_a_sigkill_is_found_after_an_outage_with_readme_permissions(
+    tmp_path: Path, child_processes: ChildProcesses
+) -> None:
+    outcome = await sigkill_in_flight_then_restart_after_an_outage(
+        tmp_path, child_processes, read_message_history=True
+    )
+    assert outcome.posted == [outcome.in_flight_link, outcome.later_link], outcome.log
+    assert outcome.states == [("sent", None), ("sent", None)], outcome.log
+    assert "was already posted (message" in outcome.log
+
+
+@pytest.mark.timeout(300)
+async def test_without_read_message_history_a_post_in_flight_is_failed_not_posted_twice(
+    tmp_path: Path, child_processes: ChildProcesses
+) -> None:
+    """The failure mode the README's Read Message History prevents: the bot cannot tell
+    whether the post went through, so that one delivery fails with the reason named (the
+    post is there once, from before the crash); later posts go on as usual."""
+    outcome = await sigkill_in_flight_then_restart_after_an_outage(
+        tmp_path, child_processes, read_message_history=False
+    )
+    assert outcome.posted == [outcome.in_flight_link, outcome.later_link], outcome.log
+    (in_flight_state, reason), later = outcome.states
+    assert in_flight_state == "failed" and "Read Message History" in (reason or "")
+    assert later == ("sent", None)
+    assert "cannot check without Read Message History" in outcome.log

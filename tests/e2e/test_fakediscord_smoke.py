@@ -15,7 +15,7 @@ import pytest_asyncio
 from discord import app_commands
 from discord.ext import commands
 
-from tests.fakediscord import ApiError, FakeDiscord, Pinged, StandardGuild
+from tests.fakediscord import ApiError, FakeDiscord, Pinged, StandardGuild, permissions
 from tests.fakediscord.limits import compute_pings, validate_message
 
 pytestmark = pytest.mark.timeout(30)
@@ -383,6 +383,11 @@ async def test_history_edit_delete_and_files(fake_discord: FakeDiscord) -> None:
         await sent[0].edit(content="item 0 (edited)")
         await sent[1].delete()
         assert [m.content for m in fake.bot_posts(news.id)] == ["item 0 (edited)", "item 2"]
+        # The README's permissions do not include Attach Files: Discord refuses the file.
+        with pytest.raises(discord.Forbidden):
+            await news.send(file=discord.File(io.BytesIO(b"no"), "b.txt"))
+        extra = permissions.DEFAULT_BOT | permissions.ATTACH_FILES | permissions.MENTION_EVERYONE
+        fake.set_role_permissions(rb.world.guild_id, rb.world.bot_role_id, extra)
         with_file = await news.send(
             "@everyone a file",
             file=discord.File(io.BytesIO(b"hello"), "a.txt"),

@@ -132,6 +132,7 @@ async def test_a_page_without_a_feed_gets_a_clear_answer(
         ("no_view_id", "View Channel"),
         ("no_send_id", "Send Messages"),
         ("no_embed_id", "Embed Links"),
+        ("no_history_id", "Read Message History"),
     ],
 )
 async def test_a_channel_the_bot_cannot_post_in_is_refused_naming_what_is_missing(

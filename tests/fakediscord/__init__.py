@@ -41,7 +41,10 @@ World (``fake.state``: :class:`FakeState`; plain dataclasses, change them freely
 - ``add_standard_guild(name) -> StandardGuild`` ids: guild_id, everyone_role_id, bot_role_id,
   admin_role_id ("Admins", Manage Server), owner_id, admin_id, member_id, closed_dms_id (DMs
   closed → 403/50007), general_id (system channel), news_id, no_view_id, no_send_id,
-  no_embed_id (bot denied View Channel / Send Messages / Embed Links there).
+  no_embed_id, no_history_id (bot denied View Channel / Send Messages / Embed Links / Read
+  Message History there), members_role_id. @everyone has no permissions there (people get
+  theirs from "Members"), so the bot has exactly ``permissions.DEFAULT_BOT``: what README.md's
+  invite asks for (View Channel, Send Messages, Embed Links, Read Message History), no more.
 - Builders: ``add_user(name, bot=False, dms_open=True)``, ``add_guild(name, owner_id=,
   everyone_permissions=, bot_permissions=)``, ``add_role(guild_id, name, permissions,
   mentionable=)``, ``add_member(guild_id, user_id, roles=[...])``, ``add_text_channel(guild_id,
@@ -83,18 +86,22 @@ Rules: content ≤ 2000, ≤ 10 embeds, embed limits and 6000 in total, http(s) 
 (400/50035 with Discord's nested ``errors``); empty message 400/50006; allowed_mentions
 validation (parse ⊆ {everyone, roles, users}; parse + list of one kind → 400/50035); View
 Channel (403/50001), Send Messages / Embed Links / Attach Files (403/50013), unknown channel
-(404/10003), DMs closed (403/50007); nonce + enforce_nonce from the same author within
-``nonce_window`` returns the existing message instead of posting again.
+(404/10003), DMs closed (403/50007); reading history without Read Message History: 200 and an
+empty list (Discord's documented behaviour), one message: 403/50001; nonce + enforce_nonce from
+the same author (channels and DMs alike) within ``nonce_window`` returns the existing message
+instead of posting again, later it is a new message (``advance_time`` moves the window).
 
 Faults and rate limits
 ----------------------
 ``fake.faults.rate_limit(pattern, method="POST", count=1, retry_after=0.1, is_global=False,
 with_via=True)``, ``fake.faults.fail(pattern, 500, count=1, after_effect=False)``
 (``after_effect=True``: Discord acts, then the answer is lost — tests nonce de-duplication),
-``fake.faults.delay(pattern, seconds)``, ``fake.faults.drop(pattern)`` (socket closed without
-an answer); ``pattern`` is a regex searched in the path below /api/v10, e.g.
-``r"/channels/\d+/messages$"``. Each returns a :class:`FaultRule` (``.hits``);
-``faults.remove(rule)``, ``faults.clear()``. ``count=None`` = until removed.
+``fake.faults.delay(pattern, seconds, after_effect=False)`` (``after_effect=True``: the
+post is stored, then its answer held: a crash now leaves a post in flight),
+``fake.faults.drop(pattern)`` (socket closed without an answer); ``pattern`` is a regex
+searched in the path below /api/v10, e.g. ``r"/channels/\d+/messages$"``. Each returns a
+:class:`FaultRule` (``.hits``); ``faults.remove(rule)``, ``faults.clear()``.
+``count=None`` = until removed.
 Note: discord.py retries 429 (with Via), 500, 502, 504 itself; 503 is raised.
 Buckets: every response has X-RateLimit-* headers (per-channel send bucket
 "message-send"), so discord.py's limiter paces itself; requests over a bucket are answered

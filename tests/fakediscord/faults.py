@@ -94,11 +94,25 @@ class FaultInjector:
         )
 
     def delay(
-        self, pattern: str, seconds: float, *, method: str | None = None, count: int | None = 1
+        self,
+        pattern: str,
+        seconds: float,
+        *,
+        method: str | None = None,
+        count: int | None = 1,
+        after_effect: bool = False,
     ) -> FaultRule:
-        """Hold matching requests for ``seconds`` before handling them normally."""
+        """Hold matching requests for ``seconds`` before handling them normally
+        (``after_effect=True``: handle them first, then hold the answer: a post in flight)."""
         return self._add(
-            FaultRule(method, re.compile(pattern), "delay", count=count, delay=seconds)
+            FaultRule(
+                method,
+                re.compile(pattern),
+                "delay",
+                count=count,
+                delay=seconds,
+                after_effect=after_effect,
+            )
         )
 
     def drop(

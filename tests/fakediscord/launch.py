@@ -18,10 +18,13 @@ import discord.gateway
 import discord.http
 import yarl
 
+from tests.orphans import die_with_parent
+
 
 def main() -> None:
     if len(sys.argv) < 2:
         raise SystemExit("usage: python -m tests.fakediscord.launch MODULE [ARGS...]")
+    die_with_parent()  # a test that dies never leaves its bot running
     discord.http.Route.BASE = os.environ["FAKEDISCORD_API_BASE"]
     discord.gateway.DiscordWebSocket.DEFAULT_GATEWAY = yarl.URL(os.environ["FAKEDISCORD_GATEWAY"])
     module = sys.argv[1]

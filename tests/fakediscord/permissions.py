@@ -53,8 +53,10 @@ DEFAULT_EVERYONE = (
     | SEND_MESSAGES_IN_THREADS
 )
 
-#: What an invited feed bot's managed role typically gets.
-DEFAULT_BOT = VIEW_CHANNEL | SEND_MESSAGES | EMBED_LINKS | ATTACH_FILES | READ_MESSAGE_HISTORY
+#: Exactly what README.md's invite link asks for (permission integer 84992): the bot's managed
+#: role gets this and nothing more, so a test cannot pass on a permission the README does not
+#: ask the admin to grant.
+DEFAULT_BOT = VIEW_CHANNEL | SEND_MESSAGES | EMBED_LINKS | READ_MESSAGE_HISTORY
 
 ROLE_OVERWRITE = 0
 MEMBER_OVERWRITE = 1

@@ -505,6 +505,11 @@ class FakeDiscord:
             return list(self.state.global_commands)
         return list(self.state.guild_commands.get(guild_id, []))
 
+    @property
+    def nonce_window(self) -> float:
+        """Seconds a nonce de-duplicates a repeated send (Discord: "the past few minutes")."""
+        return self._config.nonce_window
+
     def advance_time(self, seconds: float) -> None:
         """Move the fake's clock forward (nonce windows, interaction deadlines, buckets)."""
         self.clock.advance(seconds)

@@ -295,6 +295,8 @@ class StandardGuild:
     no_view_id: int
     no_send_id: int
     no_embed_id: int
+    no_history_id: int
+    members_role_id: int
 
 
 class FakeState:
@@ -422,31 +424,37 @@ class FakeState:
     def add_standard_guild(self, name: str = "Test Guild") -> StandardGuild:
         """A ready-made guild most e2e tests need.
 
-        Users: owner, ``admin`` (role "Admins" with Manage Server), ``member`` (no special
-        permissions), ``closed-dms`` (a member whose DMs are closed). Channels: #general (the
+        Permissions: @everyone has none; people get theirs from a "Members" role (Discord's
+        usual member permissions), so the bot has exactly its managed role's
+        :data:`~tests.fakediscord.permissions.DEFAULT_BOT` (what README.md asks for) and
+        nothing it was not invited with.
+        Users: owner, ``admin`` (roles Members and "Admins" with Manage Server), ``member``
+        (Members only), ``closed-dms`` (a member whose DMs are closed). Channels: #general (the
         system channel), #news (the bot may post), #no-view (bot lacks View Channel),
-        #no-send (bot lacks Send Messages), #no-embed (bot lacks Embed Links).
+        #no-send (bot lacks Send Messages), #no-embed (bot lacks Embed Links), #no-history
+        (bot lacks Read Message History).
         """
         owner = self.add_user("owner")
-        guild = self.add_guild(name, owner_id=owner.id)
+        guild = self.add_guild(name, owner_id=owner.id, everyone_permissions=0)
         bot_role = next(r for r in guild.roles.values() if r.bot_id == self.bot.id)
+        members_role = self.add_role(guild.id, "Members", P.DEFAULT_EVERYONE)
         admin_role = self.add_role(guild.id, "Admins", P.MANAGE_GUILD)
         admin = self.add_user("admin")
         member = self.add_user("member")
         closed = self.add_user("closed-dms", dms_open=False)
-        self.add_member(guild.id, admin.id, roles=[admin_role.id])
-        self.add_member(guild.id, member.id)
-        self.add_member(guild.id, closed.id)
+        self.add_member(guild.id, admin.id, roles=[members_role.id, admin_role.id])
+        self.add_member(guild.id, member.id, roles=[members_role.id])
+        self.add_member(guild.id, closed.id, roles=[members_role.id])
         news = self.add_text_channel(guild.id, "news")
-        no_view = self.add_text_channel(
-            guild.id, "no-view", overwrites=[Overwrite.role(bot_role.id, deny=P.VIEW_CHANNEL)]
-        )
-        no_send = self.add_text_channel(
-            guild.id, "no-send", overwrites=[Overwrite.role(bot_role.id, deny=P.SEND_MESSAGES)]
-        )
-        no_embed = self.add_text_channel(
-            guild.id, "no-embed", overwrites=[Overwrite.role(bot_role.id, deny=P.EMBED_LINKS)]
-        )
+
+        def denied(channel: str, bit: int) -> int:
+            overwrite = Overwrite.role(bot_role.id, deny=bit)
+            return self.add_text_channel(guild.id, channel, overwrites=[overwrite]).id
+
+        no_view = denied("no-view", P.VIEW_CHANNEL)
+        no_send = denied("no-send", P.SEND_MESSAGES)
+        no_embed = denied("no-embed", P.EMBED_LINKS)
+        no_history = denied("no-history", P.READ_MESSAGE_HISTORY)
         assert guild.system_channel_id is not None
         return StandardGuild(
             guild_id=guild.id,
@@ -459,9 +467,11 @@ class FakeState:
             closed_dms_id=closed.id,
             general_id=guild.system_channel_id,
             news_id=news.id,
-            no_view_id=no_view.id,
-            no_send_id=no_send.id,
-            no_embed_id=no_embed.id,
+            no_view_id=no_view,
+            no_send_id=no_send,
+            no_embed_id=no_embed,
+            no_history_id=no_history,
+            members_role_id=members_role.id,
         )
 
     # ---- questions ------------------------------------------------------------------------

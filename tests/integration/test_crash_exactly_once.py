@@ -12,9 +12,11 @@ bookkeeping (claim before send, look before resending) prevents a second post th
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
 import random
 import signal
+import sqlite3
 import sys
 import time
 from collections import defaultdict
@@ -22,16 +24,20 @@ from email.utils import formatdate
 from pathlib import Path
 from typing import Any
 
+import pytest
 from aiohttp import web
 
 from bot.config import load_settings
 from bot.ingest.fetch import FeedFetcher
 from bot.ingest.pipeline import FeedPipeline
 from bot.store import Store
+from tests.children import ChildProcesses
 from tests.feedserver import FeedServer, rss_feed
 
 REPO = Path(__file__).resolve().parents[2]
 KILLS = 20
+READY_TIMEOUT_S = 90.0  # for the child's "ready" line: imports are slow on a busy machine
+FINAL_DRAIN_S = 90.0
 NONCE_WINDOW_S = 0.3
 ITEM_EVERY_S = 0.2
 GUILD = 1
@@ -172,12 +178,16 @@ def child_log(path: Path) -> str:
     return path.read_text(errors="replace")[-4000:]
 
 
-async def start_child(db: Path, chat: LoopbackChat, log: Path) -> asyncio.subprocess.Process:
+async def start_child(
+    children: ChildProcesses, db: Path, chat: LoopbackChat, log: Path
+) -> asyncio.subprocess.Process:
+    """Start the child and wait for its "ready" line (a signal, not a guess: a loaded machine
+    may take many seconds to import everything)."""
     env = dict(os.environ)
     env["DIGESTBOT_FETCH_ALLOW"] = "127.0.0.1/32"
     env["PYTHONPATH"] = str(REPO) + os.pathsep + env.get("PYTHONPATH", "")
     with log.open("ab") as err:
-        process = await asyncio.create_subprocess_exec(
+        process = await children.spawn(
             sys.executable,
             "-m",
             "tests.crash_child",
@@ -190,18 +200,36 @@ async def start_child(db: Path, chat: LoopbackChat, log: Path) -> asyncio.subpro
             stdout=asyncio.subprocess.PIPE,
             stderr=err,
         )
-    assert process.stdout is not None
-    line = await asyncio.wait_for(process.stdout.readline(), 20)
-    assert line.strip() == b"ready", (line, child_log(log))
+    try:
+        assert process.stdout is not None
+        line = await asyncio.wait_for(process.stdout.readline(), READY_TIMEOUT_S)
+        assert line.strip() == b"ready", (line, child_log(log))
+    except BaseException:
+        ChildProcesses.sigkill(process)
+        raise
     return process
 
 
 async def kill(process: asyncio.subprocess.Process, log: Path) -> None:
-    if process.returncode is None:
-        process.send_signal(signal.SIGKILL)
+    ChildProcesses.sigkill(process)
     code = await process.wait()
     # The child only ever ends by our SIGKILL: a crash of its own is a failure.
     assert code == -signal.SIGKILL, child_log(log)
+
+
+def delivery_states(db: Path) -> dict[str, int]:
+    """The outbox's states, read-only while the child may be writing."""
+    with contextlib.closing(sqlite3.connect(f"file:{db}?mode=ro", uri=True, timeout=10)) as conn:
+        rows = conn.execute("SELECT state, COUNT(*) FROM deliveries GROUP BY state").fetchall()
+    return {str(state): int(count) for state, count in rows}
+
+
+def settled(db: Path, chat: LoopbackChat, wanted: dict[int, list[str]]) -> bool:
+    """Every wanted post is there and nothing is left to send: no further post can come."""
+    if not all(len(chat.messages[c]) >= len(urls) for c, urls in wanted.items()):
+        return False
+    states = delivery_states(db)
+    return states.get("pending", 0) == states.get("sending", 0) == 0
 
 
 def expected_posts(feeds: GrowingFeeds) -> dict[int, list[str]]:
@@ -213,7 +241,10 @@ def expected_posts(feeds: GrowingFeeds) -> dict[int, list[str]]:
     return wanted
 
 
-async def test_every_item_is_posted_exactly_once_across_sigkills(tmp_path: Path) -> None:
+@pytest.mark.timeout(300)
+async def test_every_item_is_posted_exactly_once_across_sigkills(
+    tmp_path: Path, child_processes: ChildProcesses
+) -> None:
     seed = int(os.environ.get("CRASH_TEST_SEED", random.randrange(1 << 30)))
     rng = random.Random(seed)
     db = tmp_path / "bot.db"
@@ -228,25 +259,24 @@ async def test_every_item_is_posted_exactly_once_across_sigkills(tmp_path: Path)
             adder = asyncio.create_task(feeds.keep_adding(stop_items))
             try:
                 for _ in range(KILLS):
-                    child = await start_child(db, chat, log)
-                    await asyncio.sleep(rng.uniform(0.05, 0.35))
+                    child = await start_child(child_processes, db, chat, log)
+                    await asyncio.sleep(rng.uniform(0.05, 0.35))  # the kill's moment
                     await kill(child, log)
             finally:
                 stop_items.set()
                 await adder
             wanted = expected_posts(feeds)
-            child = await start_child(db, chat, log)
+            child = await start_child(child_processes, db, chat, log)
             try:
-                deadline = time.monotonic() + 20
+                deadline = time.monotonic() + FINAL_DRAIN_S
                 while time.monotonic() < deadline:
-                    got = {c: len(chat.messages[c]) for c in wanted}
-                    if all(got[c] >= len(urls) for c, urls in wanted.items()):
+                    if settled(db, chat, wanted):
                         break
                     await asyncio.sleep(0.1)
-                await asyncio.sleep(0.5)  # time for a wrong extra post to show up
             finally:
                 await kill(child, log)
     finally:
+        child_processes.kill_all()
         await chat.close()
 
     context = (

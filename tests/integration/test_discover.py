@@ -4,17 +4,20 @@ from __future__ import annotations
 
 import dataclasses
 import threading
+from typing import Any
 
 import pytest
 
 from bot.config import FetchAllowList, Settings
+from bot.features.feeds.service import fetch_feed_document
 from bot.ingest import discover
-from bot.ingest.discover import discover_feed_urls, looks_like_feed
+from bot.ingest.discover import discover_feeds, looks_like_feed
 from bot.ingest.errors import DiscoveryError
 from bot.ingest.fetch import FeedFetcher, FetchResult
 from tests.feedserver import (
     FeedServer,
     atom_feed,
+    drip_handler,
     rdf_feed,
     redirect_to,
     rss_feed,
@@ -37,6 +40,11 @@ def test_sniffing_tells_feeds_from_pages() -> None:
     assert not looks_like_feed(page(body="<pre>&lt;rss&gt; <feed> example</pre>").encode())
     assert not looks_like_feed(b'{"version": "https://jsonfeed.org/version/1.1"}')
     assert not looks_like_feed(b"")
+
+
+async def discover_feed_urls(*args: Any, **kwargs: Any) -> list[str]:
+    """The URLs of the feeds discovery found (it returns them as fetched)."""
+    return [found.url for found in await discover_feeds(*args, **kwargs)]
 
 
 async def test_link_rel_alternate_with_relative_href(feed_server: FeedServer) -> None:
@@ -102,11 +110,45 @@ async def test_a_feed_url_discovers_itself(feed_server: FeedServer) -> None:
 
 
 async def test_nothing_found_is_a_discovery_error(feed_server: FeedServer) -> None:
+    """The admin is told, in one line, each address tried and why it was no feed."""
     feed_server.set("/", page(), content_type="text/html")
+    feed_server.set("/rss", page(), content_type="text/html")
+    feed_server.set("/atom.xml", "gone", status=410, content_type="text/plain")
     async with FeedFetcher(SETTINGS) as fetcher:
-        with pytest.raises(DiscoveryError, match="no RSS or Atom feed found"):
+        with pytest.raises(DiscoveryError, match="no RSS or Atom feed found") as info:
             await discover_feed_urls(fetcher, feed_server.url("/"))
     assert feed_server.hits("/index.xml") == 1  # every usual path was tried
+    message = str(info.value)
+    assert "tried 6 addresses within 40 s: /feed 404, /rss not a feed, /feed.xml 404, " in message
+    assert "/atom.xml 410" in message
+    assert "\n" not in message
+
+
+@pytest.mark.timeout(30)
+async def test_dripping_candidates_share_one_budget(feed_server: FeedServer) -> None:
+    """Candidates that each drip for longer than the fetch cap used to be fetched one after the
+    other, each given the whole cap: minutes for one `/feed add`. Now all probing shares one
+    budget (1 s here, against a 30 s fetch cap): discovery gives up in time and names each
+    candidate with what became of it."""
+    slow = drip_handler([b"<rss>", b"</rss>"], delay_s=120)
+    feed_server.set(
+        "/",
+        page(
+            '<link rel="alternate" type="application/rss+xml" href="/a.xml">'
+            '<link rel="alternate" type="application/atom+xml" href="/b.xml">'
+        ),
+        content_type="text/html",
+    )
+    for path in ("/a.xml", "/b.xml", *discover.COMMON_FEED_PATHS):
+        feed_server.set_handler(path, slow)
+    settings = Settings(fetch_allow=SETTINGS.fetch_allow, fetch_timeout_s=30.0)
+    async with FeedFetcher(settings) as fetcher:
+        with pytest.raises(DiscoveryError) as info:
+            await discover_feed_urls(fetcher, feed_server.url("/"), budget_s=1.0)
+    message = str(info.value)
+    assert "tried 8 addresses within 1 s: /a.xml timed out, /b.xml timed out, /feed " in message
+    for path in discover.COMMON_FEED_PATHS:
+        assert f"{path} timed out" in message or f"{path} not tried" in message
 
 
 async def test_discovery_never_follows_to_a_blocked_address(feed_server: FeedServer) -> None:
@@ -170,3 +212,19 @@ def test_links_urllib_cannot_split_are_skipped() -> None:
     ).encode()
     fetched = dataclasses.replace(fetched, body=with_base)
     assert discover.feed_links(fetched) == ["https://site.example/f"]
+
+
+async def test_a_discovered_feed_is_fetched_once(feed_server: FeedServer) -> None:
+    """What discovery fetched is what gets parsed: no second fetch (and no second wait of up
+    to the fetch time cap) after the one budget of discovery."""
+    feed_server.set(
+        "/",
+        page('<link rel="alternate" type="application/rss+xml" href="/posts.xml">'),
+        content_type="text/html; charset=utf-8",
+    )
+    feed_server.set("/posts.xml", FEED)
+    async with FeedFetcher(SETTINGS) as fetcher:
+        document = await fetch_feed_document(fetcher, feed_server.url("/"))
+    assert document.url == feed_server.url("/posts.xml")
+    assert [entry.title for entry in document.parsed.entries] == ["Post"]
+    assert feed_server.hits("/posts.xml") == 1

@@ -138,6 +138,7 @@ async def test_token_and_channel_permissions_against_the_fake_discord(
             world.no_view_id,
             world.no_send_id,
             world.no_embed_id,
+            world.no_history_id,
             deleted_channel,
         ):
             await store.subscriptions.add(world.guild_id, channel, feed_id, now=1.0)
@@ -153,7 +154,11 @@ async def test_token_and_channel_permissions_against_the_fake_discord(
         )
         assert any(f"cannot see channel {world.no_view_id}" in m for m in discord_errors)
         assert any(f"Channel {deleted_channel} " in m for m in discord_errors)
-        assert len(discord_errors) == 4
+        assert any(
+            f"({world.no_history_id}) the bot lacks Read Message History: a post interrupted" in m
+            for m in discord_errors
+        )
+        assert len(discord_errors) == 5
 
         bad = await run_doctor(Settings(db_path=path, discord_token="not.the.token"), online=True)
         assert errors(bad, "discord") == ["Discord rejected DISCORD_TOKEN (401 Unauthorized)."]
@@ -167,4 +172,4 @@ async def test_token_and_channel_permissions_against_the_fake_discord(
         assert exit_code == 1
         out = capsys.readouterr().out  # type: ignore[attr-defined]
         assert "[ERROR] discord:" in out and "→ Channel settings" in out
-        assert out.rstrip().endswith("4 problem(s), 0 warning(s).")
+        assert out.rstrip().endswith("5 problem(s), 0 warning(s).")

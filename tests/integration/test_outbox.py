@@ -521,6 +521,31 @@ async def test_discord_lost_answers_and_server_errors_post_once(store: Store) ->
         ]
 
 
+async def test_discord_without_history_a_lost_answer_is_resent_within_the_nonce_window(
+    store: Store,
+) -> None:
+    """No Read Message History: the sender cannot look, but it sent this nonce seconds ago,
+    so the resend is safe (Discord returns the message it has) and the delivery is sent."""
+    async with FakeDiscord.serve() as fake:
+        world = fake.state.add_standard_guild()
+        feed = await world_feed(store, world, world.no_history_id)
+        await poll_items(store, feed, ["a-1"], now=time_now())
+        pattern = rf"/channels/{world.no_history_id}/messages$"
+        lost = fake.faults.fail(pattern, 503, method="POST", after_effect=True)
+        async with discord_client(fake) as client:
+            worker = make_outbox(store, DiscordSender(client), backoff_base_s=0.01)
+            for _ in range(50):
+                await worker.drain()
+                if (await store.deliveries.counts())["sent"] == 1:
+                    break
+                await asyncio.sleep(0.02)
+        assert lost.hits == 1
+        assert fake.count("POST", pattern) == 2
+        (post,) = fake.bot_posts(world.no_history_id)
+        (row,) = await store.deliveries.for_target("channel", world.no_history_id)
+        assert (row.state, row.message_id) == ("sent", post.id)
+
+
 async def test_discord_closed_dms_pause_the_member(store: Store) -> None:
     async with FakeDiscord.serve() as fake:
         world = fake.state.add_standard_guild()

@@ -70,8 +70,8 @@ class Archive:
 
 
 async def open_archive(tmp_path: Path, server: FeedServer, **overrides: Any) -> Archive:
-    settings = dataclasses.replace(
-        Settings(db_path=tmp_path / "a.db", fetch_allow=ALLOW_LOOPBACK), **overrides
+    settings = Settings(
+        **({"db_path": tmp_path / "a.db", "fetch_allow": ALLOW_LOOPBACK} | overrides)
     )
     store = await Store.open(settings.db_path)
     fetcher = FeedFetcher(settings)

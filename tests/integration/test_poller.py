@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import dataclasses
 import json
 from pathlib import Path
 from typing import Any
@@ -17,12 +16,12 @@ from tests.feedserver import FeedServer, Handler, rss_feed
 
 
 def settings(tmp_path: Path, **overrides: Any) -> Settings:
-    base = Settings(
-        db_path=tmp_path / "p.db",
-        fetch_allow=FetchAllowList.parse("127.0.0.1/32, localhost"),
-        poll_interval_s=60,
-    )
-    return dataclasses.replace(base, **overrides)
+    base: dict[str, Any] = {
+        "db_path": tmp_path / "p.db",
+        "fetch_allow": FetchAllowList.parse("127.0.0.1/32, localhost"),
+        "poll_interval_s": 60,
+    }
+    return Settings(**(base | overrides))
 
 
 async def test_concurrency_and_per_host_limits_hold(

@@ -58,6 +58,23 @@ REFUSED = {
     "2001:0:4136:e378:8000:63bf:f5ff:fffe": "Teredo",
     "2001:db8::1": "documentation",
     "not-an-ip": "not a valid IP address",
+    # IPv4 inside IPv6: every form is unwrapped and the IPv4 address judged
+    "::ffff:0:7f00:1": "this machine) (127.0.0.1 written as an IPv4-translated",
+    "::ffff:0:a00:1": "private network (10.0.0.1 written as an IPv4-translated",
+    "::ffff:0:a9fe:a9fe": "metadata",
+    "0:0:0:0:0:ffff:7f00:1": "this machine) (127.0.0.1 written as an IPv4-mapped",
+    "::ffff:0.0.0.0": "unspecified",
+    "64:ff9b::7f00:1": "this machine) (127.0.0.1 written as a NAT64",
+    "64:ff9b::c0a8:101": "private network (192.168.1.1 written as a NAT64",
+    "64:ff9b:1::a00:1": "private network (10.0.0.1 written as a local-use NAT64",
+    "64:ff9b:1::808:808": "local-use NAT64",
+    "64:ff9b:1:ab00:808:8:800::": "local-use NAT64",
+    "2002:c0a8:101::1": "private network (192.168.1.1 written as a 6to4",
+    "2002:a9fe:a9fe::": "metadata",
+    "2001:0:4136:e378:8000:63bf:80ff:fffe": "this machine) (127.0.0.1 written as a Teredo",
+    "2001:0:a00:1:8000:63bf:f7f7:f7f7": "private network (10.0.0.1 written as a Teredo",
+    "::127.0.0.1": "this machine) (127.0.0.1 written as an IPv4-compatible",
+    "::a9fe:a9fe": "metadata",
 }
 
 ALLOWED = [
@@ -69,6 +86,9 @@ ALLOWED = [
     "::ffff:8.8.8.8",
     "64:ff9b::808:808",
     "2002:808:808::1",
+    "::ffff:0:808:808",
+    "::8.8.8.8",
+    "2001:0:808:808:8000:63bf:f7f7:f7f7",
 ]
 
 

@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from bot.config import Settings
-from bot.ingest.discover import discover_feed_urls
+from bot.ingest.discover import discover_feeds
 from bot.ingest.errors import FeedError, NotAFeedError
 from bot.ingest.fetch import FeedFetcher, FetchResult
 from bot.ingest.parse import parse_feed
@@ -59,11 +59,10 @@ async def fetch_feed_document(fetcher: FeedFetcher, url_text: str) -> FeedDocume
         parsed = await asyncio.to_thread(parse_feed, result.body, result.headers, result.url)
         return FeedDocument(normalize_feed_url(result.url), parsed, result)
     except NotAFeedError:
-        candidates = await discover_feed_urls(fetcher, result.url, result)
+        candidates = await discover_feeds(fetcher, result.url, result)
     last_error: FeedError | None = None
-    for candidate in candidates[:3]:
+    for found in candidates[:3]:  # as discovery fetched them: no second fetch, no new wait
         try:
-            found = await fetcher.fetch(candidate)
             parsed = await asyncio.to_thread(parse_feed, found.body, found.headers, found.url)
         except FeedError as exc:
             last_error = exc
