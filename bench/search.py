@@ -71,8 +71,8 @@ def build(path: Path, items: int) -> tuple[float, int]:
         conn.execute("BEGIN")
         conn.executemany(
             "INSERT INTO items (id, feed_id, stable_id, raw_hash, content_hash, url, title, "
-            "author, published_at, first_seen_at, content_md, content_text, summary) "
-            "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            "author, published_at, first_seen_at, content_text, summary) "
+            "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
             rows,
         )
         conn.executemany(
@@ -96,7 +96,6 @@ def build(path: Path, items: int) -> tuple[float, int]:
                 doc.author,
                 doc.published,
                 doc.published,
-                doc.text,
                 doc.text,
                 doc.summary,
             )

@@ -41,13 +41,15 @@ def load_migrations() -> list[tuple[int, str, str]]:
             found.append((int(match.group(1)), match.group(2), entry.read_text(encoding="utf-8")))
     found.sort()
     versions = [v for v, _, _ in found]
-    if versions != list(range(1, len(versions) + 1)):
-        raise StoreError(f"migrations are not numbered 1..n without gaps: {versions}")
+    if len(set(versions)) != len(versions) or (versions and versions[0] < 1):
+        raise StoreError(f"migrations must have distinct numbers from 1 up: {versions}")
     return found
 
 
 def latest_schema_version() -> int:
-    return len(load_migrations())
+    """The number of the newest migration (numbers may skip one: branches reserve numbers)."""
+    migrations = load_migrations()
+    return migrations[-1][0] if migrations else 0
 
 
 async def _configure(conn: aiosqlite.Connection, *, writer: bool) -> None:
@@ -67,7 +69,7 @@ async def _pragma_int(conn: aiosqlite.Connection, name: str) -> int:
 
 async def _migrate(conn: aiosqlite.Connection, path: Path) -> None:
     migrations = load_migrations()
-    latest = len(migrations)
+    latest = migrations[-1][0] if migrations else 0
     app_id = await _pragma_int(conn, "application_id")
     version = await _pragma_int(conn, "user_version")
     async with conn.execute("SELECT count(*) FROM sqlite_master") as cursor:
@@ -84,7 +86,7 @@ async def _migrate(conn: aiosqlite.Connection, path: Path) -> None:
             f"{latest}: it was written by a newer digestbot. Upgrade digestbot, or restore a "
             "backup made by this version."
         )
-    for number, name, sql in migrations[version:]:
+    for number, name, sql in (m for m in migrations if m[0] > version):
         log.info("applying migration %04d_%s", number, name)
         await conn.execute("BEGIN IMMEDIATE")
         try:

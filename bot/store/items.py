@@ -29,7 +29,7 @@ class SaveResult:
 
 _ITEM_COLUMNS = (
     "i.id, i.feed_id, i.stable_id, i.url, i.title, i.author, i.published_at, i.first_seen_at, "
-    "i.summary, i.keywords, i.image_url, i.enclosure_url, i.enclosure_type, i.enclosure_length, "
+    "i.summary, i.image_url, i.enclosure_url, i.enclosure_type, i.enclosure_length, "
     "i.duration_s, i.language, i.content_hash, f.title, f.url, f.site_url"
 )
 
@@ -47,7 +47,6 @@ class ItemRow:
     published_at: float
     first_seen_at: float
     summary: str
-    keywords: str
     image_url: str | None
     enclosure_url: str | None
     enclosure_type: str | None
@@ -104,10 +103,8 @@ async def save_items(
             entry.url,
             entry.title,
             entry.author,
-            item.content_md,
             item.content_text,
             item.summary,
-            " ".join(item.keywords),
             item.image_url,
             enclosure.url if enclosure else None,
             enclosure.type if enclosure else None,
@@ -120,10 +117,10 @@ async def save_items(
                 unchanged += 1  # pruned by retention: never archived or posted again
                 continue
             cursor = await tx.execute(
-                "INSERT INTO items (raw_hash, content_hash, url, title, author, content_md, "
-                "content_text, summary, keywords, image_url, enclosure_url, enclosure_type, "
-                "enclosure_length, duration_s, language, feed_id, stable_id, published_at, "
-                "first_seen_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                "INSERT INTO items (raw_hash, content_hash, url, title, author, content_text, "
+                "summary, image_url, enclosure_url, enclosure_type, enclosure_length, "
+                "duration_s, language, feed_id, stable_id, published_at, first_seen_at) "
+                "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                 (*values, feed_id, entry.stable_id, published, now),
             )
             item_id = cursor.lastrowid
@@ -137,7 +134,7 @@ async def save_items(
             continue
         await tx.execute(
             "UPDATE items SET raw_hash = ?, content_hash = ?, url = ?, title = ?, author = ?, "
-            "content_md = ?, content_text = ?, summary = ?, keywords = ?, image_url = ?, "
+            "content_text = ?, summary = ?, image_url = ?, "
             "enclosure_url = ?, enclosure_type = ?, enclosure_length = ?, duration_s = ?, "
             "language = ?, published_at = coalesce(?, published_at), updated_at = ? WHERE id = ?",
             (*values, entry.published.timestamp() if entry.published else None, now, item_id),

@@ -33,10 +33,8 @@ def make_item(stable_id: str, title: str, text: str, *, summary: str = "") -> Fr
     )
     enriched = EnrichedItem(
         entry=entry,
-        content_md=text,
         content_text=text,
         summary=summary or text[:50],
-        keywords=(),
         image_url=None,
         content_hash=f"h-{stable_id}-{hash(text)}",
     )
