@@ -34,9 +34,7 @@ def fresh_item(stable_id: str, *, title: str | None = None, published: float = 0
         description_html="",
     )
     digest = hashlib.sha256(f"{title}|{stable_id}".encode()).hexdigest()
-    enriched = EnrichedItem(
-        entry, f"{title} body", f"{title} body", f"Summary of {title}", (), None, digest
-    )
+    enriched = EnrichedItem(entry, f"{title} body", f"Summary of {title}", None, digest)
     return FreshItem(enriched, digest)
 
 

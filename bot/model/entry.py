@@ -49,9 +49,7 @@ class EnrichedItem:
     """An Entry after the text stage: what the store archives. All text here is cleaned."""
 
     entry: Entry
-    content_md: str  # Discord markdown of the cleaned body
     content_text: str  # plain text of the cleaned body (indexed for search)
     summary: str
-    keywords: tuple[str, ...]
     image_url: str | None
     content_hash: str  # sha256 of title + cleaned text: an edit changes it

@@ -111,13 +111,9 @@ class FeedStore:
         return None if row is None or row[0] is None else float(row[0])
 
     async def delete(self, feed_id: int) -> None:
-        """Delete the feed with its items (and their search index rows: the index is not tied
-        to items by a foreign key), subscriptions and deliveries."""
+        """Delete the feed with its items (their index rows go with them: a trigger on items,
+        which cascaded deletes fire too), subscriptions and deliveries."""
         async with self._db.transaction() as tx:
-            await tx.execute(
-                "DELETE FROM items_fts WHERE rowid IN (SELECT id FROM items WHERE feed_id = ?)",
-                (feed_id,),
-            )
             await tx.execute("DELETE FROM feeds WHERE id = ?", (feed_id,))
 
 

@@ -34,10 +34,8 @@ def make_item(
     digest = hashlib.sha256(f"{title}\n{summary}\n{text}".encode()).hexdigest()
     item = EnrichedItem(
         entry=entry,
-        content_md=text,
         content_text=text,
         summary=summary,
-        keywords=(),
         image_url=None,
         content_hash=digest,
     )

@@ -37,7 +37,7 @@ def fresh(n: int, published: datetime | None = None) -> FreshItem:
         content_html=f"<p>{text}</p>",
         description_html="",
     )
-    return FreshItem(EnrichedItem(entry, text, text, text[:100], (), None, f"c{n}"), f"r{n}")
+    return FreshItem(EnrichedItem(entry, text, text[:100], None, f"c{n}"), f"r{n}")
 
 
 def snapshot(path: Path) -> tuple[int, int, int, str]:

@@ -30,7 +30,7 @@ def fresh(n: int) -> FreshItem:
         content_html=f"<p>{text}</p>",
         description_html="",
     )
-    return FreshItem(EnrichedItem(entry, text, text, text[:200], (), None, f"c{n}"), f"r{n}")
+    return FreshItem(EnrichedItem(entry, text, text[:200], None, f"c{n}"), f"r{n}")
 
 
 async def make_database(path: Path, items: int = 120) -> int:

@@ -54,7 +54,7 @@ def fresh(stable_id: str) -> FreshItem:
         content_html="<p>body</p>",
         description_html="",
     )
-    item = EnrichedItem(entry, "body", "body", "body", (), None, f"c-{stable_id}")
+    item = EnrichedItem(entry, "body", "body", None, f"c-{stable_id}")
     return FreshItem(item, f"r-{stable_id}")
 
 
