@@ -227,7 +227,7 @@ async def test_migration_0009_keeps_an_old_archive_searchable_and_drops_unread_c
             for statement in _split_sql(sql):
                 conn.execute(statement)
     conn.execute(f"PRAGMA application_id = {APPLICATION_ID}")
-    conn.execute("PRAGMA user_version = 7")
+    conn.execute("PRAGMA user_version = 8")
     conn.execute(
         "INSERT INTO feeds (id, url, interval_s, next_poll_at, created_at) "
         "VALUES (1, 'https://a.example/feed', 900, 0, 0)"
