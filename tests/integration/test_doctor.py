@@ -149,8 +149,11 @@ async def test_token_and_channel_permissions_against_the_fake_discord(
         assert any(f.severity == "ok" and "The token belongs to" in f.message for f in found)
         assert any(f.severity == "ok" and f"({world.news_id})" in f.message for f in found)
         assert any(f"({world.no_embed_id}) the bot lacks Embed Links:" in m for m in discord_errors)
+        # Discord's implicit rule (discord.py's calculation keeps it): who cannot send
+        # messages cannot embed links either.
         assert any(
-            f"({world.no_send_id}) the bot lacks Send Messages:" in m for m in discord_errors
+            f"({world.no_send_id}) the bot lacks Send Messages, Embed Links:" in m
+            for m in discord_errors
         )
         assert any(f"cannot see channel {world.no_view_id}" in m for m in discord_errors)
         assert any(f"Channel {deleted_channel} " in m for m in discord_errors)
