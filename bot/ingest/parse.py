@@ -18,11 +18,18 @@ from typing import Any
 from urllib.parse import urljoin, urlsplit
 
 import feedparser
+import feedparser.api
 
 from bot.ingest.entry import Enclosure, Entry, ParsedFeed
 from bot.ingest.errors import NotAFeedError, ParseError
+from bot.ingest.prolog import EntityDeclarationError, rewrite_prolog
 
-_ENTITY_DECL = re.compile(rb"<!ENTITY", re.IGNORECASE)
+# feedparser calls `replace_doctype` on the document (decoded to UTF-8) before either of its
+# parsers sees it; ours refuses entities that can expand (see bot.ingest.prolog).
+if not callable(getattr(feedparser.api, "replace_doctype", None)):  # pragma: no cover
+    raise ImportError("this feedparser has no api.replace_doctype; digestbot cannot parse safely")
+feedparser.api.replace_doctype = rewrite_prolog
+
 _HTML_START = re.compile(rb"^\s*(<!--.*?-->\s*)*(<!doctype\s+html|<html|<head|<body)", re.I | re.S)
 _TAG = re.compile(r"<[^>]{0,2000}>")
 _SPACE = re.compile(r"\s+")
@@ -199,21 +206,21 @@ def parse_feed(body: bytes, headers: Mapping[str, str], base_url: str | None) ->
     A malformed feed still yields the items feedparser could read (with a `warning`).
     Synchronous and CPU-bound: callers run it off the event loop.
     """
-    head = body[:65536]
-    if _ENTITY_DECL.search(head):
+    if _HTML_START.match(body[:65536]):
+        raise NotAFeedError("that address serves a web page, not an RSS or Atom feed")
+    response_headers = {k.lower(): v for k, v in headers.items()}
+    try:
+        result = feedparser.parse(
+            body,
+            response_headers=response_headers,
+            sanitize_html=False,
+            resolve_relative_uris=False,
+        )
+    except EntityDeclarationError:
         raise ParseError(
             "the feed declares its own XML entities, which digestbot refuses "
             "(that is how entity-expansion attacks such as 'billion laughs' work)"
-        )
-    if _HTML_START.match(head):
-        raise NotAFeedError("that address serves a web page, not an RSS or Atom feed")
-    response_headers = {k.lower(): v for k, v in headers.items()}
-    result = feedparser.parse(
-        body,
-        response_headers=response_headers,
-        sanitize_html=False,
-        resolve_relative_uris=False,
-    )
+        ) from None
     feed = result.get("feed", {})
     version = result.get("version") or ""
     raw_entries = result.get("entries") or []

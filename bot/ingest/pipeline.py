@@ -13,7 +13,8 @@ from dataclasses import dataclass, field
 from bot.ingest.entry import EnrichedItem, Entry, ParsedFeed
 from bot.ingest.errors import FeedError, HTTPStatusError
 from bot.ingest.fetch import FeedFetcher, FetchResult
-from bot.ingest.parse import parse_feed, plain
+from bot.ingest.parse import plain
+from bot.ingest.sandbox import parse_feed_bounded
 from bot.ingest.timing import next_poll_after_failure, next_poll_after_success
 from bot.store import Store
 from bot.store.feeds import FeedMeta, FeedRow
@@ -263,4 +264,4 @@ def summary_input(item: EnrichedItem) -> SummaryInput:
 
 def _parse(result: FetchResult) -> ParsedFeed:
     headers = dict(result.headers)
-    return parse_feed(result.body, headers, result.url)
+    return parse_feed_bounded(result.body, headers, result.url)

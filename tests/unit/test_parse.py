@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import json
+import subprocess
+import sys
 from datetime import UTC, datetime
 
 import pytest
@@ -181,6 +184,111 @@ def test_billion_laughs_is_refused() -> None:
     )
     with pytest.raises(ParseError, match="entities"):
         parse_feed(body, HEADERS, None)
+
+
+def _padded(subset: str, refs: str) -> bytes:
+    """A 70 KB comment first (past any check of the first 64 KiB), then the DOCTYPE."""
+    return (
+        '<?xml version="1.0"?>\n<!--' + "x" * 70_000 + "-->\n"
+        f"<!DOCTYPE rss {subset}>\n"
+        '<rss version="2.0"><channel><title>Padded</title>'
+        f"<item><title>one</title><guid>1</guid><description>{refs}</description></item>"
+        "<item><title>two</title><guid>2</guid></item></channel></rss>"
+    ).encode()
+
+
+# name → what parse_feed must do: refuse the feed, or read both of its items.
+HOSTILE_PROLOGS = {
+    # feedparser's loose parser expands an entity with a plain value on every reference:
+    # 40,000 references to 10 kB would be 400 MB.
+    "linear": _padded('[\n<!ENTITY a "' + "a" * 10_000 + '">\n]', "&a;" * 40_000),
+    "billion-laughs": _padded(
+        "["
+        + '<!ENTITY a0 "aaaaaaaaaa">'
+        + "".join(f'<!ENTITY a{n} "{f"&a{n - 1};" * 10}">' for n in range(1, 10))
+        + "]",
+        "&a9;",
+    ),
+    # No internal subset at all: the declaration hides in a comment, where feedparser's
+    # line-anchored regex still finds it and pairs it with the (lone) DOCTYPE.
+    "comment-smuggled": (
+        b'<?xml version="1.0"?>\n<!--\n<!ENTITY a "' + b"a" * 10_000 + b'">\n-->\n'
+        b'<!DOCTYPE rss SYSTEM "x.dtd">\n<rss version="2.0"><channel><title>S</title>'
+        b"<item><title>one</title><guid>1</guid><description>"
+        + b"&a;"
+        * 40_000
+        + b"</description></item><item><title>two</title><guid>2</guid></item>"
+        b"</channel></rss>"
+    ),
+}
+
+_UNDER_LIMIT = """
+import json, resource, sys
+resource.setrlimit(resource.RLIMIT_AS, (512 * 2**20, 512 * 2**20))
+from bot.ingest.errors import ParseError
+from bot.ingest.parse import parse_feed
+try:
+    feed = parse_feed(sys.stdin.buffer.read(), {}, None)
+except ParseError as exc:
+    print(json.dumps(str(exc)))
+else:
+    print(json.dumps([[e.title, len(e.description_html)] for e in feed.entries]))
+"""
+REFUSED = {"linear", "billion-laughs"}
+
+
+@pytest.mark.parametrize("name", sorted(HOSTILE_PROLOGS))
+def test_entity_expansion_is_impossible_under_a_memory_limit(name: str) -> None:
+    """Run in a child limited to 512 MiB of address space: a feed that declares expanding
+    entities is refused, wherever its DOCTYPE sits; a declaration inside a comment declares
+    nothing (both items parse, no reference grows)."""
+    child = subprocess.Popen(
+        [sys.executable, "-c", _UNDER_LIMIT],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+    )
+    try:
+        out, err = child.communicate(HOSTILE_PROLOGS[name], timeout=50)
+    finally:
+        child.kill()
+        child.wait()
+    assert child.returncode == 0, err.decode()[-2000:]
+    answer = json.loads(out)
+    if name in REFUSED:
+        assert "declares its own XML entities" in answer
+    else:
+        assert [title for title, _ in answer] == ["one", "two"]
+        assert all(length < 200_000 for _, length in answer)
+
+
+def test_cdata_that_mentions_entity_declarations_is_just_text() -> None:
+    body = rss_feed(
+        [
+            {
+                "title": "XML tips",
+                "guid": "1",
+                "extra": '<description><![CDATA[Write <!ENTITY nbsp "&#160;"> in the DTD]]>'
+                "</description>",
+            },
+            {"title": "More", "guid": "2"},
+        ]
+    ).encode()
+    feed = parse_feed(body, HEADERS, None)
+    assert [e.title for e in feed.entries] == ["XML tips", "More"]
+    assert "<!ENTITY nbsp" in feed.entries[0].description_html
+
+
+def test_character_reference_entities_still_work() -> None:
+    """Old feeds declare `&nbsp;` as a character reference: that cannot amplify, so it stays."""
+    body = (
+        b'<?xml version="1.0"?>\n<!DOCTYPE rss [\n<!ENTITY nbsp "&#160;">\n]>\n'
+        b'<rss version="2.0"><channel><title>a&nbsp;b</title>'
+        b"<item><title>x</title><guid>1</guid></item></channel></rss>"
+    )
+    feed = parse_feed(body, HEADERS, None)
+    assert feed.title == "a b"  # &nbsp; was defined (a space once whitespace is collapsed)
+    assert feed.warning is None
 
 
 def test_html_page_is_not_a_feed() -> None:
