@@ -52,7 +52,7 @@ class PollOutcome:
 def entry_fingerprint(entry: Entry) -> str:
     """A hash of everything we read from the raw entry: unchanged → nothing to re-enrich."""
     enclosure = entry.enclosure
-    parts = (
+    parts: tuple[str, ...] = (
         entry.title,
         entry.url or "",
         entry.author or "",
@@ -63,6 +63,8 @@ def entry_fingerprint(entry: Entry) -> str:
         f"{enclosure.url}|{enclosure.type}|{enclosure.length}" if enclosure else "",
         str(entry.duration_s or ""),
     )
+    if entry.html_base:  # only then, so the fingerprints of feeds without xml:base stand
+        parts += (entry.html_base,)
     return hashlib.sha256("\x1f".join(parts).encode("utf-8", "surrogatepass")).hexdigest()
 
 

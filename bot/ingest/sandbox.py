@@ -245,6 +245,7 @@ def feed_to_json(feed: ParsedFeed) -> dict[str, Any]:
                 ),
                 "duration_s": e.duration_s,
                 "language": e.language,
+                "html_base": e.html_base,
             }
             for e in feed.entries
         ],
@@ -268,6 +269,7 @@ def feed_from_json(data: dict[str, Any]) -> ParsedFeed:
                 enclosure=Enclosure(*enclosure) if enclosure else None,
                 duration_s=e["duration_s"],
                 language=e["language"],
+                html_base=e["html_base"],
             )
         )
     return ParsedFeed(

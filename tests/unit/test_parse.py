@@ -11,6 +11,7 @@ import pytest
 
 from bot.ingest.errors import NotAFeedError, ParseError
 from bot.ingest.parse import parse_duration, parse_feed
+from bot.text.enrich import enrich_entries
 from tests.feedserver import atom_feed, rdf_feed, rss_feed
 
 HEADERS = {"Content-Type": "application/rss+xml"}
@@ -332,3 +333,92 @@ def test_titles_lose_control_characters_and_bidi_overrides() -> None:
     body = rss_feed([{"title": "Bell\x07 &#27;[31mred &#8238;evil", "guid": "c"}])
     (entry,) = parse_feed(body.encode(), HEADERS, None).entries
     assert entry.title == "Bell [31mred evil"
+
+
+def test_script_and_style_text_never_reach_titles_names_or_descriptions() -> None:
+    body = rss_feed(
+        [
+            {
+                "title": "safe<script>alert(1)</script> x",
+                "guid": "1",
+                "author": "Ann<style>b{}</style>",
+            }
+        ],
+        title="Feed<script>steal()</script>",
+        description="About<style>p{color:red}</style> things",
+    ).encode()
+    feed = parse_feed(body, HEADERS, None)
+    (entry,) = feed.entries
+    assert (entry.title, entry.author) == ("safe x", "Ann")
+    assert (feed.title, feed.description) == ("Feed", "About things")
+
+
+def test_comments_and_quoted_brackets_leave_no_markup_in_titles() -> None:
+    body = rss_feed(
+        [
+            {"title": "safe<!-- a > b --> after", "guid": "1"},
+            {"title": 'hot <img alt="dog>"> dog', "guid": "2"},
+            {"title": "line<br>break &amp; more", "guid": "3"},
+        ]
+    ).encode()
+    titles = [e.title for e in parse_feed(body, HEADERS, None).entries]
+    assert titles == ["safe after", "hot dog", "line break & more"]
+
+
+ATOM_HEAD = '<?xml version="1.0"?><feed xmlns="http://www.w3.org/2005/Atom"'
+
+
+def test_atom_plain_text_title_keeps_its_literal_markup() -> None:
+    body = (
+        ATOM_HEAD + '><title type="text">All about &lt;blink&gt;</title>'
+        '<entry><id>1</id><title type="text">Use &lt;blink&gt; &amp;amp; &lt;b&gt;</title>'
+        "<author><name>Ann &lt;3</name></author></entry>"
+        '<entry><id>2</id><title type="html">Use &lt;b&gt;bold&lt;/b&gt;</title></entry></feed>'
+    ).encode()
+    feed = parse_feed(body, {"Content-Type": "application/atom+xml"}, None)
+    assert feed.title == "All about <blink>"
+    first, second = feed.entries
+    assert (first.title, first.author) == ("Use <blink> &amp; <b>", "Ann <3")
+    assert second.title == "Use bold"
+
+
+def test_relative_links_resolve_against_xml_base() -> None:
+    body = (
+        ATOM_HEAD + ' xml:base="https://blog.example.com/2024/"><title>B</title>'
+        '<link href="https://blog.example.com/"/>'
+        '<entry><id>1</id><title>content base</title><link href="https://blog.example.com/a"/>'
+        '<content type="html" xml:base="https://cdn.example.net/posts/1/">'
+        '&lt;p&gt;&lt;a href="notes.html"&gt;notes&lt;/a&gt; &lt;img src="pic.png"&gt;&lt;/p&gt;'
+        "</content></entry>"
+        '<entry xml:base="/archive/"><id>2</id><title>relative entry base</title>'
+        '<summary type="html">&lt;a href="old.html"&gt;old&lt;/a&gt;</summary></entry>'
+        "</feed>"
+    ).encode()
+    feed = parse_feed(body, {"Content-Type": "application/atom+xml"}, "https://feeds.example.org/x")
+    first, second = feed.entries
+    assert first.html_base == "https://cdn.example.net/posts/1/"
+    # A relative xml:base nests inside the feed's own one.
+    assert second.html_base == "https://blog.example.com/archive/"
+    one, two = enrich_entries(feed.entries, feed_language=None, base_url=feed.site_url)
+    assert "https://cdn.example.net/posts/1/notes.html" in one.content_md
+    assert one.image_url == "https://cdn.example.net/posts/1/pic.png"
+    assert "https://blog.example.com/archive/old.html" in two.content_md
+
+
+def test_without_xml_base_links_resolve_as_before() -> None:
+    """Content-Location is not xml:base: the item's own link stays the base."""
+    body = rss_feed(
+        [
+            {
+                "title": "t",
+                "guid": "1",
+                "link": "https://e.example.com/p/1/",
+                "content": '<a href="x">x</a>',
+            }
+        ]
+    ).encode()
+    headers = {**HEADERS, "Content-Location": "https://e.example.com/feed.xml"}
+    (entry,) = parse_feed(body, headers, "https://e.example.com/feed.xml").entries
+    assert entry.html_base is None
+    (item,) = enrich_entries([entry], feed_language=None, base_url=None)
+    assert "https://e.example.com/p/1/x" in item.content_md
