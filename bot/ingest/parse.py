@@ -49,6 +49,11 @@ _PLAIN_TYPE = "text/plain"
 _local = threading.local()
 # Control characters (terminal escapes, NUL) and bidi overrides have no place in a title.
 _CONTROL = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069]")
+# What the archive keeps of a feed's names (they are shown whole in embeds, lists, digests).
+MAX_TITLE_CHARS = 300
+MAX_AUTHOR_CHARS = 200
+MAX_FEED_TITLE_CHARS = 200
+MAX_DESCRIPTION_CHARS = 1000
 # Feed numbers end up in SQLite INTEGER columns (64-bit): anything larger is junk, not a value.
 _MAX_STORED_INT = 2**63 - 1
 
@@ -90,6 +95,18 @@ def plain(text: str | None) -> str:
     for element in root.iter(*_SPACED_TAGS):
         element.tail = " " + (element.tail or "")
     return _tidy(root.text_content())
+
+
+def cap(text: str, limit: int) -> str:
+    """`text` cut to at most `limit` characters, at a word boundary when there is one in the
+    last half, ending in "…"."""
+    if len(text) <= limit:
+        return text
+    cut = text[: limit - 1]
+    space = cut.rfind(" ")
+    if space > limit // 2:
+        cut = cut[:space]
+    return cut.rstrip() + "…"
 
 
 def _field_text(text: object, detail: object, version: str) -> str:
@@ -210,12 +227,12 @@ def _entry(
     language: str | None,
     version: str,
 ) -> Entry:
-    title = _field_text(raw.get("title"), raw.get("title_detail"), version)
+    full_title = _field_text(raw.get("title"), raw.get("title_detail"), version)
     content, html_base = _content_html(raw)
     description = str(raw.get("summary") or "")
     url = _http_url(raw.get("link"), base)
     guid = str(raw.get("id") or "").strip()
-    stable_id = guid or url or _fallback_id(title, content)
+    stable_id = guid or url or _fallback_id(full_title, content)
     published = _utc(raw.get("published_parsed")) or _utc(raw.get("updated_parsed"))
     entry_language = None
     for content_part in raw.get("content") or []:
@@ -224,10 +241,12 @@ def _entry(
             break
     # An Atom author's name is text by definition; RSS's is whatever the publisher wrote.
     author_type = {"type": _PLAIN_TYPE} if version.startswith("atom") else None
-    author = _field_text(raw.get("author"), author_type, version) or None
+    author = cap(_field_text(raw.get("author"), author_type, version), MAX_AUTHOR_CHARS) or None
     return Entry(
         stable_id=stable_id,
-        title=title or (plain(description)[:80] if description else "") or "(untitled)",
+        title=cap(full_title, MAX_TITLE_CHARS)
+        or (cap(plain(description), 80) if description else "")
+        or "(untitled)",
         url=url,
         author=author,
         published=published,
@@ -305,10 +324,16 @@ def parse_feed(body: bytes, headers: Mapping[str, str], base_url: str | None) ->
     if result.get("bozo") and result.get("bozo_exception") is not None:
         warning = f"the feed is not well-formed XML: {result['bozo_exception']}"
     return ParsedFeed(
-        title=_field_text(feed.get("title"), feed.get("title_detail"), version)
+        title=cap(
+            _field_text(feed.get("title"), feed.get("title_detail"), version), MAX_FEED_TITLE_CHARS
+        )
         or (urlsplit(base_url).hostname or "" if base_url else ""),
         site_url=site_url,
-        description=_field_text(feed.get("subtitle"), feed.get("subtitle_detail"), version) or None,
+        description=cap(
+            _field_text(feed.get("subtitle"), feed.get("subtitle_detail"), version),
+            MAX_DESCRIPTION_CHARS,
+        )
+        or None,
         language=language,
         entries=entries,
         warning=warning,

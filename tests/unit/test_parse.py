@@ -422,3 +422,30 @@ def test_without_xml_base_links_resolve_as_before() -> None:
     assert entry.html_base is None
     (item,) = enrich_entries([entry], feed_language=None, base_url=None)
     assert "https://e.example.com/p/1/x" in item.content_md
+
+
+def test_titles_names_and_descriptions_are_capped_at_a_word_boundary() -> None:
+    huge = "word " * 210_000  # a 1 MiB title
+    body = rss_feed(
+        [{"title": huge, "guid": "1", "author": "Ann " * 1000}],
+        title="Feed " * 1000,
+        description="About " * 1000,
+    ).encode()
+    feed = parse_feed(body, HEADERS, None)
+    (entry,) = feed.entries
+    for text, limit in (
+        (entry.title, 300),
+        (entry.author or "", 200),
+        (feed.title, 200),
+        (feed.description or "", 1000),
+    ):
+        assert limit - 10 <= len(text) <= limit
+        assert text.endswith("…")
+        # Cut between words, never inside one.
+        assert text[:-1].split(" ")[-1] in ("word", "Ann", "Feed", "About")
+    assert (
+        parse_feed(rss_feed([{"title": "short one", "guid": "s"}]).encode(), HEADERS, None)
+        .entries[0]
+        .title
+        == "short one"
+    )
