@@ -41,8 +41,9 @@ def main() -> None:
             thread = _per_feed(parse_feed, body, rounds)
             worker = _per_feed(box.parse, body, rounds)
             print(
-                f"{items:>4} items ({len(body) / 1024:,.0f} kB): in-process {thread * 1000:.1f} ms, "
-                f"worker {worker * 1000:.1f} ms, overhead {(worker - thread) * 1000:+.1f} ms/feed "
+                f"{items:>4} items ({len(body) / 1024:,.0f} kB): "
+                f"in-process {thread * 1000:.1f} ms, worker {worker * 1000:.1f} ms, "
+                f"overhead {(worker - thread) * 1000:+.1f} ms/feed "
                 f"({(worker / thread - 1) * 100:+.0f}%)"
             )
     finally:

@@ -139,8 +139,8 @@ class ParseSandbox:
         with self._slots:
             worker = self._take()
             try:
-                answer = worker.exchange(request, self.timeout_s)
-            except _WorkerGone:
+                result = json.loads(worker.exchange(request, self.timeout_s))
+            except (_WorkerGone, ValueError):  # ValueError: an answer that is not ours
                 returncode = worker.process.poll()
                 worker.kill()
                 if returncode is None:
@@ -152,7 +152,6 @@ class ParseSandbox:
             except BaseException:
                 worker.kill()
                 raise
-            result = json.loads(answer)
             if result.get("error") in ("memory", "internal"):
                 worker.kill()  # after MemoryError a process is best not trusted again
             else:
