@@ -9,8 +9,8 @@ from __future__ import annotations
 
 import calendar
 import hashlib
-import html
 import re
+import threading
 import time
 from collections.abc import Mapping
 from datetime import UTC, datetime
@@ -18,28 +18,106 @@ from typing import Any
 from urllib.parse import urljoin, urlsplit
 
 import feedparser
+import feedparser.api
+import lxml.html
+from lxml import etree
 
 from bot.ingest.errors import NotAFeedError, ParseError
+from bot.ingest.prolog import EntityDeclarationError, rewrite_prolog
 from bot.model import Enclosure, Entry, ParsedFeed
+from bot.safe import strip_control
 
-_ENTITY_DECL = re.compile(rb"<!ENTITY", re.IGNORECASE)
+# feedparser calls `replace_doctype` on the document (decoded to UTF-8) before either of its
+# parsers sees it; ours refuses entities that can expand (see bot.ingest.prolog).
+if not callable(getattr(feedparser.api, "replace_doctype", None)):  # pragma: no cover
+    raise ImportError("this feedparser has no api.replace_doctype; digestbot cannot parse safely")
+feedparser.api.replace_doctype = rewrite_prolog
+
 _HTML_START = re.compile(rb"^\s*(<!--.*?-->\s*)*(<!doctype\s+html|<html|<head|<body)", re.I | re.S)
-_TAG = re.compile(r"<[^>]{0,2000}>")
 _SPACE = re.compile(r"\s+")
-# Control characters (terminal escapes, NUL) and bidi overrides have no place in a title.
-_CONTROL = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069]")
+# Inside a title these say nothing a reader should see (as in bot.text.clean).
+_INVISIBLE_TAGS = (
+    "script", "style", "noscript", "template", "svg", "math", "object", "iframe", "applet",
+)  # fmt: skip
+# A boundary between these is a word boundary ("a<br>b" is "a b").
+_SPACED_TAGS = frozenset(
+    {
+        "br", "p", "div", "li", "dt", "dd", "tr", "td", "th", "h1", "h2", "h3", "h4", "h5",
+        "h6", "blockquote", "pre", "hr", "section", "article", "header", "footer", "title",
+    }
+)  # fmt: skip
+_PLAIN_TYPE = "text/plain"
+_local = threading.local()
+# What the archive keeps of a feed's names (they are shown whole in embeds, lists, digests).
+MAX_TITLE_CHARS = 300
+MAX_AUTHOR_CHARS = 200
+MAX_FEED_TITLE_CHARS = 200
+MAX_DESCRIPTION_CHARS = 1000
 # Feed numbers end up in SQLite INTEGER columns (64-bit): anything larger is junk, not a value.
 _MAX_STORED_INT = 2**63 - 1
 
 
+def _tidy(text: str) -> str:
+    return _SPACE.sub(" ", strip_control(text)).strip()
+
+
+def _html_parser() -> etree.HTMLParser:
+    """One per thread (lxml parsers are not shared); comments and PIs never become text."""
+    parser: etree.HTMLParser | None = getattr(_local, "parser", None)
+    if parser is None:
+        parser = lxml.html.HTMLParser(
+            remove_comments=True,
+            remove_pis=True,
+            no_network=True,
+            encoding="utf-8",
+            default_doctype=False,
+        )
+        _local.parser = parser
+    return parser
+
+
 def plain(text: str | None) -> str:
-    """Tags stripped, entities decoded, control characters dropped, whitespace collapsed
-    (for titles and names)."""
+    """The text an HTML fragment shows (for titles, names and descriptions): read by a real
+    HTML parser, without scripts, styles or comments; entities decoded, control characters
+    dropped, whitespace collapsed."""
     if not text:
         return ""
-    if "<" in text:
-        text = _TAG.sub(" ", text)
-    return _SPACE.sub(" ", _CONTROL.sub("", html.unescape(text))).strip()
+    if "<" not in text and "&" not in text:
+        return _tidy(text)
+    try:
+        root = lxml.html.document_fromstring(
+            strip_control(text).encode("utf-8", "replace"), parser=_html_parser()
+        )
+    except (etree.LxmlError, ValueError):  # nothing but whitespace, or nothing parseable
+        return ""
+    etree.strip_elements(root, *_INVISIBLE_TAGS, with_tail=False)
+    for element in root.iter(*_SPACED_TAGS):
+        element.tail = " " + (element.tail or "")
+    return _tidy(root.text_content())
+
+
+def cap(text: str, limit: int) -> str:
+    """`text` cut to at most `limit` characters, at a word boundary when there is one in the
+    last half, ending in "…"."""
+    if len(text) <= limit:
+        return text
+    cut = text[: limit - 1]
+    space = cut.rfind(" ")
+    if space > limit // 2:
+        cut = cut[:space]
+    return cut.rstrip() + "…"
+
+
+def _field_text(text: object, detail: object, version: str) -> str:
+    """A text construct as a reader sees it. Atom declares its type: `type="text"` is literal
+    text (a title about `<blink>` keeps it). RSS declares nothing (feedparser's text/plain
+    there is only a guess), so its text is read as HTML."""
+    if not text:
+        return ""
+    declared = detail.get("type") if isinstance(detail, Mapping) else None
+    if version.startswith("atom") and declared == _PLAIN_TYPE:
+        return _tidy(str(text))
+    return plain(str(text))
 
 
 def parse_duration(value: object) -> int | None:
@@ -83,15 +161,18 @@ def _http_url(url: object, base: str | None) -> str | None:
     return joined if parts.scheme in ("http", "https") and host else None
 
 
-def _content_html(raw: Mapping[str, Any]) -> str:
+def _content_html(raw: Mapping[str, Any]) -> tuple[str, str | None]:
+    """The fullest body the entry offers, and the xml:base in force where it was written."""
     contents = raw.get("content") or []
     for wanted in ("text/html", "application/xhtml+xml", None):
         for content in contents:
             if wanted is None or content.get("type") == wanted:
                 value = content.get("value")
                 if value:
-                    return str(value)
-    return str(raw.get("summary") or "")
+                    return str(value), content.get("base") or None
+    detail = raw.get("summary_detail")
+    base = detail.get("base") if isinstance(detail, Mapping) else None
+    return str(raw.get("summary") or ""), base or None
 
 
 def _image(raw: Mapping[str, Any], base: str | None) -> str | None:
@@ -138,23 +219,33 @@ def _fallback_id(title: str, content: str) -> str:
     return f"sha256:{digest[:32]}"
 
 
-def _entry(raw: Mapping[str, Any], base: str | None, language: str | None) -> Entry:
-    title = plain(raw.get("title"))
-    content = _content_html(raw)
+def _entry(
+    raw: Mapping[str, Any],
+    base: str | None,
+    address: str | None,
+    language: str | None,
+    version: str,
+) -> Entry:
+    full_title = _field_text(raw.get("title"), raw.get("title_detail"), version)
+    content, html_base = _content_html(raw)
     description = str(raw.get("summary") or "")
     url = _http_url(raw.get("link"), base)
     guid = str(raw.get("id") or "").strip()
-    stable_id = guid or url or _fallback_id(title, content)
+    stable_id = guid or url or _fallback_id(full_title, content)
     published = _utc(raw.get("published_parsed")) or _utc(raw.get("updated_parsed"))
     entry_language = None
     for content_part in raw.get("content") or []:
         if content_part.get("language"):
             entry_language = str(content_part["language"])
             break
-    author = plain(raw.get("author")) or None
+    # An Atom author's name is text by definition; RSS's is whatever the publisher wrote.
+    author_type = {"type": _PLAIN_TYPE} if version.startswith("atom") else None
+    author = cap(_field_text(raw.get("author"), author_type, version), MAX_AUTHOR_CHARS) or None
     return Entry(
         stable_id=stable_id,
-        title=title or (plain(description)[:80] if description else "") or "(untitled)",
+        title=cap(full_title, MAX_TITLE_CHARS)
+        or (cap(plain(description), 80) if description else "")
+        or "(untitled)",
         url=url,
         author=author,
         published=published,
@@ -164,6 +255,7 @@ def _entry(raw: Mapping[str, Any], base: str | None, language: str | None) -> En
         enclosure=_enclosure(raw, base),
         duration_s=parse_duration(raw.get("itunes_duration")),
         language=entry_language or language,
+        html_base=_http_url(html_base, address) if html_base else None,
     )
 
 
@@ -199,21 +291,23 @@ def parse_feed(body: bytes, headers: Mapping[str, str], base_url: str | None) ->
     A malformed feed still yields the items feedparser could read (with a `warning`).
     Synchronous and CPU-bound: callers run it off the event loop.
     """
-    head = body[:65536]
-    if _ENTITY_DECL.search(head):
+    if _HTML_START.match(body[:65536]):
+        raise NotAFeedError("that address serves a web page, not an RSS or Atom feed")
+    # Without Content-Location feedparser's base is "" unless the feed sets xml:base, so a
+    # base it reports is the feed's own word (see html_base).
+    response_headers = {k.lower(): v for k, v in headers.items() if k.lower() != "content-location"}
+    try:
+        result = feedparser.parse(
+            body,
+            response_headers=response_headers,
+            sanitize_html=False,
+            resolve_relative_uris=False,
+        )
+    except EntityDeclarationError:
         raise ParseError(
             "the feed declares its own XML entities, which digestbot refuses "
             "(that is how entity-expansion attacks such as 'billion laughs' work)"
-        )
-    if _HTML_START.match(head):
-        raise NotAFeedError("that address serves a web page, not an RSS or Atom feed")
-    response_headers = {k.lower(): v for k, v in headers.items()}
-    result = feedparser.parse(
-        body,
-        response_headers=response_headers,
-        sanitize_html=False,
-        resolve_relative_uris=False,
-    )
+        ) from None
     feed = result.get("feed", {})
     version = result.get("version") or ""
     raw_entries = result.get("entries") or []
@@ -224,14 +318,21 @@ def parse_feed(body: bytes, headers: Mapping[str, str], base_url: str | None) ->
     site_url = _http_url(feed.get("link"), base_url)
     base = site_url or base_url
     language = str(feed.get("language") or "").strip() or None
-    entries = _disambiguate([_entry(raw, base, language) for raw in raw_entries])
+    entries = _disambiguate([_entry(raw, base, base_url, language, version) for raw in raw_entries])
     warning = None
     if result.get("bozo") and result.get("bozo_exception") is not None:
         warning = f"the feed is not well-formed XML: {result['bozo_exception']}"
     return ParsedFeed(
-        title=plain(feed.get("title")) or (urlsplit(base_url).hostname or "" if base_url else ""),
+        title=cap(
+            _field_text(feed.get("title"), feed.get("title_detail"), version), MAX_FEED_TITLE_CHARS
+        )
+        or (urlsplit(base_url).hostname or "" if base_url else ""),
         site_url=site_url,
-        description=plain(feed.get("subtitle") or feed.get("description")) or None,
+        description=cap(
+            _field_text(feed.get("subtitle"), feed.get("subtitle_detail"), version),
+            MAX_DESCRIPTION_CHARS,
+        )
+        or None,
         language=language,
         entries=entries,
         warning=warning,

@@ -12,7 +12,8 @@ from dataclasses import dataclass, field
 
 from bot.ingest.errors import FeedError, HTTPStatusError
 from bot.ingest.fetch import FeedFetcher, FetchResult
-from bot.ingest.parse import parse_feed, plain
+from bot.ingest.parse import plain
+from bot.ingest.sandbox import parse_feed_bounded
 from bot.ingest.timing import next_poll_after_failure, next_poll_after_success
 from bot.model import EnrichedItem, Entry, ParsedFeed
 from bot.search.percolator import active_topics_percolator
@@ -52,7 +53,7 @@ class PollOutcome:
 def entry_fingerprint(entry: Entry) -> str:
     """A hash of everything we read from the raw entry: unchanged → nothing to re-enrich."""
     enclosure = entry.enclosure
-    parts = (
+    parts: tuple[str, ...] = (
         entry.title,
         entry.url or "",
         entry.author or "",
@@ -63,6 +64,8 @@ def entry_fingerprint(entry: Entry) -> str:
         f"{enclosure.url}|{enclosure.type}|{enclosure.length}" if enclosure else "",
         str(entry.duration_s or ""),
     )
+    if entry.html_base:  # only then, so the fingerprints of feeds without xml:base stand
+        parts += (entry.html_base,)
     return hashlib.sha256("\x1f".join(parts).encode("utf-8", "surrogatepass")).hexdigest()
 
 
@@ -270,4 +273,4 @@ def summary_input(item: EnrichedItem) -> SummaryInput:
 
 def _parse(result: FetchResult) -> ParsedFeed:
     headers = dict(result.headers)
-    return parse_feed(result.body, headers, result.url)
+    return parse_feed_bounded(result.body, headers, result.url)

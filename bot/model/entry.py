@@ -30,6 +30,9 @@ class Entry:
     enclosure: Enclosure | None = None
     duration_s: int | None = None
     language: str | None = None
+    # The xml:base in force where the feed wrote content_html (absolute), when it set one:
+    # relative links in that HTML resolve against it.
+    html_base: str | None = None
 
 
 @dataclass(frozen=True, slots=True)

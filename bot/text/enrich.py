@@ -23,10 +23,11 @@ log = logging.getLogger(__name__)
 def enrich_entry(entry: Entry, *, feed_language: str | None, base_url: str | None) -> EnrichedItem:
     """Clean the body, summarize it, pick an image, hash the cleaned text.
 
-    Relative links resolve against the item's own URL (where its HTML was written to live, so
-    page-relative images work), else against `base_url` (the feed's site or address).
+    Relative links resolve against the xml:base the feed set for this HTML, else the item's own
+    URL (where its HTML was written to live, so page-relative images work), else `base_url`
+    (the feed's site or address).
     """
-    base = entry.url if entry.url and safe_url(entry.url, None) else base_url
+    base = entry.html_base or (entry.url if entry.url and safe_url(entry.url, None) else base_url)
     has_content = bool(entry.content_html and entry.content_html.strip())
     body = clean_html(entry.content_html if has_content else entry.description_html, base)
     description = ""

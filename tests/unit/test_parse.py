@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+import json
+import subprocess
+import sys
 from datetime import UTC, datetime
 
 import pytest
 
 from bot.ingest.errors import NotAFeedError, ParseError
 from bot.ingest.parse import parse_duration, parse_feed
+from bot.text.enrich import enrich_entries
 from tests.feedserver import atom_feed, rdf_feed, rss_feed
 
 HEADERS = {"Content-Type": "application/rss+xml"}
@@ -183,6 +187,111 @@ def test_billion_laughs_is_refused() -> None:
         parse_feed(body, HEADERS, None)
 
 
+def _padded(subset: str, refs: str) -> bytes:
+    """A 70 KB comment first (past any check of the first 64 KiB), then the DOCTYPE."""
+    return (
+        '<?xml version="1.0"?>\n<!--' + "x" * 70_000 + "-->\n"
+        f"<!DOCTYPE rss {subset}>\n"
+        '<rss version="2.0"><channel><title>Padded</title>'
+        f"<item><title>one</title><guid>1</guid><description>{refs}</description></item>"
+        "<item><title>two</title><guid>2</guid></item></channel></rss>"
+    ).encode()
+
+
+# name → what parse_feed must do: refuse the feed, or read both of its items.
+HOSTILE_PROLOGS = {
+    # feedparser's loose parser expands an entity with a plain value on every reference:
+    # 40,000 references to 10 kB would be 400 MB.
+    "linear": _padded('[\n<!ENTITY a "' + "a" * 10_000 + '">\n]', "&a;" * 40_000),
+    "billion-laughs": _padded(
+        "["
+        + '<!ENTITY a0 "aaaaaaaaaa">'
+        + "".join(f'<!ENTITY a{n} "{f"&a{n - 1};" * 10}">' for n in range(1, 10))
+        + "]",
+        "&a9;",
+    ),
+    # No internal subset at all: the declaration hides in a comment, where feedparser's
+    # line-anchored regex still finds it and pairs it with the (lone) DOCTYPE.
+    "comment-smuggled": (
+        b'<?xml version="1.0"?>\n<!--\n<!ENTITY a "' + b"a" * 10_000 + b'">\n-->\n'
+        b'<!DOCTYPE rss SYSTEM "x.dtd">\n<rss version="2.0"><channel><title>S</title>'
+        b"<item><title>one</title><guid>1</guid><description>"
+        + b"&a;"
+        * 40_000
+        + b"</description></item><item><title>two</title><guid>2</guid></item>"
+        b"</channel></rss>"
+    ),
+}
+
+_UNDER_LIMIT = """
+import json, resource, sys
+resource.setrlimit(resource.RLIMIT_AS, (512 * 2**20, 512 * 2**20))
+from bot.ingest.errors import ParseError
+from bot.ingest.parse import parse_feed
+try:
+    feed = parse_feed(sys.stdin.buffer.read(), {}, None)
+except ParseError as exc:
+    print(json.dumps(str(exc)))
+else:
+    print(json.dumps([[e.title, len(e.description_html)] for e in feed.entries]))
+"""
+REFUSED = {"linear", "billion-laughs"}
+
+
+@pytest.mark.parametrize("name", sorted(HOSTILE_PROLOGS))
+def test_entity_expansion_is_impossible_under_a_memory_limit(name: str) -> None:
+    """Run in a child limited to 512 MiB of address space: a feed that declares expanding
+    entities is refused, wherever its DOCTYPE sits; a declaration inside a comment declares
+    nothing (both items parse, no reference grows)."""
+    child = subprocess.Popen(
+        [sys.executable, "-c", _UNDER_LIMIT],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+    )
+    try:
+        out, err = child.communicate(HOSTILE_PROLOGS[name], timeout=50)
+    finally:
+        child.kill()
+        child.wait()
+    assert child.returncode == 0, err.decode()[-2000:]
+    answer = json.loads(out)
+    if name in REFUSED:
+        assert "declares its own XML entities" in answer
+    else:
+        assert [title for title, _ in answer] == ["one", "two"]
+        assert all(length < 200_000 for _, length in answer)
+
+
+def test_cdata_that_mentions_entity_declarations_is_just_text() -> None:
+    body = rss_feed(
+        [
+            {
+                "title": "XML tips",
+                "guid": "1",
+                "extra": '<description><![CDATA[Write <!ENTITY nbsp "&#160;"> in the DTD]]>'
+                "</description>",
+            },
+            {"title": "More", "guid": "2"},
+        ]
+    ).encode()
+    feed = parse_feed(body, HEADERS, None)
+    assert [e.title for e in feed.entries] == ["XML tips", "More"]
+    assert "<!ENTITY nbsp" in feed.entries[0].description_html
+
+
+def test_character_reference_entities_still_work() -> None:
+    """Old feeds declare `&nbsp;` as a character reference: that cannot amplify, so it stays."""
+    body = (
+        b'<?xml version="1.0"?>\n<!DOCTYPE rss [\n<!ENTITY nbsp "&#160;">\n]>\n'
+        b'<rss version="2.0"><channel><title>a&nbsp;b</title>'
+        b"<item><title>x</title><guid>1</guid></item></channel></rss>"
+    )
+    feed = parse_feed(body, HEADERS, None)
+    assert feed.title == "a b"  # &nbsp; was defined (a space once whitespace is collapsed)
+    assert feed.warning is None
+
+
 def test_html_page_is_not_a_feed() -> None:
     page = b"<!DOCTYPE html><html><head><title>Blog</title></head><body>hi</body></html>"
     with pytest.raises(NotAFeedError, match="web page"):
@@ -224,3 +333,119 @@ def test_titles_lose_control_characters_and_bidi_overrides() -> None:
     body = rss_feed([{"title": "Bell\x07 &#27;[31mred &#8238;evil", "guid": "c"}])
     (entry,) = parse_feed(body.encode(), HEADERS, None).entries
     assert entry.title == "Bell [31mred evil"
+
+
+def test_script_and_style_text_never_reach_titles_names_or_descriptions() -> None:
+    body = rss_feed(
+        [
+            {
+                "title": "safe<script>alert(1)</script> x",
+                "guid": "1",
+                "author": "Ann<style>b{}</style>",
+            }
+        ],
+        title="Feed<script>steal()</script>",
+        description="About<style>p{color:red}</style> things",
+    ).encode()
+    feed = parse_feed(body, HEADERS, None)
+    (entry,) = feed.entries
+    assert (entry.title, entry.author) == ("safe x", "Ann")
+    assert (feed.title, feed.description) == ("Feed", "About things")
+
+
+def test_comments_and_quoted_brackets_leave_no_markup_in_titles() -> None:
+    body = rss_feed(
+        [
+            {"title": "safe<!-- a > b --> after", "guid": "1"},
+            {"title": 'hot <img alt="dog>"> dog', "guid": "2"},
+            {"title": "line<br>break &amp; more", "guid": "3"},
+        ]
+    ).encode()
+    titles = [e.title for e in parse_feed(body, HEADERS, None).entries]
+    assert titles == ["safe after", "hot dog", "line break & more"]
+
+
+ATOM_HEAD = '<?xml version="1.0"?><feed xmlns="http://www.w3.org/2005/Atom"'
+
+
+def test_atom_plain_text_title_keeps_its_literal_markup() -> None:
+    body = (
+        ATOM_HEAD + '><title type="text">All about &lt;blink&gt;</title>'
+        '<entry><id>1</id><title type="text">Use &lt;blink&gt; &amp;amp; &lt;b&gt;</title>'
+        "<author><name>Ann &lt;3</name></author></entry>"
+        '<entry><id>2</id><title type="html">Use &lt;b&gt;bold&lt;/b&gt;</title></entry></feed>'
+    ).encode()
+    feed = parse_feed(body, {"Content-Type": "application/atom+xml"}, None)
+    assert feed.title == "All about <blink>"
+    first, second = feed.entries
+    assert (first.title, first.author) == ("Use <blink> &amp; <b>", "Ann <3")
+    assert second.title == "Use bold"
+
+
+def test_relative_links_resolve_against_xml_base() -> None:
+    body = (
+        ATOM_HEAD + ' xml:base="https://blog.example.com/2024/"><title>B</title>'
+        '<link href="https://blog.example.com/"/>'
+        '<entry><id>1</id><title>content base</title><link href="https://blog.example.com/a"/>'
+        '<content type="html" xml:base="https://cdn.example.net/posts/1/">'
+        '&lt;p&gt;&lt;a href="notes.html"&gt;notes&lt;/a&gt; &lt;img src="pic.png"&gt;&lt;/p&gt;'
+        "</content></entry>"
+        '<entry xml:base="/archive/"><id>2</id><title>relative entry base</title>'
+        '<summary type="html">&lt;a href="old.html"&gt;old&lt;/a&gt;</summary></entry>'
+        "</feed>"
+    ).encode()
+    feed = parse_feed(body, {"Content-Type": "application/atom+xml"}, "https://feeds.example.org/x")
+    first, second = feed.entries
+    assert first.html_base == "https://cdn.example.net/posts/1/"
+    # A relative xml:base nests inside the feed's own one.
+    assert second.html_base == "https://blog.example.com/archive/"
+    one, two = enrich_entries(feed.entries, feed_language=None, base_url=feed.site_url)
+    assert "https://cdn.example.net/posts/1/notes.html" in one.content_md
+    assert one.image_url == "https://cdn.example.net/posts/1/pic.png"
+    assert "https://blog.example.com/archive/old.html" in two.content_md
+
+
+def test_without_xml_base_links_resolve_as_before() -> None:
+    """Content-Location is not xml:base: the item's own link stays the base."""
+    body = rss_feed(
+        [
+            {
+                "title": "t",
+                "guid": "1",
+                "link": "https://e.example.com/p/1/",
+                "content": '<a href="x">x</a>',
+            }
+        ]
+    ).encode()
+    headers = {**HEADERS, "Content-Location": "https://e.example.com/feed.xml"}
+    (entry,) = parse_feed(body, headers, "https://e.example.com/feed.xml").entries
+    assert entry.html_base is None
+    (item,) = enrich_entries([entry], feed_language=None, base_url=None)
+    assert "https://e.example.com/p/1/x" in item.content_md
+
+
+def test_titles_names_and_descriptions_are_capped_at_a_word_boundary() -> None:
+    huge = "word " * 210_000  # a 1 MiB title
+    body = rss_feed(
+        [{"title": huge, "guid": "1", "author": "Ann " * 1000}],
+        title="Feed " * 1000,
+        description="About " * 1000,
+    ).encode()
+    feed = parse_feed(body, HEADERS, None)
+    (entry,) = feed.entries
+    for text, limit in (
+        (entry.title, 300),
+        (entry.author or "", 200),
+        (feed.title, 200),
+        (feed.description or "", 1000),
+    ):
+        assert limit - 10 <= len(text) <= limit
+        assert text.endswith("…")
+        # Cut between words, never inside one.
+        assert text[:-1].split(" ")[-1] in ("word", "Ann", "Feed", "About")
+    assert (
+        parse_feed(rss_feed([{"title": "short one", "guid": "s"}]).encode(), HEADERS, None)
+        .entries[0]
+        .title
+        == "short one"
+    )

@@ -20,14 +20,14 @@ from typing import Any, Final, Literal
 import defusedxml
 import defusedxml.ElementTree as SafeET
 
+from bot.safe import strip_control
+
 log = logging.getLogger(__name__)
 
 MAX_OPML_BYTES: Final = 1024 * 1024
 MAX_OPML_FEEDS: Final = 500
 _MAX_TITLE = 200
 _MAX_URL = 2048
-# Characters XML 1.0 cannot carry, and other controls: never in a title or URL we keep.
-_CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\ud800-\udfff\ufffe\uffff]")
 _SPACE = re.compile(r"\s+")
 
 
@@ -55,7 +55,7 @@ class ImportResult:
 def _clean(text: str | None, limit: int) -> str:
     if not text:
         return ""
-    return _SPACE.sub(" ", _CONTROL.sub("", text)).strip()[:limit]
+    return _SPACE.sub(" ", strip_control(text)).strip()[:limit]
 
 
 def _local(tag: object) -> str:

@@ -12,8 +12,8 @@ from bot.config import Settings
 from bot.ingest.discover import discover_feeds
 from bot.ingest.errors import FeedError, NotAFeedError
 from bot.ingest.fetch import FeedFetcher, FetchResult
-from bot.ingest.parse import parse_feed
 from bot.ingest.pipeline import FeedPipeline, PollOutcome
+from bot.ingest.sandbox import parse_feed_bounded
 from bot.ingest.timing import next_slot
 from bot.ingest.urls import InvalidURLError, normalize_feed_url
 from bot.model import EnrichedItem, ParsedFeed
@@ -56,14 +56,18 @@ async def fetch_feed_document(fetcher: FeedFetcher, url_text: str) -> FeedDocume
         raise BadFeedURLError(str(exc)) from None
     result = await fetcher.fetch(url)
     try:
-        parsed = await asyncio.to_thread(parse_feed, result.body, result.headers, result.url)
+        parsed = await asyncio.to_thread(
+            parse_feed_bounded, result.body, result.headers, result.url
+        )
         return FeedDocument(normalize_feed_url(result.url), parsed, result)
     except NotAFeedError:
         candidates = await discover_feeds(fetcher, result.url, result)
     last_error: FeedError | None = None
     for found in candidates[:3]:  # as discovery fetched them: no second fetch, no new wait
         try:
-            parsed = await asyncio.to_thread(parse_feed, found.body, found.headers, found.url)
+            parsed = await asyncio.to_thread(
+                parse_feed_bounded, found.body, found.headers, found.url
+            )
         except FeedError as exc:
             last_error = exc
             continue
@@ -73,7 +77,7 @@ async def fetch_feed_document(fetcher: FeedFetcher, url_text: str) -> FeedDocume
 
 def read_feed_file(path: Path) -> FeedDocument:
     body = path.read_bytes()
-    parsed = parse_feed(body, {}, None)
+    parsed = parse_feed_bounded(body, {}, None)
     return FeedDocument(path.resolve().as_uri(), parsed, None)
 
 

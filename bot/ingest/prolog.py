@@ -1,0 +1,169 @@
+"""The prolog of a feed document (what comes before its first element), rebuilt so that no
+parser ever sees an entity definition it could expand without bound.
+
+feedparser's own `replace_doctype` finds `<!ENTITY` declarations with a line-anchored regex in
+everything before the first `<\\w`, and hands the ones whose value holds no `&` to its loose
+parser, which expands them on every reference: one 5 kB entity referenced 20,000 times is a
+100 MB string. Its strict parser (expat) sees the internal subset itself. So feedparser is given
+`rewrite_prolog` instead (see bot.ingest.parse): the prolog is scanned as XML (XML declaration,
+comments, processing instructions, DOCTYPE with quoted literals and an internal subset), and
+rebuilt as the XML declaration, then the document element. Entities whose value is a single
+character reference (`<!ENTITY nbsp "&#160;">`, which old feeds use and which cannot amplify) are
+kept; any other entity declaration refuses the document (EntityDeclarationError). Comments and
+text after the first element (CDATA that mentions `<!ENTITY`, say) declare nothing.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+
+# feedparser ends the prolog at its first `<\w` (bytes: [A-Za-z0-9_]); after the rewrite that
+# is the document element, so nothing of the old prolog can reach its entity regex.
+_ELEMENT_START = re.compile(rb"<[A-Za-z0-9_]")
+_DECLARATION = re.compile(rb"<\?xml[ \t\r\n?]")
+# A markup declaration's end: '>' outside quoted literals. Possessive, so never backtracking.
+_DECL_BODY = re.compile(rb"""(?:[^"'>]|"[^"]*"|'[^']*')*+>""")
+_DOCTYPE_SKIP = re.compile(rb"""[^"'\[<>]*+""")
+_SUBSET_SKIP = re.compile(rb"(?:[ \t\r\n]++|%[^;<>\s]{1,200};)*+")
+_SAFE_ENTITY = re.compile(
+    rb"""<!ENTITY[ \t\r\n]+([A-Za-z_][A-Za-z0-9_.-]{0,100})[ \t\r\n]+"""
+    rb"""(?:"(&\#(?:[0-9]{1,7}|x[0-9A-Fa-f]{1,6});)"|'(&\#(?:[0-9]{1,7}|x[0-9A-Fa-f]{1,6});)')"""
+    rb"""[ \t\r\n]*>"""
+)
+
+
+class EntityDeclarationError(Exception):
+    """The document's DOCTYPE declares an entity that could expand (billion laughs and kin)."""
+
+
+@dataclass(slots=True)
+class Prolog:
+    """What a scan of the prolog found. `element` is where the document element starts."""
+
+    declaration: bytes = b""
+    doctype: bytes = b""
+    safe_entities: dict[bytes, bytes] = field(default_factory=dict)
+    dropped_entities: int = 0
+    element: int = 0
+
+
+def scan_prolog(data: bytes) -> Prolog:
+    """Scan the prolog of an XML document (bytes in an ASCII-compatible encoding).
+
+    Malformed pieces (an unclosed comment, text before the first element) are skipped up to the
+    next `<`, the way a forgiving reader would; nothing before the first element survives.
+    """
+    prolog = Prolog()
+    size = len(data)
+    pos = 0
+    if _DECLARATION.match(data):
+        end = data.find(b"?>", 5)
+        if end != -1:
+            prolog.declaration = data[: end + 2]
+            pos = end + 2
+    while pos < size:
+        if data.startswith(b"<!--", pos):
+            end = data.find(b"-->", pos + 4)
+            pos = end + 3 if end != -1 else pos + 4
+        elif data.startswith(b"<?", pos):
+            end = data.find(b"?>", pos + 2)
+            pos = end + 2 if end != -1 else pos + 2
+        elif data.startswith(b"<!DOCTYPE", pos):
+            doctype_end = _doctype(data, pos + 9, prolog)
+            if doctype_end is None:
+                pos += 9
+            else:
+                prolog.doctype = data[pos:doctype_end]
+                pos = doctype_end
+        elif _ELEMENT_START.match(data, pos):
+            prolog.element = pos
+            return prolog
+        else:  # text, or markup that is not allowed here: skip to the next '<'
+            found = data.find(b"<", pos + 1)
+            pos = found if found != -1 else size
+    prolog.element = size
+    return prolog
+
+
+def _doctype(data: bytes, pos: int, prolog: Prolog) -> int | None:
+    """The end of a DOCTYPE whose name starts at `pos`; its internal subset's entity
+    declarations are sorted into `prolog`. None when it is not a DOCTYPE that ends."""
+    size = len(data)
+    while pos < size:
+        pos = _DOCTYPE_SKIP.match(data, pos).end()  # type: ignore[union-attr]
+        char = data[pos : pos + 1]
+        if char in (b'"', b"'"):
+            end = data.find(char, pos + 1)
+            if end == -1:
+                return None
+            pos = end + 1
+        elif char == b"[":
+            subset_end = _subset(data, pos + 1, prolog)
+            if subset_end is None:
+                return None
+            pos = subset_end
+        elif char == b">":
+            return pos + 1
+        else:  # '<' or the end
+            return None
+    return None
+
+
+def _subset(data: bytes, pos: int, prolog: Prolog) -> int | None:
+    """Scan an internal subset from just after its '['; return the offset after its ']'."""
+    size = len(data)
+    while True:
+        pos = _SUBSET_SKIP.match(data, pos).end()  # type: ignore[union-attr]
+        if pos >= size:
+            return None
+        if data.startswith(b"]", pos):
+            return pos + 1
+        if data.startswith(b"<!--", pos):
+            end = data.find(b"-->", pos + 4)
+            if end == -1:
+                return None
+            pos = end + 3
+        elif data.startswith(b"<?", pos):
+            end = data.find(b"?>", pos + 2)
+            if end == -1:
+                return None
+            pos = end + 2
+        elif data.startswith(b"<!", pos):
+            match = _DECL_BODY.match(data, pos + 2)
+            if match is None:
+                return None
+            declaration = data[pos : match.end()]
+            safe = _SAFE_ENTITY.fullmatch(declaration)
+            if safe:
+                prolog.safe_entities[safe.group(1)] = safe.group(2) or safe.group(3)
+            elif declaration.startswith(b"<!ENTITY"):
+                prolog.dropped_entities += 1
+            pos = match.end()
+        else:
+            return None
+
+
+def rewrite_prolog(data: bytes) -> tuple[str | None, bytes, dict[str, str]]:
+    """A drop-in for feedparser's `replace_doctype(data)`: (rss version or None, the document
+    with its prolog rebuilt, the safe entities for the loose parser).
+
+    Raises EntityDeclarationError when the internal subset declares any other entity.
+    """
+    prolog = scan_prolog(data)
+    if prolog.dropped_entities:
+        raise EntityDeclarationError
+    version = "rss091n" if b"netscape" in prolog.doctype.lower() else None
+    parts = [prolog.declaration]
+    if prolog.safe_entities:
+        declarations = b"".join(
+            b"<!ENTITY " + name + b' "' + value + b'">\n'
+            for name, value in prolog.safe_entities.items()
+        )
+        parts.append(b"\n<!DOCTYPE feed [\n" + declarations + b"]>")
+    parts.append(b"\n")
+    parts.append(data[prolog.element :])
+    entities = {
+        name.decode("ascii"): value.decode("ascii") for name, value in prolog.safe_entities.items()
+    }
+    return version, b"".join(parts), entities

@@ -1,0 +1,323 @@
+"""Parsing a feed in a worker process with its own memory and time bound.
+
+A feed is third-party markup: whatever feedparser, expat or the entry building do with it, one
+document must not take the bot down. Each parse runs in a long-lived worker process
+(`python -m bot.ingest.sandbox`) whose address space is capped with RLIMIT_AS; the caller waits
+at most `timeout_s`. A worker that runs out of time or memory (or dies) is killed and replaced,
+and that feed's poll gets a ParseError; the next feed gets a fresh worker.
+
+The worker answers in JSON, not pickle: what comes back from a process that read hostile input
+is data, never code.
+"""
+
+from __future__ import annotations
+
+import atexit
+import json
+import os
+import resource
+import select
+import signal
+import struct
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Callable, Mapping
+from datetime import datetime
+from importlib import import_module
+from typing import IO, Any
+
+from bot.ingest.errors import NotAFeedError, ParseError
+from bot.model import Enclosure, Entry, ParsedFeed
+
+DEFAULT_TIMEOUT_S = 20.0
+DEFAULT_MEMORY_BYTES = 512 * 2**20
+DEFAULT_WORKERS = 2
+PARSE_TARGET = "bot.ingest.parse:parse_feed"
+# A worker's imports (feedparser, lxml) can take seconds on a loaded machine: not the feed's fault.
+_START_TIMEOUT_S = 60.0
+_READY = b"R"
+_FRAME = struct.Struct("!Q")
+
+ParseFunction = Callable[[bytes, Mapping[str, str], str | None], ParsedFeed]
+
+
+class _WorkerGone(Exception):
+    """The worker closed its pipe, or did not answer in time."""
+
+
+class _Worker:
+    """One worker process and its pipes. Used by one thread at a time."""
+
+    def __init__(self, target: str, memory_bytes: int, timeout_s: float) -> None:
+        self.process = subprocess.Popen(
+            [sys.executable, "-m", "bot.ingest.sandbox", target, str(memory_bytes), str(timeout_s)],
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.DEVNULL,
+            env={**os.environ, "PYTHONPATH": os.pathsep.join(p for p in sys.path if p)},
+        )
+        assert self.process.stdin is not None and self.process.stdout is not None
+        self._in: IO[bytes] = self.process.stdin
+        self._out: IO[bytes] = self.process.stdout
+        self._ready = False
+
+    def exchange(self, request: bytes, timeout_s: float) -> bytes:
+        if not self._ready:
+            if self._read(1, time.monotonic() + _START_TIMEOUT_S) != _READY:
+                raise _WorkerGone
+            self._ready = True
+        deadline = time.monotonic() + timeout_s
+        self._write(_FRAME.pack(len(request)) + request, deadline)
+        (length,) = _FRAME.unpack(self._read(_FRAME.size, deadline))
+        return self._read(length, deadline)
+
+    def _write(self, data: bytes, deadline: float) -> None:
+        fd = self._in.fileno()
+        view = memoryview(data)
+        while view:
+            remaining = deadline - time.monotonic()
+            if remaining <= 0 or not select.select([], [fd], [], remaining)[1]:
+                raise _WorkerGone
+            try:
+                written = os.write(fd, view[:65536])
+            except OSError:
+                raise _WorkerGone from None
+            view = view[written:]
+
+    def _read(self, size: int, deadline: float) -> bytes:
+        fd = self._out.fileno()
+        chunks: list[bytes] = []
+        missing = size
+        while missing:
+            remaining = deadline - time.monotonic()
+            if remaining <= 0 or not select.select([fd], [], [], remaining)[0]:
+                raise _WorkerGone
+            chunk = os.read(fd, min(missing, 1 << 20))
+            if not chunk:
+                raise _WorkerGone
+            chunks.append(chunk)
+            missing -= len(chunk)
+        return b"".join(chunks)
+
+    def kill(self) -> None:
+        self.process.kill()
+        self.process.wait()
+        self._in.close()
+        self._out.close()
+
+
+class ParseSandbox:
+    """Parses feeds in worker processes, each call bounded in time and memory.
+
+    Thread-safe; up to `workers` parses run at once. `target` names the parse function as
+    "module:function" (tests inject a hostile one); it must take and return what
+    bot.ingest.parse.parse_feed does.
+    """
+
+    def __init__(
+        self,
+        *,
+        timeout_s: float = DEFAULT_TIMEOUT_S,
+        memory_bytes: int = DEFAULT_MEMORY_BYTES,
+        workers: int = DEFAULT_WORKERS,
+        target: str = PARSE_TARGET,
+    ) -> None:
+        self.timeout_s = timeout_s
+        self.memory_bytes = memory_bytes
+        self._target = target
+        self._slots = threading.BoundedSemaphore(workers)
+        self._lock = threading.Lock()
+        self._idle: list[_Worker] = []
+        self._closed = False
+
+    def parse(self, body: bytes, headers: Mapping[str, str], base_url: str | None) -> ParsedFeed:
+        """Like parse_feed (raises NotAFeedError / ParseError), but bounded. Blocking."""
+        header = json.dumps({"headers": dict(headers), "base_url": base_url}).encode()
+        request = _FRAME.pack(len(header)) + header + body
+        with self._slots:
+            worker = self._take()
+            try:
+                result = json.loads(worker.exchange(request, self.timeout_s))
+            except (_WorkerGone, ValueError):  # ValueError: an answer that is not ours
+                returncode = worker.process.poll()
+                worker.kill()
+                if returncode is None:
+                    raise ParseError(
+                        f"reading this feed took longer than {self.timeout_s:g} s, so digestbot "
+                        "gave up on it; if it is a huge feed, ask its publisher for a smaller one"
+                    ) from None
+                raise ParseError(self._too_big()) from None
+            except BaseException:
+                worker.kill()
+                raise
+            if result.get("error") in ("memory", "internal"):
+                worker.kill()  # after MemoryError a process is best not trusted again
+            else:
+                self._give_back(worker)
+        return _decode_answer(result, self._too_big())
+
+    def _too_big(self) -> str:
+        return (
+            f"reading this feed needed more than {self.memory_bytes // 2**20} MiB of memory, "
+            "so digestbot gave up on it (a huge or hostile document)"
+        )
+
+    def _take(self) -> _Worker:
+        with self._lock:
+            if self._closed:
+                raise RuntimeError("the parse sandbox is closed")
+            if self._idle:
+                return self._idle.pop()
+        return _Worker(self._target, self.memory_bytes, self.timeout_s)
+
+    def _give_back(self, worker: _Worker) -> None:
+        with self._lock:
+            if not self._closed:
+                self._idle.append(worker)
+                return
+        worker.kill()
+
+    def close(self) -> None:
+        """Stop the idle workers; a parse still running stops its own when it ends."""
+        with self._lock:
+            self._closed = True
+            idle, self._idle = self._idle, []
+        for worker in idle:
+            worker.kill()
+
+
+_default: ParseSandbox | None = None
+_default_lock = threading.Lock()
+
+
+def _close_default() -> None:
+    if _default is not None:
+        _default.close()
+
+
+atexit.register(_close_default)
+
+
+def parse_feed_bounded(body: bytes, headers: Mapping[str, str], base_url: str | None) -> ParsedFeed:
+    """parse_feed in the process-wide sandbox (default limits). Blocking: run it in a thread."""
+    global _default
+    with _default_lock:
+        if _default is None:
+            _default = ParseSandbox()
+    return _default.parse(body, headers, base_url)
+
+
+def _decode_answer(result: dict[str, Any], too_big: str) -> ParsedFeed:
+    if "error" in result:
+        kind, message = result["error"], str(result.get("message", ""))
+        if kind == "not_a_feed":
+            raise NotAFeedError(message)
+        if kind == "memory":
+            raise ParseError(too_big)
+        if kind == "internal":  # a bug of ours, not the feed's: surface it as one
+            raise RuntimeError(f"the feed parser failed: {message}")
+        raise ParseError(message)
+    return feed_from_json(result)
+
+
+def feed_to_json(feed: ParsedFeed) -> dict[str, Any]:
+    return {
+        "title": feed.title,
+        "site_url": feed.site_url,
+        "description": feed.description,
+        "language": feed.language,
+        "warning": feed.warning,
+        "entries": [
+            {
+                "stable_id": e.stable_id,
+                "title": e.title,
+                "url": e.url,
+                "author": e.author,
+                "published": e.published.isoformat() if e.published else None,
+                "content_html": e.content_html,
+                "description_html": e.description_html,
+                "image_url": e.image_url,
+                "enclosure": (
+                    [e.enclosure.url, e.enclosure.type, e.enclosure.length] if e.enclosure else None
+                ),
+                "duration_s": e.duration_s,
+                "language": e.language,
+                "html_base": e.html_base,
+            }
+            for e in feed.entries
+        ],
+    }
+
+
+def feed_from_json(data: dict[str, Any]) -> ParsedFeed:
+    entries = []
+    for e in data["entries"]:
+        enclosure = e["enclosure"]
+        entries.append(
+            Entry(
+                stable_id=e["stable_id"],
+                title=e["title"],
+                url=e["url"],
+                author=e["author"],
+                published=datetime.fromisoformat(e["published"]) if e["published"] else None,
+                content_html=e["content_html"],
+                description_html=e["description_html"],
+                image_url=e["image_url"],
+                enclosure=Enclosure(*enclosure) if enclosure else None,
+                duration_s=e["duration_s"],
+                language=e["language"],
+                html_base=e["html_base"],
+            )
+        )
+    return ParsedFeed(
+        title=data["title"],
+        site_url=data["site_url"],
+        description=data["description"],
+        language=data["language"],
+        entries=entries,
+        warning=data["warning"],
+    )
+
+
+def _serve(target: str, memory_bytes: int, timeout_s: float) -> None:
+    """The worker: read a request, parse, answer; until stdin closes."""
+    module, _, name = target.partition(":")
+    parse: ParseFunction = getattr(import_module(module), name)
+    resource.setrlimit(resource.RLIMIT_AS, (memory_bytes, memory_bytes))
+    stdin = sys.stdin.buffer
+    stdout = os.fdopen(os.dup(sys.stdout.fileno()), "wb")
+    sys.stdout = sys.stderr  # a stray print must not corrupt the answers
+    stdout.write(_READY)
+    stdout.flush()
+    # Should the bot die mid-parse, nobody would kill a stuck worker: SIGALRM (no handler,
+    # so it terminates, even inside C code) is its own deadline.
+    own_deadline = max(1, int(timeout_s) + 5)
+    while frame := stdin.read(_FRAME.size):
+        (length,) = _FRAME.unpack(frame)
+        request = stdin.read(length)
+        (header_length,) = _FRAME.unpack(request[: _FRAME.size])
+        header = json.loads(request[_FRAME.size : _FRAME.size + header_length])
+        body = request[_FRAME.size + header_length :]
+        del request
+        signal.alarm(own_deadline)
+        answer: dict[str, Any]
+        try:
+            answer = feed_to_json(parse(body, header["headers"], header["base_url"]))
+            encoded = json.dumps(answer).encode()
+        except MemoryError:
+            encoded = json.dumps({"error": "memory"}).encode()
+        except NotAFeedError as exc:
+            encoded = json.dumps({"error": "not_a_feed", "message": exc.message}).encode()
+        except ParseError as exc:
+            encoded = json.dumps({"error": "parse", "message": exc.message}).encode()
+        except Exception as exc:  # reported to the caller, which raises it
+            encoded = json.dumps({"error": "internal", "message": repr(exc)[:500]}).encode()
+        signal.alarm(0)
+        stdout.write(_FRAME.pack(len(encoded)) + encoded)
+        stdout.flush()
+
+
+if __name__ == "__main__":
+    _serve(sys.argv[1], int(sys.argv[2]), float(sys.argv[3]))
