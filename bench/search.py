@@ -30,10 +30,11 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from bench.archive import ArchiveGenerator
-from bot.search.query import Query, parse_query, to_fts5
+from bot.model.query import Query
+from bot.search.query import parse_query
+from bot.store.cjk import space_cjk
 from bot.store.db import Database
-from bot.store.search import search_items
-from bot.text.cjk import space_cjk
+from bot.store.search import search_items, to_fts5
 
 WORK = Path(__file__).resolve().parent / ".work"
 BATCH = 2000

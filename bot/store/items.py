@@ -14,8 +14,8 @@ from dataclasses import dataclass
 import aiosqlite
 
 from bot.model import EnrichedItem
+from bot.store.cjk import space_cjk
 from bot.store.db import Database
-from bot.text.cjk import space_cjk
 
 
 @dataclass(frozen=True, slots=True)

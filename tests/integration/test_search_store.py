@@ -7,11 +7,13 @@ from pathlib import Path
 
 import pytest
 
+from bot.features.search.render import snippet_markdown
+from bot.model.query import QueryProblem
 from bot.search.percolator import active_topics_percolator
-from bot.search.query import QueryProblem, parse_query
+from bot.search.query import parse_query
 from bot.store import search as search_module
 from bot.store.db import Database
-from bot.store.search import SearchPage, format_snippet, search_items
+from bot.store.search import SearchPage, display_snippet, search_items
 from bot.store.subscriptions import SubscriptionStore
 from bot.store.topics import (
     MAX_TOPICS_PER_MEMBER,
@@ -176,7 +178,8 @@ async def test_japanese_inside_runs_diacritics_and_ai(db: Database) -> None:
     )
     jp = await _search(db, "自動更新", [feed])
     assert _titles(jp) == {"お知らせ"}
-    assert "**自動更新**" in jp.hits[0].snippet
+    assert "\x02自動更新\x03" in jp.hits[0].snippet  # marked, CJK spacing undone
+    assert "**自動更新**" in snippet_markdown(jp.hits[0].snippet)
     assert "自 動" not in jp.hits[0].snippet
     assert _titles(await _search(db, "tulu", [feed])) == {"Tülu 3 is out"}
     assert _titles(await _search(db, "TÜLU", [feed])) == {"Tülu 3 is out"}
@@ -218,16 +221,19 @@ async def test_snippet_escapes_feed_markdown_but_bolds_matches(db: Database) -> 
         db, feed, [make_item("md", "Markdown", "Use *stars* and @everyone to see the banana.")]
     )
     page = await _search(db, "banana", [feed])
-    snippet = page.hits[0].snippet
+    raw = page.hits[0].snippet  # the store's text is raw: the matched word between markers
+    assert "\x02banana\x03" in raw and "*stars*" in raw
+    snippet = snippet_markdown(raw)
     assert "**banana**" in snippet
     assert "\\*stars\\*" in snippet
     assert "@everyone" not in snippet
 
 
-def test_format_snippet_handles_markers() -> None:
-    assert format_snippet("a \x02b\x03 c") == "a **b** c"
-    assert format_snippet("で \x02自 動\x03 し") == "で**自動**し"
-    assert format_snippet("x_y \x02z\x03") == "x\\_y **z**"
+def test_snippet_markers_become_bold_and_cjk_spacing_is_undone() -> None:
+    assert display_snippet("で \x02自 動\x03 し") == "で\x02自動\x03し"
+    assert snippet_markdown(display_snippet("a \x02b\x03 c")) == "a **b** c"
+    assert snippet_markdown(display_snippet("で \x02自 動\x03 し")) == "で**自動**し"
+    assert snippet_markdown(display_snippet("x_y \x02z\x03")) == "x\\_y **z**"
 
 
 # Topics (saved searches) ---------------------------------------------------------------------

@@ -12,6 +12,7 @@ import pytest
 
 from bot.model import EnrichedItem, Entry
 from bot.store import Store
+from bot.store.cjk import space_cjk
 from bot.store.db import (
     APPLICATION_ID,
     ForeignDatabaseError,
@@ -19,7 +20,6 @@ from bot.store.db import (
     latest_schema_version,
 )
 from bot.store.items import FreshItem, save_items
-from bot.text.cjk import space_cjk
 
 
 def make_item(stable_id: str, title: str, text: str, *, summary: str = "") -> FreshItem:
