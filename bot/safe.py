@@ -31,9 +31,10 @@ _MENTION_SYNTAX = re.compile(r"<(@[!&]?|#|/)(?=[^<>\n]{0,100}>)")
 # A bare URL Discord links by itself: left unescaped so it still links.
 _BARE_URL = r"<[^: >]+:\/[^ >]+>|(?:https?|steam):\/\/[^\s<]+[^<.,:;\"\'\]\s]"
 # Characters Discord reads as markdown anywhere, and line starts it reads as a quote, heading
-# or list, and masked links.
+# or list. (Brackets are escaped separately, so a masked link never forms and what would be its
+# text is escaped like any other.)
 _MARKDOWN = re.compile(
-    rf"(?P<url>{_BARE_URL})|(?P<md>[_\\~|\*`]|^>(?:>>)?\s|\[.+\]\(.+\)|^#{{1,3}}|^\s*-)",
+    rf"(?P<url>{_BARE_URL})|(?P<md>[_\\~|\*`]|^>(?:>>)?\s|^#{{1,3}}|^\s*-)",
     re.MULTILINE,
 )
 _UNESCAPED_BRACKET = re.compile(r"(?<!\\)((?:\\\\)*)([\[\]])")
