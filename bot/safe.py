@@ -51,6 +51,14 @@ def strip_control(text: str) -> str:
     return _CONTROL.sub("", text)
 
 
+def strip_invisible(text: str) -> str:
+    """Drop every control, format (zero-width, bidi) and private-use character, but keep
+    whitespace: for text a model wrote, where none of them has a reason to be."""
+    return "".join(
+        ch for ch in text if ch.isspace() or unicodedata.category(ch) not in ("Cc", "Cf", "Co")
+    )
+
+
 def one_line(text: str) -> str:
     """Collapse all whitespace (including newlines) to single spaces."""
     return _WHITESPACE.sub(" ", text).strip()
