@@ -4,7 +4,8 @@
 
 Prints, in one run: bare feedparser.parse items/s; full-path items/s per CPU core (fetch + parse
 + clean + summarize + store + index, measured as the CPU time of this process, all threads,
-and of its parse worker processes); their ratio; CPU per feed of a 304 poll and of an unchanged 200 poll; peak RSS.
+and of its parse worker processes); their ratio; CPU per feed of a 304 poll and of an
+unchanged 200 poll; peak RSS.
 Targets (issue 3): full path ≥ 100 new items/s per core; an unchanged poll ≤ 2 ms CPU per feed.
 """
 

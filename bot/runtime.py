@@ -29,6 +29,7 @@ from bot.features.search.service import SearchService
 from bot.ingest.fetch import FeedFetcher
 from bot.ingest.pipeline import FeedPipeline, PollOutcome
 from bot.ingest.poller import FeedPoller
+from bot.model import DeliveryKind, FeedRow
 from bot.ops.backup import RETENTION_EVERY_S, prune_expired
 from bot.ops.health import (
     HealthChecks,
@@ -41,9 +42,7 @@ from bot.ops.health import (
 from bot.ops.metrics import Metrics, poll_outcome_kind
 from bot.scheduler import JobScheduler
 from bot.store import Store, StoreError
-from bot.store.feeds import FeedRow
 from bot.store.maintenance import store_counts
-from bot.store.routing import DeliveryKind
 from bot.text.llm import LLMSummarizer
 from bot.text.summary import OfflineSummarizer
 

@@ -23,10 +23,8 @@ from bot.delivery.senders import PermanentSendError, RetryableSendError, SentMes
 from bot.ingest.fetch import FeedFetcher
 from bot.ingest.pipeline import FeedPipeline, PollOutcome
 from bot.ingest.poller import FeedPoller
-from bot.model import Message
+from bot.model import DeliveryRow, FeedRow, Message
 from bot.store import Store
-from bot.store.deliveries import DeliveryRow
-from bot.store.feeds import FeedRow
 from tests.deliveryfakes import make_outbox
 from tests.orphans import die_with_parent
 

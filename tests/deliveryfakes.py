@@ -14,9 +14,8 @@ from bot.delivery.outbox import Outbox, OutboxClock, OutboxHooks, OutboxSettings
 from bot.delivery.senders import Sender, SentMessage
 from bot.delivery.terminal import to_text
 from bot.features.digest.service import DigestService
-from bot.model import EnrichedItem, Entry, Message
+from bot.model import DeliveryRow, EnrichedItem, Entry, Message
 from bot.store import Store
-from bot.store.deliveries import DeliveryRow
 from bot.store.items import FreshItem, SaveResult
 from bot.store.polls import PollSuccess, commit_poll
 

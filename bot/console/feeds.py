@@ -14,7 +14,7 @@ from bot.console.registry import (
 )
 from bot.features.feeds.render import describe_status, describe_subscription, shown
 from bot.features.feeds.subscriptions import MAX_BACKFILL
-from bot.store.subscriptions import SubscriptionView
+from bot.model import SubscriptionView
 
 
 class _Parser(argparse.ArgumentParser):

@@ -15,10 +15,9 @@ from bot.features.digest.service import DigestService
 from bot.features.follow.dm import MatchedTopic, payload_topics, render_topic_dm
 from bot.features.posts.render import render_post
 from bot.features.posts.views import item_view
-from bot.model import CONTENT_LIMIT, ItemView, Message
+from bot.model import CONTENT_LIMIT, DeliveryRow, ItemView, Message
 from bot.safe import truncate
 from bot.store import Store
-from bot.store.deliveries import DeliveryRow
 
 log = logging.getLogger(__name__)
 

@@ -6,8 +6,7 @@ from collections.abc import Callable
 
 from bot.delivery.senders import SentMessage
 from bot.delivery.terminal import to_text
-from bot.model import Message
-from bot.store.deliveries import DeliveryRow
+from bot.model import DeliveryRow, Message
 
 
 class ConsoleSender:

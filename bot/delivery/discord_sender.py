@@ -20,8 +20,7 @@ import discord
 
 from bot.delivery.discord_message import send_kwargs
 from bot.delivery.senders import PermanentSendError, RetryableSendError, SentMessage
-from bot.model import Embed, Message
-from bot.store.deliveries import DeliveryRow
+from bot.model import DeliveryRow, Embed, Message
 
 log = logging.getLogger(__name__)
 

@@ -31,13 +31,11 @@ from dataclasses import dataclass
 from typing import Protocol
 
 from bot.delivery.senders import PermanentSendError, RetryableSendError, Sender
-from bot.model import Message
+from bot.model import DeliveryKind, DeliveryRow, Message, SubscriptionRow
 from bot.ratelimit import SlidingWindow
 from bot.safe import fit_text
 from bot.store import Store
-from bot.store.deliveries import DeliveryRow, Notice
-from bot.store.routing import DeliveryKind
-from bot.store.subscriptions import SubscriptionRow
+from bot.store.deliveries import Notice
 
 log = logging.getLogger(__name__)
 

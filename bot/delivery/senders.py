@@ -11,8 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Protocol
 
-from bot.model import Message
-from bot.store.deliveries import DeliveryRow
+from bot.model import DeliveryRow, Message
 
 
 @dataclass(frozen=True, slots=True)

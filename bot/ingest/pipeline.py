@@ -15,10 +15,10 @@ from bot.ingest.fetch import FeedFetcher, FetchResult
 from bot.ingest.parse import plain
 from bot.ingest.sandbox import parse_feed_bounded
 from bot.ingest.timing import next_poll_after_failure, next_poll_after_success
-from bot.model import EnrichedItem, Entry, ParsedFeed
+from bot.model import EnrichedItem, Entry, FeedRow, ParsedFeed
 from bot.search.percolator import active_topics_percolator
 from bot.store import Store, storage_problem
-from bot.store.feeds import FeedMeta, FeedRow
+from bot.store.feeds import FeedMeta
 from bot.store.items import FreshItem
 from bot.store.polls import PollSuccess, commit_failure, commit_poll
 from bot.text.enrich import enrich_entries

@@ -9,8 +9,8 @@ from collections.abc import Awaitable, Callable
 from urllib.parse import urlsplit
 
 from bot.ingest.pipeline import FeedPipeline, PollOutcome
+from bot.model import FeedRow
 from bot.store import Store, storage_problem
-from bot.store.feeds import FeedRow
 
 log = logging.getLogger(__name__)
 

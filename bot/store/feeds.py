@@ -7,6 +7,7 @@ from dataclasses import dataclass
 
 import aiosqlite
 
+from bot.model import FeedRow
 from bot.store.db import Database
 
 _FEED_COLUMNS = (
@@ -14,34 +15,6 @@ _FEED_COLUMNS = (
     "interval_s, next_poll_at, last_polled_at, last_success_at, last_new_item_at, "
     "consecutive_errors, last_error, failing_since, disabled, disabled_reason, created_at"
 )
-
-
-@dataclass(frozen=True, slots=True)
-class FeedRow:
-    id: int
-    url: str
-    title: str
-    site_url: str | None
-    description: str | None
-    language: str | None
-    etag: str | None
-    last_modified: str | None
-    body_hash: str | None
-    interval_s: float
-    next_poll_at: float
-    last_polled_at: float | None
-    last_success_at: float | None
-    last_new_item_at: float | None
-    consecutive_errors: int
-    last_error: str | None
-    failing_since: float | None
-    disabled: bool
-    disabled_reason: str | None
-    created_at: float
-
-    @property
-    def display_title(self) -> str:
-        return self.title or self.url
 
 
 def _row(row: Sequence[object]) -> FeedRow:

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 
 import aiosqlite
 
-from bot.model import EnrichedItem
+from bot.model import EnrichedItem, ItemRow
 from bot.store.cjk import space_cjk
 from bot.store.db import Database
 
@@ -38,31 +38,6 @@ _ITEM_COLUMNS = (
     "i.summary, i.image_url, i.enclosure_url, i.enclosure_type, i.enclosure_length, "
     "i.duration_s, i.language, i.content_hash, f.title, f.url, f.site_url"
 )
-
-
-@dataclass(frozen=True, slots=True)
-class ItemRow:
-    """An archived item as the delivery side sees it (no bodies: they are large)."""
-
-    id: int
-    feed_id: int
-    stable_id: str
-    url: str | None
-    title: str
-    author: str | None
-    published_at: float
-    first_seen_at: float
-    summary: str
-    image_url: str | None
-    enclosure_url: str | None
-    enclosure_type: str | None
-    enclosure_length: int | None
-    duration_s: int | None
-    language: str | None
-    content_hash: str
-    feed_title: str
-    feed_url: str
-    site_url: str | None
 
 
 def _item(row: Sequence[object]) -> ItemRow:

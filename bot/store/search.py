@@ -30,6 +30,7 @@ from dataclasses import dataclass
 
 import aiosqlite
 
+from bot.model import SearchHit
 from bot.model.query import Phrase, Query, QueryProblem
 from bot.store.cjk import has_cjk, unspace_cjk
 from bot.store.db import Database
@@ -48,18 +49,6 @@ SNIPPET_OPEN, SNIPPET_CLOSE = "\x02", "\x03"  # around each matched word in a sn
 _ELLIPSIS = "…"
 _SPACES = re.compile(r"\s+")
 _MARKERS = re.compile(f"([{SNIPPET_OPEN}{SNIPPET_CLOSE}])")
-
-
-@dataclass(frozen=True, slots=True)
-class SearchHit:
-    item_id: int
-    feed_id: int
-    title: str
-    url: str | None
-    feed_title: str
-    author: str | None
-    published_at: float
-    snippet: str  # raw feed text, one line; matched words between SNIPPET_OPEN and SNIPPET_CLOSE
 
 
 @dataclass(frozen=True, slots=True)

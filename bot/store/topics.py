@@ -15,6 +15,7 @@ from dataclasses import dataclass
 
 import aiosqlite
 
+from bot.model import MemberDMs, TopicRow
 from bot.store.db import Database
 from bot.store.routing import dm_key
 
@@ -26,19 +27,6 @@ _COLUMNS = (
     "t.id, t.guild_id, t.user_id, t.query, t.norm_key, t.feed_id, t.created_at, t.match_count, "
     "t.last_match_at"
 )
-
-
-@dataclass(frozen=True, slots=True)
-class TopicRow:
-    id: int
-    guild_id: int
-    user_id: int
-    query: str  # as the member typed it
-    norm_key: str
-    feed_id: int | None
-    created_at: float
-    match_count: int
-    last_match_at: float | None
 
 
 class FollowOutcome(enum.Enum):
@@ -56,18 +44,6 @@ class FollowResult:
     outcome: FollowOutcome
     topic: TopicRow | None = None
     problem: str | None = None
-
-
-@dataclass(frozen=True, slots=True)
-class MemberDMs:
-    user_id: int
-    dm_channel_id: int | None
-    dms_closed_at: float | None
-    closed_notice_at: float | None
-
-    @property
-    def closed(self) -> bool:
-        return self.dms_closed_at is not None
 
 
 def _topic(row: Sequence[object]) -> TopicRow:

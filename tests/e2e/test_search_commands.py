@@ -15,8 +15,8 @@ from bot.features.search.render import MARKDOWN_TOKEN, cut_snippet, render_resul
 from bot.features.search.service import PAGE_SIZE, SearchRequest, SearchResults, SearchService
 from bot.model import EMBED_DESCRIPTION_LIMIT as DESCRIPTION_LIMIT
 from bot.model import EMBED_TITLE_LIMIT as TITLE_LIMIT
-from bot.model import EMBED_TOTAL_LIMIT
-from bot.store.search import SearchHit, SearchPage, display_snippet
+from bot.model import EMBED_TOTAL_LIMIT, SearchHit
+from bot.store.search import SearchPage, display_snippet
 from cogs.search import NOT_YOURS
 from tests.e2e.harness import running_bot
 from tests.fakediscord import FakeDiscord, Overwrite, StandardGuild, StoredMessage

@@ -8,8 +8,8 @@ from bot.config import FetchAllowList, Settings
 from bot.features.feeds.service import FeedService
 from bot.ingest.fetch import FeedFetcher
 from bot.ingest.pipeline import FeedPipeline
+from bot.model import FeedRow
 from bot.store import Store
-from bot.store.feeds import FeedRow
 from bot.text.llm import LLMSummarizer
 from bot.text.summary import OfflineSummarizer
 from tests.fakellm import GOOD_SUMMARY, Reply, running_fake_llm

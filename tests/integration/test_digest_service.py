@@ -26,11 +26,9 @@ from bot.delivery.outbox import Outbox, OutboxClock, OutboxSettings
 from bot.delivery.senders import Sender, SentMessage
 from bot.delivery.terminal import to_text
 from bot.features.digest.service import DigestService, NotSubscribedError
-from bot.model import Embed, Message
+from bot.model import DeliveryRow, Embed, Message, SubscriptionMode
 from bot.runtime import Runtime
 from bot.store import Store
-from bot.store.deliveries import DeliveryRow
-from bot.store.subscriptions import SubscriptionMode
 from tests.deliveryfakes import add_polled_feed, poll_items
 from tests.e2e import harness
 from tests.fakediscord import FakeDiscord

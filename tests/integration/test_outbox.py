@@ -17,8 +17,8 @@ from bot.delivery.console_sender import ConsoleSender
 from bot.delivery.discord_sender import DiscordSender
 from bot.delivery.outbox import Outbox
 from bot.delivery.senders import PermanentSendError, RetryableSendError
+from bot.model import DeliveryRow
 from bot.store import Store
-from bot.store.deliveries import DeliveryRow
 from bot.store.routing import NewDelivery, dm_key
 from tests.deliveryfakes import FakeTime, RecordingSender, add_polled_feed, make_outbox, poll_items
 from tests.fakediscord import FakeDiscord, StandardGuild

@@ -17,8 +17,8 @@ from bot.ingest import pipeline as pipeline_module
 from bot.ingest.errors import FeedError
 from bot.ingest.fetch import FeedFetcher
 from bot.ingest.pipeline import FeedPipeline
+from bot.model import FeedRow
 from bot.store import Store
-from bot.store.feeds import FeedRow
 from tests.feedserver import (
     FeedServer,
     atom_feed,

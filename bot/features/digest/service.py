@@ -30,12 +30,16 @@ from bot.features.digest.schedule import (
     validate_schedule,
 )
 from bot.features.posts.views import item_view
-from bot.model import Message
+from bot.model import (
+    MODES,
+    DeliveryRow,
+    DigestScheduleRow,
+    Message,
+    SubscriptionMode,
+    SubscriptionRow,
+)
 from bot.store import Store
-from bot.store.deliveries import DeliveryRow
-from bot.store.digests import DigestScheduleRow
 from bot.store.routing import digest_key
-from bot.store.subscriptions import MODES, SubscriptionMode, SubscriptionRow
 
 log = logging.getLogger(__name__)
 

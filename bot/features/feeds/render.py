@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
+from bot.model import SubscriptionView
 from bot.safe import escape_markdown, neutralize_mentions, strip_control
-from bot.store.subscriptions import SubscriptionView
 
 
 def when(ts: float | None, *, markdown: bool, never: str = "never") -> str:

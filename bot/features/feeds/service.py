@@ -16,9 +16,8 @@ from bot.ingest.pipeline import FeedPipeline, PollOutcome
 from bot.ingest.sandbox import parse_feed_bounded
 from bot.ingest.timing import next_slot
 from bot.ingest.urls import InvalidURLError, normalize_feed_url
-from bot.model import EnrichedItem, ParsedFeed
+from bot.model import EnrichedItem, FeedRow, ParsedFeed
 from bot.store import Store
-from bot.store.feeds import FeedRow
 from bot.text.enrich import enrich_entries
 
 

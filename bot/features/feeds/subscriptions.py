@@ -10,10 +10,9 @@ from typing import Literal
 from bot.features.digest.service import post_waiting, waiting_for_digest
 from bot.features.feeds.service import FeedService
 from bot.ingest.pipeline import PollOutcome
+from bot.model import FeedRow, SubscriptionRow, SubscriptionView
 from bot.safe import escape_markdown, neutralize_mentions
 from bot.store import Store
-from bot.store.feeds import FeedRow
-from bot.store.subscriptions import SubscriptionRow, SubscriptionView
 
 MAX_BACKFILL = 10
 FAILING_NOTICE_AFTER = 10

@@ -20,17 +20,11 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 from bot.features.search.service import SearchService
+from bot.model import GuildFeed, TopicRow
 from bot.search.percolator import Percolator, active_topics_percolator
 from bot.search.query import QueryProblem, parse_query
 from bot.store import Store
-from bot.store.subscriptions import GuildFeed
-from bot.store.topics import (
-    MAX_TOPIC_CHARS,
-    MAX_TOPICS_PER_MEMBER,
-    FollowOutcome,
-    FollowResult,
-    TopicRow,
-)
+from bot.store.topics import MAX_TOPIC_CHARS, MAX_TOPICS_PER_MEMBER, FollowOutcome, FollowResult
 
 log = logging.getLogger(__name__)
 

@@ -4,8 +4,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
-from bot.model import EnrichedItem, ItemView
-from bot.store.items import ItemRow
+from bot.model import EnrichedItem, ItemRow, ItemView
 
 
 def item_view(row: ItemRow) -> ItemView:

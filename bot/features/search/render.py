@@ -13,7 +13,7 @@ from datetime import UTC, datetime
 from bot.features.posts.render import render_card, render_compact
 from bot.features.posts.views import item_view
 from bot.features.search.service import SearchInputError, SearchResults, empty_answer
-from bot.model import EMBED_DESCRIPTION_LIMIT, Embed, Message
+from bot.model import EMBED_DESCRIPTION_LIMIT, Embed, ItemRow, Message, SearchHit
 from bot.safe import (
     discord_timestamp,
     escape_markdown,
@@ -25,8 +25,7 @@ from bot.safe import (
     shown,
     strip_control,
 )
-from bot.store.items import ItemRow
-from bot.store.search import SNIPPET_CLOSE, SNIPPET_OPEN, SearchHit
+from bot.store.search import SNIPPET_CLOSE, SNIPPET_OPEN
 
 HIT_TITLE_LIMIT = 120
 HIT_FEED_LIMIT = 60

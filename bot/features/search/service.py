@@ -20,11 +20,10 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
+from bot.model import GuildFeed, ItemRow
 from bot.search.query import QueryProblem, parse_query
 from bot.store import Store
-from bot.store.items import ItemRow
 from bot.store.search import SearchPage, search_items
-from bot.store.subscriptions import GuildFeed
 
 PAGE_SIZE = 10
 LATEST_DEFAULT = 5
