@@ -109,7 +109,9 @@ async def test_a_page_without_a_feed_link_names_the_followed_feed_it_found(
         added = await run_command(
             ctx, f"feed add {feed_server.url('/feed')} --mode digest --backfill 0"
         )
-        assert added is not None and added.startswith("✅ Following The Letter in #console (digest mode).")
+        assert added is not None and added.startswith(
+            "✅ Following The Letter in #console (digest mode)."
+        )
         (feed,) = await runtime.store.feeds.all()
 
         # Discovery falls back to the host's /feed: the feed this console already follows.

@@ -23,8 +23,8 @@ def shown_topic(text: str) -> str:
     return fit_text(one_line(text), TOPIC_SHOWN_LIMIT)
 
 
-def _plural(n: int, word: str) -> str:
-    return f"{n} {word}{'' if n == 1 else 's'}"
+def _matches(n: int) -> str:
+    return f"{n} match{'' if n == 1 else 'es'}"
 
 
 def _answer(text: str, notice: str | None) -> Message:
@@ -83,7 +83,7 @@ def render_following(topics: Sequence[FollowedTopic], notice: str | None = None)
         if topic.feed_id is not None:
             line += f" in {shown_topic(followed.feed_title or 'a feed no longer followed')}"
         if topic.match_count:
-            line += f" — {_plural(topic.match_count, 'match')}"
+            line += f" — {_matches(topic.match_count)}"
             if topic.last_match_at is not None:
                 last = datetime.fromtimestamp(topic.last_match_at, tz=UTC)
                 line += f", last {discord_timestamp(last, 'R')}"
