@@ -16,7 +16,7 @@ from bot.model import Embed, Message
 from bot.store.subscriptions import GuildFeed, SubscriptionRow, SubscriptionView
 from bot.store.topics import TopicRow
 
-HOSTILE = "@everyone **Evil** <@&42> \x1b[2JLetter"
+HOSTILE = "@everyone **Evil** <@&42> \x1b[2Jsnake_case_Letter"
 NOW = 1_714_000_000.0
 
 
@@ -38,7 +38,8 @@ def assert_safe(message: Message) -> str:
     assert "<@&42>" not in discord_text and "**Evil**" not in discord_text
     assert "\x1b" not in discord_text
     text = to_text(message)
-    assert "Evil" in text and "Letter" in text and "\\" not in text and "\x1b" not in text
+    assert "Evil" in text and "snake_case_Letter" in text
+    assert "\\" not in text and "\x1b" not in text
     return text
 
 
