@@ -78,10 +78,16 @@ class Runtime:
             clock=clock,
             on_feed_added=lambda: self.poller.wake(),
         )
-        self.subscriptions = SubscriptionService(
-            store, self.feeds, wake_outbox=self._wake_outbox, clock=clock
-        )
         self.metrics = Metrics(functools.partial(store_counts, store.db))
+        self.search = SearchService(store, clock=clock, on_latency=self.metrics.search_latency)
+        self.subscriptions = SubscriptionService(
+            store,
+            self.feeds,
+            self.search,
+            self.digests,
+            wake_outbox=self._wake_outbox,
+            clock=clock,
+        )
         self.poll_heartbeat = Heartbeat()
         self.outbox_heartbeat = Heartbeat()
         self.poller = FeedPoller(
@@ -96,7 +102,6 @@ class Runtime:
             max_idle_s=min(POLLER_IDLE_S, max(settings.poll_interval_s, 0.05)),
             heartbeat=self.poll_heartbeat.tick,
         )
-        self.search = SearchService(store, clock=clock, on_latency=self.metrics.search_latency)
         # Set by the Discord app; None in console mode (no gateway to be connected to).
         self.gateway_connected: Callable[[], bool] | None = None
         self.health: HealthServer | None = None

@@ -81,3 +81,12 @@ def send_kwargs(message: Message) -> dict[str, Any]:
             discord.File(io.BytesIO(file.data), filename=file.filename) for file in message.files
         ]
     return kwargs
+
+
+async def answer(interaction: discord.Interaction[Any], message: Message) -> None:
+    """Answer an interaction ephemerally with `message`, whether or not it was deferred."""
+    kwargs = send_kwargs(message)
+    if interaction.response.is_done():
+        await interaction.followup.send(ephemeral=True, **kwargs)
+    else:
+        await interaction.response.send_message(ephemeral=True, **kwargs)

@@ -16,7 +16,7 @@ from bot.safe import plain_line, strip_control
 # One pass over Discord markdown: an escaped character, a masked link, a timestamp, bold or
 # underline markers, in that order of precedence.
 _MARKDOWN = re.compile(
-    r"\\(?P<escaped>[^\w\s])"
+    r"\\(?P<escaped>[^\w\s]|_)"
     r"|\[(?P<text>(?:\\.|[^\]\\])*)\]\((?P<url>[^)\s]+)\)"
     r"|<t:(?P<ts>-?\d{1,12})(?::[tTdDfFR])?>"
     r"|(?P<bold>\*\*|__)"

@@ -725,10 +725,10 @@ async def test_console_schedule_preview_digest_and_off(tmp_path: Path) -> None:
         )
         answer = await digest_schedule(ctx, ["daily", "09:00", "Europe/Berlin"])
         assert answer == (
-            "Digest daily at 09:00 (Europe/Berlin). "
-            "Next one: 2024-05-01 09:00 CEST (2024-05-01 07:00 UTC)."
+            "✅ #console gets a digest daily at 09:00 (Europe/Berlin). "
+            "Next one: 2024-05-01 07:00 UTC."
         )
-        assert "Nothing for the digest yet" in await digest_preview(ctx, [])
+        assert "Nothing for #console's digest yet" in await digest_preview(ctx, [])
         clock.now += 60
         await poll_items(store, feed, ["d-2", "d-1"], now=clock.now)
         preview = await digest_preview(ctx, [])
@@ -740,7 +740,10 @@ async def test_console_schedule_preview_digest_and_off(tmp_path: Path) -> None:
         await worker.drain()
         (text,) = printed
         assert "2 new items" in text and text.index("Post d-2") < text.index("Post d-1")
-        assert await digest_off(ctx, []) == "Digest turned off."
-        assert await digest_off(ctx, []) == "There was no digest; nothing changed."
+        assert await digest_off(ctx, []) == (
+            "Digest for #console turned off. Its digest-mode feeds keep being collected; "
+            "schedule it again with `/digest schedule`."
+        )
+        assert await digest_off(ctx, []) == "#console has no digest; nothing changed."
     finally:
         await runtime.close()

@@ -353,10 +353,10 @@ async def test_console_follow_prints_matches_in_the_terminal(
         ctx = ConsoleContext(runtime, printed.append)
         await bench.subscribe(CONSOLE_GUILD_ID, CONSOLE_CHANNEL_ID, "alpha")
         followed = await run_command(ctx, 'follow "borrow checker" rust')
-        assert followed is not None and followed.startswith('Following `"borrow checker" rust`.')
+        assert followed is not None and followed.startswith('Following "borrow checker" rust.')
         assert "already follow" in (await run_command(ctx, "follow rust 'borrow checker'") or "")
         assert await run_command(ctx, "unfollow nothing here") == (
-            "You don't follow that topic in this server. `following` lists your topics."
+            "You don't follow that topic in this server. `/following` lists your topics."
         )
         await bench.publish(
             "alpha", [("p1", "Rust and the borrow checker"), ("old", "alpha archive rust post")]
@@ -371,7 +371,7 @@ async def test_console_follow_prints_matches_in_the_terminal(
         removed = await run_command(ctx, 'unfollow rust "borrow checker"')
         assert removed is not None and removed.startswith("Stopped following")
         assert await run_command(ctx, "following") == (
-            'You follow no topics in this server. Try `follow "open weight"`.'
+            'You follow no topics in this server. Try `/follow "open weight"`.'
         )
 
 

@@ -61,6 +61,7 @@ class ScheduledDigest:
     schedule: DigestSchedule
     next_slot: datetime  # UTC
     created: bool = False  # False: an existing schedule was replaced
+    digest_feeds: int = 0  # the channel's feeds collected for it (0: the digest would be empty)
 
     def describe(self) -> str:
         """ "daily at 09:00 (Europe/Berlin)" / "every Monday at 09:00 (UTC)"."""
@@ -202,7 +203,11 @@ class DigestService:
             created_by=created_by,
             now=self._clock(),
         )
-        return ScheduledDigest(row, schedule, next_slot_after(schedule, self._now()), created)
+        views = await self._store.subscriptions.list_for_guild(guild_id, channel_id)
+        collected = sum(1 for v in views if v.subscription.mode == "digest")
+        return ScheduledDigest(
+            row, schedule, next_slot_after(schedule, self._now()), created, collected
+        )
 
     async def off(self, channel_id: int) -> bool:
         """Stop the channel's digest; False if it had none. Its digest-mode feeds keep

@@ -7,8 +7,8 @@ the store at start, updated on follow, unfollow, DMs closed and DMs resumed. The
 the authority (`queue_topic_dms_tx` checks subscriptions, feed filters and closed DMs again),
 so the percolator only has to be fast, never exact about membership.
 
-The cog and the console both call this service; answers are built by the `*_text` functions
-with a `show` function that makes member text safe for where it is shown.
+The cog and the console both call this service; `bot.features.follow.render` renders its
+answers.
 """
 
 from __future__ import annotations
@@ -24,12 +24,9 @@ from bot.model import GuildFeed, TopicRow
 from bot.search.percolator import Percolator, active_topics_percolator
 from bot.search.query import QueryProblem, parse_query
 from bot.store import Store
-from bot.store.topics import MAX_TOPIC_CHARS, MAX_TOPICS_PER_MEMBER, FollowOutcome, FollowResult
+from bot.store.topics import MAX_TOPIC_CHARS, FollowOutcome, FollowResult
 
 log = logging.getLogger(__name__)
-
-Show = Callable[[str], str]
-"""Makes member or feed text safe where it is shown (escapes markdown on Discord)."""
 
 TOPIC_CHOICES_MAX = 25
 
@@ -218,74 +215,3 @@ class FollowService:
             log.info("user %d: DMs resumed", user_id)
             return DMS_RESUMED_TEXT
         return None
-
-
-# --- answers -------------------------------------------------------------------------------
-
-
-def _plural(n: int, word: str) -> str:
-    return f"{n} {word}{'' if n == 1 else 's'}"
-
-
-def follow_text(answer: FollowAnswer, show: Show) -> str:
-    """The answer to `/follow` (Discord markdown when `show` escapes)."""
-    result = answer.result
-    outcome = result.outcome
-    if outcome is FollowOutcome.NOT_SEARCHABLE:
-        problem = result.problem or "That topic has no words."
-        return f'{problem} A topic is words or "a phrase", like `/search` takes.'
-    if outcome is FollowOutcome.LIMIT_REACHED:
-        return (
-            f"You already follow {MAX_TOPICS_PER_MEMBER} topics in this server, the most "
-            "there can be. Unfollow one with `/unfollow` first."
-        )
-    assert result.topic is not None
-    topic = f"**{show(result.topic.query)}**"
-    where = f" in **{show(answer.feed.title or answer.feed.url)}**" if answer.feed else ""
-    if outcome is FollowOutcome.ALREADY_FOLLOWED:
-        return f"You already follow {topic}{where} (same words). Nothing changed."
-    return (
-        f"Following {topic}{where}. I'll DM you when a new post in this server's feeds matches "
-        f"(it matches what `/search` would find). You follow {answer.count} of "
-        f"{MAX_TOPICS_PER_MEMBER} topics here."
-    )
-
-
-def unfollow_text(removed: TopicRow | None, show: Show) -> str:
-    if removed is None:
-        return "You don't follow that topic in this server. `/following` lists your topics."
-    return f"Stopped following **{show(removed.query)}**. No more DMs for it."
-
-
-def following_text(
-    topics: Sequence[FollowedTopic], show: Show, when: Callable[[float], str]
-) -> str:
-    """The member's topics with how many items matched each so far."""
-    if not topics:
-        return 'You follow no topics in this server. Try `/follow "open weight"`.'
-    lines = [f"Your topics in this server ({len(topics)} of {MAX_TOPICS_PER_MEMBER}):"]
-    for number, followed in enumerate(topics, 1):
-        topic = followed.topic
-        line = f"{number}. **{show(topic.query)}**"
-        if topic.feed_id is not None:
-            line += f" in {show(followed.feed_title or 'a feed no longer followed')}"
-        if topic.match_count:
-            line += f" — {_plural(topic.match_count, 'match')}"
-            if topic.last_match_at is not None:
-                line += f", last {when(topic.last_match_at)}"
-        else:
-            line += " — no matches yet"
-        lines.append(line)
-    return "\n".join(lines)
-
-
-def stop_text(result: StopResult, show: Show, guild_name: str | None) -> str:
-    if result.outcome is StopOutcome.NOT_YOURS:
-        return "Only the member who follows this topic can stop it."
-    if result.outcome is StopOutcome.GONE or result.topic is None:
-        return "You no longer follow that topic."
-    where = f" in **{show(guild_name)}**" if guild_name else ""
-    return (
-        f"Stopped following **{show(result.topic.query)}**{where}. "
-        "Follow it again any time with `/follow`."
-    )
