@@ -31,8 +31,8 @@ def runtime_of(interaction: discord.Interaction[DigestBot]) -> Runtime:
 
 async def reply(interaction: discord.Interaction[DigestBot], message: Message | str) -> None:
     """An ephemeral answer, whether or not the interaction was deferred. Pings only what the
-    Message allows (answers never name a role to ping). A `str` is the search cog's older
-    spelling of a text-only Message (to go once it renders Messages)."""
+    Message allows (answers never name a role to ping). A `str` is a text-only answer of our
+    own words that only the cog gives (an interaction's plumbing: "no more results")."""
     await answer(interaction, Message(content=message) if isinstance(message, str) else message)
 
 

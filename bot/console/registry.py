@@ -51,16 +51,6 @@ class ConsoleCommand:
 COMMANDS: dict[str, ConsoleCommand] = {}
 
 
-def console_command(name: str, usage: str, help: str) -> Callable[[Handler], Handler]:
-    """Register a handler that reads the words itself (prefer `command`, which parses)."""
-
-    def register(handler: Handler) -> Handler:
-        COMMANDS[name] = ConsoleCommand(name, usage, help, handler)
-        return handler
-
-    return register
-
-
 @dataclass(frozen=True, slots=True)
 class Arg:
     """One argument of a command: `argparse.ArgumentParser.add_argument(*names, **options)`."""

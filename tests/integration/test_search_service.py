@@ -305,7 +305,7 @@ async def test_console_search_prints_the_same_results(
     text = await _console(store, tmp_path, feeds, "search rust --since soon")
     assert text.startswith("Sorry:") and "7d" in text
     text = await _console(store, tmp_path, feeds, "search --page 2")
-    assert "usage: search WORDS" in text
+    assert "usage: search " in text and "WORDS" in text
 
 
 async def test_console_latest(store: Store, world: dict[str, int], tmp_path: Path) -> None:
