@@ -68,9 +68,13 @@ def _embed_lines(embed: Embed) -> list[str]:
                 f"{plain_line(f.name)}: {plain_line(plain(f.value))}" for f in embed.fields
             )
         )
+    blank = False
     for line in plain(embed.description or "").splitlines():
         if line.strip():
+            if blank and len(lines) > 1:
+                lines.append("")  # a paragraph break (between a digest's entries) stays
             lines.append("  " + line.strip())
+        blank = not line.strip()
     if embed.image_url and not lines:
         lines.append(f"  {plain_line(embed.image_url)}")
     return lines
@@ -82,7 +86,7 @@ def to_text(message: Message) -> str:
     if message.content:
         lines.extend(line.rstrip() for line in plain(message.content).splitlines())
     for embed in message.embeds:
-        if lines and embed is not message.embeds[0]:
+        if lines:
             lines.append("")
         lines.extend(_embed_lines(embed))
     if message.buttons:

@@ -363,7 +363,7 @@ async def test_console_follow_prints_matches_in_the_terminal(
         )
         dm = [p for p in printed if p.startswith("🔔")]
         assert len(dm) == 1
-        expected = '🔔 A new post matches your topic "borrow checker" rust\n[Alpha Letter]'
+        expected = '🔔 A new post matches your topic "borrow checker" rust\n\n[Alpha Letter]'
         assert dm[0].startswith(expected)
         assert "Rust and the borrow checker" in dm[0]
         listed = await run_command(ctx, "following")
