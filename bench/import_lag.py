@@ -35,9 +35,10 @@ import tempfile
 import time
 from pathlib import Path
 
+from bot.ops.opml import MAX_OPML_BYTES, OpmlFeed, export_opml, import_opml, parse_opml
+
 from bench.corpus import feed_xml
 from bot.config import FetchAllowList, Settings
-from bot.ops.opml import MAX_OPML_BYTES, OpmlFeed, export_opml, import_opml, parse_opml
 from bot.runtime import Runtime
 
 TICK_S = 0.05

@@ -1,10 +1,10 @@
-"""Micro-benchmark of the text stage: clean, summary, keywords, whole enrich, per item.
+"""Micro-benchmark of the text stage: clean, summary, whole enrich, per item.
 
     .venv/bin/python bench/text.py                 # synthetic Substack-shaped posts (~15 kB)
     .venv/bin/python bench/text.py FEED.xml        # also the items of a real feed file
 
-Also times BeautifulSoup(lxml) + markdownify on the same HTML, the alternative the clean-up
-was measured against (see bot/text/clean.py). Prints milliseconds per item (best of N runs).
+Also times BeautifulSoup(lxml) + markdownify on the same HTML (markdown is to be made at
+render time). Prints milliseconds per item (best of N runs).
 """
 
 from __future__ import annotations
@@ -17,10 +17,9 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from bot.ingest.entry import Entry
+from bot.model import Entry
 from bot.text.clean import clean_html
 from bot.text.enrich import enrich_entry
-from bot.text.keywords import extract_keywords
 from bot.text.summary import offline_summary
 
 VOCABULARY = (
@@ -118,12 +117,6 @@ def report(label: str, posts: Sequence[tuple[str, str, str]]) -> None:
         ],
         n,
     )
-    t_keywords = best_ms(
-        lambda: [
-            extract_keywords(t, cl.text) for (t, _, _), cl in zip(posts, cleaned, strict=True)
-        ],
-        n,
-    )
     entries = [
         Entry(f"id{i}", t, "https://example.com/p/x", None, None, c, d)
         for i, (t, d, c) in enumerate(posts)
@@ -134,7 +127,6 @@ def report(label: str, posts: Sequence[tuple[str, str, str]]) -> None:
     print(f"{label}: {n} items, {size / 1000:.1f} kB HTML on average")
     print(f"  clean_html         {t_clean:6.2f} ms/item  ({t_clean * 15_000 / size:.2f} per 15 kB)")
     print(f"  offline_summary    {t_summary:6.2f} ms/item")
-    print(f"  extract_keywords   {t_keywords:6.2f} ms/item")
     print(f"  enrich_entry (all) {t_enrich:6.2f} ms/item")
     try:
         from bs4 import BeautifulSoup

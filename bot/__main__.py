@@ -16,23 +16,42 @@ from pathlib import Path
 from bot import __version__
 from bot.config import ConfigError, Settings, load_settings
 from bot.console.repl import run_console
-from bot.deliver.render import render_item_text
-from bot.deliver.sanitize import strip_control
-from bot.deliver.views import item_view, preview_view
-from bot.ingest.errors import FeedError
-from bot.ingest.fetch import FeedFetcher
-from bot.ingest.pipeline import FeedPipeline, summary_input
-from bot.ingest.poller import FeedPoller
-from bot.ops.cli import add_ops_commands, dispatch_ops
-from bot.ops.logs import configure_logging
-from bot.runtime import Runtime
-from bot.services.feeds import (
+from bot.delivery.terminal import to_text
+from bot.features.feeds.opml import (
+    MAX_OPML_BYTES,
+    OpmlError,
+    OpmlFeed,
+    export_opml,
+    import_opml,
+    parse_opml,
+)
+from bot.features.feeds.render import (
+    render_archive,
+    render_archived,
+    render_document_head,
+    render_import_report,
+    render_more_items,
+    render_nothing_to_poll,
+    render_poll_outcome,
+)
+from bot.features.feeds.service import (
     FeedDocument,
     FeedService,
     enrich_document,
     fetch_feed_document,
     read_feed_file,
 )
+from bot.features.posts.render import render_post
+from bot.features.posts.views import preview_view
+from bot.ingest.errors import FeedError
+from bot.ingest.fetch import FeedFetcher
+from bot.ingest.pipeline import FeedPipeline, summary_input
+from bot.ingest.poller import FeedPoller
+from bot.model import Message
+from bot.ops.cli import add_ops_commands, dispatch_ops
+from bot.ops.logs import configure_logging
+from bot.runtime import Runtime
+from bot.safe import strip_control
 from bot.store import Store, StoreError, storage_problem
 from bot.text.llm import LLMSummarizer
 from bot.text.summary import OfflineSummarizer
@@ -53,6 +72,11 @@ def sample_feed_path() -> Path:
 def _print(text: str = "") -> None:
     """Print for the operator; feed text in it cannot send terminal escape sequences."""
     print(strip_control(text), flush=True)
+
+
+def _show(message: Message) -> None:
+    """Print an answer rendered for Discord, read back as terminal text."""
+    print(to_text(message), flush=True)
 
 
 async def cmd_preview(
@@ -76,8 +100,7 @@ async def cmd_preview(
             document = await fetch_feed_document(fetcher, target)
     items = await asyncio.to_thread(enrich_document, document)
     parsed = document.parsed
-    _print(f"{parsed.title} — {document.url}")
-    _print(f"{len(items)} item(s){f'; note: {parsed.warning}' if parsed.warning else ''}")
+    _show(render_document_head(parsed.title, document.url, len(items), parsed.warning))
     ai: LLMSummarizer | None = None
     if summarizer == "llm":
         ai = LLMSummarizer(settings, OfflineSummarizer())
@@ -85,7 +108,7 @@ async def cmd_preview(
         for index, item in enumerate(items[:limit], start=1):
             view = preview_view(item, feed_title=parsed.title, feed_url=document.url, index=index)
             _print()
-            _print(render_item_text(view))
+            _show(render_post(view))
             if ai is not None:
                 answer = await ai.try_llm(summary_input(item))
                 _print(f"  offline summary: {item.summary}")
@@ -101,7 +124,7 @@ async def cmd_preview(
     if hidden > 0:
         again = "digestbot preview" + (f" {shlex.quote(shown_target)}" if shown_target else "")
         _print()
-        _print(f"… {hidden} more item(s): {again} --limit {len(items)}")
+        _show(render_more_items(hidden, f"{again} --limit {len(items)}"))
     return EXIT_OK
 
 
@@ -115,13 +138,7 @@ async def cmd_feeds_add(settings: Settings, url: str) -> int:
     store, fetcher, pipeline = await _with_archive(settings)
     try:
         service = FeedService(store, fetcher, pipeline, settings)
-        added = await service.add(url)
-        feed = added.feed
-        if not added.created:
-            _print(f"Already in the archive: {feed.display_title} ({feed.url})")
-        else:
-            count = len(added.outcome.new_item_ids) if added.outcome else 0
-            _print(f"Added {feed.display_title} ({feed.url}): {count} item(s) archived")
+        _show(render_archived(await service.add(url)))
         return EXIT_OK
     finally:
         await fetcher.close()
@@ -131,13 +148,8 @@ async def cmd_feeds_add(settings: Settings, url: str) -> int:
 async def cmd_feeds_list(settings: Settings) -> int:
     store = await Store.open(settings.db_path)
     try:
-        feeds = await store.feeds.all()
-        if not feeds:
-            _print("No feeds yet. Add one with: digestbot feeds add URL")
-        for feed in feeds:
-            count = await store.items.count(feed.id)
-            health = "ok" if not feed.consecutive_errors else f"failing: {feed.last_error}"
-            _print(f"{feed.id:>4}  {feed.display_title}  <{feed.url}>  {count} item(s)  {health}")
+        feeds = [(feed, await store.items.count(feed.id)) for feed in await store.feeds.all()]
+        _show(render_archive(feeds))
         return EXIT_OK
     finally:
         await store.close()
@@ -152,24 +164,65 @@ async def cmd_poll_once(settings: Settings) -> int:
         for outcome in outcomes:
             feed = await store.feeds.get(outcome.feed_id)
             title = feed.display_title if feed else outcome.feed_url
-            if outcome.error is not None:
-                failed += 1
-                _print(f"{title}: failed: {outcome.error.message}")
-            elif outcome.not_modified:
-                _print(f"{title}: unchanged")
-            else:
-                _print(
-                    f"{title}: {len(outcome.new_item_ids)} new, "
-                    f"{len(outcome.updated_item_ids)} updated"
-                )
-                for row in await store.items.many(outcome.new_item_ids):
-                    _print("  + " + render_item_text(item_view(row)).splitlines()[0])
+            failed += outcome.error is not None
+            new = await store.items.many(outcome.new_item_ids)
+            _show(render_poll_outcome(title, outcome, [row.title for row in new]))
         if not outcomes:
-            _print("No feeds to poll. Add one with: digestbot feeds add URL")
+            _show(render_nothing_to_poll())
         return EXIT_ERROR if outcomes and failed == len(outcomes) else EXIT_OK
     finally:
         await fetcher.close()
         await store.close()
+
+
+async def cmd_opml_export(settings: Settings, file: Path | None) -> int:
+    store = await Store.open(settings.db_path)
+    try:
+        feeds = await store.feeds.all()
+    finally:
+        await store.close()
+    document = export_opml(
+        [OpmlFeed(f.display_title, f.url, f.site_url) for f in feeds], "digestbot feeds"
+    )
+    if file is None:
+        sys.stdout.buffer.write(document)
+        sys.stdout.flush()
+    else:
+        await asyncio.to_thread(file.write_bytes, document)
+        print(f"Exported {len(feeds)} feed(s) to {file}", file=sys.stderr, flush=True)
+    return 0
+
+
+def _read_capped(file: Path) -> bytes:
+    with open(file, "rb") as handle:
+        return handle.read(MAX_OPML_BYTES + 1)  # one byte over: parse_opml names the cap
+
+
+async def cmd_opml_import(settings: Settings, file: Path) -> int:
+    try:
+        data = await asyncio.to_thread(_read_capped, file)
+        feeds = await asyncio.to_thread(parse_opml, data)
+    except OSError as exc:
+        print(f"digestbot: cannot read {file}: {exc.strerror or exc}", file=sys.stderr)
+        return 1
+    except OpmlError as exc:
+        print(f"digestbot: {exc}", file=sys.stderr)
+        return 1
+    store = await Store.open(settings.db_path)
+    fetcher = FeedFetcher(settings)
+    try:
+        service = FeedService(store, fetcher, FeedPipeline(store, fetcher), settings)
+
+        async def progress(done: int, total: int) -> None:
+            print(f"\r{done}/{total} feed(s)", end="", file=sys.stderr, flush=True)
+
+        results = await import_opml(feeds, service.add, progress=progress)
+        print(file=sys.stderr)
+    finally:
+        await fetcher.close()
+        await store.close()
+    print(to_text(render_import_report(results)), flush=True)
+    return 1 if any(r.status == "failed" for r in results) else 0
 
 
 async def cmd_run(settings: Settings) -> int:
@@ -234,6 +287,12 @@ def build_parser() -> argparse.ArgumentParser:
     poll = commands.add_parser("poll", help="poll feeds and report what is new")
     poll.add_argument("--once", action="store_true", required=True, help="poll every feed once")
     add_ops_commands(commands)
+    opml = commands.add_parser("opml", help="export or import the archive's feeds as OPML")
+    actions = opml.add_subparsers(dest="opml_command", required=True, metavar="ACTION")
+    export = actions.add_parser("export", help="write every archived feed as OPML")
+    export.add_argument("file", nargs="?", type=Path, help="output file (default: stdout)")
+    import_ = actions.add_parser("import", help="add every feed of an OPML file to the archive")
+    import_.add_argument("file", type=Path)
     return parser
 
 
@@ -252,6 +311,10 @@ async def dispatch(args: argparse.Namespace, settings: Settings) -> int:
         return await cmd_feeds_list(settings)
     if args.command == "poll":
         return await cmd_poll_once(settings)
+    if args.command == "opml" and args.opml_command == "export":
+        return await cmd_opml_export(settings, args.file)
+    if args.command == "opml" and args.opml_command == "import":
+        return await cmd_opml_import(settings, args.file)
     if args.command == "run":
         return await cmd_run(settings)
     if args.command == "sync-commands":

@@ -12,12 +12,14 @@ import discord
 from discord import app_commands
 from discord.ext import commands
 
-from bot.deliver.senders import DiscordSender
+from bot.delivery.discord_message import answer
+from bot.delivery.discord_sender import DiscordSender
+from bot.model import Message
 from bot.runtime import Runtime
-from cogs._common import reply
 
 log = logging.getLogger(__name__)
 
+# Loaded by name (the app imports no cog: cogs sit below it and may be reloaded).
 COG_MODULES = ("cogs.feeds", "cogs.search", "cogs.follow", "cogs.digest")
 COMMANDS_HASH_KEY = "commands_hash:global"
 COMMAND_FAILED = "Sorry, something went wrong with that command. Please try again."
@@ -41,7 +43,7 @@ class DigestCommandTree(app_commands.CommandTree["DigestBot"]):
         name = command.qualified_name if command is not None else "?"
         log.error("command /%s failed", name, exc_info=error)
         try:
-            await reply(interaction, COMMAND_FAILED)
+            await answer(interaction, Message(content=COMMAND_FAILED))
         except discord.HTTPException as exc:  # e.g. the interaction expired meanwhile
             log.warning("could not tell the member that /%s failed: %s", name, exc)
 
@@ -72,7 +74,7 @@ class DigestBot(commands.Bot):
 
     async def setup_hook(self) -> None:
         if self._start_runtime:
-            self.runtime.attach_sender(DiscordSender(self))
+            self.runtime.attach_sender(DiscordSender(self, dm_channels=self.runtime.store.topics))
             await self.runtime.start()
         for module in COG_MODULES:
             await self.load_extension(module)

@@ -1,7 +1,8 @@
 """Everything the bot runs, with or without Discord: store, fetcher, poller, outbox, jobs.
 
 Closed in this order: health endpoint, scheduler (its running job finishes), outbox (its send
-in flight finishes), poller, retention, then fetcher and store.
+in flight finishes), poller, then fetcher and store. Recurring jobs (digests, retention) run
+on the one JobScheduler; the poller and the outbox are event-driven loops (woken by new work).
 """
 
 from __future__ import annotations
@@ -17,13 +18,19 @@ from datetime import UTC, datetime
 from typing import Any
 
 from bot.config import Settings
-from bot.deliver.outbox import Outbox
-from bot.deliver.senders import Sender
-from bot.deliver.topic_dm import TopicDMSender
+from bot.delivery.compose import DeliveryComposer
+from bot.delivery.outbox import Outbox, OutboxClock, OutboxHooks
+from bot.delivery.senders import Sender
+from bot.features.digest.service import DIGEST_TICK_S, DigestService
+from bot.features.feeds.service import FeedService
+from bot.features.feeds.subscriptions import SubscriptionService
+from bot.features.follow.service import FollowService
+from bot.features.search.service import SearchService
 from bot.ingest.fetch import FeedFetcher
 from bot.ingest.pipeline import FeedPipeline, PollOutcome
 from bot.ingest.poller import FeedPoller
-from bot.ops.backup import retention_loop
+from bot.model import DeliveryKind, FeedRow
+from bot.ops.backup import RETENTION_EVERY_S, prune_expired
 from bot.ops.health import (
     HealthChecks,
     HealthServer,
@@ -34,15 +41,8 @@ from bot.ops.health import (
 )
 from bot.ops.metrics import Metrics, poll_outcome_kind
 from bot.scheduler import JobScheduler
-from bot.services.digests import DIGEST_TICK_S, DigestService
-from bot.services.feeds import FeedService
-from bot.services.follow import FollowService
-from bot.services.search import SearchService
-from bot.services.subscriptions import SubscriptionService
 from bot.store import Store, StoreError
-from bot.store.feeds import FeedRow
 from bot.store.maintenance import store_counts
-from bot.store.routing import DeliveryKind
 from bot.text.llm import LLMSummarizer
 from bot.text.summary import OfflineSummarizer
 
@@ -78,10 +78,16 @@ class Runtime:
             clock=clock,
             on_feed_added=lambda: self.poller.wake(),
         )
-        self.subscriptions = SubscriptionService(
-            store, self.feeds, wake_outbox=self._wake_outbox, clock=clock
-        )
         self.metrics = Metrics(functools.partial(store_counts, store.db))
+        self.search = SearchService(store, clock=clock, on_latency=self.metrics.search_latency)
+        self.subscriptions = SubscriptionService(
+            store,
+            self.feeds,
+            self.search,
+            self.digests,
+            wake_outbox=self._wake_outbox,
+            clock=clock,
+        )
         self.poll_heartbeat = Heartbeat()
         self.outbox_heartbeat = Heartbeat()
         self.poller = FeedPoller(
@@ -96,7 +102,6 @@ class Runtime:
             max_idle_s=min(POLLER_IDLE_S, max(settings.poll_interval_s, 0.05)),
             heartbeat=self.poll_heartbeat.tick,
         )
-        self.search = SearchService(store, clock=clock, on_latency=self.metrics.search_latency)
         # Set by the Discord app; None in console mode (no gateway to be connected to).
         self.gateway_connected: Callable[[], bool] | None = None
         self.health: HealthServer | None = None
@@ -127,9 +132,13 @@ class Runtime:
         self.outbox = Outbox(
             self.store,
             sender,
-            clock=self.clock,
-            on_result=self._on_delivery_result,
-            heartbeat=self.outbox_heartbeat.tick,
+            DeliveryComposer(self.store, self.digests, sender.guild_name),
+            clock=OutboxClock(wall=self.clock),
+            hooks=OutboxHooks(
+                on_user_unreachable=self.follows.on_dms_closed,
+                on_result=self._on_delivery_result,
+                heartbeat=self.outbox_heartbeat.tick,
+            ),
         )
         return self.outbox
 
@@ -186,18 +195,14 @@ class Runtime:
             self._spawn("outbox", self.outbox.run(self.stop))
         self._spawn("poller", self.poller.run(self.stop))
         if self.settings.retention_days is not None:
-            self._spawn("retention", self._retention(self.settings.retention_days))
+            prune = functools.partial(self._prune_expired, self.settings.retention_days)
+            self.scheduler.at("retention:start", datetime.now(UTC), prune)
+            self.scheduler.every("retention", RETENTION_EVERY_S, prune)
         self.scheduler.start()
         await self.start_health()
 
-    async def _retention(self, days: int) -> None:
-        retention = asyncio.ensure_future(retention_loop(self.store.db, days, clock=self.clock))
-        try:
-            await self.stop.wait()
-        finally:
-            retention.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await retention
+    async def _prune_expired(self, days: int) -> None:
+        await prune_expired(self.store.db, days, self.clock())
 
     # --- followed topics and their DMs (issue 6) -----------------------------------------
 
@@ -206,14 +211,10 @@ class Runtime:
         return FollowService(self.store, clock=self.clock)
 
     async def start_follows(self) -> None:
-        """Before the poller and outbox run: build the percolator from the stored topics, let
-        the pipeline match new items against it, and give the outbox the handler that sends
-        'dm' deliveries and the hook that pauses a member whose DMs are closed."""
+        """Before the poller runs: build the percolator from the stored topics and let the
+        pipeline match new items against it."""
         await self.follows.load()
         self.pipeline.topic_matcher = self.follows.match
-        if self.outbox is not None:
-            self.outbox.set_handler("dm", TopicDMSender(self.store, self.follows.topics).send)
-            self.outbox.set_user_unreachable_hook(self.follows.on_dms_closed)
 
     # --- end of followed topics ------------------------------------------------------------
 
@@ -224,11 +225,8 @@ class Runtime:
         return DigestService(self.store, clock=self.clock, wake_outbox=self._wake_outbox)
 
     async def start_digests(self) -> None:
-        """Before the outbox runs: give it the handler that sends 'digest' deliveries, and
-        add the job that queues due digests (once now, for a digest missed while the bot
+        """Add the job that queues due digests (once now, for a digest missed while the bot
         was down, then every DIGEST_TICK_S)."""
-        if self.outbox is not None:
-            self.outbox.set_handler("digest", self.digests.send_delivery)
         self.scheduler.at("digests:catch-up", datetime.now(UTC), self._queue_due_digests)
         self.scheduler.every("digests:tick", DIGEST_TICK_S, self._queue_due_digests)
 
@@ -250,7 +248,7 @@ class Runtime:
         if self.health is not None:
             await self.health.stop()
         await self.scheduler.shutdown()
-        for task in self._tasks:  # in start order: outbox, poller, retention
+        for task in self._tasks:  # in start order: outbox, poller
             try:
                 await asyncio.wait_for(asyncio.shield(task), timeout=5)
             except (TimeoutError, asyncio.CancelledError):

@@ -7,14 +7,16 @@ from typing import TYPE_CHECKING
 import discord
 from discord import app_commands
 
-from bot.deliver.sanitize import one_line, strip_control
+from bot.delivery.discord_message import answer
+from bot.model import Message
 from bot.runtime import Runtime
+from bot.safe import one_line, strip_control
 
 if TYPE_CHECKING:
     from bot.app import DigestBot
 
 # What README.md's invite asks for. Read Message History lets the bot check, after a crash or
-# a lost answer, whether a post already went through (see bot.deliver.senders.HistoryCheck).
+# a lost answer, whether a post already went through (see bot.delivery.discord_sender.HistoryCheck).
 REQUIRED_CHANNEL_PERMISSIONS = (
     ("view_channel", "View Channel"),
     ("send_messages", "Send Messages"),
@@ -27,36 +29,25 @@ def runtime_of(interaction: discord.Interaction[DigestBot]) -> Runtime:
     return interaction.client.runtime
 
 
-async def reply(
-    interaction: discord.Interaction[DigestBot],
-    text: str | None = None,
-    *,
-    embed: discord.Embed | None = None,
-) -> None:
-    """An ephemeral answer, whether or not the interaction was deferred. Never pings."""
-    none = discord.AllowedMentions.none()
-    if interaction.response.is_done():
-        if embed is None:
-            await interaction.followup.send(text or "", ephemeral=True, allowed_mentions=none)
-        else:
-            await interaction.followup.send(
-                text or "", embed=embed, ephemeral=True, allowed_mentions=none
-            )
-    elif embed is None:
-        await interaction.response.send_message(text, ephemeral=True, allowed_mentions=none)
-    else:
-        await interaction.response.send_message(
-            text, embed=embed, ephemeral=True, allowed_mentions=none
-        )
+async def reply(interaction: discord.Interaction[DigestBot], message: Message | str) -> None:
+    """An ephemeral answer, whether or not the interaction was deferred. Pings only what the
+    Message allows (answers never name a role to ping). A `str` is a text-only answer of our
+    own words that only the cog gives (an interaction's plumbing: "no more results")."""
+    await answer(interaction, Message(content=message) if isinstance(message, str) else message)
+
+
+def notice(text: str) -> Message:
+    """One of the checks below answering in its own words."""
+    return Message(content=text)
 
 
 async def require_manage_guild(interaction: discord.Interaction[DigestBot]) -> bool:
     """Checked again at run time: server admins can change who sees the command."""
     if interaction.guild is None:
-        await reply(interaction, "This command only works in a server.")
+        await reply(interaction, notice("This command only works in a server."))
         return False
     if not interaction.permissions.manage_guild:
-        await reply(interaction, "You need the **Manage Server** permission to do that.")
+        await reply(interaction, notice("You need the **Manage Server** permission to do that."))
         return False
     return True
 
@@ -100,15 +91,19 @@ async def postable_channel(
     otherwise answer with what is missing and return None."""
     target = channel or interaction.channel
     if not isinstance(target, discord.TextChannel | discord.Thread):
-        await reply(interaction, "Pick a text channel for the posts with the `channel` option.")
+        await reply(
+            interaction, notice("Pick a text channel for the posts with the `channel` option.")
+        )
         return None
     me = interaction.guild.me if interaction.guild is not None else None
     missing = missing_channel_permissions(target, me) if me is not None else []
     if missing:
         await reply(
             interaction,
-            f"I can't post in {target.mention}: I am missing **{', '.join(missing)}** there. "
-            "Give my role those permissions in that channel, then try again.",
+            notice(
+                f"I can't post in {target.mention}: I am missing **{', '.join(missing)}** "
+                "there. Give my role those permissions in that channel, then try again."
+            ),
         )
         return None
     return target

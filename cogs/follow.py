@@ -1,32 +1,25 @@
 """`/follow`, `/unfollow`, `/following` and the "Stop this topic" button of topic DMs.
 
-Thin adapters to `bot.services.follow.FollowService` (the runtime's, which keeps the
-percolator current). Every answer is ephemeral. While a member's DMs are known closed, the
-first of these commands they use says why their follows are paused and how to resume; then
-`/follow` or `/following` resumes them.
+Each parses the interaction, calls `FollowService` (the runtime's, which keeps the percolator
+current) and sends what `bot.features.follow.render` renders. Every answer is ephemeral.
+While a member's DMs are known closed, the first of these commands they use says why their
+follows are paused and how to resume; then `/follow` or `/following` resumes them.
 """
 
 from __future__ import annotations
 
 import logging
 import re
-from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
 import discord
 from discord import app_commands
 from discord.ext import commands
 
-from bot.deliver.sanitize import discord_timestamp, escape_markdown_inline, fit_text, one_line
-from bot.deliver.topic_dm import STOP_LABEL, STOP_TOPIC_TEMPLATE, stop_topic_custom_id
-from bot.services.follow import (
-    FollowService,
-    follow_text,
-    following_text,
-    stop_text,
-    unfollow_text,
-)
-from bot.services.search import SearchInputError
+from bot.features.follow import render
+from bot.features.follow.dm import STOP_LABEL, STOP_TOPIC_TEMPLATE, stop_topic_custom_id
+from bot.features.follow.service import FollowService
+from bot.features.search.service import SearchInputError
 from bot.store.topics import MAX_TOPIC_CHARS
 from cogs._common import choice_label, guild_feed_choices, reply
 
@@ -36,21 +29,6 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 Interaction = discord.Interaction["DigestBot"]
-
-TOPIC_SHOWN_LIMIT = 200
-
-
-def show(text: str) -> str:
-    """Member or feed text inline in a reply: one line, no markdown, no pings, bounded."""
-    return fit_text(one_line(text), TOPIC_SHOWN_LIMIT)
-
-
-def when(timestamp: float) -> str:
-    return discord_timestamp(datetime.fromtimestamp(timestamp, tz=UTC), "R")
-
-
-def _with_notice(notice: str | None, text: str) -> str:
-    return f"{notice}\n\n{text}" if notice else text
 
 
 def _service(interaction: Interaction) -> FollowService:
@@ -91,7 +69,7 @@ class StopTopicButton(
         if result.topic is not None:
             guild = interaction.client.get_guild(result.topic.guild_id)
             guild_name = guild.name if guild is not None else None
-        await reply(interaction, stop_text(result, escape_markdown_inline, guild_name))
+        await reply(interaction, render.render_stop(result, guild_name))
 
 
 OWN_COMMANDS = frozenset({"follow", "unfollow", "following"})
@@ -117,9 +95,7 @@ class FollowCog(commands.Cog):
             return
         notice = await self.service.dm_notice(interaction.user.id, may_resume=False)
         if notice is not None:
-            await interaction.followup.send(
-                notice, ephemeral=True, allowed_mentions=discord.AllowedMentions.none()
-            )
+            await reply(interaction, render.render_dm_notice(notice))
 
     async def _topic_choices(
         self, interaction: Interaction, current: str
@@ -148,7 +124,7 @@ class FollowCog(commands.Cog):
         feed: str | None = None,
     ) -> None:
         if interaction.guild is None:
-            await reply(interaction, "Following topics works in a server.")
+            await reply(interaction, render.render_not_in_server())
             return
         notice = await self.service.dm_notice(interaction.user.id, may_resume=True)
         try:
@@ -156,9 +132,9 @@ class FollowCog(commands.Cog):
                 interaction.guild.id, interaction.user.id, topic, feed=feed
             )
         except SearchInputError as exc:
-            await reply(interaction, _with_notice(notice, exc.message))
+            await reply(interaction, render.render_follow_refused(exc.message, notice))
             return
-        await reply(interaction, _with_notice(notice, follow_text(answer, show)))
+        await reply(interaction, render.render_follow(answer, notice))
 
     @app_commands.command(name="unfollow", description="Stop the DMs for one of your topics")
     @app_commands.guild_only()
@@ -166,21 +142,21 @@ class FollowCog(commands.Cog):
     @app_commands.autocomplete(topic=_topic_choices)
     async def unfollow(self, interaction: Interaction, topic: str) -> None:
         if interaction.guild is None:
-            await reply(interaction, "Following topics works in a server.")
+            await reply(interaction, render.render_not_in_server())
             return
         notice = await self.service.dm_notice(interaction.user.id, may_resume=False)
         removed = await self.service.unfollow(interaction.guild.id, interaction.user.id, topic)
-        await reply(interaction, _with_notice(notice, unfollow_text(removed, show)))
+        await reply(interaction, render.render_unfollow(removed, notice))
 
     @app_commands.command(name="following", description="The topics you follow in this server")
     @app_commands.guild_only()
     async def following(self, interaction: Interaction) -> None:
         if interaction.guild is None:
-            await reply(interaction, "Following topics works in a server.")
+            await reply(interaction, render.render_not_in_server())
             return
         notice = await self.service.dm_notice(interaction.user.id, may_resume=True)
         topics = await self.service.following(interaction.guild.id, interaction.user.id)
-        await reply(interaction, _with_notice(notice, following_text(topics, show, when)))
+        await reply(interaction, render.render_following(topics, notice))
 
 
 async def setup(bot: DigestBot) -> None:
@@ -192,4 +168,4 @@ async def teardown(bot: DigestBot) -> None:
     bot.remove_dynamic_items(StopTopicButton)
 
 
-__all__: list[Any] = ["FollowCog", "StopTopicButton", "show", "when"]
+__all__: list[Any] = ["FollowCog", "StopTopicButton"]

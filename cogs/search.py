@@ -1,8 +1,8 @@
 """`/search` and `/latest`: thin adapters from interactions to the search service.
 
-Answers are ephemeral. A search answer pages with Previous / Next (only the member who searched
-can use them) and has a "Post to channel" menu that shares one result publicly, rendered like a
-feed post and pinging no one.
+Answers are rendered by bot.features.search.render and are ephemeral. A search answer pages
+with Previous / Next (only the member who searched can use them) and has a "Post to channel"
+menu that shares one result publicly, rendered like a feed post and pinging no one.
 """
 
 from __future__ import annotations
@@ -10,39 +10,29 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-import re
 from collections.abc import Awaitable
-from typing import TYPE_CHECKING, Any, TypeVar, cast
+from typing import TYPE_CHECKING, TypeVar, cast
 
 import discord
 from discord import app_commands
 from discord.ext import commands
 
-from bot.deliver.render import (
-    DESCRIPTION_LIMIT,
-    EMBED_COLOUR,
-    render_item_compact,
-    render_item_embed,
+from bot.delivery.discord_message import send_kwargs
+from bot.features.search.render import (
+    render_input_error,
+    render_latest,
+    render_results,
+    render_search,
+    render_shared,
 )
-from bot.deliver.sanitize import (
-    escape_markdown_inline,
-    fit_text,
-    link_target,
-    neutralize_mentions,
-    one_line,
-    safe_url,
-    strip_control,
-)
-from bot.deliver.views import item_view
-from bot.services.search import (
+from bot.features.search.service import (
     LATEST_DEFAULT,
     LATEST_MAX,
     SearchInputError,
     SearchResults,
     SearchService,
-    empty_answer,
 )
-from bot.store.search import SearchHit
+from bot.model import Message
 from cogs._common import choice_label, guild_feed_choices, reply
 
 if TYPE_CHECKING:
@@ -57,13 +47,6 @@ T = TypeVar("T")
 DEFER_AFTER_S = 1.0  # an answer not ready by then is deferred ("thinking…"); Discord allows 3 s
 VIEW_TIMEOUT_S = 14 * 60.0  # an interaction token lasts 15 minutes: stop before it expires
 NOT_YOURS = "Only the person who searched can page these results or share them."
-HIT_TITLE_LIMIT = 120
-HIT_FEED_LIMIT = 60
-HIT_AUTHOR_LIMIT = 40
-HIT_LINK_LIMIT = 300  # a longer URL is left out rather than crowd out the snippet
-SNIPPET_LIMIT = 220
-MIN_SNIPPET = 40
-QUERY_SHOWN_LIMIT = 200
 SINCE_SUGGESTIONS = (
     ("last 7 days", "7d"),
     ("last 2 weeks", "2w"),
@@ -71,93 +54,6 @@ SINCE_SUGGESTIONS = (
     ("last 3 months", "3m"),
     ("last year", "1y"),
 )
-
-_MARKDOWN_TOKEN = re.compile(r"\\.|\*\*|.", re.DOTALL)
-
-
-def _safe(text: str) -> str:
-    """Feed or member text shown inline: no pings, no markdown, no control characters."""
-    return neutralize_mentions(escape_markdown_inline(strip_control(one_line(text))))
-
-
-def cut_snippet(snippet: str, limit: int) -> str:
-    """Shorten a snippet in Discord markdown (escapes, `**bold**`) to `limit` characters without
-    splitting an escape or leaving bold open."""
-    if len(snippet) <= limit:
-        return snippet
-    out: list[str] = []
-    size = 0
-    bold = False
-    for token in _MARKDOWN_TOKEN.findall(snippet):
-        # Room for this token, the ellipsis and a closing "**".
-        if size + len(token) + 1 + (2 if bold or token == "**" else 0) > limit:
-            break
-        if token == "**":
-            bold = not bold
-        out.append(token)
-        size += len(token)
-    text = "".join(out)
-    if bold:
-        if text.endswith("**"):
-            text, bold = text[:-2], False
-        else:
-            text = text.rstrip()
-    return text + ("**" if bold else "") + "…"
-
-
-def _hit_block(number: int, hit: SearchHit, budget: int) -> str:
-    """One result: linked title, feed · time · author, snippet; within `budget` characters
-    (a long link is dropped first, then the snippet shortened)."""
-    title = fit_text(one_line(hit.title) or "(untitled)", HIT_TITLE_LIMIT)
-    meta = [fit_text(hit.feed_title or "feed", HIT_FEED_LIMIT), f"<t:{int(hit.published_at)}:R>"]
-    if hit.author and one_line(hit.author):
-        meta.append("by " + fit_text(one_line(hit.author), HIT_AUTHOR_LIMIT))
-    meta_line = " · ".join(meta)
-    heading = f"**{number}. {title}**"
-    url = safe_url(hit.url)
-    if url is not None:
-        linked = f"**{number}. [{title}]({link_target(url)})**"
-        if len(link_target(url)) <= HIT_LINK_LIMIT and (
-            len(linked) + len(meta_line) + 2 + MIN_SNIPPET <= budget
-        ):
-            heading = linked
-    lines = [heading, meta_line]
-    room = min(SNIPPET_LIMIT, budget - len(heading) - len(meta_line) - 2)
-    if hit.snippet and room >= MIN_SNIPPET:
-        lines.append(cut_snippet(hit.snippet, room))
-    return "\n".join(lines)
-
-
-def _filters_line(results: SearchResults) -> str:
-    labels = results.request.filter_labels()
-    return ("Filters: " + " · ".join(_safe(label) for label in labels)) if labels else ""
-
-
-def render_results(results: SearchResults) -> discord.Embed:
-    """One page of results: linked titles, feed, relative time and bold-word snippets."""
-    page = results.page
-    embed = discord.Embed(
-        title=fit_text("🔎 " + one_line(results.request.text), QUERY_SHOWN_LIMIT),
-        colour=EMBED_COLOUR,
-    )
-    head = _filters_line(results)
-    budget = (DESCRIPTION_LIMIT - len(head) - 2) // max(1, len(page.hits)) - 2
-    blocks = [_hit_block(results.first_number + i, hit, budget) for i, hit in enumerate(page.hits)]
-    embed.description = "\n\n".join(([head] if head else []) + blocks)[:DESCRIPTION_LIMIT]
-    last = results.first_number + len(page.hits) - 1
-    footer = f"Results {results.first_number}–{last}"
-    if page.total is not None:
-        footer += f" of {page.total}"
-    if page.recent_only:
-        footer += f" · many matches: the best of the newest {page.window:,}"
-    embed.set_footer(text=footer)
-    return embed
-
-
-def _empty_text(results: SearchResults) -> str:
-    shown = fit_text(one_line(results.request.text), QUERY_SHOWN_LIMIT)
-    answer = neutralize_mentions(escape_markdown_inline(empty_answer(results)))
-    return f"🔎 {shown}\n{answer}" if shown else answer
 
 
 async def in_time(interaction: Interaction, work: Awaitable[T], *, update: bool = False) -> T:
@@ -179,14 +75,16 @@ async def in_time(interaction: Interaction, work: Awaitable[T], *, update: bool 
 
 
 async def send_ephemeral(
-    interaction: Interaction, content: str | None = None, **kwargs: Any
+    interaction: Interaction, message: Message, view: discord.ui.View | None = None
 ) -> None:
-    """An ephemeral answer with embeds and/or a view, deferred or not. Never pings."""
-    kwargs["allowed_mentions"] = discord.AllowedMentions.none()
+    """A rendered answer, ephemeral, deferred or not, with the paging `view` if given."""
+    kwargs = send_kwargs(message)
+    if view is not None:
+        kwargs["view"] = view
     if interaction.response.is_done():
-        await interaction.followup.send(content or "", ephemeral=True, **kwargs)
+        await interaction.followup.send(ephemeral=True, **kwargs)
     else:
-        await interaction.response.send_message(content, ephemeral=True, **kwargs)
+        await interaction.response.send_message(ephemeral=True, **kwargs)
 
 
 class SearchResultsView(discord.ui.View):
@@ -239,10 +137,11 @@ class SearchResultsView(discord.ui.View):
             return
         self.results = results
         self._show_page()
+        page = send_kwargs(render_results(results)) | {"view": self}
         if interaction.response.is_done():
-            await interaction.edit_original_response(embed=render_results(results), view=self)
+            await interaction.edit_original_response(**page)
         else:
-            await interaction.response.edit_message(embed=render_results(results), view=self)
+            await interaction.response.edit_message(**page)
 
     @discord.ui.select(placeholder="Post to channel: pick a result to share…", row=1)
     async def share(
@@ -277,11 +176,7 @@ class SearchResultsView(discord.ui.View):
             return
         await interaction.response.defer(ephemeral=True, thinking=True)
         try:
-            posted = await channel.send(
-                content=f"Shared by {interaction.user.mention} from `/search`",
-                embed=render_item_embed(item_view(row)),
-                allowed_mentions=discord.AllowedMentions.none(),
-            )
+            posted = await channel.send(**send_kwargs(render_shared(row, interaction.user.id)))
         except discord.HTTPException as exc:
             log.info("sharing item %d in %s failed: %s", row.id, getattr(channel, "id", "?"), exc)
             await reply(interaction, "Sorry, I couldn't post that here.")
@@ -351,13 +246,10 @@ class SearchCog(commands.Cog):
                 ),
             )
         except SearchInputError as exc:
-            await reply(interaction, exc.message)
+            await send_ephemeral(interaction, render_input_error(exc))
             return
-        if results.page.empty:
-            await reply(interaction, _empty_text(results))
-            return
-        view = SearchResultsView(self.service, interaction, results)
-        await send_ephemeral(interaction, embed=render_results(results), view=view)
+        view = None if results.page.empty else SearchResultsView(self.service, interaction, results)
+        await send_ephemeral(interaction, render_search(results), view)
 
     @app_commands.command(name="latest", description="The newest items of this server's feeds")
     @app_commands.guild_only()
@@ -380,20 +272,9 @@ class SearchCog(commands.Cog):
                 interaction, self.service.latest(interaction.guild.id, feed=feed, count=count)
             )
         except SearchInputError as exc:
-            await reply(interaction, exc.message)
+            await send_ephemeral(interaction, render_input_error(exc))
             return
-        if not rows:
-            await reply(
-                interaction,
-                "Nothing to show yet: this server follows no feeds with items "
-                "(an admin can add one with `/feed add`).",
-            )
-            return
-        await send_ephemeral(
-            interaction,
-            f"The {len(rows)} newest item{'s' if len(rows) != 1 else ''}:",
-            embeds=[render_item_compact(item_view(row)) for row in rows],
-        )
+        await send_ephemeral(interaction, render_latest(rows))
 
 
 async def setup(bot: DigestBot) -> None:

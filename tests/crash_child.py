@@ -19,15 +19,13 @@ import sys
 import aiohttp
 
 from bot.config import load_settings
-from bot.deliver.outbox import Outbox
-from bot.deliver.render import ItemView
-from bot.deliver.senders import PermanentSendError, RetryableSendError, SentMessage
+from bot.delivery.senders import PermanentSendError, RetryableSendError, SentMessage
 from bot.ingest.fetch import FeedFetcher
 from bot.ingest.pipeline import FeedPipeline, PollOutcome
 from bot.ingest.poller import FeedPoller
+from bot.model import DeliveryRow, FeedRow, Message
 from bot.store import Store
-from bot.store.deliveries import DeliveryRow
-from bot.store.feeds import FeedRow
+from tests.deliveryfakes import make_outbox
 from tests.orphans import die_with_parent
 
 
@@ -57,20 +55,16 @@ class LoopbackChatSender:
             raise RetryableSendError(f"connection problem: {error!r}") from error
         return SentMessage(int(data["id"]), delivery.target_id)
 
-    async def send_item(
-        self, delivery: DeliveryRow, item: ItemView, mention_role_id: int | None
-    ) -> SentMessage:
-        body: dict[str, object] = {
-            "nonce": delivery.nonce,
-            "item_url": item.url,
-            "title": item.title,
-        }
+    async def send(self, delivery: DeliveryRow, message: Message, *, nonce: str) -> SentMessage:
+        body: dict[str, object] = {"nonce": nonce, "content": message.content}
+        if message.embeds:
+            body["item_url"] = message.embeds[0].url
+            body["title"] = message.embeds[0].title
         return await self._post(delivery, body)
 
-    async def send_text(self, delivery: DeliveryRow, text: str) -> SentMessage:
-        return await self._post(delivery, {"nonce": delivery.nonce, "content": text})
-
-    async def find_existing(self, delivery: DeliveryRow, item: ItemView | None) -> int | None:
+    async def find_existing(
+        self, delivery: DeliveryRow, message: Message, *, nonce: str
+    ) -> int | None:
         try:
             async with self._session.get(
                 self._url(delivery), params={"limit": "100"}, timeout=aiohttp.ClientTimeout(5)
@@ -80,12 +74,15 @@ class LoopbackChatSender:
                 messages = await response.json()
         except (aiohttp.ClientError, TimeoutError) as error:
             raise RetryableSendError(f"connection problem: {error!r}") from error
-        text = delivery.payload_data().get("text")
-        for message in messages:
-            if item is not None and item.url and message.get("item_url") == item.url:
-                return int(message["id"])
-            if text is not None and message.get("content") == text:
-                return int(message["id"])
+        url = message.embeds[0].url if message.embeds else None
+        for posted in messages:
+            if url is not None and posted.get("item_url") == url:
+                return int(posted["id"])
+            if url is None and posted.get("content") == message.content:
+                return int(posted["id"])
+        return None
+
+    async def guild_name(self, guild_id: int) -> str | None:
         return None
 
     async def system_channel_for(self, guild_id: int) -> int | None:
@@ -97,7 +94,7 @@ async def run(db: str, chat_url: str) -> None:
     store = await Store.open(db)
     stop = asyncio.Event()
     async with aiohttp.ClientSession() as session, FeedFetcher(settings) as fetcher:
-        outbox = Outbox(
+        outbox = make_outbox(
             store,
             LoopbackChatSender(session, chat_url),
             rate_per_s=400.0,

@@ -2,16 +2,20 @@
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
-from collections.abc import Callable, Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from typing import Any
 
-from bot.deliver.render import ItemView
-from bot.deliver.senders import SentMessage
-from bot.ingest.entry import EnrichedItem, Entry
+from bot.delivery.compose import DeliveryComposer
+from bot.delivery.outbox import Outbox, OutboxClock, OutboxHooks, OutboxSettings
+from bot.delivery.senders import Sender, SentMessage
+from bot.delivery.terminal import to_text
+from bot.features.digest.service import DigestService
+from bot.model import DeliveryRow, EnrichedItem, Entry, Message
 from bot.store import Store
-from bot.store.deliveries import DeliveryRow
 from bot.store.items import FreshItem, SaveResult
 from bot.store.polls import PollSuccess, commit_poll
 
@@ -29,9 +33,7 @@ def fresh_item(stable_id: str, *, title: str | None = None, published: float = 0
         description_html="",
     )
     digest = hashlib.sha256(f"{title}|{stable_id}".encode()).hexdigest()
-    enriched = EnrichedItem(
-        entry, f"{title} body", f"{title} body", f"Summary of {title}", (), None, digest
-    )
+    enriched = EnrichedItem(entry, f"{title} body", f"Summary of {title}", None, digest)
     return FreshItem(enriched, digest)
 
 
@@ -66,6 +68,7 @@ class SendCall:
     title: str | None
     text: str | None
     mention_role_id: int | None
+    shown: str = ""  # the whole message as console mode prints it
 
 
 @dataclass
@@ -91,37 +94,29 @@ class RecordingSender:
         self.next_message_id += 1
         return SentMessage(self.next_message_id, delivery.target_id)
 
-    async def send_item(
-        self, delivery: DeliveryRow, item: ItemView, mention_role_id: int | None
-    ) -> SentMessage:
+    async def send(self, delivery: DeliveryRow, message: Message, *, nonce: str) -> SentMessage:
+        embed = message.embeds[0] if message.embeds else None
         call = SendCall(
             delivery.id,
             delivery.kind,
             (delivery.target_kind, delivery.target_id),
-            delivery.nonce,
-            item.item_id,
-            item.title,
-            None,
-            mention_role_id,
+            nonce,
+            delivery.item_id if embed is not None else None,
+            embed.title if embed is not None else None,
+            message.content if embed is None else None,
+            message.mention_role_id,
+            to_text(message),
         )
         return self._record(call, delivery)
 
-    async def send_text(self, delivery: DeliveryRow, text: str) -> SentMessage:
-        call = SendCall(
-            delivery.id,
-            delivery.kind,
-            (delivery.target_kind, delivery.target_id),
-            delivery.nonce,
-            None,
-            None,
-            text,
-            None,
-        )
-        return self._record(call, delivery)
-
-    async def find_existing(self, delivery: DeliveryRow, item: ItemView | None) -> int | None:
+    async def find_existing(
+        self, delivery: DeliveryRow, message: Message, *, nonce: str
+    ) -> int | None:
         self.lookups.append(delivery.id)
         return self.existing.get(delivery.id)
+
+    async def guild_name(self, guild_id: int) -> str | None:
+        return None
 
     async def system_channel_for(self, guild_id: int) -> int | None:
         return self.system_channels.get(guild_id)
@@ -152,3 +147,35 @@ class FakeTime:
     def advance(self, seconds: float) -> None:
         self.now += seconds
         self.mono += seconds
+
+
+def make_outbox(store: Store, sender: Sender, **options: Any) -> Outbox:
+    """An Outbox as the runtime builds it (every kind of delivery composed by its feature),
+    with `clock`, `monotonic`, `sleep`, `jitter` and any OutboxSettings field given by name."""
+    clock_names = {"clock": "wall", "monotonic": "monotonic", "sleep": "sleep", "jitter": "jitter"}
+    clock = OutboxClock(
+        **{clock_names[k]: options.pop(k) for k in list(options) if k in clock_names}
+    )
+    hooks = OutboxHooks(
+        **{k: options.pop(k) for k in list(options) if k in ("on_user_unreachable", "on_result")}
+    )
+    digests = DigestService(store, clock=clock.wall, wake_outbox=lambda: None)
+    composer = DeliveryComposer(store, digests, sender.guild_name)
+    return Outbox(
+        store, sender, composer, settings=OutboxSettings(**options), clock=clock, hooks=hooks
+    )
+
+
+async def until(
+    check: Callable[[], Awaitable[bool]],
+    *,
+    timeout: float = 10.0,  # noqa: ASYNC109 (bounded wait)
+    what: str = "condition",
+) -> None:
+    """Re-check an async condition (a row, a state) every few milliseconds until it holds."""
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + timeout
+    while not await check():
+        if loop.time() > deadline:
+            raise AssertionError(f"timed out after {timeout}s waiting for {what}")
+        await asyncio.sleep(0.02)

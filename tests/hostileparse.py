@@ -6,8 +6,8 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
-from bot.ingest.entry import ParsedFeed
 from bot.ingest.parse import parse_feed
+from bot.model import ParsedFeed
 
 
 def parse(body: bytes, headers: Mapping[str, str], base_url: str | None) -> ParsedFeed:

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Installs digestbot with its test tools into .venv and runs every check CI runs:
-# ruff (lint + format), mypy --strict on bot/ and cogs/, and the whole pytest suite.
+# ruff (lint + format), mypy --strict on bot/ and cogs/, the import contracts (lint-imports)
+# and the whole pytest suite.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 PYTHON="${PYTHON:-python3}"
@@ -12,4 +13,5 @@ fi
 echo "== ruff check"; .venv/bin/ruff check bot cogs tests bench
 echo "== ruff format --check"; .venv/bin/ruff format --check bot cogs tests bench
 echo "== mypy --strict bot cogs"; .venv/bin/mypy
+echo "== import contracts"; .venv/bin/lint-imports --no-cache
 echo "== pytest"; .venv/bin/python -m pytest "$@"

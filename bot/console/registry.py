@@ -1,10 +1,20 @@
-"""Text commands for console mode. A feature registers its commands with `console_command`."""
+"""Text commands for console mode, and the one way they parse their arguments.
+
+A feature registers a command with `command(name, help, *arguments)`: the arguments are an
+argparse spec (`Arg("url")`, `Arg("--mode", choices=…)`, `Arg("words", nargs="*")`), parsed
+the same way for every command — long options only (`--feed X` or `--feed=X`), anywhere on
+the line, and every other word kept in order, so `-word` (a query's exclusion) is a word and
+not an option. The handler gets the parsed `argparse.Namespace`.
+"""
 
 from __future__ import annotations
 
+import argparse
+import re
 import shlex
-from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
+from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass, field
+from typing import Any
 
 from bot.runtime import Runtime
 
@@ -12,6 +22,9 @@ from bot.runtime import Runtime
 CONSOLE_GUILD_ID = 1
 CONSOLE_CHANNEL_ID = 1
 CONSOLE_USER_ID = 1
+# How answers name the console's channel (on Discord: the channel's mention).
+CONSOLE_CHANNEL_LABEL = "#console"
+CONSOLE_CHANNEL_NAME = "console"
 
 
 class UsageError(Exception):
@@ -38,12 +51,78 @@ class ConsoleCommand:
 COMMANDS: dict[str, ConsoleCommand] = {}
 
 
-def console_command(name: str, usage: str, help: str) -> Callable[[Handler], Handler]:
-    def register(handler: Handler) -> Handler:
-        COMMANDS[name] = ConsoleCommand(name, usage, help, handler)
-        return handler
+@dataclass(frozen=True, slots=True)
+class Arg:
+    """One argument of a command: `argparse.ArgumentParser.add_argument(*names, **options)`."""
+
+    names: tuple[str, ...]
+    options: dict[str, Any] = field(default_factory=dict)
+
+    def __init__(self, *names: str, **options: Any) -> None:
+        object.__setattr__(self, "names", names)
+        object.__setattr__(self, "options", options)
+
+
+_NUMBER = re.compile(r"^-\d+$|^-\d*\.\d+$")  # argparse reads these as values already
+_WORD = "\0"  # marks a word starting with one "-" while argparse reads the line
+
+
+class CommandParser(argparse.ArgumentParser):
+    """argparse for a console command: a mistake is a UsageError, never an exit."""
+
+    def __init__(self, name: str, arguments: Sequence[Arg]) -> None:
+        super().__init__(prog=name, add_help=False, allow_abbrev=False)
+        for argument in arguments:
+            self.add_argument(*argument.names, **argument.options)
+
+    def error(self, message: str) -> Any:
+        raise UsageError(message)
+
+    def usage_line(self) -> str:
+        return " ".join(self.format_usage().split()[1:])
+
+    def parse(self, args: Sequence[str]) -> argparse.Namespace:
+        """Options anywhere; a word such as `-kernel` stays a word (options are `--long`)."""
+        marked = [_WORD + a if _is_word(a) else a for a in args]
+        parsed = self.parse_intermixed_args(marked)
+        for key, value in vars(parsed).items():
+            if isinstance(value, str):
+                setattr(parsed, key, value.removeprefix(_WORD))
+            elif isinstance(value, list):
+                setattr(parsed, key, [_unmark(v) for v in value])
+        return parsed
+
+
+def _is_word(arg: str) -> bool:
+    return arg.startswith("-") and not arg.startswith("--") and not _NUMBER.match(arg)
+
+
+def _unmark(value: object) -> object:
+    return value.removeprefix(_WORD) if isinstance(value, str) else value
+
+
+ParsedHandler = Callable[[ConsoleContext, argparse.Namespace], Awaitable[str]]
+
+
+def command(name: str, help: str, *arguments: Arg) -> Callable[[ParsedHandler], Handler]:
+    """Register a console command whose arguments `arguments` describe (see the module doc).
+    The decorated name is the registered handler: it takes the typed words."""
+    parser = CommandParser(name, arguments)
+
+    def register(handler: ParsedHandler) -> Handler:
+        async def run(ctx: ConsoleContext, args: list[str]) -> str:
+            return await handler(ctx, parser.parse(args))
+
+        COMMANDS[name] = ConsoleCommand(name, parser.usage_line(), help, run)
+        return run
 
     return register
+
+
+def query_text(words: Sequence[str]) -> str:
+    """Words typed for a query or topic, one string again: the shell removed the quotes of a
+    phrase, so a word with spaces in it gets them back."""
+    return " ".join(f'"{w}"' if any(c.isspace() for c in w) else w for w in words)
 
 
 def split_line(line: str) -> list[str]:

@@ -11,10 +11,10 @@ from collections.abc import Callable
 from typing import Protocol
 
 from bot.console.registry import ConsoleContext, UsageError, help_text, resolve, split_line
-from bot.deliver.sanitize import strip_control
-from bot.deliver.senders import ConsoleSender
+from bot.delivery.console_sender import ConsoleSender
 from bot.ingest.errors import FeedError
 from bot.runtime import Runtime
+from bot.safe import strip_control
 
 log = logging.getLogger(__name__)
 

@@ -22,9 +22,10 @@ import feedparser.api
 import lxml.html
 from lxml import etree
 
-from bot.ingest.entry import Enclosure, Entry, ParsedFeed
 from bot.ingest.errors import NotAFeedError, ParseError
 from bot.ingest.prolog import EntityDeclarationError, rewrite_prolog
+from bot.model import Enclosure, Entry, ParsedFeed
+from bot.safe import strip_control
 
 # feedparser calls `replace_doctype` on the document (decoded to UTF-8) before either of its
 # parsers sees it; ours refuses entities that can expand (see bot.ingest.prolog).
@@ -47,8 +48,6 @@ _SPACED_TAGS = frozenset(
 )  # fmt: skip
 _PLAIN_TYPE = "text/plain"
 _local = threading.local()
-# Control characters (terminal escapes, NUL) and bidi overrides have no place in a title.
-_CONTROL = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069]")
 # What the archive keeps of a feed's names (they are shown whole in embeds, lists, digests).
 MAX_TITLE_CHARS = 300
 MAX_AUTHOR_CHARS = 200
@@ -59,7 +58,7 @@ _MAX_STORED_INT = 2**63 - 1
 
 
 def _tidy(text: str) -> str:
-    return _SPACE.sub(" ", _CONTROL.sub("", text)).strip()
+    return _SPACE.sub(" ", strip_control(text)).strip()
 
 
 def _html_parser() -> etree.HTMLParser:
@@ -87,7 +86,7 @@ def plain(text: str | None) -> str:
         return _tidy(text)
     try:
         root = lxml.html.document_fromstring(
-            _CONTROL.sub("", text).encode("utf-8", "replace"), parser=_html_parser()
+            strip_control(text).encode("utf-8", "replace"), parser=_html_parser()
         )
     except (etree.LxmlError, ValueError):  # nothing but whitespace, or nothing parseable
         return ""

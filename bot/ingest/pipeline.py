@@ -10,14 +10,15 @@ import time
 from collections.abc import Callable, Collection, Sequence
 from dataclasses import dataclass, field
 
-from bot.ingest.entry import EnrichedItem, Entry, ParsedFeed
 from bot.ingest.errors import FeedError, HTTPStatusError
 from bot.ingest.fetch import FeedFetcher, FetchResult
 from bot.ingest.parse import plain
 from bot.ingest.sandbox import parse_feed_bounded
 from bot.ingest.timing import next_poll_after_failure, next_poll_after_success
+from bot.model import EnrichedItem, Entry, FeedRow, ParsedFeed
+from bot.search.percolator import active_topics_percolator
 from bot.store import Store, storage_problem
-from bot.store.feeds import FeedMeta, FeedRow
+from bot.store.feeds import FeedMeta
 from bot.store.items import FreshItem
 from bot.store.polls import PollSuccess, commit_failure, commit_poll
 from bot.text.enrich import enrich_entries
@@ -220,7 +221,7 @@ class FeedPipeline:
         if not candidates:
             return {}
         if self.topic_matcher is None:
-            self.topic_matcher = (await self._store.topics.build_percolator()).match
+            self.topic_matcher = (await active_topics_percolator(self._store.topics)).match
         matches: dict[str, Collection[int]] = {}
         for item in candidates:
             found = self.topic_matcher((item.entry.title, item.summary, item.content_text))

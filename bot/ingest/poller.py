@@ -9,8 +9,8 @@ from collections.abc import Awaitable, Callable
 from urllib.parse import urlsplit
 
 from bot.ingest.pipeline import FeedPipeline, PollOutcome
+from bot.model import FeedRow
 from bot.store import Store, storage_problem
-from bot.store.feeds import FeedRow
 
 log = logging.getLogger(__name__)
 
@@ -43,7 +43,6 @@ class FeedPoller:
         self._heartbeat = heartbeat or (lambda: None)
         self._wake = asyncio.Event()
         self._in_flight: set[int] = set()
-        self.last_cycle_at: float | None = None
 
     def wake(self) -> None:
         """Look for due feeds now (a feed was just added or rescheduled)."""
@@ -57,7 +56,6 @@ class FeedPoller:
         else:
             feeds = await self._store.feeds.due(now, limit=1000)
         feeds = [f for f in feeds if f.id not in self._in_flight]
-        self.last_cycle_at = now
         # Every poll finishes before a failure (the store could not even record one) is raised.
         results = await asyncio.gather(*(self._poll_one(f) for f in feeds), return_exceptions=True)
         outcomes: list[PollOutcome] = []

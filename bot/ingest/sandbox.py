@@ -28,8 +28,8 @@ from datetime import datetime
 from importlib import import_module
 from typing import IO, Any
 
-from bot.ingest.entry import Enclosure, Entry, ParsedFeed
 from bot.ingest.errors import NotAFeedError, ParseError
+from bot.model import Enclosure, Entry, ParsedFeed
 
 DEFAULT_TIMEOUT_S = 20.0
 DEFAULT_MEMORY_BYTES = 512 * 2**20

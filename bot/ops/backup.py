@@ -7,7 +7,6 @@ import logging
 import sqlite3
 import sys
 import time
-from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -100,20 +99,10 @@ async def cmd_prune(settings: Settings, days: int | None) -> int:
     return 0
 
 
-async def retention_loop(
-    db: Database,
-    days: int,
-    *,
-    every_s: float = RETENTION_EVERY_S,
-    clock: Callable[[], float] = time.time,
-) -> None:
-    """Prune items older than `days` now and every `every_s` until cancelled (a task the app
-    starts when DIGESTBOT_RETENTION_DAYS is set). A failed round is logged and retried."""
-    while True:
-        try:
-            count = await prune(db, clock() - days * DAY_S)
-            if count:
-                log.info("retention: pruned %d item(s) older than %d day(s)", count, days)
-        except Exception:
-            log.exception("retention: pruning failed; trying again later")
-        await asyncio.sleep(every_s)
+async def prune_expired(db: Database, days: int, now: float) -> int:
+    """One round of DIGESTBOT_RETENTION_DAYS: prune items older than `days` (the runtime runs
+    it at start and every RETENTION_EVERY_S)."""
+    count = await prune(db, now - days * DAY_S)
+    if count:
+        log.info("retention: pruned %d item(s) older than %d day(s)", count, days)
+    return count

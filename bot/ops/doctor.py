@@ -7,13 +7,12 @@ import asyncio
 import os
 import shutil
 import sqlite3
-from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Literal
+from typing import Literal
 
 import aiohttp
-import discord.http
+import discord
 
 from bot.config import Settings
 from bot.store.maintenance import SchemaReport, integrity_check, schema_report, subscribed_channels
@@ -23,16 +22,6 @@ Severity = Literal["ok", "info", "warning", "error"]
 MIB = 1024 * 1024
 DISK_ERROR_BYTES = 100 * MIB
 DISK_WARNING_BYTES = 1024 * MIB
-
-# Discord permission bits (https://discord.com/developers/docs/topics/permissions).
-ADMINISTRATOR = 1 << 3
-VIEW_CHANNEL = 1 << 10
-SEND_MESSAGES = 1 << 11
-EMBED_LINKS = 1 << 14
-READ_MESSAGE_HISTORY = 1 << 16
-SEND_MESSAGES_IN_THREADS = 1 << 38
-ALL_PERMISSIONS = (1 << 53) - 1
-_THREAD_TYPES = {10, 11, 12}
 
 
 @dataclass(frozen=True, slots=True)
@@ -239,119 +228,63 @@ def _disk_findings(path: Path) -> list[Finding]:
     return [Finding("ok", "disk", f"{free}.")]
 
 
-def channel_permissions(
-    *,
-    member_id: int,
-    member_role_ids: Sequence[int],
-    guild_id: int,
-    owner_id: int,
-    role_permissions: Mapping[int, int],
-    overwrites: Sequence[Mapping[str, Any]],
-) -> int:
-    """A member's permissions in a channel, as Discord computes them (owner, @everyone and
-    role permissions, administrator, then @everyone, role and member overwrites)."""
-    if member_id == owner_id:
-        return ALL_PERMISSIONS
-    base = role_permissions.get(guild_id, 0)
-    for role_id in member_role_ids:
-        base |= role_permissions.get(role_id, 0)
-    if base & ADMINISTRATOR:
-        return ALL_PERMISSIONS
-    by_id = {int(o["id"]): o for o in overwrites}
-    everyone = by_id.get(guild_id)
-    if everyone is not None:
-        base = (base & ~int(everyone.get("deny", 0))) | int(everyone.get("allow", 0))
-    allow = deny = 0
-    for role_id in member_role_ids:
-        overwrite = by_id.get(role_id)
-        if overwrite is not None and int(overwrite.get("type", 0)) == 0:
-            allow |= int(overwrite.get("allow", 0))
-            deny |= int(overwrite.get("deny", 0))
-    base = (base & ~deny) | allow
-    mine = by_id.get(member_id)
-    if mine is not None and int(mine.get("type", 1)) == 1:
-        base = (base & ~int(mine.get("deny", 0))) | int(mine.get("allow", 0))
-    return base
-
-
-class _DiscordREST:
-    """The few REST calls the doctor makes, at discord.py's own API base (tests point it at a
-    loopback fake)."""
-
-    def __init__(self, session: aiohttp.ClientSession) -> None:
-        self._session = session
-
-    async def get(self, path: str) -> tuple[int, Any]:
-        for _ in range(3):
-            async with self._session.get(discord.http.Route.BASE + path) as response:
-                status = response.status
-                try:
-                    body: Any = await response.json(content_type=None)
-                except (ValueError, aiohttp.ContentTypeError):
-                    body = None
-            if status == 429 and isinstance(body, dict):
-                await asyncio.sleep(min(float(body.get("retry_after", 1.0)), 5.0))
-                continue
-            return status, body
-        return status, body
+def _unreachable(exc: BaseException) -> Finding:
+    return Finding(
+        "warning",
+        "discord",
+        f"Discord could not be reached ({exc or type(exc).__name__}); the token and channel "
+        "permissions were not checked.",
+        "Check the machine's network and DNS, or run `digestbot doctor --offline`.",
+    )
 
 
 async def _discord_findings(settings: Settings, token: str) -> list[Finding]:
+    """The token and each subscribed channel, asked through discord.py's own HTTP client (no
+    gateway) and judged with discord.py's own permission calculation."""
     area = "discord"
-    headers = {
-        "Authorization": f"Bot {token}",
-        "User-Agent": "DiscordBot (https://github.com/digestbot/digestbot, doctor)",
-    }
-    timeout = aiohttp.ClientTimeout(total=15)
+    client = discord.Client(intents=discord.Intents.none())
     try:
-        async with aiohttp.ClientSession(headers=headers, timeout=timeout) as session:
-            rest = _DiscordREST(session)
-            status, me = await rest.get("/users/@me")
-            if status == 401:
-                return [
-                    Finding(
-                        "error",
-                        area,
-                        "Discord rejected DISCORD_TOKEN (401 Unauthorized).",
-                        "Reset the token (Developer Portal → your application → Bot → Reset "
-                        "Token) and set DISCORD_TOKEN to the new one.",
-                    )
-                ]
-            if status != 200 or not isinstance(me, dict):
-                return [
-                    Finding(
-                        "warning",
-                        area,
-                        f"Discord answered {status} when checking the token.",
-                        "Try again later; see https://discordstatus.com.",
-                    )
-                ]
-            bot_id = int(me["id"])
-            found = [Finding("ok", area, f"The token belongs to {me.get('username')} ({bot_id}).")]
-            if not me.get("bot", False):
-                found.append(
-                    Finding(
-                        "error",
-                        area,
-                        "DISCORD_TOKEN is a user account's token, not a bot's.",
-                        "Use the token of the application's bot user (Developer Portal → Bot).",
-                    )
+        try:
+            await asyncio.wait_for(client.login(token), 30)
+        except discord.LoginFailure:
+            return [
+                Finding(
+                    "error",
+                    area,
+                    "Discord rejected DISCORD_TOKEN (401 Unauthorized).",
+                    "Reset the token (Developer Portal → your application → Bot → Reset "
+                    "Token) and set DISCORD_TOKEN to the new one.",
                 )
-            found += await _channel_findings(settings, rest, bot_id)
-            return found
-    except (aiohttp.ClientError, TimeoutError) as exc:
-        return [
-            Finding(
-                "warning",
-                area,
-                f"Discord could not be reached ({exc or type(exc).__name__}); the token and "
-                "channel permissions were not checked.",
-                "Check the machine's network and DNS, or run `digestbot doctor --offline`.",
+            ]
+        except discord.HTTPException as exc:
+            return [
+                Finding(
+                    "warning",
+                    area,
+                    f"Discord answered {exc.status} when checking the token.",
+                    "Try again later; see https://discordstatus.com.",
+                )
+            ]
+        me = client.user
+        assert me is not None  # set by a successful login
+        found = [Finding("ok", area, f"The token belongs to {me.name} ({me.id}).")]
+        if not me.bot:
+            found.append(
+                Finding(
+                    "error",
+                    area,
+                    "DISCORD_TOKEN is a user account's token, not a bot's.",
+                    "Use the token of the application's bot user (Developer Portal → Bot).",
+                )
             )
-        ]
+        return found + await _channel_findings(settings, client)
+    except (aiohttp.ClientError, OSError, TimeoutError) as exc:
+        return [_unreachable(exc)]
+    finally:
+        await client.close()
 
 
-async def _channel_findings(settings: Settings, rest: _DiscordREST, bot_id: int) -> list[Finding]:
+async def _channel_findings(settings: Settings, client: discord.Client) -> list[Finding]:
     area = "discord"
     try:
         channels = await asyncio.to_thread(subscribed_channels, settings.db_path)
@@ -360,10 +293,10 @@ async def _channel_findings(settings: Settings, rest: _DiscordREST, bot_id: int)
     if not channels:
         return [Finding("info", area, "No channel subscribes to a feed yet.")]
     found: list[Finding] = []
-    guilds: dict[int, tuple[int, dict[int, int], list[int]] | None] = {}
+    guilds: dict[int, _Guild | None] = {}
     for guild_id, channel_id in channels:
         if guild_id not in guilds:
-            guilds[guild_id] = await _guild_facts(rest, guild_id, bot_id)
+            guilds[guild_id] = await _guild(client, guild_id)
             if guilds[guild_id] is None:
                 found.append(
                     Finding(
@@ -371,101 +304,97 @@ async def _channel_findings(settings: Settings, rest: _DiscordREST, bot_id: int)
                         area,
                         f"The bot is not in server {guild_id} any more, which has subscribed "
                         "channels.",
-                        "Invite the bot again (README: Inviting the bot), or remove those "
-                        "subscriptions.",
+                        "Invite the bot again (README: Running it on Discord), or remove "
+                        "those subscriptions.",
                     )
                 )
-        facts = guilds[guild_id]
-        if facts is None:
-            continue
-        owner_id, roles, member_roles = facts
-        status, channel = await rest.get(f"/channels/{channel_id}")
-        if status == 404:
-            found.append(
-                Finding(
-                    "error",
-                    area,
-                    f"Channel {channel_id} (server {guild_id}) no longer exists but has "
-                    "subscriptions.",
-                    "Remove them with /feed remove (or they stay paused).",
-                )
-            )
-            continue
-        if status == 403:
-            found.append(
-                Finding(
-                    "error",
-                    area,
-                    f"The bot cannot see channel {channel_id} (server {guild_id}).",
-                    "Give the bot's role View Channel, Send Messages, Embed Links and Read "
-                    "Message History there.",
-                )
-            )
-            continue
-        if status != 200 or not isinstance(channel, dict):
-            found.append(
-                Finding("warning", area, f"Channel {channel_id}: Discord answered {status}.")
-            )
-            continue
-        overwrites = list(channel.get("permission_overwrites") or [])
-        send_bit, send_name = SEND_MESSAGES, "Send Messages"
-        if int(channel.get("type", 0)) in _THREAD_TYPES and channel.get("parent_id"):
-            send_bit, send_name = SEND_MESSAGES_IN_THREADS, "Send Messages in Threads"
-            parent_status, parent = await rest.get(f"/channels/{channel['parent_id']}")
-            if parent_status == 200 and isinstance(parent, dict):
-                overwrites = list(parent.get("permission_overwrites") or [])
-        perms = channel_permissions(
-            member_id=bot_id,
-            member_role_ids=member_roles,
-            guild_id=guild_id,
-            owner_id=owner_id,
-            role_permissions=roles,
-            overwrites=overwrites,
-        )
-        wanted = {
-            VIEW_CHANNEL: "View Channel",
-            send_bit: send_name,
-            EMBED_LINKS: "Embed Links",
-            READ_MESSAGE_HISTORY: "Read Message History",
-        }
-        missing = [name for bit, name in wanted.items() if not perms & bit]
-        name = f"#{channel.get('name', channel_id)} ({channel_id})"
-        if missing == ["Read Message History"]:
-            effect = (
-                "a post interrupted by a restart cannot be checked there, so it is not sent "
-                "again (it may be missing)."
-            )
-        else:
-            effect = "posts there fail."
-        if missing:
-            found.append(
-                Finding(
-                    "error",
-                    area,
-                    f"In {name} the bot lacks {', '.join(missing)}: {effect}",
-                    f"Channel settings → Permissions → the bot's role: allow {', '.join(missing)}.",
-                )
-            )
-        else:
-            found.append(Finding("ok", area, f"The bot can post in {name}."))
+        guild = guilds[guild_id]
+        if guild is not None:
+            found.append(await _channel_finding(client, guild, channel_id))
     return found
 
 
-async def _guild_facts(
-    rest: _DiscordREST, guild_id: int, bot_id: int
-) -> tuple[int, dict[int, int], list[int]] | None:
-    """(owner id, role id → permissions, the bot's role ids), or None when not a member."""
-    status, guild = await rest.get(f"/guilds/{guild_id}")
-    if status != 200 or not isinstance(guild, dict):
+@dataclass(frozen=True, slots=True)
+class _Guild:
+    """A guild as discord.py fetched it: its channels and the bot as its member."""
+
+    me: discord.Member
+    channels: dict[int, discord.abc.GuildChannel]
+
+
+async def _guild(client: discord.Client, guild_id: int) -> _Guild | None:
+    """None when the bot is not a member of the guild."""
+    me = client.user
+    assert me is not None
+    try:
+        guild = await client.fetch_guild(guild_id)
+        member = await guild.fetch_member(me.id)
+        channels = await guild.fetch_channels()
+    except (discord.Forbidden, discord.NotFound):
         return None
-    roles_data = guild.get("roles")
-    if not isinstance(roles_data, list):
-        _, roles_data = await rest.get(f"/guilds/{guild_id}/roles")
-    roles = {int(r["id"]): int(r.get("permissions", 0)) for r in roles_data or []}
-    status, member = await rest.get(f"/guilds/{guild_id}/members/{bot_id}")
-    if status != 200 or not isinstance(member, dict):
-        return None
-    return int(guild.get("owner_id", 0)), roles, [int(r) for r in member.get("roles", [])]
+    return _Guild(member, {channel.id: channel for channel in channels})
+
+
+async def _channel_finding(client: discord.Client, guild: _Guild, channel_id: int) -> Finding:
+    area = "discord"
+    where = f"server {guild.me.guild.id}"
+    channel = guild.channels.get(channel_id)
+    thread: discord.Thread | None = None
+    if channel is None:  # a thread, or a channel that no longer exists
+        try:
+            fetched = await client.fetch_channel(channel_id)
+        except discord.NotFound:
+            return Finding(
+                "error",
+                area,
+                f"Channel {channel_id} ({where}) no longer exists but has subscriptions.",
+                "Remove them with /feed remove (or they stay paused).",
+            )
+        except discord.Forbidden:
+            fetched = None
+        if isinstance(fetched, discord.Thread):
+            thread = fetched
+            channel = guild.channels.get(fetched.parent_id)
+    if channel is None:
+        return _cannot_see(channel_id, where)
+    perms = channel.permissions_for(guild.me)
+    if not perms.view_channel:
+        return _cannot_see(channel_id, where)
+    send = ("send_messages_in_threads", "Send Messages in Threads") if thread else None
+    wanted = [
+        ("view_channel", "View Channel"),
+        send or ("send_messages", "Send Messages"),
+        ("embed_links", "Embed Links"),
+        ("read_message_history", "Read Message History"),
+    ]
+    missing = [name for attr, name in wanted if not getattr(perms, attr)]
+    shown = thread or channel
+    name = f"#{shown.name} ({channel_id})"
+    if not missing:
+        return Finding("ok", area, f"The bot can post in {name}.")
+    if missing == ["Read Message History"]:
+        effect = (
+            "a post interrupted by a restart cannot be checked there, so it is not sent "
+            "again (it may be missing)."
+        )
+    else:
+        effect = "posts there fail."
+    return Finding(
+        "error",
+        area,
+        f"In {name} the bot lacks {', '.join(missing)}: {effect}",
+        f"Channel settings → Permissions → the bot's role: allow {', '.join(missing)}.",
+    )
+
+
+def _cannot_see(channel_id: int, where: str) -> Finding:
+    return Finding(
+        "error",
+        "discord",
+        f"The bot cannot see channel {channel_id} ({where}).",
+        "Give the bot's role View Channel, Send Messages, Embed Links and Read Message History "
+        "there.",
+    )
 
 
 async def run_doctor(settings: Settings, *, online: bool) -> list[Finding]:

@@ -14,8 +14,8 @@ from typing import Final, Literal, get_args
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 from prometheus_client.exposition import CONTENT_TYPE_LATEST, generate_latest
 
+from bot.model import DeliveryKind
 from bot.store.maintenance import StoreCounts
-from bot.store.routing import DeliveryKind
 
 log = logging.getLogger(__name__)
 

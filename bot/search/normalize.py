@@ -19,7 +19,8 @@ import re
 import string
 import threading
 
-from bot.text.cjk import has_cjk
+from bot.store.cjk import has_cjk
+from bot.store.tokenizer_probe import unicode61_terms
 
 # The translate table of non-ASCII characters learned so far: separator → " ", token character →
 # its fold ("" for a dropped combining mark); a CJK character (as `space_cjk` sees it) also gets
@@ -51,9 +52,6 @@ def _learn(chars: set[str]) -> None:
     Each character c is indexed as the document "a{c}a": two tokens "a", "a" mean c separates;
     one token "a{f}a" means c is a token character folded to f (f may be empty).
     """
-    # Imported here: bot.store imports the percolator, which imports this module.
-    from bot.store.tokenizer_probe import unicode61_terms
-
     with _lock:
         todo = sorted(ord(c) for c in chars if ord(c) not in _table)
         if not todo:

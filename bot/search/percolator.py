@@ -1,6 +1,6 @@
 """Which followed topics does a new item match? Work grows with the item, not the topic count.
 
-A topic is a saved search (`bot.search.query.Query`): an item matches exactly when `/search`
+A topic is a saved search (`bot.model.query.Query`): an item matches exactly when `/search`
 with the same words would return it. FTS5 finds a phrase inside one column (title, summary,
 text) and combines terms per row; here each field is cut into tokens by the same normalizer as
 the index (`bot.search.normalize`), and a phrase is found when its tokens occur next to each
@@ -31,8 +31,10 @@ from dataclasses import dataclass
 from itertools import pairwise
 from typing import Any
 
+from bot.model.query import Phrase, Query
 from bot.search.normalize import tokens
-from bot.search.query import Phrase, Query
+from bot.search.query import parse_query
+from bot.store.topics import TopicStore
 
 # A topic is filed under each pattern of its anchor group, in one of three shapes:
 # - plain: one group, no exclusions: present anchor = match (the entry is the topic id);
@@ -213,3 +215,12 @@ class Percolator:
                     if isdisjoint(excluded) and not any(map(isdisjoint, others)):
                         matched.add(topic_id)
         return matched
+
+
+async def active_topics_percolator(topics: TopicStore) -> Percolator:
+    """A percolator over every active topic (keep it current with add/remove on follow,
+    unfollow, DMs closed or resumed)."""
+    pairs = [
+        (t.id, q) for t in await topics.all_active() if (q := parse_query(t.query)) is not None
+    ]
+    return Percolator(pairs)

@@ -1,4 +1,4 @@
-"""A member's search words → a small query tree → a safe FTS5 MATCH string.
+"""A member's search words → a small query tree (`bot.model.query.Query`).
 
 The syntax people know and nothing else:
 
@@ -11,75 +11,33 @@ Everything else (FTS5 syntax such as `NEAR(`, `*`, `^`, `title:`, parentheses, l
 AND/NOT) is plain text: it is cut into tokens exactly like the indexed text
 (`bot.search.normalize`), so punctuation separates and has no meaning. One whitespace-delimited
 chunk that yields several tokens (`gpt-4`, `自動更新`, `e.mail`) is a phrase of them, which is
-also how FTS5 would read it quoted. The same `Query` drives `/search` (through `to_fts5`) and
-the topic percolator, so both mean the same thing.
+also how FTS5 would read it quoted. The same `Query` drives `/search` (the store renders it as an
+FTS5 MATCH string, `bot.store.search.to_fts5`) and the topic percolator, so both mean the same
+thing.
 """
 
 from __future__ import annotations
 
-import enum
 import re
 from dataclasses import dataclass
 
+from bot.model.query import Phrase, Query, QueryProblem
 from bot.search.normalize import tokens
+
+# The query's data lives in bot.model.query; these names stay importable from here.
+__all__ = [
+    "MAX_PHRASE_TOKENS",
+    "MAX_QUERY_CHARS",
+    "MAX_TERMS",
+    "Phrase",
+    "Query",
+    "QueryProblem",
+    "parse_query",
+]
 
 MAX_TERMS = 32  # phrases (required, alternatives and excluded) per query; extra ones are ignored
 MAX_PHRASE_TOKENS = 32  # tokens per phrase; a longer phrase is cut (on both sides alike)
 MAX_QUERY_CHARS = 4000  # characters read from the input
-
-Phrase = tuple[str, ...]
-"""Normalized tokens that must occur next to each other in one field (one token = a word)."""
-
-
-class QueryProblem(enum.Enum):
-    """Why a query cannot be run; `.message` is a polite sentence for the member."""
-
-    NO_WORDS = "Your search has no searchable words (letters or numbers)."
-    ONLY_EXCLUSIONS = "Your search only excludes words (with -). Add at least one word to look for."
-
-    @property
-    def message(self) -> str:
-        return str(self.value)
-
-
-@dataclass(frozen=True, slots=True)
-class Query:
-    """Every group must match; a group matches when any of its phrases occurs (OR).
-
-    No item may contain an `excluded` phrase. Groups, phrases and exclusions are kept in the
-    member's order (duplicates removed), so `key` is stable for the same words.
-    """
-
-    groups: tuple[tuple[Phrase, ...], ...]
-    excluded: tuple[Phrase, ...]
-
-    @property
-    def problem(self) -> QueryProblem | None:
-        if self.groups:
-            return None
-        return QueryProblem.ONLY_EXCLUSIONS if self.excluded else QueryProblem.NO_WORDS
-
-    @property
-    def phrases(self) -> tuple[Phrase, ...]:
-        """All phrases to look for (required and alternatives), without exclusions."""
-        return tuple(p for group in self.groups for p in group)
-
-    @property
-    def key(self) -> str:
-        """A canonical text of the query: equal for queries that mean the same."""
-        groups = sorted(" OR ".join(sorted(_show(p) for p in g)) for g in self.groups)
-        excluded = sorted("-" + _show(p) for p in self.excluded)
-        return " ".join(groups + excluded)
-
-    def __str__(self) -> str:
-        parts = [" OR ".join(_show(p) for p in g) for g in self.groups]
-        parts += ["-" + _show(p) for p in self.excluded]
-        return " ".join(parts)
-
-
-def _show(phrase: Phrase) -> str:
-    return phrase[0] if len(phrase) == 1 else '"' + " ".join(phrase) + '"'
-
 
 # A chunk: optional "-", then a quoted phrase (closed) or a run of non-space characters.
 # An unmatched quote is not a phrase: it is just a separator inside a plain chunk.
@@ -160,25 +118,3 @@ def parse_query(text: str | None) -> Query | None:
     if not unique and not excluded:
         return None
     return Query(tuple(unique), tuple(excluded))
-
-
-def _quote(phrase: Phrase) -> str:
-    # Tokens contain no spaces and no double quotes (both are separators), so quoting is safe.
-    return '"' + " ".join(phrase) + '"'
-
-
-def to_fts5(query: Query) -> str | QueryProblem:
-    """A MATCH expression for FTS5, every token quoted; or why the query cannot run."""
-    problem = query.problem
-    if problem is not None:
-        return problem
-    parts = []
-    for group in query.groups:
-        if len(group) == 1:
-            parts.append(_quote(group[0]))
-        else:
-            parts.append("(" + " OR ".join(_quote(p) for p in group) + ")")
-    expression = " AND ".join(parts)
-    if query.excluded:
-        expression = f"({expression}) NOT (" + " OR ".join(_quote(p) for p in query.excluded) + ")"
-    return expression

@@ -10,21 +10,11 @@ from __future__ import annotations
 import json
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Literal
 
+from bot.model import STATES, DeliveryRow, DeliveryState, SubscriptionRow, TargetKind
 from bot.store.db import Database
-from bot.store.routing import (
-    DeliveryKind,
-    NewDelivery,
-    TargetKind,
-    queue_backfill_tx,
-    queue_delivery,
-    queue_feed_notice_tx,
-)
-from bot.store.subscriptions import SubscriptionRow, pause_subscriptions_of_channel
-
-DeliveryState = Literal["pending", "sending", "sent", "failed", "paused", "cancelled"]
-STATES: tuple[DeliveryState, ...] = ("pending", "sending", "sent", "failed", "paused", "cancelled")
+from bot.store.routing import NewDelivery, queue_backfill_tx, queue_delivery, queue_feed_notice_tx
+from bot.store.subscriptions import pause_subscriptions_of_channel
 
 _DELIVERY_COLUMNS = (
     "d.id, d.dedupe_key, d.kind, d.item_id, d.subscription_id, d.guild_id, d.target_kind, "
@@ -33,43 +23,6 @@ _DELIVERY_COLUMNS = (
     "s.feed_id"
 )
 _FROM = "FROM deliveries d LEFT JOIN subscriptions s ON s.id = d.subscription_id"
-
-
-@dataclass(frozen=True, slots=True)
-class DeliveryRow:
-    id: int
-    dedupe_key: str
-    kind: DeliveryKind
-    item_id: int | None
-    subscription_id: int | None
-    guild_id: int | None
-    target_kind: TargetKind
-    target_id: int
-    payload: str | None
-    state: DeliveryState
-    attempts: int
-    next_attempt_at: float
-    maybe_sent: bool
-    message_id: int | None
-    last_error: str | None
-    created_at: float
-    sent_at: float | None
-    # From the subscription, when there is one.
-    mention_role_id: int | None
-    added_by: int | None
-    feed_id: int | None
-
-    @property
-    def nonce(self) -> str:
-        """The message nonce Discord de-duplicates on (≤ 25 characters)."""
-        return f"d{self.id}"
-
-    def payload_data(self) -> dict[str, object]:
-        """The JSON payload as a dict ({} when there is none or it is not an object)."""
-        if not self.payload:
-            return {}
-        data = json.loads(self.payload)
-        return data if isinstance(data, dict) else {}
 
 
 def _delivery(row: Sequence[object]) -> DeliveryRow:
@@ -220,6 +173,23 @@ class DeliveryStore:
                 "maybe_sent = CASE WHEN ? THEN 1 ELSE maybe_sent END "
                 "WHERE id = ? AND state = 'sending'",
                 (error, next_attempt_at, maybe_sent, delivery_id),
+            )
+
+    async def save_progress(self, delivery_id: int, sent: Sequence[int | None]) -> None:
+        """Remember the messages of a delivery already sent, so a retry or a restart goes on
+        with the next one (kept in its payload, under "sent")."""
+        async with self._db.transaction() as tx:
+            async with tx.execute(
+                "SELECT payload FROM deliveries WHERE id = ?", (delivery_id,)
+            ) as cursor:
+                row = await cursor.fetchone()
+            if row is None:
+                return
+            data = json.loads(row[0]) if row[0] else {}
+            payload = data if isinstance(data, dict) else {}
+            payload["sent"] = list(sent)
+            await tx.execute(
+                "UPDATE deliveries SET payload = ? WHERE id = ?", (json.dumps(payload), delivery_id)
             )
 
     async def fail(self, delivery_id: int, error: str) -> None:

@@ -13,36 +13,17 @@ from __future__ import annotations
 import json
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from typing import Literal
 
 import aiosqlite
 
+from bot.model import DigestScheduleRow, ScheduleCadence
 from bot.store.db import Database
 from bot.store.routing import NewDelivery, queue_delivery
-
-ScheduleCadence = Literal["daily", "weekly"]
 
 _COLUMNS = (
     "channel_id, guild_id, channel_name, cadence, local_time, timezone, weekday, created_by, "
     "created_at, updated_at, last_sent_slot"
 )
-
-
-@dataclass(frozen=True, slots=True)
-class DigestScheduleRow:
-    channel_id: int
-    guild_id: int
-    channel_name: str
-    cadence: ScheduleCadence
-    local_time: str  # "HH:MM", wall clock in `timezone`
-    timezone: str  # IANA name
-    weekday: int | None  # 0 = Monday; weekly only
-    created_by: int | None
-    created_at: float
-    updated_at: float  # last (re)scheduled: slots before it are never due
-    # The slot of the last digest handled (queued or empty): the next period starts here.
-    # Turning the schedule off moves it back to the start of a digest it cancelled.
-    last_sent_slot: float | None
 
 
 @dataclass(frozen=True, slots=True)

@@ -7,6 +7,7 @@ from dataclasses import dataclass
 
 import aiosqlite
 
+from bot.model import FeedRow
 from bot.store.db import Database
 
 _FEED_COLUMNS = (
@@ -14,34 +15,6 @@ _FEED_COLUMNS = (
     "interval_s, next_poll_at, last_polled_at, last_success_at, last_new_item_at, "
     "consecutive_errors, last_error, failing_since, disabled, disabled_reason, created_at"
 )
-
-
-@dataclass(frozen=True, slots=True)
-class FeedRow:
-    id: int
-    url: str
-    title: str
-    site_url: str | None
-    description: str | None
-    language: str | None
-    etag: str | None
-    last_modified: str | None
-    body_hash: str | None
-    interval_s: float
-    next_poll_at: float
-    last_polled_at: float | None
-    last_success_at: float | None
-    last_new_item_at: float | None
-    consecutive_errors: int
-    last_error: str | None
-    failing_since: float | None
-    disabled: bool
-    disabled_reason: str | None
-    created_at: float
-
-    @property
-    def display_title(self) -> str:
-        return self.title or self.url
 
 
 def _row(row: Sequence[object]) -> FeedRow:
@@ -111,13 +84,9 @@ class FeedStore:
         return None if row is None or row[0] is None else float(row[0])
 
     async def delete(self, feed_id: int) -> None:
-        """Delete the feed with its items (and their search index rows: the index is not tied
-        to items by a foreign key), subscriptions and deliveries."""
+        """Delete the feed with its items (their index rows go with them: a trigger on items,
+        which cascaded deletes fire too), subscriptions and deliveries."""
         async with self._db.transaction() as tx:
-            await tx.execute(
-                "DELETE FROM items_fts WHERE rowid IN (SELECT id FROM items WHERE feed_id = ?)",
-                (feed_id,),
-            )
             await tx.execute("DELETE FROM feeds WHERE id = ?", (feed_id,))
 
 

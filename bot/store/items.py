@@ -1,4 +1,10 @@
-"""The items archive and its full-text index."""
+"""The items archive and its full-text index.
+
+The body is stored once, in items.content_text, as the index reads it: CJK-spaced
+(`space_cjk`; `unspace_cjk` undoes it for display). items_fts is an external-content FTS5
+index over the items_fts_src view, kept in step by triggers on items (migration 0009), so
+every insert, edit, prune and feed delete updates the index in the same transaction.
+"""
 
 from __future__ import annotations
 
@@ -7,9 +13,9 @@ from dataclasses import dataclass
 
 import aiosqlite
 
-from bot.ingest.entry import EnrichedItem
+from bot.model import EnrichedItem, ItemRow
+from bot.store.cjk import space_cjk
 from bot.store.db import Database
-from bot.text.cjk import space_cjk
 
 
 @dataclass(frozen=True, slots=True)
@@ -29,35 +35,9 @@ class SaveResult:
 
 _ITEM_COLUMNS = (
     "i.id, i.feed_id, i.stable_id, i.url, i.title, i.author, i.published_at, i.first_seen_at, "
-    "i.summary, i.keywords, i.image_url, i.enclosure_url, i.enclosure_type, i.enclosure_length, "
+    "i.summary, i.image_url, i.enclosure_url, i.enclosure_type, i.enclosure_length, "
     "i.duration_s, i.language, i.content_hash, f.title, f.url, f.site_url"
 )
-
-
-@dataclass(frozen=True, slots=True)
-class ItemRow:
-    """An archived item as the delivery side sees it (no bodies: they are large)."""
-
-    id: int
-    feed_id: int
-    stable_id: str
-    url: str | None
-    title: str
-    author: str | None
-    published_at: float
-    first_seen_at: float
-    summary: str
-    keywords: str
-    image_url: str | None
-    enclosure_url: str | None
-    enclosure_type: str | None
-    enclosure_length: int | None
-    duration_s: int | None
-    language: str | None
-    content_hash: str
-    feed_title: str
-    feed_url: str
-    site_url: str | None
 
 
 def _item(row: Sequence[object]) -> ItemRow:
@@ -92,7 +72,7 @@ async def save_items(
         item = fresh_item.item
         entry = item.entry
         async with tx.execute(
-            "SELECT id, content_hash, raw_hash FROM items WHERE feed_id = ? AND stable_id = ?",
+            "SELECT id, raw_hash FROM items WHERE feed_id = ? AND stable_id = ?",
             (feed_id, entry.stable_id),
         ) as cursor:
             existing = await cursor.fetchone()
@@ -104,10 +84,10 @@ async def save_items(
             entry.url,
             entry.title,
             entry.author,
-            item.content_md,
-            item.content_text,
+            space_cjk(item.content_text),
             item.summary,
-            " ".join(item.keywords),
+            _spaced_or_none(entry.title),
+            _spaced_or_none(item.summary),
             item.image_url,
             enclosure.url if enclosure else None,
             enclosure.type if enclosure else None,
@@ -120,30 +100,27 @@ async def save_items(
                 unchanged += 1  # pruned by retention: never archived or posted again
                 continue
             cursor = await tx.execute(
-                "INSERT INTO items (raw_hash, content_hash, url, title, author, content_md, "
-                "content_text, summary, keywords, image_url, enclosure_url, enclosure_type, "
+                "INSERT INTO items (raw_hash, content_hash, url, title, author, content_text, "
+                "summary, fts_title, fts_summary, image_url, enclosure_url, enclosure_type, "
                 "enclosure_length, duration_s, language, feed_id, stable_id, published_at, "
                 "first_seen_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                 (*values, feed_id, entry.stable_id, published, now),
             )
             item_id = cursor.lastrowid
             assert item_id is not None
-            await _index(tx, item_id, item, insert=True)
             new_ids.append(item_id)
             continue
         item_id = int(existing[0])
-        if existing[2] == fresh_item.raw_hash:
+        if existing[1] == fresh_item.raw_hash:
             unchanged += 1
             continue
         await tx.execute(
             "UPDATE items SET raw_hash = ?, content_hash = ?, url = ?, title = ?, author = ?, "
-            "content_md = ?, content_text = ?, summary = ?, keywords = ?, image_url = ?, "
+            "content_text = ?, summary = ?, fts_title = ?, fts_summary = ?, image_url = ?, "
             "enclosure_url = ?, enclosure_type = ?, enclosure_length = ?, duration_s = ?, "
             "language = ?, published_at = coalesce(?, published_at), updated_at = ? WHERE id = ?",
             (*values, entry.published.timestamp() if entry.published else None, now, item_id),
         )
-        if existing[1] != item.content_hash:
-            await _index(tx, item_id, item, insert=False)
         updated_ids.append(item_id)
     return SaveResult(new_ids, updated_ids, unchanged)
 
@@ -155,20 +132,11 @@ async def _tombstoned(tx: aiosqlite.Connection, feed_id: int, stable_id: str) ->
         return await cursor.fetchone() is not None
 
 
-async def _index(
-    tx: aiosqlite.Connection, item_id: int, item: EnrichedItem, *, insert: bool
-) -> None:
-    if not insert:
-        await tx.execute("DELETE FROM items_fts WHERE rowid = ?", (item_id,))
-    await tx.execute(
-        "INSERT INTO items_fts (rowid, title, summary, text) VALUES (?, ?, ?, ?)",
-        (
-            item_id,
-            space_cjk(item.entry.title),
-            space_cjk(item.summary),
-            space_cjk(item.content_text),
-        ),
-    )
+def _spaced_or_none(text: str) -> str | None:
+    """The CJK-spaced form of a title or summary, or None when spacing leaves it unchanged
+    (the index then reads the column itself: see the items_fts_src view)."""
+    spaced = space_cjk(text)
+    return None if spaced == text else spaced
 
 
 class ItemStore:

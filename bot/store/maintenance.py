@@ -196,9 +196,6 @@ async def prune(db: Database, older_than: float, *, batch: int = 500) -> int:
                 "VALUES (?, ?, ?, ?) ON CONFLICT (feed_id, stable_id) DO NOTHING",
                 [(row[1], row[2], row[3], now) for row in rows],
             )
-            await tx.executemany(
-                "DELETE FROM items_fts WHERE rowid = ?", [(row[0],) for row in rows]
-            )
             await tx.executemany("DELETE FROM items WHERE id = ?", [(row[0],) for row in rows])
         total += len(rows)
         if len(rows) < batch:

@@ -14,8 +14,7 @@ from typing import Literal
 
 import aiosqlite
 
-DeliveryKind = Literal["item", "digest", "dm", "notice"]
-TargetKind = Literal["channel", "user"]
+from bot.model import DeliveryKind, TargetKind
 
 
 def item_key(item_id: int, channel_id: int) -> str:

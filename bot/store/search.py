@@ -14,7 +14,12 @@ is planned:
    archive gets fewer candidates (at least MIN_CANDIDATES), so the walk stays about
    SCAN_BUDGET index entries long.
 
-Snippets (with the matched words in bold) are made only for the page shown.
+Snippets are made only for the page shown. A snippet is one line of the feed's own text (CJK
+spacing undone), raw and unescaped, with each matched word between SNIPPET_OPEN and
+SNIPPET_CLOSE: the render makes it Discord markdown.
+
+The query arrives as plain data (`bot.model.query.Query`); `to_fts5` renders it in SQLite's
+FTS5 dialect, every token quoted, so no member text is ever read as FTS5 syntax.
 """
 
 from __future__ import annotations
@@ -25,9 +30,10 @@ from dataclasses import dataclass
 
 import aiosqlite
 
-from bot.search.query import Query, QueryProblem, to_fts5
+from bot.model import SearchHit
+from bot.model.query import Phrase, Query, QueryProblem
+from bot.store.cjk import has_cjk, unspace_cjk
 from bot.store.db import Database
-from bot.text.cjk import has_cjk, unspace_cjk
 
 RANK_ALL = 3000  # at most this many matches: rank every one
 CANDIDATES = 1000  # otherwise: rank the newest this many matches of the guild's feeds …
@@ -39,20 +45,10 @@ SNIPPET_TOKENS = 24
 BM25_WEIGHTS = "10.0, 3.0, 1.0"  # title, summary, text
 MAX_PAGE = 25
 
-_OPEN, _CLOSE = "\x02", "\x03"  # snippet() markers, replaced by ** after escaping
+SNIPPET_OPEN, SNIPPET_CLOSE = "\x02", "\x03"  # around each matched word in a snippet
 _ELLIPSIS = "…"
-
-
-@dataclass(frozen=True, slots=True)
-class SearchHit:
-    item_id: int
-    feed_id: int
-    title: str
-    url: str | None
-    feed_title: str
-    author: str | None
-    published_at: float
-    snippet: str  # Discord markdown: feed text escaped, matched words in **bold**
+_SPACES = re.compile(r"\s+")
+_MARKERS = re.compile(f"([{SNIPPET_OPEN}{SNIPPET_CLOSE}])")
 
 
 @dataclass(frozen=True, slots=True)
@@ -69,6 +65,28 @@ class SearchPage:
     @property
     def empty(self) -> bool:
         return not self.hits
+
+
+def _quote(phrase: Phrase) -> str:
+    # Tokens contain no spaces and no double quotes (both are separators), so quoting is safe.
+    return '"' + " ".join(phrase) + '"'
+
+
+def to_fts5(query: Query) -> str | QueryProblem:
+    """A MATCH expression for FTS5, every token quoted; or why the query cannot run."""
+    problem = query.problem
+    if problem is not None:
+        return problem
+    parts = []
+    for group in query.groups:
+        if len(group) == 1:
+            parts.append(_quote(group[0]))
+        else:
+            parts.append("(" + " OR ".join(_quote(p) for p in group) + ")")
+    expression = " AND ".join(parts)
+    if query.excluded:
+        expression = f"({expression}) NOT (" + " OR ".join(_quote(p) for p in query.excluded) + ")"
+    return expression
 
 
 def _filters(
@@ -180,7 +198,7 @@ async def _hits(conn: aiosqlite.Connection, fts: str, item_ids: Sequence[int]) -
     if not item_ids:
         return []
     marks = ",".join("?" * len(item_ids))
-    snippet = f"'{_OPEN}', '{_CLOSE}', '{_ELLIPSIS}', {SNIPPET_TOKENS}"
+    snippet = f"'{SNIPPET_OPEN}', '{SNIPPET_CLOSE}', '{_ELLIPSIS}', {SNIPPET_TOKENS}"
     async with conn.execute(
         f"SELECT f.rowid, snippet(items_fts, 2, {snippet}), snippet(items_fts, 1, {snippet}), "
         "i.feed_id, i.title, i.url, fe.title, i.author, i.published_at "
@@ -197,7 +215,9 @@ async def _hits(conn: aiosqlite.Connection, fts: str, item_ids: Sequence[int]) -
         text_snippet, summary_snippet = str(row[1] or ""), str(row[2] or "")
         # The body's snippet, unless only the summary (or only the title) has the words.
         chosen = text_snippet
-        if _OPEN not in text_snippet and (_OPEN in summary_snippet or not text_snippet):
+        if SNIPPET_OPEN not in text_snippet and (
+            SNIPPET_OPEN in summary_snippet or not text_snippet
+        ):
             chosen = summary_snippet
         hits.append(
             SearchHit(
@@ -208,46 +228,19 @@ async def _hits(conn: aiosqlite.Connection, fts: str, item_ids: Sequence[int]) -
                 feed_title=str(row[6] or ""),
                 author=row[7],
                 published_at=float(row[8]),
-                snippet=format_snippet(chosen),
+                snippet=display_snippet(chosen),
             )
         )
     return hits
 
 
-_MARKDOWN = re.compile(r"([\\*_~`|\[\]()<>#])")
-_MASS_MENTION = re.compile(r"@(everyone|here)", re.IGNORECASE)
-_CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069]")
-_SPACES = re.compile(r"\s+")
-
-
-def _escape(text: str) -> str:
-    text = _CONTROL.sub("", text)
-    text = _MARKDOWN.sub(r"\\\1", text)
-    return _MASS_MENTION.sub("@\u200b\\1", text)
-
-
-def format_snippet(raw: str) -> str:
-    """FTS5 snippet text (CJK-spaced, with marker characters) → one line of Discord markdown:
-    CJK spacing undone, feed text escaped, matched words in **bold**."""
-    parts = re.split(f"([{_OPEN}{_CLOSE}])", _SPACES.sub(" ", raw))
-    # Drop the spaces space_cjk put between a CJK character and a marked CJK word.
+def display_snippet(raw: str) -> str:
+    """FTS5 snippet text (CJK-spaced, with marker characters) → one line of the feed's text as
+    it was written, the markers kept: the spaces `space_cjk` added are taken out again, also
+    between a CJK character and a marked CJK word."""
+    parts = _MARKERS.split(_SPACES.sub(" ", raw))
     for i in range(1, len(parts) - 1, 2):
         left, right = parts[i - 1].rstrip(" "), parts[i + 1].lstrip(" ")
         if left and right and has_cjk(left[-1]) and has_cjk(right[0]):
             parts[i - 1], parts[i + 1] = left, right
-    out: list[str] = []
-    bold = False
-    for part in parts:
-        if part == _OPEN:
-            bold = True
-        elif part == _CLOSE:
-            bold = False
-        else:
-            piece = _escape(unspace_cjk(part))
-            if bold and piece.strip():
-                core = piece.strip()
-                lead = piece[: len(piece) - len(piece.lstrip())]
-                trail = piece[len(piece.rstrip()) :]
-                piece = f"{lead}**{core}**{trail}"
-            out.append(piece)
-    return "".join(out).strip()
+    return "".join(unspace_cjk(part) for part in parts).strip()

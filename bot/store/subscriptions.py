@@ -3,15 +3,11 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
-from typing import Literal
 
 import aiosqlite
 
+from bot.model import MODES, GuildFeed, SubscriptionMode, SubscriptionRow, SubscriptionView
 from bot.store.db import Database
-
-SubscriptionMode = Literal["instant", "digest"]
-MODES: tuple[SubscriptionMode, ...] = ("instant", "digest")
 
 # How many deliveries paused with a subscription are sent again when it resumes (the newest
 # ones); older ones are cancelled so a channel is not flooded after a long pause.
@@ -32,63 +28,6 @@ _DIGEST_SINCE = (
     "WHEN mode = 'digest' THEN coalesce(digest_since, created_at) "  # staying in it
     "ELSE :now END"  # entering it now
 )
-
-
-@dataclass(frozen=True, slots=True)
-class SubscriptionRow:
-    id: int
-    guild_id: int
-    channel_id: int
-    feed_id: int
-    mode: SubscriptionMode
-    mention_role_id: int | None
-    added_by: int | None
-    created_at: float
-    paused_reason: str | None
-    paused_at: float | None
-
-    @property
-    def paused(self) -> bool:
-        return self.paused_at is not None
-
-
-@dataclass(frozen=True, slots=True)
-class SubscriptionView:
-    """A subscription with what /feed list and /feed status show about its feed."""
-
-    subscription: SubscriptionRow
-    feed_title: str
-    feed_url: str
-    site_url: str | None
-    last_polled_at: float | None
-    next_poll_at: float
-    last_new_item_at: float | None
-    consecutive_errors: int
-    last_error: str | None
-    failing_since: float | None
-    feed_disabled: bool
-
-    @property
-    def display_title(self) -> str:
-        return self.feed_title or self.feed_url
-
-    @property
-    def health(self) -> Literal["ok", "failing", "paused"]:
-        if self.subscription.paused:
-            return "paused"
-        if self.consecutive_errors > 0:
-            return "failing"
-        return "ok"
-
-
-@dataclass(frozen=True, slots=True)
-class GuildFeed:
-    """A feed this guild subscribes to (for autocomplete and search scoping)."""
-
-    feed_id: int
-    title: str
-    url: str
-    channel_ids: tuple[int, ...]
 
 
 def _sub(row: Sequence[object]) -> SubscriptionRow:

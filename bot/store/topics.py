@@ -1,9 +1,9 @@
 """Followed topics (saved searches that DM a member when a new item matches) and members' DMs.
 
-A topic belongs to one member in one guild and means exactly what `/search` with the same words
-means (`bot.search.query`). The percolator (`bot.search.percolator`) is built from
-`TopicStore.all_active()`; `queue_topic_dms_tx` turns its matches for a new item into 'dm'
-deliveries inside the poll's transaction.
+A topic belongs to one member in one guild; `norm_key` is its query's canonical text (two
+spellings with the same meaning share it), computed by the follow feature. The percolator is
+built from `TopicStore.all_active()`; `queue_topic_dms_tx` turns its matches for a new item
+into 'dm' deliveries inside the poll's transaction.
 """
 
 from __future__ import annotations
@@ -15,8 +15,7 @@ from dataclasses import dataclass
 
 import aiosqlite
 
-from bot.search.percolator import Percolator
-from bot.search.query import Query, QueryProblem, parse_query
+from bot.model import MemberDMs, TopicRow
 from bot.store.db import Database
 from bot.store.routing import dm_key
 
@@ -30,23 +29,6 @@ _COLUMNS = (
 )
 
 
-@dataclass(frozen=True, slots=True)
-class TopicRow:
-    id: int
-    guild_id: int
-    user_id: int
-    query: str  # as the member typed it
-    norm_key: str
-    feed_id: int | None
-    created_at: float
-    match_count: int
-    last_match_at: float | None
-
-    def parsed(self) -> Query | None:
-        """The topic's query (None only if the stored text no longer parses)."""
-        return parse_query(self.query)
-
-
 class FollowOutcome(enum.Enum):
     ADDED = "added"
     ALREADY_FOLLOWED = "already_followed"
@@ -57,23 +39,11 @@ class FollowOutcome(enum.Enum):
 @dataclass(frozen=True, slots=True)
 class FollowResult:
     """`topic` is the new topic (ADDED) or the existing one (ALREADY_FOLLOWED); `problem`
-    says why the text is NOT_SEARCHABLE."""
+    says, in words, why the text is NOT_SEARCHABLE."""
 
     outcome: FollowOutcome
     topic: TopicRow | None = None
-    problem: QueryProblem | None = None
-
-
-@dataclass(frozen=True, slots=True)
-class MemberDMs:
-    user_id: int
-    dm_channel_id: int | None
-    dms_closed_at: float | None
-    closed_notice_at: float | None
-
-    @property
-    def closed(self) -> bool:
-        return self.dms_closed_at is not None
+    problem: str | None = None
 
 
 def _topic(row: Sequence[object]) -> TopicRow:
@@ -85,17 +55,17 @@ class TopicStore:
         self._db = db
 
     async def add(
-        self, guild_id: int, user_id: int, text: str, *, feed_id: int | None = None, now: float
+        self,
+        guild_id: int,
+        user_id: int,
+        text: str,
+        key: str,
+        *,
+        feed_id: int | None = None,
+        now: float,
     ) -> FollowResult:
-        """Follow `text` in the guild: ADDED, ALREADY_FOLLOWED (same meaning, any spelling),
-        LIMIT_REACHED (MAX_TOPICS_PER_MEMBER) or NOT_SEARCHABLE."""
-        text = text.strip()[:MAX_TOPIC_CHARS]
-        query = parse_query(text)
-        if query is None:
-            return FollowResult(FollowOutcome.NOT_SEARCHABLE, problem=QueryProblem.NO_WORDS)
-        if query.problem is not None:
-            return FollowResult(FollowOutcome.NOT_SEARCHABLE, problem=query.problem)
-        key = query.key
+        """Follow `text` (whose canonical query is `key`) in the guild: ADDED,
+        ALREADY_FOLLOWED (same key) or LIMIT_REACHED (MAX_TOPICS_PER_MEMBER)."""
         async with self._db.transaction() as tx:
             async with tx.execute(
                 f"SELECT {_COLUMNS} FROM topics t WHERE guild_id = ? AND user_id = ? "
@@ -131,14 +101,11 @@ class TopicStore:
             row = await cursor.fetchone()
         return None if row is None else _topic(row)
 
-    async def find(self, guild_id: int, user_id: int, text: str) -> TopicRow | None:
-        """The member's topic in the guild meaning the same as `text` (for /unfollow)."""
-        query = parse_query(text.strip()[:MAX_TOPIC_CHARS])
-        if query is None:
-            return None
+    async def find(self, guild_id: int, user_id: int, key: str) -> TopicRow | None:
+        """The member's topic in the guild whose canonical query is `key` (for /unfollow)."""
         async with self._db.reader.execute(
             f"SELECT {_COLUMNS} FROM topics t WHERE guild_id = ? AND user_id = ? AND norm_key = ?",
-            (guild_id, user_id, query.key),
+            (guild_id, user_id, key),
         ) as cursor:
             row = await cursor.fetchone()
         return None if row is None else _topic(row)
@@ -179,12 +146,6 @@ class TopicStore:
         ) as cursor:
             return [_topic(r) for r in await cursor.fetchall()]
 
-    async def build_percolator(self) -> Percolator:
-        """A percolator over every active topic (keep it current with add/remove on follow,
-        unfollow, DMs closed or resumed)."""
-        pairs = [(t.id, q) for t in await self.all_active() if (q := t.parsed()) is not None]
-        return Percolator(pairs)
-
     # Members' DMs -------------------------------------------------------------------------
 
     async def member(self, user_id: int) -> MemberDMs:
@@ -197,6 +158,9 @@ class TopicStore:
         if row is None:
             return MemberDMs(user_id, None, None, None)
         return MemberDMs(int(row[0]), row[1], row[2], row[3])
+
+    async def dm_channel_of(self, user_id: int) -> int | None:
+        return (await self.member(user_id)).dm_channel_id
 
     async def set_dm_channel(self, user_id: int, channel_id: int) -> None:
         async with self._db.transaction() as tx:

@@ -1,15 +1,13 @@
-"""Raw feed HTML → Discord markdown and plain text, with newsletter furniture removed.
+"""Raw feed HTML → plain text and a lead image, with newsletter furniture removed.
 
 Feed HTML is hostile: scripts, styles, frames, forms, inline SVG, `javascript:` links, tracking
-pixels, hidden text. Nothing here ever emits raw HTML: the walk below only writes text it has
-escaped and the few markdown constructs it builds itself (bold, italic, strike, code, links,
-lists, quotes), so feedparser's own sanitizer (`sanitize_html`) and its relative-URI pass
-(`resolve_relative_uris`) can stay off.
+pixels, hidden text. Nothing here ever emits HTML: the walk below keeps only text nodes, so
+feedparser's own sanitizer (`sanitize_html`) and its relative-URI pass
+(`resolve_relative_uris`) can stay off. Links keep their text; the only URL kept is the lead
+image's, and only when `safe_url` says it is http(s).
 
-One lxml parse and one walk render markdown, text and the first content image together. The
-walk is hand-written rather than markdownify's converter because the converter needs a
-BeautifulSoup tree: on Substack posts bs4 building plus markdownify cost ~8 ms per 21 kB post,
-more than the whole per-item budget (`python bench/text.py` prints the comparison).
+One lxml parse and one walk give the text (blank line between blocks, one line per list item
+or table row) and the first content image. Markdown is not made here: nothing stored needs it.
 """
 
 from __future__ import annotations
@@ -18,34 +16,32 @@ import json
 import re
 import threading
 from dataclasses import dataclass
-from urllib.parse import urljoin, urlsplit
+from urllib.parse import urlsplit
 
 import lxml.html
 from lxml import etree
 
+from bot.safe import safe_url, strip_control
+
 
 @dataclass(frozen=True, slots=True)
 class CleanContent:
-    """Cleaned body: Discord markdown, plain text (blank line between paragraphs), lead image."""
+    """Cleaned body: plain text (blank line between paragraphs) and the lead image."""
 
-    markdown: str
     text: str
     image_url: str | None
 
 
-EMPTY_CONTENT = CleanContent("", "", None)
+EMPTY_CONTENT = CleanContent("", None)
 
 # Larger bodies are cut before parsing (lxml recovers from the cut): bounds the cost per item.
 MAX_HTML_CHARS = 1_000_000
-# libxml2 already stops nesting at 256 levels; this keeps the recursion (up to three frames
-# per level) well inside Python's limit whatever the parser does.
+# libxml2 already stops nesting at 256 levels; this keeps the recursion (two frames per
+# level) well inside Python's limit whatever the parser does.
 _MAX_DEPTH = 200
 # A paragraph longer than this is article text, never furniture.
 _FURNITURE_MAX_CHARS = 300
-_MAX_URL_CHARS = 2048
 
-# Dropped with everything inside. Not here on purpose: embed, source, track and wbr, which
-# libxml2's HTML parser does not know are void, so it nests the *following* content in them.
 _DROP_TAGS = frozenset(
     {
         "script", "style", "object", "form", "svg", "math", "noscript", "template", "head",
@@ -58,14 +54,10 @@ _BLOCK_TAGS = frozenset(
     {
         "p", "div", "section", "article", "header", "footer", "main", "aside", "figure",
         "figcaption", "address", "details", "summary", "center", "dl", "dt", "dd", "fieldset",
-        "legend", "caption", "hgroup", "thead", "tbody", "tfoot", "body", "html",
+        "legend", "caption", "hgroup", "thead", "tbody", "tfoot", "body", "html", "hr", "li",
+        "h1", "h2", "h3", "h4", "h5", "h6",
     }
 )  # fmt: skip
-_HEADINGS = frozenset({"h1", "h2", "h3", "h4", "h5", "h6"})
-_BOLD_TAGS = frozenset({"strong", "b"})
-_ITALIC_TAGS = frozenset({"em", "i", "cite", "dfn", "var"})
-_STRIKE_TAGS = frozenset({"s", "strike", "del"})
-_CODE_TAGS = frozenset({"code", "kbd", "samp", "tt"})
 
 # Class tokens of newsletter chrome (Substack, WordPress/Jetpack, Ghost, generic share bars).
 _FURNITURE_CLASSES = frozenset(
@@ -116,23 +108,19 @@ _ICON_CLASS = re.compile(r"emoji|smiley|icon|avatar|logo|badge", re.IGNORECASE)
 _YOUTUBE_EMBED = re.compile(
     r"^https?://(?:www\.)?youtube(?:-nocookie)?\.com/embed/([A-Za-z0-9_-]{6,20})(?:[?#]|$)"
 )
+# Inline markup: only its text is kept.
+_INLINE_TAGS = frozenset(
+    {
+        "strong", "b", "em", "i", "cite", "dfn", "var", "s", "strike", "del", "code", "kbd",
+        "samp", "tt", "span", "small", "sub", "sup", "u", "mark", "abbr", "q", "time", "ins",
+    }
+)  # fmt: skip
 _HIDDEN_STYLE = re.compile(r"display\s*:\s*none|visibility\s*:\s*hidden", re.IGNORECASE)
-_BACKTICK_RUN = re.compile(r"`{3,}")
 _BLANK_LINES = re.compile(r"\n[ \t]*\n(?:[ \t]*\n)+")
 _LEADING_INT = re.compile(r"^\s*(\d{1,6})")
-_SCHEME = re.compile(r"^([A-Za-z][A-Za-z0-9+.-]*):")
-_URL_WS = re.compile(r"[\t\n\r]")
-_URL_BAD = re.compile(r"[\x00-\x1f\x7f]")
-_URLISH = re.compile(r"^(?:[a-z][a-z0-9+.-]*://|www\.)\S+$", re.IGNORECASE)
 
 _WS = re.compile(r"\s{2,}|[^\S ]")  # a run of whitespace, or one that is not a plain space
-_SPACES = re.compile(r"[ \t]{2,}")
-_CONTROL = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
 _INVISIBLE = re.compile("[\u00ad\u200b\u2060\ufeff]")
-# Markdown Discord would act on anywhere in a line; `<` also stops <@id> and <t:…> syntax.
-_MD_SPECIAL = re.compile(r"[\\*_~`|\[\]<]")
-# Line starts Discord would read as a heading, subtext, quote or list: escape their marker.
-_MD_LINE_START = re.compile(r"^(?:(-?)([#>+-])|(\d{1,9})([.)]))(?=\s|$|#|>)")
 
 _local = threading.local()
 
@@ -153,56 +141,21 @@ def _parser() -> etree.HTMLParser:
 
 
 def clean_html(html: str, base_url: str | None) -> CleanContent:
-    """Clean one untrusted HTML body. Relative links and images resolve against `base_url`."""
+    """Clean one untrusted HTML body. A relative image resolves against `base_url`."""
     if not html or html.isspace():
         return EMPTY_CONTENT
     if len(html) > MAX_HTML_CHARS:
         html = html[:MAX_HTML_CHARS]
-    html = _CONTROL.sub("", html)
+    html = strip_control(html)
     try:
         root = lxml.html.document_fromstring(html.encode("utf-8", "replace"), parser=_parser())
     except (etree.LxmlError, ValueError):
         return EMPTY_CONTENT
-    base = base_url if base_url and _is_http(base_url) else None
+    base = base_url if safe_url(base_url) else None
     body = root.find("body")
-    renderer = _Renderer(base)
-    renderer.render(body if body is not None else root)
-    return renderer.result()
-
-
-def safe_url(raw: str | None, base_url: str | None, *, allow_mailto: bool = False) -> str | None:
-    """An absolute http(s) (or mailto) URL made from `raw`, or None when it is anything else."""
-    if not raw:
-        return None
-    url = _URL_WS.sub("", raw.strip())
-    if not url or len(url) > _MAX_URL_CHARS or url.startswith("#") or _URL_BAD.search(url):
-        return None
-    match = _SCHEME.match(url)
-    if match:
-        scheme = match.group(1).lower()
-        if scheme == "mailto":
-            return url if allow_mailto and len(url) > 7 else None
-        if scheme not in ("http", "https"):
-            return None
-    elif url.startswith("//"):
-        url = (base_url.split(":", 1)[0] if base_url else "https") + ":" + url
-    elif base_url is None:
-        return None
-    else:
-        try:
-            url = urljoin(base_url, url)
-        except ValueError:
-            return None
-    return url if _is_http(url) else None
-
-
-def _is_http(url: str) -> bool:
-    try:
-        parts = urlsplit(url)
-        host = parts.hostname
-    except ValueError:
-        return False
-    return parts.scheme in ("http", "https") and bool(host)
+    walker = _Walker(base)
+    walker.children(body if body is not None else root, 0)
+    return walker.result()
 
 
 def _int_attr(value: str | None) -> int | None:
@@ -222,172 +175,95 @@ def _is_tracker(url: str) -> bool:
     return _TRACKER_PATH.search(parts.path.lower()) is not None
 
 
-def escape_markdown(text: str) -> str:
-    """Backslash every character Discord markdown would act on."""
-    if _MD_SPECIAL.search(text) is None:
-        return text
-    return _MD_SPECIAL.sub(_backslash, text)
+# Stands for a <br> until a block's whitespace is collapsed (input control characters,
+# this one included, are removed before parsing, so it cannot come from the feed).
+_BR = "\x00"
 
 
-def _backslash(match: re.Match[str]) -> str:
-    return "\\" + match.group(0)
+def _lines(text: str) -> str:
+    """Strip every line and drop empty ones."""
+    if "\n" not in text:
+        return text.strip()
+    return "\n".join(line for line in (part.strip() for part in text.split("\n")) if line)
 
 
-def _plain(raw: str) -> str:
-    """Whitespace runs → one space; invisible characters (soft hyphen, zero-width) removed."""
-    text = _WS.sub(" ", raw)
-    return text if text.isascii() else _INVISIBLE.sub("", text)
+class _Walker:
+    """Walks an lxml tree once; text runs accumulate until a block boundary flushes them.
 
+    A block is (kind, text, group), kind one of "p", "li", "quote", "row", "pre". Consecutive
+    items of one list, or rows of one table, sit on adjacent lines; other blocks are
+    separated by a blank line.
+    """
 
-def _md_url(url: str) -> str:
-    return (
-        url.replace(" ", "%20")
-        .replace("(", "%28")
-        .replace(")", "%29")
-        .replace("<", "%3C")
-        .replace(">", "%3E")
-    )
-
-
-def _chomp(text: str) -> tuple[str, str, str]:
-    """Split surrounding spaces off, so `**x **` becomes ` **x** `-style valid markup."""
-    core = text.strip()
-    if not core:
-        return text, "", ""
-    lead = " " if text[0].isspace() else ""
-    trail = " " if text[-1].isspace() else ""
-    return lead, core, trail
-
-
-def _split_backticks(match: re.Match[str]) -> str:
-    """A run of backticks inside a fenced block would close it: split it with zero-width spaces."""
-    return "\u200b".join(match.group(0))
-
-
-def _escape_line_start(match: re.Match[str]) -> str:
-    if match.group(3) is not None:
-        return match.group(3) + "\\" + match.group(4)
-    return match.group(1) + "\\" + match.group(2)
-
-
-def _tidy(text: str, *, markdown: bool) -> str:
-    """Collapse spaces, strip every line, drop empty lines; escape markdown line starts."""
-    text = _SPACES.sub(" ", text)
-    lines = [line.strip() for line in text.split("\n")]
-    if markdown:
-        lines = [_MD_LINE_START.sub(_escape_line_start, line, count=1) for line in lines]
-    return "\n".join(line for line in lines if line)
-
-
-@dataclass(slots=True)
-class _Block:
-    kind: str  # "p", "li" (list item or its continuation), "quote", "row", "pre", "h"
-    markdown: str
-    text: str
-    group: int = 0  # blocks of one list or one quote share a group and sit on adjacent lines
-
-
-class _Renderer:
-    """Walks an lxml tree once; inline runs accumulate until a block boundary flushes them."""
+    __slots__ = (
+        "base",
+        "blocks",
+        "cells",
+        "groups",
+        "image",
+        "in_link",
+        "lead",
+        "lists",
+        "quote",
+        "row",
+        "tx",
+    )  # fmt: skip
 
     def __init__(self, base: str | None) -> None:
         self.base = base
-        self.blocks: list[_Block] = []
-        self.md: list[str] = []
+        self.blocks: list[tuple[str, str, int]] = []
         self.tx: list[str] = []
         self.image: str | None = None
-        self.flushes = 0
-        self.bold = 0
-        self.italic = 0
-        self.strike = 0
-        self.heading = False
         self.quote = 0
         self.in_link = False
-        self.lists: list[list[int]] = []  # per open list: [next number or 0 for bullets]
-        self.marker: str | None = None  # list marker waiting for the item's first block
+        self.lists = 0
         self.cells = 0
         self.groups = 0  # counts top-level lists, quotes and tables
         self.row = False
         self.lead = ""  # text owed to the next block (a footnote's number)
 
-    # ---- output -------------------------------------------------------------------------
-
     def result(self) -> CleanContent:
         self.flush()
-        md_out: list[str] = []
-        tx_out: list[str] = []
+        out: list[str] = []
         prev: tuple[str, int] = ("", 0)
-        for block in self.blocks:
-            tight = prev == (block.kind, block.group) and block.kind in ("li", "quote", "row")
-            if md_out:
-                md_out.append("\n" if tight else "\n\n")
-                tx_out.append("\n" if tight and block.kind != "quote" else "\n\n")
-            md_out.append(block.markdown)
-            tx_out.append(block.text)
-            prev = (block.kind, block.group)
-        return CleanContent("".join(md_out), "".join(tx_out), self.image)
+        for kind, text, group in self.blocks:
+            if out:
+                tight = kind in ("li", "row") and prev == (kind, group)
+                out.append("\n" if tight else "\n\n")
+            out.append(text)
+            prev = (kind, group)
+        return CleanContent("".join(out), self.image)
 
     def flush(self) -> None:
-        """End the current inline run: turn it into a block unless it is empty or furniture."""
-        if not self.tx and not self.md:
+        """End the current text run: turn it into a block unless it is empty or furniture."""
+        if not self.tx:
             return
-        self.flushes += 1
-        raw_text = "".join(self.tx)
-        raw_md = "".join(self.md)
+        text = _WS.sub(" ", "".join(self.tx))
         self.tx.clear()
-        self.md.clear()
-        if "reader" in raw_text and "supported" in raw_text:
-            raw_text = _READER_SUPPORTED.sub("", raw_text)
-            raw_md = _READER_SUPPORTED.sub("", raw_md)
-        text = _tidy(raw_text, markdown=False)
+        if not text.isascii():
+            text = _INVISIBLE.sub("", text)
+        if _BR in text:
+            text = text.replace(_BR, "\n")
+        if "reader" in text and "supported" in text:
+            text = _READER_SUPPORTED.sub("", text)
+        text = _lines(text)
         if not text:
             return
         if len(text) <= _FURNITURE_MAX_CHARS and _FURNITURE_BLOCK.match(text):
             return
-        md = _tidy(raw_md, markdown=True)
-        if not md:
-            return
         if self.lead:
             text = self.lead + text
-            md = escape_markdown(self.lead) + md
             self.lead = ""
-        kind = "p"
-        if self.heading:
-            kind = "h"
-            md = "**" + md.replace("\n", " ") + "**"
-        if self.lists:
-            kind = "li"
-            indent = "  " * (len(self.lists) - 1)
-            if self.marker is not None:
-                md = indent + self.marker + md.replace("\n", "\n" + indent + "  ")
-                self.marker = None
-            else:
-                md = indent + "  " + md.replace("\n", "\n" + indent + "  ")
-        elif self.quote:
-            kind = "quote"
-            md = "> " + md.replace("\n", "\n> ")
-        elif self.row:
-            kind = "row"
-        self.blocks.append(_Block(kind, md, text, self.groups))
+        kind = "li" if self.lists else "quote" if self.quote else "row" if self.row else "p"
+        self.blocks.append((kind, text, self.groups))
 
-    def add_block(self, markdown: str, text: str) -> None:
+    def add_block(self, text: str) -> None:
         self.flush()
-        self.blocks.append(_Block("p", markdown, text))
-
-    def add_text(self, raw: str) -> None:
-        text = _plain(raw)
-        if text:
-            self.tx.append(text)
-            self.md.append(escape_markdown(text))
-
-    # ---- walk ---------------------------------------------------------------------------
-
-    def render(self, root: etree._Element) -> None:
-        self.children(root, 0)
+        self.blocks.append(("p", text, 0))
 
     def children(self, el: etree._Element, depth: int) -> None:
         if el.text:
-            self.add_text(el.text)
+            self.tx.append(el.text)
         if depth >= _MAX_DEPTH:
             return
         for child in el:
@@ -395,7 +271,7 @@ class _Renderer:
             if isinstance(tag, str):
                 self.element(child, tag, depth + 1)
             if child.tail:
-                self.add_text(child.tail)
+                self.tx.append(child.tail)
 
     def element(self, el: etree._Element, tag: str, depth: int) -> None:
         if tag in _DROP_TAGS:
@@ -406,49 +282,37 @@ class _Renderer:
         tokens = cls.split() if cls else ()
         if tokens and not _FURNITURE_CLASSES.isdisjoint(tokens):
             return
-        component = el.get("data-component-name")
-        if component in _FURNITURE_COMPONENTS:
+        if el.get("data-component-name") in _FURNITURE_COMPONENTS:
             return
         if self.hidden(el):
             return
-        if tokens and self.special(el, tokens, depth):
+        if tokens and self.special(el, tokens):
             return
         if tag == "a":
             self.link(el, depth)
-        elif tag in _BOLD_TAGS:
-            self.wrap(el, depth, "**", "bold")
-        elif tag in _ITALIC_TAGS:
-            self.wrap(el, depth, "*", "italic")
-        elif tag in _STRIKE_TAGS:
-            self.wrap(el, depth, "~~", "strike")
+        elif tag in _INLINE_TAGS:
+            self.children(el, depth)
         elif tag == "img":
             self.img(el)
         elif tag == "br":
-            self.tx.append("\n")
-            self.md.append("\n")
-        elif tag in _CODE_TAGS:
-            self.code(el)
+            self.tx.append(_BR)
         elif self.in_link:
-            # Block markup inside a link (card links): keep it inline so the link survives.
-            self.add_text(" ")
+            # Block markup inside a link (card links): kept inline, like the link's text.
+            self.tx.append(" ")
             self.children(el, depth)
-            self.add_text(" ")
-        elif tag in _BLOCK_TAGS or tag == "hr":
+            self.tx.append(" ")
+        elif tag in _BLOCK_TAGS:
             self.flush()
-            self.children(el, depth)
-            self.flush()
-        elif tag in _HEADINGS:
-            self.flush()
-            self.heading = True
-            self.bold += 1
             self.children(el, depth)
             self.flush()
-            self.bold -= 1
-            self.heading = False
         elif tag in ("ul", "ol"):
-            self.list(el, tag, depth)
-        elif tag == "li":
-            self.item(el, depth)
+            self.flush()
+            if not self.quote and not self.lists:
+                self.groups += 1
+            self.lists += 1
+            self.children(el, depth)
+            self.flush()
+            self.lists -= 1
         elif tag == "blockquote":
             self.flush()
             if not self.quote and not self.lists:
@@ -475,7 +339,6 @@ class _Renderer:
         elif tag in ("td", "th"):
             if self.cells:
                 self.tx.append(" | ")
-                self.md.append(" \\| ")
             self.cells += 1
             self.children(el, depth)
         else:
@@ -487,15 +350,12 @@ class _Renderer:
         style = el.get("style")
         return style is not None and _HIDDEN_STYLE.search(style) is not None
 
-    def special(self, el: etree._Element, tokens: tuple[str, ...] | list[str], depth: int) -> bool:
+    def special(self, el: etree._Element, tokens: tuple[str, ...] | list[str]) -> bool:
         """Substack widgets that carry their content in data-attrs. True when handled."""
         if "mention-wrap" in tokens:
-            attrs = _data_attrs(el)
-            name = attrs.get("name")
+            name = _data_attrs(el).get("name")
             if isinstance(name, str) and name.strip():
-                url = attrs.get("url")
-                href = safe_url(url, None) if isinstance(url, str) else None
-                self.inline_link(name.strip(), href)
+                self.tx.append(name.strip())
                 return True
             return False
         if "digest-post-embed" in tokens or "embedded-post-wrap" in tokens:
@@ -504,113 +364,42 @@ class _Renderer:
             url = attrs.get("canonical_url") or attrs.get("url")
             href = safe_url(url, None) if isinstance(url, str) else None
             if isinstance(title, str) and title.strip() and href and not self.in_link:
-                title = _WS.sub(" ", title).strip()
-                self.add_block(f"[{escape_markdown(title)}]({_md_url(href)})", title)
+                self.add_block(_WS.sub(" ", title).strip())
                 return True
             return False
         if "footnote-number" in tokens:
-            number = _plain(el.text_content()).strip()
+            parts: list[str] = []
+            _pre_text(el, parts, 0)
+            number = _WS.sub(" ", "".join(parts)).strip()
             if number:
                 self.lead = f"[{number}] "
             return True
         return False
 
-    def inline_link(self, label: str, href: str | None) -> None:
-        label = _plain(label)
-        self.tx.append(label)
-        if href and not self.in_link:
-            self.md.append(f"[{escape_markdown(label)}]({_md_url(href)})")
-        else:
-            self.md.append(escape_markdown(label))
-
     def link(self, el: etree._Element, depth: int) -> None:
-        raw = el.get("href") or ""
-        if raw.lstrip().startswith(("#fn", "#footnote")) or (
+        if (el.get("href") or "").lstrip().startswith(("#fn", "#footnote")) or (
             el.text_content().strip() in _BACKLINK_TEXTS
         ):
             return  # footnote references and back-links
-        href = safe_url(raw, self.base, allow_mailto=True)
-        if href is None or self.in_link:
+        if self.in_link:
             self.children(el, depth)
             return
-        start_md, start_tx, flushes = len(self.md), len(self.tx), self.flushes
         self.in_link = True
         self.children(el, depth)
         self.in_link = False
-        if self.flushes != flushes:
-            return
-        label_text = "".join(self.tx[start_tx:]).strip()
-        inner = "".join(self.md[start_md:]).replace("\n", " ")
-        del self.md[start_md:]
-        lead, core, trail = _chomp(inner)
-        if not core or not label_text:
-            self.md.append(lead)
-            return
-        if _URLISH.match(label_text):
-            # A URL-looking label may lie about its target: show the real one.
-            self.md.append(f"{lead}<{_md_url(href)}>{trail}")
-        else:
-            self.md.append(f"{lead}[{core}]({_md_url(href)}){trail}")
-
-    def wrap(self, el: etree._Element, depth: int, marker: str, attr: str) -> None:
-        active: int = getattr(self, attr)
-        if active:
-            self.children(el, depth)
-            return
-        start, flushes = len(self.md), self.flushes
-        setattr(self, attr, 1)
-        self.children(el, depth)
-        setattr(self, attr, 0)
-        if self.flushes != flushes:
-            return
-        lead, core, trail = _chomp("".join(self.md[start:]))
-        del self.md[start:]
-        self.md.append(f"{lead}{marker}{core}{marker}{trail}" if core else lead)
-
-    def code(self, el: etree._Element) -> None:
-        text = _plain(el.text_content())
-        lead, core, trail = _chomp(text)
-        if not core:
-            self.add_text(lead)
-            return
-        self.tx.append(text)
-        # A backtick inside would end the span early: show a look-alike (ˋ) instead.
-        self.md.append(f"{lead}`{core.replace('`', 'ˋ')}`{trail}")
 
     def pre(self, el: etree._Element) -> None:
-        text = _INVISIBLE.sub("", el.text_content().replace("\r\n", "\n"))
+        parts: list[str] = []
+        _pre_text(el, parts, 0)
+        text = _INVISIBLE.sub("", "".join(parts).replace("\r\n", "\n"))
         text = _BLANK_LINES.sub("\n\n", text).strip("\n")
         if not text.strip():
             return
         if self.in_link:
-            self.add_text(text)
+            self.tx.append(text)
             return
         self.flush()
-        body = _BACKTICK_RUN.sub(_split_backticks, text)
-        self.blocks.append(_Block("pre", f"```\n{body}\n```", text))
-
-    def list(self, el: etree._Element, tag: str, depth: int) -> None:
-        self.flush()
-        if not self.quote and not self.lists:
-            self.groups += 1
-        start = _int_attr(el.get("start")) if tag == "ol" else None
-        self.lists.append([start if start is not None else (1 if tag == "ol" else 0)])
-        self.children(el, depth)
-        self.flush()
-        self.lists.pop()
-
-    def item(self, el: etree._Element, depth: int) -> None:
-        self.flush()
-        if self.lists:
-            counter = self.lists[-1]
-            if counter[0]:
-                self.marker = f"{counter[0]}. "
-                counter[0] += 1
-            else:
-                self.marker = "- "
-        self.children(el, depth)
-        self.flush()
-        self.marker = None
+        self.blocks.append(("pre", text, 0))
 
     def img(self, el: etree._Element) -> None:
         if self.image is not None:
@@ -631,12 +420,23 @@ class _Renderer:
             return
 
     def embed(self, el: etree._Element) -> None:
-        """Frames are dropped; a YouTube player becomes a link to the video."""
-        match = _YOUTUBE_EMBED.match((el.get("src") or "").strip())
-        if match is None or self.in_link:
-            return
-        url = f"https://www.youtube.com/watch?v={match.group(1)}"
-        self.add_block(f"[YouTube video]({url})", "YouTube video")
+        """Frames are dropped; a YouTube player leaves a line saying there was a video."""
+        if _YOUTUBE_EMBED.match((el.get("src") or "").strip()) and not self.in_link:
+            self.add_block("YouTube video")
+
+
+def _pre_text(el: etree._Element, out: list[str], depth: int) -> None:
+    """An element's text as written (whitespace kept), without the elements the walk drops
+    (a script's or textarea's raw content is never text)."""
+    if el.text:
+        out.append(el.text)
+    if depth >= _MAX_DEPTH:
+        return
+    for child in el:
+        if isinstance(child.tag, str) and child.tag not in _DROP_TAGS:
+            _pre_text(child, out, depth + 1)
+        if child.tail:
+            out.append(child.tail)
 
 
 def _data_attrs(el: etree._Element) -> dict[str, object]:

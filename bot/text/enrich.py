@@ -12,16 +12,16 @@ import logging
 import re
 from collections.abc import Iterable
 
-from bot.ingest.entry import EnrichedItem, Entry
-from bot.text.clean import clean_html, escape_markdown, safe_url
-from bot.text.keywords import extract_keywords
+from bot.model import EnrichedItem, Entry
+from bot.safe import safe_url
+from bot.text.clean import clean_html
 from bot.text.summary import offline_summary
 
 log = logging.getLogger(__name__)
 
 
 def enrich_entry(entry: Entry, *, feed_language: str | None, base_url: str | None) -> EnrichedItem:
-    """Clean the body, summarize it, pick keywords and an image, hash the cleaned text.
+    """Clean the body, summarize it, pick an image, hash the cleaned text.
 
     Relative links resolve against the xml:base the feed set for this HTML, else the item's own
     URL (where its HTML was written to live, so page-relative images work), else `base_url`
@@ -39,10 +39,8 @@ def enrich_entry(entry: Entry, *, feed_language: str | None, base_url: str | Non
     digest = hashlib.sha256(f"{title}\n{body.text}".encode("utf-8", "replace")).hexdigest()
     return EnrichedItem(
         entry=entry,
-        content_md=body.markdown,
         content_text=body.text,
         summary=summary,
-        keywords=extract_keywords(title, body.text),
         image_url=image,
         content_hash=digest,
     )
@@ -75,10 +73,8 @@ def bare_enrichment(entry: Entry) -> EnrichedItem:
     digest = hashlib.sha256(f"{title}\n{text}".encode("utf-8", "replace")).hexdigest()
     return EnrichedItem(
         entry=entry,
-        content_md=escape_markdown(text),
         content_text=text,
         summary=title,
-        keywords=(),
         image_url=None,
         content_hash=digest,
     )

@@ -17,7 +17,7 @@ import asyncio
 import json
 import logging
 import time
-from collections import Counter, deque
+from collections import Counter
 from collections.abc import Callable
 from typing import Any
 from urllib.parse import urlsplit, urlunsplit
@@ -25,6 +25,7 @@ from urllib.parse import urlsplit, urlunsplit
 import aiohttp
 
 from bot.config import Settings
+from bot.ratelimit import SlidingWindow
 from bot.text.llm_prompt import build_messages
 from bot.text.summarizer import Summarizer, SummaryInput
 from bot.text.summary_guard import accept_llm_summary
@@ -110,8 +111,7 @@ class LLMSummarizer:
         self._session = session
         self._owns_session = session is None
         self._slots = asyncio.Semaphore(max(1, settings.llm_concurrency))
-        self._clock = clock
-        self._sent_at: deque[float] = deque()
+        self._calls = SlidingWindow(self._calls_per_hour, WINDOW_S, clock)
         self._cap_reported = False
         self.outcomes: Counter[str] = Counter()
         """How each call ended: "llm", or the reason the fallback was used."""
@@ -133,7 +133,7 @@ class LLMSummarizer:
 
     async def try_llm(self, item: SummaryInput) -> str | None:
         """The model's accepted summary, or None (the reason is logged and counted)."""
-        if not self._under_cap():
+        if self._calls.wait() > 0:  # do not queue for a slot when the cap is reached
             self._fall_back_at_cap()
             return None
         reason: str
@@ -185,20 +185,11 @@ class LLMSummarizer:
             body = await _read_capped(response, MAX_RESPONSE_BYTES)
         return _content_of(body)
 
-    def _under_cap(self) -> bool:
-        horizon = self._clock() - WINDOW_S
-        while self._sent_at and self._sent_at[0] <= horizon:
-            self._sent_at.popleft()
-        if len(self._sent_at) < self._calls_per_hour:
-            self._cap_reported = False
-            return True
-        return False
-
     def _take_call(self) -> bool:
         """Count one request in the sliding one-hour window, if the cap allows it."""
-        if not self._under_cap():
+        if not self._calls.try_take():
             return False
-        self._sent_at.append(self._clock())
+        self._cap_reported = False
         return True
 
     def _fall_back(self, reason: str) -> None:

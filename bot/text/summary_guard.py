@@ -9,15 +9,14 @@ unfinished reasoning block). None means: use the offline summary instead.
 from __future__ import annotations
 
 import re
-import unicodedata
 
+from bot.safe import neutralize_mentions, strip_invisible
 from bot.text.summarizer import SummaryInput
 
 MAX_SUMMARY_CHARS = 400
 MAX_RAW_CHARS = 600
 MIN_SUMMARY_CHARS = 10
 ELLIPSIS = "…"
-ZWSP = "\u200b"
 
 _THINK_BLOCK = re.compile(r"^\s*<think(?:ing)?>.*?</think(?:ing)?>", re.DOTALL | re.IGNORECASE)
 _THINK_OPEN = re.compile(r"</?think(?:ing)?>", re.IGNORECASE)
@@ -45,18 +44,9 @@ _NOT_A_SUMMARY = re.compile(
     re.IGNORECASE,
 )
 _EMPHASIS = re.compile(r"\*\*|__|(?<!\w)\*(?=\S)|(?<=\S)\*(?!\w)")
-_MASS_MENTION = re.compile(r"@(everyone|here)", re.IGNORECASE)
-_ID_MENTION = re.compile(r"<(@[!&]?|#)")
 _SPACES = re.compile(r"\s+")
 _SENTENCE_END = re.compile(r"[.!?][\"'”’»)\]]*(?= )|[。！？]")
 _QUOTES = {'"': '"', "“": "”", "'": "'", "「": "」", "«": "»"}
-
-
-def _strip_invisible(text: str) -> str:
-    """Drop control and format characters (zero-width, bidi overrides) but keep whitespace."""
-    return "".join(
-        ch for ch in text if ch.isspace() or unicodedata.category(ch) not in ("Cc", "Cf", "Co")
-    )
 
 
 def _strip_wrapping_quotes(text: str) -> str:
@@ -75,13 +65,6 @@ def _urls_known(text: str, item: SummaryInput) -> bool:
         if url and url not in haystack:
             return False
     return True
-
-
-def neutralize_mentions(text: str) -> str:
-    """Make @everyone, @here and <@id>/<@&id>/<#id> mention syntax inert (a zero-width space
-    after the @ or <), so the text pings no one even if sent with mentions allowed."""
-    text = _MASS_MENTION.sub(lambda m: f"@{ZWSP}{m.group(1)}", text)
-    return _ID_MENTION.sub(lambda m: f"<{ZWSP}{m.group(1)}", text)
 
 
 def truncate_summary(text: str, limit: int = MAX_SUMMARY_CHARS) -> str:
@@ -107,7 +90,7 @@ def accept_llm_summary(text: str, item: SummaryInput) -> str | None:
     text = _THINK_BLOCK.sub("", text, count=1)
     if _THINK_OPEN.search(text):
         return None
-    text = _strip_invisible(text).strip()
+    text = strip_invisible(text).strip()
     if not text or len(text) > MAX_RAW_CHARS:
         return None
     text = _strip_wrapping_quotes(_LABEL_PREFIX.sub("", text, count=1).strip())

@@ -16,7 +16,7 @@ from typing import Any
 import discord
 import pytest
 
-from bot.deliver.outbox import Outbox
+from bot.delivery.outbox import Outbox, OutboxSettings
 from tests.e2e.harness import running_bot
 from tests.fakediscord import FakeDiscord, Overwrite, StandardGuild, StoredMessage, permissions
 from tests.feedserver import FeedServer, rss_feed
@@ -29,7 +29,9 @@ FEED_PATH = "/feed.xml"
 def quick_outbox_retries(monkeypatch: pytest.MonkeyPatch) -> None:
     """The outbox's real retry logic with a 0.2 s backoff base instead of 5 s, so a test that
     makes the outbox retry (a 503, a 429 without Via) ends in seconds."""
-    monkeypatch.setattr("bot.runtime.Outbox", functools.partial(Outbox, backoff_base_s=0.2))
+    monkeypatch.setattr(
+        "bot.runtime.Outbox", functools.partial(Outbox, settings=OutboxSettings(backoff_base_s=0.2))
+    )
 
 
 def hostile(role_id: int, user_id: int) -> str:

@@ -148,7 +148,8 @@ async def test_digest_schedule_then_a_driven_slot_posts_one_digest(
         entries = " ".join(e.get("description", "") for e in digest.embeds)
         assert entries.index("free nitro") < entries.index("Second")  # newest first
         assert digest.allowed_mentions == {"parse": []} and not digest.pinged.anyone
-        assert str(digest.nonce).startswith("d") and str(digest.nonce).endswith(".0")
+        # A digest of one message carries its delivery's own nonce.
+        assert str(digest.nonce).startswith("d") and str(digest.nonce)[1:].isdigit()
 
         # The same slot again (another tick, the catch-up job) sends nothing more.
         assert await runtime.digests.run_due() == []

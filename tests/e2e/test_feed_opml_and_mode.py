@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 from pathlib import Path
 
-from bot.ops.opml import OpmlFeed, export_opml, parse_opml
+from bot.features.feeds.opml import OpmlFeed, export_opml, parse_opml
 from tests.e2e.harness import running_bot
 from tests.fakediscord import AttachmentOpt, FakeDiscord, InteractionHandle
 from tests.feedserver import FeedServer, rss_feed

@@ -10,6 +10,7 @@ from typing import Any
 
 from bot.app import DigestBot
 from bot.store.topics import MAX_TOPICS_PER_MEMBER
+from tests.deliveryfakes import until
 from tests.e2e.harness import running_bot
 from tests.fakediscord import FakeDiscord, StandardGuild, StoredMessage
 from tests.fakediscord.state import DM
@@ -56,6 +57,10 @@ class Feeds:
         self.server.set(f"/{name}.xml", letter(name, self.titles[name]))
         outcomes = await self.bot.runtime.poller.poll_due(all_feeds=True)
         assert all(o.ok for o in outcomes)
+
+
+async def dms_paused(bot: DigestBot, user_id: int) -> bool:
+    return bool(await bot.runtime.store.deliveries.for_target("user", user_id, state="paused"))
 
 
 async def command(
@@ -290,10 +295,7 @@ async def test_closed_dms_pause_follows_without_retries_until_the_member_resumes
             timeout=10,
         )
         dm_id = dm_channel_id(fake, closed)
-        await fake.wait_until(
-            lambda: bot.runtime.outbox is not None and bot.runtime.outbox.stats.paused_targets == 1,
-            timeout=10,
-        )
+        await until(lambda: dms_paused(bot, closed), what="the closed member's deliveries paused")
         await feeds.publish("alpha", "Rust two")
         await fake.wait_for_dms(world.member_id, 2, timeout=10)
         await bot.runtime.outbox.drain()  # type: ignore[union-attr]
@@ -328,10 +330,7 @@ async def test_any_command_tells_a_member_once_that_their_follows_are_paused(
         await feeds.subscribe(world, "alpha")
         await command(fake, world, "follow", {"topic": "rust"}, closed)
         await feeds.publish("alpha", "Rust one")
-        await fake.wait_until(
-            lambda: bot.runtime.outbox is not None and bot.runtime.outbox.stats.paused_targets == 1,
-            timeout=10,
-        )
+        await until(lambda: dms_paused(bot, closed), what="the closed member's deliveries paused")
         handle = await fake.invoke_command(
             "latest", {}, guild_id=world.guild_id, channel_id=world.general_id, user_id=closed
         )

@@ -11,10 +11,13 @@ from typing import Any
 import pytest
 
 from bot.app import DigestBot
-from bot.deliver.render import DESCRIPTION_LIMIT, EMBED_TOTAL_LIMIT, TITLE_LIMIT, embed_size
-from bot.services.search import PAGE_SIZE, SearchRequest, SearchResults, SearchService
-from bot.store.search import SearchHit, SearchPage, format_snippet
-from cogs.search import _MARKDOWN_TOKEN, NOT_YOURS, cut_snippet, render_results
+from bot.features.search.render import MARKDOWN_TOKEN, cut_snippet, render_results
+from bot.features.search.service import PAGE_SIZE, SearchRequest, SearchResults, SearchService
+from bot.model import EMBED_DESCRIPTION_LIMIT as DESCRIPTION_LIMIT
+from bot.model import EMBED_TITLE_LIMIT as TITLE_LIMIT
+from bot.model import EMBED_TOTAL_LIMIT, SearchHit
+from bot.store.search import SearchPage, display_snippet
+from cogs.search import NOT_YOURS
 from tests.e2e.harness import running_bot
 from tests.fakediscord import FakeDiscord, Overwrite, StandardGuild, StoredMessage
 from tests.fakediscord.permissions import SEND_MESSAGES
@@ -306,11 +309,11 @@ async def test_latest_lists_the_newest_items_as_compact_embeds(
 
 def _balanced(markdown: str) -> bool:
     """Every `**` that is not escaped is closed again."""
-    return len([t for t in _MARKDOWN_TOKEN.findall(markdown) if t == "**"]) % 2 == 0
+    return len([t for t in MARKDOWN_TOKEN.findall(markdown) if t == "**"]) % 2 == 0
 
 
 def test_results_embed_fits_discord_limits_with_hostile_hits() -> None:
-    snippet = format_snippet(("\x02rust\x03 and *stars* \\ back_slash " * 40) + "@everyone")
+    snippet = display_snippet(("\x02rust\x03 and *stars* \\ back_slash " * 40) + "@everyone")
     hits = [
         SearchHit(
             item_id=n,
@@ -327,9 +330,10 @@ def test_results_embed_fits_discord_limits_with_hostile_hits() -> None:
     request = SearchRequest(1, "rust " * 300, None, None, "7d", "a" * 200)
     page = SearchPage(hits, 0, PAGE_SIZE, True, None, recent_only=True, window=1000)
     results = SearchResults(request, page, 0, True)
-    embed = render_results(results)
+    message = render_results(results)
+    (embed,) = message.embeds
     assert embed.description is not None and len(embed.description) <= DESCRIPTION_LIMIT
-    assert embed_size(embed) <= EMBED_TOTAL_LIMIT and len(embed.title or "") <= TITLE_LIMIT
+    assert embed.size() <= EMBED_TOTAL_LIMIT and len(embed.title or "") <= TITLE_LIMIT
     blocks = embed.description.split("\n\n")
     assert len(blocks) == PAGE_SIZE + 1  # the filters line, then ten results
     for number, block in enumerate(blocks[1:], start=1):
@@ -337,7 +341,7 @@ def test_results_embed_fits_discord_limits_with_hostile_hits() -> None:
         assert "**rust**" in block  # every result keeps a snippet with the bold word
     assert "@everyone" not in embed.description.replace("@\u200beveryone", "")
     assert "<@123>" not in embed.description
-    assert "newest 1,000" in (embed.footer.text or "")
+    assert "newest 1,000" in (embed.footer or "")
 
 
 def test_cut_snippet_never_splits_escapes_or_leaves_bold_open() -> None:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import hashlib
 from datetime import UTC, datetime
 
-from bot.ingest.entry import EnrichedItem, Entry
+from bot.model import EnrichedItem, Entry
 from bot.store.db import Database
 from bot.store.feeds import FeedStore
 from bot.store.items import FreshItem, save_items
@@ -34,10 +34,8 @@ def make_item(
     digest = hashlib.sha256(f"{title}\n{summary}\n{text}".encode()).hexdigest()
     item = EnrichedItem(
         entry=entry,
-        content_md=text,
         content_text=text,
         summary=summary,
-        keywords=(),
         image_url=None,
         content_hash=digest,
     )

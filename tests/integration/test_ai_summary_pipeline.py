@@ -5,11 +5,11 @@ from __future__ import annotations
 from pathlib import Path
 
 from bot.config import FetchAllowList, Settings
+from bot.features.feeds.service import FeedService
 from bot.ingest.fetch import FeedFetcher
 from bot.ingest.pipeline import FeedPipeline
-from bot.services.feeds import FeedService
+from bot.model import FeedRow
 from bot.store import Store
-from bot.store.feeds import FeedRow
 from bot.text.llm import LLMSummarizer
 from bot.text.summary import OfflineSummarizer
 from tests.fakellm import GOOD_SUMMARY, Reply, running_fake_llm

@@ -4,7 +4,6 @@ but keeps tombstones, so a pruned item that reappears in its feed is never store
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import sqlite3
 import time
 from datetime import UTC, datetime
@@ -13,15 +12,17 @@ from pathlib import Path
 import pytest
 
 from bot.config import FetchAllowList, Settings
-from bot.ingest.entry import EnrichedItem, Entry
+from bot.features.feeds.service import FeedService
 from bot.ingest.fetch import FeedFetcher
 from bot.ingest.pipeline import FeedPipeline
-from bot.ops.backup import cmd_backup, cmd_prune, retention_loop
-from bot.services.feeds import FeedService
+from bot.model import EnrichedItem, Entry
+from bot.ops.backup import cmd_backup, cmd_prune, prune_expired
+from bot.scheduler import JobScheduler
 from bot.store import Store
 from bot.store.db import latest_schema_version
 from bot.store.items import FreshItem, save_items
 from bot.store.maintenance import backup, integrity_check, prune
+from tests.deliveryfakes import until
 from tests.feedserver import FeedServer, rss_feed
 
 
@@ -36,7 +37,7 @@ def fresh(n: int, published: datetime | None = None) -> FreshItem:
         content_html=f"<p>{text}</p>",
         description_html="",
     )
-    return FreshItem(EnrichedItem(entry, text, text, text[:100], (), None, f"c{n}"), f"r{n}")
+    return FreshItem(EnrichedItem(entry, text, text[:100], None, f"c{n}"), f"r{n}")
 
 
 def snapshot(path: Path) -> tuple[int, int, int, str]:
@@ -207,29 +208,32 @@ async def test_prune_command_uses_the_setting_and_keeps_recent_items(
     await store.close()
 
 
-async def test_the_retention_loop_prunes_on_start_and_keeps_going(tmp_path: Path) -> None:
+async def test_retention_prunes_at_start_and_on_its_schedule(tmp_path: Path) -> None:
+    """The runtime's retention job: once at start, then on the one JobScheduler."""
     store = await Store.open(tmp_path / "bot.db")
     feed = await store.feeds.add("https://example.com/f", interval_s=900, now=0, first_poll_at=0)
     now = [time.time() + 1000 * 86400.0]  # later than every publication date here
     async with store.db.transaction() as tx:
         await save_items(tx, feed.id, [fresh(n) for n in range(4)], now=now[0] - 10 * 86400)
-    task = asyncio.create_task(retention_loop(store.db, 7, every_s=0.02, clock=lambda: now[0]))
+
+    async def prune() -> None:
+        await prune_expired(store.db, 7, now[0])
+
+    scheduler = JobScheduler()
+    scheduler.at("retention:start", datetime.now(UTC), prune)
+    scheduler.every("retention", 0.05, prune)
+    scheduler.start()
     try:
-        for _ in range(100):
-            if await store.items.count() == 0:
-                break
-            await asyncio.sleep(0.01)
-        assert await store.items.count() == 0
+        await until(lambda: items_left(store, 0), what="the start-up prune")
         async with store.db.transaction() as tx:
             await save_items(tx, feed.id, [fresh(9)], now=now[0])
-        now[0] += 8 * 86400  # a week later the loop prunes the new one too
-        for _ in range(100):
-            if await store.items.count() == 0:
-                break
-            await asyncio.sleep(0.01)
-        assert await store.items.count() == 0
+        assert await store.items.count() == 1  # a fresh item stays
+        now[0] += 8 * 86400  # a week later the job prunes the new one too
+        await until(lambda: items_left(store, 0), what="the scheduled prune")
     finally:
-        task.cancel()
-        with contextlib.suppress(asyncio.CancelledError):
-            await task
+        await scheduler.shutdown()
         await store.close()
+
+
+async def items_left(store: Store, count: int) -> bool:
+    return await store.items.count() == count

@@ -114,9 +114,9 @@ async def test_console_mode_runs_typed_commands(tmp_path: Path, feed_server: Fee
     typed = f"feed add {feed_server.url('/f')} --backfill 2\nfeed list\nnonsense\nquit\n"
     code, out, _ = await digestbot("run", env=archive_env(tmp_path), stdin=typed.encode())
     assert code == 0
-    assert "Following: CLI Letter" in out
+    assert "✅ Following CLI Letter in #console (instant mode)." in out
     assert "Unknown command 'nonsense'" in out
-    assert "CLI Letter → this console · instant" in out
+    assert "CLI Letter → #console · instant" in out
 
 
 async def test_a_closed_pipe_is_not_a_crash(tmp_path: Path) -> None:

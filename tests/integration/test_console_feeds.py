@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import bot.console.feeds  # noqa: F401  (registers the console commands)
-from bot.console.registry import ConsoleContext
+from bot.console.registry import CONSOLE_GUILD_ID, ConsoleContext
 from bot.console.repl import run_command
 from bot.runtime import Runtime
 from bot.store.feeds import FeedMeta
@@ -46,5 +46,25 @@ async def test_feed_commands_strip_control_characters_from_feed_text(
         for answer in answers:
             assert answer is not None and "Evil Letter" in answer
             assert "\x1b" not in answer and "\x07" not in answer
+    finally:
+        await runtime.close()
+
+
+async def test_console_feed_mode_switches_the_consoles_feed_like_feed_mode(
+    tmp_path: Path, feed_server: FeedServer
+) -> None:
+    feed_server.set("/f", rss_feed([{"title": "post", "guid": "1"}], title="Mode Letter"))
+    runtime = await Runtime.open(bot_settings(tmp_path))
+    try:
+        ctx = ConsoleContext(runtime, lambda _: None)
+        await run_command(ctx, f"feed add {feed_server.url('/f')} --mode digest --backfill 0")
+        answer = await run_command(ctx, "feed mode instant mode letter")
+        assert answer == "That feed is now in instant mode in #console."
+        (view,) = await runtime.subscriptions.for_guild(CONSOLE_GUILD_ID)
+        assert view.subscription.mode == "instant"
+        refused = await run_command(ctx, "feed mode digest nothing like it")
+        assert refused == "Sorry: This server doesn't follow a feed by that name."
+        usage = await run_command(ctx, "feed mode sometimes mode letter")
+        assert usage is not None and "invalid choice: 'sometimes'" in usage
     finally:
         await runtime.close()

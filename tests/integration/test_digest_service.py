@@ -19,16 +19,16 @@ import pytest_asyncio
 
 from bot.console.digest import digest_off, digest_preview, digest_schedule
 from bot.console.registry import CONSOLE_CHANNEL_ID, CONSOLE_GUILD_ID, ConsoleContext
-from bot.deliver.digest import DigestMessage
-from bot.deliver.digest_send import DiscordDigestPoster
-from bot.deliver.outbox import Outbox
-from bot.deliver.render import ItemView
-from bot.deliver.senders import ConsoleSender, DiscordSender, SentMessage
+from bot.delivery.compose import DeliveryComposer
+from bot.delivery.console_sender import ConsoleSender
+from bot.delivery.discord_sender import DiscordSender
+from bot.delivery.outbox import Outbox, OutboxClock, OutboxSettings
+from bot.delivery.senders import Sender, SentMessage
+from bot.delivery.terminal import to_text
+from bot.features.digest.service import DigestService, NotSubscribedError
+from bot.model import DeliveryRow, Embed, Message, SubscriptionMode
 from bot.runtime import Runtime
-from bot.services.digests import DigestService, NotSubscribedError
 from bot.store import Store
-from bot.store.deliveries import DeliveryRow
-from bot.store.subscriptions import SubscriptionMode
 from tests.deliveryfakes import add_polled_feed, poll_items
 from tests.e2e import harness
 from tests.fakediscord import FakeDiscord
@@ -62,29 +62,30 @@ class Post:
     delivery_id: int
     nonce: str
     content: str | None
-    embeds: list[discord.Embed]
+    embeds: list[Embed]
 
 
 @dataclass
 class RecordingPoster:
-    """A Sender that posts digest messages one by one and records them; `crash_on(nonce)`
-    decides whether the process dies right after that post reached 'Discord'."""
+    """A Sender that records digest messages and single posts; `crash_on(nonce)` decides
+    whether the process dies right after that post reached 'Discord'."""
 
     posts: list[Post] = field(default_factory=list)
     items: list[tuple[int, str]] = field(default_factory=list)  # (delivery id, item title)
     lookups: list[str] = field(default_factory=list)
     crash_on: Callable[[str], bool] = lambda nonce: False
 
-    async def post_digest_message(
-        self, delivery: DeliveryRow, message: DigestMessage, nonce: str
-    ) -> SentMessage:
+    async def send(self, delivery: DeliveryRow, message: Message, *, nonce: str) -> SentMessage:
+        if delivery.kind != "digest":
+            self.items.append((delivery.target_id, message.embeds[0].title or ""))
+            return SentMessage(10_000 + len(self.items), delivery.target_id)
         self.posts.append(Post(delivery.id, nonce, message.content, list(message.embeds)))
         if self.crash_on(nonce):
             raise Crash(nonce)
         return SentMessage(len(self.posts), delivery.target_id)
 
-    async def find_digest_message(
-        self, delivery: DeliveryRow, nonce: str, message: DigestMessage
+    async def find_existing(
+        self, delivery: DeliveryRow, message: Message, *, nonce: str
     ) -> int | None:
         self.lookups.append(nonce)
         for index, post in enumerate(self.posts, start=1):
@@ -92,19 +93,10 @@ class RecordingPoster:
                 return index
         return None
 
-    async def send_item(
-        self, delivery: DeliveryRow, item: ItemView, mention_role_id: int | None
-    ) -> SentMessage:
-        self.items.append((delivery.target_id, item.title))
-        return SentMessage(10_000 + len(self.items), delivery.target_id)
-
-    async def send_text(self, delivery: DeliveryRow, text: str) -> SentMessage:
-        raise AssertionError("a digest is posted message by message, not as text")
-
-    async def find_existing(self, delivery: DeliveryRow, item: ItemView | None) -> int | None:
+    async def system_channel_for(self, guild_id: int) -> int | None:
         return None
 
-    async def system_channel_for(self, guild_id: int) -> int | None:
+    async def guild_name(self, guild_id: int) -> str | None:
         return None
 
     def linked_ids(self) -> list[str]:
@@ -120,16 +112,13 @@ async def store(tmp_path: Path) -> AsyncIterator[Store]:
     await opened.close()
 
 
-def outbox(store: Store, sender: object, clock: Clock, service: DigestService) -> Outbox:
+def outbox(store: Store, sender: Sender, clock: Clock, service: DigestService) -> Outbox:
     return Outbox(
         store,
-        sender,  # type: ignore[arg-type]
-        clock=clock,
-        monotonic=wall.monotonic,
-        sleep=asyncio.sleep,
-        backoff_base_s=0.0,
-        channel_burst=1000,
-        handlers={"digest": service.send_delivery},
+        sender,
+        DeliveryComposer(store, service, sender.guild_name),
+        settings=OutboxSettings(backoff_base_s=0.0, channel_burst=1000),
+        clock=OutboxClock(wall=clock, monotonic=wall.monotonic, sleep=asyncio.sleep),
     )
 
 
@@ -219,7 +208,8 @@ async def test_daily_berlin_digest_is_sent_once_per_day_at_nine_local_across_dst
     # Each digest holds exactly the item that arrived the day before it.
     assert [await item_sids(store, d) for d in digests] == [[f"a-{n}"] for n in range(days)]
     assert all(d.state == "sent" for d in digests)
-    assert [p.nonce for p in poster.posts] == [f"d{d.id}.0" for d in digests]
+    # One message each: the delivery's own nonce.
+    assert [p.nonce for p in poster.posts] == [f"d{d.id}" for d in digests]
     assert poster.linked_ids() == [f"a-{n}" for n in range(days)]
 
 
@@ -363,7 +353,8 @@ async def test_switching_modes(store: Store) -> None:
     await poll_items(store, feed, ["d-2"], now=clock.now)
     preview = await service.preview(CH)
     assert preview.item_count == 1  # d-1 was posted already; only d-2 waits
-    assert "Post d-2" in preview.text and "Post d-1" not in preview.text
+    text = "\n".join(to_text(message) for message in preview.messages)
+    assert "Post d-2" in text and "Post d-1" not in text
 
     # Back to instant: what waited for the digest is posted now, not lost.
     change = await service.set_mode(GUILD, CH, feed, "instant")
@@ -642,41 +633,30 @@ async def test_a_crash_mid_digest_resumes_without_resending(tmp_path: Path) -> N
 
 
 class LosingThirdAnswer:
-    """The real Discord sender and digest poster, except that the answer to the third digest
-    message is lost after the fake Discord posted it (503: discord.py does not retry it)."""
+    """The real Discord sender, except that the answer to the third digest message is lost
+    after the fake Discord posted it (503: discord.py does not retry it)."""
 
-    def __init__(self, sender: DiscordSender, poster: DiscordDigestPoster, fake: FakeDiscord):
+    def __init__(self, sender: DiscordSender, fake: FakeDiscord):
         self._sender = sender
-        self._poster = poster
         self._fake = fake
         self.lookups: list[str] = []
 
-    async def post_digest_message(
-        self, delivery: DeliveryRow, message: DigestMessage, nonce: str
-    ) -> SentMessage:
+    async def send(self, delivery: DeliveryRow, message: Message, *, nonce: str) -> SentMessage:
         if nonce.endswith(".2") and not self.lookups:
             self._fake.faults.fail(r"/messages$", 503, method="POST", after_effect=True)
-        return await self._poster.post_digest_message(delivery, message, nonce)
+        return await self._sender.send(delivery, message, nonce=nonce)
 
-    async def find_digest_message(
-        self, delivery: DeliveryRow, nonce: str, message: DigestMessage
+    async def find_existing(
+        self, delivery: DeliveryRow, message: Message, *, nonce: str
     ) -> int | None:
         self.lookups.append(nonce)
-        return await self._poster.find_digest_message(delivery, nonce, message)
-
-    async def send_item(
-        self, delivery: DeliveryRow, item: ItemView, mention_role_id: int | None
-    ) -> SentMessage:
-        return await self._sender.send_item(delivery, item, mention_role_id)
-
-    async def send_text(self, delivery: DeliveryRow, text: str) -> SentMessage:
-        return await self._sender.send_text(delivery, text)
-
-    async def find_existing(self, delivery: DeliveryRow, item: ItemView | None) -> int | None:
-        return await self._sender.find_existing(delivery, item)
+        return await self._sender.find_existing(delivery, message, nonce=nonce)
 
     async def system_channel_for(self, guild_id: int) -> int | None:
         return await self._sender.system_channel_for(guild_id)
+
+    async def guild_name(self, guild_id: int) -> str | None:
+        return await self._sender.guild_name(guild_id)
 
 
 @contextlib.asynccontextmanager
@@ -706,7 +686,7 @@ async def test_150_items_through_the_fake_discord_within_limits_once_each(
     clock.now = wall.time()
     (digest,) = await digests_of(store, world.news_id)
     async with discord_client(fake) as client:
-        sender = LosingThirdAnswer(DiscordSender(client), DiscordDigestPoster(client), fake)
+        sender = LosingThirdAnswer(DiscordSender(client), fake)
         await outbox(store, sender, clock, service).drain()
     (digest,) = await digests_of(store, world.news_id)
     assert digest.state == "sent" and digest.attempts == 2
@@ -745,10 +725,10 @@ async def test_console_schedule_preview_digest_and_off(tmp_path: Path) -> None:
         )
         answer = await digest_schedule(ctx, ["daily", "09:00", "Europe/Berlin"])
         assert answer == (
-            "Digest daily at 09:00 (Europe/Berlin). "
-            "Next one: 2024-05-01 09:00 CEST (2024-05-01 07:00 UTC)."
+            "✅ #console gets a digest daily at 09:00 (Europe/Berlin). "
+            "Next one: 2024-05-01 07:00 UTC."
         )
-        assert "Nothing for the digest yet" in await digest_preview(ctx, [])
+        assert "Nothing for #console's digest yet" in await digest_preview(ctx, [])
         clock.now += 60
         await poll_items(store, feed, ["d-2", "d-1"], now=clock.now)
         preview = await digest_preview(ctx, [])
@@ -756,16 +736,14 @@ async def test_console_schedule_preview_digest_and_off(tmp_path: Path) -> None:
 
         clock.now = ts("2024-05-01T07:00:00")
         await runtime.digests.run_due()
-        worker = Outbox(
-            store,
-            ConsoleSender(printed.append),
-            clock=clock,
-            handlers={"digest": runtime.digests.send_delivery},
-        )
+        worker = outbox(store, ConsoleSender(printed.append), clock, runtime.digests)
         await worker.drain()
         (text,) = printed
         assert "2 new items" in text and text.index("Post d-2") < text.index("Post d-1")
-        assert await digest_off(ctx, []) == "Digest turned off."
-        assert await digest_off(ctx, []) == "There was no digest; nothing changed."
+        assert await digest_off(ctx, []) == (
+            "Digest for #console turned off. Its digest-mode feeds keep being collected; "
+            "schedule it again with `/digest schedule`."
+        )
+        assert await digest_off(ctx, []) == "#console has no digest; nothing changed."
     finally:
         await runtime.close()

@@ -9,11 +9,11 @@ from typing import Any
 import pytest
 
 from bot.config import FetchAllowList, Settings
+from bot.features.feeds.service import fetch_feed_document
 from bot.ingest import discover
 from bot.ingest.discover import discover_feeds, looks_like_feed
 from bot.ingest.errors import DiscoveryError
 from bot.ingest.fetch import FeedFetcher, FetchResult
-from bot.services.feeds import fetch_feed_document
 from tests.feedserver import (
     FeedServer,
     atom_feed,

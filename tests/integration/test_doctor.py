@@ -10,7 +10,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from bot.config import Settings
-from bot.ingest.entry import EnrichedItem, Entry
+from bot.model import EnrichedItem, Entry
 from bot.ops.cli import cmd_doctor
 from bot.ops.doctor import Finding, run_doctor
 from bot.store import Store
@@ -30,7 +30,7 @@ def fresh(n: int) -> FreshItem:
         content_html=f"<p>{text}</p>",
         description_html="",
     )
-    return FreshItem(EnrichedItem(entry, text, text, text[:200], (), None, f"c{n}"), f"r{n}")
+    return FreshItem(EnrichedItem(entry, text, text[:200], None, f"c{n}"), f"r{n}")
 
 
 async def make_database(path: Path, items: int = 120) -> int:
@@ -149,8 +149,11 @@ async def test_token_and_channel_permissions_against_the_fake_discord(
         assert any(f.severity == "ok" and "The token belongs to" in f.message for f in found)
         assert any(f.severity == "ok" and f"({world.news_id})" in f.message for f in found)
         assert any(f"({world.no_embed_id}) the bot lacks Embed Links:" in m for m in discord_errors)
+        # Discord's implicit rule (discord.py's calculation keeps it): who cannot send
+        # messages cannot embed links either.
         assert any(
-            f"({world.no_send_id}) the bot lacks Send Messages:" in m for m in discord_errors
+            f"({world.no_send_id}) the bot lacks Send Messages, Embed Links:" in m
+            for m in discord_errors
         )
         assert any(f"cannot see channel {world.no_view_id}" in m for m in discord_errors)
         assert any(f"Channel {deleted_channel} " in m for m in discord_errors)

@@ -109,14 +109,16 @@ async def test_a_page_without_a_feed_link_names_the_followed_feed_it_found(
         added = await run_command(
             ctx, f"feed add {feed_server.url('/feed')} --mode digest --backfill 0"
         )
-        assert added is not None and added.startswith("Following: The Letter")
+        assert added is not None and added.startswith(
+            "✅ Following The Letter in #console (digest mode)."
+        )
         (feed,) = await runtime.store.feeds.all()
 
         # Discovery falls back to the host's /feed: the feed this console already follows.
         answer = await run_command(ctx, f"feed add {feed_server.url('/about')}")
         assert answer is not None
         assert answer.startswith(f"Found the feed The Letter at <{feed.url}>.\n")
-        assert "Already following: The Letter" in answer
+        assert "✅ Already following The Letter in #console." in answer
         assert "Nothing changed. Kept: digest mode; role ping none." in answer
         stored = await runtime.store.subscriptions.find(CONSOLE_CHANNEL_ID, feed.id)
         assert stored is not None and stored.mode == "digest"

@@ -15,13 +15,17 @@ import pytest
 import bot.console.follow  # noqa: F401  (registers the console commands)
 from bot.console.registry import CONSOLE_CHANNEL_ID, CONSOLE_GUILD_ID, ConsoleContext
 from bot.console.repl import run_command
-from bot.deliver.senders import CANNOT_DM_USER, ConsoleSender, PermanentSendError
+from bot.delivery.console_sender import ConsoleSender
+from bot.delivery.discord_sender import CANNOT_DM_USER
+from bot.delivery.senders import PermanentSendError
+from bot.features.follow.service import DMS_CLOSED_TEXT, DMS_RESUMED_TEXT, StopOutcome
+from bot.features.search.service import SearchInputError
 from bot.ingest.pipeline import FeedPipeline
+from bot.model import DeliveryRow
 from bot.runtime import Runtime
-from bot.services.follow import DMS_CLOSED_TEXT, DMS_RESUMED_TEXT, StopOutcome
-from bot.services.search import SearchInputError
+from bot.search.percolator import active_topics_percolator
+from bot.search.query import QueryProblem
 from bot.store import Store
-from bot.store.deliveries import DeliveryRow
 from bot.store.polls import PollSuccess, commit_poll
 from bot.store.topics import MAX_TOPICS_PER_MEMBER, FollowOutcome, TopicStore
 from tests.deliveryfakes import RecordingSender, add_polled_feed, fresh_item
@@ -82,7 +86,7 @@ class Bench:
         return outcome.new_item_ids
 
     def dms(self, user_id: int) -> list[str]:
-        return [c.text or "" for c in self.sender.calls if c.target == ("user", user_id)]
+        return [c.shown for c in self.sender.calls if c.target == ("user", user_id)]
 
     async def dm_rows(self, user_id: int) -> list[DeliveryRow]:
         return await self.runtime.store.deliveries.for_target("user", user_id)
@@ -129,7 +133,7 @@ async def test_new_items_dm_each_matching_member_once_never_backfill_or_edits(
         assert len(new) == 1
         ann = bench.dms(ANN)
         assert len(ann) == 1
-        assert ann[0].startswith('🔔 matches your topics `rust`, `"borrow checker"`, `rust`\n')
+        assert ann[0].startswith('🔔 A new post matches your topics rust, "borrow checker"; rust\n')
         assert "Rust and the borrow checker" in ann[0]
         assert bench.dms(BOB) == [] and bench.dms(CAT) == []
         (row,) = await bench.dm_rows(ANN)
@@ -196,6 +200,9 @@ async def test_follow_limit_duplicates_and_unfollow(
         assert again.result.outcome is FollowOutcome.ALREADY_FOLLOWED
         nothing = await follows.follow(GUILD_A, ANN, "-- ... !!")
         assert nothing.result.outcome is FollowOutcome.NOT_SEARCHABLE
+        only_out = await follows.follow(GUILD_A, ANN, "-spam")
+        assert only_out.result.outcome is FollowOutcome.NOT_SEARCHABLE
+        assert only_out.result.problem == QueryProblem.ONLY_EXCLUSIONS.message
         for n in range(MAX_TOPICS_PER_MEMBER - 1):
             assert (await follows.follow(GUILD_A, ANN, f"word{n}")).result.outcome is (
                 FollowOutcome.ADDED
@@ -346,24 +353,25 @@ async def test_console_follow_prints_matches_in_the_terminal(
         ctx = ConsoleContext(runtime, printed.append)
         await bench.subscribe(CONSOLE_GUILD_ID, CONSOLE_CHANNEL_ID, "alpha")
         followed = await run_command(ctx, 'follow "borrow checker" rust')
-        assert followed is not None and followed.startswith('Following `"borrow checker" rust`.')
+        assert followed is not None and followed.startswith('Following "borrow checker" rust.')
         assert "already follow" in (await run_command(ctx, "follow rust 'borrow checker'") or "")
         assert await run_command(ctx, "unfollow nothing here") == (
-            "You don't follow that topic in this server. `following` lists your topics."
+            "You don't follow that topic in this server. `/following` lists your topics."
         )
         await bench.publish(
             "alpha", [("p1", "Rust and the borrow checker"), ("old", "alpha archive rust post")]
         )
         dm = [p for p in printed if p.startswith("🔔")]
         assert len(dm) == 1
-        assert dm[0].startswith('🔔 matches your topic `"borrow checker" rust`\n[Alpha Letter]')
+        expected = '🔔 A new post matches your topic "borrow checker" rust\n\n[Alpha Letter]'
+        assert dm[0].startswith(expected)
         assert "Rust and the borrow checker" in dm[0]
         listed = await run_command(ctx, "following")
         assert listed is not None and "1 match" in listed
         removed = await run_command(ctx, 'unfollow rust "borrow checker"')
         assert removed is not None and removed.startswith("Stopped following")
         assert await run_command(ctx, "following") == (
-            'You follow no topics in this server. Try `follow "open weight"`.'
+            'You follow no topics in this server. Try `/follow "open weight"`.'
         )
 
 
@@ -380,7 +388,7 @@ async def test_a_word_thousands_follow_queues_one_dm_each(tmp_path: Path) -> Non
                 "VALUES (?, ?, 'rust', 'rust', 1)",
                 [(GUILD_A, user) for user in range(1, members + 1)],
             )
-        percolator = await TopicStore(store.db).build_percolator()
+        percolator = await active_topics_percolator(TopicStore(store.db))
         fresh = fresh_item("p1", title="Rust news")
         item = fresh.item
         matches = percolator.match([item.entry.title, item.summary, item.content_text])

@@ -15,7 +15,7 @@ import pytest
 import pytest_asyncio
 from prometheus_client.parser import text_string_to_metric_families
 
-from bot.ingest.entry import EnrichedItem, Entry
+from bot.model import EnrichedItem, Entry
 from bot.ops.health import (
     HealthChecks,
     HealthServer,
@@ -54,7 +54,7 @@ def fresh(stable_id: str) -> FreshItem:
         content_html="<p>body</p>",
         description_html="",
     )
-    item = EnrichedItem(entry, "body", "body", "body", (), None, f"c-{stable_id}")
+    item = EnrichedItem(entry, "body", "body", None, f"c-{stable_id}")
     return FreshItem(item, f"r-{stable_id}")
 
 

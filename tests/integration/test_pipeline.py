@@ -12,13 +12,13 @@ import pytest_asyncio
 from aiohttp import web
 
 from bot.config import FetchAllowList, Settings
+from bot.features.feeds.service import BadFeedURLError, FeedService
 from bot.ingest import pipeline as pipeline_module
 from bot.ingest.errors import FeedError
 from bot.ingest.fetch import FeedFetcher
 from bot.ingest.pipeline import FeedPipeline
-from bot.services.feeds import BadFeedURLError, FeedService
+from bot.model import FeedRow
 from bot.store import Store
-from bot.store.feeds import FeedRow
 from tests.feedserver import (
     FeedServer,
     atom_feed,

@@ -9,7 +9,7 @@ from pathlib import Path
 import aiohttp
 
 from bot.config import FetchAllowList, Settings
-from bot.deliver.senders import ConsoleSender
+from bot.delivery.console_sender import ConsoleSender
 from bot.runtime import Runtime
 from tests.feedserver import FeedServer, rss_feed
 

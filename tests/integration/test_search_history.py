@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from bot.services.search import SearchService
+from bot.features.search.service import SearchService
 from bot.store import Store
 from tests.integration.search_fixtures import NOW, add_feed, add_items, make_item
 

@@ -10,7 +10,7 @@ from typing import cast
 
 import pytest
 
-from bot.services.search import (
+from bot.features.search.service import (
     LATEST_MAX,
     PAGE_SIZE,
     SearchInputError,
@@ -287,29 +287,38 @@ async def test_console_search_prints_the_same_results(
 ) -> None:
     feeds = [world["alpha"], world["gamma"]]
     text = await _console(store, tmp_path, feeds, "search rust --since 7d")
-    assert text.startswith("Results 1–2 of 2 for: rust (since 7d)")
-    assert "[Alpha] Rust async" in text and "[Gamma] Gardening with rust-proof tools" in text
-    assert "https://example.com/a-new" in text and "by Jane Doe" in text
-    assert "**rust**" in text and "guild B" not in text
+    lines = text.splitlines()
+    assert lines[:3] == ["🔎 rust", "  Results 1–2 of 2", "  Filters: since 7d"]
+    assert "  1. Rust async <https://example.com/a-new>" in lines
+    assert "  2. Gardening with rust-proof tools <https://example.com/g-1>" in lines
+    alpha = lines.index("  1. Rust async <https://example.com/a-new>") + 1
+    assert lines[alpha].startswith("  Alpha · ") and lines[alpha].endswith(" UTC · by Jane Doe")
+    assert lines[alpha + 1] == "  rust tokio runtime"  # the snippet (bold is Discord-only)
+    assert any(line.startswith("  Gamma · ") for line in lines) and "guild B" not in text
     text = await _console(store, tmp_path, feeds, 'search "rust async" --author=jane')
     assert "Rust async" in text and "kernel" not in text
     text = await _console(
         store, tmp_path, feeds, "search rust -kernel -compilers -async --feed alpha"
     )
-    assert text.startswith("No results")
+    assert text.splitlines()[0] == "🔎 rust -kernel -compilers -async"
+    assert text.splitlines()[1].startswith("No results")
     text = await _console(store, tmp_path, feeds, "search rust --since soon")
     assert text.startswith("Sorry:") and "7d" in text
     text = await _console(store, tmp_path, feeds, "search --page 2")
-    assert "usage: search WORDS" in text
+    assert "usage: search " in text and "WORDS" in text
 
 
 async def test_console_latest(store: Store, world: dict[str, int], tmp_path: Path) -> None:
     feeds = [world["alpha"], world["gamma"]]
     text = await _console(store, tmp_path, feeds, "latest --count 2")
-    lines = [line for line in text.splitlines() if line.startswith("[")]
-    assert lines == ["[Alpha] Rust async", "[Gamma] Gardening with rust-proof tools"]
+    titles = [line for line in text.splitlines() if line and not line.startswith(" ")]
+    assert titles == ["The 2 newest items:", "Rust async", "Gardening with rust-proof tools"]
+    feeds_shown = [line.split(" · ")[0] for line in text.splitlines() if " · " in line]
+    assert feeds_shown == ["  Alpha", "  Gamma"]
     text = await _console(store, tmp_path, feeds, "latest --feed gamma")
-    assert [line for line in text.splitlines() if line.startswith("[")] == [
-        "[Gamma] Gardening with rust-proof tools"
+    assert [line for line in text.splitlines() if line and not line.startswith(" ")] == [
+        "The 1 newest item:",
+        "Gardening with rust-proof tools",
     ]
+    assert "  Gamma · " in text
     assert "between 1 and 10" in await _console(store, tmp_path, feeds, "latest --count 11")

@@ -4,13 +4,15 @@ from __future__ import annotations
 
 import asyncio
 import sqlite3
+import time
 from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
 
-from bot.ingest.entry import EnrichedItem, Entry
+from bot.model import EnrichedItem, Entry
 from bot.store import Store
+from bot.store.cjk import space_cjk
 from bot.store.db import (
     APPLICATION_ID,
     ForeignDatabaseError,
@@ -18,7 +20,6 @@ from bot.store.db import (
     latest_schema_version,
 )
 from bot.store.items import FreshItem, save_items
-from bot.text.cjk import space_cjk
 
 
 def make_item(stable_id: str, title: str, text: str, *, summary: str = "") -> FreshItem:
@@ -33,10 +34,8 @@ def make_item(stable_id: str, title: str, text: str, *, summary: str = "") -> Fr
     )
     enriched = EnrichedItem(
         entry=entry,
-        content_md=text,
         content_text=text,
         summary=summary or text[:50],
-        keywords=(),
         image_url=None,
         content_hash=f"h-{stable_id}-{hash(text)}",
     )
@@ -175,3 +174,90 @@ async def test_a_failed_commit_leaves_the_writer_usable(tmp_path: Path) -> None:
         assert await store.items.count() == 0
     finally:
         await store.close()
+
+
+def _fts_sound(path: Path) -> list[tuple[int, ...]]:
+    """Raises unless the external-content index matches the items exactly (FTS5's own
+    integrity-check with rank 1 compares every indexed token with the content table)."""
+    conn = sqlite3.connect(path)
+    try:
+        conn.execute("INSERT INTO items_fts (items_fts, rank) VALUES ('integrity-check', 1)")
+        return conn.execute(
+            "SELECT rowid FROM items_fts WHERE items_fts MATCH ? ORDER BY rowid",
+            (space_cjk("更新"),),
+        ).fetchall()
+    finally:
+        conn.close()
+
+
+async def test_the_index_follows_inserts_edits_prunes_and_feed_deletes(tmp_path: Path) -> None:
+    from bot.store.maintenance import prune
+
+    path = tmp_path / "fts.db"
+    store = await Store.open(path)
+    feed_a = await add_feed(store, "https://a.example/feed")
+    feed_b = await add_feed(store, "https://b.example/feed")
+    async with store.db.transaction() as tx:
+        await save_items(tx, feed_a, [make_item("a1", "自動更新の話", "本文で自動更新")], now=1)
+        await save_items(tx, feed_a, [make_item("a2", "Other", "nothing here")], now=1)
+        await save_items(tx, feed_b, [make_item("b1", "B", "また更新した")], now=1)
+    assert _fts_sound(path) == [(1,), (3,)]
+    async with store.db.transaction() as tx:  # edits: a2 gains the word, b1 loses it
+        await save_items(tx, feed_a, [make_item("a2", "Other", "今日も更新")], now=2)
+        await save_items(tx, feed_b, [make_item("b1", "B", "変わらない")], now=2)
+    assert _fts_sound(path) == [(1,), (2,)]
+    await store.feeds.delete(feed_a)  # items go by ON DELETE CASCADE: their rows must too
+    assert _fts_sound(path) == []
+    assert await prune(store.db, time.time() + 10) == 1
+    assert _fts_sound(path) == []
+    async with store.db.reader.execute("SELECT count(*) FROM items") as cursor:
+        assert (await cursor.fetchone()) == (0,)
+    await store.close()
+
+
+async def test_migration_0009_keeps_an_old_archive_searchable_and_drops_unread_columns(
+    tmp_path: Path,
+) -> None:
+    from bot.store.db import _split_sql, load_migrations
+
+    path = tmp_path / "old.db"
+    conn = sqlite3.connect(path, isolation_level=None)
+    for number, _name, sql in load_migrations():
+        if number < 9:
+            for statement in _split_sql(sql):
+                conn.execute(statement)
+    conn.execute(f"PRAGMA application_id = {APPLICATION_ID}")
+    conn.execute("PRAGMA user_version = 8")
+    conn.execute(
+        "INSERT INTO feeds (id, url, interval_s, next_poll_at, created_at) "
+        "VALUES (1, 'https://a.example/feed', 900, 0, 0)"
+    )
+    for item_id, title, text in ((1, "自動更新の話", "本文で自動更新します"), (2, "Café", "plain")):
+        conn.execute(
+            "INSERT INTO items (id, feed_id, stable_id, raw_hash, content_hash, title, "
+            "published_at, first_seen_at, content_md, content_text, summary, keywords) "
+            "VALUES (?, 1, ?, 'r', 'c', ?, 0, 0, 'md', ?, 'sum', 'k')",
+            (item_id, f"s{item_id}", title, text),
+        )
+        conn.execute(
+            "INSERT INTO items_fts (rowid, title, summary, text) VALUES (?, ?, 'sum', ?)",
+            (item_id, space_cjk(title), space_cjk(text)),
+        )
+    conn.close()
+
+    store = await Store.open(path)
+    await store.close()
+    conn = sqlite3.connect(path)
+    columns = {row[1] for row in conn.execute("PRAGMA table_info(items)")}
+    assert "content_md" not in columns and "keywords" not in columns
+    assert conn.execute("SELECT title, fts_title FROM items ORDER BY id").fetchall() == [
+        ("自動更新の話", space_cjk("自動更新の話")),
+        ("Café", None),
+    ]
+    snippet = conn.execute(
+        "SELECT snippet(items_fts, 2, '[', ']', '…', 8) FROM items_fts WHERE items_fts MATCH ?",
+        (space_cjk("更新"),),
+    ).fetchall()
+    assert snippet == [(" 本  文  で  自  動  [更]  [新]  し…",)]  # as search reads it
+    conn.close()
+    assert _fts_sound(path) == [(1,)]

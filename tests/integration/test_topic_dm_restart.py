@@ -15,9 +15,10 @@ from pathlib import Path
 
 import pytest
 
-from bot.deliver.outbox import Outbox
+from bot.delivery.outbox import Outbox, OutboxSettings
 from bot.runtime import Runtime
 from bot.store.routing import dm_key
+from tests.deliveryfakes import until
 from tests.e2e.harness import bot_settings as make_settings
 from tests.e2e.harness import running_bot
 from tests.fakediscord import FakeDiscord, StandardGuild
@@ -143,7 +144,13 @@ async def test_a_dm_sent_just_before_a_crash_is_not_sent_again(
     async with running_bot(tmp_path, fake) as bot:
         outbox = bot.runtime.outbox
         assert outbox is not None
-        await fake.wait_until(lambda: outbox.stats.found_existing == 1, timeout=10)
+        store = bot.runtime.store
+
+        async def sent() -> bool:
+            row = await store.deliveries.get(delivery_id)
+            return row is not None and row.state == "sent"
+
+        await until(sent, what="the DM found as already sent")
         row = await bot.runtime.store.deliveries.get(delivery_id)
         assert row is not None and row.state == "sent" and row.message_id == posted.id
     assert [m.id for m in fake.dms(world.member_id)] == [posted.id]
@@ -159,7 +166,9 @@ async def test_a_lost_answer_is_not_a_second_dm(
 ) -> None:
     """Discord posts the DM, then answers 503 (discord.py does not retry it): the outbox
     retries, finds the DM by its nonce and posts nothing more."""
-    monkeypatch.setattr("bot.runtime.Outbox", functools.partial(Outbox, backoff_base_s=0.2))
+    monkeypatch.setattr(
+        "bot.runtime.Outbox", functools.partial(Outbox, settings=OutboxSettings(backoff_base_s=0.2))
+    )
     fake = fake_discord
     titles = ["Archive post about rust"]
     await follow_setup(tmp_path, fake, feed_server, world, titles)

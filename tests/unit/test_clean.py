@@ -1,4 +1,4 @@
-"""clean_html: hostile feed HTML → Discord markdown + plain text, furniture removed."""
+"""clean_html: hostile feed HTML → plain text and a lead image, furniture removed."""
 
 from __future__ import annotations
 
@@ -6,7 +6,8 @@ import re
 
 import pytest
 
-from bot.text.clean import CleanContent, clean_html, safe_url
+from bot.safe import safe_url
+from bot.text.clean import CleanContent, clean_html
 
 BASE = "https://news.example.com/p/post"
 
@@ -64,12 +65,9 @@ def test_substack_furniture_is_removed_and_story_kept() -> None:
         "Thanks for reading",
     ):
         assert furniture not in result.text, furniture
-        assert furniture not in result.markdown, furniture
     assert "Today the lab released a model. It is fast." in result.text
     assert "Scores on the usual benchmarks." in result.text
     assert "[1] Priced at $10 per million tokens." in result.text
-    assert "#footnote" not in result.markdown
-    assert "[released](https://lab.example/news)" in result.markdown
     assert result.image_url == "https://substackcdn.com/image/fetch/w_1456.png"
 
 
@@ -81,17 +79,17 @@ def test_reader_supported_sentence_is_cut_out_of_a_run_on_paragraph() -> None:
     )
     result = clean(html)
     assert "reader-supported" not in result.text
-    assert "subscriber" not in result.markdown
+    assert "subscriber" not in result.text
     assert "The question is still at stake." in result.text
     assert "With this complexity, I wanted to distill my beliefs." in result.text
 
 
-def test_a_real_button_that_is_not_furniture_stays_a_link() -> None:
+def test_a_real_button_that_is_not_furniture_keeps_its_text() -> None:
     html = (
         '<p class="button-wrapper"><a class="button primary" '
         'href="https://example.org/report.pdf"><span>Read the full report</span></a></p>'
     )
-    assert clean(html).markdown == "[Read the full report](https://example.org/report.pdf)"
+    assert clean(html).text == "Read the full report"
 
 
 @pytest.mark.parametrize(
@@ -113,7 +111,6 @@ def test_a_real_button_that_is_not_furniture_stays_a_link() -> None:
 def test_active_and_hidden_content_is_dropped(html: str) -> None:
     result = clean(f"<p>Before.</p>{html}<p>After.</p>")
     assert result.text == "Before.\n\nAfter."
-    assert result.markdown == "Before.\n\nAfter."
 
 
 def test_unclosed_embed_and_source_do_not_swallow_following_text() -> None:
@@ -125,12 +122,13 @@ def test_unclosed_embed_and_source_do_not_swallow_following_text() -> None:
     assert result.image_url == "https://news.example.com/img/lead.jpg"
 
 
-def test_youtube_embed_becomes_a_link() -> None:
+def test_youtube_embed_leaves_a_line_the_frame_does_not() -> None:
     html = (
         '<div class="youtube-wrap"><div class="youtube-inner"><iframe '
         'src="https://www.youtube-nocookie.com/embed/XpyqKn_1ZP4?rel=0"></iframe></div></div>'
     )
-    assert clean(html).markdown == "[YouTube video](https://www.youtube.com/watch?v=XpyqKn_1ZP4)"
+    assert clean(html).text == "YouTube video"
+    assert clean(html.replace("youtube-nocookie.com", "evil.example")).text == ""
 
 
 @pytest.mark.parametrize(
@@ -148,37 +146,24 @@ def test_youtube_embed_becomes_a_link() -> None:
 )
 def test_unsafe_links_are_dropped_but_keep_their_text(href: str) -> None:
     result = clean(f'<p>Click <a href="{href}">here</a> now.</p>')
-    assert result.markdown == "Click here now."
     assert result.text == "Click here now."
+    assert result.image_url is None
 
 
-def test_relative_links_and_images_resolve_against_the_base() -> None:
+def test_relative_images_resolve_against_the_base_and_links_keep_their_text() -> None:
     html = '<p>See <a href="/p/other">the other post</a>.</p><img src="../img/a.png" width="600">'
     result = clean(html)
-    assert result.markdown == "See [the other post](https://news.example.com/p/other)."
+    assert result.text == "See the other post."
     assert result.image_url == "https://news.example.com/img/a.png"
+    assert clean(html, base=None) == CleanContent("See the other post.", None)
 
 
-def test_relative_links_without_a_base_keep_only_their_text() -> None:
-    result = clean('<p>See <a href="/p/other">the other post</a>.</p>', base=None)
-    assert result.markdown == "See the other post."
-
-
-def test_links_stay_links_and_mailto_is_kept() -> None:
+def test_inline_markup_keeps_only_its_text() -> None:
     html = (
         '<p>Read <a href="https://a.example/x_(y)">the <b>paper</b></a> or '
-        '<a href="mailto:editor@example.com">write</a>.</p>'
+        '<a href="mailto:editor@example.com">write</a> <code>pip</code>.</p>'
     )
-    result = clean(html)
-    assert result.markdown == (
-        "Read [the **paper**](https://a.example/x_%28y%29) or [write](mailto:editor@example.com)."
-    )
-    assert result.text == "Read the paper or write."
-
-
-def test_a_url_looking_label_shows_the_real_target() -> None:
-    html = '<p><a href="https://evil.example/login">https://bank.example</a></p>'
-    assert clean(html).markdown == "<https://evil.example/login>"
+    assert clean(html).text == "Read the paper or write pip."
 
 
 def test_tracking_pixels_and_icons_are_never_the_image() -> None:
@@ -195,30 +180,13 @@ def test_tracking_pixels_and_icons_are_never_the_image() -> None:
     )
     result = clean(html)
     assert result.image_url == "https://cdn.example/photo.jpg"
-    assert result.markdown == "Body."
+    assert result.text == "Body."
 
 
-def test_markdown_never_carries_raw_html_or_mentions() -> None:
-    html = (
-        "<p>&lt;script&gt;alert(1)&lt;/script&gt; hi &lt;@123456&gt; and &lt;t:1:R&gt;</p>"
-        "<p>*not bold* _not italic_ ~~no~~ ||no spoiler|| `no code` [no](link)</p>"
-    )
-    result = clean(html)
-    assert not re.search(r"(?<!\\)<", result.markdown)
-    assert "\\*not bold\\*" in result.markdown
-    assert "\\|\\|no spoiler\\|\\|" in result.markdown
-    assert "\\[no\\](link)" in result.markdown
-    assert "<script>alert(1)</script>" in result.text
-
-
-def test_line_starts_that_discord_would_format_are_escaped() -> None:
-    result = clean("<p># Not a heading</p><p>> not a quote</p><p>- not a list</p><p>1. no</p>")
-    assert result.markdown.split("\n\n") == [
-        "\\# Not a heading",
-        "\\> not a quote",
-        "\\- not a list",
-        "1\\. no",
-    ]
+def test_text_keeps_escaped_markup_as_literal_text() -> None:
+    """Text is plain: what the feed escaped stays visible (the renderer escapes it later)."""
+    html = "<p>&lt;script&gt;alert(1)&lt;/script&gt; hi &lt;@123456&gt; *not bold*</p>"
+    assert clean(html).text == "<script>alert(1)</script> hi <@123456> *not bold*"
 
 
 def test_structure_headings_lists_quotes_code() -> None:
@@ -226,20 +194,18 @@ def test_structure_headings_lists_quotes_code() -> None:
         "<h2>Big <strong>news</strong></h2>"
         "<ul><li>one</li><li>two<ul><li>nested</li></ul></li></ul>"
         "<ol start='3'><li>three</li><li>four</li></ol>"
-        "<blockquote><p>Quoted.</p></blockquote>"
+        "<blockquote><p>Quoted.</p><p>Twice.</p></blockquote>"
         "<p>Use <code>pip install x_y</code> then <em>relax</em>.</p>"
         "<pre>line 1\n  line 2 ```</pre>"
-        "<p>Code with a backtick: <code>a`b</code></p>"
     )
-    md = clean(html).markdown
-    assert md.split("\n\n") == [
-        "**Big news**",
-        "- one\n- two\n  - nested",
-        "3. three\n4. four",
-        "> Quoted.",
-        "Use `pip install x_y` then *relax*.",
-        "```\nline 1\n  line 2 `\u200b`\u200b`\n```",
-        "Code with a backtick: `aˋb`",
+    assert clean(html).text.split("\n\n") == [
+        "Big news",
+        "one\ntwo\nnested",
+        "three\nfour",
+        "Quoted.",
+        "Twice.",
+        "Use pip install x_y then relax.",
+        "line 1\n  line 2 ```",
     ]
 
 
@@ -248,7 +214,6 @@ def test_whitespace_is_collapsed_and_blank_lines_never_repeat() -> None:
     html += "<div><br><br></div><p>B<br>C</p></div>"
     result = clean(html)
     assert result.text == "A lot of space\n\nB\nC"
-    assert "\n\n\n" not in result.markdown
 
 
 def test_substack_mentions_and_post_embeds_keep_their_content() -> None:
@@ -261,8 +226,6 @@ def test_substack_mentions_and_post_embeds_keep_their_content() -> None:
     )
     result = clean(html)
     assert result.text == "I got Dean Ball of Hyper on.\n\nOlder post"
-    assert "[Hyper](https://open.substack.com/pub/hyper)" in result.markdown
-    assert "[Older post](https://news.example.com/p/older)" in result.markdown
 
 
 def test_generic_footnote_backlinks_are_dropped() -> None:
@@ -273,12 +236,11 @@ def test_generic_footnote_backlinks_are_dropped() -> None:
     )
     result = clean(html)
     assert result.text == "Claim.\n\nSource."
-    assert "↩" not in result.markdown
 
 
 @pytest.mark.parametrize("html", ["", "   ", "<!-- only a comment -->", "<script>x</script>"])
 def test_empty_input_gives_empty_content(html: str) -> None:
-    assert clean(html) == CleanContent("", "", None)
+    assert clean(html) == CleanContent("", None)
 
 
 def test_hostile_structure_does_not_crash() -> None:
@@ -307,32 +269,9 @@ def test_tables_become_one_line_per_row() -> None:
     )
     result = clean(html)
     assert result.text == "Scores:\n\nModel | Score\nA|B | 90\n\nAfter."
-    assert result.markdown == "Scores:\n\nModel \\| Score\nA\\|B \\| 90\n\nAfter."
 
 
-def _outside_code(md: str) -> str:
-    """The markdown outside code spans and fences, with backslash-escaped characters removed."""
-    out: list[str] = []
-    i = 0
-    while i < len(md):
-        if md.startswith("```", i):
-            end = md.find("```", i + 3)
-            i = len(md) if end < 0 else end + 3
-        elif md[i] == "\\" and i + 1 < len(md):
-            i += 2
-        elif md[i] == "`":
-            end = md.find("`", i + 1)
-            if end < 0:
-                out.append(md[i:])
-                break
-            i = end + 1
-        else:
-            out.append(md[i])
-            i += 1
-    return "".join(out)
-
-
-def test_random_tag_soup_never_yields_raw_html_or_unsafe_links() -> None:
+def test_random_tag_soup_never_yields_markup_text_or_an_unsafe_image() -> None:
     import random
 
     tags = "p div a b i code pre ul li blockquote h2 table tr td img br script svg iframe"
@@ -345,10 +284,12 @@ def test_random_tag_soup_never_yields_raw_html_or_unsafe_links() -> None:
         'class="share"',
         'class="footnote-number"',
         'src="//x.example/i.png"',
+        'src="javascript:x"',
+        'src="data:image/png;base64,AA"',
         "hidden",
         'class="digest-post-embed" data-attrs=\'{"title":"T","canonical_url":"javascript:1"}\'',
     ]
-    texts = ["hi", "&lt;", "&gt; q", "*", "_", "`", "```", "|", "[", "]", "&lt;@1&gt;", "# h"]
+    texts = ["hi", "&lt; ", "&gt; q", "*", "_", "`", "```", "|", "[", "]", "&lt;@1&gt;", "# h"]
     texts += ["- l", "1. n", "日本語。", "\n\n\n", "\\", "\u200b", "https://x.example"]
     rng = random.Random(7)
 
@@ -366,10 +307,10 @@ def test_random_tag_soup_never_yields_raw_html_or_unsafe_links() -> None:
 
     for _ in range(400):
         result = clean(soup())
-        visible = _outside_code(result.markdown)
-        assert not re.search(r"<(?!https?://)", visible), result.markdown
-        assert not re.search(r"\]\((?!https?://|mailto:)", visible), result.markdown
-        assert "\n\n\n" not in result.markdown and "\n\n\n" not in result.text
+        # "<" only comes from the texts' "&lt; " and "&lt;@1&gt;", never from a tag.
+        assert not re.search(r"<[^\s@]", result.text), result.text
+        assert "\n\n\n" not in result.text
+        assert result.image_url is None or result.image_url.startswith("https://x.example/")
 
 
 def test_deeply_nested_widget_json_is_ignored_not_a_crash() -> None:

@@ -7,16 +7,12 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from bot.deliver.digest import DigestMessage, compose_digest, digest_text
-from bot.deliver.render import (
-    CONTENT_LIMIT,
-    DESCRIPTION_LIMIT,
-    EMBED_TOTAL_LIMIT,
-    EMBEDS_PER_MESSAGE,
-    TITLE_LIMIT,
-    ItemView,
-    embed_size,
-)
+from bot.delivery.discord_message import to_embed
+from bot.delivery.terminal import to_text
+from bot.features.digest.compose import compose_digest
+from bot.model import CONTENT_LIMIT, EMBED_TOTAL_LIMIT, EMBEDS_PER_MESSAGE, ItemView, Message
+from bot.model import EMBED_DESCRIPTION_LIMIT as DESCRIPTION_LIMIT
+from bot.model import EMBED_TITLE_LIMIT as TITLE_LIMIT
 
 START = datetime(2024, 5, 1, 7, 0, tzinfo=UTC)
 END = START + timedelta(days=1)
@@ -46,23 +42,23 @@ def make_item(item_id: int, feed_id: int, minutes: int, **extra: object) -> Item
     return ItemView(**values)  # type: ignore[arg-type]
 
 
-def compose(items: list[ItemView], max_items: int = 50) -> list[DigestMessage]:
+def compose(items: list[ItemView], max_items: int = 50) -> list[Message]:
     return compose_digest(
         items, channel_name="reading", period_start=START, period_end=END, max_items=max_items
     )
 
 
-def assert_message_limits(messages: list[DigestMessage]) -> None:
+def assert_message_limits(messages: list[Message]) -> None:
     for message in messages:
         assert 1 <= len(message.embeds) <= EMBEDS_PER_MESSAGE
-        assert sum(embed_size(e) for e in message.embeds) <= EMBED_TOTAL_LIMIT
+        assert sum(len(to_embed(e)) for e in message.embeds) <= EMBED_TOTAL_LIMIT
         assert len(message.content or "") <= CONTENT_LIMIT
         for embed in message.embeds:
             assert len(embed.title or "") <= TITLE_LIMIT
             assert len(embed.description or "") <= DESCRIPTION_LIMIT
 
 
-def listed_items(messages: list[DigestMessage]) -> list[tuple[int, int]]:
+def listed_items(messages: list[Message]) -> list[tuple[int, int]]:
     """(feed_id, item_id) of every linked entry, in display order."""
     found: list[tuple[int, int]] = []
     for message in messages:
@@ -72,7 +68,7 @@ def listed_items(messages: list[DigestMessage]) -> list[tuple[int, int]]:
     return found
 
 
-def more_count(messages: list[DigestMessage]) -> int:
+def more_count(messages: list[Message]) -> int:
     counts = [
         int(m.group(1))
         for message in messages
@@ -191,17 +187,17 @@ def test_long_feed_is_continued_in_another_embed() -> None:
 @pytest.mark.parametrize("count", [1, 9, 10, 11, 75])
 def test_deterministic(count: int) -> None:
     items = [make_item(i, feed_id=i % 4, minutes=i % 13) for i in range(count)]
-    first = [([e.to_dict() for e in m.embeds], m.content) for m in compose(items)]
-    second = [([e.to_dict() for e in m.embeds], m.content) for m in compose(items[::-1])]
+    first = [([to_embed(e).to_dict() for e in m.embeds], m.content) for m in compose(items)]
+    second = [([to_embed(e).to_dict() for e in m.embeds], m.content) for m in compose(items[::-1])]
     assert first == second
 
 
 def test_digest_text_for_console() -> None:
     items = [make_item(i, feed_id=1, minutes=i, title=f"Post *{i}*") for i in range(3)]
     items.append(make_item(99, feed_id=2, minutes=0))
-    text = digest_text(compose(items, max_items=3))
+    text = "\n\n".join(to_text(message) for message in compose(items, max_items=3))
     assert "Digest for #reading" in text
-    assert "== Feed 01 ==" in text
+    assert "\nFeed 01\n" in text
     assert "Post *2* <https://feed1.example/p/2> · 2024-05-01 07:02 UTC" in text
     assert "<t:" not in text
     assert "1 more" in text

@@ -1,4 +1,4 @@
-"""enrich_entry: Entry → EnrichedItem (clean body, summary, keywords, image, content hash)."""
+"""enrich_entry: Entry → EnrichedItem (clean body, summary, image, content hash)."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ from dataclasses import replace
 
 import pytest
 
-from bot.ingest.entry import Entry
+from bot.model import Entry
 from bot.text.clean import CleanContent
 from bot.text.enrich import enrich_entries, enrich_entry
 
@@ -39,27 +39,24 @@ def test_enrich_end_to_end() -> None:
         "Note: Voice-overs are available in podcast apps.\n\n"
         "Gemma 4 is out. The Gemma models lead benchmarks."
     )
-    assert "[benchmarks](https://n.example/p/bench)" in item.content_md
-    assert "steal" not in item.content_md and "Subscribe" not in item.content_md
+    assert "steal" not in item.content_text and "Subscribe" not in item.content_text
     assert item.summary == (
         "Hint: it's not benchmark scores. Gemma 4 is out. The Gemma models lead benchmarks."
     )
-    assert item.keywords[0] == "gemma"
     assert item.image_url == "https://n.example/img/gemma.png"
     expected = hashlib.sha256(f"{item.entry.title}\n{item.content_text}".encode()).hexdigest()
     assert item.content_hash == expected
 
 
-def test_feed_image_wins_and_relative_links_resolve_against_the_item_then_the_feed() -> None:
+def test_feed_image_wins_and_relative_images_resolve_against_the_item_then_the_feed() -> None:
     entry = make_entry(image_url="https://cdn.example/cover.jpg")
     item = enrich_entry(entry, feed_language=None, base_url="https://other.example/")
     assert item.image_url == "https://cdn.example/cover.jpg"
-    assert "(https://n.example/p/bench)" in item.content_md
     page_relative = make_entry(content_html="<img src='cover.png' width='800'><p>x</p>")
     item = enrich_entry(page_relative, feed_language=None, base_url="https://other.example/")
     assert item.image_url == "https://n.example/p/cover.png"
     no_link = enrich_entry(make_entry(url=None), feed_language=None, base_url="https://o.example/")
-    assert "(https://o.example/p/bench)" in no_link.content_md
+    assert no_link.image_url == "https://o.example/img/gemma.png"
     unsafe = enrich_entry(make_entry(image_url="javascript:x"), feed_language=None, base_url=None)
     assert unsafe.image_url == "https://n.example/img/gemma.png"
 
@@ -99,7 +96,7 @@ def test_empty_entry_still_gets_a_summary() -> None:
     item = enrich_entry(
         make_entry(content_html="", description_html=""), feed_language=None, base_url=None
     )
-    assert item.content_text == "" and item.content_md == ""
+    assert item.content_text == ""
     assert item.summary == "Gemma 4 and open models"
 
 

@@ -11,9 +11,7 @@ import pytest
 import pytest_asyncio
 
 from bot.config import FetchAllowList, Settings
-from bot.ingest.fetch import FeedFetcher
-from bot.ingest.pipeline import FeedPipeline
-from bot.ops.opml import (
+from bot.features.feeds.opml import (
     MAX_OPML_FEEDS,
     ImportResult,
     OpmlError,
@@ -23,7 +21,9 @@ from bot.ops.opml import (
     import_report,
     parse_opml,
 )
-from bot.services.feeds import FeedService
+from bot.features.feeds.service import FeedService
+from bot.ingest.fetch import FeedFetcher
+from bot.ingest.pipeline import FeedPipeline
 from bot.store import Store
 from tests.feedserver import FeedServer, rss_feed
 

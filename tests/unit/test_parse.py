@@ -391,7 +391,8 @@ def test_relative_links_resolve_against_xml_base() -> None:
         '&lt;p&gt;&lt;a href="notes.html"&gt;notes&lt;/a&gt; &lt;img src="pic.png"&gt;&lt;/p&gt;'
         "</content></entry>"
         '<entry xml:base="/archive/"><id>2</id><title>relative entry base</title>'
-        '<summary type="html">&lt;a href="old.html"&gt;old&lt;/a&gt;</summary></entry>'
+        '<summary type="html">&lt;a href="old.html"&gt;old&lt;/a&gt; &lt;img src="old.png"&gt;'
+        "</summary></entry>"
         "</feed>"
     ).encode()
     feed = parse_feed(body, {"Content-Type": "application/atom+xml"}, "https://feeds.example.org/x")
@@ -400,9 +401,9 @@ def test_relative_links_resolve_against_xml_base() -> None:
     # A relative xml:base nests inside the feed's own one.
     assert second.html_base == "https://blog.example.com/archive/"
     one, two = enrich_entries(feed.entries, feed_language=None, base_url=feed.site_url)
-    assert "https://cdn.example.net/posts/1/notes.html" in one.content_md
+    # The archive keeps the text and the lead image (links live in the text no longer).
     assert one.image_url == "https://cdn.example.net/posts/1/pic.png"
-    assert "https://blog.example.com/archive/old.html" in two.content_md
+    assert two.image_url == "https://blog.example.com/archive/old.png"
 
 
 def test_without_xml_base_links_resolve_as_before() -> None:
@@ -413,7 +414,7 @@ def test_without_xml_base_links_resolve_as_before() -> None:
                 "title": "t",
                 "guid": "1",
                 "link": "https://e.example.com/p/1/",
-                "content": '<a href="x">x</a>',
+                "content": '<a href="x">x</a> <img src="x.png">',
             }
         ]
     ).encode()
@@ -421,7 +422,7 @@ def test_without_xml_base_links_resolve_as_before() -> None:
     (entry,) = parse_feed(body, headers, "https://e.example.com/feed.xml").entries
     assert entry.html_base is None
     (item,) = enrich_entries([entry], feed_language=None, base_url=None)
-    assert "https://e.example.com/p/1/x" in item.content_md
+    assert item.image_url == "https://e.example.com/p/1/x.png"
 
 
 def test_titles_names_and_descriptions_are_capped_at_a_word_boundary() -> None:

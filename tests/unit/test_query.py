@@ -7,16 +7,11 @@ import sqlite3
 
 import pytest
 
+from bot.model.query import Query, QueryProblem
 from bot.search.normalize import tokens
-from bot.search.query import (
-    MAX_PHRASE_TOKENS,
-    MAX_TERMS,
-    Query,
-    QueryProblem,
-    parse_query,
-    to_fts5,
-)
-from bot.text.cjk import space_cjk
+from bot.search.query import MAX_PHRASE_TOKENS, MAX_TERMS, parse_query
+from bot.store.cjk import space_cjk
+from bot.store.search import to_fts5
 
 VARIED = [
     "Hello, World!",

@@ -9,32 +9,45 @@ from datetime import UTC, datetime
 import discord
 import pytest
 
-from bot.deliver.render import (
-    AUTHOR_LIMIT,
+from bot.delivery.discord_message import send_kwargs, to_embed
+from bot.delivery.terminal import to_text
+from bot.features.posts.render import (
     COMPACT_MAX_CHARS,
-    DESCRIPTION_LIMIT,
-    EMBED_TOTAL_LIMIT,
-    FIELD_NAME_LIMIT,
-    FIELD_VALUE_LIMIT,
-    FOOTER_LIMIT,
-    TITLE_LIMIT,
-    ItemView,
-    embed_size,
     format_duration,
-    render_item_compact,
-    render_item_embed,
-    render_item_message,
-    render_item_text,
+    render_card,
+    render_compact,
+    render_post,
 )
-from bot.deliver.sanitize import (
+from bot.model import EMBED_AUTHOR_LIMIT as AUTHOR_LIMIT
+from bot.model import EMBED_DESCRIPTION_LIMIT as DESCRIPTION_LIMIT
+from bot.model import EMBED_FIELD_NAME_LIMIT as FIELD_NAME_LIMIT
+from bot.model import EMBED_FIELD_VALUE_LIMIT as FIELD_VALUE_LIMIT
+from bot.model import EMBED_FOOTER_LIMIT as FOOTER_LIMIT
+from bot.model import EMBED_TITLE_LIMIT as TITLE_LIMIT
+from bot.model import EMBED_TOTAL_LIMIT, ItemView
+from bot.safe import (
     ZWSP,
     discord_timestamp,
-    escape_markdown_inline,
+    escape_markdown,
     fit_text,
     neutralize_mentions,
     safe_url,
     truncate,
 )
+
+
+def render_item_embed(item: ItemView) -> discord.Embed:
+    """The card as Discord gets it (the renderer, then the Discord adapter)."""
+    return to_embed(render_card(item))
+
+
+def render_item_compact(item: ItemView) -> discord.Embed:
+    return to_embed(render_compact(item))
+
+
+def embed_size(embed: discord.Embed) -> int:
+    return len(embed)
+
 
 HOSTILE = "@everyone free nitro <@&123> <@456>"
 PUBLISHED = datetime(2024, 5, 1, 12, 30, tzinfo=UTC)
@@ -94,8 +107,8 @@ def test_neutralize_mentions_breaks_every_mention_form() -> None:
     assert out.replace(ZWSP, "") == text
 
 
-def test_escape_markdown_inline_escapes_layout_breakers_but_not_urls() -> None:
-    out = escape_markdown_inline("**bold** _x_ [a](b) ||spoiler|| `code` https://e.com/a_b")
+def test_escape_markdown_escapes_layout_breakers_but_not_urls() -> None:
+    out = escape_markdown("**bold** _x_ [a](b) ||spoiler|| `code` https://e.com/a_b")
     assert "**" not in out.replace("\\*", "")
     assert "\\[" in out and "\\]" in out
     assert "\\|\\|" in out and "\\`" in out
@@ -164,20 +177,21 @@ def test_discord_timestamp() -> None:
 
 def test_hostile_title_pings_no_one() -> None:
     item = make_item(title=HOSTILE, summary=HOSTILE + " @here", author=HOSTILE, feed_title=HOSTILE)
-    message = render_item_message(item, mention_role_id=None)
-    assert message.content is None
-    assert dict(message.allowed_mentions.to_dict()) == {"parse": []}
-    for text in embed_texts(message.embed):
+    kwargs = send_kwargs(render_post(item, mention_role_id=None))
+    assert "content" not in kwargs
+    assert dict(kwargs["allowed_mentions"].to_dict()) == {"parse": []}
+    (embed,) = kwargs["embeds"]
+    for text in embed_texts(embed):
         assert not _PING.search(text), text
-    assert "free nitro" in (message.embed.title or "")
+    assert "free nitro" in (embed.title or "")
 
 
 def test_opted_in_role_is_the_only_ping() -> None:
     item = make_item(title=HOSTILE)
-    message = render_item_message(item, mention_role_id=999)
-    assert message.content == "<@&999>"
-    assert dict(message.allowed_mentions.to_dict()) == {"parse": [], "roles": [999]}
-    assert not _PING.search(message.embed.title or "")
+    kwargs = send_kwargs(render_post(item, mention_role_id=999))
+    assert kwargs["content"] == "<@&999>"
+    assert dict(kwargs["allowed_mentions"].to_dict()) == {"parse": [], "roles": [999]}
+    assert not _PING.search(kwargs["embeds"][0].title or "")
 
 
 def test_embed_has_title_link_summary_feed_author_image_time() -> None:
@@ -190,7 +204,7 @@ def test_embed_has_title_link_summary_feed_author_image_time() -> None:
     assert embed.footer.text == "by Nathan"
     assert embed.image.url == "https://cdn.example.com/cover.png"
     assert embed.timestamp == PUBLISHED
-    assert embed_size(embed) == len(embed)
+    assert render_card(make_item()).size() == len(embed)
 
 
 def test_javascript_urls_are_dropped() -> None:
@@ -300,11 +314,11 @@ def test_text_rendering_for_console() -> None:
         duration_s=95,
         url="javascript:alert(1)",
     )
-    text = render_item_text(item)
+    text = to_text(render_post(item))
     assert "\x1b" not in text
     assert "Episode [31m12" in text
     assert "2024-05-01 12:30 UTC" in text
-    assert "duration 1:35" in text
-    assert "listen: https://cdn.example.com/ep.mp3" in text
+    assert "Duration: 1:35" in text
+    assert "Listen: Audio (mp3) <https://cdn.example.com/ep.mp3>" in text
     assert "javascript" not in text
     assert "A short summary of the post." in text

@@ -7,7 +7,7 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from bot.deliver.schedule import (
+from bot.features.digest.schedule import (
     DigestSchedule,
     canonical_timezone,
     digest_period,

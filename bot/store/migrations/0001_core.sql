@@ -52,7 +52,7 @@ CREATE TABLE items (
 CREATE INDEX items_feed_published ON items (feed_id, published_at DESC);
 CREATE INDEX items_published ON items (published_at DESC);
 
--- Full-text index; rowid = items.id. Text is stored CJK-spaced (bot.text.cjk.space_cjk) so a
+-- Full-text index; rowid = items.id. Text is stored CJK-spaced (bot.store.cjk.space_cjk) so a
 -- word inside a run of kana/kanji is found as a phrase of single-character tokens.
 CREATE VIRTUAL TABLE items_fts USING fts5 (
     title, summary, text,

@@ -1,1 +1,0 @@
-"""deliver stage of the digestbot pipeline."""

@@ -1,0 +1,71 @@
+"""What each kind of delivery says: the feature that owns it renders its Messages.
+
+item → the post (features.posts), dm → the topic DM (features.follow), digest → the digest's
+messages (features.digest), notice → our own text. The outbox sends whatever this returns.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Awaitable, Callable, Sequence
+
+from bot.delivery.outbox import Cancelled
+from bot.delivery.senders import PermanentSendError
+from bot.features.digest.service import DigestService
+from bot.features.follow.dm import MatchedTopic, payload_topics, render_topic_dm
+from bot.features.posts.render import render_post
+from bot.features.posts.views import item_view
+from bot.model import CONTENT_LIMIT, DeliveryRow, ItemView, Message
+from bot.safe import truncate
+from bot.store import Store
+
+log = logging.getLogger(__name__)
+
+GuildName = Callable[[int], Awaitable[str | None]]
+
+
+class DeliveryComposer:
+    def __init__(self, store: Store, digests: DigestService, guild_name: GuildName) -> None:
+        self._store = store
+        self._digests = digests
+        self._guild_name = guild_name
+
+    async def __call__(self, delivery: DeliveryRow) -> Sequence[Message]:
+        if delivery.kind == "digest":
+            messages = await self._digests.delivery_messages(delivery)
+            if not messages:
+                raise PermanentSendError(
+                    "the digest's items no longer exist", target_unreachable=False
+                )
+            return messages
+        if delivery.kind == "dm":
+            return await self._topic_dm(delivery)
+        if delivery.item_id is not None:
+            mention = delivery.mention_role_id if delivery.kind == "item" else None
+            return [render_post(await self._item(delivery), mention_role_id=mention)]
+        text = delivery.payload_data().get("text")
+        if isinstance(text, str) and text:
+            return [Message(content=truncate(text, CONTENT_LIMIT))]
+        raise PermanentSendError(
+            f"nothing to send for a {delivery.kind} delivery", target_unreachable=False
+        )
+
+    async def _item(self, delivery: DeliveryRow) -> ItemView:
+        row = await self._store.items.get(delivery.item_id) if delivery.item_id else None
+        if row is None:
+            raise Cancelled("the item no longer exists")
+        return item_view(row)
+
+    async def _topic_dm(self, delivery: DeliveryRow) -> list[Message]:
+        """The DM for the topics the member still follows (none left: nothing to send)."""
+        item = await self._item(delivery)
+        topics: list[MatchedTopic] = []
+        for topic in payload_topics(delivery.payload_data()):
+            row = await self._store.topics.get(topic.id)
+            if row is not None and row.user_id == delivery.target_id:
+                name = await self._guild_name(topic.guild_id)
+                topics.append(MatchedTopic(topic.id, topic.guild_id, topic.query, name))
+        if not topics:
+            log.info("delivery %d: the member unfollowed every matched topic", delivery.id)
+            return []
+        return [render_topic_dm(topics, item)]

@@ -1,0 +1,390 @@
+"""The outbox worker: sends queued deliveries exactly once, in order, within Discord's limits.
+
+What a delivery says is rendered by its feature (a post, a topic DM, a digest of several
+messages, a notice) through the `Composer`; the outbox only sends Messages through the one
+`Sender` it was given, and keeps the books.
+
+Exactly once across crashes: a delivery is marked 'sending' (committed) before the request
+goes out and 'sent' with Discord's message id after; a delivery of several messages saves its
+progress after each. A crash in between leaves it 'sending'; at the next start it is flagged
+`maybe_sent`, and the worker first asks the sender whether the first unconfirmed message is
+already there (the nonce also makes Discord itself drop a quick resend).
+
+Order: a target (channel or DM) gets its deliveries strictly in queue order, one at a time; a
+delivery waiting for a retry holds back the later ones of the same target.
+
+Pacing: a global request rate well under Discord's 50/s and at most `channel_burst` sends per
+`channel_window_s` to one target. Failures: 5xx, 429, timeouts are retried with exponential
+backoff and jitter, forever; 403/404 pause the target (and its subscriptions) and tell the
+people concerned once; anything else is retried a few times, then failed.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import random
+import time
+from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass
+from typing import Protocol
+
+from bot.delivery.senders import PermanentSendError, RetryableSendError, Sender
+from bot.model import DeliveryKind, DeliveryRow, Message, SubscriptionRow
+from bot.ratelimit import SlidingWindow
+from bot.safe import fit_text
+from bot.store import Store
+from bot.store.deliveries import Notice
+
+log = logging.getLogger(__name__)
+
+PAUSED_NOTICE_TITLES = 10
+
+
+class Cancelled(Exception):
+    """There is nothing to send for this delivery any more (e.g. its item was pruned)."""
+
+
+class Composer(Protocol):
+    async def __call__(self, delivery: DeliveryRow) -> Sequence[Message]:
+        """The messages of `delivery`, in sending order ([]: nothing to send, e.g. the
+        member unfollowed every matched topic). Raises Cancelled when it can never be sent."""
+        ...
+
+
+@dataclass(frozen=True, slots=True)
+class OutboxSettings:
+    rate_per_s: float = 20.0  # requests per second, all targets together
+    channel_burst: int = 5  # sends to one target per window
+    channel_window_s: float = 5.0
+    concurrency: int = 8
+    batch_size: int = 50
+    backoff_base_s: float = 5.0
+    backoff_cap_s: float = 900.0
+    max_attempts_on_unknown_error: int = 8
+    idle_s: float = 30.0  # the longest sleep when nothing is due
+
+
+@dataclass(frozen=True, slots=True)
+class OutboxClock:
+    """Time as the outbox sees it (tests drive it)."""
+
+    wall: Callable[[], float] = time.time
+    monotonic: Callable[[], float] = time.monotonic
+    sleep: Callable[[float], Awaitable[None]] = asyncio.sleep
+    jitter: Callable[[], float] = random.random
+
+
+async def _nothing(*_args: object) -> None:
+    return None
+
+
+@dataclass(frozen=True, slots=True)
+class OutboxHooks:
+    """What the rest of the bot learns from the outbox."""
+
+    # A member's DMs are closed: (user id, reason); their deliveries are paused.
+    on_user_unreachable: Callable[[int, str], Awaitable[None]] = _nothing
+    # (delivery kind, sent?) for metrics.
+    on_result: Callable[[DeliveryKind, bool], None] = lambda kind, sent: None
+    heartbeat: Callable[[], None] = lambda: None
+
+
+@dataclass(frozen=True, slots=True)
+class _PassResult:
+    processed: int
+    wait_s: float | None  # something is due but held back by pacing for this long
+
+
+class _Pacer:
+    """A global minimum spacing between requests, and a sliding window per target."""
+
+    def __init__(self, settings: OutboxSettings, clock: OutboxClock) -> None:
+        self._global = SlidingWindow(1, 1.0 / settings.rate_per_s, clock.monotonic)
+        self._targets = SlidingWindow(
+            settings.channel_burst, settings.channel_window_s, clock.monotonic
+        )
+        self._sleep = clock.sleep
+        self._lock = asyncio.Lock()
+
+    async def request_slot(self) -> None:
+        """Wait for the next global request slot."""
+        async with self._lock:
+            wait = self._global.wait()
+            if wait > 0:
+                await self._sleep(wait)
+            self._global.record()
+
+    def target_wait(self, target: tuple[str, int]) -> float:
+        """Seconds until `target` may get another send (0: now)."""
+        return self._targets.wait(target)
+
+    def record_send(self, target: tuple[str, int]) -> None:
+        self._targets.record(target)
+
+
+class Outbox:
+    """Sends the deliveries queued in the store through a Sender."""
+
+    def __init__(
+        self,
+        store: Store,
+        sender: Sender,
+        compose: Composer,
+        *,
+        settings: OutboxSettings = OutboxSettings(),
+        clock: OutboxClock = OutboxClock(),
+        hooks: OutboxHooks = OutboxHooks(),
+    ) -> None:
+        self._store = store
+        self._sender = sender
+        self._compose = compose
+        self._settings = settings
+        self._clock = clock.wall
+        self._sleep = clock.sleep
+        self._jitter = clock.jitter
+        self._pacer = _Pacer(settings, clock)
+        self._hooks = hooks
+        self._wake = asyncio.Event()
+        self._recovered = False
+
+    def wake(self) -> None:
+        """Look for due deliveries now (new items were just queued)."""
+        self._wake.set()
+
+    async def recover(self) -> int:
+        """Once per process, before the first send: deliveries a crash left 'sending' are
+        flagged maybe-sent and queued again."""
+        if self._recovered:
+            return 0
+        self._recovered = True  # set first: a second caller must not recover mid-send
+        try:
+            recovered = await self._store.deliveries.recover_in_flight()
+        except BaseException:
+            self._recovered = False  # try again: until then those targets stay blocked
+            raise
+        if recovered:
+            log.info("outbox: %d delivery(ies) may have been sent before a crash", recovered)
+        return recovered
+
+    async def run(self, stop: asyncio.Event) -> None:
+        """Send until `stop` is set; sleep until the next delivery is due or `wake()`."""
+        while not stop.is_set():
+            self._wake.clear()  # a wake() from here on is seen by the wait below
+            self._hooks.heartbeat()
+            try:
+                await self.recover()
+                result = await self._pass()
+                if result.processed:
+                    continue
+                timeout = self._settings.idle_s
+                if result.wait_s is not None:
+                    timeout = min(timeout, result.wait_s)
+                next_due = await self._store.deliveries.next_due_at()
+                if next_due is not None:
+                    timeout = min(timeout, max(0.0, next_due - self._clock()))
+            except Exception:
+                log.exception("outbox: pass failed; trying again shortly")
+                timeout = 5.0
+            await self._wait(stop, max(timeout, 0.01))
+
+    async def _wait(self, stop: asyncio.Event, seconds: float) -> None:
+        waiters = [asyncio.ensure_future(self._wake.wait()), asyncio.ensure_future(stop.wait())]
+        try:
+            await asyncio.wait(waiters, timeout=seconds, return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            for waiter in waiters:
+                waiter.cancel()
+
+    async def drain(self, until_empty: bool = True) -> int:
+        """Send what is due now; with `until_empty`, keep going (waiting out per-target
+        pacing) until nothing is due. Returns how many deliveries were handled."""
+        await self.recover()
+        total = 0
+        while True:
+            result = await self._pass()
+            total += result.processed
+            if not until_empty:
+                return total
+            if result.processed:
+                continue
+            if result.wait_s is None:
+                return total
+            await self._sleep(result.wait_s)
+
+    async def _pass(self) -> _PassResult:
+        due = await self._store.deliveries.due(self._clock(), self._settings.batch_size)
+        ready: list[DeliveryRow] = []
+        wait_s: float | None = None
+        for delivery in due:
+            hold = self._pacer.target_wait((delivery.target_kind, delivery.target_id))
+            if hold > 0:
+                wait_s = hold if wait_s is None else min(wait_s, hold)
+            else:
+                ready.append(delivery)
+        if not ready:
+            return _PassResult(0, wait_s)
+        slots = asyncio.Semaphore(self._settings.concurrency)
+
+        async def one(delivery: DeliveryRow) -> bool:
+            async with slots:
+                try:
+                    return await self._deliver(delivery)
+                except Exception:
+                    # The bookkeeping itself failed (e.g. the database): do not leave the
+                    # delivery 'sending' for the rest of this run, where it would block its
+                    # target; it may have been sent, so it is looked for first next time.
+                    log.exception("delivery %d: bookkeeping failed", delivery.id)
+                    with contextlib.suppress(Exception):
+                        await self._store.deliveries.retry_later(
+                            delivery.id,
+                            "internal error",
+                            self._clock() + self._settings.backoff_base_s,
+                            maybe_sent=True,
+                        )
+                    return True
+
+        handled = await asyncio.gather(*(one(d) for d in ready))
+        return _PassResult(sum(handled), wait_s)
+
+    async def _deliver(self, delivery: DeliveryRow) -> bool:
+        """One attempt at one delivery. False if it was not ours to send any more."""
+        deliveries = self._store.deliveries
+        if not await deliveries.mark_sending(delivery.id, self._clock()):
+            return False
+        attempt = delivery.attempts + 1
+        try:
+            messages = await self._compose(delivery)
+            first_id = await self._send_all(delivery, messages)
+        except Cancelled as cancelled:
+            await deliveries.cancel(delivery.id, str(cancelled))
+        except RetryableSendError as error:
+            await self._retry(delivery, attempt, error.reason, error.retry_after, error.maybe_sent)
+        except PermanentSendError as error:
+            await self._permanent(delivery, error)
+        except Exception as error:
+            log.exception("delivery %d: unexpected error", delivery.id)
+            reason = f"unexpected error: {type(error).__name__}: {error}"[:500]
+            if attempt >= self._settings.max_attempts_on_unknown_error:
+                await deliveries.fail(delivery.id, reason)
+                self._hooks.on_result(delivery.kind, False)
+            else:
+                await self._retry(delivery, attempt, reason, None, True)
+        else:
+            await deliveries.mark_sent(delivery.id, first_id, self._clock())
+            self._hooks.on_result(delivery.kind, True)
+        return True
+
+    async def _send_all(self, delivery: DeliveryRow, messages: Sequence[Message]) -> int | None:
+        """Send the messages an earlier attempt did not, in order, saving progress after each
+        when there are several; the first message's id is the delivery's."""
+        target = (delivery.target_kind, delivery.target_id)
+        several = len(messages) > 1
+        done = delivery.progress if several else []
+        resume_at = len(done)
+        for index in range(resume_at, len(messages)):
+            # One message: the delivery's own nonce; several: one nonce per message.
+            nonce = f"{delivery.nonce}.{index}" if several else delivery.nonce
+            message = messages[index]
+            existing = None
+            if index == resume_at and delivery.maybe_sent:
+                await self._pacer.request_slot()
+                existing = await self._sender.find_existing(delivery, message, nonce=nonce)
+                if existing is not None:
+                    log.info("delivery %d was already posted (message %d)", delivery.id, existing)
+            if existing is None:
+                await self._pacer.request_slot()
+                self._pacer.record_send(target)
+                existing = (await self._sender.send(delivery, message, nonce=nonce)).message_id
+            done.append(existing)
+            if several:
+                await self._store.deliveries.save_progress(delivery.id, done)
+        return done[0] if done else None
+
+    def backoff(self, attempt: int, retry_after: float | None = None) -> float:
+        """Seconds before attempt `attempt + 1`: what Discord asked for (plus up to a second
+        of jitter), else exponential from `backoff_base_s`, capped, with jitter (half to full
+        length)."""
+        if retry_after is not None:
+            return max(0.0, retry_after) + self._jitter()
+        exponential = min(
+            self._settings.backoff_cap_s, self._settings.backoff_base_s * 2.0 ** max(0, attempt - 1)
+        )
+        return exponential * (0.5 + 0.5 * self._jitter())
+
+    async def _retry(
+        self,
+        delivery: DeliveryRow,
+        attempt: int,
+        reason: str,
+        retry_after: float | None,
+        maybe_sent: bool,
+    ) -> None:
+        delay = self.backoff(attempt, retry_after)
+        log.info(
+            "delivery %d: %s; retry in %.1fs (attempt %d)", delivery.id, reason, delay, attempt
+        )
+        await self._store.deliveries.retry_later(
+            delivery.id, reason, self._clock() + delay, maybe_sent=maybe_sent
+        )
+
+    async def _permanent(self, delivery: DeliveryRow, error: PermanentSendError) -> None:
+        deliveries = self._store.deliveries
+        now = self._clock()
+        if not error.target_unreachable or delivery.kind == "notice":
+            log.warning("delivery %d failed: %s", delivery.id, error.reason)
+            await deliveries.fail(delivery.id, error.reason)
+            self._hooks.on_result(delivery.kind, False)
+            return
+        if delivery.target_kind == "user":
+            log.info("user %d cannot be reached: %s", delivery.target_id, error.reason)
+            await deliveries.pause_target("user", delivery.target_id, error.reason, now)
+            await self._hooks.on_user_unreachable(delivery.target_id, error.reason)
+            return
+        channel_id = delivery.target_id
+        active = [
+            s for s in await self._store.subscriptions.for_channel(channel_id) if not s.paused
+        ]
+        notices = await self._pause_notices(delivery, active, error.reason)
+        log.warning("channel %d cannot be reached, pausing: %s", channel_id, error.reason)
+        await deliveries.pause_target("channel", channel_id, error.reason, now, notices=notices)
+
+    async def _pause_notices(
+        self, delivery: DeliveryRow, active: Sequence[SubscriptionRow], reason: str
+    ) -> list[Notice]:
+        """The DM to each person who added a now-paused subscription, and a notice in the
+        guild's system channel (if the bot can post there and it is another channel)."""
+        if not active:
+            return []
+        guild_id = delivery.guild_id if delivery.guild_id is not None else active[0].guild_id
+        titles: list[str] = []
+        for subscription in active[:PAUSED_NOTICE_TITLES]:
+            feed = await self._store.feeds.get(subscription.feed_id)
+            name = feed.display_title if feed is not None else f"feed {subscription.feed_id}"
+            titles.append(f"**{fit_text(name, 100)}**")
+        if len(active) > PAUSED_NOTICE_TITLES:
+            titles.append(f"and {len(active) - PAUSED_NOTICE_TITLES} more")
+        text = pause_notice_text(delivery.target_id, reason, titles)
+        notices = [
+            Notice("user", user_id, text, f"notice:paused:{delivery.id}:u:{user_id}", guild_id)
+            for user_id in sorted({s.added_by for s in active if s.added_by is not None})
+        ]
+        try:
+            system_channel = await self._sender.system_channel_for(guild_id)
+        except Exception:
+            log.exception("guild %d: cannot look up the system channel", guild_id)
+            system_channel = None
+        if system_channel is not None and system_channel != delivery.target_id:
+            key = f"notice:paused:{delivery.id}:sys"
+            notices.append(Notice("channel", system_channel, text, key, guild_id))
+        return notices
+
+
+def pause_notice_text(channel_id: int, reason: str, feed_titles: Sequence[str]) -> str:
+    """The words of a pause notice (`feed_titles` already made safe)."""
+    return (
+        f"I could not post in <#{channel_id}>: {reason}. "
+        f"Paused there: {', '.join(feed_titles)}. Once that is fixed, run `/feed add` in "
+        "that channel again and the posts resume."
+    )

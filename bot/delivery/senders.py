@@ -1,0 +1,81 @@
+"""Where the outbox sends: one protocol, with a Discord and a console implementation.
+
+A Sender posts one rendered `Message` to a delivery's target and reports failures as two typed
+errors the outbox acts on: `RetryableSendError` (5xx, 429, timeouts: try again later, never
+drop) and `PermanentSendError` (403/404: the target cannot be reached; 400: this message never
+will be).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Protocol
+
+from bot.model import DeliveryRow, Message
+
+
+@dataclass(frozen=True, slots=True)
+class SentMessage:
+    """What Discord confirmed. `message_id` is None where there is none (console)."""
+
+    message_id: int | None
+    channel_id: int | None = None
+
+
+class PermanentSendError(Exception):
+    """Sending this delivery will not work by trying again.
+
+    `target_unreachable`: the channel or user cannot be reached at all (403/404), so the
+    outbox pauses the target; otherwise only this one message is refused (e.g. a 400).
+    """
+
+    def __init__(
+        self,
+        reason: str,
+        *,
+        code: int | None = None,
+        status: int | None = None,
+        target_unreachable: bool = True,
+    ) -> None:
+        super().__init__(reason)
+        self.reason = reason
+        self.code = code
+        self.status = status
+        self.target_unreachable = target_unreachable
+
+
+class RetryableSendError(Exception):
+    """Try again later (5xx, 429, timeouts, connection errors).
+
+    `retry_after`: the wait Discord asked for, if any. `maybe_sent`: the request may have
+    reached Discord (a timeout or a 5xx after the body was sent), so look before resending.
+    """
+
+    def __init__(
+        self, reason: str, *, retry_after: float | None = None, maybe_sent: bool = True
+    ) -> None:
+        super().__init__(reason)
+        self.reason = reason
+        self.retry_after = retry_after
+        self.maybe_sent = maybe_sent
+
+
+class Sender(Protocol):
+    async def send(self, delivery: DeliveryRow, message: Message, *, nonce: str) -> SentMessage:
+        """Post `message` to the delivery's target (a channel, or a member's DM)."""
+        ...
+
+    async def find_existing(
+        self, delivery: DeliveryRow, message: Message, *, nonce: str
+    ) -> int | None:
+        """The id of `message` if an earlier attempt already posted it, else None. Only
+        called for deliveries flagged `maybe_sent`."""
+        ...
+
+    async def system_channel_for(self, guild_id: int) -> int | None:
+        """The guild's system channel, if the bot can post there (for pause notices)."""
+        ...
+
+    async def guild_name(self, guild_id: int) -> str | None:
+        """The guild's name as the bot sees it, or None (a topic DM names its server)."""
+        ...

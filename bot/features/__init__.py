@@ -1,0 +1,1 @@
+"""One folder per user-facing capability: its service and its rendering to a Message."""

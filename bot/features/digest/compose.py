@@ -1,0 +1,165 @@
+"""Compose a channel's scheduled digest: the period's items, grouped by feed, newest first.
+
+Pure and deterministic: the same items give the same messages. Each message holds at most 10
+embeds and 6000 counted embed characters, content at most 2000; a long digest is split into
+several messages, in order. Past `max_items`, the newest `max_items` are listed and the last
+message says how many more there are and how to find them. A digest never pings.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, replace
+from datetime import datetime
+
+from bot.features.posts.render import feed_name, format_duration, item_title
+from bot.model import (
+    CONTENT_LIMIT,
+    EMBED_DESCRIPTION_LIMIT,
+    EMBED_TITLE_LIMIT,
+    EMBED_TOTAL_LIMIT,
+    EMBEDS_PER_MESSAGE,
+    Embed,
+    ItemView,
+    Message,
+)
+from bot.safe import discord_timestamp, fit_text, link_target, one_line, safe_url, truncate
+
+DEFAULT_MAX_ITEMS = 50
+ENTRY_TITLE_LIMIT = 200
+ENTRY_SUMMARY_LIMIT = 200
+# Longer item URLs are not linked in a digest, so one entry cannot crowd out the others.
+ENTRY_URL_LIMIT = 1000
+ENTRY_SEPARATOR = "\n\n"
+CONTINUED = " (continued)"
+
+
+def _entry(item: ItemView) -> str:
+    """Markdown for one item: linked bold title, relative time, then a one-line summary."""
+    title = fit_text(item_title(item), ENTRY_TITLE_LIMIT)
+    url = safe_url(item.url)
+    target = link_target(url) if url else None
+    if target and len(target) <= ENTRY_URL_LIMIT:
+        head = f"**[{title}]({target})**"
+    else:
+        head = f"**{title}**"
+    head += f" · {discord_timestamp(item.published, 'R')}"
+    if item.duration_s:
+        head += f" · {format_duration(item.duration_s)}"
+    summary = fit_text(one_line(item.summary), ENTRY_SUMMARY_LIMIT)
+    return f"{head}\n{summary}" if summary else head
+
+
+def _feed_embed(item: ItemView, *, continued: bool, entry: str) -> Embed:
+    suffix = CONTINUED if continued else ""
+    title = fit_text(feed_name(item), EMBED_TITLE_LIMIT - len(suffix)) + suffix
+    return Embed(
+        title=title, url=safe_url(item.site_url) or safe_url(item.feed_url), description=entry
+    )
+
+
+def _sort_key(item: ItemView) -> tuple[float, int]:
+    return (-item.published.timestamp(), -item.item_id)
+
+
+def _group_by_feed(items: Sequence[ItemView]) -> list[list[ItemView]]:
+    """Feeds ordered by name (then id), each feed's items newest first."""
+    groups: dict[int, list[ItemView]] = {}
+    for item in items:
+        groups.setdefault(item.feed_id, []).append(item)
+    ordered = sorted(groups.values(), key=lambda g: (feed_name(g[0]).casefold(), g[0].feed_id))
+    return [sorted(group, key=_sort_key) for group in ordered]
+
+
+def _header(
+    channel_name: str, total: int, feeds: int, period_start: datetime, period_end: datetime
+) -> str:
+    channel = fit_text(one_line(channel_name).lstrip("#"), 100)
+    items = "1 new item" if total == 1 else f"{total} new items"
+    sources = "1 feed" if feeds == 1 else f"{feeds} feeds"
+    span = f"{discord_timestamp(period_start, 'f')} – {discord_timestamp(period_end, 'f')}"
+    return truncate(f"**Digest for #{channel}** · {items} from {sources} · {span}", CONTENT_LIMIT)
+
+
+def _more_embed(more: int) -> Embed:
+    noun = "item" if more == 1 else "items"
+    return Embed(
+        description=(
+            f"…and **{more} more** {noun} in this period. "
+            "Use `/latest` to see a feed's newest items or `/search` to find any of them."
+        ),
+    )
+
+
+@dataclass(slots=True)
+class _Packer:
+    """Fills messages with embeds without crossing Discord's per-message limits. The open
+    embed of a feed grows entry by entry (it is replaced, embeds are immutable)."""
+
+    messages: list[list[Embed]]
+    size: int = 0
+
+    def fits(self, extra: int, *, new_embed: bool) -> bool:
+        count = len(self.messages[-1]) + (1 if new_embed else 0)
+        return count <= EMBEDS_PER_MESSAGE and self.size + extra <= EMBED_TOTAL_LIMIT
+
+    def add_embed(self, embed: Embed) -> None:
+        if not self.fits(embed.size(), new_embed=True):
+            self.messages.append([])
+            self.size = 0
+        self.messages[-1].append(embed)
+        self.size += embed.size()
+
+    def add_entry(self, item: ItemView, entry: str, current: bool) -> None:
+        """Append `entry` to the feed's open embed (the last one, when `current`) or to a new
+        (continuation) embed."""
+        if current:
+            open_embed = self.messages[-1][-1]
+            description = open_embed.description or ""
+            extra = len(ENTRY_SEPARATOR) + len(entry)
+            room_in_embed = len(description) + extra <= EMBED_DESCRIPTION_LIMIT
+            if room_in_embed and self.fits(extra, new_embed=False):
+                grown = description + ENTRY_SEPARATOR + entry
+                self.messages[-1][-1] = replace(open_embed, description=grown)
+                self.size += extra
+                return
+        self.add_embed(_feed_embed(item, continued=current, entry=entry))
+
+
+def compose_digest(
+    items: Sequence[ItemView],
+    *,
+    channel_name: str,
+    period_start: datetime,
+    period_end: datetime,
+    max_items: int = DEFAULT_MAX_ITEMS,
+) -> list[Message]:
+    """The messages of one digest, in sending order; [] when the period has no items.
+
+    `items` are the period's items (the caller selects them); duplicates by `item_id` count
+    once. When there are more than `max_items`, the newest `max_items` are listed.
+    """
+    unique: dict[int, ItemView] = {}
+    for item in items:
+        unique.setdefault(item.item_id, item)
+    if not unique:
+        return []
+    newest = sorted(unique.values(), key=_sort_key)
+    shown = newest[: max(0, max_items)]
+    more = len(newest) - len(shown)
+    groups = _group_by_feed(shown)
+
+    packer = _Packer([[]])
+    for group in groups:
+        for position, item in enumerate(group):
+            packer.add_entry(item, _entry(item), current=position > 0)
+    if more:
+        packer.add_embed(_more_embed(more))
+
+    feed_count = len({item.feed_id for item in unique.values()})
+    header = _header(channel_name, len(newest), feed_count, period_start, period_end)
+    embed_lists = [embeds for embeds in packer.messages if embeds]
+    return [
+        Message(content=header if index == 0 else None, embeds=tuple(embeds))
+        for index, embeds in enumerate(embed_lists)
+    ]

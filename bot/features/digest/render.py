@@ -1,0 +1,65 @@
+"""The answers of `/digest schedule|off|preview` (and the console's `digest …`), rendered once.
+
+A channel is named by its label: its mention on Discord, `#console` in the console.
+"""
+
+from __future__ import annotations
+
+from bot.features.digest.service import DigestPreview, ScheduledDigest
+from bot.model import Message
+from bot.safe import discord_timestamp, shown
+
+# Preview messages shown at most; a longer digest says how many more there are.
+PREVIEW_MESSAGES = 5
+PREVIEW_INTRO = "Preview (only you see this):"
+
+
+def render_scheduled(scheduled: ScheduledDigest, *, channel: str) -> Message:
+    lines = [
+        f"✅ {channel} gets a digest {scheduled.describe()}. "
+        f"Next one: {discord_timestamp(scheduled.next_slot, 'F')}."
+    ]
+    if not scheduled.digest_feeds:
+        lines.append(
+            "No feed is collected for it yet: add one with `/feed add … mode:digest`, "
+            "or switch a feed of that channel to digest mode."
+        )
+    return Message(content="\n".join(lines))
+
+
+def render_schedule_refused(problem: str) -> Message:
+    return Message(content=f"Sorry, I couldn't set that digest: {shown(problem)}")
+
+
+def render_off(turned_off: bool, *, channel: str) -> Message:
+    if turned_off:
+        return Message(
+            content=f"Digest for {channel} turned off. Its digest-mode feeds keep being "
+            "collected; schedule it again with `/digest schedule`."
+        )
+    return Message(content=f"{channel} has no digest; nothing changed.")
+
+
+def render_preview(preview: DigestPreview, *, channel: str) -> list[Message]:
+    """The digest as it would be sent now: at most PREVIEW_MESSAGES messages, the first
+    introduced as a preview, then how many more the real digest has."""
+    if not preview.messages:
+        since = discord_timestamp(preview.period_start, "f")
+        return [
+            Message(
+                content=f"Nothing for {channel}'s digest yet: its digest-mode feeds have no new "
+                f"items since {since}."
+            )
+        ]
+    shown_messages = preview.messages[:PREVIEW_MESSAGES]
+    first = shown_messages[0]
+    intro = f"{PREVIEW_INTRO}\n{first.content}" if first.content else PREVIEW_INTRO
+    # A preview pings nobody, even if the real digest would.
+    answers = [
+        Message(content=intro, embeds=first.embeds),
+        *(Message(content=m.content, embeds=m.embeds) for m in shown_messages[1:]),
+    ]
+    hidden = len(preview.messages) - len(shown_messages)
+    if hidden:
+        answers.append(Message(content=f"…and {hidden} more message(s) in the real digest."))
+    return answers

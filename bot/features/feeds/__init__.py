@@ -1,0 +1,1 @@
+"""Following feeds in channels: add, remove, list, status, mode, OPML."""

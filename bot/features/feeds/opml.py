@@ -1,0 +1,224 @@
+"""OPML in and out: the list of feeds other readers import and export.
+
+An uploaded OPML file is hostile input: it is parsed with defusedxml (no DTD, so no entity
+expansion bombs and no external entities), after a size cap, and its feed count is capped.
+Every refusal is an `OpmlError` whose message is meant for the admin who uploaded the file.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import re
+import xml.etree.ElementTree as StdET
+from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from email.utils import format_datetime
+from typing import Any, Final, Literal
+
+import defusedxml
+import defusedxml.ElementTree as SafeET
+
+from bot.safe import strip_control
+
+log = logging.getLogger(__name__)
+
+MAX_OPML_BYTES: Final = 1024 * 1024
+MAX_OPML_FEEDS: Final = 500
+_MAX_TITLE = 200
+_MAX_URL = 2048
+_SPACE = re.compile(r"\s+")
+
+
+class OpmlError(Exception):
+    """The file cannot be imported; the message says why and what to do."""
+
+
+@dataclass(frozen=True, slots=True)
+class OpmlFeed:
+    title: str
+    xml_url: str
+    html_url: str | None = None
+
+
+ImportStatus = Literal["added", "already", "failed"]
+
+
+@dataclass(frozen=True, slots=True)
+class ImportResult:
+    feed: OpmlFeed
+    status: ImportStatus
+    detail: str | None = None  # why it failed
+
+
+def _clean(text: str | None, limit: int) -> str:
+    if not text:
+        return ""
+    return _SPACE.sub(" ", strip_control(text)).strip()[:limit]
+
+
+def _local(tag: object) -> str:
+    name = tag if isinstance(tag, str) else ""
+    return name.rsplit("}", 1)[-1].lower()
+
+
+def _attr(element: StdET.Element, name: str) -> str | None:
+    """An attribute by name, ignoring case (xmlUrl, xmlurl, XMLURL all occur in the wild)."""
+    wanted = name.lower()
+    for key, value in element.attrib.items():
+        if _local(key) == wanted:
+            return value
+    return None
+
+
+def _size(n: int) -> str:
+    return f"{n / (1024 * 1024):.1f} MiB" if n >= 1024 * 1024 else f"{n / 1024:.0f} KiB"
+
+
+def parse_opml(data: bytes) -> list[OpmlFeed]:
+    """The feeds of an OPML document (nested folders flattened, duplicates dropped, in order).
+
+    Raises OpmlError for a file over 1 MiB, over 500 feeds, with a DTD or entities, that is not
+    XML, that is not OPML, or that lists no feed.
+    """
+    if len(data) > MAX_OPML_BYTES:
+        raise OpmlError(
+            f"The OPML file is {_size(len(data))}; the limit is {_size(MAX_OPML_BYTES)}. "
+            "Split it into smaller files and import them one by one."
+        )
+    try:
+        root = SafeET.fromstring(data, forbid_dtd=True, forbid_entities=True)
+    except defusedxml.DefusedXmlException:
+        raise OpmlError(
+            "The OPML file declares a DTD or entities (<!DOCTYPE …>), which are refused for "
+            "safety; OPML never needs them. Export the file again from your feed reader."
+        ) from None
+    except StdET.ParseError as exc:
+        line, column = exc.position
+        raise OpmlError(
+            f"This file is not OPML: it is not well-formed XML (error at line {line}, "
+            f"column {column}). Export the file again from your feed reader."
+        ) from None
+    if _local(root.tag) != "opml":
+        raise OpmlError(
+            f"This file is not OPML: its top element is <{_clean(_local(root.tag), 40)}>, "
+            "not <opml>. If it is a feed itself, add it by its URL instead."
+        )
+    feeds: list[OpmlFeed] = []
+    seen: set[str] = set()
+    for outline in root.iter():
+        if _local(outline.tag) != "outline":
+            continue
+        xml_url = _clean(_attr(outline, "xmlUrl"), _MAX_URL)
+        if not xml_url or xml_url in seen:
+            continue
+        seen.add(xml_url)
+        title = _clean(_attr(outline, "title") or _attr(outline, "text"), _MAX_TITLE)
+        html_url = _clean(_attr(outline, "htmlUrl"), _MAX_URL) or None
+        feeds.append(OpmlFeed(title or xml_url, xml_url, html_url))
+    if len(feeds) > MAX_OPML_FEEDS:
+        raise OpmlError(
+            f"The OPML file lists {len(feeds)} feeds; at most {MAX_OPML_FEEDS} can be imported "
+            "at once. Split it into smaller files and import them one by one."
+        )
+    if not feeds:
+        raise OpmlError(
+            "The OPML file lists no feeds (no <outline> has an xmlUrl). Check that you "
+            "exported your subscriptions, not an empty folder."
+        )
+    return feeds
+
+
+def export_opml(feeds: Sequence[OpmlFeed], title: str) -> bytes:
+    """An OPML 2.0 document listing `feeds` (UTF-8, with an XML declaration)."""
+    root = StdET.Element("opml", version="2.0")
+    head = StdET.SubElement(root, "head")
+    StdET.SubElement(head, "title").text = _clean(title, _MAX_TITLE) or "digestbot feeds"
+    StdET.SubElement(head, "dateCreated").text = format_datetime(datetime.now(UTC))
+    body = StdET.SubElement(root, "body")
+    for feed in feeds:
+        name = _clean(feed.title, _MAX_TITLE) or feed.xml_url
+        attrs = {
+            "type": "rss",
+            "text": name,
+            "title": name,
+            "xmlUrl": _clean(feed.xml_url, _MAX_URL),
+        }
+        if feed.html_url:
+            attrs["htmlUrl"] = _clean(feed.html_url, _MAX_URL)
+        StdET.SubElement(body, "outline", attrs)
+    StdET.indent(root)
+    document: bytes = StdET.tostring(root, encoding="utf-8", xml_declaration=True)
+    return document + b"\n"
+
+
+def _was_created(value: Any) -> bool:
+    """What `add` returned: a bool, or an object with a boolean `created` (AddedFeed)."""
+    if isinstance(value, bool):
+        return value
+    created = getattr(value, "created", None)
+    return created if isinstance(created, bool) else True
+
+
+def _reason(exc: Exception) -> str:
+    message = getattr(exc, "message", None)
+    text = message if isinstance(message, str) and message else str(exc) or type(exc).__name__
+    return _clean(text, 300)
+
+
+async def import_opml(
+    feeds: Sequence[OpmlFeed],
+    add: Callable[[str], Awaitable[Any]],
+    *,
+    progress: Callable[[int, int], Awaitable[None]] | None = None,
+    concurrency: int = 4,
+) -> list[ImportResult]:
+    """Call `add(xml_url)` for each feed, `concurrency` at a time; one result per feed, in the
+    order given. `add` returns True/False (added/already there) or an object with a boolean
+    `created`; an exception is that feed's failure (its `message` or text is the reason).
+    `progress(done, total)` is awaited after each feed (throttle expensive updates there; its
+    errors are logged and ignored)."""
+    total = len(feeds)
+    done = 0
+    gate = asyncio.Semaphore(max(1, concurrency))
+
+    async def one(feed: OpmlFeed) -> ImportResult:
+        nonlocal done
+        async with gate:
+            try:
+                added = await add(feed.xml_url)
+            except Exception as exc:
+                if not hasattr(exc, "message"):
+                    log.warning("OPML import: adding %s raised", feed.xml_url, exc_info=True)
+                result = ImportResult(feed, "failed", _reason(exc))
+            else:
+                result = ImportResult(feed, "added" if _was_created(added) else "already")
+        done += 1
+        if progress is not None:
+            try:
+                await progress(done, total)
+            except Exception:  # a failed progress update never stops the import
+                log.warning("OPML import: the progress callback raised", exc_info=True)
+        return result
+
+    # A TaskGroup: if the import is cancelled, no add is left running behind the caller.
+    async with asyncio.TaskGroup() as group:
+        tasks = [group.create_task(one(feed)) for feed in feeds]
+    return [task.result() for task in tasks]
+
+
+def import_report(results: Sequence[ImportResult]) -> list[str]:
+    """One line per feed, then a total: what the CLI prints (the cog renders its own)."""
+    words = {"added": "added", "already": "already there", "failed": "failed"}
+    lines = []
+    for result in results:
+        line = f"{words[result.status]}: {result.feed.title} <{result.feed.xml_url}>"
+        if result.detail:
+            line += f" — {result.detail}"
+        lines.append(line)
+    counts = {status: sum(1 for r in results if r.status == status) for status in words}
+    lines.append(
+        f"{counts['added']} added, {counts['already']} already there, {counts['failed']} failed"
+    )
+    return lines

@@ -1,0 +1,271 @@
+"""Every answer of `/feed …` (and of the console's and the CLI's feed commands), rendered once.
+
+Discord markdown; feed text passes `bot.safe.shown`. A channel is named by its label (on
+Discord its mention `<#id>`, in the console `#console`): data the caller gives, so the same
+answer reads right in both places.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from datetime import UTC, datetime
+
+from bot.features.feeds.opml import ImportResult, import_report
+from bot.features.feeds.service import AddedFeed
+from bot.features.feeds.subscriptions import FeedRemoval, FeedStatus, SubscribeResult
+from bot.ingest.pipeline import PollOutcome
+from bot.model import Attachment, Embed, FeedRow, Message, SubscriptionView
+from bot.safe import discord_timestamp, escape_markdown, shown
+
+LIST_LIMIT = 3900
+IMPORT_REPORT_FILE = "opml-import-report.txt"
+EXPORT_FILE = "digestbot-feeds.opml"
+
+
+def channel_mention(channel_id: int) -> str:
+    return f"<#{channel_id}>"
+
+
+def _label(labels: Mapping[int, str], channel_id: int) -> str:
+    return labels.get(channel_id) or channel_mention(channel_id)
+
+
+def _when(ts: float | None, never: str = "never") -> str:
+    if ts is None:
+        return never
+    return discord_timestamp(datetime.fromtimestamp(ts, tz=UTC), "R")
+
+
+def _role(role_id: int | None) -> str:
+    return "none" if role_id is None else f"<@&{role_id}>"
+
+
+def _plural(n: int, word: str) -> str:
+    return f"{n} {word}{'' if n == 1 else 's'}"
+
+
+def text_answer(text: str) -> Message:
+    """An answer that is one sentence of our own (a service's message for the person)."""
+    return Message(content=text)
+
+
+def health(view: SubscriptionView) -> str:
+    sub = view.subscription
+    if sub.paused_reason is not None:
+        return f"paused because {shown(sub.paused_reason)}"
+    if view.feed_disabled:
+        return "disabled"
+    if view.consecutive_errors:
+        since = _when(view.failing_since)
+        error = shown(view.last_error or "unknown error")
+        count = view.consecutive_errors
+        return f"failing since {since} ({_plural(count, 'error')}: {error})"
+    return "ok"
+
+
+# --- /feed add ------------------------------------------------------------------------------
+
+
+def render_add(
+    result: SubscribeResult,
+    *,
+    channel: str,
+    pinged_role_id: int | None = None,
+    role_notifies: bool = True,
+) -> Message:
+    """`pinged_role_id`: the role the command asked to ping (None: not given);
+    `role_notifies`: False when that ping would notify nobody (the role is not mentionable)."""
+    title = shown(result.feed.display_title)
+    now_mode = result.subscription.mode
+    lines: list[str] = []
+    if result.discovered:
+        lines.append(f"Found the feed **{title}** at <{result.feed.url}>.")
+    if result.created:
+        lines.append(f"✅ Following **{title}** in {channel} ({now_mode} mode).")
+    else:
+        changed, kept = result.changes(_role)
+        line = f"✅ Already following **{title}** in {channel}. "
+        line += f"Changed: {'; '.join(changed)}." if changed else "Nothing changed."
+        if kept:
+            line += f" Kept: {'; '.join(kept)}."
+        lines.append(line)
+    if result.backfilled:
+        lines.append(f"Posting its {result.backfilled} newest item(s) there now.")
+    if result.released:
+        lines.append(f"Posting the {result.released} item(s) that were waiting for the digest now.")
+    previous_mode = result.previous.mode if result.previous is not None else None
+    if now_mode == "digest" and previous_mode != "digest":
+        lines.append("Items are collected for the channel's digest (`/digest schedule`).")
+    if pinged_role_id is not None:
+        lines.append(f"Each post will ping {_role(pinged_role_id)}.")
+        if not role_notifies:
+            lines.append(
+                "Note: that role is not mentionable, so the ping will not notify anyone "
+                "unless you allow it in the role's settings."
+            )
+    return Message(content="\n".join(lines))
+
+
+def render_add_failed(problem: str) -> Message:
+    return Message(content=f"Sorry, I couldn't add that feed: {problem}")
+
+
+# --- /feed remove, list, status, mode -------------------------------------------------------
+
+
+def render_remove(removal: FeedRemoval, *, channel: str | None) -> Message:
+    title = shown(removal.feed.title or removal.feed.url)
+    where = f" from {channel}" if channel else ""
+    if removal.removed:
+        return Message(content=f"Removed **{title}**{where} ({removal.removed} subscription(s)).")
+    return Message(content=f"**{title}** was not posted{where}; nothing changed.")
+
+
+def describe_subscription(view: SubscriptionView, labels: Mapping[int, str]) -> str:
+    sub = view.subscription
+    return (
+        f"`{sub.feed_id}` {shown(view.display_title)} → {_label(labels, sub.channel_id)} · "
+        f"{sub.mode} · last new item {_when(view.last_new_item_at)} · {health(view)}"
+    )
+
+
+def render_list(
+    views: Sequence[SubscriptionView], labels: Mapping[int, str] | None = None
+) -> Message:
+    if not views:
+        return Message(content="No feeds yet. Add one with `/feed add url:…`.")
+    lines: list[str] = []
+    size = 0
+    for index, view in enumerate(views):
+        line = "• " + describe_subscription(view, labels or {})
+        if size + len(line) > LIST_LIMIT:
+            lines.append(f"…and {len(views) - index} more.")
+            break
+        lines.append(line)
+        size += len(line) + 1
+    return Message(embeds=(Embed(title="Feeds in this server", description="\n".join(lines)),))
+
+
+def render_status(status: FeedStatus, labels: Mapping[int, str] | None = None) -> Message:
+    if not status.views:
+        return Message(content="This server does not follow that feed.")
+    view = status.views[0]
+    lines = [
+        f"{shown(view.display_title)} <{view.feed_url}>",
+        f"Last poll: {_when(view.last_polled_at)}",
+        f"Last new item: {_when(view.last_new_item_at)}",
+        f"Consecutive errors: {view.consecutive_errors}",
+        f"Last error: {shown(view.last_error or 'none')}",
+        f"Next poll: {_when(max(view.next_poll_at, status.now))}",
+        f"Health: {health(view)}",
+        "Posts in: "
+        + ", ".join(_label(labels or {}, v.subscription.channel_id) for v in status.views),
+    ]
+    return Message(content="\n".join(lines))
+
+
+def render_mode(mode: str, posted: int, *, channel: str) -> Message:
+    extra = " Schedule the digest with `/digest schedule`." if mode == "digest" else ""
+    if posted:
+        extra = f" Posting the {posted} item(s) that were waiting for the digest now."
+    return Message(content=f"That feed is now in **{mode}** mode in {channel}.{extra}")
+
+
+def render_not_posted_in(channel: str) -> Message:
+    return Message(content=f"That feed does not post in {channel}.")
+
+
+# --- /feed import, export -------------------------------------------------------------------
+
+
+def render_import_refused(problem: str) -> Message:
+    return Message(content=f"Sorry, I can't import that file: {shown(problem)}")
+
+
+def render_import_too_large() -> Message:
+    return Message(content="That file is larger than 1 MiB; split it and try again.")
+
+
+def render_import_unreadable() -> Message:
+    return Message(content="Sorry, I could not download that file. Please try again.")
+
+
+def render_import_progress(done: int, total: int) -> Message:
+    return Message(content=f"Importing… {done}/{total} feeds checked.")
+
+
+def render_import_done(results: Sequence[ImportResult], *, channel: str) -> Message:
+    """The summary line, with the whole report attached (feed titles are feed text)."""
+    report = import_report(results)
+    return Message(
+        content=f"Import into {channel} finished: {shown(report[-1])}.",
+        files=(Attachment(IMPORT_REPORT_FILE, "\n".join(report).encode("utf-8")),),
+    )
+
+
+def render_export(document: bytes, count: int) -> Message:
+    if not count:
+        return Message(content="This server follows no feeds yet.")
+    return Message(content=f"{count} feed(s).", files=(Attachment(EXPORT_FILE, document),))
+
+
+# --- the CLI's archive commands (`digestbot feeds …`, `poll --once`) -----------------------
+
+
+def render_archived(added: AddedFeed) -> Message:
+    feed = added.feed
+    title = shown(feed.display_title)
+    if not added.created:
+        return Message(content=f"Already in the archive: **{title}** <{feed.url}>")
+    count = len(added.outcome.new_item_ids) if added.outcome else 0
+    return Message(content=f"Added **{title}** <{feed.url}>: {count} item(s) archived")
+
+
+def render_archive(feeds: Sequence[tuple[FeedRow, int]]) -> Message:
+    """The archive's feeds with their item counts."""
+    if not feeds:
+        return Message(content="No feeds yet. Add one with: digestbot feeds add URL")
+    lines = []
+    for feed, count in feeds:
+        health_text = (
+            "ok" if not feed.consecutive_errors else f"failing: {shown(feed.last_error or '')}"
+        )
+        lines.append(
+            f"`{feed.id}` **{shown(feed.display_title)}** <{feed.url}> · {count} item(s) · "
+            f"{health_text}"
+        )
+    return Message(content="\n".join(lines))
+
+
+def render_poll_outcome(title: str, outcome: PollOutcome, new_titles: Sequence[str]) -> Message:
+    """One feed's line of `digestbot poll --once`, then a line per new item."""
+    name = f"**{shown(title)}**"
+    if outcome.error is not None:
+        return Message(content=f"{name}: failed: {shown(outcome.error.message)}")
+    if outcome.not_modified:
+        return Message(content=f"{name}: unchanged")
+    lines = [
+        f"{name}: {len(outcome.new_item_ids)} new, {len(outcome.updated_item_ids)} updated",
+        *(f"  + {shown(item) or '(untitled)'}" for item in new_titles),
+    ]
+    return Message(content="\n".join(lines))
+
+
+def render_nothing_to_poll() -> Message:
+    return Message(content="No feeds to poll. Add one with: digestbot feeds add URL")
+
+
+def render_document_head(title: str, url: str, count: int, warning: str | None) -> Message:
+    """The head of `digestbot preview`: which feed, how many items, what the parser noticed."""
+    note = f"; note: {shown(warning)}" if warning else ""
+    return Message(content=f"**{shown(title)}** — <{url}>\n{count} item(s){note}")
+
+
+def render_more_items(hidden: int, again: str) -> Message:
+    """How many items `digestbot preview` left out, and the command that shows them all."""
+    return Message(content=f"… {hidden} more item(s): {escape_markdown(again)}")
+
+
+def render_import_report(results: Sequence[ImportResult]) -> Message:
+    """`digestbot opml import`: a line per feed, then the totals."""
+    return Message(content="\n".join(shown(line) for line in import_report(results)))

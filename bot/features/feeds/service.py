@@ -1,0 +1,145 @@
+"""Adding a feed from whatever URL a person pastes, and reading a feed into plain items."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+from bot.config import Settings
+from bot.ingest.discover import discover_feeds
+from bot.ingest.errors import FeedError, NotAFeedError
+from bot.ingest.fetch import FeedFetcher, FetchResult
+from bot.ingest.pipeline import FeedPipeline, PollOutcome
+from bot.ingest.sandbox import parse_feed_bounded
+from bot.ingest.timing import next_slot
+from bot.ingest.urls import InvalidURLError, normalize_feed_url
+from bot.model import EnrichedItem, FeedRow, ParsedFeed
+from bot.store import Store
+from bot.text.enrich import enrich_entries
+
+
+class BadFeedURLError(FeedError):
+    """What the person typed is not a usable URL."""
+
+
+@dataclass(frozen=True, slots=True)
+class AddedFeed:
+    feed: FeedRow
+    created: bool  # False: the feed was already archived (no fetch was made)
+    outcome: PollOutcome | None  # the first poll, for a new feed
+    # Found at another address than the one given (the page's feed, the usual /feed paths,
+    # a redirect): say which feed that is.
+    discovered: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class FeedDocument:
+    """A fetched (or read) feed, parsed: what `preview` shows."""
+
+    url: str
+    parsed: ParsedFeed
+    result: FetchResult | None
+
+
+async def fetch_feed_document(fetcher: FeedFetcher, url_text: str) -> FeedDocument:
+    """Fetch a feed URL or a site URL (discovering its feed) and parse it.
+
+    Raises a FeedError subclass whose message is meant for the person who typed the URL.
+    """
+    try:
+        url = normalize_feed_url(url_text)
+    except InvalidURLError as exc:
+        raise BadFeedURLError(str(exc)) from None
+    result = await fetcher.fetch(url)
+    try:
+        parsed = await asyncio.to_thread(
+            parse_feed_bounded, result.body, result.headers, result.url
+        )
+        return FeedDocument(normalize_feed_url(result.url), parsed, result)
+    except NotAFeedError:
+        candidates = await discover_feeds(fetcher, result.url, result)
+    last_error: FeedError | None = None
+    for found in candidates[:3]:  # as discovery fetched them: no second fetch, no new wait
+        try:
+            parsed = await asyncio.to_thread(
+                parse_feed_bounded, found.body, found.headers, found.url
+            )
+        except FeedError as exc:
+            last_error = exc
+            continue
+        return FeedDocument(normalize_feed_url(found.url), parsed, found)
+    raise last_error or NotAFeedError(f"no feed was found at {url}")
+
+
+def read_feed_file(path: Path) -> FeedDocument:
+    body = path.read_bytes()
+    parsed = parse_feed_bounded(body, {}, None)
+    return FeedDocument(path.resolve().as_uri(), parsed, None)
+
+
+def enrich_document(document: FeedDocument) -> list[EnrichedItem]:
+    parsed = document.parsed
+    return enrich_entries(
+        parsed.entries,
+        feed_language=parsed.language,
+        base_url=parsed.site_url or (document.result.url if document.result else None),
+    )
+
+
+class FeedService:
+    """Feeds in the archive: add (with discovery and a first poll), find, list."""
+
+    def __init__(
+        self,
+        store: Store,
+        fetcher: FeedFetcher,
+        pipeline: FeedPipeline,
+        settings: Settings,
+        *,
+        clock: Callable[[], float] = time.time,
+        on_feed_added: Callable[[], None] = lambda: None,
+    ) -> None:
+        self._store = store
+        self._fetcher = fetcher
+        self._pipeline = pipeline
+        self._settings = settings
+        self._clock = clock
+        self._on_feed_added = on_feed_added
+        self._adding: dict[str, asyncio.Lock] = {}
+
+    async def add(self, url_text: str) -> AddedFeed:
+        """The feed behind `url_text`, archived with its current items.
+
+        An already-known feed is returned at once; a new one is fetched (discovering the feed
+        of a site URL), stored, and its current items archived — they are not "new".
+        """
+        try:
+            url = normalize_feed_url(url_text)
+        except InvalidURLError as exc:
+            raise BadFeedURLError(str(exc)) from None
+        lock = self._adding.setdefault(url, asyncio.Lock())
+        async with lock:
+            existing = await self._store.feeds.by_url(url)
+            if existing is not None:
+                return AddedFeed(existing, False, None)
+            document = await fetch_feed_document(self._fetcher, url)
+            discovered = document.url != url
+            existing = await self._store.feeds.by_url(document.url)
+            if existing is not None:
+                return AddedFeed(existing, False, None, discovered)
+            now = self._clock()
+            interval = self._settings.poll_interval_s
+            feed = await self._store.feeds.add(
+                document.url,
+                interval_s=interval,
+                now=now,
+                first_poll_at=next_slot(document.url, interval, now),
+            )
+            assert document.result is not None
+            outcome = await self._pipeline.ingest(feed, document.result)
+            self._on_feed_added()  # the poller may be asleep with nothing to poll
+            refreshed = await self._store.feeds.get(feed.id)
+            return AddedFeed(refreshed or feed, True, outcome, discovered)

@@ -1,0 +1,1 @@
+"""A post: one item as a channel, a DM, a search result or a preview shows it."""

@@ -1,0 +1,154 @@
+"""Render one item as a Message: the card a channel gets, and the compact form lists use.
+
+Every piece of feed text passes bot.safe: neutralized (no pings), escaped where Discord would
+render markdown, truncated on a word to Discord's limits; only http(s) URLs become links and
+images.
+"""
+
+from __future__ import annotations
+
+from bot.model import (
+    EMBED_AUTHOR_LIMIT,
+    EMBED_DESCRIPTION_LIMIT,
+    EMBED_FIELD_VALUE_LIMIT,
+    EMBED_TITLE_LIMIT,
+    EMBED_TOTAL_LIMIT,
+    EMBEDS_PER_MESSAGE,
+    Embed,
+    EmbedField,
+    ItemView,
+    Message,
+)
+from bot.safe import discord_timestamp, fit_text, link_target, one_line, safe_url
+
+UNTITLED = "(untitled)"
+# A compact embed stays under this many counted characters, so ten fit in one message.
+COMPACT_MAX_CHARS = EMBED_TOTAL_LIMIT // EMBEDS_PER_MESSAGE
+COMPACT_TITLE_LIMIT = 200
+COMPACT_SUMMARY_LIMIT = 200
+
+
+def format_duration(seconds: int) -> str:
+    """`H:MM:SS` from one hour up, `M:SS` below."""
+    seconds = max(0, int(seconds))
+    hours, rest = divmod(seconds, 3600)
+    minutes, secs = divmod(rest, 60)
+    if hours:
+        return f"{hours}:{minutes:02d}:{secs:02d}"
+    return f"{minutes}:{secs:02d}"
+
+
+def feed_name(item: ItemView) -> str:
+    """The feed's title, or its host when the feed has none."""
+    name = one_line(item.feed_title)
+    if name:
+        return name
+    return one_line(item.site_url or item.feed_url) or "feed"
+
+
+def item_title(item: ItemView) -> str:
+    return one_line(item.title) or UNTITLED
+
+
+def _media_kind(item: ItemView) -> str | None:
+    """ "audio", "video" or None for an item's enclosure (no type + a duration means audio)."""
+    kind = (item.enclosure_type or "").split("/", 1)[0].strip().lower()
+    if kind in ("audio", "video"):
+        return kind
+    if not kind and item.duration_s:
+        return "audio"
+    return None
+
+
+def _image_url(item: ItemView) -> str | None:
+    image = safe_url(item.image_url)
+    if image is None and (item.enclosure_type or "").lower().startswith("image/"):
+        image = safe_url(item.enclosure_url)
+    return image
+
+
+def _media_link(item: ItemView) -> str | None:
+    """`[Audio (mp3)](url)` for the enclosure, or None when there is none or it cannot fit."""
+    kind = _media_kind(item)
+    url = safe_url(item.enclosure_url)
+    if kind is None or url is None:
+        return None
+    subtype = (item.enclosure_type or "").partition("/")[2].split(";")[0].strip().lower()
+    subtype = subtype.removeprefix("x-").replace("mpeg", "mp3")
+    label = kind.capitalize() + (f" ({subtype})" if subtype.isalnum() and subtype else "")
+    link = f"[{label}]({link_target(url)})"
+    return link if len(link) <= EMBED_FIELD_VALUE_LIMIT else None
+
+
+def _media_fields(item: ItemView) -> tuple[EmbedField, ...]:
+    kind = _media_kind(item)
+    if kind is None:
+        return ()
+    fields = []
+    if item.duration_s:
+        fields.append(EmbedField("Duration", format_duration(item.duration_s)))
+    link = _media_link(item)
+    if link:
+        fields.append(EmbedField("Listen" if kind == "audio" else "Watch", link))
+    return tuple(fields)
+
+
+def render_card(item: ItemView) -> Embed:
+    """The full card for one item: linked title, summary, feed, author, image, timestamp,
+    and for podcasts the duration and a link to the audio."""
+    author = one_line(item.author or "")
+    card = Embed(
+        title=fit_text(item_title(item), EMBED_TITLE_LIMIT),
+        url=safe_url(item.url),
+        # Author name and footer never render markdown: neutralized, not escaped.
+        author=fit_text(feed_name(item), EMBED_AUTHOR_LIMIT, markdown=False),
+        author_url=safe_url(item.site_url) or safe_url(item.feed_url),
+        footer=fit_text("by " + author, EMBED_AUTHOR_LIMIT, markdown=False) if author else None,
+        image_url=_image_url(item),
+        timestamp=item.published,
+        fields=_media_fields(item),
+    )
+    summary = item.summary.strip()
+    if not summary:
+        return card
+    room = min(EMBED_DESCRIPTION_LIMIT, EMBED_TOTAL_LIMIT - card.size())
+    return _with_description(card, fit_text(summary, room))
+
+
+def _with_description(card: Embed, description: str) -> Embed:
+    return Embed(
+        title=card.title,
+        url=card.url,
+        description=description or None,
+        author=card.author,
+        author_url=card.author_url,
+        footer=card.footer,
+        image_url=card.image_url,
+        timestamp=card.timestamp,
+        fields=card.fields,
+        colour=card.colour,
+    )
+
+
+def render_post(item: ItemView, *, mention_role_id: int | None = None) -> Message:
+    """The post for a channel subscription. The only ping it can make is the opted-in role."""
+    card = render_card(item)
+    if mention_role_id is None:
+        return Message(embeds=(card,))
+    return Message(
+        content=f"<@&{mention_role_id}>", embeds=(card,), mention_role_id=mention_role_id
+    )
+
+
+def render_compact(item: ItemView) -> Embed:
+    """A small card for lists (/latest, /search): linked title, feed, relative time and a
+    one-line summary. At most `COMPACT_MAX_CHARS` counted characters, so ten fit a message."""
+    title = fit_text(item_title(item), COMPACT_TITLE_LIMIT)
+    header = f"{fit_text(feed_name(item), 100)} · {discord_timestamp(item.published, 'R')}"
+    room = COMPACT_MAX_CHARS - len(title) - len(header) - 1
+    summary = fit_text(one_line(item.summary), min(COMPACT_SUMMARY_LIMIT, room))
+    return Embed(
+        title=title,
+        url=safe_url(item.url),
+        description=f"{header}\n{summary}" if summary else header,
+    )

@@ -1,0 +1,1 @@
+"""Searching the archive and listing the newest items: /search and /latest."""

@@ -1,0 +1,47 @@
+"""The one rate limiter: at most `limit` events in any sliding `window_s`, counted per key.
+
+The outbox uses it for its global request pace (one request per 1/rate s) and for each target's
+burst window, the AI summarizer for its hourly call cap.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from collections import deque
+from collections.abc import Callable, Hashable
+
+
+class SlidingWindow:
+    def __init__(
+        self, limit: int, window_s: float, clock: Callable[[], float] = time.monotonic
+    ) -> None:
+        self._limit = limit
+        self._window_s = window_s
+        self._clock = clock
+        self._events: dict[Hashable, deque[float]] = {}
+
+    def wait(self, key: Hashable = None) -> float:
+        """Seconds until one more event of `key` is allowed (0: now; inf: never, limit 0)."""
+        if self._limit <= 0:
+            return math.inf
+        events = self._events.get(key)
+        if not events:
+            return 0.0
+        now = self._clock()
+        while events and now - events[0] >= self._window_s:
+            events.popleft()
+        if len(events) < self._limit:
+            return 0.0
+        # The event that must leave the window first is the limit-th newest.
+        return max(0.0, events[-self._limit] + self._window_s - now)
+
+    def record(self, key: Hashable = None) -> None:
+        self._events.setdefault(key, deque()).append(self._clock())
+
+    def try_take(self, key: Hashable = None) -> bool:
+        """Count one event of `key` if the limit allows it now."""
+        if self.wait(key) > 0:
+            return False
+        self.record(key)
+        return True

@@ -1,1 +1,0 @@
-"""Services: what a command does, shared by the slash commands, console mode and the CLI."""
