@@ -10,7 +10,6 @@ from __future__ import annotations
 import calendar
 import hashlib
 import re
-import threading
 import time
 from collections.abc import Mapping
 from datetime import UTC, datetime
@@ -26,6 +25,7 @@ from bot.ingest.errors import NotAFeedError, ParseError
 from bot.ingest.prolog import EntityDeclarationError, rewrite_prolog
 from bot.model import Enclosure, Entry, ParsedFeed
 from bot.safe import strip_control
+from bot.text.clean import html_parser
 
 # feedparser calls `replace_doctype` on the document (decoded to UTF-8) before either of its
 # parsers sees it; ours refuses entities that can expand (see bot.ingest.prolog).
@@ -47,7 +47,6 @@ _SPACED_TAGS = frozenset(
     }
 )  # fmt: skip
 _PLAIN_TYPE = "text/plain"
-_local = threading.local()
 # What the archive keeps of a feed's names (they are shown whole in embeds, lists, digests).
 MAX_TITLE_CHARS = 300
 MAX_AUTHOR_CHARS = 200
@@ -61,21 +60,6 @@ def _tidy(text: str) -> str:
     return _SPACE.sub(" ", strip_control(text)).strip()
 
 
-def _html_parser() -> etree.HTMLParser:
-    """One per thread (lxml parsers are not shared); comments and PIs never become text."""
-    parser: etree.HTMLParser | None = getattr(_local, "parser", None)
-    if parser is None:
-        parser = lxml.html.HTMLParser(
-            remove_comments=True,
-            remove_pis=True,
-            no_network=True,
-            encoding="utf-8",
-            default_doctype=False,
-        )
-        _local.parser = parser
-    return parser
-
-
 def plain(text: str | None) -> str:
     """The text an HTML fragment shows (for titles, names and descriptions): read by a real
     HTML parser, without scripts, styles or comments; entities decoded, control characters
@@ -86,7 +70,7 @@ def plain(text: str | None) -> str:
         return _tidy(text)
     try:
         root = lxml.html.document_fromstring(
-            strip_control(text).encode("utf-8", "replace"), parser=_html_parser()
+            strip_control(text).encode("utf-8", "replace"), parser=html_parser()
         )
     except (etree.LxmlError, ValueError):  # nothing but whitespace, or nothing parseable
         return ""

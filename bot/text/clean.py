@@ -125,8 +125,9 @@ _INVISIBLE = re.compile("[\u00ad\u200b\u2060\ufeff]")
 _local = threading.local()
 
 
-def _parser() -> etree.HTMLParser:
-    """One parser per thread: the pipeline cleans in worker threads, lxml parsers are not shared."""
+def html_parser() -> etree.HTMLParser:
+    """One parser per thread (the pipeline cleans in worker threads; lxml parsers are not
+    shared); comments and processing instructions never become text."""
     parser: etree.HTMLParser | None = getattr(_local, "parser", None)
     if parser is None:
         parser = lxml.html.HTMLParser(
@@ -148,7 +149,7 @@ def clean_html(html: str, base_url: str | None) -> CleanContent:
         html = html[:MAX_HTML_CHARS]
     html = strip_control(html)
     try:
-        root = lxml.html.document_fromstring(html.encode("utf-8", "replace"), parser=_parser())
+        root = lxml.html.document_fromstring(html.encode("utf-8", "replace"), parser=html_parser())
     except (etree.LxmlError, ValueError):
         return EMPTY_CONTENT
     base = base_url if safe_url(base_url) else None
