@@ -49,7 +49,7 @@ async def feed_add(ctx: ConsoleContext, args: argparse.Namespace) -> str:
 @command("feed list", "the feeds this console follows and their health")
 async def feed_list(ctx: ConsoleContext, args: argparse.Namespace) -> str:
     views = await ctx.runtime.subscriptions.for_guild(CONSOLE_GUILD_ID)
-    return to_text(render.render_list(views, LABELS))
+    return to_text(render.render_list(views, LABELS, how_to_add="`feed add URL`"))
 
 
 @command("feed status", "last poll, errors and next poll of a feed", FEED)

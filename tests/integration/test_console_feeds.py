@@ -68,3 +68,14 @@ async def test_console_feed_mode_switches_the_consoles_feed_like_feed_mode(
         assert usage is not None and "invalid choice: 'sometimes'" in usage
     finally:
         await runtime.close()
+
+
+async def test_an_empty_feed_list_names_the_consoles_own_command(tmp_path: Path) -> None:
+    """Console mode reads the Discord answer back, but tells how to add a feed where the
+    answer is read: `feed add URL` at this prompt, not the slash command."""
+    runtime = await Runtime.open(bot_settings(tmp_path))
+    try:
+        answer = await run_command(ConsoleContext(runtime, lambda _: None), "feed list")
+        assert answer == "No feeds yet. Add one with `feed add URL`."
+    finally:
+        await runtime.close()

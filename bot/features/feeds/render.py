@@ -130,10 +130,15 @@ def describe_subscription(view: SubscriptionView, labels: Mapping[int, str]) -> 
 
 
 def render_list(
-    views: Sequence[SubscriptionView], labels: Mapping[int, str] | None = None
+    views: Sequence[SubscriptionView],
+    labels: Mapping[int, str] | None = None,
+    *,
+    how_to_add: str = "`/feed add url:…`",
 ) -> Message:
+    """The guild's (or the console's) feeds; `how_to_add` is the command that adds one where
+    the answer is read."""
     if not views:
-        return Message(content="No feeds yet. Add one with `/feed add url:…`.")
+        return Message(content=f"No feeds yet. Add one with {how_to_add}.")
     lines: list[str] = []
     size = 0
     for index, view in enumerate(views):
