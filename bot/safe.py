@@ -132,6 +132,19 @@ def safe_url(url: str | None, base: str | None = None, *, allow_mailto: bool = F
     return url if _is_http(url) else None
 
 
+def archive_url(url: object, base: str | None) -> str | None:
+    """An http(s) URL a feed gives (an item's link, its site, its media), resolved against
+    `base`, as the archive keeps it; None for anything else. Lenient on purpose (a link with a
+    space still identifies its item): what is shown passes `safe_url` when it is rendered."""
+    if not isinstance(url, str) or not url.strip():
+        return None
+    try:
+        joined = urljoin(base or "", url.strip())
+    except ValueError:
+        return None
+    return joined if _is_http(joined) else None
+
+
 def _is_http(url: str) -> bool:
     try:
         parts = urlsplit(url)

@@ -14,7 +14,7 @@ import time
 from collections.abc import Mapping
 from datetime import UTC, datetime
 from typing import Any
-from urllib.parse import urljoin, urlsplit
+from urllib.parse import urlsplit
 
 import feedparser
 import feedparser.api
@@ -24,7 +24,7 @@ from lxml import etree
 from bot.ingest.errors import NotAFeedError, ParseError
 from bot.ingest.prolog import EntityDeclarationError, rewrite_prolog
 from bot.model import Enclosure, Entry, ParsedFeed
-from bot.safe import strip_control
+from bot.safe import archive_url, strip_control
 from bot.text.clean import html_parser
 
 # feedparser calls `replace_doctype` on the document (decoded to UTF-8) before either of its
@@ -133,18 +133,6 @@ def _utc(struct: time.struct_time | None) -> datetime | None:
         return None
 
 
-def _http_url(url: object, base: str | None) -> str | None:
-    if not isinstance(url, str) or not url.strip():
-        return None
-    try:
-        joined = urljoin(base or "", url.strip())
-        parts = urlsplit(joined)
-        host, _port = parts.hostname, parts.port  # .port checks the port's range
-    except ValueError:  # e.g. an unclosed "[" IPv6 host, a port out of range
-        return None
-    return joined if parts.scheme in ("http", "https") and host else None
-
-
 def _content_html(raw: Mapping[str, Any]) -> tuple[str, str | None]:
     """The fullest body the entry offers, and the xml:base in force where it was written."""
     contents = raw.get("content") or []
@@ -164,17 +152,17 @@ def _image(raw: Mapping[str, Any], base: str | None) -> str | None:
         for media in raw.get(key) or []:
             medium = str(media.get("medium") or media.get("type") or "image")
             if "image" in medium:
-                url = _http_url(media.get("url"), base)
+                url = archive_url(media.get("url"), base)
                 if url:
                     return url
     for link in raw.get("links") or []:
         if link.get("rel") == "enclosure" and str(link.get("type", "")).startswith("image/"):
-            url = _http_url(link.get("href"), base)
+            url = archive_url(link.get("href"), base)
             if url:
                 return url
     image = raw.get("image")
     if isinstance(image, Mapping):
-        return _http_url(image.get("href"), base)
+        return archive_url(image.get("href"), base)
     return None
 
 
@@ -185,7 +173,7 @@ def _enclosure(raw: Mapping[str, Any], base: str | None) -> Enclosure | None:
         kind = str(link.get("type") or "")
         if kind.startswith("image/"):
             continue
-        url = _http_url(link.get("href"), base)
+        url = archive_url(link.get("href"), base)
         if not url:
             continue
         try:
@@ -213,7 +201,7 @@ def _entry(
     full_title = _field_text(raw.get("title"), raw.get("title_detail"), version)
     content, html_base = _content_html(raw)
     description = str(raw.get("summary") or "")
-    url = _http_url(raw.get("link"), base)
+    url = archive_url(raw.get("link"), base)
     guid = str(raw.get("id") or "").strip()
     stable_id = guid or url or _fallback_id(full_title, content)
     published = _utc(raw.get("published_parsed")) or _utc(raw.get("updated_parsed"))
@@ -239,7 +227,7 @@ def _entry(
         enclosure=_enclosure(raw, base),
         duration_s=parse_duration(raw.get("itunes_duration")),
         language=entry_language or language,
-        html_base=_http_url(html_base, address) if html_base else None,
+        html_base=archive_url(html_base, address) if html_base else None,
     )
 
 
@@ -299,7 +287,7 @@ def parse_feed(body: bytes, headers: Mapping[str, str], base_url: str | None) ->
         bozo = result.get("bozo_exception")
         detail = f" ({bozo})" if bozo else ""
         raise ParseError(f"that address does not serve a readable RSS or Atom feed{detail}")
-    site_url = _http_url(feed.get("link"), base_url)
+    site_url = archive_url(feed.get("link"), base_url)
     base = site_url or base_url
     language = str(feed.get("language") or "").strip() or None
     entries = _disambiguate([_entry(raw, base, base_url, language, version) for raw in raw_entries])
