@@ -1,5 +1,5 @@
 -- Scheduled digests: at most one schedule per channel. Times are unix seconds (UTC) as REAL.
--- A slot is the UTC instant of one scheduled digest (bot.deliver.schedule).
+-- A slot is the UTC instant of one scheduled digest (bot.features.digest.schedule).
 
 CREATE TABLE digest_schedules (
     channel_id          INTEGER PRIMARY KEY,

@@ -1,6 +1,6 @@
 -- Each item's text is stored once (issue 13). Before: the body three times (content_md, which
 -- nothing read; content_text; and items_fts's own copy, CJK-spaced) plus unread keywords.
--- After: items.content_text holds the body as indexed (CJK-spaced by bot.text.cjk.space_cjk;
+-- After: items.content_text holds the body as indexed (CJK-spaced by bot.store.cjk.space_cjk;
 -- unspace_cjk undoes it for display), fts_title / fts_summary hold the spaced title and
 -- summary only where spacing changed them (CJK), and items_fts is an external-content index
 -- that reads its text through the items_fts_src view (snippets come from there). Triggers on
