@@ -58,7 +58,6 @@ from bot.text.summary import OfflineSummarizer
 
 EXIT_OK = 0
 EXIT_ERROR = 1
-EXIT_USAGE = 2
 EXIT_CONFIG = 78  # EX_CONFIG: systemd's RestartPreventExitStatus=78 stops restart loops
 
 log = logging.getLogger("bot")

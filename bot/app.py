@@ -109,7 +109,6 @@ class DigestBot(commands.Bot):
 
 class ExitCode:
     OK = 0
-    CRASH = 1
     CONFIG = 78
 
 

@@ -42,11 +42,6 @@ class Query:
         return QueryProblem.ONLY_EXCLUSIONS if self.excluded else QueryProblem.NO_WORDS
 
     @property
-    def phrases(self) -> tuple[Phrase, ...]:
-        """All phrases to look for (required and alternatives), without exclusions."""
-        return tuple(p for group in self.groups for p in group)
-
-    @property
     def key(self) -> str:
         """A canonical text of the query: equal for queries that mean the same."""
         groups = sorted(" OR ".join(sorted(_show(p) for p in g)) for g in self.groups)

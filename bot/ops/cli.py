@@ -13,8 +13,6 @@ from bot.config import Settings
 from bot.ops.backup import cmd_backup, cmd_prune
 from bot.ops.doctor import run_doctor
 
-OPS_COMMANDS = ("doctor", "backup", "prune")
-
 
 def add_ops_commands(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     doctor = subparsers.add_parser(

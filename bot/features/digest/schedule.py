@@ -11,7 +11,6 @@ way each day has exactly one slot.
 from __future__ import annotations
 
 import re
-from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 from functools import cache
@@ -21,16 +20,10 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError, available_timezones
 Cadence = Literal["daily", "weekly"]
 CADENCES: tuple[str, ...] = get_args(Cadence)
 WEEKDAYS = ("monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday")
-Clock = Callable[[], datetime]
 
 _HH_MM = re.compile(r"^\s*([01]?\d|2[0-3]):([0-5]\d)\s*$")
 # Enough days to reach the previous/next slot of a weekly schedule from any instant.
 _SEARCH_DAYS = 9
-
-
-def system_clock() -> datetime:
-    """The real clock (aware UTC); inject another `Clock` in tests."""
-    return datetime.now(UTC)
 
 
 @cache

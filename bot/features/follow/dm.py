@@ -10,7 +10,6 @@ restart.
 
 from __future__ import annotations
 
-import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
@@ -29,17 +28,10 @@ STOP_TOPIC_TEMPLATE = r"topic:stop:(?P<topic_id>[0-9]{1,19})"
 STOP_LABEL = "Stop this topic"
 TOPIC_SHOWN_LIMIT = 100
 GUILD_SHOWN_LIMIT = 100
-_STOP_ID = re.compile(STOP_TOPIC_TEMPLATE)
 
 
 def stop_topic_custom_id(topic_id: int) -> str:
     return f"topic:stop:{topic_id}"
-
-
-def topic_id_of(custom_id: str) -> int | None:
-    """The topic a "Stop this topic" button names, or None for another custom id."""
-    match = _STOP_ID.fullmatch(custom_id)
-    return int(match["topic_id"]) if match else None
 
 
 @dataclass(frozen=True, slots=True)
