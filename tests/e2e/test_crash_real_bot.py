@@ -343,7 +343,9 @@ async def test_the_real_bot_posts_every_item_exactly_once_across_sigkills(
             wanted = expected_links(feeds, plan)
             loop_done = time.monotonic()
 
-            final = await bots.start()
+            # Running (READY) before anything is judged: the work may already be done, and a
+            # process still starting has no SIGTERM handler yet.
+            final = await bots.start_ready()
             db = tmp_path / "bot.db"
             await fake.wait_until(
                 lambda: (
