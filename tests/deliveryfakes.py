@@ -157,7 +157,11 @@ def make_outbox(store: Store, sender: Sender, **options: Any) -> Outbox:
         **{clock_names[k]: options.pop(k) for k in list(options) if k in clock_names}
     )
     hooks = OutboxHooks(
-        **{k: options.pop(k) for k in list(options) if k in ("on_user_unreachable", "on_result")}
+        **{
+            k: options.pop(k)
+            for k in list(options)
+            if k in ("on_user_unreachable", "on_result", "heartbeat")
+        }
     )
     digests = DigestService(store, clock=clock.wall, wake_outbox=lambda: None)
     composer = DeliveryComposer(store, digests, sender.guild_name)
@@ -167,15 +171,21 @@ def make_outbox(store: Store, sender: Sender, **options: Any) -> Outbox:
 
 
 async def until(
-    check: Callable[[], Awaitable[bool]],
+    check: Callable[[], bool | Awaitable[bool]],
     *,
     timeout: float = 10.0,  # noqa: ASYNC109 (bounded wait)
     what: str = "condition",
 ) -> None:
-    """Re-check an async condition (a row, a state) every few milliseconds until it holds."""
+    """Re-check a condition (a row, a state, a count; sync or async) every few milliseconds
+    until it holds; fail naming `what` after `timeout` seconds."""
     loop = asyncio.get_running_loop()
     deadline = loop.time() + timeout
-    while not await check():
+    while True:
+        result = check()
+        if not isinstance(result, bool):
+            result = await result
+        if result:
+            return
         if loop.time() > deadline:
             raise AssertionError(f"timed out after {timeout}s waiting for {what}")
         await asyncio.sleep(0.02)

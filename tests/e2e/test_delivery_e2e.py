@@ -7,7 +7,6 @@ dropped gateway (resumed, nothing lost).
 
 from __future__ import annotations
 
-import asyncio
 import functools
 import re
 from pathlib import Path
@@ -17,6 +16,7 @@ import discord
 import pytest
 
 from bot.delivery.outbox import Outbox, OutboxSettings
+from tests.deliveryfakes import until
 from tests.e2e.harness import running_bot
 from tests.fakediscord import FakeDiscord, Overwrite, StandardGuild, StoredMessage, permissions
 from tests.feedserver import FeedServer, rss_feed
@@ -280,11 +280,11 @@ async def test_a_send_whose_answer_is_lost_is_not_posted_twice(
         feed_server.set(FEED_PATH, letter(["Zero", "A", "B"]))
         await fake.wait_for_messages(world.news_id, 2, timeout=20)
         deliveries = bot.runtime.store.deliveries
-        for _ in range(100):
-            if (await deliveries.counts())["sent"] == 2:
-                break
-            await asyncio.sleep(0.05)
-        assert (await deliveries.counts())["sent"] == 2
+
+        async def both_sent() -> bool:
+            return (await deliveries.counts())["sent"] == 2
+
+        await until(both_sent, what="both deliveries marked sent")
         assert lost.hits == lost_answers
 
     assert titles_posted(fake, world.news_id) == ["A", "B"]

@@ -3,12 +3,12 @@ the digest's slot is driven by moving the bot's clock."""
 
 from __future__ import annotations
 
-import asyncio
 import time as wall
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
+from tests.deliveryfakes import until
 from tests.e2e.harness import running_bot
 from tests.fakediscord import FakeDiscord
 from tests.feedserver import FeedServer, rss_feed
@@ -119,11 +119,12 @@ async def test_digest_schedule_then_a_driven_slot_posts_one_digest(
         # New items arrive; in digest mode nothing is posted for them.
         feed_server.set("/feed.xml", newsletter("First", "Second", HOSTILE_TITLE))
         clock.offset += 60  # the next poll is due (drive it rather than wait for the loop)
-        for _ in range(100):  # (the poller's own loop may be polling it at this moment)
+
+        async def polled() -> bool:  # (the poller's own loop may be polling it at this moment)
             await runtime.poller.poll_due()
-            if await runtime.store.items.count() >= 3:
-                break
-            await asyncio.sleep(0.05)
+            return await runtime.store.items.count() >= 3
+
+        await until(polled, what="the new items archived")
         assert await runtime.store.items.count() == 3
         assert fake.bot_posts(world.news_id) == []
 
@@ -153,7 +154,8 @@ async def test_digest_schedule_then_a_driven_slot_posts_one_digest(
 
         # The same slot again (another tick, the catch-up job) sends nothing more.
         assert await runtime.digests.run_due() == []
-        await asyncio.sleep(0.5)
+        counts = await runtime.store.deliveries.counts()
+        assert counts["pending"] == counts["sending"] == 0  # nothing queued that could post
         assert len(fake.bot_posts(world.news_id)) == 1
 
         handle = await fake.invoke_command(

@@ -242,7 +242,17 @@ class Confirm(discord.ui.View):
         await interaction.response.edit_message(content="confirmed", view=None)
 
 
-def register_feed_commands(bot: commands.Bot) -> None:
+def feed_commands(view_stored: asyncio.Event) -> Callable[[commands.Bot], None]:
+    """The test's /feed commands; `view_stored` is set once /feed remove's answer is sent
+    (discord.py stores the answer's view when the send returns: a click works from then)."""
+
+    def register(bot: commands.Bot) -> None:
+        register_feed_commands(bot, view_stored)
+
+    return register
+
+
+def register_feed_commands(bot: commands.Bot, view_stored: asyncio.Event) -> None:
     feed = app_commands.Group(
         name="feed",
         description="Manage feeds",
@@ -264,6 +274,7 @@ def register_feed_commands(bot: commands.Bot) -> None:
     @feed.command(name="remove", description="Unsubscribe")
     async def remove(interaction: discord.Interaction, feed_name: str) -> None:
         await interaction.response.send_message(f"removed {feed_name}", view=Confirm())
+        view_stored.set()
 
     @remove.autocomplete("feed_name")
     async def feed_names(
@@ -279,7 +290,8 @@ async def test_subcommands_defer_followup_autocomplete_and_buttons(
     fake_discord: FakeDiscord,
 ) -> None:
     fake = fake_discord
-    async with running_bot(fake, register_feed_commands) as rb:
+    view_stored = asyncio.Event()
+    async with running_bot(fake, feed_commands(view_stored)) as rb:
         world = rb.world
         await fake.wait_for_sync()
         feed = next(c for c in fake.commands() if c["name"] == "feed")
@@ -335,7 +347,7 @@ async def test_subcommands_defer_followup_autocomplete_and_buttons(
         assert reply.content == "removed import-ai" and not reply.ephemeral
         assert reply.components and reply.components[0]["components"][0]["custom_id"] == "confirm"
         assert fake.messages(world.general_id) == [reply]
-        await asyncio.sleep(0.1)  # discord.py registers the view once the send returned
+        await asyncio.wait_for(view_stored.wait(), 5)  # the view is stored: a click works
         click = await fake.invoke_component(reply, "confirm", world.admin_id)
         assert await click.response_type() == 7
         edited = await click.final_message()

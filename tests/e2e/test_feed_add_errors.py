@@ -6,7 +6,6 @@ and nothing is added. Also: /feed remove (autocomplete scoped to the guild), /fe
 
 from __future__ import annotations
 
-import asyncio
 import re
 from pathlib import Path
 from typing import Any
@@ -14,6 +13,7 @@ from typing import Any
 import pytest
 
 from bot.app import DigestBot
+from tests.deliveryfakes import until
 from tests.e2e.harness import running_bot
 from tests.fakediscord import FakeDiscord, StandardGuild, StoredMessage
 from tests.feedserver import FeedServer, rss_feed
@@ -220,11 +220,7 @@ async def test_feed_list_and_status_show_a_failing_feeds_health(
         async def failing() -> bool:
             return any(f.consecutive_errors for f in await store.feeds.all())
 
-        for _ in range(100):
-            if await failing():
-                break
-            await asyncio.sleep(0.05)
-        assert await failing()
+        await until(failing, what="the flaky feed's first failure")
         listing = await command(fake, world, "feed list", {})
         lines = str(listing.embeds[0]["description"]).splitlines()
         (good,) = [line for line in lines if "Good" in line]
@@ -262,5 +258,13 @@ async def test_an_unexpected_failure_is_answered_once_politely(
         answer = await handle.final_message(timeout=10)
         assert answer.ephemeral and "something went wrong" in answer.content
         assert "on fire" not in answer.content
-        await asyncio.sleep(0.3)  # a second answer would have arrived by now
+        # A later command answered: the bot is past the failed one and its error handler.
+        later = await fake.invoke_command(
+            "latest",
+            {},
+            guild_id=world.guild_id,
+            channel_id=world.general_id,
+            user_id=world.admin_id,
+        )
+        await later.final_message(timeout=10)
         assert len(handle.messages) == 1

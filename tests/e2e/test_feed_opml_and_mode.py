@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-import asyncio
 from pathlib import Path
 
 from bot.features.feeds.opml import OpmlFeed, export_opml, parse_opml
+from tests.deliveryfakes import until
 from tests.e2e.harness import running_bot
 from tests.fakediscord import AttachmentOpt, FakeDiscord, InteractionHandle
 from tests.feedserver import FeedServer, rss_feed
@@ -152,10 +152,12 @@ async def test_mode_back_to_instant_posts_the_items_waiting_for_the_digest(
                 title="Feed w",
             ),
         )
-        for _ in range(200):  # the poller polls the feed every second
-            if await bot.runtime.store.items.count() >= 2:
-                break
-            await asyncio.sleep(0.05)
+        store = bot.runtime.store
+
+        async def both_archived() -> bool:  # the poller polls the feed every second
+            return await store.items.count() >= 2
+
+        await until(both_archived, what="the new item archived")
         assert fake.bot_posts(world.news_id) == []
 
         (view,) = await bot.runtime.subscriptions.for_guild(world.guild_id)

@@ -228,9 +228,10 @@ async def test_a_slow_search_is_deferred_then_answered(
     fake = fake_discord
     world = fake.state.add_standard_guild()
     real_run = SearchService.run
+    deferred = asyncio.Event()  # the search goes on only once the answer was deferred
 
     async def slow_run(self: SearchService, *args: Any, **kwargs: Any) -> SearchResults:
-        await asyncio.sleep(0.3)
+        await asyncio.wait_for(deferred.wait(), 10)
         return await real_run(self, *args, **kwargs)
 
     monkeypatch.setattr(SearchService, "run", slow_run)
@@ -246,6 +247,7 @@ async def test_a_slow_search_is_deferred_then_answered(
             user_id=world.member_id,
         )
         assert await handle.response_type() == 5  # deferred: "thinking…"
+        deferred.set()
         answer = await handle.final_message()
         assert answer.ephemeral and "**10. " in description(answer)
         assert not handle.errors

@@ -32,6 +32,7 @@ from bot.ingest.fetch import FeedFetcher
 from bot.ingest.pipeline import FeedPipeline
 from bot.store import Store
 from tests.children import ChildProcesses
+from tests.deliveryfakes import until
 from tests.feedserver import FeedServer, rss_feed
 
 REPO = Path(__file__).resolve().parents[2]
@@ -147,7 +148,7 @@ class GrowingFeeds:
         while not stop.is_set():
             self.add(paths[turn % len(paths)])
             turn += 1
-            await asyncio.sleep(ITEM_EVERY_S)
+            await asyncio.sleep(ITEM_EVERY_S)  # the feeds' publishing pace (chosen, not a wait)
 
 
 async def set_up(db: Path, server: FeedServer, feeds: GrowingFeeds) -> None:
@@ -268,11 +269,11 @@ async def test_every_item_is_posted_exactly_once_across_sigkills(
             wanted = expected_posts(feeds)
             child = await start_child(child_processes, db, chat, log)
             try:
-                deadline = time.monotonic() + FINAL_DRAIN_S
-                while time.monotonic() < deadline:
-                    if settled(db, chat, wanted):
-                        break
-                    await asyncio.sleep(0.1)
+                await until(
+                    lambda: settled(db, chat, wanted),
+                    timeout=FINAL_DRAIN_S,
+                    what="every item posted and nothing left to send",
+                )
             finally:
                 await kill(child, log)
     finally:

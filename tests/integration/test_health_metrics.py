@@ -3,7 +3,6 @@ scrape), /healthz is 200 when healthy and 503 naming what fails."""
 
 from __future__ import annotations
 
-import asyncio
 import functools
 import sqlite3
 from collections.abc import AsyncIterator
@@ -29,6 +28,7 @@ from bot.store import Store
 from bot.store.items import FreshItem, save_items
 from bot.store.maintenance import store_counts
 from bot.store.polls import commit_failure
+from tests.deliveryfakes import until
 
 SERIES = {
     "digestbot_feeds",
@@ -132,13 +132,12 @@ async def test_healthz_is_ok_then_503_when_the_store_cannot_be_written(store: St
         assert "did not finish within 0.5s" in text
         other.execute("ROLLBACK")
         other.close()
+
         # The probe was not cancelled half-way: once the lock is free, writes work again.
-        for _ in range(50):
-            status, text = await get(server.url + "/healthz")
-            if status == 200:
-                break
-            await asyncio.sleep(0.1)
-        assert status == 200, text
+        async def healthy() -> bool:
+            return (await get(server.url + "/healthz"))[0] == 200
+
+        await until(healthy, what="/healthz healthy again")
         feed = await store.feeds.add("https://c.example/f", interval_s=9, now=0, first_poll_at=0)
         assert feed.id
         # The writer is gone (closed): unhealthy, naming the store.

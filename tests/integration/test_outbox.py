@@ -20,7 +20,14 @@ from bot.delivery.senders import PermanentSendError, RetryableSendError
 from bot.model import DeliveryRow
 from bot.store import Store
 from bot.store.routing import NewDelivery, dm_key
-from tests.deliveryfakes import FakeTime, RecordingSender, add_polled_feed, make_outbox, poll_items
+from tests.deliveryfakes import (
+    FakeTime,
+    RecordingSender,
+    add_polled_feed,
+    make_outbox,
+    poll_items,
+    until,
+)
 from tests.fakediscord import FakeDiscord, StandardGuild
 
 GUILD = 111_111_111_111_111_111
@@ -364,16 +371,14 @@ async def test_mention_role_is_passed_only_for_opted_in_subscriptions(store: Sto
 async def test_run_sends_when_woken_and_stops(store: Store) -> None:
     feed = await subscribed_feed(store, "https://a.example/feed", CH_A)
     sender = RecordingSender()
-    worker = make_outbox(store, sender, idle_s=30.0, rate_per_s=100.0)
+    waiting = asyncio.Event()  # the loop's heartbeat: it is past its wake-flag reset
+    worker = make_outbox(store, sender, idle_s=30.0, rate_per_s=100.0, heartbeat=waiting.set)
     stop = asyncio.Event()
     task = asyncio.create_task(worker.run(stop))
-    await asyncio.sleep(0.05)
+    await asyncio.wait_for(waiting.wait(), 5)
     await poll_items(store, feed, ["a-1"], now=0.0)
     worker.wake()
-    for _ in range(100):
-        if sender.calls:
-            break
-        await asyncio.sleep(0.01)
+    await until(lambda: bool(sender.calls), what="the woken outbox's send")
     assert sender.titles_for(CH_A) == ["Post a-1"]
     stop.set()
     await asyncio.wait_for(task, 2.0)
@@ -404,11 +409,7 @@ async def discord_client(fake: FakeDiscord) -> AsyncIterator[discord.Client]:
     )
     task = asyncio.create_task(client.start(fake.token))
     try:
-        for _ in range(500):
-            if client.guilds:
-                break
-            await asyncio.sleep(0.01)
-        assert client.guilds, "the client never saw its guild"
+        await fake.wait_until(lambda: bool(client.guilds), timeout=5, what="the client's guild")
         yield client
     finally:
         await client.close()
@@ -510,11 +511,7 @@ async def test_discord_lost_answers_and_server_errors_post_once(store: Store) ->
         fake.faults.fail(pattern, 503, count=1)
         async with discord_client(fake) as client:
             worker = make_outbox(store, DiscordSender(client), backoff_base_s=0.01)
-            for _ in range(50):
-                await worker.drain()
-                if (await store.deliveries.counts())["sent"] == 3:
-                    break
-                await asyncio.sleep(0.02)
+            await until(lambda: drained(worker, store, 3), what="three posts sent")
         posts = fake.bot_posts(world.news_id)
         assert [p.embeds[0]["url"] for p in posts] == [
             f"https://example.com/a-{n}" for n in (1, 2, 3)
@@ -534,11 +531,7 @@ async def test_discord_without_history_a_lost_answer_is_resent_within_the_nonce_
         lost = fake.faults.fail(pattern, 503, method="POST", after_effect=True)
         async with discord_client(fake) as client:
             worker = make_outbox(store, DiscordSender(client), backoff_base_s=0.01)
-            for _ in range(50):
-                await worker.drain()
-                if (await store.deliveries.counts())["sent"] == 1:
-                    break
-                await asyncio.sleep(0.02)
+            await until(lambda: drained(worker, store, 1), what="the post sent")
         assert lost.hits == 1
         assert fake.count("POST", pattern) == 2
         (post,) = fake.bot_posts(world.no_history_id)
@@ -576,6 +569,12 @@ async def test_discord_closed_dms_pause_the_member(store: Store) -> None:
         assert dm.embeds[0]["url"] == "https://example.com/a-1"
         (closed,) = await store.deliveries.for_target("user", world.closed_dms_id)
         assert closed.state == "paused" and "DMs are closed" in (closed.last_error or "")
+
+
+async def drained(worker: Outbox, store: Store, sent: int) -> bool:
+    """Send what is due; True once `sent` deliveries are sent."""
+    await worker.drain()
+    return (await store.deliveries.counts())["sent"] == sent
 
 
 def time_now() -> float:

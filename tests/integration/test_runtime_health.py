@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import socket
 from pathlib import Path
 
@@ -11,6 +10,7 @@ import aiohttp
 from bot.config import FetchAllowList, Settings
 from bot.delivery.console_sender import ConsoleSender
 from bot.runtime import Runtime
+from tests.deliveryfakes import until
 from tests.feedserver import FeedServer, rss_feed
 
 
@@ -47,13 +47,16 @@ async def test_health_and_metrics_follow_the_running_bot(
                     "poller",
                     "outbox",
                 }
-            for _ in range(100):
+
+            async def metrics() -> str:
                 async with http.get(f"{base}/metrics") as response:
-                    text = await response.text()
-                if 'digestbot_deliveries_sent_total{kind="item"} 1.0' in text:
-                    break
-                await asyncio.sleep(0.05)
-            assert 'digestbot_deliveries_sent_total{kind="item"} 1.0' in text
+                    return await response.text()
+
+            async def item_sent() -> bool:
+                return 'digestbot_deliveries_sent_total{kind="item"} 1.0' in await metrics()
+
+            await until(item_sent, what="the item's delivery counted in /metrics")
+            text = await metrics()
             assert "digestbot_items 1.0" in text
             assert "digestbot_polls_total{outcome=" in text
 

@@ -25,6 +25,7 @@ from bot.features.feeds.service import FeedService
 from bot.ingest.fetch import FeedFetcher
 from bot.ingest.pipeline import FeedPipeline
 from bot.store import Store
+from tests.deliveryfakes import until
 from tests.feedserver import FeedServer, rss_feed
 
 NESTED = b"""<?xml version="1.0" encoding="UTF-8"?>
@@ -154,7 +155,7 @@ async def test_import_calls_add_with_bounded_concurrency_and_reports_each_feed()
         nonlocal running, peak
         running += 1
         peak = max(peak, running)
-        await asyncio.sleep(0.01)
+        await asyncio.sleep(0)  # a yield: the others the gate lets in start meanwhile
         running -= 1
         number = int(url.split("//f")[1].split(".")[0])
         if number % 5 == 0:
@@ -196,24 +197,27 @@ async def test_a_failing_progress_callback_does_not_stop_the_import() -> None:
 
 async def test_cancelling_an_import_leaves_no_add_running() -> None:
     started: list[str] = []
-    finished: list[str] = []
+    cancelled: list[str] = []
+    never = asyncio.Event()
 
     async def add(url: str) -> bool:
         started.append(url)
-        await asyncio.sleep(0.05)
-        finished.append(url)
+        try:
+            await never.wait()
+        except asyncio.CancelledError:
+            cancelled.append(url)
+            raise
         return True
 
     feeds = [OpmlFeed(f"F{n}", f"https://f{n}.example/feed") for n in range(20)]
     task = asyncio.create_task(import_opml(feeds, add, concurrency=4))
-    await asyncio.sleep(0.07)
+    await until(lambda: len(started) == 4, what="four adds in flight")
     task.cancel()
     with pytest.raises(asyncio.CancelledError):
         await task
-    count = len(started)
-    await asyncio.sleep(0.15)
-    assert len(started) == count < 20  # nothing new started after the cancel
-    assert len(finished) < count  # the adds in flight were cancelled, not left running
+    assert len(started) == 4  # nothing new started after the cancel
+    # The adds in flight were cancelled, not left running.
+    assert sorted(cancelled) == sorted(started)
 
 
 @pytest_asyncio.fixture

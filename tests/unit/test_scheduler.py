@@ -6,6 +6,7 @@ import asyncio
 from datetime import UTC, datetime, timedelta
 
 from bot.scheduler import JobScheduler
+from tests.deliveryfakes import until
 
 
 async def test_jobs_run_on_the_loop_replace_by_name_and_cancel() -> None:
@@ -20,6 +21,9 @@ async def test_jobs_run_on_the_loop_replace_by_name_and_cancel() -> None:
     async def tick() -> None:
         runs.append("tick")
 
+    async def probe() -> None:
+        runs.append("probe")
+
     async def broken() -> None:
         raise RuntimeError("a failing job is logged, not fatal")
 
@@ -30,14 +34,17 @@ async def test_jobs_run_on_the_loop_replace_by_name_and_cancel() -> None:
     scheduler.start()
     try:
         await asyncio.wait_for(done.wait(), timeout=5)
-        await asyncio.sleep(0.3)
+        await until(lambda: runs.count("tick") >= 2, what="two ticks")
         assert scheduler.running
         assert "tick" in scheduler.job_names()
-        assert runs.count("once") == 1 and runs.count("tick") >= 2
+        assert runs.count("once") == 1
         assert scheduler.cancel("tick") and not scheduler.cancel("tick")
-        await asyncio.sleep(0.1)  # a run already handed to the loop may still finish
+        # A run already handed to the loop may still finish: count after the probe's first
+        # run, then let the probe (same interval) run three more times as the clock.
+        scheduler.every("probe", 0.05, probe)
+        await until(lambda: runs.count("probe") >= 1, what="the probe's first run")
         ticks = runs.count("tick")
-        await asyncio.sleep(0.2)
+        await until(lambda: runs.count("probe") >= 4, what="three more probe runs")
         assert runs.count("tick") == ticks
     finally:
         await scheduler.shutdown()
@@ -53,7 +60,7 @@ async def test_shutdown_lets_a_running_job_finish_first() -> None:
 
     async def slow() -> None:
         started.set()
-        await asyncio.sleep(0.2)
+        await asyncio.sleep(0.2)  # the job's own work (a duration, not a wait)
         finished.append(True)
 
     scheduler.at("slow", datetime.now(UTC), slow)
