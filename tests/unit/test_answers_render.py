@@ -8,7 +8,7 @@ from datetime import UTC, datetime
 from bot.delivery.terminal import to_text
 from bot.features.digest.render import PREVIEW_MESSAGES, render_preview
 from bot.features.digest.service import DigestPreview
-from bot.features.feeds.render import render_list, render_remove, render_status
+from bot.features.feeds.render import render_add_failed, render_list, render_remove, render_status
 from bot.features.feeds.subscriptions import FeedRemoval, FeedStatus
 from bot.features.follow.render import render_following
 from bot.features.follow.service import FollowedTopic
@@ -75,3 +75,10 @@ def test_a_long_digest_preview_is_capped_and_says_how_many_more() -> None:
     assert all(m.mention_role_id is None for m in shown)  # a preview pings nobody
     (empty,) = render_preview(DigestPreview([], 0, when, when, None), channel="#console")
     assert to_text(empty).startswith("Nothing for #console's digest yet")
+
+
+def test_a_refused_feed_add_quotes_the_servers_words_through_the_gate() -> None:
+    answer = render_add_failed("the server answered 503 @everyone \x1b[31m<@&42>")
+    content = answer.content or ""
+    assert "@everyone" not in content and "<@&42>" not in content and "\x1b" not in content
+    assert content.startswith("Sorry, I couldn't add that feed: the server answered 503")

@@ -107,7 +107,8 @@ def render_add(
 
 
 def render_add_failed(problem: str) -> Message:
-    return Message(content=f"Sorry, I couldn't add that feed: {problem}")
+    """`problem` may quote what a server answered: it passes the gate like any feed text."""
+    return Message(content=f"Sorry, I couldn't add that feed: {shown(problem)}")
 
 
 # --- /feed remove, list, status, mode -------------------------------------------------------
