@@ -154,8 +154,14 @@ async def test_digest_schedule_then_a_driven_slot_posts_one_digest(
 
         # The same slot again (another tick, the catch-up job) sends nothing more.
         assert await runtime.digests.run_due() == []
-        counts = await runtime.store.deliveries.counts()
-        assert counts["pending"] == counts["sending"] == 0  # nothing queued that could post
+
+        async def settled() -> bool:
+            counts = await runtime.store.deliveries.counts()
+            return counts["pending"] == counts["sending"] == 0 and counts["sent"] >= 1
+
+        # The fake saw the post before the outbox marks it sent: wait for that mark, then
+        # nothing is queued that could post.
+        await until(settled, what="the digest delivery marked sent, nothing else queued")
         assert len(fake.bot_posts(world.news_id)) == 1
 
         handle = await fake.invoke_command(
