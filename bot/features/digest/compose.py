@@ -12,7 +12,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime
 
-from bot.features.posts.render import feed_name, format_duration, item_title
+from bot.features.posts.render import feed_name, format_duration, item_title, plural
 from bot.model import (
     CONTENT_LIMIT,
     EMBED_DESCRIPTION_LIMIT,
@@ -69,26 +69,6 @@ def _group_by_feed(items: Sequence[ItemView]) -> list[list[ItemView]]:
         groups.setdefault(item.feed_id, []).append(item)
     ordered = sorted(groups.values(), key=lambda g: (feed_name(g[0]).casefold(), g[0].feed_id))
     return [sorted(group, key=_sort_key) for group in ordered]
-
-
-def _header(
-    channel_name: str, total: int, feeds: int, period_start: datetime, period_end: datetime
-) -> str:
-    channel = fit_text(one_line(channel_name).lstrip("#"), 100)
-    items = "1 new item" if total == 1 else f"{total} new items"
-    sources = "1 feed" if feeds == 1 else f"{feeds} feeds"
-    span = f"{discord_timestamp(period_start, 'f')} – {discord_timestamp(period_end, 'f')}"
-    return truncate(f"**Digest for #{channel}** · {items} from {sources} · {span}", CONTENT_LIMIT)
-
-
-def _more_embed(more: int) -> Embed:
-    noun = "item" if more == 1 else "items"
-    return Embed(
-        description=(
-            f"…and **{more} more** {noun} in this period. "
-            "Use `/latest` to see a feed's newest items or `/search` to find any of them."
-        ),
-    )
 
 
 @dataclass(slots=True)
@@ -154,10 +134,20 @@ def compose_digest(
         for position, item in enumerate(group):
             packer.add_entry(item, _entry(item), current=position > 0)
     if more:
-        packer.add_embed(_more_embed(more))
-
-    feed_count = len({item.feed_id for item in unique.values()})
-    header = _header(channel_name, len(newest), feed_count, period_start, period_end)
+        noun = "item" if more == 1 else "items"
+        packer.add_embed(
+            Embed(
+                description=f"…and **{more} more** {noun} in this period. "
+                "Use `/latest` to see a feed's newest items or `/search` to find any of them."
+            )
+        )
+    channel = fit_text(one_line(channel_name).lstrip("#"), 100)
+    feeds = plural(len({item.feed_id for item in unique.values()}), "feed")
+    span = f"{discord_timestamp(period_start, 'f')} – {discord_timestamp(period_end, 'f')}"
+    header = truncate(
+        f"**Digest for #{channel}** · {plural(len(newest), 'new item')} from {feeds} · {span}",
+        CONTENT_LIMIT,
+    )
     embed_lists = [embeds for embeds in packer.messages if embeds]
     return [
         Message(content=header if index == 0 else None, embeds=tuple(embeds))

@@ -13,6 +13,7 @@ from datetime import UTC, datetime
 from bot.features.feeds.opml import ImportResult, import_report
 from bot.features.feeds.service import AddedFeed
 from bot.features.feeds.subscriptions import FeedRemoval, FeedStatus, SubscribeResult
+from bot.features.posts.render import plural
 from bot.ingest.pipeline import PollOutcome
 from bot.model import Attachment, Embed, FeedRow, Message, SubscriptionView
 from bot.safe import discord_timestamp, escape_markdown, shown
@@ -22,12 +23,8 @@ IMPORT_REPORT_FILE = "opml-import-report.txt"
 EXPORT_FILE = "digestbot-feeds.opml"
 
 
-def channel_mention(channel_id: int) -> str:
-    return f"<#{channel_id}>"
-
-
 def _label(labels: Mapping[int, str], channel_id: int) -> str:
-    return labels.get(channel_id) or channel_mention(channel_id)
+    return labels.get(channel_id) or f"<#{channel_id}>"
 
 
 def _when(ts: float | None, never: str = "never") -> str:
@@ -38,10 +35,6 @@ def _when(ts: float | None, never: str = "never") -> str:
 
 def _role(role_id: int | None) -> str:
     return "none" if role_id is None else f"<@&{role_id}>"
-
-
-def _plural(n: int, word: str) -> str:
-    return f"{n} {word}{'' if n == 1 else 's'}"
 
 
 def text_answer(text: str) -> Message:
@@ -59,7 +52,7 @@ def health(view: SubscriptionView) -> str:
         since = _when(view.failing_since)
         error = shown(view.last_error or "unknown error")
         count = view.consecutive_errors
-        return f"failing since {since} ({_plural(count, 'error')}: {error})"
+        return f"failing since {since} ({plural(count, 'error')}: {error})"
     return "ok"
 
 
