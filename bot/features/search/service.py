@@ -14,11 +14,12 @@ member; the query text itself never raises: an unrunnable query gives results wi
 
 from __future__ import annotations
 
+import calendar
 import re
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 
 from bot.model import GuildFeed, ItemRow
 from bot.search.query import QueryProblem, parse_query
@@ -56,14 +57,11 @@ class SearchInputError(ValueError):
 
 def _months_before(moment: datetime, months: int) -> datetime:
     """The same day and time `months` calendar months earlier (the day clamped to the month)."""
-    index = moment.year * 12 + (moment.month - 1) - months
-    year, month = divmod(index, 12)
+    year, month = divmod(moment.year * 12 + moment.month - 1 - months, 12)
     if year < 1970:
         return datetime.fromtimestamp(0, tz=UTC)
-    month += 1
-    next_month = datetime(year + (month == 12), month % 12 + 1, 1, tzinfo=UTC)
-    last_day = (next_month - timedelta(days=1)).day
-    return moment.replace(year=year, month=month, day=min(moment.day, last_day))
+    day = min(moment.day, calendar.monthrange(year, month + 1)[1])
+    return moment.replace(year=year, month=month + 1, day=day)
 
 
 def parse_since(text: str, now: float) -> float:
@@ -79,12 +77,9 @@ def parse_since(text: str, now: float) -> float:
         unit = span.group(2).lower()[0]
         if amount == 0:
             raise SearchInputError("`since` needs at least 1 (for example `7d`).")
-        if unit == "m":
-            return _months_before(moment, amount).timestamp()
-        if unit == "y":
-            return _months_before(moment, amount * 12).timestamp()
-        days = amount * (7 if unit == "w" else 1)
-        return max(0.0, now - days * 86400.0)
+        if unit in "my":
+            return _months_before(moment, amount * (12 if unit == "y" else 1)).timestamp()
+        return max(0.0, now - amount * (7 if unit == "w" else 1) * 86400.0)
     date = _SINCE_DATE.match(value)
     if date is not None:
         try:
