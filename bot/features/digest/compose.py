@@ -50,25 +50,8 @@ def _entry(item: ItemView) -> str:
     return f"{head}\n{summary}" if summary else head
 
 
-def _feed_embed(item: ItemView, *, continued: bool, entry: str) -> Embed:
-    suffix = CONTINUED if continued else ""
-    title = fit_text(feed_name(item), EMBED_TITLE_LIMIT - len(suffix)) + suffix
-    return Embed(
-        title=title, url=safe_url(item.site_url) or safe_url(item.feed_url), description=entry
-    )
-
-
 def _sort_key(item: ItemView) -> tuple[float, int]:
     return (-item.published.timestamp(), -item.item_id)
-
-
-def _group_by_feed(items: Sequence[ItemView]) -> list[list[ItemView]]:
-    """Feeds ordered by name (then id), each feed's items newest first."""
-    groups: dict[int, list[ItemView]] = {}
-    for item in items:
-        groups.setdefault(item.feed_id, []).append(item)
-    ordered = sorted(groups.values(), key=lambda g: (feed_name(g[0]).casefold(), g[0].feed_id))
-    return [sorted(group, key=_sort_key) for group in ordered]
 
 
 @dataclass(slots=True)
@@ -103,7 +86,10 @@ class _Packer:
                 self.messages[-1][-1] = replace(open_embed, description=grown)
                 self.size += extra
                 return
-        self.add_embed(_feed_embed(item, continued=current, entry=entry))
+        suffix = CONTINUED if current else ""
+        title = fit_text(feed_name(item), EMBED_TITLE_LIMIT - len(suffix)) + suffix
+        url = safe_url(item.site_url) or safe_url(item.feed_url)
+        self.add_embed(Embed(title=title, url=url, description=entry))
 
 
 def compose_digest(
@@ -119,18 +105,19 @@ def compose_digest(
     `items` are the period's items (the caller selects them); duplicates by `item_id` count
     once. When there are more than `max_items`, the newest `max_items` are listed.
     """
-    unique: dict[int, ItemView] = {}
-    for item in items:
-        unique.setdefault(item.item_id, item)
+    unique = {item.item_id: item for item in reversed(items)}  # the first of each id
     if not unique:
         return []
     newest = sorted(unique.values(), key=_sort_key)
     shown = newest[: max(0, max_items)]
     more = len(newest) - len(shown)
-    groups = _group_by_feed(shown)
+    groups: dict[int, list[ItemView]] = {}
+    for item in shown:  # newest first, so each feed's items are too
+        groups.setdefault(item.feed_id, []).append(item)
 
     packer = _Packer([[]])
-    for group in groups:
+    # Feeds ordered by name (then id).
+    for group in sorted(groups.values(), key=lambda g: (feed_name(g[0]).casefold(), g[0].feed_id)):
         for position, item in enumerate(group):
             packer.add_entry(item, _entry(item), current=position > 0)
     if more:
