@@ -15,10 +15,11 @@ from bot.features.digest.schedule import (
     last_slot_at_or_before,
     matching_timezones,
     next_slot_after,
-    period_key,
     previous_slot,
     validate_schedule,
 )
+from bot.features.digest.service import period_name
+from bot.store.routing import digest_key
 
 BERLIN = ZoneInfo("Europe/Berlin")
 DAILY_9_BERLIN = DigestSchedule("daily", time(9, 0), "Europe/Berlin")
@@ -197,6 +198,10 @@ def test_new_schedule_waits_for_its_first_slot() -> None:
 
 
 def test_period_key_is_stable_per_channel_and_slot() -> None:
+    # The digest tick's outbox key: digest_key(channel, period_name(slot)).
+    def period_key(channel_id: int, slot: datetime) -> str:
+        return digest_key(channel_id, period_name(slot))
+
     slot = utc(2024, 3, 31, 7)
     assert period_key(42, slot) == "digest:42:2024-03-31T07:00:00Z"
     assert period_key(42, slot.astimezone(BERLIN)) == period_key(42, slot)

@@ -12,7 +12,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime
 
-from bot.features.posts.render import feed_name, format_duration, item_title
+from bot.features.posts.render import feed_name, format_duration, item_title, plural
 from bot.model import (
     CONTENT_LIMIT,
     EMBED_DESCRIPTION_LIMIT,
@@ -50,45 +50,8 @@ def _entry(item: ItemView) -> str:
     return f"{head}\n{summary}" if summary else head
 
 
-def _feed_embed(item: ItemView, *, continued: bool, entry: str) -> Embed:
-    suffix = CONTINUED if continued else ""
-    title = fit_text(feed_name(item), EMBED_TITLE_LIMIT - len(suffix)) + suffix
-    return Embed(
-        title=title, url=safe_url(item.site_url) or safe_url(item.feed_url), description=entry
-    )
-
-
 def _sort_key(item: ItemView) -> tuple[float, int]:
     return (-item.published.timestamp(), -item.item_id)
-
-
-def _group_by_feed(items: Sequence[ItemView]) -> list[list[ItemView]]:
-    """Feeds ordered by name (then id), each feed's items newest first."""
-    groups: dict[int, list[ItemView]] = {}
-    for item in items:
-        groups.setdefault(item.feed_id, []).append(item)
-    ordered = sorted(groups.values(), key=lambda g: (feed_name(g[0]).casefold(), g[0].feed_id))
-    return [sorted(group, key=_sort_key) for group in ordered]
-
-
-def _header(
-    channel_name: str, total: int, feeds: int, period_start: datetime, period_end: datetime
-) -> str:
-    channel = fit_text(one_line(channel_name).lstrip("#"), 100)
-    items = "1 new item" if total == 1 else f"{total} new items"
-    sources = "1 feed" if feeds == 1 else f"{feeds} feeds"
-    span = f"{discord_timestamp(period_start, 'f')} – {discord_timestamp(period_end, 'f')}"
-    return truncate(f"**Digest for #{channel}** · {items} from {sources} · {span}", CONTENT_LIMIT)
-
-
-def _more_embed(more: int) -> Embed:
-    noun = "item" if more == 1 else "items"
-    return Embed(
-        description=(
-            f"…and **{more} more** {noun} in this period. "
-            "Use `/latest` to see a feed's newest items or `/search` to find any of them."
-        ),
-    )
 
 
 @dataclass(slots=True)
@@ -123,7 +86,10 @@ class _Packer:
                 self.messages[-1][-1] = replace(open_embed, description=grown)
                 self.size += extra
                 return
-        self.add_embed(_feed_embed(item, continued=current, entry=entry))
+        suffix = CONTINUED if current else ""
+        title = fit_text(feed_name(item), EMBED_TITLE_LIMIT - len(suffix)) + suffix
+        url = safe_url(item.site_url) or safe_url(item.feed_url)
+        self.add_embed(Embed(title=title, url=url, description=entry))
 
 
 def compose_digest(
@@ -139,25 +105,36 @@ def compose_digest(
     `items` are the period's items (the caller selects them); duplicates by `item_id` count
     once. When there are more than `max_items`, the newest `max_items` are listed.
     """
-    unique: dict[int, ItemView] = {}
-    for item in items:
-        unique.setdefault(item.item_id, item)
+    unique = {item.item_id: item for item in reversed(items)}  # the first of each id
     if not unique:
         return []
     newest = sorted(unique.values(), key=_sort_key)
     shown = newest[: max(0, max_items)]
     more = len(newest) - len(shown)
-    groups = _group_by_feed(shown)
+    groups: dict[int, list[ItemView]] = {}
+    for item in shown:  # newest first, so each feed's items are too
+        groups.setdefault(item.feed_id, []).append(item)
 
     packer = _Packer([[]])
-    for group in groups:
+    # Feeds ordered by name (then id).
+    for group in sorted(groups.values(), key=lambda g: (feed_name(g[0]).casefold(), g[0].feed_id)):
         for position, item in enumerate(group):
             packer.add_entry(item, _entry(item), current=position > 0)
     if more:
-        packer.add_embed(_more_embed(more))
-
-    feed_count = len({item.feed_id for item in unique.values()})
-    header = _header(channel_name, len(newest), feed_count, period_start, period_end)
+        noun = "item" if more == 1 else "items"
+        packer.add_embed(
+            Embed(
+                description=f"…and **{more} more** {noun} in this period. "
+                "Use `/latest` to see a feed's newest items or `/search` to find any of them."
+            )
+        )
+    channel = fit_text(one_line(channel_name).lstrip("#"), 100)
+    feeds = plural(len({item.feed_id for item in unique.values()}), "feed")
+    span = f"{discord_timestamp(period_start, 'f')} – {discord_timestamp(period_end, 'f')}"
+    header = truncate(
+        f"**Digest for #{channel}** · {plural(len(newest), 'new item')} from {feeds} · {span}",
+        CONTENT_LIMIT,
+    )
     embed_lists = [embeds for embeds in packer.messages if embeds]
     return [
         Message(content=header if index == 0 else None, embeds=tuple(embeds))

@@ -52,12 +52,12 @@ def render_preview(preview: DigestPreview, *, channel: str) -> list[Message]:
             )
         ]
     shown_messages = preview.messages[:PREVIEW_MESSAGES]
-    first = shown_messages[0]
-    intro = f"{PREVIEW_INTRO}\n{first.content}" if first.content else PREVIEW_INTRO
+    first = shown_messages[0].content
+    intro = f"{PREVIEW_INTRO}\n{first}" if first else PREVIEW_INTRO
     # A preview pings nobody, even if the real digest would.
     answers = [
-        Message(content=intro, embeds=first.embeds),
-        *(Message(content=m.content, embeds=m.embeds) for m in shown_messages[1:]),
+        Message(content=m.content if i else intro, embeds=m.embeds)
+        for i, m in enumerate(shown_messages)
     ]
     hidden = len(preview.messages) - len(shown_messages)
     if hidden:

@@ -22,6 +22,7 @@ from datetime import UTC, datetime
 
 from bot.features.digest.compose import DEFAULT_MAX_ITEMS, compose_digest
 from bot.features.digest.schedule import (
+    WEEKDAYS,
     DigestSchedule,
     digest_period,
     due_slot,
@@ -31,7 +32,6 @@ from bot.features.digest.schedule import (
 )
 from bot.features.posts.views import item_view
 from bot.model import (
-    MODES,
     DeliveryRow,
     DigestScheduleRow,
     Message,
@@ -46,9 +46,6 @@ log = logging.getLogger(__name__)
 DIGEST_TICK_S = 30.0
 # Switching a feed back to instant posts the items still waiting for the digest, up to this many.
 MODE_SWITCH_BACKFILL = 25
-
-
-WEEKDAY_NAMES = ("Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sunday")
 
 
 class NotSubscribedError(LookupError):
@@ -68,8 +65,7 @@ class ScheduledDigest:
         when = self.schedule.local_time.strftime("%H:%M")
         zone = self.schedule.timezone
         if self.schedule.cadence == "weekly" and self.schedule.weekday is not None:
-            day = WEEKDAY_NAMES[self.schedule.weekday]
-            return f"every {day} at {when} ({zone})"
+            return f"every {WEEKDAYS[self.schedule.weekday].capitalize()} at {when} ({zone})"
         return f"daily at {when} ({zone})"
 
 
@@ -104,6 +100,13 @@ class ModeChange:
 
 def schedule_of(row: DigestScheduleRow) -> DigestSchedule:
     return DigestSchedule(row.cadence, parse_local_time(row.local_time), row.timezone, row.weekday)
+
+
+def _scheduled(
+    row: DigestScheduleRow, now: datetime, created: bool = False, feeds: int = 0
+) -> ScheduledDigest:
+    schedule = schedule_of(row)
+    return ScheduledDigest(row, schedule, next_slot_after(schedule, now), created, feeds)
 
 
 def _utc(ts: float) -> datetime:
@@ -205,9 +208,7 @@ class DigestService:
         )
         views = await self._store.subscriptions.list_for_guild(guild_id, channel_id)
         collected = sum(1 for v in views if v.subscription.mode == "digest")
-        return ScheduledDigest(
-            row, schedule, next_slot_after(schedule, self._now()), created, collected
-        )
+        return _scheduled(row, self._now(), created, collected)
 
     async def off(self, channel_id: int) -> bool:
         """Stop the channel's digest; False if it had none. Its digest-mode feeds keep
@@ -216,17 +217,7 @@ class DigestService:
 
     async def get(self, channel_id: int) -> ScheduledDigest | None:
         row = await self._store.digests.get(channel_id)
-        if row is None:
-            return None
-        schedule = schedule_of(row)
-        return ScheduledDigest(row, schedule, next_slot_after(schedule, self._now()))
-
-    async def for_guild(self, guild_id: int) -> list[ScheduledDigest]:
-        found: list[ScheduledDigest] = []
-        for row in await self._store.digests.for_guild(guild_id):
-            schedule = schedule_of(row)
-            found.append(ScheduledDigest(row, schedule, next_slot_after(schedule, self._now())))
-        return found
+        return None if row is None else _scheduled(row, self._now())
 
     async def preview(self, channel_id: int, *, channel_name: str | None = None) -> DigestPreview:
         """The digest the channel would get now: its period so far (since the last digest,
@@ -234,15 +225,12 @@ class DigestService:
         now = self._now()
         scheduled = await self.get(channel_id)
         name = channel_name or (scheduled.row.channel_name if scheduled is not None else "")
-        start = _utc(await self._period_start(channel_id, now.timestamp()))
+        start = _utc(await period_start(self._store, channel_id, now.timestamp()))
         ids = await self._store.digests.period_item_ids(
             channel_id, start.timestamp(), now.timestamp()
         )
         messages = await self._compose(ids, name, start, now)
         return DigestPreview(messages, len(ids), start, now, scheduled)
-
-    async def _period_start(self, channel_id: int, end: float) -> float:
-        return await period_start(self._store, channel_id, end)
 
     async def set_mode(
         self, guild_id: int, channel_id: int, feed_id: int, mode: SubscriptionMode
@@ -250,8 +238,6 @@ class DigestService:
         """Switch a channel's feed between instant posts and the digest. Back to instant, the
         items still waiting for the channel's next digest are posted (up to
         MODE_SWITCH_BACKFILL, newest), so none is lost. Raises NotSubscribedError."""
-        if mode not in MODES:
-            raise ValueError(f"mode must be instant or digest, not {mode!r}")
         subscription = await self._store.subscriptions.find(channel_id, feed_id)
         if subscription is None or subscription.guild_id != guild_id:
             raise NotSubscribedError("That channel does not follow that feed.")
@@ -298,7 +284,7 @@ class DigestService:
         slot = due_slot(schedule, now, last_sent, not_before=_utc(row.updated_at))
         if slot is None:
             return None
-        collected = _utc(await self._period_start(row.channel_id, slot.timestamp()))
+        collected = _utc(await period_start(self._store, row.channel_id, slot.timestamp()))
         start, end = digest_period(schedule, slot, collected)
         period = period_name(slot)
         committed = await self._store.digests.commit_slot(

@@ -63,15 +63,6 @@ def _local(tag: object) -> str:
     return name.rsplit("}", 1)[-1].lower()
 
 
-def _attr(element: StdET.Element, name: str) -> str | None:
-    """An attribute by name, ignoring case (xmlUrl, xmlurl, XMLURL all occur in the wild)."""
-    wanted = name.lower()
-    for key, value in element.attrib.items():
-        if _local(key) == wanted:
-            return value
-    return None
-
-
 def _size(n: int) -> str:
     return f"{n / (1024 * 1024):.1f} MiB" if n >= 1024 * 1024 else f"{n / 1024:.0f} KiB"
 
@@ -110,12 +101,14 @@ def parse_opml(data: bytes) -> list[OpmlFeed]:
     for outline in root.iter():
         if _local(outline.tag) != "outline":
             continue
-        xml_url = _clean(_attr(outline, "xmlUrl"), _MAX_URL)
+        # Attribute names ignore case: xmlUrl, xmlurl, XMLURL all occur in the wild.
+        attrs = {_local(key): value for key, value in outline.attrib.items()}
+        xml_url = _clean(attrs.get("xmlurl"), _MAX_URL)
         if not xml_url or xml_url in seen:
             continue
         seen.add(xml_url)
-        title = _clean(_attr(outline, "title") or _attr(outline, "text"), _MAX_TITLE)
-        html_url = _clean(_attr(outline, "htmlUrl"), _MAX_URL) or None
+        title = _clean(attrs.get("title") or attrs.get("text"), _MAX_TITLE)
+        html_url = _clean(attrs.get("htmlurl"), _MAX_URL) or None
         feeds.append(OpmlFeed(title or xml_url, xml_url, html_url))
     if len(feeds) > MAX_OPML_FEEDS:
         raise OpmlError(
@@ -153,14 +146,6 @@ def export_opml(feeds: Sequence[OpmlFeed], title: str) -> bytes:
     return document + b"\n"
 
 
-def _was_created(value: Any) -> bool:
-    """What `add` returned: a bool, or an object with a boolean `created` (AddedFeed)."""
-    if isinstance(value, bool):
-        return value
-    created = getattr(value, "created", None)
-    return created if isinstance(created, bool) else True
-
-
 def _reason(exc: Exception) -> str:
     message = getattr(exc, "message", None)
     text = message if isinstance(message, str) and message else str(exc) or type(exc).__name__
@@ -193,7 +178,8 @@ async def import_opml(
                     log.warning("OPML import: adding %s raised", feed.xml_url, exc_info=True)
                 result = ImportResult(feed, "failed", _reason(exc))
             else:
-                result = ImportResult(feed, "added" if _was_created(added) else "already")
+                created = getattr(added, "created", added)  # AddedFeed, or a bool
+                result = ImportResult(feed, "added" if created else "already")
         done += 1
         if progress is not None:
             try:
@@ -211,14 +197,12 @@ async def import_opml(
 def import_report(results: Sequence[ImportResult]) -> list[str]:
     """One line per feed, then a total: what the CLI prints (the cog renders its own)."""
     words = {"added": "added", "already": "already there", "failed": "failed"}
-    lines = []
-    for result in results:
-        line = f"{words[result.status]}: {result.feed.title} <{result.feed.xml_url}>"
-        if result.detail:
-            line += f" — {result.detail}"
-        lines.append(line)
-    counts = {status: sum(1 for r in results if r.status == status) for status in words}
-    lines.append(
-        f"{counts['added']} added, {counts['already']} already there, {counts['failed']} failed"
+    lines = [
+        f"{words[r.status]}: {r.feed.title} <{r.feed.xml_url}>"
+        + (f" — {r.detail}" if r.detail else "")
+        for r in results
+    ]
+    counts = (
+        f"{sum(r.status == status for r in results)} {word}" for status, word in words.items()
     )
-    return lines
+    return [*lines, ", ".join(counts)]

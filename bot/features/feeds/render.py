@@ -13,6 +13,7 @@ from datetime import UTC, datetime
 from bot.features.feeds.opml import ImportResult, import_report
 from bot.features.feeds.service import AddedFeed
 from bot.features.feeds.subscriptions import FeedRemoval, FeedStatus, SubscribeResult
+from bot.features.posts.render import plural
 from bot.ingest.pipeline import PollOutcome
 from bot.model import Attachment, Embed, FeedRow, Message, SubscriptionView
 from bot.safe import discord_timestamp, escape_markdown, shown
@@ -22,12 +23,8 @@ IMPORT_REPORT_FILE = "opml-import-report.txt"
 EXPORT_FILE = "digestbot-feeds.opml"
 
 
-def channel_mention(channel_id: int) -> str:
-    return f"<#{channel_id}>"
-
-
-def _label(labels: Mapping[int, str], channel_id: int) -> str:
-    return labels.get(channel_id) or channel_mention(channel_id)
+def _label(labels: Mapping[int, str] | None, channel_id: int) -> str:
+    return (labels or {}).get(channel_id) or f"<#{channel_id}>"
 
 
 def _when(ts: float | None, never: str = "never") -> str:
@@ -38,10 +35,6 @@ def _when(ts: float | None, never: str = "never") -> str:
 
 def _role(role_id: int | None) -> str:
     return "none" if role_id is None else f"<@&{role_id}>"
-
-
-def _plural(n: int, word: str) -> str:
-    return f"{n} {word}{'' if n == 1 else 's'}"
 
 
 def text_answer(text: str) -> Message:
@@ -59,7 +52,7 @@ def health(view: SubscriptionView) -> str:
         since = _when(view.failing_since)
         error = shown(view.last_error or "unknown error")
         count = view.consecutive_errors
-        return f"failing since {since} ({_plural(count, 'error')}: {error})"
+        return f"failing since {since} ({plural(count, 'error')}: {error})"
     return "ok"
 
 
@@ -122,14 +115,6 @@ def render_remove(removal: FeedRemoval, *, channel: str | None) -> Message:
     return Message(content=f"**{title}** was not posted{where}; nothing changed.")
 
 
-def describe_subscription(view: SubscriptionView, labels: Mapping[int, str]) -> str:
-    sub = view.subscription
-    return (
-        f"`{sub.feed_id}` {shown(view.display_title)} → {_label(labels, sub.channel_id)} · "
-        f"{sub.mode} · last new item {_when(view.last_new_item_at)} · {health(view)}"
-    )
-
-
 def render_list(
     views: Sequence[SubscriptionView],
     labels: Mapping[int, str] | None = None,
@@ -143,7 +128,11 @@ def render_list(
     lines: list[str] = []
     size = 0
     for index, view in enumerate(views):
-        line = "• " + describe_subscription(view, labels or {})
+        sub = view.subscription
+        line = (
+            f"• `{sub.feed_id}` {shown(view.display_title)} → {_label(labels, sub.channel_id)} · "
+            f"{sub.mode} · last new item {_when(view.last_new_item_at)} · {health(view)}"
+        )
         if size + len(line) > LIST_LIMIT:
             lines.append(f"…and {len(views) - index} more.")
             break
@@ -164,8 +153,7 @@ def render_status(status: FeedStatus, labels: Mapping[int, str] | None = None) -
         f"Last error: {shown(view.last_error or 'none')}",
         f"Next poll: {_when(max(view.next_poll_at, status.now))}",
         f"Health: {health(view)}",
-        "Posts in: "
-        + ", ".join(_label(labels or {}, v.subscription.channel_id) for v in status.views),
+        "Posts in: " + ", ".join(_label(labels, v.subscription.channel_id) for v in status.views),
     ]
     return Message(content="\n".join(lines))
 
@@ -219,27 +207,22 @@ def render_export(document: bytes, count: int) -> Message:
 
 
 def render_archived(added: AddedFeed) -> Message:
-    feed = added.feed
-    title = shown(feed.display_title)
+    feed = f"**{shown(added.feed.display_title)}** <{added.feed.url}>"
     if not added.created:
-        return Message(content=f"Already in the archive: **{title}** <{feed.url}>")
+        return Message(content=f"Already in the archive: {feed}")
     count = len(added.outcome.new_item_ids) if added.outcome else 0
-    return Message(content=f"Added **{title}** <{feed.url}>: {count} item(s) archived")
+    return Message(content=f"Added {feed}: {count} item(s) archived")
 
 
 def render_archive(feeds: Sequence[tuple[FeedRow, int]]) -> Message:
     """The archive's feeds with their item counts."""
     if not feeds:
         return Message(content="No feeds yet. Add one with: digestbot feeds add URL")
-    lines = []
-    for feed, count in feeds:
-        health_text = (
-            "ok" if not feed.consecutive_errors else f"failing: {shown(feed.last_error or '')}"
-        )
-        lines.append(
-            f"`{feed.id}` **{shown(feed.display_title)}** <{feed.url}> · {count} item(s) · "
-            f"{health_text}"
-        )
+    lines = [
+        f"`{feed.id}` **{shown(feed.display_title)}** <{feed.url}> · {count} item(s) · "
+        + (f"failing: {shown(feed.last_error or '')}" if feed.consecutive_errors else "ok")
+        for feed, count in feeds
+    ]
     return Message(content="\n".join(lines))
 
 

@@ -49,34 +49,35 @@ async def fetch_feed_document(fetcher: FeedFetcher, url_text: str) -> FeedDocume
 
     Raises a FeedError subclass whose message is meant for the person who typed the URL.
     """
-    try:
-        url = normalize_feed_url(url_text)
-    except InvalidURLError as exc:
-        raise BadFeedURLError(str(exc)) from None
+    url = _typed_url(url_text)
     result = await fetcher.fetch(url)
     try:
-        parsed = await asyncio.to_thread(
-            parse_feed_bounded, result.body, result.headers, result.url
-        )
-        return FeedDocument(normalize_feed_url(result.url), parsed, result)
+        return await _parsed(result)
     except NotAFeedError:
         candidates = await discover_feeds(fetcher, result.url, result)
     last_error: FeedError | None = None
     for found in candidates[:3]:  # as discovery fetched them: no second fetch, no new wait
         try:
-            parsed = await asyncio.to_thread(
-                parse_feed_bounded, found.body, found.headers, found.url
-            )
+            return await _parsed(found)
         except FeedError as exc:
             last_error = exc
-            continue
-        return FeedDocument(normalize_feed_url(found.url), parsed, found)
     raise last_error or NotAFeedError(f"no feed was found at {url}")
 
 
+def _typed_url(url_text: str) -> str:
+    try:
+        return normalize_feed_url(url_text)
+    except InvalidURLError as exc:
+        raise BadFeedURLError(str(exc)) from None
+
+
+async def _parsed(result: FetchResult) -> FeedDocument:
+    parsed = await asyncio.to_thread(parse_feed_bounded, result.body, result.headers, result.url)
+    return FeedDocument(normalize_feed_url(result.url), parsed, result)
+
+
 def read_feed_file(path: Path) -> FeedDocument:
-    body = path.read_bytes()
-    parsed = parse_feed_bounded(body, {}, None)
+    parsed = parse_feed_bounded(path.read_bytes(), {}, None)
     return FeedDocument(path.resolve().as_uri(), parsed, None)
 
 
@@ -116,10 +117,7 @@ class FeedService:
         An already-known feed is returned at once; a new one is fetched (discovering the feed
         of a site URL), stored, and its current items archived — they are not "new".
         """
-        try:
-            url = normalize_feed_url(url_text)
-        except InvalidURLError as exc:
-            raise BadFeedURLError(str(exc)) from None
+        url = _typed_url(url_text)
         lock = self._adding.setdefault(url, asyncio.Lock())
         async with lock:
             existing = await self._store.feeds.by_url(url)

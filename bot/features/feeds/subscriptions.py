@@ -224,23 +224,21 @@ class SubscriptionService:
         a feed has failed 10 times in a row, and once when it recovers."""
         now = self._clock()
         title = neutralize_mentions(escape_markdown(feed.display_title))
-        if outcome.new_item_ids:
-            self._wake_outbox()
+        since = int(feed.failing_since or now)
+        notice = None
         if outcome.error is not None and outcome.consecutive_errors == FAILING_NOTICE_AFTER:
-            since = int(feed.failing_since or now)
-            text = (
-                f"⚠️ The feed **{title}** has failed {FAILING_NOTICE_AFTER} polls "
-                f"in a row (since <t:{since}:R>): {outcome.error.message} "
-                "It is still retried, less often; you'll get a notice when it recovers."
+            notice = (
+                "failing",
+                (
+                    f"⚠️ The feed **{title}** has failed {FAILING_NOTICE_AFTER} polls "
+                    f"in a row (since <t:{since}:R>): {outcome.error.message} "
+                    "It is still retried, less often; you'll get a notice when it recovers."
+                ),
             )
-            if await self._store.deliveries.queue_feed_notice(
-                feed.id, text, f"feed-failing:{feed.id}:{since}", now
-            ):
-                self._wake_outbox()
         elif outcome.error is None and feed.consecutive_errors >= FAILING_NOTICE_AFTER:
-            since = int(feed.failing_since or now)
-            text = f"✅ The feed **{title}** is working again."
-            if await self._store.deliveries.queue_feed_notice(
-                feed.id, text, f"feed-recovered:{feed.id}:{since}", now
-            ):
-                self._wake_outbox()
+            notice = "recovered", f"✅ The feed **{title}** is working again."
+        queued = notice is not None and await self._store.deliveries.queue_feed_notice(
+            feed.id, notice[1], f"feed-{notice[0]}:{feed.id}:{since}", now
+        )
+        if outcome.new_item_ids or queued:
+            self._wake_outbox()

@@ -46,9 +46,7 @@ def payload_topics(payload: Mapping[str, object]) -> list[MatchedTopic]:
     """The topics a 'dm' delivery was queued for (malformed entries are skipped)."""
     raw = payload.get("topics")
     topics: list[MatchedTopic] = []
-    if not isinstance(raw, list):
-        return topics
-    for entry in raw:
+    for entry in raw if isinstance(raw, list) else []:
         if not isinstance(entry, dict):
             continue
         topic_id, guild_id, query = entry.get("id"), entry.get("guild_id"), entry.get("query")

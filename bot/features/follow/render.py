@@ -11,6 +11,7 @@ from collections.abc import Sequence
 from datetime import UTC, datetime
 
 from bot.features.follow.service import FollowAnswer, FollowedTopic, StopOutcome, StopResult
+from bot.features.posts.render import plural
 from bot.model import Message, TopicRow
 from bot.safe import discord_timestamp, fit_text, one_line
 from bot.store.topics import MAX_TOPICS_PER_MEMBER, FollowOutcome
@@ -21,10 +22,6 @@ TOPIC_SHOWN_LIMIT = 200
 def shown_topic(text: str) -> str:
     """Member or feed text inline in an answer: one line, no markdown, no pings, bounded."""
     return fit_text(one_line(text), TOPIC_SHOWN_LIMIT)
-
-
-def _matches(n: int) -> str:
-    return f"{n} match{'' if n == 1 else 'es'}"
 
 
 def _answer(text: str, notice: str | None) -> Message:
@@ -83,7 +80,7 @@ def render_following(topics: Sequence[FollowedTopic], notice: str | None = None)
         if topic.feed_id is not None:
             line += f" in {shown_topic(followed.feed_title or 'a feed no longer followed')}"
         if topic.match_count:
-            line += f" — {_matches(topic.match_count)}"
+            line += f" — {plural(topic.match_count, 'match', 'matches')}"
             if topic.last_match_at is not None:
                 last = datetime.fromtimestamp(topic.last_match_at, tz=UTC)
                 line += f", last {discord_timestamp(last, 'R')}"

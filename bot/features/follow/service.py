@@ -103,42 +103,35 @@ class FollowService:
     ) -> FollowAnswer:
         """Follow `text` in the guild, optionally only in one of its feeds (its id, URL or
         title; SearchInputError when the guild has no such feed)."""
-        resolved = None
-        if feed and feed.strip():
-            resolved = await self._search.resolve_feed(guild_id, feed)
+        resolved = (
+            await self._search.resolve_feed(guild_id, feed) if feed and feed.strip() else None
+        )
         text = text.strip()[:MAX_TOPIC_CHARS]
         query = parse_query(text)
         problem = QueryProblem.NO_WORDS if query is None else query.problem
-        if query is None or problem is not None:
-            assert problem is not None
-            count = len(await self.topics.list_for_member(guild_id, user_id))
-            refused = FollowResult(FollowOutcome.NOT_SEARCHABLE, problem=problem.message)
-            return FollowAnswer(refused, resolved, count)
-        result = await self.topics.add(
-            guild_id,
-            user_id,
-            text,
-            query.key,
-            feed_id=resolved.feed_id if resolved else None,
-            now=self._clock(),
-        )
-        added = result.topic if result.outcome is FollowOutcome.ADDED else None
-        if added is not None and not (await self.topics.member(user_id)).closed:
-            self._activate([added])
+        if problem is not None:
+            result = FollowResult(FollowOutcome.NOT_SEARCHABLE, problem=problem.message)
+        else:
+            assert query is not None
+            feed_id = resolved.feed_id if resolved else None
+            result = await self.topics.add(
+                guild_id, user_id, text, query.key, feed_id=feed_id, now=self._clock()
+            )
+            added = result.topic if result.outcome is FollowOutcome.ADDED else None
+            if added is not None and not (await self.topics.member(user_id)).closed:
+                self._activate([added])
+            if resolved is None and result.topic is not None and result.topic.feed_id is not None:
+                resolved = await self._search.guild_feed(guild_id, result.topic.feed_id)
         count = len(await self.topics.list_for_member(guild_id, user_id))
-        if resolved is None and result.topic is not None and result.topic.feed_id is not None:
-            resolved = await self._guild_feed(guild_id, result.topic.feed_id)
         return FollowAnswer(result, resolved, count)
 
     async def unfollow(self, guild_id: int, user_id: int, topic: str) -> TopicRow | None:
         """Unfollow the member's topic in the guild named by `topic`: an autocomplete value
         (the topic's id) or the words (any spelling with the same meaning)."""
         wanted = topic.strip()
-        found: TopicRow | None = None
-        if wanted.isdigit():
-            row = await self.topics.get(int(wanted))
-            if row is not None and row.guild_id == guild_id and row.user_id == user_id:
-                found = row
+        found = await self.topics.get(int(wanted)) if wanted.isdigit() else None
+        if found is not None and (found.guild_id, found.user_id) != (guild_id, user_id):
+            found = None
         query = parse_query(wanted[:MAX_TOPIC_CHARS])
         if found is None and query is not None:
             found = await self.topics.find(guild_id, user_id, query.key)
@@ -165,30 +158,18 @@ class FollowService:
     async def following(self, guild_id: int, user_id: int) -> list[FollowedTopic]:
         """The member's topics in the guild, oldest first, with their feed's title."""
         topics = await self.topics.list_for_member(guild_id, user_id)
-        titles: dict[int, str | None] = {}
+        titles: dict[int | None, str | None] = {None: None}
         for topic in topics:
             if topic.feed_id is not None and topic.feed_id not in titles:
                 feed = await self._store.feeds.get(topic.feed_id)
                 titles[topic.feed_id] = feed.display_title if feed is not None else None
-        return [
-            FollowedTopic(t, titles.get(t.feed_id) if t.feed_id is not None else None)
-            for t in topics
-        ]
+        return [FollowedTopic(t, titles[t.feed_id]) for t in topics]
 
     async def topic_choices(self, guild_id: int, user_id: int, typed: str = "") -> list[TopicRow]:
         """The member's own topics in the guild containing `typed` (for autocomplete)."""
         needle = typed.strip().lower()
         topics = await self.topics.list_for_member(guild_id, user_id)
         return [t for t in topics if needle in t.query.lower()][:TOPIC_CHOICES_MAX]
-
-    async def feed_choices(self, guild_id: int, typed: str = "") -> list[GuildFeed]:
-        return await self._search.feed_choices(guild_id, typed)
-
-    async def _guild_feed(self, guild_id: int, feed_id: int) -> GuildFeed | None:
-        for feed in await self._store.subscriptions.feeds_for_guild(guild_id, "", 10_000):
-            if feed.feed_id == feed_id:
-                return feed
-        return None
 
     # --- closed DMs ----------------------------------------------------------------------
 

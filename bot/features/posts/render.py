@@ -7,6 +7,8 @@ images.
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 from bot.model import (
     EMBED_AUTHOR_LIMIT,
     EMBED_DESCRIPTION_LIMIT,
@@ -26,6 +28,11 @@ UNTITLED = "(untitled)"
 COMPACT_MAX_CHARS = EMBED_TOTAL_LIMIT // EMBEDS_PER_MESSAGE
 COMPACT_TITLE_LIMIT = 200
 COMPACT_SUMMARY_LIMIT = 200
+
+
+def plural(n: int, noun: str, nouns: str | None = None) -> str:
+    """ "1 item", "2 items" (`nouns` for an irregular plural)."""
+    return f"{n} {noun if n == 1 else nouns or noun + 's'}"
 
 
 def format_duration(seconds: int) -> str:
@@ -67,28 +74,20 @@ def _image_url(item: ItemView) -> str | None:
     return image
 
 
-def _media_link(item: ItemView) -> str | None:
-    """`[Audio (mp3)](url)` for the enclosure, or None when there is none or it cannot fit."""
-    kind = _media_kind(item)
-    url = safe_url(item.enclosure_url)
-    if kind is None or url is None:
-        return None
-    subtype = (item.enclosure_type or "").partition("/")[2].split(";")[0].strip().lower()
-    subtype = subtype.removeprefix("x-").replace("mpeg", "mp3")
-    label = kind.capitalize() + (f" ({subtype})" if subtype.isalnum() and subtype else "")
-    link = f"[{label}]({link_target(url)})"
-    return link if len(link) <= EMBED_FIELD_VALUE_LIMIT else None
-
-
 def _media_fields(item: ItemView) -> tuple[EmbedField, ...]:
+    """Duration, and `[Audio (mp3)](url)` for the enclosure when it has a safe URL that fits."""
     kind = _media_kind(item)
     if kind is None:
         return ()
     fields = []
     if item.duration_s:
         fields.append(EmbedField("Duration", format_duration(item.duration_s)))
-    link = _media_link(item)
-    if link:
+    url = safe_url(item.enclosure_url)
+    subtype = (item.enclosure_type or "").partition("/")[2].split(";")[0].strip().lower()
+    subtype = subtype.removeprefix("x-").replace("mpeg", "mp3")
+    label = kind.capitalize() + (f" ({subtype})" if subtype.isalnum() else "")
+    link = f"[{label}]({link_target(url)})" if url else ""
+    if link and len(link) <= EMBED_FIELD_VALUE_LIMIT:
         fields.append(EmbedField("Listen" if kind == "audio" else "Watch", link))
     return tuple(fields)
 
@@ -112,32 +111,13 @@ def render_card(item: ItemView) -> Embed:
     if not summary:
         return card
     room = min(EMBED_DESCRIPTION_LIMIT, EMBED_TOTAL_LIMIT - card.size())
-    return _with_description(card, fit_text(summary, room))
-
-
-def _with_description(card: Embed, description: str) -> Embed:
-    return Embed(
-        title=card.title,
-        url=card.url,
-        description=description or None,
-        author=card.author,
-        author_url=card.author_url,
-        footer=card.footer,
-        image_url=card.image_url,
-        timestamp=card.timestamp,
-        fields=card.fields,
-        colour=card.colour,
-    )
+    return replace(card, description=fit_text(summary, room) or None)
 
 
 def render_post(item: ItemView, *, mention_role_id: int | None = None) -> Message:
     """The post for a channel subscription. The only ping it can make is the opted-in role."""
-    card = render_card(item)
-    if mention_role_id is None:
-        return Message(embeds=(card,))
-    return Message(
-        content=f"<@&{mention_role_id}>", embeds=(card,), mention_role_id=mention_role_id
-    )
+    role = None if mention_role_id is None else f"<@&{mention_role_id}>"
+    return Message(content=role, embeds=(render_card(item),), mention_role_id=mention_role_id)
 
 
 def render_compact(item: ItemView) -> Embed:

@@ -10,7 +10,7 @@ from __future__ import annotations
 import re
 from datetime import UTC, datetime
 
-from bot.features.posts.render import render_card, render_compact
+from bot.features.posts.render import plural, render_card, render_compact
 from bot.features.posts.views import item_view
 from bot.features.search.service import SearchInputError, SearchResults, empty_answer
 from bot.model import EMBED_DESCRIPTION_LIMIT, Embed, ItemRow, Message, SearchHit
@@ -116,10 +116,6 @@ def _hit_block(number: int, hit: SearchHit, budget: int) -> str:
     return "\n".join(lines)
 
 
-def _query_shown(results: SearchResults) -> str:
-    return fit_text(one_line(results.request.text), QUERY_SHOWN_LIMIT)
-
-
 def render_results(results: SearchResults) -> Message:
     """One page of results: linked titles, feed, relative time and bold-word snippets; the
     filters on top, which results these are in the footer."""
@@ -140,16 +136,14 @@ def render_results(results: SearchResults) -> Message:
     return Message(embeds=(embed,))
 
 
-def render_empty(results: SearchResults) -> Message:
-    """A search that found nothing: the query, then why and what to try."""
-    query = _query_shown(results)
+def render_search(results: SearchResults) -> Message:
+    """The answer to a search: its page of results, or the query, then why there is none and
+    what to try."""
+    if not results.page.empty:
+        return render_results(results)
+    query = fit_text(one_line(results.request.text), QUERY_SHOWN_LIMIT)
     answer = shown(empty_answer(results))
     return Message(content=f"🔎 {query}\n{answer}" if query else answer)
-
-
-def render_search(results: SearchResults) -> Message:
-    """The answer to a search: its page of results, or why there is none."""
-    return render_empty(results) if results.page.empty else render_results(results)
 
 
 def render_input_error(error: SearchInputError) -> Message:
@@ -165,7 +159,7 @@ def render_latest(rows: list[ItemRow]) -> Message:
             "(an admin can add one with `/feed add`)."
         )
     return Message(
-        content=f"The {len(rows)} newest item{'s' if len(rows) != 1 else ''}:",
+        content=f"The {plural(len(rows), 'newest item')}:",
         embeds=tuple(render_compact(item_view(row)) for row in rows),
     )
 

@@ -14,11 +14,12 @@ member; the query text itself never raises: an unrunnable query gives results wi
 
 from __future__ import annotations
 
+import calendar
 import re
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 
 from bot.model import GuildFeed, ItemRow
 from bot.search.query import QueryProblem, parse_query
@@ -56,14 +57,11 @@ class SearchInputError(ValueError):
 
 def _months_before(moment: datetime, months: int) -> datetime:
     """The same day and time `months` calendar months earlier (the day clamped to the month)."""
-    index = moment.year * 12 + (moment.month - 1) - months
-    year, month = divmod(index, 12)
+    year, month = divmod(moment.year * 12 + moment.month - 1 - months, 12)
     if year < 1970:
         return datetime.fromtimestamp(0, tz=UTC)
-    month += 1
-    next_month = datetime(year + (month == 12), month % 12 + 1, 1, tzinfo=UTC)
-    last_day = (next_month - timedelta(days=1)).day
-    return moment.replace(year=year, month=month, day=min(moment.day, last_day))
+    day = min(moment.day, calendar.monthrange(year, month + 1)[1])
+    return moment.replace(year=year, month=month + 1, day=day)
 
 
 def parse_since(text: str, now: float) -> float:
@@ -79,12 +77,9 @@ def parse_since(text: str, now: float) -> float:
         unit = span.group(2).lower()[0]
         if amount == 0:
             raise SearchInputError("`since` needs at least 1 (for example `7d`).")
-        if unit == "m":
-            return _months_before(moment, amount).timestamp()
-        if unit == "y":
-            return _months_before(moment, amount * 12).timestamp()
-        days = amount * (7 if unit == "w" else 1)
-        return max(0.0, now - days * 86400.0)
+        if unit in "my":
+            return _months_before(moment, amount * (12 if unit == "y" else 1)).timestamp()
+        return max(0.0, now - amount * (7 if unit == "w" else 1) * 86400.0)
     date = _SINCE_DATE.match(value)
     if date is not None:
         try:
@@ -107,10 +102,6 @@ class SearchRequest:
     since: float | None  # unix seconds
     since_text: str | None  # as the member typed it (for showing the filters)
     author: str | None
-
-    @property
-    def has_filters(self) -> bool:
-        return self.feed is not None or self.since is not None or self.author is not None
 
     def filter_labels(self) -> list[str]:
         """The active filters as `name value` pairs (raw text: escape before showing)."""
@@ -159,8 +150,8 @@ def empty_answer(results: SearchResults) -> str:
     if results.page_index > 0:
         return "There are no more results."
     hints = []
-    if results.request.has_filters:
-        hints.append("dropping a filter (" + ", ".join(results.request.filter_labels()) + ")")
+    if labels := results.request.filter_labels():
+        hints.append("dropping a filter (" + ", ".join(labels) + ")")
     query = parse_query(results.request.text)
     if query is not None and len(query.groups) + len(query.excluded) > 1:
         hints.append("using fewer words")
@@ -195,11 +186,8 @@ class SearchService:
         wanted = text.strip()
         if not wanted:
             raise SearchInputError("Pick a feed from the list.")
-        if wanted.isdigit():
-            feeds = await self._store.subscriptions.feeds_for_guild(guild_id, "", 10_000)
-            for feed in feeds:
-                if feed.feed_id == int(wanted):
-                    return feed
+        if wanted.isdigit() and (by_id := await self.guild_feed(guild_id, int(wanted))):
+            return by_id
         matches = await self._store.subscriptions.feeds_for_guild(guild_id, wanted[:300], 500)
         lowered = wanted.lower()
         if not _looks_like_url(wanted):  # a name: "127" must not match every loopback URL
@@ -214,6 +202,11 @@ class SearchService:
         raise SearchInputError(
             f"{len(matches)} of this server's feeds match that name: pick one from the list."
         )
+
+    async def guild_feed(self, guild_id: int, feed_id: int) -> GuildFeed | None:
+        """One of the guild's feeds by id (None: the guild does not follow it)."""
+        feeds = await self._store.subscriptions.feeds_for_guild(guild_id, "", 10_000)
+        return next((feed for feed in feeds if feed.feed_id == feed_id), None)
 
     async def request(
         self,
@@ -243,10 +236,7 @@ class SearchService:
         guild_feeds = await self._store.subscriptions.searchable_feed_ids_for_guild(
             request.guild_id
         )
-        if request.feed is not None:
-            feed_ids = [f for f in guild_feeds if f == request.feed.feed_id]
-        else:
-            feed_ids = guild_feeds
+        feed_ids = [f for f in guild_feeds if request.feed is None or f == request.feed.feed_id]
         query = parse_query(request.text)
         if query is None:
             page = SearchPage([], 0, PAGE_SIZE, False, 0, problem=QueryProblem.NO_WORDS)
@@ -291,9 +281,5 @@ class SearchService:
     async def shared_item(self, guild_id: int, item_id: int) -> ItemRow | None:
         """An item to post publicly, only if it belongs to one of the guild's feeds."""
         row = await self._store.items.get(item_id)
-        if row is None:
-            return None
         searchable = await self._store.subscriptions.searchable_feed_ids_for_guild(guild_id)
-        if row.feed_id not in searchable:
-            return None
-        return row
+        return row if row is not None and row.feed_id in searchable else None
