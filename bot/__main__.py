@@ -18,23 +18,7 @@ from bot import __version__
 from bot.config import ConfigError, Settings, load_settings
 from bot.console.repl import run_console
 from bot.delivery.terminal import to_text
-from bot.features.feeds.opml import (
-    MAX_OPML_BYTES,
-    OpmlError,
-    OpmlFeed,
-    export_opml,
-    import_opml,
-    parse_opml,
-)
-from bot.features.feeds.render import (
-    render_archive,
-    render_archived,
-    render_document_head,
-    render_import_report,
-    render_more_items,
-    render_nothing_to_poll,
-    render_poll_outcome,
-)
+from bot.features.feeds import opml, render
 from bot.features.feeds.service import (
     FeedDocument,
     FeedService,
@@ -99,7 +83,7 @@ async def cmd_preview(settings: Settings, args: argparse.Namespace) -> int:
             document = await fetch_feed_document(fetcher, target)
     items = await asyncio.to_thread(enrich_document, document)
     parsed = document.parsed
-    _show(render_document_head(parsed.title, document.url, len(items), parsed.warning))
+    _show(render.render_document_head(parsed.title, document.url, len(items), parsed.warning))
     ai = LLMSummarizer(settings, OfflineSummarizer()) if args.summarizer == "llm" else None
     try:
         for index, item in enumerate(items[: args.limit], start=1):
@@ -121,7 +105,7 @@ async def cmd_preview(settings: Settings, args: argparse.Namespace) -> int:
     if hidden > 0:
         again = "digestbot preview" + (f" {shlex.quote(args.target)}" if args.target else "")
         _print()
-        _show(render_more_items(hidden, f"{again} --limit {len(items)}"))
+        _show(render.render_more_items(hidden, f"{again} --limit {len(items)}"))
     return EXIT_OK
 
 
@@ -140,14 +124,14 @@ async def _archive(settings: Settings) -> AsyncIterator[tuple[Store, FeedService
 
 async def cmd_feeds_add(settings: Settings, args: argparse.Namespace) -> int:
     async with _archive(settings) as (_, service, _):
-        _show(render_archived(await service.add(args.url)))
+        _show(render.render_archived(await service.add(args.url)))
     return EXIT_OK
 
 
 async def cmd_feeds_list(settings: Settings, args: argparse.Namespace) -> int:
     async with _archive(settings) as (store, _, _):
         feeds = [(feed, await store.items.count(feed.id)) for feed in await store.feeds.all()]
-    _show(render_archive(feeds))
+    _show(render.render_archive(feeds))
     return EXIT_OK
 
 
@@ -158,9 +142,9 @@ async def cmd_poll_once(settings: Settings, args: argparse.Namespace) -> int:
             feed = await store.feeds.get(outcome.feed_id)
             title = feed.display_title if feed else outcome.feed_url
             new = await store.items.many(outcome.new_item_ids)
-            _show(render_poll_outcome(title, outcome, [row.title for row in new]))
+            _show(render.render_poll_outcome(title, outcome, [row.title for row in new]))
     if not outcomes:
-        _show(render_nothing_to_poll())
+        _show(render.render_nothing_to_poll())
     failed = sum(outcome.error is not None for outcome in outcomes)
     return EXIT_ERROR if outcomes and failed == len(outcomes) else EXIT_OK
 
@@ -168,8 +152,8 @@ async def cmd_poll_once(settings: Settings, args: argparse.Namespace) -> int:
 async def cmd_opml_export(settings: Settings, args: argparse.Namespace) -> int:
     async with _archive(settings) as (store, _, _):
         feeds = await store.feeds.all()
-    document = export_opml(
-        [OpmlFeed(f.display_title, f.url, f.site_url) for f in feeds], "digestbot feeds"
+    document = opml.export_opml(
+        [opml.OpmlFeed(f.display_title, f.url, f.site_url) for f in feeds], "digestbot feeds"
     )
     if args.file is None:
         sys.stdout.buffer.write(document)
@@ -180,9 +164,9 @@ async def cmd_opml_export(settings: Settings, args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
-def _read_opml(file: Path) -> list[OpmlFeed]:
-    with open(file, "rb") as handle:
-        return parse_opml(handle.read(MAX_OPML_BYTES + 1))  # one byte over: it names the cap
+def _read_opml(file: Path) -> list[opml.OpmlFeed]:
+    with open(file, "rb") as handle:  # one byte over the cap: parse_opml names the cap
+        return opml.parse_opml(handle.read(opml.MAX_OPML_BYTES + 1))
 
 
 async def cmd_opml_import(settings: Settings, args: argparse.Namespace) -> int:
@@ -191,7 +175,7 @@ async def cmd_opml_import(settings: Settings, args: argparse.Namespace) -> int:
     except OSError as exc:
         print(f"digestbot: cannot read {args.file}: {exc.strerror or exc}", file=sys.stderr)
         return EXIT_ERROR
-    except OpmlError as exc:
+    except opml.OpmlError as exc:
         print(f"digestbot: {exc}", file=sys.stderr)
         return EXIT_ERROR
 
@@ -199,9 +183,9 @@ async def cmd_opml_import(settings: Settings, args: argparse.Namespace) -> int:
         print(f"\r{done}/{total} feed(s)", end="", file=sys.stderr, flush=True)
 
     async with _archive(settings) as (_, service, _):
-        results = await import_opml(feeds, service.add, progress=progress)
+        results = await opml.import_opml(feeds, service.add, progress=progress)
         print(file=sys.stderr)
-    print(to_text(render_import_report(results)), flush=True)
+    print(to_text(render.render_import_report(results)), flush=True)
     return EXIT_ERROR if any(r.status == "failed" for r in results) else EXIT_OK
 
 
@@ -272,8 +256,8 @@ def build_parser() -> argparse.ArgumentParser:
     poll.set_defaults(run=cmd_poll_once)
     poll.add_argument("--once", action="store_true", required=True, help="poll every feed once")
     add_ops_commands(commands)
-    opml = commands.add_parser("opml", help="export or import the archive's feeds as OPML")
-    actions = opml.add_subparsers(dest="opml_command", required=True, metavar="ACTION")
+    opml_parser = commands.add_parser("opml", help="export or import the archive's feeds as OPML")
+    actions = opml_parser.add_subparsers(dest="opml_command", required=True, metavar="ACTION")
     export = actions.add_parser("export", help="write every archived feed as OPML")
     export.set_defaults(run=cmd_opml_export)
     export.add_argument("file", nargs="?", type=Path, help="output file (default: stdout)")

@@ -17,13 +17,7 @@ import discord
 from discord import app_commands
 
 from bot.delivery.discord_message import send_kwargs
-from bot.features.search.render import (
-    render_input_error,
-    render_latest,
-    render_results,
-    render_search,
-    render_shared,
-)
+from bot.features.search import render
 from bot.features.search.service import (
     LATEST_DEFAULT,
     LATEST_MAX,
@@ -120,7 +114,7 @@ class SearchResultsView(discord.ui.View):
             return
         self.results = results
         self._show_page()
-        page = send_kwargs(render_results(results)) | {"view": self}
+        page = send_kwargs(render.render_results(results)) | {"view": self}
         if interaction.response.is_done():
             await interaction.edit_original_response(**page)
         else:
@@ -159,7 +153,9 @@ class SearchResultsView(discord.ui.View):
             return
         await interaction.response.defer(ephemeral=True, thinking=True)
         try:
-            posted = await channel.send(**send_kwargs(render_shared(row, interaction.user.id)))
+            posted = await channel.send(
+                **send_kwargs(render.render_shared(row, interaction.user.id))
+            )
         except discord.HTTPException as exc:
             log.info("sharing item %d in %s failed: %s", row.id, getattr(channel, "id", "?"), exc)
             await reply(interaction, "Sorry, I couldn't post that here.")
@@ -220,10 +216,10 @@ class SearchCog(GuildCog):
         try:
             results = await in_time(interaction, work)
         except SearchInputError as exc:
-            await reply(interaction, render_input_error(exc))
+            await reply(interaction, render.render_input_error(exc))
             return
         view = None if results.page.empty else SearchResultsView(service, interaction, results)
-        await reply(interaction, render_search(results), view)
+        await reply(interaction, render.render_search(results), view)
 
     @app_commands.command(name="latest", description="The newest items of this server's feeds")
     @app_commands.guild_only()
@@ -244,9 +240,9 @@ class SearchCog(GuildCog):
                 self.runtime.search.latest(guild_of(interaction).id, feed=feed, count=count),
             )
         except SearchInputError as exc:
-            await reply(interaction, render_input_error(exc))
+            await reply(interaction, render.render_input_error(exc))
             return
-        await reply(interaction, render_latest(rows))
+        await reply(interaction, render.render_latest(rows))
 
 
 async def setup(bot: DigestBot) -> None:
