@@ -56,11 +56,8 @@ class StopTopicButton(
         result = await interaction.client.runtime.follows.stop_topic(
             self.topic_id, interaction.user.id
         )
-        guild_name = None
-        if result.topic is not None:
-            guild = interaction.client.get_guild(result.topic.guild_id)
-            guild_name = guild.name if guild is not None else None
-        await reply(interaction, render.render_stop(result, guild_name))
+        guild = interaction.client.get_guild(result.topic.guild_id) if result.topic else None
+        await reply(interaction, render.render_stop(result, guild.name if guild else None))
 
 
 OWN_COMMANDS = frozenset({"follow", "unfollow", "following"})
