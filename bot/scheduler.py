@@ -72,15 +72,6 @@ class JobScheduler:
             misfire_grace_time=None,
         )
 
-    def cancel(self, name: str) -> bool:
-        if self._scheduler.get_job(name) is None:
-            return False
-        self._scheduler.remove_job(name)
-        return True
-
-    def job_names(self) -> list[str]:
-        return sorted(job.id for job in self._scheduler.get_jobs())
-
     def _logged(self, name: str, job: Job) -> Callable[[], Awaitable[None]]:
         """`job`, with its failure logged and its run known to `shutdown`."""
 
