@@ -48,11 +48,6 @@ EXIT_CONFIG = 78  # EX_CONFIG: systemd's RestartPreventExitStatus=78 stops resta
 log = logging.getLogger("bot")
 
 
-def sample_feed_path() -> Path:
-    """The small newsletter the package ships, for a first `digestbot preview`."""
-    return Path(str(resources.files("bot") / "samples" / "sample-newsletter.rss.xml"))
-
-
 def _print(text: str = "") -> None:
     """Print for the operator; feed text in it cannot send terminal escape sequences."""
     print(strip_control(text), flush=True)
@@ -73,7 +68,8 @@ async def cmd_preview(settings: Settings, args: argparse.Namespace) -> int:
             file=sys.stderr,
         )
         return EXIT_CONFIG
-    target = args.target or str(sample_feed_path())
+    # Without a target: the small newsletter the package ships, for a first look.
+    target = args.target or str(resources.files("bot") / "samples" / "sample-newsletter.rss.xml")
     document: FeedDocument
     path = Path(target)
     if "://" not in target and await asyncio.to_thread(path.is_file):

@@ -90,16 +90,15 @@ class DigestBot(commands.Bot):
         encoded = json.dumps(payload, sort_keys=True, separators=(",", ":")).encode()
         return hashlib.sha256(encoded).hexdigest()
 
-    async def sync_commands_if_changed(self) -> bool:
+    async def sync_commands_if_changed(self) -> None:
         """Sync the global commands only when their payload changed since the last sync."""
         digest = self.command_payload_hash()
         if await self.runtime.store.state.get(COMMANDS_HASH_KEY) == digest:
             log.info("slash commands unchanged; not syncing")
-            return False
+            return
         synced = await self.tree.sync()
         await self.runtime.store.state.set(COMMANDS_HASH_KEY, digest)
         log.info("synced %d slash command(s)", len(synced))
-        return True
 
     async def close(self) -> None:
         await self.runtime.close()
