@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import logging
 import os
 import shlex
 import signal
 import sys
-from collections.abc import Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from importlib import resources
 from pathlib import Path
 
@@ -17,23 +18,7 @@ from bot import __version__
 from bot.config import ConfigError, Settings, load_settings
 from bot.console.repl import run_console
 from bot.delivery.terminal import to_text
-from bot.features.feeds.opml import (
-    MAX_OPML_BYTES,
-    OpmlError,
-    OpmlFeed,
-    export_opml,
-    import_opml,
-    parse_opml,
-)
-from bot.features.feeds.render import (
-    render_archive,
-    render_archived,
-    render_document_head,
-    render_import_report,
-    render_more_items,
-    render_nothing_to_poll,
-    render_poll_outcome,
-)
+from bot.features.feeds import opml, render
 from bot.features.feeds.service import (
     FeedDocument,
     FeedService,
@@ -63,11 +48,6 @@ EXIT_CONFIG = 78  # EX_CONFIG: systemd's RestartPreventExitStatus=78 stops resta
 log = logging.getLogger("bot")
 
 
-def sample_feed_path() -> Path:
-    """The small newsletter the package ships, for a first `digestbot preview`."""
-    return Path(str(resources.files("bot") / "samples" / "sample-newsletter.rss.xml"))
-
-
 def _print(text: str = "") -> None:
     """Print for the operator; feed text in it cannot send terminal escape sequences."""
     print(strip_control(text), flush=True)
@@ -78,18 +58,18 @@ def _show(message: Message) -> None:
     print(to_text(message), flush=True)
 
 
-async def cmd_preview(
-    settings: Settings, target: str, limit: int, summarizer: str, shown_target: str | None = None
-) -> int:
-    """Print the feed's first `limit` items as they would be posted, and how to see the rest
-    (`shown_target`: the target as the operator typed it; None for the bundled sample)."""
-    if summarizer == "llm" and not (settings.llm_base_url and settings.llm_model):
+async def cmd_preview(settings: Settings, args: argparse.Namespace) -> int:
+    """Print the feed's first `--limit` items as they would be posted, and how to see the rest
+    (`args.target` as the operator typed it; None for the bundled sample)."""
+    if args.summarizer == "llm" and not (settings.llm_base_url and settings.llm_model):
         print(
             "digestbot: configuration error: --summarizer llm needs DIGESTBOT_LLM_BASE_URL "
             "and DIGESTBOT_LLM_MODEL",
             file=sys.stderr,
         )
         return EXIT_CONFIG
+    # Without a target: the small newsletter the package ships, for a first look.
+    target = args.target or str(resources.files("bot") / "samples" / "sample-newsletter.rss.xml")
     document: FeedDocument
     path = Path(target)
     if "://" not in target and await asyncio.to_thread(path.is_file):
@@ -99,12 +79,10 @@ async def cmd_preview(
             document = await fetch_feed_document(fetcher, target)
     items = await asyncio.to_thread(enrich_document, document)
     parsed = document.parsed
-    _show(render_document_head(parsed.title, document.url, len(items), parsed.warning))
-    ai: LLMSummarizer | None = None
-    if summarizer == "llm":
-        ai = LLMSummarizer(settings, OfflineSummarizer())
+    _show(render.render_document_head(parsed.title, document.url, len(items), parsed.warning))
+    ai = LLMSummarizer(settings, OfflineSummarizer()) if args.summarizer == "llm" else None
     try:
-        for index, item in enumerate(items[:limit], start=1):
+        for index, item in enumerate(items[: args.limit], start=1):
             view = preview_view(item, feed_title=parsed.title, feed_url=document.url, index=index)
             _print()
             _show(render_post(view))
@@ -119,112 +97,95 @@ async def cmd_preview(
     finally:
         if ai is not None:
             await ai.aclose()
-    hidden = len(items) - len(items[:limit])
+    hidden = len(items) - len(items[: args.limit])
     if hidden > 0:
-        again = "digestbot preview" + (f" {shlex.quote(shown_target)}" if shown_target else "")
+        again = "digestbot preview" + (f" {shlex.quote(args.target)}" if args.target else "")
         _print()
-        _show(render_more_items(hidden, f"{again} --limit {len(items)}"))
+        _show(render.render_more_items(hidden, f"{again} --limit {len(items)}"))
     return EXIT_OK
 
 
-async def _with_archive(settings: Settings) -> tuple[Store, FeedFetcher, FeedPipeline]:
+@contextlib.asynccontextmanager
+async def _archive(settings: Settings) -> AsyncIterator[tuple[Store, FeedService, FeedPoller]]:
+    """The archive's store and the feed service and poller over it, closed on the way out."""
     store = await Store.open(settings.db_path)
-    fetcher = FeedFetcher(settings)
-    return store, fetcher, FeedPipeline(store, fetcher)
-
-
-async def cmd_feeds_add(settings: Settings, url: str) -> int:
-    store, fetcher, pipeline = await _with_archive(settings)
     try:
-        service = FeedService(store, fetcher, pipeline, settings)
-        _show(render_archived(await service.add(url)))
-        return EXIT_OK
+        async with FeedFetcher(settings) as fetcher:
+            pipeline = FeedPipeline(store, fetcher)
+            poller = FeedPoller(store, pipeline, concurrency=settings.poll_concurrency)
+            yield store, FeedService(store, fetcher, pipeline, settings), poller
     finally:
-        await fetcher.close()
         await store.close()
 
 
-async def cmd_feeds_list(settings: Settings) -> int:
-    store = await Store.open(settings.db_path)
-    try:
+async def cmd_feeds_add(settings: Settings, args: argparse.Namespace) -> int:
+    async with _archive(settings) as (_, service, _):
+        _show(render.render_archived(await service.add(args.url)))
+    return EXIT_OK
+
+
+async def cmd_feeds_list(settings: Settings, args: argparse.Namespace) -> int:
+    async with _archive(settings) as (store, _, _):
         feeds = [(feed, await store.items.count(feed.id)) for feed in await store.feeds.all()]
-        _show(render_archive(feeds))
-        return EXIT_OK
-    finally:
-        await store.close()
+    _show(render.render_archive(feeds))
+    return EXIT_OK
 
 
-async def cmd_poll_once(settings: Settings) -> int:
-    store, fetcher, pipeline = await _with_archive(settings)
-    try:
-        poller = FeedPoller(store, pipeline, concurrency=settings.poll_concurrency)
+async def cmd_poll_once(settings: Settings, args: argparse.Namespace) -> int:
+    async with _archive(settings) as (store, _, poller):
         outcomes = await poller.poll_due(all_feeds=True)
-        failed = 0
         for outcome in outcomes:
             feed = await store.feeds.get(outcome.feed_id)
             title = feed.display_title if feed else outcome.feed_url
-            failed += outcome.error is not None
             new = await store.items.many(outcome.new_item_ids)
-            _show(render_poll_outcome(title, outcome, [row.title for row in new]))
-        if not outcomes:
-            _show(render_nothing_to_poll())
-        return EXIT_ERROR if outcomes and failed == len(outcomes) else EXIT_OK
-    finally:
-        await fetcher.close()
-        await store.close()
+            _show(render.render_poll_outcome(title, outcome, [row.title for row in new]))
+    if not outcomes:
+        _show(render.render_nothing_to_poll())
+    failed = sum(outcome.error is not None for outcome in outcomes)
+    return EXIT_ERROR if outcomes and failed == len(outcomes) else EXIT_OK
 
 
-async def cmd_opml_export(settings: Settings, file: Path | None) -> int:
-    store = await Store.open(settings.db_path)
-    try:
+async def cmd_opml_export(settings: Settings, args: argparse.Namespace) -> int:
+    async with _archive(settings) as (store, _, _):
         feeds = await store.feeds.all()
-    finally:
-        await store.close()
-    document = export_opml(
-        [OpmlFeed(f.display_title, f.url, f.site_url) for f in feeds], "digestbot feeds"
+    document = opml.export_opml(
+        [opml.OpmlFeed(f.display_title, f.url, f.site_url) for f in feeds], "digestbot feeds"
     )
-    if file is None:
+    if args.file is None:
         sys.stdout.buffer.write(document)
         sys.stdout.flush()
     else:
-        await asyncio.to_thread(file.write_bytes, document)
-        print(f"Exported {len(feeds)} feed(s) to {file}", file=sys.stderr, flush=True)
-    return 0
+        await asyncio.to_thread(args.file.write_bytes, document)
+        print(f"Exported {len(feeds)} feed(s) to {args.file}", file=sys.stderr, flush=True)
+    return EXIT_OK
 
 
-def _read_capped(file: Path) -> bytes:
-    with open(file, "rb") as handle:
-        return handle.read(MAX_OPML_BYTES + 1)  # one byte over: parse_opml names the cap
+def _read_opml(file: Path) -> list[opml.OpmlFeed]:
+    with open(file, "rb") as handle:  # one byte over the cap: parse_opml names the cap
+        return opml.parse_opml(handle.read(opml.MAX_OPML_BYTES + 1))
 
 
-async def cmd_opml_import(settings: Settings, file: Path) -> int:
+async def cmd_opml_import(settings: Settings, args: argparse.Namespace) -> int:
     try:
-        data = await asyncio.to_thread(_read_capped, file)
-        feeds = await asyncio.to_thread(parse_opml, data)
+        feeds = await asyncio.to_thread(_read_opml, args.file)
     except OSError as exc:
-        print(f"digestbot: cannot read {file}: {exc.strerror or exc}", file=sys.stderr)
-        return 1
-    except OpmlError as exc:
+        print(f"digestbot: cannot read {args.file}: {exc.strerror or exc}", file=sys.stderr)
+        return EXIT_ERROR
+    except opml.OpmlError as exc:
         print(f"digestbot: {exc}", file=sys.stderr)
-        return 1
-    store = await Store.open(settings.db_path)
-    fetcher = FeedFetcher(settings)
-    try:
-        service = FeedService(store, fetcher, FeedPipeline(store, fetcher), settings)
+        return EXIT_ERROR
 
-        async def progress(done: int, total: int) -> None:
-            print(f"\r{done}/{total} feed(s)", end="", file=sys.stderr, flush=True)
+    async def progress(done: int, total: int) -> None:
+        print(f"\r{done}/{total} feed(s)", end="", file=sys.stderr, flush=True)
 
-        results = await import_opml(feeds, service.add, progress=progress)
+    async with _archive(settings) as (_, service, _):
+        results = await opml.import_opml(feeds, service.add, progress=progress)
         print(file=sys.stderr)
-    finally:
-        await fetcher.close()
-        await store.close()
-    print(to_text(render_import_report(results)), flush=True)
-    return 1 if any(r.status == "failed" for r in results) else 0
+    print(to_text(render.render_import_report(results)), flush=True)
+    return EXIT_ERROR if any(r.status == "failed" for r in results) else EXIT_OK
 
 
-async def cmd_run(settings: Settings) -> int:
+async def cmd_run(settings: Settings, args: argparse.Namespace) -> int:
     runtime = await Runtime.open(settings)
     if settings.discord_token:
         from bot.app import run_discord
@@ -242,16 +203,17 @@ async def cmd_run(settings: Settings) -> int:
     return EXIT_OK
 
 
-async def cmd_sync_commands(settings: Settings, guild_id: int | None) -> int:
+async def cmd_sync_commands(settings: Settings, args: argparse.Namespace) -> int:
     if not settings.discord_token:
         print("digestbot: configuration error: DISCORD_TOKEN is not set", file=sys.stderr)
         return EXIT_CONFIG
     from bot.app import sync_commands
 
-    return await sync_commands(await Runtime.open(settings), settings.discord_token, guild_id)
+    return await sync_commands(await Runtime.open(settings), settings.discord_token, args.guild)
 
 
 def build_parser() -> argparse.ArgumentParser:
+    """The commands; each leaf's `run` default is the coroutine that carries it out."""
     parser = argparse.ArgumentParser(
         prog="digestbot",
         description="Newsletter feeds turned into Discord posts, digests, search and topic DMs.",
@@ -260,6 +222,7 @@ def build_parser() -> argparse.ArgumentParser:
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
     preview = commands.add_parser("preview", help="show a feed's items as they would be posted")
+    preview.set_defaults(run=cmd_preview)
     preview.add_argument(
         "target", nargs="?", help="feed URL, site URL or file (default: the bundled sample)"
     )
@@ -274,23 +237,28 @@ def build_parser() -> argparse.ArgumentParser:
     feeds = commands.add_parser("feeds", help="manage the archive's feeds without Discord")
     feed_commands = feeds.add_subparsers(dest="feeds_command", required=True, metavar="ACTION")
     add = feed_commands.add_parser("add", help="add a feed (or a site whose feed is discovered)")
+    add.set_defaults(run=cmd_feeds_add)
     add.add_argument("url")
-    feed_commands.add_parser("list", help="list archived feeds")
+    feed_commands.add_parser("list", help="list archived feeds").set_defaults(run=cmd_feeds_list)
 
     commands.add_parser(
         "run", help="run the bot (on Discord with DISCORD_TOKEN, else in this terminal)"
-    )
+    ).set_defaults(run=cmd_run)
     sync = commands.add_parser("sync-commands", help="push the slash commands to Discord now")
+    sync.set_defaults(run=cmd_sync_commands)
     sync.add_argument("--guild", type=int, help="sync to one server only (instant, for testing)")
 
     poll = commands.add_parser("poll", help="poll feeds and report what is new")
+    poll.set_defaults(run=cmd_poll_once)
     poll.add_argument("--once", action="store_true", required=True, help="poll every feed once")
     add_ops_commands(commands)
-    opml = commands.add_parser("opml", help="export or import the archive's feeds as OPML")
-    actions = opml.add_subparsers(dest="opml_command", required=True, metavar="ACTION")
+    opml_parser = commands.add_parser("opml", help="export or import the archive's feeds as OPML")
+    actions = opml_parser.add_subparsers(dest="opml_command", required=True, metavar="ACTION")
     export = actions.add_parser("export", help="write every archived feed as OPML")
+    export.set_defaults(run=cmd_opml_export)
     export.add_argument("file", nargs="?", type=Path, help="output file (default: stdout)")
     import_ = actions.add_parser("import", help="add every feed of an OPML file to the archive")
+    import_.set_defaults(run=cmd_opml_import)
     import_.add_argument("file", type=Path)
     return parser
 
@@ -299,26 +267,8 @@ async def dispatch(args: argparse.Namespace, settings: Settings) -> int:
     handled = await dispatch_ops(args, settings)
     if handled is not None:
         return handled
-    if args.command == "preview":
-        target = args.target or str(sample_feed_path())
-        return await cmd_preview(
-            settings, target, args.limit, args.summarizer, shown_target=args.target
-        )
-    if args.command == "feeds" and args.feeds_command == "add":
-        return await cmd_feeds_add(settings, args.url)
-    if args.command == "feeds" and args.feeds_command == "list":
-        return await cmd_feeds_list(settings)
-    if args.command == "poll":
-        return await cmd_poll_once(settings)
-    if args.command == "opml" and args.opml_command == "export":
-        return await cmd_opml_export(settings, args.file)
-    if args.command == "opml" and args.opml_command == "import":
-        return await cmd_opml_import(settings, args.file)
-    if args.command == "run":
-        return await cmd_run(settings)
-    if args.command == "sync-commands":
-        return await cmd_sync_commands(settings, args.guild)
-    raise AssertionError(f"unhandled command {args.command}")
+    run: Callable[[Settings, argparse.Namespace], Awaitable[int]] = args.run
+    return await run(settings, args)
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -23,22 +23,21 @@ log = logging.getLogger(__name__)
 COG_MODULES = ("cogs.feeds", "cogs.search", "cogs.follow", "cogs.digest")
 COMMANDS_HASH_KEY = "commands_hash:global"
 COMMAND_FAILED = "Sorry, something went wrong with that command. Please try again."
-
-
-def bot_intents() -> discord.Intents:
-    """Guilds only: no privileged intent, no message content."""
-    intents = discord.Intents.none()
-    intents.guilds = True
-    return intents
+TOKEN_REFUSED = "digestbot: configuration error: DISCORD_TOKEN was refused by Discord"
+EXIT_OK = 0
+EXIT_CONFIG = 78  # as bot.__main__'s: systemd does not restart the bot into the same mistake
 
 
 class DigestCommandTree(app_commands.CommandTree["DigestBot"]):
     """The slash commands. A command that fails unexpectedly is logged and answered once,
-    politely (deferred or not); the member never sees the error itself."""
+    politely (deferred or not); the member never sees the error itself. A failed check
+    (cogs._common.GuildCog) has answered already."""
 
     async def on_error(
         self, interaction: discord.Interaction[DigestBot], error: app_commands.AppCommandError
     ) -> None:
+        if isinstance(error, app_commands.CheckFailure):
+            return
         command = interaction.command
         name = command.qualified_name if command is not None else "?"
         log.error("command /%s failed", name, exc_info=error)
@@ -61,7 +60,7 @@ class DigestBot(commands.Bot):
     ) -> None:
         super().__init__(
             command_prefix=commands.when_mentioned,
-            intents=bot_intents(),
+            intents=discord.Intents(guilds=True),  # no privileged intent, no message content
             allowed_mentions=discord.AllowedMentions.none(),
             help_command=None,
             tree_cls=DigestCommandTree,
@@ -91,25 +90,19 @@ class DigestBot(commands.Bot):
         encoded = json.dumps(payload, sort_keys=True, separators=(",", ":")).encode()
         return hashlib.sha256(encoded).hexdigest()
 
-    async def sync_commands_if_changed(self) -> bool:
+    async def sync_commands_if_changed(self) -> None:
         """Sync the global commands only when their payload changed since the last sync."""
         digest = self.command_payload_hash()
         if await self.runtime.store.state.get(COMMANDS_HASH_KEY) == digest:
             log.info("slash commands unchanged; not syncing")
-            return False
+            return
         synced = await self.tree.sync()
         await self.runtime.store.state.set(COMMANDS_HASH_KEY, digest)
         log.info("synced %d slash command(s)", len(synced))
-        return True
 
     async def close(self) -> None:
         await self.runtime.close()
         await super().close()
-
-
-class ExitCode:
-    OK = 0
-    CONFIG = 78
 
 
 async def run_discord(runtime: Runtime, token: str) -> int:
@@ -129,18 +122,18 @@ async def run_discord(runtime: Runtime, token: str) -> int:
         async with bot:
             await bot.start(token)
     except discord.LoginFailure:
-        print("digestbot: configuration error: DISCORD_TOKEN was refused by Discord", flush=True)
-        return ExitCode.CONFIG
+        print(TOKEN_REFUSED, flush=True)
+        return EXIT_CONFIG
     except discord.PrivilegedIntentsRequired:
         print("digestbot: configuration error: Discord refused the intents", flush=True)
-        return ExitCode.CONFIG
+        return EXIT_CONFIG
     finally:
         for signum in (signal.SIGTERM, signal.SIGINT):
             loop.remove_signal_handler(signum)
         await runtime.close()
         if closing:
             await closing[0]
-    return ExitCode.OK
+    return EXIT_OK
 
 
 async def sync_commands(runtime: Runtime, token: str, guild_id: int | None) -> int:
@@ -158,8 +151,8 @@ async def sync_commands(runtime: Runtime, token: str, guild_id: int | None) -> i
                 await runtime.store.state.set(COMMANDS_HASH_KEY, bot.command_payload_hash())
             print(f"Synced {len(synced)} command(s).", flush=True)
     except discord.LoginFailure:
-        print("digestbot: configuration error: DISCORD_TOKEN was refused by Discord", flush=True)
-        return ExitCode.CONFIG
+        print(TOKEN_REFUSED, flush=True)
+        return EXIT_CONFIG
     finally:
         await runtime.close()
-    return ExitCode.OK
+    return EXIT_OK

@@ -14,14 +14,13 @@ import logging
 import os
 import re
 import tomllib
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated
 
-from pydantic import AfterValidator, BeforeValidator, Field, ValidationError
+from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field, ValidationError
 from pydantic.fields import FieldInfo
-from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
 
 _DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(ms|s|m|h|d|w)?\s*$")
 _UNIT_SECONDS = {"ms": 0.001, "s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800}
@@ -87,20 +86,6 @@ def _seconds(value: object) -> object:
     return value
 
 
-def _whole_number(minimum: int) -> Callable[[object], object]:
-    def check(value: object) -> object:
-        if isinstance(value, str):
-            try:
-                value = int(value)
-            except ValueError:
-                raise ValueError(f"{value!r} is not a whole number") from None
-        if isinstance(value, int) and value < minimum:
-            raise ValueError(f"must be at least {minimum}, got {value}")
-        return value
-
-    return check
-
-
 def _log_level(value: str) -> str:
     level = value.upper()
     if level not in logging.getLevelNamesMapping():
@@ -114,10 +99,6 @@ def _log_format(value: str) -> str:
     return value.lower()
 
 
-def _allow_list(value: object) -> object:
-    return FetchAllowList.parse(value) if isinstance(value, str) else value
-
-
 def _http_url(value: str | None) -> str | None:
     if value is not None and not re.match(r"^https?://", value):
         raise ValueError(f"{value!r} must start with http:// or https://")
@@ -125,14 +106,15 @@ def _http_url(value: str | None) -> str | None:
 
 
 Seconds = Annotated[float, BeforeValidator(_seconds)]
+# What the operator sees for pydantic's own checks (whole numbers and their minimums).
+_PYDANTIC_MESSAGES = {
+    "int_parsing": "{input!r} is not a whole number",
+    "int_from_float": "{input!r} is not a whole number",
+    "greater_than_equal": "must be at least {ge}, got {input}",
+}
 
 
-def at_least(minimum: int) -> Any:
-    """Annotation for a whole number of at least `minimum`, given as an int or as text."""
-    return BeforeValidator(_whole_number(minimum))
-
-
-class Settings(BaseSettings):
+class Settings(BaseModel):
     """Everything the operator can set. Built once in main() and passed down.
 
     `Settings(field=value, ...)` takes typed values (and text, parsed as below) and reads
@@ -140,7 +122,7 @@ class Settings(BaseSettings):
     environment and file. A field without a `validation_alias` is not an operator setting.
     """
 
-    model_config = SettingsConfigDict(
+    model_config = ConfigDict(
         frozen=True, extra="forbid", validate_by_name=True, validate_by_alias=True
     )
 
@@ -158,7 +140,10 @@ class Settings(BaseSettings):
         validation_alias="DIGESTBOT_POLL_INTERVAL",
         description="default poll interval of a feed",
     )
-    fetch_allow: Annotated[FetchAllowList, BeforeValidator(_allow_list)] = Field(
+    fetch_allow: Annotated[
+        FetchAllowList,
+        BeforeValidator(lambda v: FetchAllowList.parse(v) if isinstance(v, str) else v),
+    ] = Field(
         FetchAllowList(),
         validation_alias="DIGESTBOT_FETCH_ALLOW",
         description="comma-separated hosts or CIDRs that may be fetched although private",
@@ -168,7 +153,7 @@ class Settings(BaseSettings):
     )
     fetch_max_bytes: int = Field(10 * 1024 * 1024, description="size cap of one fetch")
     fetch_max_redirects: int = Field(5, description="redirect cap of one fetch")
-    poll_concurrency: Annotated[int, at_least(1)] = Field(
+    poll_concurrency: Annotated[int, Field(ge=1)] = Field(
         16, validation_alias="DIGESTBOT_POLL_CONCURRENCY", description="feeds fetched at once"
     )
     poll_per_host: int = Field(2, description="feeds of one host fetched at once")
@@ -197,15 +182,15 @@ class Settings(BaseSettings):
         validation_alias="DIGESTBOT_LLM_TIMEOUT",
         description="an item waits at most this long for its AI summary",
     )
-    llm_calls_per_hour: Annotated[int, at_least(0)] = Field(
+    llm_calls_per_hour: Annotated[int, Field(ge=0)] = Field(
         120,
         validation_alias="DIGESTBOT_LLM_CALLS_PER_HOUR",
         description="cap on summary calls per hour (0: none at all)",
     )
-    llm_concurrency: Annotated[int, at_least(1)] = Field(
+    llm_concurrency: Annotated[int, Field(ge=1)] = Field(
         2, validation_alias="DIGESTBOT_LLM_CONCURRENCY", description="summary calls at once"
     )
-    llm_input_chars: Annotated[int, at_least(200)] = Field(
+    llm_input_chars: Annotated[int, Field(ge=200)] = Field(
         6000,
         validation_alias="DIGESTBOT_LLM_INPUT_CHARS",
         description="how much of the article the model reads",
@@ -215,28 +200,16 @@ class Settings(BaseSettings):
         validation_alias="DIGESTBOT_LLM_LANGUAGE",
         description="`item` (the item's own language) or a language such as `en`",
     )
-    health_port: Annotated[int | None, at_least(1)] = Field(
+    health_port: Annotated[int | None, Field(ge=1)] = Field(
         None,
         validation_alias="DIGESTBOT_HEALTH_PORT",
         description="serve /healthz and /metrics on 127.0.0.1:PORT (default: off)",
     )
-    retention_days: Annotated[int | None, at_least(1)] = Field(
+    retention_days: Annotated[int | None, Field(ge=1)] = Field(
         None,
         validation_alias="DIGESTBOT_RETENTION_DAYS",
         description="prune items older than this (default: keep forever)",
     )
-
-    @classmethod
-    def settings_customise_sources(
-        cls,
-        settings_cls: type[BaseSettings],
-        init_settings: PydanticBaseSettingsSource,
-        env_settings: PydanticBaseSettingsSource,
-        dotenv_settings: PydanticBaseSettingsSource,
-        file_secret_settings: PydanticBaseSettingsSource,
-    ) -> tuple[PydanticBaseSettingsSource, ...]:
-        """Keyword arguments only: the process environment is read by `load_settings` alone."""
-        return (init_settings,)
 
 
 def operator_name(field: FieldInfo) -> str | None:
@@ -245,42 +218,24 @@ def operator_name(field: FieldInfo) -> str | None:
     return alias if isinstance(alias, str) else None
 
 
-class NamedValues(PydanticBaseSettingsSource):
+def _named_values(values: Mapping[str, object], *, loose: bool) -> dict[str, str]:
     """The text found under each setting's operator name in the environment or the file.
 
-    The environment is read by exact name; the file also accepts the lower-case name and the
-    name without the DIGESTBOT_ prefix. Values are handed on as text (the file's numbers too),
-    so both places parse the same way; a blank value is no value.
+    The environment is read by exact name; the file (`loose`) also accepts the lower-case name
+    and the name without the DIGESTBOT_ prefix. Values are handed on as text (the file's
+    numbers too), so both places parse the same way; a blank value is no value.
     """
-
-    def __init__(
-        self, settings_cls: type[BaseSettings], values: Mapping[str, object], *, loose: bool
-    ) -> None:
-        super().__init__(settings_cls)
-        self._values = values
-        self._loose = loose
-
-    def get_field_value(self, field: FieldInfo, field_name: str) -> tuple[Any, str, bool]:
+    found: dict[str, str] = {}
+    for field_name, field in Settings.model_fields.items():
         name = operator_name(field)
         if name is None:
-            return None, field_name, False
-        keys = [name]
-        if self._loose:
-            short = name.removeprefix(PREFIX)
-            keys += [name.lower(), short, short.lower()]
-        for key in keys:
-            if key in self._values:
-                text = str(self._values[key])
-                return (text if text.strip() else None), field_name, False
-        return None, field_name, False
-
-    def __call__(self) -> dict[str, Any]:
-        found: dict[str, Any] = {}
-        for field_name, field in self.settings_cls.model_fields.items():
-            value, key, _ = self.get_field_value(field, field_name)
-            if value is not None:
-                found[key] = value
-        return found
+            continue
+        short = name.removeprefix(PREFIX)
+        keys = [name, name.lower(), short, short.lower()] if loose else [name]
+        text = next((str(values[key]) for key in keys if key in values), "")
+        if text.strip():
+            found[field_name] = text
+    return found
 
 
 def _read_file(path: str) -> dict[str, object]:
@@ -294,9 +249,15 @@ def _read_file(path: str) -> dict[str, object]:
 
 def _one_line(error: ValidationError) -> str:
     """The first problem as `SETTING: what is expected` (never pydantic's multi-line dump)."""
-    first = error.errors(include_url=False, include_input=False)[0]
-    cause = first.get("ctx", {}).get("error")
-    message = str(cause) if isinstance(cause, Exception) else first["msg"]
+    first = error.errors(include_url=False)[0]
+    ctx = first.get("ctx", {})
+    template = _PYDANTIC_MESSAGES.get(first["type"])
+    if isinstance(ctx.get("error"), Exception):
+        message = str(ctx["error"])
+    elif template is not None:
+        message = template.format(input=first["input"], **ctx)
+    else:
+        message = first["msg"]
     name = str(first["loc"][0])  # load_settings hands over known fields only
     return f"{operator_name(Settings.model_fields[name]) or name}: {message}"
 
@@ -306,12 +267,9 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
     env = os.environ if env is None else env
     config_path = env.get("DIGESTBOT_CONFIG")
     file_values = _read_file(config_path) if config_path else {}
-    values = {
-        **NamedValues(Settings, file_values, loose=True)(),
-        **NamedValues(Settings, env, loose=False)(),
-    }
+    values = {**_named_values(file_values, loose=True), **_named_values(env, loose=False)}
     try:
-        settings = Settings(**values)
+        settings = Settings.model_validate(values)
     except ValidationError as exc:
         raise ConfigError(_one_line(exc)) from None
     # Checked here, not in Settings: tests build half-set LLM settings to prove they stay off.

@@ -79,6 +79,8 @@ class Runtime:
             on_feed_added=lambda: self.poller.wake(),
         )
         self.metrics = Metrics(functools.partial(store_counts, store.db))
+        self.follows = FollowService(store, clock=clock)
+        self.digests = DigestService(store, clock=clock, wake_outbox=self._wake_outbox)
         self.search = SearchService(store, clock=clock, on_latency=self.metrics.search_latency)
         self.subscriptions = SubscriptionService(
             store,
@@ -188,52 +190,29 @@ class Runtime:
         self._tasks.append(task)
 
     async def start(self) -> None:
-        """Start the background loops: poller, outbox (if a sender is attached), jobs."""
+        """Start the background loops: poller, outbox (if a sender is attached), jobs. Due
+        digests are queued once now (one missed while the bot was down), then every tick."""
         await self.start_follows()
-        await self.start_digests()
+        self.scheduler.at("digests:catch-up", datetime.now(UTC), self.digests.run_due)
+        self.scheduler.every("digests:tick", DIGEST_TICK_S, self.digests.run_due)
         if self.outbox is not None:
             self._spawn("outbox", self.outbox.run(self.stop))
         self._spawn("poller", self.poller.run(self.stop))
-        if self.settings.retention_days is not None:
-            prune = functools.partial(self._prune_expired, self.settings.retention_days)
+        if (days := self.settings.retention_days) is not None:
+
+            async def prune() -> None:
+                await prune_expired(self.store.db, days, self.clock())
+
             self.scheduler.at("retention:start", datetime.now(UTC), prune)
             self.scheduler.every("retention", RETENTION_EVERY_S, prune)
         self.scheduler.start()
         await self.start_health()
-
-    async def _prune_expired(self, days: int) -> None:
-        await prune_expired(self.store.db, days, self.clock())
-
-    # --- followed topics and their DMs (issue 6) -----------------------------------------
-
-    @functools.cached_property
-    def follows(self) -> FollowService:
-        return FollowService(self.store, clock=self.clock)
 
     async def start_follows(self) -> None:
         """Before the poller runs: build the percolator from the stored topics and let the
         pipeline match new items against it."""
         await self.follows.load()
         self.pipeline.topic_matcher = self.follows.match
-
-    # --- end of followed topics ------------------------------------------------------------
-
-    # --- scheduled digests (issue 7) ------------------------------------------------------
-
-    @functools.cached_property
-    def digests(self) -> DigestService:
-        return DigestService(self.store, clock=self.clock, wake_outbox=self._wake_outbox)
-
-    async def start_digests(self) -> None:
-        """Add the job that queues due digests (once now, for a digest missed while the bot
-        was down, then every DIGEST_TICK_S)."""
-        self.scheduler.at("digests:catch-up", datetime.now(UTC), self._queue_due_digests)
-        self.scheduler.every("digests:tick", DIGEST_TICK_S, self._queue_due_digests)
-
-    async def _queue_due_digests(self) -> None:
-        await self.digests.run_due()
-
-    # --- end of scheduled digests ----------------------------------------------------------
 
     def loops_alive(self) -> bool:
         return bool(self._tasks) and all(not t.done() for t in self._tasks)

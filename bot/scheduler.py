@@ -13,7 +13,7 @@ from apscheduler.triggers.interval import IntervalTrigger
 
 log = logging.getLogger(__name__)
 
-Job = Callable[[], Awaitable[None]]
+Job = Callable[[], Awaitable[object]]  # what a job returns is dropped
 
 
 class JobScheduler:
@@ -71,15 +71,6 @@ class JobScheduler:
             replace_existing=True,
             misfire_grace_time=None,
         )
-
-    def cancel(self, name: str) -> bool:
-        if self._scheduler.get_job(name) is None:
-            return False
-        self._scheduler.remove_job(name)
-        return True
-
-    def job_names(self) -> list[str]:
-        return sorted(job.id for job in self._scheduler.get_jobs())
 
     def _logged(self, name: str, job: Job) -> Callable[[], Awaitable[None]]:
         """`job`, with its failure logged and its run known to `shutdown`."""

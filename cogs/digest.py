@@ -7,16 +7,14 @@ from typing import TYPE_CHECKING, Literal
 
 import discord
 from discord import app_commands
-from discord.ext import commands
 
 from bot.features.digest import render
 from bot.features.digest.schedule import matching_timezones
-from cogs._common import postable_channel, reply, require_manage_guild, runtime_of
+from cogs._common import GuildCog, Interaction, guild_of, postable_channel, reply
 
 if TYPE_CHECKING:
     from bot.app import DigestBot
 
-Interaction = discord.Interaction["DigestBot"]
 Weekday = Literal["Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sunday"]
 
 
@@ -26,16 +24,14 @@ async def _timezone_choices(
     return [app_commands.Choice(name=name, value=name) for name in matching_timezones(current)]
 
 
-class DigestCog(commands.Cog):
+class DigestCog(GuildCog):
     digest = app_commands.Group(
         name="digest",
         description="A daily or weekly digest of a channel's feeds",
         guild_only=True,
         default_permissions=discord.Permissions(manage_guild=True),
     )
-
-    def __init__(self, bot: DigestBot) -> None:
-        self.bot = bot
+    manage_guild = True
 
     @digest.command(name="schedule", description="Send a channel one digest a day or a week")
     @app_commands.describe(
@@ -55,14 +51,11 @@ class DigestCog(commands.Cog):
         timezone: str,
         weekday: Weekday | None = None,
     ) -> None:
-        if not await require_manage_guild(interaction):
-            return
-        assert interaction.guild is not None
         if await postable_channel(interaction, channel) is None:
             return
         try:
-            scheduled = await runtime_of(interaction).digests.schedule(
-                guild_id=interaction.guild.id,
+            scheduled = await self.runtime.digests.schedule(
+                guild_id=guild_of(interaction).id,
                 channel_id=channel.id,
                 cadence=cadence,
                 local_time=time,
@@ -79,9 +72,7 @@ class DigestCog(commands.Cog):
     @digest.command(name="off", description="Stop a channel's digest")
     @app_commands.describe(channel="The channel whose digest stops")
     async def off(self, interaction: Interaction, channel: discord.TextChannel) -> None:
-        if not await require_manage_guild(interaction):
-            return
-        turned_off = await runtime_of(interaction).digests.off(channel.id)
+        turned_off = await self.runtime.digests.off(channel.id)
         await reply(interaction, render.render_off(turned_off, channel=channel.mention))
 
     @digest.command(
@@ -89,10 +80,8 @@ class DigestCog(commands.Cog):
     )
     @app_commands.describe(channel="The channel whose digest to preview")
     async def preview(self, interaction: Interaction, channel: discord.TextChannel) -> None:
-        if not await require_manage_guild(interaction):
-            return
         await interaction.response.defer(ephemeral=True, thinking=True)
-        found = await runtime_of(interaction).digests.preview(channel.id, channel_name=channel.name)
+        found = await self.runtime.digests.preview(channel.id, channel_name=channel.name)
         for message in render.render_preview(found, channel=channel.mention):
             await reply(interaction, message)
 

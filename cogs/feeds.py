@@ -4,12 +4,10 @@ subscription service, send the answer `bot.features.feeds.render` renders."""
 from __future__ import annotations
 
 import contextlib
-from collections.abc import Callable
 from typing import TYPE_CHECKING, Literal
 
 import discord
 from discord import app_commands
-from discord.ext import commands
 
 from bot.delivery.discord_message import send_kwargs
 from bot.features.digest.service import NotSubscribedError
@@ -20,29 +18,28 @@ from bot.features.search.service import SearchInputError
 from bot.ingest.errors import FeedError
 from bot.model import Message
 from cogs._common import (
+    GuildCog,
+    Interaction,
     guild_feed_choices,
+    guild_of,
     postable_channel,
     reply,
-    require_manage_guild,
-    runtime_of,
 )
 
 if TYPE_CHECKING:
     from bot.app import DigestBot
 
-Interaction = discord.Interaction["DigestBot"]
+PROGRESS_EVERY_S = 3.0  # an import's answer shows its progress this often
 
 
-class FeedCog(commands.Cog):
+class FeedCog(GuildCog):
     feed = app_commands.Group(
         name="feed",
         description="Follow newsletters in this server",
         guild_only=True,
         default_permissions=discord.Permissions(manage_guild=True),
     )
-
-    def __init__(self, bot: DigestBot) -> None:
-        self.bot = bot
+    manage_guild = True
 
     @feed.command(name="add", description="Post a newsletter's new items in a channel")
     @app_commands.describe(
@@ -61,17 +58,14 @@ class FeedCog(commands.Cog):
         backfill: app_commands.Range[int, 0, MAX_BACKFILL] = 1,
         mention: discord.Role | None = None,
     ) -> None:
-        if not await require_manage_guild(interaction):
-            return
-        assert interaction.guild is not None
         target = await postable_channel(interaction, channel)
         if target is None:
             return
-        me = interaction.guild.me
+        me = guild_of(interaction).me
         await interaction.response.defer(ephemeral=True, thinking=True)
         try:
-            result = await runtime_of(interaction).subscriptions.subscribe(
-                guild_id=interaction.guild.id,
+            result = await self.runtime.subscriptions.subscribe(
+                guild_id=guild_of(interaction).id,
                 channel_id=target.id,
                 url=url,
                 mode=mode,
@@ -103,12 +97,9 @@ class FeedCog(commands.Cog):
     async def remove(
         self, interaction: Interaction, feed: str, channel: discord.TextChannel | None = None
     ) -> None:
-        if not await require_manage_guild(interaction):
-            return
-        assert interaction.guild is not None
         try:
-            removal = await runtime_of(interaction).subscriptions.remove(
-                interaction.guild.id, feed, channel.id if channel else None
+            removal = await self.runtime.subscriptions.remove(
+                guild_of(interaction).id, feed, channel.id if channel else None
             )
         except SearchInputError as exc:
             await reply(interaction, render.text_answer(exc.message))
@@ -122,11 +113,8 @@ class FeedCog(commands.Cog):
     async def list_(
         self, interaction: Interaction, channel: discord.TextChannel | None = None
     ) -> None:
-        if not await require_manage_guild(interaction):
-            return
-        assert interaction.guild is not None
-        views = await runtime_of(interaction).subscriptions.for_guild(
-            interaction.guild.id, channel.id if channel else None
+        views = await self.runtime.subscriptions.for_guild(
+            guild_of(interaction).id, channel.id if channel else None
         )
         await reply(interaction, render.render_list(views))
 
@@ -134,11 +122,8 @@ class FeedCog(commands.Cog):
     @app_commands.describe(feed="One of this server's feeds")
     @app_commands.autocomplete(feed=guild_feed_choices)
     async def status(self, interaction: Interaction, feed: str) -> None:
-        if not await require_manage_guild(interaction):
-            return
-        assert interaction.guild is not None
         try:
-            found = await runtime_of(interaction).subscriptions.status(interaction.guild.id, feed)
+            found = await self.runtime.subscriptions.status(guild_of(interaction).id, feed)
         except SearchInputError as exc:
             await reply(interaction, render.text_answer(exc.message))
             return
@@ -160,12 +145,9 @@ class FeedCog(commands.Cog):
         channel: discord.TextChannel,
         mode: Literal["instant", "digest"],
     ) -> None:
-        if not await require_manage_guild(interaction):
-            return
-        assert interaction.guild is not None
         try:
-            change = await runtime_of(interaction).subscriptions.set_mode(
-                interaction.guild.id, channel.id, feed, mode
+            change = await self.runtime.subscriptions.set_mode(
+                guild_of(interaction).id, channel.id, feed, mode
             )
         except SearchInputError as exc:
             await reply(interaction, render.text_answer(exc.message))
@@ -188,9 +170,6 @@ class FeedCog(commands.Cog):
         channel: discord.TextChannel | None = None,
         mode: Literal["instant", "digest"] | None = None,
     ) -> None:
-        if not await require_manage_guild(interaction):
-            return
-        assert interaction.guild is not None
         target = await postable_channel(interaction, channel)
         if target is None:
             return
@@ -198,16 +177,26 @@ class FeedCog(commands.Cog):
             await reply(interaction, render.render_import_too_large())
             return
         await interaction.response.defer(ephemeral=True, thinking=True)
-        runtime = runtime_of(interaction)
-        progress = ImportProgress(interaction, clock=runtime.clock)
+        clock = self.runtime.clock
+        shown_at = clock()
+
+        async def progress(done: int, total: int) -> None:
+            """Edit the deferred answer every few seconds while the import runs."""
+            nonlocal shown_at
+            if clock() - shown_at < PROGRESS_EVERY_S or done == total:
+                return
+            shown_at = clock()
+            with contextlib.suppress(discord.HTTPException):
+                await edit_answer(interaction, render.render_import_progress(done, total))
+
         try:
-            results = await runtime.subscriptions.import_feeds(
+            results = await self.runtime.subscriptions.import_feeds(
                 await file.read(),
-                guild_id=interaction.guild.id,
+                guild_id=guild_of(interaction).id,
                 channel_id=target.id,
                 mode=mode,
                 added_by=interaction.user.id,
-                progress=progress.update,
+                progress=progress,
             )
         except OpmlError as exc:
             await reply(interaction, render.render_import_refused(str(exc)))
@@ -219,12 +208,8 @@ class FeedCog(commands.Cog):
 
     @feed.command(name="export", description="This server's feeds as an OPML file")
     async def export(self, interaction: Interaction) -> None:
-        if not await require_manage_guild(interaction):
-            return
-        assert interaction.guild is not None
-        exported = await runtime_of(interaction).subscriptions.export(
-            interaction.guild.id, f"{interaction.guild.name} — digestbot"
-        )
+        guild = guild_of(interaction)
+        exported = await self.runtime.subscriptions.export(guild.id, f"{guild.name} — digestbot")
         await reply(interaction, render.render_export(exported.document, exported.count))
 
 
@@ -234,30 +219,6 @@ async def edit_answer(interaction: Interaction, message: Message) -> None:
     files = kwargs.pop("files", [])
     kwargs.setdefault("content", None)
     await interaction.edit_original_response(attachments=files, **kwargs)
-
-
-class ImportProgress:
-    """Edits the deferred reply every few seconds while an import runs."""
-
-    def __init__(
-        self,
-        interaction: Interaction,
-        *,
-        clock: Callable[[], float],
-        every_s: float = 3.0,
-    ) -> None:
-        self._interaction = interaction
-        self._clock = clock
-        self._every_s = every_s
-        self._last = clock()
-
-    async def update(self, done: int, total: int) -> None:
-        now = self._clock()
-        if now - self._last < self._every_s or done == total:
-            return
-        self._last = now
-        with contextlib.suppress(discord.HTTPException):
-            await edit_answer(self._interaction, render.render_import_progress(done, total))
 
 
 async def setup(bot: DigestBot) -> None:

@@ -8,7 +8,6 @@ follows are paused and how to resume; then `/follow` or `/following` resumes the
 
 from __future__ import annotations
 
-import logging
 import re
 from typing import TYPE_CHECKING, Any
 
@@ -18,21 +17,12 @@ from discord.ext import commands
 
 from bot.features.follow import render
 from bot.features.follow.dm import STOP_LABEL, STOP_TOPIC_TEMPLATE, stop_topic_custom_id
-from bot.features.follow.service import FollowService
 from bot.features.search.service import SearchInputError
 from bot.store.topics import MAX_TOPIC_CHARS
-from cogs._common import choice_label, guild_feed_choices, reply
+from cogs._common import GuildCog, Interaction, choice_label, guild_feed_choices, guild_of, reply
 
 if TYPE_CHECKING:
     from bot.app import DigestBot
-
-log = logging.getLogger(__name__)
-
-Interaction = discord.Interaction["DigestBot"]
-
-
-def _service(interaction: Interaction) -> FollowService:
-    return interaction.client.runtime.follows
 
 
 class StopTopicButton(
@@ -63,25 +53,18 @@ class StopTopicButton(
         return cls(int(match["topic_id"]))
 
     async def callback(self, interaction: Interaction) -> None:  # type: ignore[override]
-        service = _service(interaction)
-        result = await service.stop_topic(self.topic_id, interaction.user.id)
-        guild_name = None
-        if result.topic is not None:
-            guild = interaction.client.get_guild(result.topic.guild_id)
-            guild_name = guild.name if guild is not None else None
-        await reply(interaction, render.render_stop(result, guild_name))
+        result = await interaction.client.runtime.follows.stop_topic(
+            self.topic_id, interaction.user.id
+        )
+        guild = interaction.client.get_guild(result.topic.guild_id) if result.topic else None
+        await reply(interaction, render.render_stop(result, guild.name if guild else None))
 
 
 OWN_COMMANDS = frozenset({"follow", "unfollow", "following"})
 
 
-class FollowCog(commands.Cog):
-    def __init__(self, bot: DigestBot) -> None:
-        self.bot = bot
-
-    @property
-    def service(self) -> FollowService:
-        return self.bot.runtime.follows
+class FollowCog(GuildCog):
+    not_in_server = render.render_not_in_server()
 
     @commands.Cog.listener()
     async def on_app_command_completion(
@@ -93,7 +76,7 @@ class FollowCog(commands.Cog):
         their follows are paused and how to resume (the follow commands say it themselves)."""
         if command.qualified_name in OWN_COMMANDS:
             return
-        notice = await self.service.dm_notice(interaction.user.id, may_resume=False)
+        notice = await self.runtime.follows.dm_notice(interaction.user.id, may_resume=False)
         if notice is not None:
             await reply(interaction, render.render_dm_notice(notice))
 
@@ -102,7 +85,7 @@ class FollowCog(commands.Cog):
     ) -> list[app_commands.Choice[str]]:
         if interaction.guild is None:
             return []
-        topics = await self.service.topic_choices(
+        topics = await self.runtime.follows.topic_choices(
             interaction.guild.id, interaction.user.id, current
         )
         return [
@@ -123,13 +106,10 @@ class FollowCog(commands.Cog):
         topic: app_commands.Range[str, 1, MAX_TOPIC_CHARS],
         feed: str | None = None,
     ) -> None:
-        if interaction.guild is None:
-            await reply(interaction, render.render_not_in_server())
-            return
-        notice = await self.service.dm_notice(interaction.user.id, may_resume=True)
+        notice = await self.runtime.follows.dm_notice(interaction.user.id, may_resume=True)
         try:
-            answer = await self.service.follow(
-                interaction.guild.id, interaction.user.id, topic, feed=feed
+            answer = await self.runtime.follows.follow(
+                guild_of(interaction).id, interaction.user.id, topic, feed=feed
             )
         except SearchInputError as exc:
             await reply(interaction, render.render_follow_refused(exc.message, notice))
@@ -141,21 +121,17 @@ class FollowCog(commands.Cog):
     @app_commands.describe(topic="One of the topics you follow in this server")
     @app_commands.autocomplete(topic=_topic_choices)
     async def unfollow(self, interaction: Interaction, topic: str) -> None:
-        if interaction.guild is None:
-            await reply(interaction, render.render_not_in_server())
-            return
-        notice = await self.service.dm_notice(interaction.user.id, may_resume=False)
-        removed = await self.service.unfollow(interaction.guild.id, interaction.user.id, topic)
+        notice = await self.runtime.follows.dm_notice(interaction.user.id, may_resume=False)
+        removed = await self.runtime.follows.unfollow(
+            guild_of(interaction).id, interaction.user.id, topic
+        )
         await reply(interaction, render.render_unfollow(removed, notice))
 
     @app_commands.command(name="following", description="The topics you follow in this server")
     @app_commands.guild_only()
     async def following(self, interaction: Interaction) -> None:
-        if interaction.guild is None:
-            await reply(interaction, render.render_not_in_server())
-            return
-        notice = await self.service.dm_notice(interaction.user.id, may_resume=True)
-        topics = await self.service.following(interaction.guild.id, interaction.user.id)
+        notice = await self.runtime.follows.dm_notice(interaction.user.id, may_resume=True)
+        topics = await self.runtime.follows.following(guild_of(interaction).id, interaction.user.id)
         await reply(interaction, render.render_following(topics, notice))
 
 
@@ -166,6 +142,3 @@ async def setup(bot: DigestBot) -> None:
 
 async def teardown(bot: DigestBot) -> None:
     bot.remove_dynamic_items(StopTopicButton)
-
-
-__all__: list[Any] = ["FollowCog", "StopTopicButton"]

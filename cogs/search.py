@@ -15,16 +15,9 @@ from typing import TYPE_CHECKING, TypeVar, cast
 
 import discord
 from discord import app_commands
-from discord.ext import commands
 
 from bot.delivery.discord_message import send_kwargs
-from bot.features.search.render import (
-    render_input_error,
-    render_latest,
-    render_results,
-    render_search,
-    render_shared,
-)
+from bot.features.search import render
 from bot.features.search.service import (
     LATEST_DEFAULT,
     LATEST_MAX,
@@ -32,15 +25,12 @@ from bot.features.search.service import (
     SearchResults,
     SearchService,
 )
-from bot.model import Message
-from cogs._common import choice_label, guild_feed_choices, reply
+from cogs._common import GuildCog, Interaction, choice_label, guild_feed_choices, guild_of, reply
 
 if TYPE_CHECKING:
     from bot.app import DigestBot
 
 log = logging.getLogger(__name__)
-
-Interaction = discord.Interaction["DigestBot"]
 
 T = TypeVar("T")
 
@@ -72,19 +62,6 @@ async def in_time(interaction: Interaction, work: Awaitable[T], *, update: bool 
     except BaseException:
         task.cancel()
         raise
-
-
-async def send_ephemeral(
-    interaction: Interaction, message: Message, view: discord.ui.View | None = None
-) -> None:
-    """A rendered answer, ephemeral, deferred or not, with the paging `view` if given."""
-    kwargs = send_kwargs(message)
-    if view is not None:
-        kwargs["view"] = view
-    if interaction.response.is_done():
-        await interaction.followup.send(ephemeral=True, **kwargs)
-    else:
-        await interaction.response.send_message(ephemeral=True, **kwargs)
 
 
 class SearchResultsView(discord.ui.View):
@@ -137,7 +114,7 @@ class SearchResultsView(discord.ui.View):
             return
         self.results = results
         self._show_page()
-        page = send_kwargs(render_results(results)) | {"view": self}
+        page = send_kwargs(render.render_results(results)) | {"view": self}
         if interaction.response.is_done():
             await interaction.edit_original_response(**page)
         else:
@@ -176,7 +153,9 @@ class SearchResultsView(discord.ui.View):
             return
         await interaction.response.defer(ephemeral=True, thinking=True)
         try:
-            posted = await channel.send(**send_kwargs(render_shared(row, interaction.user.id)))
+            posted = await channel.send(
+                **send_kwargs(render.render_shared(row, interaction.user.id))
+            )
         except discord.HTTPException as exc:
             log.info("sharing item %d in %s failed: %s", row.id, getattr(channel, "id", "?"), exc)
             await reply(interaction, "Sorry, I couldn't post that here.")
@@ -198,12 +177,7 @@ class SearchResultsView(discord.ui.View):
             await reply(interaction, "Sorry, something went wrong. Please search again.")
 
 
-class SearchCog(commands.Cog):
-    def __init__(self, bot: DigestBot) -> None:
-        self.bot = bot
-        runtime = bot.runtime
-        self.service = runtime.search
-
+class SearchCog(GuildCog):
     async def _since_choices(
         self, interaction: Interaction, current: str
     ) -> list[app_commands.Choice[str]]:
@@ -235,21 +209,17 @@ class SearchCog(commands.Cog):
         since: str | None = None,
         author: str | None = None,
     ) -> None:
-        if interaction.guild is None:
-            await reply(interaction, "Search works in a server.")
-            return
+        service = self.runtime.search
+        work = service.search(
+            guild_of(interaction).id, query, feed=feed, since=since, author=author
+        )
         try:
-            results = await in_time(
-                interaction,
-                self.service.search(
-                    interaction.guild.id, query, feed=feed, since=since, author=author
-                ),
-            )
+            results = await in_time(interaction, work)
         except SearchInputError as exc:
-            await send_ephemeral(interaction, render_input_error(exc))
+            await reply(interaction, render.render_input_error(exc))
             return
-        view = None if results.page.empty else SearchResultsView(self.service, interaction, results)
-        await send_ephemeral(interaction, render_search(results), view)
+        view = None if results.page.empty else SearchResultsView(service, interaction, results)
+        await reply(interaction, render.render_search(results), view)
 
     @app_commands.command(name="latest", description="The newest items of this server's feeds")
     @app_commands.guild_only()
@@ -264,17 +234,15 @@ class SearchCog(commands.Cog):
         feed: str | None = None,
         count: app_commands.Range[int, 1, LATEST_MAX] = LATEST_DEFAULT,
     ) -> None:
-        if interaction.guild is None:
-            await reply(interaction, "This works in a server.")
-            return
         try:
             rows = await in_time(
-                interaction, self.service.latest(interaction.guild.id, feed=feed, count=count)
+                interaction,
+                self.runtime.search.latest(guild_of(interaction).id, feed=feed, count=count),
             )
         except SearchInputError as exc:
-            await send_ephemeral(interaction, render_input_error(exc))
+            await reply(interaction, render.render_input_error(exc))
             return
-        await send_ephemeral(interaction, render_latest(rows))
+        await reply(interaction, render.render_latest(rows))
 
 
 async def setup(bot: DigestBot) -> None:
