@@ -1,6 +1,6 @@
 """Which followed topics does a new item match? Work grows with the item, not the topic count.
 
-A topic is a saved search (`bot.model.query.Query`): an item matches exactly when `/search`
+A topic is a saved search (`bot.model.Query`): an item matches exactly when `/search`
 with the same words would return it. FTS5 finds a phrase inside one column (title, summary,
 text) and combines terms per row; here each field is cut into tokens by the same normalizer as
 the index (`bot.search.normalize`), and a phrase is found when its tokens occur next to each
@@ -31,7 +31,7 @@ from dataclasses import dataclass
 from itertools import pairwise
 from typing import Any
 
-from bot.model.query import Phrase, Query
+from bot.model import Phrase, Query
 from bot.search.normalize import tokens
 from bot.search.query import parse_query
 from bot.store.topics import TopicStore

@@ -1,4 +1,4 @@
-"""A member's search words → a small query tree (`bot.model.query.Query`).
+"""A member's search words → a small query tree (`bot.model.Query`).
 
 The syntax people know and nothing else:
 
@@ -21,19 +21,8 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-from bot.model.query import Phrase, Query, QueryProblem
+from bot.model import Phrase, Query
 from bot.search.normalize import tokens
-
-# The query's data lives in bot.model.query; these names stay importable from here.
-__all__ = [
-    "MAX_PHRASE_TOKENS",
-    "MAX_QUERY_CHARS",
-    "MAX_TERMS",
-    "Phrase",
-    "Query",
-    "QueryProblem",
-    "parse_query",
-]
 
 MAX_TERMS = 32  # phrases (required, alternatives and excluded) per query; extra ones are ignored
 MAX_PHRASE_TOKENS = 32  # tokens per phrase; a longer phrase is cut (on both sides alike)
