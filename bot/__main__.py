@@ -54,7 +54,6 @@ from bot.runtime import Runtime
 from bot.safe import strip_control
 from bot.store import Store, StoreError, storage_problem
 from bot.text.llm import LLMSummarizer
-from bot.text.summary import OfflineSummarizer
 
 EXIT_OK = 0
 EXIT_ERROR = 1
@@ -102,7 +101,7 @@ async def cmd_preview(
     _show(render_document_head(parsed.title, document.url, len(items), parsed.warning))
     ai: LLMSummarizer | None = None
     if summarizer == "llm":
-        ai = LLMSummarizer(settings, OfflineSummarizer())
+        ai = LLMSummarizer(settings)
     try:
         for index, item in enumerate(items[:limit], start=1):
             view = preview_view(item, feed_title=parsed.title, feed_url=document.url, index=index)

@@ -1,11 +1,11 @@
-"""AI summaries through any OpenAI-compatible endpoint, with another summarizer as the fallback.
+"""AI summaries through any OpenAI-compatible endpoint; the offline summary stays otherwise.
 
-`LLMSummarizer.summarize` never fails and never takes longer than `llm_timeout_s` plus the
-fallback's own time: on a timeout (including waiting for a concurrency slot), a connection
-error, any non-200 answer (429 included), malformed JSON, an empty answer, an answer
-`accept_llm_summary` rejects, or when the per-hour call cap is reached, it returns the fallback
-summary. The API key is only ever put in the Authorization header: logs name the endpoint (without
-credentials or query) and the model, and never include exception text from the HTTP client.
+`LLMSummarizer.try_llm` never fails and never takes longer than `llm_timeout_s`: on a timeout
+(including waiting for a concurrency slot), a connection error, any non-200 answer (429
+included), malformed JSON, an empty answer, an answer `accept_llm_summary` rejects, or when the
+per-hour call cap is reached, it returns None and the item keeps its offline summary. The API
+key is only ever put in the Authorization header: logs name the endpoint (without credentials
+or query) and the model, and never include exception text from the HTTP client.
 
 The operator-configured base URL is trusted (http://127.0.0.1:11434/v1 for a local Ollama is
 normal), so it does not go through the feed fetch guard.
@@ -26,8 +26,7 @@ import aiohttp
 
 from bot.config import Settings
 from bot.ratelimit import SlidingWindow
-from bot.text.llm_prompt import build_messages
-from bot.text.summarizer import Summarizer, SummaryInput
+from bot.text.llm_prompt import SummaryInput, build_messages
 from bot.text.summary_guard import accept_llm_summary
 
 log = logging.getLogger(__name__)
@@ -39,25 +38,13 @@ WINDOW_S = 3600.0
 
 
 class _Unusable(Exception):
-    """The endpoint answered, but not with something usable; `reason` is ours, never theirs."""
-
-    def __init__(self, reason: str) -> None:
-        super().__init__(reason)
-        self.reason = reason
+    """The endpoint answered, but not with something usable; the message is ours, never theirs."""
 
 
 def endpoint_for_logs(base_url: str) -> str:
     """The base URL without user info, query or fragment (they may carry credentials)."""
     parts = urlsplit(base_url)
-    host = parts.hostname or ""
-    if ":" in host:
-        host = f"[{host}]"
-    try:
-        port = parts.port
-    except ValueError:
-        port = None
-    netloc = f"{host}:{port}" if port else host
-    return urlunsplit((parts.scheme, netloc, parts.path, "", ""))
+    return urlunsplit((parts.scheme, parts.netloc.rpartition("@")[2], parts.path, "", ""))
 
 
 def _content_of(body: bytes) -> str:
@@ -85,51 +72,24 @@ async def _read_capped(response: aiohttp.ClientResponse, limit: int) -> bytes:
 
 
 class LLMSummarizer:
-    """A `Summarizer` that asks an OpenAI-compatible chat endpoint, falling back on failure."""
+    """Asks an OpenAI-compatible chat endpoint for an item's summary."""
 
-    def __init__(
-        self,
-        settings: Settings,
-        fallback: Summarizer,
-        *,
-        session: aiohttp.ClientSession | None = None,
-        clock: Callable[[], float] = time.monotonic,
-    ) -> None:
+    def __init__(self, settings: Settings, *, clock: Callable[[], float] = time.monotonic) -> None:
         if not settings.llm_base_url or not settings.llm_model:
             raise ValueError("LLMSummarizer needs llm_base_url and llm_model")
-        self._fallback = fallback
-        self._model = settings.llm_model
+        self._settings = settings
+        self.model = settings.llm_model
         self._endpoint = settings.llm_base_url.rstrip("/") + "/chat/completions"
         self._where = endpoint_for_logs(settings.llm_base_url)
-        self._timeout_s = settings.llm_timeout_s
-        self._calls_per_hour = settings.llm_calls_per_hour
-        self._language_policy = settings.llm_language
-        self._input_chars = settings.llm_input_chars
         self._headers = {"Content-Type": "application/json", "Accept": "application/json"}
         if settings.llm_api_key:
             self._headers["Authorization"] = f"Bearer {settings.llm_api_key}"
-        self._session = session
-        self._owns_session = session is None
-        self._slots = asyncio.Semaphore(max(1, settings.llm_concurrency))
-        self._calls = SlidingWindow(self._calls_per_hour, WINDOW_S, clock)
+        self._session: aiohttp.ClientSession | None = None
+        self._slots = asyncio.Semaphore(settings.llm_concurrency)
+        self._calls = SlidingWindow(settings.llm_calls_per_hour, WINDOW_S, clock)
         self._cap_reported = False
         self.outcomes: Counter[str] = Counter()
-        """How each call ended: "llm", or the reason the fallback was used."""
-
-    @property
-    def model(self) -> str:
-        return self._model
-
-    @property
-    def endpoint(self) -> str:
-        """The endpoint as it may be shown and logged (no credentials, no query)."""
-        return self._where
-
-    async def summarize(self, item: SummaryInput) -> str:
-        summary = await self.try_llm(item)
-        if summary is not None:
-            return summary
-        return await self._fallback.summarize(item)
+        """How each call ended: "llm", or the reason it gave no summary."""
 
     async def try_llm(self, item: SummaryInput) -> str | None:
         """The model's accepted summary, or None (the reason is logged and counted)."""
@@ -137,18 +97,20 @@ class LLMSummarizer:
             self._fall_back_at_cap()
             return None
         reason: str
+        timeout_s = self._settings.llm_timeout_s
         try:
-            async with asyncio.timeout(self._timeout_s), self._slots:
-                if not self._take_call():
+            async with asyncio.timeout(timeout_s), self._slots:
+                if not self._calls.try_take():
                     self._fall_back_at_cap()
                     return None
+                self._cap_reported = False
                 content = await self._request(item)
         except TimeoutError:
-            reason = f"no answer within {self._timeout_s:g}s"
+            reason = f"no answer within {timeout_s:g}s"
         except aiohttp.ClientError as exc:
             reason = f"connection error ({type(exc).__name__})"
         except _Unusable as exc:
-            reason = exc.reason
+            reason = str(exc)
         except Exception as exc:
             reason = f"unexpected error ({type(exc).__name__})"
         else:
@@ -156,7 +118,7 @@ class LLMSummarizer:
             if summary is not None:
                 self.outcomes["llm"] += 1
                 log.debug(
-                    "AI summary from %s model %s (%d chars)", self._where, self._model, len(summary)
+                    "AI summary from %s model %s (%d chars)", self._where, self.model, len(summary)
                 )
                 return summary
             reason = (
@@ -169,9 +131,11 @@ class LLMSummarizer:
         if self._session is None:
             self._session = aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=None))
         payload = {
-            "model": self._model,
+            "model": self.model,
             "messages": build_messages(
-                item, language_policy=self._language_policy, max_input_chars=self._input_chars
+                item,
+                language_policy=self._settings.llm_language,
+                max_input_chars=self._settings.llm_input_chars,
             ),
             "max_tokens": MAX_TOKENS,
             "temperature": TEMPERATURE,
@@ -185,19 +149,12 @@ class LLMSummarizer:
             body = await _read_capped(response, MAX_RESPONSE_BYTES)
         return _content_of(body)
 
-    def _take_call(self) -> bool:
-        """Count one request in the sliding one-hour window, if the cap allows it."""
-        if not self._calls.try_take():
-            return False
-        self._cap_reported = False
-        return True
-
     def _fall_back(self, reason: str) -> None:
         self.outcomes[reason] += 1
         log.warning(
             "AI summary from %s model %s failed: %s; using the offline summary",
             self._where,
-            self._model,
+            self.model,
             reason,
         )
 
@@ -208,27 +165,11 @@ class LLMSummarizer:
             log.info(
                 "AI summaries: %d calls in the last hour (DIGESTBOT_LLM_CALLS_PER_HOUR); "
                 "using offline summaries until the window frees up",
-                self._calls_per_hour,
+                self._settings.llm_calls_per_hour,
             )
 
     async def aclose(self) -> None:
-        """Close the HTTP session if this summarizer opened it."""
-        if self._owns_session and self._session is not None:
+        """Close the HTTP session, if one was opened."""
+        if self._session is not None:
             await self._session.close()
             self._session = None
-
-
-def make_summarizer(settings: Settings, fallback: Summarizer) -> Summarizer:
-    """The LLM summarizer when both the base URL and the model are set, else `fallback` itself
-    (so by default nothing is ever sent anywhere)."""
-    if settings.llm_base_url and settings.llm_model:
-        summarizer = LLMSummarizer(settings, fallback)
-        log.info("AI summaries on: %s model %s", summarizer.endpoint, summarizer.model)
-        return summarizer
-    return fallback
-
-
-async def close_summarizer(summarizer: Summarizer) -> None:
-    """Release what `make_summarizer` opened (an HTTP session for the LLM summarizer)."""
-    if isinstance(summarizer, LLMSummarizer):
-        await summarizer.aclose()

@@ -9,8 +9,7 @@ cannot close the data block early.
 from __future__ import annotations
 
 import re
-
-from bot.text.summarizer import SummaryInput
+from dataclasses import dataclass
 
 ARTICLE_START = "<<<ARTICLE>>>"
 ARTICLE_END = "<<<END ARTICLE>>>"
@@ -58,6 +57,18 @@ _DELIMITER_LOOKALIKE = re.compile(r"<{3,}|>{3,}")
 _SPACES = re.compile(r"\s+")
 _SENTENCE_END = re.compile(r"[.!?…][\"'”’»)\]]*(?=\s)|[。！？][」』）]*")
 _WHITESPACE = re.compile(r"\s")
+
+
+@dataclass(frozen=True, slots=True)
+class SummaryInput:
+    """What the model may read about one item (all already cleaned, never raw HTML)."""
+
+    title: str
+    text: str  # cleaned plain text of the body
+    description: str  # the feed's own description/subtitle as plain text ("" if none)
+    language: str | None  # BCP-47-ish code from the item or feed, e.g. "en", "ja"
+    url: str | None = None
+
 
 SYSTEM_PROMPT = """\
 You summarize newsletter articles, blog posts and podcast episodes for a Discord community.

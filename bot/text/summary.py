@@ -15,8 +15,6 @@ import re
 import unicodedata
 from collections.abc import Iterator
 
-from bot.text.summarizer import SummaryInput
-
 MAX_WORDS = 60
 MAX_CHARS = 400
 MAX_CJK_CHARS = 120
@@ -88,13 +86,6 @@ _BOILERPLATE = re.compile(
     ),
     re.IGNORECASE,
 )
-
-
-class OfflineSummarizer:
-    """The default Summarizer: no network, no model, a few milliseconds per item."""
-
-    async def summarize(self, item: SummaryInput) -> str:
-        return offline_summary(item.title, item.description, item.text, item.language)
 
 
 def offline_summary(title: str, description: str, text: str, language: str | None) -> str:

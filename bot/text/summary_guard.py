@@ -11,7 +11,7 @@ from __future__ import annotations
 import re
 
 from bot.safe import neutralize_mentions, strip_invisible
-from bot.text.summarizer import SummaryInput
+from bot.text.llm_prompt import SummaryInput
 
 MAX_SUMMARY_CHARS = 400
 MAX_RAW_CHARS = 600
