@@ -22,8 +22,7 @@ from bot.store.feeds import FeedMeta
 from bot.store.items import FreshItem
 from bot.store.polls import PollSuccess, commit_failure, commit_poll
 from bot.text.enrich import enrich_entries
-from bot.text.llm import LLMSummarizer
-from bot.text.llm_prompt import SummaryInput
+from bot.text.llm import LLMSummarizer, SummaryInput
 
 log = logging.getLogger(__name__)
 

@@ -16,15 +16,17 @@ import pytest
 from bot.config import Settings
 from bot.runtime import Runtime
 from bot.store import Store
-from bot.text.llm import LLMSummarizer, endpoint_for_logs
-from bot.text.llm_prompt import (
+from bot.text.llm import (
     ARTICLE_END,
     ARTICLE_START,
+    MAX_SUMMARY_CHARS,
+    LLMSummarizer,
     SummaryInput,
+    accept_llm_summary,
     build_messages,
     cut_to_budget,
+    endpoint_for_logs,
 )
-from bot.text.summary_guard import MAX_SUMMARY_CHARS, accept_llm_summary
 from tests.fakellm import GOOD_SUMMARY, FakeLLM, Reply, running_fake_llm
 
 API_KEY = "sk-test-DO-NOT-LOG-7f3a9c"
