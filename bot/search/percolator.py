@@ -174,18 +174,14 @@ class Percolator:
             if not longer:
                 del self._long[(phrase[0], phrase[1])]
 
-    def match(self, fields: Sequence[str]) -> set[int]:
+    def match(self, texts: Sequence[str]) -> set[int]:
         """Ids of the topics an item with these text fields (title, summary, text) matches."""
-        return self.match_tokens([tokens(field) for field in fields])
-
-    def match_tokens(self, fields: Sequence[list[str]]) -> set[int]:
-        """Like `match`, for fields already cut by `bot.search.normalize.tokens`."""
+        fields = [tokens(text) for text in texts]
         present: set[str] = set()
         pairs_present: set[tuple[str, str]] = set()
         for field in fields:
             present.update(field)
             pairs_present.update(pairwise(field))
-        # (Loop over the item's small sets: intersecting with a big dict would walk the dict.)
         # Set operations in C; `present` is small, so they walk it, not the big dicts.
         single, pairs, long = self._single, self._pairs, self._long
         found = {single[t] for t in single.keys() & present}
