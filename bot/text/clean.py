@@ -306,30 +306,19 @@ class _Walker:
             self.flush()
             self.children(el, depth)
             self.flush()
-        elif tag in ("ul", "ol"):
+        elif tag in ("ul", "ol", "blockquote", "table"):
             self.flush()
             if not self.quote and not self.lists:
                 self.groups += 1
-            self.lists += 1
+            quote, lists = tag == "blockquote", tag in ("ul", "ol")
+            self.quote += quote
+            self.lists += lists
             self.children(el, depth)
             self.flush()
-            self.lists -= 1
-        elif tag == "blockquote":
-            self.flush()
-            if not self.quote and not self.lists:
-                self.groups += 1
-            self.quote += 1
-            self.children(el, depth)
-            self.flush()
-            self.quote -= 1
+            self.quote -= quote
+            self.lists -= lists
         elif tag == "pre":
             self.pre(el)
-        elif tag == "table":
-            self.flush()
-            if not self.quote and not self.lists:
-                self.groups += 1
-            self.children(el, depth)
-            self.flush()
         elif tag == "tr":
             self.flush()
             self.cells = 0

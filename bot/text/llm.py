@@ -198,19 +198,10 @@ def build_messages(
         text_budget = 0
     text = cut_to_budget(_as_data(item.text.strip()), text_budget)
     article = "\n".join(part for part in (header, f"Text:\n{text}" if text else "") if part)
+    fill = {"language": language, "start": ARTICLE_START, "end": ARTICLE_END}
     return [
-        {
-            "role": "system",
-            "content": SYSTEM_PROMPT.format(
-                language=language, start=ARTICLE_START, end=ARTICLE_END
-            ),
-        },
-        {
-            "role": "user",
-            "content": USER_PROMPT.format(
-                article=article, language=language, start=ARTICLE_START, end=ARTICLE_END
-            ),
-        },
+        {"role": "system", "content": SYSTEM_PROMPT.format(**fill)},
+        {"role": "user", "content": USER_PROMPT.format(article=article, **fill)},
     ]
 
 

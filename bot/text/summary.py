@@ -14,6 +14,7 @@ from __future__ import annotations
 import re
 import unicodedata
 from collections.abc import Iterator
+from itertools import chain
 
 MAX_WORDS = 60
 MAX_CHARS = 400
@@ -103,7 +104,7 @@ def offline_summary(title: str, description: str, text: str, language: str | Non
     if subtitle:
         pieces.append(_end_sentence(subtitle, cjk))
     summary = ""
-    for piece in _chain(pieces, _lead_sentences(head, cjk, subtitle)):
+    for piece in chain(pieces, _lead_sentences(head, cjk, subtitle)):
         candidate = _join(summary, piece, cjk)
         if _fits(candidate, cjk):
             summary = candidate
@@ -115,11 +116,6 @@ def offline_summary(title: str, description: str, text: str, language: str | Non
         return summary
     fallback = title or description or _squash(head)
     return fallback if _fits(fallback, cjk) else _truncate(fallback, cjk)
-
-
-def _chain(first: list[str], rest: Iterator[str]) -> Iterator[str]:
-    yield from first
-    yield from rest
 
 
 def _squash(text: str) -> str:
