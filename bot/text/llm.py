@@ -303,15 +303,12 @@ def endpoint_for_logs(base_url: str) -> str:
 
 def _content_of(body: bytes) -> str:
     try:
-        data: Any = json.loads(body)
-        content = data["choices"][0]["message"]["content"]
+        content: Any = json.loads(body)["choices"][0]["message"]["content"]
     except (ValueError, KeyError, IndexError, TypeError):
-        raise _Unusable("malformed JSON answer") from None
-    if content is None:
-        return ""
-    if not isinstance(content, str):
+        content = False
+    if content is not None and not isinstance(content, str):
         raise _Unusable("malformed JSON answer")
-    return content
+    return content or ""
 
 
 async def _read_capped(response: aiohttp.ClientResponse, limit: int) -> bytes:
@@ -368,17 +365,21 @@ class LLMSummarizer:
         except Exception as exc:
             reason = f"unexpected error ({type(exc).__name__})"
         else:
-            summary = accept_llm_summary(content, item) if content.strip() else None
+            summary = accept_llm_summary(content, item)
             if summary is not None:
                 self.outcomes["llm"] += 1
                 log.debug(
                     "AI summary from %s model %s (%d chars)", self._where, self.model, len(summary)
                 )
                 return summary
-            reason = (
-                "empty answer" if not content.strip() else "answer is not a plain-prose summary"
-            )
-        self._fall_back(reason)
+            reason = "answer is not a plain-prose summary" if content.strip() else "empty answer"
+        self.outcomes[reason] += 1
+        log.warning(
+            "AI summary from %s model %s failed: %s; using the offline summary",
+            self._where,
+            self.model,
+            reason,
+        )
         return None
 
     async def _request(self, item: SummaryInput) -> str:
@@ -402,15 +403,6 @@ class LLMSummarizer:
                 raise _Unusable(f"HTTP {response.status}")
             body = await _read_capped(response, MAX_RESPONSE_BYTES)
         return _content_of(body)
-
-    def _fall_back(self, reason: str) -> None:
-        self.outcomes[reason] += 1
-        log.warning(
-            "AI summary from %s model %s failed: %s; using the offline summary",
-            self._where,
-            self.model,
-            reason,
-        )
 
     def _fall_back_at_cap(self) -> None:
         self.outcomes["hourly cap reached"] += 1
