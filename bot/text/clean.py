@@ -145,9 +145,7 @@ def clean_html(html: str, base_url: str | None) -> CleanContent:
     """Clean one untrusted HTML body. A relative image resolves against `base_url`."""
     if not html or html.isspace():
         return EMPTY_CONTENT
-    if len(html) > MAX_HTML_CHARS:
-        html = html[:MAX_HTML_CHARS]
-    html = strip_control(html)
+    html = strip_control(html[:MAX_HTML_CHARS])
     try:
         root = lxml.html.document_fromstring(html.encode("utf-8", "replace"), parser=html_parser())
     except (etree.LxmlError, ValueError):
@@ -160,20 +158,21 @@ def clean_html(html: str, base_url: str | None) -> CleanContent:
 
 
 def _int_attr(value: str | None) -> int | None:
-    if not value:
-        return None
-    match = _LEADING_INT.match(value)
+    match = _LEADING_INT.match(value or "")
     return int(match.group(1)) if match else None
 
 
-def _is_tracker(url: str) -> bool:
+def _is_lead_image(url: str) -> bool:
+    """False for tracking pixels and icons (.svg, .ico)."""
     parts = urlsplit(url)
     host = (parts.hostname or "").lower()
-    if host.startswith(_TRACKER_HOST_PREFIXES):
-        return True
-    if any(host == d or host.endswith("." + d) for d in _TRACKER_DOMAINS):
-        return True
-    return _TRACKER_PATH.search(parts.path.lower()) is not None
+    path = parts.path.lower()
+    return not (
+        host.startswith(_TRACKER_HOST_PREFIXES)
+        or any(host == d or host.endswith("." + d) for d in _TRACKER_DOMAINS)
+        or _TRACKER_PATH.search(path)
+        or path.endswith((".svg", ".ico"))
+    )
 
 
 # Stands for a <br> until a block's whitespace is collapsed (input control characters,
@@ -401,13 +400,10 @@ class _Walker:
             return
         for attr in ("src", "data-src", "data-lazy-src", "data-original"):
             url = safe_url(el.get(attr), self.base)
-            if url is None:
-                continue
-            path = urlsplit(url).path.lower()
-            if _is_tracker(url) or path.endswith((".svg", ".ico")):
+            if url is not None:
+                if _is_lead_image(url):
+                    self.image = url
                 return
-            self.image = url
-            return
 
     def embed(self, el: etree._Element) -> None:
         """Frames are dropped; a YouTube player leaves a line saying there was a video."""
