@@ -357,9 +357,7 @@ class _Walker:
                 return True
             return False
         if "footnote-number" in tokens:
-            parts: list[str] = []
-            _pre_text(el, parts, 0)
-            number = _WS.sub(" ", "".join(parts)).strip()
+            number = _WS.sub(" ", _pre_text(el)).strip()
             if number:
                 self.lead = f"[{number}] "
             return True
@@ -370,17 +368,12 @@ class _Walker:
             el.text_content().strip() in _BACKLINK_TEXTS
         ):
             return  # footnote references and back-links
-        if self.in_link:
-            self.children(el, depth)
-            return
-        self.in_link = True
+        outer, self.in_link = self.in_link, True
         self.children(el, depth)
-        self.in_link = False
+        self.in_link = outer
 
     def pre(self, el: etree._Element) -> None:
-        parts: list[str] = []
-        _pre_text(el, parts, 0)
-        text = _INVISIBLE.sub("", "".join(parts).replace("\r\n", "\n"))
+        text = _INVISIBLE.sub("", _pre_text(el).replace("\r\n", "\n"))
         text = _BLANK_LINES.sub("\n\n", text).strip("\n")
         if not text.strip():
             return
@@ -411,18 +404,16 @@ class _Walker:
             self.add_block("YouTube video")
 
 
-def _pre_text(el: etree._Element, out: list[str], depth: int) -> None:
+def _pre_text(el: etree._Element, depth: int = 0) -> str:
     """An element's text as written (whitespace kept), without the elements the walk drops
     (a script's or textarea's raw content is never text)."""
-    if el.text:
-        out.append(el.text)
-    if depth >= _MAX_DEPTH:
-        return
-    for child in el:
-        if isinstance(child.tag, str) and child.tag not in _DROP_TAGS:
-            _pre_text(child, out, depth + 1)
-        if child.tail:
-            out.append(child.tail)
+    parts = [el.text or ""]
+    if depth < _MAX_DEPTH:
+        for child in el:
+            if isinstance(child.tag, str) and child.tag not in _DROP_TAGS:
+                parts.append(_pre_text(child, depth + 1))
+            parts.append(child.tail or "")
+    return "".join(parts)
 
 
 def _data_attrs(el: etree._Element) -> dict[str, object]:
