@@ -17,7 +17,7 @@ import enum
 import json
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Literal
+from typing import Literal, get_args
 
 
 @dataclass(frozen=True, slots=True)
@@ -95,9 +95,9 @@ class ItemView:
 DeliveryKind = Literal["item", "digest", "dm", "notice"]
 TargetKind = Literal["channel", "user"]
 DeliveryState = Literal["pending", "sending", "sent", "failed", "paused", "cancelled"]
-STATES: tuple[DeliveryState, ...] = ("pending", "sending", "sent", "failed", "paused", "cancelled")
+STATES: tuple[DeliveryState, ...] = get_args(DeliveryState)
 SubscriptionMode = Literal["instant", "digest"]
-MODES: tuple[SubscriptionMode, ...] = ("instant", "digest")
+MODES: tuple[SubscriptionMode, ...] = get_args(SubscriptionMode)
 ScheduleCadence = Literal["daily", "weekly"]
 
 
@@ -348,11 +348,6 @@ class Query:
         groups = sorted(" OR ".join(sorted(_show(p) for p in g)) for g in self.groups)
         excluded = sorted("-" + _show(p) for p in self.excluded)
         return " ".join(groups + excluded)
-
-    def __str__(self) -> str:
-        parts = [" OR ".join(_show(p) for p in g) for g in self.groups]
-        parts += ["-" + _show(p) for p in self.excluded]
-        return " ".join(parts)
 
 
 def _show(phrase: Phrase) -> str:

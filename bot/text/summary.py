@@ -100,9 +100,7 @@ def offline_summary(title: str, description: str, text: str, language: str | Non
     cjk = _is_cjk(head or description or title, language)
     subtitle = description if _is_subtitle(description, title, head, cjk) else ""
 
-    pieces: list[str] = []
-    if subtitle:
-        pieces.append(_end_sentence(subtitle, cjk))
+    pieces = [_end_sentence(subtitle, cjk)] if subtitle else []
     summary = ""
     for piece in chain(pieces, _lead_sentences(head, cjk, subtitle)):
         candidate = _join(summary, piece, cjk)
@@ -172,11 +170,10 @@ def _lead_sentences(text: str, cjk: bool, subtitle: str) -> Iterator[str]:
         if not _TERMINAL.search(line) and _looks_like_heading(line, cjk):
             continue
         for sentence in _sentences(line, cjk):
-            if _BOILERPLATE.search(sentence):
-                continue
-            if subtitle_words and _repeats(sentence, subtitle_words, cjk):
-                continue
-            yield sentence
+            if not _BOILERPLATE.search(sentence) and not (
+                subtitle_words and _repeats(sentence, subtitle_words, cjk)
+            ):
+                yield sentence
 
 
 def _looks_like_heading(line: str, cjk: bool) -> bool:
