@@ -195,20 +195,6 @@ class _Walker:
     separated by a blank line.
     """
 
-    __slots__ = (
-        "base",
-        "blocks",
-        "cells",
-        "groups",
-        "image",
-        "in_link",
-        "lead",
-        "lists",
-        "quote",
-        "row",
-        "tx",
-    )  # fmt: skip
-
     def __init__(self, base: str | None) -> None:
         self.base = base
         self.blocks: list[tuple[str, str, int]] = []
