@@ -83,6 +83,4 @@ def fold(text: str) -> str:
 
 def tokens(text: str) -> list[str]:
     """The tokens FTS5 (unicode61, remove_diacritics 2) produces for `space_cjk(text)`."""
-    if not text:
-        return []
     return fold(text).split()

@@ -150,9 +150,8 @@ def clean_html(html: str, base_url: str | None) -> CleanContent:
         root = lxml.html.document_fromstring(html.encode("utf-8", "replace"), parser=html_parser())
     except (etree.LxmlError, ValueError):
         return EMPTY_CONTENT
-    base = base_url if safe_url(base_url) else None
+    walker = _Walker(base_url if safe_url(base_url) else None)
     body = root.find("body")
-    walker = _Walker(base)
     walker.children(body if body is not None else root, 0)
     return walker.result()
 
