@@ -30,7 +30,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from bench.archive import ArchiveGenerator
-from bot.model.query import Query
+from bot.model import Query
 from bot.search.query import parse_query
 from bot.store.cjk import space_cjk
 from bot.store.db import Database

@@ -39,7 +39,6 @@ from bot.runtime import Runtime
 from bot.safe import strip_control
 from bot.store import Store, StoreError, storage_problem
 from bot.text.llm import LLMSummarizer
-from bot.text.summary import OfflineSummarizer
 
 EXIT_OK = 0
 EXIT_ERROR = 1
@@ -80,7 +79,7 @@ async def cmd_preview(settings: Settings, args: argparse.Namespace) -> int:
     items = await asyncio.to_thread(enrich_document, document)
     parsed = document.parsed
     _show(render.render_document_head(parsed.title, document.url, len(items), parsed.warning))
-    ai = LLMSummarizer(settings, OfflineSummarizer()) if args.summarizer == "llm" else None
+    ai = LLMSummarizer(settings) if args.summarizer == "llm" else None
     try:
         for index, item in enumerate(items[: args.limit], start=1):
             view = preview_view(item, feed_title=parsed.title, feed_url=document.url, index=index)

@@ -44,7 +44,6 @@ from bot.scheduler import JobScheduler
 from bot.store import Store, StoreError
 from bot.store.maintenance import store_counts
 from bot.text.llm import LLMSummarizer
-from bot.text.summary import OfflineSummarizer
 
 log = logging.getLogger(__name__)
 
@@ -63,9 +62,7 @@ class Runtime:
         self.clock = clock
         self.fetcher = FeedFetcher(settings)
         self.ai_summarizer = (
-            LLMSummarizer(settings, OfflineSummarizer())
-            if settings.llm_base_url and settings.llm_model
-            else None
+            LLMSummarizer(settings) if settings.llm_base_url and settings.llm_model else None
         )
         self.pipeline = FeedPipeline(
             store, self.fetcher, clock=clock, ai_summarizer=self.ai_summarizer

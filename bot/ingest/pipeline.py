@@ -22,8 +22,7 @@ from bot.store.feeds import FeedMeta
 from bot.store.items import FreshItem
 from bot.store.polls import PollSuccess, commit_failure, commit_poll
 from bot.text.enrich import enrich_entries
-from bot.text.llm import LLMSummarizer
-from bot.text.summarizer import SummaryInput
+from bot.text.llm import LLMSummarizer, SummaryInput
 
 log = logging.getLogger(__name__)
 
@@ -267,7 +266,6 @@ def summary_input(item: EnrichedItem) -> SummaryInput:
         description=plain(entry.description_html),
         language=entry.language,
         url=entry.url,
-        content_hash=item.content_hash,
     )
 
 

@@ -16,7 +16,6 @@ to a-z, everything else separates). Text is then tokenized with one `str.transla
 from __future__ import annotations
 
 import re
-import string
 import threading
 
 from bot.store.cjk import has_cjk
@@ -29,16 +28,7 @@ _table: dict[int, str] = {}
 # ASCII, done on UTF-8 bytes (so non-ASCII bytes pass untouched): letters and digits are token
 # characters, A-Z fold to a-z, every other ASCII byte separates.
 _ASCII_BYTES = bytes(
-    (
-        b
-        if chr(b) in string.ascii_lowercase + string.digits
-        else b + 32
-        if chr(b) in string.ascii_uppercase
-        else 0x20
-        if b < 0x80
-        else b
-    )
-    for b in range(256)
+    b if b >= 0x80 else ord(chr(b).lower()) if chr(b).isalnum() else 0x20 for b in range(256)
 )
 _NON_ASCII_RUN = re.compile(r"[^\x00-\x7f]+")
 # Many distinct non-ASCII characters means a non-Latin script: one translate pass beats many runs.
@@ -93,6 +83,4 @@ def fold(text: str) -> str:
 
 def tokens(text: str) -> list[str]:
     """The tokens FTS5 (unicode61, remove_diacritics 2) produces for `space_cjk(text)`."""
-    if not text:
-        return []
     return fold(text).split()

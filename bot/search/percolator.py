@@ -1,6 +1,6 @@
 """Which followed topics does a new item match? Work grows with the item, not the topic count.
 
-A topic is a saved search (`bot.model.query.Query`): an item matches exactly when `/search`
+A topic is a saved search (`bot.model.Query`): an item matches exactly when `/search`
 with the same words would return it. FTS5 finds a phrase inside one column (title, summary,
 text) and combines terms per row; here each field is cut into tokens by the same normalizer as
 the index (`bot.search.normalize`), and a phrase is found when its tokens occur next to each
@@ -31,7 +31,7 @@ from dataclasses import dataclass
 from itertools import pairwise
 from typing import Any
 
-from bot.model.query import Phrase, Query
+from bot.model import Phrase, Query
 from bot.search.normalize import tokens
 from bot.search.query import parse_query
 from bot.store.topics import TopicStore
@@ -174,18 +174,14 @@ class Percolator:
             if not longer:
                 del self._long[(phrase[0], phrase[1])]
 
-    def match(self, fields: Sequence[str]) -> set[int]:
+    def match(self, texts: Sequence[str]) -> set[int]:
         """Ids of the topics an item with these text fields (title, summary, text) matches."""
-        return self.match_tokens([tokens(field) for field in fields])
-
-    def match_tokens(self, fields: Sequence[list[str]]) -> set[int]:
-        """Like `match`, for fields already cut by `bot.search.normalize.tokens`."""
+        fields = [tokens(text) for text in texts]
         present: set[str] = set()
         pairs_present: set[tuple[str, str]] = set()
         for field in fields:
             present.update(field)
             pairs_present.update(pairwise(field))
-        # (Loop over the item's small sets: intersecting with a big dict would walk the dict.)
         # Set operations in C; `present` is small, so they walk it, not the big dicts.
         single, pairs, long = self._single, self._pairs, self._long
         found = {single[t] for t in single.keys() & present}

@@ -1,4 +1,4 @@
-"""A member's search words → a small query tree (`bot.model.query.Query`).
+"""A member's search words → a small query tree (`bot.model.Query`).
 
 The syntax people know and nothing else:
 
@@ -19,21 +19,10 @@ thing.
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+from collections.abc import Iterator
 
-from bot.model.query import Phrase, Query, QueryProblem
+from bot.model import Phrase, Query
 from bot.search.normalize import tokens
-
-# The query's data lives in bot.model.query; these names stay importable from here.
-__all__ = [
-    "MAX_PHRASE_TOKENS",
-    "MAX_QUERY_CHARS",
-    "MAX_TERMS",
-    "Phrase",
-    "Query",
-    "QueryProblem",
-    "parse_query",
-]
 
 MAX_TERMS = 32  # phrases (required, alternatives and excluded) per query; extra ones are ignored
 MAX_PHRASE_TOKENS = 32  # tokens per phrase; a longer phrase is cut (on both sides alike)
@@ -44,15 +33,8 @@ MAX_QUERY_CHARS = 4000  # characters read from the input
 _CHUNK = re.compile(r'(-?)"([^"]*)"|(\S+)')
 
 
-@dataclass(frozen=True, slots=True)
-class _Term:
-    phrase: Phrase
-    excluded: bool
-
-
-def _terms(text: str) -> list[_Term | None]:
-    """Chunks in order; None stands for an `OR` operator."""
-    out: list[_Term | None] = []
+def _terms(text: str) -> Iterator[tuple[Phrase, bool] | None]:
+    """Chunks in order as (phrase, excluded); None stands for an `OR` operator."""
     for match in _CHUNK.finditer(text):
         quoted = match.group(2)
         if quoted is not None:
@@ -61,13 +43,12 @@ def _terms(text: str) -> list[_Term | None]:
         else:
             raw = match.group(3)
             if raw == "OR":
-                out.append(None)
+                yield None
                 continue
             excluded = raw.startswith("-") and len(raw) > 1
             words = tokens(raw[1:] if excluded else raw)
         if words:
-            out.append(_Term(tuple(words[:MAX_PHRASE_TOKENS]), excluded))
-    return out
+            yield tuple(words[:MAX_PHRASE_TOKENS]), excluded
 
 
 def parse_query(text: str | None) -> Query | None:
@@ -78,41 +59,36 @@ def parse_query(text: str | None) -> Query | None:
     """
     if not text:
         return None
-    terms = _terms(text[:MAX_QUERY_CHARS])
     groups: list[list[Phrase]] = []
     excluded: list[Phrase] = []
     budget = MAX_TERMS
     join_next = False  # the previous chunk was OR, right after a positive term
     previous_positive = False
-    for term in terms:
+    for term in _terms(text[:MAX_QUERY_CHARS]):
         if term is None:
             join_next = previous_positive
             previous_positive = False
             continue
         if budget == 0:
             break
-        if term.excluded:
-            if term.phrase not in excluded:
-                excluded.append(term.phrase)
+        phrase, is_excluded = term
+        if is_excluded:
+            if phrase not in excluded:
+                excluded.append(phrase)
                 budget -= 1
             join_next = previous_positive = False
             continue
         if join_next and groups:
-            if term.phrase not in groups[-1]:
-                groups[-1].append(term.phrase)
+            if phrase not in groups[-1]:
+                groups[-1].append(phrase)
                 budget -= 1
         else:
-            groups.append([term.phrase])
+            groups.append([phrase])
             budget -= 1
         join_next = False
         previous_positive = True
-    unique: list[tuple[Phrase, ...]] = []
-    for group in groups:
-        frozen = tuple(group)
-        # A group holding a phrase that is required on its own adds nothing; same group twice too.
-        if frozen in unique:
-            continue
-        unique.append(frozen)
+    # A group holding a phrase that is required on its own adds nothing; same group twice too.
+    unique = list(dict.fromkeys(tuple(group) for group in groups))
     singles = {g[0] for g in unique if len(g) == 1}
     unique = [g for g in unique if len(g) == 1 or not singles.intersection(g)]
     if not unique and not excluded:

@@ -18,7 +18,7 @@ Snippets are made only for the page shown. A snippet is one line of the feed's o
 spacing undone), raw and unescaped, with each matched word between SNIPPET_OPEN and
 SNIPPET_CLOSE: the render makes it Discord markdown.
 
-The query arrives as plain data (`bot.model.query.Query`); `to_fts5` renders it in SQLite's
+The query arrives as plain data (`bot.model.Query`); `to_fts5` renders it in SQLite's
 FTS5 dialect, every token quoted, so no member text is ever read as FTS5 syntax.
 """
 
@@ -30,8 +30,7 @@ from dataclasses import dataclass
 
 import aiosqlite
 
-from bot.model import SearchHit
-from bot.model.query import Phrase, Query, QueryProblem
+from bot.model import Phrase, Query, QueryProblem, SearchHit
 from bot.store.cjk import has_cjk, unspace_cjk
 from bot.store.db import Database
 

@@ -145,35 +145,33 @@ def clean_html(html: str, base_url: str | None) -> CleanContent:
     """Clean one untrusted HTML body. A relative image resolves against `base_url`."""
     if not html or html.isspace():
         return EMPTY_CONTENT
-    if len(html) > MAX_HTML_CHARS:
-        html = html[:MAX_HTML_CHARS]
-    html = strip_control(html)
+    html = strip_control(html[:MAX_HTML_CHARS])
     try:
         root = lxml.html.document_fromstring(html.encode("utf-8", "replace"), parser=html_parser())
     except (etree.LxmlError, ValueError):
         return EMPTY_CONTENT
-    base = base_url if safe_url(base_url) else None
+    walker = _Walker(base_url if safe_url(base_url) else None)
     body = root.find("body")
-    walker = _Walker(base)
     walker.children(body if body is not None else root, 0)
     return walker.result()
 
 
 def _int_attr(value: str | None) -> int | None:
-    if not value:
-        return None
-    match = _LEADING_INT.match(value)
+    match = _LEADING_INT.match(value or "")
     return int(match.group(1)) if match else None
 
 
-def _is_tracker(url: str) -> bool:
+def _is_lead_image(url: str) -> bool:
+    """False for tracking pixels and icons (.svg, .ico)."""
     parts = urlsplit(url)
     host = (parts.hostname or "").lower()
-    if host.startswith(_TRACKER_HOST_PREFIXES):
-        return True
-    if any(host == d or host.endswith("." + d) for d in _TRACKER_DOMAINS):
-        return True
-    return _TRACKER_PATH.search(parts.path.lower()) is not None
+    path = parts.path.lower()
+    return not (
+        host.startswith(_TRACKER_HOST_PREFIXES)
+        or any(host == d or host.endswith("." + d) for d in _TRACKER_DOMAINS)
+        or _TRACKER_PATH.search(path)
+        or path.endswith((".svg", ".ico"))
+    )
 
 
 # Stands for a <br> until a block's whitespace is collapsed (input control characters,
@@ -195,20 +193,6 @@ class _Walker:
     items of one list, or rows of one table, sit on adjacent lines; other blocks are
     separated by a blank line.
     """
-
-    __slots__ = (
-        "base",
-        "blocks",
-        "cells",
-        "groups",
-        "image",
-        "in_link",
-        "lead",
-        "lists",
-        "quote",
-        "row",
-        "tx",
-    )  # fmt: skip
 
     def __init__(self, base: str | None) -> None:
         self.base = base
@@ -306,30 +290,19 @@ class _Walker:
             self.flush()
             self.children(el, depth)
             self.flush()
-        elif tag in ("ul", "ol"):
+        elif tag in ("ul", "ol", "blockquote", "table"):
             self.flush()
             if not self.quote and not self.lists:
                 self.groups += 1
-            self.lists += 1
+            quote, lists = tag == "blockquote", tag in ("ul", "ol")
+            self.quote += quote
+            self.lists += lists
             self.children(el, depth)
             self.flush()
-            self.lists -= 1
-        elif tag == "blockquote":
-            self.flush()
-            if not self.quote and not self.lists:
-                self.groups += 1
-            self.quote += 1
-            self.children(el, depth)
-            self.flush()
-            self.quote -= 1
+            self.quote -= quote
+            self.lists -= lists
         elif tag == "pre":
             self.pre(el)
-        elif tag == "table":
-            self.flush()
-            if not self.quote and not self.lists:
-                self.groups += 1
-            self.children(el, depth)
-            self.flush()
         elif tag == "tr":
             self.flush()
             self.cells = 0
@@ -369,9 +342,7 @@ class _Walker:
                 return True
             return False
         if "footnote-number" in tokens:
-            parts: list[str] = []
-            _pre_text(el, parts, 0)
-            number = _WS.sub(" ", "".join(parts)).strip()
+            number = _WS.sub(" ", _pre_text(el)).strip()
             if number:
                 self.lead = f"[{number}] "
             return True
@@ -382,17 +353,12 @@ class _Walker:
             el.text_content().strip() in _BACKLINK_TEXTS
         ):
             return  # footnote references and back-links
-        if self.in_link:
-            self.children(el, depth)
-            return
-        self.in_link = True
+        outer, self.in_link = self.in_link, True
         self.children(el, depth)
-        self.in_link = False
+        self.in_link = outer
 
     def pre(self, el: etree._Element) -> None:
-        parts: list[str] = []
-        _pre_text(el, parts, 0)
-        text = _INVISIBLE.sub("", "".join(parts).replace("\r\n", "\n"))
+        text = _INVISIBLE.sub("", _pre_text(el).replace("\r\n", "\n"))
         text = _BLANK_LINES.sub("\n\n", text).strip("\n")
         if not text.strip():
             return
@@ -412,13 +378,10 @@ class _Walker:
             return
         for attr in ("src", "data-src", "data-lazy-src", "data-original"):
             url = safe_url(el.get(attr), self.base)
-            if url is None:
-                continue
-            path = urlsplit(url).path.lower()
-            if _is_tracker(url) or path.endswith((".svg", ".ico")):
+            if url is not None:
+                if _is_lead_image(url):
+                    self.image = url
                 return
-            self.image = url
-            return
 
     def embed(self, el: etree._Element) -> None:
         """Frames are dropped; a YouTube player leaves a line saying there was a video."""
@@ -426,18 +389,16 @@ class _Walker:
             self.add_block("YouTube video")
 
 
-def _pre_text(el: etree._Element, out: list[str], depth: int) -> None:
+def _pre_text(el: etree._Element, depth: int = 0) -> str:
     """An element's text as written (whitespace kept), without the elements the walk drops
     (a script's or textarea's raw content is never text)."""
-    if el.text:
-        out.append(el.text)
-    if depth >= _MAX_DEPTH:
-        return
-    for child in el:
-        if isinstance(child.tag, str) and child.tag not in _DROP_TAGS:
-            _pre_text(child, out, depth + 1)
-        if child.tail:
-            out.append(child.tail)
+    parts = [el.text or ""]
+    if depth < _MAX_DEPTH:
+        for child in el:
+            if isinstance(child.tag, str) and child.tag not in _DROP_TAGS:
+                parts.append(_pre_text(child, depth + 1))
+            parts.append(child.tail or "")
+    return "".join(parts)
 
 
 def _data_attrs(el: etree._Element) -> dict[str, object]:

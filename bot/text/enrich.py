@@ -33,17 +33,8 @@ def enrich_entry(entry: Entry, *, feed_language: str | None, base_url: str | Non
     description = ""
     if has_content and entry.description_html and entry.description_html != entry.content_html:
         description = clean_html(entry.description_html, base).text
-    title = entry.title.strip()
-    summary = offline_summary(title, description, body.text, entry.language or feed_language)
-    image = safe_url(entry.image_url, base) or body.image_url
-    digest = hashlib.sha256(f"{title}\n{body.text}".encode("utf-8", "replace")).hexdigest()
-    return EnrichedItem(
-        entry=entry,
-        content_text=body.text,
-        summary=summary,
-        image_url=image,
-        content_hash=digest,
-    )
+    summary = offline_summary(entry.title, description, body.text, entry.language or feed_language)
+    return _enriched(entry, body.text, summary, safe_url(entry.image_url, base) or body.image_url)
 
 
 def enrich_entries(
@@ -69,12 +60,11 @@ def bare_enrichment(entry: Entry) -> EnrichedItem:
     """The fallback: tags stripped, no links, no image; the title is the summary."""
     raw = entry.content_html or entry.description_html
     text = " ".join(html.unescape(_TAG.sub(" ", raw)).split())[:100_000]
+    return _enriched(entry, text, entry.title.strip(), None)
+
+
+def _enriched(entry: Entry, text: str, summary: str, image_url: str | None) -> EnrichedItem:
+    """The content hash is of title + cleaned text: an edit changes it."""
     title = entry.title.strip()
     digest = hashlib.sha256(f"{title}\n{text}".encode("utf-8", "replace")).hexdigest()
-    return EnrichedItem(
-        entry=entry,
-        content_text=text,
-        summary=title,
-        image_url=None,
-        content_hash=digest,
-    )
+    return EnrichedItem(entry, text, summary, image_url, digest)

@@ -14,8 +14,7 @@ from __future__ import annotations
 import re
 import unicodedata
 from collections.abc import Iterator
-
-from bot.text.summarizer import SummaryInput
+from itertools import chain
 
 MAX_WORDS = 60
 MAX_CHARS = 400
@@ -90,13 +89,6 @@ _BOILERPLATE = re.compile(
 )
 
 
-class OfflineSummarizer:
-    """The default Summarizer: no network, no model, a few milliseconds per item."""
-
-    async def summarize(self, item: SummaryInput) -> str:
-        return offline_summary(item.title, item.description, item.text, item.language)
-
-
 def offline_summary(title: str, description: str, text: str, language: str | None) -> str:
     """A short summary: the subtitle (when real) plus the first non-boilerplate sentences.
 
@@ -108,11 +100,9 @@ def offline_summary(title: str, description: str, text: str, language: str | Non
     cjk = _is_cjk(head or description or title, language)
     subtitle = description if _is_subtitle(description, title, head, cjk) else ""
 
-    pieces: list[str] = []
-    if subtitle:
-        pieces.append(_end_sentence(subtitle, cjk))
+    pieces = [_end_sentence(subtitle, cjk)] if subtitle else []
     summary = ""
-    for piece in _chain(pieces, _lead_sentences(head, cjk, subtitle)):
+    for piece in chain(pieces, _lead_sentences(head, cjk, subtitle)):
         candidate = _join(summary, piece, cjk)
         if _fits(candidate, cjk):
             summary = candidate
@@ -124,11 +114,6 @@ def offline_summary(title: str, description: str, text: str, language: str | Non
         return summary
     fallback = title or description or _squash(head)
     return fallback if _fits(fallback, cjk) else _truncate(fallback, cjk)
-
-
-def _chain(first: list[str], rest: Iterator[str]) -> Iterator[str]:
-    yield from first
-    yield from rest
 
 
 def _squash(text: str) -> str:
@@ -185,11 +170,10 @@ def _lead_sentences(text: str, cjk: bool, subtitle: str) -> Iterator[str]:
         if not _TERMINAL.search(line) and _looks_like_heading(line, cjk):
             continue
         for sentence in _sentences(line, cjk):
-            if _BOILERPLATE.search(sentence):
-                continue
-            if subtitle_words and _repeats(sentence, subtitle_words, cjk):
-                continue
-            yield sentence
+            if not _BOILERPLATE.search(sentence) and not (
+                subtitle_words and _repeats(sentence, subtitle_words, cjk)
+            ):
+                yield sentence
 
 
 def _looks_like_heading(line: str, cjk: bool) -> bool:

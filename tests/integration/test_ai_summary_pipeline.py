@@ -11,7 +11,6 @@ from bot.ingest.pipeline import FeedPipeline
 from bot.model import FeedRow
 from bot.store import Store
 from bot.text.llm import LLMSummarizer
-from bot.text.summary import OfflineSummarizer
 from tests.fakellm import GOOD_SUMMARY, Reply, running_fake_llm
 from tests.feedserver import FeedServer, rss_feed
 
@@ -48,7 +47,7 @@ async def test_only_delivered_new_items_get_one_ai_summary(
         )
         store = await Store.open(settings.db_path)
         fetcher = FeedFetcher(settings)
-        ai = LLMSummarizer(settings, OfflineSummarizer())
+        ai = LLMSummarizer(settings)
         pipeline = FeedPipeline(store, fetcher, ai_summarizer=ai)
         service = FeedService(store, fetcher, pipeline, settings)
         try:

@@ -21,10 +21,9 @@ from bot.delivery.senders import PermanentSendError
 from bot.features.follow.service import DMS_CLOSED_TEXT, DMS_RESUMED_TEXT, StopOutcome
 from bot.features.search.service import SearchInputError
 from bot.ingest.pipeline import FeedPipeline
-from bot.model import DeliveryRow
+from bot.model import DeliveryRow, QueryProblem
 from bot.runtime import Runtime
 from bot.search.percolator import active_topics_percolator
-from bot.search.query import QueryProblem
 from bot.store import Store
 from bot.store.polls import PollSuccess, commit_poll
 from bot.store.topics import MAX_TOPICS_PER_MEMBER, FollowOutcome, TopicStore

@@ -9,14 +9,24 @@ import socket
 import time
 from collections.abc import AsyncIterator
 from contextlib import aclosing
+from pathlib import Path
 
 import pytest
 
 from bot.config import Settings
-from bot.text.llm import LLMSummarizer, close_summarizer, endpoint_for_logs, make_summarizer
-from bot.text.llm_prompt import ARTICLE_END, ARTICLE_START, build_messages, cut_to_budget
-from bot.text.summarizer import Summarizer, SummaryInput
-from bot.text.summary_guard import MAX_SUMMARY_CHARS, accept_llm_summary
+from bot.runtime import Runtime
+from bot.store import Store
+from bot.text.llm import (
+    ARTICLE_END,
+    ARTICLE_START,
+    MAX_SUMMARY_CHARS,
+    LLMSummarizer,
+    SummaryInput,
+    accept_llm_summary,
+    build_messages,
+    cut_to_budget,
+    endpoint_for_logs,
+)
 from tests.fakellm import GOOD_SUMMARY, FakeLLM, Reply, running_fake_llm
 
 API_KEY = "sk-test-DO-NOT-LOG-7f3a9c"
@@ -33,23 +43,7 @@ ITEM = SummaryInput(
     description="A look at independent publishing.",
     language="en",
     url="https://example.com/newsletters",
-    content_hash="abc123",
 )
-
-
-class MarkerSummarizer:
-    """A stand-in for the offline summarizer: a fixed marker derived from the input."""
-
-    def __init__(self) -> None:
-        self.calls = 0
-
-    async def summarize(self, item: SummaryInput) -> str:
-        self.calls += 1
-        return f"OFFLINE[{item.title}]"
-
-
-def offline(item: SummaryInput = ITEM) -> str:
-    return f"OFFLINE[{item.title}]"
 
 
 def llm_settings(fake: FakeLLM, **overrides: object) -> Settings:
@@ -69,11 +63,6 @@ async def fake() -> AsyncIterator[FakeLLM]:
         yield server
 
 
-@pytest.fixture
-def fallback() -> MarkerSummarizer:
-    return MarkerSummarizer()
-
-
 def unused_loopback_port() -> int:
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
         sock.bind(("127.0.0.1", 0))
@@ -84,14 +73,11 @@ def unused_loopback_port() -> int:
 # --- the happy path ---------------------------------------------------------------------------
 
 
-async def test_good_answer_is_used_and_request_has_openai_shape(
-    fake: FakeLLM, fallback: MarkerSummarizer
-) -> None:
-    async with aclosing(LLMSummarizer(llm_settings(fake), fallback)) as summarizer:
-        summary = await summarizer.summarize(ITEM)
+async def test_good_answer_is_used_and_request_has_openai_shape(fake: FakeLLM) -> None:
+    async with aclosing(LLMSummarizer(llm_settings(fake))) as summarizer:
+        summary = await summarizer.try_llm(ITEM)
 
     assert summary == GOOD_SUMMARY
-    assert fallback.calls == 0
     [request] = fake.requests
     assert (request.method, request.path) == ("POST", "/v1/chat/completions")
     assert request.headers["Authorization"] == f"Bearer {API_KEY}"
@@ -104,21 +90,17 @@ async def test_good_answer_is_used_and_request_has_openai_shape(
     assert ITEM.title in body["messages"][1]["content"]
 
 
-async def test_no_api_key_sends_no_authorization_header(
-    fake: FakeLLM, fallback: MarkerSummarizer
-) -> None:
+async def test_no_api_key_sends_no_authorization_header(fake: FakeLLM) -> None:
     settings = llm_settings(fake, llm_api_key=None)
-    async with aclosing(LLMSummarizer(settings, fallback)) as summarizer:
-        assert await summarizer.summarize(ITEM) == GOOD_SUMMARY
+    async with aclosing(LLMSummarizer(settings)) as summarizer:
+        assert await summarizer.try_llm(ITEM) == GOOD_SUMMARY
     assert "Authorization" not in fake.requests[0].headers
 
 
-async def test_model_output_is_cleaned_before_use(
-    fake: FakeLLM, fallback: MarkerSummarizer
-) -> None:
+async def test_model_output_is_cleaned_before_use(fake: FakeLLM) -> None:
     fake.reply = Reply.good(f"Summary: **{GOOD_SUMMARY}**")
-    async with aclosing(LLMSummarizer(llm_settings(fake), fallback)) as summarizer:
-        assert await summarizer.summarize(ITEM) == GOOD_SUMMARY
+    async with aclosing(LLMSummarizer(llm_settings(fake))) as summarizer:
+        assert await summarizer.try_llm(ITEM) == GOOD_SUMMARY
 
 
 # --- every failure falls back within the timeout ---------------------------------------------
@@ -142,81 +124,76 @@ async def test_model_output_is_cleaned_before_use(
     ],
 )
 async def test_failure_falls_back_to_offline_summary_within_timeout(
-    fake: FakeLLM, fallback: MarkerSummarizer, reply: Reply
+    fake: FakeLLM, reply: Reply
 ) -> None:
     fake.reply = reply
-    async with aclosing(LLMSummarizer(llm_settings(fake), fallback)) as summarizer:
+    async with aclosing(LLMSummarizer(llm_settings(fake))) as summarizer:
         started = time.monotonic()
-        summary = await summarizer.summarize(ITEM)
+        summary = await summarizer.try_llm(ITEM)
         elapsed = time.monotonic() - started
 
-    assert summary == offline()
-    assert fallback.calls == 1
+    assert summary is None  # the item keeps its offline summary
     assert len(fake.requests) == 1
     assert elapsed < TIMEOUT_S + MARGIN_S
     assert summarizer.outcomes["llm"] == 0
 
 
-async def test_connection_refused_falls_back(fallback: MarkerSummarizer) -> None:
+async def test_connection_refused_falls_back() -> None:
     settings = Settings(
         llm_base_url=f"http://127.0.0.1:{unused_loopback_port()}/v1",
         llm_model="fake-model",
         llm_timeout_s=TIMEOUT_S,
     )
-    async with aclosing(LLMSummarizer(settings, fallback)) as summarizer:
-        assert await summarizer.summarize(ITEM) == offline()
+    async with aclosing(LLMSummarizer(settings)) as summarizer:
+        assert await summarizer.try_llm(ITEM) is None
 
 
 # --- limits ----------------------------------------------------------------------------------
 
 
-async def test_hourly_cap_makes_no_request_until_the_window_frees(
-    fake: FakeLLM, fallback: MarkerSummarizer
-) -> None:
+async def test_hourly_cap_makes_no_request_until_the_window_frees(fake: FakeLLM) -> None:
     now = [1000.0]
     settings = llm_settings(fake, llm_calls_per_hour=3)
-    async with aclosing(LLMSummarizer(settings, fallback, clock=lambda: now[0])) as summarizer:
+    async with aclosing(LLMSummarizer(settings, clock=lambda: now[0])) as summarizer:
         for _ in range(3):
-            assert await summarizer.summarize(ITEM) == GOOD_SUMMARY
+            assert await summarizer.try_llm(ITEM) == GOOD_SUMMARY
             now[0] += 60
-        assert await summarizer.summarize(ITEM) == offline()
+        assert await summarizer.try_llm(ITEM) is None
         assert len(fake.requests) == 3
 
         now[0] = 1000.0 + 3600.0 + 1  # the first call has left the one-hour window
-        assert await summarizer.summarize(ITEM) == GOOD_SUMMARY
-        assert await summarizer.summarize(ITEM) == offline()
+        assert await summarizer.try_llm(ITEM) == GOOD_SUMMARY
+        assert await summarizer.try_llm(ITEM) is None
     assert len(fake.requests) == 4
 
 
-async def test_hourly_cap_of_zero_sends_nothing(fake: FakeLLM, fallback: MarkerSummarizer) -> None:
+async def test_hourly_cap_of_zero_sends_nothing(fake: FakeLLM) -> None:
     settings = llm_settings(fake, llm_calls_per_hour=0)
-    async with aclosing(LLMSummarizer(settings, fallback)) as summarizer:
-        assert await summarizer.summarize(ITEM) == offline()
+    async with aclosing(LLMSummarizer(settings)) as summarizer:
+        assert await summarizer.try_llm(ITEM) is None
     assert fake.requests == []
 
 
-async def test_concurrency_cap_holds(fake: FakeLLM, fallback: MarkerSummarizer) -> None:
+async def test_concurrency_cap_holds(fake: FakeLLM) -> None:
     fake.reply = Reply.good(delay_s=0.2)
     settings = llm_settings(fake, llm_concurrency=2, llm_timeout_s=5.0)
-    async with aclosing(LLMSummarizer(settings, fallback)) as summarizer:
-        summaries = await asyncio.gather(*(summarizer.summarize(ITEM) for _ in range(6)))
+    async with aclosing(LLMSummarizer(settings)) as summarizer:
+        summaries = await asyncio.gather(*(summarizer.try_llm(ITEM) for _ in range(6)))
 
     assert summaries == [GOOD_SUMMARY] * 6
     assert len(fake.requests) == 6
     assert fake.max_in_flight == 2
 
 
-async def test_waiting_for_a_slot_past_the_timeout_falls_back(
-    fake: FakeLLM, fallback: MarkerSummarizer
-) -> None:
+async def test_waiting_for_a_slot_past_the_timeout_falls_back(fake: FakeLLM) -> None:
     fake.reply = Reply.good(delay_s=0.4)
     settings = llm_settings(fake, llm_concurrency=1)
-    async with aclosing(LLMSummarizer(settings, fallback)) as summarizer:
+    async with aclosing(LLMSummarizer(settings)) as summarizer:
         started = time.monotonic()
-        first, second = await asyncio.gather(summarizer.summarize(ITEM), summarizer.summarize(ITEM))
+        first, second = await asyncio.gather(summarizer.try_llm(ITEM), summarizer.try_llm(ITEM))
         elapsed = time.monotonic() - started
 
-    assert sorted([first, second]) == sorted([GOOD_SUMMARY, offline()])
+    assert {first, second} == {GOOD_SUMMARY, None}
     assert elapsed < TIMEOUT_S + MARGIN_S
     assert fake.max_in_flight == 1
 
@@ -224,7 +201,7 @@ async def test_waiting_for_a_slot_past_the_timeout_falls_back(
 # --- hostile article, hostile output ---------------------------------------------------------
 
 
-async def test_injected_instruction_pings_no_one(fake: FakeLLM, fallback: MarkerSummarizer) -> None:
+async def test_injected_instruction_pings_no_one(fake: FakeLLM) -> None:
     hostile = SummaryInput(
         title="Weekly notes",
         text=(
@@ -236,9 +213,10 @@ async def test_injected_instruction_pings_no_one(fake: FakeLLM, fallback: Marker
         language="en",
     )
     fake.reply = Reply.injection_obeyed()
-    async with aclosing(LLMSummarizer(llm_settings(fake), fallback)) as summarizer:
-        summary = await summarizer.summarize(hostile)
+    async with aclosing(LLMSummarizer(llm_settings(fake))) as summarizer:
+        summary = await summarizer.try_llm(hostile)
 
+    assert summary is not None
     assert "ignore previous instructions" in summary.lower()  # the obeying answer got through
     assert not PINGS.search(summary)
     system, user = (m["content"] for m in fake.requests[0].json["messages"])
@@ -249,19 +227,17 @@ async def test_injected_instruction_pings_no_one(fake: FakeLLM, fallback: Marker
     assert user.index(ARTICLE_END) > user.index("The vote was postponed")
 
 
-async def test_api_key_never_logged(
-    fake: FakeLLM, fallback: MarkerSummarizer, caplog: pytest.LogCaptureFixture
-) -> None:
+async def test_api_key_never_logged(fake: FakeLLM, caplog: pytest.LogCaptureFixture) -> None:
     caplog.set_level(logging.DEBUG)
-    async with aclosing(LLMSummarizer(llm_settings(fake), fallback)) as summarizer:
+    async with aclosing(LLMSummarizer(llm_settings(fake))) as summarizer:
         for reply in (Reply.good(), Reply.error(500), Reply.error(429), Reply.malformed()):
             fake.reply = reply
-            await summarizer.summarize(ITEM)
+            await summarizer.try_llm(ITEM)
         fake.reply = Reply.delay(5.0)
-        await summarizer.summarize(ITEM)
+        await summarizer.try_llm(ITEM)
     refused = llm_settings(fake, llm_base_url=f"http://127.0.0.1:{unused_loopback_port()}/v1")
-    async with aclosing(LLMSummarizer(refused, fallback)) as summarizer:
-        await summarizer.summarize(ITEM)
+    async with aclosing(LLMSummarizer(refused)) as summarizer:
+        await summarizer.try_llm(ITEM)
 
     assert all(r.headers.get("Authorization") == f"Bearer {API_KEY}" for r in fake.requests)
     warnings = [r for r in caplog.records if r.levelno >= logging.WARNING]
@@ -291,23 +267,25 @@ def test_endpoint_for_logs_drops_credentials() -> None:
     ],
 )
 async def test_without_llm_settings_no_request_is_made(
-    fake: FakeLLM, fallback: MarkerSummarizer, overrides: dict[str, object]
+    fake: FakeLLM, overrides: dict[str, object], tmp_path: Path
 ) -> None:
-    settings = llm_settings(fake, **overrides)
-    summarizer: Summarizer = make_summarizer(settings, fallback)
-    assert summarizer is fallback
-    assert await summarizer.summarize(ITEM) == offline()
-    await close_summarizer(summarizer)
+    settings = llm_settings(fake, db_path=tmp_path / "bot.db", **overrides)
+    runtime = Runtime(settings, await Store.open(settings.db_path))
+    await runtime.close()
+    assert runtime.ai_summarizer is None
+    with pytest.raises(ValueError, match="needs llm_base_url and llm_model"):
+        LLMSummarizer(settings)
     assert fake.requests == []
 
 
-async def test_with_llm_settings_make_summarizer_uses_the_model(
-    fake: FakeLLM, fallback: MarkerSummarizer
-) -> None:
-    summarizer = make_summarizer(llm_settings(fake), fallback)
-    assert isinstance(summarizer, LLMSummarizer)
-    assert await summarizer.summarize(ITEM) == GOOD_SUMMARY
-    await close_summarizer(summarizer)
+async def test_with_llm_settings_the_runtime_uses_the_model(fake: FakeLLM, tmp_path: Path) -> None:
+    settings = llm_settings(fake, db_path=tmp_path / "bot.db")
+    runtime = Runtime(settings, await Store.open(settings.db_path))
+    try:
+        assert runtime.ai_summarizer is not None
+        assert await runtime.ai_summarizer.try_llm(ITEM) == GOOD_SUMMARY
+    finally:
+        await runtime.close()
     assert len(fake.requests) == 1
 
 

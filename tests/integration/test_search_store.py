@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from bot.features.search.render import snippet_markdown
-from bot.model.query import QueryProblem
+from bot.model import QueryProblem
 from bot.search.percolator import active_topics_percolator
 from bot.search.query import parse_query
 from bot.store import search as search_module

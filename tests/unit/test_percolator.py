@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+from bot.model import Query
 from bot.search.percolator import Percolator
-from bot.search.query import Query, parse_query
+from bot.search.query import parse_query
 
 
 def _q(text: str) -> Query:

@@ -7,7 +7,7 @@ import sqlite3
 
 import pytest
 
-from bot.model.query import Query, QueryProblem
+from bot.model import Query, QueryProblem
 from bot.search.normalize import tokens
 from bot.search.query import MAX_PHRASE_TOKENS, MAX_TERMS, parse_query
 from bot.store.cjk import space_cjk

@@ -2,13 +2,11 @@
 
 from __future__ import annotations
 
-from bot.text.summarizer import Summarizer, SummaryInput
 from bot.text.summary import (
     ELLIPSIS,
     MAX_CHARS,
     MAX_CJK_CHARS,
     MAX_WORDS,
-    OfflineSummarizer,
     offline_summary,
 )
 
@@ -150,9 +148,3 @@ def test_empty_body_falls_back_to_the_title() -> None:
     assert offline_summary("", "", "Share", None) == "Share"
     long_title = " ".join(["title"] * 100)
     assert len(offline_summary(long_title, "", "", "en").split()) <= MAX_WORDS
-
-
-async def test_offline_summarizer_implements_the_protocol() -> None:
-    summarizer: Summarizer = OfflineSummarizer()
-    item = SummaryInput(title=TITLE, text=BODY, description="", language="en")
-    assert await summarizer.summarize(item) == offline_summary(TITLE, "", BODY, "en")

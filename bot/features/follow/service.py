@@ -20,9 +20,9 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 from bot.features.search.service import SearchService
-from bot.model import GuildFeed, TopicRow
+from bot.model import GuildFeed, QueryProblem, TopicRow
 from bot.search.percolator import Percolator, active_topics_percolator
-from bot.search.query import QueryProblem, parse_query
+from bot.search.query import parse_query
 from bot.store import Store
 from bot.store.topics import MAX_TOPIC_CHARS, FollowOutcome, FollowResult
 

@@ -21,8 +21,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
-from bot.model import GuildFeed, ItemRow
-from bot.search.query import QueryProblem, parse_query
+from bot.model import GuildFeed, ItemRow, QueryProblem
+from bot.search.query import parse_query
 from bot.store import Store
 from bot.store.search import SearchPage, search_items
 
