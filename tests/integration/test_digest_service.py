@@ -17,7 +17,7 @@ import discord
 import pytest
 import pytest_asyncio
 
-from bot.console.digest import digest_off, digest_preview, digest_schedule
+from bot.console.commands import digest_off, digest_preview, digest_schedule
 from bot.console.registry import CONSOLE_CHANNEL_ID, CONSOLE_GUILD_ID, ConsoleContext
 from bot.delivery.compose import DeliveryComposer
 from bot.delivery.console_sender import ConsoleSender

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-import bot.console.follow  # noqa: F401  (registers the console commands)
+import bot.console.commands  # noqa: F401  (registers the console commands)
 from bot.console.registry import CONSOLE_CHANNEL_ID, CONSOLE_GUILD_ID, ConsoleContext
 from bot.console.repl import run_command
 from bot.delivery.console_sender import ConsoleSender
