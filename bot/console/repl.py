@@ -11,7 +11,7 @@ from typing import Protocol
 
 import bot.console.commands  # noqa: F401  (registers the commands)
 from bot.console.registry import ConsoleContext, UsageError, help_text, resolve, split_line
-from bot.delivery.console_sender import ConsoleSender
+from bot.delivery.senders import ConsoleSender
 from bot.ingest.errors import FeedError
 from bot.runtime import Runtime
 from bot.safe import strip_control

@@ -19,29 +19,21 @@ import aiohttp
 import discord
 
 from bot.delivery.discord_message import send_kwargs
-from bot.delivery.senders import PermanentSendError, RetryableSendError, SentMessage
+from bot.delivery.senders import PermanentSendError, RetryableSendError
 from bot.model import DeliveryRow, Embed, Message
 
 log = logging.getLogger(__name__)
 
 T = TypeVar("T")
 
-# Discord JSON error codes that mean "this target cannot be reached".
-MISSING_ACCESS = 50001
-MISSING_PERMISSIONS = 50013
-UNKNOWN_CHANNEL = 10003
-UNKNOWN_USER = 10013
-CANNOT_DM_USER = 50007
+# Discord JSON error codes that mean "this target cannot be reached", in words.
 UNKNOWN_MESSAGE = 10008
-
 REASONS: dict[int, str] = {
-    MISSING_ACCESS: "Missing Access: I cannot see that channel",
-    MISSING_PERMISSIONS: (
-        "Missing Permissions: I need View Channel, Send Messages and Embed Links there"
-    ),
-    UNKNOWN_CHANNEL: "Unknown Channel: the channel no longer exists",
-    UNKNOWN_USER: "Unknown User: the member's account no longer exists",
-    CANNOT_DM_USER: "Cannot send messages to this user: their DMs are closed",
+    50001: "Missing Access: I cannot see that channel",
+    50013: "Missing Permissions: I need View Channel, Send Messages and Embed Links there",
+    10003: "Unknown Channel: the channel no longer exists",
+    10013: "Unknown User: the member's account no longer exists",
+    50007: "Cannot send messages to this user: their DMs are closed",
 }
 
 
@@ -55,8 +47,7 @@ class DMChannelBook(Protocol):
 
 def permanent_error_for(error: discord.HTTPException) -> PermanentSendError:
     """A 4xx from Discord in words; 403 and 404 mean the target cannot be reached."""
-    code = int(getattr(error, "code", 0) or 0)
-    status = int(getattr(error, "status", 0) or 0)
+    code, status = error.code, error.status
     if code in REASONS:
         reason = REASONS[code]
     elif status == 403:
@@ -66,7 +57,7 @@ def permanent_error_for(error: discord.HTTPException) -> PermanentSendError:
     else:
         reason = f"Discord refused the message: {status} {(error.text or '')[:200]}".strip()
     unreachable = status in (403, 404) and code != UNKNOWN_MESSAGE
-    return PermanentSendError(reason, code=code, status=status, target_unreachable=unreachable)
+    return PermanentSendError(reason, target_unreachable=unreachable)
 
 
 async def call_discord(request: Callable[[], Awaitable[T]]) -> T:
@@ -162,9 +153,7 @@ class HistoryCheck:
         log.warning(
             "delivery %d to channel %d: %s", delivery.id, delivery.target_id, HISTORY_UNREADABLE
         )
-        raise PermanentSendError(
-            HISTORY_UNREADABLE, code=MISSING_ACCESS, status=403, target_unreachable=False
-        )
+        raise PermanentSendError(HISTORY_UNREADABLE, target_unreachable=False)
 
     async def _history_readable(self, channel_id: int) -> bool | None:
         """Read Message History in the cached channel (None: the channel is not known)."""
@@ -232,12 +221,11 @@ class DiscordSender:
         self._dm_channels[user_id] = dm_id
         return self._client.get_partial_messageable(dm_id, type=discord.ChannelType.private)
 
-    async def send(self, delivery: DeliveryRow, message: Message, *, nonce: str) -> SentMessage:
+    async def send(self, delivery: DeliveryRow, message: Message, *, nonce: str) -> int:
         destination = await self._destination(delivery)
         kwargs = send_kwargs(message)
         self.history_check.note_send(nonce)
-        sent = await call_discord(lambda: destination.send(nonce=nonce, **kwargs))
-        return SentMessage(sent.id, sent.channel.id)
+        return (await call_discord(lambda: destination.send(nonce=nonce, **kwargs))).id
 
     async def find_existing(
         self, delivery: DeliveryRow, message: Message, *, nonce: str

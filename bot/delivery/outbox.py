@@ -296,7 +296,7 @@ class Outbox:
             if existing is None:
                 await self._pacer.request_slot()
                 self._pacer.record_send(target)
-                existing = (await self._sender.send(delivery, message, nonce=nonce)).message_id
+                existing = await self._sender.send(delivery, message, nonce=nonce)
             done.append(existing)
             if several:
                 await self._store.deliveries.save_progress(delivery.id, done)
