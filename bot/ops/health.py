@@ -151,11 +151,7 @@ class HealthServer:
             await runner.cleanup()
             raise
         self._runner = runner
-        server = site._server
-        sockets = getattr(server, "sockets", None) or []
-        if sockets:
-            self.port = int(sockets[0].getsockname()[1])  # the real one when port was 0
-        log.info("health endpoint on http://%s:%d/healthz", self.host, self.port)
+        self.port = int(runner.addresses[0][1])  # the real one when port was 0
 
     async def stop(self) -> None:
         if self._runner is not None:
