@@ -18,7 +18,7 @@ if TYPE_CHECKING:
 Interaction = discord.Interaction["DigestBot"]
 
 # What README.md's invite asks for. Read Message History lets the bot check, after a crash or
-# a lost answer, whether a post already went through (see bot.delivery.discord_sender.HistoryCheck).
+# a lost answer, whether a post already went through (bot.delivery.discord_sender.DiscordSender).
 REQUIRED_CHANNEL_PERMISSIONS = (
     ("view_channel", "View Channel"),
     ("send_messages", "Send Messages"),

@@ -19,7 +19,7 @@ import sys
 import aiohttp
 
 from bot.config import load_settings
-from bot.delivery.senders import PermanentSendError, RetryableSendError, SentMessage
+from bot.delivery.senders import PermanentSendError, RetryableSendError
 from bot.ingest.fetch import FeedFetcher
 from bot.ingest.pipeline import FeedPipeline, PollOutcome
 from bot.ingest.poller import FeedPoller
@@ -39,7 +39,7 @@ class LoopbackChatSender:
     def _url(self, delivery: DeliveryRow) -> str:
         return f"{self._base}/channels/{delivery.target_id}/messages"
 
-    async def _post(self, delivery: DeliveryRow, body: dict[str, object]) -> SentMessage:
+    async def _post(self, delivery: DeliveryRow, body: dict[str, object]) -> int:
         try:
             async with self._session.post(
                 self._url(delivery), json=body, timeout=aiohttp.ClientTimeout(total=5)
@@ -49,13 +49,13 @@ class LoopbackChatSender:
                 if response.status >= 500:
                     raise RetryableSendError(f"HTTP {response.status}")
                 if response.status >= 400:
-                    raise PermanentSendError(f"HTTP {response.status}", status=response.status)
+                    raise PermanentSendError(f"HTTP {response.status}")
                 data = await response.json()
         except (aiohttp.ClientError, TimeoutError) as error:
             raise RetryableSendError(f"connection problem: {error!r}") from error
-        return SentMessage(int(data["id"]), delivery.target_id)
+        return int(data["id"])
 
-    async def send(self, delivery: DeliveryRow, message: Message, *, nonce: str) -> SentMessage:
+    async def send(self, delivery: DeliveryRow, message: Message, *, nonce: str) -> int:
         body: dict[str, object] = {"nonce": nonce, "content": message.content}
         if message.embeds:
             body["item_url"] = message.embeds[0].url

@@ -11,7 +11,7 @@ from typing import Any
 
 from bot.delivery.compose import DeliveryComposer
 from bot.delivery.outbox import Outbox, OutboxClock, OutboxHooks, OutboxSettings
-from bot.delivery.senders import Sender, SentMessage
+from bot.delivery.senders import Sender
 from bot.delivery.terminal import to_text
 from bot.features.digest.service import DigestService
 from bot.model import DeliveryRow, EnrichedItem, Entry, Message
@@ -84,7 +84,7 @@ class RecordingSender:
     lookups: list[int] = field(default_factory=list)  # delivery ids given to find_existing
     next_message_id: int = 1000
 
-    def _record(self, call: SendCall, delivery: DeliveryRow) -> SentMessage:
+    def _record(self, call: SendCall, delivery: DeliveryRow) -> int:
         self.attempts.append(delivery.id)
         if self.fail is not None:
             error = self.fail(delivery)
@@ -92,9 +92,9 @@ class RecordingSender:
                 raise error
         self.calls.append(call)
         self.next_message_id += 1
-        return SentMessage(self.next_message_id, delivery.target_id)
+        return self.next_message_id
 
-    async def send(self, delivery: DeliveryRow, message: Message, *, nonce: str) -> SentMessage:
+    async def send(self, delivery: DeliveryRow, message: Message, *, nonce: str) -> int:
         embed = message.embeds[0] if message.embeds else None
         call = SendCall(
             delivery.id,

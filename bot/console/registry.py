@@ -13,7 +13,7 @@ import argparse
 import re
 import shlex
 from collections.abc import Awaitable, Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 from bot.runtime import Runtime
@@ -51,19 +51,16 @@ class ConsoleCommand:
 COMMANDS: dict[str, ConsoleCommand] = {}
 
 
-@dataclass(frozen=True, slots=True)
 class Arg:
     """One argument of a command: `argparse.ArgumentParser.add_argument(*names, **options)`."""
 
-    names: tuple[str, ...]
-    options: dict[str, Any] = field(default_factory=dict)
-
     def __init__(self, *names: str, **options: Any) -> None:
-        object.__setattr__(self, "names", names)
-        object.__setattr__(self, "options", options)
+        self.names = names
+        self.options = options
 
 
-_NUMBER = re.compile(r"^-\d+$|^-\d*\.\d+$")  # argparse reads these as values already
+# One "-" and not a number (argparse reads negative numbers as values already).
+_DASH_WORD = re.compile(r"^-(?!-|\d+$|\d*\.\d+$)")
 _WORD = "\0"  # marks a word starting with one "-" while argparse reads the line
 
 
@@ -78,27 +75,16 @@ class CommandParser(argparse.ArgumentParser):
     def error(self, message: str) -> Any:
         raise UsageError(message)
 
-    def usage_line(self) -> str:
-        return " ".join(self.format_usage().split()[1:])
-
     def parse(self, args: Sequence[str]) -> argparse.Namespace:
         """Options anywhere; a word such as `-kernel` stays a word (options are `--long`)."""
-        marked = [_WORD + a if _is_word(a) else a for a in args]
-        parsed = self.parse_intermixed_args(marked)
+        parsed = self.parse_intermixed_args([_WORD + a if _DASH_WORD.match(a) else a for a in args])
         for key, value in vars(parsed).items():
             if isinstance(value, str):
                 setattr(parsed, key, value.removeprefix(_WORD))
             elif isinstance(value, list):
-                setattr(parsed, key, [_unmark(v) for v in value])
+                unmarked = [v.removeprefix(_WORD) if isinstance(v, str) else v for v in value]
+                setattr(parsed, key, unmarked)
         return parsed
-
-
-def _is_word(arg: str) -> bool:
-    return arg.startswith("-") and not arg.startswith("--") and not _NUMBER.match(arg)
-
-
-def _unmark(value: object) -> object:
-    return value.removeprefix(_WORD) if isinstance(value, str) else value
 
 
 ParsedHandler = Callable[[ConsoleContext, argparse.Namespace], Awaitable[str]]
@@ -113,7 +99,8 @@ def command(name: str, help: str, *arguments: Arg) -> Callable[[ParsedHandler], 
         async def run(ctx: ConsoleContext, args: list[str]) -> str:
             return await handler(ctx, parser.parse(args))
 
-        COMMANDS[name] = ConsoleCommand(name, parser.usage_line(), help, run)
+        usage = " ".join(parser.format_usage().split()[1:])  # without "usage:"
+        COMMANDS[name] = ConsoleCommand(name, usage, help, run)
         return run
 
     return register

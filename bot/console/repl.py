@@ -4,14 +4,14 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import importlib
 import logging
 import sys
 from collections.abc import Callable
 from typing import Protocol
 
+import bot.console.commands  # noqa: F401  (registers the commands)
 from bot.console.registry import ConsoleContext, UsageError, help_text, resolve, split_line
-from bot.delivery.console_sender import ConsoleSender
+from bot.delivery.senders import ConsoleSender
 from bot.ingest.errors import FeedError
 from bot.runtime import Runtime
 from bot.safe import strip_control
@@ -19,12 +19,6 @@ from bot.safe import strip_control
 log = logging.getLogger(__name__)
 
 PROMPT = "digestbot> "
-
-
-def _load_command_modules() -> None:
-    """Import every module that registers console commands (features add theirs here)."""
-    for name in ("feeds", "search", "follow", "digest"):
-        importlib.import_module(f"bot.console.{name}")
 
 
 async def run_command(ctx: ConsoleContext, line: str) -> str | None:
@@ -76,7 +70,6 @@ async def run_console(runtime: Runtime, *, write: Callable[[str], None] | None =
     """Run the bot in the terminal until `quit`, end of input on a terminal, or a signal."""
     # Whatever reaches the terminal (answers, deliveries) carries no escape sequences.
     out = write or (lambda text: print(strip_control(text), flush=True))
-    _load_command_modules()
     runtime.attach_sender(ConsoleSender(out))
     await runtime.start()
     ctx = ConsoleContext(runtime, out)

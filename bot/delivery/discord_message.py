@@ -50,17 +50,10 @@ def to_view(message: Message) -> discord.ui.View | None:
     if not message.buttons:
         return None
     view = discord.ui.View(timeout=None)
-    for button in message.buttons:
-        if button.url is not None:
-            view.add_item(discord.ui.Button(label=button.label, url=button.url))
-        else:
-            view.add_item(
-                discord.ui.Button(
-                    label=button.label,
-                    style=discord.ButtonStyle.secondary,
-                    custom_id=button.custom_id,
-                )
-            )
+    for button in message.buttons:  # a url makes a link button; the default style otherwise
+        view.add_item(
+            discord.ui.Button(label=button.label, url=button.url, custom_id=button.custom_id)
+        )
     view.stop()
     return view
 

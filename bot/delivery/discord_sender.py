@@ -19,29 +19,21 @@ import aiohttp
 import discord
 
 from bot.delivery.discord_message import send_kwargs
-from bot.delivery.senders import PermanentSendError, RetryableSendError, SentMessage
+from bot.delivery.senders import PermanentSendError, RetryableSendError
 from bot.model import DeliveryRow, Embed, Message
 
 log = logging.getLogger(__name__)
 
 T = TypeVar("T")
 
-# Discord JSON error codes that mean "this target cannot be reached".
-MISSING_ACCESS = 50001
-MISSING_PERMISSIONS = 50013
-UNKNOWN_CHANNEL = 10003
-UNKNOWN_USER = 10013
-CANNOT_DM_USER = 50007
+# Discord JSON error codes that mean "this target cannot be reached", in words.
 UNKNOWN_MESSAGE = 10008
-
 REASONS: dict[int, str] = {
-    MISSING_ACCESS: "Missing Access: I cannot see that channel",
-    MISSING_PERMISSIONS: (
-        "Missing Permissions: I need View Channel, Send Messages and Embed Links there"
-    ),
-    UNKNOWN_CHANNEL: "Unknown Channel: the channel no longer exists",
-    UNKNOWN_USER: "Unknown User: the member's account no longer exists",
-    CANNOT_DM_USER: "Cannot send messages to this user: their DMs are closed",
+    50001: "Missing Access: I cannot see that channel",
+    50013: "Missing Permissions: I need View Channel, Send Messages and Embed Links there",
+    10003: "Unknown Channel: the channel no longer exists",
+    10013: "Unknown User: the member's account no longer exists",
+    50007: "Cannot send messages to this user: their DMs are closed",
 }
 
 
@@ -55,8 +47,7 @@ class DMChannelBook(Protocol):
 
 def permanent_error_for(error: discord.HTTPException) -> PermanentSendError:
     """A 4xx from Discord in words; 403 and 404 mean the target cannot be reached."""
-    code = int(getattr(error, "code", 0) or 0)
-    status = int(getattr(error, "status", 0) or 0)
+    code, status = error.code, error.status
     if code in REASONS:
         reason = REASONS[code]
     elif status == 403:
@@ -66,7 +57,7 @@ def permanent_error_for(error: discord.HTTPException) -> PermanentSendError:
     else:
         reason = f"Discord refused the message: {status} {(error.text or '')[:200]}".strip()
     unreachable = status in (403, 404) and code != UNKNOWN_MESSAGE
-    return PermanentSendError(reason, code=code, status=status, target_unreachable=unreachable)
+    return PermanentSendError(reason, target_unreachable=unreachable)
 
 
 async def call_discord(request: Callable[[], Awaitable[T]]) -> T:
@@ -96,91 +87,13 @@ async def call_discord(request: Callable[[], Awaitable[T]]) -> T:
 NONCE_TRUST_S = 60.0
 #: How long a maybe-sent delivery waits for the gateway (the channel's permissions) to load.
 READY_TIMEOUT_S = 30.0
+#: How many of a target's newest messages are searched for one an earlier attempt sent.
+HISTORY_LIMIT = 100
 
 HISTORY_UNREADABLE = (
     "not sent again: an earlier attempt may already be in the channel and I cannot check "
     "without Read Message History there (grant it to my role, as the README's invite does)"
 )
-
-
-class HistoryCheck:
-    """Whether a send that may have gone through can be looked for, and what to do if not.
-
-    Exactly once rests on reading the channel after a crash or a lost answer: the nonce only
-    makes Discord drop a repeat for a few minutes, and Discord keeps no nonce in the history.
-    Without Read Message History Discord answers a history request with an empty list (not an
-    error), which would read as "not posted" and resend. So the permission is checked first:
-
-    - readable (or a DM): look in the history;
-    - unreadable, and this process sent the same nonce less than `NONCE_TRUST_S` ago: send
-      again; Discord returns the message it already has instead of posting twice;
-    - unreadable otherwise (a restart, an outage, a long backoff): the delivery fails with
-      `HISTORY_UNREADABLE` (logged, kept in the delivery's last_error) rather than being sent
-      again. A duplicate in a community channel is visible to everyone and cannot be taken
-      back; the missed post is named in the log, `digestbot doctor` names the missing
-      permission, and the README's invite grants it, so with the README's permissions this
-      never happens.
-    """
-
-    def __init__(
-        self,
-        client: discord.Client,
-        *,
-        monotonic: Callable[[], float] = time.monotonic,
-        ready_timeout_s: float = READY_TIMEOUT_S,
-    ) -> None:
-        self._client = client
-        self._monotonic = monotonic
-        self._ready_timeout_s = ready_timeout_s
-        self._sent_at: dict[str, float] = {}  # nonce → when this process last sent it
-
-    def note_send(self, nonce: str) -> None:
-        """Called just before a message with `nonce` goes out."""
-        now = self._monotonic()
-        stale = [n for n, at in self._sent_at.items() if now - at > NONCE_TRUST_S]
-        for old in stale:
-            del self._sent_at[old]
-        self._sent_at[nonce] = now
-
-    async def should_look(self, delivery: DeliveryRow, nonce: str) -> bool:
-        """True: look in the history. False: a resend with `nonce` is safe without looking.
-        Raises PermanentSendError (this delivery only) when neither is possible."""
-        if delivery.target_kind != "channel":
-            return True  # a DM's history is always readable
-        readable = await self._history_readable(delivery.target_id)
-        if readable is not False:
-            return True  # readable, or an unknown channel: the request itself will say
-        sent_at = self._sent_at.get(nonce)
-        if sent_at is not None and self._monotonic() - sent_at < NONCE_TRUST_S:
-            log.info(
-                "delivery %d: cannot read channel %d's history; resending within the nonce "
-                "window (Discord drops a repeat)",
-                delivery.id,
-                delivery.target_id,
-            )
-            return False
-        log.warning(
-            "delivery %d to channel %d: %s", delivery.id, delivery.target_id, HISTORY_UNREADABLE
-        )
-        raise PermanentSendError(
-            HISTORY_UNREADABLE, code=MISSING_ACCESS, status=403, target_unreachable=False
-        )
-
-    async def _history_readable(self, channel_id: int) -> bool | None:
-        """Read Message History in the cached channel (None: the channel is not known)."""
-        channel = self._client.get_channel(channel_id)
-        if channel is None and not self._client.is_ready():
-            try:
-                await asyncio.wait_for(self._client.wait_until_ready(), self._ready_timeout_s)
-            except TimeoutError:
-                raise RetryableSendError(
-                    "not connected to Discord yet: cannot tell whether I may read the "
-                    "channel's history"
-                ) from None
-            channel = self._client.get_channel(channel_id)
-        if isinstance(channel, discord.abc.GuildChannel | discord.Thread):
-            return channel.permissions_for(channel.guild.me).read_message_history
-        return None
 
 
 def fingerprint(content: str | None, embeds: Sequence[Embed | discord.Embed]) -> tuple[object, ...]:
@@ -193,20 +106,30 @@ def fingerprint(content: str | None, embeds: Sequence[Embed | discord.Embed]) ->
 
 
 class DiscordSender:
-    """The Sender for a connected discord.py client."""
+    """The Sender for a connected discord.py client.
 
-    def __init__(
-        self,
-        client: discord.Client,
-        *,
-        dm_channels: DMChannelBook | None = None,
-        history_limit: int = 100,
-    ) -> None:
+    Exactly once rests on reading the channel after a crash or a lost answer: the nonce only
+    makes Discord drop a repeat for a few minutes, and Discord keeps no nonce in the history.
+    Without Read Message History Discord answers a history request with an empty list (not an
+    error), which would read as "not posted" and resend. So before looking, the permission is
+    checked (`_should_look`):
+
+    - readable (or a DM): look in the history;
+    - unreadable, and this process sent the same nonce less than `NONCE_TRUST_S` ago: send
+      again; Discord returns the message it already has instead of posting twice;
+    - unreadable otherwise (a restart, an outage, a long backoff): the delivery fails with
+      `HISTORY_UNREADABLE` (logged, kept in the delivery's last_error) rather than being sent
+      again. A duplicate in a community channel is visible to everyone and cannot be taken
+      back; the missed post is named in the log, `digestbot doctor` names the missing
+      permission, and the README's invite grants it, so with the README's permissions this
+      never happens.
+    """
+
+    def __init__(self, client: discord.Client, *, dm_channels: DMChannelBook | None = None):
         self._client = client
         self._book = dm_channels
-        self._history_limit = history_limit
         self._dm_channels: dict[int, int] = {}  # user id → DM channel id, this process
-        self.history_check = HistoryCheck(client)
+        self._sent_at: dict[str, float] = {}  # nonce → when this process last sent it
 
     async def _destination(self, delivery: DeliveryRow) -> discord.PartialMessageable:
         if delivery.target_kind == "channel":
@@ -232,12 +155,14 @@ class DiscordSender:
         self._dm_channels[user_id] = dm_id
         return self._client.get_partial_messageable(dm_id, type=discord.ChannelType.private)
 
-    async def send(self, delivery: DeliveryRow, message: Message, *, nonce: str) -> SentMessage:
+    async def send(self, delivery: DeliveryRow, message: Message, *, nonce: str) -> int:
         destination = await self._destination(delivery)
         kwargs = send_kwargs(message)
-        self.history_check.note_send(nonce)
-        sent = await call_discord(lambda: destination.send(nonce=nonce, **kwargs))
-        return SentMessage(sent.id, sent.channel.id)
+        now = time.monotonic()
+        for old in [n for n, at in self._sent_at.items() if now - at > NONCE_TRUST_S]:
+            del self._sent_at[old]
+        self._sent_at[nonce] = now
+        return (await call_discord(lambda: destination.send(nonce=nonce, **kwargs))).id
 
     async def find_existing(
         self, delivery: DeliveryRow, message: Message, *, nonce: str
@@ -245,13 +170,10 @@ class DiscordSender:
         """Look through the target's newest messages (back to when the delivery was queued)
         for one of ours carrying `nonce` or the same text and embeds. The outbox sends a
         target's messages one at a time in order, so an unconfirmed one is among the newest
-        messages the bot posted there. Without Read Message History there, see
-        `HistoryCheck`; a 403/404 on the history request means the target itself cannot be
-        reached and is raised as such."""
+        messages the bot posted there. A 403/404 on the history request means the target
+        itself cannot be reached and is raised as such."""
         me = self._client.user
-        if me is None:
-            return None
-        if not await self.history_check.should_look(delivery, nonce):
+        if me is None or not await self._should_look(delivery, nonce):
             return None
         destination = await self._destination(delivery)
         wanted = fingerprint(message.content, message.embeds)
@@ -261,7 +183,7 @@ class DiscordSender:
         since = datetime.fromtimestamp(delivery.created_at - 60, tz=UTC)
 
         async def scan() -> int | None:
-            async for posted in destination.history(limit=self._history_limit):
+            async for posted in destination.history(limit=HISTORY_LIMIT):
                 if posted.created_at < since:
                     return None
                 if posted.author.id != me.id:
@@ -275,6 +197,44 @@ class DiscordSender:
             return None
 
         return await call_discord(scan)
+
+    async def _should_look(self, delivery: DeliveryRow, nonce: str) -> bool:
+        """True: look in the history. False: a resend with `nonce` is safe without looking.
+        Raises PermanentSendError (this delivery only) when neither is possible."""
+        if delivery.target_kind != "channel":
+            return True  # a DM's history is always readable
+        readable = await self._history_readable(delivery.target_id)
+        if readable is not False:
+            return True  # readable, or an unknown channel: the request itself will say
+        sent_at = self._sent_at.get(nonce)
+        if sent_at is not None and time.monotonic() - sent_at < NONCE_TRUST_S:
+            log.info(
+                "delivery %d: cannot read channel %d's history; resending within the nonce "
+                "window (Discord drops a repeat)",
+                delivery.id,
+                delivery.target_id,
+            )
+            return False
+        log.warning(
+            "delivery %d to channel %d: %s", delivery.id, delivery.target_id, HISTORY_UNREADABLE
+        )
+        raise PermanentSendError(HISTORY_UNREADABLE, target_unreachable=False)
+
+    async def _history_readable(self, channel_id: int) -> bool | None:
+        """Read Message History in the cached channel (None: the channel is not known)."""
+        channel = self._client.get_channel(channel_id)
+        if channel is None and not self._client.is_ready():
+            try:
+                await asyncio.wait_for(self._client.wait_until_ready(), READY_TIMEOUT_S)
+            except TimeoutError:
+                raise RetryableSendError(
+                    "not connected to Discord yet: cannot tell whether I may read the "
+                    "channel's history"
+                ) from None
+            channel = self._client.get_channel(channel_id)
+        if isinstance(channel, discord.abc.GuildChannel | discord.Thread):
+            return channel.permissions_for(channel.guild.me).read_message_history
+        return None
 
     async def system_channel_for(self, guild_id: int) -> int | None:
         guild = self._client.get_guild(guild_id)

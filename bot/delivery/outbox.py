@@ -28,7 +28,6 @@ import random
 import time
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
-from typing import Protocol
 
 from bot.delivery.senders import PermanentSendError, RetryableSendError, Sender
 from bot.model import DeliveryKind, DeliveryRow, Message, SubscriptionRow
@@ -46,11 +45,9 @@ class Cancelled(Exception):
     """There is nothing to send for this delivery any more (e.g. its item was pruned)."""
 
 
-class Composer(Protocol):
-    async def __call__(self, delivery: DeliveryRow) -> Sequence[Message]:
-        """The messages of `delivery`, in sending order ([]: nothing to send, e.g. the
-        member unfollowed every matched topic). Raises Cancelled when it can never be sent."""
-        ...
+# The messages of a delivery, in sending order ([]: nothing to send, e.g. the member
+# unfollowed every matched topic). Raises Cancelled when it can never be sent.
+Composer = Callable[[DeliveryRow], Awaitable[Sequence[Message]]]
 
 
 @dataclass(frozen=True, slots=True)
@@ -91,39 +88,6 @@ class OutboxHooks:
     heartbeat: Callable[[], None] = lambda: None
 
 
-@dataclass(frozen=True, slots=True)
-class _PassResult:
-    processed: int
-    wait_s: float | None  # something is due but held back by pacing for this long
-
-
-class _Pacer:
-    """A global minimum spacing between requests, and a sliding window per target."""
-
-    def __init__(self, settings: OutboxSettings, clock: OutboxClock) -> None:
-        self._global = SlidingWindow(1, 1.0 / settings.rate_per_s, clock.monotonic)
-        self._targets = SlidingWindow(
-            settings.channel_burst, settings.channel_window_s, clock.monotonic
-        )
-        self._sleep = clock.sleep
-        self._lock = asyncio.Lock()
-
-    async def request_slot(self) -> None:
-        """Wait for the next global request slot."""
-        async with self._lock:
-            wait = self._global.wait()
-            if wait > 0:
-                await self._sleep(wait)
-            self._global.record()
-
-    def target_wait(self, target: tuple[str, int]) -> float:
-        """Seconds until `target` may get another send (0: now)."""
-        return self._targets.wait(target)
-
-    def record_send(self, target: tuple[str, int]) -> None:
-        self._targets.record(target)
-
-
 class Outbox:
     """Sends the deliveries queued in the store through a Sender."""
 
@@ -144,10 +108,23 @@ class Outbox:
         self._clock = clock.wall
         self._sleep = clock.sleep
         self._jitter = clock.jitter
-        self._pacer = _Pacer(settings, clock)
+        # Pacing: a global minimum spacing between requests, and a sliding window per target.
+        self._requests = SlidingWindow(1, 1.0 / settings.rate_per_s, clock.monotonic)
+        self._request_lock = asyncio.Lock()
+        self._targets = SlidingWindow(
+            settings.channel_burst, settings.channel_window_s, clock.monotonic
+        )
         self._hooks = hooks
         self._wake = asyncio.Event()
         self._recovered = False
+
+    async def _request_slot(self) -> None:
+        """Wait for the next global request slot."""
+        async with self._request_lock:
+            wait = self._requests.wait()
+            if wait > 0:
+                await self._sleep(wait)
+            self._requests.record()
 
     def wake(self) -> None:
         """Look for due deliveries now (new items were just queued)."""
@@ -175,12 +152,10 @@ class Outbox:
             self._hooks.heartbeat()
             try:
                 await self.recover()
-                result = await self._pass()
-                if result.processed:
+                processed, held_s = await self._pass()
+                if processed:
                     continue
-                timeout = self._settings.idle_s
-                if result.wait_s is not None:
-                    timeout = min(timeout, result.wait_s)
+                timeout = min(self._settings.idle_s, held_s or self._settings.idle_s)
                 next_due = await self._store.deliveries.next_due_at()
                 if next_due is not None:
                     timeout = min(timeout, max(0.0, next_due - self._clock()))
@@ -197,34 +172,33 @@ class Outbox:
             for waiter in waiters:
                 waiter.cancel()
 
-    async def drain(self, until_empty: bool = True) -> int:
-        """Send what is due now; with `until_empty`, keep going (waiting out per-target
-        pacing) until nothing is due. Returns how many deliveries were handled."""
+    async def drain(self) -> int:
+        """Send what is due now, and what falls due while waiting out per-target pacing,
+        until nothing is due. Returns how many deliveries were handled."""
         await self.recover()
         total = 0
         while True:
-            result = await self._pass()
-            total += result.processed
-            if not until_empty:
-                return total
-            if result.processed:
-                continue
-            if result.wait_s is None:
-                return total
-            await self._sleep(result.wait_s)
+            processed, held_s = await self._pass()
+            total += processed
+            if not processed:
+                if held_s is None:
+                    return total
+                await self._sleep(held_s)
 
-    async def _pass(self) -> _PassResult:
+    async def _pass(self) -> tuple[int, float | None]:
+        """One batch of due deliveries: how many were handled, and (when none was ready) how
+        long pacing holds back the next one that is due (None: nothing is due)."""
         due = await self._store.deliveries.due(self._clock(), self._settings.batch_size)
         ready: list[DeliveryRow] = []
         wait_s: float | None = None
         for delivery in due:
-            hold = self._pacer.target_wait((delivery.target_kind, delivery.target_id))
+            hold = self._targets.wait((delivery.target_kind, delivery.target_id))
             if hold > 0:
                 wait_s = hold if wait_s is None else min(wait_s, hold)
             else:
                 ready.append(delivery)
         if not ready:
-            return _PassResult(0, wait_s)
+            return 0, wait_s
         slots = asyncio.Semaphore(self._settings.concurrency)
 
         async def one(delivery: DeliveryRow) -> bool:
@@ -246,7 +220,7 @@ class Outbox:
                     return True
 
         handled = await asyncio.gather(*(one(d) for d in ready))
-        return _PassResult(sum(handled), wait_s)
+        return sum(handled), wait_s
 
     async def _deliver(self, delivery: DeliveryRow) -> bool:
         """One attempt at one delivery. False if it was not ours to send any more."""
@@ -289,29 +263,18 @@ class Outbox:
             message = messages[index]
             existing = None
             if index == resume_at and delivery.maybe_sent:
-                await self._pacer.request_slot()
+                await self._request_slot()
                 existing = await self._sender.find_existing(delivery, message, nonce=nonce)
                 if existing is not None:
                     log.info("delivery %d was already posted (message %d)", delivery.id, existing)
             if existing is None:
-                await self._pacer.request_slot()
-                self._pacer.record_send(target)
-                existing = (await self._sender.send(delivery, message, nonce=nonce)).message_id
+                await self._request_slot()
+                self._targets.record(target)
+                existing = await self._sender.send(delivery, message, nonce=nonce)
             done.append(existing)
             if several:
                 await self._store.deliveries.save_progress(delivery.id, done)
         return done[0] if done else None
-
-    def backoff(self, attempt: int, retry_after: float | None = None) -> float:
-        """Seconds before attempt `attempt + 1`: what Discord asked for (plus up to a second
-        of jitter), else exponential from `backoff_base_s`, capped, with jitter (half to full
-        length)."""
-        if retry_after is not None:
-            return max(0.0, retry_after) + self._jitter()
-        exponential = min(
-            self._settings.backoff_cap_s, self._settings.backoff_base_s * 2.0 ** max(0, attempt - 1)
-        )
-        return exponential * (0.5 + 0.5 * self._jitter())
 
     async def _retry(
         self,
@@ -321,7 +284,13 @@ class Outbox:
         retry_after: float | None,
         maybe_sent: bool,
     ) -> None:
-        delay = self.backoff(attempt, retry_after)
+        """Retry after what Discord asked for (plus up to a second of jitter), else after an
+        exponential backoff from `backoff_base_s`, capped, with jitter (half to full length)."""
+        if retry_after is not None:
+            delay = max(0.0, retry_after) + self._jitter()
+        else:
+            exponential = self._settings.backoff_base_s * 2.0 ** max(0, attempt - 1)
+            delay = min(self._settings.backoff_cap_s, exponential) * (0.5 + 0.5 * self._jitter())
         log.info(
             "delivery %d: %s; retry in %.1fs (attempt %d)", delivery.id, reason, delay, attempt
         )
@@ -365,7 +334,11 @@ class Outbox:
             titles.append(f"**{fit_text(name, 100)}**")
         if len(active) > PAUSED_NOTICE_TITLES:
             titles.append(f"and {len(active) - PAUSED_NOTICE_TITLES} more")
-        text = pause_notice_text(delivery.target_id, reason, titles)
+        text = (
+            f"I could not post in <#{delivery.target_id}>: {reason}. "
+            f"Paused there: {', '.join(titles)}. Once that is fixed, run `/feed add` in "
+            "that channel again and the posts resume."
+        )
         notices = [
             Notice("user", user_id, text, f"notice:paused:{delivery.id}:u:{user_id}", guild_id)
             for user_id in sorted({s.added_by for s in active if s.added_by is not None})
@@ -379,12 +352,3 @@ class Outbox:
             key = f"notice:paused:{delivery.id}:sys"
             notices.append(Notice("channel", system_channel, text, key, guild_id))
         return notices
-
-
-def pause_notice_text(channel_id: int, reason: str, feed_titles: Sequence[str]) -> str:
-    """The words of a pause notice (`feed_titles` already made safe)."""
-    return (
-        f"I could not post in <#{channel_id}>: {reason}. "
-        f"Paused there: {', '.join(feed_titles)}. Once that is fixed, run `/feed add` in "
-        "that channel again and the posts resume."
-    )

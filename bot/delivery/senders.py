@@ -8,18 +8,11 @@ will be).
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import Callable
 from typing import Protocol
 
+from bot.delivery.terminal import to_text
 from bot.model import DeliveryRow, Message
-
-
-@dataclass(frozen=True, slots=True)
-class SentMessage:
-    """What Discord confirmed. `message_id` is None where there is none (console)."""
-
-    message_id: int | None
-    channel_id: int | None = None
 
 
 class PermanentSendError(Exception):
@@ -29,18 +22,9 @@ class PermanentSendError(Exception):
     outbox pauses the target; otherwise only this one message is refused (e.g. a 400).
     """
 
-    def __init__(
-        self,
-        reason: str,
-        *,
-        code: int | None = None,
-        status: int | None = None,
-        target_unreachable: bool = True,
-    ) -> None:
+    def __init__(self, reason: str, *, target_unreachable: bool = True) -> None:
         super().__init__(reason)
         self.reason = reason
-        self.code = code
-        self.status = status
         self.target_unreachable = target_unreachable
 
 
@@ -61,8 +45,9 @@ class RetryableSendError(Exception):
 
 
 class Sender(Protocol):
-    async def send(self, delivery: DeliveryRow, message: Message, *, nonce: str) -> SentMessage:
-        """Post `message` to the delivery's target (a channel, or a member's DM)."""
+    async def send(self, delivery: DeliveryRow, message: Message, *, nonce: str) -> int | None:
+        """Post `message` to the delivery's target (a channel, or a member's DM); the id
+        Discord gave it (None where there is none: console)."""
         ...
 
     async def find_existing(
@@ -79,3 +64,25 @@ class Sender(Protocol):
     async def guild_name(self, guild_id: int) -> str | None:
         """The guild's name as the bot sees it, or None (a topic DM names its server)."""
         ...
+
+
+class ConsoleSender:
+    """Console mode's sender: every delivery is printed (the terminal is the only channel)."""
+
+    def __init__(self, write: Callable[[str], None]) -> None:
+        self._write = write
+
+    async def send(self, delivery: DeliveryRow, message: Message, *, nonce: str) -> int | None:
+        self._write(to_text(message))
+        return None
+
+    async def find_existing(
+        self, delivery: DeliveryRow, message: Message, *, nonce: str
+    ) -> int | None:
+        return None
+
+    async def system_channel_for(self, guild_id: int) -> int | None:
+        return None
+
+    async def guild_name(self, guild_id: int) -> str | None:
+        return None

@@ -21,19 +21,14 @@ DAY_S = 86400.0
 RETENTION_EVERY_S = 6 * 3600.0
 
 
-def _say(text: str) -> None:
-    print(text, flush=True)
-
-
 def _complain(text: str) -> None:
     print(f"digestbot: {text}", file=sys.stderr, flush=True)
 
 
-def backup_destination(dest: Path, now: datetime | None = None) -> Path:
+def backup_destination(dest: Path) -> Path:
     """`dest` itself, or a timestamped file inside it when it is a directory."""
     if dest.is_dir():
-        stamp = (now or datetime.now(UTC)).strftime("%Y%m%d-%H%M%S")
-        return dest / f"digestbot-{stamp}.db"
+        return dest / f"digestbot-{datetime.now(UTC):%Y%m%d-%H%M%S}.db"
     return dest
 
 
@@ -71,9 +66,10 @@ async def cmd_backup(settings: Settings, dest: Path, *, overwrite: bool = False)
             "the database itself may be damaged: run digestbot doctor"
         )
         return 1
-    _say(
+    print(
         f"Backup written to {target} ({result.size_bytes / 1024 / 1024:.1f} MiB in "
-        f"{result.seconds:.2f}s); integrity check passed."
+        f"{result.seconds:.2f}s); integrity check passed.",
+        flush=True,
     )
     return 0
 
@@ -92,9 +88,10 @@ async def cmd_prune(settings: Settings, days: int | None) -> int:
         count = await prune(store.db, time.time() - days * DAY_S)
     finally:
         await store.close()
-    _say(
+    print(
         f"Pruned {count} item(s) older than {days} day(s); their ids are kept so they are "
-        "never posted again."
+        "never posted again.",
+        flush=True,
     )
     return 0
 

@@ -7,6 +7,7 @@ import asyncio
 import os
 import shutil
 import sqlite3
+from collections.abc import AsyncIterator, Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
@@ -39,157 +40,132 @@ class Finding:
         return text
 
 
-def _config_findings(settings: Settings) -> list[Finding]:
-    found: list[Finding] = []
+def _config_findings(settings: Settings) -> Iterator[Finding]:
+    area = "configuration"
     token = settings.discord_token
     if token is None:
-        found.append(
-            Finding(
-                "info",
-                "configuration",
-                "DISCORD_TOKEN is not set: the bot runs in console mode (no Discord).",
-                "Set DISCORD_TOKEN to the bot token from the Developer Portal to post to Discord.",
-            )
+        yield Finding(
+            "info",
+            area,
+            "DISCORD_TOKEN is not set: the bot runs in console mode (no Discord).",
+            "Set DISCORD_TOKEN to the bot token from the Developer Portal to post to Discord.",
         )
     elif token.lower().startswith("bot ") or any(c.isspace() for c in token):
-        found.append(
-            Finding(
-                "error",
-                "configuration",
-                "DISCORD_TOKEN contains spaces or starts with 'Bot '.",
-                "Set DISCORD_TOKEN to the bare token only (Developer Portal → Bot → Reset Token).",
-            )
+        yield Finding(
+            "error",
+            area,
+            "DISCORD_TOKEN contains spaces or starts with 'Bot '.",
+            "Set DISCORD_TOKEN to the bare token only (Developer Portal → Bot → Reset Token).",
         )
     elif token.count(".") != 2:
-        found.append(
-            Finding(
-                "warning",
-                "configuration",
-                "DISCORD_TOKEN does not look like a bot token (three parts separated by dots).",
-                "Copy the token from Developer Portal → Bot → Reset Token; not the client "
-                "secret or the application id.",
-            )
+        yield Finding(
+            "warning",
+            area,
+            "DISCORD_TOKEN does not look like a bot token (three parts separated by dots).",
+            "Copy the token from Developer Portal → Bot → Reset Token; not the client "
+            "secret or the application id.",
         )
     else:
-        found.append(Finding("ok", "configuration", "DISCORD_TOKEN is set."))
+        yield Finding("ok", area, "DISCORD_TOKEN is set.")
     if settings.llm_api_key and not settings.llm_base_url:
-        found.append(
-            Finding(
-                "warning",
-                "configuration",
-                "DIGESTBOT_LLM_API_KEY is set but AI summaries are off.",
-                "Also set DIGESTBOT_LLM_BASE_URL and DIGESTBOT_LLM_MODEL, or remove the key.",
-            )
+        yield Finding(
+            "warning",
+            area,
+            "DIGESTBOT_LLM_API_KEY is set but AI summaries are off.",
+            "Also set DIGESTBOT_LLM_BASE_URL and DIGESTBOT_LLM_MODEL, or remove the key.",
         )
     if settings.poll_interval_s < 60:
-        found.append(
-            Finding(
-                "warning",
-                "configuration",
-                f"DIGESTBOT_POLL_INTERVAL is {settings.poll_interval_s:g}s: feed hosts may "
-                "block a bot that polls this often.",
-                "Use 15m (the default) or more outside of tests.",
-            )
+        yield Finding(
+            "warning",
+            area,
+            f"DIGESTBOT_POLL_INTERVAL is {settings.poll_interval_s:g}s: feed hosts may "
+            "block a bot that polls this often.",
+            "Use 15m (the default) or more outside of tests.",
         )
     if settings.retention_days is not None:
-        found.append(
-            Finding(
-                "info",
-                "configuration",
-                f"Items older than {settings.retention_days} days are pruned "
-                "(DIGESTBOT_RETENTION_DAYS).",
-            )
+        yield Finding(
+            "info",
+            area,
+            f"Items older than {settings.retention_days} days are pruned "
+            "(DIGESTBOT_RETENTION_DAYS).",
         )
-    return found
 
 
-def _database_findings(path: Path, report: SchemaReport) -> list[Finding]:
+def _database_findings(path: Path, report: SchemaReport) -> Iterator[Finding]:
     area = "database"
     if not report.exists:
         folder = _existing_ancestor(path.parent)
         if not os.access(folder, os.W_OK):
-            return [
-                Finding(
-                    "error",
-                    area,
-                    f"{path} does not exist and {folder} is not writable, so it cannot be created.",
-                    "Point DIGESTBOT_DB at a writable place (the image uses /data, a volume).",
-                )
-            ]
-        return [Finding("info", area, f"{path} does not exist yet; the bot creates it on start.")]
+            yield Finding(
+                "error",
+                area,
+                f"{path} does not exist and {folder} is not writable, so it cannot be created.",
+                "Point DIGESTBOT_DB at a writable place (the image uses /data, a volume).",
+            )
+        else:
+            yield Finding("info", area, f"{path} does not exist yet; the bot creates it on start.")
+        return
     if report.error is not None:
-        return [
-            Finding(
-                "error",
-                area,
-                f"{path} cannot be read as an SQLite database: {report.error}.",
-                "Restore the latest backup (made with `digestbot backup`), or point "
-                "DIGESTBOT_DB at the right file.",
-            )
-        ]
+        yield Finding(
+            "error",
+            area,
+            f"{path} cannot be read as an SQLite database: {report.error}.",
+            "Restore the latest backup (made with `digestbot backup`), or point "
+            "DIGESTBOT_DB at the right file.",
+        )
+        return
     if report.foreign:
-        return [
-            Finding(
-                "error",
-                area,
-                f"{path} is an SQLite database of another application; digestbot will not "
-                "write into it.",
-                "Point DIGESTBOT_DB at a new file or at digestbot's own database.",
-            )
-        ]
-    found: list[Finding] = []
+        yield Finding(
+            "error",
+            area,
+            f"{path} is an SQLite database of another application; digestbot will not "
+            "write into it.",
+            "Point DIGESTBOT_DB at a new file or at digestbot's own database.",
+        )
+        return
     if report.too_new:
-        found.append(
-            Finding(
-                "error",
-                area,
-                f"The schema version is {report.version}, newer than this digestbot "
-                f"(it knows up to {report.code_version}): a newer digestbot wrote this file.",
-                "Upgrade digestbot, or restore a backup made by this version.",
-            )
+        yield Finding(
+            "error",
+            area,
+            f"The schema version is {report.version}, newer than this digestbot "
+            f"(it knows up to {report.code_version}): a newer digestbot wrote this file.",
+            "Upgrade digestbot, or restore a backup made by this version.",
         )
     elif report.behind:
-        found.append(
-            Finding(
-                "info",
-                area,
-                f"The schema version is {report.version}; the next start migrates it to "
-                f"{report.code_version}.",
-                "Take a backup first: digestbot backup PATH.",
-            )
+        yield Finding(
+            "info",
+            area,
+            f"The schema version is {report.version}; the next start migrates it to "
+            f"{report.code_version}.",
+            "Take a backup first: digestbot backup PATH.",
         )
     else:
-        found.append(Finding("ok", area, f"Schema version {report.version} matches the code."))
+        yield Finding("ok", area, f"Schema version {report.version} matches the code.")
     if report.journal_mode != "wal":
-        found.append(
-            Finding(
-                "warning",
-                area,
-                f"The journal mode is {report.journal_mode or 'unknown'}, not WAL: readers "
-                "and the writer would block each other.",
-                "Start the bot once (it switches the file to WAL), and keep other tools from "
-                "changing the journal mode.",
-            )
+        yield Finding(
+            "warning",
+            area,
+            f"The journal mode is {report.journal_mode or 'unknown'}, not WAL: readers "
+            "and the writer would block each other.",
+            "Start the bot once (it switches the file to WAL), and keep other tools from "
+            "changing the journal mode.",
         )
     else:
-        found.append(Finding("ok", area, "WAL mode is on."))
+        yield Finding("ok", area, "WAL mode is on.")
     problems = integrity_check(path)
     if problems:
         shown = "; ".join(problems[:3]) + (
             f" (and {len(problems) - 3} more)" if len(problems) > 3 else ""
         )
-        found.append(
-            Finding(
-                "error",
-                area,
-                f"The integrity check failed: {shown}.",
-                "Stop the bot and keep a copy of the file. Then restore the latest backup, or "
-                f"salvage what is left: sqlite3 {path} .recover | sqlite3 recovered.db",
-            )
+        yield Finding(
+            "error",
+            area,
+            f"The integrity check failed: {shown}.",
+            "Stop the bot and keep a copy of the file. Then restore the latest backup, or "
+            f"salvage what is left: sqlite3 {path} .recover | sqlite3 recovered.db",
         )
     else:
-        found.append(Finding("ok", area, "The integrity check passed."))
-    return found
+        yield Finding("ok", area, "The integrity check passed.")
 
 
 def _existing_ancestor(folder: Path) -> Path:
@@ -199,7 +175,7 @@ def _existing_ancestor(folder: Path) -> Path:
     return folder
 
 
-def _disk_findings(path: Path) -> list[Finding]:
+def _disk_findings(path: Path) -> Iterator[Finding]:
     folder = _existing_ancestor(path.parent)
     usage = shutil.disk_usage(folder)
     db_bytes = sum(
@@ -207,35 +183,22 @@ def _disk_findings(path: Path) -> list[Finding]:
     )
     free = f"{usage.free / MIB:,.0f} MiB free in {folder}"
     if usage.free < DISK_ERROR_BYTES:
-        return [
-            Finding(
-                "error",
-                "disk",
-                f"Only {free}: writes (and backups) will fail soon.",
-                "Free disk space or move DIGESTBOT_DB to a larger volume.",
-            )
-        ]
-    if usage.free < max(DISK_WARNING_BYTES, 2 * db_bytes):
-        return [
-            Finding(
-                "warning",
-                "disk",
-                f"{free}; the database takes {db_bytes / MIB:,.1f} MiB.",
-                "Keep at least twice the database size free (backups and VACUUM need it); "
-                "DIGESTBOT_RETENTION_DAYS prunes old items.",
-            )
-        ]
-    return [Finding("ok", "disk", f"{free}.")]
-
-
-def _unreachable(exc: BaseException) -> Finding:
-    return Finding(
-        "warning",
-        "discord",
-        f"Discord could not be reached ({exc or type(exc).__name__}); the token and channel "
-        "permissions were not checked.",
-        "Check the machine's network and DNS, or run `digestbot doctor --offline`.",
-    )
+        yield Finding(
+            "error",
+            "disk",
+            f"Only {free}: writes (and backups) will fail soon.",
+            "Free disk space or move DIGESTBOT_DB to a larger volume.",
+        )
+    elif usage.free < max(DISK_WARNING_BYTES, 2 * db_bytes):
+        yield Finding(
+            "warning",
+            "disk",
+            f"{free}; the database takes {db_bytes / MIB:,.1f} MiB.",
+            "Keep at least twice the database size free (backups and VACUUM need it); "
+            "DIGESTBOT_RETENTION_DAYS prunes old items.",
+        )
+    else:
+        yield Finding("ok", "disk", f"{free}.")
 
 
 async def _discord_findings(settings: Settings, token: str) -> list[Finding]:
@@ -277,41 +240,19 @@ async def _discord_findings(settings: Settings, token: str) -> list[Finding]:
                     "Use the token of the application's bot user (Developer Portal → Bot).",
                 )
             )
-        return found + await _channel_findings(settings, client)
+        return found + [f async for f in _channel_findings(settings, client, me.id)]
     except (aiohttp.ClientError, OSError, TimeoutError) as exc:
-        return [_unreachable(exc)]
+        return [
+            Finding(
+                "warning",
+                area,
+                f"Discord could not be reached ({exc or type(exc).__name__}); the token and "
+                "channel permissions were not checked.",
+                "Check the machine's network and DNS, or run `digestbot doctor --offline`.",
+            )
+        ]
     finally:
         await client.close()
-
-
-async def _channel_findings(settings: Settings, client: discord.Client) -> list[Finding]:
-    area = "discord"
-    try:
-        channels = await asyncio.to_thread(subscribed_channels, settings.db_path)
-    except sqlite3.Error as exc:
-        return [Finding("warning", area, f"Subscriptions could not be read: {exc}.")]
-    if not channels:
-        return [Finding("info", area, "No channel subscribes to a feed yet.")]
-    found: list[Finding] = []
-    guilds: dict[int, _Guild | None] = {}
-    for guild_id, channel_id in channels:
-        if guild_id not in guilds:
-            guilds[guild_id] = await _guild(client, guild_id)
-            if guilds[guild_id] is None:
-                found.append(
-                    Finding(
-                        "error",
-                        area,
-                        f"The bot is not in server {guild_id} any more, which has subscribed "
-                        "channels.",
-                        "Invite the bot again (README: Running it on Discord), or remove "
-                        "those subscriptions.",
-                    )
-                )
-        guild = guilds[guild_id]
-        if guild is not None:
-            found.append(await _channel_finding(client, guild, channel_id))
-    return found
 
 
 @dataclass(frozen=True, slots=True)
@@ -319,20 +260,40 @@ class _Guild:
     """A guild as discord.py fetched it: its channels and the bot as its member."""
 
     me: discord.Member
-    channels: dict[int, discord.abc.GuildChannel]
+    channels: Mapping[int, discord.abc.GuildChannel]
 
 
-async def _guild(client: discord.Client, guild_id: int) -> _Guild | None:
-    """None when the bot is not a member of the guild."""
-    me = client.user
-    assert me is not None
+async def _channel_findings(
+    settings: Settings, client: discord.Client, my_id: int
+) -> AsyncIterator[Finding]:
+    area = "discord"
     try:
-        guild = await client.fetch_guild(guild_id)
-        member = await guild.fetch_member(me.id)
-        channels = await guild.fetch_channels()
-    except (discord.Forbidden, discord.NotFound):
-        return None
-    return _Guild(member, {channel.id: channel for channel in channels})
+        channels = await asyncio.to_thread(subscribed_channels, settings.db_path)
+    except sqlite3.Error as exc:
+        yield Finding("warning", area, f"Subscriptions could not be read: {exc}.")
+        return
+    if not channels:
+        yield Finding("info", area, "No channel subscribes to a feed yet.")
+    guilds: dict[int, _Guild | None] = {}
+    for guild_id, channel_id in channels:
+        if guild_id not in guilds:
+            try:  # None when the bot is not a member of the guild
+                guild = await client.fetch_guild(guild_id)
+                member = await guild.fetch_member(my_id)
+                fetched = {channel.id: channel for channel in await guild.fetch_channels()}
+                guilds[guild_id] = _Guild(member, fetched)
+            except (discord.Forbidden, discord.NotFound):
+                guilds[guild_id] = None
+                yield Finding(
+                    "error",
+                    area,
+                    f"The bot is not in server {guild_id} any more, which has subscribed channels.",
+                    "Invite the bot again (README: Running it on Discord), or remove "
+                    "those subscriptions.",
+                )
+        known = guilds[guild_id]
+        if known is not None:
+            yield await _channel_finding(client, known, channel_id)
 
 
 async def _channel_finding(client: discord.Client, guild: _Guild, channel_id: int) -> Finding:
@@ -355,21 +316,23 @@ async def _channel_finding(client: discord.Client, guild: _Guild, channel_id: in
         if isinstance(fetched, discord.Thread):
             thread = fetched
             channel = guild.channels.get(fetched.parent_id)
-    if channel is None:
-        return _cannot_see(channel_id, where)
-    perms = channel.permissions_for(guild.me)
-    if not perms.view_channel:
-        return _cannot_see(channel_id, where)
-    send = ("send_messages_in_threads", "Send Messages in Threads") if thread else None
+    if channel is None or not (perms := channel.permissions_for(guild.me)).view_channel:
+        return Finding(
+            "error",
+            area,
+            f"The bot cannot see channel {channel_id} ({where}).",
+            "Give the bot's role View Channel, Send Messages, Embed Links and Read Message "
+            "History there.",
+        )
     wanted = [
-        ("view_channel", "View Channel"),
-        send or ("send_messages", "Send Messages"),
+        ("send_messages_in_threads", "Send Messages in Threads")
+        if thread
+        else ("send_messages", "Send Messages"),
         ("embed_links", "Embed Links"),
         ("read_message_history", "Read Message History"),
     ]
     missing = [name for attr, name in wanted if not getattr(perms, attr)]
-    shown = thread or channel
-    name = f"#{shown.name} ({channel_id})"
+    name = f"#{(thread or channel).name} ({channel_id})"
     if not missing:
         return Finding("ok", area, f"The bot can post in {name}.")
     if missing == ["Read Message History"]:
@@ -387,24 +350,14 @@ async def _channel_finding(client: discord.Client, guild: _Guild, channel_id: in
     )
 
 
-def _cannot_see(channel_id: int, where: str) -> Finding:
-    return Finding(
-        "error",
-        "discord",
-        f"The bot cannot see channel {channel_id} ({where}).",
-        "Give the bot's role View Channel, Send Messages, Embed Links and Read Message History "
-        "there.",
-    )
-
-
 async def run_doctor(settings: Settings, *, online: bool) -> list[Finding]:
     """Every check, in order: configuration, database, disk, and (online, with a token) the
     token and the bot's permissions in each subscribed channel."""
-    findings = _config_findings(settings)
+    findings = list(_config_findings(settings))
     path = settings.db_path
     report = await asyncio.to_thread(schema_report, path)
-    findings += await asyncio.to_thread(_database_findings, path, report)
-    findings += await asyncio.to_thread(_disk_findings, path)
+    findings += await asyncio.to_thread(list, _database_findings(path, report))
+    findings += await asyncio.to_thread(list, _disk_findings(path))
     token = settings.discord_token
     if token is not None and not any(
         f.severity == "error" and f.area == "configuration" and "DISCORD_TOKEN" in f.message

@@ -11,12 +11,11 @@ import asyncio
 import logging
 import time
 from collections.abc import Awaitable, Callable, Mapping
-from types import TracebackType
-from typing import Self
 
 from aiohttp import web
+from prometheus_client.exposition import CONTENT_TYPE_LATEST
 
-from bot.ops.metrics import METRICS_CONTENT_TYPE, Metrics
+from bot.ops.metrics import Metrics
 from bot.store.db import Database
 from bot.store.maintenance import probe_writable
 
@@ -139,18 +138,6 @@ class HealthServer:
         self.metrics = metrics or Metrics()
         self._runner: web.AppRunner | None = None
 
-    async def __aenter__(self) -> Self:
-        await self.start()
-        return self
-
-    async def __aexit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        await self.stop()
-
     async def start(self) -> None:
         app = web.Application()
         app.router.add_get("/healthz", self._healthz)
@@ -164,11 +151,7 @@ class HealthServer:
             await runner.cleanup()
             raise
         self._runner = runner
-        server = site._server
-        sockets = getattr(server, "sockets", None) or []
-        if sockets:
-            self.port = int(sockets[0].getsockname()[1])  # the real one when port was 0
-        log.info("health endpoint on http://%s:%d/healthz", self.host, self.port)
+        self.port = int(runner.addresses[0][1])  # the real one when port was 0
 
     async def stop(self) -> None:
         if self._runner is not None:
@@ -192,7 +175,5 @@ class HealthServer:
         return web.json_response(body, status=503 if failing else 200)
 
     async def _metrics(self, request: web.Request) -> web.Response:
-        payload = await self.metrics.exposition()
-        response = web.Response(body=payload)
-        response.headers["Content-Type"] = METRICS_CONTENT_TYPE
-        return response
+        body = await self.metrics.exposition()
+        return web.Response(body=body, headers={"Content-Type": CONTENT_TYPE_LATEST})

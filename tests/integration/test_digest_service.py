@@ -17,13 +17,12 @@ import discord
 import pytest
 import pytest_asyncio
 
-from bot.console.digest import digest_off, digest_preview, digest_schedule
+from bot.console.commands import digest_off, digest_preview, digest_schedule
 from bot.console.registry import CONSOLE_CHANNEL_ID, CONSOLE_GUILD_ID, ConsoleContext
 from bot.delivery.compose import DeliveryComposer
-from bot.delivery.console_sender import ConsoleSender
 from bot.delivery.discord_sender import DiscordSender
 from bot.delivery.outbox import Outbox, OutboxClock, OutboxSettings
-from bot.delivery.senders import Sender, SentMessage
+from bot.delivery.senders import ConsoleSender, Sender
 from bot.delivery.terminal import to_text
 from bot.features.digest.service import DigestService, NotSubscribedError
 from bot.model import DeliveryRow, Embed, Message, SubscriptionMode
@@ -75,14 +74,14 @@ class RecordingPoster:
     lookups: list[str] = field(default_factory=list)
     crash_on: Callable[[str], bool] = lambda nonce: False
 
-    async def send(self, delivery: DeliveryRow, message: Message, *, nonce: str) -> SentMessage:
+    async def send(self, delivery: DeliveryRow, message: Message, *, nonce: str) -> int:
         if delivery.kind != "digest":
             self.items.append((delivery.target_id, message.embeds[0].title or ""))
-            return SentMessage(10_000 + len(self.items), delivery.target_id)
+            return 10_000 + len(self.items)
         self.posts.append(Post(delivery.id, nonce, message.content, list(message.embeds)))
         if self.crash_on(nonce):
             raise Crash(nonce)
-        return SentMessage(len(self.posts), delivery.target_id)
+        return len(self.posts)
 
     async def find_existing(
         self, delivery: DeliveryRow, message: Message, *, nonce: str
@@ -641,7 +640,7 @@ class LosingThirdAnswer:
         self._fake = fake
         self.lookups: list[str] = []
 
-    async def send(self, delivery: DeliveryRow, message: Message, *, nonce: str) -> SentMessage:
+    async def send(self, delivery: DeliveryRow, message: Message, *, nonce: str) -> int:
         if nonce.endswith(".2") and not self.lookups:
             self._fake.faults.fail(r"/messages$", 503, method="POST", after_effect=True)
         return await self._sender.send(delivery, message, nonce=nonce)

@@ -6,7 +6,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
-import bot.console.feeds  # noqa: F401  (registers the console commands)
+import bot.console.commands  # noqa: F401  (registers the console commands)
 from bot.console.registry import CONSOLE_CHANNEL_ID, ConsoleContext
 from bot.console.repl import run_command
 from bot.runtime import Runtime

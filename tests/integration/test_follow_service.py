@@ -12,12 +12,10 @@ from pathlib import Path
 
 import pytest
 
-import bot.console.follow  # noqa: F401  (registers the console commands)
+import bot.console.commands  # noqa: F401  (registers the console commands)
 from bot.console.registry import CONSOLE_CHANNEL_ID, CONSOLE_GUILD_ID, ConsoleContext
 from bot.console.repl import run_command
-from bot.delivery.console_sender import ConsoleSender
-from bot.delivery.discord_sender import CANNOT_DM_USER
-from bot.delivery.senders import PermanentSendError
+from bot.delivery.senders import ConsoleSender, PermanentSendError
 from bot.features.follow.service import DMS_CLOSED_TEXT, DMS_RESUMED_TEXT, StopOutcome
 from bot.features.search.service import SearchInputError
 from bot.ingest.pipeline import FeedPipeline
@@ -266,9 +264,7 @@ async def test_closed_dms_pause_follows_until_the_member_comes_back(
 
     def refuse(delivery: DeliveryRow) -> Exception | None:
         if delivery.target_kind == "user" and delivery.target_id in closed:
-            return PermanentSendError(
-                "Cannot send messages to this user", code=CANNOT_DM_USER, status=403
-            )
+            return PermanentSendError("Cannot send messages to this user")
         return None
 
     async with open_bench(tmp_path, feed_server, RecordingSender(fail=refuse)) as bench:

@@ -3,6 +3,7 @@ scrape), /healthz is 200 when healthy and 503 naming what fails."""
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import sqlite3
 from collections.abc import AsyncIterator
@@ -65,6 +66,16 @@ async def store(tmp_path: Path) -> AsyncIterator[Store]:
     await store.close()
 
 
+@contextlib.asynccontextmanager
+async def serving(server: HealthServer) -> AsyncIterator[HealthServer]:
+    """The server started as the runtime starts it, and stopped."""
+    await server.start()
+    try:
+        yield server
+    finally:
+        await server.stop()
+
+
 async def get(url: str) -> tuple[int, str]:
     async with aiohttp.ClientSession() as session, session.get(url) as response:
         return response.status, await response.text()
@@ -85,7 +96,7 @@ async def test_metrics_expose_every_named_series_with_store_gauges(store: Store)
     metrics.delivery_failed("dm")
     metrics.search_latency(0.004)
     metrics.dm_sent()
-    async with HealthServer(port=0, metrics=metrics) as server:
+    async with serving(HealthServer(port=0, metrics=metrics)) as server:
         assert server.host == "127.0.0.1"
         status, text = await get(server.url + "/metrics")
         assert status == 200
@@ -120,7 +131,7 @@ async def test_healthz_is_ok_then_503_when_the_store_cannot_be_written(store: St
     checks = HealthChecks(
         {"store": store_writable_check(store.db, timeout_s=0.5), "gateway": gateway_check(None)}
     )
-    async with HealthServer(port=0, checks=checks) as server:
+    async with serving(HealthServer(port=0, checks=checks)) as server:
         status, text = await get(server.url + "/healthz")
         assert status == 200, text
         assert '"status": "ok"' in text
@@ -159,7 +170,7 @@ async def test_healthz_names_a_stalled_loop_and_a_lost_gateway() -> None:
             "gateway": gateway_check(lambda: connected[0]),
         }
     )
-    async with HealthServer(port=0, checks=checks) as server:
+    async with serving(HealthServer(port=0, checks=checks)) as server:
         poller.tick()
         outbox.tick()
         now[0] += 20

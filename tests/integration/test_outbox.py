@@ -13,10 +13,9 @@ import discord
 import pytest
 import pytest_asyncio
 
-from bot.delivery.console_sender import ConsoleSender
 from bot.delivery.discord_sender import DiscordSender
 from bot.delivery.outbox import Outbox
-from bot.delivery.senders import PermanentSendError, RetryableSendError
+from bot.delivery.senders import ConsoleSender, PermanentSendError, RetryableSendError
 from bot.model import DeliveryRow
 from bot.store import Store
 from bot.store.routing import NewDelivery, dm_key
@@ -198,7 +197,7 @@ async def test_forbidden_pauses_the_channel_and_tells_the_admin_once(store: Stor
 
     def forbidden(delivery: DeliveryRow) -> Exception | None:
         if delivery.target_id == CH_A:
-            return PermanentSendError("Missing Permissions: I need …", code=50013, status=403)
+            return PermanentSendError("Missing Permissions: I need …")
         return None
 
     sender = RecordingSender(fail=forbidden, system_channels={GUILD: SYSTEM_CH})
@@ -245,11 +244,7 @@ async def test_feed_titles_in_pause_notices_cannot_ping(store: Store) -> None:
         )
     await poll_items(store, feed, ["a-1"], now=time.now)
     sender = RecordingSender(
-        fail=lambda d: (
-            PermanentSendError("Unknown Channel", code=10003, status=404)
-            if d.target_id == CH_A
-            else None
-        )
+        fail=lambda d: PermanentSendError("Unknown Channel") if d.target_id == CH_A else None
     )
     await outbox(store, sender, time).drain()
     (dm,) = [c for c in sender.calls if c.target == ("user", ADMIN)]
@@ -325,11 +320,7 @@ async def test_closed_dms_pause_only_that_member(store: Store) -> None:
         told.append((user_id, reason))
 
     sender = RecordingSender(
-        fail=lambda d: (
-            PermanentSendError("DMs closed", code=50007, status=403)
-            if d.target_id == MEMBER
-            else None
-        )
+        fail=lambda d: PermanentSendError("DMs closed") if d.target_id == MEMBER else None
     )
     worker = outbox(store, sender, time, on_user_unreachable=unreachable)
     await worker.drain()

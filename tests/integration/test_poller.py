@@ -10,7 +10,7 @@ from typing import Any
 from aiohttp import web
 
 from bot.config import FetchAllowList, Settings
-from bot.delivery.console_sender import ConsoleSender
+from bot.delivery.senders import ConsoleSender
 from bot.runtime import Runtime
 from tests.feedserver import FeedServer, Handler, rss_feed
 

@@ -8,7 +8,7 @@ from pathlib import Path
 import aiohttp
 
 from bot.config import FetchAllowList, Settings
-from bot.delivery.console_sender import ConsoleSender
+from bot.delivery.senders import ConsoleSender
 from bot.runtime import Runtime
 from tests.deliveryfakes import until
 from tests.feedserver import FeedServer, rss_feed

@@ -263,13 +263,12 @@ async def test_shared_item_only_from_the_guilds_feeds(store: Store, world: dict[
 async def _console(store: Store, tmp_path: Path, guild_feeds: list[int], line: str) -> str:
     """Run one console line against `store`, with the console guild following `guild_feeds`."""
     from bot.console.registry import CONSOLE_CHANNEL_ID, CONSOLE_GUILD_ID, ConsoleContext
-    from bot.console.repl import _load_command_modules, run_command
+    from bot.console.repl import run_command
     from bot.runtime import Runtime
 
     for feed_id in guild_feeds:
         if await store.subscriptions.find(CONSOLE_CHANNEL_ID, feed_id) is None:
             await store.subscriptions.add(CONSOLE_GUILD_ID, CONSOLE_CHANNEL_ID, feed_id, now=NOW)
-    _load_command_modules()
     # The search commands use only the runtime's store and clock.
     runtime = cast(
         Runtime,

@@ -1,0 +1,202 @@
+"""The commands typed at the console prompt: the same services and the same rendered answers
+as the slash commands (`/feed`, `/search`, `/latest`, `/follow`, `/digest`), printed as text
+(`bot.delivery.terminal.to_text`).
+
+The terminal is the console's one channel, and the operator its one member (CONSOLE_USER_ID)
+in its one guild: a new item that matches one of their topics prints there (the console's
+"DM"). Options may appear anywhere; every other word is part of the query, so `-word` excludes
+a word (it is not an option) and a quoted phrase keeps its quotes.
+"""
+
+from __future__ import annotations
+
+import argparse
+
+from bot.console.registry import (
+    CONSOLE_CHANNEL_ID,
+    CONSOLE_CHANNEL_LABEL,
+    CONSOLE_CHANNEL_NAME,
+    CONSOLE_GUILD_ID,
+    CONSOLE_USER_ID,
+    Arg,
+    ConsoleContext,
+    UsageError,
+    command,
+    query_text,
+)
+from bot.delivery.terminal import to_text
+from bot.features.digest import render as digest_render
+from bot.features.digest.service import NotSubscribedError
+from bot.features.feeds import render as feeds_render
+from bot.features.feeds.subscriptions import MAX_BACKFILL
+from bot.features.follow import render as follow_render
+from bot.features.search.render import render_latest, render_search
+from bot.features.search.service import LATEST_DEFAULT, LATEST_MAX
+
+LABELS = {CONSOLE_CHANNEL_ID: CONSOLE_CHANNEL_LABEL}
+MODES = ("instant", "digest")
+FEED = Arg("feed", nargs="+", metavar="FEED", help="an id, URL or part of the title")
+WORDS = Arg("words", nargs="*", metavar="WORDS")
+
+
+@command(
+    "feed add",
+    "follow a feed or site",
+    Arg("url", metavar="URL"),
+    Arg("--mode", choices=MODES, default=None, metavar="instant|digest"),
+    Arg("--backfill", type=int, default=1, metavar="N"),
+)
+async def feed_add(ctx: ConsoleContext, args: argparse.Namespace) -> str:
+    if not 0 <= args.backfill <= MAX_BACKFILL:
+        raise UsageError(f"--backfill must be between 0 and {MAX_BACKFILL}")
+    result = await ctx.runtime.subscriptions.subscribe(
+        guild_id=CONSOLE_GUILD_ID,
+        channel_id=CONSOLE_CHANNEL_ID,
+        url=args.url,
+        mode=args.mode,
+        backfill=args.backfill,
+        added_by=CONSOLE_USER_ID,
+    )
+    return to_text(feeds_render.render_add(result, channel=CONSOLE_CHANNEL_LABEL))
+
+
+@command("feed list", "the feeds this console follows and their health")
+async def feed_list(ctx: ConsoleContext, args: argparse.Namespace) -> str:
+    views = await ctx.runtime.subscriptions.for_guild(CONSOLE_GUILD_ID)
+    return to_text(feeds_render.render_list(views, LABELS, how_to_add="`feed add URL`"))
+
+
+@command("feed status", "last poll, errors and next poll of a feed", FEED)
+async def feed_status(ctx: ConsoleContext, args: argparse.Namespace) -> str:
+    status = await ctx.runtime.subscriptions.status(CONSOLE_GUILD_ID, query_text(args.feed))
+    return to_text(feeds_render.render_status(status, LABELS))
+
+
+@command("feed remove", "stop following a feed", FEED)
+async def feed_remove(ctx: ConsoleContext, args: argparse.Namespace) -> str:
+    removal = await ctx.runtime.subscriptions.remove(
+        CONSOLE_GUILD_ID, query_text(args.feed), CONSOLE_CHANNEL_ID
+    )
+    return to_text(feeds_render.render_remove(removal, channel=CONSOLE_CHANNEL_LABEL))
+
+
+@command(
+    "feed mode",
+    "switch a feed between instant posts and the digest",
+    Arg("mode", choices=MODES, metavar="instant|digest"),
+    FEED,
+)
+async def feed_mode(ctx: ConsoleContext, args: argparse.Namespace) -> str:
+    try:
+        change = await ctx.runtime.subscriptions.set_mode(
+            CONSOLE_GUILD_ID, CONSOLE_CHANNEL_ID, query_text(args.feed), args.mode
+        )
+    except NotSubscribedError:
+        return to_text(feeds_render.render_not_posted_in(CONSOLE_CHANNEL_LABEL))
+    return to_text(
+        feeds_render.render_mode(args.mode, change.posted, channel=CONSOLE_CHANNEL_LABEL)
+    )
+
+
+@command(
+    "search",
+    "search the archive of the followed feeds",
+    WORDS,
+    Arg("--feed", metavar="X"),
+    Arg("--since", metavar="7d"),
+    Arg("--author", metavar="A"),
+    Arg("--page", type=int, default=1, metavar="N"),
+)
+async def search(ctx: ConsoleContext, args: argparse.Namespace) -> str:
+    if not args.words:
+        raise UsageError('what to search for: words, "a phrase", -leave_out, this OR that')
+    if args.page < 1:
+        raise UsageError("--page starts at 1")
+    results = await ctx.runtime.search.search(
+        CONSOLE_GUILD_ID,
+        query_text(args.words),
+        feed=args.feed,
+        since=args.since,
+        author=args.author,
+        page_index=args.page - 1,
+    )
+    return to_text(render_search(results))
+
+
+@command(
+    "latest",
+    "the newest items of the followed feeds",
+    Arg("--feed", metavar="X"),
+    Arg("--count", type=int, default=LATEST_DEFAULT, metavar="N"),
+)
+async def latest(ctx: ConsoleContext, args: argparse.Namespace) -> str:
+    if not 1 <= args.count <= LATEST_MAX:
+        raise UsageError(f"--count must be between 1 and {LATEST_MAX}")
+    rows = await ctx.runtime.search.latest(CONSOLE_GUILD_ID, feed=args.feed, count=args.count)
+    return to_text(render_latest(rows))
+
+
+@command("follow", "print new items that match these words", WORDS, Arg("--feed", metavar="X"))
+async def follow(ctx: ConsoleContext, args: argparse.Namespace) -> str:
+    if not args.words:
+        raise UsageError('what to follow: words, "a phrase", -leave_out, this OR that')
+    answer = await ctx.runtime.follows.follow(
+        CONSOLE_GUILD_ID, CONSOLE_USER_ID, query_text(args.words), feed=args.feed
+    )
+    return to_text(follow_render.render_follow(answer))
+
+
+@command("unfollow", "stop following a topic", WORDS)
+async def unfollow(ctx: ConsoleContext, args: argparse.Namespace) -> str:
+    if not args.words:
+        raise UsageError("which topic: its words, as `following` lists them")
+    removed = await ctx.runtime.follows.unfollow(
+        CONSOLE_GUILD_ID, CONSOLE_USER_ID, query_text(args.words)
+    )
+    return to_text(follow_render.render_unfollow(removed))
+
+
+@command("following", "the topics you follow, with match counts")
+async def following(ctx: ConsoleContext, args: argparse.Namespace) -> str:
+    topics = await ctx.runtime.follows.following(CONSOLE_GUILD_ID, CONSOLE_USER_ID)
+    return to_text(follow_render.render_following(topics))
+
+
+@command(
+    "digest schedule",
+    "print a digest of the digest-mode feeds on a schedule",
+    Arg("cadence", choices=("daily", "weekly"), metavar="daily|weekly"),
+    Arg("time", metavar="HH:MM"),
+    Arg("timezone", metavar="ZONE"),
+    Arg("weekday", nargs="?", metavar="WEEKDAY"),
+)
+async def digest_schedule(ctx: ConsoleContext, args: argparse.Namespace) -> str:
+    try:
+        scheduled = await ctx.runtime.digests.schedule(
+            guild_id=CONSOLE_GUILD_ID,
+            channel_id=CONSOLE_CHANNEL_ID,
+            cadence=args.cadence,
+            local_time=args.time,
+            timezone=args.timezone,
+            weekday=args.weekday,
+            channel_name=CONSOLE_CHANNEL_NAME,
+            created_by=CONSOLE_USER_ID,
+        )
+    except ValueError as exc:
+        return to_text(digest_render.render_schedule_refused(str(exc)))
+    return to_text(digest_render.render_scheduled(scheduled, channel=CONSOLE_CHANNEL_LABEL))
+
+
+@command("digest off", "stop the scheduled digest")
+async def digest_off(ctx: ConsoleContext, args: argparse.Namespace) -> str:
+    turned_off = await ctx.runtime.digests.off(CONSOLE_CHANNEL_ID)
+    return to_text(digest_render.render_off(turned_off, channel=CONSOLE_CHANNEL_LABEL))
+
+
+@command("digest preview", "what the digest would print now")
+async def digest_preview(ctx: ConsoleContext, args: argparse.Namespace) -> str:
+    preview = await ctx.runtime.digests.preview(
+        CONSOLE_CHANNEL_ID, channel_name=CONSOLE_CHANNEL_NAME
+    )
+    messages = digest_render.render_preview(preview, channel=CONSOLE_CHANNEL_LABEL)
+    return "\n\n".join(to_text(message) for message in messages)
