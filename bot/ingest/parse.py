@@ -8,7 +8,10 @@ only http(s) links and resolves relative links itself.
 from __future__ import annotations
 
 import calendar
+import dataclasses
+import functools
 import hashlib
+import itertools
 import re
 import time
 from collections.abc import Mapping
@@ -24,7 +27,7 @@ from lxml import etree
 from bot.ingest.errors import NotAFeedError, ParseError
 from bot.ingest.prolog import EntityDeclarationError, rewrite_prolog
 from bot.model import Enclosure, Entry, ParsedFeed
-from bot.safe import archive_url, strip_control
+from bot.safe import archive_url, strip_control, truncate
 from bot.text.clean import html_parser
 
 # feedparser calls `replace_doctype` on the document (decoded to UTF-8) before either of its
@@ -80,18 +83,6 @@ def plain(text: str | None) -> str:
     return _tidy(root.text_content())
 
 
-def cap(text: str, limit: int) -> str:
-    """`text` cut to at most `limit` characters, at a word boundary when there is one in the
-    last half, ending in "…"."""
-    if len(text) <= limit:
-        return text
-    cut = text[: limit - 1]
-    space = cut.rfind(" ")
-    if space > limit // 2:
-        cut = cut[:space]
-    return cut.rstrip() + "…"
-
-
 def _field_text(text: object, detail: object, version: str) -> str:
     """A text construct as a reader sees it. Atom declares its type: `type="text"` is literal
     text (a title about `<blink>` keeps it). RSS declares nothing (feedparser's text/plain
@@ -107,20 +98,13 @@ def _field_text(text: object, detail: object, version: str) -> str:
 def parse_duration(value: object) -> int | None:
     """itunes:duration as seconds ("3600"), "MM:SS" or "HH:MM:SS"; None when unreadable
     (including "inf", "nan", negative or absurdly large values)."""
-    if value is None:
-        return None
-    text = str(value).strip()
-    if not text:
-        return None
-    try:
-        parts = [int(float(p)) for p in text.split(":")]
+    try:  # float() takes surrounding spaces; None and "" are not numbers
+        parts = [int(float(p)) for p in str(value).split(":")]
     except (ValueError, OverflowError):
         return None
     if len(parts) > 3 or any(p < 0 for p in parts):
         return None
-    seconds = 0
-    for part in parts:
-        seconds = seconds * 60 + part
+    seconds = functools.reduce(lambda total, part: total * 60 + part, parts)
     return seconds if seconds <= _MAX_STORED_INT else None
 
 
@@ -168,21 +152,18 @@ def _image(raw: Mapping[str, Any], base: str | None) -> str | None:
 
 def _enclosure(raw: Mapping[str, Any], base: str | None) -> Enclosure | None:
     for link in raw.get("links") or []:
-        if link.get("rel") != "enclosure":
-            continue
         kind = str(link.get("type") or "")
-        if kind.startswith("image/"):
+        if link.get("rel") != "enclosure" or kind.startswith("image/"):
             continue
         url = archive_url(link.get("href"), base)
         if not url:
             continue
         try:
-            length: int | None = int(link.get("length") or 0) or None
+            length = int(link.get("length") or 0)
         except (TypeError, ValueError):
-            length = None
-        if length is not None and not 0 < length <= _MAX_STORED_INT:
-            length = None
-        return Enclosure(url=url, type=kind or None, length=length)
+            length = 0
+        valid = 0 < length <= _MAX_STORED_INT
+        return Enclosure(url=url, type=kind or None, length=length if valid else None)
     return None
 
 
@@ -205,18 +186,17 @@ def _entry(
     guid = str(raw.get("id") or "").strip()
     stable_id = guid or url or _fallback_id(full_title, content)
     published = _utc(raw.get("published_parsed")) or _utc(raw.get("updated_parsed"))
-    entry_language = None
-    for content_part in raw.get("content") or []:
-        if content_part.get("language"):
-            entry_language = str(content_part["language"])
-            break
+    contents = raw.get("content") or []
+    entry_language = next((str(c["language"]) for c in contents if c.get("language")), None)
     # An Atom author's name is text by definition; RSS's is whatever the publisher wrote.
     author_type = {"type": _PLAIN_TYPE} if version.startswith("atom") else None
-    author = cap(_field_text(raw.get("author"), author_type, version), MAX_AUTHOR_CHARS) or None
+    author = (
+        truncate(_field_text(raw.get("author"), author_type, version), MAX_AUTHOR_CHARS) or None
+    )
     return Entry(
         stable_id=stable_id,
-        title=cap(full_title, MAX_TITLE_CHARS)
-        or (cap(plain(description), 80) if description else "")
+        title=truncate(full_title, MAX_TITLE_CHARS)
+        or (truncate(plain(description), 80) if description else "")
         or "(untitled)",
         url=url,
         author=author,
@@ -237,24 +217,14 @@ def _disambiguate(entries: list[Entry]) -> list[Entry]:
     seen: set[str] = set()
     result: list[Entry] = []
     for entry in entries:
-        stable_id = entry.stable_id
-        if stable_id in seen:
-            digest = hashlib.sha256(
-                f"{entry.url}\n{entry.title}\n{entry.content_html}".encode()
-            ).hexdigest()[:16]
-            stable_id = f"{stable_id}#{digest}"
-            counter = 2
-            while stable_id in seen:
-                stable_id = f"{entry.stable_id}#{digest}-{counter}"
-                counter += 1
-            entry = Entry(**{**_fields(entry), "stable_id": stable_id})
-        seen.add(stable_id)
+        if entry.stable_id in seen:
+            text = f"{entry.url}\n{entry.title}\n{entry.content_html}"
+            unique = f"{entry.stable_id}#{hashlib.sha256(text.encode()).hexdigest()[:16]}"
+            tries = (unique + (f"-{n}" if n > 1 else "") for n in itertools.count(1))
+            entry = dataclasses.replace(entry, stable_id=next(t for t in tries if t not in seen))
+        seen.add(entry.stable_id)
         result.append(entry)
     return result
-
-
-def _fields(entry: Entry) -> dict[str, Any]:
-    return {name: getattr(entry, name) for name in Entry.__slots__}
 
 
 def parse_feed(body: bytes, headers: Mapping[str, str], base_url: str | None) -> ParsedFeed:
@@ -295,12 +265,12 @@ def parse_feed(body: bytes, headers: Mapping[str, str], base_url: str | None) ->
     if result.get("bozo") and result.get("bozo_exception") is not None:
         warning = f"the feed is not well-formed XML: {result['bozo_exception']}"
     return ParsedFeed(
-        title=cap(
+        title=truncate(
             _field_text(feed.get("title"), feed.get("title_detail"), version), MAX_FEED_TITLE_CHARS
         )
         or (urlsplit(base_url).hostname or "" if base_url else ""),
         site_url=site_url,
-        description=cap(
+        description=truncate(
             _field_text(feed.get("subtitle"), feed.get("subtitle_detail"), version),
             MAX_DESCRIPTION_CHARS,
         )
