@@ -69,15 +69,6 @@ def entry_fingerprint(entry: Entry) -> str:
     return hashlib.sha256("\x1f".join(parts).encode("utf-8", "surrogatepass")).hexdigest()
 
 
-def _changed_entries(entries: Sequence[Entry], known: dict[str, str]) -> list[tuple[Entry, str]]:
-    changed: list[tuple[Entry, str]] = []
-    for entry in entries:
-        fingerprint = entry_fingerprint(entry)
-        if known.get(entry.stable_id) != fingerprint:
-            changed.append((entry, fingerprint))
-    return changed
-
-
 class FeedPipeline:
     """Polls one feed at a time through every ingest stage; safe to run many concurrently."""
 
@@ -104,7 +95,12 @@ class FeedPipeline:
         backoff, so one bad feed neither stops a poll cycle nor gets re-polled at once."""
         started = time.perf_counter()
         try:
-            outcome = await self._poll(feed, conditional=conditional)
+            result = await self._fetcher.fetch(
+                feed.url,
+                etag=feed.etag if conditional else None,
+                last_modified=feed.last_modified if conditional else None,
+            )
+            outcome = await self.ingest(feed, result, conditional=conditional)
         except Exception as exc:
             problem = storage_problem(exc, self._store.db.path)
             if isinstance(exc, FeedError):
@@ -138,14 +134,6 @@ class FeedPipeline:
         log.info("feed %d poll failed (%d in a row): %s", feed.id, errors, error.message)
         return PollOutcome(feed.id, feed.url, error=error, consecutive_errors=errors)
 
-    async def _poll(self, feed: FeedRow, *, conditional: bool) -> PollOutcome:
-        result = await self._fetcher.fetch(
-            feed.url,
-            etag=feed.etag if conditional else None,
-            last_modified=feed.last_modified if conditional else None,
-        )
-        return await self.ingest(feed, result, conditional=conditional)
-
     async def ingest(
         self, feed: FeedRow, result: FetchResult, *, conditional: bool = True
     ) -> PollOutcome:
@@ -174,7 +162,10 @@ class FeedPipeline:
             return PollOutcome(feed.id, feed.url, not_modified=True)
         parsed = await asyncio.to_thread(_parse, result)
         known = await self._store.items.known_fingerprints(feed.id)
-        changed = _changed_entries(parsed.entries, known)
+        hashed = [(entry, entry_fingerprint(entry)) for entry in parsed.entries]
+        changed = [
+            (entry, digest) for entry, digest in hashed if known.get(entry.stable_id) != digest
+        ]
         fresh: list[FreshItem] = []
         if changed:
             base = parsed.site_url or result.url
@@ -272,5 +263,4 @@ def summary_input(item: EnrichedItem) -> SummaryInput:
 
 
 def _parse(result: FetchResult) -> ParsedFeed:
-    headers = dict(result.headers)
-    return parse_feed_bounded(result.body, headers, result.url)
+    return parse_feed_bounded(result.body, result.headers, result.url)
