@@ -271,22 +271,20 @@ class FeedFetcher:
         except ValueError as exc:
             raise UnsupportedSchemeError(f"{url!r} is not a valid web address") from exc
         _check_scheme(current, url)
-        seen = {str(current)}
+        seen = {str(current)}  # the start and every redirect target so far
         max_redirects = self._settings.fetch_max_redirects
-        redirects = 0
         while True:
             response = await self._request(current, headers)
             try:
                 location = response.headers.get("Location")
                 if response.status in _REDIRECT_STATUSES and location:
                     target = self._redirect_target(current, location)
-                    redirects += 1
                     if str(target) in seen:
                         raise TooManyRedirectsError(
                             f"{url} redirects in a loop (back to {target}); "
                             "the site is misconfigured"
                         )
-                    if redirects > max_redirects:
+                    if len(seen) > max_redirects:
                         raise TooManyRedirectsError(
                             f"{url} redirected more than {max_redirects} times; "
                             "use the final address of the feed"
@@ -294,7 +292,12 @@ class FeedFetcher:
                     seen.add(str(target))
                     current = target
                     continue
-                return await self._result(response, str(current), limit)
+                if response.status == 304:
+                    return _make_result(response, str(current), None)
+                if not 200 <= response.status < 300:
+                    raise _status_error(response, str(current))
+                body = await self._read_body(response, str(current), limit)
+                return _make_result(response, str(current), body)
             finally:
                 response.release()  # closes the connection if the body was not read to the end
 
@@ -339,13 +342,6 @@ class FeedFetcher:
             ) from exc
         finally:
             current_host.reset(token)
-
-    async def _result(self, response: aiohttp.ClientResponse, url: str, limit: int) -> FetchResult:
-        if response.status == 304:
-            return _make_result(response, url, None)
-        if not 200 <= response.status < 300:
-            raise _status_error(response, url)
-        return _make_result(response, url, await self._read_body(response, url, limit))
 
     @staticmethod
     async def _read_body(response: aiohttp.ClientResponse, url: str, limit: int) -> bytes:
