@@ -18,8 +18,6 @@ class FetchError(FeedError):
 
 
 class UnsupportedSchemeError(FetchError):
-    """Only http and https URLs are fetched."""
-
     brief = "not an http(s) address"
 
 
@@ -36,8 +34,6 @@ class ResponseTooLargeError(FetchError):
 
 
 class FetchTimeoutError(FetchError):
-    """The server did not answer within the time cap."""
-
     brief = "timed out"
 
 
@@ -48,8 +44,6 @@ class TooManyRedirectsError(FetchError):
 
 
 class HTTPStatusError(FetchError):
-    """The server answered with an error status."""
-
     def __init__(self, message: str, status: int, retry_after: float | None = None) -> None:
         super().__init__(message)
         self.status = status

@@ -184,8 +184,6 @@ def _entry(
     description = str(raw.get("summary") or "")
     url = archive_url(raw.get("link"), base)
     guid = str(raw.get("id") or "").strip()
-    stable_id = guid or url or _fallback_id(full_title, content)
-    published = _utc(raw.get("published_parsed")) or _utc(raw.get("updated_parsed"))
     contents = raw.get("content") or []
     entry_language = next((str(c["language"]) for c in contents if c.get("language")), None)
     # An Atom author's name is text by definition; RSS's is whatever the publisher wrote.
@@ -194,13 +192,13 @@ def _entry(
         truncate(_field_text(raw.get("author"), author_type, version), MAX_AUTHOR_CHARS) or None
     )
     return Entry(
-        stable_id=stable_id,
+        stable_id=guid or url or _fallback_id(full_title, content),
         title=truncate(full_title, MAX_TITLE_CHARS)
-        or (truncate(plain(description), 80) if description else "")
+        or truncate(plain(description), 80)
         or "(untitled)",
         url=url,
         author=author,
-        published=published,
+        published=_utc(raw.get("published_parsed")) or _utc(raw.get("updated_parsed")),
         content_html=content,
         description_html=description,
         image_url=_image(raw, base),
@@ -253,17 +251,15 @@ def parse_feed(body: bytes, headers: Mapping[str, str], base_url: str | None) ->
     feed = result.get("feed", {})
     version = result.get("version") or ""
     raw_entries = result.get("entries") or []
+    bozo = result.get("bozo_exception")
     if not version and not raw_entries and not feed.get("title"):
-        bozo = result.get("bozo_exception")
         detail = f" ({bozo})" if bozo else ""
         raise ParseError(f"that address does not serve a readable RSS or Atom feed{detail}")
     site_url = archive_url(feed.get("link"), base_url)
     base = site_url or base_url
     language = str(feed.get("language") or "").strip() or None
     entries = _disambiguate([_entry(raw, base, base_url, language, version) for raw in raw_entries])
-    warning = None
-    if result.get("bozo") and result.get("bozo_exception") is not None:
-        warning = f"the feed is not well-formed XML: {result['bozo_exception']}"
+    malformed = result.get("bozo") and bozo is not None
     return ParsedFeed(
         title=truncate(
             _field_text(feed.get("title"), feed.get("title_detail"), version), MAX_FEED_TITLE_CHARS
@@ -277,5 +273,5 @@ def parse_feed(body: bytes, headers: Mapping[str, str], base_url: str | None) ->
         or None,
         language=language,
         entries=entries,
-        warning=warning,
+        warning=f"the feed is not well-formed XML: {bozo}" if malformed else None,
     )
