@@ -151,9 +151,8 @@ async def _probe_all(
 
 def _label(url: str, origin: str) -> str:
     """`url` as the admin reads it in the list: its path on the site's own origin, cut short."""
-    text = url
-    if url == origin or url.startswith(origin + "/"):
-        text = url[len(origin) :] or "/"
+    own = url == origin or url.startswith(origin + "/")
+    text = (url[len(origin) :] or "/") if own else url
     return text if len(text) <= _MAX_LABEL else text[: _MAX_LABEL - 1] + "…"
 
 

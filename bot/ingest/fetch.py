@@ -252,11 +252,8 @@ class FeedFetcher:
         """
         limit = self._settings.fetch_max_bytes
         timeout_s = self._settings.fetch_timeout_s
-        headers = {"Accept": accept}
-        if etag:
-            headers["If-None-Match"] = etag
-        if last_modified:
-            headers["If-Modified-Since"] = last_modified
+        validators = {"If-None-Match": etag, "If-Modified-Since": last_modified}
+        headers = {"Accept": accept} | {name: v for name, v in validators.items() if v}
         try:
             async with asyncio.timeout(timeout_s):
                 return await self._follow(url, headers, limit)

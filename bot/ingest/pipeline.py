@@ -116,23 +116,20 @@ class FeedPipeline:
                     "digestbot could not process this feed (internal error: "
                     f"{type(exc).__name__}); the bot's log has the details"
                 )
-            outcome = await self._record_failure(feed, error)
+            now = self._clock()
+            retry_after = error.retry_after if isinstance(error, HTTPStatusError) else None
+            errors = await commit_failure(
+                self._store.db,
+                feed.id,
+                now=now,
+                next_poll_at=next_poll_after_failure(
+                    feed.interval_s, now, feed.consecutive_errors + 1, retry_after_s=retry_after
+                ),
+                error=error.message,
+            )
+            log.info("feed %d poll failed (%d in a row): %s", feed.id, errors, error.message)
+            outcome = PollOutcome(feed.id, feed.url, error=error, consecutive_errors=errors)
         return dataclasses.replace(outcome, seconds=time.perf_counter() - started)
-
-    async def _record_failure(self, feed: FeedRow, error: FeedError) -> PollOutcome:
-        now = self._clock()
-        retry_after = error.retry_after if isinstance(error, HTTPStatusError) else None
-        errors = await commit_failure(
-            self._store.db,
-            feed.id,
-            now=now,
-            next_poll_at=next_poll_after_failure(
-                feed.interval_s, now, feed.consecutive_errors + 1, retry_after_s=retry_after
-            ),
-            error=error.message,
-        )
-        log.info("feed %d poll failed (%d in a row): %s", feed.id, errors, error.message)
-        return PollOutcome(feed.id, feed.url, error=error, consecutive_errors=errors)
 
     async def ingest(
         self, feed: FeedRow, result: FetchResult, *, conditional: bool = True
