@@ -42,7 +42,6 @@ class PollOutcome:
     not_modified: bool = False
     error: FeedError | None = None
     consecutive_errors: int = 0
-    warning: str | None = None
     seconds: float = 0.0
 
     @property
@@ -190,11 +189,7 @@ class FeedPipeline:
         if saved.new_ids:
             log.info("feed %d: %d new item(s)", feed.id, len(saved.new_ids))
         return PollOutcome(
-            feed.id,
-            feed.url,
-            new_item_ids=saved.new_ids,
-            updated_item_ids=saved.updated_ids,
-            warning=parsed.warning,
+            feed.id, feed.url, new_item_ids=saved.new_ids, updated_item_ids=saved.updated_ids
         )
 
     async def _match_topics(
