@@ -198,19 +198,17 @@ class FeedPipeline:
         """Percolate the entries that may be new (not edits, not a first poll's archive)
         against the followed topics: stable id → matching topic ids. The commit queues the DMs
         of those that really are new, in the poll's transaction."""
-        if feed.last_success_at is None:
-            return {}
         candidates = [f.item for f in fresh if f.item.entry.stable_id not in known]
-        if not candidates:
+        if feed.last_success_at is None or not candidates:
             return {}
         if self.topic_matcher is None:
             self.topic_matcher = (await active_topics_percolator(self._store.topics)).match
-        matches: dict[str, Collection[int]] = {}
-        for item in candidates:
-            found = self.topic_matcher((item.entry.title, item.summary, item.content_text))
-            if found:
-                matches[item.entry.stable_id] = found
-        return matches
+        match = self.topic_matcher
+        found = {
+            item.entry.stable_id: match((item.entry.title, item.summary, item.content_text))
+            for item in candidates
+        }
+        return {stable_id: topics for stable_id, topics in found.items() if topics}
 
     async def _with_ai_summaries(
         self, feed: FeedRow, fresh: list[FreshItem], known: dict[str, str]
