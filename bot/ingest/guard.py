@@ -174,16 +174,11 @@ class GuardedResolver(AbstractResolver):
         self, host: str, port: int = 0, family: socket.AddressFamily = socket.AF_INET
     ) -> list[ResolveResult]:
         answers = await self._inner.resolve(host, port, family)
-        allowed: list[ResolveResult] = []
-        first_refusal: str | None = None
-        for answer in answers:
-            message = refusal(host, answer["host"], self._allow)
-            if message is None:
-                allowed.append(answer)
-            elif first_refusal is None:
-                first_refusal = message
+        refusals = [refusal(host, answer["host"], self._allow) for answer in answers]
+        allowed = [answer for answer, refused in zip(answers, refusals, strict=True) if not refused]
         if not allowed:
-            raise BlockedAddressError(first_refusal or f"{host} has no address to connect to")
+            first = next(filter(None, refusals), f"{host} has no address to connect to")
+            raise BlockedAddressError(first)
         return allowed
 
     async def close(self) -> None:
