@@ -27,7 +27,7 @@ from lxml import etree
 from bot.ingest.errors import NotAFeedError, ParseError
 from bot.ingest.prolog import EntityDeclarationError, rewrite_prolog
 from bot.model import Enclosure, Entry, ParsedFeed
-from bot.safe import archive_url, strip_control, truncate
+from bot.safe import archive_url, plain_line, strip_control, truncate
 from bot.text.clean import html_parser
 
 # feedparser calls `replace_doctype` on the document (decoded to UTF-8) before either of its
@@ -37,7 +37,6 @@ if not callable(getattr(feedparser.api, "replace_doctype", None)):  # pragma: no
 feedparser.api.replace_doctype = rewrite_prolog
 
 _HTML_START = re.compile(rb"^\s*(<!--.*?-->\s*)*(<!doctype\s+html|<html|<head|<body)", re.I | re.S)
-_SPACE = re.compile(r"\s+")
 # Inside a title these say nothing a reader should see (as in bot.text.clean).
 _INVISIBLE_TAGS = (
     "script", "style", "noscript", "template", "svg", "math", "object", "iframe", "applet",
@@ -50,6 +49,8 @@ _SPACED_TAGS = frozenset(
     }
 )  # fmt: skip
 _PLAIN_TYPE = "text/plain"
+# An entry with several bodies: HTML first, then XHTML, then any other, each in feed order.
+_CONTENT_RANK = {"text/html": 0, "application/xhtml+xml": 1}
 # What the archive keeps of a feed's names (they are shown whole in embeds, lists, digests).
 MAX_TITLE_CHARS = 300
 MAX_AUTHOR_CHARS = 200
@@ -59,10 +60,6 @@ MAX_DESCRIPTION_CHARS = 1000
 _MAX_STORED_INT = 2**63 - 1
 
 
-def _tidy(text: str) -> str:
-    return _SPACE.sub(" ", strip_control(text)).strip()
-
-
 def plain(text: str | None) -> str:
     """The text an HTML fragment shows (for titles, names and descriptions): read by a real
     HTML parser, without scripts, styles or comments; entities decoded, control characters
@@ -70,7 +67,7 @@ def plain(text: str | None) -> str:
     if not text:
         return ""
     if "<" not in text and "&" not in text:
-        return _tidy(text)
+        return plain_line(text)
     try:
         root = lxml.html.document_fromstring(
             strip_control(text).encode("utf-8", "replace"), parser=html_parser()
@@ -80,7 +77,7 @@ def plain(text: str | None) -> str:
     etree.strip_elements(root, *_INVISIBLE_TAGS, with_tail=False)
     for element in root.iter(*_SPACED_TAGS):
         element.tail = " " + (element.tail or "")
-    return _tidy(root.text_content())
+    return plain_line(root.text_content())
 
 
 def _field_text(text: object, detail: object, version: str) -> str:
@@ -91,7 +88,7 @@ def _field_text(text: object, detail: object, version: str) -> str:
         return ""
     declared = detail.get("type") if isinstance(detail, Mapping) else None
     if version.startswith("atom") and declared == _PLAIN_TYPE:
-        return _tidy(str(text))
+        return plain_line(str(text))
     return plain(str(text))
 
 
@@ -120,12 +117,9 @@ def _utc(struct: time.struct_time | None) -> datetime | None:
 def _content_html(raw: Mapping[str, Any]) -> tuple[str, str | None]:
     """The fullest body the entry offers, and the xml:base in force where it was written."""
     contents = raw.get("content") or []
-    for wanted in ("text/html", "application/xhtml+xml", None):
-        for content in contents:
-            if wanted is None or content.get("type") == wanted:
-                value = content.get("value")
-                if value:
-                    return str(value), content.get("base") or None
+    for content in sorted(contents, key=lambda c: _CONTENT_RANK.get(c.get("type"), 2)):
+        if content.get("value"):
+            return str(content["value"]), content.get("base") or None
     detail = raw.get("summary_detail")
     base = detail.get("base") if isinstance(detail, Mapping) else None
     return str(raw.get("summary") or ""), base or None
