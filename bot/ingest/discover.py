@@ -12,13 +12,14 @@ import asyncio
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass
-from urllib.parse import urljoin, urlsplit
+from urllib.parse import urlsplit
 
 import lxml.html
 from lxml import etree
 
 from bot.ingest.errors import BlockedAddressError, DiscoveryError, FetchError
 from bot.ingest.fetch import HTML_ACCEPT, FeedFetcher, FetchResult
+from bot.safe import archive_url
 from bot.text.clean import html_parser
 
 FEED_TYPES = frozenset({"application/rss+xml", "application/atom+xml", "application/rdf+xml"})
@@ -59,28 +60,16 @@ def feed_links(page: FetchResult) -> list[str]:
         root = lxml.html.document_fromstring(html, parser=html_parser())
     except (etree.LxmlError, ValueError):  # nothing but whitespace, or nothing parseable
         return []
-    base_href = next((b.get("href", "").strip() for b in root.iter("base") if b.get("href")), "")
-    base = (_join(page.url, base_href) if base_href else None) or page.url
+    base_href = next((b.get("href") for b in root.iter("base") if b.get("href")), None)
+    base = archive_url(base_href, page.url) or page.url
     found: list[str] = []
     for link in root.iter("link"):
         rels = link.get("rel", "").lower().split()
         kind = link.get("type", "").split(";", 1)[0].strip().lower()
-        href = link.get("href", "").strip()
-        url = _join(base, href) if "alternate" in rels and kind in FEED_TYPES and href else None
-        if url is not None and url not in found:
+        url = archive_url(link.get("href"), base)
+        if "alternate" in rels and kind in FEED_TYPES and url and url not in found:
             found.append(url)
     return found
-
-
-def _join(base: str, href: str) -> str | None:
-    """`href` made absolute against `base` if it is an http(s) URL; None for anything else,
-    including what urllib cannot split (an unclosed IPv6 bracket: hostile pages have them)."""
-    try:
-        url = urljoin(base, href)
-        scheme = urlsplit(url).scheme
-    except ValueError:
-        return None
-    return url if scheme in ("http", "https") else None
 
 
 @dataclass(slots=True)
