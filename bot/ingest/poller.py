@@ -14,8 +14,6 @@ from bot.store import Store, storage_problem
 
 log = logging.getLogger(__name__)
 
-OutcomeHandler = Callable[[FeedRow, PollOutcome], Awaitable[None]]
-
 
 class FeedPoller:
     """Polls due feeds. Each feed is fetched once per poll however many channels follow it."""
@@ -28,7 +26,7 @@ class FeedPoller:
         concurrency: int = 16,
         per_host: int = 2,
         clock: Callable[[], float] = time.time,
-        on_outcome: OutcomeHandler | None = None,
+        on_outcome: Callable[[FeedRow, PollOutcome], Awaitable[None]] | None = None,
         max_idle_s: float = 30.0,
         heartbeat: Callable[[], None] | None = None,
     ) -> None:

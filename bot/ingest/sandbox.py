@@ -38,8 +38,6 @@ _START_TIMEOUT_S = 60.0
 _READY = b"R"
 _FRAME = struct.Struct("!Q")
 
-ParseFunction = Callable[[bytes, Mapping[str, str], str | None], ParsedFeed]
-
 
 class _WorkerGone(Exception):
     """The worker closed its pipe, or did not answer in time."""
@@ -67,7 +65,7 @@ class _Worker:
                 raise _WorkerGone
             self._ready = True
         deadline = time.monotonic() + timeout_s
-        self._write(_FRAME.pack(len(request)) + request, deadline)
+        self._write(request, deadline)
         (length,) = _FRAME.unpack(self._read(_FRAME.size, deadline))
         return self._read(length, deadline)
 
@@ -133,7 +131,8 @@ class ParseSandbox:
     def parse(self, body: bytes, headers: Mapping[str, str], base_url: str | None) -> ParsedFeed:
         """Like parse_feed (raises NotAFeedError / ParseError), but bounded. Blocking."""
         header = json.dumps({"headers": dict(headers), "base_url": base_url}).encode()
-        request = _FRAME.pack(len(header)) + header + body
+        # Two frames, the JSON header and the body, so the worker reads the body into one buffer.
+        request = _FRAME.pack(len(header)) + header + _FRAME.pack(len(body)) + body
         with self._slots:
             worker = self._take()
             try:
@@ -229,7 +228,8 @@ def _feed_from_json(data: dict[str, Any]) -> ParsedFeed:
 def _serve(target: str, memory_bytes: int, timeout_s: float) -> None:
     """The worker: read a request, parse, answer; until stdin closes."""
     module, _, name = target.partition(":")
-    parse: ParseFunction = getattr(import_module(module), name)
+    parse: Callable[[bytes, Mapping[str, str], str | None], ParsedFeed]
+    parse = getattr(import_module(module), name)
     resource.setrlimit(resource.RLIMIT_AS, (memory_bytes, memory_bytes))
     stdin = sys.stdin.buffer
     stdout = os.fdopen(os.dup(sys.stdout.fileno()), "wb")
@@ -240,12 +240,8 @@ def _serve(target: str, memory_bytes: int, timeout_s: float) -> None:
     # so it terminates, even inside C code) is its own deadline.
     own_deadline = max(1, int(timeout_s) + 5)
     while frame := stdin.read(_FRAME.size):
-        (length,) = _FRAME.unpack(frame)
-        request = stdin.read(length)
-        (header_length,) = _FRAME.unpack(request[: _FRAME.size])
-        header = json.loads(request[_FRAME.size : _FRAME.size + header_length])
-        body = request[_FRAME.size + header_length :]
-        del request
+        header = json.loads(stdin.read(_FRAME.unpack(frame)[0]))
+        body = stdin.read(_FRAME.unpack(stdin.read(_FRAME.size))[0])
         signal.alarm(own_deadline)
         try:
             feed = dataclasses.asdict(parse(body, header["headers"], header["base_url"]))
