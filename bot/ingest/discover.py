@@ -12,21 +12,15 @@ import asyncio
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass
-from html.parser import HTMLParser
-from urllib.parse import urljoin, urlsplit
+from urllib.parse import urlsplit
 
-from bot.ingest.errors import (
-    BlockedAddressError,
-    ConnectError,
-    DiscoveryError,
-    FetchError,
-    FetchTimeoutError,
-    HTTPStatusError,
-    ResponseTooLargeError,
-    TooManyRedirectsError,
-    UnsupportedSchemeError,
-)
+import lxml.html
+from lxml import etree
+
+from bot.ingest.errors import BlockedAddressError, DiscoveryError, FetchError
 from bot.ingest.fetch import HTML_ACCEPT, FeedFetcher, FetchResult
+from bot.safe import archive_url
+from bot.text.clean import html_parser
 
 FEED_TYPES = frozenset({"application/rss+xml", "application/atom+xml", "application/rdf+xml"})
 COMMON_FEED_PATHS = ("/feed", "/rss", "/feed.xml", "/atom.xml", "/rss.xml", "/index.xml")
@@ -49,60 +43,33 @@ def looks_like_feed(body: bytes) -> bool:
     return page is None or page.start() > feed.start()
 
 
-class _FeedLinkParser(HTMLParser):
-    """Collects `<base href>` and the hrefs of `<link rel="alternate">` tags of feed type."""
-
-    def __init__(self) -> None:
-        super().__init__(convert_charrefs=True)
-        self.base: str | None = None
-        self.links: list[str] = []
-
-    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
-        values = {name.lower(): (value or "") for name, value in attrs}
-        if tag == "base" and self.base is None and values.get("href"):
-            self.base = values["href"].strip()
-        elif tag == "link":
-            rels = values.get("rel", "").lower().split()
-            kind = values.get("type", "").split(";", 1)[0].strip().lower()
-            href = values.get("href", "").strip()
-            if "alternate" in rels and kind in FEED_TYPES and href:
-                self.links.append(href)
-
-
 def _decode(page: FetchResult) -> str:
-    charset = "utf-8"
     match = _CHARSET.search(page.content_type or "")
-    if match:
-        charset = match.group(1)
+    head = page.body[: _MAX_HTML_CHARS * 4]
     try:
-        return page.body[: _MAX_HTML_CHARS * 4].decode(charset, errors="replace")
+        return head.decode(match.group(1) if match else "utf-8", errors="replace")
     except LookupError:
-        return page.body[: _MAX_HTML_CHARS * 4].decode("utf-8", errors="replace")
+        return head.decode("utf-8", errors="replace")
 
 
 def feed_links(page: FetchResult) -> list[str]:
-    """The absolute http(s) URLs of the feeds a page links to, in page order, without repeats."""
-    parser = _FeedLinkParser()
-    parser.feed(_decode(page)[:_MAX_HTML_CHARS])
-    parser.close()
-    base = (_join(page.url, parser.base) if parser.base else None) or page.url
+    """The absolute http(s) URLs of the feeds a page links to, in page order, without repeats:
+    the hrefs of `<link rel="alternate">` tags of feed type, against the page's `<base href>`."""
+    html = _decode(page)[:_MAX_HTML_CHARS].encode("utf-8", "replace")
+    try:
+        root = lxml.html.document_fromstring(html, parser=html_parser())
+    except (etree.LxmlError, ValueError):  # nothing but whitespace, or nothing parseable
+        return []
+    base_href = next((b.get("href") for b in root.iter("base") if b.get("href")), None)
+    base = archive_url(base_href, page.url) or page.url
     found: list[str] = []
-    for href in parser.links:
-        url = _join(base, href)
-        if url is not None and url not in found:
+    for link in root.iter("link"):
+        rels = link.get("rel", "").lower().split()
+        kind = link.get("type", "").split(";", 1)[0].strip().lower()
+        url = archive_url(link.get("href"), base)
+        if "alternate" in rels and kind in FEED_TYPES and url and url not in found:
             found.append(url)
     return found
-
-
-def _join(base: str, href: str) -> str | None:
-    """`href` made absolute against `base` if it is an http(s) URL; None for anything else,
-    including what urllib cannot split (an unclosed IPv6 bracket: hostile pages have them)."""
-    try:
-        url = urljoin(base, href)
-        scheme = urlsplit(url).scheme
-    except ValueError:
-        return None
-    return url if scheme in ("http", "https") else None
 
 
 @dataclass(slots=True)
@@ -115,31 +82,12 @@ class _Tried:
     refusal: str | None = None  # the guard's full sentence, when the address was refused
 
 
-def _why(exc: FetchError) -> str:
-    """A few words for one failed candidate; the list of them must stay one line-ish."""
-    if isinstance(exc, HTTPStatusError):
-        return str(exc.status)
-    if isinstance(exc, FetchTimeoutError):
-        return "timed out"
-    if isinstance(exc, BlockedAddressError):
-        return "refused (not a public address)"
-    if isinstance(exc, ResponseTooLargeError):
-        return "too large"
-    if isinstance(exc, TooManyRedirectsError):
-        return "too many redirects"
-    if isinstance(exc, UnsupportedSchemeError):
-        return "not an http(s) address"
-    if isinstance(exc, ConnectError):
-        return "could not connect"
-    return "failed"
-
-
 async def _probe(fetcher: FeedFetcher, url: str) -> _Tried:
     try:
         result = await fetcher.fetch(url)
     except FetchError as exc:
         refusal = str(exc) if isinstance(exc, BlockedAddressError) else None
-        return _Tried(url, _why(exc), refusal=refusal)
+        return _Tried(url, exc.brief, refusal=refusal)
     if looks_like_feed(result.body):
         return _Tried(url, "a feed", feed=result)
     return _Tried(url, "not a feed")
@@ -192,23 +140,9 @@ async def _probe_all(
 
 def _label(url: str, origin: str) -> str:
     """`url` as the admin reads it in the list: its path on the site's own origin, cut short."""
-    text = url
-    if url == origin or url.startswith(origin + "/"):
-        text = url[len(origin) :] or "/"
+    own = url == origin or url.startswith(origin + "/")
+    text = (url[len(origin) :] or "/") if own else url
     return text if len(text) <= _MAX_LABEL else text[: _MAX_LABEL - 1] + "…"
-
-
-def _failure(
-    page_url: str, origin: str, tried: Sequence[_Tried], budget_s: float
-) -> DiscoveryError:
-    listed = ", ".join(f"{_label(t.url, origin)} {t.outcome}" for t in tried)
-    refusal = next((t.refusal for t in tried if t.refusal), None)
-    detail = f"; one candidate was refused: {refusal}" if refusal else ""
-    return DiscoveryError(
-        f"no RSS or Atom feed found at {page_url}: tried {len(tried)} addresses "
-        f"within {budget_s:g} s: {listed}; "
-        f"give the feed's own address{detail}"
-    )
 
 
 async def discover_feeds(
@@ -236,7 +170,7 @@ async def discover_feeds(
     budget = budget_s if budget_s is not None else 2 * fetcher.timeout_s
     loop = asyncio.get_running_loop()
     start = loop.time()
-    # Up to a megabyte of HTML takes html.parser most of a second: not on the event loop.
+    # Up to a megabyte of hostile HTML: parsed in a thread, not on the event loop.
     links = (await asyncio.to_thread(feed_links, page))[:_MAX_LINKS]
     tried = await _probe_all(fetcher, links, start + budget / 2, stagger_s=0.0, first_only=False)
     found: dict[str, FetchResult] = {}
@@ -250,7 +184,13 @@ async def discover_feeds(
     paths = [origin + path for path in COMMON_FEED_PATHS]
     stagger = max(0.0, start + budget - loop.time()) / (2 * len(paths))
     probed = await _probe_all(fetcher, paths, start + budget, stagger_s=stagger, first_only=True)
-    for result in probed:
-        if result.feed is not None:
-            return [result.feed]
-    raise _failure(page_url, origin, tried + probed, budget)
+    if feed := next((t.feed for t in probed if t.feed), None):
+        return [feed]
+    tried += probed
+    listed = ", ".join(f"{_label(t.url, origin)} {t.outcome}" for t in tried)
+    refusal = next((t.refusal for t in tried if t.refusal), None)
+    detail = f"; one candidate was refused: {refusal}" if refusal else ""
+    raise DiscoveryError(
+        f"no RSS or Atom feed found at {page_url}: tried {len(tried)} addresses "
+        f"within {budget:g} s: {listed}; give the feed's own address{detail}"
+    )

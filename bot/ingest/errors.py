@@ -12,40 +12,49 @@ class FeedError(Exception):
 
 
 class FetchError(FeedError):
-    """The feed could not be fetched."""
+    """The feed could not be fetched. `brief` says why in a few words (discovery lists them)."""
+
+    brief = "failed"
 
 
 class UnsupportedSchemeError(FetchError):
-    """Only http and https URLs are fetched."""
+    brief = "not an http(s) address"
 
 
 class BlockedAddressError(FetchError):
     """The host resolves to a loopback, private, link-local or otherwise internal address."""
 
+    brief = "refused (not a public address)"
+
 
 class ResponseTooLargeError(FetchError):
     """The body (after decompression) is larger than the cap."""
 
+    brief = "too large"
+
 
 class FetchTimeoutError(FetchError):
-    """The server did not answer within the time cap."""
+    brief = "timed out"
 
 
 class TooManyRedirectsError(FetchError):
     """More redirects than the cap, or a redirect loop."""
 
+    brief = "too many redirects"
+
 
 class HTTPStatusError(FetchError):
-    """The server answered with an error status."""
-
     def __init__(self, message: str, status: int, retry_after: float | None = None) -> None:
         super().__init__(message)
         self.status = status
         self.retry_after = retry_after
+        self.brief = str(status)
 
 
 class ConnectError(FetchError):
     """DNS failure, refused connection, TLS error and the like."""
+
+    brief = "could not connect"
 
 
 class ParseError(FeedError):

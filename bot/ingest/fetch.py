@@ -16,8 +16,7 @@ import zlib
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from email.utils import parsedate_to_datetime
-from types import TracebackType
-from typing import Protocol, Self
+from typing import Self
 
 import aiohttp
 from aiohttp.abc import AbstractResolver
@@ -46,6 +45,7 @@ HTML_ACCEPT = "text/html, application/xhtml+xml;q=0.9, application/rss+xml;q=0.8
 _REDIRECT_STATUSES = frozenset({301, 302, 303, 307, 308})
 _MAX_AGE = re.compile(r"(?:^|[,\s])max-age\s*=\s*\"?(\d+)", re.IGNORECASE)
 _DECOMPRESS_STEP = 1 << 20
+_WBITS = {"gzip": 16 + zlib.MAX_WBITS, "x-gzip": 16 + zlib.MAX_WBITS, "deflate": zlib.MAX_WBITS}
 
 
 @dataclass(frozen=True, slots=True)
@@ -67,11 +67,7 @@ class FetchResult:
 
 def parse_retry_after(value: str | None, now: datetime | None = None) -> float | None:
     """Turn a Retry-After header (delay in seconds, or an HTTP date) into seconds from now."""
-    if value is None:
-        return None
-    text = value.strip()
-    if not text:
-        return None
+    text = (value or "").strip()
     if text.isdigit():
         return float(text)
     try:
@@ -86,38 +82,13 @@ def parse_retry_after(value: str | None, now: datetime | None = None) -> float |
 
 def parse_max_age(cache_control: str | None) -> float | None:
     """The max-age of a Cache-Control header, in seconds; None when absent."""
-    if not cache_control:
-        return None
-    match = _MAX_AGE.search(cache_control)
+    match = _MAX_AGE.search(cache_control or "")
     return float(match.group(1)) if match else None
 
 
 def _size_words(size: int) -> str:
     mib = size / (1024 * 1024)
-    if mib >= 1:
-        return f"{mib:g} MiB"
-    return f"{size / 1024:g} KiB"
-
-
-class _Decoder(Protocol):
-    def decompress(self, data: bytes, max_length: int = ...) -> bytes: ...
-
-    @property
-    def unconsumed_tail(self) -> bytes: ...
-
-    def flush(self) -> bytes: ...
-
-
-class _Identity:
-    """The no-op decoder for a body sent without Content-Encoding."""
-
-    unconsumed_tail = b""
-
-    def decompress(self, data: bytes, max_length: int = 0) -> bytes:
-        return data
-
-    def flush(self) -> bytes:
-        return b""
+    return f"{mib:g} MiB" if mib >= 1 else f"{size / 1024:g} KiB"
 
 
 class _CappedBody:
@@ -128,19 +99,14 @@ class _CappedBody:
         self._url = url
         self._chunks: list[bytes] = []
         self._size = 0
-        self._decoders: list[_Decoder] = []
-        for encoding in reversed(encodings):  # the last encoding applied is undone first
-            if encoding in ("gzip", "x-gzip"):
-                self._decoders.append(zlib.decompressobj(16 + zlib.MAX_WBITS))
-            elif encoding == "deflate":
-                self._decoders.append(zlib.decompressobj(zlib.MAX_WBITS))
-            elif encoding not in ("identity", ""):
+        encodings = [e for e in reversed(encodings) if e != "identity"]  # last applied, first
+        for encoding in encodings:
+            if encoding not in _WBITS:
                 raise FetchError(
                     f"the server sent {url} compressed as {encoding!r}, "
                     "which the bot did not ask for and cannot read"
                 )
-        if not self._decoders:
-            self._decoders.append(_Identity())
+        self._decoders = [zlib.decompressobj(_WBITS[encoding]) for encoding in encodings]
 
     def too_large(self) -> ResponseTooLargeError:
         return ResponseTooLargeError(
@@ -175,14 +141,6 @@ class _CappedBody:
         return b"".join(self._chunks)
 
 
-def _headers_dict(response: aiohttp.ClientResponse) -> dict[str, str]:
-    headers: dict[str, str] = {}
-    for name, value in response.headers.items():
-        key = name.lower()
-        headers[key] = f"{headers[key]}, {value}" if key in headers else value
-    return headers
-
-
 def _check_scheme(url: URL, shown: str) -> None:
     """Refuse anything but an absolute http(s) URL; `shown` names it in the message."""
     if url.scheme not in ("http", "https"):
@@ -196,10 +154,12 @@ def _check_scheme(url: URL, shown: str) -> None:
         )
 
 
-def _make_result(url: str, status: int, headers: dict[str, str], body: bytes | None) -> FetchResult:
+def _make_result(response: aiohttp.ClientResponse, url: str, body: bytes | None) -> FetchResult:
+    # Lower-case names; a repeated header's values joined with ", ".
+    headers = {name.lower(): ", ".join(response.headers.getall(name)) for name in response.headers}
     return FetchResult(
         url=url,
-        status=status,
+        status=response.status,
         not_modified=body is None,
         body=body or b"",
         content_type=headers.get("content-type"),
@@ -249,12 +209,7 @@ class FeedFetcher:
     async def __aenter__(self) -> Self:
         return self
 
-    async def __aexit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
+    async def __aexit__(self, *exc_info: object) -> None:
         await self.close()
 
     async def close(self) -> None:
@@ -288,7 +243,6 @@ class FeedFetcher:
         *,
         etag: str | None = None,
         last_modified: str | None = None,
-        max_bytes: int | None = None,
         accept: str = FEED_ACCEPT,
     ) -> FetchResult:
         """GET `url` following up to `fetch_max_redirects` redirects; raise a FetchError subclass.
@@ -296,13 +250,10 @@ class FeedFetcher:
         `etag` / `last_modified` make it a conditional GET: an unchanged feed gives a 304 result
         with `not_modified=True` and an empty body.
         """
-        limit = self._settings.fetch_max_bytes if max_bytes is None else max_bytes
+        limit = self._settings.fetch_max_bytes
         timeout_s = self._settings.fetch_timeout_s
-        headers = {"Accept": accept}
-        if etag:
-            headers["If-None-Match"] = etag
-        if last_modified:
-            headers["If-Modified-Since"] = last_modified
+        validators = {"If-None-Match": etag, "If-Modified-Since": last_modified}
+        headers = {"Accept": accept} | {name: v for name, v in validators.items() if v}
         try:
             async with asyncio.timeout(timeout_s):
                 return await self._follow(url, headers, limit)
@@ -317,22 +268,20 @@ class FeedFetcher:
         except ValueError as exc:
             raise UnsupportedSchemeError(f"{url!r} is not a valid web address") from exc
         _check_scheme(current, url)
-        seen = {str(current)}
+        seen = {str(current)}  # the start and every redirect target so far
         max_redirects = self._settings.fetch_max_redirects
-        redirects = 0
         while True:
             response = await self._request(current, headers)
             try:
                 location = response.headers.get("Location")
                 if response.status in _REDIRECT_STATUSES and location:
                     target = self._redirect_target(current, location)
-                    redirects += 1
                     if str(target) in seen:
                         raise TooManyRedirectsError(
                             f"{url} redirects in a loop (back to {target}); "
                             "the site is misconfigured"
                         )
-                    if redirects > max_redirects:
+                    if len(seen) > max_redirects:
                         raise TooManyRedirectsError(
                             f"{url} redirected more than {max_redirects} times; "
                             "use the final address of the feed"
@@ -340,7 +289,12 @@ class FeedFetcher:
                     seen.add(str(target))
                     current = target
                     continue
-                return await self._result(response, str(current), limit)
+                if response.status == 304:
+                    return _make_result(response, str(current), None)
+                if not 200 <= response.status < 300:
+                    raise _status_error(response, str(current))
+                body = await self._read_body(response, str(current), limit)
+                return _make_result(response, str(current), body)
             finally:
                 response.release()  # closes the connection if the body was not read to the end
 
@@ -385,14 +339,6 @@ class FeedFetcher:
             ) from exc
         finally:
             current_host.reset(token)
-
-    async def _result(self, response: aiohttp.ClientResponse, url: str, limit: int) -> FetchResult:
-        if response.status == 304:
-            return _make_result(url, 304, _headers_dict(response), None)
-        if not 200 <= response.status < 300:
-            raise _status_error(response, url)
-        body = await self._read_body(response, url, limit)
-        return _make_result(url, response.status, _headers_dict(response), body)
 
     @staticmethod
     async def _read_body(response: aiohttp.ClientResponse, url: str, limit: int) -> bytes:

@@ -59,39 +59,33 @@ _V6_RANGES: tuple[tuple[ipaddress.IPv6Network, str], ...] = (
     (_V6("2001:2::/48"), "a reserved benchmarking address"),
 )
 
-_NAT64 = _V6("64:ff9b::/96")
+# IPv6 forms whose low 32 bits are an IPv4 address; checked after Python's `ipv4_mapped`. SIIT's
+# IPv4-translated `::ffff:0:a.b.c.d` (RFC 2765) is not the IPv4-mapped `::ffff:a.b.c.d`: Python
+# calls it global, so it is unwrapped here.
+_LOW32_FORMS: tuple[tuple[ipaddress.IPv6Network, str], ...] = (
+    (_V6("::ffff:0:0:0/96"), "an IPv4-translated IPv6"),
+    (_V6("::/96"), "an IPv4-compatible IPv6"),
+    (_V6("64:ff9b::/96"), "a NAT64 IPv6"),
+)
 _NAT64_LOCAL = _V6("64:ff9b:1::/48")
-_IPV4_COMPATIBLE = _V6("::/96")
-# SIIT's IPv4-translated form `::ffff:0:a.b.c.d` (RFC 2765): not the IPv4-mapped `::ffff:a.b.c.d`,
-# which Python knows as `ipv4_mapped`; Python calls this one global, so it is unwrapped here.
-_IPV4_TRANSLATED = _V6("::ffff:0:0:0/96")
 
 
-def parse_address(ip: str | IPAddress) -> IPAddress | None:
+def parse_address(ip: str) -> IPAddress | None:
     """Parse an IP address (an IPv6 zone such as `%eth0` is dropped); None if it is not one."""
-    if isinstance(ip, ipaddress.IPv4Address | ipaddress.IPv6Address):
-        return ip
-    text = ip.strip().strip("[]").split("%", 1)[0]
     try:
-        return ipaddress.ip_address(text)
+        return ipaddress.ip_address(ip.strip().strip("[]").split("%", 1)[0])
     except ValueError:
         return None
 
 
 def _classify_v4(ip: ipaddress.IPv4Address) -> str | None:
-    for network, reason in _V4_RANGES:
-        if ip in network:
-            return reason
-    if not ip.is_global:
-        return "a reserved address"
-    return None
+    reason = next((reason for network, reason in _V4_RANGES if ip in network), None)
+    return reason or (None if ip.is_global else "a reserved address")
 
 
-def _embedded(ip: ipaddress.IPv6Address, form: str, inner: ipaddress.IPv4Address) -> str | None:
+def _embedded(form: str, inner: ipaddress.IPv4Address) -> str | None:
     reason = _classify_v4(inner)
-    if reason is None:
-        return None
-    return f"{reason} ({inner} written as {form} address)"
+    return None if reason is None else f"{reason} ({inner} written as {form} address)"
 
 
 def _low32(ip: ipaddress.IPv6Address) -> ipaddress.IPv4Address:
@@ -99,35 +93,28 @@ def _low32(ip: ipaddress.IPv6Address) -> ipaddress.IPv4Address:
 
 
 def _classify_v6(ip: ipaddress.IPv6Address) -> str | None:
-    for network, reason in _V6_RANGES:
-        if ip in network:
-            return reason
+    if reason := next((reason for network, reason in _V6_RANGES if ip in network), None):
+        return reason
     if ip.ipv4_mapped is not None:
-        return _embedded(ip, "an IPv4-mapped IPv6", ip.ipv4_mapped)
-    if ip in _IPV4_TRANSLATED:
-        return _embedded(ip, "an IPv4-translated IPv6", _low32(ip))
-    if ip in _IPV4_COMPATIBLE:
-        return _embedded(ip, "an IPv4-compatible IPv6", _low32(ip))
-    if ip in _NAT64:
-        return _embedded(ip, "a NAT64 IPv6", _low32(ip))
+        return _embedded("an IPv4-mapped IPv6", ip.ipv4_mapped)
+    if form := next((form for network, form in _LOW32_FORMS if ip in network), None):
+        return _embedded(form, _low32(ip))
     if ip in _NAT64_LOCAL:
         # RFC 8215: a translator on the operator's own network, and the IPv4 address may sit at
         # any RFC 6052 offset, so the address is refused whatever it embeds; the usual /96 form
         # is still unwrapped to name an internal target in the reason.
-        return _embedded(ip, "a local-use NAT64 IPv6", _low32(ip)) or (
+        return _embedded("a local-use NAT64 IPv6", _low32(ip)) or (
             "a reserved local-use NAT64 address (a translator on the local network)"
         )
     if ip.sixtofour is not None:
-        return _embedded(ip, "a 6to4 IPv6", ip.sixtofour)
+        return _embedded("a 6to4 IPv6", ip.sixtofour)
     if ip.teredo is not None:
         server, client = ip.teredo
-        return _embedded(ip, "a Teredo IPv6", client) or _embedded(ip, "a Teredo IPv6", server)
-    if not ip.is_global:
-        return "a reserved address"
-    return None
+        return _embedded("a Teredo IPv6", client) or _embedded("a Teredo IPv6", server)
+    return None if ip.is_global else "a reserved address"
 
 
-def classify(ip: str | IPAddress) -> str | None:
+def classify(ip: str) -> str | None:
     """Why the bot must not connect to `ip`, in words ("on a private network"); None if public.
 
     IPv4 addresses embedded in IPv6 (IPv4-mapped, IPv4-translated, IPv4-compatible, 6to4, NAT64,
@@ -142,12 +129,7 @@ def classify(ip: str | IPAddress) -> str | None:
     return _classify_v6(address)
 
 
-def is_forbidden_address(ip: str | IPAddress) -> bool:
-    """True when the bot must not connect to `ip` (ignoring any operator allow-list)."""
-    return classify(ip) is not None
-
-
-def refusal(host: str | None, ip: str | IPAddress, allow: FetchAllowList) -> str | None:
+def refusal(host: str | None, ip: str, allow: FetchAllowList) -> str | None:
     """The admin-facing sentence refusing a connection to `ip` for `host`; None if allowed.
 
     The operator's allow-list (DIGESTBOT_FETCH_ALLOW) lets a host name through whatever it
@@ -169,7 +151,7 @@ def refusal(host: str | None, ip: str | IPAddress, allow: FetchAllowList) -> str
     )
 
 
-def check_address(host: str | None, ip: str | IPAddress, allow: FetchAllowList) -> None:
+def check_address(host: str | None, ip: str, allow: FetchAllowList) -> None:
     """Raise BlockedAddressError when the bot must not connect to `ip` for `host`."""
     message = refusal(host, ip, allow)
     if message is not None:
@@ -192,16 +174,11 @@ class GuardedResolver(AbstractResolver):
         self, host: str, port: int = 0, family: socket.AddressFamily = socket.AF_INET
     ) -> list[ResolveResult]:
         answers = await self._inner.resolve(host, port, family)
-        allowed: list[ResolveResult] = []
-        first_refusal: str | None = None
-        for answer in answers:
-            message = refusal(host, answer["host"], self._allow)
-            if message is None:
-                allowed.append(answer)
-            elif first_refusal is None:
-                first_refusal = message
+        refusals = [refusal(host, answer["host"], self._allow) for answer in answers]
+        allowed = [answer for answer, refused in zip(answers, refusals, strict=True) if not refused]
         if not allowed:
-            raise BlockedAddressError(first_refusal or f"{host} has no address to connect to")
+            first = next(filter(None, refusals), f"{host} has no address to connect to")
+            raise BlockedAddressError(first)
         return allowed
 
     async def close(self) -> None:

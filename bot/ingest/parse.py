@@ -8,7 +8,10 @@ only http(s) links and resolves relative links itself.
 from __future__ import annotations
 
 import calendar
+import dataclasses
+import functools
 import hashlib
+import itertools
 import re
 import time
 from collections.abc import Mapping
@@ -24,7 +27,7 @@ from lxml import etree
 from bot.ingest.errors import NotAFeedError, ParseError
 from bot.ingest.prolog import EntityDeclarationError, rewrite_prolog
 from bot.model import Enclosure, Entry, ParsedFeed
-from bot.safe import archive_url, strip_control
+from bot.safe import archive_url, plain_line, strip_control, truncate
 from bot.text.clean import html_parser
 
 # feedparser calls `replace_doctype` on the document (decoded to UTF-8) before either of its
@@ -34,7 +37,6 @@ if not callable(getattr(feedparser.api, "replace_doctype", None)):  # pragma: no
 feedparser.api.replace_doctype = rewrite_prolog
 
 _HTML_START = re.compile(rb"^\s*(<!--.*?-->\s*)*(<!doctype\s+html|<html|<head|<body)", re.I | re.S)
-_SPACE = re.compile(r"\s+")
 # Inside a title these say nothing a reader should see (as in bot.text.clean).
 _INVISIBLE_TAGS = (
     "script", "style", "noscript", "template", "svg", "math", "object", "iframe", "applet",
@@ -47,6 +49,8 @@ _SPACED_TAGS = frozenset(
     }
 )  # fmt: skip
 _PLAIN_TYPE = "text/plain"
+# An entry with several bodies: HTML first, then XHTML, then any other, each in feed order.
+_CONTENT_RANK = {"text/html": 0, "application/xhtml+xml": 1}
 # What the archive keeps of a feed's names (they are shown whole in embeds, lists, digests).
 MAX_TITLE_CHARS = 300
 MAX_AUTHOR_CHARS = 200
@@ -56,10 +60,6 @@ MAX_DESCRIPTION_CHARS = 1000
 _MAX_STORED_INT = 2**63 - 1
 
 
-def _tidy(text: str) -> str:
-    return _SPACE.sub(" ", strip_control(text)).strip()
-
-
 def plain(text: str | None) -> str:
     """The text an HTML fragment shows (for titles, names and descriptions): read by a real
     HTML parser, without scripts, styles or comments; entities decoded, control characters
@@ -67,7 +67,7 @@ def plain(text: str | None) -> str:
     if not text:
         return ""
     if "<" not in text and "&" not in text:
-        return _tidy(text)
+        return plain_line(text)
     try:
         root = lxml.html.document_fromstring(
             strip_control(text).encode("utf-8", "replace"), parser=html_parser()
@@ -77,19 +77,7 @@ def plain(text: str | None) -> str:
     etree.strip_elements(root, *_INVISIBLE_TAGS, with_tail=False)
     for element in root.iter(*_SPACED_TAGS):
         element.tail = " " + (element.tail or "")
-    return _tidy(root.text_content())
-
-
-def cap(text: str, limit: int) -> str:
-    """`text` cut to at most `limit` characters, at a word boundary when there is one in the
-    last half, ending in "…"."""
-    if len(text) <= limit:
-        return text
-    cut = text[: limit - 1]
-    space = cut.rfind(" ")
-    if space > limit // 2:
-        cut = cut[:space]
-    return cut.rstrip() + "…"
+    return plain_line(root.text_content())
 
 
 def _field_text(text: object, detail: object, version: str) -> str:
@@ -100,27 +88,20 @@ def _field_text(text: object, detail: object, version: str) -> str:
         return ""
     declared = detail.get("type") if isinstance(detail, Mapping) else None
     if version.startswith("atom") and declared == _PLAIN_TYPE:
-        return _tidy(str(text))
+        return plain_line(str(text))
     return plain(str(text))
 
 
 def parse_duration(value: object) -> int | None:
     """itunes:duration as seconds ("3600"), "MM:SS" or "HH:MM:SS"; None when unreadable
     (including "inf", "nan", negative or absurdly large values)."""
-    if value is None:
-        return None
-    text = str(value).strip()
-    if not text:
-        return None
-    try:
-        parts = [int(float(p)) for p in text.split(":")]
+    try:  # float() takes surrounding spaces; None and "" are not numbers
+        parts = [int(float(p)) for p in str(value).split(":")]
     except (ValueError, OverflowError):
         return None
     if len(parts) > 3 or any(p < 0 for p in parts):
         return None
-    seconds = 0
-    for part in parts:
-        seconds = seconds * 60 + part
+    seconds = functools.reduce(lambda total, part: total * 60 + part, parts)
     return seconds if seconds <= _MAX_STORED_INT else None
 
 
@@ -136,12 +117,9 @@ def _utc(struct: time.struct_time | None) -> datetime | None:
 def _content_html(raw: Mapping[str, Any]) -> tuple[str, str | None]:
     """The fullest body the entry offers, and the xml:base in force where it was written."""
     contents = raw.get("content") or []
-    for wanted in ("text/html", "application/xhtml+xml", None):
-        for content in contents:
-            if wanted is None or content.get("type") == wanted:
-                value = content.get("value")
-                if value:
-                    return str(value), content.get("base") or None
+    for content in sorted(contents, key=lambda c: _CONTENT_RANK.get(c.get("type"), 2)):
+        if content.get("value"):
+            return str(content["value"]), content.get("base") or None
     detail = raw.get("summary_detail")
     base = detail.get("base") if isinstance(detail, Mapping) else None
     return str(raw.get("summary") or ""), base or None
@@ -168,21 +146,18 @@ def _image(raw: Mapping[str, Any], base: str | None) -> str | None:
 
 def _enclosure(raw: Mapping[str, Any], base: str | None) -> Enclosure | None:
     for link in raw.get("links") or []:
-        if link.get("rel") != "enclosure":
-            continue
         kind = str(link.get("type") or "")
-        if kind.startswith("image/"):
+        if link.get("rel") != "enclosure" or kind.startswith("image/"):
             continue
         url = archive_url(link.get("href"), base)
         if not url:
             continue
         try:
-            length: int | None = int(link.get("length") or 0) or None
+            length = int(link.get("length") or 0)
         except (TypeError, ValueError):
-            length = None
-        if length is not None and not 0 < length <= _MAX_STORED_INT:
-            length = None
-        return Enclosure(url=url, type=kind or None, length=length)
+            length = 0
+        valid = 0 < length <= _MAX_STORED_INT
+        return Enclosure(url=url, type=kind or None, length=length if valid else None)
     return None
 
 
@@ -203,24 +178,21 @@ def _entry(
     description = str(raw.get("summary") or "")
     url = archive_url(raw.get("link"), base)
     guid = str(raw.get("id") or "").strip()
-    stable_id = guid or url or _fallback_id(full_title, content)
-    published = _utc(raw.get("published_parsed")) or _utc(raw.get("updated_parsed"))
-    entry_language = None
-    for content_part in raw.get("content") or []:
-        if content_part.get("language"):
-            entry_language = str(content_part["language"])
-            break
+    contents = raw.get("content") or []
+    entry_language = next((str(c["language"]) for c in contents if c.get("language")), None)
     # An Atom author's name is text by definition; RSS's is whatever the publisher wrote.
     author_type = {"type": _PLAIN_TYPE} if version.startswith("atom") else None
-    author = cap(_field_text(raw.get("author"), author_type, version), MAX_AUTHOR_CHARS) or None
+    author = (
+        truncate(_field_text(raw.get("author"), author_type, version), MAX_AUTHOR_CHARS) or None
+    )
     return Entry(
-        stable_id=stable_id,
-        title=cap(full_title, MAX_TITLE_CHARS)
-        or (cap(plain(description), 80) if description else "")
+        stable_id=guid or url or _fallback_id(full_title, content),
+        title=truncate(full_title, MAX_TITLE_CHARS)
+        or truncate(plain(description), 80)
         or "(untitled)",
         url=url,
         author=author,
-        published=published,
+        published=_utc(raw.get("published_parsed")) or _utc(raw.get("updated_parsed")),
         content_html=content,
         description_html=description,
         image_url=_image(raw, base),
@@ -237,24 +209,14 @@ def _disambiguate(entries: list[Entry]) -> list[Entry]:
     seen: set[str] = set()
     result: list[Entry] = []
     for entry in entries:
-        stable_id = entry.stable_id
-        if stable_id in seen:
-            digest = hashlib.sha256(
-                f"{entry.url}\n{entry.title}\n{entry.content_html}".encode()
-            ).hexdigest()[:16]
-            stable_id = f"{stable_id}#{digest}"
-            counter = 2
-            while stable_id in seen:
-                stable_id = f"{entry.stable_id}#{digest}-{counter}"
-                counter += 1
-            entry = Entry(**{**_fields(entry), "stable_id": stable_id})
-        seen.add(stable_id)
+        if entry.stable_id in seen:
+            text = f"{entry.url}\n{entry.title}\n{entry.content_html}"
+            unique = f"{entry.stable_id}#{hashlib.sha256(text.encode()).hexdigest()[:16]}"
+            tries = (unique + (f"-{n}" if n > 1 else "") for n in itertools.count(1))
+            entry = dataclasses.replace(entry, stable_id=next(t for t in tries if t not in seen))
+        seen.add(entry.stable_id)
         result.append(entry)
     return result
-
-
-def _fields(entry: Entry) -> dict[str, Any]:
-    return {name: getattr(entry, name) for name in Entry.__slots__}
 
 
 def parse_feed(body: bytes, headers: Mapping[str, str], base_url: str | None) -> ParsedFeed:
@@ -283,29 +245,27 @@ def parse_feed(body: bytes, headers: Mapping[str, str], base_url: str | None) ->
     feed = result.get("feed", {})
     version = result.get("version") or ""
     raw_entries = result.get("entries") or []
+    bozo = result.get("bozo_exception")
     if not version and not raw_entries and not feed.get("title"):
-        bozo = result.get("bozo_exception")
         detail = f" ({bozo})" if bozo else ""
         raise ParseError(f"that address does not serve a readable RSS or Atom feed{detail}")
     site_url = archive_url(feed.get("link"), base_url)
     base = site_url or base_url
     language = str(feed.get("language") or "").strip() or None
     entries = _disambiguate([_entry(raw, base, base_url, language, version) for raw in raw_entries])
-    warning = None
-    if result.get("bozo") and result.get("bozo_exception") is not None:
-        warning = f"the feed is not well-formed XML: {result['bozo_exception']}"
+    malformed = result.get("bozo") and bozo is not None
     return ParsedFeed(
-        title=cap(
+        title=truncate(
             _field_text(feed.get("title"), feed.get("title_detail"), version), MAX_FEED_TITLE_CHARS
         )
         or (urlsplit(base_url).hostname or "" if base_url else ""),
         site_url=site_url,
-        description=cap(
+        description=truncate(
             _field_text(feed.get("subtitle"), feed.get("subtitle_detail"), version),
             MAX_DESCRIPTION_CHARS,
         )
         or None,
         language=language,
         entries=entries,
-        warning=warning,
+        warning=f"the feed is not well-formed XML: {bozo}" if malformed else None,
     )

@@ -41,7 +41,6 @@ class PollOutcome:
     not_modified: bool = False
     error: FeedError | None = None
     consecutive_errors: int = 0
-    warning: str | None = None
     seconds: float = 0.0
 
     @property
@@ -66,15 +65,6 @@ def entry_fingerprint(entry: Entry) -> str:
     if entry.html_base:  # only then, so the fingerprints of feeds without xml:base stand
         parts += (entry.html_base,)
     return hashlib.sha256("\x1f".join(parts).encode("utf-8", "surrogatepass")).hexdigest()
-
-
-def _changed_entries(entries: Sequence[Entry], known: dict[str, str]) -> list[tuple[Entry, str]]:
-    changed: list[tuple[Entry, str]] = []
-    for entry in entries:
-        fingerprint = entry_fingerprint(entry)
-        if known.get(entry.stable_id) != fingerprint:
-            changed.append((entry, fingerprint))
-    return changed
 
 
 class FeedPipeline:
@@ -103,7 +93,12 @@ class FeedPipeline:
         backoff, so one bad feed neither stops a poll cycle nor gets re-polled at once."""
         started = time.perf_counter()
         try:
-            outcome = await self._poll(feed, conditional=conditional)
+            result = await self._fetcher.fetch(
+                feed.url,
+                etag=feed.etag if conditional else None,
+                last_modified=feed.last_modified if conditional else None,
+            )
+            outcome = await self.ingest(feed, result, conditional=conditional)
         except Exception as exc:
             problem = storage_problem(exc, self._store.db.path)
             if isinstance(exc, FeedError):
@@ -119,31 +114,20 @@ class FeedPipeline:
                     "digestbot could not process this feed (internal error: "
                     f"{type(exc).__name__}); the bot's log has the details"
                 )
-            outcome = await self._record_failure(feed, error)
+            now = self._clock()
+            retry_after = error.retry_after if isinstance(error, HTTPStatusError) else None
+            errors = await commit_failure(
+                self._store.db,
+                feed.id,
+                now=now,
+                next_poll_at=next_poll_after_failure(
+                    feed.interval_s, now, feed.consecutive_errors + 1, retry_after_s=retry_after
+                ),
+                error=error.message,
+            )
+            log.info("feed %d poll failed (%d in a row): %s", feed.id, errors, error.message)
+            outcome = PollOutcome(feed.id, feed.url, error=error, consecutive_errors=errors)
         return dataclasses.replace(outcome, seconds=time.perf_counter() - started)
-
-    async def _record_failure(self, feed: FeedRow, error: FeedError) -> PollOutcome:
-        now = self._clock()
-        retry_after = error.retry_after if isinstance(error, HTTPStatusError) else None
-        errors = await commit_failure(
-            self._store.db,
-            feed.id,
-            now=now,
-            next_poll_at=next_poll_after_failure(
-                feed.interval_s, now, feed.consecutive_errors + 1, retry_after_s=retry_after
-            ),
-            error=error.message,
-        )
-        log.info("feed %d poll failed (%d in a row): %s", feed.id, errors, error.message)
-        return PollOutcome(feed.id, feed.url, error=error, consecutive_errors=errors)
-
-    async def _poll(self, feed: FeedRow, *, conditional: bool) -> PollOutcome:
-        result = await self._fetcher.fetch(
-            feed.url,
-            etag=feed.etag if conditional else None,
-            last_modified=feed.last_modified if conditional else None,
-        )
-        return await self.ingest(feed, result, conditional=conditional)
 
     async def ingest(
         self, feed: FeedRow, result: FetchResult, *, conditional: bool = True
@@ -173,7 +157,10 @@ class FeedPipeline:
             return PollOutcome(feed.id, feed.url, not_modified=True)
         parsed = await asyncio.to_thread(_parse, result)
         known = await self._store.items.known_fingerprints(feed.id)
-        changed = _changed_entries(parsed.entries, known)
+        hashed = [(entry, entry_fingerprint(entry)) for entry in parsed.entries]
+        changed = [
+            (entry, digest) for entry, digest in hashed if known.get(entry.stable_id) != digest
+        ]
         fresh: list[FreshItem] = []
         if changed:
             base = parsed.site_url or result.url
@@ -201,11 +188,7 @@ class FeedPipeline:
         if saved.new_ids:
             log.info("feed %d: %d new item(s)", feed.id, len(saved.new_ids))
         return PollOutcome(
-            feed.id,
-            feed.url,
-            new_item_ids=saved.new_ids,
-            updated_item_ids=saved.updated_ids,
-            warning=parsed.warning,
+            feed.id, feed.url, new_item_ids=saved.new_ids, updated_item_ids=saved.updated_ids
         )
 
     async def _match_topics(
@@ -214,19 +197,17 @@ class FeedPipeline:
         """Percolate the entries that may be new (not edits, not a first poll's archive)
         against the followed topics: stable id → matching topic ids. The commit queues the DMs
         of those that really are new, in the poll's transaction."""
-        if feed.last_success_at is None:
-            return {}
         candidates = [f.item for f in fresh if f.item.entry.stable_id not in known]
-        if not candidates:
+        if feed.last_success_at is None or not candidates:
             return {}
         if self.topic_matcher is None:
             self.topic_matcher = (await active_topics_percolator(self._store.topics)).match
-        matches: dict[str, Collection[int]] = {}
-        for item in candidates:
-            found = self.topic_matcher((item.entry.title, item.summary, item.content_text))
-            if found:
-                matches[item.entry.stable_id] = found
-        return matches
+        match = self.topic_matcher
+        found = {
+            item.entry.stable_id: match((item.entry.title, item.summary, item.content_text))
+            for item in candidates
+        }
+        return {stable_id: topics for stable_id, topics in found.items() if topics}
 
     async def _with_ai_summaries(
         self, feed: FeedRow, fresh: list[FreshItem], known: dict[str, str]
@@ -270,5 +251,4 @@ def summary_input(item: EnrichedItem) -> SummaryInput:
 
 
 def _parse(result: FetchResult) -> ParsedFeed:
-    headers = dict(result.headers)
-    return parse_feed_bounded(result.body, headers, result.url)
+    return parse_feed_bounded(result.body, result.headers, result.url)

@@ -14,8 +14,6 @@ from bot.store import Store, storage_problem
 
 log = logging.getLogger(__name__)
 
-OutcomeHandler = Callable[[FeedRow, PollOutcome], Awaitable[None]]
-
 
 class FeedPoller:
     """Polls due feeds. Each feed is fetched once per poll however many channels follow it."""
@@ -28,7 +26,7 @@ class FeedPoller:
         concurrency: int = 16,
         per_host: int = 2,
         clock: Callable[[], float] = time.time,
-        on_outcome: OutcomeHandler | None = None,
+        on_outcome: Callable[[FeedRow, PollOutcome], Awaitable[None]] | None = None,
         max_idle_s: float = 30.0,
         heartbeat: Callable[[], None] | None = None,
     ) -> None:
@@ -58,12 +56,9 @@ class FeedPoller:
         feeds = [f for f in feeds if f.id not in self._in_flight]
         # Every poll finishes before a failure (the store could not even record one) is raised.
         results = await asyncio.gather(*(self._poll_one(f) for f in feeds), return_exceptions=True)
-        outcomes: list[PollOutcome] = []
-        for result in results:
-            if isinstance(result, BaseException):
-                raise result
-            outcomes.append(result)
-        return outcomes
+        if failure := next((r for r in results if isinstance(r, BaseException)), None):
+            raise failure
+        return [r for r in results if not isinstance(r, BaseException)]
 
     async def _poll_one(self, feed: FeedRow) -> PollOutcome:
         host = urlsplit(feed.url).hostname or ""
@@ -99,10 +94,9 @@ class FeedPoller:
                         "poll cycle failed: %s; retrying in %.0f s", problem, self._max_idle_s
                     )
             next_at = await self._store.feeds.next_due_at()
-            delay = self._max_idle_s if next_at is None else next_at - self._clock()
+            # After a failure its feeds are still due: do not fetch them again at once.
+            delay = self._max_idle_s if failed or next_at is None else next_at - self._clock()
             delay = min(max(delay, 0.05), self._max_idle_s)
-            if failed:  # its feeds are still due: do not fetch them again at once
-                delay = self._max_idle_s
             waiters = [asyncio.ensure_future(stop.wait()), asyncio.ensure_future(self._wake.wait())]
             try:
                 await asyncio.wait(waiters, timeout=delay, return_when=asyncio.FIRST_COMPLETED)

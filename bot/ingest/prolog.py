@@ -44,7 +44,6 @@ class Prolog:
     declaration: bytes = b""
     doctype: bytes = b""
     safe_entities: dict[bytes, bytes] = field(default_factory=dict)
-    dropped_entities: int = 0
     element: int = 0
 
 
@@ -53,6 +52,7 @@ def scan_prolog(data: bytes) -> Prolog:
 
     Malformed pieces (an unclosed comment, text before the first element) are skipped up to the
     next `<`, the way a forgiving reader would; nothing before the first element survives.
+    Raises EntityDeclarationError for an entity that is not a single character reference.
     """
     prolog = Prolog()
     size = len(data)
@@ -138,7 +138,7 @@ def _subset(data: bytes, pos: int, prolog: Prolog) -> int | None:
             if safe:
                 prolog.safe_entities[safe.group(1)] = safe.group(2) or safe.group(3)
             elif declaration.startswith(b"<!ENTITY"):
-                prolog.dropped_entities += 1
+                raise EntityDeclarationError
             pos = match.end()
         else:
             return None
@@ -151,19 +151,11 @@ def rewrite_prolog(data: bytes) -> tuple[str | None, bytes, dict[str, str]]:
     Raises EntityDeclarationError when the internal subset declares any other entity.
     """
     prolog = scan_prolog(data)
-    if prolog.dropped_entities:
-        raise EntityDeclarationError
     version = "rss091n" if b"netscape" in prolog.doctype.lower() else None
-    parts = [prolog.declaration]
-    if prolog.safe_entities:
-        declarations = b"".join(
-            b"<!ENTITY " + name + b' "' + value + b'">\n'
-            for name, value in prolog.safe_entities.items()
-        )
-        parts.append(b"\n<!DOCTYPE feed [\n" + declarations + b"]>")
-    parts.append(b"\n")
-    parts.append(data[prolog.element :])
-    entities = {
-        name.decode("ascii"): value.decode("ascii") for name, value in prolog.safe_entities.items()
-    }
-    return version, b"".join(parts), entities
+    entities = prolog.safe_entities
+    subset = b"".join(
+        b"<!ENTITY " + name + b' "' + value + b'">\n' for name, value in entities.items()
+    )
+    doctype = b"\n<!DOCTYPE feed [\n" + subset + b"]>" if subset else b""
+    document = prolog.declaration + doctype + b"\n" + data[prolog.element :]
+    return version, document, {n.decode("ascii"): v.decode("ascii") for n, v in entities.items()}

@@ -13,6 +13,8 @@ is data, never code.
 from __future__ import annotations
 
 import atexit
+import dataclasses
+import functools
 import json
 import os
 import resource
@@ -31,16 +33,10 @@ from typing import IO, Any
 from bot.ingest.errors import NotAFeedError, ParseError
 from bot.model import Enclosure, Entry, ParsedFeed
 
-DEFAULT_TIMEOUT_S = 20.0
-DEFAULT_MEMORY_BYTES = 512 * 2**20
-DEFAULT_WORKERS = 2
-PARSE_TARGET = "bot.ingest.parse:parse_feed"
 # A worker's imports (feedparser, lxml) can take seconds on a loaded machine: not the feed's fault.
 _START_TIMEOUT_S = 60.0
 _READY = b"R"
 _FRAME = struct.Struct("!Q")
-
-ParseFunction = Callable[[bytes, Mapping[str, str], str | None], ParsedFeed]
 
 
 class _WorkerGone(Exception):
@@ -69,7 +65,7 @@ class _Worker:
                 raise _WorkerGone
             self._ready = True
         deadline = time.monotonic() + timeout_s
-        self._write(_FRAME.pack(len(request)) + request, deadline)
+        self._write(request, deadline)
         (length,) = _FRAME.unpack(self._read(_FRAME.size, deadline))
         return self._read(length, deadline)
 
@@ -119,10 +115,10 @@ class ParseSandbox:
     def __init__(
         self,
         *,
-        timeout_s: float = DEFAULT_TIMEOUT_S,
-        memory_bytes: int = DEFAULT_MEMORY_BYTES,
-        workers: int = DEFAULT_WORKERS,
-        target: str = PARSE_TARGET,
+        timeout_s: float = 20.0,
+        memory_bytes: int = 512 * 2**20,
+        workers: int = 2,
+        target: str = "bot.ingest.parse:parse_feed",
     ) -> None:
         self.timeout_s = timeout_s
         self.memory_bytes = memory_bytes
@@ -135,7 +131,8 @@ class ParseSandbox:
     def parse(self, body: bytes, headers: Mapping[str, str], base_url: str | None) -> ParsedFeed:
         """Like parse_feed (raises NotAFeedError / ParseError), but bounded. Blocking."""
         header = json.dumps({"headers": dict(headers), "base_url": base_url}).encode()
-        request = _FRAME.pack(len(header)) + header + body
+        # Two frames, the JSON header and the body, so the worker reads the body into one buffer.
+        request = _FRAME.pack(len(header)) + header + _FRAME.pack(len(body)) + body
         with self._slots:
             worker = self._take()
             try:
@@ -152,11 +149,19 @@ class ParseSandbox:
             except BaseException:
                 worker.kill()
                 raise
-            if result.get("error") in ("memory", "internal"):
+            error = result.get("error")
+            if error in ("memory", "internal"):
                 worker.kill()  # after MemoryError a process is best not trusted again
             else:
                 self._give_back(worker)
-        return _decode_answer(result, self._too_big())
+        message = str(result.get("message", ""))
+        if error == "memory":
+            raise ParseError(self._too_big())
+        if error == "internal":  # a bug of ours, not the feed's: surface it as one
+            raise RuntimeError(f"the feed parser failed: {message}")
+        if error is not None:
+            raise (NotAFeedError if error == "not_a_feed" else ParseError)(message)
+        return _feed_from_json(result)
 
     def _too_big(self) -> str:
         return (
@@ -188,103 +193,43 @@ class ParseSandbox:
             worker.kill()
 
 
-_default: ParseSandbox | None = None
 _default_lock = threading.Lock()
 
 
-def _close_default() -> None:
-    if _default is not None:
-        _default.close()
-
-
-atexit.register(_close_default)
+@functools.cache
+def _default_sandbox() -> ParseSandbox:
+    sandbox = ParseSandbox()
+    atexit.register(sandbox.close)
+    return sandbox
 
 
 def parse_feed_bounded(body: bytes, headers: Mapping[str, str], base_url: str | None) -> ParsedFeed:
     """parse_feed in the process-wide sandbox (default limits). Blocking: run it in a thread."""
-    global _default
-    with _default_lock:
-        if _default is None:
-            _default = ParseSandbox()
-    return _default.parse(body, headers, base_url)
+    with _default_lock:  # one sandbox, however many threads ask first
+        sandbox = _default_sandbox()
+    return sandbox.parse(body, headers, base_url)
 
 
-def _decode_answer(result: dict[str, Any], too_big: str) -> ParsedFeed:
-    if "error" in result:
-        kind, message = result["error"], str(result.get("message", ""))
-        if kind == "not_a_feed":
-            raise NotAFeedError(message)
-        if kind == "memory":
-            raise ParseError(too_big)
-        if kind == "internal":  # a bug of ours, not the feed's: surface it as one
-            raise RuntimeError(f"the feed parser failed: {message}")
-        raise ParseError(message)
-    return feed_from_json(result)
-
-
-def feed_to_json(feed: ParsedFeed) -> dict[str, Any]:
-    return {
-        "title": feed.title,
-        "site_url": feed.site_url,
-        "description": feed.description,
-        "language": feed.language,
-        "warning": feed.warning,
-        "entries": [
-            {
-                "stable_id": e.stable_id,
-                "title": e.title,
-                "url": e.url,
-                "author": e.author,
-                "published": e.published.isoformat() if e.published else None,
-                "content_html": e.content_html,
-                "description_html": e.description_html,
-                "image_url": e.image_url,
-                "enclosure": (
-                    [e.enclosure.url, e.enclosure.type, e.enclosure.length] if e.enclosure else None
-                ),
-                "duration_s": e.duration_s,
-                "language": e.language,
-                "html_base": e.html_base,
+def _feed_from_json(data: dict[str, Any]) -> ParsedFeed:
+    """The worker's `dataclasses.asdict` of a ParsedFeed, back as one."""
+    entries = [
+        Entry(
+            **{
+                **e,
+                "published": datetime.fromisoformat(e["published"]) if e["published"] else None,
+                "enclosure": Enclosure(**e["enclosure"]) if e["enclosure"] else None,
             }
-            for e in feed.entries
-        ],
-    }
-
-
-def feed_from_json(data: dict[str, Any]) -> ParsedFeed:
-    entries = []
-    for e in data["entries"]:
-        enclosure = e["enclosure"]
-        entries.append(
-            Entry(
-                stable_id=e["stable_id"],
-                title=e["title"],
-                url=e["url"],
-                author=e["author"],
-                published=datetime.fromisoformat(e["published"]) if e["published"] else None,
-                content_html=e["content_html"],
-                description_html=e["description_html"],
-                image_url=e["image_url"],
-                enclosure=Enclosure(*enclosure) if enclosure else None,
-                duration_s=e["duration_s"],
-                language=e["language"],
-                html_base=e["html_base"],
-            )
         )
-    return ParsedFeed(
-        title=data["title"],
-        site_url=data["site_url"],
-        description=data["description"],
-        language=data["language"],
-        entries=entries,
-        warning=data["warning"],
-    )
+        for e in data.pop("entries")
+    ]
+    return ParsedFeed(**data, entries=entries)
 
 
 def _serve(target: str, memory_bytes: int, timeout_s: float) -> None:
     """The worker: read a request, parse, answer; until stdin closes."""
     module, _, name = target.partition(":")
-    parse: ParseFunction = getattr(import_module(module), name)
+    parse: Callable[[bytes, Mapping[str, str], str | None], ParsedFeed]
+    parse = getattr(import_module(module), name)
     resource.setrlimit(resource.RLIMIT_AS, (memory_bytes, memory_bytes))
     stdin = sys.stdin.buffer
     stdout = os.fdopen(os.dup(sys.stdout.fileno()), "wb")
@@ -295,23 +240,17 @@ def _serve(target: str, memory_bytes: int, timeout_s: float) -> None:
     # so it terminates, even inside C code) is its own deadline.
     own_deadline = max(1, int(timeout_s) + 5)
     while frame := stdin.read(_FRAME.size):
-        (length,) = _FRAME.unpack(frame)
-        request = stdin.read(length)
-        (header_length,) = _FRAME.unpack(request[: _FRAME.size])
-        header = json.loads(request[_FRAME.size : _FRAME.size + header_length])
-        body = request[_FRAME.size + header_length :]
-        del request
+        header = json.loads(stdin.read(_FRAME.unpack(frame)[0]))
+        body = stdin.read(_FRAME.unpack(stdin.read(_FRAME.size))[0])
         signal.alarm(own_deadline)
-        answer: dict[str, Any]
         try:
-            answer = feed_to_json(parse(body, header["headers"], header["base_url"]))
-            encoded = json.dumps(answer).encode()
+            feed = dataclasses.asdict(parse(body, header["headers"], header["base_url"]))
+            encoded = json.dumps(feed, default=datetime.isoformat).encode()
         except MemoryError:
             encoded = json.dumps({"error": "memory"}).encode()
-        except NotAFeedError as exc:
-            encoded = json.dumps({"error": "not_a_feed", "message": exc.message}).encode()
         except ParseError as exc:
-            encoded = json.dumps({"error": "parse", "message": exc.message}).encode()
+            kind = "not_a_feed" if isinstance(exc, NotAFeedError) else "parse"
+            encoded = json.dumps({"error": kind, "message": exc.message}).encode()
         except Exception as exc:  # reported to the caller, which raises it
             encoded = json.dumps({"error": "internal", "message": repr(exc)[:500]}).encode()
         signal.alarm(0)

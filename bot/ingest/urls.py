@@ -52,7 +52,7 @@ def _checked_host(host: str, url: str) -> str:
     try:
         ascii_host = host.encode("idna").decode("ascii").lower()
     except UnicodeError:
-        raise InvalidURLError(f"{url!r} is not a valid web address") from None
+        ascii_host = ""  # no host name matches
     if not _HOST_NAME.match(ascii_host):
-        raise InvalidURLError(f"{url!r} is not a valid web address") from None
+        raise InvalidURLError(f"{url!r} is not a valid web address")
     return ascii_host

@@ -293,10 +293,12 @@ async def test_declared_length_over_the_cap_is_refused_before_reading(
     feed_server: FeedServer,
 ) -> None:
     feed_server.set("/big", b"x" * (2 * MiB))
-    async with FeedFetcher(ALLOW_TEST_SERVER) as fetcher:
+    allow = ALLOW_TEST_SERVER.fetch_allow
+    async with FeedFetcher(Settings(fetch_allow=allow, fetch_max_bytes=MiB)) as fetcher:
         with pytest.raises(ResponseTooLargeError, match="larger than 1 MiB"):
-            await fetcher.fetch(feed_server.url("/big"), max_bytes=MiB)
-        small = await fetcher.fetch(feed_server.url("/big"), max_bytes=3 * MiB)
+            await fetcher.fetch(feed_server.url("/big"))
+    async with FeedFetcher(Settings(fetch_allow=allow, fetch_max_bytes=3 * MiB)) as fetcher:
+        small = await fetcher.fetch(feed_server.url("/big"))
     assert len(small.body) == 2 * MiB
 
 
