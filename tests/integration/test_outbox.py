@@ -354,7 +354,6 @@ async def test_closed_dms_pause_only_that_member(store: Store) -> None:
     ]
     # DM deliveries never carry a role mention.
     assert all(c.mention_role_id is None for c in sender.calls)
-    assert await store.deliveries.resume_target("user", MEMBER, time.now) == 2
 
 
 async def test_mention_role_is_passed_only_for_opted_in_subscriptions(store: Store) -> None:
@@ -388,7 +387,8 @@ async def test_console_sender_prints_items_and_notices(store: Store) -> None:
     time = FakeTime()
     feed = await subscribed_feed(store, "https://a.example/feed", CH_A)
     await poll_items(store, feed, ["a-1"], now=time.now)
-    await store.deliveries.queue_notice("channel", CH_A, "feed is failing", "n:1", time.now)
+    failing = NewDelivery("n:1", "notice", "channel", CH_A, payload={"text": "feed is failing"})
+    await store.deliveries.queue(failing, time.now)
     lines: list[str] = []
     worker = make_outbox(store, ConsoleSender(lines.append), clock=time.clock)
     assert await worker.drain() == 2
