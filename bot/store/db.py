@@ -320,3 +320,10 @@ class Database:
             finally:
                 await self.reader.close()
                 await self._writer.close()
+
+
+class Table:
+    """The base of the store's per-table classes: they share the one Database."""
+
+    def __init__(self, db: Database) -> None:
+        self._db = db

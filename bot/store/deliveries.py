@@ -13,7 +13,7 @@ from dataclasses import dataclass, replace
 from typing import Any
 
 from bot.model import STATES, DeliveryRow, DeliveryState, SubscriptionRow, TargetKind
-from bot.store.db import Database, fetch_all, fetch_one, scalar
+from bot.store.db import Table, fetch_all, fetch_one, scalar
 from bot.store.routing import NewDelivery, queue_backfill_tx, queue_delivery, queue_feed_notice_tx
 from bot.store.subscriptions import pause_subscriptions_of_channel
 
@@ -53,10 +53,7 @@ class PauseResult:
     deliveries: int  # deliveries now waiting in 'paused'
 
 
-class DeliveryStore:
-    def __init__(self, db: Database) -> None:
-        self._db = db
-
+class DeliveryStore(Table):
     async def queue(self, delivery: NewDelivery, now: float) -> bool:
         """Queue one delivery in its own transaction; False if its key was queued before."""
         async with self._db.transaction() as tx:
@@ -149,21 +146,12 @@ class DeliveryStore:
     async def save_progress(self, delivery_id: int, sent: Sequence[int | None]) -> None:
         """Remember the messages of a delivery already sent, so a retry or a restart goes on
         with the next one (kept in its payload, under "sent")."""
-        async with self._db.transaction() as tx:
-            row = await fetch_one(
-                tx,
-                lambda payload: (payload,),
-                "SELECT payload FROM deliveries WHERE id = ?",
-                (delivery_id,),
-            )
-            if row is None:
-                return
-            data = json.loads(row[0]) if row[0] else {}
-            payload = data if isinstance(data, dict) else {}
-            payload["sent"] = list(sent)
-            await tx.execute(
-                "UPDATE deliveries SET payload = ? WHERE id = ?", (json.dumps(payload), delivery_id)
-            )
+        await self._db.write(
+            "UPDATE deliveries SET payload = json_set(CASE WHEN json_valid(payload) "
+            "AND json_type(payload) = 'object' THEN payload ELSE '{}' END, '$.sent', json(?)) "
+            "WHERE id = ?",
+            (json.dumps(list(sent)), delivery_id),
+        )
 
     async def fail(self, delivery_id: int, error: str) -> None:
         """Give up on one delivery (it will never be retried)."""

@@ -17,7 +17,7 @@ from dataclasses import dataclass
 import aiosqlite
 
 from bot.model import DigestScheduleRow, ScheduleCadence
-from bot.store.db import Database, fetch_all, fetch_one, scalar
+from bot.store.db import Table, fetch_all, fetch_one, scalar
 from bot.store.routing import NewDelivery, queue_delivery
 
 _SELECT = (
@@ -68,10 +68,7 @@ async def period_item_ids(
     )
 
 
-class DigestStore:
-    def __init__(self, db: Database) -> None:
-        self._db = db
-
+class DigestStore(Table):
     async def upsert(
         self,
         *,

@@ -6,7 +6,7 @@ from dataclasses import dataclass, replace
 from typing import Any
 
 from bot.model import FeedRow
-from bot.store.db import Database, fetch_all, fetch_one, scalar
+from bot.store.db import Table, fetch_all, fetch_one, scalar
 
 _SELECT = (
     "SELECT id, url, title, site_url, description, language, etag, last_modified, body_hash, "
@@ -31,10 +31,7 @@ class FeedMeta:
     language: str | None
 
 
-class FeedStore:
-    def __init__(self, db: Database) -> None:
-        self._db = db
-
+class FeedStore(Table):
     async def add(
         self, url: str, *, interval_s: float, now: float, first_poll_at: float
     ) -> FeedRow:

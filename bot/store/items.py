@@ -15,7 +15,7 @@ import aiosqlite
 
 from bot.model import EnrichedItem, ItemRow
 from bot.store.cjk import space_cjk
-from bot.store.db import Database, fetch_all, fetch_one, marks, scalar
+from bot.store.db import Table, fetch_all, fetch_one, marks, scalar
 
 
 @dataclass(frozen=True, slots=True)
@@ -123,10 +123,7 @@ def _spaced_or_none(text: str) -> str | None:
     return None if spaced == text else spaced
 
 
-class ItemStore:
-    def __init__(self, db: Database) -> None:
-        self._db = db
-
+class ItemStore(Table):
     async def known_fingerprints(self, feed_id: int) -> dict[str, str]:
         """stable_id → raw_hash of every archived item of the feed, and of its pruned items
         (tombstones): an unchanged pruned entry is not enriched again."""

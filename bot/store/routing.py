@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from typing import Literal
 
 import aiosqlite
@@ -51,21 +51,12 @@ _INSERT = (
 async def queue_delivery(tx: aiosqlite.Connection, delivery: NewDelivery, now: float) -> bool:
     """Inside a write transaction: queue one delivery; False if its dedupe key was queued
     before (whatever its state)."""
+    payload = None if delivery.payload is None else json.dumps(dict(delivery.payload))
     cursor = await tx.execute(
-        _INSERT + "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (dedupe_key) DO NOTHING",
-        (
-            delivery.dedupe_key,
-            delivery.kind,
-            delivery.item_id,
-            delivery.subscription_id,
-            delivery.guild_id,
-            delivery.target_kind,
-            delivery.target_id,
-            None if delivery.payload is None else json.dumps(dict(delivery.payload)),
-            delivery.state,
-            now,
-            now,
-        ),
+        _INSERT + "VALUES (:dedupe_key, :kind, :item_id, :subscription_id, :guild_id, "
+        ":target_kind, :target_id, :payload, :state, :now, :now) "
+        "ON CONFLICT (dedupe_key) DO NOTHING",
+        {**asdict(delivery), "payload": payload, "now": now},
     )
     return cursor.rowcount > 0
 

@@ -8,7 +8,7 @@ from typing import Any
 import aiosqlite
 
 from bot.model import MODES, GuildFeed, SubscriptionMode, SubscriptionRow, SubscriptionView
-from bot.store.db import Database, fetch_all, fetch_one, like_pattern, scalar
+from bot.store.db import Table, fetch_all, fetch_one, like_pattern, scalar
 
 # How many deliveries paused with a subscription are sent again when it resumes (the newest
 # ones); older ones are cancelled so a channel is not flooded after a long pause.
@@ -63,10 +63,7 @@ async def pause_subscriptions_of_channel(
     return paused
 
 
-class SubscriptionStore:
-    def __init__(self, db: Database) -> None:
-        self._db = db
-
+class SubscriptionStore(Table):
     async def add(
         self,
         guild_id: int,

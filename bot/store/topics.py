@@ -15,7 +15,7 @@ from dataclasses import dataclass
 import aiosqlite
 
 from bot.model import MemberDMs, TopicRow
-from bot.store.db import Database, fetch_all, fetch_one, marks, scalar
+from bot.store.db import Table, fetch_all, fetch_one, marks, scalar
 from bot.store.routing import NewDelivery, dm_key, queue_delivery
 
 MAX_TOPICS_PER_MEMBER = 25  # per member per guild
@@ -48,10 +48,7 @@ class FollowResult:
     problem: str | None = None
 
 
-class TopicStore:
-    def __init__(self, db: Database) -> None:
-        self._db = db
-
+class TopicStore(Table):
     async def add(
         self,
         guild_id: int,
