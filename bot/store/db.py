@@ -7,8 +7,8 @@ import errno
 import logging
 import re
 import sqlite3
-from collections.abc import AsyncIterator, Callable, Iterable, Mapping
-from contextlib import asynccontextmanager
+from collections.abc import AsyncIterator, Callable, Iterable, Iterator, Mapping
+from contextlib import asynccontextmanager, contextmanager
 from importlib import resources
 from pathlib import Path
 from typing import Any, TypeVar
@@ -98,11 +98,15 @@ def storage_problem(exc: BaseException, path: Path) -> str | None:
     return _say(_PROBLEMS[code & 0xFF], path, exc)
 
 
-def read_only_connection(path: Path) -> sqlite3.Connection:
-    """A blocking read-only connection that never creates the file (mode=ro)."""
+@contextmanager
+def read_only_connection(path: Path) -> Iterator[sqlite3.Connection]:
+    """A blocking read-only connection that never creates the file (mode=ro), closed after."""
     conn = sqlite3.connect(f"{path.resolve().as_uri()}?mode=ro", uri=True, isolation_level=None)
-    conn.execute("PRAGMA busy_timeout = 10000")
-    return conn
+    try:
+        conn.execute("PRAGMA busy_timeout = 10000")
+        yield conn
+    finally:
+        conn.close()
 
 
 def check_database_file(path: Path) -> None:
@@ -113,11 +117,8 @@ def check_database_file(path: Path) -> None:
         raise StoreError(_say(_FOLDER, path))
     if not path.exists() or path.stat().st_size == 0:
         return  # a new database
-    conn = read_only_connection(path)
-    try:
+    with read_only_connection(path) as conn:
         problems = [str(row[0]) for row in conn.execute("PRAGMA quick_check").fetchall()]
-    finally:
-        conn.close()
     if problems != ["ok"]:
         more = f" and {len(problems) - 1} more problem(s)" if len(problems) > 1 else ""
         raise DamagedDatabaseError(_say(_DAMAGED, path, f"quick_check: {problems[0]}{more}"))
@@ -160,9 +161,7 @@ async def fetch_all(
 
 async def scalar(conn: aiosqlite.Connection, sql: str, params: Params = ()) -> Any:
     """The first column of the first row (None: no row)."""
-    async with conn.execute(sql, params) as cursor:
-        row = await cursor.fetchone()
-    return None if row is None else row[0]
+    return await fetch_one(conn, lambda first, *_: first, sql, params)
 
 
 def marks(values: Iterable[object]) -> str:

@@ -13,8 +13,8 @@ from dataclasses import dataclass, replace
 from typing import Any
 
 from bot.model import STATES, DeliveryRow, DeliveryState, SubscriptionRow, TargetKind
-from bot.store.db import Table, fetch_all, fetch_one, scalar
-from bot.store.routing import NewDelivery, queue_backfill_tx, queue_delivery, queue_feed_notice_tx
+from bot.store.db import Table, fetch_all, fetch_one, marks, scalar
+from bot.store.routing import INSERT_DELIVERY, NewDelivery, queue_delivery
 from bot.store.subscriptions import pause_subscriptions_of_channel
 
 _SELECT = (
@@ -54,24 +54,38 @@ class PauseResult:
 
 
 class DeliveryStore(Table):
-    async def queue(self, delivery: NewDelivery, now: float) -> bool:
-        """Queue one delivery in its own transaction; False if its key was queued before."""
-        async with self._db.transaction() as tx:
-            return await queue_delivery(tx, delivery, now)
-
     async def queue_backfill(
         self, subscription_id: int, item_ids: Sequence[int], now: float
     ) -> int:
         """Post existing items (e.g. the feed's N newest) to a just-added subscription's
-        channel, oldest first. Returns how many were queued."""
-        async with self._db.transaction() as tx:
-            return await queue_backfill_tx(tx, subscription_id, item_ids, now)
+        channel, oldest first (by publication). Items already delivered to the channel are not
+        queued again; a cancelled earlier delivery of the same item is revived. Returns how
+        many were queued."""
+        return await self._db.write(
+            INSERT_DELIVERY
+            + "SELECT 'item:' || i.id || ':ch:' || s.channel_id, 'item', i.id, s.id, "
+            "s.guild_id, 'channel', s.channel_id, NULL, 'pending', ?, ? "
+            "FROM items i JOIN subscriptions s ON s.feed_id = i.feed_id "
+            f"WHERE s.id = ? AND i.id IN ({marks(item_ids)}) ORDER BY i.published_at, i.id "
+            "ON CONFLICT (dedupe_key) DO UPDATE SET state = 'pending', "
+            "subscription_id = excluded.subscription_id, "
+            "next_attempt_at = excluded.next_attempt_at, last_error = NULL "
+            "WHERE deliveries.state = 'cancelled'",
+            (now, now, subscription_id, *item_ids),
+        )
 
     async def queue_feed_notice(self, feed_id: int, text: str, key: str, now: float) -> int:
-        """A text notice to every active channel subscribed to a feed, once per (`key`,
-        channel): use e.g. f"feed-failing:{feed_id}:{failing_since}" as `key`."""
-        async with self._db.transaction() as tx:
-            return await queue_feed_notice_tx(tx, feed_id, text, key, now)
+        """A text notice to every active channel subscribed to a feed (e.g. "failing since
+        …", "recovered"), once per (`key`, channel): dedupe key `{key}:ch:{channel}`; use e.g.
+        f"feed-failing:{feed_id}:{failing_since}" as `key`."""
+        return await self._db.write(
+            INSERT_DELIVERY
+            + "SELECT ? || ':ch:' || s.channel_id, 'notice', NULL, s.id, s.guild_id, "
+            "'channel', s.channel_id, ?, 'pending', ?, ? FROM subscriptions s "
+            "WHERE s.feed_id = ? AND s.paused_at IS NULL ORDER BY s.id "
+            "ON CONFLICT (dedupe_key) DO NOTHING",
+            (key, json.dumps({"text": text}), now, now, feed_id),
+        )
 
     async def due(self, now: float, limit: int) -> list[DeliveryRow]:
         """Pending deliveries whose time has come, at most one per target: the target's

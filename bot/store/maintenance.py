@@ -27,15 +27,13 @@ def integrity_check(path: Path) -> list[str]:
     """SQLite's own `PRAGMA integrity_check`: the problems it reports, [] when the file is
     sound. A file too damaged to be read at all is one problem with SQLite's message."""
     try:
-        conn = read_only_connection(path)
+        with read_only_connection(path) as conn:
+            try:
+                rows = conn.execute("PRAGMA integrity_check").fetchall()
+            except sqlite3.DatabaseError as exc:
+                return [str(exc)]
     except sqlite3.Error as exc:
         return [f"cannot open the database: {exc}"]
-    try:
-        rows = conn.execute("PRAGMA integrity_check").fetchall()
-    except sqlite3.DatabaseError as exc:
-        return [str(exc)]
-    finally:
-        conn.close()
     problems = [str(row[0]) for row in rows]
     return [] if problems == ["ok"] else problems
 
@@ -75,19 +73,14 @@ def schema_report(path: Path) -> SchemaReport:
     code = latest_schema_version()
     if not path.exists():
         return SchemaReport(path, exists=False, code_version=code)
-    try:
-        conn = read_only_connection(path)
+    try:  # opening, or reading what is not a database
+        with read_only_connection(path) as conn:
+            app_id = int(conn.execute("PRAGMA application_id").fetchone()[0])
+            version = int(conn.execute("PRAGMA user_version").fetchone()[0])
+            mode = str(conn.execute("PRAGMA journal_mode").fetchone()[0]).lower()
+            tables = int(conn.execute("SELECT count(*) FROM sqlite_master").fetchone()[0])
     except sqlite3.Error as exc:
         return SchemaReport(path, exists=True, code_version=code, error=str(exc))
-    try:
-        app_id = int(conn.execute("PRAGMA application_id").fetchone()[0])
-        version = int(conn.execute("PRAGMA user_version").fetchone()[0])
-        mode = str(conn.execute("PRAGMA journal_mode").fetchone()[0]).lower()
-        tables = int(conn.execute("SELECT count(*) FROM sqlite_master").fetchone()[0])
-    except sqlite3.DatabaseError as exc:
-        return SchemaReport(path, exists=True, code_version=code, error=str(exc))
-    finally:
-        conn.close()
     return SchemaReport(path, True, app_id, version, code, mode, tables > 0)
 
 
@@ -96,8 +89,7 @@ def subscribed_channels(path: Path) -> list[tuple[int, int]]:
     its subscriptions table does not exist yet."""
     if not path.exists():
         return []
-    conn = read_only_connection(path)
-    try:
+    with read_only_connection(path) as conn:
         found = conn.execute(
             "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'subscriptions'"
         ).fetchone()
@@ -106,8 +98,6 @@ def subscribed_channels(path: Path) -> list[tuple[int, int]]:
         rows = conn.execute(
             "SELECT DISTINCT guild_id, channel_id FROM subscriptions ORDER BY guild_id, channel_id"
         ).fetchall()
-    finally:
-        conn.close()
     return [(int(guild), int(channel)) for guild, channel in rows]
 
 
@@ -128,19 +118,16 @@ def backup_file(source: Path, dest: Path) -> BackupResult:
     started = time.perf_counter()
     partial = dest.with_name(dest.name + ".partial")
     partial.unlink(missing_ok=True)
-    src = read_only_connection(source)
     try:
-        dst = sqlite3.connect(partial, isolation_level=None)
-        try:
+        with (
+            read_only_connection(source) as src,
+            contextlib.closing(sqlite3.connect(partial, isolation_level=None)) as dst,
+        ):
             src.backup(dst)  # pages=-1: all pages in one step, one snapshot
             dst.execute("PRAGMA journal_mode = DELETE")
-        finally:
-            dst.close()
     except BaseException:
         partial.unlink(missing_ok=True)
         raise
-    finally:
-        src.close()
     with open(partial, "rb") as handle:
         os.fsync(handle.fileno())
     os.replace(partial, dest)

@@ -1,7 +1,7 @@
-"""Queue deliveries inside a write transaction: what new items, backfills and notices cause.
+"""Queue deliveries inside a write transaction: what new items, digests and topic DMs cause.
 
 Every function here takes the open write transaction, so the deliveries are committed together
-with whatever caused them (a poll's new items, a new subscription). Deliveries are unique per
+with whatever caused them (a poll's new items, a digest's slot). Deliveries are unique per
 dedupe key: queueing the same thing twice is a no-op.
 """
 
@@ -15,7 +15,6 @@ from typing import Literal
 import aiosqlite
 
 from bot.model import DeliveryKind, TargetKind
-from bot.store.db import marks
 
 
 def dm_key(item_id: int, user_id: int) -> str:
@@ -41,8 +40,8 @@ class NewDelivery:
     state: Literal["pending", "paused"] = "pending"
 
 
-# Every way of queueing a delivery writes these columns.
-_INSERT = (
+# Every way of queueing a delivery (here and in bot.store.deliveries) writes these columns.
+INSERT_DELIVERY = (
     "INSERT INTO deliveries (dedupe_key, kind, item_id, subscription_id, guild_id, target_kind, "
     "target_id, payload, state, next_attempt_at, created_at) "
 )
@@ -53,7 +52,7 @@ async def queue_delivery(tx: aiosqlite.Connection, delivery: NewDelivery, now: f
     before (whatever its state)."""
     payload = None if delivery.payload is None else json.dumps(dict(delivery.payload))
     cursor = await tx.execute(
-        _INSERT + "VALUES (:dedupe_key, :kind, :item_id, :subscription_id, :guild_id, "
+        INSERT_DELIVERY + "VALUES (:dedupe_key, :kind, :item_id, :subscription_id, :guild_id, "
         ":target_kind, :target_id, :payload, :state, :now, :now) "
         "ON CONFLICT (dedupe_key) DO NOTHING",
         {**asdict(delivery), "payload": payload, "now": now},
@@ -71,7 +70,7 @@ async def route_new_items(
     queued = 0
     for item_id in item_ids:
         cursor = await tx.execute(
-            _INSERT + "SELECT 'item:' || ? || ':ch:' || s.channel_id, 'item', ?, s.id, "
+            INSERT_DELIVERY + "SELECT 'item:' || ? || ':ch:' || s.channel_id, 'item', ?, s.id, "
             "s.guild_id, 'channel', s.channel_id, NULL, "
             "CASE WHEN s.paused_at IS NULL THEN 'pending' ELSE 'paused' END, ?, ? "
             "FROM subscriptions s WHERE s.feed_id = ? AND s.mode = 'instant' ORDER BY s.id "
@@ -80,38 +79,3 @@ async def route_new_items(
         )
         queued += max(cursor.rowcount, 0)
     return queued
-
-
-async def queue_backfill_tx(
-    tx: aiosqlite.Connection, subscription_id: int, item_ids: Sequence[int], now: float
-) -> int:
-    """Inside a write transaction: queue existing items of the subscription's feed for its
-    channel, oldest first (by publication). Items already delivered to the channel are not
-    queued again; a cancelled earlier delivery of the same item is revived."""
-    cursor = await tx.execute(
-        _INSERT + "SELECT 'item:' || i.id || ':ch:' || s.channel_id, 'item', i.id, s.id, "
-        "s.guild_id, 'channel', s.channel_id, NULL, 'pending', ?, ? "
-        "FROM items i JOIN subscriptions s ON s.feed_id = i.feed_id "
-        f"WHERE s.id = ? AND i.id IN ({marks(item_ids)}) ORDER BY i.published_at, i.id "
-        "ON CONFLICT (dedupe_key) DO UPDATE SET state = 'pending', "
-        "subscription_id = excluded.subscription_id, "
-        "next_attempt_at = excluded.next_attempt_at, last_error = NULL "
-        "WHERE deliveries.state = 'cancelled'",
-        (now, now, subscription_id, *item_ids),
-    )
-    return max(cursor.rowcount, 0)
-
-
-async def queue_feed_notice_tx(
-    tx: aiosqlite.Connection, feed_id: int, text: str, key: str, now: float
-) -> int:
-    """Inside a write transaction: a text notice to every active channel subscribed to the
-    feed (e.g. "failing since …", "recovered"); dedupe key `{key}:ch:{channel}`."""
-    cursor = await tx.execute(
-        _INSERT + "SELECT ? || ':ch:' || s.channel_id, 'notice', NULL, s.id, s.guild_id, "
-        "'channel', s.channel_id, ?, 'pending', ?, ? FROM subscriptions s "
-        "WHERE s.feed_id = ? AND s.paused_at IS NULL ORDER BY s.id "
-        "ON CONFLICT (dedupe_key) DO NOTHING",
-        (key, json.dumps({"text": text}), now, now, feed_id),
-    )
-    return max(cursor.rowcount, 0)

@@ -14,7 +14,7 @@ import bot.store.polls as polls
 from bot.store import Store
 from bot.store.routing import NewDelivery
 from bot.store.subscriptions import RESUME_REQUEUE_LIMIT
-from tests.deliveryfakes import add_polled_feed, poll_items
+from tests.deliveryfakes import add_polled_feed, poll_items, queue
 
 
 def item_key(item_id: int, channel_id: int) -> str:
@@ -172,8 +172,8 @@ async def test_a_delivery_is_never_queued_twice(store: Store) -> None:
     # Backfill of an item the channel already has, and a notice with a used key: no-ops.
     assert await store.deliveries.queue_backfill(sub.id, [item_id], now=101) == 0
     hi = NewDelivery("n:1", "notice", "user", ADMIN, payload={"text": "hi"})
-    assert await store.deliveries.queue(hi, now=1)
-    assert not await store.deliveries.queue(dataclasses.replace(hi, payload={"text": "again"}), 2)
+    assert await queue(store, hi, now=1)
+    assert not await queue(store, dataclasses.replace(hi, payload={"text": "again"}), 2)
     async with store.db.reader.execute(
         "SELECT count(*) FROM deliveries WHERE dedupe_key = ?", (item_key(item_id, CH_A),)
     ) as cursor:
