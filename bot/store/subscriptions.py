@@ -14,10 +14,11 @@ from bot.store.db import Table, fetch_all, fetch_one, like_pattern, scalar
 # ones); older ones are cancelled so a channel is not flooded after a long pause.
 RESUME_REQUEUE_LIMIT = 10
 
-_SELECT = (
-    "SELECT s.id, s.guild_id, s.channel_id, s.feed_id, s.mode, s.mention_role_id, s.added_by, "
-    "s.created_at, s.paused_reason, s.paused_at FROM subscriptions s"
+_COLUMNS = (
+    "s.id, s.guild_id, s.channel_id, s.feed_id, s.mode, s.mention_role_id, s.added_by, "
+    "s.created_at, s.paused_reason, s.paused_at"
 )
+_SELECT = f"SELECT {_COLUMNS} FROM subscriptions s"
 
 # In an UPDATE with the named parameters :mode (None: not given) and :now: when the
 # subscription started collecting for its channel's digest. Kept while it stays in digest mode,
@@ -32,10 +33,9 @@ _DIGEST_SINCE = (
 
 
 _VIEW_SQL = (
-    "SELECT s.id, s.guild_id, s.channel_id, s.feed_id, s.mode, s.mention_role_id, s.added_by, "
-    "s.created_at, s.paused_reason, s.paused_at, f.title, f.url, f.site_url, f.last_polled_at, "
-    "f.next_poll_at, f.last_new_item_at, f.consecutive_errors, f.last_error, f.failing_since, "
-    "f.disabled FROM subscriptions s JOIN feeds f ON f.id = s.feed_id"
+    f"SELECT {_COLUMNS}, f.title, f.url, f.site_url, f.last_polled_at, f.next_poll_at, "
+    "f.last_new_item_at, f.consecutive_errors, f.last_error, f.failing_since, f.disabled "
+    "FROM subscriptions s JOIN feeds f ON f.id = s.feed_id"
 )
 
 
@@ -248,10 +248,20 @@ async def _resume_channel(tx: aiosqlite.Connection, channel_id: int, now: float)
     subscription of the channel resumes; of each one's paused deliveries the newest
     RESUME_REQUEUE_LIMIT go back to pending and older ones are cancelled. Paused deliveries
     not tied to a subscription (digests, notices) go back to pending."""
-    paused_ids = await fetch_all(
-        tx,
-        int,
-        "SELECT id FROM subscriptions WHERE channel_id = ? AND paused_at IS NOT NULL",
+    of_paused = (
+        "state = 'paused' AND subscription_id IN "
+        "(SELECT id FROM subscriptions WHERE channel_id = ? AND paused_at IS NOT NULL)"
+    )
+    await tx.execute(
+        "UPDATE deliveries SET state = 'pending', next_attempt_at = ?, last_error = NULL "
+        "WHERE id IN (SELECT id FROM (SELECT id, row_number() OVER (PARTITION BY "
+        f"subscription_id ORDER BY id DESC) AS newest FROM deliveries WHERE {of_paused}) "
+        "WHERE newest <= ?)",
+        (now, channel_id, RESUME_REQUEUE_LIMIT),
+    )
+    await tx.execute(
+        "UPDATE deliveries SET state = 'cancelled', last_error = 'too old when resumed' "
+        f"WHERE {of_paused}",
         (channel_id,),
     )
     await tx.execute(
@@ -259,18 +269,6 @@ async def _resume_channel(tx: aiosqlite.Connection, channel_id: int, now: float)
         "WHERE channel_id = ? AND paused_at IS NOT NULL",
         (now, channel_id),
     )
-    for subscription_id in paused_ids:
-        await tx.execute(
-            "UPDATE deliveries SET state = 'pending', next_attempt_at = ?, last_error = NULL "
-            "WHERE id IN (SELECT id FROM deliveries WHERE subscription_id = ? "
-            "AND state = 'paused' ORDER BY id DESC LIMIT ?)",
-            (now, subscription_id, RESUME_REQUEUE_LIMIT),
-        )
-        await tx.execute(
-            "UPDATE deliveries SET state = 'cancelled', last_error = 'too old when resumed' "
-            "WHERE subscription_id = ? AND state = 'paused'",
-            (subscription_id,),
-        )
     await tx.execute(
         "UPDATE deliveries SET state = 'pending', next_attempt_at = ?, last_error = NULL "
         "WHERE target_kind = 'channel' AND target_id = ? AND state = 'paused' "
