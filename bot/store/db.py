@@ -322,7 +322,17 @@ class Database:
 
 
 class Table:
-    """The base of the store's per-table classes: they share the one Database."""
+    """The base of the store's per-table classes: they share the one Database, and read
+    through its reader."""
 
     def __init__(self, db: Database) -> None:
         self._db = db
+
+    async def _one(self, make: Callable[..., T], sql: str, params: Params = ()) -> T | None:
+        return await fetch_one(self._db.reader, make, sql, params)
+
+    async def _all(self, make: Callable[..., T], sql: str, params: Params = ()) -> list[T]:
+        return await fetch_all(self._db.reader, make, sql, params)
+
+    async def _scalar(self, sql: str, params: Params = ()) -> Any:
+        return await scalar(self._db.reader, sql, params)

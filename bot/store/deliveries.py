@@ -13,7 +13,7 @@ from dataclasses import dataclass, replace
 from typing import Any
 
 from bot.model import STATES, DeliveryRow, DeliveryState, SubscriptionRow, TargetKind
-from bot.store.db import Table, fetch_all, fetch_one, marks, scalar
+from bot.store.db import Table, marks
 from bot.store.routing import INSERT_DELIVERY, NewDelivery, queue_delivery
 from bot.store.subscriptions import pause_subscriptions_of_channel
 
@@ -91,8 +91,7 @@ class DeliveryStore(Table):
         """Pending deliveries whose time has come, at most one per target: the target's
         oldest unfinished one (so a channel gets a feed's items oldest first, and a later
         item never overtakes one waiting to be retried)."""
-        return await fetch_all(
-            self._db.reader,
+        return await self._all(
             _delivery,
             f"{_SELECT} WHERE {_HEADS_ITS_TARGET} AND d.next_attempt_at <= ? "
             "ORDER BY d.next_attempt_at, d.id LIMIT ?",
@@ -102,23 +101,19 @@ class DeliveryStore(Table):
     async def next_due_at(self) -> float | None:
         """When the earliest pending delivery that heads its target's queue becomes due
         (None: nothing pending)."""
-        due = await scalar(
-            self._db.reader,
+        due = await self._scalar(
             f"SELECT min(d.next_attempt_at) FROM deliveries d WHERE {_HEADS_ITS_TARGET}",
         )
         return None if due is None else float(due)
 
     async def get(self, delivery_id: int) -> DeliveryRow | None:
-        return await fetch_one(
-            self._db.reader, _delivery, f"{_SELECT} WHERE d.id = ?", (delivery_id,)
-        )
+        return await self._one(_delivery, f"{_SELECT} WHERE d.id = ?", (delivery_id,))
 
     async def for_target(
         self, target_kind: TargetKind, target_id: int, state: DeliveryState | None = None
     ) -> list[DeliveryRow]:
         """The target's deliveries (in one state, if given), oldest first."""
-        return await fetch_all(
-            self._db.reader,
+        return await self._all(
             _delivery,
             f"{_SELECT} WHERE d.target_kind = ? AND d.target_id = ? "
             "AND d.state = coalesce(?, d.state) ORDER BY d.id",
@@ -227,8 +222,7 @@ class DeliveryStore(Table):
 
     async def counts(self) -> dict[DeliveryState, int]:
         """How many deliveries are in each state (every state present, 0 when none)."""
-        found = await fetch_all(
-            self._db.reader,
+        found = await self._all(
             lambda state, count: (state, int(count)),
             "SELECT state, count(*) FROM deliveries GROUP BY state",
         )

@@ -151,24 +151,21 @@ class DigestStore(Table):
         return removed
 
     async def get(self, channel_id: int) -> DigestScheduleRow | None:
-        return await fetch_one(
-            self._db.reader,
+        return await self._one(
             DigestScheduleRow,
             f"{_SELECT} WHERE channel_id = ? AND off_at IS NULL",
             (channel_id,),
         )
 
     async def for_guild(self, guild_id: int) -> list[DigestScheduleRow]:
-        return await fetch_all(
-            self._db.reader,
+        return await self._all(
             DigestScheduleRow,
             f"{_SELECT} WHERE guild_id = ? AND off_at IS NULL ORDER BY channel_id",
             (guild_id,),
         )
 
     async def all(self) -> list[DigestScheduleRow]:
-        return await fetch_all(
-            self._db.reader,
+        return await self._all(
             DigestScheduleRow,
             f"{_SELECT} WHERE off_at IS NULL ORDER BY channel_id",
         )
@@ -177,8 +174,7 @@ class DigestStore(Table):
         """Where the channel's next digest period starts: the mark its last digest left (also
         under a schedule since turned off), else when its first digest-mode feed began
         collecting. None: nothing was ever collected for it."""
-        start = await scalar(
-            self._db.reader,
+        start = await self._scalar(
             "SELECT coalesce((SELECT last_sent_slot FROM digest_schedules WHERE channel_id = ?), "
             "(SELECT min(digest_since) FROM subscriptions "
             "WHERE channel_id = ? AND mode = 'digest'))",

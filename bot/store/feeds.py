@@ -6,7 +6,7 @@ from dataclasses import dataclass, replace
 from typing import Any
 
 from bot.model import FeedRow
-from bot.store.db import Table, fetch_all, fetch_one, scalar
+from bot.store.db import Table, fetch_one
 
 _SELECT = (
     "SELECT id, url, title, site_url, description, language, etag, last_modified, body_hash, "
@@ -47,25 +47,22 @@ class FeedStore(Table):
         return row
 
     async def get(self, feed_id: int) -> FeedRow | None:
-        return await fetch_one(self._db.reader, _feed, f"{_SELECT} WHERE id = ?", (feed_id,))
+        return await self._one(_feed, f"{_SELECT} WHERE id = ?", (feed_id,))
 
     async def by_url(self, url: str) -> FeedRow | None:
-        return await fetch_one(self._db.reader, _feed, f"{_SELECT} WHERE url = ?", (url,))
+        return await self._one(_feed, f"{_SELECT} WHERE url = ?", (url,))
 
     async def all(self) -> list[FeedRow]:
-        return await fetch_all(self._db.reader, _feed, f"{_SELECT} ORDER BY id")
+        return await self._all(_feed, f"{_SELECT} ORDER BY id")
 
     async def due(self, now: float, limit: int) -> list[FeedRow]:
         """Enabled feeds whose next poll time has come, most overdue first."""
-        return await fetch_all(
-            self._db.reader,
+        return await self._all(
             _feed,
             f"{_SELECT} WHERE disabled = 0 AND next_poll_at <= ? ORDER BY next_poll_at LIMIT ?",
             (now, limit),
         )
 
     async def next_due_at(self) -> float | None:
-        due = await scalar(
-            self._db.reader, "SELECT min(next_poll_at) FROM feeds WHERE disabled = 0"
-        )
+        due = await self._scalar("SELECT min(next_poll_at) FROM feeds WHERE disabled = 0")
         return None if due is None else float(due)

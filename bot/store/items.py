@@ -15,7 +15,7 @@ import aiosqlite
 
 from bot.model import EnrichedItem, ItemRow
 from bot.store.cjk import space_cjk
-from bot.store.db import Table, fetch_all, fetch_one, marks, scalar
+from bot.store.db import Table, fetch_one, marks, scalar
 
 
 @dataclass(frozen=True, slots=True)
@@ -128,8 +128,7 @@ class ItemStore(Table):
         """stable_id → raw_hash of every archived item of the feed, and of its pruned items
         (tombstones): an unchanged pruned entry is not enriched again."""
         return dict(
-            await fetch_all(
-                self._db.reader,
+            await self._all(
                 lambda stable_id, raw_hash: (str(stable_id), str(raw_hash)),
                 "SELECT stable_id, raw_hash FROM items WHERE feed_id = ? "
                 "UNION ALL SELECT stable_id, raw_hash FROM item_tombstones WHERE feed_id = ?",
@@ -138,19 +137,16 @@ class ItemStore(Table):
         )
 
     async def get(self, item_id: int) -> ItemRow | None:
-        return await fetch_one(self._db.reader, ItemRow, f"{_SELECT} WHERE i.id = ?", (item_id,))
+        return await self._one(ItemRow, f"{_SELECT} WHERE i.id = ?", (item_id,))
 
     async def many(self, item_ids: Sequence[int]) -> list[ItemRow]:
-        rows = await fetch_all(
-            self._db.reader, ItemRow, f"{_SELECT} WHERE i.id IN ({marks(item_ids)})", item_ids
-        )
+        rows = await self._all(ItemRow, f"{_SELECT} WHERE i.id IN ({marks(item_ids)})", item_ids)
         by_id = {row.id: row for row in rows}
         return [by_id[i] for i in item_ids if i in by_id]
 
     async def latest(self, feed_ids: Sequence[int], limit: int) -> list[ItemRow]:
         """The newest items of the given feeds, newest first."""
-        return await fetch_all(
-            self._db.reader,
+        return await self._all(
             ItemRow,
             f"{_SELECT} WHERE i.feed_id IN ({marks(feed_ids)}) "
             "ORDER BY i.published_at DESC, i.id DESC LIMIT ?",
@@ -159,9 +155,5 @@ class ItemStore(Table):
 
     async def count(self, feed_id: int | None = None) -> int:
         if feed_id is None:
-            return int(await scalar(self._db.reader, "SELECT count(*) FROM items"))
-        return int(
-            await scalar(
-                self._db.reader, "SELECT count(*) FROM items WHERE feed_id = ?", (feed_id,)
-            )
-        )
+            return int(await self._scalar("SELECT count(*) FROM items"))
+        return int(await self._scalar("SELECT count(*) FROM items WHERE feed_id = ?", (feed_id,)))

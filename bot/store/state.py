@@ -2,14 +2,12 @@
 
 from __future__ import annotations
 
-from bot.store.db import Table, fetch_one
+from bot.store.db import Table
 
 
 class BotStateStore(Table):
     async def get(self, key: str) -> str | None:
-        return await fetch_one(
-            self._db.reader, str, "SELECT value FROM bot_state WHERE key = ?", (key,)
-        )
+        return await self._one(str, "SELECT value FROM bot_state WHERE key = ?", (key,))
 
     async def set(self, key: str, value: str) -> None:
         await self._db.write(

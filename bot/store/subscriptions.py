@@ -156,21 +156,17 @@ class SubscriptionStore(Table):
             return cursor.rowcount
 
     async def get(self, subscription_id: int) -> SubscriptionRow | None:
-        return await fetch_one(
-            self._db.reader, SubscriptionRow, f"{_SELECT} WHERE s.id = ?", (subscription_id,)
-        )
+        return await self._one(SubscriptionRow, f"{_SELECT} WHERE s.id = ?", (subscription_id,))
 
     async def find(self, channel_id: int, feed_id: int) -> SubscriptionRow | None:
-        return await fetch_one(
-            self._db.reader,
+        return await self._one(
             SubscriptionRow,
             f"{_SELECT} WHERE s.channel_id = ? AND s.feed_id = ?",
             (channel_id, feed_id),
         )
 
     async def for_channel(self, channel_id: int) -> list[SubscriptionRow]:
-        return await fetch_all(
-            self._db.reader,
+        return await self._all(
             SubscriptionRow,
             f"{_SELECT} WHERE s.channel_id = ? ORDER BY s.id",
             (channel_id,),
@@ -181,8 +177,7 @@ class SubscriptionStore(Table):
     ) -> list[SubscriptionView]:
         """The guild's subscriptions (optionally one channel's) with their feeds' health,
         ordered by channel then feed title."""
-        return await fetch_all(
-            self._db.reader,
+        return await self._all(
             _view,
             f"{_VIEW_SQL} WHERE s.guild_id = ? AND s.channel_id = coalesce(?, s.channel_id) "
             "ORDER BY s.channel_id, lower(coalesce(nullif(f.title, ''), f.url)), s.id",
@@ -190,9 +185,7 @@ class SubscriptionStore(Table):
         )
 
     async def view(self, subscription_id: int) -> SubscriptionView | None:
-        return await fetch_one(
-            self._db.reader, _view, f"{_VIEW_SQL} WHERE s.id = ?", (subscription_id,)
-        )
+        return await self._one(_view, f"{_VIEW_SQL} WHERE s.id = ?", (subscription_id,))
 
     async def feeds_for_guild(
         self, guild_id: int, query: str = "", limit: int = 25
@@ -200,8 +193,7 @@ class SubscriptionStore(Table):
         """Feeds the guild currently subscribes to (any channel), optionally filtered by a
         case-insensitive substring of title or URL; ordered by title."""
         pattern = like_pattern(query.lower())
-        return await fetch_all(
-            self._db.reader,
+        return await self._all(
             lambda feed_id, title, url, channels: GuildFeed(
                 feed_id, title, url, tuple(sorted(int(c) for c in channels.split(",")))
             ),
@@ -215,8 +207,7 @@ class SubscriptionStore(Table):
 
     async def feed_ids_for_guild(self, guild_id: int) -> list[int]:
         """Every feed id the guild subscribes to, for scoping /search and /latest."""
-        return await fetch_all(
-            self._db.reader,
+        return await self._all(
             int,
             "SELECT DISTINCT feed_id FROM subscriptions WHERE guild_id = ? ORDER BY feed_id",
             (guild_id,),
@@ -224,8 +215,7 @@ class SubscriptionStore(Table):
 
     async def searchable_feed_ids_for_guild(self, guild_id: int) -> list[int]:
         """Every feed the guild subscribes to now or did before: its /search archive."""
-        return await fetch_all(
-            self._db.reader,
+        return await self._all(
             int,
             "SELECT feed_id FROM guild_feeds WHERE guild_id = ? ORDER BY feed_id",
             (guild_id,),
@@ -233,14 +223,10 @@ class SubscriptionStore(Table):
 
     async def feed_has_subscribers(self, feed_id: int) -> bool:
         """Whether any channel subscribes to the feed (a feed without one need not be polled)."""
-        return bool(
-            await scalar(
-                self._db.reader, "SELECT 1 FROM subscriptions WHERE feed_id = ?", (feed_id,)
-            )
-        )
+        return bool(await self._scalar("SELECT 1 FROM subscriptions WHERE feed_id = ?", (feed_id,)))
 
     async def count(self) -> int:
-        return int(await scalar(self._db.reader, "SELECT count(*) FROM subscriptions"))
+        return int(await self._scalar("SELECT count(*) FROM subscriptions"))
 
 
 async def _resume_channel(tx: aiosqlite.Connection, channel_id: int, now: float) -> None:

@@ -4,13 +4,12 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from bot.store.db import Table, fetch_all, marks
+from bot.store.db import Table, marks
 
 
 class SummaryCache(Table):
     async def get_many(self, content_hashes: Sequence[str]) -> dict[str, str]:
-        found = await fetch_all(
-            self._db.reader,
+        found = await self._all(
             lambda content_hash, summary: (str(content_hash), str(summary)),
             "SELECT content_hash, summary FROM summary_cache "
             f"WHERE content_hash IN ({marks(content_hashes)})",

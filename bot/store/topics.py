@@ -85,11 +85,11 @@ class TopicStore(Table):
         )
 
     async def get(self, topic_id: int) -> TopicRow | None:
-        return await fetch_one(self._db.reader, TopicRow, f"{_SELECT} WHERE t.id = ?", (topic_id,))
+        return await self._one(TopicRow, f"{_SELECT} WHERE t.id = ?", (topic_id,))
 
     async def find(self, guild_id: int, user_id: int, key: str) -> TopicRow | None:
         """The member's topic in the guild whose canonical query is `key` (for /unfollow)."""
-        return await fetch_one(self._db.reader, TopicRow, _BY_KEY, (guild_id, user_id, key))
+        return await self._one(TopicRow, _BY_KEY, (guild_id, user_id, key))
 
     async def remove(self, topic_id: int, *, user_id: int) -> TopicRow | None:
         """Unfollow: only the topic's own member can; the removed topic, or None."""
@@ -103,8 +103,7 @@ class TopicStore(Table):
 
     async def list_for_member(self, guild_id: int, user_id: int) -> list[TopicRow]:
         """The member's topics in the guild (with match counts), oldest first."""
-        return await fetch_all(
-            self._db.reader,
+        return await self._all(
             TopicRow,
             f"{_SELECT} WHERE t.guild_id = ? AND t.user_id = ? ORDER BY t.id",
             (guild_id, user_id),
@@ -112,19 +111,16 @@ class TopicStore(Table):
 
     async def list_for_user(self, user_id: int) -> list[TopicRow]:
         """The member's topics in every guild (to pause or resume them together), oldest first."""
-        return await fetch_all(
-            self._db.reader, TopicRow, f"{_SELECT} WHERE t.user_id = ? ORDER BY t.id", (user_id,)
-        )
+        return await self._all(TopicRow, f"{_SELECT} WHERE t.user_id = ? ORDER BY t.id", (user_id,))
 
     async def all_active(self) -> list[TopicRow]:
         """Every topic of members whose DMs are not closed: what the percolator matches."""
-        return await fetch_all(self._db.reader, TopicRow, f"{_ACTIVE} ORDER BY t.id")
+        return await self._all(TopicRow, f"{_ACTIVE} ORDER BY t.id")
 
     # Members' DMs -------------------------------------------------------------------------
 
     async def member(self, user_id: int) -> MemberDMs:
-        found = await fetch_one(
-            self._db.reader,
+        found = await self._one(
             MemberDMs,
             "SELECT user_id, dm_channel_id, dms_closed_at, closed_notice_at FROM members "
             "WHERE user_id = ?",
