@@ -10,7 +10,6 @@ restarts happen.
 
 from __future__ import annotations
 
-import json
 from collections.abc import Mapping
 from dataclasses import dataclass
 
@@ -32,16 +31,6 @@ class QueuedDigest:
 
     item_ids: list[int]  # the period's items, newest first ([]: an empty period, nothing queued)
     queued: bool  # a new 'digest' delivery was queued
-
-
-def _period_start(payload: object) -> float | None:
-    """The period start a queued digest's payload records (None: unreadable)."""
-    try:
-        data = json.loads(str(payload))
-    except ValueError:
-        return None
-    start = data.get("period_start") if isinstance(data, dict) else None
-    return float(start) if isinstance(start, int | float) else None
 
 
 async def period_item_ids(
@@ -133,20 +122,24 @@ class DigestStore(Table):
                 "WHERE kind = 'digest' AND target_kind = 'channel' AND target_id = ? "
                 "AND state IN ('pending', 'paused') AND attempts = 0"
             )
-            starts = await fetch_all(
-                tx, _period_start, f"SELECT payload FROM deliveries {unsent}", (channel_id,)
+            # The period start each one's payload records (an unreadable one counts for none).
+            earliest = await scalar(
+                tx,
+                "SELECT min(CASE WHEN json_valid(payload) THEN CASE WHEN json_type(payload, "
+                "'$.period_start') IN ('integer', 'real') THEN payload ->> '$.period_start' END "
+                f"END) FROM deliveries {unsent}",
+                (channel_id,),
             )
             await tx.execute(
                 "UPDATE deliveries SET state = 'cancelled', last_error = 'digest turned off' "
                 + unsent,
                 (channel_id,),
             )
-            known = [start for start in starts if start is not None]
-            if known:
+            if earliest is not None:
                 await tx.execute(
                     "UPDATE digest_schedules SET last_sent_slot = "
-                    "min(coalesce(last_sent_slot, ?), ?) WHERE channel_id = ?",
-                    (min(known), min(known), channel_id),
+                    "min(coalesce(last_sent_slot, :start), :start) WHERE channel_id = :channel",
+                    {"start": earliest, "channel": channel_id},
                 )
         return removed
 
