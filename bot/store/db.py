@@ -263,7 +263,7 @@ class Database:
     @classmethod
     async def _open(cls, path: Path) -> Database:
         if str(path) != ":memory:":
-            if path.parent and not path.parent.exists():
+            if not path.parent.exists():
                 path.parent.mkdir(parents=True, exist_ok=True)
             # Also keeps aiosqlite from failing to connect: its worker thread then outlives
             # the event loop and prints an "Event loop is closed" traceback at exit.

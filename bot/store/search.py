@@ -67,25 +67,20 @@ class SearchPage:
         return not self.hits
 
 
-def _quote(phrase: Phrase) -> str:
+def _either(phrases: Sequence[Phrase]) -> str:
     # Tokens contain no spaces and no double quotes (both are separators), so quoting is safe.
-    return '"' + " ".join(phrase) + '"'
+    return " OR ".join('"' + " ".join(phrase) + '"' for phrase in phrases)
 
 
 def to_fts5(query: Query) -> str | QueryProblem:
     """A MATCH expression for FTS5, every token quoted; or why the query cannot run."""
-    problem = query.problem
-    if problem is not None:
-        return problem
-    parts = []
-    for group in query.groups:
-        if len(group) == 1:
-            parts.append(_quote(group[0]))
-        else:
-            parts.append("(" + " OR ".join(_quote(p) for p in group) + ")")
-    expression = " AND ".join(parts)
+    if query.problem is not None:
+        return query.problem
+    expression = " AND ".join(
+        _either(group) if len(group) == 1 else f"({_either(group)})" for group in query.groups
+    )
     if query.excluded:
-        expression = f"({expression}) NOT (" + " OR ".join(_quote(p) for p in query.excluded) + ")"
+        expression = f"({expression}) NOT ({_either(query.excluded)})"
     return expression
 
 
