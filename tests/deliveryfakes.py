@@ -18,6 +18,7 @@ from bot.model import DeliveryRow, EnrichedItem, Entry, Message
 from bot.store import Store
 from bot.store.items import FreshItem, SaveResult
 from bot.store.polls import PollSuccess, commit_poll
+from bot.store.routing import NewDelivery, queue_delivery
 
 
 def fresh_item(stable_id: str, *, title: str | None = None, published: float = 0.0) -> FreshItem:
@@ -49,6 +50,12 @@ async def poll_items(
     ]
     success = PollSuccess(now, now + 60, None, None, None, None)
     return await commit_poll(store.db, feed_id, fresh, success, route=route)
+
+
+async def queue(store: Store, delivery: NewDelivery, now: float) -> bool:
+    """Queue one delivery in its own write transaction; False if its key was queued before."""
+    async with store.db.transaction() as tx:
+        return await queue_delivery(tx, delivery, now)
 
 
 async def add_polled_feed(store: Store, url: str, *, now: float = 1.0) -> int:

@@ -10,10 +10,11 @@ import re
 
 # Han (CJK unified + ext A + compatibility), Hiragana, Katakana (+ phonetic ext, half-width),
 # Hangul syllables, CJK symbols are left alone (they are separators for unicode61 anyway).
-_CJK_CHAR = re.compile(
-    "([\u3040-\u309f\u30a0-\u30ff\u31f0-\u31ff\u3400-\u4dbf\u4e00-\u9fff"
-    "\uf900-\ufaff\uff66-\uff9f\uac00-\ud7af\U00020000-\U0002fa1f])"
+_BMP_CJK = (
+    "\u3040-\u309f\u30a0-\u30ff\u31f0-\u31ff\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff"
+    "\uff66-\uff9f\uac00-\ud7af"
 )
+_CJK_CHAR = re.compile(f"([{_BMP_CJK}\U00020000-\U0002fa1f])")
 
 
 def space_cjk(text: str) -> str:
@@ -27,11 +28,7 @@ def has_cjk(text: str) -> bool:
     return not text.isascii() and _CJK_CHAR.search(text) is not None
 
 
-_SPACED_CJK = re.compile(
-    "(?<=[\u3040-\u30ff\u31f0-\u31ff\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff\uff66-\uff9f"
-    "\uac00-\ud7af]) +(?=[\u3040-\u30ff\u31f0-\u31ff\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff"
-    "\uff66-\uff9f\uac00-\ud7af])"
-)
+_SPACED_CJK = re.compile(f"(?<=[{_BMP_CJK}]) +(?=[{_BMP_CJK}])")
 
 
 def unspace_cjk(text: str) -> str:

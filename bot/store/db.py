@@ -7,10 +7,11 @@ import errno
 import logging
 import re
 import sqlite3
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
+from collections.abc import AsyncIterator, Callable, Iterable, Iterator, Mapping
+from contextlib import asynccontextmanager, contextmanager
 from importlib import resources
 from pathlib import Path
+from typing import Any, TypeVar
 
 import aiosqlite
 
@@ -18,6 +19,9 @@ log = logging.getLogger(__name__)
 
 # "dgbt": written into the file header so we never write into someone else's SQLite file.
 APPLICATION_ID = 0x64676274
+
+T = TypeVar("T")
+Params = Iterable[Any] | Mapping[str, Any]
 
 
 class StoreError(Exception):
@@ -36,27 +40,48 @@ class DamagedDatabaseError(StoreError):
     """The file fails SQLite's quick_check: digestbot will not write into it."""
 
 
-# SQLite's primary result codes (the low byte of an extended code).
-_SQLITE_PERM = 3
-_SQLITE_BUSY = 5
-_SQLITE_READONLY = 8
-_SQLITE_IOERR = 10
-_SQLITE_CORRUPT = 11
-_SQLITE_FULL = 13
-_SQLITE_CANTOPEN = 14
-_SQLITE_NOTADB = 26
+_DISK_FULL = "the database disk is full: free space on the disk that holds {path} (DIGESTBOT_DB)"
+_READ_ONLY = (
+    "the database {path} cannot be written (read-only file, folder or disk): give the bot's "
+    "user write access to the file and its folder (SQLite writes -wal and -shm files beside "
+    "it), or point DIGESTBOT_DB at a writable place"
+)
+_DAMAGED = (
+    "the database {path} is damaged ({detail}); digestbot will not write into it. Stop the "
+    "bot, then restore a backup, or recover it: sqlite3 {path} .recover | sqlite3 "
+    "recovered.db, and point DIGESTBOT_DB at recovered.db"
+)
+_FOLDER = (
+    "configuration error: DIGESTBOT_DB points at the folder {path}: set it to a file in it, "
+    "e.g. {example}"
+)
+# By SQLite's primary result code (the low byte of an extended code).
+_PROBLEMS = {
+    13: _DISK_FULL,  # SQLITE_FULL
+    8: _READ_ONLY,  # SQLITE_READONLY
+    3: _READ_ONLY,  # SQLITE_PERM
+    11: _DAMAGED,  # SQLITE_CORRUPT
+    26: (  # SQLITE_NOTADB
+        "{path} is not an SQLite database (or its first page is damaged): point DIGESTBOT_DB "
+        "at digestbot's database, or at a new file name to start an empty one"
+    ),
+    14: (  # SQLITE_CANTOPEN
+        "cannot open the database {path}: check that its folder exists and that the bot's "
+        "user may read and write the folder and the file (DIGESTBOT_DB)"
+    ),
+    10: (  # SQLITE_IOERR
+        "disk I/O error on the database {path} ({detail}): check the disk and its free "
+        "space, then run digestbot doctor"
+    ),
+    5: (  # SQLITE_BUSY
+        "the database {path} stayed locked by another process: stop the other digestbot (or "
+        "program) using it, then try again"
+    ),
+}
 
 
-def disk_full_message(path: Path) -> str:
-    return f"the database disk is full: free space on the disk that holds {path} (DIGESTBOT_DB)"
-
-
-def damaged_message(path: Path, detail: str) -> str:
-    return (
-        f"the database {path} is damaged ({detail}); digestbot will not write into it. Stop "
-        f"the bot, then restore a backup, or recover it: sqlite3 {path} .recover | sqlite3 "
-        "recovered.db, and point DIGESTBOT_DB at recovered.db"
-    )
+def _say(template: str, path: Path, detail: object = "") -> str:
+    return template.format(path=path, detail=detail, example=path / "digestbot.db")
 
 
 def storage_problem(exc: BaseException, path: Path) -> str | None:
@@ -65,56 +90,23 @@ def storage_problem(exc: BaseException, path: Path) -> str | None:
     other error (a bug: it keeps its traceback)."""
     if isinstance(exc, StoreError):
         return str(exc)
-    if not isinstance(exc, sqlite3.Error):
+    code = getattr(exc, "sqlite_errorcode", None) if isinstance(exc, sqlite3.Error) else None
+    if code is None or code & 0xFF not in _PROBLEMS:
         return None
-    code = getattr(exc, "sqlite_errorcode", None)
-    if code is None:
-        return None
-    primary = code & 0xFF
-    if primary == _SQLITE_FULL:
-        return disk_full_message(path)
-    if primary in (_SQLITE_READONLY, _SQLITE_PERM):
-        return _read_only_message(path)
-    if primary == _SQLITE_CORRUPT:
-        return damaged_message(path, str(exc))
-    if primary == _SQLITE_NOTADB:
-        return (
-            f"{path} is not an SQLite database (or its first page is damaged): point "
-            "DIGESTBOT_DB at digestbot's database, or at a new file name to start an empty one"
-        )
-    if primary == _SQLITE_CANTOPEN:
-        if path.is_dir():
-            return _folder_message(path)
-        return (
-            f"cannot open the database {path}: check that its folder exists and that the bot's "
-            "user may read and write the folder and the file (DIGESTBOT_DB)"
-        )
-    if primary == _SQLITE_IOERR:
-        return (
-            f"disk I/O error on the database {path} ({exc}): check the disk and its free "
-            "space, then run digestbot doctor"
-        )
-    if primary == _SQLITE_BUSY:
-        return (
-            f"the database {path} stayed locked by another process: stop the other "
-            "digestbot (or program) using it, then try again"
-        )
-    return None
+    if code & 0xFF == 14 and path.is_dir():  # SQLITE_CANTOPEN: a folder
+        return _say(_FOLDER, path)
+    return _say(_PROBLEMS[code & 0xFF], path, exc)
 
 
-def _read_only_message(path: Path) -> str:
-    return (
-        f"the database {path} cannot be written (read-only file, folder or disk): give the "
-        "bot's user write access to the file and its folder (SQLite writes -wal and -shm files "
-        "beside it), or point DIGESTBOT_DB at a writable place"
-    )
-
-
-def _folder_message(path: Path) -> str:
-    return (
-        f"configuration error: DIGESTBOT_DB points at the folder {path}: set it to a file in "
-        f"it, e.g. {path / 'digestbot.db'}"
-    )
+@contextmanager
+def read_only_connection(path: Path) -> Iterator[sqlite3.Connection]:
+    """A blocking read-only connection that never creates the file (mode=ro), closed after."""
+    conn = sqlite3.connect(f"{path.resolve().as_uri()}?mode=ro", uri=True, isolation_level=None)
+    try:
+        conn.execute("PRAGMA busy_timeout = 10000")
+        yield conn
+    finally:
+        conn.close()
 
 
 def check_database_file(path: Path) -> None:
@@ -122,19 +114,14 @@ def check_database_file(path: Path) -> None:
     folder, or an existing file that is not SQLite or fails `PRAGMA quick_check` (a damaged
     file written to is damaged further). Blocking: run it in a thread."""
     if path.is_dir():
-        raise StoreError(_folder_message(path))
+        raise StoreError(_say(_FOLDER, path))
     if not path.exists() or path.stat().st_size == 0:
         return  # a new database
-    conn = sqlite3.connect(f"{path.resolve().as_uri()}?mode=ro", uri=True, isolation_level=None)
-    try:
-        conn.execute("PRAGMA busy_timeout = 10000")
-        rows = conn.execute("PRAGMA quick_check").fetchall()
-    finally:
-        conn.close()
-    problems = [str(row[0]) for row in rows]
+    with read_only_connection(path) as conn:
+        problems = [str(row[0]) for row in conn.execute("PRAGMA quick_check").fetchall()]
     if problems != ["ok"]:
         more = f" and {len(problems) - 1} more problem(s)" if len(problems) > 1 else ""
-        raise DamagedDatabaseError(damaged_message(path, f"quick_check: {problems[0]}{more}"))
+        raise DamagedDatabaseError(_say(_DAMAGED, path, f"quick_check: {problems[0]}{more}"))
 
 
 def load_migrations() -> list[tuple[int, str, str]]:
@@ -156,6 +143,37 @@ def latest_schema_version() -> int:
     return len(load_migrations())
 
 
+async def fetch_one(
+    conn: aiosqlite.Connection, make: Callable[..., T], sql: str, params: Params = ()
+) -> T | None:
+    """The first row as make(*columns), or None."""
+    async with conn.execute(sql, params) as cursor:
+        row = await cursor.fetchone()
+    return None if row is None else make(*row)
+
+
+async def fetch_all(
+    conn: aiosqlite.Connection, make: Callable[..., T], sql: str, params: Params = ()
+) -> list[T]:
+    """Every row as make(*columns)."""
+    return [make(*row) for row in await conn.execute_fetchall(sql, params)]
+
+
+async def scalar(conn: aiosqlite.Connection, sql: str, params: Params = ()) -> Any:
+    """The first column of the first row (None: no row)."""
+    return await fetch_one(conn, lambda first, *_: first, sql, params)
+
+
+def marks(values: Iterable[object]) -> str:
+    """One "?" per value, comma-separated: for an IN (…) list."""
+    return ",".join("?" for _ in values)
+
+
+def like_pattern(text: str) -> str:
+    """A LIKE pattern (with ESCAPE '\\') matching `text` anywhere, taken literally."""
+    return "%" + text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
+
+
 async def _configure(conn: aiosqlite.Connection, *, writer: bool) -> None:
     await conn.execute("PRAGMA busy_timeout = 10000")
     await conn.execute("PRAGMA foreign_keys = ON")
@@ -165,20 +183,12 @@ async def _configure(conn: aiosqlite.Connection, *, writer: bool) -> None:
         await conn.execute("PRAGMA query_only = ON")
 
 
-async def _pragma_int(conn: aiosqlite.Connection, name: str) -> int:
-    async with conn.execute(f"PRAGMA {name}") as cursor:
-        row = await cursor.fetchone()
-    return int(row[0]) if row else 0
-
-
 async def _migrate(conn: aiosqlite.Connection, path: Path) -> None:
     migrations = load_migrations()
     latest = len(migrations)
-    app_id = await _pragma_int(conn, "application_id")
-    version = await _pragma_int(conn, "user_version")
-    async with conn.execute("SELECT count(*) FROM sqlite_master") as cursor:
-        row = await cursor.fetchone()
-    has_tables = bool(row and row[0])
+    app_id = int(await scalar(conn, "PRAGMA application_id"))
+    version = int(await scalar(conn, "PRAGMA user_version"))
+    has_tables = bool(await scalar(conn, "SELECT count(*) FROM sqlite_master"))
     if app_id not in (0, APPLICATION_ID) or (app_id == 0 and has_tables):
         raise ForeignDatabaseError(
             f"{path} is an SQLite database of another application; digestbot will not write "
@@ -212,7 +222,7 @@ def _split_sql(script: str) -> list[str]:
         if line.strip().startswith("--") and not buffer.strip():
             continue
         buffer += line
-        if buffer.strip() and _complete(buffer):
+        if buffer.strip() and sqlite3.complete_statement(buffer):
             statements.append(buffer.strip())
             buffer = ""
     if buffer.strip():
@@ -220,17 +230,14 @@ def _split_sql(script: str) -> list[str]:
     return statements
 
 
-def _complete(sql: str) -> bool:
-    return sqlite3.complete_statement(sql)
-
-
 class Database:
-    """One writer connection (all writes, serialized by a lock) and one read-only connection."""
+    """One writer connection (all writes, serialized by a lock) and one read-only connection
+    (`reader`; WAL: it never waits for the writer)."""
 
     def __init__(self, path: Path, writer: aiosqlite.Connection, reader: aiosqlite.Connection):
         self.path = path
         self._writer = writer
-        self._reader = reader
+        self.reader = reader
         self._write_lock = asyncio.Lock()
         self._closed = False
 
@@ -243,9 +250,9 @@ class Database:
             return await cls._open(path)
         except OSError as exc:  # creating its folder, or looking at the file
             if exc.errno == errno.ENOSPC:
-                raise StoreError(disk_full_message(path)) from exc
+                raise StoreError(_say(_DISK_FULL, path)) from exc
             if exc.errno in (errno.EROFS, errno.EACCES, errno.EPERM):
-                raise StoreError(_read_only_message(path)) from exc
+                raise StoreError(_say(_READ_ONLY, path)) from exc
             raise StoreError(f"cannot use the database {path}: {exc.strerror or exc}") from exc
         except sqlite3.Error as exc:
             problem = storage_problem(exc, path)
@@ -256,7 +263,7 @@ class Database:
     @classmethod
     async def _open(cls, path: Path) -> Database:
         if str(path) != ":memory:":
-            if path.parent and not path.parent.exists():
+            if not path.parent.exists():
                 path.parent.mkdir(parents=True, exist_ok=True)
             # Also keeps aiosqlite from failing to connect: its worker thread then outlives
             # the event loop and prints an "Event loop is closed" traceback at exit.
@@ -264,9 +271,7 @@ class Database:
         writer = await aiosqlite.connect(path, isolation_level=None)
         try:
             await _configure(writer, writer=True)
-            async with writer.execute("PRAGMA journal_mode = WAL") as cursor:
-                row = await cursor.fetchone()
-            if not row or str(row[0]).lower() != "wal":
+            if str(await scalar(writer, "PRAGMA journal_mode = WAL")).lower() != "wal":
                 raise StoreError(f"{path}: cannot switch the database to WAL mode")
             await _migrate(writer, path)
             # A real write now (the header's application id, rewritten unchanged): a read-only
@@ -296,10 +301,11 @@ class Database:
                     await self._writer.execute("ROLLBACK")
                 raise
 
-    @property
-    def reader(self) -> aiosqlite.Connection:
-        """The read-only connection (WAL: it never waits for the writer)."""
-        return self._reader
+    async def write(self, sql: str, params: Params = ()) -> int:
+        """One statement in its own write transaction; how many rows it changed."""
+        async with self.transaction() as tx:
+            cursor = await tx.execute(sql, params)
+            return max(cursor.rowcount, 0)
 
     async def close(self) -> None:
         if self._closed:
@@ -311,5 +317,22 @@ class Database:
             except (ValueError, sqlite3.Error) as exc:  # already closed or broken: still close
                 log.warning("closing the database: %s", exc)
             finally:
-                await self._reader.close()
+                await self.reader.close()
                 await self._writer.close()
+
+
+class Table:
+    """The base of the store's per-table classes: they share the one Database, and read
+    through its reader."""
+
+    def __init__(self, db: Database) -> None:
+        self._db = db
+
+    async def _one(self, make: Callable[..., T], sql: str, params: Params = ()) -> T | None:
+        return await fetch_one(self._db.reader, make, sql, params)
+
+    async def _all(self, make: Callable[..., T], sql: str, params: Params = ()) -> list[T]:
+        return await fetch_all(self._db.reader, make, sql, params)
+
+    async def _scalar(self, sql: str, params: Params = ()) -> Any:
+        return await scalar(self._db.reader, sql, params)

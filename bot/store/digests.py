@@ -10,19 +10,18 @@ restarts happen.
 
 from __future__ import annotations
 
-import json
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 from dataclasses import dataclass
 
 import aiosqlite
 
 from bot.model import DigestScheduleRow, ScheduleCadence
-from bot.store.db import Database
+from bot.store.db import Table, fetch_all, fetch_one, scalar
 from bot.store.routing import NewDelivery, queue_delivery
 
-_COLUMNS = (
-    "channel_id, guild_id, channel_name, cadence, local_time, timezone, weekday, created_by, "
-    "created_at, updated_at, last_sent_slot"
+_SELECT = (
+    "SELECT channel_id, guild_id, channel_name, cadence, local_time, timezone, weekday, "
+    "created_by, created_at, updated_at, last_sent_slot FROM digest_schedules"
 )
 
 
@@ -32,20 +31,6 @@ class QueuedDigest:
 
     item_ids: list[int]  # the period's items, newest first ([]: an empty period, nothing queued)
     queued: bool  # a new 'digest' delivery was queued
-
-
-def _row(row: Sequence[object]) -> DigestScheduleRow:
-    return DigestScheduleRow(*row)  # type: ignore[arg-type]
-
-
-def _period_start(payload: object) -> float | None:
-    """The period start a queued digest's payload records (None: unreadable)."""
-    try:
-        data = json.loads(str(payload))
-    except ValueError:
-        return None
-    start = data.get("period_start") if isinstance(data, dict) else None
-    return float(start) if isinstance(start, int | float) else None
 
 
 async def period_item_ids(
@@ -58,7 +43,9 @@ async def period_item_ids(
     posted then), and an item already queued for the channel as an instant post (backfilled,
     or posted when the feed went back to instant) is not repeated.
     """
-    async with conn.execute(
+    return await fetch_all(
+        conn,
+        lambda item_id, published_at: int(item_id),
         "SELECT DISTINCT i.id, i.published_at FROM items i "
         "JOIN subscriptions s ON s.feed_id = i.feed_id "
         "WHERE s.channel_id = ? AND s.mode = 'digest' "
@@ -67,14 +54,10 @@ async def period_item_ids(
         "WHERE d.dedupe_key = 'item:' || i.id || ':ch:' || s.channel_id) "
         "ORDER BY i.published_at DESC, i.id DESC",
         (channel_id, start, end),
-    ) as cursor:
-        return [int(r[0]) for r in await cursor.fetchall()]
+    )
 
 
-class DigestStore:
-    def __init__(self, db: Database) -> None:
-        self._db = db
-
+class DigestStore(Table):
     async def upsert(
         self,
         *,
@@ -92,56 +75,37 @@ class DigestStore:
         keeping its creation time). Either way the last sent slot is kept, also from a
         schedule turned off, so the next digest continues from there."""
         async with self._db.transaction() as tx:
-            cursor = await tx.execute(
-                "INSERT INTO digest_schedules (channel_id, guild_id, channel_name, cadence, "
-                "local_time, timezone, weekday, created_by, created_at, updated_at) "
-                "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (channel_id) DO NOTHING",
-                (
-                    channel_id,
-                    guild_id,
-                    channel_name,
-                    cadence,
-                    local_time,
-                    timezone,
-                    weekday,
-                    created_by,
-                    now,
-                    now,
-                ),
+            created = await scalar(
+                tx,
+                "SELECT off_at IS NOT NULL FROM digest_schedules WHERE channel_id = ?",
+                (channel_id,),
             )
-            created = cursor.rowcount > 0
-            if not created:
-                async with tx.execute(
-                    "SELECT off_at IS NOT NULL FROM digest_schedules WHERE channel_id = ?",
-                    (channel_id,),
-                ) as read:
-                    was_off = await read.fetchone()
-                created = was_off is not None and bool(was_off[0])
-                await tx.execute(
-                    "UPDATE digest_schedules SET guild_id = ?, channel_name = ?, cadence = ?, "
-                    "local_time = ?, timezone = ?, weekday = ?, "
-                    "created_by = coalesce(?, created_by), updated_at = ?, "
-                    "created_at = CASE WHEN off_at IS NULL THEN created_at ELSE ? END, "
-                    "off_at = NULL WHERE channel_id = ?",
-                    (
-                        guild_id,
-                        channel_name,
-                        cadence,
-                        local_time,
-                        timezone,
-                        weekday,
-                        created_by,
-                        now,
-                        now,
-                        channel_id,
-                    ),
-                )
-            async with tx.execute(
-                f"SELECT {_COLUMNS} FROM digest_schedules WHERE channel_id = ?", (channel_id,)
-            ) as read:
-                row = await read.fetchone()
+            await tx.execute(
+                "INSERT INTO digest_schedules (channel_id, guild_id, channel_name, cadence, "
+                "local_time, timezone, weekday, created_by, created_at, updated_at) VALUES "
+                "(:channel, :guild, :name, :cadence, :time, :zone, :weekday, :by, :now, :now) "
+                "ON CONFLICT (channel_id) DO UPDATE SET guild_id = :guild, channel_name = :name, "
+                "cadence = :cadence, local_time = :time, timezone = :zone, weekday = :weekday, "
+                "created_by = coalesce(:by, created_by), updated_at = :now, "
+                "created_at = CASE WHEN off_at IS NULL THEN created_at ELSE :now END, "
+                "off_at = NULL",
+                {
+                    "channel": channel_id,
+                    "guild": guild_id,
+                    "name": channel_name,
+                    "cadence": cadence,
+                    "time": local_time,
+                    "zone": timezone,
+                    "weekday": weekday,
+                    "by": created_by,
+                    "now": now,
+                },
+            )
+            row = await fetch_one(
+                tx, DigestScheduleRow, f"{_SELECT} WHERE channel_id = ?", (channel_id,)
+            )
         assert row is not None
-        return _row(row), created
+        return row, created is None or bool(created)
 
     async def remove(self, channel_id: int, now: float) -> bool:
         """Turn the channel's schedule off. Digests queued earlier that have not started
@@ -158,63 +122,58 @@ class DigestStore:
                 "WHERE kind = 'digest' AND target_kind = 'channel' AND target_id = ? "
                 "AND state IN ('pending', 'paused') AND attempts = 0"
             )
-            async with tx.execute(
-                f"SELECT payload FROM deliveries {unsent}", (channel_id,)
-            ) as read:
-                starts = [_period_start(row[0]) for row in await read.fetchall()]
+            # The period start each one's payload records (an unreadable one counts for none).
+            earliest = await scalar(
+                tx,
+                "SELECT min(CASE WHEN json_valid(payload) THEN CASE WHEN json_type(payload, "
+                "'$.period_start') IN ('integer', 'real') THEN payload ->> '$.period_start' END "
+                f"END) FROM deliveries {unsent}",
+                (channel_id,),
+            )
             await tx.execute(
                 "UPDATE deliveries SET state = 'cancelled', last_error = 'digest turned off' "
                 + unsent,
                 (channel_id,),
             )
-            known = [start for start in starts if start is not None]
-            if known:
+            if earliest is not None:
                 await tx.execute(
                     "UPDATE digest_schedules SET last_sent_slot = "
-                    "min(coalesce(last_sent_slot, ?), ?) WHERE channel_id = ?",
-                    (min(known), min(known), channel_id),
+                    "min(coalesce(last_sent_slot, :start), :start) WHERE channel_id = :channel",
+                    {"start": earliest, "channel": channel_id},
                 )
         return removed
 
     async def get(self, channel_id: int) -> DigestScheduleRow | None:
-        async with self._db.reader.execute(
-            f"SELECT {_COLUMNS} FROM digest_schedules WHERE channel_id = ? AND off_at IS NULL",
+        return await self._one(
+            DigestScheduleRow,
+            f"{_SELECT} WHERE channel_id = ? AND off_at IS NULL",
             (channel_id,),
-        ) as cursor:
-            row = await cursor.fetchone()
-        return None if row is None else _row(row)
+        )
 
     async def for_guild(self, guild_id: int) -> list[DigestScheduleRow]:
-        async with self._db.reader.execute(
-            f"SELECT {_COLUMNS} FROM digest_schedules WHERE guild_id = ? AND off_at IS NULL "
-            "ORDER BY channel_id",
+        return await self._all(
+            DigestScheduleRow,
+            f"{_SELECT} WHERE guild_id = ? AND off_at IS NULL ORDER BY channel_id",
             (guild_id,),
-        ) as cursor:
-            return [_row(r) for r in await cursor.fetchall()]
+        )
 
     async def all(self) -> list[DigestScheduleRow]:
-        async with self._db.reader.execute(
-            f"SELECT {_COLUMNS} FROM digest_schedules WHERE off_at IS NULL ORDER BY channel_id"
-        ) as cursor:
-            return [_row(r) for r in await cursor.fetchall()]
+        return await self._all(
+            DigestScheduleRow,
+            f"{_SELECT} WHERE off_at IS NULL ORDER BY channel_id",
+        )
 
     async def collection_start(self, channel_id: int) -> float | None:
         """Where the channel's next digest period starts: the mark its last digest left (also
         under a schedule since turned off), else when its first digest-mode feed began
         collecting. None: nothing was ever collected for it."""
-        async with self._db.reader.execute(
-            "SELECT (SELECT last_sent_slot FROM digest_schedules WHERE channel_id = ?), "
+        start = await self._scalar(
+            "SELECT coalesce((SELECT last_sent_slot FROM digest_schedules WHERE channel_id = ?), "
             "(SELECT min(digest_since) FROM subscriptions "
-            "WHERE channel_id = ? AND mode = 'digest')",
+            "WHERE channel_id = ? AND mode = 'digest'))",
             (channel_id, channel_id),
-        ) as cursor:
-            row = await cursor.fetchone()
-        if row is None:
-            return None
-        mark, since = row
-        if mark is not None:
-            return float(mark)
-        return None if since is None else float(since)
+        )
+        return None if start is None else float(start)
 
     async def period_item_ids(self, channel_id: int, start: float, end: float) -> list[int]:
         """See `period_item_ids` (read-only: for previews)."""
@@ -246,22 +205,19 @@ class DigestStore:
             )
             if cursor.rowcount <= 0:
                 return None
-            async with tx.execute(
-                "SELECT guild_id FROM digest_schedules WHERE channel_id = ?", (channel_id,)
-            ) as read:
-                row = await read.fetchone()
-            assert row is not None
-            guild_id = int(row[0])
+            guild_id = await scalar(
+                tx, "SELECT guild_id FROM digest_schedules WHERE channel_id = ?", (channel_id,)
+            )
             item_ids = await period_item_ids(tx, channel_id, start, end)
             if not item_ids:
                 return QueuedDigest([], False)
-            async with tx.execute(
-                "SELECT count(*), count(paused_at) FROM subscriptions "
+            # Every digest-mode subscription of the channel paused (and at least one).
+            all_paused = await scalar(
+                tx,
+                "SELECT count(*) > 0 AND count(*) = count(paused_at) FROM subscriptions "
                 "WHERE channel_id = ? AND mode = 'digest'",
                 (channel_id,),
-            ) as read:
-                counts = await read.fetchone()
-            all_paused = counts is not None and int(counts[0]) > 0 and counts[0] == counts[1]
+            )
             delivery = NewDelivery(
                 dedupe_key,
                 "digest",
@@ -273,11 +229,3 @@ class DigestStore:
             )
             queued = await queue_delivery(tx, delivery, now)
         return QueuedDigest(item_ids, queued)
-
-    async def save_progress(self, delivery_id: int, payload: Mapping[str, object]) -> None:
-        """Store a digest delivery's payload with its progress (the messages already sent)."""
-        async with self._db.transaction() as tx:
-            await tx.execute(
-                "UPDATE deliveries SET payload = ? WHERE id = ? AND kind = 'digest'",
-                (json.dumps(dict(payload)), delivery_id),
-            )

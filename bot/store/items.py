@@ -15,7 +15,7 @@ import aiosqlite
 
 from bot.model import EnrichedItem, ItemRow
 from bot.store.cjk import space_cjk
-from bot.store.db import Database
+from bot.store.db import Table, fetch_one, marks, scalar
 
 
 @dataclass(frozen=True, slots=True)
@@ -33,26 +33,25 @@ class SaveResult:
     unchanged: int
 
 
-_ITEM_COLUMNS = (
-    "i.id, i.feed_id, i.stable_id, i.url, i.title, i.author, i.published_at, i.first_seen_at, "
-    "i.summary, i.image_url, i.enclosure_url, i.enclosure_type, i.enclosure_length, "
-    "i.duration_s, i.language, i.content_hash, f.title, f.url, f.site_url"
+_SELECT = (
+    "SELECT i.id, i.feed_id, i.stable_id, i.url, i.title, i.author, i.published_at, "
+    "i.first_seen_at, i.summary, i.image_url, i.enclosure_url, i.enclosure_type, "
+    "i.enclosure_length, i.duration_s, i.language, i.content_hash, f.title, f.url, f.site_url "
+    "FROM items i JOIN feeds f ON f.id = i.feed_id"
 )
-
-
-def _item(row: Sequence[object]) -> ItemRow:
-    return ItemRow(*row)  # type: ignore[arg-type]
-
-
-async def known_fingerprints(conn: aiosqlite.Connection, feed_id: int) -> dict[str, str]:
-    """stable_id → raw_hash of every archived item of the feed, and of its pruned items
-    (tombstones): an unchanged pruned entry is not enriched again."""
-    async with conn.execute(
-        "SELECT stable_id, raw_hash FROM items WHERE feed_id = ? "
-        "UNION ALL SELECT stable_id, raw_hash FROM item_tombstones WHERE feed_id = ?",
-        (feed_id, feed_id),
-    ) as cursor:
-        return {str(sid): str(h) for sid, h in await cursor.fetchall()}
+# What both a new item and an edit write (in the order of `save_items`'s values).
+_WRITTEN = (
+    "raw_hash, content_hash, url, title, author, content_text, summary, fts_title, fts_summary, "
+    "image_url, enclosure_url, enclosure_type, enclosure_length, duration_s, language"
+)
+_INSERT = (
+    f"INSERT INTO items ({_WRITTEN}, feed_id, stable_id, published_at, first_seen_at) "
+    f"VALUES ({marks(range(_WRITTEN.count(',') + 5))})"
+)
+_UPDATE = (
+    f"UPDATE items SET {', '.join(f'{column} = ?' for column in _WRITTEN.split(', '))}, "
+    "published_at = coalesce(?, published_at), updated_at = ? WHERE id = ?"
+)
 
 
 async def save_items(
@@ -69,14 +68,14 @@ async def save_items(
     unchanged = 0
     # Oldest first, so ids (and first_seen order) follow publication order.
     for fresh_item in reversed(fresh):
-        item = fresh_item.item
-        entry = item.entry
-        async with tx.execute(
+        item, entry = fresh_item.item, fresh_item.item.entry
+        existing = await fetch_one(
+            tx,
+            lambda item_id, raw_hash: (int(item_id), str(raw_hash)),
             "SELECT id, raw_hash FROM items WHERE feed_id = ? AND stable_id = ?",
             (feed_id, entry.stable_id),
-        ) as cursor:
-            existing = await cursor.fetchone()
-        published = entry.published.timestamp() if entry.published else now
+        )
+        published = entry.published.timestamp() if entry.published else None
         enclosure = entry.enclosure
         values = (
             fresh_item.raw_hash,
@@ -96,40 +95,25 @@ async def save_items(
             entry.language,
         )
         if existing is None:
-            if await _tombstoned(tx, feed_id, entry.stable_id):
+            if await scalar(
+                tx,
+                "SELECT 1 FROM item_tombstones WHERE feed_id = ? AND stable_id = ?",
+                (feed_id, entry.stable_id),
+            ):
                 unchanged += 1  # pruned by retention: never archived or posted again
                 continue
             cursor = await tx.execute(
-                "INSERT INTO items (raw_hash, content_hash, url, title, author, content_text, "
-                "summary, fts_title, fts_summary, image_url, enclosure_url, enclosure_type, "
-                "enclosure_length, duration_s, language, feed_id, stable_id, published_at, "
-                "first_seen_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                (*values, feed_id, entry.stable_id, published, now),
+                _INSERT,
+                (*values, feed_id, entry.stable_id, now if published is None else published, now),
             )
-            item_id = cursor.lastrowid
-            assert item_id is not None
-            new_ids.append(item_id)
-            continue
-        item_id = int(existing[0])
-        if existing[1] == fresh_item.raw_hash:
+            assert cursor.lastrowid is not None
+            new_ids.append(cursor.lastrowid)
+        elif existing[1] == fresh_item.raw_hash:
             unchanged += 1
-            continue
-        await tx.execute(
-            "UPDATE items SET raw_hash = ?, content_hash = ?, url = ?, title = ?, author = ?, "
-            "content_text = ?, summary = ?, fts_title = ?, fts_summary = ?, image_url = ?, "
-            "enclosure_url = ?, enclosure_type = ?, enclosure_length = ?, duration_s = ?, "
-            "language = ?, published_at = coalesce(?, published_at), updated_at = ? WHERE id = ?",
-            (*values, entry.published.timestamp() if entry.published else None, now, item_id),
-        )
-        updated_ids.append(item_id)
+        else:
+            await tx.execute(_UPDATE, (*values, published, now, existing[0]))
+            updated_ids.append(int(existing[0]))
     return SaveResult(new_ids, updated_ids, unchanged)
-
-
-async def _tombstoned(tx: aiosqlite.Connection, feed_id: int, stable_id: str) -> bool:
-    async with tx.execute(
-        "SELECT 1 FROM item_tombstones WHERE feed_id = ? AND stable_id = ?", (feed_id, stable_id)
-    ) as cursor:
-        return await cursor.fetchone() is not None
 
 
 def _spaced_or_none(text: str) -> str | None:
@@ -139,57 +123,37 @@ def _spaced_or_none(text: str) -> str | None:
     return None if spaced == text else spaced
 
 
-class ItemStore:
-    def __init__(self, db: Database) -> None:
-        self._db = db
-
+class ItemStore(Table):
     async def known_fingerprints(self, feed_id: int) -> dict[str, str]:
-        return await known_fingerprints(self._db.reader, feed_id)
+        """stable_id → raw_hash of every archived item of the feed, and of its pruned items
+        (tombstones): an unchanged pruned entry is not enriched again."""
+        return dict(
+            await self._all(
+                lambda stable_id, raw_hash: (str(stable_id), str(raw_hash)),
+                "SELECT stable_id, raw_hash FROM items WHERE feed_id = ? "
+                "UNION ALL SELECT stable_id, raw_hash FROM item_tombstones WHERE feed_id = ?",
+                (feed_id, feed_id),
+            )
+        )
 
     async def get(self, item_id: int) -> ItemRow | None:
-        async with self._db.reader.execute(
-            f"SELECT {_ITEM_COLUMNS} FROM items i JOIN feeds f ON f.id = i.feed_id WHERE i.id = ?",
-            (item_id,),
-        ) as cursor:
-            row = await cursor.fetchone()
-        return None if row is None else _item(row)
+        return await self._one(ItemRow, f"{_SELECT} WHERE i.id = ?", (item_id,))
 
     async def many(self, item_ids: Sequence[int]) -> list[ItemRow]:
-        if not item_ids:
-            return []
-        marks = ",".join("?" * len(item_ids))
-        async with self._db.reader.execute(
-            f"SELECT {_ITEM_COLUMNS} FROM items i JOIN feeds f ON f.id = i.feed_id "
-            f"WHERE i.id IN ({marks})",
-            tuple(item_ids),
-        ) as cursor:
-            rows = {r[0]: _item(r) for r in await cursor.fetchall()}
-        return [rows[i] for i in item_ids if i in rows]
+        rows = await self._all(ItemRow, f"{_SELECT} WHERE i.id IN ({marks(item_ids)})", item_ids)
+        by_id = {row.id: row for row in rows}
+        return [by_id[i] for i in item_ids if i in by_id]
 
     async def latest(self, feed_ids: Sequence[int], limit: int) -> list[ItemRow]:
         """The newest items of the given feeds, newest first."""
-        if not feed_ids:
-            return []
-        marks = ",".join("?" * len(feed_ids))
-        async with self._db.reader.execute(
-            f"SELECT {_ITEM_COLUMNS} FROM items i JOIN feeds f ON f.id = i.feed_id "
-            f"WHERE i.feed_id IN ({marks}) ORDER BY i.published_at DESC, i.id DESC LIMIT ?",
+        return await self._all(
+            ItemRow,
+            f"{_SELECT} WHERE i.feed_id IN ({marks(feed_ids)}) "
+            "ORDER BY i.published_at DESC, i.id DESC LIMIT ?",
             (*feed_ids, limit),
-        ) as cursor:
-            return [_item(r) for r in await cursor.fetchall()]
+        )
 
     async def count(self, feed_id: int | None = None) -> int:
-        sql = "SELECT count(*) FROM items" + (" WHERE feed_id = ?" if feed_id is not None else "")
-        params: tuple[object, ...] = (feed_id,) if feed_id is not None else ()
-        async with self._db.reader.execute(sql, params) as cursor:
-            row = await cursor.fetchone()
-        return int(row[0]) if row else 0
-
-    async def match_ids(self, fts_query: str, limit: int = 50) -> list[int]:
-        """Item ids whose index matches an FTS5 MATCH expression (already built and spaced)."""
-        async with self._db.reader.execute(
-            "SELECT rowid FROM items_fts WHERE items_fts MATCH ? ORDER BY bm25(items_fts, 10.0, "
-            "3.0, 1.0) LIMIT ?",
-            (fts_query, limit),
-        ) as cursor:
-            return [int(r[0]) for r in await cursor.fetchall()]
+        if feed_id is None:
+            return int(await self._scalar("SELECT count(*) FROM items"))
+        return int(await self._scalar("SELECT count(*) FROM items WHERE feed_id = ?", (feed_id,)))

@@ -3,40 +3,37 @@ online backups, retention with tombstones, the numbers /metrics shows, a writabi
 
 from __future__ import annotations
 
-import asyncio
+import contextlib
 import os
 import sqlite3
 import time
-from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from bot.store.db import APPLICATION_ID, Database, latest_schema_version
+from bot.store.db import (
+    APPLICATION_ID,
+    Database,
+    fetch_one,
+    latest_schema_version,
+    marks,
+    read_only_connection,
+)
 
 # Deliveries in these states still need their item: it is not pruned yet.
 _WAITING_STATES = ("pending", "sending", "paused")
-
-
-def _read_only(path: Path) -> sqlite3.Connection:
-    """A read-only connection that never creates the file (mode=ro)."""
-    conn = sqlite3.connect(f"{path.resolve().as_uri()}?mode=ro", uri=True, isolation_level=None)
-    conn.execute("PRAGMA busy_timeout = 10000")
-    return conn
 
 
 def integrity_check(path: Path) -> list[str]:
     """SQLite's own `PRAGMA integrity_check`: the problems it reports, [] when the file is
     sound. A file too damaged to be read at all is one problem with SQLite's message."""
     try:
-        conn = _read_only(path)
+        with read_only_connection(path) as conn:
+            try:
+                rows = conn.execute("PRAGMA integrity_check").fetchall()
+            except sqlite3.DatabaseError as exc:
+                return [str(exc)]
     except sqlite3.Error as exc:
         return [f"cannot open the database: {exc}"]
-    try:
-        rows = conn.execute("PRAGMA integrity_check").fetchall()
-    except sqlite3.DatabaseError as exc:
-        return [str(exc)]
-    finally:
-        conn.close()
     problems = [str(row[0]) for row in rows]
     return [] if problems == ["ok"] else problems
 
@@ -76,19 +73,14 @@ def schema_report(path: Path) -> SchemaReport:
     code = latest_schema_version()
     if not path.exists():
         return SchemaReport(path, exists=False, code_version=code)
-    try:
-        conn = _read_only(path)
+    try:  # opening, or reading what is not a database
+        with read_only_connection(path) as conn:
+            app_id = int(conn.execute("PRAGMA application_id").fetchone()[0])
+            version = int(conn.execute("PRAGMA user_version").fetchone()[0])
+            mode = str(conn.execute("PRAGMA journal_mode").fetchone()[0]).lower()
+            tables = int(conn.execute("SELECT count(*) FROM sqlite_master").fetchone()[0])
     except sqlite3.Error as exc:
         return SchemaReport(path, exists=True, code_version=code, error=str(exc))
-    try:
-        app_id = int(conn.execute("PRAGMA application_id").fetchone()[0])
-        version = int(conn.execute("PRAGMA user_version").fetchone()[0])
-        mode = str(conn.execute("PRAGMA journal_mode").fetchone()[0]).lower()
-        tables = int(conn.execute("SELECT count(*) FROM sqlite_master").fetchone()[0])
-    except sqlite3.DatabaseError as exc:
-        return SchemaReport(path, exists=True, code_version=code, error=str(exc))
-    finally:
-        conn.close()
     return SchemaReport(path, True, app_id, version, code, mode, tables > 0)
 
 
@@ -97,8 +89,7 @@ def subscribed_channels(path: Path) -> list[tuple[int, int]]:
     its subscriptions table does not exist yet."""
     if not path.exists():
         return []
-    conn = _read_only(path)
-    try:
+    with read_only_connection(path) as conn:
         found = conn.execute(
             "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'subscriptions'"
         ).fetchone()
@@ -107,8 +98,6 @@ def subscribed_channels(path: Path) -> list[tuple[int, int]]:
         rows = conn.execute(
             "SELECT DISTINCT guild_id, channel_id FROM subscriptions ORDER BY guild_id, channel_id"
         ).fetchall()
-    finally:
-        conn.close()
     return [(int(guild), int(channel)) for guild, channel in rows]
 
 
@@ -129,19 +118,16 @@ def backup_file(source: Path, dest: Path) -> BackupResult:
     started = time.perf_counter()
     partial = dest.with_name(dest.name + ".partial")
     partial.unlink(missing_ok=True)
-    src = _read_only(source)
     try:
-        dst = sqlite3.connect(partial, isolation_level=None)
-        try:
+        with (
+            read_only_connection(source) as src,
+            contextlib.closing(sqlite3.connect(partial, isolation_level=None)) as dst,
+        ):
             src.backup(dst)  # pages=-1: all pages in one step, one snapshot
             dst.execute("PRAGMA journal_mode = DELETE")
-        finally:
-            dst.close()
     except BaseException:
         partial.unlink(missing_ok=True)
         raise
-    finally:
-        src.close()
     with open(partial, "rb") as handle:
         os.fsync(handle.fileno())
     os.replace(partial, dest)
@@ -150,21 +136,13 @@ def backup_file(source: Path, dest: Path) -> BackupResult:
 
 
 def _fsync_dir(folder: Path) -> None:
-    try:
+    """Make the rename durable (best effort: not every system can sync a folder)."""
+    with contextlib.suppress(OSError):
         fd = os.open(folder, os.O_RDONLY)
-    except OSError:
-        return
-    try:
-        os.fsync(fd)
-    except OSError:
-        pass
-    finally:
-        os.close(fd)
-
-
-async def backup(db: Database, dest: Path) -> BackupResult:
-    """An online backup of the open database (in a thread: the event loop keeps running)."""
-    return await asyncio.to_thread(backup_file, db.path, dest)
+        try:
+            os.fsync(fd)
+        finally:
+            os.close(fd)
 
 
 async def prune(db: Database, older_than: float, *, batch: int = 500) -> int:
@@ -177,17 +155,17 @@ async def prune(db: Database, older_than: float, *, batch: int = 500) -> int:
     Returns how many items were pruned.
     """
     total = 0
-    marks = ",".join("?" * len(_WAITING_STATES))
     while True:
         async with db.transaction() as tx:
-            async with tx.execute(
-                "SELECT i.id, i.feed_id, i.stable_id, i.raw_hash FROM items i "
-                "WHERE i.published_at < ? AND i.first_seen_at < ? AND NOT EXISTS ("
-                "SELECT 1 FROM deliveries d WHERE d.item_id = i.id "
-                f"AND d.state IN ({marks})) LIMIT ?",
-                (older_than, older_than, *_WAITING_STATES, batch),
-            ) as cursor:
-                rows: Sequence[sqlite3.Row] = list(await cursor.fetchall())
+            rows = list(
+                await tx.execute_fetchall(
+                    "SELECT i.id, i.feed_id, i.stable_id, i.raw_hash FROM items i "
+                    "WHERE i.published_at < ? AND i.first_seen_at < ? AND NOT EXISTS ("
+                    "SELECT 1 FROM deliveries d WHERE d.item_id = i.id "
+                    f"AND d.state IN ({marks(_WAITING_STATES)})) LIMIT ?",
+                    (older_than, older_than, *_WAITING_STATES, batch),
+                )
+            )
             if not rows:
                 return total
             now = time.time()
@@ -213,15 +191,16 @@ class StoreCounts:
 
 
 async def store_counts(db: Database) -> StoreCounts:
-    async with db.reader.execute(
+    counts = await fetch_one(
+        db.reader,
+        StoreCounts,
         "SELECT (SELECT count(*) FROM feeds), "
         "(SELECT count(*) FROM feeds WHERE consecutive_errors > 0 AND disabled = 0), "
         "(SELECT count(*) FROM items), "
-        "(SELECT count(*) FROM deliveries WHERE state IN ('pending', 'sending'))"
-    ) as cursor:
-        row = await cursor.fetchone()
-    assert row is not None
-    return StoreCounts(int(row[0]), int(row[1]), int(row[2]), int(row[3]))
+        "(SELECT count(*) FROM deliveries WHERE state IN ('pending', 'sending'))",
+    )
+    assert counts is not None
+    return counts
 
 
 async def probe_writable(db: Database) -> None:

@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 from collections.abc import Collection, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 
 import aiosqlite
 
-from bot.store.db import Database
-from bot.store.feeds import FeedMeta, record_failure, record_success
+from bot.store.db import Database, fetch_all, marks, scalar
+from bot.store.feeds import FeedMeta
 from bot.store.items import FreshItem, SaveResult, save_items
 from bot.store.routing import route_new_items
 from bot.store.topics import queue_topic_dms_tx
@@ -43,30 +43,36 @@ async def commit_poll(
     rule: edits and the first poll's archive notify no one.
     """
     async with db.transaction() as tx:
-        first_success = False
-        if route:
-            async with tx.execute(
-                "SELECT last_success_at IS NULL FROM feeds WHERE id = ?", (feed_id,)
-            ) as cursor:
-                row = await cursor.fetchone()
-            first_success = bool(row and row[0])
+        first_success = route and bool(
+            await scalar(tx, "SELECT last_success_at IS NULL FROM feeds WHERE id = ?", (feed_id,))
+        )
         result = await save_items(tx, feed_id, fresh, now=success.now)
         if route and not first_success and result.new_ids:
             await route_new_items(tx, feed_id, result.new_ids, success.now)
             if topic_matches:
                 await _queue_topic_dms(tx, feed_id, result.new_ids, topic_matches, success.now)
-        await record_success(
-            tx,
-            feed_id,
-            now=success.now,
-            next_poll_at=success.next_poll_at,
-            etag=success.etag,
-            last_modified=success.last_modified,
-            body_hash=success.body_hash,
-            meta=success.meta,
-            had_new_items=bool(result.new_ids),
-        )
+        await record_success(tx, feed_id, success, had_new_items=bool(result.new_ids))
     return result
+
+
+async def record_success(
+    tx: aiosqlite.Connection, feed_id: int, success: PollSuccess, *, had_new_items: bool
+) -> None:
+    """Inside a write transaction: the poll worked (fetch + parse), clear the error state."""
+    await tx.execute(
+        "UPDATE feeds SET etag = :etag, last_modified = :last_modified, "
+        "body_hash = coalesce(:body_hash, body_hash), next_poll_at = :next_poll_at, "
+        "last_polled_at = :now, last_success_at = :now, "
+        "last_new_item_at = CASE WHEN :new THEN :now ELSE last_new_item_at END, "
+        "consecutive_errors = 0, last_error = NULL, failing_since = NULL WHERE id = :id",
+        {**asdict(success), "new": had_new_items, "id": feed_id},
+    )
+    if success.meta is not None:
+        await tx.execute(
+            "UPDATE feeds SET title = :title, site_url = :site_url, description = :description, "
+            "language = :language WHERE id = :id",
+            {**asdict(success.meta), "id": feed_id},
+        )
 
 
 async def _queue_topic_dms(
@@ -75,24 +81,32 @@ async def _queue_topic_dms(
     new_ids: Sequence[int],
     topic_matches: Mapping[str, Collection[int]],
     now: float,
-) -> int:
-    """The topic DMs of the poll's new items (oldest first); returns how many were queued."""
-    marks = ",".join("?" * len(new_ids))
-    async with tx.execute(
-        f"SELECT id, stable_id FROM items WHERE id IN ({marks})", tuple(new_ids)
-    ) as cursor:
-        stable_ids = {int(row[0]): str(row[1]) for row in await cursor.fetchall()}
-    queued = 0
+) -> None:
+    """The topic DMs of the poll's new items (oldest first)."""
+    stable_ids = dict(
+        await fetch_all(
+            tx,
+            lambda item_id, stable_id: (int(item_id), str(stable_id)),
+            f"SELECT id, stable_id FROM items WHERE id IN ({marks(new_ids)})",
+            new_ids,
+        )
+    )
     for item_id in new_ids:
-        matched = topic_matches.get(stable_ids.get(item_id, ""))
-        if matched:
-            queued += await queue_topic_dms_tx(tx, item_id, feed_id, sorted(matched), now)
-    return queued
+        if matched := topic_matches.get(stable_ids.get(item_id, "")):
+            await queue_topic_dms_tx(tx, item_id, feed_id, sorted(matched), now)
 
 
 async def commit_failure(
     db: Database, feed_id: int, *, now: float, next_poll_at: float, error: str
 ) -> int:
-    """Record a failed poll; return how many polls in a row have failed."""
+    """Record a failed poll: count one more consecutive error; return how many polls in a
+    row have failed."""
     async with db.transaction() as tx:
-        return await record_failure(tx, feed_id, now=now, next_poll_at=next_poll_at, error=error)
+        await tx.execute(
+            "UPDATE feeds SET consecutive_errors = consecutive_errors + 1, last_error = ?, "
+            "failing_since = coalesce(failing_since, ?), last_polled_at = ?, next_poll_at = ? "
+            "WHERE id = ?",
+            (error, now, now, next_poll_at, feed_id),
+        )
+        errors = await scalar(tx, "SELECT consecutive_errors FROM feeds WHERE id = ?", (feed_id,))
+    return int(errors or 0)

@@ -1,7 +1,7 @@
-"""Queue deliveries inside a write transaction: what new items, backfills and notices cause.
+"""Queue deliveries inside a write transaction: what new items, digests and topic DMs cause.
 
 Every function here takes the open write transaction, so the deliveries are committed together
-with whatever caused them (a poll's new items, a new subscription). Deliveries are unique per
+with whatever caused them (a poll's new items, a digest's slot). Deliveries are unique per
 dedupe key: queueing the same thing twice is a no-op.
 """
 
@@ -9,16 +9,12 @@ from __future__ import annotations
 
 import json
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from typing import Literal
 
 import aiosqlite
 
 from bot.model import DeliveryKind, TargetKind
-
-
-def item_key(item_id: int, channel_id: int) -> str:
-    return f"item:{item_id}:ch:{channel_id}"
 
 
 def dm_key(item_id: int, user_id: int) -> str:
@@ -44,26 +40,22 @@ class NewDelivery:
     state: Literal["pending", "paused"] = "pending"
 
 
+# Every way of queueing a delivery (here and in bot.store.deliveries) writes these columns.
+INSERT_DELIVERY = (
+    "INSERT INTO deliveries (dedupe_key, kind, item_id, subscription_id, guild_id, target_kind, "
+    "target_id, payload, state, next_attempt_at, created_at) "
+)
+
+
 async def queue_delivery(tx: aiosqlite.Connection, delivery: NewDelivery, now: float) -> bool:
     """Inside a write transaction: queue one delivery; False if its dedupe key was queued
     before (whatever its state)."""
+    payload = None if delivery.payload is None else json.dumps(dict(delivery.payload))
     cursor = await tx.execute(
-        "INSERT INTO deliveries (dedupe_key, kind, item_id, subscription_id, guild_id, "
-        "target_kind, target_id, payload, state, next_attempt_at, created_at) "
-        "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (dedupe_key) DO NOTHING",
-        (
-            delivery.dedupe_key,
-            delivery.kind,
-            delivery.item_id,
-            delivery.subscription_id,
-            delivery.guild_id,
-            delivery.target_kind,
-            delivery.target_id,
-            None if delivery.payload is None else json.dumps(dict(delivery.payload)),
-            delivery.state,
-            now,
-            now,
-        ),
+        INSERT_DELIVERY + "VALUES (:dedupe_key, :kind, :item_id, :subscription_id, :guild_id, "
+        ":target_kind, :target_id, :payload, :state, :now, :now) "
+        "ON CONFLICT (dedupe_key) DO NOTHING",
+        {**asdict(delivery), "payload": payload, "now": now},
     )
     return cursor.rowcount > 0
 
@@ -78,10 +70,8 @@ async def route_new_items(
     queued = 0
     for item_id in item_ids:
         cursor = await tx.execute(
-            "INSERT INTO deliveries (dedupe_key, kind, item_id, subscription_id, guild_id, "
-            "target_kind, target_id, state, next_attempt_at, created_at) "
-            "SELECT 'item:' || ? || ':ch:' || s.channel_id, 'item', ?, s.id, s.guild_id, "
-            "'channel', s.channel_id, "
+            INSERT_DELIVERY + "SELECT 'item:' || ? || ':ch:' || s.channel_id, 'item', ?, s.id, "
+            "s.guild_id, 'channel', s.channel_id, NULL, "
             "CASE WHEN s.paused_at IS NULL THEN 'pending' ELSE 'paused' END, ?, ? "
             "FROM subscriptions s WHERE s.feed_id = ? AND s.mode = 'instant' ORDER BY s.id "
             "ON CONFLICT (dedupe_key) DO NOTHING",
@@ -89,66 +79,3 @@ async def route_new_items(
         )
         queued += max(cursor.rowcount, 0)
     return queued
-
-
-async def queue_backfill_tx(
-    tx: aiosqlite.Connection, subscription_id: int, item_ids: Sequence[int], now: float
-) -> int:
-    """Inside a write transaction: queue existing items of the subscription's feed for its
-    channel, oldest first (by publication). Items already delivered to the channel are not
-    queued again; a cancelled earlier delivery of the same item is revived."""
-    async with tx.execute(
-        "SELECT guild_id, channel_id, feed_id FROM subscriptions WHERE id = ?",
-        (subscription_id,),
-    ) as cursor:
-        row = await cursor.fetchone()
-    if row is None:
-        return 0
-    guild_id, channel_id, feed_id = int(row[0]), int(row[1]), int(row[2])
-    if not item_ids:
-        return 0
-    marks = ",".join("?" * len(item_ids))
-    async with tx.execute(
-        f"SELECT id FROM items WHERE feed_id = ? AND id IN ({marks}) ORDER BY published_at, id",
-        (feed_id, *item_ids),
-    ) as cursor:
-        ordered = [int(r[0]) for r in await cursor.fetchall()]
-    queued = 0
-    for item_id in ordered:
-        cursor = await tx.execute(
-            "INSERT INTO deliveries (dedupe_key, kind, item_id, subscription_id, guild_id, "
-            "target_kind, target_id, state, next_attempt_at, created_at) "
-            "VALUES (?, 'item', ?, ?, ?, 'channel', ?, 'pending', ?, ?) "
-            "ON CONFLICT (dedupe_key) DO UPDATE SET state = 'pending', "
-            "subscription_id = excluded.subscription_id, "
-            "next_attempt_at = excluded.next_attempt_at, last_error = NULL "
-            "WHERE deliveries.state = 'cancelled'",
-            (
-                item_key(item_id, channel_id),
-                item_id,
-                subscription_id,
-                guild_id,
-                channel_id,
-                now,
-                now,
-            ),
-        )
-        queued += max(cursor.rowcount, 0)
-    return queued
-
-
-async def queue_feed_notice_tx(
-    tx: aiosqlite.Connection, feed_id: int, text: str, key: str, now: float
-) -> int:
-    """Inside a write transaction: a text notice to every active channel subscribed to the
-    feed (e.g. "failing since …", "recovered"); dedupe key `{key}:ch:{channel}`."""
-    cursor = await tx.execute(
-        "INSERT INTO deliveries (dedupe_key, kind, subscription_id, guild_id, target_kind, "
-        "target_id, payload, state, next_attempt_at, created_at) "
-        "SELECT ? || ':ch:' || s.channel_id, 'notice', s.id, s.guild_id, 'channel', "
-        "s.channel_id, ?, 'pending', ?, ? FROM subscriptions s "
-        "WHERE s.feed_id = ? AND s.paused_at IS NULL ORDER BY s.id "
-        "ON CONFLICT (dedupe_key) DO NOTHING",
-        (key, json.dumps({"text": text}), now, now, feed_id),
-    )
-    return max(cursor.rowcount, 0)

@@ -32,7 +32,7 @@ import aiosqlite
 
 from bot.model import Phrase, Query, QueryProblem, SearchHit
 from bot.store.cjk import has_cjk, unspace_cjk
-from bot.store.db import Database
+from bot.store.db import Database, fetch_all, like_pattern, marks, scalar
 
 RANK_ALL = 3000  # at most this many matches: rank every one
 CANDIDATES = 1000  # otherwise: rank the newest this many matches of the guild's feeds …
@@ -66,66 +66,46 @@ class SearchPage:
         return not self.hits
 
 
-def _quote(phrase: Phrase) -> str:
+def _either(phrases: Sequence[Phrase]) -> str:
     # Tokens contain no spaces and no double quotes (both are separators), so quoting is safe.
-    return '"' + " ".join(phrase) + '"'
+    return " OR ".join('"' + " ".join(phrase) + '"' for phrase in phrases)
 
 
 def to_fts5(query: Query) -> str | QueryProblem:
     """A MATCH expression for FTS5, every token quoted; or why the query cannot run."""
-    problem = query.problem
-    if problem is not None:
-        return problem
-    parts = []
-    for group in query.groups:
-        if len(group) == 1:
-            parts.append(_quote(group[0]))
-        else:
-            parts.append("(" + " OR ".join(_quote(p) for p in group) + ")")
-    expression = " AND ".join(parts)
+    if query.problem is not None:
+        return query.problem
+    expression = " AND ".join(
+        _either(group) if len(group) == 1 else f"({_either(group)})" for group in query.groups
+    )
     if query.excluded:
-        expression = f"({expression}) NOT (" + " OR ".join(_quote(p) for p in query.excluded) + ")"
+        expression = f"({expression}) NOT ({_either(query.excluded)})"
     return expression
 
 
 def _filters(
     feed_ids: Sequence[int], since: float | None, author: str | None
 ) -> tuple[str, list[object]]:
-    sql = f"i.feed_id IN ({','.join('?' * len(feed_ids))})"
+    sql = f"i.feed_id IN ({marks(feed_ids)})"
     params: list[object] = list(feed_ids)
     if since is not None:
         sql += " AND i.published_at >= ?"
         params.append(since)
     if author:
-        escaped = author.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
         sql += " AND i.author LIKE ? ESCAPE '\\'"
-        params.append(f"%{escaped}%")
+        params.append(like_pattern(author))
     return sql, params
-
-
-async def _count_matches(conn: aiosqlite.Connection, fts: str) -> int:
-    async with conn.execute("SELECT count(*) FROM items_fts WHERE items_fts MATCH ?", (fts,)) as c:
-        row = await c.fetchone()
-    return int(row[0]) if row else 0
 
 
 async def _scope_share(conn: aiosqlite.Connection, feed_ids: Sequence[int]) -> float:
     """About which share of the archive the feeds hold (cheap: counts only small scopes)."""
-    async with conn.execute("SELECT count(*) FROM feeds") as cursor:
-        row = await cursor.fetchone()
-    feeds = int(row[0]) if row else 0
-    if len(feed_ids) * 2 >= feeds:
+    if len(feed_ids) * 2 >= await scalar(conn, "SELECT count(*) FROM feeds"):
         return 1.0
-    marks = ",".join("?" * len(feed_ids))
-    async with conn.execute(
-        f"SELECT (SELECT count(*) FROM items WHERE feed_id IN ({marks})), "
-        "(SELECT max(id) FROM items)",
-        tuple(feed_ids),
-    ) as cursor:
-        row = await cursor.fetchone()
-    if not row or not row[1]:
-        return 1.0
-    return min(1.0, int(row[0]) / int(row[1]))
+    scope = await scalar(
+        conn, f"SELECT count(*) FROM items WHERE feed_id IN ({marks(feed_ids)})", feed_ids
+    )
+    last_id = await scalar(conn, "SELECT max(id) FROM items")
+    return min(1.0, scope / last_id) if last_id else 1.0
 
 
 async def search_items(
@@ -152,32 +132,34 @@ async def search_items(
     if not feed_ids:
         return SearchPage([], offset, limit, False, 0)
     conn = db.reader
-    matches = await _count_matches(conn, fts)
+    matches = await scalar(conn, "SELECT count(*) FROM items_fts WHERE items_fts MATCH ?", (fts,))
     if matches == 0:
         return SearchPage([], offset, limit, False, 0)
     where, params = _filters(feed_ids, since, author)
     ranked: list[int]
     if matches <= RANK_ALL:
-        async with conn.execute(
+        ranked = await fetch_all(
+            conn,
+            int,
             f"SELECT f.rowid FROM items_fts f JOIN items i ON i.id = f.rowid "
             f"WHERE items_fts MATCH ? AND {where} "
             f"ORDER BY bm25(items_fts, {BM25_WEIGHTS}), i.published_at DESC",
             (fts, *params),
-        ) as cursor:
-            ranked = [int(r[0]) for r in await cursor.fetchall()]
+        )
         recent_only = False
         total: int | None = len(ranked)
     else:
         share = await _scope_share(conn, feed_ids)
         candidates = max(MIN_CANDIDATES, min(CANDIDATES, int(SCAN_BUDGET * share)))
-        async with conn.execute(
-            f"SELECT rowid, score FROM (SELECT f.rowid AS rowid, "
+        ranked = await fetch_all(
+            conn,
+            int,
+            f"SELECT rowid FROM (SELECT f.rowid AS rowid, "
             f"bm25(items_fts, {BM25_WEIGHTS}) AS score FROM items_fts f "
             f"JOIN items i ON i.id = f.rowid WHERE items_fts MATCH ? AND {where} "
             f"ORDER BY f.rowid DESC LIMIT {candidates}) ORDER BY score, rowid DESC",
             (fts, *params),
-        ) as cursor:
-            ranked = [int(r[0]) for r in await cursor.fetchall()]
+        )
         recent_only = len(ranked) >= candidates
         total = None if recent_only else len(ranked)
     page_ids = ranked[offset : offset + limit]
@@ -196,16 +178,17 @@ async def search_items(
 async def _hits(conn: aiosqlite.Connection, fts: str, item_ids: Sequence[int]) -> list[SearchHit]:
     if not item_ids:
         return []
-    marks = ",".join("?" * len(item_ids))
     snippet = f"'{SNIPPET_OPEN}', '{SNIPPET_CLOSE}', '{_ELLIPSIS}', {SNIPPET_TOKENS}"
-    async with conn.execute(
-        f"SELECT f.rowid, snippet(items_fts, 2, {snippet}), snippet(items_fts, 1, {snippet}), "
-        "i.feed_id, i.title, i.url, fe.title, i.author, i.published_at "
-        "FROM items_fts f JOIN items i ON i.id = f.rowid JOIN feeds fe ON fe.id = i.feed_id "
-        f"WHERE items_fts MATCH ? AND f.rowid IN ({marks})",
-        (fts, *item_ids),
-    ) as cursor:
-        rows = {int(r[0]): r for r in await cursor.fetchall()}
+    rows = {
+        int(row[0]): row
+        for row in await conn.execute_fetchall(
+            f"SELECT f.rowid, snippet(items_fts, 2, {snippet}), snippet(items_fts, 1, {snippet}), "
+            "i.feed_id, i.title, i.url, fe.title, i.author, i.published_at "
+            "FROM items_fts f JOIN items i ON i.id = f.rowid JOIN feeds fe ON fe.id = i.feed_id "
+            f"WHERE items_fts MATCH ? AND f.rowid IN ({marks(item_ids)})",
+            (fts, *item_ids),
+        )
+    }
     hits: list[SearchHit] = []
     for item_id in item_ids:
         row = rows.get(item_id)

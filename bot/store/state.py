@@ -2,24 +2,16 @@
 
 from __future__ import annotations
 
-from bot.store.db import Database
+from bot.store.db import Table
 
 
-class BotStateStore:
-    def __init__(self, db: Database) -> None:
-        self._db = db
-
+class BotStateStore(Table):
     async def get(self, key: str) -> str | None:
-        async with self._db.reader.execute(
-            "SELECT value FROM bot_state WHERE key = ?", (key,)
-        ) as cursor:
-            row = await cursor.fetchone()
-        return None if row is None else str(row[0])
+        return await self._one(str, "SELECT value FROM bot_state WHERE key = ?", (key,))
 
     async def set(self, key: str, value: str) -> None:
-        async with self._db.transaction() as tx:
-            await tx.execute(
-                "INSERT INTO bot_state (key, value) VALUES (?, ?) "
-                "ON CONFLICT (key) DO UPDATE SET value = excluded.value",
-                (key, value),
-            )
+        await self._db.write(
+            "INSERT INTO bot_state (key, value) VALUES (?, ?) "
+            "ON CONFLICT (key) DO UPDATE SET value = excluded.value",
+            (key, value),
+        )

@@ -2,21 +2,23 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from dataclasses import replace
+from typing import Any
 
 import aiosqlite
 
 from bot.model import MODES, GuildFeed, SubscriptionMode, SubscriptionRow, SubscriptionView
-from bot.store.db import Database
+from bot.store.db import Table, fetch_all, fetch_one, like_pattern, scalar
 
 # How many deliveries paused with a subscription are sent again when it resumes (the newest
 # ones); older ones are cancelled so a channel is not flooded after a long pause.
 RESUME_REQUEUE_LIMIT = 10
 
-_SUB_COLUMNS = (
+_COLUMNS = (
     "s.id, s.guild_id, s.channel_id, s.feed_id, s.mode, s.mention_role_id, s.added_by, "
     "s.created_at, s.paused_reason, s.paused_at"
 )
+_SELECT = f"SELECT {_COLUMNS} FROM subscriptions s"
 
 # In an UPDATE with the named parameters :mode (None: not given) and :now: when the
 # subscription started collecting for its channel's digest. Kept while it stays in digest mode,
@@ -30,54 +32,16 @@ _DIGEST_SINCE = (
 )
 
 
-def _sub(row: Sequence[object]) -> SubscriptionRow:
-    return SubscriptionRow(*row)  # type: ignore[arg-type]
-
-
 _VIEW_SQL = (
-    f"SELECT {_SUB_COLUMNS}, f.title, f.url, f.site_url, f.last_polled_at, f.next_poll_at, "
+    f"SELECT {_COLUMNS}, f.title, f.url, f.site_url, f.last_polled_at, f.next_poll_at, "
     "f.last_new_item_at, f.consecutive_errors, f.last_error, f.failing_since, f.disabled "
     "FROM subscriptions s JOIN feeds f ON f.id = s.feed_id"
 )
 
 
-def _view(row: Sequence[object]) -> SubscriptionView:
-    values = list(row)
-    sub = _sub(values[:10])
-    rest = values[10:]
-    return SubscriptionView(
-        sub,
-        str(rest[0]),
-        str(rest[1]),
-        rest[2],  # type: ignore[arg-type]
-        rest[3],  # type: ignore[arg-type]
-        float(rest[4]),  # type: ignore[arg-type]
-        rest[5],  # type: ignore[arg-type]
-        int(rest[6]),  # type: ignore[call-overload]
-        rest[7],  # type: ignore[arg-type]
-        rest[8],  # type: ignore[arg-type]
-        bool(rest[9]),
-    )
-
-
-async def fetch_subscription(
-    conn: aiosqlite.Connection, subscription_id: int
-) -> SubscriptionRow | None:
-    async with conn.execute(
-        f"SELECT {_SUB_COLUMNS} FROM subscriptions s WHERE s.id = ?", (subscription_id,)
-    ) as cursor:
-        row = await cursor.fetchone()
-    return None if row is None else _sub(row)
-
-
-async def subscriptions_of_channel(
-    conn: aiosqlite.Connection, channel_id: int
-) -> list[SubscriptionRow]:
-    async with conn.execute(
-        f"SELECT {_SUB_COLUMNS} FROM subscriptions s WHERE s.channel_id = ? ORDER BY s.id",
-        (channel_id,),
-    ) as cursor:
-        return [_sub(r) for r in await cursor.fetchall()]
+def _view(*values: Any) -> SubscriptionView:
+    view = SubscriptionView(SubscriptionRow(*values[:10]), *values[10:])
+    return replace(view, feed_disabled=bool(view.feed_disabled))
 
 
 async def pause_subscriptions_of_channel(
@@ -85,12 +49,12 @@ async def pause_subscriptions_of_channel(
 ) -> list[SubscriptionRow]:
     """Inside a write transaction: pause every active subscription of a channel; return the
     ones this call paused."""
-    async with tx.execute(
-        f"SELECT {_SUB_COLUMNS} FROM subscriptions s "
-        "WHERE s.channel_id = ? AND s.paused_at IS NULL ORDER BY s.id",
+    paused = await fetch_all(
+        tx,
+        SubscriptionRow,
+        f"{_SELECT} WHERE s.channel_id = ? AND s.paused_at IS NULL ORDER BY s.id",
         (channel_id,),
-    ) as cursor:
-        paused = [_sub(r) for r in await cursor.fetchall()]
+    )
     await tx.execute(
         "UPDATE subscriptions SET paused_reason = ?, paused_at = ? "
         "WHERE channel_id = ? AND paused_at IS NULL",
@@ -99,10 +63,7 @@ async def pause_subscriptions_of_channel(
     return paused
 
 
-class SubscriptionStore:
-    def __init__(self, db: Database) -> None:
-        self._db = db
-
+class SubscriptionStore(Table):
     async def add(
         self,
         guild_id: int,
@@ -124,47 +85,30 @@ class SubscriptionStore:
         if mode is not None and mode not in MODES:
             raise ValueError(f"unknown subscription mode {mode!r}")
         async with self._db.transaction() as tx:
-            async with tx.execute(
-                "SELECT id, paused_at FROM subscriptions WHERE channel_id = ? AND feed_id = ?",
+            created = not await scalar(
+                tx,
+                "SELECT 1 FROM subscriptions WHERE channel_id = ? AND feed_id = ?",
                 (channel_id, feed_id),
-            ) as cursor:
-                existing = await cursor.fetchone()
-            if existing is None:
-                cursor = await tx.execute(
-                    "INSERT INTO subscriptions (guild_id, channel_id, feed_id, mode, "
-                    "mention_role_id, added_by, created_at, digest_since) "
-                    "VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-                    (
-                        guild_id,
-                        channel_id,
-                        feed_id,
-                        mode or "instant",
-                        mention_role_id,
-                        added_by,
-                        now,
-                        now if mode == "digest" else None,
-                    ),
-                )
-                sub_id = cursor.lastrowid
-                assert sub_id is not None
-                created = True
-            else:
-                sub_id = int(existing[0])
-                created = False
-                await tx.execute(
-                    "UPDATE subscriptions SET guild_id = :guild, mode = coalesce(:mode, mode), "
-                    f"digest_since = {_DIGEST_SINCE}, "
-                    "mention_role_id = coalesce(:role, mention_role_id), "
-                    "added_by = coalesce(:by, added_by), updated_at = :now WHERE id = :id",
-                    {
-                        "guild": guild_id,
-                        "mode": mode,
-                        "role": mention_role_id,
-                        "by": added_by,
-                        "now": now,
-                        "id": sub_id,
-                    },
-                )
+            )
+            await tx.execute(
+                "INSERT INTO subscriptions (guild_id, channel_id, feed_id, mode, mention_role_id, "
+                "added_by, created_at, digest_since) VALUES (:guild, :channel, :feed, "
+                "coalesce(:mode, 'instant'), :role, :by, :now, "
+                "CASE WHEN :mode = 'digest' THEN :now END) "
+                "ON CONFLICT (channel_id, feed_id) DO UPDATE SET guild_id = :guild, "
+                f"mode = coalesce(:mode, mode), digest_since = {_DIGEST_SINCE}, "
+                "mention_role_id = coalesce(:role, mention_role_id), "
+                "added_by = coalesce(:by, added_by), updated_at = :now",
+                {
+                    "guild": guild_id,
+                    "channel": channel_id,
+                    "feed": feed_id,
+                    "mode": mode,
+                    "role": mention_role_id,
+                    "by": added_by,
+                    "now": now,
+                },
+            )
             await tx.execute(
                 "INSERT INTO guild_feeds (guild_id, feed_id, first_subscribed_at) "
                 "VALUES (?, ?, ?) ON CONFLICT (guild_id, feed_id) DO NOTHING",
@@ -172,19 +116,23 @@ class SubscriptionStore:
             )
             # The admin added a feed here again: the channel's paused subscriptions resume.
             await _resume_channel(tx, channel_id, now)
-            row = await fetch_subscription(tx, sub_id)
+            row = await fetch_one(
+                tx,
+                SubscriptionRow,
+                f"{_SELECT} WHERE s.channel_id = ? AND s.feed_id = ?",
+                (channel_id, feed_id),
+            )
         assert row is not None
         return row, created
 
     async def set_mode(self, subscription_id: int, mode: SubscriptionMode, now: float) -> None:
         if mode not in MODES:
             raise ValueError(f"unknown subscription mode {mode!r}")
-        async with self._db.transaction() as tx:
-            await tx.execute(
-                f"UPDATE subscriptions SET mode = :mode, digest_since = {_DIGEST_SINCE}, "
-                "updated_at = :now WHERE id = :id",
-                {"mode": mode, "now": now, "id": subscription_id},
-            )
+        await self._db.write(
+            f"UPDATE subscriptions SET mode = :mode, digest_since = {_DIGEST_SINCE}, "
+            "updated_at = :now WHERE id = :id",
+            {"mode": mode, "now": now, "id": subscription_id},
+        )
 
     async def remove(self, guild_id: int, feed_id: int, channel_id: int | None = None) -> int:
         """Unsubscribe the guild's channel (or every channel of the guild) from a feed.
@@ -208,122 +156,77 @@ class SubscriptionStore:
             return cursor.rowcount
 
     async def get(self, subscription_id: int) -> SubscriptionRow | None:
-        return await fetch_subscription(self._db.reader, subscription_id)
+        return await self._one(SubscriptionRow, f"{_SELECT} WHERE s.id = ?", (subscription_id,))
 
     async def find(self, channel_id: int, feed_id: int) -> SubscriptionRow | None:
-        async with self._db.reader.execute(
-            f"SELECT {_SUB_COLUMNS} FROM subscriptions s WHERE s.channel_id = ? AND s.feed_id = ?",
+        return await self._one(
+            SubscriptionRow,
+            f"{_SELECT} WHERE s.channel_id = ? AND s.feed_id = ?",
             (channel_id, feed_id),
-        ) as cursor:
-            row = await cursor.fetchone()
-        return None if row is None else _sub(row)
+        )
 
     async def for_channel(self, channel_id: int) -> list[SubscriptionRow]:
-        return await subscriptions_of_channel(self._db.reader, channel_id)
+        return await self._all(
+            SubscriptionRow,
+            f"{_SELECT} WHERE s.channel_id = ? ORDER BY s.id",
+            (channel_id,),
+        )
 
     async def list_for_guild(
         self, guild_id: int, channel_id: int | None = None
     ) -> list[SubscriptionView]:
         """The guild's subscriptions (optionally one channel's) with their feeds' health,
         ordered by channel then feed title."""
-        sql = _VIEW_SQL + " WHERE s.guild_id = ?"
-        params: tuple[object, ...] = (guild_id,)
-        if channel_id is not None:
-            sql += " AND s.channel_id = ?"
-            params += (channel_id,)
-        sql += " ORDER BY s.channel_id, lower(coalesce(nullif(f.title, ''), f.url)), s.id"
-        async with self._db.reader.execute(sql, params) as cursor:
-            return [_view(r) for r in await cursor.fetchall()]
+        return await self._all(
+            _view,
+            f"{_VIEW_SQL} WHERE s.guild_id = ? AND s.channel_id = coalesce(?, s.channel_id) "
+            "ORDER BY s.channel_id, lower(coalesce(nullif(f.title, ''), f.url)), s.id",
+            (guild_id, channel_id),
+        )
 
     async def view(self, subscription_id: int) -> SubscriptionView | None:
-        async with self._db.reader.execute(
-            _VIEW_SQL + " WHERE s.id = ?", (subscription_id,)
-        ) as cursor:
-            row = await cursor.fetchone()
-        return None if row is None else _view(row)
-
-    async def pause(self, subscription_id: int, reason: str, now: float) -> None:
-        """Pause one subscription: nothing more is queued for it and its pending deliveries
-        wait (state 'paused') until `/feed add` resumes it."""
-        async with self._db.transaction() as tx:
-            await tx.execute(
-                "UPDATE subscriptions SET paused_reason = ?, paused_at = coalesce(paused_at, ?) "
-                "WHERE id = ?",
-                (reason, now, subscription_id),
-            )
-            await tx.execute(
-                "UPDATE deliveries SET state = 'paused', last_error = ? "
-                "WHERE subscription_id = ? AND state = 'pending'",
-                (reason, subscription_id),
-            )
+        return await self._one(_view, f"{_VIEW_SQL} WHERE s.id = ?", (subscription_id,))
 
     async def feeds_for_guild(
         self, guild_id: int, query: str = "", limit: int = 25
     ) -> list[GuildFeed]:
         """Feeds the guild currently subscribes to (any channel), optionally filtered by a
         case-insensitive substring of title or URL; ordered by title."""
-        sql = (
+        pattern = like_pattern(query.lower())
+        return await self._all(
+            lambda feed_id, title, url, channels: GuildFeed(
+                feed_id, title, url, tuple(sorted(int(c) for c in channels.split(",")))
+            ),
             "SELECT f.id, f.title, f.url, group_concat(s.channel_id) FROM subscriptions s "
-            "JOIN feeds f ON f.id = s.feed_id WHERE s.guild_id = ?"
+            "JOIN feeds f ON f.id = s.feed_id WHERE s.guild_id = ? "
+            "AND (lower(f.title) LIKE ? ESCAPE '\\' OR lower(f.url) LIKE ? ESCAPE '\\') "
+            "GROUP BY f.id, f.title, f.url ORDER BY lower(coalesce(nullif(f.title, ''), f.url)) "
+            "LIMIT ?",
+            (guild_id, pattern, pattern, limit),
         )
-        params: tuple[object, ...] = (guild_id,)
-        if query:
-            pattern = (
-                "%"
-                + query.lower().replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
-                + "%"
-            )
-            sql += " AND (lower(f.title) LIKE ? ESCAPE '\\' OR lower(f.url) LIKE ? ESCAPE '\\')"
-            params += (pattern, pattern)
-        sql += " GROUP BY f.id, f.title, f.url ORDER BY lower(coalesce(nullif(f.title, ''), f.url))"
-        sql += " LIMIT ?"
-        params += (limit,)
-        async with self._db.reader.execute(sql, params) as cursor:
-            rows = await cursor.fetchall()
-        return [
-            GuildFeed(
-                int(r[0]),
-                str(r[1]),
-                str(r[2]),
-                tuple(sorted(int(c) for c in str(r[3]).split(","))),
-            )
-            for r in rows
-        ]
 
     async def feed_ids_for_guild(self, guild_id: int) -> list[int]:
         """Every feed id the guild subscribes to, for scoping /search and /latest."""
-        async with self._db.reader.execute(
+        return await self._all(
+            int,
             "SELECT DISTINCT feed_id FROM subscriptions WHERE guild_id = ? ORDER BY feed_id",
             (guild_id,),
-        ) as cursor:
-            return [int(r[0]) for r in await cursor.fetchall()]
+        )
 
     async def searchable_feed_ids_for_guild(self, guild_id: int) -> list[int]:
         """Every feed the guild subscribes to now or did before: its /search archive."""
-        async with self._db.reader.execute(
-            "SELECT feed_id FROM guild_feeds WHERE guild_id = ? ORDER BY feed_id", (guild_id,)
-        ) as cursor:
-            return [int(r[0]) for r in await cursor.fetchall()]
-
-    async def channels_for_feed(self, feed_id: int) -> list[SubscriptionRow]:
-        """Every subscription of a feed (all guilds, all modes, paused included)."""
-        async with self._db.reader.execute(
-            f"SELECT {_SUB_COLUMNS} FROM subscriptions s WHERE s.feed_id = ? ORDER BY s.id",
-            (feed_id,),
-        ) as cursor:
-            return [_sub(r) for r in await cursor.fetchall()]
+        return await self._all(
+            int,
+            "SELECT feed_id FROM guild_feeds WHERE guild_id = ? ORDER BY feed_id",
+            (guild_id,),
+        )
 
     async def feed_has_subscribers(self, feed_id: int) -> bool:
         """Whether any channel subscribes to the feed (a feed without one need not be polled)."""
-        async with self._db.reader.execute(
-            "SELECT 1 FROM subscriptions WHERE feed_id = ? LIMIT 1", (feed_id,)
-        ) as cursor:
-            return await cursor.fetchone() is not None
+        return bool(await self._scalar("SELECT 1 FROM subscriptions WHERE feed_id = ?", (feed_id,)))
 
     async def count(self) -> int:
-        async with self._db.reader.execute("SELECT count(*) FROM subscriptions") as cursor:
-            row = await cursor.fetchone()
-        return int(row[0]) if row else 0
+        return int(await self._scalar("SELECT count(*) FROM subscriptions"))
 
 
 async def _resume_channel(tx: aiosqlite.Connection, channel_id: int, now: float) -> None:
@@ -331,28 +234,27 @@ async def _resume_channel(tx: aiosqlite.Connection, channel_id: int, now: float)
     subscription of the channel resumes; of each one's paused deliveries the newest
     RESUME_REQUEUE_LIMIT go back to pending and older ones are cancelled. Paused deliveries
     not tied to a subscription (digests, notices) go back to pending."""
-    async with tx.execute(
-        "SELECT id FROM subscriptions WHERE channel_id = ? AND paused_at IS NOT NULL",
+    of_paused = (
+        "state = 'paused' AND subscription_id IN "
+        "(SELECT id FROM subscriptions WHERE channel_id = ? AND paused_at IS NOT NULL)"
+    )
+    await tx.execute(
+        "UPDATE deliveries SET state = 'pending', next_attempt_at = ?, last_error = NULL "
+        "WHERE id IN (SELECT id FROM (SELECT id, row_number() OVER (PARTITION BY "
+        f"subscription_id ORDER BY id DESC) AS newest FROM deliveries WHERE {of_paused}) "
+        "WHERE newest <= ?)",
+        (now, channel_id, RESUME_REQUEUE_LIMIT),
+    )
+    await tx.execute(
+        "UPDATE deliveries SET state = 'cancelled', last_error = 'too old when resumed' "
+        f"WHERE {of_paused}",
         (channel_id,),
-    ) as cursor:
-        paused_ids = [int(r[0]) for r in await cursor.fetchall()]
+    )
     await tx.execute(
         "UPDATE subscriptions SET paused_reason = NULL, paused_at = NULL, updated_at = ? "
         "WHERE channel_id = ? AND paused_at IS NOT NULL",
         (now, channel_id),
     )
-    for subscription_id in paused_ids:
-        await tx.execute(
-            "UPDATE deliveries SET state = 'pending', next_attempt_at = ?, last_error = NULL "
-            "WHERE id IN (SELECT id FROM deliveries WHERE subscription_id = ? "
-            "AND state = 'paused' ORDER BY id DESC LIMIT ?)",
-            (now, subscription_id, RESUME_REQUEUE_LIMIT),
-        )
-        await tx.execute(
-            "UPDATE deliveries SET state = 'cancelled', last_error = 'too old when resumed' "
-            "WHERE subscription_id = ? AND state = 'paused'",
-            (subscription_id,),
-        )
     await tx.execute(
         "UPDATE deliveries SET state = 'pending', next_attempt_at = ?, last_error = NULL "
         "WHERE target_kind = 'channel' AND target_id = ? AND state = 'paused' "

@@ -9,24 +9,26 @@ into 'dm' deliveries inside the poll's transaction.
 from __future__ import annotations
 
 import enum
-import json
 from collections.abc import Sequence
 from dataclasses import dataclass
 
 import aiosqlite
 
 from bot.model import MemberDMs, TopicRow
-from bot.store.db import Database
-from bot.store.routing import dm_key
+from bot.store.db import Table, fetch_all, fetch_one, marks, scalar
+from bot.store.routing import NewDelivery, dm_key, queue_delivery
 
 MAX_TOPICS_PER_MEMBER = 25  # per member per guild
 MAX_TOPIC_CHARS = 200
 _IDS_PER_STATEMENT = 5000  # well under SQLite's and PostgreSQL's parameter limits
 
-_COLUMNS = (
-    "t.id, t.guild_id, t.user_id, t.query, t.norm_key, t.feed_id, t.created_at, t.match_count, "
-    "t.last_match_at"
+_SELECT = (
+    "SELECT t.id, t.guild_id, t.user_id, t.query, t.norm_key, t.feed_id, t.created_at, "
+    "t.match_count, t.last_match_at FROM topics t"
 )
+_BY_KEY = f"{_SELECT} WHERE t.guild_id = ? AND t.user_id = ? AND t.norm_key = ?"
+# Topics of members whose DMs are not closed.
+_ACTIVE = f"{_SELECT} LEFT JOIN members m ON m.user_id = t.user_id WHERE m.dms_closed_at IS NULL"
 
 
 class FollowOutcome(enum.Enum):
@@ -46,14 +48,7 @@ class FollowResult:
     problem: str | None = None
 
 
-def _topic(row: Sequence[object]) -> TopicRow:
-    return TopicRow(*row)  # type: ignore[arg-type]
-
-
-class TopicStore:
-    def __init__(self, db: Database) -> None:
-        self._db = db
-
+class TopicStore(Table):
     async def add(
         self,
         guild_id: int,
@@ -67,20 +62,15 @@ class TopicStore:
         """Follow `text` (whose canonical query is `key`) in the guild: ADDED,
         ALREADY_FOLLOWED (same key) or LIMIT_REACHED (MAX_TOPICS_PER_MEMBER)."""
         async with self._db.transaction() as tx:
-            async with tx.execute(
-                f"SELECT {_COLUMNS} FROM topics t WHERE guild_id = ? AND user_id = ? "
-                "AND norm_key = ?",
-                (guild_id, user_id, key),
-            ) as cursor:
-                existing = await cursor.fetchone()
+            existing = await fetch_one(tx, TopicRow, _BY_KEY, (guild_id, user_id, key))
             if existing is not None:
-                return FollowResult(FollowOutcome.ALREADY_FOLLOWED, topic=_topic(existing))
-            async with tx.execute(
+                return FollowResult(FollowOutcome.ALREADY_FOLLOWED, topic=existing)
+            count = await scalar(
+                tx,
                 "SELECT count(*) FROM topics WHERE guild_id = ? AND user_id = ?",
                 (guild_id, user_id),
-            ) as cursor:
-                row = await cursor.fetchone()
-            if row is not None and int(row[0]) >= MAX_TOPICS_PER_MEMBER:
+            )
+            if count >= MAX_TOPICS_PER_MEMBER:
                 return FollowResult(FollowOutcome.LIMIT_REACHED)
             cursor = await tx.execute(
                 "INSERT INTO topics (guild_id, user_id, query, norm_key, feed_id, created_at) "
@@ -95,125 +85,99 @@ class TopicStore:
         )
 
     async def get(self, topic_id: int) -> TopicRow | None:
-        async with self._db.reader.execute(
-            f"SELECT {_COLUMNS} FROM topics t WHERE t.id = ?", (topic_id,)
-        ) as cursor:
-            row = await cursor.fetchone()
-        return None if row is None else _topic(row)
+        return await self._one(TopicRow, f"{_SELECT} WHERE t.id = ?", (topic_id,))
 
     async def find(self, guild_id: int, user_id: int, key: str) -> TopicRow | None:
         """The member's topic in the guild whose canonical query is `key` (for /unfollow)."""
-        async with self._db.reader.execute(
-            f"SELECT {_COLUMNS} FROM topics t WHERE guild_id = ? AND user_id = ? AND norm_key = ?",
-            (guild_id, user_id, key),
-        ) as cursor:
-            row = await cursor.fetchone()
-        return None if row is None else _topic(row)
+        return await self._one(TopicRow, _BY_KEY, (guild_id, user_id, key))
 
     async def remove(self, topic_id: int, *, user_id: int) -> TopicRow | None:
         """Unfollow: only the topic's own member can; the removed topic, or None."""
         async with self._db.transaction() as tx:
-            async with tx.execute(
-                f"SELECT {_COLUMNS} FROM topics t WHERE t.id = ? AND t.user_id = ?",
-                (topic_id, user_id),
-            ) as cursor:
-                row = await cursor.fetchone()
-            if row is None:
-                return None
-            await tx.execute("DELETE FROM topics WHERE id = ?", (topic_id,))
-        return _topic(row)
+            row = await fetch_one(
+                tx, TopicRow, f"{_SELECT} WHERE t.id = ? AND t.user_id = ?", (topic_id, user_id)
+            )
+            if row is not None:
+                await tx.execute("DELETE FROM topics WHERE id = ?", (topic_id,))
+        return row
 
     async def list_for_member(self, guild_id: int, user_id: int) -> list[TopicRow]:
         """The member's topics in the guild (with match counts), oldest first."""
-        async with self._db.reader.execute(
-            f"SELECT {_COLUMNS} FROM topics t WHERE guild_id = ? AND user_id = ? ORDER BY t.id",
+        return await self._all(
+            TopicRow,
+            f"{_SELECT} WHERE t.guild_id = ? AND t.user_id = ? ORDER BY t.id",
             (guild_id, user_id),
-        ) as cursor:
-            return [_topic(r) for r in await cursor.fetchall()]
+        )
 
     async def list_for_user(self, user_id: int) -> list[TopicRow]:
         """The member's topics in every guild (to pause or resume them together), oldest first."""
-        async with self._db.reader.execute(
-            f"SELECT {_COLUMNS} FROM topics t WHERE user_id = ? ORDER BY t.id", (user_id,)
-        ) as cursor:
-            return [_topic(r) for r in await cursor.fetchall()]
+        return await self._all(TopicRow, f"{_SELECT} WHERE t.user_id = ? ORDER BY t.id", (user_id,))
 
     async def all_active(self) -> list[TopicRow]:
         """Every topic of members whose DMs are not closed: what the percolator matches."""
-        async with self._db.reader.execute(
-            f"SELECT {_COLUMNS} FROM topics t LEFT JOIN members m ON m.user_id = t.user_id "
-            "WHERE m.dms_closed_at IS NULL ORDER BY t.id"
-        ) as cursor:
-            return [_topic(r) for r in await cursor.fetchall()]
+        return await self._all(TopicRow, f"{_ACTIVE} ORDER BY t.id")
 
     # Members' DMs -------------------------------------------------------------------------
 
     async def member(self, user_id: int) -> MemberDMs:
-        async with self._db.reader.execute(
+        found = await self._one(
+            MemberDMs,
             "SELECT user_id, dm_channel_id, dms_closed_at, closed_notice_at FROM members "
             "WHERE user_id = ?",
             (user_id,),
-        ) as cursor:
-            row = await cursor.fetchone()
-        if row is None:
-            return MemberDMs(user_id, None, None, None)
-        return MemberDMs(int(row[0]), row[1], row[2], row[3])
+        )
+        return found or MemberDMs(user_id, None, None, None)
 
     async def dm_channel_of(self, user_id: int) -> int | None:
         return (await self.member(user_id)).dm_channel_id
 
     async def set_dm_channel(self, user_id: int, channel_id: int) -> None:
-        async with self._db.transaction() as tx:
-            await tx.execute(
-                "INSERT INTO members (user_id, dm_channel_id) VALUES (?, ?) "
-                "ON CONFLICT (user_id) DO UPDATE SET dm_channel_id = excluded.dm_channel_id",
-                (user_id, channel_id),
-            )
+        await self._db.write(
+            "INSERT INTO members (user_id, dm_channel_id) VALUES (?, ?) "
+            "ON CONFLICT (user_id) DO UPDATE SET dm_channel_id = excluded.dm_channel_id",
+            (user_id, channel_id),
+        )
 
     async def mark_dms_closed(self, user_id: int, now: float) -> None:
         """The member's DMs are closed: their topics pause (all_active leaves them out)."""
-        async with self._db.transaction() as tx:
-            await tx.execute(
-                "INSERT INTO members (user_id, dms_closed_at) VALUES (?, ?) "
-                "ON CONFLICT (user_id) DO UPDATE SET "
-                "dms_closed_at = coalesce(members.dms_closed_at, excluded.dms_closed_at), "
-                "closed_notice_at = NULL",
-                (user_id, now),
-            )
+        await self._db.write(
+            "INSERT INTO members (user_id, dms_closed_at) VALUES (?, ?) "
+            "ON CONFLICT (user_id) DO UPDATE SET "
+            "dms_closed_at = coalesce(members.dms_closed_at, excluded.dms_closed_at), "
+            "closed_notice_at = NULL",
+            (user_id, now),
+        )
 
     async def take_closed_notice(self, user_id: int, now: float) -> bool:
         """True once per closure: the member's DMs are closed and they have not been told yet
         (call on their next command, then tell them why their follows are paused)."""
-        async with self._db.transaction() as tx:
-            cursor = await tx.execute(
+        return (
+            await self._db.write(
                 "UPDATE members SET closed_notice_at = ? WHERE user_id = ? "
                 "AND dms_closed_at IS NOT NULL AND closed_notice_at IS NULL",
                 (now, user_id),
             )
-            return cursor.rowcount > 0
+            > 0
+        )
 
     async def resume_dms(self, user_id: int) -> bool:
         """The member opened their DMs again: their topics are active again."""
-        async with self._db.transaction() as tx:
-            cursor = await tx.execute(
+        return (
+            await self._db.write(
                 "UPDATE members SET dms_closed_at = NULL, closed_notice_at = NULL "
                 "WHERE user_id = ? AND dms_closed_at IS NOT NULL",
                 (user_id,),
             )
-            return cursor.rowcount > 0
-
-
-async def increment_matches_tx(
-    tx: aiosqlite.Connection, topic_ids: Sequence[int], now: float
-) -> None:
-    for start in range(0, len(topic_ids), _IDS_PER_STATEMENT):
-        chunk = topic_ids[start : start + _IDS_PER_STATEMENT]
-        marks = ",".join("?" * len(chunk))
-        await tx.execute(
-            "UPDATE topics SET match_count = match_count + 1, last_match_at = ? "
-            f"WHERE id IN ({marks})",
-            (now, *chunk),
+            > 0
         )
+
+
+def _chunks(ids: Sequence[int]) -> list[Sequence[int]]:
+    """`ids` in pieces a statement can take: a popular word may match more topics than a
+    statement takes parameters."""
+    return [
+        ids[start : start + _IDS_PER_STATEMENT] for start in range(0, len(ids), _IDS_PER_STATEMENT)
+    ]
 
 
 async def queue_topic_dms_tx(
@@ -229,48 +193,39 @@ async def queue_topic_dms_tx(
     every matching topic with its guild. Match counts grow only with a newly queued DM.
     Returns how many DMs were queued.
     """
-    if not topic_ids:
-        return 0
-    topics: list[TopicRow] = []
-    ordered = sorted(set(topic_ids))
-    # In chunks: a popular word may match more topics than a statement takes parameters.
-    for start in range(0, len(ordered), _IDS_PER_STATEMENT):
-        chunk = ordered[start : start + _IDS_PER_STATEMENT]
-        marks = ",".join("?" * len(chunk))
-        async with tx.execute(
-            f"SELECT {_COLUMNS} FROM topics t LEFT JOIN members m ON m.user_id = t.user_id "
-            f"WHERE t.id IN ({marks}) AND (t.feed_id IS NULL OR t.feed_id = ?) "
-            "AND m.dms_closed_at IS NULL AND EXISTS (SELECT 1 FROM subscriptions s "
+    by_user: dict[int, list[TopicRow]] = {}
+    for chunk in _chunks(sorted(set(topic_ids))):
+        for topic in await fetch_all(
+            tx,
+            TopicRow,
+            f"{_ACTIVE} AND t.id IN ({marks(chunk)}) AND (t.feed_id IS NULL OR t.feed_id = ?) "
+            "AND EXISTS (SELECT 1 FROM subscriptions s "
             "WHERE s.guild_id = t.guild_id AND s.feed_id = ?) ORDER BY t.id",
             (*chunk, feed_id, feed_id),
-        ) as cursor:
-            topics += [_topic(r) for r in await cursor.fetchall()]
-    by_user: dict[int, list[TopicRow]] = {}
-    for topic in topics:
-        by_user.setdefault(topic.user_id, []).append(topic)
+        ):
+            by_user.setdefault(topic.user_id, []).append(topic)
     queued = 0
     counted: list[int] = []
     for user_id, matched in by_user.items():
         payload = {
             "topics": [{"id": t.id, "guild_id": t.guild_id, "query": t.query} for t in matched]
         }
-        cursor = await tx.execute(
-            "INSERT INTO deliveries (dedupe_key, kind, item_id, guild_id, target_kind, "
-            "target_id, payload, state, next_attempt_at, created_at) "
-            "VALUES (?, 'dm', ?, ?, 'user', ?, ?, 'pending', ?, ?) "
-            "ON CONFLICT (dedupe_key) DO NOTHING",
-            (
-                dm_key(item_id, user_id),
-                item_id,
-                matched[0].guild_id,
-                user_id,
-                json.dumps(payload),
-                now,
-                now,
-            ),
+        dm = NewDelivery(
+            dm_key(item_id, user_id),
+            "dm",
+            "user",
+            user_id,
+            item_id=item_id,
+            guild_id=matched[0].guild_id,
+            payload=payload,
         )
-        if cursor.rowcount > 0:
+        if await queue_delivery(tx, dm, now):
             queued += 1
             counted += [t.id for t in matched]
-    await increment_matches_tx(tx, counted, now)
+    for chunk in _chunks(counted):
+        await tx.execute(
+            "UPDATE topics SET match_count = match_count + 1, last_match_at = ? "
+            f"WHERE id IN ({marks(chunk)})",
+            (now, *chunk),
+        )
     return queued

@@ -56,3 +56,13 @@ async def add_items(db: Database, feed_id: int, items: list[FreshItem]) -> list[
     async with db.transaction() as tx:
         result = await save_items(tx, feed_id, list(reversed(items)), now=NOW)
     return result.new_ids
+
+
+async def index_matches(db: Database, fts_query: str) -> list[int]:
+    """Item ids whose search index rows match an FTS5 expression, best first."""
+    rows = await db.reader.execute_fetchall(
+        "SELECT rowid FROM items_fts WHERE items_fts MATCH ? "
+        "ORDER BY bm25(items_fts, 10.0, 3.0, 1.0) LIMIT 50",
+        (fts_query,),
+    )
+    return [int(row[0]) for row in rows]

@@ -21,7 +21,7 @@ from bot.scheduler import JobScheduler
 from bot.store import Store
 from bot.store.db import latest_schema_version
 from bot.store.items import FreshItem, save_items
-from bot.store.maintenance import backup, integrity_check, prune
+from bot.store.maintenance import backup_file, integrity_check, prune
 from tests.deliveryfakes import until
 from tests.feedserver import FeedServer, rss_feed
 
@@ -76,7 +76,7 @@ async def test_backups_taken_while_items_are_written_are_sound(tmp_path: Path) -
         for n in range(6):
             before = written
             dest = tmp_path / f"copy-{n}.db"
-            result = await backup(store.db, dest)
+            result = await asyncio.to_thread(backup_file, store.db.path, dest)
             copies.append((dest, before, written))
             assert result.path == dest and result.size_bytes == dest.stat().st_size
     finally:

@@ -61,7 +61,7 @@ async def test_a_repeated_feed_add_keeps_mode_and_role_ping(
             "digest",
             ROLE,
         )
-        await runtime.store.subscriptions.pause(first.subscription.id, "Missing Access", START)
+        await runtime.store.deliveries.pause_target("channel", CH, "Missing Access", START)
 
         # The README's advice for a paused subscription: run `/feed add` again, no options.
         clock.now += 60

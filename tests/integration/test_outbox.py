@@ -25,6 +25,7 @@ from tests.deliveryfakes import (
     add_polled_feed,
     make_outbox,
     poll_items,
+    queue,
     until,
 )
 from tests.fakediscord import FakeDiscord, StandardGuild
@@ -302,7 +303,8 @@ async def test_closed_dms_pause_only_that_member(store: Store) -> None:
         assert topic is not None
         payload = {"topics": [{"id": topic.id, "guild_id": GUILD, "query": "post"}]}
         for item_id in saved.new_ids:
-            await store.deliveries.queue(
+            await queue(
+                store,
                 NewDelivery(
                     dm_key(item_id, user),
                     "dm",
@@ -345,7 +347,6 @@ async def test_closed_dms_pause_only_that_member(store: Store) -> None:
     ]
     # DM deliveries never carry a role mention.
     assert all(c.mention_role_id is None for c in sender.calls)
-    assert await store.deliveries.resume_target("user", MEMBER, time.now) == 2
 
 
 async def test_mention_role_is_passed_only_for_opted_in_subscriptions(store: Store) -> None:
@@ -379,7 +380,8 @@ async def test_console_sender_prints_items_and_notices(store: Store) -> None:
     time = FakeTime()
     feed = await subscribed_feed(store, "https://a.example/feed", CH_A)
     await poll_items(store, feed, ["a-1"], now=time.now)
-    await store.deliveries.queue_notice("channel", CH_A, "feed is failing", "n:1", time.now)
+    failing = NewDelivery("n:1", "notice", "channel", CH_A, payload={"text": "feed is failing"})
+    await queue(store, failing, time.now)
     lines: list[str] = []
     worker = make_outbox(store, ConsoleSender(lines.append), clock=time.clock)
     assert await worker.drain() == 2
@@ -538,7 +540,8 @@ async def test_discord_closed_dms_pause_the_member(store: Store) -> None:
         for user in (world.closed_dms_id, world.member_id):
             topic = (await store.topics.add(world.guild_id, user, "ai", "ai", now=time_now())).topic
             assert topic is not None
-            await store.deliveries.queue(
+            await queue(
+                store,
                 NewDelivery(
                     dm_key(saved.new_ids[0], user),
                     "dm",

@@ -28,6 +28,7 @@ from tests.feedserver import (
     redirect_to,
     rss_feed,
 )
+from tests.integration.search_fixtures import index_matches
 
 ALLOW_LOOPBACK = FetchAllowList.parse("127.0.0.1/32")
 
@@ -123,8 +124,8 @@ async def test_edited_item_updates_the_archive_and_is_not_new(archive: Archive) 
     archive.server.set("/f", letter(("a", "Corrected wording about zeppelins.")))
     outcome = await archive.pipeline.poll(await archive.feed(added.feed.id))
     assert outcome.new_item_ids == [] and len(outcome.updated_item_ids) == 1
-    assert await archive.store.items.match_ids('"zeppelins"') == outcome.updated_item_ids
-    assert await archive.store.items.match_ids('"original"') == []
+    assert await index_matches(archive.store.db, '"zeppelins"') == outcome.updated_item_ids
+    assert await index_matches(archive.store.db, '"original"') == []
 
 
 async def test_304_and_unchanged_200_cost_no_parse(
@@ -289,7 +290,7 @@ async def test_atom_and_rss1_end_to_end(archive: Archive, kind: str) -> None:
     archive.server.set("/f", body, content_type=content_type)
     added = await archive.service.add(archive.server.url("/f"))
     assert added.outcome is not None and len(added.outcome.new_item_ids) == 1
-    assert await archive.store.items.match_ids('"zeppelins"') == added.outcome.new_item_ids
+    assert await index_matches(archive.store.db, '"zeppelins"') == added.outcome.new_item_ids
     assert added.feed.title in ("Atom Letter", "RDF Letter")
 
 

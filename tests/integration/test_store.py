@@ -20,6 +20,7 @@ from bot.store.db import (
     latest_schema_version,
 )
 from bot.store.items import FreshItem, save_items
+from tests.integration.search_fixtures import index_matches
 
 
 def make_item(stable_id: str, title: str, text: str, *, summary: str = "") -> FreshItem:
@@ -130,8 +131,8 @@ async def test_save_twice_adds_nothing_and_edit_updates(tmp_path: Path) -> None:
         edit = await save_items(tx, feed_id, [edited], now=3)
     assert edit.new_ids == [] and len(edit.updated_ids) == 1
     assert await store.items.count() == 2
-    assert await store.items.match_ids('"zebra"') == edit.updated_ids
-    assert await store.items.match_ids('"first"') == []
+    assert await index_matches(store.db, '"zebra"') == edit.updated_ids
+    assert await index_matches(store.db, '"first"') == []
     await store.close()
 
 
@@ -156,7 +157,7 @@ async def test_fts_finds_cjk_inside_runs_short_terms_and_folded_diacritics(
     phrase = '"' + " ".join(space_cjk(query).split()) + '"'
     try:
         # Items are stored oldest first: "x" (listed first, newest) gets the last id.
-        assert await store.items.match_ids(phrase) == saved.new_ids[-1:]
+        assert await index_matches(store.db, phrase) == saved.new_ids[-1:]
     finally:
         await store.close()
 
@@ -206,7 +207,9 @@ async def test_the_index_follows_inserts_edits_prunes_and_feed_deletes(tmp_path:
         await save_items(tx, feed_a, [make_item("a2", "Other", "今日も更新")], now=2)
         await save_items(tx, feed_b, [make_item("b1", "B", "変わらない")], now=2)
     assert _fts_sound(path) == [(1,), (2,)]
-    await store.feeds.delete(feed_a)  # items go by ON DELETE CASCADE: their rows must too
+    await store.db.write(
+        "DELETE FROM feeds WHERE id = ?", (feed_a,)
+    )  # items go by ON DELETE CASCADE: their rows must too
     assert _fts_sound(path) == []
     assert await prune(store.db, time.time() + 10) == 1
     assert _fts_sound(path) == []

@@ -3,6 +3,7 @@ items queued for instant channels in the poll's own transaction, never twice."""
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import AsyncIterator
 from pathlib import Path
 
@@ -11,9 +12,14 @@ import pytest_asyncio
 
 import bot.store.polls as polls
 from bot.store import Store
-from bot.store.routing import item_key
+from bot.store.routing import NewDelivery
 from bot.store.subscriptions import RESUME_REQUEUE_LIMIT
-from tests.deliveryfakes import add_polled_feed, poll_items
+from tests.deliveryfakes import add_polled_feed, poll_items, queue
+
+
+def item_key(item_id: int, channel_id: int) -> str:
+    return f"item:{item_id}:ch:{channel_id}"
+
 
 GUILD = 111_111_111_111_111_111
 OTHER_GUILD = 222_222_222_222_222_222
@@ -100,10 +106,6 @@ async def test_feeds_for_guild_search_and_subscriber_checks(store: Store) -> Non
     assert [f.feed_id for f in await store.subscriptions.feeds_for_guild(GUILD, "BETA")] == [beta]
     # LIKE wildcards in the query are literal.
     assert await store.subscriptions.feeds_for_guild(GUILD, "%") == []
-    assert [s.channel_id for s in await store.subscriptions.channels_for_feed(alpha)] == [
-        CH_A,
-        CH_B,
-    ]
     assert await store.subscriptions.feed_has_subscribers(lonely)
     await store.subscriptions.remove(OTHER_GUILD, lonely)
     assert not await store.subscriptions.feed_has_subscribers(lonely)
@@ -169,8 +171,9 @@ async def test_a_delivery_is_never_queued_twice(store: Store) -> None:
     item_id = saved.new_ids[0]
     # Backfill of an item the channel already has, and a notice with a used key: no-ops.
     assert await store.deliveries.queue_backfill(sub.id, [item_id], now=101) == 0
-    assert await store.deliveries.queue_notice("user", ADMIN, "hi", "n:1", now=1)
-    assert not await store.deliveries.queue_notice("user", ADMIN, "hi again", "n:1", now=2)
+    hi = NewDelivery("n:1", "notice", "user", ADMIN, payload={"text": "hi"})
+    assert await queue(store, hi, now=1)
+    assert not await queue(store, dataclasses.replace(hi, payload={"text": "again"}), 2)
     async with store.db.reader.execute(
         "SELECT count(*) FROM deliveries WHERE dedupe_key = ?", (item_key(item_id, CH_A),)
     ) as cursor:
@@ -260,7 +263,7 @@ async def test_deleting_a_feed_removes_its_subscriptions_and_deliveries(store: S
     feed_id = await add_polled_feed(store, "https://a.example/feed")
     await store.subscriptions.add(GUILD, CH_A, feed_id, now=1)
     await poll_items(store, feed_id, ["a-1"], now=10)
-    await store.feeds.delete(feed_id)
+    await store.db.write("DELETE FROM feeds WHERE id = ?", (feed_id,))
     assert await store.subscriptions.count() == 0
     assert sum((await store.deliveries.counts()).values()) == 0
 
@@ -272,7 +275,7 @@ async def test_deleting_a_feed_removes_its_search_index_rows(store: Store) -> No
     gone = await add_polled_feed(store, "https://gone.example/feed")
     await poll_items(store, kept, ["k-1"], now=10)
     removed = await poll_items(store, gone, ["g-2", "g-1"], now=10)
-    await store.feeds.delete(gone)
+    await store.db.write("DELETE FROM feeds WHERE id = ?", (gone,))
     async with store.db.reader.execute("SELECT count(*) FROM items_fts") as cursor:
         row = await cursor.fetchone()
     assert row is not None and row[0] == 1
@@ -290,5 +293,5 @@ async def test_feed_notice_goes_to_each_active_channel_once(store: Store) -> Non
     key = f"feed-failing:{feed_id}:60"
     assert await store.deliveries.queue_feed_notice(feed_id, "failing", key, now=70) == 2
     assert await store.deliveries.queue_feed_notice(feed_id, "failing", key, now=80) == 0
-    notice = await store.deliveries.by_key(f"{key}:ch:{CH_A}")
-    assert notice is not None and notice.payload_data() == {"text": "failing"}
+    (notice,) = await store.deliveries.for_target("channel", CH_A)
+    assert notice.dedupe_key == f"{key}:ch:{CH_A}" and notice.payload_data() == {"text": "failing"}
