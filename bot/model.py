@@ -59,6 +59,9 @@ class ParsedFeed:
     language: str | None
     entries: list[Entry] = field(default_factory=list)
     warning: str | None = None
+    # The address the feed names as its own (atom:link rel="self", JSON Feed's feed_url),
+    # absolute; only a hint: it is the publisher's word, not checked.
+    self_url: str | None = None
 
 
 @dataclass(frozen=True, slots=True)

@@ -1,8 +1,9 @@
 """Feed discovery: from a site URL (a Substack home page, a blog) to the URLs of its feeds.
 
-First the page's `<link rel="alternate">` tags of RSS or Atom type, then the usual feed paths
-of the site. Every candidate is fetched through the same FeedFetcher (same address guard and
-caps) and kept only if its body looks like a feed, so a link to a blocked address is dropped.
+First the page's `<link rel="alternate">` tags of RSS, Atom or JSON Feed type, then the usual
+feed paths of the site. Every candidate is fetched through the same FeedFetcher (same address
+guard and caps) and kept only if its body looks like a feed, so a link to a blocked address is
+dropped.
 All the probing shares one time budget, so candidates that drip cannot add up to minutes.
 """
 
@@ -19,10 +20,20 @@ from lxml import etree
 
 from bot.ingest.errors import BlockedAddressError, DiscoveryError, FetchError
 from bot.ingest.fetch import HTML_ACCEPT, FeedFetcher, FetchResult
+from bot.ingest.jsonfeed import looks_like_json_feed
 from bot.safe import archive_url
 from bot.text.clean import html_parser
 
-FEED_TYPES = frozenset({"application/rss+xml", "application/atom+xml", "application/rdf+xml"})
+# JSON Feed 1.1 names application/feed+json, and asks readers to accept application/json too.
+FEED_TYPES = frozenset(
+    {
+        "application/rss+xml",
+        "application/atom+xml",
+        "application/rdf+xml",
+        "application/feed+json",
+        "application/json",
+    }
+)
 COMMON_FEED_PATHS = ("/feed", "/rss", "/feed.xml", "/atom.xml", "/rss.xml", "/index.xml")
 
 _MAX_HTML_CHARS = 1 << 20  # <link> tags live in <head>; no need to parse a whole huge page
@@ -34,7 +45,10 @@ _CHARSET = re.compile(r"charset\s*=\s*\"?([\w.:-]+)", re.IGNORECASE)
 
 
 def looks_like_feed(body: bytes) -> bool:
-    """Sniff the first bytes: an `<rss`, `<feed` or `<rdf:RDF` root before any `<html`."""
+    """Sniff the first bytes: a JSON Feed, or an `<rss`, `<feed` or `<rdf:RDF` root before
+    any `<html`."""
+    if looks_like_json_feed(body):
+        return True
     head = body[:4096].lower()
     feed = _FEED_ROOT.search(head)
     if feed is None:

@@ -25,7 +25,8 @@ import lxml.html
 from lxml import etree
 
 from bot.ingest.errors import NotAFeedError, ParseError
-from bot.ingest.prolog import EntityDeclarationError, rewrite_prolog
+from bot.ingest.jsonfeed import is_json_document, parse_json_feed
+from bot.ingest.prolog import EntityDeclarationError, cut_off, rewrite_prolog
 from bot.model import Enclosure, Entry, ParsedFeed
 from bot.safe import archive_url, plain_line, strip_control, truncate
 from bot.text.clean import html_parser
@@ -220,17 +221,25 @@ def _disambiguate(entries: list[Entry]) -> list[Entry]:
 
 
 def parse_feed(body: bytes, headers: Mapping[str, str], base_url: str | None) -> ParsedFeed:
-    """Parse a feed document; raise NotAFeedError for a web page, ParseError for junk.
+    """Parse a feed document (RSS, Atom, RDF or JSON Feed); raise NotAFeedError for a web
+    page, ParseError for junk or a body cut off before its root element closes.
 
     A malformed feed still yields the items feedparser could read (with a `warning`).
     Synchronous and CPU-bound: callers run it off the event loop.
     """
     if _HTML_START.match(body[:65536]):
         raise NotAFeedError("that address serves a web page, not an RSS or Atom feed")
+    if is_json_document(body):
+        return _capped(parse_json_feed(body, base_url), base_url)
     # Without Content-Location feedparser's base is "" unless the feed sets xml:base, so a
     # base it reports is the feed's own word (see html_base).
     response_headers = {k.lower(): v for k, v in headers.items() if k.lower() != "content-location"}
     try:
+        if cut_off(body):
+            raise ParseError(
+                f"the feed was cut off after {len(body):,} bytes (its document ends before "
+                "its root element closes), so it was not read; the next poll tries again"
+            )
         result = feedparser.parse(
             body,
             response_headers=response_headers,
@@ -268,4 +277,40 @@ def parse_feed(body: bytes, headers: Mapping[str, str], base_url: str | None) ->
         language=language,
         entries=entries,
         warning=f"the feed is not well-formed XML: {bozo}" if malformed else None,
+        self_url=_self_link(feed, base_url),
+    )
+
+
+def _self_link(feed: Mapping[str, Any], base_url: str | None) -> str | None:
+    """The address the feed gives as its own (`atom:link rel="self"`, in Atom or RSS)."""
+    for link in feed.get("links") or []:
+        if link.get("rel") == "self":
+            url = archive_url(link.get("href"), base_url)
+            if url:
+                return url
+    return None
+
+
+def _capped(parsed: ParsedFeed, base_url: str | None) -> ParsedFeed:
+    """A feed read by another reader (JSON Feed) with the caps, fallback ids and titles, and
+    repeated-id rule every feed gets."""
+    entries = [
+        dataclasses.replace(
+            entry,
+            stable_id=entry.stable_id or _fallback_id(entry.title, entry.content_html),
+            title=truncate(entry.title, MAX_TITLE_CHARS)
+            or truncate(plain(entry.description_html), 80)
+            or "(untitled)",
+            author=truncate(entry.author, MAX_AUTHOR_CHARS) if entry.author else None,
+        )
+        for entry in parsed.entries
+    ]
+    return dataclasses.replace(
+        parsed,
+        title=truncate(parsed.title, MAX_FEED_TITLE_CHARS)
+        or (urlsplit(base_url).hostname or "" if base_url else ""),
+        description=truncate(parsed.description, MAX_DESCRIPTION_CHARS)
+        if parsed.description
+        else None,
+        entries=_disambiguate(entries),
     )

@@ -159,3 +159,33 @@ def rewrite_prolog(data: bytes) -> tuple[str | None, bytes, dict[str, str]]:
     doctype = b"\n<!DOCTYPE feed [\n" + subset + b"]>" if subset else b""
     document = prolog.declaration + doctype + b"\n" + data[prolog.element :]
     return version, document, {n.decode("ascii"): v.decode("ascii") for n, v in entities.items()}
+
+
+_ROOT_NAME = re.compile(rb"[A-Za-z0-9_][A-Za-z0-9_:.-]{0,100}")
+_START_TAG_REST = re.compile(rb"""(?:[^"'>]|"[^"]*"|'[^']*')*+>""")
+_CLOSE_END = re.compile(rb"[ \t\r\n]*>")
+
+
+def cut_off(data: bytes) -> bool:
+    """True when the document element starts but the body ends before it closes: a transfer
+    that stopped early (the document is truncated), not a document to read.
+
+    The root is closed when its start tag is self-closing or the last `</name` in the body is a
+    whole end tag; what follows it (comments, a stray script) does not matter. An XML
+    declaration with no element after it was cut too. A body whose root cannot be found in
+    ASCII (UTF-16, no markup at all) is not judged here. Raises
+    EntityDeclarationError as scan_prolog does.
+    """
+    start = scan_prolog(data).element
+    if start == len(data):  # no element at all: cut in an XML prolog, or not XML
+        return data.removeprefix(b"\xef\xbb\xbf").lstrip().startswith(b"<?xml")
+    name = _ROOT_NAME.match(data, start + 1)
+    if name is None:
+        return False
+    rest = _START_TAG_REST.match(data, name.end())
+    if rest is None:  # the start tag itself is cut
+        return True
+    if data[rest.end() - 2 : rest.end()] == b"/>":
+        return False
+    close = data.rfind(b"</" + name.group(), rest.end())
+    return close == -1 or _CLOSE_END.match(data, close + 2 + len(name.group())) is None

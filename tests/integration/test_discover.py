@@ -38,7 +38,8 @@ def test_sniffing_tells_feeds_from_pages() -> None:
     assert looks_like_feed(b"\xef\xbb\xbf  <rss version='2.0'><channel/></rss>")
     assert not looks_like_feed(page().encode())
     assert not looks_like_feed(page(body="<pre>&lt;rss&gt; <feed> example</pre>").encode())
-    assert not looks_like_feed(b'{"version": "https://jsonfeed.org/version/1.1"}')
+    assert looks_like_feed(b'{"version": "https://jsonfeed.org/version/1.1"}')
+    assert not looks_like_feed(b'{"version": "2.0"}')
     assert not looks_like_feed(b"")
 
 

@@ -305,7 +305,9 @@ def test_junk_is_a_clear_error() -> None:
 
 def test_malformed_feed_still_yields_its_items() -> None:
     good = rss_feed([{"title": "kept", "guid": "k1"}, {"title": "also", "guid": "k2"}])
-    broken = good.replace("</channel></rss>", "<item><title>unclosed & bad</title>")
+    # Malformed inside, but whole: the root element closes (a body that ends before it does is
+    # a cut-off transfer, refused: see test_a_cut_off_body_is_refused).
+    broken = good.replace("</channel></rss>", "<item><title>unclosed & bad</title></channel></rss>")
     feed = parse_feed(broken.encode(), HEADERS, None)
     assert [e.title for e in feed.entries][:2] == ["kept", "also"]
     assert feed.warning is not None
@@ -450,3 +452,17 @@ def test_titles_names_and_descriptions_are_capped_at_a_word_boundary() -> None:
         .title
         == "short one"
     )
+
+
+def test_a_cut_off_body_is_refused() -> None:
+    whole = rss_feed([{"title": f"t{n}", "guid": f"g{n}"} for n in range(3)]).encode().rstrip()
+    for cut in (10, 60, len(whole) // 2, len(whole) - 3, len(whole) - 1):
+        with pytest.raises(ParseError, match=f"cut off after {cut:,} bytes"):
+            parse_feed(whole[:cut], HEADERS, None)
+    # Whole documents: the root closes (then a comment or stray junk), or closes itself.
+    assert len(parse_feed(whole + b"\n<!-- cached -->\n<script>x</script>", HEADERS, None).entries)
+    atom_whole = atom_feed().encode()
+    assert parse_feed(atom_whole, HEADERS, None).title
+    parse_feed(b'<?xml version="1.0"?><rss version="2.0"/>', HEADERS, None)
+    with pytest.raises(ParseError, match="cut off"):
+        parse_feed(atom_whole[: atom_whole.rindex(b"</feed>") + 4], HEADERS, None)
