@@ -4,11 +4,21 @@ from __future__ import annotations
 
 import ipaddress
 import re
-from urllib.parse import urlsplit, urlunsplit
+from urllib.parse import unquote, urlsplit, urlunsplit
 
 _HOST_NAME = re.compile(r"^(?=.{1,253}$)[a-z0-9_]([a-z0-9_-]{0,62}\.?)*[a-z0-9]?$")
 
 _DEFAULT_PORTS = {"http": 80, "https": 443}
+# Query parameters that say where a link was shared, never which document it names: a feed URL
+# with them is the same feed (`…/feed.xml?utm_source=x` is `…/feed.xml`).
+_TRACKING_PREFIXES = ("utm_",)
+_TRACKING_KEYS = frozenset(
+    {
+        "fbclid", "gclid", "dclid", "gbraid", "wbraid", "msclkid", "yclid", "igshid",
+        "mc_cid", "mc_eid", "_hsenc", "_hsmi", "mkt_tok",
+    }
+)  # fmt: skip
+_SLASHES = re.compile(r"//+")
 
 
 class InvalidURLError(ValueError):
@@ -16,7 +26,9 @@ class InvalidURLError(ValueError):
 
 
 def normalize_feed_url(url: str) -> str:
-    """Lower-case scheme and host, drop the default port and the fragment, keep path and query.
+    """Lower-case scheme and host, drop the default port, the fragment and tracking parameters
+    (utm_* and kin), collapse repeated slashes in the path; keep the rest of path and query as
+    written.
 
     A bare host such as `example.com/feed` gets `https://`.
     """
@@ -38,7 +50,46 @@ def normalize_feed_url(url: str) -> str:
     netloc = host if port in (None, _DEFAULT_PORTS[scheme]) else f"{host}:{port}"
     if parts.username or parts.password:
         raise InvalidURLError("feed URLs with a user name or password are not supported")
-    return urlunsplit((scheme, netloc, parts.path or "/", parts.query, ""))
+    path = _SLASHES.sub("/", parts.path) or "/"
+    return urlunsplit((scheme, netloc, path, _without_tracking(parts.query), ""))
+
+
+def _without_tracking(query: str) -> str:
+    """The query without tracking parameters; the others stay exactly as written, in order."""
+    kept = [
+        pair
+        for pair in query.split("&")
+        if pair and not _is_tracking(unquote(pair.partition("=")[0]).lower())
+    ]
+    return "&".join(kept)
+
+
+def _is_tracking(key: str) -> bool:
+    return key in _TRACKING_KEYS or key.startswith(_TRACKING_PREFIXES)
+
+
+def own_address(self_url: str | None, fetched_url: str) -> str | None:
+    """The address a feed names as its own (`atom:link rel="self"`, JSON Feed's `feed_url`),
+    normalized, when it is on the host the feed was fetched from (`www.` aside); else None.
+
+    A feed's word about itself is trusted that far only: any other host could be a feed
+    claiming to be someone else's, to be taken for it.
+    """
+    if not self_url:
+        return None
+    try:
+        claimed = normalize_feed_url(self_url)
+        fetched = normalize_feed_url(fetched_url)
+    except InvalidURLError:
+        return None
+    if _site(claimed) != _site(fetched):
+        return None
+    return claimed
+
+
+def _site(url: str) -> str:
+    host = urlsplit(url).hostname or ""
+    return host.removeprefix("www.")
 
 
 def _checked_host(host: str, url: str) -> str:
