@@ -9,13 +9,14 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from bot.config import Settings
+from bot.features.feeds.identity import claimed_address, known_copy
 from bot.ingest.discover import discover_feeds
 from bot.ingest.errors import FeedError, NotAFeedError
 from bot.ingest.fetch import FeedFetcher, FetchResult
 from bot.ingest.pipeline import FeedPipeline, PollOutcome
 from bot.ingest.sandbox import parse_feed_bounded
 from bot.ingest.timing import next_slot
-from bot.ingest.urls import InvalidURLError, normalize_feed_url
+from bot.ingest.urls import InvalidURLError, normalize_feed_url, own_address
 from bot.model import EnrichedItem, FeedRow, ParsedFeed
 from bot.store import Store
 from bot.text.enrich import enrich_entries
@@ -120,14 +121,20 @@ class FeedService:
         url = _typed_url(url_text)
         lock = self._adding.setdefault(url, asyncio.Lock())
         async with lock:
-            existing = await self._store.feeds.by_url(url)
+            existing = await known_copy(self._store, [url])
             if existing is not None:
-                return AddedFeed(existing, False, None)
+                return AddedFeed(existing, False, None, existing.url != url)
             document = await fetch_feed_document(self._fetcher, url)
-            discovered = document.url != url
-            existing = await self._store.feeds.by_url(document.url)
+            claimed = claimed_address(document.parsed, document.url)
+            existing = await known_copy(self._store, [document.url, *filter(None, [claimed])])
             if existing is not None:
-                return AddedFeed(existing, False, None, discovered)
+                return AddedFeed(existing, False, None, True)
+            if claimed is not None:
+                document = await self._at_own_address(document, claimed)
+                existing = await known_copy(self._store, [document.url])
+                if existing is not None:  # its own address redirects to a feed we have
+                    return AddedFeed(existing, False, None, True)
+            discovered = document.url != url
             now = self._clock()
             interval = self._settings.poll_interval_s
             feed = await self._store.feeds.add(
@@ -141,3 +148,13 @@ class FeedService:
             self._on_feed_added()  # the poller may be asleep with nothing to poll
             refreshed = await self._store.feeds.get(feed.id)
             return AddedFeed(refreshed or feed, True, outcome, discovered)
+
+    async def _at_own_address(self, document: FeedDocument, claimed: str) -> FeedDocument:
+        """The feed as fetched from the address it names as its own, so that every alias of
+        it is stored (and found) as that one; `document` when that address does not serve a
+        feed that names itself so (a stale self link)."""
+        try:
+            own = await fetch_feed_document(self._fetcher, claimed)
+        except FeedError:
+            return document
+        return own if own_address(own.parsed.self_url, own.url) == own.url else document
