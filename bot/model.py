@@ -60,7 +60,8 @@ class ParsedFeed:
     entries: list[Entry] = field(default_factory=list)
     warning: str | None = None
     # The address the feed names as its own (atom:link rel="self", JSON Feed's feed_url),
-    # absolute; only a hint: it is the publisher's word, not checked.
+    # absolute, as written: the publisher's word (bot.ingest.urls.own_address says when to
+    # believe it).
     self_url: str | None = None
 
 
