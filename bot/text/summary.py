@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import re
 import unicodedata
-from collections.abc import Iterator
+from collections.abc import Collection, Iterator
 from itertools import chain, islice
 
 MAX_WORDS = 60
@@ -126,8 +126,16 @@ _BOILERPLATE = re.compile(
 )
 
 
-def offline_summary(title: str, description: str, text: str, language: str | None) -> str:
+def offline_summary(
+    title: str,
+    description: str,
+    text: str,
+    language: str | None,
+    captions: Collection[str] = (),
+) -> str:
     """A short summary: the subtitle (when real) plus the whole sentences of the opening that fit.
+
+    `captions` are lines of `text` that caption a figure ("Prices over time."): never taken.
 
     Never empty when any of title, description or text has words: it falls back to the title.
     """
@@ -138,7 +146,7 @@ def offline_summary(title: str, description: str, text: str, language: str | Non
     subtitle = description if _is_subtitle(description, title, head, cjk) else ""
 
     summary = _end_sentence(subtitle, cjk) if subtitle else ""
-    paragraphs = _lead_paragraphs(head, cjk, subtitle)
+    paragraphs = _lead_paragraphs(head, cjk, subtitle, captions)
     if not cjk:
         paragraphs = _past_scene_setting(paragraphs, _content_words(f"{title} {subtitle}"))
     whole = _CJK_WHOLE if cjk else _EN_WHOLE
@@ -207,13 +215,16 @@ def _end_sentence(text: str, cjk: bool) -> str:
 _Paragraph = tuple[str, Iterator[str]]
 
 
-def _lead_paragraphs(text: str, cjk: bool, subtitle: str) -> Iterator[_Paragraph]:
-    """The opening's paragraphs, minus notes, prompts, headings and sentences that repeat the
-    subtitle (a paragraph left with no sentence is left out). Lazy: a summary reads a few."""
+def _lead_paragraphs(
+    text: str, cjk: bool, subtitle: str, captions: Collection[str]
+) -> Iterator[_Paragraph]:
+    """The opening's paragraphs, minus notes, figure captions, prompts, headings and sentences
+    that repeat the subtitle (a paragraph left with no sentence is left out). Lazy: a summary
+    reads a few."""
     subtitle_words = _words(subtitle, cjk) if subtitle else set()
     for raw_line in text.split("\n"):
         line = raw_line.strip()
-        if not line or _NOTE_LINE.match(line):
+        if not line or _NOTE_LINE.match(line) or line in captions:
             continue
         if not _TERMINAL.search(line) and _looks_like_heading(line, cjk):
             continue

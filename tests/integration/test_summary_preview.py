@@ -174,6 +174,14 @@ POSTS: list[tuple[str, str, str]] = [
         ),
     ),
     (
+        "The week in chips",
+        "Short notes from the supply chain.",
+        p("Two new accelerators shipped this week.")
+        + figure("shipments", "Accelerator shipments by vendor, 2024–2026.")
+        + p("Both are late, and both are sold out until the autumn.")
+        + SHARE,
+    ),
+    (
         "Policy week in review",
         "Three bills, two hearings and one executive order.",
         p(
@@ -268,6 +276,11 @@ async def test_preview_summaries_are_whole_sentences_within_400_characters(
     # A sentence that only introduces a chart or a list is not where a summary ends.
     assert not summaries["Policy week in review"].endswith(":")
     assert "keep it hard" not in summaries["Open-weight models and the evaluation gap"]
+    # A figure's caption is not a sentence of the story.
+    assert summaries["The week in chips"] == (
+        "Short notes from the supply chain. Two new accelerators shipped this week. "
+        "Both are late, and both are sold out until the autumn."
+    )
     # Furniture and notes never make it in.
     assert not any(
         marker in summary
