@@ -6,6 +6,7 @@ CJK word then becomes a phrase of single characters and is found wherever it occ
 
 from __future__ import annotations
 
+import functools
 import re
 
 # Han (CJK unified + ext A + compatibility), Hiragana, Katakana (+ phonetic ext, half-width),
@@ -28,11 +29,20 @@ def has_cjk(text: str) -> bool:
     return not text.isascii() and _CJK_CHAR.search(text) is not None
 
 
-_SPACED_CJK = re.compile(f"(?<=[{_BMP_CJK}]) +(?=[{_BMP_CJK}])")
-
-
-def unspace_cjk(text: str) -> str:
-    """Undo `space_cjk` for display (snippets): drop the spaces between two CJK characters."""
+def unspace_cjk(text: str, markers: str = "") -> str:
+    """The exact inverse of `space_cjk`: each CJK character gives back the one space it was
+    given on each side, so the feed's own spacing (``最近、``, ``AI の``, ``蒸留（distillation）``)
+    comes back as written. Also exact on a fragment FTS5 cut at token boundaries (a space cut
+    off at its edge is simply absent), and `markers` (snippet highlight characters) may sit
+    between a character and its spaces. Spacing is undone before any whitespace is collapsed,
+    or a space of the feed's could be taken for one `space_cjk` added.
+    """
     if not text or text.isascii():
         return text
-    return _SPACED_CJK.sub("", text)
+    return _spaced_pattern(markers).sub(r"\1", text)
+
+
+@functools.cache
+def _spaced_pattern(markers: str) -> re.Pattern[str]:
+    around = f"[{re.escape(markers)}]*" if markers else ""
+    return re.compile(f" ?({around}{_CJK_CHAR.pattern}{around}) ?")

@@ -31,7 +31,7 @@ from dataclasses import dataclass
 import aiosqlite
 
 from bot.model import Phrase, Query, QueryProblem, SearchHit
-from bot.store.cjk import has_cjk, unspace_cjk
+from bot.store.cjk import unspace_cjk
 from bot.store.db import Database, fetch_all, like_pattern, marks, scalar
 
 RANK_ALL = 3000  # at most this many matches: rank every one
@@ -47,7 +47,6 @@ MAX_PAGE = 25
 SNIPPET_OPEN, SNIPPET_CLOSE = "\x02", "\x03"  # around each matched word in a snippet
 _ELLIPSIS = "…"
 _SPACES = re.compile(r"\s+")
-_MARKERS = re.compile(f"([{SNIPPET_OPEN}{SNIPPET_CLOSE}])")
 
 
 @dataclass(frozen=True, slots=True)
@@ -218,11 +217,7 @@ async def _hits(conn: aiosqlite.Connection, fts: str, item_ids: Sequence[int]) -
 
 def display_snippet(raw: str) -> str:
     """FTS5 snippet text (CJK-spaced, with marker characters) → one line of the feed's text as
-    it was written, the markers kept: the spaces `space_cjk` added are taken out again, also
-    between a CJK character and a marked CJK word."""
-    parts = _MARKERS.split(_SPACES.sub(" ", raw))
-    for i in range(1, len(parts) - 1, 2):
-        left, right = parts[i - 1].rstrip(" "), parts[i + 1].lstrip(" ")
-        if left and right and has_cjk(left[-1]) and has_cjk(right[0]):
-            parts[i - 1], parts[i + 1] = left, right
-    return "".join(unspace_cjk(part) for part in parts).strip()
+    it was written, the markers kept: `unspace_cjk` gives back exactly the original text of the
+    fragment (its own spaces included), and only then are line breaks made spaces."""
+    original = unspace_cjk(raw, SNIPPET_OPEN + SNIPPET_CLOSE)
+    return _SPACES.sub(" ", original).strip()

@@ -30,6 +30,8 @@ class CleanContent:
 
     text: str
     image_url: str | None
+    # Paragraphs of `text` that caption a figure: searchable, but not the story's sentences.
+    captions: frozenset[str] = frozenset()
 
 
 EMPTY_CONTENT = CleanContent("", None)
@@ -206,6 +208,8 @@ class _Walker:
         self.groups = 0  # counts top-level lists, quotes and tables
         self.row = False
         self.lead = ""  # text owed to the next block (a footnote's number)
+        self.in_caption = False
+        self.captions: list[str] = []
 
     def result(self) -> CleanContent:
         self.flush()
@@ -217,7 +221,7 @@ class _Walker:
                 out.append("\n" if tight else "\n\n")
             out.append(text)
             prev = (kind, group)
-        return CleanContent("".join(out), self.image)
+        return CleanContent("".join(out), self.image, frozenset(self.captions))
 
     def flush(self) -> None:
         """End the current text run: turn it into a block unless it is empty or furniture."""
@@ -241,6 +245,8 @@ class _Walker:
             self.lead = ""
         kind = "li" if self.lists else "quote" if self.quote else "row" if self.row else "p"
         self.blocks.append((kind, text, self.groups))
+        if self.in_caption:
+            self.captions.extend(_lines(text).split("\n"))
 
     def add_block(self, text: str) -> None:
         self.flush()
@@ -288,8 +294,10 @@ class _Walker:
             self.tx.append(" ")
         elif tag in _BLOCK_TAGS:
             self.flush()
+            caption, self.in_caption = self.in_caption, self.in_caption or tag == "figcaption"
             self.children(el, depth)
             self.flush()
+            self.in_caption = caption
         elif tag in ("ul", "ol", "blockquote", "table"):
             self.flush()
             if not self.quote and not self.lists:

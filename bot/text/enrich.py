@@ -33,7 +33,9 @@ def enrich_entry(entry: Entry, *, feed_language: str | None, base_url: str | Non
     description = ""
     if has_content and entry.description_html and entry.description_html != entry.content_html:
         description = clean_html(entry.description_html, base).text
-    summary = offline_summary(entry.title, description, body.text, entry.language or feed_language)
+    summary = offline_summary(
+        entry.title, description, body.text, entry.language or feed_language, body.captions
+    )
     return _enriched(entry, body.text, summary, safe_url(entry.image_url, base) or body.image_url)
 
 

@@ -1,23 +1,32 @@
-"""The offline summary: the item's subtitle plus its opening sentences, within a small budget.
+"""The offline summary: the item's subtitle plus whole sentences of its opening, within a budget.
 
 Measured on real Substack posts, "subtitle + lead ≤ 60 words" is far closer to what a human
 writes than extractive rankers (LexRank, TextRank, LSA, Luhn) at a sixtieth of their cost. The
 work is in choosing well: the feed's description is used only when it is a real subtitle (short,
 not the title, not just the first words of the body), and the lead skips what is not the story:
-edit/update notes, subscribe and share prompts, voice-over and podcast-app notes, headings.
-English budgets are words (≤ 60) and characters (≤ 400); Chinese and Japanese have no spaces, so
-their budget is characters (≤ 120). A cut ends on a word or clause boundary with "…".
+edit/update notes, subscribe and share prompts, voice-over and podcast-app notes, headings, and
+an opening paragraph of anecdotal scene-setting ("Staring out the window of a train …") when a
+later paragraph opens on the argument. English budgets are words (about 60) and characters (≤ 400);
+Chinese and Japanese have no spaces, so their budget is characters (≤ 120).
+
+A summary is whole sentences: it ends on . ? ! (。！？ in Japanese) or on the subtitle's own
+end, never mid-clause. Sentences are taken in order while they fit; the first that does not fit
+ends the summary. Only when no whole sentence of the opening fits at all (one 90-word sentence)
+is the first one cut on a word or clause boundary with "…".
 """
 
 from __future__ import annotations
 
 import re
 import unicodedata
-from collections.abc import Iterator
-from itertools import chain
+from collections.abc import Collection, Iterator
+from itertools import chain, islice
 
 MAX_WORDS = 60
 MAX_CHARS = 400
+# "About 60 words": a whole sentence may take the summary this far (never past MAX_CHARS),
+# rather than leave a 20-word subtitle alone before a 45-word opening sentence.
+WHOLE_SENTENCE_MAX_WORDS = 66
 MAX_CJK_CHARS = 120
 ELLIPSIS = "…"
 
@@ -26,9 +35,10 @@ _SUBTITLE_MAX_WORDS = 45
 _SUBTITLE_MAX_CJK_CHARS = 100
 # Only the opening of the body is read: the lead is there, and the cost stays flat.
 _LEAD_SCAN_CHARS = 6000
-# Fill the rest of the budget with a cut sentence only when at least this much is left.
-_MIN_FILL_WORDS = 12
-_MIN_FILL_CJK_CHARS = 30
+# Scene-setting is judged on the lead's first paragraphs (after notes and headings) …
+_SCENE_PARAGRAPHS = 3
+# … and a summary starts within its first sentences, or the first one is cut as a last resort.
+_START_SENTENCES = 12
 
 _SPACE = re.compile(r"\s+")
 _NOT_ALNUM = re.compile(r"[\W_]+")
@@ -43,13 +53,40 @@ _EN_BOUNDARY = re.compile(
 _CJK_BOUNDARY = re.compile(r"([。！？!?]+[」』）】”\"’]*|[.](?=\s))\s*")
 _ABBREVIATIONS = frozenset(
     {
-        "mr", "mrs", "ms", "dr", "prof", "sr", "jr", "st", "vs", "etc", "eg", "ie", "no",
+        "mr", "mrs", "ms", "dr", "prof", "sr", "jr", "st", "vs", "eg", "ie", "no",
         "fig", "vol", "approx", "jan", "feb", "mar", "apr", "jun", "jul", "aug", "sep",
         "sept", "oct", "nov", "dec", "inc", "ltd", "co", "corp", "gen", "gov", "rep", "sen",
     }
 )  # fmt: skip
 _INITIALS = re.compile(r"^(?:[A-Za-z]\.)+$")
 _TERMINAL = re.compile(r"[.!?…。！？:：\"”’)」』]$")
+# A whole sentence ends on . ? ! (or 。！？), closing quotes and brackets allowed after it.
+_EN_WHOLE = re.compile(r"[.!?][\"'”’)\]]*$")
+_CJK_WHOLE = re.compile(r"[。！？!?.][」』）】”\"’]*$")
+
+# Anecdotal scene-setting: a sentence that opens a story rather than the argument ("Recently,
+# I was talking with …", "Staring out the window …, I'm gifted with views …", "I remember …").
+_SCENE_OPENING = re.compile(
+    r"^[\"“‘(]?(?:"
+    r"(?:recently|yesterday|last (?:week|month|year|night|spring|summer|fall|autumn|winter)"
+    r"|this (?:morning|afternoon|evening|past \w+)|earlier (?:this \w+|today)|the other day"
+    r"|a (?:few|couple(?: of)?) (?:days|weeks|months|years) ago|years ago|back in \w+)\b"
+    r"|(?:when|as|while|after|before) (?:i|we)\b"
+    r"|i (?:was|had|sat|stood|walked|met|remember|recall|spent|woke|found myself|got|arrived"
+    r"|landed|flew|visited|once)\b"
+    r"|\w+ing\b[^.!?]*?\b(?:i|i['’]m|i['’]ve|me|my|we)\b"
+    r")",
+    re.IGNORECASE,
+)
+_STOPWORDS = frozenset(
+    {
+        "the", "and", "for", "with", "that", "this", "from", "are", "was", "were", "has", "have",
+        "had", "not", "but", "its", "our", "your", "their", "his", "her", "they", "them", "you",
+        "what", "why", "how", "who", "when", "where", "which", "will", "would", "can", "could",
+        "should", "about", "into", "over", "under", "than", "then", "there", "here", "just",
+        "more", "most", "some", "any", "all", "one", "two", "new",
+    }
+)  # fmt: skip
 
 # A line that opens with an editorial note ("Edit Jun. 11:", "Update:", "Note:", "追記：").
 _NOTE_LINE = re.compile(
@@ -89,8 +126,16 @@ _BOILERPLATE = re.compile(
 )
 
 
-def offline_summary(title: str, description: str, text: str, language: str | None) -> str:
-    """A short summary: the subtitle (when real) plus the first non-boilerplate sentences.
+def offline_summary(
+    title: str,
+    description: str,
+    text: str,
+    language: str | None,
+    captions: Collection[str] = (),
+) -> str:
+    """A short summary: the subtitle (when real) plus the whole sentences of the opening that fit.
+
+    `captions` are lines of `text` that caption a figure ("Prices over time."): never taken.
 
     Never empty when any of title, description or text has words: it falls back to the title.
     """
@@ -100,18 +145,24 @@ def offline_summary(title: str, description: str, text: str, language: str | Non
     cjk = _is_cjk(head or description or title, language)
     subtitle = description if _is_subtitle(description, title, head, cjk) else ""
 
-    pieces = [_end_sentence(subtitle, cjk)] if subtitle else []
-    summary = ""
-    for piece in chain(pieces, _lead_sentences(head, cjk, subtitle)):
-        candidate = _join(summary, piece, cjk)
-        if _fits(candidate, cjk):
+    summary = _end_sentence(subtitle, cjk) if subtitle else ""
+    paragraphs = _lead_paragraphs(head, cjk, subtitle, captions)
+    if not cjk:
+        paragraphs = _past_scene_setting(paragraphs, _content_words(f"{title} {subtitle}"))
+    whole = _CJK_WHOLE if cjk else _EN_WHOLE
+    first: str | None = None  # the opening sentence, for the last resort
+    for number, sentence in enumerate(_sentences_of(paragraphs)):
+        first = first or sentence
+        candidate = _join(summary, sentence, cjk)
+        if whole.search(sentence) and _fits(candidate, cjk, WHOLE_SENTENCE_MAX_WORDS):
             summary = candidate
-            continue
-        if not summary or _room_left(summary, cjk):
-            summary = _truncate(candidate, cjk)
-        break
+        elif summary or number >= _START_SENTENCES:
+            # Later sentences would read out of order (or far from the opening): stop here.
+            break
     if summary:
         return summary
+    if first is not None:
+        return _truncate(first, cjk)
     fallback = title or description or _squash(head)
     return fallback if _fits(fallback, cjk) else _truncate(fallback, cjk)
 
@@ -160,20 +211,66 @@ def _end_sentence(text: str, cjk: bool) -> str:
     return text + ("。" if cjk and _CJK.match(text[-1]) else ".")
 
 
-def _lead_sentences(text: str, cjk: bool, subtitle: str) -> Iterator[str]:
-    """Sentences of the opening, minus notes, prompts, headings and repeats of the subtitle."""
+# A paragraph of the lead: its first sentence (read at once), and the rest (read as needed).
+_Paragraph = tuple[str, Iterator[str]]
+
+
+def _lead_paragraphs(
+    text: str, cjk: bool, subtitle: str, captions: Collection[str]
+) -> Iterator[_Paragraph]:
+    """The opening's paragraphs, minus notes, figure captions, prompts, headings and sentences
+    that repeat the subtitle (a paragraph left with no sentence is left out). Lazy: a summary
+    reads a few."""
     subtitle_words = _words(subtitle, cjk) if subtitle else set()
     for raw_line in text.split("\n"):
         line = raw_line.strip()
-        if not line or _NOTE_LINE.match(line):
+        if not line or _NOTE_LINE.match(line) or line in captions:
             continue
         if not _TERMINAL.search(line) and _looks_like_heading(line, cjk):
             continue
-        for sentence in _sentences(line, cjk):
-            if not _BOILERPLATE.search(sentence) and not (
-                subtitle_words and _repeats(sentence, subtitle_words, cjk)
-            ):
-                yield sentence
+        sentences = (
+            sentence
+            for sentence in _sentences(line, cjk)
+            if not _BOILERPLATE.search(sentence)
+            and not (subtitle_words and _repeats(sentence, subtitle_words, cjk))
+        )
+        first = next(sentences, None)
+        if first is not None:
+            yield first, sentences
+
+
+def _past_scene_setting(paragraphs: Iterator[_Paragraph], topic: set[str]) -> Iterator[_Paragraph]:
+    """Skip an opening paragraph of anecdotal scene-setting when one of the next paragraphs
+    opens on the argument instead.
+
+    The opening paragraph is scene-setting when its first sentence starts a story (a time
+    ("Recently,", "Last week"), "When I …", "I was …", or an -ing opener with "I"/"my" in it)
+    and shares no content word with the title and subtitle: "Recently, I was talking with X
+    and it set in on me that there will be a consortium" under the title "… consortium" states
+    the argument and is kept.
+    """
+    opening = list(islice(paragraphs, _SCENE_PARAGRAPHS))
+    start = 0
+    if opening and _is_scene(opening[0][0], topic):
+        later = (i for i in range(1, len(opening)) if not _is_scene(opening[i][0], topic))
+        start = next(later, 0)
+    return chain(opening[start:], paragraphs)
+
+
+def _sentences_of(paragraphs: Iterator[_Paragraph]) -> Iterator[str]:
+    for first, rest in paragraphs:
+        yield first
+        yield from rest
+
+
+def _is_scene(sentence: str, topic: set[str]) -> bool:
+    return bool(_SCENE_OPENING.match(sentence)) and not (_content_words(sentence) & topic)
+
+
+def _content_words(text: str) -> set[str]:
+    """Words that carry the topic: casefolded, common words out, a plural "s" dropped."""
+    words = (w.casefold() for w in _WORD.findall(text))
+    return {w.removesuffix("s") for w in words if w not in _STOPWORDS}
 
 
 def _looks_like_heading(line: str, cjk: bool) -> bool:
@@ -230,19 +327,10 @@ def _join(summary: str, piece: str, cjk: bool) -> str:
     return summary + " " + piece
 
 
-def _fits(text: str, cjk: bool) -> bool:
+def _fits(text: str, cjk: bool, max_words: int = MAX_WORDS) -> bool:
     if cjk:
         return len(text) <= MAX_CJK_CHARS
-    return len(text) <= MAX_CHARS and len(text.split()) <= MAX_WORDS
-
-
-def _room_left(summary: str, cjk: bool) -> bool:
-    if cjk:
-        return MAX_CJK_CHARS - len(summary) >= _MIN_FILL_CJK_CHARS
-    return (
-        MAX_WORDS - len(summary.split()) >= _MIN_FILL_WORDS
-        and MAX_CHARS - len(summary) >= _MIN_FILL_WORDS * 6
-    )
+    return len(text) <= MAX_CHARS and len(text.split()) <= max_words
 
 
 _TRAILING = " ,;:、，—–-([{\"'“‘「『（"

@@ -10,6 +10,7 @@ from typing import cast
 
 import pytest
 
+from bot.features.search.render import render_results
 from bot.features.search.service import (
     LATEST_MAX,
     PAGE_SIZE,
@@ -321,3 +322,23 @@ async def test_console_latest(store: Store, world: dict[str, int], tmp_path: Pat
     ]
     assert "  Gamma · " in text
     assert "between 1 and 10" in await _console(store, tmp_path, feeds, "latest --count 11")
+
+
+async def test_japanese_snippet_is_the_original_text_with_the_match_in_bold(
+    store: Store,
+) -> None:
+    """Issue 19 item 2: `/search 蒸留` showed
+    `最近 、 オープンモデルと**蒸留** （distillation） の…` (the index's CJK spacing).
+    The snippet is the feed's own text, its own spaces kept."""
+    body = "最近、オープンモデルと蒸留（distillation）の話。\nAI の「蒸留」も。"
+    feed = await add_feed(store.db, "jp")
+    await add_items(store.db, feed, [make_item("jp-1", "蒸留の話", body, published=NOW - DAY)])
+    await _subscribe(store, GUILD_A, 11, feed)
+
+    results = await _service(store).search(GUILD_A, "蒸留")
+    [hit] = results.page.hits
+    description = render_results(results).embeds[0].description
+    # The whole body fits one snippet: it reads as written, line break made a space.
+    expected = "最近、オープンモデルと**蒸留**（distillation）の話。 AI の「**蒸留**」も。"
+    assert expected in description
+    assert hit.snippet.replace("\x02", "").replace("\x03", "") == " ".join(body.split())

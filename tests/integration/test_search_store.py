@@ -12,6 +12,7 @@ from bot.model import QueryProblem
 from bot.search.percolator import active_topics_percolator
 from bot.search.query import parse_query
 from bot.store import search as search_module
+from bot.store.cjk import space_cjk, unspace_cjk
 from bot.store.db import Database
 from bot.store.search import SearchPage, display_snippet, search_items
 from bot.store.subscriptions import SubscriptionStore
@@ -229,10 +230,24 @@ async def test_snippet_escapes_feed_markdown_but_bolds_matches(db: Database) -> 
     assert "@everyone" not in snippet
 
 
+def test_cjk_spacing_is_undone_exactly() -> None:
+    """The original text comes back as written: punctuation, brackets, the feed's own spaces
+    and line breaks next to CJK characters, Hangul and rare (extension B) kanji."""
+    for text in (
+        "最近、オープンモデルと蒸留（distillation）の話。",
+        "AI の研究者は 2026年に「蒸留」を議論した。\n次の段落 。",
+        "한국어 연구도 있다. 𠮷野家 ",
+        " 先頭と末尾の空白 ",
+    ):
+        assert unspace_cjk(space_cjk(text)) == text
+
+
 def test_snippet_markers_become_bold_and_cjk_spacing_is_undone() -> None:
-    assert display_snippet("で \x02自 動\x03 し") == "で\x02自動\x03し"
+    assert display_snippet("で  \x02自  動\x03  し") == "で\x02自動\x03し"
+    spaced = "…近 、 オ  と  \x02蒸  留\x03 （x） の…"
+    assert display_snippet(spaced) == "…近、オと\x02蒸留\x03（x）の…"
     assert snippet_markdown(display_snippet("a \x02b\x03 c")) == "a **b** c"
-    assert snippet_markdown(display_snippet("で \x02自 動\x03 し")) == "で**自動**し"
+    assert snippet_markdown(display_snippet("で  \x02自  動\x03  し")) == "で**自動**し"
     assert snippet_markdown(display_snippet("x_y \x02z\x03")) == "x\\_y **z**"
 
 

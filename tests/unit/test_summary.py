@@ -90,11 +90,12 @@ def test_long_text_is_cut_on_a_word_boundary_within_both_budgets() -> None:
     assert summary.removesuffix(ELLIPSIS).split()[-1] == "internationalization"
 
 
-def test_whole_sentences_are_preferred_over_a_tiny_tail() -> None:
-    first = " ".join(["alpha"] * 55) + "."
-    second = "Beta gamma delta epsilon zeta eta theta iota kappa lambda."
-    summary = offline_summary("T", "", f"{first} {second}", "en")
-    assert summary == first
+def test_a_sentence_that_does_not_fit_ends_the_summary_uncut() -> None:
+    first = " ".join(["alpha"] * 45) + "."
+    second = "Beta " + " ".join(["beta"] * 24) + "."
+    third = "Gamma is short."
+    summary = offline_summary("T", "", f"{first} {second} {third}", "en")
+    assert summary == first  # not "… beta beta…", and not the later sentence out of order
 
 
 def test_abbreviations_do_not_end_sentences() -> None:
@@ -126,10 +127,10 @@ def test_japanese_sentences_and_character_budget() -> None:
     assert summary.endswith("。")
 
     with_subtitle = offline_summary("新モデル公開", "速くて安い、新しいモデルの全貌", body, "ja")
-    assert with_subtitle.startswith("速くて安い、新しいモデルの全貌。本日、")
-    assert len(with_subtitle) <= MAX_CJK_CHARS
-    assert with_subtitle.endswith(ELLIPSIS)
-    assert with_subtitle.removesuffix(ELLIPSIS)[-1] not in "、，"
+    assert with_subtitle == (
+        "速くて安い、新しいモデルの全貌。本日、新しいモデルが公開されました。"
+        "このモデルは従来のものより大幅に高速です。価格は据え置きで、月額500円で自動更新されます。"
+    )  # whole sentences: the one that does not fit is left out, not cut with "…"
 
 
 def test_language_hint_does_not_override_the_text() -> None:
@@ -148,3 +149,46 @@ def test_empty_body_falls_back_to_the_title() -> None:
     assert offline_summary("", "", "Share", None) == "Share"
     long_title = " ".join(["title"] * 100)
     assert len(offline_summary(long_title, "", "", "en").split()) <= MAX_WORDS
+
+
+SCENE = (
+    "Staring out of the window of the night train from Lyon, I watched the vineyards turn "
+    "blue in the dusk. The carriage was nearly empty and smelled of coffee."
+)
+ARGUMENT = (
+    "Small wineries are adopting soil sensors faster than the big estates, because the sensors "
+    "pay for themselves in a single dry summer."
+)
+
+
+def test_scene_setting_gives_way_to_the_paragraph_that_states_the_argument() -> None:
+    body = "\n\n".join([SCENE, "What the vintners told me", ARGUMENT, "More on that below."])
+    subtitle = "What a week with winemakers taught me about farm data."
+    summary = offline_summary("Notes from a harvest in Burgundy", subtitle, body, "en")
+    assert summary == f"{subtitle} {ARGUMENT} More on that below."
+
+    # An anecdote that states the argument (it shares the title's words) is kept …
+    opening = (
+        "Recently, I was talking with a vintner near Beaune, and it struck me that soil sensors "
+        "will reach every farm within five years."
+    )
+    kept = offline_summary("Soil sensors will reach every farm", "", f"{opening}\n{ARGUMENT}", "en")
+    assert kept.startswith(opening)
+    # … and with nothing better after it, a scene is still better than no summary.
+    assert offline_summary("Notes from Burgundy", "", SCENE, "en") == SCENE
+
+
+def test_a_sentence_introducing_a_chart_does_not_end_the_summary() -> None:
+    body = "Prices fell by half this year. The chart below shows the drop by quarter:\n\nQ1 Q2 Q3"
+    assert offline_summary("Prices", "", body, "en") == "Prices fell by half this year."
+
+
+def test_every_summary_ends_on_a_whole_sentence_or_the_subtitle() -> None:
+    sentence = (
+        "The largest debate that will define the balance between open and closed models is "
+        "economic, and it turns on whether users keep paying far more, with large margins, for "
+        "the very best closed models."
+    )
+    for subtitle in ("", "Where more intelligence pays"):
+        summary = offline_summary("Exponentials", subtitle, f"{sentence} {sentence}", "en")
+        assert summary == (f"{subtitle}. " if subtitle else "") + sentence  # not "… with…"
