@@ -18,38 +18,60 @@ from bot.search.normalize import tokens
 class ItemTokens:
     """An item's text fields (title, summary, text) as tokens, for matching many queries."""
 
-    __slots__ = ("_fields", "_pairs", "_present")
+    __slots__ = ("_fields", "_starts", "present")
 
     def __init__(self, texts: Sequence[str]) -> None:
         self._fields = [tokens(text) for text in texts]
-        self._present: set[str] = set()
-        self._pairs: set[tuple[str, str]] = set()
-        for field in self._fields:
-            self._present.update(field)
-            self._pairs.update(pairwise(field))
+        self.present: set[str] = set()
+        # Each pair of neighbouring tokens → where it starts (field, position): a longer
+        # phrase is checked only there, not by a scan of the whole text.
+        self._starts: dict[tuple[str, str], list[tuple[int, int]]] = {}
+        for number, field in enumerate(self._fields):
+            self.present.update(field)
+            for position, pair in enumerate(pairwise(field)):
+                self._starts.setdefault(pair, []).append((number, position))
 
     def has(self, phrase: Phrase) -> bool:
         """Whether the phrase occurs in one field, its tokens next to each other."""
         if len(phrase) == 1:
-            return phrase[0] in self._present
-        if (phrase[0], phrase[1]) not in self._pairs:
+            return phrase[0] in self.present
+        starts = self._starts.get((phrase[0], phrase[1]))
+        if starts is None:
             return False
-        if len(phrase) == 2:
-            return True
         size = len(phrase)
-        first = phrase[0]
-        return any(
-            field[i] == first and tuple(field[i : i + size]) == phrase
-            for field in self._fields
-            for i in range(len(field) - size + 1)
+        return size == 2 or any(
+            tuple(self._fields[number][position : position + size]) == phrase
+            for number, position in starts
         )
 
     def matches(self, query: Query) -> bool:
+        return QueryMatcher(query).matches(self)
+
+
+class QueryMatcher:
+    """One query, prepared for checking many items: its one-word terms as sets, so a check is
+    mostly set operations in C (a filter is checked for every new item of its feed)."""
+
+    __slots__ = ("_excluded_phrases", "_excluded_words", "_groups")
+
+    def __init__(self, query: Query) -> None:
+        self._groups = tuple(
+            (frozenset(p[0] for p in group if len(p) == 1), tuple(p for p in group if len(p) > 1))
+            for group in query.groups
+        )
+        self._excluded_words = frozenset(p[0] for p in query.excluded if len(p) == 1)
+        self._excluded_phrases = tuple(p for p in query.excluded if len(p) > 1)
+
+    def matches(self, item: ItemTokens) -> bool:
         """Every group has a phrase present and no excluded phrase is present. A query with
         no required group never matches (as in the percolator; /search refuses it)."""
-        has = self.has
-        return (
-            bool(query.groups)
-            and all(any(map(has, group)) for group in query.groups)
-            and not any(map(has, query.excluded))
-        )
+        if not self._groups:
+            return False
+        present, has = item.present, item.has
+        for words, phrases in self._groups:
+            if present.isdisjoint(words) and not (phrases and any(map(has, phrases))):
+                return False
+        if not present.isdisjoint(self._excluded_words):
+            return False
+        excluded = self._excluded_phrases
+        return not (excluded and any(map(has, excluded)))

@@ -84,3 +84,15 @@ def test_unusable_filters_get_a_message_naming_the_problem(part: FeedFilter, pro
     with pytest.raises(FilterError) as raised:
         compile_filter(part)
     assert problem in raised.value.message
+
+
+def test_check_filters_runs_many_patterns_as_one_set_with_the_same_answers() -> None:
+    """Many subscriptions' patterns run as one RE2 set: each filter still gets its own rule."""
+    filters = [
+        FeedFilter(pattern=rf"(?i)^\[(ad|promo{n})\]", exclude=f"word{n}") for n in range(50)
+    ]
+    filters.append(FeedFilter(include="rust"))
+    for title, summary in [("[promo7] x", ""), ("x", "[AD] y"), ("rust word3", ""), ("z", "")]:
+        item = ItemText(1, None, title, summary, "")
+        expected = [compile_filter(f).blocked_by(title, summary, "") for f in filters]
+        assert check_filters(filters, item) == expected
