@@ -7,10 +7,11 @@ A real SQLite store in a temporary folder; one feed with `--subscriptions` insta
 channels, of which 0, 100 and all carry a filter (distinct per channel: an include query with an
 OR, an exclude query with a three-word phrase, a case-insensitive RE2 pattern; every filter
 compiles once and stays cached). Nearly every item passes every filter, so each run queues about
-as many deliveries and the difference between runs is the filters' own cost. Each poll commits `--batch` new items (title, summary and a body of
-`--body-words` words) through `commit_poll` with the bot's filter gate, the path a real poll
-takes: items stored and indexed, then routed (the filtered subscriptions' rules checked, a
-delivery queued for each channel that lets the item through), in one transaction.
+as many deliveries and the difference between runs is the filters' own cost. Each poll commits
+`--batch` new items (title, summary and a body of `--body-words` words) through `commit_poll`
+with the bot's filter gate, the path a real poll takes: items stored and indexed, then routed
+(the filtered subscriptions' rules checked, a delivery queued for each channel that lets the
+item through), in one transaction.
 
 Prints per new item: the whole commit, and the filter cost over the unfiltered run, also per
 100 filtered subscriptions (the target: under 0.5 ms per item per 100 filtered subscriptions),
