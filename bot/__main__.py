@@ -19,6 +19,7 @@ from bot.config import ConfigError, Settings, load_settings
 from bot.console.repl import run_console
 from bot.delivery.terminal import to_text
 from bot.features.feeds import opml, render
+from bot.features.feeds.filters import check_filters
 from bot.features.feeds.service import (
     FeedDocument,
     FeedService,
@@ -110,7 +111,7 @@ async def _archive(settings: Settings) -> AsyncIterator[tuple[Store, FeedService
     store = await Store.open(settings.db_path)
     try:
         async with FeedFetcher(settings) as fetcher:
-            pipeline = FeedPipeline(store, fetcher)
+            pipeline = FeedPipeline(store, fetcher, filter_gate=check_filters)
             poller = FeedPoller(store, pipeline, concurrency=settings.poll_concurrency)
             yield store, FeedService(store, fetcher, pipeline, settings), poller
     finally:

@@ -159,6 +159,32 @@ class ItemRow:
 
 
 @dataclass(frozen=True, slots=True)
+class FeedFilter:
+    """A subscription's filter, as the admin typed it (`/feed filter`): `include` and
+    `exclude` are queries in the /search language, `pattern` an RE2 regular expression on the
+    title and summary. None: that part is not set. Compiled by bot.features.feeds.filters."""
+
+    include: str | None = None
+    exclude: str | None = None
+    pattern: str | None = None
+
+    @property
+    def empty(self) -> bool:
+        return not (self.include or self.exclude or self.pattern)
+
+
+@dataclass(frozen=True, slots=True)
+class ItemText:
+    """An archived item's searchable text (what /search and filters read) and how to name it."""
+
+    id: int
+    url: str | None
+    title: str
+    summary: str
+    text: str
+
+
+@dataclass(frozen=True, slots=True)
 class SubscriptionRow:
     id: int
     guild_id: int
@@ -170,6 +196,7 @@ class SubscriptionRow:
     created_at: float
     paused_reason: str | None
     paused_at: float | None
+    filter: FeedFilter | None = None  # None: every item is posted
 
     @property
     def paused(self) -> bool:

@@ -22,6 +22,7 @@ from bot.delivery.compose import DeliveryComposer
 from bot.delivery.outbox import Outbox, OutboxClock, OutboxHooks
 from bot.delivery.senders import Sender
 from bot.features.digest.service import DIGEST_TICK_S, DigestService
+from bot.features.feeds.filters import check_filters
 from bot.features.feeds.service import FeedService
 from bot.features.feeds.subscriptions import SubscriptionService
 from bot.features.follow.service import FollowService
@@ -65,7 +66,11 @@ class Runtime:
             LLMSummarizer(settings) if settings.llm_base_url and settings.llm_model else None
         )
         self.pipeline = FeedPipeline(
-            store, self.fetcher, clock=clock, ai_summarizer=self.ai_summarizer
+            store,
+            self.fetcher,
+            clock=clock,
+            ai_summarizer=self.ai_summarizer,
+            filter_gate=check_filters,
         )
         self.feeds = FeedService(
             store,
@@ -77,7 +82,9 @@ class Runtime:
         )
         self.metrics = Metrics(functools.partial(store_counts, store.db))
         self.follows = FollowService(store, clock=clock)
-        self.digests = DigestService(store, clock=clock, wake_outbox=self._wake_outbox)
+        self.digests = DigestService(
+            store, clock=clock, wake_outbox=self._wake_outbox, filter_gate=check_filters
+        )
         self.search = SearchService(store, clock=clock, on_latency=self.metrics.search_latency)
         self.subscriptions = SubscriptionService(
             store,

@@ -1,4 +1,4 @@
-"""`/feed add|remove|list|status|mode|import|export`: parse the interaction, call the
+"""`/feed add|remove|list|status|mode|filter|import|export`: parse the interaction, call the
 subscription service, send the answer `bot.features.feeds.render` renders."""
 
 from __future__ import annotations
@@ -12,7 +12,9 @@ from discord import app_commands
 from bot.delivery.discord_message import send_kwargs
 from bot.features.digest.service import NotSubscribedError
 from bot.features.feeds import render
+from bot.features.feeds.filters import MAX_FILTER_CHARS, FilterError
 from bot.features.feeds.opml import MAX_OPML_BYTES, OpmlError
+from bot.features.feeds.subscription_filter import ChannelNotFollowingError
 from bot.features.feeds.subscriptions import MAX_BACKFILL
 from bot.features.search.service import SearchInputError
 from bot.ingest.errors import FeedError
@@ -156,6 +158,48 @@ class FeedCog(GuildCog):
             await reply(interaction, render.render_not_posted_in(channel.mention))
             return
         await reply(interaction, render.render_mode(mode, change.posted, channel=channel.mention))
+
+    @feed.command(name="filter", description="Choose which items of a feed are posted in a channel")
+    @app_commands.describe(
+        feed="One of this server's feeds",
+        channel="The channel it posts in (default: its only channel)",
+        include='Only post items matching this search (words, "phrases", -word, OR)',
+        exclude="Never post items matching this search",
+        pattern=r"Never post items whose title or summary matches this RE2 regex, e.g. ^\[Ad\]",
+        clear="Remove the filter (with other options: start the filter afresh from them)",
+    )
+    @app_commands.autocomplete(feed=guild_feed_choices)
+    async def filter_(
+        self,
+        interaction: Interaction,
+        feed: str,
+        channel: discord.TextChannel | None = None,
+        include: app_commands.Range[str, 1, MAX_FILTER_CHARS] | None = None,
+        exclude: app_commands.Range[str, 1, MAX_FILTER_CHARS] | None = None,
+        pattern: app_commands.Range[str, 1, MAX_FILTER_CHARS] | None = None,
+        clear: bool = False,
+    ) -> None:
+        try:
+            change = await self.runtime.subscriptions.set_filter(
+                guild_of(interaction).id,
+                feed,
+                channel.id if channel else None,
+                include=include,
+                exclude=exclude,
+                pattern=pattern,
+                clear=clear,
+            )
+        except SearchInputError as exc:
+            await reply(interaction, render.text_answer(exc.message))
+            return
+        except FilterError as exc:
+            await reply(interaction, render.render_filter_refused(exc.message))
+            return
+        except ChannelNotFollowingError:
+            where = channel.mention if channel else "that channel"
+            await reply(interaction, render.render_not_posted_in(where))
+            return
+        await reply(interaction, render.render_filter(change))
 
     @feed.command(name="import", description="Follow every feed of an OPML file in a channel")
     @app_commands.describe(

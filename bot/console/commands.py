@@ -28,6 +28,8 @@ from bot.delivery.terminal import to_text
 from bot.features.digest import render as digest_render
 from bot.features.digest.service import NotSubscribedError
 from bot.features.feeds import render as feeds_render
+from bot.features.feeds.filters import FilterError
+from bot.features.feeds.subscription_filter import ChannelNotFollowingError
 from bot.features.feeds.subscriptions import MAX_BACKFILL
 from bot.features.follow import render as follow_render
 from bot.features.search.render import render_latest, render_search
@@ -96,6 +98,33 @@ async def feed_mode(ctx: ConsoleContext, args: argparse.Namespace) -> str:
     return to_text(
         feeds_render.render_mode(args.mode, change.posted, channel=CONSOLE_CHANNEL_LABEL)
     )
+
+
+@command(
+    "feed filter",
+    "choose which items of a feed are posted (no option: show the filter)",
+    FEED,
+    Arg("--include", metavar="QUERY"),
+    Arg("--exclude", metavar="QUERY"),
+    Arg("--pattern", metavar="RE2"),
+    Arg("--clear", action="store_true"),
+)
+async def feed_filter(ctx: ConsoleContext, args: argparse.Namespace) -> str:
+    try:
+        change = await ctx.runtime.subscriptions.set_filter(
+            CONSOLE_GUILD_ID,
+            query_text(args.feed),
+            CONSOLE_CHANNEL_ID,
+            include=args.include,
+            exclude=args.exclude,
+            pattern=args.pattern,
+            clear=args.clear,
+        )
+    except FilterError as exc:
+        return to_text(feeds_render.render_filter_refused(exc.message))
+    except ChannelNotFollowingError:
+        return to_text(feeds_render.render_not_posted_in(CONSOLE_CHANNEL_LABEL))
+    return to_text(feeds_render.render_filter(change, LABELS))
 
 
 @command(

@@ -21,6 +21,7 @@ from bot.store import Store, storage_problem
 from bot.store.feeds import FeedMeta
 from bot.store.items import FreshItem
 from bot.store.polls import PollSuccess, commit_failure, commit_poll
+from bot.store.routing import FilterGate
 from bot.text.enrich import enrich_entries
 from bot.text.llm import LLMSummarizer, SummaryInput
 
@@ -78,6 +79,7 @@ class FeedPipeline:
         clock: Callable[[], float] = time.time,
         ai_summarizer: LLMSummarizer | None = None,
         topic_matcher: TopicMatcher | None = None,
+        filter_gate: FilterGate | None = None,
     ) -> None:
         self._store = store
         self._fetcher = fetcher
@@ -86,6 +88,9 @@ class FeedPipeline:
         self.topic_matcher = topic_matcher
         """Matches new items against followed topics; the runtime sets its live percolator.
         Left None (a short-lived `poll --once`), the topics are loaded once when first needed."""
+        self._filter_gate = filter_gate
+        """Applies the channels' feed filters to new items (the runtime gives
+        bot.features.feeds.filters.check_filters; see bot.store.routing.route_new_items)."""
 
     async def poll(self, feed: FeedRow, *, conditional: bool = True) -> PollOutcome:
         """Poll one feed. Never raises for anything the feed did: a failure, expected (a
@@ -184,6 +189,7 @@ class FeedPipeline:
             fresh,
             PollSuccess(now, next_at, result.etag, result.last_modified, result.body_hash, meta),
             topic_matches=topic_matches,
+            filter_gate=self._filter_gate,
         )
         if saved.new_ids:
             log.info("feed %d: %d new item(s)", feed.id, len(saved.new_ids))

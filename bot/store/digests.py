@@ -17,7 +17,9 @@ import aiosqlite
 
 from bot.model import DigestScheduleRow, ScheduleCadence
 from bot.store.db import Table, fetch_all, fetch_one, scalar
-from bot.store.routing import NewDelivery, queue_delivery
+from bot.store.items import item_texts
+from bot.store.routing import FilterGate, NewDelivery, queue_delivery
+from bot.store.subscriptions import filter_of
 
 _SELECT = (
     "SELECT channel_id, guild_id, channel_name, cadence, local_time, timezone, weekday, "
@@ -34,19 +36,25 @@ class QueuedDigest:
 
 
 async def period_item_ids(
-    conn: aiosqlite.Connection, channel_id: int, start: float, end: float
+    conn: aiosqlite.Connection,
+    channel_id: int,
+    start: float,
+    end: float,
+    gate: FilterGate | None = None,
 ) -> list[int]:
-    """Items first seen in (start, end] of the channel's digest-mode feeds, newest first.
+    """Items first seen in (start, end] of the channel's digest-mode feeds that the feed's
+    filter in the channel lets through (`gate` decides, as for instant posts), newest first.
 
     Only items that arrived after the subscription entered digest mode count (a feed's
     archive, read when it was added, is not news; an item that arrived in instant mode was
     posted then), and an item already queued for the channel as an instant post (backfilled,
     or posted when the feed went back to instant) is not repeated.
     """
-    return await fetch_all(
+    rows = await fetch_all(
         conn,
-        lambda item_id, published_at: int(item_id),
-        "SELECT DISTINCT i.id, i.published_at FROM items i "
+        lambda item_id, published_at, *parts: (int(item_id), filter_of(*parts)),
+        "SELECT DISTINCT i.id, i.published_at, s.filter_include, s.filter_exclude, "
+        "s.filter_pattern FROM items i "
         "JOIN subscriptions s ON s.feed_id = i.feed_id "
         "WHERE s.channel_id = ? AND s.mode = 'digest' "
         "AND i.first_seen_at > ? AND i.first_seen_at <= ? AND i.first_seen_at > s.digest_since "
@@ -55,6 +63,16 @@ async def period_item_ids(
         "ORDER BY i.published_at DESC, i.id DESC",
         (channel_id, start, end),
     )
+    filtered = {item_id: found for item_id, found in rows if found is not None}
+    if not filtered:
+        return [item_id for item_id, _ in rows]
+    texts = await item_texts(conn, list(filtered)) if gate is not None else {}
+    held = {
+        item_id
+        for item_id, found in filtered.items()
+        if gate is None or item_id not in texts or gate([found], texts[item_id])[0]
+    }
+    return [item_id for item_id, _ in rows if item_id not in held]
 
 
 class DigestStore(Table):
@@ -175,9 +193,11 @@ class DigestStore(Table):
         )
         return None if start is None else float(start)
 
-    async def period_item_ids(self, channel_id: int, start: float, end: float) -> list[int]:
+    async def period_item_ids(
+        self, channel_id: int, start: float, end: float, gate: FilterGate | None = None
+    ) -> list[int]:
         """See `period_item_ids` (read-only: for previews)."""
-        return await period_item_ids(self._db.reader, channel_id, start, end)
+        return await period_item_ids(self._db.reader, channel_id, start, end, gate)
 
     async def commit_slot(
         self,
@@ -189,6 +209,7 @@ class DigestStore(Table):
         dedupe_key: str,
         payload: Mapping[str, object],
         now: float,
+        gate: FilterGate | None = None,
     ) -> QueuedDigest | None:
         """One transaction: mark `slot` handled and queue the period's digest (when it has
         items) under `dedupe_key`, with `payload` plus "item_ids". None: the slot was handled
@@ -208,7 +229,7 @@ class DigestStore(Table):
             guild_id = await scalar(
                 tx, "SELECT guild_id FROM digest_schedules WHERE channel_id = ?", (channel_id,)
             )
-            item_ids = await period_item_ids(tx, channel_id, start, end)
+            item_ids = await period_item_ids(tx, channel_id, start, end, gate)
             if not item_ids:
                 return QueuedDigest([], False)
             # Every digest-mode subscription of the channel paused (and at least one).

@@ -13,9 +13,9 @@ from dataclasses import dataclass
 
 import aiosqlite
 
-from bot.model import EnrichedItem, ItemRow
+from bot.model import EnrichedItem, ItemRow, ItemText
 from bot.store.cjk import space_cjk
-from bot.store.db import Table, fetch_one, marks, scalar
+from bot.store.db import Table, fetch_all, fetch_one, marks, scalar
 
 
 @dataclass(frozen=True, slots=True)
@@ -116,6 +116,15 @@ async def save_items(
     return SaveResult(new_ids, updated_ids, unchanged)
 
 
+_TEXTS = "SELECT id, url, title, summary, content_text FROM items"
+
+
+async def item_texts(conn: aiosqlite.Connection, item_ids: Sequence[int]) -> dict[int, ItemText]:
+    """The searchable text of the given items (what filters read), by id."""
+    rows = await fetch_all(conn, ItemText, f"{_TEXTS} WHERE id IN ({marks(item_ids)})", item_ids)
+    return {row.id: row for row in rows}
+
+
 def _spaced_or_none(text: str) -> str | None:
     """The CJK-spaced form of a title or summary, or None when spacing leaves it unchanged
     (the index then reads the column itself: see the items_fts_src view)."""
@@ -151,6 +160,14 @@ class ItemStore(Table):
             f"{_SELECT} WHERE i.feed_id IN ({marks(feed_ids)}) "
             "ORDER BY i.published_at DESC, i.id DESC LIMIT ?",
             (*feed_ids, limit),
+        )
+
+    async def latest_texts(self, feed_id: int, limit: int) -> list[ItemText]:
+        """The feed's newest items' searchable text, newest first (a filter's preview)."""
+        return await self._all(
+            ItemText,
+            f"{_TEXTS} WHERE feed_id = ? ORDER BY published_at DESC, id DESC LIMIT ?",
+            (feed_id, limit),
         )
 
     async def count(self, feed_id: int | None = None) -> int:

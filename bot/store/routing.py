@@ -8,13 +8,28 @@ dedupe key: queueing the same thing twice is a no-op.
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping, Sequence
+import logging
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import asdict, dataclass
 from typing import Literal
 
 import aiosqlite
 
-from bot.model import DeliveryKind, TargetKind
+from bot.model import DeliveryKind, FeedFilter, ItemText, TargetKind
+from bot.store.db import fetch_all, marks
+from bot.store.items import item_texts
+from bot.store.subscriptions import filter_of
+
+log = logging.getLogger(__name__)
+
+FilterGate = Callable[[Sequence[FeedFilter], ItemText], Sequence[str | None]]
+"""Subscriptions' filters and an item → for each filter the rule that holds the item back
+(None: it passes). bot.features.feeds.filters.check_filters is the one the bot runs; the store
+only calls it. Without one, items are held back from every filtered subscription (never
+posted against a filter) and a warning is logged."""
+
+# In a WHERE on `subscriptions s`: the subscription has a filter.
+HAS_FILTER = "coalesce(s.filter_include, s.filter_exclude, s.filter_pattern) IS NOT NULL"
 
 
 def dm_key(item_id: int, user_id: int) -> str:
@@ -61,21 +76,71 @@ async def queue_delivery(tx: aiosqlite.Connection, delivery: NewDelivery, now: f
 
 
 async def route_new_items(
-    tx: aiosqlite.Connection, feed_id: int, item_ids: Sequence[int], now: float
+    tx: aiosqlite.Connection,
+    feed_id: int,
+    item_ids: Sequence[int],
+    now: float,
+    gate: FilterGate | None = None,
 ) -> int:
     """Inside the poll's transaction: one 'item' delivery per (new item, instant-mode
-    subscription of the feed). `item_ids` oldest first; they are queued in that order so
-    each channel gets them oldest first. A paused subscription's deliveries are queued as
-    'paused' (sent, up to a limit, when it resumes). Returns how many were queued."""
+    subscription of the feed whose filter lets it through: `gate` decides). `item_ids`
+    oldest first; they are queued in that order so each channel gets them oldest first. A
+    paused subscription's deliveries are queued as 'paused' (sent, up to a limit, when it
+    resumes). Returns how many were queued."""
+    held = await held_back(tx, feed_id, item_ids, gate)
     queued = 0
     for item_id in item_ids:
+        skip = held.get(item_id, [])
         cursor = await tx.execute(
             INSERT_DELIVERY + "SELECT 'item:' || ? || ':ch:' || s.channel_id, 'item', ?, s.id, "
             "s.guild_id, 'channel', s.channel_id, NULL, "
             "CASE WHEN s.paused_at IS NULL THEN 'pending' ELSE 'paused' END, ?, ? "
-            "FROM subscriptions s WHERE s.feed_id = ? AND s.mode = 'instant' ORDER BY s.id "
+            "FROM subscriptions s WHERE s.feed_id = ? AND s.mode = 'instant' "
+            f"AND s.id NOT IN ({marks(skip)}) ORDER BY s.id "
             "ON CONFLICT (dedupe_key) DO NOTHING",
-            (item_id, item_id, now, now, feed_id),
+            (item_id, item_id, now, now, feed_id, *skip),
         )
         queued += max(cursor.rowcount, 0)
     return queued
+
+
+async def held_back(
+    conn: aiosqlite.Connection,
+    feed_id: int,
+    item_ids: Sequence[int],
+    gate: FilterGate | None,
+    *,
+    mode: str = "instant",
+    channel_id: int | None = None,
+) -> dict[int, list[int]]:
+    """Item id → the ids of the feed's subscriptions (in `mode`, optionally of one channel)
+    whose filter holds that item back. Items are read only when some subscription filters."""
+    filtered = await fetch_all(
+        conn,
+        lambda sub_id, *parts: (int(sub_id), filter_of(*parts)),
+        "SELECT s.id, s.filter_include, s.filter_exclude, s.filter_pattern FROM subscriptions s "
+        f"WHERE s.feed_id = ? AND s.mode = ? AND s.channel_id = coalesce(?, s.channel_id) "
+        f"AND {HAS_FILTER} ORDER BY s.id",
+        (feed_id, mode, channel_id),
+    )
+    checks = [(sub_id, found) for sub_id, found in filtered if found is not None]
+    if not checks or not item_ids:
+        return {}
+    if gate is None:
+        log.warning(
+            "feed %d: no filter check was given; its new items are held back from %d "
+            "filtered subscription(s)",
+            feed_id,
+            len(checks),
+        )
+        return {item_id: [sub_id for sub_id, _ in checks] for item_id in item_ids}
+    texts = await item_texts(conn, item_ids)
+    filters = [found for _, found in checks]
+    held: dict[int, list[int]] = {}
+    for item_id in item_ids:
+        text = texts.get(item_id)
+        if text is None:
+            continue
+        rules = gate(filters, text)
+        held[item_id] = [sub_id for (sub_id, _), rule in zip(checks, rules, strict=True) if rule]
+    return held

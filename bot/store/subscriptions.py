@@ -7,7 +7,14 @@ from typing import Any
 
 import aiosqlite
 
-from bot.model import MODES, GuildFeed, SubscriptionMode, SubscriptionRow, SubscriptionView
+from bot.model import (
+    MODES,
+    FeedFilter,
+    GuildFeed,
+    SubscriptionMode,
+    SubscriptionRow,
+    SubscriptionView,
+)
 from bot.store.db import Table, fetch_all, fetch_one, like_pattern, scalar
 
 # How many deliveries paused with a subscription are sent again when it resumes (the newest
@@ -16,8 +23,10 @@ RESUME_REQUEUE_LIMIT = 10
 
 _COLUMNS = (
     "s.id, s.guild_id, s.channel_id, s.feed_id, s.mode, s.mention_role_id, s.added_by, "
-    "s.created_at, s.paused_reason, s.paused_at"
+    "s.created_at, s.paused_reason, s.paused_at, s.filter_include, s.filter_exclude, "
+    "s.filter_pattern"
 )
+_ROW_WIDTH = 13
 _SELECT = f"SELECT {_COLUMNS} FROM subscriptions s"
 
 # In an UPDATE with the named parameters :mode (None: not given) and :now: when the
@@ -39,8 +48,20 @@ _VIEW_SQL = (
 )
 
 
+def filter_of(include: str | None, exclude: str | None, pattern: str | None) -> FeedFilter | None:
+    """The filter stored in a subscription's filter columns (None: it has none)."""
+    found = FeedFilter(include, exclude, pattern)
+    return None if found.empty else found
+
+
+def _row(*values: Any) -> SubscriptionRow:
+    row = SubscriptionRow(*values[:10])
+    found = filter_of(*values[10:_ROW_WIDTH])
+    return row if found is None else replace(row, filter=found)
+
+
 def _view(*values: Any) -> SubscriptionView:
-    view = SubscriptionView(SubscriptionRow(*values[:10]), *values[10:])
+    view = SubscriptionView(_row(*values[:_ROW_WIDTH]), *values[_ROW_WIDTH:])
     return replace(view, feed_disabled=bool(view.feed_disabled))
 
 
@@ -51,7 +72,7 @@ async def pause_subscriptions_of_channel(
     ones this call paused."""
     paused = await fetch_all(
         tx,
-        SubscriptionRow,
+        _row,
         f"{_SELECT} WHERE s.channel_id = ? AND s.paused_at IS NULL ORDER BY s.id",
         (channel_id,),
     )
@@ -118,7 +139,7 @@ class SubscriptionStore(Table):
             await _resume_channel(tx, channel_id, now)
             row = await fetch_one(
                 tx,
-                SubscriptionRow,
+                _row,
                 f"{_SELECT} WHERE s.channel_id = ? AND s.feed_id = ?",
                 (channel_id, feed_id),
             )
@@ -133,6 +154,20 @@ class SubscriptionStore(Table):
             "updated_at = :now WHERE id = :id",
             {"mode": mode, "now": now, "id": subscription_id},
         )
+
+    async def set_filter(
+        self, subscription_id: int, feed_filter: FeedFilter | None, now: float
+    ) -> SubscriptionRow | None:
+        """Replace the subscription's filter (None or an empty one: remove it); returns the
+        row as it is now (None: no such subscription). The caller compiled it first."""
+        parts = feed_filter or FeedFilter()
+        async with self._db.transaction() as tx:
+            await tx.execute(
+                "UPDATE subscriptions SET filter_include = ?, filter_exclude = ?, "
+                "filter_pattern = ?, updated_at = ? WHERE id = ?",
+                (parts.include, parts.exclude, parts.pattern, now, subscription_id),
+            )
+            return await fetch_one(tx, _row, f"{_SELECT} WHERE s.id = ?", (subscription_id,))
 
     async def remove(self, guild_id: int, feed_id: int, channel_id: int | None = None) -> int:
         """Unsubscribe the guild's channel (or every channel of the guild) from a feed.
@@ -156,18 +191,18 @@ class SubscriptionStore(Table):
             return cursor.rowcount
 
     async def get(self, subscription_id: int) -> SubscriptionRow | None:
-        return await self._one(SubscriptionRow, f"{_SELECT} WHERE s.id = ?", (subscription_id,))
+        return await self._one(_row, f"{_SELECT} WHERE s.id = ?", (subscription_id,))
 
     async def find(self, channel_id: int, feed_id: int) -> SubscriptionRow | None:
         return await self._one(
-            SubscriptionRow,
+            _row,
             f"{_SELECT} WHERE s.channel_id = ? AND s.feed_id = ?",
             (channel_id, feed_id),
         )
 
     async def for_channel(self, channel_id: int) -> list[SubscriptionRow]:
         return await self._all(
-            SubscriptionRow,
+            _row,
             f"{_SELECT} WHERE s.channel_id = ? ORDER BY s.id",
             (channel_id,),
         )

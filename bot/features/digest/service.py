@@ -39,7 +39,7 @@ from bot.model import (
     SubscriptionRow,
 )
 from bot.store import Store
-from bot.store.routing import digest_key
+from bot.store.routing import FilterGate, digest_key
 
 log = logging.getLogger(__name__)
 
@@ -135,14 +135,19 @@ async def period_start(store: Store, channel_id: int, end: float) -> float:
 
 
 async def waiting_for_digest(
-    store: Store, subscription: SubscriptionRow, new_mode: SubscriptionMode | None, now: float
+    store: Store,
+    subscription: SubscriptionRow,
+    new_mode: SubscriptionMode | None,
+    now: float,
+    gate: FilterGate | None = None,
 ) -> list[int]:
     """Before `subscription` goes from digest to instant mode: its items still waiting for
-    the channel's next digest, newest first ([] for any other change)."""
+    the channel's next digest (those its filter lets through), newest first ([] for any
+    other change)."""
     if subscription.mode != "digest" or new_mode != "instant":
         return []
     start = await period_start(store, subscription.channel_id, now)
-    ids = await store.digests.period_item_ids(subscription.channel_id, start, now)
+    ids = await store.digests.period_item_ids(subscription.channel_id, start, now, gate)
     rows = await store.items.many(ids)
     return [r.id for r in rows if r.feed_id == subscription.feed_id]
 
@@ -167,8 +172,13 @@ class DigestService:
         clock: Callable[[], float] = time.time,
         wake_outbox: Callable[[], None] = lambda: None,
         max_items: int = DEFAULT_MAX_ITEMS,
+        filter_gate: FilterGate | None = None,
     ) -> None:
+        """`filter_gate` applies the channels' feed filters (the runtime gives
+        bot.features.feeds.filters.check_filters); without it, filtered feeds' items are held
+        back from digests."""
         self._store = store
+        self._gate = filter_gate
         self._clock = clock
         self._wake_outbox = wake_outbox
         self._max_items = max_items
@@ -227,7 +237,7 @@ class DigestService:
         name = channel_name or (scheduled.row.channel_name if scheduled is not None else "")
         start = _utc(await period_start(self._store, channel_id, now.timestamp()))
         ids = await self._store.digests.period_item_ids(
-            channel_id, start.timestamp(), now.timestamp()
+            channel_id, start.timestamp(), now.timestamp(), self._gate
         )
         messages = await self._compose(ids, name, start, now)
         return DigestPreview(messages, len(ids), start, now, scheduled)
@@ -242,7 +252,7 @@ class DigestService:
         if subscription is None or subscription.guild_id != guild_id:
             raise NotSubscribedError("That channel does not follow that feed.")
         now = self._clock()
-        waiting = await waiting_for_digest(self._store, subscription, mode, now)
+        waiting = await waiting_for_digest(self._store, subscription, mode, now, self._gate)
         await self._store.subscriptions.set_mode(subscription.id, mode, now)
         posted = await post_waiting(self._store, subscription, waiting, now)
         if posted:
@@ -301,6 +311,7 @@ class DigestService:
                 "sent": [],
             },
             now=self._clock(),
+            gate=self._gate,
         )
         if committed is None:
             return None

@@ -20,6 +20,7 @@ from typing import Any, Final, Literal
 import defusedxml
 import defusedxml.ElementTree as SafeET
 
+from bot.model import FeedFilter
 from bot.safe import strip_control
 
 log = logging.getLogger(__name__)
@@ -29,6 +30,12 @@ MAX_OPML_FEEDS: Final = 500
 _MAX_TITLE = 200
 _MAX_URL = 2048
 _SPACE = re.compile(r"\s+")
+# Our own attributes on an <outline> (a channel's filter, /feed filter) live in this
+# namespace, so other readers ignore them and ours never clash with theirs.
+DIGESTBOT_NS: Final = "https://github.com/digestbot/digestbot/ns/opml"
+_FILTER_PARTS = ("include", "exclude", "pattern")
+_MAX_FILTER_PART = 1000  # read at most this much; the filter's own check refuses long parts
+StdET.register_namespace("digestbot", DIGESTBOT_NS)
 
 
 class OpmlError(Exception):
@@ -40,6 +47,7 @@ class OpmlFeed:
     title: str
     xml_url: str
     html_url: str | None = None
+    filter: FeedFilter | None = None  # a channel's filter, exported as digestbot:* attributes
 
 
 ImportStatus = Literal["added", "already", "failed"]
@@ -109,7 +117,7 @@ def parse_opml(data: bytes) -> list[OpmlFeed]:
         seen.add(xml_url)
         title = _clean(attrs.get("title") or attrs.get("text"), _MAX_TITLE)
         html_url = _clean(attrs.get("htmlurl"), _MAX_URL) or None
-        feeds.append(OpmlFeed(title or xml_url, xml_url, html_url))
+        feeds.append(OpmlFeed(title or xml_url, xml_url, html_url, _filter_of(outline.attrib)))
     if len(feeds) > MAX_OPML_FEEDS:
         raise OpmlError(
             f"The OPML file lists {len(feeds)} feeds; at most {MAX_OPML_FEEDS} can be imported "
@@ -121,6 +129,18 @@ def parse_opml(data: bytes) -> list[OpmlFeed]:
             "exported your subscriptions, not an empty folder."
         )
     return feeds
+
+
+def _filter_of(attrib: dict[str, str]) -> FeedFilter | None:
+    """The digestbot:include/exclude/pattern attributes (not yet checked: the importer
+    compiles them and reports a filter it cannot use)."""
+    parts = [
+        strip_control(attrib.get(f"{{{DIGESTBOT_NS}}}{part}") or "")[:_MAX_FILTER_PART].strip()
+        or None
+        for part in _FILTER_PARTS
+    ]
+    found = FeedFilter(*parts)
+    return None if found.empty else found
 
 
 def export_opml(feeds: Sequence[OpmlFeed], title: str) -> bytes:
@@ -140,6 +160,10 @@ def export_opml(feeds: Sequence[OpmlFeed], title: str) -> bytes:
         }
         if feed.html_url:
             attrs["htmlUrl"] = _clean(feed.html_url, _MAX_URL)
+        if feed.filter is not None:
+            for part in _FILTER_PARTS:
+                if value := getattr(feed.filter, part):
+                    attrs[f"{{{DIGESTBOT_NS}}}{part}"] = value
         StdET.SubElement(body, "outline", attrs)
     StdET.indent(root)
     document: bytes = StdET.tostring(root, encoding="utf-8", xml_declaration=True)
@@ -179,7 +203,8 @@ async def import_opml(
                 result = ImportResult(feed, "failed", _reason(exc))
             else:
                 created = getattr(added, "created", added)  # AddedFeed, or a bool
-                result = ImportResult(feed, "added" if created else "already")
+                detail = getattr(added, "detail", None)  # a note on a feed that was added
+                result = ImportResult(feed, "added" if created else "already", detail)
         done += 1
         if progress is not None:
             try:

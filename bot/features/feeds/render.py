@@ -10,15 +10,18 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime
 
+from bot.features.feeds.filters import describe_filter
 from bot.features.feeds.opml import ImportResult, import_report
 from bot.features.feeds.service import AddedFeed
+from bot.features.feeds.subscription_filter import FilterChange
 from bot.features.feeds.subscriptions import FeedRemoval, FeedStatus, SubscribeResult
 from bot.features.posts.render import plural
 from bot.ingest.pipeline import PollOutcome
-from bot.model import Attachment, Embed, FeedRow, Message, SubscriptionView
-from bot.safe import discord_timestamp, escape_markdown, shown
+from bot.model import Attachment, Embed, FeedFilter, FeedRow, Message, SubscriptionView
+from bot.safe import discord_timestamp, escape_markdown, shown, truncate
 
 LIST_LIMIT = 3900
+FILTER_PREVIEW_SHOWN = 5  # titles listed per side (posted, held back) in /feed filter
 IMPORT_REPORT_FILE = "opml-import-report.txt"
 EXPORT_FILE = "digestbot-feeds.opml"
 
@@ -133,6 +136,8 @@ def render_list(
             f"• `{sub.feed_id}` {shown(view.display_title)} → {_label(labels, sub.channel_id)} · "
             f"{sub.mode} · last new item {_when(view.last_new_item_at)} · {health(view)}"
         )
+        if sub.filter is not None:
+            line += f" · filter: {filter_words(sub.filter)}"
         if size + len(line) > LIST_LIMIT:
             lines.append(f"…and {len(views) - index} more.")
             break
@@ -155,6 +160,12 @@ def render_status(status: FeedStatus, labels: Mapping[int, str] | None = None) -
         f"Health: {health(view)}",
         "Posts in: " + ", ".join(_label(labels, v.subscription.channel_id) for v in status.views),
     ]
+    lines += [
+        f"Filter in {_label(labels, v.subscription.channel_id)}: "
+        + filter_words(v.subscription.filter)
+        for v in status.views
+        if v.subscription.filter is not None
+    ]
     return Message(content="\n".join(lines))
 
 
@@ -167,6 +178,59 @@ def render_mode(mode: str, posted: int, *, channel: str) -> Message:
 
 def render_not_posted_in(channel: str) -> Message:
     return Message(content=f"That feed does not post in {channel}.")
+
+
+# --- /feed filter --------------------------------------------------------------------------
+
+
+def filter_words(feed_filter: FeedFilter) -> str:
+    """The filter in words (the admin's text, shown as text: no markdown, no pings)."""
+    return "; ".join(shown(words) for words in describe_filter(feed_filter))
+
+
+def _item_line(title: str, mark: str, rule: str | None = None) -> str:
+    name = truncate(shown(title) or "(untitled)", 80)
+    return f"{mark} {name}" + (f" — {shown(rule)}" if rule else "")
+
+
+def render_filter(change: FilterChange, labels: Mapping[int, str] | None = None) -> Message:
+    """The filter now (set, kept or cleared) and what it would have done to the feed's newest
+    items: "would post 7 of the last 20"."""
+    title = shown(change.feed.title or change.feed.url)
+    channel = _label(labels, change.channel_id)
+    current = change.current
+    if current is None:
+        if change.previous is not None:
+            head = f"Removed the filter of **{title}** in {channel}: every new item is posted."
+        else:
+            head = (
+                f"**{title}** has no filter in {channel}: every new item is posted. Set one "
+                "with include, exclude or pattern."
+            )
+        return Message(content=head)
+    verb = "now" if change.changed else "still"
+    lines = [f"Filter of **{title}** in {channel} {verb}: {filter_words(current)}."]
+    preview = change.preview
+    if not preview.total:
+        lines.append("The feed has no items yet to try it on.")
+        return Message(content="\n".join(lines))
+    passed = len(preview.passed)
+    lines.append(f"It would post {passed} of the last {preview.total}:")
+    lines += [_item_line(item.title, "✅") for item in preview.passed[:FILTER_PREVIEW_SHOWN]]
+    if passed > FILTER_PREVIEW_SHOWN:
+        lines.append(f"…and {passed - FILTER_PREVIEW_SHOWN} more.")
+    if preview.held:
+        lines.append(f"Held back ({len(preview.held)}; still archived and searchable):")
+        lines += [
+            _item_line(item.title, "🚫", rule) for item, rule in preview.held[:FILTER_PREVIEW_SHOWN]
+        ]
+        if len(preview.held) > FILTER_PREVIEW_SHOWN:
+            lines.append(f"…and {len(preview.held) - FILTER_PREVIEW_SHOWN} more.")
+    return Message(content="\n".join(lines))
+
+
+def render_filter_refused(problem: str) -> Message:
+    return Message(content=f"Sorry, I can't use that filter: {shown(problem)} Nothing changed.")
 
 
 # --- /feed import, export -------------------------------------------------------------------

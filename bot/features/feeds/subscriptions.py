@@ -14,8 +14,10 @@ from bot.features.digest.service import (
     post_waiting,
     waiting_for_digest,
 )
+from bot.features.feeds.filters import FilterError, check_filters, compile_filter
 from bot.features.feeds.opml import ImportResult, OpmlFeed, export_opml, import_opml, parse_opml
 from bot.features.feeds.service import FeedService
+from bot.features.feeds.subscription_filter import FilterChange, change_filter
 from bot.features.search.service import SearchService
 from bot.ingest.pipeline import PollOutcome
 from bot.model import FeedRow, GuildFeed, SubscriptionRow, SubscriptionView
@@ -79,6 +81,14 @@ class FeedStatus:
 
 
 @dataclass(frozen=True, slots=True)
+class ImportedFeed:
+    """One OPML feed subscribed: `detail` notes what could not be kept (an unusable filter)."""
+
+    created: bool
+    detail: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
 class FeedExport:
     document: bytes  # OPML
     count: int
@@ -129,7 +139,9 @@ class SubscriptionService:
         now = self._clock()
         previous = await self._store.subscriptions.find(channel_id, added.feed.id)
         waiting = (
-            [] if previous is None else await waiting_for_digest(self._store, previous, mode, now)
+            []
+            if previous is None
+            else await waiting_for_digest(self._store, previous, mode, now, check_filters)
         )
         subscription, created = await self._store.subscriptions.add(
             guild_id,
@@ -176,6 +188,31 @@ class SubscriptionService:
             [v for v in views if v.subscription.feed_id == found.feed_id], self._clock()
         )
 
+    async def set_filter(
+        self,
+        guild_id: int,
+        feed: str,
+        channel_id: int | None,
+        *,
+        include: str | None = None,
+        exclude: str | None = None,
+        pattern: str | None = None,
+        clear: bool = False,
+    ) -> FilterChange:
+        """`/feed filter`: see `change_filter` (raises SearchInputError, FilterError,
+        ChannelNotFollowingError with what to tell the admin)."""
+        found = await self._search.resolve_feed(guild_id, feed)
+        return await change_filter(
+            self._store,
+            found,
+            channel_id,
+            include=include,
+            exclude=exclude,
+            pattern=pattern,
+            clear=clear,
+            now=self._clock(),
+        )
+
     async def set_mode(self, guild_id: int, channel_id: int, feed: str, mode: Mode) -> ModeChange:
         """Switch the channel's feed between instant posts and the digest (NotSubscribedError:
         it does not post there)."""
@@ -186,8 +223,11 @@ class SubscriptionService:
         """The guild's feeds as an OPML document (each feed once)."""
         seen: dict[str, OpmlFeed] = {}
         for view in await self.for_guild(guild_id):
-            seen.setdefault(
-                view.feed_url, OpmlFeed(view.display_title, view.feed_url, view.site_url)
+            seen.setdefault(  # a feed in several channels: the first one's filter
+                view.feed_url,
+                OpmlFeed(
+                    view.display_title, view.feed_url, view.site_url, view.subscription.filter
+                ),
             )
         return FeedExport(export_opml(list(seen.values()), title), len(seen))
 
@@ -206,7 +246,9 @@ class SubscriptionService:
         # Off the loop: a 1 MiB file of empty folders holds it ~250 ms (bench/import_lag.py).
         feeds = await asyncio.to_thread(parse_opml, data)
 
-        async def add(url: str) -> bool:
+        filters = {feed.xml_url: feed.filter for feed in feeds if feed.filter is not None}
+
+        async def add(url: str) -> ImportedFeed:
             result = await self.subscribe(
                 guild_id=guild_id,
                 channel_id=channel_id,
@@ -215,7 +257,17 @@ class SubscriptionService:
                 backfill=0,
                 added_by=added_by,
             )
-            return result.created
+            wanted = filters.get(url)
+            if wanted is None:
+                return ImportedFeed(result.created)
+            try:
+                compile_filter(wanted)
+            except FilterError as exc:
+                return ImportedFeed(result.created, f"its filter was not applied: {exc.message}")
+            await self._store.subscriptions.set_filter(
+                result.subscription.id, wanted, self._clock()
+            )
+            return ImportedFeed(result.created)
 
         return await import_opml(feeds, add, progress=progress)
 

@@ -1,0 +1,255 @@
+"""A subscription's filter: which of its feed's items are posted to the channel.
+
+- `include`: a query in the /search language; only items matching it are posted.
+- `exclude`: a query in the same language; an item matching it is never posted.
+- `pattern`: an RE2 regular expression on the title and on the summary; an item it matches
+  is never posted. RE2 runs in time linear in the text, so no pattern can stall the bot;
+  what RE2 cannot run (backreferences, lookaround) is refused when the filter is set.
+
+include and exclude match title, summary and text exactly as /search would (the same parser,
+`bot.search.query`, and the index's tokens, `bot.search.matcher`). A filtered item is still
+archived and searchable: filters decide only what is posted (bot.store.routing,
+bot.store.digests call `check_filters`).
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Sequence
+from dataclasses import dataclass
+from functools import lru_cache
+
+import re2
+
+from bot.model import FeedFilter, ItemText, Query, QueryProblem
+from bot.search.matcher import ItemTokens, QueryMatcher
+from bot.search.query import parse_query
+
+log = logging.getLogger(__name__)
+
+MAX_FILTER_CHARS = 500  # per part (include, exclude, pattern)
+# RE2's memory budget for one compiled pattern; a pattern needing more is refused as too big.
+_PATTERN_MAX_MEM = 2 * 1024 * 1024
+_COMPILED_CACHE = 4096  # distinct filters kept compiled (a filter is shared by identical ones)
+
+__all__ = [
+    "CompiledFilter",
+    "FeedFilter",
+    "FilterError",
+    "FilterInput",
+    "check_filters",
+    "compile_filter",
+    "describe_filter",
+]
+
+
+class FilterError(Exception):
+    """The filter cannot be used; the message names the problem for the admin."""
+
+    @property
+    def message(self) -> str:
+        return str(self)
+
+
+class FilterInput:
+    """An item as filters read it: title and summary for the pattern, tokens (cut once, on
+    first need) for include and exclude. One per item, shared by every filter checked."""
+
+    __slots__ = ("_tokens", "summary", "text", "title")
+
+    def __init__(self, title: str, summary: str, text: str) -> None:
+        self.title = title
+        self.summary = summary
+        self.text = text
+        self._tokens: ItemTokens | None = None
+
+    @property
+    def tokens(self) -> ItemTokens:
+        if self._tokens is None:
+            self._tokens = ItemTokens((self.title, self.summary, self.text))
+        return self._tokens
+
+
+@dataclass(frozen=True, slots=True)
+class CompiledFilter:
+    """A filter ready to run: `blocked_by` says whether (and by which rule) it holds an item
+    back."""
+
+    source: FeedFilter
+    include: QueryMatcher | None
+    exclude: QueryMatcher | None
+    pattern: re2._Regexp | None
+
+    def blocked_by(self, title: str, summary: str, text: str) -> str | None:
+        """None: the item passes; else the rule that holds it back, in words (e.g.
+        'exclude "sponsored"')."""
+        return self.check(FilterInput(title, summary, text))
+
+    def check(self, item: FilterInput, pattern_hit: bool | None = None) -> str | None:
+        """`blocked_by` on an item already wrapped (its tokens are cut once for all filters);
+        `pattern_hit`: whether the pattern matched, when already known (`check_filters`)."""
+        if pattern_hit is None:
+            pattern_hit = self.pattern is not None and (
+                _search(self.pattern, item.title) or _search(self.pattern, item.summary)
+            )
+        if pattern_hit:
+            return f"pattern {_quote(self.source.pattern)}"
+        if self.exclude is None and self.include is None:
+            return None
+        tokens = item.tokens
+        if self.exclude is not None and self.exclude.matches(tokens):
+            return f"exclude {_quote(self.source.exclude)}"
+        if self.include is not None and not self.include.matches(tokens):
+            return f"include {_quote(self.source.include)} (not matched)"
+        return None
+
+
+def _quote(text: str | None) -> str:
+    return f'"{text or ""}"'
+
+
+def _utf8(text: str) -> bytes:
+    """RE2 reads UTF-8: a lone surrogate from a feed becomes "?"."""
+    return text.encode("utf-8", "replace")
+
+
+def _search(pattern: re2._Regexp, text: str) -> bool:
+    return bool(text) and pattern.search(_utf8(text).decode("utf-8")) is not None
+
+
+def _query(part: str, text: str) -> QueryMatcher:
+    return QueryMatcher(_parsed(part, text))
+
+
+def _parsed(part: str, text: str) -> Query:
+    query = parse_query(text)
+    if query is None:
+        raise FilterError(f"{part}: {QueryProblem.NO_WORDS.message}")
+    if query.problem is QueryProblem.ONLY_EXCLUSIONS:
+        if part == "include":
+            raise FilterError(
+                "include only leaves words out (with -): put them in exclude instead, or add "
+                "a word that items must contain."
+            )
+        raise FilterError(
+            "exclude only has -words: write the words to leave out without the minus "
+            '(exclude: sponsored "paid post").'
+        )
+    return query
+
+
+def _pattern_problem(error: str) -> str:
+    """RE2's complaint → a sentence for the admin naming the problem."""
+    if error.startswith("invalid escape sequence: \\") and error[-1:].isdigit():
+        what = "backreferences (\\1, \\2 …)"
+    elif error.startswith(("invalid perl operator: (?=", "invalid perl operator: (?!")):
+        what = "lookahead ((?=…), (?!…))"
+    elif error.startswith(("invalid perl operator: (?<=", "invalid perl operator: (?<!")):
+        what = "lookbehind ((?<=…), (?<!…))"
+    elif "pattern too large" in error:
+        return "pattern: it is too large to run; make it shorter or simpler."
+    else:
+        return f"pattern: it is not a valid regular expression ({error})."
+    return (
+        f"pattern: {what} are not supported: patterns run on RE2, which guarantees a "
+        "linear-time match. Rewrite it without them (an exclude query may say it in words)."
+    )
+
+
+def _options(max_mem: int) -> re2.Options:
+    options = re2.Options()
+    options.log_errors = False
+    options.never_capture = True
+    options.max_mem = max_mem
+    return options
+
+
+def _pattern(text: str) -> re2._Regexp:
+    options = _options(_PATTERN_MAX_MEM)
+    try:
+        return re2.compile(text, options)
+    except re2.error as exc:
+        raw = exc.args[0] if exc.args else ""
+        error = raw.decode("utf-8", "replace") if isinstance(raw, bytes) else str(raw)
+        raise FilterError(_pattern_problem(error)) from None
+
+
+def compile_filter(f: FeedFilter) -> CompiledFilter:
+    """Check and compile a filter; FilterError names the first problem found (a part that is
+    too long, a query without words, a pattern RE2 cannot run)."""
+    for part, text in (("include", f.include), ("exclude", f.exclude), ("pattern", f.pattern)):
+        if text is not None and len(text) > MAX_FILTER_CHARS:
+            raise FilterError(f"{part} is longer than {MAX_FILTER_CHARS} characters.")
+    return CompiledFilter(
+        f,
+        _query("include", f.include) if f.include else None,
+        _query("exclude", f.exclude) if f.exclude else None,
+        _pattern(f.pattern) if f.pattern else None,
+    )
+
+
+@lru_cache(maxsize=_COMPILED_CACHE)
+def _compiled(f: FeedFilter) -> CompiledFilter | None:
+    try:
+        return compile_filter(f)
+    except FilterError as exc:  # stored before some change made it unusable: let items pass
+        log.warning("a stored feed filter no longer compiles (%s); it is ignored", exc)
+        return None
+
+
+@lru_cache(maxsize=64)
+def _pattern_set(patterns: tuple[str, ...]) -> re2.Set | None:
+    """The patterns as one RE2 set: one pass over a text finds every pattern that matches,
+    however many there are. None: too big to build (then each pattern runs on its own)."""
+    found = re2.Set.SearchSet(_options(_PATTERN_MAX_MEM * 8))
+    try:
+        for pattern in patterns:
+            found.Add(pattern)
+        found.Compile()
+    except re2.error:
+        return None
+    return found
+
+
+def _pattern_hits(patterns: tuple[str, ...], item: FilterInput) -> set[str] | None:
+    """Which of `patterns` match the item's title or summary (None: not known, see above)."""
+    if len(patterns) < 2:
+        return None
+    found = _pattern_set(patterns)
+    if found is None:
+        return None
+    hits: set[str] = set()
+    for text in (item.title, item.summary):
+        if text:
+            hits.update(patterns[i] for i in found.Match(_utf8(text)) or ())
+    return hits
+
+
+def check_filters(filters: Sequence[FeedFilter], item: ItemText) -> list[str | None]:
+    """For each filter, the rule that holds `item` back (None: it passes). This is the
+    store's `FilterGate`: the item is cut into tokens once for all filters, and all their
+    patterns run as one RE2 set (bench/filters.py)."""
+    wrapped = FilterInput(item.title, item.summary, item.text)
+    compiled = [_compiled(f) for f in filters]
+    patterns = tuple(dict.fromkeys(c.source.pattern for c in compiled if c and c.source.pattern))
+    hits = _pattern_hits(patterns, wrapped)
+    results: list[str | None] = []
+    for one in compiled:
+        if one is None:
+            results.append(None)
+            continue
+        known = None if hits is None else one.source.pattern in hits
+        results.append(one.check(wrapped, known))
+    return results
+
+
+def describe_filter(f: FeedFilter) -> list[str]:
+    """The filter in words, a phrase per part (the admin's own text, not yet escaped)."""
+    words: list[str] = []
+    if f.include:
+        words.append(f"only items matching {_quote(f.include)}")
+    if f.exclude:
+        words.append(f"never items matching {_quote(f.exclude)}")
+    if f.pattern:
+        words.append(f"never items whose title or summary matches the pattern {_quote(f.pattern)}")
+    return words
