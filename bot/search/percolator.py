@@ -213,6 +213,12 @@ class Percolator:
         return matched
 
 
+def query_matches(query: Query, fields: Sequence[str]) -> bool:
+    """Whether an item with these text fields (title, summary, text) matches `query`: exactly
+    when `/search` with the same words would return it (the percolator of one query)."""
+    return bool(Percolator([(0, query)]).match(fields))
+
+
 async def active_topics_percolator(topics: TopicStore) -> Percolator:
     """A percolator over every active topic (keep it current with add/remove on follow,
     unfollow, DMs closed or resumed)."""

@@ -139,6 +139,14 @@ class ItemStore(Table):
     async def get(self, item_id: int) -> ItemRow | None:
         return await self._one(ItemRow, f"{_SELECT} WHERE i.id = ?", (item_id,))
 
+    async def match_fields(self, item_id: int) -> tuple[str, str, str] | None:
+        """The item's title, summary and text: the fields /search matches a query against."""
+        return await self._one(
+            lambda title, summary, text: (str(title), str(summary), str(text)),
+            "SELECT title, summary, content_text FROM items WHERE id = ?",
+            (item_id,),
+        )
+
     async def many(self, item_ids: Sequence[int]) -> list[ItemRow]:
         rows = await self._all(ItemRow, f"{_SELECT} WHERE i.id IN ({marks(item_ids)})", item_ids)
         by_id = {row.id: row for row in rows}
