@@ -290,6 +290,7 @@ class DeliveryRow:
     mention_role_id: int | None
     added_by: int | None
     feed_id: int | None
+    mention_when: str | None = None  # the role pings only posts matching it (None: every post)
 
     @property
     def nonce(self) -> str:

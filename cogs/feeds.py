@@ -1,5 +1,5 @@
-"""`/feed add|remove|list|status|mode|filter|import|export`: parse the interaction, call the
-subscription service, send the answer `bot.features.feeds.render` renders."""
+"""`/feed add|remove|list|status|mode|filter|mention|test|import|export`: parse the interaction,
+call the subscription service, send the answer `bot.features.feeds.render` renders."""
 
 from __future__ import annotations
 
@@ -13,9 +13,11 @@ from bot.delivery.discord_message import send_kwargs
 from bot.features.digest.service import NotSubscribedError
 from bot.features.feeds import render
 from bot.features.feeds.filters import MAX_FILTER_CHARS, FilterError
+from bot.features.feeds.mention import render_mention
 from bot.features.feeds.opml import MAX_OPML_BYTES, OpmlError
 from bot.features.feeds.subscription_filter import ChannelNotFollowingError
 from bot.features.feeds.subscriptions import MAX_BACKFILL
+from bot.features.feeds.testpost import render_test_post
 from bot.features.search.service import SearchInputError
 from bot.ingest.errors import FeedError
 from bot.model import Message
@@ -200,6 +202,69 @@ class FeedCog(GuildCog):
             await reply(interaction, render.render_not_posted_in(where))
             return
         await reply(interaction, render.render_filter(change))
+
+    @feed.command(name="mention", description="Ping a role with a feed's posts, or only some")
+    @app_commands.describe(
+        feed="One of this server's feeds",
+        channel="The channel it posts in (default: this channel)",
+        role="The role to ping (left out: no ping)",
+        when='Only posts matching these words ping (as /search: words, "phrases", -word, OR)',
+    )
+    @app_commands.autocomplete(feed=guild_feed_choices)
+    async def mention(
+        self,
+        interaction: Interaction,
+        feed: str,
+        channel: discord.TextChannel | None = None,
+        role: discord.Role | None = None,
+        when: str | None = None,
+    ) -> None:
+        channel_id = channel.id if channel else interaction.channel_id
+        if channel_id is None:
+            await reply(interaction, "Pick the channel with the `channel` option.")
+            return
+        try:
+            rule = await self.runtime.subscriptions.set_mention(
+                guild_of(interaction).id, channel_id, feed, role.id if role else None, when
+            )
+        except SearchInputError as exc:
+            await reply(interaction, render.text_answer(exc.message))
+            return
+        except NotSubscribedError:
+            await reply(interaction, render.render_not_posted_in(f"<#{channel_id}>"))
+            return
+        me = guild_of(interaction).me
+        notifies = (
+            role is None
+            or role.mentionable
+            or (me is not None and me.guild_permissions.mention_everyone)
+        )
+        await reply(
+            interaction, render_mention(rule, channel=f"<#{channel_id}>", role_notifies=notifies)
+        )
+
+    @feed.command(name="test", description="Post a feed's newest item now, as a real post")
+    @app_commands.describe(
+        feed="One of this server's feeds", channel="The channel it posts in (default: this one)"
+    )
+    @app_commands.autocomplete(feed=guild_feed_choices)
+    async def test(
+        self, interaction: Interaction, feed: str, channel: discord.TextChannel | None = None
+    ) -> None:
+        target = await postable_channel(interaction, channel)
+        if target is None:
+            return
+        try:
+            post = await self.runtime.subscriptions.test_post(
+                guild_of(interaction).id, target.id, feed, request=str(interaction.id)
+            )
+        except SearchInputError as exc:
+            await reply(interaction, render.text_answer(exc.message))
+            return
+        except NotSubscribedError:
+            await reply(interaction, render.render_not_posted_in(target.mention))
+            return
+        await reply(interaction, render_test_post(post, channel=target.mention))
 
     @feed.command(name="import", description="Follow every feed of an OPML file in a channel")
     @app_commands.describe(

@@ -11,6 +11,7 @@ a word (it is not an option) and a quoted phrase keeps its quotes.
 from __future__ import annotations
 
 import argparse
+import time
 
 from bot.console.registry import (
     CONSOLE_CHANNEL_ID,
@@ -29,8 +30,10 @@ from bot.features.digest import render as digest_render
 from bot.features.digest.service import NotSubscribedError
 from bot.features.feeds import render as feeds_render
 from bot.features.feeds.filters import FilterError
+from bot.features.feeds.mention import render_mention
 from bot.features.feeds.subscription_filter import ChannelNotFollowingError
 from bot.features.feeds.subscriptions import MAX_BACKFILL
+from bot.features.feeds.testpost import render_test_post
 from bot.features.follow import render as follow_render
 from bot.features.search.render import render_latest, render_search
 from bot.features.search.service import LATEST_DEFAULT, LATEST_MAX
@@ -125,6 +128,37 @@ async def feed_filter(ctx: ConsoleContext, args: argparse.Namespace) -> str:
     except ChannelNotFollowingError:
         return to_text(feeds_render.render_not_posted_in(CONSOLE_CHANNEL_LABEL))
     return to_text(feeds_render.render_filter(change, LABELS))
+
+
+@command(
+    "feed mention",
+    "ping a role with a feed's posts (--when: only the posts matching those words)",
+    FEED,
+    Arg("--role", type=int, default=None, metavar="ROLE_ID"),
+    Arg("--when", default=None, metavar="WORDS"),
+)
+async def feed_mention(ctx: ConsoleContext, args: argparse.Namespace) -> str:
+    try:
+        rule = await ctx.runtime.subscriptions.set_mention(
+            CONSOLE_GUILD_ID, CONSOLE_CHANNEL_ID, query_text(args.feed), args.role, args.when
+        )
+    except NotSubscribedError:
+        return to_text(feeds_render.render_not_posted_in(CONSOLE_CHANNEL_LABEL))
+    return to_text(render_mention(rule, channel=CONSOLE_CHANNEL_LABEL))
+
+
+@command("feed test", "print a feed's newest item now, exactly as a real post", FEED)
+async def feed_test(ctx: ConsoleContext, args: argparse.Namespace) -> str:
+    try:
+        post = await ctx.runtime.subscriptions.test_post(
+            CONSOLE_GUILD_ID,
+            CONSOLE_CHANNEL_ID,
+            query_text(args.feed),
+            request=str(time.time_ns()),
+        )
+    except NotSubscribedError:
+        return to_text(feeds_render.render_not_posted_in(CONSOLE_CHANNEL_LABEL))
+    return to_text(render_test_post(post, channel=CONSOLE_CHANNEL_LABEL))
 
 
 @command(

@@ -13,6 +13,7 @@ from bot.delivery.outbox import Cancelled
 from bot.delivery.senders import PermanentSendError
 from bot.features.digest.service import DigestService
 from bot.features.follow.dm import MatchedTopic, payload_topics, render_topic_dm
+from bot.features.posts.mention import post_mention
 from bot.features.posts.render import render_post
 from bot.features.posts.views import item_view
 from bot.model import CONTENT_LIMIT, DeliveryRow, ItemView, Message
@@ -41,8 +42,15 @@ class DeliveryComposer:
         if delivery.kind == "dm":
             return await self._topic_dm(delivery)
         if delivery.item_id is not None:
-            mention = delivery.mention_role_id if delivery.kind == "item" else None
-            return [render_post(await self._item(delivery), mention_role_id=mention)]
+            item = await self._item(delivery)
+            mention = (
+                await post_mention(
+                    self._store, delivery.item_id, delivery.mention_role_id, delivery.mention_when
+                )
+                if delivery.kind == "item"
+                else None
+            )
+            return [render_post(item, mention_role_id=mention)]
         text = delivery.payload_data().get("text")
         if isinstance(text, str) and text:
             return [Message(content=truncate(text, CONTENT_LIMIT))]

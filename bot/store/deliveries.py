@@ -21,7 +21,8 @@ _SELECT = (
     "SELECT d.id, d.dedupe_key, d.kind, d.item_id, d.subscription_id, d.guild_id, "
     "d.target_kind, d.target_id, d.payload, d.state, d.attempts, d.next_attempt_at, "
     "d.maybe_sent, d.message_id, d.last_error, d.created_at, d.sent_at, s.mention_role_id, "
-    "s.added_by, s.feed_id FROM deliveries d LEFT JOIN subscriptions s ON s.id = d.subscription_id"
+    "s.added_by, s.feed_id, s.mention_when "
+    "FROM deliveries d LEFT JOIN subscriptions s ON s.id = d.subscription_id"
 )
 # A pending delivery is due only when it heads its target's queue: no older unfinished one.
 _HEADS_ITS_TARGET = (
@@ -73,6 +74,27 @@ class DeliveryStore(Table):
             "WHERE deliveries.state = 'cancelled'",
             (now, now, subscription_id, *item_ids),
         )
+
+    async def queue_test_post(
+        self, subscription: SubscriptionRow, item_id: int, request: str, now: float
+    ) -> bool:
+        """Queue a post of an item to a subscription's channel now, as `/feed test` asks:
+        an ordinary item delivery (same render, mention rule, sender, order) under a key of
+        its own, `test:{item}:ch:{channel}:{request}`, so the item's real post
+        (`item:{item}:ch:{channel}`) is still queued, collected and sent as if no test had
+        been made. `request` makes a repeated request a no-op (False)."""
+        key = f"test:{item_id}:ch:{subscription.channel_id}:{request}"
+        delivery = NewDelivery(
+            key,
+            "item",
+            "channel",
+            subscription.channel_id,
+            item_id=item_id,
+            subscription_id=subscription.id,
+            guild_id=subscription.guild_id,
+        )
+        async with self._db.transaction() as tx:
+            return await queue_delivery(tx, delivery, now)
 
     async def queue_feed_notice(self, feed_id: int, text: str, key: str, now: float) -> int:
         """A text notice to every active channel subscribed to a feed (e.g. "failing since

@@ -148,6 +148,10 @@ class ItemStore(Table):
     async def get(self, item_id: int) -> ItemRow | None:
         return await self._one(ItemRow, f"{_SELECT} WHERE i.id = ?", (item_id,))
 
+    async def text(self, item_id: int) -> ItemText | None:
+        """The item's searchable text: what /search, filters and `/feed mention when` read."""
+        return await self._one(ItemText, f"{_TEXTS} WHERE id = ?", (item_id,))
+
     async def many(self, item_ids: Sequence[int]) -> list[ItemRow]:
         rows = await self._all(ItemRow, f"{_SELECT} WHERE i.id IN ({marks(item_ids)})", item_ids)
         by_id = {row.id: row for row in rows}

@@ -190,6 +190,24 @@ class SubscriptionStore(Table):
             cursor = await tx.execute(f"DELETE FROM subscriptions WHERE {where}", params)
             return cursor.rowcount
 
+    async def set_mention(
+        self, subscription_id: int, role_id: int | None, when: str | None, now: float
+    ) -> None:
+        """Set the role the subscription's posts ping and the query a post must match to ping
+        it (`when` None: every post); no role clears both."""
+        await self._db.write(
+            "UPDATE subscriptions SET mention_role_id = ?, mention_when = ?, updated_at = ? "
+            "WHERE id = ?",
+            (role_id, when if role_id is not None else None, now, subscription_id),
+        )
+
+    async def mention_when(self, subscription_id: int) -> str | None:
+        """The query a post must match to ping the subscription's role (None: every post)."""
+        value = await self._scalar(
+            "SELECT mention_when FROM subscriptions WHERE id = ?", (subscription_id,)
+        )
+        return None if value is None else str(value)
+
     async def get(self, subscription_id: int) -> SubscriptionRow | None:
         return await self._one(_row, f"{_SELECT} WHERE s.id = ?", (subscription_id,))
 

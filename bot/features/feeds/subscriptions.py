@@ -15,9 +15,11 @@ from bot.features.digest.service import (
     waiting_for_digest,
 )
 from bot.features.feeds.filters import FilterError, check_filters, compile_filter
+from bot.features.feeds.mention import MentionRule, set_mention
 from bot.features.feeds.opml import ImportResult, OpmlFeed, export_opml, import_opml, parse_opml
 from bot.features.feeds.service import FeedService
 from bot.features.feeds.subscription_filter import FilterChange, change_filter
+from bot.features.feeds.testpost import QueuedTestPost, queue_test_post
 from bot.features.search.service import SearchService
 from bot.ingest.pipeline import PollOutcome
 from bot.model import FeedRow, GuildFeed, SubscriptionRow, SubscriptionView
@@ -218,6 +220,37 @@ class SubscriptionService:
         it does not post there)."""
         found = await self._search.resolve_feed(guild_id, feed)
         return await self._digests.set_mode(guild_id, channel_id, found.feed_id, mode)
+
+    async def set_mention(
+        self, guild_id: int, channel_id: int, feed: str, role_id: int | None, when: str | None
+    ) -> MentionRule:
+        """`/feed mention`: see bot.features.feeds.mention.set_mention."""
+        return await set_mention(
+            self._store,
+            self._search,
+            guild_id=guild_id,
+            channel_id=channel_id,
+            feed=feed,
+            role_id=role_id,
+            when=when,
+            now=self._clock(),
+        )
+
+    async def test_post(
+        self, guild_id: int, channel_id: int, feed: str, *, request: str
+    ) -> QueuedTestPost:
+        """`/feed test`: see bot.features.feeds.testpost.queue_test_post."""
+        post = await queue_test_post(
+            self._store,
+            self._search,
+            guild_id=guild_id,
+            channel_id=channel_id,
+            feed=feed,
+            request=request,
+            now=self._clock(),
+        )
+        self._wake_outbox()
+        return post
 
     async def export(self, guild_id: int, title: str) -> FeedExport:
         """The guild's feeds as an OPML document (each feed once)."""

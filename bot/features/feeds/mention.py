@@ -1,0 +1,82 @@
+"""`/feed mention`: which role a channel's posts of a feed ping, and for which posts.
+
+The condition is a query in the `/search` language (bot.search.query), kept as typed; a post
+pings the role exactly when `/search` with those words would return it
+(bot.features.posts.mention decides it at send time).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from bot.features.digest.service import NotSubscribedError
+from bot.features.search.service import SearchInputError, SearchService
+from bot.model import GuildFeed, Message, QueryProblem
+from bot.safe import shown
+from bot.search.query import parse_query
+from bot.store import Store
+
+MAX_WHEN_CHARS = 300
+
+
+@dataclass(frozen=True, slots=True)
+class MentionRule:
+    """A subscription's ping after `/feed mention`: no role (no ping), a role with every post,
+    or a role with the posts that match `when`."""
+
+    feed: GuildFeed
+    role_id: int | None
+    when: str | None
+
+
+async def set_mention(
+    store: Store,
+    search: SearchService,
+    *,
+    guild_id: int,
+    channel_id: int,
+    feed: str,
+    role_id: int | None,
+    when: str | None,
+    now: float,
+) -> MentionRule:
+    """Ping `role_id` with the channel's posts of `feed` (only those matching `when`, if
+    given); no role clears the ping. NotSubscribedError: the feed does not post there;
+    SearchInputError: `when` cannot be used (nothing is changed then)."""
+    found = await search.resolve_feed(guild_id, feed)
+    subscription = await store.subscriptions.find(channel_id, found.feed_id)
+    if subscription is None or subscription.guild_id != guild_id:
+        raise NotSubscribedError
+    condition = (when or "").strip()[:MAX_WHEN_CHARS] or None
+    if condition is not None:
+        if role_id is None:
+            raise SearchInputError(
+                "`when` needs a `role` to ping. To stop pinging, leave out both."
+            )
+        query = parse_query(condition)
+        problem = QueryProblem.NO_WORDS if query is None else query.problem
+        if problem is not None:
+            raise SearchInputError(f"I can't use that `when`: {problem.message}")
+    await store.subscriptions.set_mention(subscription.id, role_id, condition, now)
+    return MentionRule(found, role_id, condition)
+
+
+def render_mention(rule: MentionRule, *, channel: str, role_notifies: bool = True) -> Message:
+    """`role_notifies`: False when the role is not mentionable (the ping notifies nobody)."""
+    title = f"**{shown(rule.feed.title or rule.feed.url)}**"
+    if rule.role_id is None:
+        return Message(content=f"Posts of {title} in {channel} no longer ping a role.")
+    role = f"<@&{rule.role_id}>"
+    if rule.when is None:
+        lines = [f"Each post of {title} in {channel} will ping {role}."]
+    else:
+        lines = [
+            f"Posts of {title} in {channel} will ping {role} only when they match "
+            f"“{shown(rule.when)}” (as `/search` would find them); the others ping no one."
+        ]
+    if not role_notifies:
+        lines.append(
+            "Note: that role is not mentionable, so the ping will not notify anyone "
+            "unless you allow it in the role's settings."
+        )
+    return Message(content="\n".join(lines))
