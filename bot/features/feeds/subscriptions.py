@@ -15,6 +15,7 @@ from bot.features.digest.service import (
     waiting_for_digest,
 )
 from bot.features.feeds.opml import ImportResult, OpmlFeed, export_opml, import_opml, parse_opml
+from bot.features.feeds.rhythm import Rhythm, feed_rhythms
 from bot.features.feeds.service import FeedService
 from bot.features.search.service import SearchService
 from bot.ingest.pipeline import PollOutcome
@@ -76,6 +77,7 @@ class FeedStatus:
 
     views: list[SubscriptionView]
     now: float
+    rhythm: Rhythm | None = None  # the feed's last weeks (None: the guild does not follow it)
 
 
 @dataclass(frozen=True, slots=True)
@@ -172,9 +174,14 @@ class SubscriptionService:
     async def status(self, guild_id: int, feed: str) -> FeedStatus:
         found = await self._search.resolve_feed(guild_id, feed)
         views = await self.for_guild(guild_id)
-        return FeedStatus(
-            [v for v in views if v.subscription.feed_id == found.feed_id], self._clock()
-        )
+        now = self._clock()
+        views = [v for v in views if v.subscription.feed_id == found.feed_id]
+        rhythms = await feed_rhythms(self._store, views, now)
+        return FeedStatus(views, now, rhythms.get(found.feed_id))
+
+    async def rhythms(self, views: list[SubscriptionView]) -> dict[int, Rhythm]:
+        """The rhythm of each feed of `views` (for /feed list), by feed id."""
+        return await feed_rhythms(self._store, views, self._clock())
 
     async def set_mode(self, guild_id: int, channel_id: int, feed: str, mode: Mode) -> ModeChange:
         """Switch the channel's feed between instant posts and the digest (NotSubscribedError:
