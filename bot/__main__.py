@@ -21,6 +21,7 @@ from bot.delivery.terminal import to_text
 from bot.features.feeds import opml, render
 from bot.features.feeds.filters import check_filters
 from bot.features.feeds.service import (
+    BadFeedURLError,
     FeedDocument,
     FeedService,
     enrich_document,
@@ -29,7 +30,7 @@ from bot.features.feeds.service import (
 )
 from bot.features.posts.render import render_post
 from bot.features.posts.views import preview_view
-from bot.ingest.errors import FeedError
+from bot.ingest.errors import BlockedAddressError, FeedError, FetchError, UnsupportedSchemeError
 from bot.ingest.fetch import FeedFetcher
 from bot.ingest.pipeline import FeedPipeline, summary_input
 from bot.ingest.poller import FeedPoller
@@ -41,9 +42,19 @@ from bot.safe import strip_control
 from bot.store import Store, StoreError, storage_problem
 from bot.text.llm import LLMSummarizer
 
+# Exit codes (README "Exit codes"): 1 is a crash only; what the operator gave or what a feed
+# did gets a sysexits.h code that says whose it is to fix.
 EXIT_OK = 0
-EXIT_ERROR = 1
+EXIT_ERROR = 1  # a crash: a bug, logged with its traceback
+EXIT_USAGE = 64  # EX_USAGE: the URL given is not one the bot can fetch
+EXIT_DATA = 65  # EX_DATAERR: the URL or file holds no usable feed (or OPML)
+EXIT_NO_INPUT = 66  # EX_NOINPUT: the file given does not exist or cannot be read
+EXIT_UNAVAILABLE = 69  # EX_UNAVAILABLE: the feed's server could not be reached or refused
+EXIT_FEEDS_FAILED = 75  # EX_TEMPFAIL: some feeds failed this time; the next poll retries them
 EXIT_CONFIG = 78  # EX_CONFIG: systemd's RestartPreventExitStatus=78 stops restart loops
+
+# A feed file's usual endings: `missing.xml` is a file name, not the host "missing.xml".
+FEED_FILE_SUFFIXES = (".xml", ".rss", ".atom", ".rdf", ".json", ".opml")
 
 log = logging.getLogger("bot")
 
@@ -74,6 +85,13 @@ async def cmd_preview(settings: Settings, args: argparse.Namespace) -> int:
     path = Path(target)
     if "://" not in target and await asyncio.to_thread(path.is_file):
         document = await asyncio.to_thread(read_feed_file, path)
+    elif "://" not in target and _looks_like_path(target):
+        print(
+            f"digestbot: no such file: {strip_control(target)} (for a web address, write it "
+            "with https://)",
+            file=sys.stderr,
+        )
+        return EXIT_NO_INPUT
     else:
         async with FeedFetcher(settings) as fetcher:
             document = await fetch_feed_document(fetcher, target)
@@ -103,6 +121,26 @@ async def cmd_preview(settings: Settings, args: argparse.Namespace) -> int:
         _print()
         _show(render.render_more_items(hidden, f"{again} --limit {len(items)}"))
     return EXIT_OK
+
+
+def _looks_like_path(target: str) -> bool:
+    """Whether a `preview` target with no scheme was meant as a file: it starts like a path,
+    its first part has no dot (no host name is `feeds/x.xml`), or it ends like a feed file."""
+    if target.startswith(("/", "./", "../", "~", "\\")):
+        return True
+    first = target.split("/", 1)[0]
+    if ":" in first:  # host:port
+        return False
+    return "." not in first or first.lower().endswith(FEED_FILE_SUFFIXES)
+
+
+def feed_error_exit(error: FeedError) -> int:
+    """The exit code for a feed the CLI could not use: whose it is to fix."""
+    if isinstance(error, BadFeedURLError | UnsupportedSchemeError | BlockedAddressError):
+        return EXIT_USAGE
+    if isinstance(error, FetchError):
+        return EXIT_UNAVAILABLE
+    return EXIT_DATA
 
 
 @contextlib.asynccontextmanager
@@ -142,7 +180,7 @@ async def cmd_poll_once(settings: Settings, args: argparse.Namespace) -> int:
     if not outcomes:
         _show(render.render_nothing_to_poll())
     failed = sum(outcome.error is not None for outcome in outcomes)
-    return EXIT_ERROR if outcomes and failed == len(outcomes) else EXIT_OK
+    return EXIT_FEEDS_FAILED if failed else EXIT_OK
 
 
 async def cmd_opml_export(settings: Settings, args: argparse.Namespace) -> int:
@@ -170,10 +208,10 @@ async def cmd_opml_import(settings: Settings, args: argparse.Namespace) -> int:
         feeds = await asyncio.to_thread(_read_opml, args.file)
     except OSError as exc:
         print(f"digestbot: cannot read {args.file}: {exc.strerror or exc}", file=sys.stderr)
-        return EXIT_ERROR
+        return EXIT_NO_INPUT
     except opml.OpmlError as exc:
         print(f"digestbot: {exc}", file=sys.stderr)
-        return EXIT_ERROR
+        return EXIT_DATA
 
     async def progress(done: int, total: int) -> None:
         print(f"\r{done}/{total} feed(s)", end="", file=sys.stderr, flush=True)
@@ -182,7 +220,7 @@ async def cmd_opml_import(settings: Settings, args: argparse.Namespace) -> int:
         results = await opml.import_opml(feeds, service.add, progress=progress)
         print(file=sys.stderr)
     print(to_text(render.render_import_report(results)), flush=True)
-    return EXIT_ERROR if any(r.status == "failed" for r in results) else EXIT_OK
+    return EXIT_FEEDS_FAILED if any(r.status == "failed" for r in results) else EXIT_OK
 
 
 async def cmd_run(settings: Settings, args: argparse.Namespace) -> int:
@@ -283,7 +321,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         return asyncio.run(dispatch(args, settings))
     except FeedError as exc:
         print(f"digestbot: {exc.message}", file=sys.stderr)
-        return EXIT_ERROR
+        return feed_error_exit(exc)
     except StoreError as exc:
         print(f"digestbot: {exc}", file=sys.stderr)
         return EXIT_CONFIG

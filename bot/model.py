@@ -340,6 +340,9 @@ class SearchHit:
     author: str | None
     published_at: float
     snippet: str  # raw feed text, one line; matched words between SNIPPET_OPEN and SNIPPET_CLOSE
+    enclosure_url: str | None = None
+    enclosure_type: str | None = None
+    duration_s: int | None = None
 
 
 Phrase = tuple[str, ...]

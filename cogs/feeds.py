@@ -120,7 +120,8 @@ class FeedCog(GuildCog):
         views = await self.runtime.subscriptions.for_guild(
             guild_of(interaction).id, channel.id if channel else None
         )
-        await reply(interaction, render.render_list(views))
+        rhythms = await self.runtime.subscriptions.rhythms(views)
+        await reply(interaction, render.render_list(views, rhythms=rhythms))
 
     @feed.command(name="status", description="Last poll, errors and next poll of one feed")
     @app_commands.describe(feed="One of this server's feeds")

@@ -68,7 +68,10 @@ async def feed_add(ctx: ConsoleContext, args: argparse.Namespace) -> str:
 @command("feed list", "the feeds this console follows and their health")
 async def feed_list(ctx: ConsoleContext, args: argparse.Namespace) -> str:
     views = await ctx.runtime.subscriptions.for_guild(CONSOLE_GUILD_ID)
-    return to_text(feeds_render.render_list(views, LABELS, how_to_add="`feed add URL`"))
+    rhythms = await ctx.runtime.subscriptions.rhythms(views)
+    return to_text(
+        feeds_render.render_list(views, LABELS, how_to_add="`feed add URL`", rhythms=rhythms)
+    )
 
 
 @command("feed status", "last poll, errors and next poll of a feed", FEED)

@@ -144,9 +144,12 @@ def refusal(host: str | None, ip: str, allow: FetchAllowList) -> str | None:
     if reason is None:
         return None
     shown = str(address) if address is not None else str(ip)
-    subject = shown if host is None or host.strip("[]") == shown else f"{host} resolves to {shown}"
+    if host is None or host.strip("[]") == shown:
+        sentence = f"{shown} is {reason}"
+    else:
+        sentence = f"{host} resolves to {shown}, which is {reason}"
     return (
-        f"{subject}, which is {reason}; the bot only fetches public internet addresses "
+        f"{sentence}; the bot only fetches public internet addresses "
         "(an operator can allow a host or network with DIGESTBOT_FETCH_ALLOW)"
     )
 

@@ -20,6 +20,9 @@ _TRACKING_KEYS = frozenset(
 )  # fmt: skip
 _SLASHES = re.compile(r"//+")
 
+# `javascript:…`, `mailto:…`, `file:/…`: a scheme without `//` (a host's `name:8080` is a port).
+_OTHER_SCHEME = re.compile(r"^([a-z][a-z0-9+-]*):(?!\d)", re.IGNORECASE)
+
 
 class InvalidURLError(ValueError):
     """The text is not an http(s) URL."""
@@ -34,12 +37,20 @@ def normalize_feed_url(url: str) -> str:
     """
     text = url.strip()
     if "://" not in text:
+        other = _OTHER_SCHEME.match(text)
+        if other:
+            raise InvalidURLError(
+                f"{text!r} is a {other[1].lower()}: link, not a web address; only http:// and "
+                "https:// feeds can be followed"
+            )
         text = "https://" + text
     try:
         parts = urlsplit(text)
         port = parts.port
-    except ValueError as exc:
-        raise InvalidURLError(f"{url!r} is not a valid URL: {exc}") from None
+    except ValueError:
+        raise InvalidURLError(
+            f"{url!r} is not a web address; a feed URL looks like https://example.com/feed"
+        ) from None
     scheme = parts.scheme.lower()
     if scheme not in _DEFAULT_PORTS:
         raise InvalidURLError(f"only http and https feeds can be followed, not {scheme}://")

@@ -89,8 +89,9 @@ async def cmd_prune(settings: Settings, days: int | None) -> int:
     finally:
         await store.close()
     print(
-        f"Pruned {count} item(s) older than {days} day(s); their ids are kept so they are "
-        "never posted again.",
+        f"Pruned {count} item(s) stored and published more than {days} day(s) ago (age counts "
+        "from when the bot stored an item, so a new feed's old posts stay that long); their "
+        "ids are kept so they are never posted again.",
         flush=True,
     )
     return 0

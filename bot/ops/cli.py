@@ -34,7 +34,8 @@ def add_ops_commands(subparsers: argparse._SubParsersAction[argparse.ArgumentPar
         type=int,
         metavar="DAYS",
         dest="older_than",
-        help="age in days (default: DIGESTBOT_RETENTION_DAYS)",
+        help="delete items stored (and published) more than DAYS days ago; age counts from "
+        "when the bot stored an item (default: DIGESTBOT_RETENTION_DAYS)",
     )
 
 

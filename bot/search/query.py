@@ -5,10 +5,12 @@ The syntax people know and nothing else:
 - words: every one must match (anywhere in the title, summary or body);
 - "quoted phrases": the words next to each other, in order;
 - `-word` or `-"a phrase"`: items containing it are left out;
-- `A OR B` (upper-case OR between two terms): either will do.
+- `A OR B` (upper-case OR between two terms): either will do;
+- `A AND B` means `A B`, and `NOT word` / `NOT "a phrase"` means `-word` / `-"a phrase"`
+  (upper-case, as people write them in other search boxes).
 
 Everything else (FTS5 syntax such as `NEAR(`, `*`, `^`, `title:`, parentheses, lone quotes,
-AND/NOT) is plain text: it is cut into tokens exactly like the indexed text
+lower-case and/or/not) is plain text: it is cut into tokens exactly like the indexed text
 (`bot.search.normalize`), so punctuation separates and has no meaning. One whitespace-delimited
 chunk that yields several tokens (`gpt-4`, `自動更新`, `e.mail`) is a phrase of them, which is
 also how FTS5 would read it quoted. The same `Query` drives `/search` (the store renders it as an
@@ -34,7 +36,9 @@ _CHUNK = re.compile(r'(-?)"([^"]*)"|(\S+)')
 
 
 def _terms(text: str) -> Iterator[tuple[Phrase, bool] | None]:
-    """Chunks in order as (phrase, excluded); None stands for an `OR` operator."""
+    """Chunks in order as (phrase, excluded); None stands for an `OR` operator. `AND` is
+    dropped (every word is required anyway); `NOT` excludes the term after it, as `-` does."""
+    negate = False
     for match in _CHUNK.finditer(text):
         quoted = match.group(2)
         if quoted is not None:
@@ -43,12 +47,19 @@ def _terms(text: str) -> Iterator[tuple[Phrase, bool] | None]:
         else:
             raw = match.group(3)
             if raw == "OR":
+                negate = False
                 yield None
+                continue
+            if raw == "AND":
+                continue
+            if raw == "NOT":
+                negate = True
                 continue
             excluded = raw.startswith("-") and len(raw) > 1
             words = tokens(raw[1:] if excluded else raw)
         if words:
-            yield tuple(words[:MAX_PHRASE_TOKENS]), excluded
+            yield tuple(words[:MAX_PHRASE_TOKENS]), excluded or negate
+            negate = False
 
 
 def parse_query(text: str | None) -> Query | None:

@@ -182,7 +182,8 @@ async def _hits(conn: aiosqlite.Connection, fts: str, item_ids: Sequence[int]) -
         int(row[0]): row
         for row in await conn.execute_fetchall(
             f"SELECT f.rowid, snippet(items_fts, 2, {snippet}), snippet(items_fts, 1, {snippet}), "
-            "i.feed_id, i.title, i.url, fe.title, i.author, i.published_at "
+            "i.feed_id, i.title, i.url, fe.title, i.author, i.published_at, "
+            "i.enclosure_url, i.enclosure_type, i.duration_s "
             "FROM items_fts f JOIN items i ON i.id = f.rowid JOIN feeds fe ON fe.id = i.feed_id "
             f"WHERE items_fts MATCH ? AND f.rowid IN ({marks(item_ids)})",
             (fts, *item_ids),
@@ -210,6 +211,9 @@ async def _hits(conn: aiosqlite.Connection, fts: str, item_ids: Sequence[int]) -
                 author=row[7],
                 published_at=float(row[8]),
                 snippet=display_snippet(chosen),
+                enclosure_url=row[9],
+                enclosure_type=row[10],
+                duration_s=row[11],
             )
         )
     return hits

@@ -88,7 +88,9 @@ async def test_a_member_without_manage_server_cannot_add_feeds(
     [
         ("not a url", "not a url"),
         ("ftp://x", "ftp"),
-        ("http://10.0.0.1/feed", "10.0.0.1, which is on a private network"),
+        ("http://10.0.0.1/feed", "10.0.0.1 is on a private network"),
+        ("javascript:alert(1)", "is a javascript: link, not a web address; only http://"),
+        ("http://example.com:port/feed", "a feed URL looks like https://example.com/feed"),
         ("http://169.254.169.254/latest/meta-data", "metadata service"),
     ],
 )

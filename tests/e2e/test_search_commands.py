@@ -271,6 +271,11 @@ async def test_hostile_queries_get_an_answer(
         assert "Near rust tools" in near and "Alpha rust one" not in near
         assert "no searchable words" in (await search(fake, world, {"query": "*"})).content
         assert "exclude" in (await search(fake, world, {"query": "-rust"})).content
+        # Upper-case AND / NOT work as people write them elsewhere: AND is implied, NOT excludes.
+        not_near = description(await search(fake, world, {"query": "rust AND tools"}))
+        assert "Near rust tools" in not_near and "Alpha rust one" not in not_near
+        alpha = description(await search(fake, world, {"query": "rust NOT tools"}))
+        assert "Alpha rust one" in alpha and "Near rust tools" not in alpha
 
 
 async def test_latest_lists_the_newest_items_as_compact_embeds(

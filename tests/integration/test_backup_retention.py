@@ -200,7 +200,9 @@ async def test_prune_command_uses_the_setting_and_keeps_recent_items(
     assert await cmd_prune(Settings(db_path=db_path), None) == 2
     assert "DIGESTBOT_RETENTION_DAYS" in capsys.readouterr().err
     assert await cmd_prune(Settings(db_path=db_path, retention_days=30), None) == 0
-    assert "Pruned 5 item(s) older than 30 day(s)" in capsys.readouterr().out
+    pruned = capsys.readouterr().out
+    assert "Pruned 5 item(s) stored and published more than 30 day(s) ago" in pruned
+    assert "age counts from when the bot stored an item" in pruned
     assert await cmd_prune(Settings(db_path=db_path, retention_days=30), 2) == 0
     assert "Pruned 3 item(s)" in capsys.readouterr().out
     store = await Store.open(db_path)

@@ -116,7 +116,7 @@ async def test_console_mode_runs_typed_commands(tmp_path: Path, feed_server: Fee
     assert code == 0
     assert "✅ Following CLI Letter in #console (instant mode)." in out
     assert "Unknown command 'nonsense'" in out
-    assert "CLI Letter → #console · instant" in out
+    assert f"CLI Letter <{feed_server.url('/f')}> → #console · instant" in out
 
 
 async def test_a_closed_pipe_is_not_a_crash(tmp_path: Path) -> None:

@@ -46,6 +46,15 @@ CASES: list[tuple[str, list[tuple[str, str, str, bool]]]] = [
         ],
     ),
     (
+        "rust AND compiler NOT game",
+        [
+            ("Rust 1.80 released", "", "compiler news", True),
+            ("Rust compiler", "", "the game engine", False),
+            ("Rust", "", "", False),
+            ("And not", "", "rust compiler", True),
+        ],
+    ),
+    (
         "sqlite OR postgres",
         [
             ("SQLite tips", "", "", True),

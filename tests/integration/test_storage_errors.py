@@ -281,7 +281,7 @@ async def test_a_full_disk_at_poll_time_is_the_feeds_error_and_loses_nothing(
     with monkeypatch.context() as patch:
         _fill_the_disk(patch)
         code, out, err = await _main(monkeypatch, capfd, db, "poll", "--once")
-        assert code == 1, err  # every feed failed, as for any poll failure
+        assert code == 75, err  # a feed failed (EX_TEMPFAIL), as for any poll failure
         assert "Traceback" not in err and "internal error" not in out
         assert (
             "CLI Letter: failed: the database disk is full: free space on the disk that holds "

@@ -139,7 +139,7 @@ def test_only_exclusions_is_a_clear_problem() -> None:
         "title:foo",
         "a* ^b",
         '"unclosed phrase',
-        "AND NOT",
+        "a AND NOT",
         "a\x00b",
         "x" * 2000,
         "(a OR b) AND NOT c",
@@ -161,12 +161,22 @@ def test_hostile_input_gives_a_valid_match_string(text: str) -> None:
 
 def test_syntax_words_become_plain_words() -> None:
     assert _q("NEAR(a").groups == ((("near", "a"),),)
-    assert _q("(a OR b) AND NOT c").groups == (
-        (("a",), ("b",)),
+    assert _q("cats and dogs not birds").groups == (
+        (("cats",),),
         (("and",),),
+        (("dogs",),),
         (("not",),),
-        (("c",),),
+        (("birds",),),
     )
+
+
+def test_upper_case_and_is_implied_and_not_excludes_like_a_minus() -> None:
+    query = _q('(a OR b) AND NOT c NOT "open weight" d')
+    assert query.groups == ((("a",), ("b",)), (("d",),))
+    assert query.excluded == (("c",), ("open", "weight"))
+    assert query.key == _q('a OR b -c -"open weight" d').key
+    assert parse_query("AND NOT") is None  # nothing to look for
+    assert _q("a NOT").groups == ((("a",),),) and _q("a NOT").excluded == ()
 
 
 def test_terms_and_phrases_are_capped() -> None:

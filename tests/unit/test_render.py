@@ -300,7 +300,7 @@ def test_compact_embed_fits_ten_per_message_and_never_pings() -> None:
     description = embed.description or ""
     assert f"<t:{int(PUBLISHED.timestamp())}:R>" in description
     assert "Interconnects" in description
-    assert description.count("\n") == 1  # header line + one-line summary
+    assert description.count("\n") == 2  # header, details (by Nathan), one-line summary
     for text in embed_texts(embed):
         assert not _PING.search(text)
     assert embed.url == "https://www.interconnects.ai/p/models"

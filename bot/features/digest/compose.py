@@ -12,7 +12,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime
 
-from bot.features.posts.render import feed_name, format_duration, item_title, plural
+from bot.features.posts.render import feed_name, item_details, item_title, plural
 from bot.model import (
     CONTENT_LIMIT,
     EMBED_DESCRIPTION_LIMIT,
@@ -44,8 +44,9 @@ def _entry(item: ItemView) -> str:
     else:
         head = f"**{title}**"
     head += f" · {discord_timestamp(item.published, 'R')}"
-    if item.duration_s:
-        head += f" · {format_duration(item.duration_s)}"
+    details = item_details(item, link_limit=ENTRY_URL_LIMIT).line()
+    if details:
+        head += f" · {details}"
     summary = fit_text(one_line(item.summary), ENTRY_SUMMARY_LIMIT)
     return f"{head}\n{summary}" if summary else head
 

@@ -19,6 +19,13 @@ def render_scheduled(scheduled: ScheduledDigest, *, channel: str) -> Message:
         f"✅ {channel} gets a digest {scheduled.describe()}. "
         f"Next one: {discord_timestamp(scheduled.next_slot, 'F')}."
     ]
+    if scheduled.typed_zone:
+        zone = scheduled.schedule.timezone
+        lines.append(
+            f"“{shown(scheduled.typed_zone)}” was read as the time zone {zone}, which follows "
+            "daylight saving time. For a fixed offset all year, schedule it again with one "
+            "such as Etc/GMT+5 (UTC−5)."
+        )
     if not scheduled.digest_feeds:
         lines.append(
             "No feed is collected for it yet: add one with `/feed add … mode:digest`, "

@@ -51,13 +51,42 @@ def canonical_timezone(name: str) -> str:
     return cleaned
 
 
+# Abbreviations people type for a zone. tzdata knows some of them (EST, MST, HST: a fixed
+# offset all year; CET, EET…: European rules) and most not at all; each means the place's
+# zone, with its daylight-saving changes, and the answer says which zone was used.
+ZONE_ABBREVIATIONS = {
+    **dict.fromkeys(("est", "edt", "et", "est5edt", "eastern"), "America/New_York"),
+    **dict.fromkeys(("cst", "cdt", "ct", "cst6cdt", "central"), "America/Chicago"),
+    **dict.fromkeys(("mst", "mdt", "mt", "mst7mdt", "mountain"), "America/Denver"),
+    **dict.fromkeys(("pst", "pdt", "pt", "pst8pdt", "pacific"), "America/Los_Angeles"),
+    **dict.fromkeys(("akst", "akdt"), "America/Anchorage"),
+    **dict.fromkeys(("hst",), "Pacific/Honolulu"),
+    **dict.fromkeys(("bst",), "Europe/London"),
+    **dict.fromkeys(("cet", "cest", "met"), "Europe/Berlin"),
+    **dict.fromkeys(("eet", "eest"), "Europe/Athens"),
+    **dict.fromkeys(("wet", "west"), "Europe/Lisbon"),
+    **dict.fromkeys(("ist",), "Asia/Kolkata"),
+    **dict.fromkeys(("jst",), "Asia/Tokyo"),
+    **dict.fromkeys(("kst",), "Asia/Seoul"),
+    **dict.fromkeys(("aest", "aedt"), "Australia/Sydney"),
+}
+
+
+def zone_for_abbreviation(name: str) -> str | None:
+    """The IANA zone an abbreviation such as "est" stands for, or None."""
+    return ZONE_ABBREVIATIONS.get(name.strip().casefold())
+
+
 def matching_timezones(query: str, limit: int = 25) -> list[str]:
-    """Zone names for autocomplete: prefix matches first, then substring matches, sorted."""
+    """Zone names for autocomplete: the zone an abbreviation stands for, then prefix
+    matches, then substring matches, sorted."""
     needle = query.strip().replace(" ", "_").casefold()
     names = sorted(_zone_names().values())
     prefix = [n for n in names if n.casefold().startswith(needle)]
     inner = [n for n in names if needle in n.casefold() and n not in prefix]
-    return (prefix + inner)[: max(0, limit)]
+    meant = zone_for_abbreviation(query)  # "est": America/New_York first, not fixed EST
+    first = [meant] if meant else []
+    return (first + [n for n in prefix + inner if n != meant])[: max(0, limit)]
 
 
 def _zone(name: str) -> ZoneInfo:

@@ -17,7 +17,7 @@ import asyncio
 import logging
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 
 from bot.features.digest.compose import DEFAULT_MAX_ITEMS, compose_digest
@@ -29,6 +29,7 @@ from bot.features.digest.schedule import (
     next_slot_after,
     parse_local_time,
     validate_schedule,
+    zone_for_abbreviation,
 )
 from bot.features.posts.views import item_view
 from bot.model import (
@@ -59,6 +60,8 @@ class ScheduledDigest:
     next_slot: datetime  # UTC
     created: bool = False  # False: an existing schedule was replaced
     digest_feeds: int = 0  # the channel's feeds collected for it (0: the digest would be empty)
+    # The abbreviation typed (e.g. "est") when the schedule uses the zone it stands for.
+    typed_zone: str | None = None
 
     def describe(self) -> str:
         """ "daily at 09:00 (Europe/Berlin)" / "every Monday at 09:00 (UTC)"."""
@@ -204,7 +207,8 @@ class DigestService:
         """Set (or replace) the channel's digest schedule. ValueError says what is wrong with
         the input. A replaced schedule continues from its last digest; a slot earlier than
         now is never sent because of the change."""
-        schedule = validate_schedule(cadence, local_time, timezone, weekday)
+        zone = zone_for_abbreviation(timezone)
+        schedule = validate_schedule(cadence, local_time, zone or timezone, weekday)
         row, created = await self._store.digests.upsert(
             guild_id=guild_id,
             channel_id=channel_id,
@@ -218,7 +222,8 @@ class DigestService:
         )
         views = await self._store.subscriptions.list_for_guild(guild_id, channel_id)
         collected = sum(1 for v in views if v.subscription.mode == "digest")
-        return _scheduled(row, self._now(), created, collected)
+        scheduled = _scheduled(row, self._now(), created, collected)
+        return replace(scheduled, typed_zone=timezone.strip() if zone else None)
 
     async def off(self, channel_id: int) -> bool:
         """Stop the channel's digest; False if it had none. Its digest-mode feeds keep

@@ -12,13 +12,14 @@ from datetime import UTC, datetime
 
 from bot.features.feeds.filters import describe_filter
 from bot.features.feeds.opml import ImportResult, import_report
+from bot.features.feeds.rhythm import Rhythm, rhythm_lines, sparkline
 from bot.features.feeds.service import AddedFeed
 from bot.features.feeds.subscription_filter import FilterChange
 from bot.features.feeds.subscriptions import FeedRemoval, FeedStatus, SubscribeResult
 from bot.features.posts.render import plural
 from bot.ingest.pipeline import PollOutcome
 from bot.model import Attachment, Embed, FeedFilter, FeedRow, Message, SubscriptionView
-from bot.safe import discord_timestamp, escape_markdown, shown, truncate
+from bot.safe import discord_timestamp, escape_markdown, safe_url, shown, truncate
 
 LIST_LIMIT = 3900
 FILTER_PREVIEW_SHOWN = 5  # titles listed per side (posted, held back) in /feed filter
@@ -34,6 +35,12 @@ def _when(ts: float | None, never: str = "never") -> str:
     if ts is None:
         return never
     return discord_timestamp(datetime.fromtimestamp(ts, tz=UTC), "R")
+
+
+def _url(url: str) -> str:
+    """A feed's URL as a link that shows no preview (shown as text when it is no http(s) URL)."""
+    safe = safe_url(url)
+    return f"<{safe}>" if safe else shown(url)
 
 
 def _role(role_id: int | None) -> str:
@@ -123,18 +130,23 @@ def render_list(
     labels: Mapping[int, str] | None = None,
     *,
     how_to_add: str = "`/feed add url:…`",
+    rhythms: Mapping[int, Rhythm] | None = None,
 ) -> Message:
-    """The guild's (or the console's) feeds; `how_to_add` is the command that adds one where
-    the answer is read."""
+    """The guild's (or the console's) feeds, each with its URL and, from `rhythms` (by feed
+    id), its last weeks as a compact sparkline; `how_to_add` is the command that adds one
+    where the answer is read."""
     if not views:
         return Message(content=f"No feeds yet. Add one with {how_to_add}.")
     lines: list[str] = []
     size = 0
     for index, view in enumerate(views):
         sub = view.subscription
+        rhythm = (rhythms or {}).get(sub.feed_id)
         line = (
-            f"• `{sub.feed_id}` {shown(view.display_title)} → {_label(labels, sub.channel_id)} · "
-            f"{sub.mode} · last new item {_when(view.last_new_item_at)} · {health(view)}"
+            f"• `{sub.feed_id}` {shown(view.display_title)} {_url(view.feed_url)} → "
+            f"{_label(labels, sub.channel_id)} · {sub.mode} · "
+            + (f"`{sparkline(rhythm, compact=True)}` · " if rhythm else "")
+            + f"new items last found {_when(view.last_new_item_at)} · {health(view)}"
         )
         if sub.filter is not None:
             line += f" · filter: {filter_words(sub.filter)}"
@@ -151,9 +163,9 @@ def render_status(status: FeedStatus, labels: Mapping[int, str] | None = None) -
         return Message(content="This server does not follow that feed.")
     view = status.views[0]
     lines = [
-        f"{shown(view.display_title)} <{view.feed_url}>",
+        f"{shown(view.display_title)} {_url(view.feed_url)}",
         f"Last poll: {_when(view.last_polled_at)}",
-        f"Last new item: {_when(view.last_new_item_at)}",
+        f"New items last found: {_when(view.last_new_item_at)}",
         f"Consecutive errors: {view.consecutive_errors}",
         f"Last error: {shown(view.last_error or 'none')}",
         f"Next poll: {_when(max(view.next_poll_at, status.now))}",
@@ -166,6 +178,8 @@ def render_status(status: FeedStatus, labels: Mapping[int, str] | None = None) -
         for v in status.views
         if v.subscription.filter is not None
     ]
+    if status.rhythm is not None:
+        lines += rhythm_lines(status.rhythm)
     return Message(content="\n".join(lines))
 
 

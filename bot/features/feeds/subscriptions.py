@@ -17,6 +17,7 @@ from bot.features.digest.service import (
 from bot.features.feeds.filters import FilterError, check_filters, compile_filter
 from bot.features.feeds.mention import MentionRule, set_mention
 from bot.features.feeds.opml import ImportResult, OpmlFeed, export_opml, import_opml, parse_opml
+from bot.features.feeds.rhythm import Rhythm, feed_rhythms
 from bot.features.feeds.service import FeedService
 from bot.features.feeds.subscription_filter import FilterChange, change_filter
 from bot.features.feeds.testpost import QueuedTestPost, queue_test_post
@@ -80,6 +81,7 @@ class FeedStatus:
 
     views: list[SubscriptionView]
     now: float
+    rhythm: Rhythm | None = None  # the feed's last weeks (None: the guild does not follow it)
 
 
 @dataclass(frozen=True, slots=True)
@@ -186,9 +188,14 @@ class SubscriptionService:
     async def status(self, guild_id: int, feed: str) -> FeedStatus:
         found = await self._search.resolve_feed(guild_id, feed)
         views = await self.for_guild(guild_id)
-        return FeedStatus(
-            [v for v in views if v.subscription.feed_id == found.feed_id], self._clock()
-        )
+        now = self._clock()
+        views = [v for v in views if v.subscription.feed_id == found.feed_id]
+        rhythms = await feed_rhythms(self._store, views, now)
+        return FeedStatus(views, now, rhythms.get(found.feed_id))
+
+    async def rhythms(self, views: list[SubscriptionView]) -> dict[int, Rhythm]:
+        """The rhythm of each feed of `views` (for /feed list), by feed id."""
+        return await feed_rhythms(self._store, views, self._clock())
 
     async def set_filter(
         self,

@@ -7,7 +7,8 @@ images.
 
 from __future__ import annotations
 
-from dataclasses import replace
+from dataclasses import dataclass, replace
+from typing import Protocol
 
 from bot.model import (
     EMBED_AUTHOR_LIMIT,
@@ -21,13 +22,21 @@ from bot.model import (
     ItemView,
     Message,
 )
-from bot.safe import discord_timestamp, fit_text, link_target, one_line, safe_url
+from bot.safe import (
+    discord_timestamp,
+    fit_text,
+    link_target,
+    one_line,
+    safe_url,
+)
 
 UNTITLED = "(untitled)"
 # A compact embed stays under this many counted characters, so ten fit in one message.
 COMPACT_MAX_CHARS = EMBED_TOTAL_LIMIT // EMBEDS_PER_MESSAGE
 COMPACT_TITLE_LIMIT = 200
 COMPACT_SUMMARY_LIMIT = 200
+# An author shown in a line of details (lists, results, digests) is cut to this.
+AUTHOR_LINE_LIMIT = 60
 
 
 def plural(n: int, noun: str, nouns: str | None = None) -> str:
@@ -57,7 +66,50 @@ def item_title(item: ItemView) -> str:
     return one_line(item.title) or UNTITLED
 
 
-def _media_kind(item: ItemView) -> str | None:
+def _image_url(item: ItemView) -> str | None:
+    image = safe_url(item.image_url)
+    if image is None and (item.enclosure_type or "").lower().startswith("image/"):
+        image = safe_url(item.enclosure_url)
+    return image
+
+
+class MediaItem(Protocol):
+    """What `item_details` reads: an ItemView, or a search hit."""
+
+    @property
+    def author(self) -> str | None: ...
+    @property
+    def enclosure_url(self) -> str | None: ...
+    @property
+    def enclosure_type(self) -> str | None: ...
+    @property
+    def duration_s(self) -> int | None: ...
+
+
+@dataclass(frozen=True, slots=True)
+class ItemDetails:
+    """An item's by-line and podcast details, rendered once for every view that shows an
+    item: the card shows `fields` and the by-line in its footer; lists, search results and
+    digests show `line`."""
+
+    author: str  # feed text on one line, not yet made safe; '' when the item names nobody
+    fields: tuple[EmbedField, ...]  # Duration, then Listen/Watch with a markdown link
+
+    @property
+    def by(self) -> str | None:
+        """ "by Jane Doe" for a footer (which renders no markdown: neutralized, not escaped)."""
+        if not self.author:
+            return None
+        return fit_text("by " + self.author, EMBED_AUTHOR_LIMIT, markdown=False)
+
+    def line(self, *, author_limit: int = AUTHOR_LINE_LIMIT) -> str:
+        """`by Jane Doe · Duration: 1:02:05 · Listen: [Audio (mp3)](url)`; '' when none."""
+        parts = ["by " + fit_text(self.author, author_limit)] if self.author else []
+        parts += [f"{f.name}: {f.value}" for f in self.fields]
+        return " · ".join(parts)
+
+
+def _media_kind(item: MediaItem) -> str | None:
     """ "audio", "video" or None for an item's enclosure (no type + a duration means audio)."""
     kind = (item.enclosure_type or "").split("/", 1)[0].strip().lower()
     if kind in ("audio", "video"):
@@ -67,18 +119,13 @@ def _media_kind(item: ItemView) -> str | None:
     return None
 
 
-def _image_url(item: ItemView) -> str | None:
-    image = safe_url(item.image_url)
-    if image is None and (item.enclosure_type or "").lower().startswith("image/"):
-        image = safe_url(item.enclosure_url)
-    return image
-
-
-def _media_fields(item: ItemView) -> tuple[EmbedField, ...]:
-    """Duration, and `[Audio (mp3)](url)` for the enclosure when it has a safe URL that fits."""
+def item_details(item: MediaItem, *, link_limit: int = EMBED_FIELD_VALUE_LIMIT) -> ItemDetails:
+    """By-line, duration, and `[Audio (mp3)](url)` for the enclosure when it has a safe URL
+    whose link fits `link_limit`."""
+    author = one_line(item.author or "")
     kind = _media_kind(item)
     if kind is None:
-        return ()
+        return ItemDetails(author, ())
     fields = []
     if item.duration_s:
         fields.append(EmbedField("Duration", format_duration(item.duration_s)))
@@ -87,25 +134,25 @@ def _media_fields(item: ItemView) -> tuple[EmbedField, ...]:
     subtype = subtype.removeprefix("x-").replace("mpeg", "mp3")
     label = kind.capitalize() + (f" ({subtype})" if subtype.isalnum() else "")
     link = f"[{label}]({link_target(url)})" if url else ""
-    if link and len(link) <= EMBED_FIELD_VALUE_LIMIT:
+    if link and len(link) <= min(link_limit, EMBED_FIELD_VALUE_LIMIT):
         fields.append(EmbedField("Listen" if kind == "audio" else "Watch", link))
-    return tuple(fields)
+    return ItemDetails(author, tuple(fields))
 
 
 def render_card(item: ItemView) -> Embed:
     """The full card for one item: linked title, summary, feed, author, image, timestamp,
     and for podcasts the duration and a link to the audio."""
-    author = one_line(item.author or "")
+    details = item_details(item)
     card = Embed(
         title=fit_text(item_title(item), EMBED_TITLE_LIMIT),
         url=safe_url(item.url),
         # Author name and footer never render markdown: neutralized, not escaped.
         author=fit_text(feed_name(item), EMBED_AUTHOR_LIMIT, markdown=False),
         author_url=safe_url(item.site_url) or safe_url(item.feed_url),
-        footer=fit_text("by " + author, EMBED_AUTHOR_LIMIT, markdown=False) if author else None,
+        footer=details.by,
         image_url=_image_url(item),
         timestamp=item.published,
-        fields=_media_fields(item),
+        fields=details.fields,
     )
     summary = item.summary.strip()
     if not summary:
@@ -121,14 +168,20 @@ def render_post(item: ItemView, *, mention_role_id: int | None = None) -> Messag
 
 
 def render_compact(item: ItemView) -> Embed:
-    """A small card for lists (/latest, /search): linked title, feed, relative time and a
-    one-line summary. At most `COMPACT_MAX_CHARS` counted characters, so ten fit a message."""
+    """A small card for lists (/latest): linked title, feed, relative time, the item's details
+    (author, podcast duration and link) and a one-line summary. At most `COMPACT_MAX_CHARS`
+    counted characters, so ten fit a message (a long audio link is left out first, then the
+    summary shortened)."""
     title = fit_text(item_title(item), COMPACT_TITLE_LIMIT)
     header = f"{fit_text(feed_name(item), 100)} · {discord_timestamp(item.published, 'R')}"
-    room = COMPACT_MAX_CHARS - len(title) - len(header) - 1
+    details = item_details(item).line()
+    if len(title) + len(header) + len(details) + 1 > COMPACT_MAX_CHARS:
+        details = item_details(item, link_limit=0).line()
+    head = f"{header}\n{details}" if details else header
+    room = COMPACT_MAX_CHARS - len(title) - len(head) - 1
     summary = fit_text(one_line(item.summary), min(COMPACT_SUMMARY_LIMIT, room))
     return Embed(
         title=title,
         url=safe_url(item.url),
-        description=f"{header}\n{summary}" if summary else header,
+        description=f"{head}\n{summary}" if summary else head,
     )

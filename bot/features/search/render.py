@@ -10,7 +10,7 @@ from __future__ import annotations
 import re
 from datetime import UTC, datetime
 
-from bot.features.posts.render import plural, render_card, render_compact
+from bot.features.posts.render import item_details, plural, render_card, render_compact
 from bot.features.posts.views import item_view
 from bot.features.search.service import SearchInputError, SearchResults, empty_answer
 from bot.model import EMBED_DESCRIPTION_LIMIT, Embed, ItemRow, Message, SearchHit
@@ -92,15 +92,19 @@ def cut_snippet(snippet: str, limit: int) -> str:
 
 
 def _hit_block(number: int, hit: SearchHit, budget: int) -> str:
-    """One result: linked title, feed · time · author, snippet; within `budget` characters
-    (a long link is dropped first, then the snippet shortened)."""
+    """One result: linked title, feed · time · the item's details (author, podcast duration
+    and link), snippet; within `budget` characters (long links are dropped first, then the
+    snippet shortened)."""
     title = fit_text(one_line(hit.title) or "(untitled)", HIT_TITLE_LIMIT)
     when = discord_timestamp(datetime.fromtimestamp(hit.published_at, tz=UTC), "R")
     meta = [fit_text(one_line(hit.feed_title) or "feed", HIT_FEED_LIMIT), when]
-    if hit.author and one_line(hit.author):
-        meta.append("by " + fit_text(one_line(hit.author), HIT_AUTHOR_LIMIT))
-    meta_line = " · ".join(meta)
     heading = f"**{number}. {title}**"
+    meta_line = ""
+    for link_limit in (HIT_LINK_LIMIT, 0):  # the audio link is left out when it does not fit
+        details = item_details(hit, link_limit=link_limit).line(author_limit=HIT_AUTHOR_LIMIT)
+        meta_line = " · ".join(meta + ([details] if details else []))
+        if len(heading) + len(meta_line) + 2 + MIN_SNIPPET <= budget:
+            break
     url = safe_url(hit.url)
     if url is not None:
         linked = f"**{number}. [{title}]({link_target(url)})**"
