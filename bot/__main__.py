@@ -16,6 +16,7 @@ from pathlib import Path
 
 from bot import __version__
 from bot.config import ConfigError, Settings, load_settings
+from bot.console.registry import query_text
 from bot.console.repl import run_console
 from bot.delivery.terminal import to_text
 from bot.features.feeds import opml, render
@@ -29,6 +30,8 @@ from bot.features.feeds.service import (
 )
 from bot.features.posts.render import render_post
 from bot.features.posts.views import preview_view
+from bot.features.why.render import render_why
+from bot.features.why.service import WhyService
 from bot.ingest.errors import FeedError
 from bot.ingest.fetch import FeedFetcher
 from bot.ingest.pipeline import FeedPipeline, summary_input
@@ -212,6 +215,21 @@ async def cmd_sync_commands(settings: Settings, args: argparse.Namespace) -> int
     return await sync_commands(await Runtime.open(settings), settings.discord_token, args.guild)
 
 
+async def cmd_why(settings: Settings, args: argparse.Namespace) -> int:
+    """What happened to an item in every channel of every server (the operator sees all)."""
+    store = await Store.open(settings.db_path)
+    try:
+        answer = await WhyService(store).why(None, query_text(args.item))
+    finally:
+        await store.close()
+    labels = {
+        line.channel_id: f"channel {line.channel_id} (server {line.guild_id})"
+        for line in answer.channels
+    }
+    _show(render_why(answer, labels=labels, audience="of any server"))
+    return EXIT_OK if answer.item is not None else EXIT_ERROR
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The commands; each leaf's `run` default is the coroutine that carries it out."""
     parser = argparse.ArgumentParser(
@@ -247,6 +265,10 @@ def build_parser() -> argparse.ArgumentParser:
     sync = commands.add_parser("sync-commands", help="push the slash commands to Discord now")
     sync.set_defaults(run=cmd_sync_commands)
     sync.add_argument("--guild", type=int, help="sync to one server only (instant, for testing)")
+
+    why = commands.add_parser("why", help="what happened to an item in each channel, and why")
+    why.set_defaults(run=cmd_why)
+    why.add_argument("item", nargs="+", help="the item's link, or words from it")
 
     poll = commands.add_parser("poll", help="poll feeds and report what is new")
     poll.set_defaults(run=cmd_poll_once)
