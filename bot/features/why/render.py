@@ -93,9 +93,11 @@ def render_why(
     *,
     labels: Mapping[int, str] | None = None,
     audience: str = "you can see",
+    scope: str = "this server",
 ) -> Message:
     """The answer; `answer.channels` are the channels to show (the front end already dropped
-    those the member cannot see); `audience` words the empty case ("you can see")."""
+    those the member cannot see). `audience` and `scope` word the empty cases: "No channel
+    you can see follows this feed", "No feed of this server has it"."""
     item = answer.item
     if item is None:
         asked = truncate(shown(answer.asked), ASKED_LIMIT)
@@ -104,7 +106,7 @@ def render_why(
             lines.append("The bot follows this site's feed(s); the item may not be out yet:")
             lines.extend(_feed_line(feed) for feed in answer.feeds)
         else:
-            lines.append("No feed of this server has it.")
+            lines.append(f"No feed of {scope} has it.")
         return Message(embeds=(Embed(title="Not in the archive", description="\n".join(lines)),))
     title = truncate(shown(item.title or "(untitled)"), TITLE_LIMIT)
     feed = truncate(shown(item.feed_title or item.feed_url), TITLE_LIMIT)

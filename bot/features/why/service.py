@@ -148,6 +148,8 @@ class WhyService:
             return None
         if feed_ids is None:
             feed_ids = [feed.id for feed in await self._store.feeds.all()]
+        if not feed_ids:
+            return None
         page = await search_items(self._store.db, query, feed_ids=feed_ids, limit=1)
         if not page.hits:
             return None
@@ -193,12 +195,13 @@ class WhyService:
             return _with(line, "backfill", sub.created_at)
         if sub.filter is not None:
             text = await self._store.why.text(item.id)
-            if text is None:  # pruned meanwhile: the title and summary still say something
+            if text is None:  # gone between the two reads: judge title and summary
                 text = ItemText(item.id, item.url, item.title, item.summary, "")
             rule = check_filters([sub.filter], text)[0]
             if rule is not None:
                 return _with(line, "filtered", None, rule)
-        if sub.mode == "digest":
+        # A digest collects only what arrived after its feed entered digest mode.
+        if sub.mode == "digest" and item.first_seen_at > (record.digest_since or sub.created_at):
             return _with(line, "digest", await self._next_digest(sub.channel_id))
         return line
 
