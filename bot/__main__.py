@@ -16,6 +16,7 @@ from pathlib import Path
 
 from bot import __version__
 from bot.config import ConfigError, Settings, load_settings
+from bot.console.registry import query_text
 from bot.console.repl import run_console
 from bot.delivery.terminal import to_text
 from bot.features.feeds import opml, render
@@ -30,6 +31,8 @@ from bot.features.feeds.service import (
 )
 from bot.features.posts.render import render_post
 from bot.features.posts.views import preview_view
+from bot.features.why.render import render_why
+from bot.features.why.service import WhyService
 from bot.ingest.errors import BlockedAddressError, FeedError, FetchError, UnsupportedSchemeError
 from bot.ingest.fetch import FeedFetcher
 from bot.ingest.pipeline import FeedPipeline, summary_input
@@ -47,7 +50,9 @@ from bot.text.llm import LLMSummarizer
 EXIT_OK = 0
 EXIT_ERROR = 1  # a crash: a bug, logged with its traceback
 EXIT_USAGE = 64  # EX_USAGE: the URL given is not one the bot can fetch
-EXIT_DATA = 65  # EX_DATAERR: the URL or file holds no usable feed (or OPML)
+EXIT_DATA = (
+    65  # EX_DATAERR: no usable feed (or OPML) at the URL or in the file; `why`: no such item
+)
 EXIT_NO_INPUT = 66  # EX_NOINPUT: the file given does not exist or cannot be read
 EXIT_UNAVAILABLE = 69  # EX_UNAVAILABLE: the feed's server could not be reached or refused
 EXIT_FEEDS_FAILED = 75  # EX_TEMPFAIL: some feeds failed this time; the next poll retries them
@@ -250,6 +255,21 @@ async def cmd_sync_commands(settings: Settings, args: argparse.Namespace) -> int
     return await sync_commands(await Runtime.open(settings), settings.discord_token, args.guild)
 
 
+async def cmd_why(settings: Settings, args: argparse.Namespace) -> int:
+    """What happened to an item in every channel of every server (the operator sees all)."""
+    store = await Store.open(settings.db_path)
+    try:
+        answer = await WhyService(store).why(None, query_text(args.item))
+    finally:
+        await store.close()
+    labels = {
+        line.channel_id: f"channel {line.channel_id} (server {line.guild_id})"
+        for line in answer.channels
+    }
+    _show(render_why(answer, labels=labels, audience="of any server", scope="any server"))
+    return EXIT_OK if answer.item is not None else EXIT_DATA
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The commands; each leaf's `run` default is the coroutine that carries it out."""
     parser = argparse.ArgumentParser(
@@ -285,6 +305,10 @@ def build_parser() -> argparse.ArgumentParser:
     sync = commands.add_parser("sync-commands", help="push the slash commands to Discord now")
     sync.set_defaults(run=cmd_sync_commands)
     sync.add_argument("--guild", type=int, help="sync to one server only (instant, for testing)")
+
+    why = commands.add_parser("why", help="what happened to an item in each channel, and why")
+    why.set_defaults(run=cmd_why)
+    why.add_argument("item", nargs="+", help="the item's link, or words from it")
 
     poll = commands.add_parser("poll", help="poll feeds and report what is new")
     poll.set_defaults(run=cmd_poll_once)

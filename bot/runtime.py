@@ -27,6 +27,7 @@ from bot.features.feeds.service import FeedService
 from bot.features.feeds.subscriptions import SubscriptionService
 from bot.features.follow.service import FollowService
 from bot.features.search.service import SearchService
+from bot.features.why.service import WhyService
 from bot.ingest.fetch import FeedFetcher
 from bot.ingest.pipeline import FeedPipeline, PollOutcome
 from bot.ingest.poller import FeedPoller
@@ -86,6 +87,7 @@ class Runtime:
             store, clock=clock, wake_outbox=self._wake_outbox, filter_gate=check_filters
         )
         self.search = SearchService(store, clock=clock, on_latency=self.metrics.search_latency)
+        self.why = WhyService(store, clock=clock)
         self.subscriptions = SubscriptionService(
             store,
             self.feeds,

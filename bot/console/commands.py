@@ -37,6 +37,7 @@ from bot.features.feeds.testpost import render_test_post
 from bot.features.follow import render as follow_render
 from bot.features.search.render import render_latest, render_search
 from bot.features.search.service import LATEST_DEFAULT, LATEST_MAX
+from bot.features.why.render import render_why
 
 LABELS = {CONSOLE_CHANNEL_ID: CONSOLE_CHANNEL_LABEL}
 MODES = ("instant", "digest")
@@ -200,6 +201,12 @@ async def latest(ctx: ConsoleContext, args: argparse.Namespace) -> str:
         raise UsageError(f"--count must be between 1 and {LATEST_MAX}")
     rows = await ctx.runtime.search.latest(CONSOLE_GUILD_ID, feed=args.feed, count=args.count)
     return to_text(render_latest(rows))
+
+
+@command("why", "what happened to an item, and why", Arg("item", nargs="+", metavar="URL"))
+async def why(ctx: ConsoleContext, args: argparse.Namespace) -> str:
+    answer = await ctx.runtime.why.why(CONSOLE_GUILD_ID, query_text(args.item))
+    return to_text(render_why(answer, labels=LABELS))
 
 
 @command("follow", "print new items that match these words", WORDS, Arg("--feed", metavar="X"))

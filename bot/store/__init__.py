@@ -19,6 +19,7 @@ from bot.store.state import BotStateStore
 from bot.store.subscriptions import SubscriptionStore
 from bot.store.summaries import SummaryCache
 from bot.store.topics import TopicStore
+from bot.store.why import WhyStore
 
 __all__ = ["ForeignDatabaseError", "SchemaTooNewError", "Store", "StoreError", "storage_problem"]
 
@@ -36,6 +37,7 @@ class Store:
         self.summaries = SummaryCache(db)
         self.digests = DigestStore(db)
         self.topics = TopicStore(db)
+        self.why = WhyStore(db)
 
     @classmethod
     async def open(cls, path: Path | str) -> Store:

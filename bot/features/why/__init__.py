@@ -1,0 +1,1 @@
+"""`/why`: what happened to one item in each channel that follows its feed."""
