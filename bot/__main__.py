@@ -17,6 +17,7 @@ from pathlib import Path
 from bot import __version__
 from bot.config import ConfigError, Settings, load_settings
 from bot.console.repl import run_console
+from bot.console.terminal import ConsoleTerminal, stdin_kind
 from bot.delivery.terminal import to_text
 from bot.features.feeds import opml, render
 from bot.features.feeds.service import (
@@ -185,6 +186,16 @@ async def cmd_opml_import(settings: Settings, args: argparse.Namespace) -> int:
 
 
 async def cmd_run(settings: Settings, args: argparse.Namespace) -> int:
+    kind = stdin_kind()
+    if not settings.discord_token and kind == "none":
+        # A container started with an empty DISCORD_TOKEN: console mode has no one to talk to.
+        print(
+            "digestbot: configuration error: DISCORD_TOKEN is not set and there is no terminal "
+            "for console mode: set DISCORD_TOKEN to run on Discord, run in a terminal "
+            "(docker run -it), or pipe commands in (digestbot run < commands.txt)",
+            file=sys.stderr,
+        )
+        return EXIT_CONFIG
     runtime = await Runtime.open(settings)
     if settings.discord_token:
         from bot.app import run_discord
@@ -194,7 +205,7 @@ async def cmd_run(settings: Settings, args: argparse.Namespace) -> int:
     for signum in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(signum, runtime.stop.set)
     try:
-        await run_console(runtime)
+        await run_console(runtime, ConsoleTerminal(kind))
     finally:
         for signum in (signal.SIGTERM, signal.SIGINT):
             loop.remove_signal_handler(signum)

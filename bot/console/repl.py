@@ -1,4 +1,4 @@
-"""The console prompt: read a line, run the command, print the answer; deliveries print too."""
+"""The console loop: read a line, run the command, print the answer; deliveries print too."""
 
 from __future__ import annotations
 
@@ -6,19 +6,17 @@ import asyncio
 import contextlib
 import logging
 import sys
-from collections.abc import Callable
-from typing import Protocol
+from pathlib import Path
 
 import bot.console.commands  # noqa: F401  (registers the commands)
 from bot.console.registry import ConsoleContext, UsageError, help_text, resolve, split_line
+from bot.console.terminal import ConsoleTerminal, TerminalWarnings
 from bot.delivery.senders import ConsoleSender
 from bot.ingest.errors import FeedError
+from bot.ops.logs import configure_logging
 from bot.runtime import Runtime
-from bot.safe import strip_control
 
 log = logging.getLogger(__name__)
-
-PROMPT = "digestbot> "
 
 
 async def run_command(ctx: ConsoleContext, line: str) -> str | None:
@@ -42,59 +40,46 @@ async def run_command(ctx: ConsoleContext, line: str) -> str | None:
         return f"Sorry: {exc}"
 
 
-class _LineSource(Protocol):
-    async def readline(self) -> bytes: ...
+def console_log_file(runtime: Runtime) -> Path:
+    """Where an interactive console's log goes: beside the SQLite database, else here."""
+    db = str(runtime.settings.db_path)
+    if "://" in db:
+        return Path("digestbot.log")
+    return Path(db).with_suffix(".log")
 
 
-class _FileLines:
-    """stdin redirected from a regular file (`digestbot run < commands.txt`): the event loop
-    cannot watch a file, but reading one never waits on anyone, so a thread reads it."""
+async def run_console(runtime: Runtime, terminal: ConsoleTerminal) -> None:
+    """Run the bot on this terminal until `quit`, the end of the input, or a signal.
 
-    async def readline(self) -> bytes:
-        return await asyncio.to_thread(sys.stdin.buffer.readline)
-
-
-async def _stdin_lines() -> _LineSource | None:
-    loop = asyncio.get_running_loop()
-    reader = asyncio.StreamReader()
-    try:
-        await loop.connect_read_pipe(lambda: asyncio.StreamReaderProtocol(reader), sys.stdin)
-    except ValueError:
-        return _FileLines()  # a regular file
-    except OSError:
-        return None  # stdin is closed: no prompt, the bot just runs
-    return reader
-
-
-async def run_console(runtime: Runtime, *, write: Callable[[str], None] | None = None) -> None:
-    """Run the bot in the terminal until `quit`, end of input on a terminal, or a signal."""
-    # Whatever reaches the terminal (answers, deliveries) carries no escape sequences.
-    out = write or (lambda text: print(strip_control(text), flush=True))
+    On a terminal whose stderr is the same screen, the log goes to a file (warnings still
+    show, one line each) so that it never lands between the lines of the conversation; piped
+    input keeps the log on stderr."""
+    out = terminal.write
     runtime.attach_sender(ConsoleSender(out))
+    warnings: logging.Handler | None = None
+    if terminal.kind == "terminal" and sys.stderr is not None and sys.stderr.isatty():
+        log_file = console_log_file(runtime)
+        configure_logging(runtime.settings, file=log_file)
+        warnings = TerminalWarnings(out)
+        logging.getLogger().addHandler(warnings)
+        out(f"The log goes to {log_file}.")
     await runtime.start()
     ctx = ConsoleContext(runtime, out)
-    interactive = sys.stdin.isatty()
-    out("digestbot console mode (no DISCORD_TOKEN set): this terminal is the channel.")
-    out("Type `help` for commands, `quit` to stop. Try: feed add https://www.interconnects.ai")
-    reader = await _stdin_lines()
+    if terminal.kind == "terminal":
+        out("digestbot console mode (no DISCORD_TOKEN set): this terminal is the channel.")
+        out("Type `help` for commands, `quit` to stop. Try: feed add https://www.interconnects.ai")
     stop_wait = asyncio.ensure_future(runtime.stop.wait())
     try:
-        while reader is not None and not runtime.stop.is_set():
-            if interactive:
-                sys.stdout.write(PROMPT)
-                sys.stdout.flush()
-            read = asyncio.ensure_future(reader.readline())
+        while not runtime.stop.is_set():
+            read = asyncio.ensure_future(terminal.readline())
             await asyncio.wait([read, stop_wait], return_when=asyncio.FIRST_COMPLETED)
             if not read.done():
                 read.cancel()
                 break
-            raw = read.result()
-            if not raw:  # end of input
-                if interactive:
-                    break
-                reader = None
+            line = read.result()
+            if line is None:  # end of the input: Ctrl-D, or the end of a pipe or file
                 break
-            line = raw.decode("utf-8", "replace").strip()
+            line = line.strip()
             if line.lower() in ("quit", "exit"):
                 break
             try:
@@ -104,9 +89,10 @@ async def run_console(runtime: Runtime, *, write: Callable[[str], None] | None =
                 answer = "Sorry, that command failed; the log has the details."
             if answer:
                 out(answer)
-        if reader is None and not runtime.stop.is_set():
-            await stop_wait  # no input to read: keep polling and printing until a signal
     finally:
         stop_wait.cancel()
         with contextlib.suppress(asyncio.CancelledError):
             await stop_wait
+        terminal.restore()
+        if warnings is not None:
+            logging.getLogger().removeHandler(warnings)
