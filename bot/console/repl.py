@@ -8,8 +8,17 @@ import logging
 import sys
 from pathlib import Path
 
-import bot.console.commands  # noqa: F401  (registers the commands)
-from bot.console.registry import ConsoleContext, UsageError, help_text, resolve, split_line
+# Importing a commands module registers its commands.
+import bot.console.commands
+import bot.console.opml_commands  # noqa: F401
+from bot.console.registry import (
+    ConsoleContext,
+    UsageError,
+    help_text,
+    resolve,
+    split_line,
+    unknown_command,
+)
 from bot.console.terminal import ConsoleTerminal, TerminalWarnings
 from bot.delivery.senders import ConsoleSender
 from bot.ingest.errors import FeedError
@@ -28,7 +37,7 @@ async def run_command(ctx: ConsoleContext, line: str) -> str | None:
         return help_text()
     found = resolve(words)
     if found is None:
-        return f"Unknown command {words[0]!r}. Type `help` for the list."
+        return unknown_command(words)
     command, args = found
     try:
         return await command.handler(ctx, args)
