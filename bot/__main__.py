@@ -16,7 +16,7 @@ from pathlib import Path
 
 from bot import __version__
 from bot.config import ConfigError, Settings, load_settings
-from bot.console.repl import run_console
+from bot.console.repl import move_log_off_screen, run_console
 from bot.console.terminal import ConsoleTerminal, stdin_kind
 from bot.delivery.terminal import to_text
 from bot.features.feeds import opml, render
@@ -198,16 +198,18 @@ async def cmd_run(settings: Settings, args: argparse.Namespace) -> int:
             file=sys.stderr,
         )
         return EXIT_CONFIG
-    runtime = await Runtime.open(settings)
     if settings.discord_token:
         from bot.app import run_discord
 
-        return await run_discord(runtime, settings.discord_token)
+        return await run_discord(await Runtime.open(settings), settings.discord_token)
+    terminal = ConsoleTerminal(kind)
+    log_file = move_log_off_screen(settings, terminal)  # before opening logs anything
+    runtime = await Runtime.open(settings)
     loop = asyncio.get_running_loop()
     for signum in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(signum, runtime.stop.set)
     try:
-        await run_console(runtime, ConsoleTerminal(kind))
+        await run_console(runtime, terminal, log_file=log_file)
     finally:
         for signum in (signal.SIGTERM, signal.SIGINT):
             loop.remove_signal_handler(signum)

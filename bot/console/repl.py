@@ -11,6 +11,7 @@ from pathlib import Path
 # Importing a commands module registers its commands.
 import bot.console.commands
 import bot.console.opml_commands  # noqa: F401
+from bot.config import Settings
 from bot.console.registry import (
     ConsoleContext,
     UsageError,
@@ -49,26 +50,27 @@ async def run_command(ctx: ConsoleContext, line: str) -> str | None:
         return f"Sorry: {exc}"
 
 
-def console_log_file(runtime: Runtime) -> Path:
-    """Where an interactive console's log goes: beside the SQLite database, else here."""
-    db = str(runtime.settings.db_path)
-    if "://" in db:
-        return Path("digestbot.log")
-    return Path(db).with_suffix(".log")
+def move_log_off_screen(settings: Settings, terminal: ConsoleTerminal) -> Path | None:
+    """On a terminal whose stderr is the same screen, send the log to a file (beside the
+    SQLite database, else here) so it never lands between the lines of the conversation;
+    returns that file. Piped input keeps the log on stderr (None)."""
+    if terminal.kind != "terminal" or sys.stderr is None or not sys.stderr.isatty():
+        return None
+    db = str(settings.db_path)
+    log_file = Path("digestbot.log") if "://" in db else Path(db).with_suffix(".log")
+    configure_logging(settings, file=log_file)
+    return log_file
 
 
-async def run_console(runtime: Runtime, terminal: ConsoleTerminal) -> None:
-    """Run the bot on this terminal until `quit`, the end of the input, or a signal.
-
-    On a terminal whose stderr is the same screen, the log goes to a file (warnings still
-    show, one line each) so that it never lands between the lines of the conversation; piped
-    input keeps the log on stderr."""
+async def run_console(
+    runtime: Runtime, terminal: ConsoleTerminal, *, log_file: Path | None = None
+) -> None:
+    """Run the bot on this terminal until `quit`, the end of the input, or a signal. With the
+    log in `log_file`, warnings and errors still show, one line each."""
     out = terminal.write
     runtime.attach_sender(ConsoleSender(out))
     warnings: logging.Handler | None = None
-    if terminal.kind == "terminal" and sys.stderr is not None and sys.stderr.isatty():
-        log_file = console_log_file(runtime)
-        configure_logging(runtime.settings, file=log_file)
+    if log_file is not None:
         warnings = TerminalWarnings(out)
         logging.getLogger().addHandler(warnings)
         out(f"The log goes to {log_file}.")

@@ -12,7 +12,7 @@ from typing import Any
 from tests.children import ChildProcesses
 
 REPO = Path(__file__).resolve().parents[2]
-DEADLINE_S = 60
+DEADLINE_S = 45
 
 
 def console_env(tmp_path: Path) -> dict[str, str]:

@@ -14,7 +14,7 @@ from tests.children import ChildProcesses
 from tests.feedserver import FeedServer, rss_feed
 
 REPO = Path(__file__).resolve().parents[2]
-DEADLINE_S = 60
+DEADLINE_S = 45
 
 
 def opml(*urls: str) -> str:

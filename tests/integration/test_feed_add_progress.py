@@ -15,7 +15,7 @@ from tests.children import ChildProcesses
 from tests.feedserver import FeedServer, Handler, rss_feed
 
 REPO = Path(__file__).resolve().parents[2]
-DEADLINE_S = 60
+DEADLINE_S = 45
 FEED = rss_feed(
     [{"title": "Slow news", "guid": "s1", "link": "https://s.example.com/1"}], title="Slow Letter"
 )
