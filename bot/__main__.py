@@ -120,8 +120,7 @@ async def _archive(settings: Settings) -> AsyncIterator[tuple[Store, FeedService
 
 async def cmd_feeds_add(settings: Settings, args: argparse.Namespace) -> int:
     async with _archive(settings) as (_, service, _):
-        # Progress on stderr, the result on stdout: a script reading stdout gets the result.
-        print(to_text(render.render_fetching(args.url)), file=sys.stderr, flush=True)
+        _show(render.render_fetching(args.url))  # at once: a slow feed takes up to the time cap
         _show(render.render_archived(await service.add(args.url)))
     return EXIT_OK
 

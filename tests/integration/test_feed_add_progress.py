@@ -105,8 +105,8 @@ async def test_cli_feeds_add_says_fetching_before_the_slow_feed_answers(
         stdout=asyncio.subprocess.PIPE,
         stderr=asyncio.subprocess.PIPE,
     )
-    assert process.stdout is not None and process.stderr is not None
-    progress = await read_until(process.stderr, "Fetching")
+    assert process.stdout is not None
+    progress = await read_until(process.stdout, "Fetching")
     assert feed_server.url("/slow") in progress
     assert process.returncode is None  # still waiting on the feed
     release.set()
