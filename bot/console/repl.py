@@ -53,12 +53,21 @@ async def run_command(ctx: ConsoleContext, line: str) -> str | None:
 def move_log_off_screen(settings: Settings, terminal: ConsoleTerminal) -> Path | None:
     """On a terminal whose stderr is the same screen, send the log to a file (beside the
     SQLite database, else here) so it never lands between the lines of the conversation;
-    returns that file. Piped input keeps the log on stderr (None)."""
+    returns that file. Piped input keeps the log on stderr (None); so does a file that cannot
+    be written, with only warnings and errors."""
     if terminal.kind != "terminal" or sys.stderr is None or not sys.stderr.isatty():
         return None
     db = str(settings.db_path)
     log_file = Path("digestbot.log") if "://" in db else Path(db).with_suffix(".log")
-    configure_logging(settings, file=log_file)
+    try:
+        configure_logging(settings, file=log_file)
+    except OSError as exc:
+        configure_logging(settings.model_copy(update={"log_level": "WARNING"}))
+        terminal.write(
+            f"The log cannot be written to {log_file} ({exc.strerror or exc}): only its "
+            "warnings and errors show here."
+        )
+        return None
     return log_file
 
 

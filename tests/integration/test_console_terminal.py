@@ -54,8 +54,12 @@ class Terminal:
 
 @pytest.fixture
 async def console(
-    child_processes: ChildProcesses, tmp_path: Path
+    child_processes: ChildProcesses, tmp_path: Path, request: pytest.FixtureRequest
 ) -> AsyncIterator[tuple[Terminal, asyncio.subprocess.Process]]:
+    """`digestbot run` on a pty; `request.param` "log-unwritable": its log file's name is
+    taken by a folder."""
+    if getattr(request, "param", None) == "log-unwritable":
+        (tmp_path / "tty.log").mkdir()
     master, child_end = pty.openpty()
     fcntl.ioctl(child_end, termios.TIOCSWINSZ, struct.pack("HHHH", 50, 200, 0, 0))
     env = {k: v for k, v in os.environ.items() if k != "DISCORD_TOKEN"}
@@ -135,6 +139,21 @@ async def test_a_post_arriving_while_typing_keeps_the_prompt_and_the_typed_text(
     assert "The log goes to" in terminal.screen
     log = (tmp_path / "tty.log").read_text(encoding="utf-8")
     assert " INFO " in log
+    terminal.type("quit\r")
+    await asyncio.wait_for(process.wait(), timeout=DEADLINE_S)
+    assert process.returncode == 0
+
+
+@pytest.mark.parametrize("console", ["log-unwritable"], indirect=True)
+async def test_a_log_file_that_cannot_be_written_keeps_only_warnings_on_the_screen(
+    console: tuple[Terminal, asyncio.subprocess.Process],
+) -> None:
+    terminal, process = console
+    await terminal.shows(PROMPT)
+    terminal.type("feed list\r")
+    await terminal.shows("No feeds yet")
+    assert "The log cannot be written to" in terminal.screen
+    assert " INFO " not in terminal.screen and "Traceback" not in terminal.screen
     terminal.type("quit\r")
     await asyncio.wait_for(process.wait(), timeout=DEADLINE_S)
     assert process.returncode == 0
