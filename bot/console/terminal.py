@@ -65,15 +65,19 @@ class ConsoleTerminal:
 
     def __init__(self, kind: StdinKind) -> None:
         self.kind = kind
+        # Redrawing the prompt needs readline's view of the line, and a screen to draw on.
         self._readline = _load_readline() if kind == "terminal" else None
+        self._redraw = self._readline is not None and sys.stdout is not None and sys.stdout.isatty()
         self._pending = b""  # bytes of a piped line read past its newline
         self._prompting = False  # a prompt (and what is typed after it) is on screen
         self._lock = threading.Lock()
         self._saved_tty: list[Any] | None = None  # termios attributes
         if kind == "terminal":
-            with contextlib.suppress(ImportError, OSError):
+            try:
                 import termios
-
+            except ImportError:
+                return
+            with contextlib.suppress(OSError, termios.error):
                 self._saved_tty = termios.tcgetattr(sys.stdin.fileno())
 
     def write(self, text: str) -> None:
@@ -81,7 +85,7 @@ class ConsoleTerminal:
         someone is typing, the text goes above the prompt and the prompt is drawn again."""
         text = strip_control(text)
         with self._lock:
-            if self._prompting and self._readline is not None:
+            if self._prompting and self._redraw and self._readline is not None:
                 typed = self._readline.get_line_buffer()
                 sys.stdout.write(f"\r\x1b[K{text}\n{PROMPT}{typed}")
             else:
@@ -106,6 +110,8 @@ class ConsoleTerminal:
             error: BaseException | None = None
             try:
                 line = self._read_line()
+            except OSError:  # the terminal hung up (EIO), or stdin went away: the end
+                line = None
             except Exception as exc:  # handed to the awaiting coroutine
                 error = exc
             with contextlib.suppress(RuntimeError):  # the loop closed while we read
@@ -150,7 +156,7 @@ class ConsoleTerminal:
             return
         import termios
 
-        with contextlib.suppress(OSError):
+        with contextlib.suppress(OSError, termios.error):  # a terminal that hung up
             termios.tcsetattr(sys.stdin.fileno(), termios.TCSADRAIN, self._saved_tty)
         if self._prompting:
             sys.stdout.write("\n")

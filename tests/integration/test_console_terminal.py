@@ -157,3 +157,15 @@ async def test_a_log_file_that_cannot_be_written_keeps_only_warnings_on_the_scre
     terminal.type("quit\r")
     await asyncio.wait_for(process.wait(), timeout=DEADLINE_S)
     assert process.returncode == 0
+
+
+async def test_a_terminal_that_hangs_up_ends_the_run_cleanly(
+    console: tuple[Terminal, asyncio.subprocess.Process],
+) -> None:
+    terminal, process = console
+    await terminal.shows(PROMPT)
+    asyncio.get_running_loop().remove_reader(terminal.master)
+    os.close(terminal.master)  # the window closed: the prompt's read fails (EIO)
+    terminal.master = os.open(os.devnull, os.O_RDONLY)  # for the fixture to close
+    await asyncio.wait_for(process.wait(), timeout=DEADLINE_S)
+    assert process.returncode == 0
