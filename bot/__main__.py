@@ -17,7 +17,8 @@ from pathlib import Path
 from bot import __version__
 from bot.config import ConfigError, Settings, load_settings
 from bot.console.registry import query_text
-from bot.console.repl import run_console
+from bot.console.repl import move_log_off_screen, run_console
+from bot.console.terminal import ConsoleTerminal, stdin_kind
 from bot.delivery.terminal import to_text
 from bot.features.feeds import opml, render
 from bot.features.feeds.filters import check_filters
@@ -163,6 +164,7 @@ async def _archive(settings: Settings) -> AsyncIterator[tuple[Store, FeedService
 
 async def cmd_feeds_add(settings: Settings, args: argparse.Namespace) -> int:
     async with _archive(settings) as (_, service, _):
+        _show(render.render_fetching(args.url))  # at once: a slow feed takes up to the time cap
         _show(render.render_archived(await service.add(args.url)))
     return EXIT_OK
 
@@ -229,16 +231,28 @@ async def cmd_opml_import(settings: Settings, args: argparse.Namespace) -> int:
 
 
 async def cmd_run(settings: Settings, args: argparse.Namespace) -> int:
-    runtime = await Runtime.open(settings)
+    kind = stdin_kind()
+    if not settings.discord_token and kind == "none":
+        # A container started with an empty DISCORD_TOKEN: console mode has no one to talk to.
+        print(
+            "digestbot: configuration error: DISCORD_TOKEN is not set and there is no terminal "
+            "for console mode: set DISCORD_TOKEN to run on Discord, run in a terminal "
+            "(docker run -it), or pipe commands in (digestbot run < commands.txt)",
+            file=sys.stderr,
+        )
+        return EXIT_CONFIG
     if settings.discord_token:
         from bot.app import run_discord
 
-        return await run_discord(runtime, settings.discord_token)
+        return await run_discord(await Runtime.open(settings), settings.discord_token)
+    terminal = ConsoleTerminal(kind)
+    log_file = move_log_off_screen(settings, terminal)  # before opening logs anything
+    runtime = await Runtime.open(settings)
     loop = asyncio.get_running_loop()
     for signum in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(signum, runtime.stop.set)
     try:
-        await run_console(runtime)
+        await run_console(runtime, terminal, log_file=log_file)
     finally:
         for signum in (signal.SIGTERM, signal.SIGINT):
             loop.remove_signal_handler(signum)

@@ -55,6 +55,7 @@ WORDS = Arg("words", nargs="*", metavar="WORDS")
 async def feed_add(ctx: ConsoleContext, args: argparse.Namespace) -> str:
     if not 0 <= args.backfill <= MAX_BACKFILL:
         raise UsageError(f"--backfill must be between 0 and {MAX_BACKFILL}")
+    ctx.write(to_text(feeds_render.render_fetching(args.url)))
     result = await ctx.runtime.subscriptions.subscribe(
         guild_id=CONSOLE_GUILD_ID,
         channel_id=CONSOLE_CHANNEL_ID,

@@ -128,6 +128,18 @@ def resolve(words: list[str]) -> tuple[ConsoleCommand, list[str]] | None:
     return None
 
 
+def unknown_command(words: list[str]) -> str:
+    """What to say about a line no command takes: for a group's word (`feed`, `digest`), the
+    commands of that group."""
+    group = words[0].lower()
+    members = sorted(name for name in COMMANDS if name.startswith(group + " "))
+    if not members:
+        return f"Unknown command {words[0]!r}. Type `help` for the list."
+    listed = ", ".join(f"`{name}`" for name in members)
+    asked = f"{words[0]} {words[1]}" if len(words) > 1 else words[0]
+    return f"{asked!r} is not a command. The {group} commands are {listed}; `help` shows how."
+
+
 def help_text() -> str:
     lines = ["Commands:"]
     for command in sorted(COMMANDS.values(), key=lambda c: c.name):

@@ -1,4 +1,4 @@
-"""The console prompt: read a line, run the command, print the answer; deliveries print too."""
+"""The console loop: read a line, run the command, print the answer; deliveries print too."""
 
 from __future__ import annotations
 
@@ -6,19 +6,27 @@ import asyncio
 import contextlib
 import logging
 import sys
-from collections.abc import Callable
-from typing import Protocol
+from pathlib import Path
 
-import bot.console.commands  # noqa: F401  (registers the commands)
-from bot.console.registry import ConsoleContext, UsageError, help_text, resolve, split_line
+# Importing a commands module registers its commands.
+import bot.console.commands
+import bot.console.opml_commands  # noqa: F401
+from bot.config import Settings
+from bot.console.registry import (
+    ConsoleContext,
+    UsageError,
+    help_text,
+    resolve,
+    split_line,
+    unknown_command,
+)
+from bot.console.terminal import ConsoleTerminal, TerminalWarnings
 from bot.delivery.senders import ConsoleSender
 from bot.ingest.errors import FeedError
+from bot.ops.logs import configure_logging
 from bot.runtime import Runtime
-from bot.safe import strip_control
 
 log = logging.getLogger(__name__)
-
-PROMPT = "digestbot> "
 
 
 async def run_command(ctx: ConsoleContext, line: str) -> str | None:
@@ -30,7 +38,7 @@ async def run_command(ctx: ConsoleContext, line: str) -> str | None:
         return help_text()
     found = resolve(words)
     if found is None:
-        return f"Unknown command {words[0]!r}. Type `help` for the list."
+        return unknown_command(words)
     command, args = found
     try:
         return await command.handler(ctx, args)
@@ -42,59 +50,56 @@ async def run_command(ctx: ConsoleContext, line: str) -> str | None:
         return f"Sorry: {exc}"
 
 
-class _LineSource(Protocol):
-    async def readline(self) -> bytes: ...
-
-
-class _FileLines:
-    """stdin redirected from a regular file (`digestbot run < commands.txt`): the event loop
-    cannot watch a file, but reading one never waits on anyone, so a thread reads it."""
-
-    async def readline(self) -> bytes:
-        return await asyncio.to_thread(sys.stdin.buffer.readline)
-
-
-async def _stdin_lines() -> _LineSource | None:
-    loop = asyncio.get_running_loop()
-    reader = asyncio.StreamReader()
+def move_log_off_screen(settings: Settings, terminal: ConsoleTerminal) -> Path | None:
+    """On a terminal whose stderr is the same screen, send the log to a file (beside the
+    SQLite database, else here) so it never lands between the lines of the conversation;
+    returns that file. Piped input keeps the log on stderr (None); so does a file that cannot
+    be written, with only warnings and errors."""
+    if terminal.kind != "terminal" or sys.stderr is None or not sys.stderr.isatty():
+        return None
+    db = str(settings.db_path)
+    log_file = Path("digestbot.log") if "://" in db else Path(db).with_suffix(".log")
     try:
-        await loop.connect_read_pipe(lambda: asyncio.StreamReaderProtocol(reader), sys.stdin)
-    except ValueError:
-        return _FileLines()  # a regular file
-    except OSError:
-        return None  # stdin is closed: no prompt, the bot just runs
-    return reader
+        configure_logging(settings, file=log_file)
+    except OSError as exc:
+        configure_logging(settings.model_copy(update={"log_level": "WARNING"}))
+        terminal.write(
+            f"The log cannot be written to {log_file} ({exc.strerror or exc}): only its "
+            "warnings and errors show here."
+        )
+        return None
+    return log_file
 
 
-async def run_console(runtime: Runtime, *, write: Callable[[str], None] | None = None) -> None:
-    """Run the bot in the terminal until `quit`, end of input on a terminal, or a signal."""
-    # Whatever reaches the terminal (answers, deliveries) carries no escape sequences.
-    out = write or (lambda text: print(strip_control(text), flush=True))
+async def run_console(
+    runtime: Runtime, terminal: ConsoleTerminal, *, log_file: Path | None = None
+) -> None:
+    """Run the bot on this terminal until `quit`, the end of the input, or a signal. With the
+    log in `log_file`, warnings and errors still show, one line each."""
+    out = terminal.write
     runtime.attach_sender(ConsoleSender(out))
+    warnings: logging.Handler | None = None
+    if log_file is not None:
+        warnings = TerminalWarnings(out)
+        logging.getLogger().addHandler(warnings)
+        out(f"The log goes to {log_file}.")
     await runtime.start()
     ctx = ConsoleContext(runtime, out)
-    interactive = sys.stdin.isatty()
-    out("digestbot console mode (no DISCORD_TOKEN set): this terminal is the channel.")
-    out("Type `help` for commands, `quit` to stop. Try: feed add https://www.interconnects.ai")
-    reader = await _stdin_lines()
+    if terminal.kind == "terminal":
+        out("digestbot console mode (no DISCORD_TOKEN set): this terminal is the channel.")
+        out("Type `help` for commands, `quit` to stop. Try: feed add https://www.interconnects.ai")
     stop_wait = asyncio.ensure_future(runtime.stop.wait())
     try:
-        while reader is not None and not runtime.stop.is_set():
-            if interactive:
-                sys.stdout.write(PROMPT)
-                sys.stdout.flush()
-            read = asyncio.ensure_future(reader.readline())
+        while not runtime.stop.is_set():
+            read = asyncio.ensure_future(terminal.readline())
             await asyncio.wait([read, stop_wait], return_when=asyncio.FIRST_COMPLETED)
             if not read.done():
                 read.cancel()
                 break
-            raw = read.result()
-            if not raw:  # end of input
-                if interactive:
-                    break
-                reader = None
+            line = read.result()
+            if line is None:  # end of the input: Ctrl-D, or the end of a pipe or file
                 break
-            line = raw.decode("utf-8", "replace").strip()
+            line = line.strip()
             if line.lower() in ("quit", "exit"):
                 break
             try:
@@ -104,9 +109,10 @@ async def run_console(runtime: Runtime, *, write: Callable[[str], None] | None =
                 answer = "Sorry, that command failed; the log has the details."
             if answer:
                 out(answer)
-        if reader is None and not runtime.stop.is_set():
-            await stop_wait  # no input to read: keep polling and printing until a signal
     finally:
         stop_wait.cancel()
         with contextlib.suppress(asyncio.CancelledError):
             await stop_wait
+        terminal.restore()
+        if warnings is not None:
+            logging.getLogger().removeHandler(warnings)

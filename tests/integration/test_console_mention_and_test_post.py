@@ -57,10 +57,11 @@ async def test_console_feed_test_prints_the_newest_item_as_a_post(
         ctx = ConsoleContext(runtime, printed.append)
         outbox = runtime.attach_sender(ConsoleSender(printed.append))
         await run_command(ctx, f"feed add {feed_server.url('/f')} --backfill 0")
+        shown_before = len(printed)  # the add's own progress line ("Fetching …")
         answer = await run_command(ctx, "feed test letter")
         assert answer is not None and "Posting the newest item of Test Letter" in answer
         assert await outbox.drain() == 1
-        (post,) = printed
+        (post,) = printed[shown_before:]
         assert "Newest post" in post and "Older post" not in post
     finally:
         await runtime.close()

@@ -261,6 +261,10 @@ def test_run_on_a_full_disk(
     db = tmp_path / "bot.db"
     for key, value in {**_env(db), "DIGESTBOT_LOG_LEVEL": "WARNING"}.items():
         monkeypatch.setenv(key, value)
+    # Console mode needs input (without it `run` stops at the missing token): `run < file`.
+    commands = tmp_path / "commands.txt"
+    commands.write_text("feed list\n", encoding="utf-8")
+    monkeypatch.setattr(sys, "stdin", commands.open(encoding="utf-8"))
     code = main(["run"])  # the main thread: console mode installs signal handlers
     _, err = capfd.readouterr()
     _assert_full(code, err, db)

@@ -109,6 +109,12 @@ def render_add(
     return Message(content="\n".join(lines))
 
 
+def render_fetching(url: str) -> Message:
+    """Said at once while a feed is added (a slow server can take the whole fetch time cap);
+    on Discord the deferred reply's "thinking…" says it instead."""
+    return Message(content=f"Fetching {shown(url)} …")
+
+
 def render_add_failed(problem: str) -> Message:
     """`problem` may quote what a server answered: it passes the gate like any feed text."""
     return Message(content=f"Sorry, I couldn't add that feed: {shown(problem)}")

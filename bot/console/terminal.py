@@ -1,0 +1,179 @@
+"""Console mode's two ends: where typed lines come from, and how answers reach the screen.
+
+stdin is one of three things:
+
+- a terminal: a person types; lines are read with the standard library's `readline` where
+  the platform has it (up-arrow history, line editing), and text printed while they type
+  (a post, a warning) appears above the prompt, which is drawn again with what they had typed;
+- a pipe or a file (`digestbot run < commands.txt`): each line is a command; the end of the
+  input ends the run;
+- nothing: closed (`<&-`) or a device that never has a line (`< /dev/null`, what a container
+  gets without `-i`): there is no one to talk to (see `bot.__main__.cmd_run`).
+
+Lines are read on a daemon thread, one line per request: the event loop never waits on the
+terminal, and a stop signal can end the process while a read is pending.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import os
+import stat
+import sys
+import threading
+from collections.abc import Callable
+from types import ModuleType
+from typing import Any, Literal
+
+from bot.safe import strip_control
+
+PROMPT = "digestbot> "
+
+StdinKind = Literal["terminal", "piped", "none"]
+
+
+def stdin_kind() -> StdinKind:
+    """What this process's stdin is (see the module doc)."""
+    if sys.stdin is None:  # the interpreter found fd 0 closed at start
+        return "none"
+    try:
+        fd = sys.stdin.fileno()
+        mode = os.fstat(fd).st_mode
+    except (OSError, ValueError):
+        return "none"
+    if os.isatty(fd):
+        return "terminal"
+    if stat.S_ISCHR(mode):  # /dev/null and its kind: a device that is not a terminal
+        return "none"
+    return "piped"
+
+
+def _load_readline() -> ModuleType | None:
+    """`readline` where the platform has it; importing it is what gives `input()` history
+    and editing."""
+    try:
+        import readline
+    except ImportError:
+        return None
+    return readline
+
+
+class ConsoleTerminal:
+    """Reads the console's lines and writes its text, for one kind of stdin."""
+
+    def __init__(self, kind: StdinKind) -> None:
+        self.kind = kind
+        # Redrawing the prompt needs readline's view of the line, and a screen to draw on.
+        self._readline = _load_readline() if kind == "terminal" else None
+        self._redraw = self._readline is not None and sys.stdout is not None and sys.stdout.isatty()
+        self._pending = b""  # bytes of a piped line read past its newline
+        self._prompting = False  # a prompt (and what is typed after it) is on screen
+        self._lock = threading.Lock()
+        self._saved_tty: list[Any] | None = None  # termios attributes
+        if kind == "terminal":
+            try:
+                import termios
+            except ImportError:
+                return
+            with contextlib.suppress(OSError, termios.error):
+                self._saved_tty = termios.tcgetattr(sys.stdin.fileno())
+
+    def write(self, text: str) -> None:
+        """Print text (answers, posts, warnings: never escape sequences of its own). While
+        someone is typing, the text goes above the prompt and the prompt is drawn again."""
+        text = strip_control(text)
+        with self._lock:
+            if self._prompting and self._redraw and self._readline is not None:
+                typed = self._readline.get_line_buffer()
+                sys.stdout.write(f"\r\x1b[K{text}\n{PROMPT}{typed}")
+            else:
+                sys.stdout.write(text + "\n")
+            sys.stdout.flush()
+
+    async def readline(self) -> str | None:
+        """The next line without its line break; None at the end of the input."""
+        loop = asyncio.get_running_loop()
+        answer: asyncio.Future[str | None] = loop.create_future()
+
+        def deliver(line: str | None, error: BaseException | None) -> None:
+            if answer.done():
+                return
+            if error is not None:
+                answer.set_exception(error)
+            else:
+                answer.set_result(line)
+
+        def read() -> None:
+            line: str | None = None
+            error: BaseException | None = None
+            try:
+                line = self._read_line()
+            except OSError:  # the terminal hung up (EIO), or stdin went away: the end
+                line = None
+            except Exception as exc:  # handed to the awaiting coroutine
+                error = exc
+            with contextlib.suppress(RuntimeError):  # the loop closed while we read
+                loop.call_soon_threadsafe(deliver, line, error)
+
+        threading.Thread(target=read, name="console-input", daemon=True).start()
+        return await answer
+
+    def _read_line(self) -> str | None:
+        if self.kind == "terminal":
+            with self._lock:
+                self._prompting = True
+            try:
+                return input(PROMPT)
+            except EOFError:  # Ctrl-D
+                sys.stdout.write("\n")
+                return None
+            finally:
+                with self._lock:
+                    self._prompting = False
+        return self._read_piped_line()
+
+    def _read_piped_line(self) -> str | None:
+        """One line of a pipe or file, read straight from the descriptor (no buffered
+        reader whose lock a pending read would hold at exit)."""
+        fd = sys.stdin.fileno()
+        while b"\n" not in self._pending:
+            chunk = os.read(fd, 65536)
+            if not chunk:
+                if not self._pending:
+                    return None
+                line, self._pending = self._pending, b""
+                return line.decode("utf-8", "replace").rstrip("\r")
+            self._pending += chunk
+        line, _, self._pending = self._pending.partition(b"\n")
+        return line.decode("utf-8", "replace").rstrip("\r")
+
+    def restore(self) -> None:
+        """Leave the terminal as we found it: a read still pending at exit (a stop signal
+        while the prompt waits) has it in readline's editing mode."""
+        if self._saved_tty is None:
+            return
+        import termios
+
+        with contextlib.suppress(OSError, termios.error):  # a terminal that hung up
+            termios.tcsetattr(sys.stdin.fileno(), termios.TCSADRAIN, self._saved_tty)
+        if self._prompting:
+            sys.stdout.write("\n")
+            sys.stdout.flush()
+
+
+class TerminalWarnings(logging.Handler):
+    """While the log goes to a file, warnings and errors still show in the conversation,
+    one line each, above the prompt."""
+
+    def __init__(self, write: Callable[[str], None]) -> None:
+        super().__init__(logging.WARNING)
+        self._write = write
+
+    def emit(self, record: logging.LogRecord) -> None:
+        try:
+            first = record.getMessage().splitlines()[0] if record.getMessage() else ""
+            self._write(f"[{record.levelname.lower()}] {first}")
+        except Exception:
+            self.handleError(record)
