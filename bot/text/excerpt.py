@@ -17,8 +17,14 @@ import lxml.html
 from lxml import etree
 from markdownify import markdownify
 
-from bot.safe import ELLIPSIS, escape_markdown, link_target, neutralize_mentions, safe_url
-from bot.safe import strip_control
+from bot.safe import (
+    ELLIPSIS,
+    escape_markdown,
+    link_target,
+    neutralize_mentions,
+    safe_url,
+    strip_control,
+)
 from bot.text.clean import html_parser, is_furniture, is_furniture_text
 
 # Raw HTML read (the archive keeps about this much) and article text kept before markdownify:

@@ -12,11 +12,11 @@ import re
 from dataclasses import dataclass
 
 from bot.features.posts.render import (
-    item_image_url,
-    media_kind,
     feed_name,
     format_duration,
+    item_image_url,
     item_title,
+    media_kind,
     render_card,
 )
 from bot.model import (
