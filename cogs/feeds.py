@@ -1,5 +1,6 @@
 """`/feed add|remove|list|status|mode|filter|mention|test|format|preview|import|export`: parse
-the interaction, call the subscription service, send the answer `bot.features.feeds.render` renders."""
+the interaction, call the subscription service, send the answer `bot.features.feeds.render`
+renders."""
 
 from __future__ import annotations
 
