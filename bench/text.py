@@ -3,8 +3,8 @@
     .venv/bin/python bench/text.py                 # synthetic Substack-shaped posts (~15 kB)
     .venv/bin/python bench/text.py FEED.xml        # also the items of a real feed file
 
-Also times BeautifulSoup(lxml) + markdownify on the same HTML (markdown is to be made at
-render time). Prints milliseconds per item (best of N runs).
+Also times a post's {excerpt} (bot.text.excerpt: the archived opening cleaned and made
+markdown by markdownify when a post is rendered). Prints milliseconds per item (best of N runs).
 """
 
 from __future__ import annotations
@@ -17,9 +17,12 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
+from bot.features.posts.format import EXCERPT_DEFAULT_CHARS
 from bot.model import Entry
+from bot.store.items import OPENING_HTML_CHARS
 from bot.text.clean import clean_html
 from bot.text.enrich import enrich_entry
+from bot.text.excerpt import cut_markdown, excerpt_markdown
 from bot.text.summary import offline_summary
 
 VOCABULARY = (
@@ -128,16 +131,15 @@ def report(label: str, posts: Sequence[tuple[str, str, str]]) -> None:
     print(f"  clean_html         {t_clean:6.2f} ms/item  ({t_clean * 15_000 / size:.2f} per 15 kB)")
     print(f"  offline_summary    {t_summary:6.2f} ms/item")
     print(f"  enrich_entry (all) {t_enrich:6.2f} ms/item")
-    try:
-        from bs4 import BeautifulSoup
-        from markdownify import MarkdownConverter
-    except ImportError:
-        return
-    converter = MarkdownConverter()
-    t_md = best_ms(
-        lambda: [converter.convert_soup(BeautifulSoup(c, "lxml")) for _, _, c in posts], n, 3
+    openings = [c[:OPENING_HTML_CHARS] for _, _, c in posts]
+    t_excerpt = best_ms(
+        lambda: [
+            cut_markdown(excerpt_markdown(h, "https://example.com/"), EXCERPT_DEFAULT_CHARS)
+            for h in openings
+        ],
+        n,
     )
-    print(f"  (bs4 lxml + markdownify alone, no clean-up: {t_md:6.2f} ms/item)")
+    print(f"  {{excerpt}} per post {t_excerpt:6.2f} ms/post (clean + markdownify, at render time)")
 
 
 def feed_posts(path: str) -> list[tuple[str, str, str]]:

@@ -103,6 +103,21 @@ STATES: tuple[DeliveryState, ...] = get_args(DeliveryState)
 SubscriptionMode = Literal["instant", "digest"]
 MODES: tuple[SubscriptionMode, ...] = get_args(SubscriptionMode)
 ScheduleCadence = Literal["daily", "weekly"]
+PostStyle = Literal["card", "compact", "text"]
+POST_STYLES: tuple[PostStyle, ...] = get_args(PostStyle)
+
+
+@dataclass(frozen=True, slots=True)
+class PostFormat:
+    """How a subscription's posts look (`/feed format`): the style, and the admin's template
+    (placeholders such as `{title}`; checked by bot.features.posts.format before it is kept)."""
+
+    style: PostStyle = "card"
+    template: str | None = None
+
+    @property
+    def is_default(self) -> bool:
+        return self.style == "card" and self.template is None
 
 
 @dataclass(frozen=True, slots=True)

@@ -1,5 +1,6 @@
-"""`/feed add|remove|list|status|mode|filter|mention|test|import|export`: parse the interaction,
-call the subscription service, send the answer `bot.features.feeds.render` renders."""
+"""`/feed add|remove|list|status|mode|filter|mention|test|format|preview|import|export`: parse
+the interaction, call the subscription service, send the answer `bot.features.feeds.render`
+renders."""
 
 from __future__ import annotations
 
@@ -15,9 +16,11 @@ from bot.features.feeds import render
 from bot.features.feeds.filters import MAX_FILTER_CHARS, FilterError
 from bot.features.feeds.mention import render_mention
 from bot.features.feeds.opml import MAX_OPML_BYTES, OpmlError
+from bot.features.feeds.post_format import render_format, render_no_preview
 from bot.features.feeds.subscription_filter import ChannelNotFollowingError
 from bot.features.feeds.subscriptions import MAX_BACKFILL
 from bot.features.feeds.testpost import render_test_post
+from bot.features.posts.format import MAX_TEMPLATE_CHARS, TemplateError
 from bot.features.search.service import SearchInputError
 from bot.ingest.errors import FeedError
 from bot.model import Message
@@ -266,6 +269,68 @@ class FeedCog(GuildCog):
             await reply(interaction, render.render_not_posted_in(target.mention))
             return
         await reply(interaction, render_test_post(post, channel=target.mention))
+
+    @feed.command(name="format", description="Choose how a feed's posts look in a channel")
+    @app_commands.describe(
+        feed="One of this server's feeds",
+        channel="The channel it posts in (default: its only channel)",
+        style="card: the embed (default); compact: one line with a link; text: only the template",
+        template="The message text: {title} {link} {summary} {excerpt:300} {author} {feed} …",
+        reset="Back to the default card (with other options: start afresh from them)",
+    )
+    @app_commands.autocomplete(feed=guild_feed_choices)
+    async def format_(
+        self,
+        interaction: Interaction,
+        feed: str,
+        channel: discord.TextChannel | None = None,
+        style: Literal["card", "compact", "text"] | None = None,
+        template: app_commands.Range[str, 1, MAX_TEMPLATE_CHARS] | None = None,
+        reset: bool = False,
+    ) -> None:
+        try:
+            change = await self.runtime.subscriptions.set_format(
+                guild_of(interaction).id,
+                feed,
+                channel.id if channel else None,
+                style=style,
+                template=template,
+                reset=reset,
+            )
+        except SearchInputError as exc:
+            await reply(interaction, render.text_answer(exc.message))
+            return
+        except TemplateError as exc:
+            await reply(interaction, render.text_answer(exc.message))
+            return
+        except ChannelNotFollowingError:
+            where = channel.mention if channel else "that channel"
+            await reply(interaction, render.render_not_posted_in(where))
+            return
+        await reply(interaction, render_format(change, channel=f"<#{change.channel_id}>"))
+
+    @feed.command(name="preview", description="Exactly what a feed's next post will look like")
+    @app_commands.describe(
+        feed="One of this server's feeds",
+        channel="The channel it posts in (default: its only channel)",
+    )
+    @app_commands.autocomplete(feed=guild_feed_choices)
+    async def preview(
+        self, interaction: Interaction, feed: str, channel: discord.TextChannel | None = None
+    ) -> None:
+        await interaction.response.defer(ephemeral=True, thinking=True)
+        try:
+            found, post = await self.runtime.subscriptions.preview(
+                guild_of(interaction).id, feed, channel.id if channel else None
+            )
+        except (SearchInputError, TemplateError) as exc:
+            await reply(interaction, render.text_answer(exc.message))
+            return
+        except ChannelNotFollowingError:
+            where = channel.mention if channel else "that channel"
+            await reply(interaction, render.render_not_posted_in(where))
+            return
+        await reply(interaction, post if post is not None else render_no_preview(found))
 
     @feed.command(name="import", description="Follow every feed of an OPML file in a channel")
     @app_commands.describe(

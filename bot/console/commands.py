@@ -31,10 +31,12 @@ from bot.features.digest.service import NotSubscribedError
 from bot.features.feeds import render as feeds_render
 from bot.features.feeds.filters import FilterError
 from bot.features.feeds.mention import render_mention
+from bot.features.feeds.post_format import render_format, render_no_preview
 from bot.features.feeds.subscription_filter import ChannelNotFollowingError
 from bot.features.feeds.subscriptions import MAX_BACKFILL
 from bot.features.feeds.testpost import render_test_post
 from bot.features.follow import render as follow_render
+from bot.features.posts.format import TemplateError
 from bot.features.search.render import render_latest, render_search
 from bot.features.search.service import LATEST_DEFAULT, LATEST_MAX
 from bot.features.why.render import render_why
@@ -164,6 +166,42 @@ async def feed_test(ctx: ConsoleContext, args: argparse.Namespace) -> str:
     except NotSubscribedError:
         return to_text(feeds_render.render_not_posted_in(CONSOLE_CHANNEL_LABEL))
     return to_text(render_test_post(post, channel=CONSOLE_CHANNEL_LABEL))
+
+
+@command(
+    "feed format",
+    "how a feed's posts look: --style card|compact|text, --template TEXT, --reset",
+    FEED,
+    Arg("--style", choices=("card", "compact", "text"), default=None, metavar="STYLE"),
+    Arg("--template", default=None, metavar="TEXT"),
+    Arg("--reset", action="store_true"),
+)
+async def feed_format(ctx: ConsoleContext, args: argparse.Namespace) -> str:
+    try:
+        change = await ctx.runtime.subscriptions.set_format(
+            CONSOLE_GUILD_ID,
+            query_text(args.feed),
+            CONSOLE_CHANNEL_ID,
+            style=args.style,
+            template=args.template,
+            reset=args.reset,
+        )
+    except TemplateError as exc:
+        return to_text(feeds_render.text_answer(exc.message))
+    except ChannelNotFollowingError:
+        return to_text(feeds_render.render_not_posted_in(CONSOLE_CHANNEL_LABEL))
+    return to_text(render_format(change, channel=CONSOLE_CHANNEL_LABEL))
+
+
+@command("feed preview", "print exactly what a feed's next post will look like", FEED)
+async def feed_preview(ctx: ConsoleContext, args: argparse.Namespace) -> str:
+    try:
+        found, post = await ctx.runtime.subscriptions.preview(
+            CONSOLE_GUILD_ID, query_text(args.feed), CONSOLE_CHANNEL_ID
+        )
+    except ChannelNotFollowingError:
+        return to_text(feeds_render.render_not_posted_in(CONSOLE_CHANNEL_LABEL))
+    return to_text(post if post is not None else render_no_preview(found))
 
 
 @command(

@@ -13,6 +13,7 @@ from bot.delivery.outbox import Cancelled
 from bot.delivery.senders import PermanentSendError
 from bot.features.digest.service import DigestService
 from bot.features.follow.dm import MatchedTopic, payload_topics, render_topic_dm
+from bot.features.posts.compose import subscription_post
 from bot.features.posts.mention import post_mention
 from bot.features.posts.render import render_post
 from bot.features.posts.views import item_view
@@ -50,6 +51,11 @@ class DeliveryComposer:
                 if delivery.kind == "item"
                 else None
             )
+            if delivery.kind == "item" and delivery.subscription_id is not None:
+                post = subscription_post(
+                    self._store, delivery.subscription_id, item, mention_role_id=mention
+                )
+                return [await post]
             return [render_post(item, mention_role_id=mention)]
         text = delivery.payload_data().get("text")
         if isinstance(text, str) and text:

@@ -42,8 +42,11 @@ _SELECT = (
 # What both a new item and an edit write (in the order of `save_items`'s values).
 _WRITTEN = (
     "raw_hash, content_hash, url, title, author, content_text, summary, fts_title, fts_summary, "
-    "image_url, enclosure_url, enclosure_type, enclosure_length, duration_s, language"
+    "image_url, enclosure_url, enclosure_type, enclosure_length, duration_s, language, "
+    "opening_html"
 )
+# The raw body's opening kept for {excerpt} (bot.text.excerpt cleans it when a post renders).
+OPENING_HTML_CHARS = 16_000
 _INSERT = (
     f"INSERT INTO items ({_WRITTEN}, feed_id, stable_id, published_at, first_seen_at) "
     f"VALUES ({marks(range(_WRITTEN.count(',') + 5))})"
@@ -93,6 +96,7 @@ async def save_items(
             enclosure.length if enclosure else None,
             entry.duration_s,
             entry.language,
+            (entry.content_html or entry.description_html)[:OPENING_HTML_CHARS] or None,
         )
         if existing is None:
             if await scalar(
@@ -147,6 +151,11 @@ class ItemStore(Table):
 
     async def get(self, item_id: int) -> ItemRow | None:
         return await self._one(ItemRow, f"{_SELECT} WHERE i.id = ?", (item_id,))
+
+    async def opening_html(self, item_id: int) -> str | None:
+        """The opening of the item's raw body (hostile HTML; None: not kept)."""
+        value = await self._scalar("SELECT opening_html FROM items WHERE id = ?", (item_id,))
+        return None if value is None else str(value)
 
     async def text(self, item_id: int) -> ItemText | None:
         """The item's searchable text: what /search, filters and `/feed mention when` read."""

@@ -9,8 +9,11 @@ import aiosqlite
 
 from bot.model import (
     MODES,
+    POST_STYLES,
     FeedFilter,
     GuildFeed,
+    PostFormat,
+    PostStyle,
     SubscriptionMode,
     SubscriptionRow,
     SubscriptionView,
@@ -207,6 +210,28 @@ class SubscriptionStore(Table):
             "SELECT mention_when FROM subscriptions WHERE id = ?", (subscription_id,)
         )
         return None if value is None else str(value)
+
+    async def set_format(self, subscription_id: int, post_format: PostFormat, now: float) -> None:
+        """Keep how the subscription's posts look (the default card clears both columns)."""
+        style = None if post_format.style == "card" else post_format.style
+        await self._db.write(
+            "UPDATE subscriptions SET format_style = ?, format_template = ?, updated_at = ? "
+            "WHERE id = ?",
+            (style, post_format.template, now, subscription_id),
+        )
+
+    async def post_format(self, subscription_id: int) -> PostFormat:
+        """How the subscription's posts look (the default card when it has no format)."""
+        row = await self._one(
+            lambda style, template: (style, template),
+            "SELECT format_style, format_template FROM subscriptions WHERE id = ?",
+            (subscription_id,),
+        )
+        if row is None:
+            return PostFormat()
+        style, template = row
+        found: PostStyle = next((s for s in POST_STYLES if s == style), "card")
+        return PostFormat(found, None if template is None else str(template))
 
     async def get(self, subscription_id: int) -> SubscriptionRow | None:
         return await self._one(_row, f"{_SELECT} WHERE s.id = ?", (subscription_id,))

@@ -158,6 +158,36 @@ def clean_html(html: str, base_url: str | None) -> CleanContent:
     return walker.result()
 
 
+def is_furniture(el: etree._Element) -> bool:
+    """True for an element the clean-up drops whole: scripts, frames and other dropped tags,
+    newsletter widgets (by class or component name) and hidden elements. (bot.text.excerpt
+    uses it on the HTML it keeps.)"""
+    tag = el.tag
+    if not isinstance(tag, str) or tag in _DROP_TAGS:
+        return True
+    cls = el.get("class")
+    if cls and not _FURNITURE_CLASSES.isdisjoint(cls.split()):
+        return True
+    if el.get("data-component-name") in _FURNITURE_COMPONENTS:
+        return True
+    if el.get("hidden") is not None or el.get("aria-hidden") == "true":
+        return True
+    style = el.get("style")
+    return style is not None and _HIDDEN_STYLE.search(style) is not None
+
+
+def is_furniture_text(text: str) -> bool:
+    """True for a short paragraph that is only newsletter chrome ("Subscribe now", "Share")."""
+    text = text.strip()
+    return len(text) <= _FURNITURE_MAX_CHARS and (
+        not text or _FURNITURE_BLOCK.match(text) is not None or _only_reader_supported(text)
+    )
+
+
+def _only_reader_supported(text: str) -> bool:
+    return "supported" in text and not _READER_SUPPORTED.sub("", text).strip()
+
+
 def _int_attr(value: str | None) -> int | None:
     match = _LEADING_INT.match(value or "")
     return int(match.group(1)) if match else None

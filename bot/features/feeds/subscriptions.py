@@ -17,13 +17,14 @@ from bot.features.digest.service import (
 from bot.features.feeds.filters import FilterError, check_filters, compile_filter
 from bot.features.feeds.mention import MentionRule, set_mention
 from bot.features.feeds.opml import ImportResult, OpmlFeed, export_opml, import_opml, parse_opml
+from bot.features.feeds.post_format import FormatChange, change_format, preview_post
 from bot.features.feeds.rhythm import Rhythm, feed_rhythms
 from bot.features.feeds.service import FeedService
 from bot.features.feeds.subscription_filter import FilterChange, change_filter
 from bot.features.feeds.testpost import QueuedTestPost, queue_test_post
 from bot.features.search.service import SearchService
 from bot.ingest.pipeline import PollOutcome
-from bot.model import FeedRow, GuildFeed, SubscriptionRow, SubscriptionView
+from bot.model import FeedRow, GuildFeed, Message, SubscriptionRow, SubscriptionView
 from bot.safe import escape_markdown, neutralize_mentions
 from bot.store import Store
 
@@ -221,6 +222,36 @@ class SubscriptionService:
             clear=clear,
             now=self._clock(),
         )
+
+    async def set_format(
+        self,
+        guild_id: int,
+        feed: str,
+        channel_id: int | None,
+        *,
+        style: str | None = None,
+        template: str | None = None,
+        reset: bool = False,
+    ) -> FormatChange:
+        """`/feed format`: see `change_format` (raises SearchInputError, TemplateError,
+        ChannelNotFollowingError with what to tell the admin)."""
+        found = await self._search.resolve_feed(guild_id, feed)
+        return await change_format(
+            self._store,
+            found,
+            channel_id,
+            style=style,
+            template=template,
+            reset=reset,
+            now=self._clock(),
+        )
+
+    async def preview(
+        self, guild_id: int, feed: str, channel_id: int | None
+    ) -> tuple[GuildFeed, Message | None]:
+        """`/feed preview`: the feed and its next post in the channel (None: no items yet)."""
+        found = await self._search.resolve_feed(guild_id, feed)
+        return found, await preview_post(self._store, found, channel_id)
 
     async def set_mode(self, guild_id: int, channel_id: int, feed: str, mode: Mode) -> ModeChange:
         """Switch the channel's feed between instant posts and the digest (NotSubscribedError:

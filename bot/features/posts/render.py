@@ -66,7 +66,7 @@ def item_title(item: ItemView) -> str:
     return one_line(item.title) or UNTITLED
 
 
-def _image_url(item: ItemView) -> str | None:
+def item_image_url(item: ItemView) -> str | None:
     image = safe_url(item.image_url)
     if image is None and (item.enclosure_type or "").lower().startswith("image/"):
         image = safe_url(item.enclosure_url)
@@ -109,7 +109,7 @@ class ItemDetails:
         return " · ".join(parts)
 
 
-def _media_kind(item: MediaItem) -> str | None:
+def media_kind(item: MediaItem) -> str | None:
     """ "audio", "video" or None for an item's enclosure (no type + a duration means audio)."""
     kind = (item.enclosure_type or "").split("/", 1)[0].strip().lower()
     if kind in ("audio", "video"):
@@ -123,7 +123,7 @@ def item_details(item: MediaItem, *, link_limit: int = EMBED_FIELD_VALUE_LIMIT) 
     """By-line, duration, and `[Audio (mp3)](url)` for the enclosure when it has a safe URL
     whose link fits `link_limit`."""
     author = one_line(item.author or "")
-    kind = _media_kind(item)
+    kind = media_kind(item)
     if kind is None:
         return ItemDetails(author, ())
     fields = []
@@ -150,7 +150,7 @@ def render_card(item: ItemView) -> Embed:
         author=fit_text(feed_name(item), EMBED_AUTHOR_LIMIT, markdown=False),
         author_url=safe_url(item.site_url) or safe_url(item.feed_url),
         footer=details.by,
-        image_url=_image_url(item),
+        image_url=item_image_url(item),
         timestamp=item.published,
         fields=details.fields,
     )

@@ -1,0 +1,95 @@
+"""`/feed format` (how a channel's posts of a feed look) and `/feed preview` (exactly what the
+next post will look like, made from the feed's newest item by the outbox's own call)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, replace
+
+from bot.features.feeds.subscription_filter import ChannelNotFollowingError
+from bot.features.posts.compose import subscription_post
+from bot.features.posts.format import TemplateError, check_format
+from bot.features.posts.mention import post_mention
+from bot.features.posts.views import item_view
+from bot.model import GuildFeed, Message, PostFormat, SubscriptionRow
+from bot.safe import fit_text, shown
+from bot.store import Store
+
+
+@dataclass(frozen=True, slots=True)
+class FormatChange:
+    feed: GuildFeed
+    channel_id: int
+    previous: PostFormat
+    current: PostFormat
+
+
+async def _subscription(store: Store, feed: GuildFeed, channel_id: int | None) -> SubscriptionRow:
+    """The feed's subscription in the channel (None: its only channel; TemplateError when it
+    posts in several; ChannelNotFollowingError when not in that one)."""
+    if channel_id is None:
+        if len(feed.channel_ids) != 1:
+            raise TemplateError("That feed posts in several channels: choose one with channel.")
+        channel_id = feed.channel_ids[0]
+    subscription = await store.subscriptions.find(channel_id, feed.feed_id)
+    if subscription is None or channel_id not in feed.channel_ids:
+        raise ChannelNotFollowingError(channel_id)
+    return subscription
+
+
+async def change_format(
+    store: Store,
+    feed: GuildFeed,
+    channel_id: int | None,
+    *,
+    style: str | None,
+    template: str | None,
+    reset: bool,
+    now: float,
+) -> FormatChange:
+    """Options given replace the channel's; left out, they are kept (`reset`: back to the
+    card, then the options given). Checked before anything is kept (TemplateError)."""
+    subscription = await _subscription(store, feed, channel_id)
+    previous = await store.subscriptions.post_format(subscription.id)
+    base = PostFormat() if reset else previous
+    current = check_format(style or base.style, base.template if template is None else template)
+    if current != previous:
+        await store.subscriptions.set_format(subscription.id, current, now)
+    return FormatChange(feed, subscription.channel_id, previous, current)
+
+
+async def preview_post(store: Store, feed: GuildFeed, channel_id: int | None) -> Message | None:
+    """The next post of the feed in the channel, made from its newest item (None: no items).
+    It names the role a post would ping, but pings no one itself."""
+    subscription = await _subscription(store, feed, channel_id)
+    newest = await store.items.latest([feed.feed_id], 1)
+    if not newest:
+        return None
+    when = await store.subscriptions.mention_when(subscription.id)
+    role = await post_mention(store, newest[0].id, subscription.mention_role_id, when)
+    post = await subscription_post(
+        store, subscription.id, item_view(newest[0]), mention_role_id=role
+    )
+    return replace(post, mention_role_id=None)
+
+
+def render_format(change: FormatChange, *, channel: str) -> Message:
+    feed = f"**{shown(change.feed.title or change.feed.url)}**"
+    current = change.current
+    what = "the card (the default)" if current.is_default else f"the **{current.style}** style"
+    lines = [
+        f"{feed} posts in {channel} as {what}"
+        + ("." if change.current != change.previous else " (unchanged).")
+    ]
+    if current.template:
+        lines.append(
+            "Template: `" + fit_text(current.template, 1500, markdown=False).replace("`", "'") + "`"
+        )
+    lines.append("See the next post with `/feed preview`.")
+    return Message(content="\n".join(lines))
+
+
+def render_no_preview(feed: GuildFeed) -> Message:
+    return Message(
+        content=f"**{shown(feed.title or feed.url)}** has no items yet, so there is nothing "
+        "to preview."
+    )

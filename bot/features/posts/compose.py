@@ -1,0 +1,23 @@
+"""The post a subscription's channel gets for one item, in the subscription's format: what the
+outbox sends and what `/feed preview` shows are made here, by the same call."""
+
+from __future__ import annotations
+
+import asyncio
+
+from bot.features.posts.format import needs_excerpt, render_formatted
+from bot.model import ItemView, Message
+from bot.store import Store
+from bot.text.excerpt import excerpt_markdown
+
+
+async def subscription_post(
+    store: Store, subscription_id: int, item: ItemView, *, mention_role_id: int | None
+) -> Message:
+    """The item's post for the subscription; `{excerpt}` is made now, in a worker thread."""
+    post_format = await store.subscriptions.post_format(subscription_id)
+    excerpt = ""
+    if needs_excerpt(post_format):
+        html = await store.items.opening_html(item.item_id)
+        excerpt = await asyncio.to_thread(excerpt_markdown, html, item.url or item.site_url)
+    return render_formatted(item, post_format, excerpt=excerpt, mention_role_id=mention_role_id)
