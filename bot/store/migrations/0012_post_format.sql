@@ -4,7 +4,8 @@
 ALTER TABLE subscriptions ADD COLUMN format_style TEXT;
 ALTER TABLE subscriptions ADD COLUMN format_template TEXT;
 
--- The opening of an item's body as the feed gave it (raw HTML, at most a few KiB), read only
+-- The opening of an item's body as the feed gave it (raw HTML, at most 8,000 characters,
+-- zlib-compressed: ~3 kB), read only
 -- when a template shows {excerpt}: it is cleaned and made Discord markdown at render time
 -- (bot.text.excerpt), so no markdown is stored. NULL: archived before this column existed.
-ALTER TABLE items ADD COLUMN opening_html TEXT;
+ALTER TABLE items ADD COLUMN opening_html BLOB;
