@@ -291,6 +291,8 @@ class DeliveryRow:
     added_by: int | None
     feed_id: int | None
     mention_when: str | None = None  # the role pings only posts matching it (None: every post)
+    forum_tag_id: int | None = None  # in a forum: the tag a new post carries
+    open_thread: bool = False  # in a text channel: each post opens a thread named after it
 
     @property
     def nonce(self) -> str:

@@ -11,7 +11,7 @@ from discord import app_commands
 
 from bot.delivery.discord_message import send_kwargs
 from bot.features.digest.service import NotSubscribedError
-from bot.features.feeds import render
+from bot.features.feeds import render, threads
 from bot.features.feeds.filters import MAX_FILTER_CHARS, FilterError
 from bot.features.feeds.mention import render_mention
 from bot.features.feeds.opml import MAX_OPML_BYTES, OpmlError
@@ -24,6 +24,8 @@ from bot.model import Message
 from cogs._common import (
     GuildCog,
     Interaction,
+    forum_tag_choices,
+    forum_tags,
     guild_feed_choices,
     guild_of,
     postable_channel,
@@ -52,19 +54,32 @@ class FeedCog(GuildCog):
         mode="instant: a post per item (new feeds' default); digest: into a scheduled digest",
         backfill=f"How many of the newest existing items to post now (0–{MAX_BACKFILL}, default 1)",
         mention="A role to ping with each post (left out: a feed already here keeps its ping)",
+        tag="In a forum: the tag each new post carries",
     )
+    @app_commands.autocomplete(tag=forum_tag_choices)
     async def add(
         self,
         interaction: Interaction,
         url: str,
-        channel: discord.TextChannel | None = None,
+        channel: discord.TextChannel | discord.ForumChannel | discord.Thread | None = None,
         mode: Literal["instant", "digest"] | None = None,
         backfill: app_commands.Range[int, 0, MAX_BACKFILL] = 1,
         mention: discord.Role | None = None,
+        tag: str | None = None,
     ) -> None:
         target = await postable_channel(interaction, channel)
         if target is None:
             return
+        forum_tag = None
+        if tag is not None:
+            if not isinstance(target, discord.ForumChannel):
+                await reply(interaction, threads.render_tag_needs_forum())
+                return
+            tags = forum_tags(target)
+            forum_tag = threads.pick_tag(tags, tag)
+            if forum_tag is None:
+                await reply(interaction, threads.render_unknown_tag(tags, target.mention))
+                return
         me = guild_of(interaction).me
         await interaction.response.defer(ephemeral=True, thinking=True)
         try:
@@ -76,6 +91,7 @@ class FeedCog(GuildCog):
                 backfill=backfill,
                 mention_role_id=mention.id if mention else None,
                 added_by=interaction.user.id,
+                forum_tag_id=forum_tag.id if forum_tag else None,
             )
         except FeedError as exc:
             await reply(interaction, render.render_add_failed(exc.message))
@@ -94,6 +110,8 @@ class FeedCog(GuildCog):
                 role_notifies=notifies,
             ),
         )
+        if forum_tag is not None:
+            await reply(interaction, threads.render_tagged(forum_tag, target.mention))
 
     @feed.command(name="remove", description="Stop posting a feed in a channel")
     @app_commands.describe(feed="One of this server's feeds", channel="Only this channel")
@@ -243,6 +261,36 @@ class FeedCog(GuildCog):
         await reply(
             interaction, render_mention(rule, channel=f"<#{channel_id}>", role_notifies=notifies)
         )
+
+    @feed.command(name="threads", description="Open a thread for the discussion of each post")
+    @app_commands.describe(
+        feed="One of this server's feeds",
+        channel="The text channel it posts in",
+        on="True: each post opens a thread named after its item; False: no threads",
+    )
+    @app_commands.autocomplete(feed=guild_feed_choices)
+    async def threads_(
+        self, interaction: Interaction, feed: str, channel: discord.TextChannel, on: bool
+    ) -> None:
+        me = guild_of(interaction).me
+        if on and me is not None and not channel.permissions_for(me).create_public_threads:
+            await reply(
+                interaction,
+                f"I can't open threads in {channel.mention}: I am missing **Create Public "
+                "Threads** there. Give my role that permission in that channel, then try again.",
+            )
+            return
+        try:
+            setting = await self.runtime.subscriptions.set_threads(
+                guild_of(interaction).id, channel.id, feed, on
+            )
+        except SearchInputError as exc:
+            await reply(interaction, render.text_answer(exc.message))
+            return
+        except NotSubscribedError:
+            await reply(interaction, render.render_not_posted_in(channel.mention))
+            return
+        await reply(interaction, threads.render_threads(setting, channel=channel.mention))
 
     @feed.command(name="test", description="Post a feed's newest item now, as a real post")
     @app_commands.describe(
