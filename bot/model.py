@@ -464,3 +464,6 @@ class Message:
     buttons: tuple[Button, ...] = ()
     files: tuple[Attachment, ...] = ()
     mention_role_id: int | None = None
+    # The name a forum post or a thread opened from this message gets (None: its first
+    # embed's title, else its first line of text).
+    title: str | None = None

@@ -17,6 +17,8 @@ if TYPE_CHECKING:
     from bot.app import DigestBot
 
 Interaction = discord.Interaction["DigestBot"]
+# Where posts may go: a text channel, a forum (a post per item) or a thread.
+PostTarget = discord.TextChannel | discord.ForumChannel | discord.Thread
 
 # What README.md's invite asks for. Read Message History lets the bot check, after a crash or
 # a lost answer, whether a post already went through (bot.delivery.discord_sender.DiscordSender).
@@ -116,14 +118,14 @@ async def forum_tag_choices(
 
 async def postable_channel(
     interaction: Interaction,
-    channel: discord.TextChannel | discord.ForumChannel | discord.Thread | None,
-) -> discord.TextChannel | discord.ForumChannel | discord.Thread | None:
+    channel: PostTarget | None,
+) -> PostTarget | None:
     """The channel to post in (the chosen one, else this one) if the bot can post there;
     otherwise answer with what is missing and return None. A forum takes posts (Discord
     checks Send Messages there, shown as Create Posts); a thread needs Send Messages in
     Threads instead of Send Messages."""
     target = channel or interaction.channel
-    if not isinstance(target, discord.TextChannel | discord.ForumChannel | discord.Thread):
+    if not isinstance(target, PostTarget):
         await reply(interaction, "Pick a text channel for the posts with the `channel` option.")
         return None
     me = guild_of(interaction).me

@@ -24,6 +24,7 @@ from bot.model import Message
 from cogs._common import (
     GuildCog,
     Interaction,
+    PostTarget,
     forum_tag_choices,
     forum_tags,
     guild_feed_choices,
@@ -61,7 +62,7 @@ class FeedCog(GuildCog):
         self,
         interaction: Interaction,
         url: str,
-        channel: discord.TextChannel | discord.ForumChannel | discord.Thread | None = None,
+        channel: PostTarget | None = None,
         mode: Literal["instant", "digest"] | None = None,
         backfill: app_commands.Range[int, 0, MAX_BACKFILL] = 1,
         mention: discord.Role | None = None,
@@ -101,23 +102,21 @@ class FeedCog(GuildCog):
             or mention.mentionable
             or (me is not None and me.guild_permissions.mention_everyone)
         )
-        await reply(
-            interaction,
-            render.render_add(
-                result,
-                channel=target.mention,
-                pinged_role_id=mention.id if mention else None,
-                role_notifies=notifies,
-            ),
+        answer = render.render_add(
+            result,
+            channel=target.mention,
+            pinged_role_id=mention.id if mention else None,
+            role_notifies=notifies,
         )
         if forum_tag is not None:
-            await reply(interaction, threads.render_tagged(forum_tag, target.mention))
+            answer = threads.with_tag_line(answer, forum_tag, target.mention)
+        await reply(interaction, answer)
 
     @feed.command(name="remove", description="Stop posting a feed in a channel")
     @app_commands.describe(feed="One of this server's feeds", channel="Only this channel")
     @app_commands.autocomplete(feed=guild_feed_choices)
     async def remove(
-        self, interaction: Interaction, feed: str, channel: discord.TextChannel | None = None
+        self, interaction: Interaction, feed: str, channel: PostTarget | None = None
     ) -> None:
         try:
             removal = await self.runtime.subscriptions.remove(
@@ -132,9 +131,7 @@ class FeedCog(GuildCog):
 
     @feed.command(name="list", description="This server's feeds, where they post, and their health")
     @app_commands.describe(channel="Only this channel")
-    async def list_(
-        self, interaction: Interaction, channel: discord.TextChannel | None = None
-    ) -> None:
+    async def list_(self, interaction: Interaction, channel: PostTarget | None = None) -> None:
         views = await self.runtime.subscriptions.for_guild(
             guild_of(interaction).id, channel.id if channel else None
         )
@@ -165,7 +162,7 @@ class FeedCog(GuildCog):
         self,
         interaction: Interaction,
         feed: str,
-        channel: discord.TextChannel,
+        channel: PostTarget,
         mode: Literal["instant", "digest"],
     ) -> None:
         try:
@@ -194,7 +191,7 @@ class FeedCog(GuildCog):
         self,
         interaction: Interaction,
         feed: str,
-        channel: discord.TextChannel | None = None,
+        channel: PostTarget | None = None,
         include: app_commands.Range[str, 1, MAX_FILTER_CHARS] | None = None,
         exclude: app_commands.Range[str, 1, MAX_FILTER_CHARS] | None = None,
         pattern: app_commands.Range[str, 1, MAX_FILTER_CHARS] | None = None,
@@ -234,7 +231,7 @@ class FeedCog(GuildCog):
         self,
         interaction: Interaction,
         feed: str,
-        channel: discord.TextChannel | None = None,
+        channel: PostTarget | None = None,
         role: discord.Role | None = None,
         when: str | None = None,
     ) -> None:
@@ -298,7 +295,7 @@ class FeedCog(GuildCog):
     )
     @app_commands.autocomplete(feed=guild_feed_choices)
     async def test(
-        self, interaction: Interaction, feed: str, channel: discord.TextChannel | None = None
+        self, interaction: Interaction, feed: str, channel: PostTarget | None = None
     ) -> None:
         target = await postable_channel(interaction, channel)
         if target is None:
@@ -325,7 +322,7 @@ class FeedCog(GuildCog):
         self,
         interaction: Interaction,
         file: discord.Attachment,
-        channel: discord.TextChannel | None = None,
+        channel: PostTarget | None = None,
         mode: Literal["instant", "digest"] | None = None,
     ) -> None:
         target = await postable_channel(interaction, channel)

@@ -31,9 +31,10 @@ UNTITLED = "New post"
 
 
 def thread_name(message: Message) -> str:
-    """A post's title for a forum post or a thread: the first embed's title, else the first
-    line of the text, on one line and cut to Discord's 100 characters."""
-    title = next((e.title for e in message.embeds if e.title), None)
+    """A post's title for a forum post or a thread: the Message's own title, else its first
+    embed's title, else its first line of text, on one line and cut to Discord's 100
+    characters."""
+    title = message.title or next((e.title for e in message.embeds if e.title), None)
     if not title and message.content:
         title = message.content.strip().splitlines()[0] if message.content.strip() else None
     name = one_line(title or "") or UNTITLED

@@ -6,7 +6,7 @@ The Discord sender reads both from the delivery (bot.delivery.discord_threads)."
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from bot.features.digest.service import NotSubscribedError
 from bot.features.search.service import SearchService
@@ -43,8 +43,10 @@ def render_tag_needs_forum() -> Message:
     return Message(content="`tag` is for forum channels: pick a forum as the `channel`.")
 
 
-def render_tagged(tag: ForumTag, forum: str) -> Message:
-    return Message(content=f"Each new post in {forum} will carry the tag **{shown(tag.name)}**.")
+def with_tag_line(answer: Message, tag: ForumTag, forum: str) -> Message:
+    """`/feed add`'s answer, saying which tag the forum's new posts carry."""
+    line = f"Each new post in {forum} will carry the tag **{shown(tag.name)}**."
+    return replace(answer, content=f"{answer.content or ''}\n{line}".strip())
 
 
 @dataclass(frozen=True, slots=True)
