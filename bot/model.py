@@ -306,6 +306,8 @@ class DeliveryRow:
     added_by: int | None
     feed_id: int | None
     mention_when: str | None = None  # the role pings only posts matching it (None: every post)
+    forum_tag_id: int | None = None  # in a forum: the tag a new post carries
+    open_thread: bool = False  # in a text channel: each post opens a thread named after it
 
     @property
     def nonce(self) -> str:
@@ -477,3 +479,6 @@ class Message:
     buttons: tuple[Button, ...] = ()
     files: tuple[Attachment, ...] = ()
     mention_role_id: int | None = None
+    # The name a forum post or a thread opened from this message gets (None: its first
+    # embed's title, else its first line of text).
+    title: str | None = None

@@ -9,6 +9,7 @@ from discord import app_commands
 from discord.ext import commands
 
 from bot.delivery.discord_message import send_kwargs
+from bot.features.feeds.threads import ForumTag
 from bot.model import Message
 from bot.safe import one_line, strip_control
 
@@ -16,6 +17,8 @@ if TYPE_CHECKING:
     from bot.app import DigestBot
 
 Interaction = discord.Interaction["DigestBot"]
+# Where posts may go: a text channel, a forum (a post per item) or a thread.
+PostTarget = discord.TextChannel | discord.ForumChannel | discord.Thread
 
 # What README.md's invite asks for. Read Message History lets the bot check, after a crash or
 # a lost answer, whether a post already went through (bot.delivery.discord_sender.DiscordSender).
@@ -93,20 +96,46 @@ async def guild_feed_choices(
     ]
 
 
+def forum_tags(forum: discord.ForumChannel) -> list[ForumTag]:
+    return [ForumTag(tag.id, tag.name) for tag in forum.available_tags]
+
+
+async def forum_tag_choices(
+    interaction: Interaction, current: str
+) -> list[app_commands.Choice[str]]:
+    """Autocomplete for a `tag` option: the tags of the forum picked as `channel`."""
+    picked = getattr(interaction.namespace, "channel", None)
+    forum = interaction.client.get_channel(picked.id) if picked is not None else None
+    if not isinstance(forum, discord.ForumChannel):
+        return []
+    typed = current.casefold()
+    return [
+        app_commands.Choice(name=choice_label(tag.name), value=str(tag.id))
+        for tag in forum_tags(forum)
+        if typed in tag.name.casefold()
+    ][:25]
+
+
 async def postable_channel(
-    interaction: Interaction, channel: discord.TextChannel | None
-) -> discord.TextChannel | discord.Thread | None:
+    interaction: Interaction,
+    channel: PostTarget | None,
+) -> PostTarget | None:
     """The channel to post in (the chosen one, else this one) if the bot can post there;
-    otherwise answer with what is missing and return None."""
+    otherwise answer with what is missing and return None. A forum takes posts (Discord
+    checks Send Messages there, shown as Create Posts); a thread needs Send Messages in
+    Threads instead of Send Messages."""
     target = channel or interaction.channel
-    if not isinstance(target, discord.TextChannel | discord.Thread):
+    if not isinstance(target, PostTarget):
         await reply(interaction, "Pick a text channel for the posts with the `channel` option.")
         return None
     me = guild_of(interaction).me
     permissions = target.permissions_for(me) if me is not None else discord.Permissions.all()
-    missing = [
-        name for attr, name in REQUIRED_CHANNEL_PERMISSIONS if not getattr(permissions, attr)
-    ]
+    required = list(REQUIRED_CHANNEL_PERMISSIONS)
+    if isinstance(target, discord.Thread):
+        required[1] = ("send_messages_in_threads", "Send Messages in Threads")
+    elif isinstance(target, discord.ForumChannel):
+        required[1] = ("send_messages", "Create Posts")
+    missing = [name for attr, name in required if not getattr(permissions, attr)]
     if missing:
         await reply(
             interaction,

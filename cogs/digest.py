@@ -10,7 +10,7 @@ from discord import app_commands
 
 from bot.features.digest import render
 from bot.features.digest.schedule import matching_timezones
-from cogs._common import GuildCog, Interaction, guild_of, postable_channel, reply
+from cogs._common import GuildCog, Interaction, PostTarget, guild_of, postable_channel, reply
 
 if TYPE_CHECKING:
     from bot.app import DigestBot
@@ -45,7 +45,7 @@ class DigestCog(GuildCog):
     async def schedule(
         self,
         interaction: Interaction,
-        channel: discord.TextChannel,
+        channel: PostTarget,
         cadence: Literal["daily", "weekly"],
         time: str,
         timezone: str,
@@ -71,7 +71,7 @@ class DigestCog(GuildCog):
 
     @digest.command(name="off", description="Stop a channel's digest")
     @app_commands.describe(channel="The channel whose digest stops")
-    async def off(self, interaction: Interaction, channel: discord.TextChannel) -> None:
+    async def off(self, interaction: Interaction, channel: PostTarget) -> None:
         turned_off = await self.runtime.digests.off(channel.id)
         await reply(interaction, render.render_off(turned_off, channel=channel.mention))
 
@@ -79,7 +79,7 @@ class DigestCog(GuildCog):
         name="preview", description="Show (only to you) what a channel's digest would hold now"
     )
     @app_commands.describe(channel="The channel whose digest to preview")
-    async def preview(self, interaction: Interaction, channel: discord.TextChannel) -> None:
+    async def preview(self, interaction: Interaction, channel: PostTarget) -> None:
         await interaction.response.defer(ephemeral=True, thinking=True)
         found = await self.runtime.digests.preview(channel.id, channel_name=channel.name)
         for message in render.render_preview(found, channel=channel.mention):

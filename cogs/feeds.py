@@ -12,7 +12,7 @@ from discord import app_commands
 
 from bot.delivery.discord_message import send_kwargs
 from bot.features.digest.service import NotSubscribedError
-from bot.features.feeds import render
+from bot.features.feeds import render, threads
 from bot.features.feeds.filters import MAX_FILTER_CHARS, FilterError
 from bot.features.feeds.mention import render_mention
 from bot.features.feeds.opml import MAX_OPML_BYTES, OpmlError
@@ -27,6 +27,9 @@ from bot.model import Message
 from cogs._common import (
     GuildCog,
     Interaction,
+    PostTarget,
+    forum_tag_choices,
+    forum_tags,
     guild_feed_choices,
     guild_of,
     postable_channel,
@@ -55,19 +58,32 @@ class FeedCog(GuildCog):
         mode="instant: a post per item (new feeds' default); digest: into a scheduled digest",
         backfill=f"How many of the newest existing items to post now (0–{MAX_BACKFILL}, default 1)",
         mention="A role to ping with each post (left out: a feed already here keeps its ping)",
+        tag="In a forum: the tag each new post carries",
     )
+    @app_commands.autocomplete(tag=forum_tag_choices)
     async def add(
         self,
         interaction: Interaction,
         url: str,
-        channel: discord.TextChannel | None = None,
+        channel: PostTarget | None = None,
         mode: Literal["instant", "digest"] | None = None,
         backfill: app_commands.Range[int, 0, MAX_BACKFILL] = 1,
         mention: discord.Role | None = None,
+        tag: str | None = None,
     ) -> None:
         target = await postable_channel(interaction, channel)
         if target is None:
             return
+        forum_tag = None
+        if tag is not None:
+            if not isinstance(target, discord.ForumChannel):
+                await reply(interaction, threads.render_tag_needs_forum())
+                return
+            tags = forum_tags(target)
+            forum_tag = threads.pick_tag(tags, tag)
+            if forum_tag is None:
+                await reply(interaction, threads.render_unknown_tag(tags, target.mention))
+                return
         me = guild_of(interaction).me
         await interaction.response.defer(ephemeral=True, thinking=True)
         try:
@@ -79,6 +95,7 @@ class FeedCog(GuildCog):
                 backfill=backfill,
                 mention_role_id=mention.id if mention else None,
                 added_by=interaction.user.id,
+                forum_tag_id=forum_tag.id if forum_tag else None,
             )
         except FeedError as exc:
             await reply(interaction, render.render_add_failed(exc.message))
@@ -88,21 +105,21 @@ class FeedCog(GuildCog):
             or mention.mentionable
             or (me is not None and me.guild_permissions.mention_everyone)
         )
-        await reply(
-            interaction,
-            render.render_add(
-                result,
-                channel=target.mention,
-                pinged_role_id=mention.id if mention else None,
-                role_notifies=notifies,
-            ),
+        answer = render.render_add(
+            result,
+            channel=target.mention,
+            pinged_role_id=mention.id if mention else None,
+            role_notifies=notifies,
         )
+        if forum_tag is not None:
+            answer = threads.with_tag_line(answer, forum_tag, target.mention)
+        await reply(interaction, answer)
 
     @feed.command(name="remove", description="Stop posting a feed in a channel")
     @app_commands.describe(feed="One of this server's feeds", channel="Only this channel")
     @app_commands.autocomplete(feed=guild_feed_choices)
     async def remove(
-        self, interaction: Interaction, feed: str, channel: discord.TextChannel | None = None
+        self, interaction: Interaction, feed: str, channel: PostTarget | None = None
     ) -> None:
         try:
             removal = await self.runtime.subscriptions.remove(
@@ -117,9 +134,7 @@ class FeedCog(GuildCog):
 
     @feed.command(name="list", description="This server's feeds, where they post, and their health")
     @app_commands.describe(channel="Only this channel")
-    async def list_(
-        self, interaction: Interaction, channel: discord.TextChannel | None = None
-    ) -> None:
+    async def list_(self, interaction: Interaction, channel: PostTarget | None = None) -> None:
         views = await self.runtime.subscriptions.for_guild(
             guild_of(interaction).id, channel.id if channel else None
         )
@@ -150,7 +165,7 @@ class FeedCog(GuildCog):
         self,
         interaction: Interaction,
         feed: str,
-        channel: discord.TextChannel,
+        channel: PostTarget,
         mode: Literal["instant", "digest"],
     ) -> None:
         try:
@@ -179,7 +194,7 @@ class FeedCog(GuildCog):
         self,
         interaction: Interaction,
         feed: str,
-        channel: discord.TextChannel | None = None,
+        channel: PostTarget | None = None,
         include: app_commands.Range[str, 1, MAX_FILTER_CHARS] | None = None,
         exclude: app_commands.Range[str, 1, MAX_FILTER_CHARS] | None = None,
         pattern: app_commands.Range[str, 1, MAX_FILTER_CHARS] | None = None,
@@ -219,7 +234,7 @@ class FeedCog(GuildCog):
         self,
         interaction: Interaction,
         feed: str,
-        channel: discord.TextChannel | None = None,
+        channel: PostTarget | None = None,
         role: discord.Role | None = None,
         when: str | None = None,
     ) -> None:
@@ -247,13 +262,43 @@ class FeedCog(GuildCog):
             interaction, render_mention(rule, channel=f"<#{channel_id}>", role_notifies=notifies)
         )
 
+    @feed.command(name="threads", description="Open a thread for the discussion of each post")
+    @app_commands.describe(
+        feed="One of this server's feeds",
+        channel="The text channel it posts in",
+        on="True: each post opens a thread named after its item; False: no threads",
+    )
+    @app_commands.autocomplete(feed=guild_feed_choices)
+    async def threads_(
+        self, interaction: Interaction, feed: str, channel: discord.TextChannel, on: bool
+    ) -> None:
+        me = guild_of(interaction).me
+        if on and me is not None and not channel.permissions_for(me).create_public_threads:
+            await reply(
+                interaction,
+                f"I can't open threads in {channel.mention}: I am missing **Create Public "
+                "Threads** there. Give my role that permission in that channel, then try again.",
+            )
+            return
+        try:
+            setting = await self.runtime.subscriptions.set_threads(
+                guild_of(interaction).id, channel.id, feed, on
+            )
+        except SearchInputError as exc:
+            await reply(interaction, render.text_answer(exc.message))
+            return
+        except NotSubscribedError:
+            await reply(interaction, render.render_not_posted_in(channel.mention))
+            return
+        await reply(interaction, threads.render_threads(setting, channel=channel.mention))
+
     @feed.command(name="test", description="Post a feed's newest item now, as a real post")
     @app_commands.describe(
         feed="One of this server's feeds", channel="The channel it posts in (default: this one)"
     )
     @app_commands.autocomplete(feed=guild_feed_choices)
     async def test(
-        self, interaction: Interaction, feed: str, channel: discord.TextChannel | None = None
+        self, interaction: Interaction, feed: str, channel: PostTarget | None = None
     ) -> None:
         target = await postable_channel(interaction, channel)
         if target is None:
@@ -342,7 +387,7 @@ class FeedCog(GuildCog):
         self,
         interaction: Interaction,
         file: discord.Attachment,
-        channel: discord.TextChannel | None = None,
+        channel: PostTarget | None = None,
         mode: Literal["instant", "digest"] | None = None,
     ) -> None:
         target = await postable_channel(interaction, channel)

@@ -19,6 +19,7 @@ import aiohttp
 import discord
 
 from bot.delivery.discord_message import send_kwargs
+from bot.delivery.discord_threads import create_forum_post, find_forum_post, open_thread_on
 from bot.delivery.senders import PermanentSendError, RetryableSendError
 from bot.model import DeliveryRow, Embed, Message
 
@@ -89,6 +90,8 @@ NONCE_TRUST_S = 60.0
 READY_TIMEOUT_S = 30.0
 #: How many of a target's newest messages are searched for one an earlier attempt sent.
 HISTORY_LIMIT = 100
+#: How many forum posts this process remembers for deliveries of several messages.
+FORUM_POSTS_REMEMBERED = 1024
 
 HISTORY_UNREADABLE = (
     "not sent again: an earlier attempt may already be in the channel and I cannot check "
@@ -130,6 +133,8 @@ class DiscordSender:
         self._book = dm_channels
         self._dm_channels: dict[int, int] = {}  # user id → DM channel id, this process
         self._sent_at: dict[str, float] = {}  # nonce → when this process last sent it
+        # delivery id → the forum post its first message opened (the rest go inside it).
+        self._forum_posts: dict[int, int] = {}
 
     async def _destination(self, delivery: DeliveryRow) -> discord.PartialMessageable:
         if delivery.target_kind == "channel":
@@ -156,13 +161,50 @@ class DiscordSender:
         return self._client.get_partial_messageable(dm_id, type=discord.ChannelType.private)
 
     async def send(self, delivery: DeliveryRow, message: Message, *, nonce: str) -> int:
-        destination = await self._destination(delivery)
+        forum = await self._forum(delivery)
+        post = self._forum_post_of(delivery) if forum is not None else None
+        if forum is not None and post is None:
+            # A new forum post: no nonce (Discord takes none there); find_existing finds it.
+            post_id = await call_discord(lambda: create_forum_post(forum, delivery, message))
+            self._remember_forum_post(delivery.id, post_id)
+            return post_id
+        if post is not None:
+            destination = self._client.get_partial_messageable(post, guild_id=delivery.guild_id)
+        else:
+            destination = await self._destination(delivery)
         kwargs = send_kwargs(message)
         now = time.monotonic()
         for old in [n for n, at in self._sent_at.items() if now - at > NONCE_TRUST_S]:
             del self._sent_at[old]
         self._sent_at[nonce] = now
-        return (await call_discord(lambda: destination.send(nonce=nonce, **kwargs))).id
+        posted = await call_discord(lambda: destination.send(nonce=nonce, **kwargs))
+        if self._opens_thread(delivery):
+            await open_thread_on(posted, message)
+        return posted.id
+
+    @staticmethod
+    def _opens_thread(delivery: DeliveryRow) -> bool:
+        return delivery.open_thread and delivery.kind == "item"
+
+    async def _forum(self, delivery: DeliveryRow) -> discord.ForumChannel | None:
+        """The delivery's target when it is a forum (posts, not messages, go there)."""
+        if delivery.target_kind != "channel":
+            return None
+        channel = await self._cached_channel(delivery.target_id)
+        return channel if isinstance(channel, discord.ForumChannel) else None
+
+    def _forum_post_of(self, delivery: DeliveryRow) -> int | None:
+        """The forum post a delivery of several messages opened with its first one: known to
+        this process, else the first message id it saved (a forum post's id is its thread's)."""
+        post = self._forum_posts.get(delivery.id)
+        if post is None and delivery.progress:
+            post = delivery.progress[0]
+        return post
+
+    def _remember_forum_post(self, delivery_id: int, post_id: int) -> None:
+        self._forum_posts[delivery_id] = post_id
+        while len(self._forum_posts) > FORUM_POSTS_REMEMBERED:
+            del self._forum_posts[next(iter(self._forum_posts))]
 
     async def find_existing(
         self, delivery: DeliveryRow, message: Message, *, nonce: str
@@ -170,17 +212,34 @@ class DiscordSender:
         """Look through the target's newest messages (back to when the delivery was queued)
         for one of ours carrying `nonce` or the same text and embeds. The outbox sends a
         target's messages one at a time in order, so an unconfirmed one is among the newest
-        messages the bot posted there. A 403/404 on the history request means the target
-        itself cannot be reached and is raised as such."""
+        messages the bot posted there. In a forum, the post is looked for among the active
+        threads instead (bot.delivery.discord_threads). A 403/404 on the history request means
+        the target itself cannot be reached and is raised as such."""
         me = self._client.user
-        if me is None or not await self._should_look(delivery, nonce):
+        forum = await self._forum(delivery)
+        post = self._forum_post_of(delivery) if forum is not None else None
+        opens_post = forum is not None and post is None
+        if me is None or not await self._should_look(delivery, nonce, nonce_sent=not opens_post):
             return None
-        destination = await self._destination(delivery)
         wanted = fingerprint(message.content, message.embeds)
         # A post of one item is known by the item's link: the item may have been edited
         # (new title or summary) since the first attempt.
         link = message.embeds[0].url if delivery.kind in ("item", "dm") and message.embeds else None
         since = datetime.fromtimestamp(delivery.created_at - 60, tz=UTC)
+
+        def same(posted: discord.Message) -> bool:
+            if posted.author.id != me.id:
+                return False
+            if fingerprint(posted.content, posted.embeds) == wanted:
+                return True
+            return bool(link) and any(embed.url == link for embed in posted.embeds)
+
+        if forum is not None and post is None:
+            return await call_discord(lambda: find_forum_post(forum, me, since, same))
+        if post is not None:
+            destination = self._client.get_partial_messageable(post, guild_id=delivery.guild_id)
+        else:
+            destination = await self._destination(delivery)
 
         async def scan() -> int | None:
             async for posted in destination.history(limit=HISTORY_LIMIT):
@@ -188,25 +247,27 @@ class DiscordSender:
                     return None
                 if posted.author.id != me.id:
                     continue
-                if posted.nonce is not None and str(posted.nonce) == nonce:
-                    return posted.id
-                if fingerprint(posted.content, posted.embeds) == wanted:
-                    return posted.id
-                if link and any(embed.url == link for embed in posted.embeds):
+                if (posted.nonce is not None and str(posted.nonce) == nonce) or same(posted):
+                    if self._opens_thread(delivery) and not posted.flags.has_thread:
+                        # Sent, then stopped before its thread was opened: open it now.
+                        await open_thread_on(posted, message)
                     return posted.id
             return None
 
         return await call_discord(scan)
 
-    async def _should_look(self, delivery: DeliveryRow, nonce: str) -> bool:
-        """True: look in the history. False: a resend with `nonce` is safe without looking.
+    async def _should_look(
+        self, delivery: DeliveryRow, nonce: str, *, nonce_sent: bool = True
+    ) -> bool:
+        """True: look in the history. False: a resend with `nonce` is safe without looking
+        (never for a forum post: it was sent without one, `nonce_sent` False).
         Raises PermanentSendError (this delivery only) when neither is possible."""
         if delivery.target_kind != "channel":
             return True  # a DM's history is always readable
         readable = await self._history_readable(delivery.target_id)
         if readable is not False:
             return True  # readable, or an unknown channel: the request itself will say
-        sent_at = self._sent_at.get(nonce)
+        sent_at = self._sent_at.get(nonce) if nonce_sent else None
         if sent_at is not None and time.monotonic() - sent_at < NONCE_TRUST_S:
             log.info(
                 "delivery %d: cannot read channel %d's history; resending within the nonce "
@@ -222,6 +283,13 @@ class DiscordSender:
 
     async def _history_readable(self, channel_id: int) -> bool | None:
         """Read Message History in the cached channel (None: the channel is not known)."""
+        channel = await self._cached_channel(channel_id)
+        if isinstance(channel, discord.abc.GuildChannel | discord.Thread):
+            return channel.permissions_for(channel.guild.me).read_message_history
+        return None
+
+    async def _cached_channel(self, channel_id: int) -> object | None:
+        """The channel as the gateway loaded it, waiting (a while) for the gateway if needed."""
         channel = self._client.get_channel(channel_id)
         if channel is None and not self._client.is_ready():
             try:
@@ -232,9 +300,7 @@ class DiscordSender:
                     "channel's history"
                 ) from None
             channel = self._client.get_channel(channel_id)
-        if isinstance(channel, discord.abc.GuildChannel | discord.Thread):
-            return channel.permissions_for(channel.guild.me).read_message_history
-        return None
+        return channel
 
     async def system_channel_for(self, guild_id: int) -> int | None:
         guild = self._client.get_guild(guild_id)

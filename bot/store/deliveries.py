@@ -21,7 +21,7 @@ _SELECT = (
     "SELECT d.id, d.dedupe_key, d.kind, d.item_id, d.subscription_id, d.guild_id, "
     "d.target_kind, d.target_id, d.payload, d.state, d.attempts, d.next_attempt_at, "
     "d.maybe_sent, d.message_id, d.last_error, d.created_at, d.sent_at, s.mention_role_id, "
-    "s.added_by, s.feed_id, s.mention_when "
+    "s.added_by, s.feed_id, s.mention_when, s.forum_tag_id, coalesce(s.open_threads, 0) "
     "FROM deliveries d LEFT JOIN subscriptions s ON s.id = d.subscription_id"
 )
 # A pending delivery is due only when it heads its target's queue: no older unfinished one.
@@ -34,7 +34,7 @@ _HEADS_ITS_TARGET = (
 
 def _delivery(*values: Any) -> DeliveryRow:
     row = DeliveryRow(*values)
-    return replace(row, maybe_sent=bool(row.maybe_sent))
+    return replace(row, maybe_sent=bool(row.maybe_sent), open_thread=bool(row.open_thread))
 
 
 @dataclass(frozen=True, slots=True)

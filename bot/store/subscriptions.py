@@ -204,6 +204,20 @@ class SubscriptionStore(Table):
             (role_id, when if role_id is not None else None, now, subscription_id),
         )
 
+    async def set_forum_tag(self, subscription_id: int, tag_id: int | None, now: float) -> None:
+        """The forum tag each new post of the subscription carries (None: no tag)."""
+        await self._db.write(
+            "UPDATE subscriptions SET forum_tag_id = ?, updated_at = ? WHERE id = ?",
+            (tag_id, now, subscription_id),
+        )
+
+    async def set_open_threads(self, subscription_id: int, on: bool, now: float) -> None:
+        """Whether each post of the subscription opens a thread named after its item."""
+        await self._db.write(
+            "UPDATE subscriptions SET open_threads = ?, updated_at = ? WHERE id = ?",
+            (int(on), now, subscription_id),
+        )
+
     async def mention_when(self, subscription_id: int) -> str | None:
         """The query a post must match to ping the subscription's role (None: every post)."""
         value = await self._scalar(

@@ -366,6 +366,8 @@ class InteractionRegistry:
             }
             if channel.guild_id is not None:
                 partial["guild_id"] = str(channel.guild_id)
+            if channel.is_thread:  # Discord resolves a thread with its thread fields
+                partial = channel.payload(state) | partial
             resolved.setdefault("channels", {})[str(channel.id)] = partial
             return str(channel.id)
         if opt_type == INTEGER:

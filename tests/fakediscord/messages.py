@@ -10,7 +10,7 @@ from . import errors as E
 from . import permissions as P
 from .errors import ApiError
 from .limits import compute_pings, validate_message
-from .state import DM, EPHEMERAL, Attachment, FakeState, Pinged, StoredMessage
+from .state import DM, EPHEMERAL, FORUM, Attachment, FakeState, Pinged, StoredMessage
 
 SUPPRESS_EMBEDS = 1 << 2
 SUPPRESS_NOTIFICATIONS = 1 << 12
@@ -35,7 +35,12 @@ def check_can_send(
     perms = state.permissions_in(channel_id, author)
     if not perms & P.VIEW_CHANNEL:
         raise E.missing_access()
-    if not perms & P.SEND_MESSAGES:
+    if channel.type == FORUM:
+        # A forum takes posts (POST /channels/{forum}/threads), not messages.
+        raise ApiError(400, 50008, "Cannot send messages in a non-text channel")
+    # In a thread Discord checks Send Messages in Threads (on the parent) instead.
+    needed = P.SEND_MESSAGES_IN_THREADS if channel.is_thread else P.SEND_MESSAGES
+    if not perms & needed:
         raise E.missing_permissions()
     if embeds and not perms & P.EMBED_LINKS:
         raise E.missing_permissions()

@@ -34,7 +34,7 @@ from .messages import (
     store_message,
 )
 from .ratelimits import RateLimiter
-from .state import DM, Attachment, FakeState, StoredMessage
+from .state import DM, FORUM, PUBLIC_THREAD, TEXT, Attachment, FakeChannel, FakeState, StoredMessage
 
 GUILD_MESSAGES = 1 << 9
 DIRECT_MESSAGES = 1 << 12
@@ -176,6 +176,9 @@ class RestApi:
         a("PATCH", ch + r"/messages/(?P<message_id>\d+)", self.edit_message)
         a("DELETE", ch + r"/messages/(?P<message_id>\d+)", self.delete_message)
         a("POST", ch + r"/typing", self.typing)
+        a("POST", ch + r"/threads", self.start_thread)
+        a("POST", ch + r"/messages/(?P<message_id>\d+)/threads", self.start_thread_from_message)
+        a("GET", r"/guilds/(?P<guild_id>\d+)/threads/active", self.list_active_threads)
         a("GET", r"/guilds/(?P<guild_id>\d+)", self.get_guild)
         a("GET", r"/guilds/(?P<guild_id>\d+)/channels", self.get_guild_channels)
         a("GET", r"/guilds/(?P<guild_id>\d+)/roles", self.get_guild_roles)
@@ -616,6 +619,103 @@ class RestApi:
             raise E.missing_permissions()
         message.deleted = True
         return 204, None
+
+    # ---- threads and forum posts ---------------------------------------------------------
+
+    def _thread_name(self, body: dict[str, Any]) -> str:
+        name = body.get("name")
+        if not isinstance(name, str) or not 1 <= len(name) <= 100:
+            raise E.invalid_form(
+                {
+                    "name": E.form_error(
+                        "BASE_TYPE_BAD_LENGTH", "Must be between 1 and 100 in length."
+                    )
+                }
+            )
+        return name
+
+    def _dispatch_thread_create(self, thread: FakeChannel) -> None:
+        if self.gateway.session is not None:
+            self.gateway.dispatch(
+                "THREAD_CREATE", {**thread.payload(self.state), "newly_created": True}
+            )
+
+    async def start_thread(self, ctx: Ctx) -> Reply:
+        """A forum post (with its first message; Send Messages on the forum, i.e. Create Posts)
+        or a thread without a message in a text channel (Create Public Threads)."""
+        state = self.state
+        cid = self._channel(ctx)
+        channel = state.channels[cid]
+        body = ctx.body if isinstance(ctx.body, dict) else {}
+        name = self._thread_name(body)
+        perms = state.permissions_in(cid, state.bot.id)
+        if channel.type == TEXT:
+            if not perms & P.CREATE_PUBLIC_THREADS:
+                raise E.missing_permissions()
+            thread = state.add_thread(cid, name)
+            self._dispatch_thread_create(thread)
+            return 201, thread.payload(state)
+        if channel.type != FORUM:
+            raise ApiError(400, 50024, "Cannot execute action on this channel type")
+        first = body.get("message")
+        if not isinstance(first, dict):
+            raise E.invalid_form(
+                {"message": E.form_error("BASE_TYPE_REQUIRED", "This field is required")}
+            )
+        if not perms & P.SEND_MESSAGES:
+            raise E.missing_permissions()
+        if first.get("embeds") and not perms & P.EMBED_LINKS:
+            raise E.missing_permissions()
+        known = {t["id"] for t in channel.available_tags}
+        tags = body.get("applied_tags") or []
+        if not isinstance(tags, list) or len(tags) > 5 or any(str(t) not in known for t in tags):
+            raise E.invalid_form(
+                {"applied_tags": E.form_error("UNKNOWN_TAG", "Unknown tag for this forum.")}
+            )
+        thread_id = state.snowflake()
+        # Validate the first message before anything exists; it gets the thread's id.
+        placeholder = state.add_thread(cid, name, thread_id=thread_id)
+        try:
+            message = build_message(
+                state, thread_id, first, ctx.attachments, author_id=state.bot.id
+            )
+        except ApiError:
+            del state.channels[thread_id]
+            del state.messages[thread_id]
+            raise
+        placeholder.applied_tags = [int(t) for t in tags]
+        message.id = thread_id
+        store_message(state, message)
+        channel.last_message_id = thread_id
+        self._dispatch_thread_create(placeholder)
+        self.dispatch_message_create(message)
+        return 201, {**placeholder.payload(state), "message": message.payload(state)}
+
+    async def start_thread_from_message(self, ctx: Ctx) -> Reply:
+        """A public thread from a message (thread id = message id; Create Public Threads)."""
+        state = self.state
+        message = self._message(ctx)
+        body = ctx.body if isinstance(ctx.body, dict) else {}
+        name = self._thread_name(body)
+        if not state.permissions_in(message.channel_id, state.bot.id) & P.CREATE_PUBLIC_THREADS:
+            raise E.missing_permissions()
+        if message.thread_id is not None:
+            raise ApiError(400, 160004, "A thread has already been created for this message")
+        thread = state.add_thread(
+            message.channel_id, name, thread_id=message.id, type=PUBLIC_THREAD
+        )
+        message.thread_id = thread.id
+        self._dispatch_thread_create(thread)
+        return 201, thread.payload(state)
+
+    async def list_active_threads(self, ctx: Ctx) -> Reply:
+        gid = self._guild(ctx)
+        threads = [
+            t
+            for t in self.state.active_threads(gid)
+            if self.state.permissions_in(t.id, self.state.bot.id) & P.VIEW_CHANNEL
+        ]
+        return 200, {"threads": [t.payload(self.state) for t in threads], "members": []}
 
     async def typing(self, ctx: Ctx) -> Reply:
         self._channel(ctx)

@@ -10,6 +10,7 @@ from __future__ import annotations
 import datetime
 import itertools
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -23,6 +24,13 @@ DM = 1
 VOICE = 2
 CATEGORY = 4
 NEWS = 5
+PUBLIC_THREAD = 11
+PRIVATE_THREAD = 12
+FORUM = 15
+THREADS = (PUBLIC_THREAD, PRIVATE_THREAD)
+
+#: Message flag Discord sets on a message a thread was started from.
+HAS_THREAD = 1 << 5
 
 EPHEMERAL = 1 << 6
 LOADING = 1 << 7
@@ -126,6 +134,17 @@ class FakeChannel:
     parent_id: int | None = None
     recipient_id: int | None = None
     last_message_id: int | None = None
+    # Forums: the tags a post may carry ({id, name, moderated, emoji_id, emoji_name}).
+    available_tags: list[dict[str, Any]] = field(default_factory=list)
+    # Threads (type 11/12; a forum post is one): who started it, its tags, when, archived.
+    owner_id: int | None = None
+    applied_tags: list[int] = field(default_factory=list)
+    created_at: float = 0.0
+    archived: bool = False
+
+    @property
+    def is_thread(self) -> bool:
+        return self.type in THREADS
 
     def payload(self, state: FakeState) -> dict[str, Any]:
         if self.type == DM:
@@ -137,7 +156,9 @@ class FakeChannel:
                 "recipients": [recipient.payload()] if recipient else [],
                 "flags": 0,
             }
-        return {
+        if self.is_thread:
+            return self._thread_payload(state)
+        data = {
             "id": str(self.id),
             "type": self.type,
             "guild_id": _opt_str(self.guild_id),
@@ -149,6 +170,38 @@ class FakeChannel:
             "nsfw": False,
             "rate_limit_per_user": 0,
             "last_message_id": _opt_str(self.last_message_id),
+            "flags": 0,
+        }
+        if self.type == FORUM:
+            data["available_tags"] = [dict(tag) for tag in self.available_tags]
+            data["default_reaction_emoji"] = None
+            data["default_thread_rate_limit_per_user"] = 0
+            data["default_sort_order"] = None
+            data["default_forum_layout"] = 0
+        return data
+
+    def _thread_payload(self, state: FakeState) -> dict[str, Any]:
+        messages = state.visible_messages(self.id)
+        return {
+            "id": str(self.id),
+            "type": self.type,
+            "guild_id": _opt_str(self.guild_id),
+            "parent_id": _opt_str(self.parent_id),
+            "owner_id": _opt_str(self.owner_id),
+            "name": self.name,
+            "last_message_id": _opt_str(self.last_message_id),
+            "rate_limit_per_user": 0,
+            "message_count": len(messages),
+            "total_message_sent": len(messages),
+            "member_count": 1,
+            "applied_tags": [str(t) for t in self.applied_tags],
+            "thread_metadata": {
+                "archived": self.archived,
+                "auto_archive_duration": 1440,
+                "archive_timestamp": iso(self.created_at),
+                "locked": False,
+                "create_timestamp": iso(self.created_at),
+            },
             "flags": 0,
         }
 
@@ -237,6 +290,7 @@ class StoredMessage:
     webhook_id: int | None = None
     message_reference: dict[str, Any] | None = None
     edits: int = 0
+    thread_id: int | None = None  # a thread started from this message
 
     @property
     def ephemeral(self) -> bool:
@@ -264,8 +318,10 @@ class StoredMessage:
             "embeds": self.embeds,
             "components": self.components,
             "pinned": False,
-            "flags": self.flags,
+            "flags": self.flags | (HAS_THREAD if self.thread_id is not None else 0),
         }
+        if self.thread_id is not None and self.thread_id in state.channels:
+            data["thread"] = state.channels[self.thread_id].payload(state)
         if self.guild_id is not None:
             data["guild_id"] = str(self.guild_id)
         if self.nonce is not None and with_nonce:
@@ -412,6 +468,62 @@ class FakeState:
         guild.channel_ids.append(channel.id)
         return channel
 
+    def add_forum_channel(
+        self,
+        guild_id: int,
+        name: str,
+        *,
+        tags: Sequence[str] = (),
+        overwrites: list[Overwrite] | None = None,
+    ) -> FakeChannel:
+        """A forum (type 15) with one available tag per name in `tags`."""
+        forum = self.add_text_channel(guild_id, name, overwrites=overwrites, type=FORUM)
+        forum.available_tags = [
+            {
+                "id": str(self.snowflake()),
+                "name": tag,
+                "moderated": False,
+                "emoji_id": None,
+                "emoji_name": None,
+            }
+            for tag in tags
+        ]
+        return forum
+
+    def add_thread(
+        self,
+        parent_id: int,
+        name: str,
+        *,
+        owner_id: int | None = None,
+        thread_id: int | None = None,
+        applied_tags: list[int] | None = None,
+        type: int = PUBLIC_THREAD,
+    ) -> FakeChannel:
+        """A thread under `parent_id` (not in the guild's channel list: GUILD_CREATE carries it
+        among `threads` while it is active). `thread_id`: a thread started from that message."""
+        parent = self.channels[parent_id]
+        thread = FakeChannel(
+            thread_id if thread_id is not None else self.snowflake(),
+            type,
+            name,
+            guild_id=parent.guild_id,
+            parent_id=parent_id,
+            owner_id=owner_id if owner_id is not None else self.bot.id,
+            applied_tags=list(applied_tags or []),
+            created_at=self.clock.wall(),
+        )
+        self.channels[thread.id] = thread
+        self.messages[thread.id] = []
+        return thread
+
+    def active_threads(self, guild_id: int) -> list[FakeChannel]:
+        return [
+            c
+            for c in self.channels.values()
+            if c.is_thread and c.guild_id == guild_id and not c.archived
+        ]
+
     def dm_channel_for(self, user_id: int) -> FakeChannel:
         for channel in self.channels.values():
             if channel.type == DM and channel.recipient_id == user_id:
@@ -477,8 +589,11 @@ class FakeState:
     # ---- questions ------------------------------------------------------------------------
 
     def permissions_in(self, channel_id: int, user_id: int) -> int:
-        """The member's effective permissions in a guild channel (all for DMs)."""
+        """The member's effective permissions in a guild channel (all for DMs); a thread has
+        its parent's (Discord: threads inherit the parent's overwrites)."""
         channel = self.channels[channel_id]
+        if channel.is_thread and channel.parent_id in self.channels:
+            channel = self.channels[channel.parent_id]
         if channel.guild_id is None:
             return P.ALL_PERMISSIONS & ~P.ADMINISTRATOR
         guild = self.guilds[channel.guild_id]
@@ -582,7 +697,7 @@ class FakeState:
             "voice_states": [],
             "members": members,
             "channels": [self.channels[c].payload(self) for c in guild.channel_ids],
-            "threads": [],
+            "threads": [t.payload(self) for t in self.active_threads(guild.id)],
             "presences": [],
             "stage_instances": [],
             "guild_scheduled_events": [],

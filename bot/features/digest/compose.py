@@ -138,6 +138,10 @@ def compose_digest(
     )
     embed_lists = [embeds for embeds in packer.messages if embeds]
     return [
-        Message(content=header if index == 0 else None, embeds=tuple(embeds))
+        Message(
+            content=header if index == 0 else None,
+            embeds=tuple(embeds),
+            title=f"Digest for #{channel} · {period_end:%d %b %Y}" if index == 0 else None,
+        )
         for index, embeds in enumerate(embed_lists)
     ]

@@ -22,6 +22,7 @@ from bot.features.feeds.rhythm import Rhythm, feed_rhythms
 from bot.features.feeds.service import FeedService
 from bot.features.feeds.subscription_filter import FilterChange, change_filter
 from bot.features.feeds.testpost import QueuedTestPost, queue_test_post
+from bot.features.feeds.threads import ThreadsSetting, set_open_threads
 from bot.features.search.service import SearchService
 from bot.ingest.pipeline import PollOutcome
 from bot.model import FeedRow, GuildFeed, Message, SubscriptionRow, SubscriptionView
@@ -133,9 +134,11 @@ class SubscriptionService:
         backfill: int = 1,
         mention_role_id: int | None = None,
         added_by: int | None = None,
+        forum_tag_id: int | None = None,
     ) -> SubscribeResult:
         """Add (or resume) a channel's subscription; a new one posts the `backfill` newest
-        items now. None is "not given": a new subscription is instant without a role ping,
+        items now (in a forum, with the tag `forum_tag_id` when given).
+        None is "not given": a new subscription is instant without a role ping,
         an existing one keeps its mode and ping and changes only what is given. Raises
         FeedError subclasses with a message for the admin."""
         if not 0 <= backfill <= MAX_BACKFILL:
@@ -157,6 +160,8 @@ class SubscriptionService:
             added_by=added_by,
             now=now,
         )
+        if forum_tag_id is not None:
+            await self._store.subscriptions.set_forum_tag(subscription.id, forum_tag_id, now)
         queued = 0
         if created and backfill and subscription.mode == "instant":
             newest = await self._store.items.latest([added.feed.id], backfill)
@@ -271,6 +276,20 @@ class SubscriptionService:
             feed=feed,
             role_id=role_id,
             when=when,
+            now=self._clock(),
+        )
+
+    async def set_threads(
+        self, guild_id: int, channel_id: int, feed: str, on: bool
+    ) -> ThreadsSetting:
+        """`/feed threads`: see bot.features.feeds.threads.set_open_threads."""
+        return await set_open_threads(
+            self._store,
+            self._search,
+            guild_id=guild_id,
+            channel_id=channel_id,
+            feed=feed,
+            on=on,
             now=self._clock(),
         )
 

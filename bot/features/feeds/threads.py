@@ -1,0 +1,85 @@
+"""Where a subscription's posts go inside its channel: the tag of each new forum post
+(`/feed add … tag`), and, in a text channel, a thread per post (`/feed threads`).
+
+The Discord sender reads both from the delivery (bot.delivery.discord_threads)."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, replace
+
+from bot.features.digest.service import NotSubscribedError
+from bot.features.search.service import SearchService
+from bot.model import GuildFeed, Message
+from bot.safe import shown
+from bot.store import Store
+
+
+@dataclass(frozen=True, slots=True)
+class ForumTag:
+    """A forum's tag as the admin picks it (id and name only)."""
+
+    id: int
+    name: str
+
+
+def pick_tag(tags: Sequence[ForumTag], wanted: str) -> ForumTag | None:
+    """The tag `wanted` names: its id (what autocomplete fills in) or its name, any case."""
+    wanted = wanted.strip()
+    for tag in tags:
+        if wanted == str(tag.id) or wanted.casefold() == tag.name.casefold():
+            return tag
+    return None
+
+
+def render_unknown_tag(tags: Sequence[ForumTag], forum: str) -> Message:
+    if not tags:
+        return Message(content=f"{forum} has no tags. Leave out `tag`, or add tags to it first.")
+    names = ", ".join(f"**{shown(t.name)}**" for t in tags)
+    return Message(content=f"That is not a tag of {forum}. Its tags: {names}.")
+
+
+def render_tag_needs_forum() -> Message:
+    return Message(content="`tag` is for forum channels: pick a forum as the `channel`.")
+
+
+def with_tag_line(answer: Message, tag: ForumTag, forum: str) -> Message:
+    """`/feed add`'s answer, saying which tag the forum's new posts carry."""
+    line = f"Each new post in {forum} will carry the tag **{shown(tag.name)}**."
+    return replace(answer, content=f"{answer.content or ''}\n{line}".strip())
+
+
+@dataclass(frozen=True, slots=True)
+class ThreadsSetting:
+    feed: GuildFeed
+    on: bool
+
+
+async def set_open_threads(
+    store: Store,
+    search: SearchService,
+    *,
+    guild_id: int,
+    channel_id: int,
+    feed: str,
+    on: bool,
+    now: float,
+) -> ThreadsSetting:
+    """Whether each post of `feed` in the channel opens a thread named after its item.
+    NotSubscribedError: the feed does not post there."""
+    found = await search.resolve_feed(guild_id, feed)
+    subscription = await store.subscriptions.find(channel_id, found.feed_id)
+    if subscription is None or subscription.guild_id != guild_id:
+        raise NotSubscribedError
+    await store.subscriptions.set_open_threads(subscription.id, on, now)
+    return ThreadsSetting(found, on)
+
+
+def render_threads(setting: ThreadsSetting, *, channel: str) -> Message:
+    title = f"**{shown(setting.feed.title or setting.feed.url)}**"
+    if setting.on:
+        return Message(
+            content=f"Each post of {title} in {channel} will open a thread named after its "
+            "item, for the discussion."
+        )
+    return Message(content=f"Posts of {title} in {channel} no longer open a thread.")
