@@ -71,6 +71,23 @@ def move_log_off_screen(settings: Settings, terminal: ConsoleTerminal) -> Path |
     return log_file
 
 
+PIPED_FINISH_S = 60.0  # the longest a piped run waits, at its end, for posts still queued
+
+
+async def _let_the_outbox_finish(runtime: Runtime) -> None:
+    """Piped input ended: the posts its commands queued go out at the outbox's pace (5 per 5 s
+    to a channel), so wait for the outbox to empty before the run ends, at most
+    PIPED_FINISH_S; anything still queued then is sent at the next run."""
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + PIPED_FINISH_S
+    while loop.time() < deadline and not runtime.stop.is_set():
+        counts = await runtime.store.deliveries.counts()
+        if counts["pending"] + counts["sending"] == 0:
+            return
+        await asyncio.sleep(0.2)
+    log.warning("input ended with posts still queued: they are sent at the next run")
+
+
 async def run_console(
     runtime: Runtime, terminal: ConsoleTerminal, *, log_file: Path | None = None
 ) -> None:
@@ -98,6 +115,8 @@ async def run_console(
                 break
             line = read.result()
             if line is None:  # end of the input: Ctrl-D, or the end of a pipe or file
+                if terminal.kind != "terminal":
+                    await _let_the_outbox_finish(runtime)
                 break
             line = line.strip()
             if line.lower() in ("quit", "exit"):

@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import Any
 
 from tests.children import ChildProcesses
+from tests.feedserver import FeedServer, rss_feed
 
 REPO = Path(__file__).resolve().parents[2]
 DEADLINE_S = 45
@@ -101,3 +102,28 @@ async def test_commands_from_a_file_end_at_the_end_of_the_file(
         )
     assert code == 0, err
     assert "No feeds yet" in out
+
+
+async def test_posts_queued_by_piped_commands_are_all_shown_before_the_run_ends(
+    child_processes: ChildProcesses, tmp_path: Path, feed_server: FeedServer
+) -> None:
+    """Seven backfilled posts go out at the outbox's pace (5 per 5 s to a channel): the run
+    waits for the last of them at the end of its input instead of ending after the first."""
+    items = [{"title": f"Piped post {n}", "guid": f"p{n}"} for n in range(7)]
+    feed_server.set("/piped", rss_feed(items, title="Piped Letter"))
+    process = await child_processes.spawn(
+        sys.executable,
+        "-m",
+        "bot",
+        "run",
+        cwd=REPO,
+        env={**console_env(tmp_path), "DIGESTBOT_FETCH_ALLOW": "127.0.0.1/32"},
+        stdin=asyncio.subprocess.PIPE,
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.PIPE,
+    )
+    typed = f"feed add {feed_server.url('/piped')} --backfill 7\n".encode()
+    raw, err = await asyncio.wait_for(process.communicate(typed), timeout=DEADLINE_S)
+    out = raw.decode()
+    assert process.returncode == 0, err.decode()
+    assert all(f"Piped post {n}" in out for n in range(7)), out
