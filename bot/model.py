@@ -453,6 +453,24 @@ class Attachment:
 
 
 @dataclass(frozen=True, slots=True)
+class Identity:
+    """Who a post appears to be from when it goes out through the channel's webhook: the name
+    and avatar shown. As a subscription's setting, None means the feed's own title / image."""
+
+    name: str | None = None
+    avatar_url: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class ChannelWebhook:
+    """The webhook the bot made in a channel. The token is a secret: kept out of repr."""
+
+    channel_id: int
+    webhook_id: int
+    token: str = field(repr=False)
+
+
+@dataclass(frozen=True, slots=True)
 class Message:
     """One message, rendered once. `mention_role_id` is the only ping it may make (a role an
     admin opted into); everything else in it never pings."""
@@ -462,3 +480,5 @@ class Message:
     buttons: tuple[Button, ...] = ()
     files: tuple[Attachment, ...] = ()
     mention_role_id: int | None = None
+    # Post through the channel's webhook under this name and avatar (None: as the bot).
+    identity: Identity | None = None

@@ -8,11 +8,13 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import replace
 
 from bot.delivery.outbox import Cancelled
 from bot.delivery.senders import PermanentSendError
 from bot.features.digest.service import DigestService
 from bot.features.follow.dm import MatchedTopic, payload_topics, render_topic_dm
+from bot.features.posts.identity import post_identity
 from bot.features.posts.mention import post_mention
 from bot.features.posts.render import render_post
 from bot.features.posts.views import item_view
@@ -50,7 +52,11 @@ class DeliveryComposer:
                 if delivery.kind == "item"
                 else None
             )
-            return [render_post(item, mention_role_id=mention)]
+            post = render_post(item, mention_role_id=mention)
+            if delivery.kind == "item":
+                identity = await post_identity(self._store, delivery.subscription_id, item)
+                post = replace(post, identity=identity)
+            return [post]
         text = delivery.payload_data().get("text")
         if isinstance(text, str) and text:
             return [Message(content=truncate(text, CONTENT_LIMIT))]

@@ -13,7 +13,7 @@ import logging
 import time
 from collections.abc import Awaitable, Callable, Sequence
 from datetime import UTC, datetime
-from typing import Protocol, TypeVar
+from typing import TYPE_CHECKING, Protocol, TypeVar
 
 import aiohttp
 import discord
@@ -21,6 +21,9 @@ import discord
 from bot.delivery.discord_message import send_kwargs
 from bot.delivery.senders import PermanentSendError, RetryableSendError
 from bot.model import DeliveryRow, Embed, Message
+
+if TYPE_CHECKING:
+    from bot.delivery.discord_webhooks import WebhookPoster
 
 log = logging.getLogger(__name__)
 
@@ -125,9 +128,16 @@ class DiscordSender:
       never happens.
     """
 
-    def __init__(self, client: discord.Client, *, dm_channels: DMChannelBook | None = None):
+    def __init__(
+        self,
+        client: discord.Client,
+        *,
+        dm_channels: DMChannelBook | None = None,
+        webhooks: WebhookPoster | None = None,
+    ):
         self._client = client
         self._book = dm_channels
+        self._webhooks = webhooks  # posts a Message with an identity (None: as the bot)
         self._dm_channels: dict[int, int] = {}  # user id → DM channel id, this process
         self._sent_at: dict[str, float] = {}  # nonce → when this process last sent it
 
@@ -155,9 +165,19 @@ class DiscordSender:
         self._dm_channels[user_id] = dm_id
         return self._client.get_partial_messageable(dm_id, type=discord.ChannelType.private)
 
+    def _poster(self, delivery: DeliveryRow, message: Message) -> WebhookPoster | None:
+        """The webhook poster when this message goes out under its own name and avatar."""
+        if message.identity is None or delivery.target_kind != "channel":
+            return None
+        return self._webhooks
+
     async def send(self, delivery: DeliveryRow, message: Message, *, nonce: str) -> int:
-        destination = await self._destination(delivery)
         kwargs = send_kwargs(message)
+        poster = self._poster(delivery, message)
+        if poster is not None and message.identity is not None:
+            # No nonce: Discord cannot drop a repeat, so a maybe-sent one is always looked for.
+            return await poster.send(delivery.target_id, message.identity, kwargs)
+        destination = await self._destination(delivery)
         now = time.monotonic()
         for old in [n for n, at in self._sent_at.items() if now - at > NONCE_TRUST_S]:
             del self._sent_at[old]
@@ -176,6 +196,9 @@ class DiscordSender:
         if me is None or not await self._should_look(delivery, nonce):
             return None
         destination = await self._destination(delivery)
+        poster = self._poster(delivery, message)
+        # Our messages: the bot's own, and the channel webhook's (its executes carry no nonce).
+        hook_id = await poster.webhook_id(delivery.target_id) if poster is not None else None
         wanted = fingerprint(message.content, message.embeds)
         # A post of one item is known by the item's link: the item may have been edited
         # (new title or summary) since the first attempt.
@@ -186,7 +209,8 @@ class DiscordSender:
             async for posted in destination.history(limit=HISTORY_LIMIT):
                 if posted.created_at < since:
                     return None
-                if posted.author.id != me.id:
+                ours = posted.author.id == me.id
+                if not ours and (hook_id is None or posted.webhook_id != hook_id):
                     continue
                 if posted.nonce is not None and str(posted.nonce) == nonce:
                     return posted.id
