@@ -28,7 +28,8 @@ async def test_a_sigkill_during_a_webhook_post_posts_nothing_twice(
         world = fake.state.add_standard_guild()
         allow_manage_webhooks(fake, world, world.news_id)
         server.set(FEED_PATH, letter(["Hello"]))
-        bots = BotProcesses(fake, bot_env(fake, tmp_path), tmp_path / "bot.log", child_processes)
+        env = bot_env(fake, tmp_path) | {"DIGESTBOT_LOG_LEVEL": "DEBUG"}
+        bots = BotProcesses(fake, env, tmp_path / "bot.log", child_processes)
         first = await bots.start_ready()
         add = await fake.invoke_command(
             "feed add",
@@ -66,7 +67,15 @@ async def test_a_sigkill_during_a_webhook_post_posts_nothing_twice(
                 what="the delivery marked sent after the restart",
             )
             assert bots.log_count("was already posted") == 1, bots.log_tail()
+            # The next post goes through the same webhook, answered this time.
+            server.set(FEED_PATH, letter(["Hello", "Crash post", "Next post"]))
+            await fake.wait_until(
+                lambda: len(fake.webhook_posts(world.news_id)) >= 2, timeout=60, what="next post"
+            )
         finally:
             await bots.stop(second)
-        assert titles(fake.webhook_posts(world.news_id)) == ["Crash post"]
+        assert titles(fake.webhook_posts(world.news_id)) == ["Crash post", "Next post"]
         assert fake.bot_posts(world.news_id) == []
+        # The webhook's token is a secret: not in the log, even at DEBUG.
+        (webhook,) = fake.webhooks.of_channel(world.news_id)
+        assert webhook.token not in (tmp_path / "bot.log").read_text(errors="replace")
