@@ -63,6 +63,7 @@ class ParsedFeed:
     # absolute, as written: the publisher's word (bot.ingest.urls.own_address says when to
     # believe it).
     self_url: str | None = None
+    image_url: str | None = None  # the feed's own image (logo), absolute http(s)
 
 
 @dataclass(frozen=True, slots=True)

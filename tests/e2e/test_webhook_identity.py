@@ -18,8 +18,8 @@ WEBHOOKS = r"/channels/\d+/webhooks$"
 AVATAR = "https://letter.example.com/logo.png"
 
 
-def letter(titles: list[str], *, title: str = "The Letter") -> str:
-    """An RSS feed of `titles`, oldest first."""
+def letter(titles: list[str], *, title: str = "The Letter", image: str | None = None) -> str:
+    """An RSS feed of `titles`, oldest first (`image`: the feed's own <image>)."""
     items: list[dict[str, object]] = [
         {
             "title": item,
@@ -30,7 +30,13 @@ def letter(titles: list[str], *, title: str = "The Letter") -> str:
         }
         for n, item in enumerate(titles)
     ]
-    return rss_feed(list(reversed(items)), title=title)
+    channel_image = (
+        f"<image><url>{image}</url><title>{title}</title><link>https://letter.example.com/</link>"
+        "</image>"
+        if image
+        else ""
+    )
+    return rss_feed(list(reversed(items)), title=title, extra_channel=channel_image)
 
 
 def allow_manage_webhooks(fake: FakeDiscord, world: StandardGuild, channel_id: int) -> None:
@@ -88,6 +94,30 @@ async def test_webhook_posts_carry_the_feeds_name_and_the_given_avatar(
         feed_server.set(FEED_PATH, letter(["Hello", "Second post", "Third post", "Fourth"]))
         await fake.wait_for_messages(world.news_id, 3, timeout=15)
         assert titles(fake.bot_posts(world.news_id)) == ["Fourth"]
+
+
+async def test_without_an_avatar_webhook_posts_show_the_feeds_own_image(
+    tmp_path: Path, fake_discord: FakeDiscord, feed_server: FeedServer
+) -> None:
+    fake = fake_discord
+    world = fake.state.add_standard_guild()
+    allow_manage_webhooks(fake, world, world.news_id)
+    logo = "https://letter.example.com/logo-square.png"
+    feed_server.set(FEED_PATH, letter(["Hello"], image=logo))
+    async with running_bot(tmp_path, fake) as bot:
+        await add_feed(fake, world, feed_server.url(FEED_PATH), world.news_id, backfill=0)
+        feed = await feed_id_of(bot, world.guild_id)
+        answer = await admin_command(
+            fake,
+            world,
+            "feed identity",
+            {"feed": feed, "channel": world.news_id, "mode": "webhook"},
+        )
+        assert "feed's own image" in answer.content
+        feed_server.set(FEED_PATH, letter(["Hello", "News"], image=logo))
+        await fake.wait_until(lambda: bool(fake.webhook_posts(world.news_id)), timeout=15)
+        (post,) = fake.webhook_posts(world.news_id)
+        assert (post.webhook_username, post.webhook_avatar_url) == ("The Letter", logo)
 
 
 async def test_a_name_discord_refuses_is_posted_as_a_safe_variant(

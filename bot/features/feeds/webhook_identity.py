@@ -60,7 +60,8 @@ async def set_identity(
             raise SearchInputError("`avatar` must be an image's address, starting with https://")
     setting = Identity((name or "").strip()[:MAX_NAME_CHARS] or None, avatar_url)
     await store.webhooks.set_identity(subscription.id, setting, now)
-    return IdentityChange(found, setting, resolve_identity(setting, found.title))
+    image = await store.feeds.image_url(found.feed_id)
+    return IdentityChange(found, setting, resolve_identity(setting, found.title, image))
 
 
 def render_identity(change: IdentityChange, *, channel: str) -> Message:
@@ -75,9 +76,12 @@ def render_identity(change: IdentityChange, *, channel: str) -> Message:
         lines.append(
             "Discord does not accept that name as typed, so posts carry this variant instead."
         )
-    lines.append(
-        "With the avatar you gave." if change.setting.avatar_url else "With the default avatar."
-    )
+    if change.setting.avatar_url:
+        lines.append("With the avatar you gave.")
+    elif change.shown_as.avatar_url:
+        lines.append("With the feed's own image as avatar.")
+    else:
+        lines.append("The feed has no image, so posts show Discord's default avatar.")
     return Message(content="\n".join(lines))
 
 

@@ -1,6 +1,7 @@
 """Who a post appears to be from: the bot (no identity), or, with `/feed identity
-mode:webhook`, the feed itself: the admin's name and avatar, else the feed's title, through
-the channel's webhook. Feed titles are hostile text: the name is made one Discord accepts."""
+mode:webhook`, the feed itself through the channel's webhook: the admin's name, else the
+feed's title, and the admin's avatar, else the feed's own image. Feed titles are hostile
+text: the name is made one Discord accepts."""
 
 from __future__ import annotations
 
@@ -12,10 +13,11 @@ from bot.store import Store
 FALLBACK_NAME = "News feed"
 
 
-def resolve_identity(setting: Identity, feed_title: str) -> Identity:
-    """The name and avatar a webhook post shows, from the subscription's setting."""
+def resolve_identity(setting: Identity, feed_title: str, feed_image: str | None = None) -> Identity:
+    """The name and avatar a webhook post shows, from the subscription's setting (else the
+    feed's title and image)."""
     name = webhook_name(setting.name or feed_title, FALLBACK_NAME)
-    return Identity(name=name, avatar_url=safe_url(setting.avatar_url))
+    return Identity(name=name, avatar_url=safe_url(setting.avatar_url or feed_image))
 
 
 async def post_identity(
@@ -27,4 +29,4 @@ async def post_identity(
     setting = await store.webhooks.identity(subscription_id)
     if setting is None:
         return None
-    return resolve_identity(setting, item.feed_title)
+    return resolve_identity(setting, item.feed_title, await store.feeds.image_url(item.feed_id))

@@ -1,3 +1,6 @@
+-- The feed's own image (RSS <image>, Atom <logo>/<icon>, itunes:image), kept from the last
+-- successful poll: the avatar of webhook posts unless the admin gave one.
+ALTER TABLE feeds ADD COLUMN image_url TEXT;
 -- A subscription posts under the feed's own name and avatar through a channel webhook when it
 -- has a row here; name/avatar_url NULL: the feed's title and image at the time of posting.
 CREATE TABLE subscription_identities (
