@@ -82,17 +82,36 @@ class WebhookPoster:
             raise PermanentSendError(GONE_AGAIN, target_unreachable=False) from None
 
     async def _create(self, channel_id: int) -> ChannelWebhook:
+        """Reuse a webhook of mine the store does not know (a crash right after making it, a
+        restored backup), else make one; either way remember it."""
         http = self._client.http
         try:
-            data = await call_discord(lambda: http.create_webhook(channel_id, name=WEBHOOK_NAME))
+            listed = await call_discord(lambda: http.channel_webhooks(channel_id))
+            found = self._mine(channel_id, [dict(data) for data in listed])
+            if found is None:
+                made = await call_discord(
+                    lambda: http.create_webhook(channel_id, name=WEBHOOK_NAME)
+                )
+                found = ChannelWebhook(channel_id, int(made["id"]), str(made.get("token")))
+                log.info("channel %d: made webhook %d", channel_id, found.webhook_id)
         except PermanentSendError as error:
             if error.__cause__ is not None and getattr(error.__cause__, "code", None) == 50013:
                 raise PermanentSendError(NO_MANAGE_WEBHOOKS) from error
             raise
-        webhook = ChannelWebhook(channel_id, int(data["id"]), str(data["token"]))
-        await self._book.save_webhook(webhook, self._clock())
-        log.info("channel %d: made webhook %d", channel_id, webhook.webhook_id)
-        return webhook
+        await self._book.save_webhook(found, self._clock())
+        return found
+
+    def _mine(self, channel_id: int, listed: list[dict[str, Any]]) -> ChannelWebhook | None:
+        """The channel's webhook this bot made (with its token), if Discord lists one."""
+        me = self._client.user
+        if me is None:
+            return None
+        for data in listed:
+            maker = str((data.get("user") or {}).get("id"))
+            token = data.get("token")
+            if maker == str(me.id) and token and data.get("name") == WEBHOOK_NAME:
+                return ChannelWebhook(channel_id, int(data["id"]), str(token))
+        return None
 
     async def _execute(
         self, known: ChannelWebhook, identity: Identity, kwargs: dict[str, Any]

@@ -201,6 +201,37 @@ async def test_a_deleted_webhook_is_made_again_once_and_without_manage_webhooks_
         assert fake.bot_posts(world.news_id) == []
 
 
+async def test_a_webhook_of_mine_the_store_forgot_is_reused_not_made_again(
+    tmp_path: Path, fake_discord: FakeDiscord, feed_server: FeedServer
+) -> None:
+    fake = fake_discord
+    world = fake.state.add_standard_guild()
+    allow_manage_webhooks(fake, world, world.news_id)
+    # Someone else's webhook in the channel is never used.
+    fake.webhooks.create(world.news_id, {"name": "digestbot feeds"}).creator_id = world.admin_id
+    feed_server.set(FEED_PATH, letter(["Hello"]))
+    async with running_bot(tmp_path, fake) as bot:
+        await add_feed(fake, world, feed_server.url(FEED_PATH), world.news_id, backfill=0)
+        feed = await feed_id_of(bot, world.guild_id)
+        await admin_command(
+            fake,
+            world,
+            "feed identity",
+            {"feed": feed, "channel": world.news_id, "mode": "webhook"},
+        )
+        feed_server.set(FEED_PATH, letter(["Hello", "One"]))
+        await fake.wait_until(lambda: bool(fake.webhook_posts(world.news_id)), timeout=15)
+        (first,) = fake.webhook_posts(world.news_id)
+        assert first.webhook_id is not None
+        # A crash right after Discord made it, before it was saved: the store forgets it.
+        await bot.runtime.store.webhooks.forget_webhook(world.news_id, first.webhook_id)
+        feed_server.set(FEED_PATH, letter(["Hello", "One", "Two"]))
+        await fake.wait_until(lambda: len(fake.webhook_posts(world.news_id)) >= 2, timeout=15)
+        assert {m.webhook_id for m in fake.webhook_posts(world.news_id)} == {first.webhook_id}
+        assert fake.count("POST", WEBHOOKS) == 1
+        assert len(fake.webhooks.of_channel(world.news_id)) == 2  # mine and the admin's
+
+
 async def test_webhook_mode_without_manage_webhooks_is_refused_and_changes_nothing(
     tmp_path: Path, fake_discord: FakeDiscord, feed_server: FeedServer
 ) -> None:
