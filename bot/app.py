@@ -14,6 +14,7 @@ from discord.ext import commands
 
 from bot.delivery.discord_message import answer
 from bot.delivery.discord_sender import DiscordSender
+from bot.delivery.discord_webhooks import WebhookPoster
 from bot.model import Message
 from bot.runtime import Runtime
 
@@ -73,7 +74,14 @@ class DigestBot(commands.Bot):
 
     async def setup_hook(self) -> None:
         if self._start_runtime:
-            self.runtime.attach_sender(DiscordSender(self, dm_channels=self.runtime.store.topics))
+            store = self.runtime.store
+            self.runtime.attach_sender(
+                DiscordSender(
+                    self,
+                    dm_channels=store.topics,
+                    webhooks=WebhookPoster(self, store.webhooks),
+                )
+            )
             await self.runtime.start()
         for module in COG_MODULES:
             await self.load_extension(module)

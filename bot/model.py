@@ -63,6 +63,7 @@ class ParsedFeed:
     # absolute, as written: the publisher's word (bot.ingest.urls.own_address says when to
     # believe it).
     self_url: str | None = None
+    image_url: str | None = None  # the feed's own image (logo), absolute http(s)
 
 
 @dataclass(frozen=True, slots=True)
@@ -470,6 +471,24 @@ class Attachment:
 
 
 @dataclass(frozen=True, slots=True)
+class Identity:
+    """Who a post appears to be from when it goes out through the channel's webhook: the name
+    and avatar shown. As a subscription's setting, None means the feed's own title / image."""
+
+    name: str | None = None
+    avatar_url: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class ChannelWebhook:
+    """The webhook the bot made in a channel. The token is a secret: kept out of repr."""
+
+    channel_id: int
+    webhook_id: int
+    token: str = field(repr=False)
+
+
+@dataclass(frozen=True, slots=True)
 class Message:
     """One message, rendered once. `mention_role_id` is the only ping it may make (a role an
     admin opted into); everything else in it never pings."""
@@ -482,3 +501,5 @@ class Message:
     # The name a forum post or a thread opened from this message gets (None: its first
     # embed's title, else its first line of text).
     title: str | None = None
+    # Post through the channel's webhook under this name and avatar (None: as the bot).
+    identity: Identity | None = None

@@ -20,6 +20,7 @@ from bot.features.feeds.post_format import render_format, render_no_preview
 from bot.features.feeds.subscription_filter import ChannelNotFollowingError
 from bot.features.feeds.subscriptions import MAX_BACKFILL
 from bot.features.feeds.testpost import render_test_post
+from bot.features.feeds.webhook_identity import render_identity, render_needs_manage_webhooks
 from bot.features.posts.format import MAX_TEMPLATE_CHARS, TemplateError
 from bot.features.search.service import SearchInputError
 from bot.ingest.errors import FeedError
@@ -291,6 +292,51 @@ class FeedCog(GuildCog):
             await reply(interaction, render.render_not_posted_in(channel.mention))
             return
         await reply(interaction, threads.render_threads(setting, channel=channel.mention))
+
+    @feed.command(name="identity", description="Post a feed as the bot, or as the feed itself")
+    @app_commands.describe(
+        feed="One of this server's feeds",
+        channel="The channel it posts in (default: this channel)",
+        mode="bot (default): posts come from me; webhook: from the feed's name and avatar",
+        name="The name posts show (default: the feed's title)",
+        avatar="The avatar image's address (https://…)",
+    )
+    @app_commands.autocomplete(feed=guild_feed_choices)
+    async def identity(
+        self,
+        interaction: Interaction,
+        feed: str,
+        mode: Literal["bot", "webhook"],
+        channel: discord.TextChannel | None = None,
+        name: str | None = None,
+        avatar: str | None = None,
+    ) -> None:
+        guild = guild_of(interaction)
+        channel_id = channel.id if channel else interaction.channel_id
+        if channel_id is None:
+            await reply(interaction, "Pick the channel with the `channel` option.")
+            return
+        if mode == "webhook":
+            target = guild.get_channel(channel_id)
+            me = guild.me
+            if (
+                target is not None
+                and me is not None
+                and not target.permissions_for(me).manage_webhooks
+            ):
+                await reply(interaction, render_needs_manage_webhooks(f"<#{channel_id}>"))
+                return
+        try:
+            change = await self.runtime.subscriptions.set_identity(
+                guild.id, channel_id, feed, mode, name, avatar
+            )
+        except SearchInputError as exc:
+            await reply(interaction, render.text_answer(exc.message))
+            return
+        except NotSubscribedError:
+            await reply(interaction, render.render_not_posted_in(f"<#{channel_id}>"))
+            return
+        await reply(interaction, render_identity(change, channel=f"<#{channel_id}>"))
 
     @feed.command(name="test", description="Post a feed's newest item now, as a real post")
     @app_commands.describe(

@@ -13,7 +13,7 @@ import logging
 import time
 from collections.abc import Awaitable, Callable, Sequence
 from datetime import UTC, datetime
-from typing import Protocol, TypeVar
+from typing import TYPE_CHECKING, Protocol, TypeVar
 
 import aiohttp
 import discord
@@ -22,6 +22,9 @@ from bot.delivery.discord_message import send_kwargs
 from bot.delivery.discord_threads import create_forum_post, find_forum_post, open_thread_on
 from bot.delivery.senders import PermanentSendError, RetryableSendError
 from bot.model import DeliveryRow, Embed, Message
+
+if TYPE_CHECKING:
+    from bot.delivery.discord_webhooks import WebhookPoster
 
 log = logging.getLogger(__name__)
 
@@ -128,9 +131,16 @@ class DiscordSender:
       never happens.
     """
 
-    def __init__(self, client: discord.Client, *, dm_channels: DMChannelBook | None = None):
+    def __init__(
+        self,
+        client: discord.Client,
+        *,
+        dm_channels: DMChannelBook | None = None,
+        webhooks: WebhookPoster | None = None,
+    ):
         self._client = client
         self._book = dm_channels
+        self._webhooks = webhooks  # posts a Message with an identity (None: as the bot)
         self._dm_channels: dict[int, int] = {}  # user id → DM channel id, this process
         self._sent_at: dict[str, float] = {}  # nonce → when this process last sent it
         # delivery id → the forum post its first message opened (the rest go inside it).
@@ -160,6 +170,12 @@ class DiscordSender:
         self._dm_channels[user_id] = dm_id
         return self._client.get_partial_messageable(dm_id, type=discord.ChannelType.private)
 
+    def _poster(self, delivery: DeliveryRow, message: Message) -> WebhookPoster | None:
+        """The webhook poster when this message goes out under its own name and avatar."""
+        if message.identity is None or delivery.target_kind != "channel":
+            return None
+        return self._webhooks
+
     async def send(self, delivery: DeliveryRow, message: Message, *, nonce: str) -> int:
         forum = await self._forum(delivery)
         post = self._forum_post_of(delivery) if forum is not None else None
@@ -168,11 +184,15 @@ class DiscordSender:
             post_id = await call_discord(lambda: create_forum_post(forum, delivery, message))
             self._remember_forum_post(delivery.id, post_id)
             return post_id
+        kwargs = send_kwargs(message)
+        poster = self._poster(delivery, message) if forum is None else None
+        if poster is not None and message.identity is not None:
+            # No nonce: Discord cannot drop a repeat, so a maybe-sent one is always looked for.
+            return await poster.send(delivery.target_id, message.identity, kwargs)
         if post is not None:
             destination = self._client.get_partial_messageable(post, guild_id=delivery.guild_id)
         else:
             destination = await self._destination(delivery)
-        kwargs = send_kwargs(message)
         now = time.monotonic()
         for old in [n for n, at in self._sent_at.items() if now - at > NONCE_TRUST_S]:
             del self._sent_at[old]
@@ -219,8 +239,18 @@ class DiscordSender:
         forum = await self._forum(delivery)
         post = self._forum_post_of(delivery) if forum is not None else None
         opens_post = forum is not None and post is None
-        if me is None or not await self._should_look(delivery, nonce, nonce_sent=not opens_post):
+        poster = self._poster(delivery, message) if forum is None else None
+        nonce_sent = not opens_post and poster is None  # forum posts and webhooks carry none
+        if me is None or not await self._should_look(delivery, nonce, nonce_sent=nonce_sent):
             return None
+        # Our messages: the bot's own, and the channel webhook's.
+        hook_id = await poster.webhook_id(delivery.target_id) if poster is not None else None
+
+        def ours(posted: discord.Message) -> bool:
+            return posted.author.id == me.id or (
+                hook_id is not None and posted.webhook_id == hook_id
+            )
+
         wanted = fingerprint(message.content, message.embeds)
         # A post of one item is known by the item's link: the item may have been edited
         # (new title or summary) since the first attempt.
@@ -228,7 +258,7 @@ class DiscordSender:
         since = datetime.fromtimestamp(delivery.created_at - 60, tz=UTC)
 
         def same(posted: discord.Message) -> bool:
-            if posted.author.id != me.id:
+            if not ours(posted):
                 return False
             if fingerprint(posted.content, posted.embeds) == wanted:
                 return True
@@ -245,7 +275,7 @@ class DiscordSender:
             async for posted in destination.history(limit=HISTORY_LIMIT):
                 if posted.created_at < since:
                     return None
-                if posted.author.id != me.id:
+                if not ours(posted):
                     continue
                 if (posted.nonce is not None and str(posted.nonce) == nonce) or same(posted):
                     if self._opens_thread(delivery) and not posted.flags.has_thread:

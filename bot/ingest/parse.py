@@ -278,7 +278,19 @@ def parse_feed(body: bytes, headers: Mapping[str, str], base_url: str | None) ->
         entries=entries,
         warning=f"the feed is not well-formed XML: {bozo}" if malformed else None,
         self_url=_self_link(feed, base_url),
+        image_url=_feed_image(feed, base),
     )
+
+
+def _feed_image(feed: Mapping[str, Any], base: str | None) -> str | None:
+    """The feed's own image: RSS <image>/itunes:image (feedparser's `image`), Atom <logo> or
+    <icon>."""
+    image = feed.get("image")
+    if isinstance(image, Mapping):
+        url = archive_url(image.get("href") or image.get("url"), base)
+        if url:
+            return url
+    return archive_url(feed.get("logo"), base) or archive_url(feed.get("icon"), base)
 
 
 def _self_link(feed: Mapping[str, Any], base_url: str | None) -> str | None:

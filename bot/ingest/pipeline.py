@@ -181,7 +181,9 @@ class FeedPipeline:
             ]
             if self._ai is not None and feed.last_success_at is not None:
                 fresh = await self._with_ai_summaries(feed, fresh, known)
-        meta = FeedMeta(parsed.title, parsed.site_url, parsed.description, parsed.language)
+        meta = FeedMeta(
+            parsed.title, parsed.site_url, parsed.description, parsed.language, parsed.image_url
+        )
         topic_matches = await self._match_topics(feed, fresh, known)
         saved = await commit_poll(
             self._store.db,

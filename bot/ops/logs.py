@@ -32,6 +32,8 @@ _QUIET_LOGGERS = {
     "aiosqlite": logging.WARNING,
     "aiohttp.access": logging.WARNING,
     "apscheduler": logging.WARNING,  # a line per job run (the digest tick runs every 30 s)
+    # Its DEBUG lines show webhook URLs, and a webhook's token is a secret: never logged.
+    "discord.webhook.async_": logging.INFO,
 }
 
 _HANDLER_NAME = "digestbot"

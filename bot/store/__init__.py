@@ -19,6 +19,7 @@ from bot.store.state import BotStateStore
 from bot.store.subscriptions import SubscriptionStore
 from bot.store.summaries import SummaryCache
 from bot.store.topics import TopicStore
+from bot.store.webhooks import WebhookStore
 from bot.store.why import WhyStore
 
 __all__ = ["ForeignDatabaseError", "SchemaTooNewError", "Store", "StoreError", "storage_problem"]
@@ -38,6 +39,7 @@ class Store:
         self.digests = DigestStore(db)
         self.topics = TopicStore(db)
         self.why = WhyStore(db)
+        self.webhooks = WebhookStore(db)
 
     @classmethod
     async def open(cls, path: Path | str) -> Store:

@@ -29,6 +29,7 @@ class FeedMeta:
     site_url: str | None
     description: str | None
     language: str | None
+    image_url: str | None = None
 
 
 class FeedStore(Table):
@@ -45,6 +46,11 @@ class FeedStore(Table):
             row = await fetch_one(tx, _feed, f"{_SELECT} WHERE url = ?", (url,))
         assert row is not None
         return row
+
+    async def image_url(self, feed_id: int) -> str | None:
+        """The feed's own image, as its last successful poll gave it (None: it has none)."""
+        value = await self._scalar("SELECT image_url FROM feeds WHERE id = ?", (feed_id,))
+        return None if value is None else str(value)
 
     async def get(self, feed_id: int) -> FeedRow | None:
         return await self._one(_feed, f"{_SELECT} WHERE id = ?", (feed_id,))

@@ -72,7 +72,7 @@ async def record_success(
     if success.meta is not None:
         await tx.execute(
             "UPDATE feeds SET title = :title, site_url = :site_url, description = :description, "
-            "language = :language WHERE id = :id",
+            "language = :language, image_url = :image_url WHERE id = :id",
             {**asdict(success.meta), "id": feed_id},
         )
 

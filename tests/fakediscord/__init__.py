@@ -80,7 +80,10 @@ Users (@me → 401 on a bad token → LoginFailure), DMs (POST /users/@me/channe
 /gateway/bot, /oauth2/applications/@me, application commands (PUT bulk overwrite global and
 per guild, ids kept per name; GET/POST/DELETE), channels, messages (GET with
 limit/before/after/around newest first, POST JSON or multipart payload_json + files[n],
-GET/PATCH/DELETE one), typing, guild/channels/roles/members, interaction callbacks (with
+GET/PATCH/DELETE one), typing, guild/channels/roles/members, channel webhooks
+(``tests.fakediscord.webhooks``: create/list need Manage Webhooks, names with
+"discord"/"clyde" refused, execute with ``wait``/``thread_id``,
+``username``/``avatar_url``, no nonce, 404/10015 once deleted), interaction callbacks (with
 ``with_response=1`` → {"interaction", "resource"}), follow-ups and @original edits.
 Rules: content ≤ 2000, ≤ 10 embeds, embed limits and 6000 in total, http(s) embed URLs
 (400/50035 with Discord's nested ``errors``); empty message 400/50006; allowed_mentions
@@ -137,6 +140,9 @@ Observation
 components, flags, nonce, allowed_mentions, ``pinged`` — Pinged(everyone, roles, users),
 ``.anyone`` — attachments, edits, interaction_id), ``fake.bot_posts(channel_id)`` (only the
 bot's POST /channels/{id}/messages posts), ``fake.dms(user_id)``, ``fake.message(id)``,
+``fake.webhook_posts(channel_id)`` (messages channel webhooks posted: ``webhook_username``,
+``webhook_avatar_url``), ``fake.webhooks`` (``of_channel(id)``, ``by_id``),
+``fake.delete_webhook(id)`` (an admin removes it: executes get 404/10015),
 ``fake.requests`` (RequestRecord: method, path, query, body, status, fault),
 ``fake.requests_matching(method, pattern)``, ``fake.count(method, pattern)``,
 ``fake.sync_calls`` / ``fake.command_sync_count`` / ``fake.commands(guild_id=None)``,

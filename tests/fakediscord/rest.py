@@ -35,6 +35,7 @@ from .messages import (
 )
 from .ratelimits import RateLimiter
 from .state import DM, FORUM, PUBLIC_THREAD, TEXT, Attachment, FakeChannel, FakeState, StoredMessage
+from .webhooks import Webhooks
 
 GUILD_MESSAGES = 1 << 9
 DIRECT_MESSAGES = 1 << 12
@@ -123,6 +124,7 @@ class RestApi:
         self.requests: list[RequestRecord] = []
         self.sync_calls: list[SyncCall] = []
         self.routes: list[_Route] = []
+        self.webhooks = Webhooks(state)
         self._build_routes()
 
     # ---- routing ---------------------------------------------------------------------------
@@ -179,6 +181,11 @@ class RestApi:
         a("POST", ch + r"/threads", self.start_thread)
         a("POST", ch + r"/messages/(?P<message_id>\d+)/threads", self.start_thread_from_message)
         a("GET", r"/guilds/(?P<guild_id>\d+)/threads/active", self.list_active_threads)
+        a("GET", ch + r"/webhooks", self.list_channel_webhooks)
+        a("POST", ch + r"/webhooks", self.create_channel_webhook)
+        a("GET", r"/webhooks/(?P<webhook_id>\d+)", self.get_webhook)
+        a("DELETE", r"/webhooks/(?P<webhook_id>\d+)", self.delete_webhook)
+        a("DELETE", hook, self.delete_webhook_with_token, auth=False)
         a("GET", r"/guilds/(?P<guild_id>\d+)", self.get_guild)
         a("GET", r"/guilds/(?P<guild_id>\d+)/channels", self.get_guild_channels)
         a("GET", r"/guilds/(?P<guild_id>\d+)/roles", self.get_guild_roles)
@@ -779,11 +786,38 @@ class RestApi:
             return 204, None
         return 200, result
 
+    async def list_channel_webhooks(self, ctx: Ctx) -> Reply:
+        cid = int(ctx.params["channel_id"])
+        return 200, [w.payload(self.state) for w in self.webhooks.list(cid)]
+
+    async def create_channel_webhook(self, ctx: Ctx) -> Reply:
+        body = ctx.body if isinstance(ctx.body, dict) else {}
+        webhook = self.webhooks.create(int(ctx.params["channel_id"]), body)
+        return 200, webhook.payload(self.state)
+
+    async def get_webhook(self, ctx: Ctx) -> Reply:
+        return 200, self.webhooks.get(int(ctx.params["webhook_id"])).payload(self.state)
+
+    async def delete_webhook(self, ctx: Ctx) -> Reply:
+        self.webhooks.delete(int(ctx.params["webhook_id"]))
+        return 204, None
+
+    async def delete_webhook_with_token(self, ctx: Ctx) -> Reply:
+        self.webhooks.delete(int(ctx.params["app_id"]), ctx.params["token"])
+        return 204, None
+
     async def webhook_execute(self, ctx: Ctx) -> Reply:
         body = ctx.body if isinstance(ctx.body, dict) else {}
-        message = self.interactions.followup(
-            int(ctx.params["app_id"]), ctx.params["token"], body, ctx.attachments
-        )
+        hook_id = int(ctx.params["app_id"])
+        if hook_id in self.webhooks.by_id:  # a channel webhook, not an interaction's follow-up
+            message = self.webhooks.execute(
+                hook_id, ctx.params["token"], body, ctx.attachments, ctx.query
+            )
+            self.dispatch_message_create(message)
+        else:
+            message = self.interactions.followup(
+                hook_id, ctx.params["token"], body, ctx.attachments
+            )
         if ctx.query.get("wait") in ("1", "true", "True"):
             return 200, message.payload(self.state)
         return 204, None

@@ -26,6 +26,7 @@ from .permissions import DEFAULT_BOT, Overwrite
 from .ratelimits import RateLimiter
 from .rest import RequestRecord, RestApi, RestConfig, SyncCall
 from .state import DM, FakeClock, FakeState, StoredMessage
+from .webhooks import Webhooks
 
 log = logging.getLogger(__name__)
 
@@ -465,6 +466,20 @@ class FakeDiscord:
             for m in self.messages(channel_id)
             if m.author_id == self.state.bot.id and m.interaction_id is None
         ]
+
+    def webhook_posts(self, channel_id: int) -> list[StoredMessage]:
+        """Messages channel webhooks posted in a channel (``webhook_username``: the name shown,
+        ``webhook_avatar_url``: the avatar), oldest first."""
+        return [m for m in self.messages(channel_id) if m.webhook_username is not None]
+
+    @property
+    def webhooks(self) -> Webhooks:
+        """Every channel webhook (``webhooks.of_channel(id)``, ``webhooks.by_id``)."""
+        return self.rest.webhooks
+
+    def delete_webhook(self, webhook_id: int) -> None:
+        """An admin deletes a webhook in Discord's settings (its executes then get 404/10015)."""
+        self.rest.webhooks.by_id[webhook_id].deleted = True
 
     def dms(self, user_id: int) -> list[StoredMessage]:
         """Messages in the DM channel with ``user_id``, oldest first."""

@@ -291,6 +291,9 @@ class StoredMessage:
     message_reference: dict[str, Any] | None = None
     edits: int = 0
     thread_id: int | None = None  # a thread started from this message
+    # A channel webhook's execute: the name and avatar the message shows (None: not one).
+    webhook_username: str | None = None
+    webhook_avatar_url: str | None = None
 
     @property
     def ephemeral(self) -> bool:
@@ -300,13 +303,19 @@ class StoredMessage:
     def loading(self) -> bool:
         return bool(self.flags & LOADING)
 
+    def _author(self, author: FakeUser) -> dict[str, Any]:
+        data = author.payload()
+        if self.webhook_username is not None:
+            data["username"] = self.webhook_username
+        return data
+
     def payload(self, state: FakeState, *, with_nonce: bool = True) -> dict[str, Any]:
         author = state.users[self.author_id]
         data: dict[str, Any] = {
             "id": str(self.id),
             "type": 0 if self.interaction_id is None else 20,
             "channel_id": str(self.channel_id),
-            "author": author.payload(),
+            "author": self._author(author),
             "content": self.content,
             "timestamp": iso(self.created_at),
             "edited_timestamp": None if self.edited_at is None else iso(self.edited_at),

@@ -23,6 +23,7 @@ from bot.features.feeds.service import FeedService
 from bot.features.feeds.subscription_filter import FilterChange, change_filter
 from bot.features.feeds.testpost import QueuedTestPost, queue_test_post
 from bot.features.feeds.threads import ThreadsSetting, set_open_threads
+from bot.features.feeds.webhook_identity import IdentityChange, IdentityMode, set_identity
 from bot.features.search.service import SearchService
 from bot.ingest.pipeline import PollOutcome
 from bot.model import FeedRow, GuildFeed, Message, SubscriptionRow, SubscriptionView
@@ -276,6 +277,28 @@ class SubscriptionService:
             feed=feed,
             role_id=role_id,
             when=when,
+            now=self._clock(),
+        )
+
+    async def set_identity(
+        self,
+        guild_id: int,
+        channel_id: int,
+        feed: str,
+        mode: IdentityMode,
+        name: str | None,
+        avatar: str | None,
+    ) -> IdentityChange:
+        """`/feed identity`: see bot.features.feeds.webhook_identity.set_identity."""
+        return await set_identity(
+            self._store,
+            self._search,
+            guild_id=guild_id,
+            channel_id=channel_id,
+            feed=feed,
+            mode=mode,
+            name=name,
+            avatar=avatar,
             now=self._clock(),
         )
 

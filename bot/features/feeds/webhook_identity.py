@@ -1,0 +1,94 @@
+"""`/feed identity`: a channel's posts of a feed go out as the bot (the default) or as the feed
+itself (mode webhook: the channel's webhook, with the admin's name and avatar, else the feed's
+title). The lead folds this into `/feed format` at merge.
+
+A name Discord would refuse (containing "discord" or "clyde", too long, empty) is kept as
+typed and shown as the safe variant posts will carry (bot.features.posts.identity)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Literal
+
+from bot.features.digest.service import NotSubscribedError
+from bot.features.posts.identity import resolve_identity
+from bot.features.search.service import SearchInputError, SearchService
+from bot.model import GuildFeed, Identity, Message
+from bot.safe import safe_url, shown
+from bot.store import Store
+
+IdentityMode = Literal["bot", "webhook"]
+MAX_NAME_CHARS = 200  # kept as typed (posts carry the ≤ 80-character variant)
+
+
+@dataclass(frozen=True, slots=True)
+class IdentityChange:
+    feed: GuildFeed
+    setting: Identity | None  # None: posts go out as the bot
+    shown_as: Identity | None  # the name and avatar posts will carry
+
+
+async def set_identity(
+    store: Store,
+    search: SearchService,
+    *,
+    guild_id: int,
+    channel_id: int,
+    feed: str,
+    mode: IdentityMode,
+    name: str | None,
+    avatar: str | None,
+    now: float,
+) -> IdentityChange:
+    """NotSubscribedError: the feed does not post there; SearchInputError: an option cannot be
+    used (nothing is changed then)."""
+    found = await search.resolve_feed(guild_id, feed)
+    subscription = await store.subscriptions.find(channel_id, found.feed_id)
+    if subscription is None or subscription.guild_id != guild_id:
+        raise NotSubscribedError
+    if mode == "bot":
+        if name or avatar:
+            raise SearchInputError(
+                "`name` and `avatar` only apply with `mode: webhook`; leave them out."
+            )
+        await store.webhooks.set_identity(subscription.id, None, now)
+        return IdentityChange(found, None, None)
+    avatar_url = None
+    if avatar:
+        avatar_url = safe_url(avatar.strip())
+        if avatar_url is None:
+            raise SearchInputError("`avatar` must be an image's address, starting with https://")
+    setting = Identity((name or "").strip()[:MAX_NAME_CHARS] or None, avatar_url)
+    await store.webhooks.set_identity(subscription.id, setting, now)
+    image = await store.feeds.image_url(found.feed_id)
+    return IdentityChange(found, setting, resolve_identity(setting, found.title, image))
+
+
+def render_identity(change: IdentityChange, *, channel: str) -> Message:
+    title = f"**{shown(change.feed.title or change.feed.url)}**"
+    if change.shown_as is None or change.setting is None:
+        return Message(content=f"Posts of {title} in {channel} come from me again.")
+    lines = [
+        f"Posts of {title} in {channel} will come from **{shown(change.shown_as.name or '')}** "
+        "through this channel's webhook (I make it on the next post)."
+    ]
+    if change.setting.name and change.setting.name.strip() != change.shown_as.name:
+        lines.append(
+            "Discord does not accept that name as typed, so posts carry this variant instead."
+        )
+    if change.setting.avatar_url:
+        lines.append("With the avatar you gave.")
+    elif change.shown_as.avatar_url:
+        lines.append("With the feed's own image as avatar.")
+    else:
+        lines.append("The feed has no image, so posts show Discord's default avatar.")
+    return Message(content="\n".join(lines))
+
+
+def render_needs_manage_webhooks(channel: str) -> Message:
+    return Message(
+        content=(
+            f"To post as the feed in {channel} I need **Manage Webhooks** there. Grant it to my "
+            "role (Channel settings → Permissions), then run this again. Nothing was changed."
+        )
+    )
