@@ -96,7 +96,9 @@ class ItemView:
     duration_s: int | None
 
 
-DeliveryKind = Literal["item", "digest", "dm", "notice"]
+# 'edit': an item of a story the channel already got from another feed; it is not posted, the
+# earlier post (the delivery in `merged_into`) is edited to name its source too.
+DeliveryKind = Literal["item", "digest", "dm", "notice", "edit"]
 TargetKind = Literal["channel", "user"]
 DeliveryState = Literal["pending", "sending", "sent", "failed", "paused", "cancelled"]
 STATES: tuple[DeliveryState, ...] = get_args(DeliveryState)
@@ -182,6 +184,15 @@ class ItemText:
     title: str
     summary: str
     text: str
+
+
+@dataclass(frozen=True, slots=True)
+class StoryKey:
+    """What decides whether two items are one story (bot.ingest.story): the link as a story
+    key (None: it names no story) and the bottom-k sketch of the title and opening."""
+
+    url: str | None
+    sketch: bytes
 
 
 @dataclass(frozen=True, slots=True)
@@ -291,6 +302,7 @@ class DeliveryRow:
     added_by: int | None
     feed_id: int | None
     mention_when: str | None = None  # the role pings only posts matching it (None: every post)
+    merged_into: int | None = None  # kind 'edit': the delivery whose post names this item too
 
     @property
     def nonce(self) -> str:

@@ -164,6 +164,14 @@ class DiscordSender:
         self._sent_at[nonce] = now
         return (await call_discord(lambda: destination.send(nonce=nonce, **kwargs))).id
 
+    async def edit(self, delivery: DeliveryRow, message_id: int, message: Message) -> None:
+        """PATCH the message (an edit of the same text twice is harmless)."""
+        destination = await self._destination(delivery)
+        kwargs = send_kwargs(message)
+        kwargs.pop("files", None)
+        partial = destination.get_partial_message(message_id)
+        await call_discord(lambda: partial.edit(**kwargs))
+
     async def find_existing(
         self, delivery: DeliveryRow, message: Message, *, nonce: str
     ) -> int | None:
