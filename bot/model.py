@@ -189,10 +189,12 @@ class ItemText:
 @dataclass(frozen=True, slots=True)
 class StoryKey:
     """What decides whether two items are one story (bot.ingest.story): the link as a story
-    key (None: it names no story) and the bottom-k sketch of the title and opening."""
+    key (None: it names no story), the bottom-k sketch of the title and opening, and the
+    marks by which the store finds candidates (two texts of one story share some)."""
 
     url: str | None
     sketch: bytes
+    marks: tuple[int, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)

@@ -11,8 +11,9 @@ Two signals, either one enough:
   are short) must reach `SAME_STORY_JACCARD`. Texts of fewer than `MIN_SHINGLES` shingles
   ("Weekly links") are too short to say anything and match only by link.
 
-Candidates are few (a channel's posts of the last 72 hours, bot.store.routing), so no LSH
-index is needed: each candidate's stored sketch is compared directly. The threshold comes from
+Candidates (a channel's posts of the last 72 hours, bot.store.routing) are found by index:
+the same link key, or a shared mark (`marks`: one-permutation MinHash, 16 bins); only those
+are compared, sketch against sketch. The threshold comes from
 bench/story.py's labelled set (bench/RESULTS.md).
 """
 
@@ -22,6 +23,7 @@ import re
 import struct
 import unicodedata
 import zlib
+from functools import lru_cache
 from urllib.parse import unquote, urlsplit
 
 from bot.ingest.urls import without_tracking
@@ -34,6 +36,11 @@ MIN_SHINGLES = 8
 #: (bench/story.py: syndicated and lightly edited copies score >= 0.5, different stories
 #: on one topic <= 0.2).
 SAME_STORY_JACCARD = 0.4
+MARK_BINS = 16
+#: Candidates share this many marks: texts of one story (Jaccard >= 0.4) share two of 16 with
+#: a chance over 0.996 (bench/story.py measures the recall with it).
+MARKS_SHARED = 2
+_MARK_SHIFT = 32 - MARK_BINS.bit_length() + 1
 
 _WORD = re.compile(r"\w+")
 # Beyond the feed URL's tracking parameters: what newsletter platforms add to a post's link.
@@ -84,31 +91,52 @@ def sketch(hashes: set[int]) -> bytes:
     return struct.pack(f"<{len(kept)}I", *kept)
 
 
+def marks(hashes: set[int]) -> tuple[int, ...]:
+    """The smallest hash in each of `MARK_BINS` ranges of the hash space (one-permutation
+    MinHash): two texts share a range's minimum with a chance equal to their Jaccard
+    similarity, so texts of one story (>= 0.4) share at least one of 16 with a chance over
+    0.9997, and the store finds candidates by an index lookup instead of reading a channel's
+    every recent post. None for texts too short to compare."""
+    if len(hashes) < MIN_SHINGLES:
+        return ()
+    lowest: dict[int, int] = {}
+    for value in hashes:
+        bin_ = value >> _MARK_SHIFT
+        if value < lowest.get(bin_, 1 << 32):
+            lowest[bin_] = value
+    return tuple(sorted(lowest.values()))
+
+
 def story_key(item: ItemText) -> StoryKey:
-    """What is compared of an item: its link key and the sketch of its title and opening."""
-    opening = item.summary or item.text
-    return StoryKey(story_url(item.url), sketch(shingles(item.title, opening)))
+    """What is compared of an item: its link key, the sketch of its title and opening and the
+    marks candidates are found by."""
+    hashes = shingles(item.title, item.summary or item.text)
+    return StoryKey(story_url(item.url), sketch(hashes), marks(hashes))
 
 
-def _unpack(packed: bytes) -> tuple[int, ...]:
-    return struct.unpack(f"<{len(packed) // 4}I", packed)
+@lru_cache(maxsize=4096)
+def _known(packed: bytes) -> tuple[frozenset[int], int]:
+    """A sketch's hashes, and the value up to which they are the text's every hash (a channel's
+    recent posts are compared again and again, so this is cached)."""
+    values = struct.unpack(f"<{len(packed) // 4}I", packed)
+    cutoff = values[-1] if len(values) == SKETCH_SIZE else 1 << 32
+    return frozenset(values), cutoff
 
 
 def similarity(a: bytes, b: bytes) -> float:
     """The Jaccard similarity of two texts' shingle sets, estimated from their bottom-k
     sketches: below the smaller of the two sketches' cut-offs both sets are known in full, so
     the share of the union there that both hold estimates the whole (exact for short texts)."""
-    left, right = _unpack(a), _unpack(b)
+    (left, left_cut), (right, right_cut) = _known(a), _known(b)
     if len(left) < MIN_SHINGLES or len(right) < MIN_SHINGLES:
         return 0.0
-    limit = min(
-        left[-1] if len(left) == SKETCH_SIZE else 1 << 32,
-        right[-1] if len(right) == SKETCH_SIZE else 1 << 32,
-    )
-    left_set = {h for h in left if h <= limit}
-    right_set = {h for h in right if h <= limit}
-    union = left_set | right_set
-    return len(left_set & right_set) / len(union) if union else 0.0
+    limit = min(left_cut, right_cut)
+    both = left & right
+    either = left | right
+    if limit < 1 << 32:
+        both = frozenset(h for h in both if h <= limit)
+        either = frozenset(h for h in either if h <= limit)
+    return len(both) / len(either) if either else 0.0
 
 
 def same_story(new: StoryKey, earlier: StoryKey) -> bool:
@@ -121,6 +149,8 @@ def same_story(new: StoryKey, earlier: StoryKey) -> bool:
 
 class StoryMatcher:
     """The story gate the store's routing calls (bot.store.routing.StoryGate)."""
+
+    marks_shared = MARKS_SHARED
 
     def key(self, item: ItemText) -> StoryKey:
         return story_key(item)

@@ -32,6 +32,9 @@ posted against a filter) and a warning is logged."""
 class StoryGate(Protocol):
     """Decides "the same story" (bot.ingest.story's STORY_MATCHER is the one the bot runs)."""
 
+    #: A candidate shares at least this many of its marks with the new item.
+    marks_shared: int
+
     def key(self, item: ItemText) -> StoryKey: ...
 
     def same(self, new: StoryKey, earlier: StoryKey) -> bool: ...
@@ -195,6 +198,10 @@ async def _same_stories(
             "UPDATE items SET story_url = ?, story_sketch = ? WHERE id = ?",
             (key.url, key.sketch, item_id),
         )
+        await tx.executemany(
+            "INSERT OR IGNORE INTO story_marks (mark, seen_at, item_id) VALUES (?, ?, ?)",
+            [(mark, now, item_id) for mark in key.marks],
+        )
     subscriptions = await fetch_all(
         tx,
         lambda sub_id, channel_id: (int(sub_id), int(channel_id)),
@@ -203,24 +210,42 @@ async def _same_stories(
         (feed_id,),
     )
     merged: dict[int, dict[int, int]] = {}
-    for sub_id, channel_id in subscriptions:
+    since = now - STORY_WINDOW_S
+    for item_id, key in keys.items():
+        channels = [(s, c) for s, c in subscriptions if s not in held.get(item_id, [])]
+        if not channels:
+            continue
+        # The channels' recent posts from other feeds with the same link key or shared marks.
         candidates = await fetch_all(
             tx,
-            lambda delivery_id, url, sketch: (int(delivery_id), StoryKey(url, bytes(sketch))),
-            "SELECT d.id, i.story_url, i.story_sketch FROM deliveries d "
+            lambda delivery_id, channel_id, url, sketch: (
+                int(delivery_id),
+                int(channel_id),
+                StoryKey(url, bytes(sketch)),
+            ),
+            "SELECT d.id, d.target_id, i.story_url, i.story_sketch FROM deliveries d "
             "JOIN items i ON i.id = d.item_id "
-            "WHERE d.target_id = ? AND d.kind = 'item' AND d.created_at >= ? "
-            "AND d.target_kind = 'channel' AND d.state NOT IN ('failed', 'cancelled') "
-            "AND i.feed_id != ? AND i.story_sketch IS NOT NULL ORDER BY d.id",
-            (channel_id, now - STORY_WINDOW_S, feed_id),
+            "WHERE d.item_id IN (SELECT m.item_id FROM story_marks m "
+            f"WHERE m.mark IN ({marks(key.marks)}) AND m.seen_at >= ? "
+            "GROUP BY m.item_id HAVING count(*) >= ? "
+            "UNION SELECT id FROM items WHERE story_url = ?) "
+            f"AND d.kind = 'item' AND d.target_kind = 'channel' "
+            f"AND d.target_id IN ({marks(channels)}) AND d.created_at >= ? "
+            "AND d.state NOT IN ('failed', 'cancelled') AND i.feed_id != ? "
+            "AND i.story_sketch IS NOT NULL ORDER BY d.id",
+            (
+                *key.marks,
+                since,
+                stories.marks_shared,
+                key.url,
+                *(c for _, c in channels),
+                since,
+                feed_id,
+            ),
         )
-        if not candidates:
-            continue
-        for item_id, key in keys.items():
-            if sub_id in held.get(item_id, []):
-                continue
-            for delivery_id, earlier in candidates:
-                if stories.same(key, earlier):
+        for sub_id, channel_id in channels:
+            for delivery_id, target_id, earlier in candidates:
+                if target_id == channel_id and stories.same(key, earlier):
                     merged.setdefault(item_id, {})[sub_id] = delivery_id
                     break
     return merged

@@ -142,6 +142,16 @@ async def test_one_post_per_story_edited_to_name_each_further_source(
         assert edited.id == story_post.id and edited.edited_at is not None
         assert also_in(edited) == f"[Letter B]({SYNDICATED['link']})"
         assert edited.embeds[0]["title"] == STORY["title"]  # still Letter A's post
+        handle = await fake.invoke_command(
+            "why",
+            {"item": SYNDICATED["link"]},
+            guild_id=world.guild_id,
+            channel_id=world.news_id,
+            user_id=world.member_id,
+        )
+        why = str((await handle.final_message(timeout=15)).embeds[0]["description"])
+        assert f"<#{world.news_id}>: merged into the post of **Letter A**" in why, why
+        assert f"/{world.news_id}/{story_post.id})" in why  # the jump link to that post
 
         # Letter C links the same URL behind tracking parameters: edited again, both named.
         server.set(path("c"), feed("c", TRACKED))

@@ -3,6 +3,15 @@
 -- a bottom-k sketch of its title and opening.
 ALTER TABLE items ADD COLUMN story_url TEXT;
 ALTER TABLE items ADD COLUMN story_sketch BLOB;
+CREATE INDEX items_story_url ON items (story_url) WHERE story_url IS NOT NULL;
+-- How a routed item's near-duplicates are found: its marks (bot.ingest.story.marks), by time.
+CREATE TABLE story_marks (
+    mark                INTEGER NOT NULL,
+    seen_at             REAL    NOT NULL,
+    item_id             INTEGER NOT NULL REFERENCES items (id) ON DELETE CASCADE,
+    PRIMARY KEY (mark, seen_at, item_id)
+) WITHOUT ROWID;
+CREATE INDEX story_marks_item ON story_marks (item_id);
 
 -- 0: this subscription's items are always posted, even when the channel already had the story.
 ALTER TABLE subscriptions ADD COLUMN merge_stories INTEGER NOT NULL DEFAULT 1;
