@@ -19,10 +19,12 @@ bench/story.py's labelled set (bench/RESULTS.md).
 
 from __future__ import annotations
 
+import math
 import re
 import struct
 import unicodedata
 import zlib
+from bisect import bisect_right
 from functools import lru_cache
 from urllib.parse import unquote, urlsplit
 
@@ -37,9 +39,10 @@ MIN_SHINGLES = 8
 #: on one topic <= 0.2).
 SAME_STORY_JACCARD = 0.4
 MARK_BINS = 16
-#: Candidates share this many marks: texts of one story (Jaccard >= 0.4) share two of 16 with
-#: a chance over 0.996 (bench/story.py measures the recall with it).
-MARKS_SHARED = 2
+#: A candidate shares at least this share of the new item's marks (and at least two): texts
+#: of one story (Jaccard >= 0.4) do with a chance over 0.99, most texts of other stories on
+#: the same topic do not (bench/story.py measures both).
+MARKS_SHARED = 0.25
 _MARK_SHIFT = 32 - MARK_BINS.bit_length() + 1
 
 _WORD = re.compile(r"\w+")
@@ -115,28 +118,31 @@ def story_key(item: ItemText) -> StoryKey:
 
 
 @lru_cache(maxsize=4096)
-def _known(packed: bytes) -> tuple[frozenset[int], int]:
-    """A sketch's hashes, and the value up to which they are the text's every hash (a channel's
-    recent posts are compared again and again, so this is cached)."""
+def _known(packed: bytes) -> tuple[tuple[int, ...], frozenset[int], int]:
+    """A sketch's hashes (ascending, and as a set), and the value up to which they are the
+    text's every hash (a channel's recent posts are compared again and again: cached)."""
     values = struct.unpack(f"<{len(packed) // 4}I", packed)
     cutoff = values[-1] if len(values) == SKETCH_SIZE else 1 << 32
-    return frozenset(values), cutoff
+    return values, frozenset(values), cutoff
 
 
 def similarity(a: bytes, b: bytes) -> float:
     """The Jaccard similarity of two texts' shingle sets, estimated from their bottom-k
     sketches: below the smaller of the two sketches' cut-offs both sets are known in full, so
     the share of the union there that both hold estimates the whole (exact for short texts)."""
-    (left, left_cut), (right, right_cut) = _known(a), _known(b)
+    left, left_set, left_cut = _known(a)
+    right, right_set, right_cut = _known(b)
     if len(left) < MIN_SHINGLES or len(right) < MIN_SHINGLES:
         return 0.0
     limit = min(left_cut, right_cut)
-    both = left & right
-    either = left | right
-    if limit < 1 << 32:
-        both = frozenset(h for h in both if h <= limit)
-        either = frozenset(h for h in either if h <= limit)
-    return len(both) / len(either) if either else 0.0
+    both = sum(1 for h in left_set & right_set if h <= limit)
+    either = bisect_right(left, limit) + bisect_right(right, limit) - both
+    return both / either if either else 0.0
+
+
+def marks_needed(key: StoryKey) -> int:
+    """How many of `key`'s marks a candidate must share."""
+    return max(2, math.ceil(MARKS_SHARED * len(key.marks)))
 
 
 def same_story(new: StoryKey, earlier: StoryKey) -> bool:
@@ -150,7 +156,8 @@ def same_story(new: StoryKey, earlier: StoryKey) -> bool:
 class StoryMatcher:
     """The story gate the store's routing calls (bot.store.routing.StoryGate)."""
 
-    marks_shared = MARKS_SHARED
+    def marks_needed(self, key: StoryKey) -> int:
+        return marks_needed(key)
 
     def key(self, item: ItemText) -> StoryKey:
         return story_key(item)

@@ -32,8 +32,9 @@ posted against a filter) and a warning is logged."""
 class StoryGate(Protocol):
     """Decides "the same story" (bot.ingest.story's STORY_MATCHER is the one the bot runs)."""
 
-    #: A candidate shares at least this many of its marks with the new item.
-    marks_shared: int
+    def marks_needed(self, key: StoryKey) -> int:
+        """How many of its marks a candidate must share with the new item's `key`."""
+        ...
 
     def key(self, item: ItemText) -> StoryKey: ...
 
@@ -223,20 +224,22 @@ async def _same_stories(
                 int(channel_id),
                 StoryKey(url, bytes(sketch)),
             ),
-            "SELECT d.id, d.target_id, i.story_url, i.story_sketch FROM deliveries d "
-            "JOIN items i ON i.id = d.item_id "
-            "WHERE d.item_id IN (SELECT m.item_id FROM story_marks m "
+            # From the few candidates to their deliveries (by item), never the other way: the
+            # unary + keeps the planner off the index that would read the channel's window.
+            "SELECT d.id, d.target_id, i.story_url, i.story_sketch FROM ("
+            "SELECT m.item_id FROM story_marks m "
             f"WHERE m.mark IN ({marks(key.marks)}) AND m.seen_at >= ? "
             "GROUP BY m.item_id HAVING count(*) >= ? "
-            "UNION SELECT id FROM items WHERE story_url = ?) "
-            f"AND d.kind = 'item' AND d.target_kind = 'channel' "
-            f"AND d.target_id IN ({marks(channels)}) AND d.created_at >= ? "
-            "AND d.state NOT IN ('failed', 'cancelled') AND i.feed_id != ? "
+            "UNION SELECT id FROM items WHERE story_url = ?) c "
+            "JOIN deliveries d ON d.item_id = c.item_id JOIN items i ON i.id = d.item_id "
+            "WHERE +d.kind = 'item' AND +d.target_kind = 'channel' "
+            f"AND +d.target_id IN ({marks(channels)}) AND +d.created_at >= ? "
+            "AND +d.state NOT IN ('failed', 'cancelled') AND i.feed_id != ? "
             "AND i.story_sketch IS NOT NULL ORDER BY d.id",
             (
                 *key.marks,
                 since,
-                stories.marks_shared,
+                stories.marks_needed(key),
                 key.url,
                 *(c for _, c in channels),
                 since,
