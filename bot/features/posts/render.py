@@ -187,8 +187,13 @@ class Source:
 
 
 def also_in_field(sources: Sequence[Source]) -> EmbedField:
-    """`Also in: [Feed B](link), [Feed C](link)`: up to `ALSO_IN_LIMIT` sources, each name
-    escaped and shortened so the field always fits."""
+    """The card's "Also in" field (see `also_in_text`)."""
+    return EmbedField(name="Also in", value=also_in_text(sources), inline=False)
+
+
+def also_in_text(sources: Sequence[Source]) -> str:
+    """`[Feed B](link), [Feed C](link)`: up to `ALSO_IN_LIMIT` sources, each name escaped and
+    shortened so the text always fits an embed field."""
     room = EMBED_FIELD_VALUE_LIMIT // ALSO_IN_LIMIT - 2
     names: list[str] = []
     for source in sources[:ALSO_IN_LIMIT]:
@@ -198,7 +203,7 @@ def also_in_field(sources: Sequence[Source]) -> EmbedField:
             url, name_room = None, room
         name = fit_text(one_line(source.feed_name), name_room) or UNTITLED
         names.append(f"[{name}]({link_target(url)})" if url else name)
-    return EmbedField(name="Also in", value=", ".join(names), inline=False)
+    return ", ".join(names)
 
 
 def render_compact(item: ItemView) -> Embed:
