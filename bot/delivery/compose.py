@@ -52,7 +52,7 @@ class DeliveryComposer:
                 await post_mention(
                     self._store, delivery.item_id, delivery.mention_role_id, delivery.mention_when
                 )
-                if delivery.kind == "item"
+                if delivery.kind in ("item", "edit")  # an edit with no post to edit posts itself
                 else None
             )
             return [render_post(item, mention_role_id=mention)]

@@ -187,7 +187,11 @@ class DiscordSender:
         wanted = fingerprint(message.content, message.embeds)
         # A post of one item is known by the item's link: the item may have been edited
         # (new title or summary) since the first attempt.
-        link = message.embeds[0].url if delivery.kind in ("item", "dm") and message.embeds else None
+        link = (
+            message.embeds[0].url
+            if delivery.kind in ("item", "dm", "edit") and message.embeds
+            else None
+        )
         since = datetime.fromtimestamp(delivery.created_at - 60, tz=UTC)
 
         async def scan() -> int | None:
