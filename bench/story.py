@@ -14,7 +14,8 @@ their event. Pairs labelled "same story":
   letter's own blurb instead of the text;
 - re-published: the same text under a new URL, the title prefixed "Updated:".
 
-Pairs labelled "different stories": two stories of the same topic (the hard negatives). Each
+Pairs labelled "different stories": two stories of the same topic (the hard negatives), and
+two letters' issues of one number ("Alpha letter 7: issue 7 of the alpha letter…"). Each
 pair is decided by bot.ingest.story.same_story; a threshold sweep shows why
 `SAME_STORY_JACCARD` is where it is.
 
@@ -215,6 +216,16 @@ def republished(doc: Doc) -> Doc:
     return Doc(doc.url + "-2", f"Updated: {doc.title}", doc.text)
 
 
+def templated(letter: str, n: int) -> Doc:
+    """A letter's numbered issue with a one-line blurb: another letter's issue of the same
+    number differs in one name only (the crash tests' feeds look like this)."""
+    return Doc(
+        f"https://{letter}.example.com/p/{n}",
+        f"{letter.title()} letter {n}",
+        f"Issue {n} of the {letter} letter, with a few words.",
+    )
+
+
 def labelled_pairs(seed: int, per_topic: int) -> list[tuple[Doc, Doc, bool]]:
     rng = random.Random(seed)
     pairs: list[tuple[Doc, Doc, bool]] = []
@@ -230,6 +241,7 @@ def labelled_pairs(seed: int, per_topic: int) -> list[tuple[Doc, Doc, bool]]:
             pairs.append((doc, other, False))
             pairs.append((doc, syndicated(rng, other, n + i), False))
             pairs.append((other, doc, False))
+            pairs.append((templated("alpha", n + i), templated("beta", n + i), False))
     return pairs
 
 

@@ -9,7 +9,8 @@ Two signals, either one enough:
   words of the summary, else the body), hashed with CRC-32 and kept as a bottom-k sketch of
   `SKETCH_SIZE` hashes; the Jaccard similarity the two sketches estimate (exact when both texts
   are short) must reach `SAME_STORY_JACCARD`. Texts of fewer than `MIN_SHINGLES` shingles
-  ("Weekly links") are too short to say anything and match only by link.
+  (about twenty words) match only by link: in "Alpha letter 3: issue 3 of the alpha letter"
+  and the same of the beta letter, one changed name is not enough to tell two stories apart.
 
 Candidates (a channel's posts of the last 72 hours, bot.store.routing) are found by index:
 the same link key, or a shared mark (`marks`: one-permutation MinHash, 16 bins); only those
@@ -33,7 +34,7 @@ from bot.model import ItemText, StoryKey
 
 SKETCH_SIZE = 64
 OPENING_WORDS = 60
-MIN_SHINGLES = 8
+MIN_SHINGLES = 20
 #: Estimated Jaccard similarity of the shingle sets from which two texts are one story
 #: (bench/story.py: syndicated and lightly edited copies score >= 0.5, different stories
 #: on one topic <= 0.2).

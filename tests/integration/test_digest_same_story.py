@@ -12,8 +12,14 @@ from bot.store.polls import PollSuccess, commit_poll
 from tests.deliveryfakes import add_polled_feed, fresh_item
 from tests.integration.test_digest_service import ADMIN, CH, GUILD, Clock, digests_of, ts
 
-STORY = "Commerce tightens AI chip export rules and closes the reseller loophole"
-OTHER = "Chipmakers ask Commerce to delay AI chip export licences by six months"
+STORY = (
+    "Commerce tightens AI chip export rules for forty countries, closing the loophole that "
+    "let resellers ship data-centre parts without a licence"
+)
+OTHER = (
+    "Chipmakers ask Commerce to delay the licence deadline for AI accelerator exports by six "
+    "months, citing audits of resellers abroad"
+)
 
 
 async def test_a_story_from_two_feeds_is_one_digest_entry_naming_both(tmp_path: Path) -> None:

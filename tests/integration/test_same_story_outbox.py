@@ -14,7 +14,10 @@ from tests.deliveryfakes import FakeTime, RecordingSender, fresh_item
 from tests.integration.test_outbox import outbox, subscribed_feed
 
 CH = 900_000_000_000_000_001
-STORY = "Commerce tightens AI chip export rules and closes the reseller loophole"
+STORY = (
+    "Commerce tightens AI chip export rules for forty countries, closing the loophole that "
+    "let resellers ship data-centre parts without a licence"
+)
 
 
 async def test_an_item_merged_into_a_post_that_failed_is_posted_itself(tmp_path: Path) -> None:
