@@ -97,7 +97,9 @@ class ItemView:
     duration_s: int | None
 
 
-DeliveryKind = Literal["item", "digest", "dm", "notice"]
+# 'edit': an item of a story the channel already got from another feed; it is not posted, the
+# earlier post (the delivery in `merged_into`) is edited to name its source too.
+DeliveryKind = Literal["item", "digest", "dm", "notice", "edit"]
 TargetKind = Literal["channel", "user"]
 DeliveryState = Literal["pending", "sending", "sent", "failed", "paused", "cancelled"]
 STATES: tuple[DeliveryState, ...] = get_args(DeliveryState)
@@ -198,6 +200,17 @@ class ItemText:
     title: str
     summary: str
     text: str
+
+
+@dataclass(frozen=True, slots=True)
+class StoryKey:
+    """What decides whether two items are one story (bot.ingest.story): the link as a story
+    key (None: it names no story), the bottom-k sketch of the title and opening, and the
+    marks by which the store finds candidates (two texts of one story share some)."""
+
+    url: str | None
+    sketch: bytes
+    marks: tuple[int, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -309,6 +322,7 @@ class DeliveryRow:
     mention_when: str | None = None  # the role pings only posts matching it (None: every post)
     forum_tag_id: int | None = None  # in a forum: the tag a new post carries
     open_thread: bool = False  # in a text channel: each post opens a thread named after it
+    merged_into: int | None = None  # kind 'edit': the delivery whose post names this item too
 
     @property
     def nonce(self) -> str:

@@ -1,6 +1,6 @@
-"""`/feed add|remove|list|status|mode|filter|mention|test|format|preview|import|export`: parse
-the interaction, call the subscription service, send the answer `bot.features.feeds.render`
-renders."""
+"""`/feed add|remove|list|status|mode|filter|mention|threads|identity|merge|test|format|preview|
+import|export`: parse the interaction, call the subscription service, send the answer its
+feature renders."""
 
 from __future__ import annotations
 
@@ -15,6 +15,7 @@ from bot.features.digest.service import NotSubscribedError
 from bot.features.feeds import render, threads
 from bot.features.feeds.filters import MAX_FILTER_CHARS, FilterError
 from bot.features.feeds.mention import render_mention
+from bot.features.feeds.merge import render_merge
 from bot.features.feeds.opml import MAX_OPML_BYTES, OpmlError
 from bot.features.feeds.post_format import render_format, render_no_preview
 from bot.features.feeds.subscription_filter import ChannelNotFollowingError
@@ -337,6 +338,37 @@ class FeedCog(GuildCog):
             await reply(interaction, render.render_not_posted_in(f"<#{channel_id}>"))
             return
         await reply(interaction, render_identity(change, channel=f"<#{channel_id}>"))
+
+    @feed.command(name="merge", description="Merge a feed's copies of a story already posted")
+    @app_commands.describe(
+        feed="One of this server's feeds",
+        on="on: a story the channel already got from another feed names this feed under "
+        "the earlier post; off: always post",
+        channel="The channel it posts in (default: this channel)",
+    )
+    @app_commands.autocomplete(feed=guild_feed_choices)
+    async def merge(
+        self,
+        interaction: Interaction,
+        feed: str,
+        on: bool,
+        channel: discord.TextChannel | None = None,
+    ) -> None:
+        channel_id = channel.id if channel else interaction.channel_id
+        if channel_id is None:
+            await reply(interaction, "Pick the channel with the `channel` option.")
+            return
+        try:
+            found = await self.runtime.subscriptions.set_merge(
+                guild_of(interaction).id, channel_id, feed, on
+            )
+        except SearchInputError as exc:
+            await reply(interaction, render.text_answer(exc.message))
+            return
+        except NotSubscribedError:
+            await reply(interaction, render.render_not_posted_in(f"<#{channel_id}>"))
+            return
+        await reply(interaction, render_merge(found, on, channel=f"<#{channel_id}>"))
 
     @feed.command(name="test", description="Post a feed's newest item now, as a real post")
     @app_commands.describe(

@@ -1,6 +1,7 @@
 """What each kind of delivery says: the feature that owns it renders its Messages.
 
-item → the post (features.posts), dm → the topic DM (features.follow), digest → the digest's
+item → the post (features.posts), edit → the earlier post of the same story naming this
+item's feed too (features.posts), dm → the topic DM (features.follow), digest → the digest's
 messages (features.digest), notice → our own text. The outbox sends whatever this returns.
 """
 
@@ -9,13 +10,13 @@ from __future__ import annotations
 import logging
 from collections.abc import Awaitable, Callable, Sequence
 
-from bot.delivery.outbox import Cancelled
+from bot.delivery.outbox import Cancelled, merged_into
 from bot.delivery.senders import PermanentSendError
 from bot.features.digest.service import DigestService
 from bot.features.follow.dm import MatchedTopic, payload_topics, render_topic_dm
 from bot.features.posts.compose import subscription_post
 from bot.features.posts.mention import post_mention
-from bot.features.posts.render import render_post
+from bot.features.posts.render import Source, render_post
 from bot.features.posts.views import item_view
 from bot.model import CONTENT_LIMIT, DeliveryRow, ItemView, Message
 from bot.safe import truncate
@@ -42,13 +43,17 @@ class DeliveryComposer:
             return messages
         if delivery.kind == "dm":
             return await self._topic_dm(delivery)
+        if delivery.kind == "edit":
+            merged = await self._merged_post(delivery)
+            if merged is not None:
+                return [merged]
         if delivery.item_id is not None:
             item = await self._item(delivery)
             mention = (
                 await post_mention(
                     self._store, delivery.item_id, delivery.mention_role_id, delivery.mention_when
                 )
-                if delivery.kind == "item"
+                if delivery.kind in ("item", "edit")  # an edit with no post to edit posts itself
                 else None
             )
             if delivery.kind == "item" and delivery.subscription_id is not None:
@@ -63,6 +68,23 @@ class DeliveryComposer:
         raise PermanentSendError(
             f"nothing to send for a {delivery.kind} delivery", target_unreachable=False
         )
+
+    async def _merged_post(self, delivery: DeliveryRow) -> Message | None:
+        """The earlier post of this item's story as it now reads: naming every feed merged
+        into it (the same text however often it is sent, so the edit is idempotent). None:
+        that post was never sent, so this item is posted on its own."""
+        original = await merged_into(self._store, delivery)
+        if original is None or original.item_id is None:
+            return None
+        row = await self._store.items.get(original.item_id)
+        if row is None:
+            return None
+        mention = await post_mention(
+            self._store, original.item_id, original.mention_role_id, original.mention_when
+        )
+        sources = await self._store.deliveries.merged_sources(original.id)
+        also_in = [Source(name, url) for name, url in sources]
+        return render_post(item_view(row), mention_role_id=mention, also_in=also_in)
 
     async def _item(self, delivery: DeliveryRow) -> ItemView:
         row = await self._store.items.get(delivery.item_id) if delivery.item_id else None

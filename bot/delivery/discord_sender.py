@@ -226,6 +226,14 @@ class DiscordSender:
         while len(self._forum_posts) > FORUM_POSTS_REMEMBERED:
             del self._forum_posts[next(iter(self._forum_posts))]
 
+    async def edit(self, delivery: DeliveryRow, message_id: int, message: Message) -> None:
+        """PATCH the message (an edit of the same text twice is harmless)."""
+        destination = await self._destination(delivery)
+        kwargs = send_kwargs(message)
+        kwargs.pop("files", None)
+        partial = destination.get_partial_message(message_id)
+        await call_discord(lambda: partial.edit(**kwargs))
+
     async def find_existing(
         self, delivery: DeliveryRow, message: Message, *, nonce: str
     ) -> int | None:
@@ -254,7 +262,11 @@ class DiscordSender:
         wanted = fingerprint(message.content, message.embeds)
         # A post of one item is known by the item's link: the item may have been edited
         # (new title or summary) since the first attempt.
-        link = message.embeds[0].url if delivery.kind in ("item", "dm") and message.embeds else None
+        link = (
+            message.embeds[0].url
+            if delivery.kind in ("item", "dm", "edit") and message.embeds
+            else None
+        )
         since = datetime.fromtimestamp(delivery.created_at - 60, tz=UTC)
 
         def same(posted: discord.Message) -> bool:

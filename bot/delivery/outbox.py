@@ -41,6 +41,18 @@ log = logging.getLogger(__name__)
 PAUSED_NOTICE_TITLES = 10
 
 
+async def merged_into(store: Store, delivery: DeliveryRow) -> DeliveryRow | None:
+    """For an 'edit' delivery: the earlier delivery whose sent post it edits; None when there
+    is none to edit (it was never sent, or the sender keeps no message ids), and the item is
+    posted on its own instead."""
+    if delivery.kind != "edit" or delivery.merged_into is None:
+        return None
+    original = await store.deliveries.get(delivery.merged_into)
+    if original is None or original.state != "sent" or original.message_id is None:
+        return None
+    return original
+
+
 class Cancelled(Exception):
     """There is nothing to send for this delivery any more (e.g. its item was pruned)."""
 
@@ -230,7 +242,12 @@ class Outbox:
         attempt = delivery.attempts + 1
         try:
             messages = await self._compose(delivery)
-            first_id = await self._send_all(delivery, messages)
+            original = await merged_into(self._store, delivery)
+            first_id: int | None
+            if original is not None and original.message_id is not None and messages:
+                first_id = await self._edit(delivery, original.message_id, messages[0])
+            else:
+                first_id = await self._send_all(delivery, messages)
         except Cancelled as cancelled:
             await deliveries.cancel(delivery.id, str(cancelled))
         except RetryableSendError as error:
@@ -275,6 +292,14 @@ class Outbox:
             if several:
                 await self._store.deliveries.save_progress(delivery.id, done)
         return done[0] if done else None
+
+    async def _edit(self, delivery: DeliveryRow, message_id: int, message: Message) -> int:
+        """Edit the earlier post of the item's story. The edit writes the post as it should
+        read, so a repeat after a crash or a lost answer changes nothing: no look first."""
+        await self._request_slot()
+        self._targets.record((delivery.target_kind, delivery.target_id))
+        await self._sender.edit(delivery, message_id, message)
+        return message_id
 
     async def _retry(
         self,

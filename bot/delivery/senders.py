@@ -50,6 +50,10 @@ class Sender(Protocol):
         Discord gave it (None where there is none: console)."""
         ...
 
+    async def edit(self, delivery: DeliveryRow, message_id: int, message: Message) -> None:
+        """Make the delivery target's message `message_id` (one of ours) read `message`."""
+        ...
+
     async def find_existing(
         self, delivery: DeliveryRow, message: Message, *, nonce: str
     ) -> int | None:
@@ -75,6 +79,9 @@ class ConsoleSender:
     async def send(self, delivery: DeliveryRow, message: Message, *, nonce: str) -> int | None:
         self._write(to_text(message))
         return None
+
+    async def edit(self, delivery: DeliveryRow, message_id: int, message: Message) -> None:
+        self._write(to_text(message))
 
     async def find_existing(
         self, delivery: DeliveryRow, message: Message, *, nonce: str

@@ -14,6 +14,7 @@ from bot.ingest.errors import FeedError, HTTPStatusError
 from bot.ingest.fetch import FeedFetcher, FetchResult
 from bot.ingest.parse import plain
 from bot.ingest.sandbox import parse_feed_bounded
+from bot.ingest.story import STORY_MATCHER
 from bot.ingest.timing import next_poll_after_failure, next_poll_after_success
 from bot.model import EnrichedItem, Entry, FeedRow, ParsedFeed
 from bot.search.percolator import active_topics_percolator
@@ -192,6 +193,7 @@ class FeedPipeline:
             PollSuccess(now, next_at, result.etag, result.last_modified, result.body_hash, meta),
             topic_matches=topic_matches,
             filter_gate=self._filter_gate,
+            story_gate=STORY_MATCHER,
         )
         if saved.new_ids:
             log.info("feed %d: %d new item(s)", feed.id, len(saved.new_ids))

@@ -62,10 +62,10 @@ def normalize_feed_url(url: str) -> str:
     if parts.username or parts.password:
         raise InvalidURLError("feed URLs with a user name or password are not supported")
     path = _SLASHES.sub("/", parts.path) or "/"
-    return urlunsplit((scheme, netloc, path, _without_tracking(parts.query), ""))
+    return urlunsplit((scheme, netloc, path, without_tracking(parts.query), ""))
 
 
-def _without_tracking(query: str) -> str:
+def without_tracking(query: str) -> str:
     """The query without tracking parameters; the others stay exactly as written, in order."""
     kept = [
         pair

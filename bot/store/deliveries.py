@@ -21,7 +21,8 @@ _SELECT = (
     "SELECT d.id, d.dedupe_key, d.kind, d.item_id, d.subscription_id, d.guild_id, "
     "d.target_kind, d.target_id, d.payload, d.state, d.attempts, d.next_attempt_at, "
     "d.maybe_sent, d.message_id, d.last_error, d.created_at, d.sent_at, s.mention_role_id, "
-    "s.added_by, s.feed_id, s.mention_when, s.forum_tag_id, coalesce(s.open_threads, 0) "
+    "s.added_by, s.feed_id, s.mention_when, s.forum_tag_id, coalesce(s.open_threads, 0), "
+    "d.merged_into "
     "FROM deliveries d LEFT JOIN subscriptions s ON s.id = d.subscription_id"
 )
 # A pending delivery is due only when it heads its target's queue: no older unfinished one.
@@ -140,6 +141,18 @@ class DeliveryStore(Table):
             f"{_SELECT} WHERE d.target_kind = ? AND d.target_id = ? "
             "AND d.state = coalesce(?, d.state) ORDER BY d.id",
             (target_kind, target_id, state),
+        )
+
+    async def merged_sources(self, delivery_id: int) -> list[tuple[str, str | None]]:
+        """The feeds (name, the item's link) whose items were merged into the post of
+        `delivery_id`, in the order they arrived; cancelled merges left out."""
+        return await self._all(
+            lambda title, url: (str(title), url),
+            "SELECT coalesce(f.title, f.url), i.url FROM deliveries d "
+            "JOIN items i ON i.id = d.item_id JOIN feeds f ON f.id = i.feed_id "
+            "WHERE d.merged_into = ? AND d.kind = 'edit' AND d.state != 'cancelled' "
+            "ORDER BY d.id",
+            (delivery_id,),
         )
 
     async def mark_sending(self, delivery_id: int, now: float) -> bool:

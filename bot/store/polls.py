@@ -10,7 +10,7 @@ import aiosqlite
 from bot.store.db import Database, fetch_all, marks, scalar
 from bot.store.feeds import FeedMeta
 from bot.store.items import FreshItem, SaveResult, save_items
-from bot.store.routing import FilterGate, route_new_items
+from bot.store.routing import FilterGate, StoryGate, route_new_items
 from bot.store.topics import queue_topic_dms_tx
 
 
@@ -33,6 +33,7 @@ async def commit_poll(
     route: bool = True,
     topic_matches: Mapping[str, Collection[int]] | None = None,
     filter_gate: FilterGate | None = None,
+    story_gate: StoryGate | None = None,
 ) -> SaveResult:
     """Archive the poll's new and edited items, queue the deliveries the new ones cause and
     record the success, atomically: after a crash either all of it happened or none of it.
@@ -42,7 +43,8 @@ async def commit_poll(
     of them through its backfill), not news. `topic_matches` (stable id → the followed topics
     the entry matches) queues the topic DMs of the items that turn out new, under the same
     rule: edits and the first poll's archive notify no one. `filter_gate` applies the
-    channels' filters to the new items (see `route_new_items`).
+    channels' filters to the new items, `story_gate` merges a story a channel already got
+    from another feed into that post (see `route_new_items`).
     """
     async with db.transaction() as tx:
         first_success = route and bool(
@@ -50,7 +52,7 @@ async def commit_poll(
         )
         result = await save_items(tx, feed_id, fresh, now=success.now)
         if route and not first_success and result.new_ids:
-            await route_new_items(tx, feed_id, result.new_ids, success.now, filter_gate)
+            await route_new_items(tx, feed_id, result.new_ids, success.now, filter_gate, story_gate)
             if topic_matches:
                 await _queue_topic_dms(tx, feed_id, result.new_ids, topic_matches, success.now)
         await record_success(tx, feed_id, success, had_new_items=bool(result.new_ids))

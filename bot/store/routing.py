@@ -11,11 +11,11 @@ import json
 import logging
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import asdict, dataclass
-from typing import Literal
+from typing import Literal, Protocol
 
 import aiosqlite
 
-from bot.model import DeliveryKind, FeedFilter, ItemText, TargetKind
+from bot.model import DeliveryKind, FeedFilter, ItemText, StoryKey, TargetKind
 from bot.store.db import fetch_all, marks
 from bot.store.items import item_texts
 from bot.store.subscriptions import filter_of
@@ -27,6 +27,22 @@ FilterGate = Callable[[Sequence[FeedFilter], ItemText], Sequence[str | None]]
 (None: it passes). bot.features.feeds.filters.check_filters is the one the bot runs; the store
 only calls it. Without one, items are held back from every filtered subscription (never
 posted against a filter) and a warning is logged."""
+
+
+class StoryGate(Protocol):
+    """Decides "the same story" (bot.ingest.story's STORY_MATCHER is the one the bot runs)."""
+
+    def marks_needed(self, key: StoryKey) -> int:
+        """How many of its marks a candidate must share with the new item's `key`."""
+        ...
+
+    def key(self, item: ItemText) -> StoryKey: ...
+
+    def same(self, new: StoryKey, earlier: StoryKey) -> bool: ...
+
+
+#: A channel that got a story from one of its feeds this recently does not get it again.
+STORY_WINDOW_S = 72 * 3600.0
 
 # In a WHERE on `subscriptions s`: the subscription has a filter.
 HAS_FILTER = "coalesce(s.filter_include, s.filter_exclude, s.filter_pattern) IS NOT NULL"
@@ -81,16 +97,33 @@ async def route_new_items(
     item_ids: Sequence[int],
     now: float,
     gate: FilterGate | None = None,
+    stories: StoryGate | None = None,
 ) -> int:
     """Inside the poll's transaction: one 'item' delivery per (new item, instant-mode
     subscription of the feed whose filter lets it through: `gate` decides). `item_ids`
     oldest first; they are queued in that order so each channel gets them oldest first. A
     paused subscription's deliveries are queued as 'paused' (sent, up to a limit, when it
-    resumes). Returns how many were queued."""
+    resumes). With `stories`, an item whose story the channel already got from another feed
+    within `STORY_WINDOW_S` is queued as an 'edit' of that post instead (unless the
+    subscription turned merging off). Returns how many were queued."""
     held = await held_back(tx, feed_id, item_ids, gate)
+    merged = (
+        {} if stories is None else await _same_stories(tx, feed_id, item_ids, now, stories, held)
+    )
     queued = 0
     for item_id in item_ids:
-        skip = held.get(item_id, [])
+        into = merged.get(item_id, {})
+        skip = [*held.get(item_id, []), *into]
+        for subscription_id, original_id in into.items():
+            await tx.execute(
+                "INSERT INTO deliveries (dedupe_key, kind, item_id, subscription_id, guild_id, "
+                "target_kind, target_id, state, next_attempt_at, created_at, merged_into) "
+                "SELECT 'item:' || ? || ':ch:' || s.channel_id, 'edit', ?, s.id, s.guild_id, "
+                "'channel', s.channel_id, "
+                "CASE WHEN s.paused_at IS NULL THEN 'pending' ELSE 'paused' END, ?, ?, ? "
+                "FROM subscriptions s WHERE s.id = ? ON CONFLICT (dedupe_key) DO NOTHING",
+                (item_id, item_id, now, now, original_id, subscription_id),
+            )
         cursor = await tx.execute(
             INSERT_DELIVERY + "SELECT 'item:' || ? || ':ch:' || s.channel_id, 'item', ?, s.id, "
             "s.guild_id, 'channel', s.channel_id, NULL, "
@@ -144,3 +177,78 @@ async def held_back(
         rules = gate(filters, text)
         held[item_id] = [sub_id for (sub_id, _), rule in zip(checks, rules, strict=True) if rule]
     return held
+
+
+async def _same_stories(
+    tx: aiosqlite.Connection,
+    feed_id: int,
+    item_ids: Sequence[int],
+    now: float,
+    stories: StoryGate,
+    held: dict[int, list[int]],
+) -> dict[int, dict[int, int]]:
+    """Item id → {subscription id → the delivery whose post already told the item's story in
+    that subscription's channel}. Writes each new item's story key, so later items are compared
+    with it. Candidates: the channel's posts ('item' deliveries not failed or cancelled) of the
+    last `STORY_WINDOW_S` from other feeds, earliest first."""
+    texts = await item_texts(tx, item_ids)
+    keys: dict[int, StoryKey] = {}
+    for item_id, text in texts.items():
+        keys[item_id] = key = stories.key(text)
+        await tx.execute(
+            "UPDATE items SET story_url = ?, story_sketch = ? WHERE id = ?",
+            (key.url, key.sketch, item_id),
+        )
+        await tx.executemany(
+            "INSERT OR IGNORE INTO story_marks (mark, seen_at, item_id) VALUES (?, ?, ?)",
+            [(mark, now, item_id) for mark in key.marks],
+        )
+    subscriptions = await fetch_all(
+        tx,
+        lambda sub_id, channel_id: (int(sub_id), int(channel_id)),
+        "SELECT id, channel_id FROM subscriptions "
+        "WHERE feed_id = ? AND mode = 'instant' AND merge_stories = 1 ORDER BY id",
+        (feed_id,),
+    )
+    merged: dict[int, dict[int, int]] = {}
+    since = now - STORY_WINDOW_S
+    for item_id, key in keys.items():
+        channels = [(s, c) for s, c in subscriptions if s not in held.get(item_id, [])]
+        if not channels:
+            continue
+        # The channels' recent posts from other feeds with the same link key or shared marks.
+        candidates = await fetch_all(
+            tx,
+            lambda delivery_id, channel_id, url, sketch: (
+                int(delivery_id),
+                int(channel_id),
+                StoryKey(url, bytes(sketch)),
+            ),
+            # From the few candidates to their deliveries (by item), never the other way: the
+            # unary + keeps the planner off the index that would read the channel's window.
+            "SELECT d.id, d.target_id, i.story_url, i.story_sketch FROM ("
+            "SELECT m.item_id FROM story_marks m "
+            f"WHERE m.mark IN ({marks(key.marks)}) AND m.seen_at >= ? "
+            "GROUP BY m.item_id HAVING count(*) >= ? "
+            "UNION SELECT id FROM items WHERE story_url = ?) c "
+            "JOIN deliveries d ON d.item_id = c.item_id JOIN items i ON i.id = d.item_id "
+            "WHERE +d.kind = 'item' AND +d.target_kind = 'channel' "
+            f"AND +d.target_id IN ({marks(channels)}) AND +d.created_at >= ? "
+            "AND +d.state NOT IN ('failed', 'cancelled') AND i.feed_id != ? "
+            "AND i.story_sketch IS NOT NULL ORDER BY d.id",
+            (
+                *key.marks,
+                since,
+                stories.marks_needed(key),
+                key.url,
+                *(c for _, c in channels),
+                since,
+                feed_id,
+            ),
+        )
+        for sub_id, channel_id in channels:
+            for delivery_id, target_id, earlier in candidates:
+                if target_id == channel_id and stories.same(key, earlier):
+                    merged.setdefault(item_id, {})[sub_id] = delivery_id
+                    break
+    return merged

@@ -218,6 +218,13 @@ class SubscriptionStore(Table):
             (int(on), now, subscription_id),
         )
 
+    async def set_merge_stories(self, subscription_id: int, merge: bool, now: float) -> None:
+        """Whether the subscription's items may be merged into a post of the same story."""
+        await self._db.write(
+            "UPDATE subscriptions SET merge_stories = ?, updated_at = ? WHERE id = ?",
+            (int(merge), now, subscription_id),
+        )
+
     async def mention_when(self, subscription_id: int) -> str | None:
         """The query a post must match to ping the subscription's role (None: every post)."""
         value = await self._scalar(

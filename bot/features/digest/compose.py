@@ -8,11 +8,18 @@ message says how many more there are and how to find them. A digest never pings.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime
 
-from bot.features.posts.render import feed_name, item_details, item_title, plural
+from bot.features.posts.render import (
+    Source,
+    also_in_text,
+    feed_name,
+    item_details,
+    item_title,
+    plural,
+)
 from bot.model import (
     CONTENT_LIMIT,
     EMBED_DESCRIPTION_LIMIT,
@@ -34,8 +41,9 @@ ENTRY_SEPARATOR = "\n\n"
 CONTINUED = " (continued)"
 
 
-def _entry(item: ItemView) -> str:
-    """Markdown for one item: linked bold title, relative time, then a one-line summary."""
+def _entry(item: ItemView, also: Sequence[ItemView] = ()) -> str:
+    """Markdown for one item: linked bold title, relative time, then a one-line summary, and
+    the other feeds that told the same story ("Also in")."""
     title = fit_text(item_title(item), ENTRY_TITLE_LIMIT)
     url = safe_url(item.url)
     target = link_target(url) if url else None
@@ -48,7 +56,10 @@ def _entry(item: ItemView) -> str:
     if details:
         head += f" · {details}"
     summary = fit_text(one_line(item.summary), ENTRY_SUMMARY_LIMIT)
-    return f"{head}\n{summary}" if summary else head
+    lines = [head, summary] if summary else [head]
+    if also:
+        lines.append("Also in: " + also_in_text([Source(feed_name(o), o.url) for o in also]))
+    return "\n".join(lines)
 
 
 def _sort_key(item: ItemView) -> tuple[float, int]:
@@ -100,11 +111,13 @@ def compose_digest(
     period_start: datetime,
     period_end: datetime,
     max_items: int = DEFAULT_MAX_ITEMS,
+    also_in: Mapping[int, Sequence[ItemView]] | None = None,
 ) -> list[Message]:
     """The messages of one digest, in sending order; [] when the period has no items.
 
     `items` are the period's items (the caller selects them); duplicates by `item_id` count
-    once. When there are more than `max_items`, the newest `max_items` are listed.
+    once. When there are more than `max_items`, the newest `max_items` are listed. `also_in`:
+    by item id, the items of other feeds with the same story (listed in its entry, not apart).
     """
     unique = {item.item_id: item for item in reversed(items)}  # the first of each id
     if not unique:
@@ -120,7 +133,8 @@ def compose_digest(
     # Feeds ordered by name (then id).
     for group in sorted(groups.values(), key=lambda g: (feed_name(g[0]).casefold(), g[0].feed_id)):
         for position, item in enumerate(group):
-            packer.add_entry(item, _entry(item), current=position > 0)
+            also = (also_in or {}).get(item.item_id, ())
+            packer.add_entry(item, _entry(item, also), current=position > 0)
     if more:
         noun = "item" if more == 1 else "items"
         packer.add_embed(

@@ -31,6 +31,7 @@ from bot.features.digest.schedule import (
     validate_schedule,
     zone_for_abbreviation,
 )
+from bot.features.digest.stories import merge_stories
 from bot.features.posts.views import item_view
 from bot.model import (
     DeliveryRow,
@@ -330,12 +331,15 @@ class DigestService:
         self, item_ids: Sequence[int], channel_name: str, start: datetime, end: datetime
     ) -> list[Message]:
         rows = await self._store.items.many(item_ids)
+        # Same-story entries merged in a thread: text work stays off the event loop.
+        listed, also_in = await asyncio.to_thread(merge_stories, [item_view(r) for r in rows])
         return compose_digest(
-            [item_view(r) for r in rows],
+            listed,
             channel_name=channel_name,
             period_start=start,
             period_end=end,
             max_items=self._max_items,
+            also_in=also_in,
         )
 
     async def delivery_messages(self, delivery: DeliveryRow) -> list[Message]:

@@ -16,6 +16,7 @@ from bot.features.digest.service import (
 )
 from bot.features.feeds.filters import FilterError, check_filters, compile_filter
 from bot.features.feeds.mention import MentionRule, set_mention
+from bot.features.feeds.merge import set_merge
 from bot.features.feeds.opml import ImportResult, OpmlFeed, export_opml, import_opml, parse_opml
 from bot.features.feeds.post_format import FormatChange, change_format, preview_post
 from bot.features.feeds.rhythm import Rhythm, feed_rhythms
@@ -277,6 +278,18 @@ class SubscriptionService:
             feed=feed,
             role_id=role_id,
             when=when,
+            now=self._clock(),
+        )
+
+    async def set_merge(self, guild_id: int, channel_id: int, feed: str, merge: bool) -> GuildFeed:
+        """`/feed merge`: see bot.features.feeds.merge.set_merge."""
+        return await set_merge(
+            self._store,
+            self._search,
+            guild_id=guild_id,
+            channel_id=channel_id,
+            feed=feed,
+            merge=merge,
             now=self._clock(),
         )
 

@@ -7,6 +7,7 @@ images.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from typing import Protocol
 
@@ -139,10 +140,12 @@ def item_details(item: MediaItem, *, link_limit: int = EMBED_FIELD_VALUE_LIMIT) 
     return ItemDetails(author, tuple(fields))
 
 
-def render_card(item: ItemView) -> Embed:
+def render_card(item: ItemView, *, also_in: Sequence[Source] = ()) -> Embed:
     """The full card for one item: linked title, summary, feed, author, image, timestamp,
-    and for podcasts the duration and a link to the audio."""
+    and for podcasts the duration and a link to the audio; `also_in`: the other feeds that
+    carried the same story (an "Also in" field)."""
     details = item_details(item)
+    fields = details.fields + ((also_in_field(also_in),) if also_in else ())
     card = Embed(
         title=fit_text(item_title(item), EMBED_TITLE_LIMIT),
         url=safe_url(item.url),
@@ -152,7 +155,7 @@ def render_card(item: ItemView) -> Embed:
         footer=details.by,
         image_url=item_image_url(item),
         timestamp=item.published,
-        fields=details.fields,
+        fields=fields,
     )
     summary = item.summary.strip()
     if not summary:
@@ -161,10 +164,46 @@ def render_card(item: ItemView) -> Embed:
     return replace(card, description=fit_text(summary, room) or None)
 
 
-def render_post(item: ItemView, *, mention_role_id: int | None = None) -> Message:
-    """The post for a channel subscription. The only ping it can make is the opted-in role."""
+def render_post(
+    item: ItemView, *, mention_role_id: int | None = None, also_in: Sequence[Source] = ()
+) -> Message:
+    """The post for a channel subscription. The only ping it can make is the opted-in role.
+    `also_in`: the other feeds that carried the same story (the post is edited to add them)."""
     role = None if mention_role_id is None else f"<@&{mention_role_id}>"
-    return Message(content=role, embeds=(render_card(item),), mention_role_id=mention_role_id)
+    card = render_card(item, also_in=also_in)
+    return Message(content=role, embeds=(card,), mention_role_id=mention_role_id)
+
+
+#: At most this many other feeds are named under a post that carried one story.
+ALSO_IN_LIMIT = 5
+
+
+@dataclass(frozen=True, slots=True)
+class Source:
+    """Another feed that carried a post's story: its name and its item's link."""
+
+    feed_name: str
+    url: str | None
+
+
+def also_in_field(sources: Sequence[Source]) -> EmbedField:
+    """The card's "Also in" field (see `also_in_text`)."""
+    return EmbedField(name="Also in", value=also_in_text(sources), inline=False)
+
+
+def also_in_text(sources: Sequence[Source]) -> str:
+    """`[Feed B](link), [Feed C](link)`: up to `ALSO_IN_LIMIT` sources, each name escaped and
+    shortened so the text always fits an embed field."""
+    room = EMBED_FIELD_VALUE_LIMIT // ALSO_IN_LIMIT - 2
+    names: list[str] = []
+    for source in sources[:ALSO_IN_LIMIT]:
+        url = safe_url(source.url)
+        name_room = room - (len(link_target(url)) + 4 if url else 0)
+        if name_room < 20:
+            url, name_room = None, room
+        name = fit_text(one_line(source.feed_name), name_room) or UNTITLED
+        names.append(f"[{name}]({link_target(url)})" if url else name)
+    return ", ".join(names)
 
 
 def render_compact(item: ItemView) -> Embed:

@@ -43,6 +43,16 @@ def _state(line: ChannelWhy) -> str:
                 link = f" ([jump to the message]({url}))"
             where = "in the digest " if line.in_digest else ""
             return f"posted {where}{_at(line.at, 'f')}{link}"
+        case "merged":
+            link = ""
+            if line.message_id is not None:
+                url = f"{DISCORD_APP}/{line.guild_id}/{line.channel_id}/{line.message_id}"
+                link = f" ([jump to the message]({url}))"
+            feed = _detail(line.detail, "another feed")
+            return (
+                f"merged into the post of **{feed}**{link}: the channel already had this story, "
+                "so that post names this feed under “Also in”"
+            )
         case "digest":
             if line.at is None:
                 return (

@@ -37,7 +37,16 @@ MAX_ITEM_CHARS = 500
 ITEM_VALUE = re.compile(r"^item:(\d{1,18})$")
 
 WhyState = Literal[
-    "posted", "digest", "filtered", "backfill", "queued", "paused", "failed", "cancelled", "none"
+    "posted",
+    "merged",
+    "digest",
+    "filtered",
+    "backfill",
+    "queued",
+    "paused",
+    "failed",
+    "cancelled",
+    "none",
 ]
 
 
@@ -180,6 +189,10 @@ class WhyService:
 
     async def _channel(self, item: ItemRow, record: ChannelRecord) -> ChannelWhy:
         sub = record.subscription
+        if record.post is not None and record.post.kind == "edit":
+            merged = await self._merged(record, record.post)
+            if merged is not None:
+                return merged
         if record.post is not None:
             found = _delivery_why(record, record.post, in_digest=False)
             if found is not None:
@@ -204,6 +217,28 @@ class WhyService:
         if sub.mode == "digest" and item.first_seen_at > (record.digest_since or sub.created_at):
             return _with(line, "digest", await self._next_digest(sub.channel_id))
         return line
+
+    async def _merged(self, record: ChannelRecord, delivery: DeliveryRow) -> ChannelWhy | None:
+        """The item was the same story as an earlier post in the channel: "merged into the
+        post of Feed A" (detail: that feed's name), while that edit is done or on its way.
+        None: it was posted on its own, or the edit failed (the usual lines say so)."""
+        if delivery.state not in ("sent", "pending", "sending") or delivery.merged_into is None:
+            return None
+        original = await self._store.deliveries.get(delivery.merged_into)
+        if original is None or original.item_id is None:
+            return None
+        if delivery.state == "sent" and delivery.message_id != original.message_id:
+            return None  # the earlier post was never sent: this item was posted itself
+        row = await self._store.items.get(original.item_id)
+        sub = record.subscription
+        return ChannelWhy(
+            sub.guild_id,
+            sub.channel_id,
+            "merged",
+            at=original.sent_at,
+            message_id=original.message_id,
+            detail=(row.feed_title or row.feed_url) if row is not None else None,
+        )
 
     async def _next_digest(self, channel_id: int) -> float | None:
         row = await self._store.digests.get(channel_id)
