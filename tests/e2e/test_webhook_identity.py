@@ -85,6 +85,12 @@ async def test_webhook_posts_carry_the_feeds_name_and_the_given_avatar(
         assert fake.count("POST", WEBHOOKS) == 1
         # The token is a secret: no answer to the admin shows it.
         assert webhook.token not in answer.content
+        # The preview says whose name the next post goes out under.
+        preview = await admin_command(
+            fake, world, "feed preview", {"feed": feed, "channel": world.news_id}
+        )
+        assert preview.content.startswith("-# Posted as **The Letter**, through the channel's")
+        assert preview.embeds == posts[-1].embeds
 
         # Back to the bot: the next post is the bot's own again.
         back = await admin_command(

@@ -69,7 +69,12 @@ async def preview_post(store: Store, feed: GuildFeed, channel_id: int | None) ->
     post = await subscription_post(
         store, subscription.id, item_view(newest[0]), mention_role_id=role
     )
-    return replace(post, mention_role_id=None)
+    if post.identity is not None:  # an ephemeral answer comes from the bot: say whose it is
+        shown_as = (
+            f"-# Posted as **{shown(post.identity.name or '')}**, through the channel's webhook"
+        )
+        post = replace(post, content=f"{shown_as}\n{post.content}".rstrip("\n"))
+    return replace(post, mention_role_id=None, identity=None)
 
 
 def render_format(change: FormatChange, *, channel: str) -> Message:
