@@ -1,0 +1,99 @@
+"""What else the archive knows about an item: the guild's earlier items about the same thing.
+
+Scores come from the store (bm25 over the seed's most distinctive terms, relative to the seed's
+own score). A post's "Related" line takes at most POST_RELATED earlier items scoring at least
+POST_MIN_SCORE: no line is better than a weak one. `/related` shows the VIEW_RELATED best of
+the guild's archive (earlier or later) above the lower VIEW_MIN_SCORE, PAGE_SIZE to a page.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from bot.features.why.service import WhyService
+from bot.model import ItemRow
+from bot.store import Store
+
+POST_RELATED = 3
+# Measured on the clustered archive of tests/integration/related_fixtures.py: an item's three
+# closest of its own topic score 0.7–0.9, the closest of another topic (sharing a few words)
+# 0.26–0.43, an unrelated item sharing two words of a topic 0.13.
+POST_MIN_SCORE = 0.5
+VIEW_RELATED = 10
+VIEW_MIN_SCORE = 0.15
+PAGE_SIZE = 5
+
+
+@dataclass(frozen=True, slots=True)
+class RelatedAnswer:
+    """The item asked about (None: not in the archive) and its related items, best first."""
+
+    asked: str
+    item: ItemRow | None
+    related: list[ItemRow]
+    page_index: int = 0
+
+    @property
+    def pages(self) -> int:
+        return max(1, -(-len(self.related) // PAGE_SIZE))
+
+    @property
+    def page(self) -> list[ItemRow]:
+        start = self.page_index * PAGE_SIZE
+        return self.related[start : start + PAGE_SIZE]
+
+    @property
+    def first_number(self) -> int:
+        return self.page_index * PAGE_SIZE + 1
+
+    def turned(self, step: int) -> RelatedAnswer:
+        """The same answer on another page (clamped to the pages there are)."""
+        index = max(0, min(self.pages - 1, self.page_index + step))
+        return RelatedAnswer(self.asked, self.item, self.related, index)
+
+
+class RelatedService:
+    def __init__(self, store: Store, why: WhyService) -> None:
+        self._store = store
+        self._why = why  # resolves "an item" (autocomplete value, URL or words) as /why does
+
+    async def _scope(self, guild_id: int | None) -> list[int]:
+        if guild_id is None:
+            return [feed.id for feed in await self._store.feeds.all()]
+        return await self._store.subscriptions.searchable_feed_ids_for_guild(guild_id)
+
+    async def for_post(self, item_id: int, guild_id: int | None) -> list[ItemRow]:
+        """The earlier items of the guild's feeds (guild None: of every feed) a post of item
+        `item_id` names on its Related line; empty when none is close enough."""
+        item = await self._store.items.get(item_id)
+        if item is None:
+            return []
+        scores = await self._store.related.related(
+            item_id,
+            await self._scope(guild_id),
+            limit=POST_RELATED,
+            before=item.published_at,
+            min_score=POST_MIN_SCORE,
+        )
+        return await self._rows([s.item_id for s in scores])
+
+    async def related(self, guild_id: int | None, asked: str) -> RelatedAnswer:
+        """The item meant by `asked` in the guild's archive and its VIEW_RELATED closest items."""
+        item = await self._why.find(guild_id, asked)
+        if item is None:
+            return RelatedAnswer(asked, None, [])
+        return await self.of_item(guild_id, item, asked)
+
+    async def of_item(self, guild_id: int | None, item: ItemRow, asked: str) -> RelatedAnswer:
+        scores = await self._store.related.related(
+            item.id, await self._scope(guild_id), limit=VIEW_RELATED, min_score=VIEW_MIN_SCORE
+        )
+        return RelatedAnswer(asked, item, await self._rows([s.item_id for s in scores]))
+
+    async def item_in_guild(self, guild_id: int, item_id: int) -> ItemRow | None:
+        """An item of the guild's archive by id (a search result's)."""
+        return await self._store.why.item(item_id, await self._scope(guild_id))
+
+    async def _rows(self, item_ids: list[int]) -> list[ItemRow]:
+        rows = {row.id: row for row in await self._store.items.many(item_ids)}
+        return [rows[i] for i in item_ids if i in rows]
