@@ -133,7 +133,8 @@ class RelatedStore(Table):
         if not own or not own[0][0]:
             return []
         self_score = float(own[0][0])  # negative: bm25 in FTS5 is "smaller is better"
-        where, params = f"i.feed_id IN ({marks(feed_ids)}) AND f.rowid != ?", [*feed_ids, item_id]
+        where = f"i.feed_id IN ({marks(feed_ids)}) AND f.rowid != ?"
+        params: list[object] = [*feed_ids, item_id]
         if url is not None:  # the same link elsewhere is the same item, not a related one
             where += " AND (i.url IS NULL OR i.url != ?)"
             params.append(url)
