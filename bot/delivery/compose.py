@@ -16,6 +16,8 @@ from bot.features.follow.dm import MatchedTopic, payload_topics, render_topic_dm
 from bot.features.posts.mention import post_mention
 from bot.features.posts.render import render_post
 from bot.features.posts.views import item_view
+from bot.features.related.service import RelatedService
+from bot.features.why.service import WhyService
 from bot.model import CONTENT_LIMIT, DeliveryRow, ItemView, Message
 from bot.safe import truncate
 from bot.store import Store
@@ -30,6 +32,7 @@ class DeliveryComposer:
         self._store = store
         self._digests = digests
         self._guild_name = guild_name
+        self._related = RelatedService(store, WhyService(store))
 
     async def __call__(self, delivery: DeliveryRow) -> Sequence[Message]:
         if delivery.kind == "digest":
@@ -50,7 +53,14 @@ class DeliveryComposer:
                 if delivery.kind == "item"
                 else None
             )
-            return [render_post(item, mention_role_id=mention)]
+            related = (
+                await self._related.for_post(delivery.item_id, delivery.guild_id)
+                if delivery.kind == "item" and delivery.guild_id is not None
+                else []
+            )
+            return [
+                render_post(item, mention_role_id=mention, related=[item_view(r) for r in related])
+            ]
         text = delivery.payload_data().get("text")
         if isinstance(text, str) and text:
             return [Message(content=truncate(text, CONTENT_LIMIT))]

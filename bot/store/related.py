@@ -10,8 +10,10 @@ by the caller) holds for short and long items alike.
 
 from __future__ import annotations
 
+import logging
 import math
 import re
+import sqlite3
 import unicodedata
 from collections import Counter
 from collections.abc import Sequence
@@ -25,6 +27,7 @@ MAX_SEED_CHARS = 20_000  # of the seed's body read for terms
 TITLE_WEIGHT = 3  # a title word counts as this many body words
 COMMON_SHARE = 0.2  # a term in more than this share of the archive says too little
 MIN_TERM_CHARS = 3
+log = logging.getLogger(__name__)
 _WORD = re.compile(r"\w+")
 # English function words: frequent enough to be useless, short enough to list.
 _STOP = (
@@ -110,9 +113,20 @@ class RelatedStore(Table):
     ) -> list[RelatedScore]:
         """Up to `limit` items of `feed_ids` most like item `item_id` (never itself nor an
         item with its link), best first, scoring at least `min_score`; `before`: only items
-        published before it."""
+        published before it. None when the index cannot answer: a post goes out without its
+        Related line rather than not at all."""
         if not feed_ids or limit <= 0:
             return []
+        try:
+            scored = await self._scored(item_id, feed_ids, limit, before)
+        except sqlite3.OperationalError as exc:
+            log.warning("related items of item %d: %s", item_id, exc)
+            return []
+        return [s for s in scored if s.score >= min_score]
+
+    async def _scored(
+        self, item_id: int, feed_ids: Sequence[int], limit: int, before: float | None
+    ) -> list[RelatedScore]:
         seed = await self._seed(item_id)
         if seed is None:
             return []
@@ -147,5 +161,4 @@ class RelatedStore(Table):
             "ORDER BY score, i.published_at DESC LIMIT ?",
             (fts, *params, limit),
         )
-        scored = [RelatedScore(int(r[0]), float(r[1]) / self_score) for r in rows]
-        return [s for s in scored if s.score >= min_score]
+        return [RelatedScore(int(r[0]), float(r[1]) / self_score) for r in rows]

@@ -7,6 +7,7 @@ images.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from typing import Protocol
 
@@ -37,6 +38,7 @@ COMPACT_TITLE_LIMIT = 200
 COMPACT_SUMMARY_LIMIT = 200
 # An author shown in a line of details (lists, results, digests) is cut to this.
 AUTHOR_LINE_LIMIT = 60
+RELATED_TITLE_LIMIT = 90  # a title on a card's Related line
 
 
 def plural(n: int, noun: str, nouns: str | None = None) -> str:
@@ -139,10 +141,27 @@ def item_details(item: MediaItem, *, link_limit: int = EMBED_FIELD_VALUE_LIMIT) 
     return ItemDetails(author, tuple(fields))
 
 
-def render_card(item: ItemView) -> Embed:
+def related_field(related: Sequence[ItemView]) -> EmbedField | None:
+    """The card's "Related" field: one line per earlier item, its linked title and its date
+    (None: no related items). Items without a safe link are named without one."""
+    lines: list[str] = []
+    for other in related:
+        title = fit_text(item_title(other), RELATED_TITLE_LIMIT)
+        url = safe_url(other.url)
+        linked = f"[{title}]({link_target(url)})" if url else title
+        line = f"{linked} · {discord_timestamp(other.published, 'D')}"
+        if sum(len(x) + 1 for x in lines) + len(line) > EMBED_FIELD_VALUE_LIMIT:
+            break
+        lines.append(line)
+    return EmbedField("Related", "\n".join(lines)) if lines else None
+
+
+def render_card(item: ItemView, related: Sequence[ItemView] = ()) -> Embed:
     """The full card for one item: linked title, summary, feed, author, image, timestamp,
-    and for podcasts the duration and a link to the audio."""
+    for podcasts the duration and a link to the audio, and earlier items about the same thing
+    (`related`, already chosen)."""
     details = item_details(item)
+    field = related_field(related)
     card = Embed(
         title=fit_text(item_title(item), EMBED_TITLE_LIMIT),
         url=safe_url(item.url),
@@ -152,7 +171,7 @@ def render_card(item: ItemView) -> Embed:
         footer=details.by,
         image_url=_image_url(item),
         timestamp=item.published,
-        fields=details.fields,
+        fields=details.fields + ((field,) if field else ()),
     )
     summary = item.summary.strip()
     if not summary:
@@ -161,10 +180,13 @@ def render_card(item: ItemView) -> Embed:
     return replace(card, description=fit_text(summary, room) or None)
 
 
-def render_post(item: ItemView, *, mention_role_id: int | None = None) -> Message:
+def render_post(
+    item: ItemView, *, mention_role_id: int | None = None, related: Sequence[ItemView] = ()
+) -> Message:
     """The post for a channel subscription. The only ping it can make is the opted-in role."""
     role = None if mention_role_id is None else f"<@&{mention_role_id}>"
-    return Message(content=role, embeds=(render_card(item),), mention_role_id=mention_role_id)
+    card = render_card(item, related)
+    return Message(content=role, embeds=(card,), mention_role_id=mention_role_id)
 
 
 def render_compact(item: ItemView) -> Embed:
