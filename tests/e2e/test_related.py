@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import Any
 
 from bot.app import DigestBot
-from cogs.related import NOT_YOURS
+from cogs.search import RELATED_NOT_YOURS as NOT_YOURS
 from tests.e2e.harness import running_bot
 from tests.e2e.test_search_commands import component, description
 from tests.fakediscord import FakeDiscord, StandardGuild, StoredMessage
@@ -89,6 +89,41 @@ async def test_posts_name_related_items_and_related_pages_through_ten(
         assert by_words.embeds[0]["url"] == f"{SITE}/chess/0"
         unknown = await ask(fake, world, world.member_id, f"{SITE}/nothing/1")
         assert "not in this server's archive" in unknown.content
+
+        # A search page's Related button opens the same view for a result picked from it.
+        handle = await fake.invoke_command(
+            "search",
+            {"query": "endgame"},
+            guild_id=world.guild_id,
+            channel_id=world.general_id,
+            user_id=world.member_id,
+        )
+        results = await handle.final_message(timeout=10)
+        button = component(results, label="Related")
+        picker = await (
+            await fake.invoke_component(results, button["custom_id"], world.member_id)
+        ).final_message()
+        assert picker.ephemeral
+        menu = component(picker, kind=3)
+        option = menu["options"][0]
+        chosen = await (
+            await fake.invoke_component(
+                picker,
+                menu["custom_id"],
+                world.member_id,
+                component_type=3,
+                values=[option["value"]],
+            )
+        ).final_message()
+        assert chosen.embeds[0]["footer"]["text"] == "Related 1–5 of 10"
+        assert description(chosen).count(f"]({SITE}/chess/") == 5
+        assert "/chess/" in chosen.embeds[0]["url"]
+        turned = await (
+            await fake.invoke_component(
+                chosen, component(chosen, label="Next")["custom_id"], world.member_id
+            )
+        ).final_message()
+        assert "**6. [" in description(turned)
 
         # A new chess item is posted with a Related line of earlier chess items.
         feed_server.set(FEED_PATH, letter([*archive, entry(rng, 40, "chess")]))
