@@ -14,12 +14,13 @@ import logging
 import math
 import re
 import sqlite3
+import time
 import unicodedata
 from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from bot.store.db import Table, marks
+from bot.store.db import Database, Table, marks
 from bot.store.search import BM25_WEIGHTS
 
 MAX_TERMS = 12  # the seed's most distinctive terms that make the query
@@ -27,6 +28,10 @@ MAX_SEED_CHARS = 20_000  # of the seed's body read for terms
 TITLE_WEIGHT = 3  # a title word counts as this many body words
 COMMON_SHARE = 0.2  # a term in more than this share of the archive says too little
 MIN_TERM_CHARS = 3
+# Document counts change slowly and a common word's count is the costly one to read (its whole
+# list of documents), so counts are kept this long, for at most this many terms.
+DOC_COUNT_TTL_S = 3600.0
+DOC_COUNT_CACHE = 200_000
 log = logging.getLogger(__name__)
 _WORD = re.compile(r"\w+")
 # English function words: frequent enough to be useless, short enough to list.
@@ -63,6 +68,34 @@ def seed_terms(title: str, body: str) -> Counter[str]:
 
 
 class RelatedStore(Table):
+    def __init__(self, db: Database) -> None:
+        super().__init__(db)
+        self._doc_counts: dict[str, tuple[int, float]] = {}  # term -> (items holding it, when)
+
+    async def _docs(self, terms: Sequence[str]) -> dict[str, int]:
+        """How many items hold each term (0: none), from the cache or the index."""
+        now = time.monotonic()
+        counts = {t: c for t in terms if (c := self._fresh(t, now)) is not None}
+        missing = [t for t in terms if t not in counts]
+        if missing:
+            if len(self._doc_counts) + len(missing) > DOC_COUNT_CACHE:
+                self._doc_counts.clear()
+            found = {
+                str(term): int(doc)
+                for term, doc in await self._db.reader.execute_fetchall(
+                    f"SELECT term, doc FROM items_fts_vocab WHERE term IN ({marks(missing)})",
+                    tuple(missing),
+                )
+            }
+            for term in missing:
+                counts[term] = found.get(term, 0)
+                self._doc_counts[term] = (counts[term], now)
+        return counts
+
+    def _fresh(self, term: str, now: float) -> int | None:
+        cached = self._doc_counts.get(term)
+        return cached[0] if cached is not None and now - cached[1] < DOC_COUNT_TTL_S else None
+
     async def _seed(self, item_id: int) -> tuple[str, str, str | None] | None:
         """The seed's indexed title, its summary and body, and its link."""
         rows = list(
@@ -85,13 +118,7 @@ class RelatedStore(Table):
         if not counts:
             return []
         archive = int(await self._scalar("SELECT coalesce(max(id), 0) FROM items")) or 1
-        docs = {
-            str(term): int(doc)
-            for term, doc in await self._db.reader.execute_fetchall(
-                f"SELECT term, doc FROM items_fts_vocab WHERE term IN ({marks(counts)})",
-                tuple(counts),
-            )
-        }
+        docs = await self._docs(list(counts))
         common = max(20, int(archive * COMMON_SHARE))
         weights = {
             term: (1 + math.log(tf)) * math.log(1 + archive / doc)
