@@ -81,9 +81,8 @@ def main() -> None:
             print(f"\n{items} items ({feeds} newsletters): reusing {path}")
         else:
             seconds, size = build(path, items)
-            print(
-                f"\n{items} items ({feeds} newsletters): built in {seconds:.1f} s, {size / 2**20:.0f} MiB"
-            )
+            mib = size / 2**20
+            print(f"\n{items} items ({feeds} newsletters): built in {seconds:.1f} s, {mib:.0f} MiB")
         everything = list(range(1, feeds + 1))
         for scope, feed_ids in (
             ("whole archive", everything),
