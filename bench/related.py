@@ -6,7 +6,7 @@ archives of 20,000 and 200,000 items.
     .venv/bin/python bench/related.py --reuse         # reuse bench/search.py's archive
 
 The archive is bench/search.py's (bench/archive.py's newsletters, written through the real
-schema; the related migration's vocabulary table reads the same index). Each "post" is one
+schema; `--reuse` takes the database bench/search.py built). Each "post" is one
 call of the real `RelatedStore.related` (as `RelatedService.for_post` makes it: the three
 closest earlier items of the guild above the threshold) for a random archived item, on the
 real aiosqlite reader: for a guild following every newsletter and one following 20.

@@ -1,8 +1,8 @@
 """Related items: the archive's items most like a given one, scored with FTS5 bm25.
 
 The seed's own indexed text (title counted three times) is cut into terms; each term is weighed
-by how often the seed uses it and how rare it is in the archive (its document count, read from
-the items_fts_vocab table over the index); the MAX_TERMS heaviest terms form an OR query.
+by how often the seed uses it and how rare it is in the archive (its document count, counted in
+the index up to a cap: commoner terms are dropped); the MAX_TERMS heaviest form an OR query.
 Candidates are ranked by bm25 over that query, and each score is divided by the seed's own
 score for the same query: 1.0 is "as close as the seed is to itself", so one threshold (chosen
 by the caller) holds for short and long items alike.
@@ -26,8 +26,15 @@ from bot.store.search import BM25_WEIGHTS
 MAX_TERMS = 12  # the seed's most distinctive terms that make the query
 MAX_SEED_CHARS = 20_000  # of the seed's body read for terms
 TITLE_WEIGHT = 3  # a title word counts as this many body words
-COMMON_SHARE = 0.2  # a term in more than this share of the archive says too little
+# A term in more than this share of the archive, or in more than COMMON_MAX items, says too
+# little about a story (and would cost the most to count and to rank).
+COMMON_SHARE = 0.2
+COMMON_MAX = 2000
 MIN_TERM_CHARS = 3
+LOOKED_UP_TERMS = 48  # the seed's most used terms whose rarity is looked up
+# Only the newest this many items holding any of the terms are ranked (FTS5 walks its index
+# newest first and stops), as /search does for common words: a story's relatives are recent.
+CANDIDATES = 2000
 # Document counts change slowly and a common word's count is the costly one to read (its whole
 # list of documents), so counts are kept this long, for at most this many terms.
 DOC_COUNT_TTL_S = 3600.0
@@ -72,23 +79,25 @@ class RelatedStore(Table):
         super().__init__(db)
         self._doc_counts: dict[str, tuple[int, float]] = {}  # term -> (items holding it, when)
 
-    async def _docs(self, terms: Sequence[str]) -> dict[str, int]:
-        """How many items hold each term (0: none), from the cache or the index."""
+    async def _docs(self, terms: Sequence[str], cap: int) -> dict[str, int]:
+        """How many items hold each term (0: none), counted up to `cap + 1` (a term held by
+        more is too common to matter, and counting it all would read its whole list of items),
+        from the cache or the index: one query, each count stopping at the cap."""
         now = time.monotonic()
         counts = {t: c for t in terms if (c := self._fresh(t, now)) is not None}
         missing = [t for t in terms if t not in counts]
         if missing:
             if len(self._doc_counts) + len(missing) > DOC_COUNT_CACHE:
                 self._doc_counts.clear()
-            found = {
-                str(term): int(doc)
-                for term, doc in await self._db.reader.execute_fetchall(
-                    f"SELECT term, doc FROM items_fts_vocab WHERE term IN ({marks(missing)})",
-                    tuple(missing),
-                )
-            }
-            for term in missing:
-                counts[term] = found.get(term, 0)
+            # Terms are \w+ runs: no quotes, so quoting each is safe FTS5.
+            part = "SELECT count(*) FROM (SELECT 1 FROM items_fts WHERE items_fts MATCH ? LIMIT ?)"
+            rows = await self._db.reader.execute_fetchall(
+                " UNION ALL ".join(f"SELECT {n}, ({part})" for n in range(len(missing))),
+                tuple(x for term in missing for x in (f'"{term}"', cap + 1)),
+            )
+            for n, doc in rows:
+                term = missing[int(n)]
+                counts[term] = int(doc)
                 self._doc_counts[term] = (counts[term], now)
         return counts
 
@@ -118,11 +127,13 @@ class RelatedStore(Table):
         if not counts:
             return []
         archive = int(await self._scalar("SELECT coalesce(max(id), 0) FROM items")) or 1
-        docs = await self._docs(list(counts))
-        common = max(20, int(archive * COMMON_SHARE))
+        # A story's own words recur (names, things): the most used are the ones worth a count.
+        used = sorted(counts, key=lambda t: (-counts[t], t))[:LOOKED_UP_TERMS]
+        common = max(20, min(COMMON_MAX, int(archive * COMMON_SHARE)))
+        docs = await self._docs(used, common)
         weights = {
-            term: (1 + math.log(tf)) * math.log(1 + archive / doc)
-            for term, tf in counts.items()
+            term: (1 + math.log(counts[term])) * math.log(1 + archive / doc)
+            for term in used
             if 1 <= (doc := docs.get(term, 0)) <= common
         }
         chosen = sorted(weights, key=lambda t: (-weights[t], t))[:MAX_TERMS]
@@ -183,9 +194,10 @@ class RelatedStore(Table):
             where += " AND i.published_at < ?"
             params.append(before)
         rows = await conn.execute_fetchall(
-            f"SELECT f.rowid, bm25(items_fts, {BM25_WEIGHTS}) AS score FROM items_fts f "
+            f"SELECT rowid, score FROM (SELECT f.rowid AS rowid, "
+            f"bm25(items_fts, {BM25_WEIGHTS}) AS score FROM items_fts f "
             f"JOIN items i ON i.id = f.rowid WHERE items_fts MATCH ? AND {where} "
-            "ORDER BY score, i.published_at DESC LIMIT ?",
+            f"ORDER BY f.rowid DESC LIMIT {CANDIDATES}) ORDER BY score, rowid DESC LIMIT ?",
             (fts, *params, limit),
         )
         return [RelatedScore(int(r[0]), float(r[1]) / self_score) for r in rows]
