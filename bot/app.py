@@ -21,7 +21,14 @@ from bot.runtime import Runtime
 log = logging.getLogger(__name__)
 
 # Loaded by name (the app imports no cog: cogs sit below it and may be reloaded).
-COG_MODULES = ("cogs.feeds", "cogs.search", "cogs.follow", "cogs.digest", "cogs.why")
+COG_MODULES = (
+    "cogs.feeds",
+    "cogs.search",
+    "cogs.follow",
+    "cogs.digest",
+    "cogs.why",
+    "cogs.related",
+)
 COMMANDS_HASH_KEY = "commands_hash:global"
 COMMAND_FAILED = "Sorry, something went wrong with that command. Please try again."
 TOKEN_REFUSED = "digestbot: configuration error: DISCORD_TOKEN was refused by Discord"

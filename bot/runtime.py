@@ -26,6 +26,7 @@ from bot.features.feeds.filters import check_filters
 from bot.features.feeds.service import FeedService
 from bot.features.feeds.subscriptions import SubscriptionService
 from bot.features.follow.service import FollowService
+from bot.features.related.service import RelatedService
 from bot.features.search.service import SearchService
 from bot.features.why.service import WhyService
 from bot.ingest.fetch import FeedFetcher
@@ -88,6 +89,7 @@ class Runtime:
         )
         self.search = SearchService(store, clock=clock, on_latency=self.metrics.search_latency)
         self.why = WhyService(store, clock=clock)
+        self.related = RelatedService(store, self.why)
         self.subscriptions = SubscriptionService(
             store,
             self.feeds,

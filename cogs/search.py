@@ -2,7 +2,9 @@
 
 Answers are rendered by bot.features.search.render and are ephemeral. A search answer pages
 with Previous / Next (only the member who searched can use them) and has a "Post to channel"
-menu that shares one result publicly, rendered like a feed post and pinging no one.
+menu that shares one result publicly, rendered like a feed post and pinging no one, and a
+"Related" button that opens, for a result picked from the page, the view `/related` gives
+(`RelatedView`, here so both cogs share it).
 """
 
 from __future__ import annotations
@@ -17,6 +19,8 @@ import discord
 from discord import app_commands
 
 from bot.delivery.discord_message import send_kwargs
+from bot.features.related.render import render_related
+from bot.features.related.service import RelatedAnswer
 from bot.features.search import render
 from bot.features.search.service import (
     LATEST_DEFAULT,
@@ -64,6 +68,103 @@ async def in_time(interaction: Interaction, work: Awaitable[T], *, update: bool 
         raise
 
 
+RELATED_NOT_YOURS = "Only the person who asked can page these related items."
+
+
+class RelatedView(discord.ui.View):
+    """Previous / Next under one member's related items (all ten are already known)."""
+
+    def __init__(self, origin: Interaction, answer: RelatedAnswer) -> None:
+        super().__init__(timeout=VIEW_TIMEOUT_S)
+        self.origin = origin
+        self.owner_id = origin.user.id
+        self.answer = answer
+        self._show_page()
+
+    def _show_page(self) -> None:
+        self.previous_page.disabled = self.answer.page_index == 0
+        self.next_page.disabled = self.answer.page_index >= self.answer.pages - 1
+
+    async def interaction_check(self, interaction: Interaction) -> bool:  # type: ignore[override]
+        if interaction.user.id == self.owner_id:
+            return True
+        await interaction.response.send_message(RELATED_NOT_YOURS, ephemeral=True)
+        return False
+
+    @discord.ui.button(label="Previous", style=discord.ButtonStyle.secondary)
+    async def previous_page(
+        self, interaction: Interaction, button: discord.ui.Button[RelatedView]
+    ) -> None:
+        await self._turn(interaction, -1)
+
+    @discord.ui.button(label="Next", style=discord.ButtonStyle.secondary)
+    async def next_page(
+        self, interaction: Interaction, button: discord.ui.Button[RelatedView]
+    ) -> None:
+        await self._turn(interaction, 1)
+
+    async def _turn(self, interaction: Interaction, step: int) -> None:
+        self.answer = self.answer.turned(step)
+        self._show_page()
+        await interaction.response.edit_message(
+            **send_kwargs(render_related(self.answer)) | {"view": self}
+        )
+
+    async def on_timeout(self) -> None:
+        with contextlib.suppress(discord.HTTPException):
+            await self.origin.edit_original_response(view=None)
+
+
+def related_view(origin: Interaction, answer: RelatedAnswer) -> RelatedView | None:
+    """Paging buttons when the answer has more than one page."""
+    return RelatedView(origin, answer) if answer.pages > 1 else None
+
+
+class RelatedPicker(discord.ui.View):
+    """What a search page's "Related" button opens: a menu of the page's results; the chosen
+    one's related items replace the menu (the message is ephemeral: only the searcher sees it)."""
+
+    def __init__(self, origin: Interaction, results: SearchResults) -> None:
+        super().__init__(timeout=VIEW_TIMEOUT_S)
+        self.origin = origin  # the button's interaction: its answer is this menu's message
+        menu = cast(discord.ui.Select[RelatedPicker], self.pick)
+        menu.options = result_options(results)
+
+    @discord.ui.select(placeholder="Related: pick a result…")
+    async def pick(
+        self, interaction: Interaction, select: discord.ui.Select[RelatedPicker]
+    ) -> None:
+        guild = interaction.guild
+        if guild is None or not select.values:
+            return
+        related = interaction.client.runtime.related
+        item = await related.item_in_guild(guild.id, int(select.values[0]))
+        if item is None:
+            await reply(interaction, "That item is no longer in this server's feeds.")
+            return
+        answer = await in_time(
+            interaction, related.of_item(guild.id, item, item.title), update=True
+        )
+        page = send_kwargs(render_related(answer)) | {"view": related_view(self.origin, answer)}
+        if interaction.response.is_done():
+            await interaction.edit_original_response(**page)
+        else:
+            await interaction.response.edit_message(**page)
+        self.stop()
+
+
+def result_options(results: SearchResults) -> list[discord.SelectOption]:
+    """A menu option per result of the page: its number and title, its feed."""
+    return [
+        discord.SelectOption(
+            label=choice_label(f"{results.first_number + i}. {hit.title or '(untitled)'}"),
+            description=choice_label(hit.feed_title) or None,
+            value=str(hit.item_id),
+        )
+        for i, hit in enumerate(results.page.hits)
+    ]
+
+
 class SearchResultsView(discord.ui.View):
     """Previous / Next and "Post to channel" under one member's search results."""
 
@@ -79,14 +180,7 @@ class SearchResultsView(discord.ui.View):
         self.previous_page.disabled = not self.results.has_previous
         self.next_page.disabled = not self.results.has_next
         menu = cast(discord.ui.Select[SearchResultsView], self.share)
-        menu.options = [
-            discord.SelectOption(
-                label=choice_label(f"{self.results.first_number + i}. {hit.title or '(untitled)'}"),
-                description=choice_label(hit.feed_title) or None,
-                value=str(hit.item_id),
-            )
-            for i, hit in enumerate(self.results.page.hits)
-        ]
+        menu.options = result_options(self.results)
 
     async def interaction_check(self, interaction: Interaction) -> bool:  # type: ignore[override]
         if interaction.user.id == self.owner_id:
@@ -105,6 +199,17 @@ class SearchResultsView(discord.ui.View):
         self, interaction: Interaction, button: discord.ui.Button[SearchResultsView]
     ) -> None:
         await self._turn(interaction, 1)
+
+    @discord.ui.button(label="Related", style=discord.ButtonStyle.secondary, row=0)
+    async def related(
+        self, interaction: Interaction, button: discord.ui.Button[SearchResultsView]
+    ) -> None:
+        """Opens a menu of this page's results; the chosen one's related items follow."""
+        await interaction.response.send_message(
+            "Which result's related items?",
+            view=RelatedPicker(interaction, self.results),
+            ephemeral=True,
+        )
 
     async def _turn(self, interaction: Interaction, step: int) -> None:
         work = self.service.run(self.results.request, self.results.page_index + step)

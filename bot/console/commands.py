@@ -37,6 +37,7 @@ from bot.features.feeds.subscriptions import MAX_BACKFILL
 from bot.features.feeds.testpost import render_test_post
 from bot.features.follow import render as follow_render
 from bot.features.posts.format import TemplateError
+from bot.features.related.render import render_related
 from bot.features.search.render import render_latest, render_search
 from bot.features.search.service import LATEST_DEFAULT, LATEST_MAX
 from bot.features.why.render import render_why
@@ -246,6 +247,14 @@ async def latest(ctx: ConsoleContext, args: argparse.Namespace) -> str:
 async def why(ctx: ConsoleContext, args: argparse.Namespace) -> str:
     answer = await ctx.runtime.why.why(CONSOLE_GUILD_ID, query_text(args.item))
     return to_text(render_why(answer, labels=LABELS))
+
+
+@command("related", "an item and its ten closest items", Arg("item", nargs="+", metavar="URL"))
+async def related(ctx: ConsoleContext, args: argparse.Namespace) -> str:
+    answer = await ctx.runtime.related.related(CONSOLE_GUILD_ID, query_text(args.item))
+    # A terminal scrolls: every page at once.
+    pages = [answer.turned(step) for step in range(answer.pages)]
+    return "\n\n".join(to_text(render_related(page)) for page in pages)
 
 
 @command("follow", "print new items that match these words", WORDS, Arg("--feed", metavar="X"))

@@ -56,9 +56,13 @@ class DeliveryComposer:
                 if delivery.kind in ("item", "edit")  # an edit with no post to edit posts itself
                 else None
             )
-            if delivery.kind == "item" and delivery.subscription_id is not None:
+            if delivery.kind in ("item", "edit") and delivery.subscription_id is not None:
                 post = subscription_post(
-                    self._store, delivery.subscription_id, item, mention_role_id=mention
+                    self._store,
+                    delivery.subscription_id,
+                    item,
+                    mention_role_id=mention,
+                    guild_id=delivery.guild_id,
                 )
                 return [await post]
             return [render_post(item, mention_role_id=mention)]

@@ -27,7 +27,7 @@ import logging
 import random
 import time
 from collections.abc import Awaitable, Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from bot.delivery.senders import PermanentSendError, RetryableSendError, Sender
 from bot.model import DeliveryKind, DeliveryRow, Message, SubscriptionRow
@@ -50,6 +50,11 @@ async def merged_into(store: Store, delivery: DeliveryRow) -> DeliveryRow | None
     original = await store.deliveries.get(delivery.merged_into)
     if original is None or original.state != "sent" or original.message_id is None:
         return None
+    if original.subscription_id is not None and (
+        not (await store.subscriptions.post_format(original.subscription_id)).is_default
+        or await store.webhooks.identity(original.subscription_id) is not None
+    ):
+        return None  # the "Also in" card would replace its own format, or a webhook's post
     return original
 
 
@@ -245,7 +250,7 @@ class Outbox:
             original = await merged_into(self._store, delivery)
             first_id: int | None
             if original is not None and original.message_id is not None and messages:
-                first_id = await self._edit(delivery, original.message_id, messages[0])
+                first_id = await self._edit_or_post(delivery, original.message_id, messages[0])
             else:
                 first_id = await self._send_all(delivery, messages)
         except Cancelled as cancelled:
@@ -292,6 +297,26 @@ class Outbox:
             if several:
                 await self._store.deliveries.save_progress(delivery.id, done)
         return done[0] if done else None
+
+    async def _edit_or_post(
+        self, delivery: DeliveryRow, message_id: int, message: Message
+    ) -> int | None:
+        """The edit, or, when Discord refuses it for good (the earlier post was deleted, or
+        is not ours to edit), the item's own post: an item is never lost to a merge."""
+        try:
+            return await self._edit(delivery, message_id, message)
+        except PermanentSendError as error:
+            if error.target_unreachable:
+                raise
+            log.warning(
+                "delivery %d: the earlier post of its story cannot be edited (%s); posting the "
+                "item itself",
+                delivery.id,
+                error.reason,
+            )
+        return await self._send_all(
+            delivery, await self._compose(replace(delivery, merged_into=None))
+        )
 
     async def _edit(self, delivery: DeliveryRow, message_id: int, message: Message) -> int:
         """Edit the earlier post of the item's story. The edit writes the post as it should

@@ -7,7 +7,7 @@ from pathlib import Path
 
 from bot.delivery.senders import PermanentSendError
 from bot.ingest.story import STORY_MATCHER
-from bot.model import DeliveryRow
+from bot.model import DeliveryRow, Message, PostFormat
 from bot.store import Store
 from bot.store.polls import PollSuccess, commit_poll
 from tests.deliveryfakes import FakeTime, RecordingSender, fresh_item
@@ -48,3 +48,72 @@ async def test_an_item_merged_into_a_post_that_failed_is_posted_itself(tmp_path:
         assert row is not None and row.stable_id == "b-1"
     finally:
         await store.close()
+
+
+async def test_an_edit_discord_refuses_posts_the_item_itself(tmp_path: Path) -> None:
+    """The earlier post cannot be edited (deleted by a moderator, or not ours to edit): the
+    item is posted on its own rather than lost."""
+    store = await Store.open(tmp_path / "bot.db")
+    try:
+        time = FakeTime()
+        first = await subscribed_feed(store, "https://a.example/feed", CH)
+        second = await subscribed_feed(store, "https://b.example/feed", CH)
+        success = PollSuccess(time.now, time.now + 60, None, None, None, None)
+        await commit_poll(
+            store.db, first, [fresh_item("a-1", title=STORY)], success, story_gate=STORY_MATCHER
+        )
+        sender = RefusingEdits()
+        await outbox(store, sender, time).drain()  # the first feed's post goes out
+        await commit_poll(
+            store.db, second, [fresh_item("b-1", title=STORY)], success, story_gate=STORY_MATCHER
+        )
+        await outbox(store, sender, time).drain()
+        assert sender.edits == 1  # the edit was tried once, refused
+        states = [(d.kind, d.state) for d in await store.deliveries.for_target("channel", CH)]
+        assert states == [("item", "sent"), ("edit", "sent")]
+        first_post, own_post = sender.calls
+        assert first_post.title == own_post.title == STORY and own_post.kind == "edit"
+        row = await store.items.get(own_post.item_id or 0)
+        assert row is not None and row.stable_id == "b-1"
+    finally:
+        await store.close()
+
+
+async def test_a_story_posted_in_another_format_is_not_turned_into_a_card(
+    tmp_path: Path,
+) -> None:
+    """An "Also in" edit rewrites the earlier post as a card; a post in the compact or text
+    style (`/feed format`) is left as it is, and the new item is posted on its own."""
+    store = await Store.open(tmp_path / "bot.db")
+    try:
+        time = FakeTime()
+        first = await subscribed_feed(store, "https://a.example/feed", CH)
+        second = await subscribed_feed(store, "https://b.example/feed", CH)
+        (sub,) = [s for s in await store.subscriptions.for_channel(CH) if s.feed_id == first]
+        await store.subscriptions.set_format(sub.id, PostFormat(style="compact"), time.now)
+        success = PollSuccess(time.now, time.now + 60, None, None, None, None)
+        await commit_poll(
+            store.db, first, [fresh_item("a-1", title=STORY)], success, story_gate=STORY_MATCHER
+        )
+        sender = RefusingEdits()
+        await outbox(store, sender, time).drain()
+        await commit_poll(
+            store.db, second, [fresh_item("b-1", title=STORY)], success, story_gate=STORY_MATCHER
+        )
+        await outbox(store, sender, time).drain()
+        assert sender.edits == 0  # never tried: the compact post is not rewritten as a card
+        assert len(sender.calls) == 2
+    finally:
+        await store.close()
+
+
+class RefusingEdits(RecordingSender):
+    """Discord refuses every edit (50005: a message authored by another user)."""
+
+    edits: int = 0
+
+    async def edit(self, delivery: DeliveryRow, message_id: int, message: Message) -> None:
+        self.edits += 1
+        raise PermanentSendError(
+            "Cannot edit a message authored by another user", target_unreachable=False
+        )

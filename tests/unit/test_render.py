@@ -322,3 +322,23 @@ def test_text_rendering_for_console() -> None:
     assert "Listen: Audio (mp3) <https://cdn.example.com/ep.mp3>" in text
     assert "javascript" not in text
     assert "A short summary of the post." in text
+
+
+def test_related_line_links_hostile_titles_safely_and_fits() -> None:
+    related = [
+        make_item(item_id=n, title=HOSTILE + " [x](javascript:alert(1))" + "T" * 500, url=url)
+        for n, url in enumerate(["https://a.example.com/p", "javascript:alert(1)", None], 2)
+    ]
+    huge = make_item(title="T" * 10_000, summary="word " * 20_000)
+    (embed,) = send_kwargs(render_post(huge, related=related))["embeds"]
+    assert_within_limits(embed)
+    (field,) = [f for f in embed.fields if f.name == "Related"]
+    lines = (field.value or "").splitlines()
+    assert len(lines) == 3 and all(":D>" in line for line in lines)
+    assert lines[0].startswith("[") and "](https://a.example.com/p)" in lines[0]
+    # No link to an unsafe URL, and the feed's own markdown link is escaped, not a link.
+    assert not lines[1].startswith("[") and not lines[2].startswith("[")
+    assert not re.search(r"(?<!\\)\]\(javascript", field.value or "")
+    for text in embed_texts(embed):
+        assert not _PING.search(text), text
+    assert "Related" not in {f.name for f in render_item_embed(huge).fields}

@@ -67,7 +67,11 @@ async def preview_post(store: Store, feed: GuildFeed, channel_id: int | None) ->
     when = await store.subscriptions.mention_when(subscription.id)
     role = await post_mention(store, newest[0].id, subscription.mention_role_id, when)
     post = await subscription_post(
-        store, subscription.id, item_view(newest[0]), mention_role_id=role
+        store,
+        subscription.id,
+        item_view(newest[0]),
+        mention_role_id=role,
+        guild_id=subscription.guild_id,
     )
     if post.identity is not None:  # an ephemeral answer comes from the bot: say whose it is
         shown_as = (

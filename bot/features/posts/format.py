@@ -9,6 +9,7 @@ always fits Discord's limits: the longest texts are cut at a word first, with "â
 from __future__ import annotations
 
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 from bot.features.posts.render import (
@@ -169,6 +170,7 @@ def render_formatted(
     *,
     excerpt: str = "",
     mention_role_id: int | None = None,
+    related: Sequence[ItemView] = (),
 ) -> Message:
     """The post for a subscription with `post_format`. The template, when there is one, is the
     message text of every style: `text` posts only it, `card` puts it above the card, `compact`
@@ -192,5 +194,5 @@ def render_formatted(
         if content is None or content == role:  # every placeholder was empty: say what it is
             content = "\n".join([*lines, _compact_line(item)])
         return Message(content=content, mention_role_id=mention_role_id)
-    embeds = (render_card(item),) if post_format.style == "card" else ()
+    embeds = (render_card(item, related=related),) if post_format.style == "card" else ()
     return Message(content=content, embeds=embeds, mention_role_id=mention_role_id)

@@ -38,6 +38,7 @@ COMPACT_TITLE_LIMIT = 200
 COMPACT_SUMMARY_LIMIT = 200
 # An author shown in a line of details (lists, results, digests) is cut to this.
 AUTHOR_LINE_LIMIT = 60
+RELATED_TITLE_LIMIT = 90  # a title on a card's Related line
 
 
 def plural(n: int, noun: str, nouns: str | None = None) -> str:
@@ -140,12 +141,35 @@ def item_details(item: MediaItem, *, link_limit: int = EMBED_FIELD_VALUE_LIMIT) 
     return ItemDetails(author, tuple(fields))
 
 
-def render_card(item: ItemView, *, also_in: Sequence[Source] = ()) -> Embed:
+def related_field(related: Sequence[ItemView]) -> EmbedField | None:
+    """The card's "Related" field: one line per earlier item, its linked title and its date
+    (None: no related items). Items without a safe link are named without one."""
+    lines: list[str] = []
+    for other in related:
+        title = fit_text(item_title(other), RELATED_TITLE_LIMIT)
+        url = safe_url(other.url)
+        linked = f"[{title}]({link_target(url)})" if url else title
+        line = f"{linked} · {discord_timestamp(other.published, 'D')}"
+        if sum(len(x) + 1 for x in lines) + len(line) > EMBED_FIELD_VALUE_LIMIT:
+            break
+        lines.append(line)
+    return EmbedField("Related", "\n".join(lines)) if lines else None
+
+
+def render_card(
+    item: ItemView, *, also_in: Sequence[Source] = (), related: Sequence[ItemView] = ()
+) -> Embed:
     """The full card for one item: linked title, summary, feed, author, image, timestamp,
-    and for podcasts the duration and a link to the audio; `also_in`: the other feeds that
-    carried the same story (an "Also in" field)."""
+    for podcasts the duration and a link to the audio; `also_in`: the other feeds that carried
+    the same story (an "Also in" field); `related`: earlier items about the same thing (a
+    "Related" field, already chosen)."""
     details = item_details(item)
-    fields = details.fields + ((also_in_field(also_in),) if also_in else ())
+    related_line = related_field(related)
+    fields = (
+        details.fields
+        + ((also_in_field(also_in),) if also_in else ())
+        + ((related_line,) if related_line else ())
+    )
     card = Embed(
         title=fit_text(item_title(item), EMBED_TITLE_LIMIT),
         url=safe_url(item.url),
@@ -165,12 +189,17 @@ def render_card(item: ItemView, *, also_in: Sequence[Source] = ()) -> Embed:
 
 
 def render_post(
-    item: ItemView, *, mention_role_id: int | None = None, also_in: Sequence[Source] = ()
+    item: ItemView,
+    *,
+    mention_role_id: int | None = None,
+    also_in: Sequence[Source] = (),
+    related: Sequence[ItemView] = (),
 ) -> Message:
     """The post for a channel subscription. The only ping it can make is the opted-in role.
-    `also_in`: the other feeds that carried the same story (the post is edited to add them)."""
+    `also_in`: the other feeds that carried the same story (the post is edited to add them);
+    `related`: earlier items about the same thing."""
     role = None if mention_role_id is None else f"<@&{mention_role_id}>"
-    card = render_card(item, also_in=also_in)
+    card = render_card(item, also_in=also_in, related=related)
     return Message(content=role, embeds=(card,), mention_role_id=mention_role_id)
 
 

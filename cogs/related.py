@@ -1,0 +1,48 @@
+"""`/related item`: a thin adapter from the interaction to the related-items service.
+
+Every member may ask; the answer is ephemeral and pages with Previous / Next (only the member
+who asked can use them; the view lives in cogs.search, whose results open it too). The item is
+resolved as `/why` resolves it (autocomplete value, link or words), in the guild's archive.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from discord import app_commands
+
+from bot.features.related.render import render_related
+from bot.features.why.service import MAX_ITEM_CHARS
+from cogs._common import GuildCog, Interaction, choice_label, guild_of, reply
+from cogs.search import in_time, related_view
+
+if TYPE_CHECKING:
+    from bot.app import DigestBot
+
+
+class RelatedCog(GuildCog):
+    async def _item_choices(
+        self, interaction: Interaction, current: str
+    ) -> list[app_commands.Choice[str]]:
+        if interaction.guild is None:
+            return []
+        items = await self.runtime.why.item_choices(interaction.guild.id, current)
+        return [
+            app_commands.Choice(name=choice_label(i.title) or f"item {i.id}", value=f"item:{i.id}")
+            for i in items
+        ]
+
+    @app_commands.command(name="related", description="An item and what else the archive knows")
+    @app_commands.guild_only()
+    @app_commands.describe(item="The item's link, or words from its title (pick from the list)")
+    @app_commands.autocomplete(item=_item_choices)
+    async def related(
+        self, interaction: Interaction, item: app_commands.Range[str, 1, MAX_ITEM_CHARS]
+    ) -> None:
+        work = self.runtime.related.related(guild_of(interaction).id, item)
+        answer = await in_time(interaction, work)
+        await reply(interaction, render_related(answer), related_view(interaction, answer))
+
+
+async def setup(bot: DigestBot) -> None:
+    await bot.add_cog(RelatedCog(bot))
