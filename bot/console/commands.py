@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import argparse
 import time
+from collections.abc import Awaitable, Callable
 
 from bot.console.registry import (
     CONSOLE_CHANNEL_ID,
@@ -153,6 +154,27 @@ async def feed_mention(ctx: ConsoleContext, args: argparse.Namespace) -> str:
     except NotSubscribedError:
         return to_text(feeds_render.render_not_posted_in(CONSOLE_CHANNEL_LABEL))
     return to_text(render_mention(rule, channel=CONSOLE_CHANNEL_LABEL))
+
+
+# What only Discord can do: the console says so plainly instead of "not a command".
+DISCORD_ONLY = {
+    "feed threads": "A thread per post is a Discord feature: use `/feed threads` in a server.",
+    "feed identity": "Posting under the feed's own name and avatar needs a Discord webhook: use "
+    "`/feed identity` in a server.",
+    "feed merge": "Merging a story edits its earlier post on Discord: use `/feed merge` in a "
+    "server. Here, every item prints.",
+}
+
+
+def _discord_only(answer: str) -> Callable[[ConsoleContext, argparse.Namespace], Awaitable[str]]:
+    async def explain(ctx: ConsoleContext, args: argparse.Namespace) -> str:
+        return answer
+
+    return explain
+
+
+for _name, _answer in DISCORD_ONLY.items():
+    command(_name, "on Discord only (says where to do it)", WORDS)(_discord_only(_answer))
 
 
 @command("feed test", "print a feed's newest item now, exactly as a real post", FEED)

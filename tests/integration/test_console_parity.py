@@ -10,7 +10,12 @@ import sys
 from pathlib import Path
 from xml.sax.saxutils import quoteattr
 
+import bot.console.commands  # noqa: F401  (registers the console commands)
+from bot.console.registry import ConsoleContext
+from bot.console.repl import run_command
+from bot.runtime import Runtime
 from tests.children import ChildProcesses
+from tests.e2e.harness import bot_settings
 from tests.feedserver import FeedServer, rss_feed
 
 REPO = Path(__file__).resolve().parents[2]
@@ -69,3 +74,19 @@ async def test_feed_import_export_and_mode_work_in_the_console(
     assert "Unknown command" not in out
     assert "'feed' is not a command" in out and "`feed import`" in out
     assert "'feed frobnicate' is not a command" in out
+
+
+async def test_what_only_discord_can_do_is_named_with_where_to_do_it(tmp_path: Path) -> None:
+    runtime = await Runtime.open(bot_settings(tmp_path))
+    try:
+        ctx = ConsoleContext(runtime, lambda _: None)
+        for name, slash in [
+            ("feed threads", "/feed threads"),
+            ("feed identity", "/feed identity"),
+            ("feed merge", "/feed merge"),
+        ]:
+            answer = await run_command(ctx, f"{name} letter on")
+            assert answer is not None and f"use `{slash}` in a server" in answer, answer
+            assert "not a command" not in answer
+    finally:
+        await runtime.close()
