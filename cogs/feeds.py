@@ -44,6 +44,27 @@ if TYPE_CHECKING:
 PROGRESS_EVERY_S = 3.0  # an import's answer shows its progress this often
 
 
+# What a /feed command refuses, answered the same way by every command that can meet it: a feed
+# that is not this server's, a channel that does not post it, a filter or template it cannot use.
+REFUSALS = (
+    SearchInputError,
+    TemplateError,
+    FilterError,
+    NotSubscribedError,
+    ChannelNotFollowingError,
+)
+
+
+async def refuse(interaction: Interaction, refused: Exception, where: str) -> None:
+    """Answer one of REFUSALS; `where` names the channel a not-posted-in answer is about."""
+    if isinstance(refused, SearchInputError | TemplateError):
+        await reply(interaction, render.text_answer(refused.message))
+    elif isinstance(refused, FilterError):
+        await reply(interaction, render.render_filter_refused(refused.message))
+    else:
+        await reply(interaction, render.render_not_posted_in(where))
+
+
 class FeedCog(GuildCog):
     feed = app_commands.Group(
         name="feed",
@@ -174,11 +195,8 @@ class FeedCog(GuildCog):
             change = await self.runtime.subscriptions.set_mode(
                 guild_of(interaction).id, channel.id, feed, mode
             )
-        except SearchInputError as exc:
-            await reply(interaction, render.text_answer(exc.message))
-            return
-        except NotSubscribedError:
-            await reply(interaction, render.render_not_posted_in(channel.mention))
+        except REFUSALS as refused:
+            await refuse(interaction, refused, channel.mention)
             return
         await reply(interaction, render.render_mode(mode, change.posted, channel=channel.mention))
 
@@ -212,15 +230,8 @@ class FeedCog(GuildCog):
                 pattern=pattern,
                 clear=clear,
             )
-        except SearchInputError as exc:
-            await reply(interaction, render.text_answer(exc.message))
-            return
-        except FilterError as exc:
-            await reply(interaction, render.render_filter_refused(exc.message))
-            return
-        except ChannelNotFollowingError:
-            where = channel.mention if channel else "that channel"
-            await reply(interaction, render.render_not_posted_in(where))
+        except REFUSALS as refused:
+            await refuse(interaction, refused, channel.mention if channel else "that channel")
             return
         await reply(interaction, render.render_filter(change))
 
@@ -248,11 +259,8 @@ class FeedCog(GuildCog):
             rule = await self.runtime.subscriptions.set_mention(
                 guild_of(interaction).id, channel_id, feed, role.id if role else None, when
             )
-        except SearchInputError as exc:
-            await reply(interaction, render.text_answer(exc.message))
-            return
-        except NotSubscribedError:
-            await reply(interaction, render.render_not_posted_in(f"<#{channel_id}>"))
+        except REFUSALS as refused:
+            await refuse(interaction, refused, f"<#{channel_id}>")
             return
         me = guild_of(interaction).me
         notifies = (
@@ -286,11 +294,8 @@ class FeedCog(GuildCog):
             setting = await self.runtime.subscriptions.set_threads(
                 guild_of(interaction).id, channel.id, feed, on
             )
-        except SearchInputError as exc:
-            await reply(interaction, render.text_answer(exc.message))
-            return
-        except NotSubscribedError:
-            await reply(interaction, render.render_not_posted_in(channel.mention))
+        except REFUSALS as refused:
+            await refuse(interaction, refused, channel.mention)
             return
         await reply(interaction, threads.render_threads(setting, channel=channel.mention))
 
@@ -331,11 +336,8 @@ class FeedCog(GuildCog):
             change = await self.runtime.subscriptions.set_identity(
                 guild.id, channel_id, feed, mode, name, avatar
             )
-        except SearchInputError as exc:
-            await reply(interaction, render.text_answer(exc.message))
-            return
-        except NotSubscribedError:
-            await reply(interaction, render.render_not_posted_in(f"<#{channel_id}>"))
+        except REFUSALS as refused:
+            await refuse(interaction, refused, f"<#{channel_id}>")
             return
         await reply(interaction, render_identity(change, channel=f"<#{channel_id}>"))
 
@@ -362,11 +364,8 @@ class FeedCog(GuildCog):
             found = await self.runtime.subscriptions.set_merge(
                 guild_of(interaction).id, channel_id, feed, on
             )
-        except SearchInputError as exc:
-            await reply(interaction, render.text_answer(exc.message))
-            return
-        except NotSubscribedError:
-            await reply(interaction, render.render_not_posted_in(f"<#{channel_id}>"))
+        except REFUSALS as refused:
+            await refuse(interaction, refused, f"<#{channel_id}>")
             return
         await reply(interaction, render_merge(found, on, channel=f"<#{channel_id}>"))
 
@@ -385,11 +384,8 @@ class FeedCog(GuildCog):
             post = await self.runtime.subscriptions.test_post(
                 guild_of(interaction).id, target.id, feed, request=str(interaction.id)
             )
-        except SearchInputError as exc:
-            await reply(interaction, render.text_answer(exc.message))
-            return
-        except NotSubscribedError:
-            await reply(interaction, render.render_not_posted_in(target.mention))
+        except REFUSALS as refused:
+            await refuse(interaction, refused, target.mention)
             return
         await reply(interaction, render_test_post(post, channel=target.mention))
 
@@ -420,15 +416,8 @@ class FeedCog(GuildCog):
                 template=template,
                 reset=reset,
             )
-        except SearchInputError as exc:
-            await reply(interaction, render.text_answer(exc.message))
-            return
-        except TemplateError as exc:
-            await reply(interaction, render.text_answer(exc.message))
-            return
-        except ChannelNotFollowingError:
-            where = channel.mention if channel else "that channel"
-            await reply(interaction, render.render_not_posted_in(where))
+        except REFUSALS as refused:
+            await refuse(interaction, refused, channel.mention if channel else "that channel")
             return
         await reply(interaction, render_format(change, channel=f"<#{change.channel_id}>"))
 
@@ -446,12 +435,8 @@ class FeedCog(GuildCog):
             found, post = await self.runtime.subscriptions.preview(
                 guild_of(interaction).id, feed, channel.id if channel else None
             )
-        except (SearchInputError, TemplateError) as exc:
-            await reply(interaction, render.text_answer(exc.message))
-            return
-        except ChannelNotFollowingError:
-            where = channel.mention if channel else "that channel"
-            await reply(interaction, render.render_not_posted_in(where))
+        except REFUSALS as refused:
+            await refuse(interaction, refused, channel.mention if channel else "that channel")
             return
         await reply(interaction, post if post is not None else render_no_preview(found))
 
