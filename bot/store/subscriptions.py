@@ -218,6 +218,16 @@ class SubscriptionStore(Table):
             (int(on), now, subscription_id),
         )
 
+    async def unmerged_feed_ids(self, channel_id: int) -> set[int]:
+        """The feeds whose items the channel gets even when they repeat a story it already
+        has (`/feed merge` off)."""
+        rows = await self._all(
+            int,
+            "SELECT feed_id FROM subscriptions WHERE channel_id = ? AND merge_stories = 0",
+            (channel_id,),
+        )
+        return set(rows)
+
     async def set_merge_stories(self, subscription_id: int, merge: bool, now: float) -> None:
         """Whether the subscription's items may be merged into a post of the same story."""
         await self._db.write(

@@ -61,3 +61,38 @@ async def test_a_story_from_two_feeds_is_one_digest_entry_naming_both(tmp_path: 
         assert "(https://example.com/a-1)" in text
     finally:
         await store.close()
+
+
+async def test_a_feed_with_merging_off_keeps_its_own_digest_entry(tmp_path: Path) -> None:
+    """`/feed merge on:false` holds in digests too: the feed's copy of a story is listed."""
+    store = await Store.open(tmp_path / "bot.db")
+    try:
+        clock = Clock(ts("2024-05-01T08:00:00"))
+        service = DigestService(store, clock=clock)
+        feeds = []
+        for url in ("https://a.example/feed", "https://b.example/feed"):
+            feed_id = await add_polled_feed(store, url, now=clock.now - 100)
+            await store.subscriptions.add(
+                GUILD, CH, feed_id, mode="digest", added_by=ADMIN, now=clock.now
+            )
+            feeds.append(feed_id)
+        (second,) = [s for s in await store.subscriptions.for_channel(CH) if s.feed_id == feeds[1]]
+        await store.subscriptions.set_merge_stories(second.id, False, clock.now)
+        await service.schedule(
+            guild_id=GUILD, channel_id=CH, cadence="daily", local_time="09:00", timezone="UTC"
+        )
+        clock.now = ts("2024-05-01T08:30:00")
+        for feed_id, sid, age in ((feeds[0], "a-1", 600), (feeds[1], "b-1", 300)):
+            success = PollSuccess(clock.now, clock.now + 60, None, None, None, None)
+            fresh = [fresh_item(sid, title=STORY, published=clock.now - age)]
+            await commit_poll(store.db, feed_id, fresh, success)
+
+        clock.now = ts("2024-05-01T09:00:00")
+        (due,) = await service.run_due()
+        assert due.item_count == 2
+        (digest,) = await digests_of(store)
+        messages = await service.delivery_messages(digest)
+        text = "\n".join(e.description or "" for m in messages for e in m.embeds)
+        assert text.count(f"[{STORY}]") == 2 and "Also in" not in text, text
+    finally:
+        await store.close()

@@ -245,7 +245,7 @@ class DigestService:
         ids = await self._store.digests.period_item_ids(
             channel_id, start.timestamp(), now.timestamp(), self._gate
         )
-        messages = await self._compose(ids, name, start, now)
+        messages = await self._compose(channel_id, ids, name, start, now)
         return DigestPreview(messages, len(ids), start, now, scheduled)
 
     async def set_mode(
@@ -328,11 +328,20 @@ class DigestService:
     # --- what a 'digest' delivery sends ---------------------------------------------------
 
     async def _compose(
-        self, item_ids: Sequence[int], channel_name: str, start: datetime, end: datetime
+        self,
+        channel_id: int,
+        item_ids: Sequence[int],
+        channel_name: str,
+        start: datetime,
+        end: datetime,
     ) -> list[Message]:
         rows = await self._store.items.many(item_ids)
-        # Same-story entries merged in a thread: text work stays off the event loop.
-        listed, also_in = await asyncio.to_thread(merge_stories, [item_view(r) for r in rows])
+        # Same-story entries merged in a thread: text work stays off the event loop. Items of
+        # feeds the channel turned merging off for (`/feed merge`) keep their own entries.
+        unmerged = await self._store.subscriptions.unmerged_feed_ids(channel_id)
+        listed, also_in = await asyncio.to_thread(
+            merge_stories, [item_view(r) for r in rows], unmerged
+        )
         return compose_digest(
             listed,
             channel_name=channel_name,
@@ -349,6 +358,7 @@ class DigestService:
         end = _float(data.get("period_end"), delivery.created_at)
         start = _float(data.get("period_start"), end)
         return await self._compose(
+            delivery.target_id,
             _int_list(data.get("item_ids")),
             str(data.get("channel_name") or ""),
             _utc(start),

@@ -3,16 +3,19 @@ from several feeds become the earliest one's entry, listing the others' feeds.""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 
 from bot.ingest.story import marks_needed, same_story, story_key
 from bot.model import ItemText, ItemView, StoryKey
 
 
-def merge_stories(items: Sequence[ItemView]) -> tuple[list[ItemView], dict[int, list[ItemView]]]:
+def merge_stories(
+    items: Sequence[ItemView], unmerged: Collection[int] = ()
+) -> tuple[list[ItemView], dict[int, list[ItemView]]]:
     """The items to list (each story's earliest item, in the order given) and, by listed
-    item id, the later items of other feeds that tell its story. Candidates come from the
-    stories' marks and links, so the cost grows with the items, not their square."""
+    item id, the later items of other feeds that tell its story. Items of the `unmerged`
+    feeds are listed on their own. Candidates come from the stories' marks and links, so the
+    cost grows with the items, not their square."""
     keys: dict[int, StoryKey] = {
         item.item_id: story_key(ItemText(item.item_id, item.url, item.title, item.summary, ""))
         for item in items
@@ -23,6 +26,8 @@ def merge_stories(items: Sequence[ItemView]) -> tuple[list[ItemView], dict[int, 
     merged: set[int] = set()
     # Earliest first, so each story is listed under its first item.
     for item in sorted(items, key=_arrival):
+        if item.feed_id in unmerged:
+            continue
         key = keys[item.item_id]
         shared: dict[int, int] = {}
         earlier: dict[int, ItemView] = {}
