@@ -47,6 +47,9 @@ class Entry:
     # The xml:base in force where the feed wrote content_html (absolute), when it set one:
     # relative links in that HTML resolve against it.
     html_base: str | None = None
+    # The address the entry names as its story's own (`<link rel="canonical">`, Atom or RSS),
+    # absolute: only the story key reads it (bot.ingest.story); the id and posted link do not.
+    canonical_url: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -95,6 +98,7 @@ class ItemView:
     enclosure_url: str | None
     enclosure_type: str | None
     duration_s: int | None
+    canonical_url: str | None = None  # the feed's rel=canonical for the item (story key only)
 
 
 # 'edit': an item of a story the channel already got from another feed; it is not posted, the
@@ -174,6 +178,7 @@ class ItemRow:
     feed_title: str
     feed_url: str
     site_url: str | None
+    canonical_url: str | None = None  # the feed's rel=canonical for the item (story key only)
 
 
 @dataclass(frozen=True, slots=True)
@@ -200,6 +205,7 @@ class ItemText:
     title: str
     summary: str
     text: str
+    canonical_url: str | None = None  # the feed's rel=canonical for the item, when it gave one
 
 
 @dataclass(frozen=True, slots=True)

@@ -162,6 +162,17 @@ def _enclosure(raw: Mapping[str, Any], base: str | None) -> Enclosure | None:
     return None
 
 
+def _canonical(raw: Mapping[str, Any], base: str | None) -> str | None:
+    """The entry's `<link rel="canonical">` (Atom, or atom:link/link in RSS: feedparser lists
+    both in `links`), through the same URL rules as any link."""
+    for link in raw.get("links") or []:
+        if link.get("rel") == "canonical":
+            url = archive_url(link.get("href"), base)
+            if url:
+                return url
+    return None
+
+
 def _fallback_id(title: str, content: str) -> str:
     digest = hashlib.sha256(f"{title}\n{content}".encode()).hexdigest()
     return f"sha256:{digest[:32]}"
@@ -201,6 +212,7 @@ def _entry(
         duration_s=parse_duration(raw.get("itunes_duration")),
         language=entry_language or language,
         html_base=archive_url(html_base, address) if html_base else None,
+        canonical_url=_canonical(raw, base),
     )
 
 

@@ -3,7 +3,8 @@ post, the same article behind another tracking link), decided from the items the
 
 Two signals, either one enough:
 
-- the same canonical link: scheme, `www.`, the fragment, tracking parameters (utm_* and kin)
+- the same canonical link (the feed's `rel=canonical` for the item where it gives one, else
+  the item's link): scheme, `www.`, the fragment, tracking parameters (utm_* and kin)
   and a trailing slash do not count; a site's front page (no path, no query) names no story;
 - near-duplicate text: word 3-gram shingles of the title and the opening (`OPENING_WORDS`
   words of the summary, else the body), hashed with CRC-32 and kept as a bottom-k sketch of
@@ -112,10 +113,11 @@ def marks(hashes: set[int]) -> tuple[int, ...]:
 
 
 def story_key(item: ItemText) -> StoryKey:
-    """What is compared of an item: its link key, the sketch of its title and opening and the
-    marks candidates are found by."""
+    """What is compared of an item: its link key (of the canonical link the feed named, else
+    of its link), the sketch of its title and opening and the marks candidates are found by."""
     hashes = shingles(item.title, item.summary or item.text)
-    return StoryKey(story_url(item.url), sketch(hashes), marks(hashes))
+    url = story_url(item.canonical_url) or story_url(item.url)
+    return StoryKey(url, sketch(hashes), marks(hashes))
 
 
 @lru_cache(maxsize=4096)

@@ -37,14 +37,15 @@ class SaveResult:
 _SELECT = (
     "SELECT i.id, i.feed_id, i.stable_id, i.url, i.title, i.author, i.published_at, "
     "i.first_seen_at, i.summary, i.image_url, i.enclosure_url, i.enclosure_type, "
-    "i.enclosure_length, i.duration_s, i.language, i.content_hash, f.title, f.url, f.site_url "
+    "i.enclosure_length, i.duration_s, i.language, i.content_hash, f.title, f.url, f.site_url, "
+    "i.canonical_url "
     "FROM items i JOIN feeds f ON f.id = i.feed_id"
 )
 # What both a new item and an edit write (in the order of `save_items`'s values).
 _WRITTEN = (
     "raw_hash, content_hash, url, title, author, content_text, summary, fts_title, fts_summary, "
     "image_url, enclosure_url, enclosure_type, enclosure_length, duration_s, language, "
-    "opening_html"
+    "opening_html, canonical_url"
 )
 # The raw body's opening kept for {excerpt} (bot.text.excerpt cleans it when a post renders).
 # The raw opening kept for {excerpt}: 8,000 characters of HTML hold at least ~1,300 characters
@@ -101,6 +102,7 @@ async def save_items(
             entry.duration_s,
             entry.language,
             _packed_opening(entry.content_html or entry.description_html),
+            entry.canonical_url,
         )
         if existing is None:
             if await scalar(
@@ -124,7 +126,7 @@ async def save_items(
     return SaveResult(new_ids, updated_ids, unchanged)
 
 
-_TEXTS = "SELECT id, url, title, summary, content_text FROM items"
+_TEXTS = "SELECT id, url, title, summary, content_text, canonical_url FROM items"
 
 
 async def item_texts(conn: aiosqlite.Connection, item_ids: Sequence[int]) -> dict[int, ItemText]:

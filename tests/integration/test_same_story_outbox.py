@@ -6,9 +6,11 @@ from __future__ import annotations
 from pathlib import Path
 
 from bot.delivery.senders import PermanentSendError
-from bot.ingest.story import STORY_MATCHER
-from bot.model import DeliveryRow, Message, PostFormat
+from bot.ingest.parse import parse_feed, plain
+from bot.ingest.story import STORY_MATCHER, story_key
+from bot.model import DeliveryRow, EnrichedItem, ItemText, Message, PostFormat
 from bot.store import Store
+from bot.store.items import FreshItem
 from bot.store.polls import PollSuccess, commit_poll
 from tests.deliveryfakes import FakeTime, RecordingSender, fresh_item
 from tests.integration.test_outbox import outbox, subscribed_feed
@@ -117,3 +119,57 @@ class RefusingEdits(RecordingSender):
         raise PermanentSendError(
             "Cannot edit a message authored by another user", target_unreachable=False
         )
+
+
+def _canonical_feed(site: str, title: str, link: str, text: str) -> bytes:
+    return f"""<?xml version="1.0"?>
+<feed xmlns="http://www.w3.org/2005/Atom"><title>{site}</title>
+<entry><id>tag:{site},2024:1</id><title>{title}</title><link href="{link}"/>
+<link rel="canonical" href="https://www.origin.example/2024/chip-rules/?utm_source={site}"/>
+<summary>{text}</summary></entry></feed>""".encode()
+
+
+async def test_two_feeds_naming_one_canonical_url_are_one_story(tmp_path: Path) -> None:
+    """Two feeds carry one story under their own links with texts too different to match,
+    and both entries name the same rel=canonical (one with tracking parameters and www.): the
+    second feed's item is merged into the first's post; its own id and link are kept."""
+    store = await Store.open(tmp_path / "bot.db")
+    try:
+        time = FakeTime()
+        docs = {
+            "alpha": _canonical_feed(
+                "alpha",
+                "Commerce tightens AI chip export rules",
+                "https://alpha.example/p/chip-export-rules",
+                "Forty countries are covered by the new licence requirement for accelerators.",
+            ),
+            "beta": _canonical_feed(
+                "beta",
+                "Why resellers lost their favourite loophole this week",
+                "https://beta.example/2024/01/resellers",
+                "A short note for subscribers: our partner's piece, republished with thanks.",
+            ),
+        }
+        success = PollSuccess(time.now, time.now + 60, None, None, None, None)
+        keys = []
+        for site, doc in docs.items():
+            feed_id = await subscribed_feed(store, f"https://{site}.example/feed", CH)
+            (entry,) = parse_feed(doc, {}, f"https://{site}.example/feed").entries
+            text = plain(entry.description_html)
+            enriched = EnrichedItem(entry, text, text, None, f"hash-{site}")
+            await commit_poll(
+                store.db,
+                feed_id,
+                [FreshItem(enriched, f"raw-{site}")],
+                success,
+                story_gate=STORY_MATCHER,
+            )
+            keys.append(story_key(ItemText(0, entry.url, entry.title, text, text)))
+        assert not STORY_MATCHER.same(*keys)  # by link and text alone: two stories
+        deliveries = await store.deliveries.for_target("channel", CH)
+        assert [d.kind for d in deliveries] == ["item", "edit"]
+        row = await store.items.get(deliveries[1].item_id or 0)
+        assert row is not None and row.stable_id == "tag:beta,2024:1"
+        assert row.url == "https://beta.example/2024/01/resellers"
+    finally:
+        await store.close()

@@ -10,6 +10,7 @@ import pytest
 from bot.delivery.discord_message import to_embed
 from bot.delivery.terminal import to_text
 from bot.features.digest.compose import compose_digest
+from bot.features.digest.stories import merge_stories
 from bot.model import CONTENT_LIMIT, EMBED_TOTAL_LIMIT, EMBEDS_PER_MESSAGE, ItemView, Message
 from bot.model import EMBED_DESCRIPTION_LIMIT as DESCRIPTION_LIMIT
 from bot.model import EMBED_TITLE_LIMIT as TITLE_LIMIT
@@ -201,3 +202,16 @@ def test_digest_text_for_console() -> None:
     assert "Post *2* <https://feed1.example/p/2> · 2024-05-01 07:02 UTC" in text
     assert "<t:" not in text
     assert "1 more" in text
+
+
+def test_a_digest_lists_two_feeds_items_naming_one_canonical_url_as_one_story() -> None:
+    """Different links and texts, the same rel=canonical (once behind tracking parameters):
+    one entry, the later item listed under it."""
+    canonical = "https://www.origin.example/2024/chip-rules/"
+    first = make_item(1, 1, 0, canonical_url=canonical)
+    second = make_item(
+        2, 2, 5, summary="Another letter's own words. " * 20, canonical_url=canonical + "?utm_x=1"
+    )
+    listed, also = merge_stories([first, second])
+    assert [item.item_id for item in listed] == [1]
+    assert [item.item_id for item in also[1]] == [2]

@@ -466,3 +466,42 @@ def test_a_cut_off_body_is_refused() -> None:
     parse_feed(b'<?xml version="1.0"?><rss version="2.0"/>', HEADERS, None)
     with pytest.raises(ParseError, match="cut off"):
         parse_feed(atom_whole[: atom_whole.rindex(b"</feed>") + 4], HEADERS, None)
+
+
+ATOM_CANONICAL = b"""<?xml version="1.0"?>
+<feed xmlns="http://www.w3.org/2005/Atom"><title>Letter</title>
+<entry><id>tag:letter,2024:1</id><title>Chip rules</title>
+<link href="https://letter.example/p/chip-rules?utm_source=rss"/>
+<link rel="canonical" href="/2024/chip-rules/"/>
+</entry>
+<entry><id>tag:letter,2024:2</id><title>Unsafe</title>
+<link href="https://letter.example/p/two"/>
+<link rel="canonical" href="javascript:alert(1)"/>
+</entry></feed>"""
+
+RSS_CANONICAL = b"""<?xml version="1.0"?>
+<rss version="2.0" xmlns:atom="http://www.w3.org/2005/Atom"><channel><title>T</title>
+<link>https://rss.example/</link>
+<item><title>A</title><link>https://rss.example/a</link>
+<atom:link rel="canonical" href="https://news.example/a"/></item>
+<item><guid>g-b</guid><title>B</title><link>https://rss.example/b</link></item>
+</channel></rss>"""
+
+
+def test_an_atom_entrys_rel_canonical_is_read_without_changing_its_id_or_link() -> None:
+    """rel=canonical goes through the URL rules of any link (resolved against xml:base or the
+    feed's address; a javascript: one is dropped); the stable id and the posted link stay."""
+    parsed = parse_feed(ATOM_CANONICAL, {}, "https://www.news.example/feed.xml")
+    first, unsafe = parsed.entries
+    assert first.canonical_url == "https://www.news.example/2024/chip-rules/"
+    assert first.stable_id == "tag:letter,2024:1"
+    assert first.url == "https://letter.example/p/chip-rules?utm_source=rss"
+    assert unsafe.canonical_url is None and unsafe.url == "https://letter.example/p/two"
+
+
+def test_an_rss_items_atom_link_rel_canonical_is_read() -> None:
+    parsed = parse_feed(RSS_CANONICAL, HEADERS, "https://rss.example/feed")
+    with_canonical, without = parsed.entries
+    assert with_canonical.canonical_url == "https://news.example/a"
+    assert with_canonical.stable_id == "https://rss.example/a"  # no guid: the link, not canonical
+    assert without.canonical_url is None

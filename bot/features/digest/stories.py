@@ -17,7 +17,9 @@ def merge_stories(
     feeds are listed on their own. Candidates come from the stories' marks and links, so the
     cost grows with the items, not their square."""
     keys: dict[int, StoryKey] = {
-        item.item_id: story_key(ItemText(item.item_id, item.url, item.title, item.summary, ""))
+        item.item_id: story_key(
+            ItemText(item.item_id, item.url, item.title, item.summary, "", item.canonical_url)
+        )
         for item in items
     }
     by_mark: dict[int, list[ItemView]] = {}

@@ -23,6 +23,7 @@ def item_view(row: ItemRow) -> ItemView:
         enclosure_url=row.enclosure_url,
         enclosure_type=row.enclosure_type,
         duration_s=row.duration_s,
+        canonical_url=row.canonical_url,
     )
 
 
@@ -45,4 +46,5 @@ def preview_view(item: EnrichedItem, *, feed_title: str, feed_url: str, index: i
         enclosure_url=enclosure.url if enclosure else None,
         enclosure_type=enclosure.type if enclosure else None,
         duration_s=entry.duration_s,
+        canonical_url=entry.canonical_url,
     )

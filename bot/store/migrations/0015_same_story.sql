@@ -1,6 +1,8 @@
 -- One story, posted once per channel (issue 16). An item's story key, written when it is
 -- routed (bot.ingest.story decides what it is): its link without tracking parameters, and
--- a bottom-k sketch of its title and opening.
+-- a bottom-k sketch of its title and opening. `canonical_url`: the feed's rel=canonical for
+-- the item (saved with it), which the story key prefers to the link.
+ALTER TABLE items ADD COLUMN canonical_url TEXT;
 ALTER TABLE items ADD COLUMN story_url TEXT;
 ALTER TABLE items ADD COLUMN story_sketch BLOB;
 CREATE INDEX items_story_url ON items (story_url) WHERE story_url IS NOT NULL;
