@@ -216,39 +216,39 @@ async def _same_stories(
         channels = [(s, c) for s, c in subscriptions if s not in held.get(item_id, [])]
         if not channels:
             continue
-        # The channels' recent posts from other feeds with the same link key or shared marks.
+        # Items of other feeds with the same link key or enough shared marks (marks: of the
+        # window) are compared first; only those of the same story are looked up among the
+        # channels' posts, so a candidate costs one row read, not two.
         candidates = await fetch_all(
             tx,
-            lambda delivery_id, channel_id, url, sketch: (
-                int(delivery_id),
-                int(channel_id),
-                StoryKey(url, bytes(sketch)),
-            ),
-            # From the few candidates to their deliveries (by item), never the other way: the
-            # unary + keeps the planner off the index that would read the channel's window.
-            "SELECT d.id, d.target_id, i.story_url, i.story_sketch FROM ("
+            lambda candidate_id, url, sketch: (int(candidate_id), StoryKey(url, bytes(sketch))),
+            "SELECT i.id, i.story_url, i.story_sketch FROM ("
             "SELECT m.item_id FROM story_marks m "
             f"WHERE m.mark IN ({marks(key.marks)}) AND m.seen_at >= ? "
             "GROUP BY m.item_id HAVING count(*) >= ? "
             "UNION SELECT id FROM items WHERE story_url = ?) c "
-            "JOIN deliveries d ON d.item_id = c.item_id JOIN items i ON i.id = d.item_id "
-            "WHERE +d.kind = 'item' AND +d.target_kind = 'channel' "
-            f"AND +d.target_id IN ({marks(channels)}) AND +d.created_at >= ? "
-            "AND +d.state NOT IN ('failed', 'cancelled') AND i.feed_id != ? "
-            "AND i.story_sketch IS NOT NULL ORDER BY d.id",
-            (
-                *key.marks,
-                since,
-                stories.marks_needed(key),
-                key.url,
-                *(c for _, c in channels),
-                since,
-                feed_id,
-            ),
+            "JOIN items i ON i.id = c.item_id "
+            "WHERE i.feed_id != ? AND i.story_sketch IS NOT NULL",
+            (*key.marks, since, stories.marks_needed(key), key.url, feed_id),
+        )
+        same = [found for found, earlier in candidates if stories.same(key, earlier)]
+        if not same:
+            continue
+        # Their posts in these channels, earliest first (by item, never by the index that
+        # would read a channel's whole window: hence the unary +). As JSON: a link key many
+        # archived items share must not exceed SQLite's limit on bound values.
+        posts = await fetch_all(
+            tx,
+            lambda delivery_id, channel_id: (int(delivery_id), int(channel_id)),
+            "SELECT d.id, d.target_id FROM deliveries d "
+            "WHERE d.item_id IN (SELECT value FROM json_each(?)) AND +d.kind = 'item' "
+            f"AND +d.target_kind = 'channel' AND +d.target_id IN ({marks(channels)}) "
+            "AND +d.created_at >= ? AND +d.state NOT IN ('failed', 'cancelled') ORDER BY d.id",
+            (json.dumps(same), *(c for _, c in channels), since),
         )
         for sub_id, channel_id in channels:
-            for delivery_id, target_id, earlier in candidates:
-                if target_id == channel_id and stories.same(key, earlier):
+            for delivery_id, target_id in posts:
+                if target_id == channel_id:
                     merged.setdefault(item_id, {})[sub_id] = delivery_id
                     break
     return merged
