@@ -96,6 +96,19 @@ async def guild_feed_choices(
     ]
 
 
+async def archive_item_choices(
+    interaction: Interaction, current: str
+) -> list[app_commands.Choice[str]]:
+    """Autocomplete for an `item` option (`/why`, `/related`): items of this guild's archive."""
+    if interaction.guild is None:
+        return []
+    items = await interaction.client.runtime.why.item_choices(interaction.guild.id, current)
+    return [
+        app_commands.Choice(name=choice_label(i.title) or f"item {i.id}", value=f"item:{i.id}")
+        for i in items
+    ]
+
+
 def forum_tags(forum: discord.ForumChannel) -> list[ForumTag]:
     return [ForumTag(tag.id, tag.name) for tag in forum.available_tags]
 

@@ -13,7 +13,7 @@ from discord import app_commands
 
 from bot.features.related.render import render_related
 from bot.features.why.service import MAX_ITEM_CHARS
-from cogs._common import GuildCog, Interaction, choice_label, guild_of, reply
+from cogs._common import GuildCog, Interaction, archive_item_choices, guild_of, reply
 from cogs.search import in_time, related_view
 
 if TYPE_CHECKING:
@@ -21,21 +21,10 @@ if TYPE_CHECKING:
 
 
 class RelatedCog(GuildCog):
-    async def _item_choices(
-        self, interaction: Interaction, current: str
-    ) -> list[app_commands.Choice[str]]:
-        if interaction.guild is None:
-            return []
-        items = await self.runtime.why.item_choices(interaction.guild.id, current)
-        return [
-            app_commands.Choice(name=choice_label(i.title) or f"item {i.id}", value=f"item:{i.id}")
-            for i in items
-        ]
-
     @app_commands.command(name="related", description="An item and what else the archive knows")
     @app_commands.guild_only()
     @app_commands.describe(item="The item's link, or words from its title (pick from the list)")
-    @app_commands.autocomplete(item=_item_choices)
+    @app_commands.autocomplete(item=archive_item_choices)
     async def related(
         self, interaction: Interaction, item: app_commands.Range[str, 1, MAX_ITEM_CHARS]
     ) -> None:

@@ -14,7 +14,7 @@ from discord import app_commands
 
 from bot.features.why.render import render_why
 from bot.features.why.service import MAX_ITEM_CHARS, ChannelWhy
-from cogs._common import GuildCog, Interaction, choice_label, guild_of, reply
+from cogs._common import GuildCog, Interaction, archive_item_choices, guild_of, reply
 from cogs.search import in_time
 
 if TYPE_CHECKING:
@@ -29,21 +29,10 @@ def _can_see(guild: discord.Guild, member: discord.Member | None, line: ChannelW
 
 
 class WhyCog(GuildCog):
-    async def _item_choices(
-        self, interaction: Interaction, current: str
-    ) -> list[app_commands.Choice[str]]:
-        if interaction.guild is None:
-            return []
-        items = await self.runtime.why.item_choices(interaction.guild.id, current)
-        return [
-            app_commands.Choice(name=choice_label(i.title) or f"item {i.id}", value=f"item:{i.id}")
-            for i in items
-        ]
-
     @app_commands.command(name="why", description="Why an item was posted, or why not")
     @app_commands.guild_only()
     @app_commands.describe(item="The item's link, or words from its title (pick from the list)")
-    @app_commands.autocomplete(item=_item_choices)
+    @app_commands.autocomplete(item=archive_item_choices)
     async def why(
         self, interaction: Interaction, item: app_commands.Range[str, 1, MAX_ITEM_CHARS]
     ) -> None:

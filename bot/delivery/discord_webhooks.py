@@ -70,13 +70,13 @@ class WebhookPoster:
         if known is None:
             known = await self._create(channel_id)
         try:
-            return await self._execute(known, identity, kwargs)
+            return await self._post_through(known, identity, kwargs)
         except _WebhookGone:
             log.info("channel %d: my webhook was deleted; making a new one", channel_id)
             await self._book.forget_webhook(channel_id, known.webhook_id)
         fresh = await self._create(channel_id)
         try:
-            return await self._execute(fresh, identity, kwargs)
+            return await self._post_through(fresh, identity, kwargs)
         except _WebhookGone:
             await self._book.forget_webhook(channel_id, fresh.webhook_id)
             raise PermanentSendError(GONE_AGAIN, target_unreachable=False) from None
@@ -113,7 +113,7 @@ class WebhookPoster:
                 return ChannelWebhook(channel_id, int(data["id"]), str(token))
         return None
 
-    async def _execute(
+    async def _post_through(
         self, known: ChannelWebhook, identity: Identity, kwargs: dict[str, Any]
     ) -> int:
         webhook = discord.Webhook.partial(known.webhook_id, known.token, client=self._client)
@@ -123,7 +123,7 @@ class WebhookPoster:
         if identity.avatar_url:
             extra["avatar_url"] = identity.avatar_url
 
-        async def execute() -> discord.WebhookMessage:
+        async def post() -> discord.WebhookMessage:
             try:
                 return await webhook.send(wait=True, **extra, **kwargs)
             except discord.NotFound as error:
@@ -131,4 +131,4 @@ class WebhookPoster:
                     raise _WebhookGone from error
                 raise
 
-        return (await call_discord(execute)).id
+        return (await call_discord(post)).id

@@ -48,17 +48,23 @@ async def test_shutdown_lets_a_running_job_finish_first() -> None:
     (a digest tick in its transaction) must have finished, not be cut off or left behind."""
     scheduler = JobScheduler()
     started = asyncio.Event()
+    release = asyncio.Event()  # the job's own work ends when the test says so
     finished: list[bool] = []
 
     async def slow() -> None:
         started.set()
-        await asyncio.sleep(0.2)  # the job's own work (a duration, not a wait)
+        await release.wait()
         finished.append(True)
 
     scheduler.at("slow", datetime.now(UTC), slow)
     scheduler.start()
     await asyncio.wait_for(started.wait(), timeout=5)
-    await scheduler.shutdown()
+    closing = asyncio.create_task(scheduler.shutdown())
+    for _ in range(20):  # let the shutdown run as far as it can while the job works
+        await asyncio.sleep(0)
+    assert not closing.done() and finished == []  # it waits for the running job
+    release.set()
+    await asyncio.wait_for(closing, timeout=5)
     assert finished == [True]
     assert not scheduler.running
 
@@ -71,7 +77,7 @@ async def test_shutdown_cancels_a_job_that_runs_too_long() -> None:
     async def stuck() -> None:
         started.set()
         try:
-            await asyncio.sleep(60)
+            await asyncio.Event().wait()  # never ends by itself
         except asyncio.CancelledError:
             outcome.append("cancelled")
             raise
