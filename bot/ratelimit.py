@@ -1,7 +1,8 @@
 """The one rate limiter: at most `limit` events in any sliding `window_s`, counted per key.
 
-The outbox uses it for its global request pace (one request per 1/rate s) and for each target's
-burst window, the AI summarizer for its hourly call cap.
+The delivery budget (bot/delivery/budget.py) uses it for Discord's global request pace (one
+request per 1/rate s, slots reserved ahead) and for each channel's bucket, the AI summarizer for
+its hourly call cap.
 """
 
 from __future__ import annotations
@@ -38,6 +39,16 @@ class SlidingWindow:
 
     def record(self, key: Hashable = None) -> None:
         self._events.setdefault(key, deque()).append(self._clock())
+
+    def reserve(self, key: Hashable = None) -> float:
+        """Count one event of `key` at the earliest moment the limit allows it, which may be
+        later than now; returns the seconds until then (the caller sleeps that long). Callers
+        queue on the reserved times, so a late wake-up of one does not delay the next."""
+        if self._limit <= 0:
+            return math.inf
+        wait = self.wait(key)
+        self._events.setdefault(key, deque()).append(self._clock() + wait)
+        return wait
 
     def try_take(self, key: Hashable = None) -> bool:
         """Count one event of `key` if the limit allows it now."""

@@ -13,10 +13,12 @@ already there (the nonce also makes Discord itself drop a quick resend).
 Order: a target (channel or DM) gets its deliveries strictly in queue order, one at a time; a
 delivery waiting for a retry holds back the later ones of the same target.
 
-Pacing: a global request rate well under Discord's 50/s and at most `channel_burst` sends per
-`channel_window_s` to one target. Failures: 5xx, 429, timeouts are retried with exponential
-backoff and jitter, forever; 403/404 pause the target (and its subscriptions) and tell the
-people concerned once; anything else is retried a few times, then failed.
+Pacing: Discord's budget (bot/delivery/budget.py): a global request rate just under Discord's
+50/s, and at most `channel_burst` sends per `channel_window_s` to one target; a target whose
+bucket is full is skipped until it has room, so the others use the budget meanwhile; a worker
+starts the next delivery as soon as it is free. Failures: 5xx, 429, timeouts are retried with
+exponential backoff and jitter, forever; 403/404 pause the target (and its subscriptions) and
+tell the people concerned once; anything else is retried a few times, then failed.
 """
 
 from __future__ import annotations
@@ -29,9 +31,9 @@ import time
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, replace
 
+from bot.delivery.budget import REQUESTS_PER_S, DiscordLimits, LocalBudget, RequestBudget, Target
 from bot.delivery.senders import PermanentSendError, RetryableSendError, Sender
 from bot.model import DeliveryKind, DeliveryRow, Message, SubscriptionRow
-from bot.ratelimit import SlidingWindow
 from bot.safe import fit_text
 from bot.store import Store
 from bot.store.deliveries import Notice
@@ -69,10 +71,10 @@ Composer = Callable[[DeliveryRow], Awaitable[Sequence[Message]]]
 
 @dataclass(frozen=True, slots=True)
 class OutboxSettings:
-    rate_per_s: float = 20.0  # requests per second, all targets together
+    rate_per_s: float = REQUESTS_PER_S  # requests per second, all targets
     channel_burst: int = 5  # sends to one target per window
     channel_window_s: float = 5.0
-    concurrency: int = 8
+    concurrency: int = 16
     batch_size: int = 50
     backoff_base_s: float = 5.0
     backoff_cap_s: float = 900.0
@@ -117,7 +119,10 @@ class Outbox:
         settings: OutboxSettings = OutboxSettings(),
         clock: OutboxClock = OutboxClock(),
         hooks: OutboxHooks = OutboxHooks(),
+        budget: RequestBudget | None = None,
     ) -> None:
+        """`budget`: the Discord budget this outbox spends (default: its own, in-process one,
+        from `settings`)."""
         self._store = store
         self._sender = sender
         self._compose = compose
@@ -125,23 +130,14 @@ class Outbox:
         self._clock = clock.wall
         self._sleep = clock.sleep
         self._jitter = clock.jitter
-        # Pacing: a global minimum spacing between requests, and a sliding window per target.
-        self._requests = SlidingWindow(1, 1.0 / settings.rate_per_s, clock.monotonic)
-        self._request_lock = asyncio.Lock()
-        self._targets = SlidingWindow(
-            settings.channel_burst, settings.channel_window_s, clock.monotonic
+        self._budget = budget or LocalBudget(
+            DiscordLimits(settings.rate_per_s, settings.channel_burst, settings.channel_window_s),
+            clock.monotonic,
+            clock.sleep,
         )
         self._hooks = hooks
         self._wake = asyncio.Event()
         self._recovered = False
-
-    async def _request_slot(self) -> None:
-        """Wait for the next global request slot."""
-        async with self._request_lock:
-            wait = self._requests.wait()
-            if wait > 0:
-                await self._sleep(wait)
-            self._requests.record()
 
     def wake(self) -> None:
         """Look for due deliveries now (new items were just queued)."""
@@ -169,7 +165,7 @@ class Outbox:
             self._hooks.heartbeat()
             try:
                 await self.recover()
-                processed, held_s = await self._pass()
+                processed, held_s = await self._pass(stop)
                 if processed:
                     continue
                 timeout = min(self._settings.idle_s, held_s or self._settings.idle_s)
@@ -202,42 +198,83 @@ class Outbox:
                     return total
                 await self._sleep(held_s)
 
-    async def _pass(self) -> tuple[int, float | None]:
-        """One batch of due deliveries: how many were handled, and (when none was ready) how
+    async def _pass(self, stop: asyncio.Event | None = None) -> tuple[int, float | None]:
+        """Send due deliveries until none is ready (or `stop` is set): up to `concurrency` at
+        once, a new one started as soon as one finishes, so the budget is spent without a
+        pause between batches. Returns how many were handled, and (when none was ready) how
         long pacing holds back the next one that is due (None: nothing is due)."""
-        due = await self._store.deliveries.due(self._clock(), self._settings.batch_size)
+        in_flight: dict[asyncio.Task[bool], Target] = {}
+        queued: list[DeliveryRow] = []  # due heads of their targets, as last read
+        handled = 0
+        try:
+            while True:
+                ready: list[DeliveryRow] = []
+                wait_s: float | None = None
+                if stop is None or not stop.is_set():
+                    busy = set(in_flight.values())
+                    ready, wait_s = await self._ready(queued, busy)
+                    if not ready and len(busy) < self._settings.concurrency:
+                        # Nothing startable among what was read: read again (a target that
+                        # just finished may have a next delivery; new ones may be queued).
+                        queued = await self._store.deliveries.due(
+                            self._clock(), self._settings.batch_size
+                        )
+                        ready, wait_s = await self._ready(queued, busy)
+                for delivery in ready:
+                    task = asyncio.create_task(self._one(delivery))
+                    in_flight[task] = (delivery.target_kind, delivery.target_id)
+                if not in_flight:
+                    return handled, wait_s
+                done, _ = await asyncio.wait(
+                    in_flight, timeout=wait_s, return_when=asyncio.FIRST_COMPLETED
+                )
+                for task in done:
+                    del in_flight[task]
+                    handled += task.result()
+                self._hooks.heartbeat()
+        finally:
+            for task in in_flight:  # left only when this pass itself was cancelled
+                task.cancel()
+
+    async def _ready(
+        self, queued: list[DeliveryRow], busy: set[Target]
+    ) -> tuple[list[DeliveryRow], float | None]:
+        """Take from `queued` the deliveries that may start now (their target has no send in
+        flight and room in its bucket), up to the free workers; and the shortest hold of
+        those held back by their bucket (None: none is)."""
         ready: list[DeliveryRow] = []
         wait_s: float | None = None
-        for delivery in due:
-            hold = self._targets.wait((delivery.target_kind, delivery.target_id))
+        free = self._settings.concurrency - len(busy)
+        for delivery in list(queued):
+            if len(ready) >= free:
+                break
+            target = (delivery.target_kind, delivery.target_id)
+            if target in busy:
+                continue
+            hold = await self._budget.hold(target)
             if hold > 0:
                 wait_s = hold if wait_s is None else min(wait_s, hold)
-            else:
-                ready.append(delivery)
-        if not ready:
-            return 0, wait_s
-        slots = asyncio.Semaphore(self._settings.concurrency)
+                continue
+            queued.remove(delivery)
+            ready.append(delivery)
+        return ready, wait_s
 
-        async def one(delivery: DeliveryRow) -> bool:
-            async with slots:
-                try:
-                    return await self._deliver(delivery)
-                except Exception:
-                    # The bookkeeping itself failed (e.g. the database): do not leave the
-                    # delivery 'sending' for the rest of this run, where it would block its
-                    # target; it may have been sent, so it is looked for first next time.
-                    log.exception("delivery %d: bookkeeping failed", delivery.id)
-                    with contextlib.suppress(Exception):
-                        await self._store.deliveries.retry_later(
-                            delivery.id,
-                            "internal error",
-                            self._clock() + self._settings.backoff_base_s,
-                            maybe_sent=True,
-                        )
-                    return True
-
-        handled = await asyncio.gather(*(one(d) for d in ready))
-        return sum(handled), wait_s
+    async def _one(self, delivery: DeliveryRow) -> bool:
+        try:
+            return await self._deliver(delivery)
+        except Exception:
+            # The bookkeeping itself failed (e.g. the database): do not leave the delivery
+            # 'sending' for the rest of this run, where it would block its target; it may have
+            # been sent, so it is looked for first next time.
+            log.exception("delivery %d: bookkeeping failed", delivery.id)
+            with contextlib.suppress(Exception):
+                await self._store.deliveries.retry_later(
+                    delivery.id,
+                    "internal error",
+                    self._clock() + self._settings.backoff_base_s,
+                    maybe_sent=True,
+                )
+            return True
 
     async def _deliver(self, delivery: DeliveryRow) -> bool:
         """One attempt at one delivery. False if it was not ours to send any more."""
@@ -285,13 +322,12 @@ class Outbox:
             message = messages[index]
             existing = None
             if index == resume_at and delivery.maybe_sent:
-                await self._request_slot()
+                await self._budget.take(None)
                 existing = await self._sender.find_existing(delivery, message, nonce=nonce)
                 if existing is not None:
                     log.info("delivery %d was already posted (message %d)", delivery.id, existing)
             if existing is None:
-                await self._request_slot()
-                self._targets.record(target)
+                await self._budget.take(target)
                 existing = await self._sender.send(delivery, message, nonce=nonce)
             done.append(existing)
             if several:
@@ -321,8 +357,7 @@ class Outbox:
     async def _edit(self, delivery: DeliveryRow, message_id: int, message: Message) -> int:
         """Edit the earlier post of the item's story. The edit writes the post as it should
         read, so a repeat after a crash or a lost answer changes nothing: no look first."""
-        await self._request_slot()
-        self._targets.record((delivery.target_kind, delivery.target_id))
+        await self._budget.take((delivery.target_kind, delivery.target_id))
         await self._sender.edit(delivery, message_id, message)
         return message_id
 

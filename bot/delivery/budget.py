@@ -1,0 +1,84 @@
+"""Discord's request budget, as the outbox spends it: the bot's global requests per second and
+each target's message bucket.
+
+Discord allows a bot 50 requests/s in all (the global limit) and, for sending messages, 5 per
+5 s per channel (a DM is a channel too); a request outside either is answered 429. discord.py's
+HTTPClient already learns each route's bucket from the X-RateLimit-* headers and holds a request
+until its bucket resets, and it sleeps through a 429 and retries; but it does not pace the global
+limit before a 429, and a request it holds keeps one of the outbox's workers waiting. So the
+outbox asks the budget first: `hold` says which targets have room (the others are skipped, not
+waited on), `take` waits for the next global slot. discord.py's own limiter stays in place
+behind it as the last guard.
+
+`RequestBudget` is the interface; `LocalBudget` is the in-process implementation, right for one
+process. Several processes sharing one bot token must share one budget (a later implementation
+backed by PostgreSQL, issue 18) or they overrun the global limit together.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from typing import Protocol
+
+from bot.model import TargetKind
+from bot.ratelimit import SlidingWindow
+
+Target = tuple[TargetKind, int]
+
+# Discord allows 50/s; the rest is left to what the bot sends outside the outbox (command
+# answers, look-ups) and to the jitter between our clock and Discord's windows.
+REQUESTS_PER_S = 47.0
+
+
+@dataclass(frozen=True, slots=True)
+class DiscordLimits:
+    requests_per_s: float = REQUESTS_PER_S
+    target_burst: int = 5  # posts to one channel or DM per window
+    target_window_s: float = 5.0
+
+
+class RequestBudget(Protocol):
+    """The bot's Discord request budget, shared by everything that sends through it."""
+
+    async def hold(self, target: Target) -> float:
+        """Seconds until `target`'s bucket has room for one more post (0: now)."""
+        ...
+
+    async def take(self, target: Target | None) -> None:
+        """Wait for the bot's next global request slot and count one request, also against
+        `target`'s bucket if given (then first waiting for it to have room)."""
+        ...
+
+
+class LocalBudget:
+    """The budget of one process: a global pace of one request per 1/rate s (slots reserved
+    in turn, so no second holds more than rate + 1 requests) and a sliding window per target."""
+
+    def __init__(
+        self,
+        limits: DiscordLimits,
+        monotonic: Callable[[], float],
+        sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
+    ) -> None:
+        self._global = SlidingWindow(1, 1.0 / limits.requests_per_s, monotonic)
+        self._targets = SlidingWindow(limits.target_burst, limits.target_window_s, monotonic)
+        self._sleep = sleep
+
+    async def hold(self, target: Target) -> float:
+        return self._targets.wait(target)
+
+    async def take(self, target: Target | None) -> None:
+        while True:
+            if target is not None:
+                held = self._targets.wait(target)
+                if held > 0:
+                    await self._sleep(held)
+                    continue
+            wait = self._global.reserve()
+            if wait > 0:
+                await self._sleep(wait)
+            # Counted against the target when the request goes out, not when it began to wait.
+            if target is None or self._targets.try_take(target):
+                return
