@@ -110,7 +110,8 @@ Buckets: every response has X-RateLimit-* headers (per-channel send bucket
 "message-send"), so discord.py's limiter paces itself; requests over a bucket are answered
 429 and recorded: ``fake.ratelimits.violations``, ``channel_violations(channel_id=None)``,
 ``send_times[channel_id]``, ``max_sends_in_window(channel_id, 5.0)``,
-``max_global_in_window``.
+``max_global_in_window``; ``overruns`` (how many requests were outside a bucket),
+``request_times`` and ``max_requests_in_window(1.0)`` (the global limit read as a sliding second).
 
 Interactions
 ------------

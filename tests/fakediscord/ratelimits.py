@@ -5,7 +5,10 @@ until ``per`` seconds later. Message sends are bucketed per channel (5 per 5 s b
 default); everything under the API is also counted in a global 50 per second
 window. Every request outside its bucket is recorded in :attr:`RateLimiter.violations`
 (and answered 429 when ``enforce`` is on), so a test or bench can assert that the bot
-never exceeded a bucket. Send times per channel are kept in :attr:`RateLimiter.send_times`.
+never exceeded a bucket (:attr:`RateLimiter.overruns` counts them). Send times per channel are
+kept in :attr:`RateLimiter.send_times`, the times of every rate-limited request in
+:attr:`RateLimiter.request_times`: :meth:`RateLimiter.max_requests_in_window` is the stricter,
+sliding reading of the global limit (Discord documents 50 per second, not where a second starts).
 """
 
 from __future__ import annotations
@@ -74,12 +77,14 @@ class RateLimiter:
         self.violations: list[Violation] = []
         self.send_times: dict[int, list[float]] = {}
         self.max_global_in_window = 0
+        self.request_times: list[float] = []
 
     def check(
         self, bucket_name: str, major: str, *, is_send: bool, channel_id: int | None
     ) -> Decision:
         """Count one request against the global window and its route bucket."""
         now = self.clock.monotonic()
+        self.request_times.append(now)
         self._global.roll(now)
         self._global.count += 1
         self.max_global_in_window = max(self.max_global_in_window, self._global.count)
@@ -119,6 +124,15 @@ class RateLimiter:
             self.send_times.setdefault(channel_id, []).append(now)
         return Decision(headers=headers)
 
+    @property
+    def overruns(self) -> int:
+        """Requests outside a bucket (global or per route): each was, or would have been, a 429."""
+        return len(self.violations)
+
+    def max_requests_in_window(self, window: float = 1.0) -> int:
+        """Most rate-limited requests (all routes) inside any sliding ``window`` seconds."""
+        return _most_in_window(self.request_times, window)
+
     def channel_violations(self, channel_id: int | None = None) -> list[Violation]:
         """Per-channel send bucket violations (all channels when ``channel_id`` is None)."""
         return [
@@ -129,11 +143,15 @@ class RateLimiter:
 
     def max_sends_in_window(self, channel_id: int, window: float = 5.0) -> int:
         """Most sends to one channel inside any sliding window of ``window`` seconds."""
-        times = self.send_times.get(channel_id, [])
-        best = 0
-        start = 0
-        for end, t in enumerate(times):
-            while t - times[start] >= window:
-                start += 1
-            best = max(best, end - start + 1)
-        return best
+        return _most_in_window(self.send_times.get(channel_id, []), window)
+
+
+def _most_in_window(times: list[float], window: float) -> int:
+    """Most of the (sorted) ``times`` inside any sliding ``window``."""
+    best = 0
+    start = 0
+    for end, t in enumerate(times):
+        while t - times[start] >= window:
+            start += 1
+        best = max(best, end - start + 1)
+    return best
