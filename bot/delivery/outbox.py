@@ -240,8 +240,8 @@ class Outbox:
         self, queued: list[DeliveryRow], busy: set[Target]
     ) -> tuple[list[DeliveryRow], float | None]:
         """Take from `queued` the deliveries that may start now (their target has no send in
-        flight and room in its bucket), up to the free workers; and the shortest hold of
-        those held back by their bucket (None: none is)."""
+        flight and room in its bucket), up to the free workers, and drop those whose target
+        is busy; also the shortest hold of those held back by their bucket (None: none is)."""
         ready: list[DeliveryRow] = []
         wait_s: float | None = None
         free = self._settings.concurrency - len(busy)
@@ -250,6 +250,9 @@ class Outbox:
                 break
             target = (delivery.target_kind, delivery.target_id)
             if target in busy:
+                # Read before its target's send in flight was claimed: that same delivery, or
+                # (once it is done) stale; the target's next one is read again later.
+                queued.remove(delivery)
                 continue
             hold = await self._budget.hold(target)
             if hold > 0:
