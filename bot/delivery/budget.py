@@ -8,7 +8,8 @@ until its bucket resets, and it sleeps through a 429 and retries; but it does no
 limit before a 429, and a request it holds keeps one of the outbox's workers waiting. So the
 outbox asks the budget first: `hold` says which targets have room (the others are skipped, not
 waited on), `take` waits for the next global slot. discord.py's own limiter stays in place
-behind it as the last guard.
+behind it as the last guard: should Discord announce another bucket size than the 5 per 5 s
+expected here, discord.py follows the headers and holds the extra requests itself.
 
 `RequestBudget` is the interface; `LocalBudget` is the in-process implementation, right for one
 process. Several processes sharing one bot token must share one budget (a later implementation
@@ -27,8 +28,9 @@ from bot.ratelimit import SlidingWindow
 
 Target = tuple[TargetKind, int]
 
-# Discord allows 50/s; the rest is left to what the bot sends outside the outbox (command
-# answers, look-ups) and to the jitter between our clock and Discord's windows.
+# Discord allows 50/s; the rest is left to the requests the bot makes outside the outbox
+# (look-ups, opening DM channels; interaction answers are not bound to the global limit) and to
+# the jitter between our clock and Discord's windows.
 REQUESTS_PER_S = 47.0
 
 
