@@ -55,8 +55,10 @@ class RequestBudget(Protocol):
 
 
 class LocalBudget:
-    """The budget of one process: a global pace of one request per 1/rate s (slots reserved
-    in turn, so no second holds more than rate + 1 requests) and a sliding window per target."""
+    """The budget of one process: a global pace of one request per 1/rate s (slots reserved in
+    turn, so a late wake-up does not slow the pace down), no more than `rate` requests going out
+    in any sliding second (the wake-ups of a busy event loop come in bunches: without this, a
+    bunch of late slots would go out together), and a sliding window per target."""
 
     def __init__(
         self,
@@ -65,6 +67,7 @@ class LocalBudget:
         sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
     ) -> None:
         self._global = SlidingWindow(1, 1.0 / limits.requests_per_s, monotonic)
+        self._second = SlidingWindow(max(1, int(limits.requests_per_s)), 1.0, monotonic)
         self._targets = SlidingWindow(limits.target_burst, limits.target_window_s, monotonic)
         self._sleep = sleep
 
@@ -81,6 +84,9 @@ class LocalBudget:
             wait = self._global.reserve()
             if wait > 0:
                 await self._sleep(wait)
+            while (late := self._second.wait()) > 0:
+                await self._sleep(late)
+            self._second.record()
             # Counted against the target when the request goes out, not when it began to wait.
             if target is None or self._targets.try_take(target):
                 return
