@@ -40,3 +40,12 @@ def test_limit_zero_allows_nothing() -> None:
     window = SlidingWindow(0, 3600.0, Clock())
     assert window.wait() == math.inf
     assert not window.try_take()
+
+
+def test_reserve_counts_the_event_when_it_is_allowed_and_queues_callers() -> None:
+    clock = Clock()
+    pace = SlidingWindow(1, 0.5, clock)
+    # Three callers in a row are given the next three slots, half a second apart.
+    assert [pace.reserve() for _ in range(3)] == [0.0, 0.5, 1.0]
+    clock.now += 0.7  # the second caller woke late: the third slot stays where it was
+    assert math.isclose(pace.reserve(), 0.8)
