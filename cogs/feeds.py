@@ -344,8 +344,8 @@ class FeedCog(GuildCog):
     @feed.command(name="merge", description="Merge a feed's copies of a story already posted")
     @app_commands.describe(
         feed="One of this server's feeds",
-        on="on: a story the channel already got from another feed names this feed under "
-        "the earlier post; off: always post",
+        on="on: a story the channel got from another feed names this feed under that post; "
+        "off: always post",
         channel="The channel it posts in (default: this channel)",
     )
     @app_commands.autocomplete(feed=guild_feed_choices)
