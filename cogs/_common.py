@@ -40,7 +40,10 @@ class GuildCog(commands.Cog):
     command. A refused member gets the reason as the answer (the tree stays silent on it)."""
 
     manage_guild = False
-    not_in_server: Message | str = N_("This command only works in a server.")
+
+    def not_in_server(self) -> Message | str:
+        """What a command used outside a server answers (in the member's language)."""
+        return _("This command only works in a server.")
 
     def __init__(self, bot: DigestBot) -> None:
         self.bot = bot
@@ -48,8 +51,7 @@ class GuildCog(commands.Cog):
 
     async def interaction_check(self, interaction: Interaction, /) -> bool:  # type: ignore[override]
         if interaction.guild is None:
-            message = self.not_in_server
-            await reply(interaction, _(message) if isinstance(message, str) else message)
+            await reply(interaction, self.not_in_server())
             return False
         if self.manage_guild and not interaction.permissions.manage_guild:
             await reply(interaction, _("You need the **Manage Server** permission to do that."))
@@ -171,13 +173,14 @@ async def postable_channel(
         required[1] = ("send_messages", N_("Create Posts"))
     missing = [_(name) for attr, name in required if not getattr(permissions, attr)]
     if missing:
+        separator = _(", ")
         await reply(
             interaction,
             _(
                 "I can't post in {channel}: I am missing **{permissions}** there. Give my "
                 "role those permissions in that channel, then try again.",
                 channel=target.mention,
-                permissions=_(", ").join(missing),
+                permissions=separator.join(missing),
             ),
         )
         return None

@@ -31,11 +31,84 @@ TEMPLATE = LOCALES_DIR / "digestbot.pot"
 # converted; the scan then keeps it converted.
 CONVERTED = (
     "bot/discord_locale.py",
+    "bot/app.py",
+    "cogs/digest.py",
+    "cogs/feeds.py",
+    "cogs/follow.py",
+    "cogs/related.py",
+    "cogs/why.py",
+    "bot/features/digest/schedule.py",
+    "bot/features/feeds/filters.py",
+    "bot/features/feeds/merge.py",
+    "bot/features/feeds/mention.py",
+    "bot/features/feeds/opml.py",
+    "bot/features/feeds/post_format.py",
+    "bot/features/feeds/rhythm.py",
+    "bot/features/feeds/subscription_filter.py",
+    "bot/features/feeds/testpost.py",
+    "bot/features/feeds/threads.py",
+    "bot/features/feeds/webhook_identity.py",
+    "bot/features/follow/render.py",
+    "bot/features/related/render.py",
+    "bot/features/why/render.py",
     "cogs/_common.py",
+    "cogs/search.py",
+    "bot/features/search/render.py",
+    "bot/features/search/service.py",
 )
+# Files converted but for some functions: path -> the functions not converted yet.
+PARTLY_CONVERTED: dict[str, frozenset[str]] = {
+    # The CLI's archive commands (`digestbot feeds …`, `poll --once`, `preview`, `opml`):
+    # operator output, to follow DIGESTBOT_LOCALE.
+    "bot/features/feeds/render.py": frozenset(
+        {
+            "render_archived",
+            "render_archive",
+            "render_poll_outcome",
+            "render_nothing_to_poll",
+            "render_document_head",
+            "render_more_items",
+        }
+    ),
+}
 # Literals in CONVERTED files that read as English but are not said to anyone:
 # (path, literal) -> why.
-NOT_USER_FACING: dict[tuple[str, str], str] = {}
+DEFAULT_LABEL = "a component's class-level default, relabeled with _() when the view is made"
+OPERATOR = "the operator's terminal, not a member's answer (DIGESTBOT_LOCALE's side)"
+INTERNAL = "an internal error (a bug), never shown to a member"
+RE2_MESSAGE = "matched against RE2's own (English) error text"
+OPML_DOCUMENT = "part of the OPML document the export writes"
+NOT_USER_FACING: dict[tuple[str, str], str] = {
+    ("bot/app.py", "digestbot: configuration error: DISCORD_TOKEN was refused by Discord"): (
+        OPERATOR
+    ),
+    ("bot/app.py", "digestbot: configuration error: Discord refused the intents"): OPERATOR,
+    ("bot/app.py", "Synced "): OPERATOR,
+    ("bot/app.py", " command(s)."): OPERATOR,
+    ("cogs/feeds.py", " — digestbot"): OPML_DOCUMENT,
+    ("bot/features/feeds/render.py", "`/feed add url:…`"): "a command as typed, not prose",
+    ("bot/features/feeds/opml.py", "digestbot feeds"): OPML_DOCUMENT,
+    ("bot/features/feeds/opml.py", "dateCreated"): OPML_DOCUMENT,
+    ("bot/features/feeds/opml.py", "xmlUrl"): OPML_DOCUMENT,
+    ("bot/features/digest/schedule.py", "unreachable: every schedule has a slot within a week"): (
+        INTERNAL
+    ),
+    ("bot/features/digest/schedule.py", " must be an aware datetime"): INTERNAL,
+    ("bot/features/digest/schedule.py", " is not a known time zone"): (
+        "a stored schedule's zone, checked by canonical_timezone before it is stored"
+    ),
+    ("bot/features/feeds/filters.py", "invalid escape sequence: \\"): RE2_MESSAGE,
+    ("bot/features/feeds/filters.py", "invalid perl operator: (?="): RE2_MESSAGE,
+    ("bot/features/feeds/filters.py", "invalid perl operator: (?!"): RE2_MESSAGE,
+    ("bot/features/feeds/filters.py", "invalid perl operator: (?<="): RE2_MESSAGE,
+    ("bot/features/feeds/filters.py", "invalid perl operator: (?<!"): RE2_MESSAGE,
+    ("bot/features/feeds/filters.py", "pattern too large"): RE2_MESSAGE,
+    ("cogs/search.py", "Previous"): DEFAULT_LABEL,
+    ("cogs/search.py", "Next"): DEFAULT_LABEL,
+    ("cogs/search.py", "Related"): DEFAULT_LABEL,
+    ("cogs/search.py", "Related: pick a result…"): DEFAULT_LABEL,
+    ("cogs/search.py", "Post to channel: pick a result to share…"): DEFAULT_LABEL,
+}
 
 
 def _read(path: Path) -> Catalog:
@@ -122,11 +195,12 @@ def test_locale_resolution(tags: tuple[str | None, ...], expected: str) -> None:
     assert pick_locale(*tags) == expected
 
 
-@pytest.mark.parametrize("path", CONVERTED)
+@pytest.mark.parametrize("path", [*CONVERTED, *PARTLY_CONVERTED])
 def test_no_english_outside_the_catalogue(path: str) -> None:
+    not_yet = PARTLY_CONVERTED.get(path, frozenset())
     found = [
         f"{path}:{line}: {text!r}"
-        for line, text in english_literals(ROOT / path)
+        for line, text in english_literals(ROOT / path, not_yet)
         if (path, text) not in NOT_USER_FACING
     ]
     assert found == []
@@ -142,9 +216,11 @@ def test_the_scan_sees_english_and_passes_translated_text(tmp_path: Path) -> Non
         'c = f"{a} more items"\n'
         'd = _(f"{a} items")\n'
         'e = "feed:" + "**{title}**"\n'
+        'f = _("{a}", a=shown(_("lost by pybabel")), b=_("kept"))\n'
     )
     assert list(english_literals(source)) == [
         (6, "f-string given to _()"),
+        (8, "translating call nested in a call inside _()"),
         (4, "Not translated"),
         (5, " more items"),
     ]
