@@ -85,9 +85,11 @@ class DigestBot(commands.Bot):
         runtime.gateway_connected = lambda: self.is_ready() and not self.is_closed()
         self._sync_commands = sync_commands
         self._start_runtime = start_runtime
+        # Names and descriptions in every catalogue language (bot.discord_locale).
+        self.command_translator: app_commands.Translator = CommandTranslator()
 
     async def setup_hook(self) -> None:
-        await self.tree.set_translator(CommandTranslator())
+        await self.tree.set_translator(self.command_translator)
         if self._start_runtime:
             store = self.runtime.store
             self.runtime.attach_sender(

@@ -159,6 +159,29 @@ def pgettext(context: str, message: str, /, **params: object) -> str:
     return translator().pgettext(context, message, **params)
 
 
+# A sentence ending in one of these needs no space before the next (Japanese, Chinese).
+_FULL_WIDTH_ENDS = tuple("。！？」』）")
+
+
+def sentences(*parts: str) -> str:
+    """Sentences (or parenthetical asides) one after another: a space between them, except
+    after a full-width stop, where a language like Japanese puts none."""
+    text = ""
+    for part in parts:
+        if not part:
+            continue
+        if text and not text.endswith(_FULL_WIDTH_ENDS) and not part.startswith("（"):
+            text += " "
+        text += part
+    return text
+
+
+def aside(text: str) -> str:
+    """A parenthetical to put right after a word: with a leading space, unless it is empty or
+    opens with a full-width parenthesis (which needs none)."""
+    return sentences("-", text)[1:]
+
+
 def N_(message: str, /) -> str:
     """Mark a module constant for the catalogue; translate it where used: `_(CONSTANT)`."""
     return message

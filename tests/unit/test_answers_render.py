@@ -52,7 +52,7 @@ def test_feed_answers_make_feed_text_safe_and_name_the_channel_given() -> None:
     assert "Consecutive errors: 2" in assert_safe(status)
     removal = FeedRemoval(GuildFeed(3, HOSTILE, "https://e.example/feed", (7,)), 1)
     removed = render_remove(removal, channel="#console")
-    assert "from #console (1 subscription(s))" in assert_safe(removed)
+    assert "from #console (1 subscription)." in assert_safe(removed)
 
 
 def test_following_makes_the_members_topic_safe() -> None:

@@ -17,10 +17,12 @@ from bot.i18n import (
     LOCALES_DIR,
     N_,
     _,
+    aside,
     available_locales,
     ngettext,
     pick_locale,
     po_path,
+    sentences,
     use_locale,
 )
 from tests.i18n import ROOT, catalogue_problems, english_literals
@@ -224,3 +226,17 @@ def test_the_scan_sees_english_and_passes_translated_text(tmp_path: Path) -> Non
         (4, "Not translated"),
         (5, " more items"),
     ]
+
+
+def test_sentences_are_spaced_as_their_language_spaces_them() -> None:
+    assert sentences("Stopped.", "Follow it again.") == "Stopped. Follow it again."
+    assert (
+        sentences("やめました。", "またフォローできます。") == "やめました。またフォローできます。"
+    )
+    assert sentences("posted", "（[移動](u)）") == "posted（[移動](u)）"
+    assert sentences("posted", "", "([jump](u))") == "posted ([jump](u))"
+    assert (aside("([jump](u))"), aside("（[移動](u)）"), aside("")) == (
+        " ([jump](u))",
+        "（[移動](u)）",
+        "",
+    )

@@ -16,7 +16,7 @@ from bot.features.feeds.rhythm import Rhythm, rhythm_lines, sparkline
 from bot.features.feeds.service import AddedFeed
 from bot.features.feeds.subscription_filter import FilterChange
 from bot.features.feeds.subscriptions import FeedRemoval, FeedStatus, SubscribeResult
-from bot.i18n import _, ngettext
+from bot.i18n import _, ngettext, sentences
 from bot.ingest.pipeline import PollOutcome
 from bot.model import Attachment, Embed, FeedFilter, FeedRow, Message, SubscriptionView
 from bot.safe import discord_timestamp, escape_markdown, safe_url, shown, truncate
@@ -104,11 +104,11 @@ def render_add(
         )
         separator = _("; ")
         if changed:
-            line += " " + _("Changed: {changes}.", changes=separator.join(changed))
+            line = sentences(line, _("Changed: {changes}.", changes=separator.join(changed)))
         else:
-            line += " " + _("Nothing changed.")
+            line = sentences(line, _("Nothing changed."))
         if kept:
-            line += " " + _("Kept: {kept}.", kept=separator.join(kept))
+            line = sentences(line, _("Kept: {kept}.", kept=separator.join(kept)))
         lines.append(line)
     if result.backfilled:
         lines.append(
@@ -264,9 +264,9 @@ def render_mode(mode: str, posted: int, *, channel: str) -> Message:
         "That feed is now in **{mode}** mode in {channel}.", mode=mode_name(mode), channel=channel
     )
     if posted:
-        text += " " + released_line(posted)
+        text = sentences(text, released_line(posted))
     elif mode == "digest":
-        text += " " + _("Schedule the digest with `/digest schedule`.")
+        text = sentences(text, _("Schedule the digest with `/digest schedule`."))
     return Message(content=text)
 
 

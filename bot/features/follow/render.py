@@ -11,7 +11,7 @@ from collections.abc import Sequence
 from datetime import UTC, datetime
 
 from bot.features.follow.service import FollowAnswer, FollowedTopic, StopOutcome, StopResult
-from bot.i18n import _, ngettext
+from bot.i18n import _, ngettext, sentences
 from bot.model import Message, TopicRow
 from bot.safe import discord_timestamp, fit_text, one_line
 from bot.store.topics import MAX_TOPICS_PER_MEMBER, FollowOutcome
@@ -34,7 +34,7 @@ def render_follow(answer: FollowAnswer, notice: str | None = None) -> Message:
     if outcome is FollowOutcome.NOT_SEARCHABLE:
         problem = result.problem or _("That topic has no words.")
         return _answer(
-            problem + " " + _('A topic is words or "a phrase", like `/search` takes.'), notice
+            sentences(problem, _('A topic is words or "a phrase", like `/search` takes.')), notice
         )
     if outcome is FollowOutcome.LIMIT_REACHED:
         return _answer(
@@ -69,7 +69,7 @@ def render_follow(answer: FollowAnswer, notice: str | None = None) -> Message:
         count=answer.count,
         limit=MAX_TOPICS_PER_MEMBER,
     )
-    return _answer(f"{head} {rest}", notice)
+    return _answer(sentences(head, rest), notice)
 
 
 def render_follow_refused(problem: str, notice: str | None = None) -> Message:
@@ -110,7 +110,7 @@ def render_following(topics: Sequence[FollowedTopic], notice: str | None = None)
         line = f"{number}. **{shown_topic(topic.query)}**"
         if topic.feed_id is not None:
             feed = shown_topic(followed.feed_title or _("a feed no longer followed"))
-            line += " " + _("in {feed}", feed=feed)
+            line = sentences(line, _("in {feed}", feed=feed))
         if topic.match_count:
             matches = ngettext("{count} match", "{count} matches", topic.match_count)
             if topic.last_match_at is not None:
@@ -146,7 +146,7 @@ def render_stop(result: StopResult, guild_name: str | None) -> Message:
         )
     else:
         text = _("Stopped following **{topic}**.", topic=topic)
-    return Message(content=text + " " + _("Follow it again any time with `/follow`."))
+    return Message(content=sentences(text, _("Follow it again any time with `/follow`.")))
 
 
 def render_dm_notice(notice: str) -> Message:

@@ -21,7 +21,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
-from bot.i18n import N_, _, ngettext
+from bot.i18n import N_, _, ngettext, sentences
 from bot.model import GuildFeed, ItemRow, QueryProblem
 from bot.search.query import parse_query
 from bot.store import Store
@@ -87,12 +87,12 @@ def parse_since(text: str, now: float) -> float:
             start = datetime(int(date[1]), int(date[2]), int(date[3]), tzinfo=UTC)
         except ValueError:
             raise SearchInputError(
-                _("That `since` date does not exist.") + " " + _(SINCE_HELP)
+                sentences(_("That `since` date does not exist."), _(SINCE_HELP))
             ) from None
         if start.timestamp() > now:
             raise SearchInputError(_("That `since` date is in the future."))
         return max(0.0, start.timestamp())
-    raise SearchInputError(_("I couldn't read that `since`.") + " " + _(SINCE_HELP))
+    raise SearchInputError(sentences(_("I couldn't read that `since`."), _(SINCE_HELP)))
 
 
 @dataclass(frozen=True, slots=True)

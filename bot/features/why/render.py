@@ -10,7 +10,7 @@ from collections.abc import Mapping
 from datetime import UTC, datetime
 
 from bot.features.why.service import ChannelWhy, WhyAnswer
-from bot.i18n import _
+from bot.i18n import _, aside, sentences
 from bot.model import EMBED_DESCRIPTION_LIMIT, Embed, FeedRow, Message
 from bot.safe import discord_timestamp, link_target, safe_url, shown, truncate
 
@@ -38,22 +38,24 @@ def _jump(line: ChannelWhy) -> str:
     if line.message_id is None:
         return ""
     url = f"{DISCORD_APP}/{line.guild_id}/{line.channel_id}/{line.message_id}"
-    return " " + _("([jump to the message]({url}))", url=url)
+    return _("([jump to the message]({url}))", url=url)
 
 
 def _state(line: ChannelWhy) -> str:
     match line.state:
         case "posted":
             if line.in_digest:
-                return _("posted in the digest {when}", when=_at(line.at, "f")) + _jump(line)
-            return _("posted {when}", when=_at(line.at, "f")) + _jump(line)
+                return sentences(
+                    _("posted in the digest {when}", when=_at(line.at, "f")), _jump(line)
+                )
+            return sentences(_("posted {when}", when=_at(line.at, "f")), _jump(line))
         case "merged":
             other = _("another feed")
             return _(
                 "merged into the post of **{feed}**{jump}: the channel already had this story, "
                 "so that post names this feed under “Also in”",
                 feed=_detail(line.detail, other),
-                jump=_jump(line),
+                jump=aside(_jump(line)),
             )
         case "digest":
             if line.at is None:
@@ -84,7 +86,7 @@ def _state(line: ChannelWhy) -> str:
             else:
                 text = _("queued: it goes out {when}", when=_at(line.at))
             if line.detail:
-                text += " " + _("(last try: {error})", error=_detail(line.detail, ""))
+                text = sentences(text, _("(last try: {error})", error=_detail(line.detail, "")))
             return text
         case "paused":
             reason = _detail(line.detail, "") if line.detail else None
