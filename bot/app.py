@@ -16,7 +16,7 @@ from bot.delivery.discord_message import answer
 from bot.delivery.discord_sender import DiscordSender
 from bot.delivery.discord_webhooks import WebhookPoster
 from bot.discord_locale import CommandTranslator, member_locale
-from bot.i18n import N_, _, set_locale
+from bot.i18n import N_, _, preload_catalogues, set_locale
 from bot.model import Message
 from bot.runtime import Runtime
 
@@ -89,6 +89,7 @@ class DigestBot(commands.Bot):
         self.command_translator: app_commands.Translator = CommandTranslator()
 
     async def setup_hook(self) -> None:
+        await asyncio.to_thread(preload_catalogues)  # off the event loop (bot.i18n)
         await self.tree.set_translator(self.command_translator)
         if self._start_runtime:
             store = self.runtime.store

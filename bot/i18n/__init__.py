@@ -3,7 +3,8 @@
 Every sentence the bot says is a message of `bot/locales/digestbot.pot`, translated per
 language in `bot/locales/<lang>/LC_MESSAGES/digestbot.po` (a third language is one more
 .po file). Catalogues are compiled from the .po into memory the first time a language is
-used (Babel's read_po + write_mo; a few milliseconds, once per process: bench/i18n_load.py),
+used (Babel's read_po + write_mo: about a third of a second with Babel's import, once per
+process, bench/i18n_load.py; the bot does it in a thread at start-up, `preload_catalogues`),
 so there is no build step and no stale .mo.
 
 Renderers call `_("…", name=value)` / `ngettext("…", "…", n)` and get the text in the
@@ -87,6 +88,13 @@ def _translations(locale: str) -> gettext.NullTranslations:
     write_mo(compiled, catalog, use_fuzzy=False)
     compiled.seek(0)
     return gettext.GNUTranslations(compiled)
+
+
+def preload_catalogues() -> None:
+    """Compile every catalogue now (a few hundred ms with Babel's import, bench/i18n_load.py):
+    the bot calls it in a thread at start-up, so no member's first answer waits for it."""
+    for locale in available_locales():
+        _translations(locale)
 
 
 def _fill(text: str, params: dict[str, object]) -> str:
