@@ -173,6 +173,7 @@ async def postable_channel(
         required[1] = ("send_messages", N_("Create Posts"))
     missing = [_(name) for attr, name in required if not getattr(permissions, attr)]
     if missing:
+        # TRANSLATORS: between the items of a list ("a, b, c").
         separator = _(", ")
         await reply(
             interaction,

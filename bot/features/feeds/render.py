@@ -33,6 +33,7 @@ def _label(labels: Mapping[int, str] | None, channel_id: int) -> str:
 
 def _when(ts: float | None, never: str | None = None) -> str:
     if ts is None:
+        # TRANSLATORS: when something last happened: not yet.
         return _("never") if never is None else never
     return discord_timestamp(datetime.fromtimestamp(ts, tz=UTC), "R")
 
@@ -44,6 +45,7 @@ def _url(url: str) -> str:
 
 
 def _role(role_id: int | None) -> str:
+    # TRANSLATORS: no role is pinged.
     return _("none") if role_id is None else f"<@&{role_id}>"
 
 
@@ -67,6 +69,7 @@ def health(view: SubscriptionView) -> str:
             since=_when(view.failing_since),
             error=shown(view.last_error or unknown),
         )
+    # TRANSLATORS: a feed's health when nothing is wrong.
     return _("ok")
 
 
@@ -102,6 +105,7 @@ def render_add(
         line = "✅ " + _(
             "Already following **{title}** in {channel}.", title=title, channel=channel
         )
+        # TRANSLATORS: between the phrases of a list ("mode digest; role ping none").
         separator = _("; ")
         if changed:
             line = sentences(line, _("Changed: {changes}.", changes=separator.join(changed)))

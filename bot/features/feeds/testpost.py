@@ -75,6 +75,7 @@ def render_test_post(post: QueuedTestPost, *, channel: str) -> Message:
             content=_("{feed} has no items yet, so there is nothing to post.", feed=feed)
         )
     untitled = _("(untitled)")
+    # TRANSLATORS: whom a test post pings: nobody.
     ping = _("no one") if post.pinged_role_id is None else f"<@&{post.pinged_role_id}>"
     lines = [
         "🧪 "

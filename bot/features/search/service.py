@@ -155,6 +155,7 @@ def empty_answer(results: SearchResults) -> str:
     query = parse_query(results.request.text)
     fewer = query is not None and len(query.groups) + len(query.excluded) > 1
     if labels := results.request.filter_labels():
+        # TRANSLATORS: between the items of a list ("a, b, c").
         filters = _(", ").join(labels)
         if fewer:
             return _(
