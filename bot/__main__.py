@@ -280,7 +280,7 @@ async def cmd_why(settings: Settings, args: argparse.Namespace) -> int:
         line.channel_id: f"channel {line.channel_id} (server {line.guild_id})"
         for line in answer.channels
     }
-    _show(render_why(answer, labels=labels, audience="of any server", scope="any server"))
+    _show(render_why(answer, labels=labels, everywhere=True))
     return EXIT_OK if answer.item is not None else EXIT_DATA
 
 

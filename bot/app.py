@@ -15,6 +15,8 @@ from discord.ext import commands
 from bot.delivery.discord_message import answer
 from bot.delivery.discord_sender import DiscordSender
 from bot.delivery.discord_webhooks import WebhookPoster
+from bot.discord_locale import CommandTranslator, member_locale
+from bot.i18n import N_, _, preload_catalogues, set_locale
 from bot.model import Message
 from bot.runtime import Runtime
 
@@ -30,7 +32,7 @@ COG_MODULES = (
     "cogs.related",
 )
 COMMANDS_HASH_KEY = "commands_hash:global"
-COMMAND_FAILED = "Sorry, something went wrong with that command. Please try again."
+COMMAND_FAILED = N_("Sorry, something went wrong with that command. Please try again.")
 TOKEN_REFUSED = "digestbot: configuration error: DISCORD_TOKEN was refused by Discord"
 EXIT_OK = 0
 EXIT_CONFIG = 78  # as bot.__main__'s: systemd does not restart the bot into the same mistake
@@ -39,7 +41,12 @@ EXIT_CONFIG = 78  # as bot.__main__'s: systemd does not restart the bot into the
 class DigestCommandTree(app_commands.CommandTree["DigestBot"]):
     """The slash commands. A command that fails unexpectedly is logged and answered once,
     politely (deferred or not); the member never sees the error itself. A failed check
-    (cogs._common.GuildCog) has answered already."""
+    (cogs._common.GuildCog) has answered already. Every command (and autocomplete) runs in
+    the member's language: its task's locale is set before the command runs (bot.i18n)."""
+
+    async def interaction_check(self, interaction: discord.Interaction[DigestBot], /) -> bool:
+        set_locale(member_locale(interaction))
+        return True
 
     async def on_error(
         self, interaction: discord.Interaction[DigestBot], error: app_commands.AppCommandError
@@ -50,7 +57,7 @@ class DigestCommandTree(app_commands.CommandTree["DigestBot"]):
         name = command.qualified_name if command is not None else "?"
         log.error("command /%s failed", name, exc_info=error)
         try:
-            await answer(interaction, Message(content=COMMAND_FAILED))
+            await answer(interaction, Message(content=_(COMMAND_FAILED)))
         except discord.HTTPException as exc:  # e.g. the interaction expired meanwhile
             log.warning("could not tell the member that /%s failed: %s", name, exc)
 
@@ -78,8 +85,12 @@ class DigestBot(commands.Bot):
         runtime.gateway_connected = lambda: self.is_ready() and not self.is_closed()
         self._sync_commands = sync_commands
         self._start_runtime = start_runtime
+        # Names and descriptions in every catalogue language (bot.discord_locale).
+        self.command_translator: app_commands.Translator = CommandTranslator()
 
     async def setup_hook(self) -> None:
+        await asyncio.to_thread(preload_catalogues)  # off the event loop (bot.i18n)
+        await self.tree.set_translator(self.command_translator)
         if self._start_runtime:
             store = self.runtime.store
             self.runtime.attach_sender(
@@ -100,14 +111,22 @@ class DigestBot(commands.Bot):
                 # commands keep working, and the hash is not stored, so the next start retries.
                 log.warning("could not sync slash commands (retried at next start): %s", exc)
 
-    def command_payload_hash(self) -> str:
-        payload = [command.to_dict(self.tree) for command in self.tree.get_commands()]
+    async def command_payload_hash(self) -> str:
+        """The hash of what a sync would register, translations included (a changed
+        catalogue is a changed payload)."""
+        translator = self.tree.translator
+        payload = [
+            await command.get_translated_payload(self.tree, translator)
+            if translator is not None
+            else command.to_dict(self.tree)
+            for command in self.tree.get_commands()
+        ]
         encoded = json.dumps(payload, sort_keys=True, separators=(",", ":")).encode()
         return hashlib.sha256(encoded).hexdigest()
 
     async def sync_commands_if_changed(self) -> None:
         """Sync the global commands only when their payload changed since the last sync."""
-        digest = self.command_payload_hash()
+        digest = await self.command_payload_hash()
         if await self.runtime.store.state.get(COMMANDS_HASH_KEY) == digest:
             log.info("slash commands unchanged; not syncing")
             return
@@ -163,7 +182,7 @@ async def sync_commands(runtime: Runtime, token: str, guild_id: int | None) -> i
                 synced = await bot.tree.sync(guild=guild)
             else:
                 synced = await bot.tree.sync()
-                await runtime.store.state.set(COMMANDS_HASH_KEY, bot.command_payload_hash())
+                await runtime.store.state.set(COMMANDS_HASH_KEY, await bot.command_payload_hash())
             print(f"Synced {len(synced)} command(s).", flush=True)
     except discord.LoginFailure:
         print(TOKEN_REFUSED, flush=True)

@@ -19,6 +19,8 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Literal, get_args
 
+from bot.i18n import N_, _
+
 
 @dataclass(frozen=True, slots=True)
 class Enclosure:
@@ -390,12 +392,15 @@ Phrase = tuple[str, ...]
 class QueryProblem(enum.Enum):
     """Why a query cannot be run; `.message` is a polite sentence for the member."""
 
-    NO_WORDS = "Your search has no searchable words (letters or numbers)."
-    ONLY_EXCLUSIONS = "Your search only excludes words (with -). Add at least one word to look for."
+    NO_WORDS = N_("Your search has no searchable words (letters or numbers).")
+    ONLY_EXCLUSIONS = N_(
+        "Your search only excludes words (with -). Add at least one word to look for."
+    )
 
     @property
     def message(self) -> str:
-        return str(self.value)
+        """In the current language (bot.i18n)."""
+        return _(str(self.value))
 
 
 @dataclass(frozen=True, slots=True)

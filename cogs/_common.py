@@ -9,7 +9,9 @@ from discord import app_commands
 from discord.ext import commands
 
 from bot.delivery.discord_message import send_kwargs
+from bot.discord_locale import member_locale
 from bot.features.feeds.threads import ForumTag
+from bot.i18n import N_, _, set_locale
 from bot.model import Message
 from bot.safe import one_line, strip_control
 
@@ -22,11 +24,12 @@ PostTarget = discord.TextChannel | discord.ForumChannel | discord.Thread
 
 # What README.md's invite asks for. Read Message History lets the bot check, after a crash or
 # a lost answer, whether a post already went through (bot.delivery.discord_sender.DiscordSender).
+# The names are Discord's own, as its settings show them in each language.
 REQUIRED_CHANNEL_PERMISSIONS = (
-    ("view_channel", "View Channel"),
-    ("send_messages", "Send Messages"),
-    ("embed_links", "Embed Links"),
-    ("read_message_history", "Read Message History"),
+    ("view_channel", N_("View Channel")),
+    ("send_messages", N_("Send Messages")),
+    ("embed_links", N_("Embed Links")),
+    ("read_message_history", N_("Read Message History")),
 )
 CHOICE_LIMIT = 100  # Discord's limit on an autocomplete choice's or a select option's text
 
@@ -37,7 +40,10 @@ class GuildCog(commands.Cog):
     command. A refused member gets the reason as the answer (the tree stays silent on it)."""
 
     manage_guild = False
-    not_in_server: Message | str = "This command only works in a server."
+
+    def not_in_server(self) -> Message | str:
+        """What a command used outside a server answers (in the member's language)."""
+        return _("This command only works in a server.")
 
     def __init__(self, bot: DigestBot) -> None:
         self.bot = bot
@@ -45,11 +51,24 @@ class GuildCog(commands.Cog):
 
     async def interaction_check(self, interaction: Interaction, /) -> bool:  # type: ignore[override]
         if interaction.guild is None:
-            await reply(interaction, self.not_in_server)
+            await reply(interaction, self.not_in_server())
             return False
         if self.manage_guild and not interaction.permissions.manage_guild:
-            await reply(interaction, "You need the **Manage Server** permission to do that.")
+            await reply(interaction, _("You need the **Manage Server** permission to do that."))
             return False
+        return True
+
+
+class MemberView(discord.ui.View):
+    """A view whose answers (and the labels it relabels) speak the clicking member's
+    language: a button's callback runs in its own task, outside the command's locale.
+    Subclasses check who may click in `member_check`."""
+
+    async def interaction_check(self, interaction: Interaction, /) -> bool:  # type: ignore[override]
+        set_locale(member_locale(interaction))
+        return await self.member_check(interaction)
+
+    async def member_check(self, interaction: Interaction, /) -> bool:
         return True
 
 
@@ -89,7 +108,9 @@ async def guild_feed_choices(
     feeds = await interaction.client.runtime.search.feed_choices(interaction.guild.id, current)
     return [
         app_commands.Choice(
-            name=choice_label(feed.title) or choice_label(feed.url) or f"feed {feed.feed_id}",
+            name=choice_label(feed.title)
+            or choice_label(feed.url)
+            or _("feed {number}", number=feed.feed_id),
             value=str(feed.feed_id),
         )
         for feed in feeds
@@ -104,7 +125,9 @@ async def archive_item_choices(
         return []
     items = await interaction.client.runtime.why.item_choices(interaction.guild.id, current)
     return [
-        app_commands.Choice(name=choice_label(i.title) or f"item {i.id}", value=f"item:{i.id}")
+        app_commands.Choice(
+            name=choice_label(i.title) or _("item {number}", number=i.id), value=f"item:{i.id}"
+        )
         for i in items
     ]
 
@@ -139,21 +162,27 @@ async def postable_channel(
     Threads instead of Send Messages."""
     target = channel or interaction.channel
     if not isinstance(target, PostTarget):
-        await reply(interaction, "Pick a text channel for the posts with the `channel` option.")
+        await reply(interaction, _("Pick a text channel for the posts with the `channel` option."))
         return None
     me = guild_of(interaction).me
     permissions = target.permissions_for(me) if me is not None else discord.Permissions.all()
     required = list(REQUIRED_CHANNEL_PERMISSIONS)
     if isinstance(target, discord.Thread):
-        required[1] = ("send_messages_in_threads", "Send Messages in Threads")
+        required[1] = ("send_messages_in_threads", N_("Send Messages in Threads"))
     elif isinstance(target, discord.ForumChannel):
-        required[1] = ("send_messages", "Create Posts")
-    missing = [name for attr, name in required if not getattr(permissions, attr)]
+        required[1] = ("send_messages", N_("Create Posts"))
+    missing = [_(name) for attr, name in required if not getattr(permissions, attr)]
     if missing:
+        # TRANSLATORS: between the items of a list ("a, b, c").
+        separator = _(", ")
         await reply(
             interaction,
-            f"I can't post in {target.mention}: I am missing **{', '.join(missing)}** "
-            "there. Give my role those permissions in that channel, then try again.",
+            _(
+                "I can't post in {channel}: I am missing **{permissions}** there. Give my "
+                "role those permissions in that channel, then try again.",
+                channel=target.mention,
+                permissions=separator.join(missing),
+            ),
         )
         return None
     return target

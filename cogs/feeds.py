@@ -24,6 +24,7 @@ from bot.features.feeds.testpost import render_test_post
 from bot.features.feeds.webhook_identity import render_identity, render_needs_manage_webhooks
 from bot.features.posts.format import MAX_TEMPLATE_CHARS, TemplateError
 from bot.features.search.service import SearchInputError
+from bot.i18n import _
 from bot.ingest.errors import FeedError
 from bot.model import Message
 from cogs._common import (
@@ -231,7 +232,7 @@ class FeedCog(GuildCog):
                 clear=clear,
             )
         except REFUSALS as refused:
-            await refuse(interaction, refused, channel.mention if channel else "that channel")
+            await refuse(interaction, refused, channel.mention if channel else _("that channel"))
             return
         await reply(interaction, render.render_filter(change))
 
@@ -253,7 +254,7 @@ class FeedCog(GuildCog):
     ) -> None:
         channel_id = channel.id if channel else interaction.channel_id
         if channel_id is None:
-            await reply(interaction, "Pick the channel with the `channel` option.")
+            await reply(interaction, _("Pick the channel with the `channel` option."))
             return
         try:
             rule = await self.runtime.subscriptions.set_mention(
@@ -286,8 +287,12 @@ class FeedCog(GuildCog):
         if on and me is not None and not channel.permissions_for(me).create_public_threads:
             await reply(
                 interaction,
-                f"I can't open threads in {channel.mention}: I am missing **Create Public "
-                "Threads** there. Give my role that permission in that channel, then try again.",
+                _(
+                    "I can't open threads in {channel}: I am missing **{permission}** there. "
+                    "Give my role that permission in that channel, then try again.",
+                    channel=channel.mention,
+                    permission=_("Create Public Threads"),
+                ),
             )
             return
         try:
@@ -320,7 +325,7 @@ class FeedCog(GuildCog):
         guild = guild_of(interaction)
         channel_id = channel.id if channel else interaction.channel_id
         if channel_id is None:
-            await reply(interaction, "Pick the channel with the `channel` option.")
+            await reply(interaction, _("Pick the channel with the `channel` option."))
             return
         if mode == "webhook":
             target = guild.get_channel(channel_id)
@@ -344,8 +349,8 @@ class FeedCog(GuildCog):
     @feed.command(name="merge", description="Merge a feed's copies of a story already posted")
     @app_commands.describe(
         feed="One of this server's feeds",
-        on="on: a story the channel already got from another feed names this feed under "
-        "the earlier post; off: always post",
+        on="on: a story the channel got from another feed names this feed under that post; "
+        "off: always post",
         channel="The channel it posts in (default: this channel)",
     )
     @app_commands.autocomplete(feed=guild_feed_choices)
@@ -358,7 +363,7 @@ class FeedCog(GuildCog):
     ) -> None:
         channel_id = channel.id if channel else interaction.channel_id
         if channel_id is None:
-            await reply(interaction, "Pick the channel with the `channel` option.")
+            await reply(interaction, _("Pick the channel with the `channel` option."))
             return
         try:
             found = await self.runtime.subscriptions.set_merge(
@@ -417,7 +422,7 @@ class FeedCog(GuildCog):
                 reset=reset,
             )
         except REFUSALS as refused:
-            await refuse(interaction, refused, channel.mention if channel else "that channel")
+            await refuse(interaction, refused, channel.mention if channel else _("that channel"))
             return
         await reply(interaction, render_format(change, channel=f"<#{change.channel_id}>"))
 
@@ -436,7 +441,7 @@ class FeedCog(GuildCog):
                 guild_of(interaction).id, feed, channel.id if channel else None
             )
         except REFUSALS as refused:
-            await refuse(interaction, refused, channel.mention if channel else "that channel")
+            await refuse(interaction, refused, channel.mention if channel else _("that channel"))
             return
         await reply(interaction, post if post is not None else render_no_preview(found))
 

@@ -15,9 +15,12 @@ import discord
 from discord import app_commands
 from discord.ext import commands
 
+from bot.discord_locale import member_locale
 from bot.features.follow import render
 from bot.features.follow.dm import STOP_LABEL, STOP_TOPIC_TEMPLATE, stop_topic_custom_id
 from bot.features.search.service import SearchInputError
+from bot.i18n import _, set_locale
+from bot.model import Message
 from bot.store.topics import MAX_TOPIC_CHARS
 from cogs._common import GuildCog, Interaction, choice_label, guild_feed_choices, guild_of, reply
 
@@ -53,6 +56,7 @@ class StopTopicButton(
         return cls(int(match["topic_id"]))
 
     async def callback(self, interaction: Interaction) -> None:  # type: ignore[override]
+        set_locale(member_locale(interaction))  # a DM's button: no command set it
         result = await interaction.client.runtime.follows.stop_topic(
             self.topic_id, interaction.user.id
         )
@@ -64,7 +68,8 @@ OWN_COMMANDS = frozenset({"follow", "unfollow", "following"})
 
 
 class FollowCog(GuildCog):
-    not_in_server = render.render_not_in_server()
+    def not_in_server(self) -> Message:
+        return render.render_not_in_server()
 
     @commands.Cog.listener()
     async def on_app_command_completion(
@@ -89,7 +94,9 @@ class FollowCog(GuildCog):
             interaction.guild.id, interaction.user.id, current
         )
         return [
-            app_commands.Choice(name=choice_label(t.query) or f"topic {t.id}", value=str(t.id))
+            app_commands.Choice(
+                name=choice_label(t.query) or _("topic {number}", number=t.id), value=str(t.id)
+            )
             for t in topics
         ]
 

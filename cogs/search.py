@@ -13,7 +13,7 @@ import asyncio
 import contextlib
 import logging
 from collections.abc import Awaitable
-from typing import TYPE_CHECKING, TypeVar, cast
+from typing import TYPE_CHECKING, Any, TypeVar, cast
 
 import discord
 from discord import app_commands
@@ -29,7 +29,16 @@ from bot.features.search.service import (
     SearchResults,
     SearchService,
 )
-from cogs._common import GuildCog, Interaction, choice_label, guild_feed_choices, guild_of, reply
+from bot.i18n import N_, _, use_locale
+from cogs._common import (
+    GuildCog,
+    Interaction,
+    MemberView,
+    choice_label,
+    guild_feed_choices,
+    guild_of,
+    reply,
+)
 
 if TYPE_CHECKING:
     from bot.app import DigestBot
@@ -40,14 +49,15 @@ T = TypeVar("T")
 
 DEFER_AFTER_S = 1.0  # an answer not ready by then is deferred ("thinking…"); Discord allows 3 s
 VIEW_TIMEOUT_S = 14 * 60.0  # an interaction token lasts 15 minutes: stop before it expires
-NOT_YOURS = "Only the person who searched can page these results or share them."
+NOT_YOURS = N_("Only the person who searched can page these results or share them.")
 SINCE_SUGGESTIONS = (
-    ("last 7 days", "7d"),
-    ("last 2 weeks", "2w"),
-    ("last month", "1m"),
-    ("last 3 months", "3m"),
-    ("last year", "1y"),
+    (N_("last 7 days"), "7d"),
+    (N_("last 2 weeks"), "2w"),
+    (N_("last month"), "1m"),
+    (N_("last 3 months"), "3m"),
+    (N_("last year"), "1y"),
 )
+NO_LONGER_HERE = N_("That item is no longer in this server's feeds.")
 
 
 async def in_time(interaction: Interaction, work: Awaitable[T], *, update: bool = False) -> T:
@@ -56,7 +66,7 @@ async def in_time(interaction: Interaction, work: Awaitable[T], *, update: bool 
     window never closes on a slow query."""
     task = asyncio.ensure_future(work)
     try:
-        done, _ = await asyncio.wait({task}, timeout=DEFER_AFTER_S)
+        done, _pending = await asyncio.wait({task}, timeout=DEFER_AFTER_S)
         if not done and not interaction.response.is_done():
             if update:
                 await interaction.response.defer()
@@ -68,10 +78,16 @@ async def in_time(interaction: Interaction, work: Awaitable[T], *, update: bool 
         raise
 
 
-RELATED_NOT_YOURS = "Only the person who asked can page these related items."
+RELATED_NOT_YOURS = N_("Only the person who asked can page these related items.")
 
 
-class RelatedView(discord.ui.View):
+def label_paging(previous: discord.ui.Button[Any], following: discord.ui.Button[Any]) -> None:
+    """Previous / Next in the member's language (made in the command's task)."""
+    previous.label = _("Previous")
+    following.label = _("Next")
+
+
+class RelatedView(MemberView):
     """Previous / Next under one member's related items (all ten are already known)."""
 
     def __init__(self, origin: Interaction, answer: RelatedAnswer) -> None:
@@ -79,16 +95,17 @@ class RelatedView(discord.ui.View):
         self.origin = origin
         self.owner_id = origin.user.id
         self.answer = answer
+        label_paging(self.previous_page, self.next_page)
         self._show_page()
 
     def _show_page(self) -> None:
         self.previous_page.disabled = self.answer.page_index == 0
         self.next_page.disabled = self.answer.page_index >= self.answer.pages - 1
 
-    async def interaction_check(self, interaction: Interaction) -> bool:  # type: ignore[override]
+    async def member_check(self, interaction: Interaction, /) -> bool:
         if interaction.user.id == self.owner_id:
             return True
-        await interaction.response.send_message(RELATED_NOT_YOURS, ephemeral=True)
+        await interaction.response.send_message(_(RELATED_NOT_YOURS), ephemeral=True)
         return False
 
     @discord.ui.button(label="Previous", style=discord.ButtonStyle.secondary)
@@ -120,7 +137,7 @@ def related_view(origin: Interaction, answer: RelatedAnswer) -> RelatedView | No
     return RelatedView(origin, answer) if answer.pages > 1 else None
 
 
-class RelatedPicker(discord.ui.View):
+class RelatedPicker(MemberView):
     """What a search page's "Related" button opens: a menu of the page's results; the chosen
     one's related items replace the menu (the message is ephemeral: only the searcher sees it)."""
 
@@ -129,6 +146,7 @@ class RelatedPicker(discord.ui.View):
         self.origin = origin  # the button's interaction: its answer is this menu's message
         menu = cast(discord.ui.Select[RelatedPicker], self.pick)
         menu.options = result_options(results)
+        menu.placeholder = _("Related: pick a result…")
 
     @discord.ui.select(placeholder="Related: pick a result…")
     async def pick(
@@ -140,7 +158,7 @@ class RelatedPicker(discord.ui.View):
         related = interaction.client.runtime.related
         item = await related.item_in_guild(guild.id, int(select.values[0]))
         if item is None:
-            await reply(interaction, "That item is no longer in this server's feeds.")
+            await reply(interaction, _(NO_LONGER_HERE))
             return
         answer = await in_time(
             interaction, related.of_item(guild.id, item, item.title), update=True
@@ -155,9 +173,16 @@ class RelatedPicker(discord.ui.View):
 
 def result_options(results: SearchResults) -> list[discord.SelectOption]:
     """A menu option per result of the page: its number and title, its feed."""
+    untitled = _("(untitled)")
     return [
         discord.SelectOption(
-            label=choice_label(f"{results.first_number + i}. {hit.title or '(untitled)'}"),
+            label=choice_label(
+                _(
+                    "{number}. {title}",
+                    number=results.first_number + i,
+                    title=hit.title or untitled,
+                )
+            ),
             description=choice_label(hit.feed_title) or None,
             value=str(hit.item_id),
         )
@@ -165,7 +190,7 @@ def result_options(results: SearchResults) -> list[discord.SelectOption]:
     ]
 
 
-class SearchResultsView(discord.ui.View):
+class SearchResultsView(MemberView):
     """Previous / Next and "Post to channel" under one member's search results."""
 
     def __init__(self, service: SearchService, origin: Interaction, results: SearchResults) -> None:
@@ -174,6 +199,11 @@ class SearchResultsView(discord.ui.View):
         self.origin = origin  # the /search interaction: its token edits the answer
         self.owner_id = origin.user.id
         self.results = results
+        label_paging(self.previous_page, self.next_page)
+        self.related.label = _("Related")
+        cast(discord.ui.Select[SearchResultsView], self.share).placeholder = _(
+            "Post to channel: pick a result to share…"
+        )
         self._show_page()
 
     def _show_page(self) -> None:
@@ -182,10 +212,10 @@ class SearchResultsView(discord.ui.View):
         menu = cast(discord.ui.Select[SearchResultsView], self.share)
         menu.options = result_options(self.results)
 
-    async def interaction_check(self, interaction: Interaction) -> bool:  # type: ignore[override]
+    async def member_check(self, interaction: Interaction, /) -> bool:
         if interaction.user.id == self.owner_id:
             return True
-        await interaction.response.send_message(NOT_YOURS, ephemeral=True)
+        await interaction.response.send_message(_(NOT_YOURS), ephemeral=True)
         return False
 
     @discord.ui.button(label="Previous", style=discord.ButtonStyle.secondary, row=0)
@@ -206,7 +236,7 @@ class SearchResultsView(discord.ui.View):
     ) -> None:
         """Opens a menu of this page's results; the chosen one's related items follow."""
         await interaction.response.send_message(
-            "Which result's related items?",
+            _("Which result's related items?"),
             view=RelatedPicker(interaction, self.results),
             ephemeral=True,
         )
@@ -215,7 +245,7 @@ class SearchResultsView(discord.ui.View):
         work = self.service.run(self.results.request, self.results.page_index + step)
         results = await in_time(interaction, work, update=True)
         if results.page.empty:  # the archive changed under the member: stay on this page
-            await reply(interaction, "There are no more results.")
+            await reply(interaction, _("There are no more results."))
             return
         self.results = results
         self._show_page()
@@ -235,37 +265,43 @@ class SearchResultsView(discord.ui.View):
             return
         row = await self.service.shared_item(guild.id, int(select.values[0]))
         if row is None:
-            await reply(interaction, "That item is no longer in this server's feeds.")
+            await reply(interaction, _(NO_LONGER_HERE))
             return
         if not isinstance(channel, discord.abc.Messageable):
-            await reply(interaction, "I can't post in this channel.")
+            await reply(interaction, _("I can't post in this channel."))
             return
         in_thread = isinstance(channel, discord.Thread)
         # The bot posts on the member's behalf: not where they could not post themselves
         # (a read-only announcements channel still lets members use commands).
         member = interaction.permissions
         if not (member.send_messages_in_threads if in_thread else member.send_messages):
-            await reply(interaction, "You can't post in this channel, so I can't share it here.")
+            await reply(interaction, _("You can't post in this channel, so I can't share it here."))
             return
         perms = interaction.app_permissions
         can_send = perms.send_messages_in_threads if in_thread else perms.send_messages
         if not (perms.view_channel and can_send and perms.embed_links):
             await reply(
                 interaction,
-                "I can't post here: I need **View Channel**, **Send Messages** and "
-                "**Embed Links** in this channel.",
+                _(
+                    "I can't post here: I need **{view}**, **{send}** and **{embed}** in this "
+                    "channel.",
+                    view=_("View Channel"),
+                    send=_("Send Messages"),
+                    embed=_("Embed Links"),
+                ),
             )
             return
         await interaction.response.defer(ephemeral=True, thinking=True)
+        guild_locale = interaction.guild_locale
+        with use_locale(guild_locale.value if guild_locale is not None else None):
+            shared = render.render_shared(row, interaction.user.id)  # the channel's language
         try:
-            posted = await channel.send(
-                **send_kwargs(render.render_shared(row, interaction.user.id))
-            )
+            posted = await channel.send(**send_kwargs(shared))
         except discord.HTTPException as exc:
             log.info("sharing item %d in %s failed: %s", row.id, getattr(channel, "id", "?"), exc)
-            await reply(interaction, "Sorry, I couldn't post that here.")
+            await reply(interaction, _("Sorry, I couldn't post that here."))
             return
-        await reply(interaction, f"Posted: {posted.jump_url}")
+        await reply(interaction, _("Posted: {link}", link=posted.jump_url))
         # Clear the menu's choice so the same result can be shared again.
         with contextlib.suppress(discord.HTTPException):
             await self.origin.edit_original_response(view=self)
@@ -279,7 +315,7 @@ class SearchResultsView(discord.ui.View):
     ) -> None:
         log.exception("search results button failed", exc_info=error)
         with contextlib.suppress(discord.HTTPException):
-            await reply(interaction, "Sorry, something went wrong. Please search again.")
+            await reply(interaction, _("Sorry, something went wrong. Please search again."))
 
 
 class SearchCog(GuildCog):
@@ -288,9 +324,9 @@ class SearchCog(GuildCog):
     ) -> list[app_commands.Choice[str]]:
         typed = current.strip().lower()
         choices = [
-            app_commands.Choice(name=f"{label} ({value})", value=value)
+            app_commands.Choice(name=f"{_(label)} ({value})", value=value)
             for label, value in SINCE_SUGGESTIONS
-            if not typed or typed in label or value.startswith(typed)
+            if not typed or typed in label or typed in _(label) or value.startswith(typed)
         ]
         label = choice_label(current)
         if label and not any(c.value == typed for c in choices):

@@ -230,6 +230,6 @@ async def test_a_test_post_leaves_the_real_post_of_that_item_to_come(
         switched = await admin_command(
             fake, world, "feed mode", {"feed": feed_id, "channel": world.news_id, "mode": "instant"}
         )
-        assert "Posting the 1 item(s) that were waiting" in switched.content
+        assert "Posting the 1 item that was waiting" in switched.content
         await fake.wait_for_messages(world.news_id, 2, timeout=10)
         assert titles_posted(fake, world.news_id) == ["Waiting post", "Waiting post"]

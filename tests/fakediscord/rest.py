@@ -96,6 +96,65 @@ class RestConfig:
     gateway_url: str = ""
 
 
+# Discord's locales (https://discord.com/developers/docs/reference#locales).
+DISCORD_LOCALES = frozenset(
+    {
+        "id",
+        "da",
+        "de",
+        "en-GB",
+        "en-US",
+        "es-ES",
+        "es-419",
+        "fr",
+        "hr",
+        "it",
+        "lt",
+        "hu",
+        "nl",
+        "no",
+        "pl",
+        "pt-BR",
+        "ro",
+        "fi",
+        "sv-SE",
+        "vi",
+        "tr",
+        "cs",
+        "el",
+        "bg",
+        "ru",
+        "uk",
+        "hi",
+        "th",
+        "zh-CN",
+        "ja",
+        "zh-TW",
+        "ko",
+    }
+)
+
+
+def localization_errors(entry: dict[str, Any], where: str = "") -> dict[str, Any]:
+    """Discord's checks of a command's (or option's, recursively) localizations: known locales,
+    names 1–32 lowercase letters, digits, - or _ (any script), descriptions 1–100 characters."""
+    errors: dict[str, Any] = {}
+    for key, value in (entry.get("name_localizations") or {}).items():
+        ok = isinstance(value, str) and 0 < len(value) <= 32 and value == value.lower()
+        if key not in DISCORD_LOCALES or not ok or not all(c.isalnum() or c in "-_" for c in value):
+            errors[f"{where}name_localizations.{key}"] = E.form_error(
+                "APPLICATION_COMMAND_INVALID_NAME", "Command name is invalid"
+            )
+    for key, value in (entry.get("description_localizations") or {}).items():
+        if key not in DISCORD_LOCALES or not isinstance(value, str) or not 0 < len(value) <= 100:
+            errors[f"{where}description_localizations.{key}"] = E.form_error(
+                "BASE_TYPE_BAD_LENGTH", "Must be between 1 and 100 in length."
+            )
+    for index, option in enumerate(entry.get("options") or []):
+        errors |= localization_errors(option, f"{where}options.{index}.")
+    return errors
+
+
 def json_response(status: int, data: Any, headers: dict[str, str] | None = None) -> web.Response:
     out = {"Content-Type": "application/json", "Via": VIA}
     out.update(headers or {})
@@ -466,6 +525,8 @@ class RestApi:
                     )
                 }
             )
+        if localized := localization_errors(raw):
+            raise E.invalid_form(localized)
         old = next(
             (c for c in existing if c["name"] == raw["name"] and c.get("type", 1) == ctype), None
         )

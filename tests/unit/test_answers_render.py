@@ -52,7 +52,7 @@ def test_feed_answers_make_feed_text_safe_and_name_the_channel_given() -> None:
     assert "Consecutive errors: 2" in assert_safe(status)
     removal = FeedRemoval(GuildFeed(3, HOSTILE, "https://e.example/feed", (7,)), 1)
     removed = render_remove(removal, channel="#console")
-    assert "from #console (1 subscription(s))" in assert_safe(removed)
+    assert "from #console (1 subscription)." in assert_safe(removed)
 
 
 def test_following_makes_the_members_topic_safe() -> None:
@@ -71,7 +71,7 @@ def test_a_long_digest_preview_is_capped_and_says_how_many_more() -> None:
     shown = render_preview(DigestPreview(messages, 30, when, when, None), channel="<#7>")
     assert len(shown) == PREVIEW_MESSAGES + 1
     assert shown[0].content == "Preview (only you see this):\npart 0"
-    assert shown[-1].content == "…and 2 more message(s) in the real digest."
+    assert shown[-1].content == "…and 2 more messages in the real digest."
     assert all(m.mention_role_id is None for m in shown)  # a preview pings nobody
     (empty,) = render_preview(DigestPreview([], 0, when, when, None), channel="#console")
     assert to_text(empty).startswith("Nothing for #console's digest yet")

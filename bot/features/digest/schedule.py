@@ -17,9 +17,20 @@ from functools import cache
 from typing import Literal, get_args
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError, available_timezones
 
+from bot.i18n import N_, _
+
 Cadence = Literal["daily", "weekly"]
 CADENCES: tuple[str, ...] = get_args(Cadence)
 WEEKDAYS = ("monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday")
+WEEKDAY_NAMES = (
+    N_("Monday"),
+    N_("Tuesday"),
+    N_("Wednesday"),
+    N_("Thursday"),
+    N_("Friday"),
+    N_("Saturday"),
+    N_("Sunday"),
+)
 
 _HH_MM = re.compile(r"^\s*([01]?\d|2[0-3]):([0-5]\d)\s*$")
 # Enough days to reach the previous/next slot of a weekly schedule from any instant.
@@ -45,8 +56,11 @@ def canonical_timezone(name: str) -> str:
         ZoneInfo(cleaned)
     except (ZoneInfoNotFoundError, ValueError):
         raise ValueError(
-            f"{name.strip()!r} is not a known time zone; use an IANA name such as "
-            "Europe/Berlin, America/New_York or UTC"
+            _(
+                "{zone} is not a known time zone; use an IANA name such as "
+                "Europe/Berlin, America/New_York or UTC",
+                zone=repr(name.strip()),
+            )
         ) from None
     return cleaned
 
@@ -107,10 +121,12 @@ class DigestSchedule:
 
     def __post_init__(self) -> None:
         if self.cadence not in CADENCES:
-            raise ValueError(f"cadence must be daily or weekly, not {self.cadence!r}")
+            raise ValueError(
+                _("cadence must be daily or weekly, not {cadence}", cadence=repr(self.cadence))
+            )
         _zone(self.timezone)
         if self.cadence == "weekly" and (self.weekday is None or not 0 <= self.weekday <= 6):
-            raise ValueError("a weekly digest needs a weekday (Monday to Sunday)")
+            raise ValueError(_("a weekly digest needs a weekday (Monday to Sunday)"))
 
     @property
     def zone(self) -> ZoneInfo:
@@ -121,7 +137,12 @@ def parse_local_time(text: str) -> time:
     """`HH:MM` (24-hour, `9:05` allowed) → time; ValueError with a clear message otherwise."""
     match = _HH_MM.match(text)
     if match is None:
-        raise ValueError(f"{text.strip()!r} is not a time; use 24-hour HH:MM such as 09:00")
+        raise ValueError(
+            _(
+                "{time} is not a time; use 24-hour HH:MM such as 09:00",
+                time=repr(text.strip()),
+            )
+        )
     return time(int(match.group(1)), int(match.group(2)))
 
 
@@ -132,7 +153,7 @@ def parse_weekday(value: int | str | None) -> int | None:
     if isinstance(value, int):
         if 0 <= value <= 6:
             return value
-        raise ValueError(f"weekday must be 0 (Monday) to 6 (Sunday), not {value}")
+        raise ValueError(_("weekday must be 0 (Monday) to 6 (Sunday), not {value}", value=value))
     text = value.strip().casefold()
     if not text:
         return None
@@ -140,7 +161,9 @@ def parse_weekday(value: int | str | None) -> int | None:
         for index, name in enumerate(WEEKDAYS):
             if name.startswith(text):
                 return index
-    raise ValueError(f"{value.strip()!r} is not a weekday; use a name such as Monday")
+    raise ValueError(
+        _("{value} is not a weekday; use a name such as Monday", value=repr(value.strip()))
+    )
 
 
 def validate_schedule(
@@ -155,7 +178,9 @@ def validate_schedule(
     """
     cadence_key = cadence.strip().casefold()
     if cadence_key not in CADENCES:
-        raise ValueError(f"{cadence.strip()!r} is not a cadence; choose daily or weekly")
+        raise ValueError(
+            _("{cadence} is not a cadence; choose daily or weekly", cadence=repr(cadence.strip()))
+        )
     when = local_time if isinstance(local_time, time) else parse_local_time(local_time)
     zone_name = canonical_timezone(timezone)
     day = parse_weekday(weekday)

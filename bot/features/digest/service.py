@@ -22,7 +22,7 @@ from datetime import UTC, datetime
 
 from bot.features.digest.compose import DEFAULT_MAX_ITEMS, compose_digest
 from bot.features.digest.schedule import (
-    WEEKDAYS,
+    WEEKDAY_NAMES,
     DigestSchedule,
     digest_period,
     due_slot,
@@ -33,6 +33,7 @@ from bot.features.digest.schedule import (
 )
 from bot.features.digest.stories import merge_stories
 from bot.features.posts.views import item_view
+from bot.i18n import _
 from bot.model import (
     DeliveryRow,
     DigestScheduleRow,
@@ -65,12 +66,14 @@ class ScheduledDigest:
     typed_zone: str | None = None
 
     def describe(self) -> str:
-        """ "daily at 09:00 (Europe/Berlin)" / "every Monday at 09:00 (UTC)"."""
+        """ "daily at 09:00 (Europe/Berlin)" / "every Monday at 09:00 (UTC)", in the current
+        language."""
         when = self.schedule.local_time.strftime("%H:%M")
         zone = self.schedule.timezone
         if self.schedule.cadence == "weekly" and self.schedule.weekday is not None:
-            return f"every {WEEKDAYS[self.schedule.weekday].capitalize()} at {when} ({zone})"
-        return f"daily at {when} ({zone})"
+            day = _(WEEKDAY_NAMES[self.schedule.weekday])
+            return _("every {weekday} at {time} ({zone})", weekday=day, time=when, zone=zone)
+        return _("daily at {time} ({zone})", time=when, zone=zone)
 
 
 @dataclass(frozen=True, slots=True)

@@ -21,6 +21,7 @@ from functools import lru_cache
 
 import re2
 
+from bot.i18n import _
 from bot.model import FeedFilter, ItemText, Query, QueryProblem
 from bot.search.matcher import ItemTokens, QueryMatcher
 from bot.search.query import parse_query
@@ -93,14 +94,14 @@ class CompiledFilter:
                 _search(self.pattern, item.title) or _search(self.pattern, item.summary)
             )
         if pattern_hit:
-            return f"pattern {_quote(self.source.pattern)}"
+            return _("pattern {pattern}", pattern=_quote(self.source.pattern))
         if self.exclude is None and self.include is None:
             return None
         tokens = item.tokens
         if self.exclude is not None and self.exclude.matches(tokens):
-            return f"exclude {_quote(self.source.exclude)}"
+            return _("exclude {query}", query=_quote(self.source.exclude))
         if self.include is not None and not self.include.matches(tokens):
-            return f"include {_quote(self.source.include)} (not matched)"
+            return _("include {query} (not matched)", query=_quote(self.source.include))
         return None
 
 
@@ -128,12 +129,16 @@ def _parsed(part: str, text: str) -> Query:
     if query.problem is QueryProblem.ONLY_EXCLUSIONS:
         if part == "include":
             raise FilterError(
-                "include only leaves words out (with -): put them in exclude instead, or add "
-                "a word that items must contain."
+                _(
+                    "include only leaves words out (with -): put them in exclude instead, or "
+                    "add a word that items must contain."
+                )
             )
         raise FilterError(
-            "exclude only has -words: write the words to leave out without the minus "
-            '(exclude: sponsored "paid post").'
+            _(
+                "exclude only has -words: write the words to leave out without the minus "
+                '(exclude: sponsored "paid post").'
+            )
         )
     return query
 
@@ -141,18 +146,19 @@ def _parsed(part: str, text: str) -> Query:
 def _pattern_problem(error: str) -> str:
     """RE2's complaint → a sentence for the admin naming the problem."""
     if error.startswith("invalid escape sequence: \\") and error[-1:].isdigit():
-        what = "backreferences (\\1, \\2 …)"
+        what = _("backreferences") + " (\\1, \\2 …)"
     elif error.startswith(("invalid perl operator: (?=", "invalid perl operator: (?!")):
-        what = "lookahead ((?=…), (?!…))"
+        what = _("lookahead") + " ((?=…), (?!…))"
     elif error.startswith(("invalid perl operator: (?<=", "invalid perl operator: (?<!")):
-        what = "lookbehind ((?<=…), (?<!…))"
+        what = _("lookbehind") + " ((?<=…), (?<!…))"
     elif "pattern too large" in error:
-        return "pattern: it is too large to run; make it shorter or simpler."
+        return _("pattern: it is too large to run; make it shorter or simpler.")
     else:
-        return f"pattern: it is not a valid regular expression ({error})."
-    return (
-        f"pattern: {what} are not supported: patterns run on RE2, which guarantees a "
-        "linear-time match. Rewrite it without them (an exclude query may say it in words)."
+        return _("pattern: it is not a valid regular expression ({error}).", error=error)
+    return _(
+        "pattern: {what} are not supported: patterns run on RE2, which guarantees a "
+        "linear-time match. Rewrite it without them (an exclude query may say it in words).",
+        what=what,
     )
 
 
@@ -179,7 +185,9 @@ def compile_filter(f: FeedFilter) -> CompiledFilter:
     too long, a query without words, a pattern RE2 cannot run)."""
     for part, text in (("include", f.include), ("exclude", f.exclude), ("pattern", f.pattern)):
         if text is not None and len(text) > MAX_FILTER_CHARS:
-            raise FilterError(f"{part} is longer than {MAX_FILTER_CHARS} characters.")
+            raise FilterError(
+                _("{part} is longer than {limit} characters.", part=part, limit=MAX_FILTER_CHARS)
+            )
     return CompiledFilter(
         f,
         _query("include", f.include) if f.include else None,
@@ -247,9 +255,14 @@ def describe_filter(f: FeedFilter) -> list[str]:
     """The filter in words, a phrase per part (the admin's own text, not yet escaped)."""
     words: list[str] = []
     if f.include:
-        words.append(f"only items matching {_quote(f.include)}")
+        words.append(_("only items matching {query}", query=_quote(f.include)))
     if f.exclude:
-        words.append(f"never items matching {_quote(f.exclude)}")
+        words.append(_("never items matching {query}", query=_quote(f.exclude)))
     if f.pattern:
-        words.append(f"never items whose title or summary matches the pattern {_quote(f.pattern)}")
+        words.append(
+            _(
+                "never items whose title or summary matches the pattern {pattern}",
+                pattern=_quote(f.pattern),
+            )
+        )
     return words

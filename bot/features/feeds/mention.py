@@ -11,6 +11,7 @@ from dataclasses import dataclass
 
 from bot.features.digest.service import NotSubscribedError
 from bot.features.search.service import SearchInputError, SearchService
+from bot.i18n import _
 from bot.model import GuildFeed, Message, QueryProblem
 from bot.safe import shown
 from bot.search.query import parse_query
@@ -51,12 +52,12 @@ async def set_mention(
     if condition is not None:
         if role_id is None:
             raise SearchInputError(
-                "`when` needs a `role` to ping. To stop pinging, leave out both."
+                _("`when` needs a `role` to ping. To stop pinging, leave out both.")
             )
         query = parse_query(condition)
         problem = QueryProblem.NO_WORDS if query is None else query.problem
         if problem is not None:
-            raise SearchInputError(f"I can't use that `when`: {problem.message}")
+            raise SearchInputError(_("I can't use that `when`: {problem}", problem=problem.message))
     await store.subscriptions.set_mention(subscription.id, role_id, condition, now)
     return MentionRule(found, role_id, condition)
 
@@ -65,18 +66,37 @@ def render_mention(rule: MentionRule, *, channel: str, role_notifies: bool = Tru
     """`role_notifies`: False when the role is not mentionable (the ping notifies nobody)."""
     title = f"**{shown(rule.feed.title or rule.feed.url)}**"
     if rule.role_id is None:
-        return Message(content=f"Posts of {title} in {channel} no longer ping a role.")
+        return Message(
+            content=_(
+                "Posts of {title} in {channel} no longer ping a role.", title=title, channel=channel
+            )
+        )
     role = f"<@&{rule.role_id}>"
     if rule.when is None:
-        lines = [f"Each post of {title} in {channel} will ping {role}."]
+        lines = [
+            _(
+                "Each post of {title} in {channel} will ping {role}.",
+                title=title,
+                channel=channel,
+                role=role,
+            )
+        ]
     else:
         lines = [
-            f"Posts of {title} in {channel} will ping {role} only when they match "
-            f"“{shown(rule.when)}” (as `/search` would find them); the others ping no one."
+            _(
+                "Posts of {title} in {channel} will ping {role} only when they match "
+                "“{when}” (as `/search` would find them); the others ping no one.",
+                title=title,
+                channel=channel,
+                role=role,
+                when=shown(rule.when),
+            )
         ]
     if not role_notifies:
         lines.append(
-            "Note: that role is not mentionable, so the ping will not notify anyone "
-            "unless you allow it in the role's settings."
+            _(
+                "Note: that role is not mentionable, so the ping will not notify anyone "
+                "unless you allow it in the role's settings."
+            )
         )
     return Message(content="\n".join(lines))

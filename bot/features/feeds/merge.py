@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from bot.features.digest.service import NotSubscribedError
 from bot.features.search.service import SearchService
+from bot.i18n import _
 from bot.model import GuildFeed, Message
 from bot.safe import shown
 from bot.store import Store
@@ -34,10 +35,18 @@ def render_merge(feed: GuildFeed, merge: bool, *, channel: str) -> Message:
     title = f"**{shown(feed.title or feed.url)}**"
     if merge:
         return Message(
-            content=f"A story of {title} that {channel} already got from another feed in the "
-            "last 72 hours is not posted again: the earlier post names it under “Also in”."
+            content=_(
+                "A story of {title} that {channel} already got from another feed in the "
+                "last 72 hours is not posted again: the earlier post names it under “Also in”.",
+                title=title,
+                channel=channel,
+            )
         )
     return Message(
-        content=f"Every post of {title} is posted in {channel}, even a story the channel "
-        "already got from another feed."
+        content=_(
+            "Every post of {title} is posted in {channel}, even a story the channel "
+            "already got from another feed.",
+            title=title,
+            channel=channel,
+        )
     )

@@ -20,6 +20,7 @@ from typing import Any, Final, Literal
 import defusedxml
 import defusedxml.ElementTree as SafeET
 
+from bot.i18n import _
 from bot.model import FeedFilter
 from bot.safe import strip_control
 
@@ -72,7 +73,9 @@ def _local(tag: object) -> str:
 
 
 def _size(n: int) -> str:
-    return f"{n / (1024 * 1024):.1f} MiB" if n >= 1024 * 1024 else f"{n / 1024:.0f} KiB"
+    if n >= 1024 * 1024:
+        return _("{size:.1f} MiB", size=n / (1024 * 1024))
+    return _("{size:.0f} KiB", size=n / 1024)
 
 
 def parse_opml(data: bytes) -> list[OpmlFeed]:
@@ -82,27 +85,42 @@ def parse_opml(data: bytes) -> list[OpmlFeed]:
     XML, that is not OPML, or that lists no feed.
     """
     if len(data) > MAX_OPML_BYTES:
+        size, limit = _size(len(data)), _size(MAX_OPML_BYTES)
         raise OpmlError(
-            f"The OPML file is {_size(len(data))}; the limit is {_size(MAX_OPML_BYTES)}. "
-            "Split it into smaller files and import them one by one."
+            _(
+                "The OPML file is {size}; the limit is {limit}. "
+                "Split it into smaller files and import them one by one.",
+                size=size,
+                limit=limit,
+            )
         )
     try:
         root = SafeET.fromstring(data, forbid_dtd=True, forbid_entities=True)
     except defusedxml.DefusedXmlException:
         raise OpmlError(
-            "The OPML file declares a DTD or entities (<!DOCTYPE …>), which are refused for "
-            "safety; OPML never needs them. Export the file again from your feed reader."
+            _(
+                "The OPML file declares a DTD or entities (<!DOCTYPE …>), which are refused "
+                "for safety; OPML never needs them. Export the file again from your feed reader."
+            )
         ) from None
     except StdET.ParseError as exc:
         line, column = exc.position
         raise OpmlError(
-            f"This file is not OPML: it is not well-formed XML (error at line {line}, "
-            f"column {column}). Export the file again from your feed reader."
+            _(
+                "This file is not OPML: it is not well-formed XML (error at line {line}, "
+                "column {column}). Export the file again from your feed reader.",
+                line=line,
+                column=column,
+            )
         ) from None
     if _local(root.tag) != "opml":
+        top = _clean(_local(root.tag), 40)
         raise OpmlError(
-            f"This file is not OPML: its top element is <{_clean(_local(root.tag), 40)}>, "
-            "not <opml>. If it is a feed itself, add it by its URL instead."
+            _(
+                "This file is not OPML: its top element is <{top}>, not <opml>. If it is a "
+                "feed itself, add it by its URL instead.",
+                top=top,
+            )
         )
     feeds: list[OpmlFeed] = []
     seen: set[str] = set()
@@ -120,13 +138,19 @@ def parse_opml(data: bytes) -> list[OpmlFeed]:
         feeds.append(OpmlFeed(title or xml_url, xml_url, html_url, _filter_of(outline.attrib)))
     if len(feeds) > MAX_OPML_FEEDS:
         raise OpmlError(
-            f"The OPML file lists {len(feeds)} feeds; at most {MAX_OPML_FEEDS} can be imported "
-            "at once. Split it into smaller files and import them one by one."
+            _(
+                "The OPML file lists {count} feeds; at most {limit} can be imported at once. "
+                "Split it into smaller files and import them one by one.",
+                count=len(feeds),
+                limit=MAX_OPML_FEEDS,
+            )
         )
     if not feeds:
         raise OpmlError(
-            "The OPML file lists no feeds (no <outline> has an xmlUrl). Check that you "
-            "exported your subscriptions, not an empty folder."
+            _(
+                "The OPML file lists no feeds (no <outline> has an xmlUrl). Check that you "
+                "exported your subscriptions, not an empty folder."
+            )
         )
     return feeds
 
@@ -220,14 +244,18 @@ async def import_opml(
 
 
 def import_report(results: Sequence[ImportResult]) -> list[str]:
-    """One line per feed, then a total: what the CLI prints (the cog renders its own)."""
-    words = {"added": "added", "already": "already there", "failed": "failed"}
+    """One line per feed, then a total: what the CLI prints and the cog attaches (the cog's
+    answer quotes the total), in the current language."""
+    words = {"added": _("added"), "already": _("already there"), "failed": _("failed")}
     lines = [
         f"{words[r.status]}: {r.feed.title} <{r.feed.xml_url}>"
         + (f" — {r.detail}" if r.detail else "")
         for r in results
     ]
-    counts = (
-        f"{sum(r.status == status for r in results)} {word}" for status, word in words.items()
+    counts = _(
+        "{added} added, {already} already there, {failed} failed",
+        added=sum(r.status == "added" for r in results),
+        already=sum(r.status == "already" for r in results),
+        failed=sum(r.status == "failed" for r in results),
     )
-    return [*lines, ", ".join(counts)]
+    return [*lines, counts]

@@ -10,6 +10,7 @@ from bot.features.posts.compose import subscription_post
 from bot.features.posts.format import TemplateError, check_format
 from bot.features.posts.mention import post_mention
 from bot.features.posts.views import item_view
+from bot.i18n import _
 from bot.model import GuildFeed, Message, PostFormat, SubscriptionRow
 from bot.safe import fit_text, shown
 from bot.store import Store
@@ -28,7 +29,7 @@ async def _subscription(store: Store, feed: GuildFeed, channel_id: int | None) -
     posts in several; ChannelNotFollowingError when not in that one)."""
     if channel_id is None:
         if len(feed.channel_ids) != 1:
-            raise TemplateError("That feed posts in several channels: choose one with channel.")
+            raise TemplateError(_("That feed posts in several channels: choose one with channel."))
         channel_id = feed.channel_ids[0]
     subscription = await store.subscriptions.find(channel_id, feed.feed_id)
     if subscription is None or channel_id not in feed.channel_ids:
@@ -74,8 +75,9 @@ async def preview_post(store: Store, feed: GuildFeed, channel_id: int | None) ->
         guild_id=subscription.guild_id,
     )
     if post.identity is not None:  # an ephemeral answer comes from the bot: say whose it is
-        shown_as = (
-            f"-# Posted as **{shown(post.identity.name or '')}**, through the channel's webhook"
+        shown_as = "-# " + _(
+            "Posted as **{name}**, through the channel's webhook",
+            name=shown(post.identity.name or ""),
         )
         post = replace(post, content=f"{shown_as}\n{post.content}".rstrip("\n"))
     return replace(post, mention_role_id=None, identity=None)
@@ -84,21 +86,31 @@ async def preview_post(store: Store, feed: GuildFeed, channel_id: int | None) ->
 def render_format(change: FormatChange, *, channel: str) -> Message:
     feed = f"**{shown(change.feed.title or change.feed.url)}**"
     current = change.current
-    what = "the card (the default)" if current.is_default else f"the **{current.style}** style"
-    lines = [
-        f"{feed} posts in {channel} as {what}"
-        + ("." if change.current != change.previous else " (unchanged).")
-    ]
-    if current.template:
-        lines.append(
-            "Template: `" + fit_text(current.template, 1500, markdown=False).replace("`", "'") + "`"
+    if current.is_default:
+        what = _("the card (the default)")
+    else:
+        what = _("the **{style}** style", style=_(current.style))
+    if change.current != change.previous:
+        head = _("{feed} posts in {channel} as {what}.", feed=feed, channel=channel, what=what)
+    else:
+        head = _(
+            "{feed} posts in {channel} as {what} (unchanged).",
+            feed=feed,
+            channel=channel,
+            what=what,
         )
-    lines.append("See the next post with `/feed preview`.")
+    lines = [head]
+    if current.template:
+        template = fit_text(current.template, 1500, markdown=False).replace("`", "'")
+        lines.append(_("Template: {template}", template=f"`{template}`"))
+    lines.append(_("See the next post with `/feed preview`."))
     return Message(content="\n".join(lines))
 
 
 def render_no_preview(feed: GuildFeed) -> Message:
     return Message(
-        content=f"**{shown(feed.title or feed.url)}** has no items yet, so there is nothing "
-        "to preview."
+        content=_(
+            "**{title}** has no items yet, so there is nothing to preview.",
+            title=shown(feed.title or feed.url),
+        )
     )

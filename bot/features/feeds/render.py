@@ -16,7 +16,7 @@ from bot.features.feeds.rhythm import Rhythm, rhythm_lines, sparkline
 from bot.features.feeds.service import AddedFeed
 from bot.features.feeds.subscription_filter import FilterChange
 from bot.features.feeds.subscriptions import FeedRemoval, FeedStatus, SubscribeResult
-from bot.features.posts.render import plural
+from bot.i18n import _, ngettext, sentences
 from bot.ingest.pipeline import PollOutcome
 from bot.model import Attachment, Embed, FeedFilter, FeedRow, Message, SubscriptionView
 from bot.safe import discord_timestamp, escape_markdown, safe_url, shown, truncate
@@ -31,9 +31,10 @@ def _label(labels: Mapping[int, str] | None, channel_id: int) -> str:
     return (labels or {}).get(channel_id) or f"<#{channel_id}>"
 
 
-def _when(ts: float | None, never: str = "never") -> str:
+def _when(ts: float | None, never: str | None = None) -> str:
     if ts is None:
-        return never
+        # TRANSLATORS: when something last happened: not yet.
+        return _("never") if never is None else never
     return discord_timestamp(datetime.fromtimestamp(ts, tz=UTC), "R")
 
 
@@ -44,7 +45,8 @@ def _url(url: str) -> str:
 
 
 def _role(role_id: int | None) -> str:
-    return "none" if role_id is None else f"<@&{role_id}>"
+    # TRANSLATORS: no role is pinged.
+    return _("none") if role_id is None else f"<@&{role_id}>"
 
 
 def text_answer(text: str) -> Message:
@@ -55,15 +57,20 @@ def text_answer(text: str) -> Message:
 def health(view: SubscriptionView) -> str:
     sub = view.subscription
     if sub.paused_reason is not None:
-        return f"paused because {shown(sub.paused_reason)}"
+        return _("paused because {reason}", reason=shown(sub.paused_reason))
     if view.feed_disabled:
-        return "disabled"
+        return _("disabled")
     if view.consecutive_errors:
-        since = _when(view.failing_since)
-        error = shown(view.last_error or "unknown error")
-        count = view.consecutive_errors
-        return f"failing since {since} ({plural(count, 'error')}: {error})"
-    return "ok"
+        unknown = _("unknown error")
+        return ngettext(
+            "failing since {since} ({count} error: {error})",
+            "failing since {since} ({count} errors: {error})",
+            view.consecutive_errors,
+            since=_when(view.failing_since),
+            error=shown(view.last_error or unknown),
+        )
+    # TRANSLATORS: a feed's health when nothing is wrong.
+    return _("ok")
 
 
 # --- /feed add ------------------------------------------------------------------------------
@@ -82,29 +89,52 @@ def render_add(
     now_mode = result.subscription.mode
     lines: list[str] = []
     if result.discovered:
-        lines.append(f"Found the feed **{title}** at <{result.feed.url}>.")
+        lines.append(_("Found the feed **{title}** at <{url}>.", title=title, url=result.feed.url))
     if result.created:
-        lines.append(f"✅ Following **{title}** in {channel} ({now_mode} mode).")
+        lines.append(
+            "✅ "
+            + _(
+                "Following **{title}** in {channel} ({mode} mode).",
+                title=title,
+                channel=channel,
+                mode=mode_name(now_mode),
+            )
+        )
     else:
         changed, kept = result.changes(_role)
-        line = f"✅ Already following **{title}** in {channel}. "
-        line += f"Changed: {'; '.join(changed)}." if changed else "Nothing changed."
+        line = "✅ " + _(
+            "Already following **{title}** in {channel}.", title=title, channel=channel
+        )
+        # TRANSLATORS: between the phrases of a list ("mode digest; role ping none").
+        separator = _("; ")
+        if changed:
+            line = sentences(line, _("Changed: {changes}.", changes=separator.join(changed)))
+        else:
+            line = sentences(line, _("Nothing changed."))
         if kept:
-            line += f" Kept: {'; '.join(kept)}."
+            line = sentences(line, _("Kept: {kept}.", kept=separator.join(kept)))
         lines.append(line)
     if result.backfilled:
-        lines.append(f"Posting its {result.backfilled} newest item(s) there now.")
+        lines.append(
+            ngettext(
+                "Posting its newest item there now.",
+                "Posting its {count} newest items there now.",
+                result.backfilled,
+            )
+        )
     if result.released:
-        lines.append(f"Posting the {result.released} item(s) that were waiting for the digest now.")
+        lines.append(released_line(result.released))
     previous_mode = result.previous.mode if result.previous is not None else None
     if now_mode == "digest" and previous_mode != "digest":
-        lines.append("Items are collected for the channel's digest (`/digest schedule`).")
+        lines.append(_("Items are collected for the channel's digest (`/digest schedule`)."))
     if pinged_role_id is not None:
-        lines.append(f"Each post will ping {_role(pinged_role_id)}.")
+        lines.append(_("Each post will ping {role}.", role=_role(pinged_role_id)))
         if not role_notifies:
             lines.append(
-                "Note: that role is not mentionable, so the ping will not notify anyone "
-                "unless you allow it in the role's settings."
+                _(
+                    "Note: that role is not mentionable, so the ping will not notify anyone "
+                    "unless you allow it in the role's settings."
+                )
             )
     return Message(content="\n".join(lines))
 
@@ -112,12 +142,12 @@ def render_add(
 def render_fetching(url: str) -> Message:
     """Said at once while a feed is added (a slow server can take the whole fetch time cap);
     on Discord the deferred reply's "thinking…" says it instead."""
-    return Message(content=f"Fetching {shown(url)} …")
+    return Message(content=_("Fetching {url} …", url=shown(url)))
 
 
 def render_add_failed(problem: str) -> Message:
     """`problem` may quote what a server answered: it passes the gate like any feed text."""
-    return Message(content=f"Sorry, I couldn't add that feed: {shown(problem)}")
+    return Message(content=_("Sorry, I couldn't add that feed: {problem}", problem=shown(problem)))
 
 
 # --- /feed remove, list, status, mode -------------------------------------------------------
@@ -125,24 +155,44 @@ def render_add_failed(problem: str) -> Message:
 
 def render_remove(removal: FeedRemoval, *, channel: str | None) -> Message:
     title = shown(removal.feed.title or removal.feed.url)
-    where = f" from {channel}" if channel else ""
-    if removal.removed:
-        return Message(content=f"Removed **{title}**{where} ({removal.removed} subscription(s)).")
-    return Message(content=f"**{title}** was not posted{where}; nothing changed.")
+    if removal.removed and channel:
+        text = ngettext(
+            "Removed **{title}** from {channel} ({count} subscription).",
+            "Removed **{title}** from {channel} ({count} subscriptions).",
+            removal.removed,
+            title=title,
+            channel=channel,
+        )
+    elif removal.removed:
+        text = ngettext(
+            "Removed **{title}** ({count} subscription).",
+            "Removed **{title}** ({count} subscriptions).",
+            removal.removed,
+            title=title,
+        )
+    elif channel:
+        text = _(
+            "**{title}** was not posted in {channel}; nothing changed.",
+            title=title,
+            channel=channel,
+        )
+    else:
+        text = _("**{title}** was not posted; nothing changed.", title=title)
+    return Message(content=text)
 
 
 def render_list(
     views: Sequence[SubscriptionView],
     labels: Mapping[int, str] | None = None,
     *,
-    how_to_add: str = "`/feed add url:…`",
+    how_to_add: str = "`/feed add url:…`",  # a command: not translated
     rhythms: Mapping[int, Rhythm] | None = None,
 ) -> Message:
     """The guild's (or the console's) feeds, each with its URL and, from `rhythms` (by feed
     id), its last weeks as a compact sparkline; `how_to_add` is the command that adds one
     where the answer is read."""
     if not views:
-        return Message(content=f"No feeds yet. Add one with {how_to_add}.")
+        return Message(content=_("No feeds yet. Add one with {command}.", command=how_to_add))
     lines: list[str] = []
     size = 0
     for index, view in enumerate(views):
@@ -150,37 +200,44 @@ def render_list(
         rhythm = (rhythms or {}).get(sub.feed_id)
         line = (
             f"• `{sub.feed_id}` {shown(view.display_title)} {_url(view.feed_url)} → "
-            f"{_label(labels, sub.channel_id)} · {sub.mode} · "
+            f"{_label(labels, sub.channel_id)} · {mode_name(sub.mode)} · "
             + (f"`{sparkline(rhythm, compact=True)}` · " if rhythm else "")
-            + f"new items last found {_when(view.last_new_item_at)} · {health(view)}"
+            + _("new items last found {when}", when=_when(view.last_new_item_at))
+            + f" · {health(view)}"
         )
         if sub.filter is not None:
-            line += f" · filter: {filter_words(sub.filter)}"
+            line += " · " + _("filter: {filter}", filter=filter_words(sub.filter))
         if size + len(line) > LIST_LIMIT:
-            lines.append(f"…and {len(views) - index} more.")
+            lines.append(and_more(len(views) - index))
             break
         lines.append(line)
         size += len(line) + 1
-    return Message(embeds=(Embed(title="Feeds in this server", description="\n".join(lines)),))
+    embed = Embed(title=_("Feeds in this server"), description="\n".join(lines))
+    return Message(embeds=(embed,))
 
 
 def render_status(status: FeedStatus, labels: Mapping[int, str] | None = None) -> Message:
     if not status.views:
-        return Message(content="This server does not follow that feed.")
+        return Message(content=_("This server does not follow that feed."))
     view = status.views[0]
+    channels = _(", ").join(_label(labels, v.subscription.channel_id) for v in status.views)
+    last_error = shown(view.last_error or _("none"))
     lines = [
         f"{shown(view.display_title)} {_url(view.feed_url)}",
-        f"Last poll: {_when(view.last_polled_at)}",
-        f"New items last found: {_when(view.last_new_item_at)}",
-        f"Consecutive errors: {view.consecutive_errors}",
-        f"Last error: {shown(view.last_error or 'none')}",
-        f"Next poll: {_when(max(view.next_poll_at, status.now))}",
-        f"Health: {health(view)}",
-        "Posts in: " + ", ".join(_label(labels, v.subscription.channel_id) for v in status.views),
+        _("Last poll: {when}", when=_when(view.last_polled_at)),
+        _("New items last found: {when}", when=_when(view.last_new_item_at)),
+        _("Consecutive errors: {count}", count=view.consecutive_errors),
+        _("Last error: {error}", error=last_error),
+        _("Next poll: {when}", when=_when(max(view.next_poll_at, status.now))),
+        _("Health: {health}", health=health(view)),
+        _("Posts in: {channels}", channels=channels),
     ]
     lines += [
-        f"Filter in {_label(labels, v.subscription.channel_id)}: "
-        + filter_words(v.subscription.filter)
+        _(
+            "Filter in {channel}: {filter}",
+            channel=_label(labels, v.subscription.channel_id),
+            filter=filter_words(v.subscription.filter),
+        )
         for v in status.views
         if v.subscription.filter is not None
     ]
@@ -189,15 +246,36 @@ def render_status(status: FeedStatus, labels: Mapping[int, str] | None = None) -
     return Message(content="\n".join(lines))
 
 
+def mode_name(mode: str) -> str:
+    """A subscription's mode as the member reads it."""
+    return _("digest") if mode == "digest" else _("instant")
+
+
+def released_line(count: int) -> str:
+    return ngettext(
+        "Posting the {count} item that was waiting for the digest now.",
+        "Posting the {count} items that were waiting for the digest now.",
+        count,
+    )
+
+
+def and_more(count: int) -> str:
+    return _("…and {count} more.", count=count)
+
+
 def render_mode(mode: str, posted: int, *, channel: str) -> Message:
-    extra = " Schedule the digest with `/digest schedule`." if mode == "digest" else ""
+    text = _(
+        "That feed is now in **{mode}** mode in {channel}.", mode=mode_name(mode), channel=channel
+    )
     if posted:
-        extra = f" Posting the {posted} item(s) that were waiting for the digest now."
-    return Message(content=f"That feed is now in **{mode}** mode in {channel}.{extra}")
+        text = sentences(text, released_line(posted))
+    elif mode == "digest":
+        text = sentences(text, _("Schedule the digest with `/digest schedule`."))
+    return Message(content=text)
 
 
 def render_not_posted_in(channel: str) -> Message:
-    return Message(content=f"That feed does not post in {channel}.")
+    return Message(content=_("That feed does not post in {channel}.", channel=channel))
 
 
 # --- /feed filter --------------------------------------------------------------------------
@@ -205,11 +283,11 @@ def render_not_posted_in(channel: str) -> Message:
 
 def filter_words(feed_filter: FeedFilter) -> str:
     """The filter in words (the admin's text, shown as text: no markdown, no pings)."""
-    return "; ".join(shown(words) for words in describe_filter(feed_filter))
+    return _("; ").join(shown(words) for words in describe_filter(feed_filter))
 
 
 def _item_line(title: str, mark: str, rule: str | None = None) -> str:
-    name = truncate(shown(title) or "(untitled)", 80)
+    name = truncate(shown(title) or _("(untitled)"), 80)
     return f"{mark} {name}" + (f" — {shown(rule)}" if rule else "")
 
 
@@ -221,70 +299,103 @@ def render_filter(change: FilterChange, labels: Mapping[int, str] | None = None)
     current = change.current
     if current is None:
         if change.previous is not None:
-            head = f"Removed the filter of **{title}** in {channel}: every new item is posted."
+            head = _(
+                "Removed the filter of **{title}** in {channel}: every new item is posted.",
+                title=title,
+                channel=channel,
+            )
         else:
-            head = (
-                f"**{title}** has no filter in {channel}: every new item is posted. Set one "
-                "with include, exclude or pattern."
+            head = _(
+                "**{title}** has no filter in {channel}: every new item is posted. Set one "
+                "with include, exclude or pattern.",
+                title=title,
+                channel=channel,
             )
         return Message(content=head)
-    verb = "now" if change.changed else "still"
-    lines = [f"Filter of **{title}** in {channel} {verb}: {filter_words(current)}."]
+    words = filter_words(current)
+    if change.changed:
+        head = _(
+            "Filter of **{title}** in {channel} now: {filter}.",
+            title=title,
+            channel=channel,
+            filter=words,
+        )
+    else:
+        head = _(
+            "Filter of **{title}** in {channel} still: {filter}.",
+            title=title,
+            channel=channel,
+            filter=words,
+        )
+    lines = [head]
     preview = change.preview
     if not preview.total:
-        lines.append("The feed has no items yet to try it on.")
+        lines.append(_("The feed has no items yet to try it on."))
         return Message(content="\n".join(lines))
     passed = len(preview.passed)
-    lines.append(f"It would post {passed} of the last {preview.total}:")
+    lines.append(
+        _("It would post {passed} of the last {total}:", passed=passed, total=preview.total)
+    )
     lines += [_item_line(item.title, "✅") for item in preview.passed[:FILTER_PREVIEW_SHOWN]]
     if passed > FILTER_PREVIEW_SHOWN:
-        lines.append(f"…and {passed - FILTER_PREVIEW_SHOWN} more.")
+        lines.append(and_more(passed - FILTER_PREVIEW_SHOWN))
     if preview.held:
-        lines.append(f"Held back ({len(preview.held)}; still archived and searchable):")
+        lines.append(
+            _("Held back ({count}; still archived and searchable):", count=len(preview.held))
+        )
         lines += [
             _item_line(item.title, "🚫", rule) for item, rule in preview.held[:FILTER_PREVIEW_SHOWN]
         ]
         if len(preview.held) > FILTER_PREVIEW_SHOWN:
-            lines.append(f"…and {len(preview.held) - FILTER_PREVIEW_SHOWN} more.")
+            lines.append(and_more(len(preview.held) - FILTER_PREVIEW_SHOWN))
     return Message(content="\n".join(lines))
 
 
 def render_filter_refused(problem: str) -> Message:
-    return Message(content=f"Sorry, I can't use that filter: {shown(problem)} Nothing changed.")
+    return Message(
+        content=_(
+            "Sorry, I can't use that filter: {problem} Nothing changed.", problem=shown(problem)
+        )
+    )
 
 
 # --- /feed import, export -------------------------------------------------------------------
 
 
 def render_import_refused(problem: str) -> Message:
-    return Message(content=f"Sorry, I can't import that file: {shown(problem)}")
+    return Message(content=_("Sorry, I can't import that file: {problem}", problem=shown(problem)))
 
 
 def render_import_too_large() -> Message:
-    return Message(content="That file is larger than 1 MiB; split it and try again.")
+    return Message(content=_("That file is larger than 1 MiB; split it and try again."))
 
 
 def render_import_unreadable() -> Message:
-    return Message(content="Sorry, I could not download that file. Please try again.")
+    return Message(content=_("Sorry, I could not download that file. Please try again."))
 
 
 def render_import_progress(done: int, total: int) -> Message:
-    return Message(content=f"Importing… {done}/{total} feeds checked.")
+    return Message(content=_("Importing… {done}/{total} feeds checked.", done=done, total=total))
 
 
 def render_import_done(results: Sequence[ImportResult], *, channel: str) -> Message:
     """The summary line, with the whole report attached (feed titles are feed text)."""
     report = import_report(results)
     return Message(
-        content=f"Import into {channel} finished: {shown(report[-1])}.",
+        content=_(
+            "Import into {channel} finished: {summary}.", channel=channel, summary=shown(report[-1])
+        ),
         files=(Attachment(IMPORT_REPORT_FILE, "\n".join(report).encode("utf-8")),),
     )
 
 
 def render_export(document: bytes, count: int) -> Message:
     if not count:
-        return Message(content="This server follows no feeds yet.")
-    return Message(content=f"{count} feed(s).", files=(Attachment(EXPORT_FILE, document),))
+        return Message(content=_("This server follows no feeds yet."))
+    return Message(
+        content=ngettext("{count} feed.", "{count} feeds.", count),
+        files=(Attachment(EXPORT_FILE, document),),
+    )
 
 
 # --- the CLI's archive commands (`digestbot feeds …`, `poll --once`) -----------------------

@@ -13,6 +13,7 @@ import math
 from collections.abc import Sequence
 from dataclasses import dataclass
 
+from bot.i18n import _, ngettext
 from bot.model import SubscriptionView
 from bot.store import Store
 
@@ -108,17 +109,17 @@ def marks(rhythm: Rhythm) -> str:
 
 def rhythm_lines(rhythm: Rhythm) -> list[str]:
     """`/feed status`'s picture: a heading, the sparkline, and the marks with their legend."""
-    total = "1 item" if rhythm.total == 1 else f"{rhythm.total} items"
+    total = ngettext("{count} item", "{count} items", rhythm.total)
     lines = [
-        f"Items per week, last {WEEKS} weeks (oldest first):",
+        _("Items per week, last {weeks} weeks (oldest first):", weeks=WEEKS),
         f"`{sparkline(rhythm)}` {total}",
     ]
     line = marks(rhythm)
     if line:
         legend = []
         if rhythm.newest_week is not None:
-            legend.append(f"{NEWEST} newest item")
+            legend.append(f"{NEWEST} " + _("newest item"))
         if rhythm.failing_from is not None:
-            legend.append(f"{FAILING} failing")
+            legend.append(f"{FAILING} " + _("failing"))
         lines.append(f"`{line}` " + " · ".join(legend))
     return lines

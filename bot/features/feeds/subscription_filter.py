@@ -6,6 +6,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from bot.features.feeds.filters import FilterError, FilterInput, compile_filter
+from bot.i18n import _
 from bot.model import FeedFilter, GuildFeed, ItemText
 from bot.store import Store
 
@@ -64,7 +65,7 @@ async def change_filter(
     posts in several). ChannelNotFollowingError: the channel does not post the feed."""
     if channel_id is None:
         if len(feed.channel_ids) != 1:
-            raise FilterError("That feed posts in several channels: choose one with channel.")
+            raise FilterError(_("That feed posts in several channels: choose one with channel."))
         channel_id = feed.channel_ids[0]
     subscription = await store.subscriptions.find(channel_id, feed.feed_id)
     if subscription is None or channel_id not in feed.channel_ids:

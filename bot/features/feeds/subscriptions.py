@@ -26,6 +26,7 @@ from bot.features.feeds.testpost import QueuedTestPost, queue_test_post
 from bot.features.feeds.threads import ThreadsSetting, set_open_threads
 from bot.features.feeds.webhook_identity import IdentityChange, IdentityMode, set_identity
 from bot.features.search.service import SearchService
+from bot.i18n import _
 from bot.ingest.pipeline import PollOutcome
 from bot.model import FeedRow, GuildFeed, Message, SubscriptionRow, SubscriptionView
 from bot.safe import escape_markdown, neutralize_mentions
@@ -59,17 +60,23 @@ class SubscribeResult:
         changed: list[str] = []
         kept: list[str] = []
         if before.mode != after.mode:
-            changed.append(f"mode {before.mode} → {after.mode}")
+            changed.append(_("mode {before} → {after}", before=_(before.mode), after=_(after.mode)))
         else:
-            kept.append(f"{after.mode} mode")
+            kept.append(_("{mode} mode", mode=_(after.mode)))
         if before.mention_role_id != after.mention_role_id:
             changed.append(
-                f"role ping {role(before.mention_role_id)} → {role(after.mention_role_id)}"
+                _(
+                    "role ping {before} → {after}",
+                    before=role(before.mention_role_id),
+                    after=role(after.mention_role_id),
+                )
             )
         else:
-            kept.append(f"role ping {role(after.mention_role_id)}")
+            kept.append(_("role ping {role}", role=role(after.mention_role_id)))
         if before.paused and not after.paused:
-            changed.append(f"resumed (it was paused because {before.paused_reason})")
+            changed.append(
+                _("resumed (it was paused because {reason})", reason=before.paused_reason)
+            )
         return changed, kept
 
 

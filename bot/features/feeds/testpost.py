@@ -14,6 +14,7 @@ from bot.features.digest.service import NotSubscribedError
 from bot.features.feeds.filters import check_filters
 from bot.features.posts.mention import post_mention
 from bot.features.search.service import SearchService
+from bot.i18n import _
 from bot.model import GuildFeed, ItemRow, Message, SubscriptionRow
 from bot.safe import shown
 from bot.store import Store
@@ -60,19 +61,33 @@ async def _filter_note(store: Store, subscription: SubscriptionRow, item_id: int
         return None
     (rule,) = check_filters([subscription.filter], text)
     if rule is None:
-        return "The channel's filter lets this item through: it would be posted."
-    return f"The channel's filter holds this item back ({shown(rule)}): it would not be posted."
+        return _("The channel's filter lets this item through: it would be posted.")
+    return _(
+        "The channel's filter holds this item back ({rule}): it would not be posted.",
+        rule=shown(rule),
+    )
 
 
 def render_test_post(post: QueuedTestPost, *, channel: str) -> Message:
     feed = f"**{shown(post.feed.title or post.feed.url)}**"
     if post.item is None:
-        return Message(content=f"{feed} has no items yet, so there is nothing to post.")
-    ping = "no one" if post.pinged_role_id is None else f"<@&{post.pinged_role_id}>"
+        return Message(
+            content=_("{feed} has no items yet, so there is nothing to post.", feed=feed)
+        )
+    untitled = _("(untitled)")
+    # TRANSLATORS: whom a test post pings: nobody.
+    ping = _("no one") if post.pinged_role_id is None else f"<@&{post.pinged_role_id}>"
     lines = [
-        f"🧪 Posting the newest item of {feed}, **{shown(post.item.title) or '(untitled)'}**, "
-        f"in {channel} now, exactly as a real post (it pings {ping}). Its regular post, if it "
-        "has one coming, is not affected."
+        "🧪 "
+        + _(
+            "Posting the newest item of {feed}, **{title}**, in {channel} now, exactly as a "
+            "real post (it pings {ping}). Its regular post, if it has one coming, is not "
+            "affected.",
+            feed=feed,
+            title=shown(post.item.title) or untitled,
+            channel=channel,
+            ping=ping,
+        )
     ]
     if post.filter_note is not None:
         lines.append(post.filter_note)

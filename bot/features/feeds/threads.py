@@ -10,6 +10,7 @@ from dataclasses import dataclass, replace
 
 from bot.features.digest.service import NotSubscribedError
 from bot.features.search.service import SearchService
+from bot.i18n import _
 from bot.model import GuildFeed, Message
 from bot.safe import shown
 from bot.store import Store
@@ -34,18 +35,24 @@ def pick_tag(tags: Sequence[ForumTag], wanted: str) -> ForumTag | None:
 
 def render_unknown_tag(tags: Sequence[ForumTag], forum: str) -> Message:
     if not tags:
-        return Message(content=f"{forum} has no tags. Leave out `tag`, or add tags to it first.")
-    names = ", ".join(f"**{shown(t.name)}**" for t in tags)
-    return Message(content=f"That is not a tag of {forum}. Its tags: {names}.")
+        return Message(
+            content=_("{forum} has no tags. Leave out `tag`, or add tags to it first.", forum=forum)
+        )
+    names = _(", ").join(f"**{shown(t.name)}**" for t in tags)
+    return Message(
+        content=_("That is not a tag of {forum}. Its tags: {tags}.", forum=forum, tags=names)
+    )
 
 
 def render_tag_needs_forum() -> Message:
-    return Message(content="`tag` is for forum channels: pick a forum as the `channel`.")
+    return Message(content=_("`tag` is for forum channels: pick a forum as the `channel`."))
 
 
 def with_tag_line(answer: Message, tag: ForumTag, forum: str) -> Message:
     """`/feed add`'s answer, saying which tag the forum's new posts carry."""
-    line = f"Each new post in {forum} will carry the tag **{shown(tag.name)}**."
+    line = _(
+        "Each new post in {forum} will carry the tag **{tag}**.", forum=forum, tag=shown(tag.name)
+    )
     return replace(answer, content=f"{answer.content or ''}\n{line}".strip())
 
 
@@ -79,7 +86,15 @@ def render_threads(setting: ThreadsSetting, *, channel: str) -> Message:
     title = f"**{shown(setting.feed.title or setting.feed.url)}**"
     if setting.on:
         return Message(
-            content=f"Each post of {title} in {channel} will open a thread named after its "
-            "item, for the discussion."
+            content=_(
+                "Each post of {title} in {channel} will open a thread named after its "
+                "item, for the discussion.",
+                title=title,
+                channel=channel,
+            )
         )
-    return Message(content=f"Posts of {title} in {channel} no longer open a thread.")
+    return Message(
+        content=_(
+            "Posts of {title} in {channel} no longer open a thread.", title=title, channel=channel
+        )
+    )

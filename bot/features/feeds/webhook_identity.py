@@ -13,6 +13,7 @@ from typing import Literal
 from bot.features.digest.service import NotSubscribedError
 from bot.features.posts.identity import resolve_identity
 from bot.features.search.service import SearchInputError, SearchService
+from bot.i18n import _
 from bot.model import GuildFeed, Identity, Message
 from bot.safe import safe_url, shown
 from bot.store import Store
@@ -49,7 +50,7 @@ async def set_identity(
     if mode == "bot":
         if name or avatar:
             raise SearchInputError(
-                "`name` and `avatar` only apply with `mode: webhook`; leave them out."
+                _("`name` and `avatar` only apply with `mode: webhook`; leave them out.")
             )
         await store.webhooks.set_identity(subscription.id, None, now)
         return IdentityChange(found, None, None)
@@ -57,7 +58,7 @@ async def set_identity(
     if avatar:
         avatar_url = safe_url(avatar.strip())
         if avatar_url is None:
-            raise SearchInputError("`avatar` must be an image's address, starting with https://")
+            raise SearchInputError(_("`avatar` must be an image's address, starting with https://"))
     setting = Identity((name or "").strip()[:MAX_NAME_CHARS] or None, avatar_url)
     await store.webhooks.set_identity(subscription.id, setting, now)
     image = await store.feeds.image_url(found.feed_id)
@@ -67,28 +68,39 @@ async def set_identity(
 def render_identity(change: IdentityChange, *, channel: str) -> Message:
     title = f"**{shown(change.feed.title or change.feed.url)}**"
     if change.shown_as is None or change.setting is None:
-        return Message(content=f"Posts of {title} in {channel} come from me again.")
+        return Message(
+            content=_(
+                "Posts of {title} in {channel} come from me again.", title=title, channel=channel
+            )
+        )
     lines = [
-        f"Posts of {title} in {channel} will come from **{shown(change.shown_as.name or '')}** "
-        "through this channel's webhook (I make it on the next post)."
+        _(
+            "Posts of {title} in {channel} will come from **{name}** through this channel's "
+            "webhook (I make it on the next post).",
+            title=title,
+            channel=channel,
+            name=shown(change.shown_as.name or ""),
+        )
     ]
     if change.setting.name and change.setting.name.strip() != change.shown_as.name:
         lines.append(
-            "Discord does not accept that name as typed, so posts carry this variant instead."
+            _("Discord does not accept that name as typed, so posts carry this variant instead.")
         )
     if change.setting.avatar_url:
-        lines.append("With the avatar you gave.")
+        lines.append(_("With the avatar you gave."))
     elif change.shown_as.avatar_url:
-        lines.append("With the feed's own image as avatar.")
+        lines.append(_("With the feed's own image as avatar."))
     else:
-        lines.append("The feed has no image, so posts show Discord's default avatar.")
+        lines.append(_("The feed has no image, so posts show Discord's default avatar."))
     return Message(content="\n".join(lines))
 
 
 def render_needs_manage_webhooks(channel: str) -> Message:
     return Message(
-        content=(
-            f"To post as the feed in {channel} I need **Manage Webhooks** there. Grant it to my "
-            "role (Channel settings → Permissions), then run this again. Nothing was changed."
+        content=_(
+            "To post as the feed in {channel} I need **{permission}** there. Grant it to my "
+            "role (Channel settings → Permissions), then run this again. Nothing was changed.",
+            channel=channel,
+            permission=_("Manage Webhooks"),
         )
     )

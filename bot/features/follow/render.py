@@ -11,7 +11,7 @@ from collections.abc import Sequence
 from datetime import UTC, datetime
 
 from bot.features.follow.service import FollowAnswer, FollowedTopic, StopOutcome, StopResult
-from bot.features.posts.render import plural
+from bot.i18n import _, ngettext, sentences
 from bot.model import Message, TopicRow
 from bot.safe import discord_timestamp, fit_text, one_line
 from bot.store.topics import MAX_TOPICS_PER_MEMBER, FollowOutcome
@@ -32,26 +32,44 @@ def render_follow(answer: FollowAnswer, notice: str | None = None) -> Message:
     result = answer.result
     outcome = result.outcome
     if outcome is FollowOutcome.NOT_SEARCHABLE:
-        problem = result.problem or "That topic has no words."
-        return _answer(f'{problem} A topic is words or "a phrase", like `/search` takes.', notice)
+        problem = result.problem or _("That topic has no words.")
+        return _answer(
+            sentences(problem, _('A topic is words or "a phrase", like `/search` takes.')), notice
+        )
     if outcome is FollowOutcome.LIMIT_REACHED:
         return _answer(
-            f"You already follow {MAX_TOPICS_PER_MEMBER} topics in this server, the most "
-            "there can be. Unfollow one with `/unfollow` first.",
+            _(
+                "You already follow {limit} topics in this server, the most there can be. "
+                "Unfollow one with `/unfollow` first.",
+                limit=MAX_TOPICS_PER_MEMBER,
+            ),
             notice,
         )
     assert result.topic is not None
     topic = f"**{shown_topic(result.topic.query)}**"
     feed = answer.feed
-    where = f" in **{shown_topic(feed.title or feed.url)}**" if feed else ""
     if outcome is FollowOutcome.ALREADY_FOLLOWED:
-        return _answer(f"You already follow {topic}{where} (same words). Nothing changed.", notice)
-    return _answer(
-        f"Following {topic}{where}. I'll DM you when a new post in this server's feeds matches "
-        f"(it matches what `/search` would find). You follow {answer.count} of "
-        f"{MAX_TOPICS_PER_MEMBER} topics here.",
-        notice,
+        if feed:
+            text = _(
+                "You already follow {topic} in **{feed}** (same words). Nothing changed.",
+                topic=topic,
+                feed=shown_topic(feed.title or feed.url),
+            )
+        else:
+            text = _("You already follow {topic} (same words). Nothing changed.", topic=topic)
+        return _answer(text, notice)
+    if feed:
+        feed_name = shown_topic(feed.title or feed.url)
+        head = _("Following {topic} in **{feed}**.", topic=topic, feed=feed_name)
+    else:
+        head = _("Following {topic}.", topic=topic)
+    rest = _(
+        "I'll DM you when a new post in this server's feeds matches (it matches what `/search` "
+        "would find). You follow {count} of {limit} topics here.",
+        count=answer.count,
+        limit=MAX_TOPICS_PER_MEMBER,
     )
+    return _answer(sentences(head, rest), notice)
 
 
 def render_follow_refused(problem: str, notice: str | None = None) -> Message:
@@ -62,49 +80,73 @@ def render_follow_refused(problem: str, notice: str | None = None) -> Message:
 def render_unfollow(removed: TopicRow | None, notice: str | None = None) -> Message:
     if removed is None:
         return _answer(
-            "You don't follow that topic in this server. `/following` lists your topics.", notice
+            _("You don't follow that topic in this server. `/following` lists your topics."),
+            notice,
         )
     return _answer(
-        f"Stopped following **{shown_topic(removed.query)}**. No more DMs for it.", notice
+        _(
+            "Stopped following **{topic}**. No more DMs for it.",
+            topic=shown_topic(removed.query),
+        ),
+        notice,
     )
 
 
 def render_following(topics: Sequence[FollowedTopic], notice: str | None = None) -> Message:
     """The member's topics with how many items matched each so far."""
     if not topics:
-        return _answer('You follow no topics in this server. Try `/follow "open weight"`.', notice)
-    lines = [f"Your topics in this server ({len(topics)} of {MAX_TOPICS_PER_MEMBER}):"]
+        return _answer(
+            _('You follow no topics in this server. Try `/follow "open weight"`.'), notice
+        )
+    lines = [
+        _(
+            "Your topics in this server ({count} of {limit}):",
+            count=len(topics),
+            limit=MAX_TOPICS_PER_MEMBER,
+        )
+    ]
     for number, followed in enumerate(topics, 1):
         topic = followed.topic
         line = f"{number}. **{shown_topic(topic.query)}**"
         if topic.feed_id is not None:
-            line += f" in {shown_topic(followed.feed_title or 'a feed no longer followed')}"
+            feed = shown_topic(followed.feed_title or _("a feed no longer followed"))
+            line = sentences(line, _("in {feed}", feed=feed))
         if topic.match_count:
-            line += f" — {plural(topic.match_count, 'match', 'matches')}"
+            matches = ngettext("{count} match", "{count} matches", topic.match_count)
             if topic.last_match_at is not None:
                 last = datetime.fromtimestamp(topic.last_match_at, tz=UTC)
-                line += f", last {discord_timestamp(last, 'R')}"
+                matches = _(
+                    "{matches}, last {when}",
+                    matches=matches,
+                    when=discord_timestamp(last, "R"),
+                )
+            line += " — " + matches
         else:
-            line += " — no matches yet"
+            line += " — " + _("no matches yet")
         lines.append(line)
     return _answer("\n".join(lines), notice)
 
 
 def render_not_in_server() -> Message:
-    return Message(content="Following topics works in a server.")
+    return Message(content=_("Following topics works in a server."))
 
 
 def render_stop(result: StopResult, guild_name: str | None) -> Message:
     """The answer to the "Stop this topic" button (`guild_name`: where the topic was)."""
     if result.outcome is StopOutcome.NOT_YOURS:
-        return Message(content="Only the member who follows this topic can stop it.")
+        return Message(content=_("Only the member who follows this topic can stop it."))
     if result.outcome is StopOutcome.GONE or result.topic is None:
-        return Message(content="You no longer follow that topic.")
-    where = f" in **{shown_topic(guild_name)}**" if guild_name else ""
-    return Message(
-        content=f"Stopped following **{shown_topic(result.topic.query)}**{where}. "
-        "Follow it again any time with `/follow`."
-    )
+        return Message(content=_("You no longer follow that topic."))
+    topic = shown_topic(result.topic.query)
+    if guild_name:
+        text = _(
+            "Stopped following **{topic}** in **{server}**.",
+            topic=topic,
+            server=shown_topic(guild_name),
+        )
+    else:
+        text = _("Stopped following **{topic}**.", topic=topic)
+    return Message(content=sentences(text, _("Follow it again any time with `/follow`.")))
 
 
 def render_dm_notice(notice: str) -> Message:

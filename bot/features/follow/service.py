@@ -20,6 +20,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 from bot.features.search.service import SearchService
+from bot.i18n import N_, _
 from bot.model import GuildFeed, QueryProblem, TopicRow
 from bot.search.percolator import Percolator, active_topics_percolator
 from bot.search.query import parse_query
@@ -30,12 +31,12 @@ log = logging.getLogger(__name__)
 
 TOPIC_CHOICES_MAX = 25
 
-DMS_CLOSED_TEXT = (
+DMS_CLOSED_TEXT = N_(
     "⚠️ I couldn't send you a direct message (your DMs are closed to me), so your followed "
     "topics are paused. To resume: allow direct messages from this server's members "
     "(server name → Privacy Settings → Direct Messages), then run `/following` or `/follow` again."
 )
-DMS_RESUMED_TEXT = "✅ Your followed topics are active again: I'll DM you new matches."
+DMS_RESUMED_TEXT = N_("✅ Your followed topics are active again: I'll DM you new matches.")
 
 
 class StopOutcome(enum.Enum):
@@ -188,11 +189,11 @@ class FollowService:
         if not (await self.topics.member(user_id)).closed:
             return None
         if await self.topics.take_closed_notice(user_id, self._clock()):
-            return DMS_CLOSED_TEXT
+            return _(DMS_CLOSED_TEXT)
         if not may_resume:
             return None
         if await self.topics.resume_dms(user_id):
             self._activate(await self.topics.list_for_user(user_id))
             log.info("user %d: DMs resumed", user_id)
-            return DMS_RESUMED_TEXT
+            return _(DMS_RESUMED_TEXT)
         return None

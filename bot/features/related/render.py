@@ -6,6 +6,7 @@ from __future__ import annotations
 from bot.features.posts.render import feed_name, item_title
 from bot.features.posts.views import item_view
 from bot.features.related.service import RelatedAnswer
+from bot.i18n import _
 from bot.model import EMBED_DESCRIPTION_LIMIT, Embed, ItemRow, Message
 from bot.safe import discord_timestamp, fit_text, link_target, one_line, safe_url, shown, truncate
 
@@ -31,21 +32,29 @@ def render_related(answer: RelatedAnswer) -> Message:
     if answer.item is None:
         asked = truncate(shown(answer.asked), ASKED_LIMIT)
         return Message(
-            content=f"**{asked}** is not in this server's archive. "
-            "Pick an item from the list, or paste its link."
+            content=_(
+                "**{asked}** is not in this server's archive. "
+                "Pick an item from the list, or paste its link.",
+                asked=asked,
+            )
         )
     seed = item_view(answer.item)
     head = f"{fit_text(feed_name(seed), FEED_LIMIT)} · {discord_timestamp(seed.published, 'D')}"
     summary = fit_text(one_line(seed.summary), SEED_SUMMARY_LIMIT)
     lines = [head] + ([summary] if summary else [])
     if not answer.related:
-        lines.append("\nNothing in this server's archive is close enough to this item.")
+        lines.append("\n" + _("Nothing in this server's archive is close enough to this item."))
         footer = None
     else:
-        lines.append("\n**Related**")
+        lines.append("\n**" + _("Related") + "**")
         lines += [_block(answer.first_number + i, row) for i, row in enumerate(answer.page)]
         last = answer.first_number + len(answer.page) - 1
-        footer = f"Related {answer.first_number}–{last} of {len(answer.related)}"
+        footer = _(
+            "Related {first}–{last} of {total}",
+            first=answer.first_number,
+            last=last,
+            total=len(answer.related),
+        )
     url = safe_url(seed.url)
     embed = Embed(
         title=fit_text("🔗 " + item_title(seed), TITLE_LIMIT),

@@ -10,9 +10,10 @@ from __future__ import annotations
 import re
 from datetime import UTC, datetime
 
-from bot.features.posts.render import item_details, plural, render_card, render_compact
+from bot.features.posts.render import item_details, render_card, render_compact
 from bot.features.posts.views import item_view
 from bot.features.search.service import SearchInputError, SearchResults, empty_answer
+from bot.i18n import _, ngettext
 from bot.model import EMBED_DESCRIPTION_LIMIT, Embed, ItemRow, Message, SearchHit
 from bot.safe import (
     discord_timestamp,
@@ -95,9 +96,9 @@ def _hit_block(number: int, hit: SearchHit, budget: int) -> str:
     """One result: linked title, feed · time · the item's details (author, podcast duration
     and link), snippet; within `budget` characters (long links are dropped first, then the
     snippet shortened)."""
-    title = fit_text(one_line(hit.title) or "(untitled)", HIT_TITLE_LIMIT)
+    title = fit_text(one_line(hit.title) or _("(untitled)"), HIT_TITLE_LIMIT)
     when = discord_timestamp(datetime.fromtimestamp(hit.published_at, tz=UTC), "R")
-    meta = [fit_text(one_line(hit.feed_title) or "feed", HIT_FEED_LIMIT), when]
+    meta = [fit_text(one_line(hit.feed_title) or _("feed"), HIT_FEED_LIMIT), when]
     heading = f"**{number}. {title}**"
     meta_line = ""
     for link_limit in (HIT_LINK_LIMIT, 0):  # the audio link is left out when it does not fit
@@ -125,16 +126,19 @@ def render_results(results: SearchResults) -> Message:
     filters on top, which results these are in the footer."""
     page = results.page
     labels = results.request.filter_labels()
-    head = ("Filters: " + " · ".join(shown(label) for label in labels)) if labels else ""
+    head = _("Filters: {filters}", filters=" · ".join(shown(label) for label in labels))
+    head = head if labels else ""
     budget = (EMBED_DESCRIPTION_LIMIT - len(head) - 2) // max(1, len(page.hits)) - 2
     blocks = [_hit_block(results.first_number + i, hit, budget) for i, hit in enumerate(page.hits)]
     description = "\n\n".join(([head] if head else []) + blocks)[:EMBED_DESCRIPTION_LIMIT]
     last = results.first_number + len(page.hits) - 1
-    footer = f"Results {results.first_number}–{last}"
-    if page.total is not None:
-        footer += f" of {page.total}"
+    first = results.first_number
+    if page.total is None:
+        footer = _("Results {first}–{last}", first=first, last=last)
+    else:
+        footer = _("Results {first}–{last} of {total}", first=first, last=last, total=page.total)
     if page.recent_only:
-        footer += f" · many matches: the best of the newest {page.window:,}"
+        footer += " · " + _("many matches: the best of the newest {window:,}", window=page.window)
     title = fit_text("🔎 " + one_line(results.request.text), QUERY_SHOWN_LIMIT)
     embed = Embed(title=title, description=description, footer=footer)
     return Message(embeds=(embed,))
@@ -159,19 +163,22 @@ def render_latest(rows: list[ItemRow]) -> Message:
     """The newest items as compact cards, newest first (the rows in that order)."""
     if not rows:
         return Message(
-            content="Nothing to show yet: this server follows no feeds with items "
-            "(an admin can add one with `/feed add`)."
+            content=_(
+                "Nothing to show yet: this server follows no feeds with items "
+                "(an admin can add one with `/feed add`)."
+            )
         )
     return Message(
-        content=f"The {plural(len(rows), 'newest item')}:",
+        content=ngettext("The {count} newest item:", "The {count} newest items:", len(rows)),
         embeds=tuple(render_compact(item_view(row)) for row in rows),
     )
 
 
 def render_shared(row: ItemRow, member_id: int) -> Message:
     """A result a member posts to a channel: the feed post's card, saying who shared it (the
-    mention is shown, never a ping: the Message allows none)."""
+    mention is shown, never a ping: the Message allows none). In the channel's language: the
+    cog renders it under the guild's locale."""
     return Message(
-        content=f"Shared by <@{member_id}> from `/search`",
+        content=_("Shared by {member} from `/search`", member=f"<@{member_id}>"),
         embeds=(render_card(item_view(row)),),
     )

@@ -21,6 +21,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
+from bot.i18n import N_, _, ngettext, sentences
 from bot.model import GuildFeed, ItemRow, QueryProblem
 from bot.search.query import parse_query
 from bot.store import Store
@@ -32,7 +33,7 @@ LATEST_MAX = 10
 AUTHOR_MAX_CHARS = 200
 FEED_CHOICES_MAX = 25
 
-SINCE_HELP = (
+SINCE_HELP = N_(
     "`since` takes a number of days, weeks, months or years (`7d`, `2w`, `3m`, `1y`) "
     "or a date (`2024-05-01`)."
 )
@@ -76,7 +77,7 @@ def parse_since(text: str, now: float) -> float:
         amount = int(span.group(1))
         unit = span.group(2).lower()[0]
         if amount == 0:
-            raise SearchInputError("`since` needs at least 1 (for example `7d`).")
+            raise SearchInputError(_("`since` needs at least 1 (for example `7d`)."))
         if unit in "my":
             return _months_before(moment, amount * (12 if unit == "y" else 1)).timestamp()
         return max(0.0, now - amount * (7 if unit == "w" else 1) * 86400.0)
@@ -85,11 +86,13 @@ def parse_since(text: str, now: float) -> float:
         try:
             start = datetime(int(date[1]), int(date[2]), int(date[3]), tzinfo=UTC)
         except ValueError:
-            raise SearchInputError(f"That `since` date does not exist. {SINCE_HELP}") from None
+            raise SearchInputError(
+                sentences(_("That `since` date does not exist."), _(SINCE_HELP))
+            ) from None
         if start.timestamp() > now:
-            raise SearchInputError("That `since` date is in the future.")
+            raise SearchInputError(_("That `since` date is in the future."))
         return max(0.0, start.timestamp())
-    raise SearchInputError(f"I couldn't read that `since`. {SINCE_HELP}")
+    raise SearchInputError(sentences(_("I couldn't read that `since`."), _(SINCE_HELP)))
 
 
 @dataclass(frozen=True, slots=True)
@@ -107,11 +110,11 @@ class SearchRequest:
         """The active filters as `name value` pairs (raw text: escape before showing)."""
         labels = []
         if self.feed is not None:
-            labels.append(f"feed {self.feed.title or self.feed.url}")
+            labels.append(_("feed {feed}", feed=self.feed.title or self.feed.url))
         if self.since_text is not None:
-            labels.append(f"since {self.since_text}")
+            labels.append(_("since {since}", since=self.since_text))
         if self.author is not None:
-            labels.append(f"author {self.author}")
+            labels.append(_("author {author}", author=self.author))
         return labels
 
 
@@ -146,18 +149,23 @@ def empty_answer(results: SearchResults) -> str:
     if results.problem is not None:
         return results.problem
     if not results.guild_has_feeds:
-        return "This server doesn't follow any feeds yet, so there is nothing to search."
+        return _("This server doesn't follow any feeds yet, so there is nothing to search.")
     if results.page_index > 0:
-        return "There are no more results."
-    hints = []
-    if labels := results.request.filter_labels():
-        hints.append("dropping a filter (" + ", ".join(labels) + ")")
+        return _("There are no more results.")
     query = parse_query(results.request.text)
-    if query is not None and len(query.groups) + len(query.excluded) > 1:
-        hints.append("using fewer words")
-    if not hints:
-        hints.append("other words")
-    return "No results. Try " + " or ".join(hints) + "."
+    fewer = query is not None and len(query.groups) + len(query.excluded) > 1
+    if labels := results.request.filter_labels():
+        # TRANSLATORS: between the items of a list ("a, b, c").
+        filters = _(", ").join(labels)
+        if fewer:
+            return _(
+                "No results. Try dropping a filter ({filters}) or using fewer words.",
+                filters=filters,
+            )
+        return _("No results. Try dropping a filter ({filters}).", filters=filters)
+    if fewer:
+        return _("No results. Try using fewer words.")
+    return _("No results. Try other words.")
 
 
 class SearchService:
@@ -185,7 +193,7 @@ class SearchService:
         its title; SearchInputError when none or several match."""
         wanted = text.strip()
         if not wanted:
-            raise SearchInputError("Pick a feed from the list.")
+            raise SearchInputError(_("Pick a feed from the list."))
         if wanted.isdigit() and (by_id := await self.guild_feed(guild_id, int(wanted))):
             return by_id
         matches = await self._store.subscriptions.feeds_for_guild(guild_id, wanted[:300], 500)
@@ -198,9 +206,13 @@ class SearchService:
         if len(matches) == 1:
             return matches[0]
         if not matches:
-            raise SearchInputError("This server doesn't follow a feed by that name.")
+            raise SearchInputError(_("This server doesn't follow a feed by that name."))
         raise SearchInputError(
-            f"{len(matches)} of this server's feeds match that name: pick one from the list."
+            ngettext(
+                "{count} of this server's feeds matches that name: pick one from the list.",
+                "{count} of this server's feeds match that name: pick one from the list.",
+                len(matches),
+            )
         )
 
     async def guild_feed(self, guild_id: int, feed_id: int) -> GuildFeed | None:

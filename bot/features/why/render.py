@@ -10,6 +10,7 @@ from collections.abc import Mapping
 from datetime import UTC, datetime
 
 from bot.features.why.service import ChannelWhy, WhyAnswer
+from bot.i18n import _, aside, sentences
 from bot.model import EMBED_DESCRIPTION_LIMIT, Embed, FeedRow, Message
 from bot.safe import discord_timestamp, link_target, safe_url, shown, truncate
 
@@ -21,7 +22,7 @@ DISCORD_APP = "https://discord.com/channels"
 
 def _at(ts: float | None, style: str = "R") -> str:
     if ts is None:
-        return "(time unknown)"
+        return _("(time unknown)")
     return discord_timestamp(datetime.fromtimestamp(ts, tz=UTC), style)
 
 
@@ -33,99 +34,140 @@ def _label(labels: Mapping[int, str] | None, line: ChannelWhy) -> str:
     return (labels or {}).get(line.channel_id) or f"<#{line.channel_id}>"
 
 
+def _jump(line: ChannelWhy) -> str:
+    if line.message_id is None:
+        return ""
+    url = f"{DISCORD_APP}/{line.guild_id}/{line.channel_id}/{line.message_id}"
+    return _("([jump to the message]({url}))", url=url)
+
+
 def _state(line: ChannelWhy) -> str:
-    what = "the digest" if line.in_digest else "it"
     match line.state:
         case "posted":
-            link = ""
-            if line.message_id is not None:
-                url = f"{DISCORD_APP}/{line.guild_id}/{line.channel_id}/{line.message_id}"
-                link = f" ([jump to the message]({url}))"
-            where = "in the digest " if line.in_digest else ""
-            return f"posted {where}{_at(line.at, 'f')}{link}"
+            if line.in_digest:
+                return sentences(
+                    _("posted in the digest {when}", when=_at(line.at, "f")), _jump(line)
+                )
+            return sentences(_("posted {when}", when=_at(line.at, "f")), _jump(line))
         case "merged":
-            link = ""
-            if line.message_id is not None:
-                url = f"{DISCORD_APP}/{line.guild_id}/{line.channel_id}/{line.message_id}"
-                link = f" ([jump to the message]({url}))"
-            feed = _detail(line.detail, "another feed")
-            return (
-                f"merged into the post of **{feed}**{link}: the channel already had this story, "
-                "so that post names this feed under “Also in”"
+            other = _("another feed")
+            return _(
+                "merged into the post of **{feed}**{jump}: the channel already had this story, "
+                "so that post names this feed under “Also in”",
+                feed=_detail(line.detail, other),
+                jump=aside(_jump(line)),
             )
         case "digest":
             if line.at is None:
-                return (
+                return _(
                     "waiting for the digest, but this channel has no digest schedule: "
                     "set one with `/digest schedule`"
                 )
-            return f"waiting for the digest at {_at(line.at, 'f')} ({_at(line.at)})"
+            return _(
+                "waiting for the digest at {when} ({relative})",
+                when=_at(line.at, "f"),
+                relative=_at(line.at),
+            )
         case "filtered":
-            return f"not posted because of the channel's filter: {_detail(line.detail, 'a rule')}"
+            a_rule = _("a rule")
+            return _(
+                "not posted because of the channel's filter: {rule}",
+                rule=_detail(line.detail, a_rule),
+            )
         case "backfill":
-            return (
-                "not posted: it was published before the feed was added here "
-                f"({_at(line.at)}); it is in the archive only"
+            return _(
+                "not posted: it was published before the feed was added here ({when}); "
+                "it is in the archive only",
+                when=_at(line.at),
             )
         case "queued":
-            retry = f" (last try: {_detail(line.detail, '')})" if line.detail else ""
-            return f"queued: {what} goes out {_at(line.at)}{retry}"
+            if line.in_digest:
+                text = _("queued: the digest goes out {when}", when=_at(line.at))
+            else:
+                text = _("queued: it goes out {when}", when=_at(line.at))
+            if line.detail:
+                text = sentences(text, _("(last try: {error})", error=_detail(line.detail, "")))
+            return text
         case "paused":
-            return (
-                f"paused since {_at(line.at)} because {_detail(line.detail, 'of an error')}; "
-                "adding a feed to the channel again resumes it"
+            reason = _detail(line.detail, "") if line.detail else None
+            if reason is None:
+                return _(
+                    "paused since {when} because of an error; adding a feed to the channel "
+                    "again resumes it",
+                    when=_at(line.at),
+                )
+            return _(
+                "paused since {when} because {reason}; adding a feed to the channel again "
+                "resumes it",
+                when=_at(line.at),
+                reason=reason,
             )
         case "failed":
-            return f"failed: {_detail(line.detail, 'Discord refused it')}"
+            refused = _("Discord refused it")
+            return _("failed: {error}", error=_detail(line.detail, refused))
         case "cancelled":
-            return f"not posted: {_detail(line.detail, 'cancelled')}"
+            cancelled = _("cancelled")
+            return _("not posted: {reason}", reason=_detail(line.detail, cancelled))
         case _:
-            return "not queued for this channel (yet): it may still be on its way"
+            return _("not queued for this channel (yet): it may still be on its way")
 
 
 def _feed_line(feed: FeedRow) -> str:
     name = truncate(shown(feed.display_title), TITLE_LIMIT)
-    parts = [f"**{name}** (`{feed.url}`)" if "`" not in feed.url else f"**{name}**"]
+    shown_feed = f"**{name}** (`{feed.url}`)" if "`" not in feed.url else f"**{name}**"
     if feed.disabled:
-        parts.append(f"is disabled: {_detail(feed.disabled_reason, 'by the operator')}")
+        by_operator = _("by the operator")
+        state = _(
+            "{feed} is disabled: {reason}",
+            feed=shown_feed,
+            reason=_detail(feed.disabled_reason, by_operator),
+        )
     elif feed.consecutive_errors:
-        parts.append(
-            f"has failed since {_at(feed.failing_since)}: {_detail(feed.last_error, 'error')}"
+        error = _("error")
+        state = _(
+            "{feed} has failed since {when}: {error}",
+            feed=shown_feed,
+            when=_at(feed.failing_since),
+            error=_detail(feed.last_error, error),
         )
     else:
-        parts.append(f"was last read {_at(feed.last_success_at)}")
-    parts.append(f"next read {_at(feed.next_poll_at)}")
-    return "• " + ", ".join(parts)
+        state = _("{feed} was last read {when}", feed=shown_feed, when=_at(feed.last_success_at))
+    return "• " + _("{state}, next read {when}", state=state, when=_at(feed.next_poll_at))
 
 
 def render_why(
     answer: WhyAnswer,
     *,
     labels: Mapping[int, str] | None = None,
-    audience: str = "you can see",
-    scope: str = "this server",
+    everywhere: bool = False,
 ) -> Message:
     """The answer; `answer.channels` are the channels to show (the front end already dropped
-    those the member cannot see). `audience` and `scope` word the empty cases: "No channel
-    you can see follows this feed", "No feed of this server has it"."""
+    those the member cannot see). `everywhere` words the empty cases for a question about
+    every server (the operator's CLI) rather than this server and the channels the member
+    can see."""
     item = answer.item
     if item is None:
         asked = truncate(shown(answer.asked), ASKED_LIMIT)
-        lines = [f"**{asked}** is not in the archive."]
+        lines = [_("**{asked}** is not in the archive.", asked=asked)]
         if answer.feeds:
-            lines.append("The bot follows this site's feed(s); the item may not be out yet:")
+            lines.append(_("The bot follows this site's feed(s); the item may not be out yet:"))
             lines.extend(_feed_line(feed) for feed in answer.feeds)
+        elif everywhere:
+            lines.append(_("No feed of any server has it."))
         else:
-            lines.append(f"No feed of {scope} has it.")
-        return Message(embeds=(Embed(title="Not in the archive", description="\n".join(lines)),))
-    title = truncate(shown(item.title or "(untitled)"), TITLE_LIMIT)
+            lines.append(_("No feed of this server has it."))
+        embed = Embed(title=_("Not in the archive"), description="\n".join(lines))
+        return Message(embeds=(embed,))
+    title = truncate(shown(item.title or _("(untitled)")), TITLE_LIMIT)
     feed = truncate(shown(item.feed_title or item.feed_url), TITLE_LIMIT)
     url = safe_url(item.url)
-    lines = [f"From **{feed}**, published {_at(item.published_at)}."]
+    lines = [_("From **{feed}**, published {when}.", feed=feed, when=_at(item.published_at))]
     if answer.channels:
         lines.extend(f"• {_label(labels, line)}: {_state(line)}" for line in answer.channels)
+    elif everywhere:
+        lines.append(_("No channel of any server follows this feed."))
     else:
-        lines.append(f"No channel {audience} follows this feed.")
+        lines.append(_("No channel you can see follows this feed."))
     description = "\n".join(lines)
     if len(description) > EMBED_DESCRIPTION_LIMIT:
         description = truncate(description, EMBED_DESCRIPTION_LIMIT)
