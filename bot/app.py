@@ -7,11 +7,13 @@ import hashlib
 import json
 import logging
 import signal
+from typing import Any
 
 import discord
 from discord import app_commands
 from discord.ext import commands
 
+from bot.config import ShardPlan
 from bot.delivery.discord_message import answer
 from bot.delivery.discord_sender import DiscordSender
 from bot.delivery.discord_webhooks import WebhookPoster
@@ -32,6 +34,12 @@ COG_MODULES = (
 COMMANDS_HASH_KEY = "commands_hash:global"
 COMMAND_FAILED = "Sorry, something went wrong with that command. Please try again."
 TOKEN_REFUSED = "digestbot: configuration error: DISCORD_TOKEN was refused by Discord"
+# Gateway close codes that mean DIGESTBOT_SHARDS does not fit the bot (never retried).
+SHARDS_REFUSED = {
+    4010: "DIGESTBOT_SHARDS: Discord refused the shard (4010 Invalid shard); check the count",
+    4011: "DIGESTBOT_SHARDS: Discord requires more shards for this many servers "
+    "(4011 Sharding required); use auto or a larger count",
+}
 EXIT_OK = 0
 EXIT_CONFIG = 78  # as bot.__main__'s: systemd does not restart the bot into the same mistake
 
@@ -55,8 +63,22 @@ class DigestCommandTree(app_commands.CommandTree["DigestBot"]):
             log.warning("could not tell the member that /%s failed: %s", name, exc)
 
 
-class DigestBot(commands.Bot):
-    """The Discord side of digestbot. Every feature lives in the runtime and the cogs."""
+def shard_options(shards: ShardPlan) -> dict[str, Any]:
+    """AutoShardedBot's shard_ids and shard_count for a fixed plan; none for `auto` (discord.py
+    then asks GET /gateway/bot how many shards Discord recommends and runs them all)."""
+    if shards.count is None:
+        return {}
+    return {"shard_ids": list(shards.ids), "shard_count": shards.count}
+
+
+class DigestBot(commands.AutoShardedBot):
+    """The Discord side of digestbot. Every feature lives in the runtime and the cogs.
+
+    It runs the gateway shards DIGESTBOT_SHARDS names: all of them (as many as Discord's
+    GET /gateway/bot recommends), or the listed ids of a fixed count. Discord sends each
+    guild's events and commands to the shard that holds it, so this process answers the
+    commands of its shards' guilds only.
+    """
 
     def __init__(
         self,
@@ -73,6 +95,7 @@ class DigestBot(commands.Bot):
             help_command=None,
             tree_cls=DigestCommandTree,
             guild_ready_timeout=guild_ready_timeout,
+            **shard_options(runtime.settings.shards),
         )
         self.runtime = runtime
         runtime.gateway_connected = lambda: self.is_ready() and not self.is_closed()
@@ -141,6 +164,11 @@ async def run_discord(runtime: Runtime, token: str) -> int:
         return EXIT_CONFIG
     except discord.PrivilegedIntentsRequired:
         print("digestbot: configuration error: Discord refused the intents", flush=True)
+        return EXIT_CONFIG
+    except discord.ConnectionClosed as exc:
+        if exc.code not in SHARDS_REFUSED:
+            raise
+        print(f"digestbot: configuration error: {SHARDS_REFUSED[exc.code]}", flush=True)
         return EXIT_CONFIG
     finally:
         for signum in (signal.SIGTERM, signal.SIGINT):
