@@ -77,7 +77,8 @@ class DigestBot(commands.AutoShardedBot):
     It runs the gateway shards DIGESTBOT_SHARDS names: all of them (as many as Discord's
     GET /gateway/bot recommends), or the listed ids of a fixed count. Discord sends each
     guild's events and commands to the shard that holds it, so this process answers the
-    commands of its shards' guilds only.
+    commands of its shards' guilds only. With `none` it never connects to the gateway: it
+    logs in over REST (`run_discord`), polls and delivers, and answers no command.
     """
 
     def __init__(
@@ -98,8 +99,10 @@ class DigestBot(commands.AutoShardedBot):
             **shard_options(runtime.settings.shards),
         )
         self.runtime = runtime
-        runtime.gateway_connected = lambda: self.is_ready() and not self.is_closed()
-        self._sync_commands = sync_commands
+        self.gateway = runtime.settings.shards.gateway
+        if self.gateway:
+            runtime.gateway_connected = lambda: self.is_ready() and not self.is_closed()
+        self._sync_commands = sync_commands and self.gateway  # a worker leaves it to them
         self._start_runtime = start_runtime
 
     async def setup_hook(self) -> None:
@@ -110,6 +113,7 @@ class DigestBot(commands.AutoShardedBot):
                     self,
                     dm_channels=store.topics,
                     webhooks=WebhookPoster(self, store.webhooks),
+                    gateway=self.gateway,
                 )
             )
             await self.runtime.start()
@@ -148,9 +152,11 @@ async def run_discord(runtime: Runtime, token: str) -> int:
     bot = DigestBot(runtime)
     loop = asyncio.get_running_loop()
     closing: list[asyncio.Task[None]] = []
+    stopping = asyncio.Event()
 
     def request_stop() -> None:
         log.info("stopping (signal received)")
+        stopping.set()
         if not closing:
             closing.append(loop.create_task(bot.close()))
 
@@ -158,7 +164,12 @@ async def run_discord(runtime: Runtime, token: str) -> int:
         loop.add_signal_handler(signum, request_stop)
     try:
         async with bot:
-            await bot.start(token)
+            if bot.gateway:
+                await bot.start(token)
+            else:
+                await bot.login(token)  # runs setup_hook: polling and delivery start
+                log.info("worker: no gateway connection (DIGESTBOT_SHARDS=none)")
+                await stopping.wait()
     except discord.LoginFailure:
         print(TOKEN_REFUSED, flush=True)
         return EXIT_CONFIG
