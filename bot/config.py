@@ -259,7 +259,8 @@ class Settings(BaseModel):
     ] = Field(
         ShardPlan(),
         validation_alias="DIGESTBOT_SHARDS",
-        description="gateway shards this process runs: auto (all), e.g. 0,1/4, or none",
+        description="gateway shards this process runs: auto (all), e.g. 0,1/4, or none "
+        "(a worker that polls and delivers over REST only)",
     )
     retention_days: Annotated[int | None, Field(ge=1)] = Field(
         None,

@@ -1,9 +1,12 @@
 """DIGESTBOT_SHARDS through the real bot against the fake Discord serving several shards:
-`auto` runs every shard Discord recommends in one process, `1/2` runs shard 1 only, and a
-value that names no valid set of shards stops the bot at start with exit 78."""
+`auto` runs every shard Discord recommends in one process, `1/2` runs shard 1 only, `none`
+is a worker without a gateway that still polls and delivers, and a value that names no
+valid set of shards stops the bot at start with exit 78."""
 
 from __future__ import annotations
 
+import contextlib
+import signal
 from pathlib import Path
 
 import pytest
@@ -96,3 +99,31 @@ async def test_discord_requiring_more_shards_exits_78_saying_what_to_do(
     assert code == 78, output
     assert "configuration error: DIGESTBOT_SHARDS" in output and "4011" in output
     assert "use auto or a larger count" in output and "Traceback" not in output
+
+
+async def test_a_worker_without_a_gateway_polls_and_delivers(
+    tmp_path: Path, fake_discord: FakeDiscord, feed_server: FeedServer
+) -> None:
+    fake = fake_discord
+    world = fake.state.add_standard_guild()
+    feed_server.set(FEED_PATH, letter(["First post"]))
+    async with running_bot(tmp_path, fake):  # a gateway process takes the command
+        await add_feed(fake, world, feed_server.url(FEED_PATH), world.news_id)
+        await fake.wait_for_messages(world.news_id, 1, timeout=20)
+    connections = len(fake.gateway.connections)
+
+    process = await start_bot(bot_env(fake, tmp_path, DIGESTBOT_SHARDS="none"))
+    try:
+        feed_server.set(FEED_PATH, letter(["First post", "Second post"]))
+        posts = await fake.wait_for_messages(world.news_id, 2, timeout=READY_S)
+        assert [p.embeds[0]["title"] for p in posts] == ["First post", "Second post"]
+        assert len(fake.gateway.connections) == connections  # it never opened the gateway
+        process.send_signal(signal.SIGTERM)
+        code, output = await finish(process)
+    finally:
+        if process.returncode is None:
+            with contextlib.suppress(ProcessLookupError):
+                process.kill()
+            await process.wait()
+    assert code == 0, output
+    assert "worker: no gateway connection" in output and "Traceback" not in output
