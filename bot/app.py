@@ -99,10 +99,10 @@ class DigestBot(commands.AutoShardedBot):
             **shard_options(runtime.settings.shards),
         )
         self.runtime = runtime
-        self.gateway = runtime.settings.shards.gateway
-        if self.gateway:
+        self.uses_gateway = runtime.settings.shards.gateway
+        if self.uses_gateway:
             runtime.gateway_connected = lambda: self.is_ready() and not self.is_closed()
-        self._sync_commands = sync_commands and self.gateway  # a worker leaves it to them
+        self._sync_commands = sync_commands and self.uses_gateway  # a worker leaves it to them
         self._start_runtime = start_runtime
 
     async def setup_hook(self) -> None:
@@ -113,7 +113,7 @@ class DigestBot(commands.AutoShardedBot):
                     self,
                     dm_channels=store.topics,
                     webhooks=WebhookPoster(self, store.webhooks),
-                    gateway=self.gateway,
+                    gateway=self.uses_gateway,
                 )
             )
             await self.runtime.start()
@@ -164,7 +164,7 @@ async def run_discord(runtime: Runtime, token: str) -> int:
         loop.add_signal_handler(signum, request_stop)
     try:
         async with bot:
-            if bot.gateway:
+            if bot.uses_gateway:
                 await bot.start(token)
             else:
                 await bot.login(token)  # runs setup_hook: polling and delivery start
