@@ -45,7 +45,7 @@ class ChannelLookup:
     def __init__(self, client: discord.Client, *, gateway: bool) -> None:
         self._client = client
         self._gateway = gateway
-        self._kinds: dict[int, tuple[float, KnownChannel | None]] = {}
+        self._kinds: dict[int, tuple[float, KnownChannel]] = {}
 
     async def channel(self, channel_id: int, *, fresh: bool = True) -> KnownChannel | None:
         """The channel with the bot's permissions now (`fresh`), or as of a few minutes ago
@@ -58,9 +58,10 @@ class ChannelLookup:
             if remembered is not None and time.monotonic() - remembered[0] < KIND_TTL_S:
                 return remembered[1]
         known = await self._fetch(channel_id)
-        self._kinds[channel_id] = (time.monotonic(), known)
-        while len(self._kinds) > KINDS_REMEMBERED:
-            del self._kinds[next(iter(self._kinds))]
+        if known is not None:  # one it cannot see now may be granted it in a minute
+            self._kinds[channel_id] = (time.monotonic(), known)
+            while len(self._kinds) > KINDS_REMEMBERED:
+                del self._kinds[next(iter(self._kinds))]
         return known
 
     async def guild(self, guild_id: int) -> tuple[discord.Guild, discord.Member] | None:

@@ -149,3 +149,23 @@ async def test_a_shard_that_does_not_hold_the_guild_checks_the_history_permissio
             assert client.get_guild(world.guild_id) is None
             await make_outbox(store, DiscordSender(client)).drain()
         await assert_failed_not_resent(store, fake, delivery)
+
+
+async def test_a_worker_posts_in_a_forum_as_forum_posts(store: Store) -> None:
+    """It tells a forum from a text channel over REST: a message posted into a forum would be
+    refused, so each item must open a post of its own."""
+    async with FakeDiscord.serve() as fake:
+        world = fake.state.add_standard_guild()
+        forum = fake.state.add_forum_channel(world.guild_id, "letters")
+        feed = await world_feed(store, world, forum.id)
+        await poll_items(store, feed, ["a-2", "a-1"], now=time_now())
+        async with rest_client(fake) as client:
+            await make_outbox(store, DiscordSender(client, gateway=False)).drain()
+        posts = sorted(
+            (c for c in fake.state.channels.values() if c.parent_id == forum.id),
+            key=lambda c: c.id,
+        )
+        assert [p.name for p in posts] == ["Post a-1", "Post a-2"]
+        assert fake.count("POST", rf"^/channels/{forum.id}/messages$") == 0
+        # The forum's kind is asked once, not before every post.
+        assert fake.count("GET", rf"^/channels/{forum.id}$") == 1
