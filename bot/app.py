@@ -7,11 +7,13 @@ import hashlib
 import json
 import logging
 import signal
+from typing import Any
 
 import discord
 from discord import app_commands
 from discord.ext import commands
 
+from bot.config import ShardPlan
 from bot.delivery.discord_message import answer
 from bot.delivery.discord_sender import DiscordSender
 from bot.delivery.discord_webhooks import WebhookPoster
@@ -34,6 +36,12 @@ COG_MODULES = (
 COMMANDS_HASH_KEY = "commands_hash:global"
 COMMAND_FAILED = N_("Sorry, something went wrong with that command. Please try again.")
 TOKEN_REFUSED = "digestbot: configuration error: DISCORD_TOKEN was refused by Discord"
+# Gateway close codes that mean DIGESTBOT_SHARDS does not fit the bot (never retried).
+SHARDS_REFUSED = {
+    4010: "DIGESTBOT_SHARDS: Discord refused the shard (4010 Invalid shard); check the count",
+    4011: "DIGESTBOT_SHARDS: Discord requires more shards for this many servers "
+    "(4011 Sharding required); use auto or a larger count",
+}
 EXIT_OK = 0
 EXIT_CONFIG = 78  # as bot.__main__'s: systemd does not restart the bot into the same mistake
 
@@ -62,8 +70,23 @@ class DigestCommandTree(app_commands.CommandTree["DigestBot"]):
             log.warning("could not tell the member that /%s failed: %s", name, exc)
 
 
-class DigestBot(commands.Bot):
-    """The Discord side of digestbot. Every feature lives in the runtime and the cogs."""
+def shard_options(shards: ShardPlan) -> dict[str, Any]:
+    """AutoShardedBot's shard_ids and shard_count for a fixed plan; none for `auto` (discord.py
+    then asks GET /gateway/bot how many shards Discord recommends and runs them all)."""
+    if shards.count is None:
+        return {}
+    return {"shard_ids": list(shards.ids), "shard_count": shards.count}
+
+
+class DigestBot(commands.AutoShardedBot):
+    """The Discord side of digestbot. Every feature lives in the runtime and the cogs.
+
+    It runs the gateway shards DIGESTBOT_SHARDS names: all of them (as many as Discord's
+    GET /gateway/bot recommends), or the listed ids of a fixed count. Discord sends each
+    guild's events and commands to the shard that holds it, so this process answers the
+    commands of its shards' guilds only. With `none` it never connects to the gateway: it
+    logs in over REST (`run_discord`), polls and delivers, and answers no command.
+    """
 
     def __init__(
         self,
@@ -80,10 +103,13 @@ class DigestBot(commands.Bot):
             help_command=None,
             tree_cls=DigestCommandTree,
             guild_ready_timeout=guild_ready_timeout,
+            **shard_options(runtime.settings.shards),
         )
         self.runtime = runtime
-        runtime.gateway_connected = lambda: self.is_ready() and not self.is_closed()
-        self._sync_commands = sync_commands
+        self.uses_gateway = runtime.settings.shards.gateway
+        if self.uses_gateway:
+            runtime.gateway_connected = lambda: self.is_ready() and not self.is_closed()
+        self._sync_commands = sync_commands and self.uses_gateway  # a worker leaves it to them
         self._start_runtime = start_runtime
         # Names and descriptions in every catalogue language (bot.discord_locale).
         self.command_translator: app_commands.Translator = CommandTranslator()
@@ -98,6 +124,7 @@ class DigestBot(commands.Bot):
                     self,
                     dm_channels=store.topics,
                     webhooks=WebhookPoster(self, store.webhooks),
+                    gateway=self.uses_gateway,
                 )
             )
             await self.runtime.start()
@@ -144,9 +171,11 @@ async def run_discord(runtime: Runtime, token: str) -> int:
     bot = DigestBot(runtime)
     loop = asyncio.get_running_loop()
     closing: list[asyncio.Task[None]] = []
+    stopping = asyncio.Event()
 
     def request_stop() -> None:
         log.info("stopping (signal received)")
+        stopping.set()
         if not closing:
             closing.append(loop.create_task(bot.close()))
 
@@ -154,12 +183,22 @@ async def run_discord(runtime: Runtime, token: str) -> int:
         loop.add_signal_handler(signum, request_stop)
     try:
         async with bot:
-            await bot.start(token)
+            if bot.uses_gateway:
+                await bot.start(token)
+            else:
+                await bot.login(token)  # runs setup_hook: polling and delivery start
+                log.info("worker: no gateway connection (DIGESTBOT_SHARDS=none)")
+                await stopping.wait()
     except discord.LoginFailure:
         print(TOKEN_REFUSED, flush=True)
         return EXIT_CONFIG
     except discord.PrivilegedIntentsRequired:
         print("digestbot: configuration error: Discord refused the intents", flush=True)
+        return EXIT_CONFIG
+    except discord.ConnectionClosed as exc:
+        if exc.code not in SHARDS_REFUSED:
+            raise
+        print(f"digestbot: configuration error: {SHARDS_REFUSED[exc.code]}", flush=True)
         return EXIT_CONFIG
     finally:
         for signum in (signal.SIGTERM, signal.SIGINT):

@@ -73,6 +73,55 @@ class FetchAllowList:
         return any(address.version == net.version and address in net for net in self.networks)
 
 
+_SHARD_LIST = re.compile(r"^\s*(\d+(?:\s*,\s*\d+)*)\s*/\s*(\d+)\s*$")
+
+
+@dataclass(frozen=True, slots=True)
+class ShardPlan:
+    """The gateway shards this process runs (DIGESTBOT_SHARDS).
+
+    `auto` (the default): every shard, in this process, as many as Discord recommends.
+    `0,1/4`: shards 0 and 1 of 4 (`ids` and `count`). `none`: no gateway connection at all.
+    """
+
+    ids: tuple[int, ...] = ()
+    count: int | None = None
+    gateway: bool = True
+
+    @classmethod
+    def parse(cls, text: str) -> ShardPlan:
+        word = text.strip().lower()
+        if word == "auto":
+            return cls()
+        if word == "none":
+            return cls(gateway=False)
+        match = _SHARD_LIST.match(word)
+        if not match:
+            raise ValueError(
+                f"{text.strip()!r} is not auto, none, or shards of a count such as 0,1/4"
+            )
+        ids = tuple(int(part) for part in match.group(1).split(","))
+        count = int(match.group(2))
+        if count < 1:
+            raise ValueError(f"{text.strip()!r}: the shard count must be at least 1")
+        for shard in ids:
+            if shard >= count:
+                raise ValueError(
+                    f"{text.strip()!r}: shard {shard} is not below the count {count} "
+                    f"(shards are numbered 0 to {count - 1})"
+                )
+            if ids.count(shard) > 1:
+                raise ValueError(f"{text.strip()!r}: shard {shard} is listed twice")
+        return cls(ids, count)
+
+    def __str__(self) -> str:
+        if not self.gateway:
+            return "none"
+        if self.count is None:
+            return "auto"
+        return f"{','.join(map(str, self.ids))}/{self.count}"
+
+
 # --- value parsers: text from the environment or the file, or typed values from code ----------
 # Each raises ValueError with the message the operator sees after the setting's name.
 
@@ -204,6 +253,14 @@ class Settings(BaseModel):
         None,
         validation_alias="DIGESTBOT_HEALTH_PORT",
         description="serve /healthz and /metrics on 127.0.0.1:PORT (default: off)",
+    )
+    shards: Annotated[
+        ShardPlan, BeforeValidator(lambda v: ShardPlan.parse(v) if isinstance(v, str) else v)
+    ] = Field(
+        ShardPlan(),
+        validation_alias="DIGESTBOT_SHARDS",
+        description="gateway shards this process runs: auto (all), e.g. 0,1/4, or none "
+        "(a worker that polls and delivers over REST only)",
     )
     retention_days: Annotated[int | None, Field(ge=1)] = Field(
         None,

@@ -8,7 +8,6 @@ nonce, else by the message's own text and embeds), which needs Read Message Hist
 
 from __future__ import annotations
 
-import asyncio
 import logging
 import time
 from collections.abc import Awaitable, Callable, Sequence
@@ -18,6 +17,7 @@ from typing import TYPE_CHECKING, Protocol, TypeVar
 import aiohttp
 import discord
 
+from bot.delivery.discord_channels import ChannelLookup
 from bot.delivery.discord_message import send_kwargs
 from bot.delivery.discord_threads import create_forum_post, find_forum_post, open_thread_on
 from bot.delivery.senders import PermanentSendError, RetryableSendError
@@ -89,8 +89,6 @@ async def call_discord(request: Callable[[], Awaitable[T]]) -> T:
 #: How long after sending a nonce this process relies on Discord's de-duplication ("the past
 #: few minutes" in Discord's docs) to drop a resend it cannot check in the channel's history.
 NONCE_TRUST_S = 60.0
-#: How long a maybe-sent delivery waits for the gateway (the channel's permissions) to load.
-READY_TIMEOUT_S = 30.0
 #: How many of a target's newest messages are searched for one an earlier attempt sent.
 HISTORY_LIMIT = 100
 #: How many forum posts this process remembers for deliveries of several messages.
@@ -112,7 +110,9 @@ def fingerprint(content: str | None, embeds: Sequence[Embed | discord.Embed]) ->
 
 
 class DiscordSender:
-    """The Sender for a connected discord.py client.
+    """The Sender for a discord.py client: connected to the gateway, or (`gateway=False`, a
+    worker) logged in over REST only, learning channels and permissions from Discord
+    (bot.delivery.discord_channels).
 
     Exactly once rests on reading the channel after a crash or a lost answer: the nonce only
     makes Discord drop a repeat for a few minutes, and Discord keeps no nonce in the history.
@@ -137,8 +137,10 @@ class DiscordSender:
         *,
         dm_channels: DMChannelBook | None = None,
         webhooks: WebhookPoster | None = None,
+        gateway: bool = True,
     ):
         self._client = client
+        self._channels = ChannelLookup(client, gateway=gateway)
         self._book = dm_channels
         self._webhooks = webhooks  # posts a Message with an identity (None: as the bot)
         self._dm_channels: dict[int, int] = {}  # user id → DM channel id, this process
@@ -210,7 +212,8 @@ class DiscordSender:
         """The delivery's target when it is a forum (posts, not messages, go there)."""
         if delivery.target_kind != "channel":
             return None
-        channel = await self._cached_channel(delivery.target_id)
+        known = await call_discord(lambda: self._channels.channel(delivery.target_id, fresh=False))
+        channel = known.channel if known is not None else None
         return channel if isinstance(channel, discord.ForumChannel) else None
 
     def _forum_post_of(self, delivery: DeliveryRow) -> int | None:
@@ -324,36 +327,27 @@ class DiscordSender:
         raise PermanentSendError(HISTORY_UNREADABLE, target_unreachable=False)
 
     async def _history_readable(self, channel_id: int) -> bool | None:
-        """Read Message History in the cached channel (None: the channel is not known)."""
-        channel = await self._cached_channel(channel_id)
-        if isinstance(channel, discord.abc.GuildChannel | discord.Thread):
-            return channel.permissions_for(channel.guild.me).read_message_history
-        return None
-
-    async def _cached_channel(self, channel_id: int) -> object | None:
-        """The channel as the gateway loaded it, waiting (a while) for the gateway if needed."""
-        channel = self._client.get_channel(channel_id)
-        if channel is None and not self._client.is_ready():
-            try:
-                await asyncio.wait_for(self._client.wait_until_ready(), READY_TIMEOUT_S)
-            except TimeoutError:
-                raise RetryableSendError(
-                    "not connected to Discord yet: cannot tell whether I may read the "
-                    "channel's history"
-                ) from None
-            channel = self._client.get_channel(channel_id)
-        return channel
+        """Read Message History there now (None: the channel is not known)."""
+        known = await call_discord(lambda: self._channels.channel(channel_id))
+        return known.permissions.read_message_history if known is not None else None
 
     async def system_channel_for(self, guild_id: int) -> int | None:
-        guild = self._client.get_guild(guild_id)
-        if guild is None or guild.system_channel is None:
+        found = await self._channels.guild(guild_id)
+        # A guild fetched over REST has no channels loaded, so `system_channel` (a cache
+        # lookup) is None there; discord.py keeps the id it was given, without a public name.
+        channel_id = found[0]._system_channel_id if found is not None else None
+        if channel_id is None:
             return None
-        channel = guild.system_channel
-        permissions = channel.permissions_for(guild.me)
-        if permissions.view_channel and permissions.send_messages:
-            return channel.id
+        known = await self._channels.channel(channel_id)
+        if known is not None and known.permissions.view_channel and known.permissions.send_messages:
+            return known.channel.id
         return None
 
     async def guild_name(self, guild_id: int) -> str | None:
-        guild = self._client.get_guild(guild_id)
-        return guild.name if guild is not None else None
+        """The guild's name (None when it cannot be learned now: the DM goes without it)."""
+        try:
+            found = await self._channels.guild(guild_id)
+        except (discord.HTTPException, aiohttp.ClientError, OSError) as exc:
+            log.warning("guild %d: cannot learn its name: %s", guild_id, exc)
+            return None
+        return found[0].name if found is not None else None

@@ -38,10 +38,12 @@ async def running_bot(
     fake: FakeDiscord,
     *,
     clock: Callable[[], float] | None = None,
+    ready_timeout: float = 10.0,
     **setting_overrides: Any,
 ) -> AsyncIterator[DigestBot]:
     """Start the bot, wait until it is ready (guilds loaded, commands synced), close it after.
-    `clock` drives the runtime's time (digest slots) instead of the wall clock."""
+    `clock` drives the runtime's time (digest slots) instead of the wall clock; several shards
+    need a longer `ready_timeout` (discord.py IDENTIFYs one shard every 5 s, as Discord asks)."""
     settings = bot_settings(tmp_path, **setting_overrides)
     if clock is None:
         runtime = await Runtime.open(settings)
@@ -50,8 +52,8 @@ async def running_bot(
     bot = DigestBot(runtime, guild_ready_timeout=0.1)
     task = asyncio.create_task(bot.start(fake.token))
     try:
-        await fake.wait_for_ready(timeout=10)
-        await fake.wait_until(lambda: bot.is_ready() or task.done(), timeout=10)
+        await fake.wait_for_ready(timeout=ready_timeout)
+        await fake.wait_until(lambda: bot.is_ready() or task.done(), timeout=ready_timeout)
         if task.done():
             task.result()
         yield bot

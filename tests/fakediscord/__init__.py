@@ -65,12 +65,21 @@ HELLO → IDENTIFY (token, intents checked) → READY (guilds as unavailable stu
 ``resume_gateway_url`` = ws://…/resume, ``application``) → one GUILD_CREATE per guild;
 heartbeat ACKs; sequence numbers; RESUME replays missed dispatches then RESUMED.
 zlib-stream (what discord.py 2.7.1 requests without zstandard) or plain text frames.
+Shards: one session per shard (IDENTIFY ``shard: [id, count]``; none = ``[0, 1]``); each
+shard's READY/GUILD_CREATEs hold only its guilds (``(guild_id >> 22) % count == id``) and each
+guild's events and interactions go to its shard's session (DMs: shard 0); no session for the
+shard: the event is logged ``undelivered``. Options ``recommended_shards`` (GET /gateway/bot's
+"shards", 1) and ``max_guilds_per_shard`` (None; more on one shard: close 4011); an invalid
+shard is closed 4010. ``state.add_standard_guild(shard=(id, count))`` places a guild on a
+shard; ``gateway.sessions`` maps (id, count) to sessions; ``gateway.session`` is the lowest.
+The controls below take ``shard_id=`` (default: the lowest shard).
 Controls: ``fake.drop_connection()`` (abort the TCP socket; the client resumes),
 ``fake.send_reconnect()`` (op 7), ``fake.invalidate_session(resumable=False)`` (op 9, then a
 fresh IDENTIFY — discord.py waits 5 s before re-identifying),
 ``fake.gateway.available = False`` (refuse new connections: an outage).
 Observe: ``fake.gateway.log`` (GatewayEvent kind: connect, identify, ready, resume, resumed
-— detail["replayed_events"] —, invalid_session, drop, close, refused), ``gateway.kinds()``,
+— detail["replayed_events"] —, invalid_session, drop, close, refused, invalid_shard,
+sharding_required, undelivered), ``gateway.kinds()``,
 ``gateway.identify_payloads``, ``gateway.connections`` (path, query, close_code,
 server_close_code), ``await fake.wait_for_gateway("resumed", count, timeout)``.
 

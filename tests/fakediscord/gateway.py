@@ -1,11 +1,16 @@
 """The fake gateway: HELLO → IDENTIFY → READY + GUILD_CREATE, heartbeats, RESUME.
 
-One bot session at a time (the fake serves a single, unsharded bot). Every
-dispatch gets the next sequence number and is kept in the session's buffer so a
-RESUME replays what the client missed. Frames are sent by one writer task per
-connection, in order, as zlib-stream binary frames (one zlib stream per
-connection, each message flushed with Z_SYNC_FLUSH) when the client asked for
-``compress=zlib-stream``, and as text frames otherwise.
+One session per shard, as Discord does: IDENTIFY's ``shard: [id, count]`` (absent means
+``[0, 1]``) names it, READY and the GUILD_CREATEs carry only the guilds with
+``(guild_id >> 22) % count == id``, and every guild event (and INTERACTION_CREATE) goes to
+the session of its guild's shard; events without a guild (DMs) go to shard 0. A shard that
+is not ``0 <= id < count`` is closed with 4010 "Invalid shard"; with ``max_guilds_per_shard``
+set, a shard that would hold more guilds is closed with 4011 "Sharding required". A second
+IDENTIFY of the same shard replaces its session. Every dispatch gets the session's next
+sequence number and is kept in its buffer so a RESUME replays what the client missed.
+Frames are sent by one writer task per connection, in order, as zlib-stream binary frames
+(one zlib stream per connection, each message flushed with Z_SYNC_FLUSH) when the client
+asked for ``compress=zlib-stream``, and as text frames otherwise.
 """
 
 from __future__ import annotations
@@ -49,7 +54,9 @@ KNOWN_INTENTS = (1 << 26) - 1 & ~((1 << 17) | (1 << 18) | (1 << 19) | (1 << 23))
 class GatewayEvent:
     """One thing that happened on the gateway, for assertions (``fake.gateway.log``)."""
 
-    kind: str  # connect, identify, ready, resume, resumed, invalid_session, close, drop, refused
+    # connect, identify, ready, resume, resumed, invalid_session, close, drop, refused,
+    # invalid_shard (4010), sharding_required (4011), undelivered (no session holds its shard)
+    kind: str
     connection: int
     detail: dict[str, Any] = field(default_factory=dict)
 
@@ -81,10 +88,42 @@ class GatewayConnection:
 class GatewaySession:
     session_id: str
     intents: int
-    shard: list[int] | None
+    shard: list[int] | None  # as the client sent it (None: unsharded)
     seq: int = 0
     buffer: deque[dict[str, Any]] = field(default_factory=lambda: deque(maxlen=5000))
     connection: GatewayConnection | None = None
+
+    @property
+    def key(self) -> tuple[int, int]:
+        """(shard id, shard count); an unsharded session is shard 0 of 1."""
+        return (self.shard[0], self.shard[1]) if self.shard else (0, 1)
+
+    def serves(self, guild_id: int | None) -> bool:
+        """Whether this session receives the events of that guild (None: DMs, on shard 0)."""
+        shard_id, count = self.key
+        if guild_id is None:
+            return shard_id == 0
+        return (guild_id >> 22) % count == shard_id
+
+
+GUILD_KEYED_EVENTS = frozenset({"GUILD_CREATE", "GUILD_UPDATE", "GUILD_DELETE"})
+
+
+def guild_of(event: str, data: Any) -> int | None:
+    """The guild a dispatch belongs to (its ``id`` for GUILD_* events, else ``guild_id``)."""
+    if not isinstance(data, dict):
+        return None
+    value = data.get("id") if event in GUILD_KEYED_EVENTS else data.get("guild_id")
+    return int(value) if value is not None else None
+
+
+def valid_shard(shard: Any) -> bool:
+    return (
+        isinstance(shard, list)
+        and len(shard) == 2
+        and all(isinstance(n, int) and not isinstance(n, bool) for n in shard)
+        and 0 <= shard[0] < shard[1]
+    )
 
 
 class Gateway:
@@ -98,6 +137,8 @@ class Gateway:
         on_change: Callable[[], None],
         heartbeat_interval_ms: int = 41250,
         reject_privileged_intents: bool = True,
+        recommended_shards: int = 1,
+        max_guilds_per_shard: int | None = None,
     ) -> None:
         self.state = state
         self._resume_url = resume_url
@@ -105,7 +146,9 @@ class Gateway:
         self.heartbeat_interval_ms = heartbeat_interval_ms
         self.reject_privileged_intents = reject_privileged_intents
         self.available = True
-        self.session: GatewaySession | None = None
+        self.recommended_shards = recommended_shards  # GET /gateway/bot's "shards"
+        self.max_guilds_per_shard = max_guilds_per_shard  # None: never 4011
+        self.sessions: dict[tuple[int, int], GatewaySession] = {}
         self.connections: list[GatewayConnection] = []
         self.log: list[GatewayEvent] = []
         self.identify_payloads: list[dict[str, Any]] = []
@@ -116,14 +159,40 @@ class Gateway:
     # ---- test controls --------------------------------------------------------------------
 
     @property
+    def session(self) -> GatewaySession | None:
+        """The lowest shard's session (the only one of an unsharded bot), or None."""
+        return self.sessions[min(self.sessions)] if self.sessions else None
+
+    def shard_session(self, shard_id: int | None) -> GatewaySession | None:
+        """The session of that shard id (None: :attr:`session`)."""
+        if shard_id is None:
+            return self.session
+        return next((s for k, s in sorted(self.sessions.items()) if k[0] == shard_id), None)
+
+    def session_for_guild(self, guild_id: int | None) -> GatewaySession | None:
+        """The session that receives that guild's events (None: DMs, shard 0's)."""
+        return next((s for s in self.sessions.values() if s.serves(guild_id)), None)
+
+    @property
     def connected(self) -> bool:
         return self.session is not None and self.session.connection is not None
 
     def dispatch(self, event: str, data: Any) -> int:
-        """Send (or, between connections, buffer for RESUME) one dispatch; returns its seq."""
-        session = self.session
-        if session is None:
+        """Send (or, between connections, buffer for RESUME) one dispatch to the session of
+        its guild's shard; returns its seq there, or 0 when no session holds that shard
+        (the event is lost, as Discord's would be: logged as ``undelivered``)."""
+        if not self.sessions:
             raise RuntimeError(f"no gateway session: cannot dispatch {event}")
+        guild_id = guild_of(event, data)
+        seq = 0
+        for session in list(self.sessions.values()):
+            if session.serves(guild_id):
+                seq = self._send(session, event, data)
+        if seq == 0:
+            self._record("undelivered", None, event=event, guild_id=guild_id)
+        return seq
+
+    def _send(self, session: GatewaySession, event: str, data: Any) -> int:
         session.seq += 1
         frame = {"op": DISPATCH, "t": event, "s": session.seq, "d": data}
         session.buffer.append(frame)
@@ -131,10 +200,10 @@ class Gateway:
             session.connection.queue.put_nowait(frame)
         return session.seq
 
-    def drop_connection(self) -> bool:
+    def drop_connection(self, shard_id: int | None = None) -> bool:
         """Abort the live connection's TCP socket (no close frame), as a network failure
         would; the session stays resumable. Returns False if nothing was connected."""
-        session = self.session
+        session = self.shard_session(shard_id)
         conn = session.connection if session else None
         if session is None or conn is None:
             return False
@@ -145,24 +214,25 @@ class Gateway:
         conn.queue.put_nowait(None)
         return True
 
-    def send_reconnect(self) -> bool:
+    def send_reconnect(self, shard_id: int | None = None) -> bool:
         """Send op 7 RECONNECT on the live connection (the client should RESUME)."""
-        conn = self.session.connection if self.session else None
+        session = self.shard_session(shard_id)
+        conn = session.connection if session else None
         if conn is None:
             return False
         conn.queue.put_nowait({"op": RECONNECT, "d": None})
         return True
 
-    def invalidate_session(self, *, resumable: bool = False) -> bool:
+    def invalidate_session(self, *, resumable: bool = False, shard_id: int | None = None) -> bool:
         """Send op 9 INVALID_SESSION; unless resumable, the session is forgotten so the
         client must IDENTIFY again (and gets a fresh READY)."""
-        session = self.session
+        session = self.shard_session(shard_id)
         conn = session.connection if session else None
         if session is None or conn is None:
             return False
         conn.queue.put_nowait({"op": INVALID_SESSION, "d": resumable})
         if not resumable:
-            self.session = None
+            self._forget(session)
         self._record("invalid_session", conn, resumable=resumable)
         return True
 
@@ -221,8 +291,9 @@ class Gateway:
             pass
         finally:
             conn.close_code = ws.close_code
-            if self.session is not None and self.session.connection is conn:
-                self.session.connection = None
+            for session in self.sessions.values():
+                if session.connection is conn:
+                    session.connection = None
             self._record("close", conn, code=ws.close_code)
             conn.queue.put_nowait(None)
         return ws
@@ -261,7 +332,7 @@ class Gateway:
 
     def _identify(self, conn: GatewayConnection, data: dict[str, Any]) -> None:
         self.identify_payloads.append(data)
-        self._record("identify", conn, intents=data.get("intents"))
+        self._record("identify", conn, intents=data.get("intents"), shard=data.get("shard"))
         if data.get("token") != self.state.token:
             conn.queue.put_nowait(_Close(4004, "Authentication failed."))
             return
@@ -273,13 +344,22 @@ class Gateway:
             conn.queue.put_nowait(_Close(4014, "Disallowed intent(s)."))
             return
         shard = data.get("shard")
-        old = self.session
+        if shard is not None and not valid_shard(shard):
+            self._record("invalid_shard", conn, shard=shard)
+            conn.queue.put_nowait(_Close(4010, "Invalid shard."))
+            return
+        session = GatewaySession(secrets.token_hex(16), intents, shard)
+        guild_ids = [g for g in self.state.bot_guild_ids() if session.serves(g)]
+        limit = self.max_guilds_per_shard
+        if limit is not None and len(guild_ids) > limit:
+            self._record("sharding_required", conn, shard=shard, guilds=len(guild_ids))
+            conn.queue.put_nowait(_Close(4011, "Sharding required."))
+            return
+        old = self.sessions.get(session.key)
         if old is not None and old.connection is not None and old.connection is not conn:
             old.connection.queue.put_nowait(_Close(4000, "session replaced"))
-        session = GatewaySession(secrets.token_hex(16), intents, shard)
-        self.session = session
+        self.sessions[session.key] = session
         session.connection = conn
-        guild_ids = self.state.bot_guild_ids()
         ready: dict[str, Any] = {
             "v": 10,
             "user": {
@@ -307,24 +387,28 @@ class Gateway:
         }
         if isinstance(shard, list):
             ready["shard"] = shard
-        self.dispatch("READY", ready)
-        self._record("ready", conn, session_id=session.session_id)
+        self._send(session, "READY", ready)
+        self._record(
+            "ready", conn, session_id=session.session_id, shard=list(session.key), guilds=guild_ids
+        )
         for gid in guild_ids:
-            self.dispatch("GUILD_CREATE", self.guild_create_payload(gid))
+            self._send(session, "GUILD_CREATE", self.guild_create_payload(gid))
 
     def guild_create_payload(self, guild_id: int) -> dict[str, Any]:
-        intents = self.session.intents if self.session else 0
+        session = self.session_for_guild(guild_id)
+        intents = session.intents if session else 0
         return self.state.guild_payload(guild_id, all_members=bool(intents & GUILD_MEMBERS))
 
+    def _forget(self, session: GatewaySession) -> None:
+        if self.sessions.get(session.key) is session:
+            del self.sessions[session.key]
+
     def _resume(self, conn: GatewayConnection, data: dict[str, Any]) -> None:
-        session = self.session
+        session_id = data.get("session_id")
+        session = next((s for s in self.sessions.values() if s.session_id == session_id), None)
         seq = data.get("seq")
-        self._record("resume", conn, session_id=data.get("session_id"), seq=seq)
-        if (
-            data.get("token") != self.state.token
-            or session is None
-            or data.get("session_id") != session.session_id
-        ):
+        self._record("resume", conn, session_id=session_id, seq=seq)
+        if data.get("token") != self.state.token or session is None:
             conn.queue.put_nowait({"op": INVALID_SESSION, "d": False})
             self._record("invalid_session", conn, resumable=False)
             return
@@ -332,7 +416,7 @@ class Gateway:
         missed = [f for f in session.buffer if f["s"] > last]
         if last < session.seq and (not missed or missed[0]["s"] != last + 1):
             conn.queue.put_nowait({"op": INVALID_SESSION, "d": False})
-            self.session = None
+            self._forget(session)
             self._record("invalid_session", conn, resumable=False)
             return
         if session.connection is not None and session.connection is not conn:
@@ -342,7 +426,7 @@ class Gateway:
         for frame in missed:
             conn.queue.put_nowait(frame)
         session.connection = conn
-        self.dispatch("RESUMED", {"_trace": ["fakediscord"]})
+        self._send(session, "RESUMED", {"_trace": ["fakediscord"]})
         self._record(
             "resumed", conn, replayed=len(missed), replayed_events=[f["t"] for f in missed]
         )

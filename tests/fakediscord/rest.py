@@ -464,7 +464,7 @@ class RestApi:
     async def get_gateway_bot(self, ctx: Ctx) -> Reply:
         return 200, {
             "url": self.config.gateway_url,
-            "shards": 1,
+            "shards": self.gateway.recommended_shards,
             "session_start_limit": {
                 "total": 1000,
                 "remaining": 999,
@@ -650,7 +650,7 @@ class RestApi:
         return 200, message.payload(state)
 
     def dispatch_message_create(self, message: StoredMessage) -> None:
-        session = self.gateway.session
+        session = self.gateway.session_for_guild(message.guild_id)
         if session is None:
             return
         wanted = GUILD_MESSAGES if message.guild_id is not None else DIRECT_MESSAGES
@@ -703,7 +703,7 @@ class RestApi:
         return name
 
     def _dispatch_thread_create(self, thread: FakeChannel) -> None:
-        if self.gateway.session is not None:
+        if self.gateway.sessions:
             self.gateway.dispatch(
                 "THREAD_CREATE", {**thread.payload(self.state), "newly_created": True}
             )

@@ -59,6 +59,8 @@ class FakeDiscord:
         global_limit: int = 50,
         interaction_deadline: float = 3.0,
         nonce_window: float = 300.0,
+        recommended_shards: int = 1,
+        max_guilds_per_shard: int | None = None,
     ) -> None:
         self.clock = FakeClock()
         self.state = FakeState(self.clock, bot_name=bot_name, token=token)
@@ -79,6 +81,8 @@ class FakeDiscord:
             on_change=self._changed,
             heartbeat_interval_ms=heartbeat_interval_ms,
             reject_privileged_intents=reject_privileged_intents,
+            recommended_shards=recommended_shards,
+            max_guilds_per_shard=max_guilds_per_shard,
         )
         self.interactions = InteractionRegistry(self.state, deadline=interaction_deadline)
         self._config = RestConfig(nonce_window=nonce_window)
@@ -265,19 +269,19 @@ class FakeDiscord:
         """Send a raw dispatch (buffered for RESUME while disconnected); returns its seq."""
         return self.gateway.dispatch(event, data)
 
-    def drop_connection(self) -> bool:
-        return self.gateway.drop_connection()
+    def drop_connection(self, shard_id: int | None = None) -> bool:
+        return self.gateway.drop_connection(shard_id)
 
-    def send_reconnect(self) -> bool:
-        return self.gateway.send_reconnect()
+    def send_reconnect(self, shard_id: int | None = None) -> bool:
+        return self.gateway.send_reconnect(shard_id)
 
-    def invalidate_session(self, *, resumable: bool = False) -> bool:
-        return self.gateway.invalidate_session(resumable=resumable)
+    def invalidate_session(self, *, resumable: bool = False, shard_id: int | None = None) -> bool:
+        return self.gateway.invalidate_session(resumable=resumable, shard_id=shard_id)
 
     # ---- live state changes (dispatch the matching events when connected) -----------------------
 
     def _maybe_dispatch(self, event: str, data: Any) -> None:
-        if self.gateway.session is not None:
+        if self.gateway.sessions:
             self.gateway.dispatch(event, data)
 
     def set_overwrite(self, channel_id: int, overwrite: Overwrite) -> None:
@@ -317,7 +321,7 @@ class FakeDiscord:
                 guild_id, state.bot.username, DEFAULT_BOT, managed=True, bot_id=state.bot.id
             )
             state.add_member(guild_id, state.bot.id, roles=[role.id])
-        if self.gateway.session is not None:
+        if self.gateway.sessions:
             self.gateway.dispatch("GUILD_CREATE", self.gateway.guild_create_payload(guild_id))
 
     def remove_bot_from_guild(self, guild_id: int) -> None:

@@ -70,6 +70,14 @@ class SnowflakeFactory:
         self._last = max(candidate, self._last + 1)
         return self._last
 
+    def on_shard(self, shard_id: int, shard_count: int) -> int:
+        """The next snowflake whose guild shard ``(id >> 22) % shard_count`` is ``shard_id``
+        (its timestamp moved at most ``shard_count - 1`` ms ahead)."""
+        ms = self() >> 22
+        ms += (shard_id - ms) % shard_count
+        self._last = ms << 22
+        return self._last
+
 
 @dataclass
 class FakeUser:
@@ -405,11 +413,14 @@ class FakeState:
         bot_permissions: int = P.DEFAULT_BOT,
         system_channel_name: str | None = "general",
         bot_member: bool = True,
+        shard: tuple[int, int] | None = None,
     ) -> FakeGuild:
-        """A guild with @everyone, the bot's managed role and member, and a system channel."""
+        """A guild with @everyone, the bot's managed role and member, and a system channel;
+        ``shard=(id, count)`` picks an id on that gateway shard."""
         if owner_id is None:
             owner_id = self.add_user(f"{name}-owner").id
-        guild = FakeGuild(self.snowflake(), name, owner_id)
+        guild_id = self.snowflake() if shard is None else self.snowflake.on_shard(*shard)
+        guild = FakeGuild(guild_id, name, owner_id)
         self.guilds[guild.id] = guild
         guild.roles[guild.id] = FakeRole(guild.id, guild.id, "@everyone", everyone_permissions)
         self.add_member(guild.id, owner_id)
@@ -542,7 +553,9 @@ class FakeState:
         self.messages[channel.id] = []
         return channel
 
-    def add_standard_guild(self, name: str = "Test Guild") -> StandardGuild:
+    def add_standard_guild(
+        self, name: str = "Test Guild", *, shard: tuple[int, int] | None = None
+    ) -> StandardGuild:
         """A ready-made guild most e2e tests need.
 
         Permissions: @everyone has none; people get theirs from a "Members" role (Discord's
@@ -556,7 +569,7 @@ class FakeState:
         (bot lacks Read Message History).
         """
         owner = self.add_user("owner")
-        guild = self.add_guild(name, owner_id=owner.id, everyone_permissions=0)
+        guild = self.add_guild(name, owner_id=owner.id, everyone_permissions=0, shard=shard)
         bot_role = next(r for r in guild.roles.values() if r.bot_id == self.bot.id)
         members_role = self.add_role(guild.id, "Members", P.DEFAULT_EVERYONE)
         admin_role = self.add_role(guild.id, "Admins", P.MANAGE_GUILD)

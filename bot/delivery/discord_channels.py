@@ -1,0 +1,119 @@
+"""A target channel and the bot's permissions in it: from the gateway's cache, else over REST.
+
+A process whose shards hold the channel's guild knows the channel, the guild's roles and the
+bot's own member from the gateway, and discord.py keeps them current. A worker without a
+gateway (DIGESTBOT_SHARDS=none), or a process whose shards do not hold that guild, asks
+Discord instead: the channel, the guild (with its roles) and the bot's member, and lets
+discord.py compute the permissions from them exactly as it does for the cache. What the
+answer is used for decides whether an older one will do: a channel's kind (forum or not)
+does not change, its permissions do, so those are always asked for afresh.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from dataclasses import dataclass
+
+import discord
+
+from bot.delivery.senders import RetryableSendError
+
+#: How long a maybe-sent delivery waits for the gateway (the channel's permissions) to load.
+READY_TIMEOUT_S = 30.0
+#: How long a channel fetched over REST is reused where only its kind matters.
+KIND_TTL_S = 300.0
+KINDS_REMEMBERED = 4096
+
+GuildChannel = discord.abc.GuildChannel | discord.Thread
+
+
+@dataclass(frozen=True, slots=True)
+class KnownChannel:
+    """A guild channel and what the bot may do there."""
+
+    channel: GuildChannel
+    permissions: discord.Permissions
+
+
+class ChannelLookup:
+    """Channels of any guild, for a client with a gateway (`gateway=True`) or without one.
+
+    Discord's errors other than 403/404 (the channel is gone or hidden: None) propagate as
+    discord.py raises them; the caller turns them into send errors."""
+
+    def __init__(self, client: discord.Client, *, gateway: bool) -> None:
+        self._client = client
+        self._gateway = gateway
+        self._kinds: dict[int, tuple[float, KnownChannel]] = {}
+
+    async def channel(self, channel_id: int, *, fresh: bool = True) -> KnownChannel | None:
+        """The channel with the bot's permissions now (`fresh`), or as of a few minutes ago
+        (for its kind only); None when it does not exist or the bot cannot see it."""
+        cached = await self._cached(channel_id)
+        if cached is not None:
+            return cached
+        if not fresh:
+            remembered = self._kinds.get(channel_id)
+            if remembered is not None and time.monotonic() - remembered[0] < KIND_TTL_S:
+                return remembered[1]
+        known = await self._fetch(channel_id)
+        if known is not None:  # one it cannot see now may be granted it in a minute
+            self._kinds[channel_id] = (time.monotonic(), known)
+            while len(self._kinds) > KINDS_REMEMBERED:
+                del self._kinds[next(iter(self._kinds))]
+        return known
+
+    async def guild(self, guild_id: int) -> tuple[discord.Guild, discord.Member] | None:
+        """The guild and the bot's member in it (None: the bot is not in it)."""
+        cached = self._client.get_guild(guild_id) if self._gateway else None
+        if cached is not None and cached.me is not None:
+            return cached, cached.me
+        me = self._client.user
+        if me is None:
+            return None
+        try:
+            guild = await self._client.fetch_guild(guild_id)
+            member = await guild.fetch_member(me.id)
+        except (discord.NotFound, discord.Forbidden):
+            return None
+        return guild, member
+
+    async def _cached(self, channel_id: int) -> KnownChannel | None:
+        """The channel as the gateway loaded it, waiting (a while) for the gateway if needed."""
+        if not self._gateway:
+            return None
+        client = self._client
+        channel = client.get_channel(channel_id)
+        if channel is None and not client.is_ready():
+            try:
+                await asyncio.wait_for(client.wait_until_ready(), READY_TIMEOUT_S)
+            except TimeoutError:
+                raise RetryableSendError(
+                    "not connected to Discord yet: cannot tell whether I may read the "
+                    "channel's history"
+                ) from None
+            channel = client.get_channel(channel_id)
+        if isinstance(channel, GuildChannel) and channel.guild.me is not None:
+            return KnownChannel(channel, channel.permissions_for(channel.guild.me))
+        return None
+
+    async def _fetch(self, channel_id: int) -> KnownChannel | None:
+        try:
+            channel = await self._client.fetch_channel(channel_id)
+        except (discord.NotFound, discord.Forbidden):
+            return None
+        if isinstance(channel, discord.Thread):
+            # A thread's permissions are its parent's (threads inherit its overwrites).
+            parent = await self._fetch(channel.parent_id)
+            return KnownChannel(channel, parent.permissions) if parent is not None else None
+        if not isinstance(channel, discord.abc.GuildChannel):
+            return None
+        found = await self.guild(channel.guild.id)
+        if found is None:
+            return None
+        guild, me = found
+        # discord.py builds a fetched channel on a placeholder guild when the guild is not
+        # cached; the fetched guild holds the roles permissions are computed from.
+        channel.guild = guild
+        return KnownChannel(channel, channel.permissions_for(me))
