@@ -357,3 +357,7 @@ class DiscordSender:
     async def guild_name(self, guild_id: int) -> str | None:
         guild = self._client.get_guild(guild_id)
         return guild.name if guild is not None else None
+
+    async def guild_locale(self, guild_id: int) -> str | None:
+        guild = self._client.get_guild(guild_id)
+        return guild.preferred_locale.value if guild is not None else None

@@ -20,6 +20,7 @@ from bot.features.posts.render import (
     media_kind,
     render_card,
 )
+from bot.i18n import _
 from bot.model import (
     CONTENT_LIMIT,
     EMBED_TITLE_LIMIT,
@@ -70,7 +71,9 @@ class Slot:
 def parse_template(template: str) -> list[str | Slot]:
     """The template's literal text and placeholders, in order (TemplateError: unusable)."""
     if len(template) > MAX_TEMPLATE_CHARS:
-        raise TemplateError(f"A template is at most {MAX_TEMPLATE_CHARS} characters.")
+        raise TemplateError(
+            _("A template is at most {limit} characters.", limit=MAX_TEMPLATE_CHARS)
+        )
     valid = ", ".join(f"{{{name}}}" for name in PLACEHOLDERS)
     parts: list[str | Slot] = []
     at = 0
@@ -81,12 +84,19 @@ def parse_template(template: str) -> list[str | Slot]:
         if found is None or found.group(1) not in PLACEHOLDERS:
             shown = one_line(match.group(0))[:40].replace("`", "'")
             raise TemplateError(
-                f"`{shown}` is not a placeholder. Use {valid}, optionally with a length cap "
-                "such as {excerpt:300}."
+                _(
+                    "`{shown}` is not a placeholder. Use {valid}, optionally with a length cap "
+                    "such as {example}.",
+                    shown=shown,
+                    valid=valid,
+                    example="{excerpt:300}",
+                )
             )
         cap = int(found.group(2)) if found.group(2) else None
         if cap is not None and cap < 1:
-            raise TemplateError("A length cap is at least 1, e.g. {excerpt:300}.")
+            raise TemplateError(
+                _("A length cap is at least 1, e.g. {example}.", example="{excerpt:300}")
+            )
         parts.append(Slot(found.group(1), cap))
     parts.append(template[at:])
     return [part for part in parts if part != ""]
@@ -96,7 +106,7 @@ def check_format(style: str, template: str | None) -> PostFormat:
     """The format to keep for `style` and `template` (TemplateError: unusable)."""
     found = next((s for s in POST_STYLES if s == style), None)
     if found is None:
-        raise TemplateError(f"The style is one of {', '.join(POST_STYLES)}.")
+        raise TemplateError(_("The style is one of {styles}.", styles=", ".join(POST_STYLES)))
     text = strip_control(template).strip() if template else ""
     if text:
         parse_template(text)
