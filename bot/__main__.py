@@ -34,6 +34,7 @@ from bot.features.posts.render import render_post
 from bot.features.posts.views import preview_view
 from bot.features.why.render import render_why
 from bot.features.why.service import WhyService
+from bot.i18n import set_locale
 from bot.ingest.errors import BlockedAddressError, FeedError, FetchError, UnsupportedSchemeError
 from bot.ingest.fetch import FeedFetcher
 from bot.ingest.pipeline import FeedPipeline, summary_input
@@ -355,6 +356,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"digestbot: configuration error: {exc}", file=sys.stderr)
         return EXIT_CONFIG
     configure_logging(settings)
+    set_locale(settings.locale)  # CLI output and console mode speak DIGESTBOT_LOCALE
     try:
         return asyncio.run(dispatch(args, settings))
     except FeedError as exc:
