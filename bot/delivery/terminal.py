@@ -11,6 +11,7 @@ from __future__ import annotations
 import re
 from datetime import UTC, datetime
 
+from bot.i18n import ngettext
 from bot.i18n.dates import format_moment
 from bot.model import Embed, Message
 from bot.safe import plain_line, strip_control
@@ -95,5 +96,11 @@ def to_text(message: Message) -> str:
     if message.buttons:
         lines.append("  " + "  ".join(f"[{plain_line(b.label)}]" for b in message.buttons))
     for file in message.files:
-        lines.append(f"  (attached: {plain_line(file.filename)}, {len(file.data)} bytes)")
+        attached = ngettext(
+            "(attached: {file}, {count} byte)",
+            "(attached: {file}, {count} bytes)",
+            len(file.data),
+            file=plain_line(file.filename),
+        )
+        lines.append(f"  {attached}")
     return "\n".join(lines)
