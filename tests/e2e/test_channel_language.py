@@ -82,7 +82,32 @@ async def test_a_japanese_guild_gets_japanese_chrome_and_an_admin_may_choose_eng
         await runtime.subscriptions.subscribe(
             guild_id=world.guild_id, channel_id=world.general_id, url=url, mode="digest"
         )
-        assert await runtime.languages.set_channel(world.guild_id, english, "en") == "en"
+        # An admin chooses English for one channel (the answer in the admin's own language).
+        handle = await fake.invoke_command(
+            "language channel",
+            {"channel": english, "language": "en"},
+            guild_id=world.guild_id,
+            channel_id=world.general_id,
+            user_id=world.admin_id,
+            locale="ja",
+        )
+        answer = await handle.final_message(timeout=10)
+        assert (
+            answer.content == f"<#{english}> の投稿・ダイジェスト・お知らせは今後英語で書かれます。"
+        )
+        # auto: the server's language.
+        handle = await fake.invoke_command(
+            "language channel",
+            {"channel": world.news_id},
+            guild_id=world.guild_id,
+            channel_id=world.general_id,
+            user_id=world.admin_id,
+        )
+        answer = await handle.final_message(timeout=10)
+        assert answer.content.startswith(
+            f"<#{world.news_id}>'s posts, digests and notices are written in the server's "
+            "language (automatic)."
+        )
         # Each member's DMs follow the language their /follow came in, not the guild's.
         with use_locale("ja"):
             await runtime.follows.follow(world.guild_id, world.admin_id, "distillation")
