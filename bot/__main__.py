@@ -34,6 +34,7 @@ from bot.features.posts.render import render_post
 from bot.features.posts.views import preview_view
 from bot.features.why.render import render_why
 from bot.features.why.service import WhyService
+from bot.i18n import _, ngettext, set_locale
 from bot.ingest.errors import BlockedAddressError, FeedError, FetchError, UnsupportedSchemeError
 from bot.ingest.fetch import FeedFetcher
 from bot.ingest.pipeline import FeedPipeline, summary_input
@@ -80,8 +81,11 @@ async def cmd_preview(settings: Settings, args: argparse.Namespace) -> int:
     (`args.target` as the operator typed it; None for the bundled sample)."""
     if args.summarizer == "llm" and not (settings.llm_base_url and settings.llm_model):
         print(
-            "digestbot: configuration error: --summarizer llm needs DIGESTBOT_LLM_BASE_URL "
-            "and DIGESTBOT_LLM_MODEL",
+            _(
+                "digestbot: configuration error: {option} needs {settings}",
+                option="--summarizer llm",
+                settings="DIGESTBOT_LLM_BASE_URL, DIGESTBOT_LLM_MODEL",
+            ),
             file=sys.stderr,
         )
         return EXIT_CONFIG
@@ -93,8 +97,10 @@ async def cmd_preview(settings: Settings, args: argparse.Namespace) -> int:
         document = await asyncio.to_thread(read_feed_file, path)
     elif "://" not in target and _looks_like_path(target):
         print(
-            f"digestbot: no such file: {strip_control(target)} (for a web address, write it "
-            "with https://)",
+            _(
+                "digestbot: no such file: {file} (for a web address, write it with https://)",
+                file=strip_control(target),
+            ),
             file=sys.stderr,
         )
         return EXIT_NO_INPUT
@@ -112,12 +118,12 @@ async def cmd_preview(settings: Settings, args: argparse.Namespace) -> int:
             _show(render_post(view))
             if ai is not None:
                 answer = await ai.try_llm(summary_input(item))
-                _print(f"  offline summary: {item.summary}")
+                _print("  " + _("offline summary: {summary}", summary=item.summary))
                 if answer is None:
                     reason = next(iter(ai.outcomes.most_common(1)), ("unavailable", 0))[0]
-                    _print(f"  AI summary:      (not available: {reason})")
+                    _print("  " + _("AI summary:      (not available: {reason})", reason=reason))
                 else:
-                    _print(f"  AI summary:      {answer}")
+                    _print("  " + _("AI summary:      {summary}", summary=answer))
     finally:
         if ai is not None:
             await ai.aclose()
@@ -163,14 +169,14 @@ async def _archive(settings: Settings) -> AsyncIterator[tuple[Store, FeedService
 
 
 async def cmd_feeds_add(settings: Settings, args: argparse.Namespace) -> int:
-    async with _archive(settings) as (_, service, _):
+    async with _archive(settings) as (_store, service, _poller):
         _show(render.render_fetching(args.url))  # at once: a slow feed takes up to the time cap
         _show(render.render_archived(await service.add(args.url)))
     return EXIT_OK
 
 
 async def cmd_feeds_list(settings: Settings, args: argparse.Namespace) -> int:
-    async with _archive(settings) as (store, _, _):
+    async with _archive(settings) as (store, _service, _poller):
         feeds = [(feed, await store.items.count(feed.id)) for feed in await store.feeds.all()]
     _show(render.render_archive(feeds))
     return EXIT_OK
@@ -191,7 +197,7 @@ async def cmd_poll_once(settings: Settings, args: argparse.Namespace) -> int:
 
 
 async def cmd_opml_export(settings: Settings, args: argparse.Namespace) -> int:
-    async with _archive(settings) as (store, _, _):
+    async with _archive(settings) as (store, _service, _poller):
         feeds = await store.feeds.all()
     document = opml.export_opml(
         [opml.OpmlFeed(f.display_title, f.url, f.site_url) for f in feeds], "digestbot feeds"
@@ -201,7 +207,13 @@ async def cmd_opml_export(settings: Settings, args: argparse.Namespace) -> int:
         sys.stdout.flush()
     else:
         await asyncio.to_thread(args.file.write_bytes, document)
-        print(f"Exported {len(feeds)} feed(s) to {args.file}", file=sys.stderr, flush=True)
+        exported = ngettext(
+            "Exported {count} feed to {path}.",
+            "Exported {count} feeds to {path}.",
+            len(feeds),
+            path=args.file,
+        )
+        print(exported, file=sys.stderr, flush=True)
     return EXIT_OK
 
 
@@ -214,16 +226,18 @@ async def cmd_opml_import(settings: Settings, args: argparse.Namespace) -> int:
     try:
         feeds = await asyncio.to_thread(_read_opml, args.file)
     except OSError as exc:
-        print(f"digestbot: cannot read {args.file}: {exc.strerror or exc}", file=sys.stderr)
+        problem = _("cannot read {path}: {error}", path=args.file, error=exc.strerror or exc)
+        print(f"digestbot: {problem}", file=sys.stderr)
         return EXIT_NO_INPUT
     except opml.OpmlError as exc:
         print(f"digestbot: {exc}", file=sys.stderr)
         return EXIT_DATA
 
     async def progress(done: int, total: int) -> None:
-        print(f"\r{done}/{total} feed(s)", end="", file=sys.stderr, flush=True)
+        shown = ngettext("{done}/{count} feed", "{done}/{count} feeds", total, done=done)
+        print(f"\r{shown}", end="", file=sys.stderr, flush=True)
 
-    async with _archive(settings) as (_, service, _):
+    async with _archive(settings) as (_store, service, _poller):
         results = await opml.import_opml(feeds, service.add, progress=progress)
         print(file=sys.stderr)
     print(to_text(render.render_import_report(results)), flush=True)
@@ -235,9 +249,11 @@ async def cmd_run(settings: Settings, args: argparse.Namespace) -> int:
     if not settings.discord_token and kind == "none":
         # A container started with an empty DISCORD_TOKEN: console mode has no one to talk to.
         print(
-            "digestbot: configuration error: DISCORD_TOKEN is not set and there is no terminal "
-            "for console mode: set DISCORD_TOKEN to run on Discord, run in a terminal "
-            "(docker run -it), or pipe commands in (digestbot run < commands.txt)",
+            _(
+                "digestbot: configuration error: DISCORD_TOKEN is not set and there is no "
+                "terminal for console mode: set DISCORD_TOKEN to run on Discord, run in a "
+                "terminal (docker run -it), or pipe commands in (digestbot run < commands.txt)"
+            ),
             file=sys.stderr,
         )
         return EXIT_CONFIG
@@ -262,7 +278,7 @@ async def cmd_run(settings: Settings, args: argparse.Namespace) -> int:
 
 async def cmd_sync_commands(settings: Settings, args: argparse.Namespace) -> int:
     if not settings.discord_token:
-        print("digestbot: configuration error: DISCORD_TOKEN is not set", file=sys.stderr)
+        print(_("digestbot: configuration error: DISCORD_TOKEN is not set"), file=sys.stderr)
         return EXIT_CONFIG
     from bot.app import sync_commands
 
@@ -277,7 +293,9 @@ async def cmd_why(settings: Settings, args: argparse.Namespace) -> int:
     finally:
         await store.close()
     labels = {
-        line.channel_id: f"channel {line.channel_id} (server {line.guild_id})"
+        line.channel_id: _(
+            "channel {channel} (server {server})", channel=line.channel_id, server=line.guild_id
+        )
         for line in answer.channels
     }
     _show(render_why(answer, labels=labels, everywhere=True))
@@ -355,6 +373,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"digestbot: configuration error: {exc}", file=sys.stderr)
         return EXIT_CONFIG
     configure_logging(settings)
+    set_locale(settings.locale)  # CLI output and console mode speak DIGESTBOT_LOCALE
     try:
         return asyncio.run(dispatch(args, settings))
     except FeedError as exc:

@@ -32,6 +32,7 @@ COG_MODULES = (
     "cogs.digest",
     "cogs.why",
     "cogs.related",
+    "cogs.language",
 )
 COMMANDS_HASH_KEY = "commands_hash:global"
 COMMAND_FAILED = N_("Sorry, something went wrong with that command. Please try again.")

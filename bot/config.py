@@ -148,6 +148,13 @@ def _log_format(value: str) -> str:
     return value.lower()
 
 
+def _language_tag(value: str) -> str:
+    tag = value.strip().replace("_", "-")
+    if not re.fullmatch(r"[A-Za-z]{2,3}(-[A-Za-z0-9]{2,8})*", tag):
+        raise ValueError(f"{value!r} is not a language such as en or ja")
+    return tag
+
+
 def _http_url(value: str | None) -> str | None:
     if value is not None and not re.match(r"^https?://", value):
         raise ValueError(f"{value!r} must start with http:// or https://")
@@ -248,6 +255,11 @@ class Settings(BaseModel):
         "item",
         validation_alias="DIGESTBOT_LLM_LANGUAGE",
         description="`item` (the item's own language) or a language such as `en`",
+    )
+    locale: Annotated[str, AfterValidator(_language_tag)] = Field(
+        "en",
+        validation_alias="DIGESTBOT_LOCALE",
+        description="console and CLI language (en or ja), and channels' when Discord says none",
     )
     health_port: Annotated[int | None, Field(ge=1)] = Field(
         None,

@@ -26,6 +26,7 @@ from bot.features.feeds.filters import check_filters
 from bot.features.feeds.service import FeedService
 from bot.features.feeds.subscriptions import SubscriptionService
 from bot.features.follow.service import FollowService
+from bot.features.posts.language import Languages
 from bot.features.related.service import RelatedService
 from bot.features.search.service import SearchService
 from bot.features.why.service import WhyService
@@ -89,6 +90,7 @@ class Runtime:
         )
         self.search = SearchService(store, clock=clock, on_latency=self.metrics.search_latency)
         self.why = WhyService(store, clock=clock)
+        self.languages = Languages(store, default=settings.locale, clock=clock)
         self.related = RelatedService(store, self.why)
         self.subscriptions = SubscriptionService(
             store,
@@ -139,10 +141,11 @@ class Runtime:
 
     def attach_sender(self, sender: Sender) -> Outbox:
         """Create the outbox for this process's way of delivering (Discord or the terminal)."""
+        self.languages.guild_locale = sender.guild_locale
         self.outbox = Outbox(
             self.store,
             sender,
-            DeliveryComposer(self.store, self.digests, sender.guild_name),
+            DeliveryComposer(self.store, self.digests, sender.guild_name, self.languages),
             clock=OutboxClock(wall=self.clock),
             hooks=OutboxHooks(
                 on_user_unreachable=self.follows.on_dms_closed,

@@ -125,6 +125,9 @@ class RecordingSender:
     async def guild_name(self, guild_id: int) -> str | None:
         return None
 
+    async def guild_locale(self, guild_id: int) -> str | None:
+        return None
+
     async def system_channel_for(self, guild_id: int) -> int | None:
         return self.system_channels.get(guild_id)
 

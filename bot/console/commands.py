@@ -38,10 +38,16 @@ from bot.features.feeds.subscriptions import MAX_BACKFILL
 from bot.features.feeds.testpost import render_test_post
 from bot.features.follow import render as follow_render
 from bot.features.posts.format import TemplateError
+from bot.features.posts.language import (
+    language_choices,
+    render_channel_language,
+    render_language_refused,
+)
 from bot.features.related.render import render_related
 from bot.features.search.render import render_latest, render_search
 from bot.features.search.service import LATEST_DEFAULT, LATEST_MAX
 from bot.features.why.render import render_why
+from bot.i18n import N_, _
 
 LABELS = {CONSOLE_CHANNEL_ID: CONSOLE_CHANNEL_LABEL}
 MODES = ("instant", "digest")
@@ -51,14 +57,21 @@ WORDS = Arg("words", nargs="*", metavar="WORDS")
 
 @command(
     "feed add",
-    "follow a feed or site",
+    N_("follow a feed or site"),
     Arg("url", metavar="URL"),
     Arg("--mode", choices=MODES, default=None, metavar="instant|digest"),
     Arg("--backfill", type=int, default=1, metavar="N"),
 )
 async def feed_add(ctx: ConsoleContext, args: argparse.Namespace) -> str:
     if not 0 <= args.backfill <= MAX_BACKFILL:
-        raise UsageError(f"--backfill must be between 0 and {MAX_BACKFILL}")
+        raise UsageError(
+            _(
+                "{option} must be between {low} and {high}",
+                option="--backfill",
+                low=0,
+                high=MAX_BACKFILL,
+            )
+        )
     ctx.write(to_text(feeds_render.render_fetching(args.url)))
     result = await ctx.runtime.subscriptions.subscribe(
         guild_id=CONSOLE_GUILD_ID,
@@ -71,7 +84,7 @@ async def feed_add(ctx: ConsoleContext, args: argparse.Namespace) -> str:
     return to_text(feeds_render.render_add(result, channel=CONSOLE_CHANNEL_LABEL))
 
 
-@command("feed list", "the feeds this console follows and their health")
+@command("feed list", N_("the feeds this console follows and their health"))
 async def feed_list(ctx: ConsoleContext, args: argparse.Namespace) -> str:
     views = await ctx.runtime.subscriptions.for_guild(CONSOLE_GUILD_ID)
     rhythms = await ctx.runtime.subscriptions.rhythms(views)
@@ -80,13 +93,13 @@ async def feed_list(ctx: ConsoleContext, args: argparse.Namespace) -> str:
     )
 
 
-@command("feed status", "last poll, errors and next poll of a feed", FEED)
+@command("feed status", N_("last poll, errors and next poll of a feed"), FEED)
 async def feed_status(ctx: ConsoleContext, args: argparse.Namespace) -> str:
     status = await ctx.runtime.subscriptions.status(CONSOLE_GUILD_ID, query_text(args.feed))
     return to_text(feeds_render.render_status(status, LABELS))
 
 
-@command("feed remove", "stop following a feed", FEED)
+@command("feed remove", N_("stop following a feed"), FEED)
 async def feed_remove(ctx: ConsoleContext, args: argparse.Namespace) -> str:
     removal = await ctx.runtime.subscriptions.remove(
         CONSOLE_GUILD_ID, query_text(args.feed), CONSOLE_CHANNEL_ID
@@ -96,7 +109,7 @@ async def feed_remove(ctx: ConsoleContext, args: argparse.Namespace) -> str:
 
 @command(
     "feed mode",
-    "switch a feed between instant posts and the digest",
+    N_("switch a feed between instant posts and the digest"),
     Arg("mode", choices=MODES, metavar="instant|digest"),
     FEED,
 )
@@ -114,7 +127,7 @@ async def feed_mode(ctx: ConsoleContext, args: argparse.Namespace) -> str:
 
 @command(
     "feed filter",
-    "choose which items of a feed are posted (no option: show the filter)",
+    N_("choose which items of a feed are posted (no option: show the filter)"),
     FEED,
     Arg("--include", metavar="QUERY"),
     Arg("--exclude", metavar="QUERY"),
@@ -141,7 +154,7 @@ async def feed_filter(ctx: ConsoleContext, args: argparse.Namespace) -> str:
 
 @command(
     "feed mention",
-    "ping a role with a feed's posts (--when: only the posts matching those words)",
+    N_("ping a role with a feed's posts (--when: only the posts matching those words)"),
     FEED,
     Arg("--role", type=int, default=None, metavar="ROLE_ID"),
     Arg("--when", default=None, metavar="WORDS"),
@@ -158,26 +171,30 @@ async def feed_mention(ctx: ConsoleContext, args: argparse.Namespace) -> str:
 
 # What only Discord can do: the console says so plainly instead of "not a command".
 DISCORD_ONLY = {
-    "feed threads": "A thread per post is a Discord feature: use `/feed threads` in a server.",
-    "feed identity": "Posting under the feed's own name and avatar needs a Discord webhook: use "
-    "`/feed identity` in a server.",
-    "feed merge": "Merging a story edits its earlier post on Discord: use `/feed merge` in a "
-    "server. Here, every item prints.",
+    "feed threads": N_("A thread per post is a Discord feature: use `/feed threads` in a server."),
+    "feed identity": N_(
+        "Posting under the feed's own name and avatar needs a Discord webhook: use "
+        "`/feed identity` in a server."
+    ),
+    "feed merge": N_(
+        "Merging a story edits its earlier post on Discord: use `/feed merge` in a "
+        "server. Here, every item prints."
+    ),
 }
 
 
 def _discord_only(answer: str) -> Callable[[ConsoleContext, argparse.Namespace], Awaitable[str]]:
     async def explain(ctx: ConsoleContext, args: argparse.Namespace) -> str:
-        return answer
+        return _(answer)
 
     return explain
 
 
 for _name, _answer in DISCORD_ONLY.items():
-    command(_name, "on Discord only (says where to do it)", WORDS)(_discord_only(_answer))
+    command(_name, N_("on Discord only (says where to do it)"), WORDS)(_discord_only(_answer))
 
 
-@command("feed test", "print a feed's newest item now, exactly as a real post", FEED)
+@command("feed test", N_("print a feed's newest item now, exactly as a real post"), FEED)
 async def feed_test(ctx: ConsoleContext, args: argparse.Namespace) -> str:
     try:
         post = await ctx.runtime.subscriptions.test_post(
@@ -193,7 +210,7 @@ async def feed_test(ctx: ConsoleContext, args: argparse.Namespace) -> str:
 
 @command(
     "feed format",
-    "how a feed's posts look: --style card|compact|text, --template TEXT, --reset",
+    N_("how a feed's posts look: --style card|compact|text, --template TEXT, --reset"),
     FEED,
     Arg("--style", choices=("card", "compact", "text"), default=None, metavar="STYLE"),
     Arg("--template", default=None, metavar="TEXT"),
@@ -216,7 +233,7 @@ async def feed_format(ctx: ConsoleContext, args: argparse.Namespace) -> str:
     return to_text(render_format(change, channel=CONSOLE_CHANNEL_LABEL))
 
 
-@command("feed preview", "print exactly what a feed's next post will look like", FEED)
+@command("feed preview", N_("print exactly what a feed's next post will look like"), FEED)
 async def feed_preview(ctx: ConsoleContext, args: argparse.Namespace) -> str:
     try:
         found, post = await ctx.runtime.subscriptions.preview(
@@ -228,8 +245,27 @@ async def feed_preview(ctx: ConsoleContext, args: argparse.Namespace) -> str:
 
 
 @command(
+    "language channel",
+    N_("the language of this channel's posts, digests and notices (none: show it)"),
+    Arg("language", nargs="?", default=None, metavar="|".join(language_choices())),
+)
+async def language_channel(ctx: ConsoleContext, args: argparse.Namespace) -> str:
+    languages = ctx.runtime.languages
+    if args.language is None:
+        setting = await languages.channel_setting(CONSOLE_CHANNEL_ID)
+        return to_text(
+            render_channel_language(setting, channel=CONSOLE_CHANNEL_LABEL, changed=False)
+        )
+    try:
+        setting = await languages.set_channel(CONSOLE_GUILD_ID, CONSOLE_CHANNEL_ID, args.language)
+    except ValueError:
+        return to_text(render_language_refused(args.language))
+    return to_text(render_channel_language(setting, channel=CONSOLE_CHANNEL_LABEL, changed=True))
+
+
+@command(
     "search",
-    "search the archive of the followed feeds",
+    N_("search the archive of the followed feeds"),
     WORDS,
     Arg("--feed", metavar="X"),
     Arg("--since", metavar="7d"),
@@ -238,9 +274,9 @@ async def feed_preview(ctx: ConsoleContext, args: argparse.Namespace) -> str:
 )
 async def search(ctx: ConsoleContext, args: argparse.Namespace) -> str:
     if not args.words:
-        raise UsageError('what to search for: words, "a phrase", -leave_out, this OR that')
+        raise UsageError(_('what to search for: words, "a phrase", -leave_out, this OR that'))
     if args.page < 1:
-        raise UsageError("--page starts at 1")
+        raise UsageError(_("{option} starts at 1", option="--page"))
     results = await ctx.runtime.search.search(
         CONSOLE_GUILD_ID,
         query_text(args.words),
@@ -254,24 +290,26 @@ async def search(ctx: ConsoleContext, args: argparse.Namespace) -> str:
 
 @command(
     "latest",
-    "the newest items of the followed feeds",
+    N_("the newest items of the followed feeds"),
     Arg("--feed", metavar="X"),
     Arg("--count", type=int, default=LATEST_DEFAULT, metavar="N"),
 )
 async def latest(ctx: ConsoleContext, args: argparse.Namespace) -> str:
     if not 1 <= args.count <= LATEST_MAX:
-        raise UsageError(f"--count must be between 1 and {LATEST_MAX}")
+        raise UsageError(
+            _("{option} must be between {low} and {high}", option="--count", low=1, high=LATEST_MAX)
+        )
     rows = await ctx.runtime.search.latest(CONSOLE_GUILD_ID, feed=args.feed, count=args.count)
     return to_text(render_latest(rows))
 
 
-@command("why", "what happened to an item, and why", Arg("item", nargs="+", metavar="URL"))
+@command("why", N_("what happened to an item, and why"), Arg("item", nargs="+", metavar="URL"))
 async def why(ctx: ConsoleContext, args: argparse.Namespace) -> str:
     answer = await ctx.runtime.why.why(CONSOLE_GUILD_ID, query_text(args.item))
     return to_text(render_why(answer, labels=LABELS))
 
 
-@command("related", "an item and its ten closest items", Arg("item", nargs="+", metavar="URL"))
+@command("related", N_("an item and its ten closest items"), Arg("item", nargs="+", metavar="URL"))
 async def related(ctx: ConsoleContext, args: argparse.Namespace) -> str:
     answer = await ctx.runtime.related.related(CONSOLE_GUILD_ID, query_text(args.item))
     # A terminal scrolls: every page at once.
@@ -279,27 +317,27 @@ async def related(ctx: ConsoleContext, args: argparse.Namespace) -> str:
     return "\n\n".join(to_text(render_related(page)) for page in pages)
 
 
-@command("follow", "print new items that match these words", WORDS, Arg("--feed", metavar="X"))
+@command("follow", N_("print new items that match these words"), WORDS, Arg("--feed", metavar="X"))
 async def follow(ctx: ConsoleContext, args: argparse.Namespace) -> str:
     if not args.words:
-        raise UsageError('what to follow: words, "a phrase", -leave_out, this OR that')
+        raise UsageError(_('what to follow: words, "a phrase", -leave_out, this OR that'))
     answer = await ctx.runtime.follows.follow(
         CONSOLE_GUILD_ID, CONSOLE_USER_ID, query_text(args.words), feed=args.feed
     )
     return to_text(follow_render.render_follow(answer))
 
 
-@command("unfollow", "stop following a topic", WORDS)
+@command("unfollow", N_("stop following a topic"), WORDS)
 async def unfollow(ctx: ConsoleContext, args: argparse.Namespace) -> str:
     if not args.words:
-        raise UsageError("which topic: its words, as `following` lists them")
+        raise UsageError(_("which topic: its words, as `following` lists them"))
     removed = await ctx.runtime.follows.unfollow(
         CONSOLE_GUILD_ID, CONSOLE_USER_ID, query_text(args.words)
     )
     return to_text(follow_render.render_unfollow(removed))
 
 
-@command("following", "the topics you follow, with match counts")
+@command("following", N_("the topics you follow, with match counts"))
 async def following(ctx: ConsoleContext, args: argparse.Namespace) -> str:
     topics = await ctx.runtime.follows.following(CONSOLE_GUILD_ID, CONSOLE_USER_ID)
     return to_text(follow_render.render_following(topics))
@@ -307,7 +345,7 @@ async def following(ctx: ConsoleContext, args: argparse.Namespace) -> str:
 
 @command(
     "digest schedule",
-    "print a digest of the digest-mode feeds on a schedule",
+    N_("print a digest of the digest-mode feeds on a schedule"),
     Arg("cadence", choices=("daily", "weekly"), metavar="daily|weekly"),
     Arg("time", metavar="HH:MM"),
     Arg("timezone", metavar="ZONE"),
@@ -330,13 +368,13 @@ async def digest_schedule(ctx: ConsoleContext, args: argparse.Namespace) -> str:
     return to_text(digest_render.render_scheduled(scheduled, channel=CONSOLE_CHANNEL_LABEL))
 
 
-@command("digest off", "stop the scheduled digest")
+@command("digest off", N_("stop the scheduled digest"))
 async def digest_off(ctx: ConsoleContext, args: argparse.Namespace) -> str:
     turned_off = await ctx.runtime.digests.off(CONSOLE_CHANNEL_ID)
     return to_text(digest_render.render_off(turned_off, channel=CONSOLE_CHANNEL_LABEL))
 
 
-@command("digest preview", "what the digest would print now")
+@command("digest preview", N_("what the digest would print now"))
 async def digest_preview(ctx: ConsoleContext, args: argparse.Namespace) -> str:
     preview = await ctx.runtime.digests.preview(
         CONSOLE_CHANNEL_ID, channel_name=CONSOLE_CHANNEL_NAME

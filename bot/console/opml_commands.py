@@ -20,6 +20,7 @@ from bot.delivery.terminal import to_text
 from bot.features.feeds import render
 from bot.features.feeds.opml import MAX_OPML_BYTES, OpmlError
 from bot.features.feeds.render import EXPORT_FILE
+from bot.i18n import N_, _, ngettext
 
 PROGRESS_EVERY_S = 3.0  # a long import prints its progress this often
 
@@ -32,7 +33,7 @@ def _read_capped(path: Path) -> bytes:
 
 @command(
     "feed import",
-    "follow every feed of an OPML file (from another reader)",
+    N_("follow every feed of an OPML file (from another reader)"),
     Arg("file", metavar="FILE"),
     Arg("--mode", choices=("instant", "digest"), default=None, metavar="instant|digest"),
 )
@@ -41,9 +42,9 @@ async def feed_import(ctx: ConsoleContext, args: argparse.Namespace) -> str:
     try:
         data = await asyncio.to_thread(_read_capped, path)
     except FileNotFoundError:
-        return f"Sorry: there is no file {path}."
+        return _("Sorry: there is no file {path}.", path=path)
     except OSError as exc:
-        return f"Sorry: cannot read {path}: {exc.strerror or exc}."
+        return _("Sorry: cannot read {path}: {error}.", path=path, error=exc.strerror or exc)
     if len(data) > MAX_OPML_BYTES:
         return to_text(render.render_import_too_large())
     clock = ctx.runtime.clock
@@ -72,7 +73,7 @@ async def feed_import(ctx: ConsoleContext, args: argparse.Namespace) -> str:
 
 @command(
     "feed export",
-    f"write the followed feeds as an OPML file (default ./{EXPORT_FILE})",
+    N_("write the followed feeds as an OPML file (default ./digestbot-feeds.opml)"),
     Arg("file", nargs="?", default=EXPORT_FILE, metavar="FILE"),
 )
 async def feed_export(ctx: ConsoleContext, args: argparse.Namespace) -> str:
@@ -84,5 +85,10 @@ async def feed_export(ctx: ConsoleContext, args: argparse.Namespace) -> str:
     try:
         await asyncio.to_thread(path.write_bytes, answer.files[0].data)
     except OSError as exc:
-        return f"Sorry: cannot write {path}: {exc.strerror or exc}."
-    return f"Exported {exported.count} feed(s) to {path}."
+        return _("Sorry: cannot write {path}: {error}.", path=path, error=exc.strerror or exc)
+    return ngettext(
+        "Exported {count} feed to {path}.",
+        "Exported {count} feeds to {path}.",
+        exported.count,
+        path=path,
+    )

@@ -1,6 +1,7 @@
 """Text commands for console mode, and the one way they parse their arguments.
 
-A feature registers a command with `command(name, help, *arguments)`: the arguments are an
+A feature registers a command with `command(name, N_(help), *arguments)` (the help is
+translated when shown, in the console's language): the arguments are an
 argparse spec (`Arg("url")`, `Arg("--mode", choices=…)`, `Arg("words", nargs="*")`), parsed
 the same way for every command — long options only (`--feed X` or `--feed=X`), anywhere on
 the line, and every other word kept in order, so `-word` (a query's exclusion) is a word and
@@ -16,6 +17,7 @@ from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from bot.i18n import _
 from bot.runtime import Runtime
 
 # Console mode is one guild with one channel (the terminal) and one member (the operator).
@@ -23,7 +25,7 @@ CONSOLE_GUILD_ID = 1
 CONSOLE_CHANNEL_ID = 1
 CONSOLE_USER_ID = 1
 # How answers name the console's channel (on Discord: the channel's mention).
-CONSOLE_CHANNEL_LABEL = "#console"
+CONSOLE_CHANNEL_LABEL = "#console"  # a channel's name: never translated
 CONSOLE_CHANNEL_NAME = "console"
 
 
@@ -44,7 +46,7 @@ Handler = Callable[[ConsoleContext, list[str]], Awaitable[str]]
 class ConsoleCommand:
     name: str  # one or two words: "feed add", "search"
     usage: str
-    help: str
+    help: str  # English, marked with N_: shown as _(help)
     handler: Handler
 
 
@@ -134,16 +136,21 @@ def unknown_command(words: list[str]) -> str:
     group = words[0].lower()
     members = sorted(name for name in COMMANDS if name.startswith(group + " "))
     if not members:
-        return f"Unknown command {words[0]!r}. Type `help` for the list."
-    listed = ", ".join(f"`{name}`" for name in members)
+        return _("Unknown command {command}. Type `help` for the list.", command=repr(words[0]))
+    listed = _(", ").join(f"`{name}`" for name in members)
     asked = f"{words[0]} {words[1]}" if len(words) > 1 else words[0]
-    return f"{asked!r} is not a command. The {group} commands are {listed}; `help` shows how."
+    return _(
+        "{command} is not a command. The {group} commands are {listed}; `help` shows how.",
+        command=repr(asked),
+        group=group,
+        listed=listed,
+    )
 
 
 def help_text() -> str:
-    lines = ["Commands:"]
+    lines = [_("Commands:")]
     for command in sorted(COMMANDS.values(), key=lambda c: c.name):
-        lines.append(f"  {command.usage:<44} {command.help}")
-    lines.append(f"  {'help':<44} this list")
-    lines.append(f"  {'quit':<44} stop the bot")
+        lines.append(f"  {command.usage:<44} {_(command.help)}")
+    lines.append(f"  {'help':<44} {_('this list')}")
+    lines.append(f"  {'quit':<44} {_('stop the bot')}")
     return "\n".join(lines)

@@ -22,6 +22,7 @@ from bot.console.registry import (
 )
 from bot.console.terminal import ConsoleTerminal, TerminalWarnings
 from bot.delivery.senders import ConsoleSender
+from bot.i18n import _, set_locale
 from bot.ingest.errors import FeedError
 from bot.ops.logs import configure_logging
 from bot.runtime import Runtime
@@ -43,11 +44,11 @@ async def run_command(ctx: ConsoleContext, line: str) -> str | None:
     try:
         return await command.handler(ctx, args)
     except UsageError as exc:
-        return f"{exc}\nusage: {command.usage}"
+        return _("{problem}\nusage: {usage}", problem=exc, usage=command.usage)
     except FeedError as exc:
-        return f"Sorry: {exc.message}"
+        return _("Sorry: {problem}", problem=exc.message)
     except ValueError as exc:
-        return f"Sorry: {exc}"
+        return _("Sorry: {problem}", problem=exc)
 
 
 def move_log_off_screen(settings: Settings, terminal: ConsoleTerminal) -> Path | None:
@@ -64,8 +65,12 @@ def move_log_off_screen(settings: Settings, terminal: ConsoleTerminal) -> Path |
     except OSError as exc:
         configure_logging(settings.model_copy(update={"log_level": "WARNING"}))
         terminal.write(
-            f"The log cannot be written to {log_file} ({exc.strerror or exc}): only its "
-            "warnings and errors show here."
+            _(
+                "The log cannot be written to {file} ({error}): only its warnings and errors "
+                "show here.",
+                file=log_file,
+                error=exc.strerror or exc,
+            )
         )
         return None
     return log_file
@@ -93,18 +98,26 @@ async def run_console(
 ) -> None:
     """Run the bot on this terminal until `quit`, the end of the input, or a signal. With the
     log in `log_file`, warnings and errors still show, one line each."""
+    # The console's words and dates are in DIGESTBOT_LOCALE (posts are in the channel's
+    # language: the same, unless `language channel` chose another).
+    set_locale(runtime.settings.locale)
     out = terminal.write
     runtime.attach_sender(ConsoleSender(out))
     warnings: logging.Handler | None = None
     if log_file is not None:
         warnings = TerminalWarnings(out)
         logging.getLogger().addHandler(warnings)
-        out(f"The log goes to {log_file}.")
+        out(_("The log goes to {file}.", file=log_file))
     await runtime.start()
     ctx = ConsoleContext(runtime, out)
     if terminal.kind == "terminal":
-        out("digestbot console mode (no DISCORD_TOKEN set): this terminal is the channel.")
-        out("Type `help` for commands, `quit` to stop. Try: feed add https://www.interconnects.ai")
+        out(_("digestbot console mode (no DISCORD_TOKEN set): this terminal is the channel."))
+        out(
+            _(
+                "Type `help` for commands, `quit` to stop. Try: {example}",
+                example="feed add https://www.interconnects.ai",
+            )
+        )
     stop_wait = asyncio.ensure_future(runtime.stop.wait())
     try:
         while not runtime.stop.is_set():
@@ -125,7 +138,7 @@ async def run_console(
                 answer = await run_command(ctx, line)
             except Exception:
                 log.exception("console command failed: %s", line)
-                answer = "Sorry, that command failed; the log has the details."
+                answer = _("Sorry, that command failed; the log has the details.")
             if answer:
                 out(answer)
     finally:

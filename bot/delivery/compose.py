@@ -2,7 +2,9 @@
 
 item → the post (features.posts), edit → the earlier post of the same story naming this
 item's feed too (features.posts), dm → the topic DM (features.follow), digest → the digest's
-messages (features.digest), notice → our own text. The outbox sends whatever this returns.
+messages (features.digest), notice → our own notice (features.posts.notices). Each is written
+in its reader's language (features.posts.language): the channel's, or for a DM the member's.
+The outbox sends whatever this returns.
 """
 
 from __future__ import annotations
@@ -15,9 +17,12 @@ from bot.delivery.senders import PermanentSendError
 from bot.features.digest.service import DigestService
 from bot.features.follow.dm import MatchedTopic, payload_topics, render_topic_dm
 from bot.features.posts.compose import subscription_post
+from bot.features.posts.language import Languages
 from bot.features.posts.mention import post_mention
+from bot.features.posts.notices import render_notice
 from bot.features.posts.render import Source, render_post
 from bot.features.posts.views import item_view
+from bot.i18n import use_locale
 from bot.model import CONTENT_LIMIT, DeliveryRow, ItemView, Message
 from bot.safe import truncate
 from bot.store import Store
@@ -28,12 +33,28 @@ GuildName = Callable[[int], Awaitable[str | None]]
 
 
 class DeliveryComposer:
-    def __init__(self, store: Store, digests: DigestService, guild_name: GuildName) -> None:
+    def __init__(
+        self,
+        store: Store,
+        digests: DigestService,
+        guild_name: GuildName,
+        languages: Languages | None = None,
+    ) -> None:
         self._store = store
         self._digests = digests
         self._guild_name = guild_name
+        self._languages = languages or Languages(store)
 
     async def __call__(self, delivery: DeliveryRow) -> Sequence[Message]:
+        languages = self._languages
+        if delivery.target_kind == "user":
+            locale = await languages.for_member(delivery.target_id, delivery.guild_id)
+        else:
+            locale = await languages.for_channel(delivery.target_id, delivery.guild_id)
+        with use_locale(locale):
+            return await self._compose(delivery)
+
+    async def _compose(self, delivery: DeliveryRow) -> Sequence[Message]:
         if delivery.kind == "digest":
             messages = await self._digests.delivery_messages(delivery)
             if not messages:
@@ -66,6 +87,9 @@ class DeliveryComposer:
                 )
                 return [await post]
             return [render_post(item, mention_role_id=mention)]
+        notice = render_notice(delivery.payload_data())
+        if notice is not None:
+            return [notice]
         text = delivery.payload_data().get("text")
         if isinstance(text, str) and text:
             return [Message(content=truncate(text, CONTENT_LIMIT))]

@@ -351,3 +351,12 @@ class DiscordSender:
             log.warning("guild %d: cannot learn its name: %s", guild_id, exc)
             return None
         return found[0].name if found is not None else None
+
+    async def guild_locale(self, guild_id: int) -> str | None:
+        """The guild's preferred locale (None when it cannot be learned now)."""
+        try:
+            found = await self._channels.guild(guild_id)
+        except (discord.HTTPException, aiohttp.ClientError, OSError) as exc:
+            log.warning("guild %d: cannot learn its language: %s", guild_id, exc)
+            return None
+        return found[0].preferred_locale.value if found is not None else None

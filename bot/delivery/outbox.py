@@ -33,14 +33,12 @@ from dataclasses import dataclass, replace
 
 from bot.delivery.budget import REQUESTS_PER_S, DiscordLimits, LocalBudget, RequestBudget, Target
 from bot.delivery.senders import PermanentSendError, RetryableSendError, Sender
+from bot.features.posts.notices import PAUSED_NOTICE_TITLES, paused_payload
 from bot.model import DeliveryKind, DeliveryRow, Message, SubscriptionRow
-from bot.safe import fit_text
 from bot.store import Store
 from bot.store.deliveries import Notice
 
 log = logging.getLogger(__name__)
-
-PAUSED_NOTICE_TITLES = 10
 
 
 async def merged_into(store: Store, delivery: DeliveryRow) -> DeliveryRow | None:
@@ -418,17 +416,11 @@ class Outbox:
         titles: list[str] = []
         for subscription in active[:PAUSED_NOTICE_TITLES]:
             feed = await self._store.feeds.get(subscription.feed_id)
-            name = feed.display_title if feed is not None else f"feed {subscription.feed_id}"
-            titles.append(f"**{fit_text(name, 100)}**")
-        if len(active) > PAUSED_NOTICE_TITLES:
-            titles.append(f"and {len(active) - PAUSED_NOTICE_TITLES} more")
-        text = (
-            f"I could not post in <#{delivery.target_id}>: {reason}. "
-            f"Paused there: {', '.join(titles)}. Once that is fixed, run `/feed add` in "
-            "that channel again and the posts resume."
-        )
+            titles.append(feed.display_title if feed is not None else f"#{subscription.feed_id}")
+        more = len(active) - len(titles)
+        notice = paused_payload(delivery.target_id, reason, titles, more=more)
         notices = [
-            Notice("user", user_id, text, f"notice:paused:{delivery.id}:u:{user_id}", guild_id)
+            Notice("user", user_id, notice, f"notice:paused:{delivery.id}:u:{user_id}", guild_id)
             for user_id in sorted({s.added_by for s in active if s.added_by is not None})
         ]
         try:
@@ -438,5 +430,5 @@ class Outbox:
             system_channel = None
         if system_channel is not None and system_channel != delivery.target_id:
             key = f"notice:paused:{delivery.id}:sys"
-            notices.append(Notice("channel", system_channel, text, key, guild_id))
+            notices.append(Notice("channel", system_channel, notice, key, guild_id))
         return notices

@@ -69,6 +69,10 @@ class Sender(Protocol):
         """The guild's name as the bot sees it, or None (a topic DM names its server)."""
         ...
 
+    async def guild_locale(self, guild_id: int) -> str | None:
+        """The guild's preferred language as Discord tells it (e.g. `ja`), or None."""
+        ...
+
 
 class ConsoleSender:
     """Console mode's sender: every delivery is printed (the terminal is the only channel)."""
@@ -92,4 +96,7 @@ class ConsoleSender:
         return None
 
     async def guild_name(self, guild_id: int) -> str | None:
+        return None
+
+    async def guild_locale(self, guild_id: int) -> str | None:
         return None

@@ -2,7 +2,8 @@
 
 The console shows what the Discord embed shows: the same title, link, summary, fields and
 footer, with Discord markdown read back into plain text (escapes removed, masked links as
-`text <url>`, `<t:…>` timestamps as UTC times). Control characters never reach the terminal.
+`text <url>`, `<t:…>` timestamps as UTC times in the console's language). Control
+characters never reach the terminal.
 """
 
 from __future__ import annotations
@@ -10,6 +11,8 @@ from __future__ import annotations
 import re
 from datetime import UTC, datetime
 
+from bot.i18n import ngettext
+from bot.i18n.dates import format_moment
 from bot.model import Embed, Message
 from bot.safe import plain_line, strip_control
 
@@ -24,7 +27,8 @@ _MARKDOWN = re.compile(
 
 
 def format_time(moment: datetime) -> str:
-    return moment.astimezone(UTC).strftime("%Y-%m-%d %H:%M UTC")
+    """A timestamp for the terminal, in the console's language (DIGESTBOT_LOCALE)."""
+    return format_moment(moment)
 
 
 def plain(markdown: str) -> str:
@@ -92,5 +96,11 @@ def to_text(message: Message) -> str:
     if message.buttons:
         lines.append("  " + "  ".join(f"[{plain_line(b.label)}]" for b in message.buttons))
     for file in message.files:
-        lines.append(f"  (attached: {plain_line(file.filename)}, {len(file.data)} bytes)")
+        attached = ngettext(
+            "(attached: {file}, {count} byte)",
+            "(attached: {file}, {count} bytes)",
+            len(file.data),
+            file=plain_line(file.filename),
+        )
+        lines.append(f"  {attached}")
     return "\n".join(lines)

@@ -15,6 +15,7 @@ from bot.store.deliveries import DeliveryStore
 from bot.store.digests import DigestStore
 from bot.store.feeds import FeedStore
 from bot.store.items import ItemStore
+from bot.store.locales import LocaleStore
 from bot.store.related import RelatedStore
 from bot.store.state import BotStateStore
 from bot.store.subscriptions import SubscriptionStore
@@ -42,6 +43,7 @@ class Store:
         self.why = WhyStore(db)
         self.webhooks = WebhookStore(db)
         self.related = RelatedStore(db)
+        self.locales = LocaleStore(db)
 
     @classmethod
     async def open(cls, path: Path | str) -> Store:

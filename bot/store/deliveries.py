@@ -8,7 +8,7 @@ the subscription is added again); cancelled (unsubscribed, or too old when resum
 from __future__ import annotations
 
 import json
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
 from typing import Any
 
@@ -40,11 +40,12 @@ def _delivery(*values: Any) -> DeliveryRow:
 
 @dataclass(frozen=True, slots=True)
 class Notice:
-    """A text message to queue together with a pause (one transaction, exactly once)."""
+    """A notice to queue together with a pause (one transaction, exactly once). `payload`
+    says it as data (bot.features.posts.notices), written in the reader's language when sent."""
 
     target_kind: TargetKind
     target_id: int
-    text: str
+    payload: Mapping[str, object]
     dedupe_key: str
     guild_id: int | None = None
 
@@ -97,17 +98,19 @@ class DeliveryStore(Table):
         async with self._db.transaction() as tx:
             return await queue_delivery(tx, delivery, now)
 
-    async def queue_feed_notice(self, feed_id: int, text: str, key: str, now: float) -> int:
-        """A text notice to every active channel subscribed to a feed (e.g. "failing since
-        …", "recovered"), once per (`key`, channel): dedupe key `{key}:ch:{channel}`; use e.g.
-        f"feed-failing:{feed_id}:{failing_since}" as `key`."""
+    async def queue_feed_notice(
+        self, feed_id: int, payload: Mapping[str, object], key: str, now: float
+    ) -> int:
+        """A notice to every active channel subscribed to a feed (e.g. "failing since …",
+        "recovered"; `payload` says it as data), once per (`key`, channel): dedupe key
+        `{key}:ch:{channel}`; use e.g. f"feed-failing:{feed_id}:{failing_since}" as `key`."""
         return await self._db.write(
             INSERT_DELIVERY
             + "SELECT ? || ':ch:' || s.channel_id, 'notice', NULL, s.id, s.guild_id, "
             "'channel', s.channel_id, ?, 'pending', ?, ? FROM subscriptions s "
             "WHERE s.feed_id = ? AND s.paused_at IS NULL ORDER BY s.id "
             "ON CONFLICT (dedupe_key) DO NOTHING",
-            (key, json.dumps({"text": text}), now, now, feed_id),
+            (key, json.dumps(dict(payload)), now, now, feed_id),
         )
 
     async def due(self, now: float, limit: int) -> list[DeliveryRow]:
@@ -242,7 +245,7 @@ class DeliveryStore(Table):
                         notice.target_kind,
                         notice.target_id,
                         guild_id=notice.guild_id,
-                        payload={"text": notice.text},
+                        payload=dict(notice.payload),
                     ),
                     now,
                 )

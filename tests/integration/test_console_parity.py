@@ -66,7 +66,7 @@ async def test_feed_import_export_and_mode_work_in_the_console(
     raw, err = await asyncio.wait_for(process.communicate(typed.encode()), timeout=DEADLINE_S)
     out = raw.decode()
     assert process.returncode == 0, err.decode()
-    assert f"Exported 1 feed(s) to {exported}" in out
+    assert f"Exported 1 feed to {exported}" in out
     assert feed_server.url("/a") in exported.read_text(encoding="utf-8")
     assert "1 added" in out  # the import's report
     # `feed mode` took effect: the list line names the feed, its URL, the channel and the mode.

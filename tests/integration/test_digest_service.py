@@ -724,7 +724,7 @@ async def test_console_schedule_preview_digest_and_off(tmp_path: Path) -> None:
         answer = await digest_schedule(ctx, ["daily", "09:00", "Europe/Berlin"])
         assert answer == (
             "✅ #console gets a digest daily at 09:00 (Europe/Berlin). "
-            "Next one: 2024-05-01 07:00 UTC."
+            "Next one: May 1, 2024, 7:00:00\u202fAM UTC."  # Babel's English medium format
         )
         assert "Nothing for #console's digest yet" in await digest_preview(ctx, [])
         clock.now += 60

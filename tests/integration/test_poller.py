@@ -11,6 +11,7 @@ from aiohttp import web
 
 from bot.config import FetchAllowList, Settings
 from bot.delivery.senders import ConsoleSender
+from bot.features.posts.notices import render_notice
 from bot.runtime import Runtime
 from tests.feedserver import FeedServer, Handler, rss_feed
 
@@ -70,6 +71,12 @@ async def test_concurrency_and_per_host_limits_hold(
         await runtime.close()
 
 
+def _notice_text(payload: str | None) -> str:
+    """What a queued notice says when sent (in English: no channel language is set)."""
+    notice = render_notice(json.loads(payload or "{}"))
+    return notice.content or "" if notice is not None else ""
+
+
 async def test_ten_failures_in_a_row_notify_once_and_recovery_notifies_once(
     tmp_path: Path, feed_server: FeedServer
 ) -> None:
@@ -83,9 +90,7 @@ async def test_ten_failures_in_a_row_notify_once_and_recovery_notifies_once(
         for _ in range(12):
             await runtime.poller.poll_due(all_feeds=True)
         notices = await runtime.store.deliveries.for_target("channel", 5)
-        texts = [
-            json.loads(d.payload or "{}").get("text", "") for d in notices if d.kind == "notice"
-        ]
+        texts = [_notice_text(d.payload) for d in notices if d.kind == "notice"]
         assert len(texts) == 1 and "failed 10 polls in a row" in texts[0]
         assert "500" in texts[0]
 
@@ -93,9 +98,7 @@ async def test_ten_failures_in_a_row_notify_once_and_recovery_notifies_once(
         await runtime.poller.poll_due(all_feeds=True)
         await runtime.poller.poll_due(all_feeds=True)
         notices = await runtime.store.deliveries.for_target("channel", 5)
-        texts = [
-            json.loads(d.payload or "{}").get("text", "") for d in notices if d.kind == "notice"
-        ]
+        texts = [_notice_text(d.payload) for d in notices if d.kind == "notice"]
         assert len(texts) == 2 and "working again" in texts[1]
         assert (await runtime.store.feeds.all())[0].consecutive_errors == 0
     finally:

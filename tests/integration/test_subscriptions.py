@@ -291,7 +291,7 @@ async def test_feed_notice_goes_to_each_active_channel_once(store: Store) -> Non
     await store.subscriptions.add(OTHER_GUILD, CH_C, feed_id, now=1)
     await store.deliveries.pause_target("channel", CH_C, "Unknown Channel", now=2)
     key = f"feed-failing:{feed_id}:60"
-    assert await store.deliveries.queue_feed_notice(feed_id, "failing", key, now=70) == 2
-    assert await store.deliveries.queue_feed_notice(feed_id, "failing", key, now=80) == 0
+    assert await store.deliveries.queue_feed_notice(feed_id, {"text": "failing"}, key, now=70) == 2
+    assert await store.deliveries.queue_feed_notice(feed_id, {"text": "failing"}, key, now=80) == 0
     (notice,) = await store.deliveries.for_target("channel", CH_A)
     assert notice.dedupe_key == f"{key}:ch:{CH_A}" and notice.payload_data() == {"text": "failing"}

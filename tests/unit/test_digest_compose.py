@@ -199,7 +199,7 @@ def test_digest_text_for_console() -> None:
     text = "\n\n".join(to_text(message) for message in compose(items, max_items=3))
     assert "Digest for #reading" in text
     assert "\nFeed 01\n" in text
-    assert "Post *2* <https://feed1.example/p/2> · 2024-05-01 07:02 UTC" in text
+    assert "Post *2* <https://feed1.example/p/2> · May 1, 2024, 7:02:00\u202fAM UTC" in text
     assert "<t:" not in text
     assert "1 more" in text
 

@@ -85,6 +85,16 @@ NOT_USER_FACING: dict[tuple[str, str], str] = {
         OPERATOR
     ),
     ("bot/app.py", "digestbot: configuration error: Discord refused the intents"): OPERATOR,
+    ("bot/app.py", "digestbot: configuration error: "): OPERATOR,
+    (
+        "bot/app.py",
+        "DIGESTBOT_SHARDS: Discord refused the shard (4010 Invalid shard); check the count",
+    ): OPERATOR,
+    (
+        "bot/app.py",
+        "DIGESTBOT_SHARDS: Discord requires more shards for this many servers "
+        "(4011 Sharding required); use auto or a larger count",
+    ): OPERATOR,
     ("bot/app.py", "Synced "): OPERATOR,
     ("bot/app.py", " command(s)."): OPERATOR,
     ("cogs/feeds.py", " — digestbot"): OPML_DOCUMENT,

@@ -317,7 +317,7 @@ def test_text_rendering_for_console() -> None:
     text = to_text(render_post(item))
     assert "\x1b" not in text
     assert "Episode [31m12" in text
-    assert "2024-05-01 12:30 UTC" in text
+    assert "May 1, 2024, 12:30:00\u202fPM UTC" in text
     assert "Duration: 1:35" in text
     assert "Listen: Audio (mp3) <https://cdn.example.com/ep.mp3>" in text
     assert "javascript" not in text

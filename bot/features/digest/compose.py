@@ -12,14 +12,16 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime
 
+from bot.features.posts.language import slash
 from bot.features.posts.render import (
     Source,
     also_in_text,
     feed_name,
     item_details,
     item_title,
-    plural,
 )
+from bot.i18n import N_, _, ngettext
+from bot.i18n.dates import format_day
 from bot.model import (
     CONTENT_LIMIT,
     EMBED_DESCRIPTION_LIMIT,
@@ -38,7 +40,7 @@ ENTRY_SUMMARY_LIMIT = 200
 # Longer item URLs are not linked in a digest, so one entry cannot crowd out the others.
 ENTRY_URL_LIMIT = 1000
 ENTRY_SEPARATOR = "\n\n"
-CONTINUED = " (continued)"
+CONTINUED = N_(" (continued)")  # after a feed's name, on its next embed
 
 
 def _entry(item: ItemView, also: Sequence[ItemView] = ()) -> str:
@@ -58,7 +60,8 @@ def _entry(item: ItemView, also: Sequence[ItemView] = ()) -> str:
     summary = fit_text(one_line(item.summary), ENTRY_SUMMARY_LIMIT)
     lines = [head, summary] if summary else [head]
     if also:
-        lines.append("Also in: " + also_in_text([Source(feed_name(o), o.url) for o in also]))
+        feeds = also_in_text([Source(feed_name(o), o.url) for o in also])
+        lines.append(_("Also in: {feeds}", feeds=feeds))
     return "\n".join(lines)
 
 
@@ -98,7 +101,7 @@ class _Packer:
                 self.messages[-1][-1] = replace(open_embed, description=grown)
                 self.size += extra
                 return
-        suffix = CONTINUED if current else ""
+        suffix = _(CONTINUED) if current else ""
         title = fit_text(feed_name(item), EMBED_TITLE_LIMIT - len(suffix)) + suffix
         url = safe_url(item.site_url) or safe_url(item.feed_url)
         self.add_embed(Embed(title=title, url=url, description=entry))
@@ -136,26 +139,39 @@ def compose_digest(
             also = (also_in or {}).get(item.item_id, ())
             packer.add_entry(item, _entry(item, also), current=position > 0)
     if more:
-        noun = "item" if more == 1 else "items"
         packer.add_embed(
             Embed(
-                description=f"…and **{more} more** {noun} in this period. "
-                "Use `/latest` to see a feed's newest items or `/search` to find any of them."
+                description=ngettext(
+                    "…and **{count} more** item in this period. Use {latest} to see a feed's "
+                    "newest items or {search} to find any of them.",
+                    "…and **{count} more** items in this period. Use {latest} to see a feed's "
+                    "newest items or {search} to find any of them.",
+                    more,
+                    latest=slash("latest"),
+                    search=slash("search"),
+                )
             )
         )
     channel = fit_text(one_line(channel_name).lstrip("#"), 100)
-    feeds = plural(len({item.feed_id for item in unique.values()}), "feed")
+    feed_count = len({item.feed_id for item in unique.values()})
     span = f"{discord_timestamp(period_start, 'f')} – {discord_timestamp(period_end, 'f')}"
     header = truncate(
-        f"**Digest for #{channel}** · {plural(len(newest), 'new item')} from {feeds} · {span}",
+        _(
+            "**Digest for #{channel}** · {items} from {feeds} · {span}",
+            channel=channel,
+            items=ngettext("{count} new item", "{count} new items", len(newest)),
+            feeds=ngettext("{count} feed", "{count} feeds", feed_count),
+            span=span,
+        ),
         CONTENT_LIMIT,
     )
+    title = _("Digest for #{channel} · {date}", channel=channel, date=format_day(period_end))
     embed_lists = [embeds for embeds in packer.messages if embeds]
     return [
         Message(
             content=header if index == 0 else None,
             embeds=tuple(embeds),
-            title=f"Digest for #{channel} · {period_end:%d %b %Y}" if index == 0 else None,
+            title=title if index == 0 else None,
         )
         for index, embeds in enumerate(embed_lists)
     ]

@@ -25,11 +25,11 @@ from bot.features.feeds.subscription_filter import FilterChange, change_filter
 from bot.features.feeds.testpost import QueuedTestPost, queue_test_post
 from bot.features.feeds.threads import ThreadsSetting, set_open_threads
 from bot.features.feeds.webhook_identity import IdentityChange, IdentityMode, set_identity
+from bot.features.posts.notices import failing_payload, recovered_payload
 from bot.features.search.service import SearchService
 from bot.i18n import _
 from bot.ingest.pipeline import PollOutcome
 from bot.model import FeedRow, GuildFeed, Message, SubscriptionRow, SubscriptionView
-from bot.safe import escape_markdown, neutralize_mentions
 from bot.store import Store
 
 MAX_BACKFILL = 10
@@ -408,20 +408,20 @@ class SubscriptionService:
         """After each poll: wake the outbox for new items; tell subscribed channels once when
         a feed has failed 10 times in a row, and once when it recovers."""
         now = self._clock()
-        title = neutralize_mentions(escape_markdown(feed.display_title))
         since = int(feed.failing_since or now)
         notice = None
         if outcome.error is not None and outcome.consecutive_errors == FAILING_NOTICE_AFTER:
             notice = (
                 "failing",
-                (
-                    f"⚠️ The feed **{title}** has failed {FAILING_NOTICE_AFTER} polls "
-                    f"in a row (since <t:{since}:R>): {outcome.error.message} "
-                    "It is still retried, less often; you'll get a notice when it recovers."
+                failing_payload(
+                    feed.display_title,
+                    polls=FAILING_NOTICE_AFTER,
+                    since=since,
+                    error=outcome.error.message,
                 ),
             )
         elif outcome.error is None and feed.consecutive_errors >= FAILING_NOTICE_AFTER:
-            notice = "recovered", f"✅ The feed **{title}** is working again."
+            notice = "recovered", recovered_payload(feed.display_title)
         queued = notice is not None and await self._store.deliveries.queue_feed_notice(
             feed.id, notice[1], f"feed-{notice[0]}:{feed.id}:{since}", now
         )

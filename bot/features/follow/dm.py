@@ -14,6 +14,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
 from bot.features.posts.render import render_card
+from bot.i18n import N_, _, ngettext
 from bot.model import (
     BUTTON_LABEL_LIMIT,
     BUTTONS_PER_MESSAGE,
@@ -25,7 +26,7 @@ from bot.model import (
 from bot.safe import fit_text, one_line, plain_line
 
 STOP_TOPIC_TEMPLATE = r"topic:stop:(?P<topic_id>[0-9]{1,19})"
-STOP_LABEL = "Stop this topic"
+STOP_LABEL = N_("Stop this topic")  # translated where shown: _(STOP_LABEL)
 TOPIC_SHOWN_LIMIT = 100
 GUILD_SHOWN_LIMIT = 100
 
@@ -66,21 +67,32 @@ def _matched_line(topics: Sequence[MatchedTopic]) -> str:
         by_guild.setdefault(topic.guild_id, []).append(topic)
     parts = []
     for matched in by_guild.values():
-        part = ", ".join(f"**{_safe(t.query, TOPIC_SHOWN_LIMIT)}**" for t in matched)
+        part = _(", ").join(f"**{_safe(t.query, TOPIC_SHOWN_LIMIT)}**" for t in matched)
         name = matched[0].guild_name
         if name:
-            part += f" in **{_safe(name, GUILD_SHOWN_LIMIT)}**"
+            part = _(
+                "{topics} in {server}", topics=part, server=f"**{_safe(name, GUILD_SHOWN_LIMIT)}**"
+            )
         parts.append(part)
-    noun = "your topic" if len(topics) == 1 else "your topics"
-    text = f"🔔 A new post matches {noun} " + "; ".join(parts)
+    separator = _("; ")
+    text = ngettext(
+        "🔔 A new post matches your topic {topics}",
+        "🔔 A new post matches your topics {topics}",
+        len(topics),
+        topics=separator.join(parts),
+    )
     return fit_text(text, CONTENT_LIMIT, markdown=False)
 
 
 def _button_label(topic: MatchedTopic, alone: bool) -> str:
     if alone:
-        return STOP_LABEL
-    label = f"Stop “{plain_line(topic.query)}”"
-    return label if len(label) <= BUTTON_LABEL_LIMIT else label[: BUTTON_LABEL_LIMIT - 2] + "…”"
+        return _(STOP_LABEL)
+    label = _("Stop “{topic}”", topic=plain_line(topic.query))
+    if len(label) <= BUTTON_LABEL_LIMIT:
+        return label
+    # Too long: the topic is cut, with "…", so the label keeps its own words.
+    room = BUTTON_LABEL_LIMIT - len(_("Stop “{topic}”", topic="")) - 1
+    return _("Stop “{topic}”", topic=plain_line(topic.query)[: max(0, room)] + "…")
 
 
 def render_topic_dm(topics: Sequence[MatchedTopic], item: ItemView) -> Message:

@@ -20,7 +20,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 from bot.features.search.service import SearchService
-from bot.i18n import N_, _
+from bot.i18n import N_, _, current_locale
 from bot.model import GuildFeed, QueryProblem, TopicRow
 from bot.search.percolator import Percolator, active_topics_percolator
 from bot.search.query import parse_query
@@ -103,7 +103,8 @@ class FollowService:
         self, guild_id: int, user_id: int, text: str, *, feed: str | None = None
     ) -> FollowAnswer:
         """Follow `text` in the guild, optionally only in one of its feeds (its id, URL or
-        title; SearchInputError when the guild has no such feed)."""
+        title; SearchInputError when the guild has no such feed). The language this runs in
+        (the member's, set for the interaction) becomes the language of their topic DMs."""
         resolved = (
             await self._search.resolve_feed(guild_id, feed) if feed and feed.strip() else None
         )
@@ -123,6 +124,8 @@ class FollowService:
                 self._activate([added])
             if resolved is None and result.topic is not None and result.topic.feed_id is not None:
                 resolved = await self._search.guild_feed(guild_id, result.topic.feed_id)
+        if result.topic is not None:
+            await self._store.locales.set_member(user_id, current_locale(), self._clock())
         count = len(await self.topics.list_for_member(guild_id, user_id))
         return FollowAnswer(result, resolved, count)
 

@@ -5,18 +5,19 @@ text: the name is made one Discord accepts."""
 
 from __future__ import annotations
 
+from bot.i18n import N_, _
 from bot.model import Identity, ItemView
 from bot.safe import safe_url, webhook_name
 from bot.store import Store
 
 #: The name a post shows when neither the admin's name nor the feed's title is usable.
-FALLBACK_NAME = "News feed"
+FALLBACK_NAME = N_("News feed")
 
 
 def resolve_identity(setting: Identity, feed_title: str, feed_image: str | None = None) -> Identity:
     """The name and avatar a webhook post shows, from the subscription's setting (else the
     feed's title and image)."""
-    name = webhook_name(setting.name or feed_title, FALLBACK_NAME)
+    name = webhook_name(setting.name or feed_title, _(FALLBACK_NAME))
     return Identity(name=name, avatar_url=safe_url(setting.avatar_url or feed_image))
 
 

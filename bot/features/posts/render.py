@@ -11,6 +11,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from typing import Protocol
 
+from bot.i18n import N_, _
 from bot.model import (
     EMBED_AUTHOR_LIMIT,
     EMBED_DESCRIPTION_LIMIT,
@@ -31,7 +32,7 @@ from bot.safe import (
     safe_url,
 )
 
-UNTITLED = "(untitled)"
+UNTITLED = N_("(untitled)")  # translated where shown: _(UNTITLED)
 # A compact embed stays under this many counted characters, so ten fit in one message.
 COMPACT_MAX_CHARS = EMBED_TOTAL_LIMIT // EMBEDS_PER_MESSAGE
 COMPACT_TITLE_LIMIT = 200
@@ -61,11 +62,11 @@ def feed_name(item: ItemView) -> str:
     name = one_line(item.feed_title)
     if name:
         return name
-    return one_line(item.site_url or item.feed_url) or "feed"
+    return one_line(item.site_url or item.feed_url) or _("feed")
 
 
 def item_title(item: ItemView) -> str:
-    return one_line(item.title) or UNTITLED
+    return one_line(item.title) or _(UNTITLED)
 
 
 def item_image_url(item: ItemView) -> str | None:
@@ -102,11 +103,12 @@ class ItemDetails:
         """ "by Jane Doe" for a footer (which renders no markdown: neutralized, not escaped)."""
         if not self.author:
             return None
-        return fit_text("by " + self.author, EMBED_AUTHOR_LIMIT, markdown=False)
+        return fit_text(_("by {author}", author=self.author), EMBED_AUTHOR_LIMIT, markdown=False)
 
     def line(self, *, author_limit: int = AUTHOR_LINE_LIMIT) -> str:
         """`by Jane Doe · Duration: 1:02:05 · Listen: [Audio (mp3)](url)`; '' when none."""
-        parts = ["by " + fit_text(self.author, author_limit)] if self.author else []
+        author = fit_text(self.author, author_limit)
+        parts = [_("by {author}", author=author)] if self.author else []
         parts += [f"{f.name}: {f.value}" for f in self.fields]
         return " · ".join(parts)
 
@@ -130,14 +132,15 @@ def item_details(item: MediaItem, *, link_limit: int = EMBED_FIELD_VALUE_LIMIT) 
         return ItemDetails(author, ())
     fields = []
     if item.duration_s:
-        fields.append(EmbedField("Duration", format_duration(item.duration_s)))
+        fields.append(EmbedField(_("Duration"), format_duration(item.duration_s)))
     url = safe_url(item.enclosure_url)
     subtype = (item.enclosure_type or "").partition("/")[2].split(";")[0].strip().lower()
     subtype = subtype.removeprefix("x-").replace("mpeg", "mp3")
-    label = kind.capitalize() + (f" ({subtype})" if subtype.isalnum() else "")
+    label = _("Audio") if kind == "audio" else _("Video")
+    label += f" ({subtype})" if subtype.isalnum() else ""
     link = f"[{label}]({link_target(url)})" if url else ""
     if link and len(link) <= min(link_limit, EMBED_FIELD_VALUE_LIMIT):
-        fields.append(EmbedField("Listen" if kind == "audio" else "Watch", link))
+        fields.append(EmbedField(_("Listen") if kind == "audio" else _("Watch"), link))
     return ItemDetails(author, tuple(fields))
 
 
@@ -153,7 +156,7 @@ def related_field(related: Sequence[ItemView]) -> EmbedField | None:
         if sum(len(x) + 1 for x in lines) + len(line) > EMBED_FIELD_VALUE_LIMIT:
             break
         lines.append(line)
-    return EmbedField("Related", "\n".join(lines)) if lines else None
+    return EmbedField(_("Related"), "\n".join(lines)) if lines else None
 
 
 def render_card(
@@ -217,7 +220,7 @@ class Source:
 
 def also_in_field(sources: Sequence[Source]) -> EmbedField:
     """The card's "Also in" field (see `also_in_text`)."""
-    return EmbedField(name="Also in", value=also_in_text(sources), inline=False)
+    return EmbedField(name=_("Also in"), value=also_in_text(sources), inline=False)
 
 
 def also_in_text(sources: Sequence[Source]) -> str:
@@ -230,9 +233,9 @@ def also_in_text(sources: Sequence[Source]) -> str:
         name_room = room - (len(link_target(url)) + 4 if url else 0)
         if name_room < 20:
             url, name_room = None, room
-        name = fit_text(one_line(source.feed_name), name_room) or UNTITLED
+        name = fit_text(one_line(source.feed_name), name_room) or _(UNTITLED)
         names.append(f"[{name}]({link_target(url)})" if url else name)
-    return ", ".join(names)
+    return _(", ").join(names)
 
 
 def render_compact(item: ItemView) -> Embed:
