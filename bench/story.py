@@ -269,13 +269,14 @@ def quality(pairs: list[tuple[Doc, Doc, bool]]) -> None:
         same
         and (
             (a.url is not None and a.url == b.url)
-            or (
-                len(set(a.marks) & set(b.marks)) >= story.marks_needed(b) and story.same_story(b, a)
-            )
+            or (bool(set(a.bands) & set(b.bands)) and story.same_story(b, a))
         )
         for a, b, same in keyed
     )
-    print(f"recall through the index (shared marks, then the sketch): {found / positives:.4f}")
+    print(
+        f"recall through the index (a shared band of {story.BAND_ROWS} of "
+        f"{story.BANDS * story.BAND_ROWS} values, then the sketch): {found / positives:.4f}"
+    )
     scores = {True: [], False: []}  # type: dict[bool, list[float]]
     for a, b, same in keyed:
         if a.url != b.url:
@@ -326,7 +327,7 @@ async def cost(archive: int, new: int, seed: int, *, topical: bool) -> None:
                      doc.text, doc.text, key.url, key.sketch)
                 )  # fmt: skip
                 deliveries.append((i, f"item:{i}:ch:{channel}", i, 1 + i % feeds, channel, at, at))
-                marked += [(mark, at, i) for mark in key.marks]
+                marked += [(band, at, i) for band in key.bands]
             conn.executemany(
                 "INSERT INTO items (id, feed_id, stable_id, raw_hash, content_hash, url, title, "
                 "published_at, first_seen_at, content_text, summary, story_url, story_sketch) "
@@ -340,7 +341,7 @@ async def cost(archive: int, new: int, seed: int, *, topical: bool) -> None:
                 deliveries,
             )
             conn.executemany(
-                "INSERT OR IGNORE INTO story_marks (mark, seen_at, item_id) VALUES (?, ?, ?)",
+                "INSERT OR IGNORE INTO story_bands (band, seen_at, item_id) VALUES (?, ?, ?)",
                 marked,
             )
             window = conn.execute(

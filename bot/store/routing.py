@@ -32,10 +32,6 @@ posted against a filter) and a warning is logged."""
 class StoryGate(Protocol):
     """Decides "the same story" (bot.ingest.story's STORY_MATCHER is the one the bot runs)."""
 
-    def marks_needed(self, key: StoryKey) -> int:
-        """How many of its marks a candidate must share with the new item's `key`."""
-        ...
-
     def key(self, item: ItemText) -> StoryKey: ...
 
     def same(self, new: StoryKey, earlier: StoryKey) -> bool: ...
@@ -200,8 +196,9 @@ async def _same_stories(
             (key.url, key.sketch, item_id),
         )
         await tx.executemany(
-            "INSERT OR IGNORE INTO story_marks (mark, seen_at, item_id) VALUES (?, ?, ?)",
-            [(mark, now, item_id) for mark in key.marks],
+            "INSERT INTO story_bands (band, seen_at, item_id) VALUES (?, ?, ?) "
+            "ON CONFLICT DO NOTHING",
+            [(band, now, item_id) for band in key.bands],
         )
     subscriptions = await fetch_all(
         tx,
@@ -216,20 +213,23 @@ async def _same_stories(
         channels = [(s, c) for s, c in subscriptions if s not in held.get(item_id, [])]
         if not channels:
             continue
-        # Items of other feeds with the same link key or enough shared marks (marks: of the
-        # window) are compared first; only those of the same story are looked up among the
-        # channels' posts, so a candidate costs one row read, not two.
+        # Items of other feeds with the same link key or a shared band (of the window), with
+        # their sketches in the same query, are compared first; only those of the same story
+        # are looked up among the channels' posts, so a candidate costs one row read, not two.
         candidates = await fetch_all(
             tx,
             lambda candidate_id, url, sketch: (int(candidate_id), StoryKey(url, bytes(sketch))),
             "SELECT i.id, i.story_url, i.story_sketch FROM ("
-            "SELECT m.item_id FROM story_marks m "
-            f"WHERE m.mark IN ({marks(key.marks)}) AND m.seen_at >= ? "
-            "GROUP BY m.item_id HAVING count(*) >= ? "
-            "UNION SELECT id FROM items WHERE story_url = ?) c "
+            + (
+                f"SELECT b.item_id FROM story_bands b WHERE b.band IN ({marks(key.bands)}) "
+                "AND b.seen_at >= ? UNION "
+                if key.bands
+                else ""
+            )
+            + "SELECT id AS item_id FROM items WHERE story_url = ?) c "
             "JOIN items i ON i.id = c.item_id "
             "WHERE i.feed_id != ? AND i.story_sketch IS NOT NULL",
-            (*key.marks, since, stories.marks_needed(key), key.url, feed_id),
+            (*key.bands, *([since] if key.bands else []), key.url, feed_id),
         )
         same = [found for found, earlier in candidates if stories.same(key, earlier)]
         if not same:
