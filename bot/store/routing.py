@@ -188,18 +188,17 @@ async def _same_stories(
     with it. Candidates: the channel's posts ('item' deliveries not failed or cancelled) of the
     last `STORY_WINDOW_S` from other feeds, earliest first."""
     texts = await item_texts(tx, item_ids)
-    keys: dict[int, StoryKey] = {}
-    for item_id, text in texts.items():
-        keys[item_id] = key = stories.key(text)
-        await tx.execute(
-            "UPDATE items SET story_url = ?, story_sketch = ? WHERE id = ?",
-            (key.url, key.sketch, item_id),
-        )
-        await tx.executemany(
-            "INSERT INTO story_bands (band, seen_at, item_id) VALUES (?, ?, ?) "
-            "ON CONFLICT DO NOTHING",
-            [(band, now, item_id) for band in key.bands],
-        )
+    keys = {item_id: stories.key(text) for item_id, text in texts.items()}
+    # Two statements for the poll's every new item (each await is a round trip to the
+    # database thread).
+    await tx.executemany(
+        "UPDATE items SET story_url = ?, story_sketch = ? WHERE id = ?",
+        [(key.url, key.sketch, item_id) for item_id, key in keys.items()],
+    )
+    await tx.executemany(
+        "INSERT INTO story_bands (band, seen_at, item_id) VALUES (?, ?, ?) ON CONFLICT DO NOTHING",
+        [(band, now, item_id) for item_id, key in keys.items() for band in key.bands],
+    )
     subscriptions = await fetch_all(
         tx,
         lambda sub_id, channel_id: (int(sub_id), int(channel_id)),
