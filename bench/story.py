@@ -265,17 +265,16 @@ def quality(pairs: list[tuple[Doc, Doc, bool]]) -> None:
         precision = tp / (tp + fp) if tp + fp else 1.0
         marker = "  <- SAME_STORY_JACCARD" if threshold == story.SAME_STORY_JACCARD else ""
         print(f"  {threshold:.1f}      {precision:.4f}     {tp / (tp + fn):.4f}{marker}")
-    found = sum(
-        same
-        and (
-            (a.url is not None and a.url == b.url)
-            or (bool(set(a.bands) & set(b.bands)) and story.same_story(b, a))
-        )
-        for a, b, same in keyed
-    )
+    said = [
+        (a.url is not None and a.url == b.url)
+        or (bool(set(a.bands) & set(b.bands)) and story.same_story(b, a))
+        for a, b, _ in keyed
+    ]
+    found = sum(s and same for s, (_, _, same) in zip(said, keyed, strict=True))
     print(
-        f"recall through the index (a shared band of {story.BAND_ROWS} of "
-        f"{story.BANDS * story.BAND_ROWS} values, then the sketch): {found / positives:.4f}"
+        f"through the index (a shared band of {story.BAND_ROWS} of "
+        f"{story.BANDS * story.BAND_ROWS} values, then the sketch): precision "
+        f"{found / sum(said):.4f}, recall {found / positives:.4f}"
     )
     scores = {True: [], False: []}  # type: dict[bool, list[float]]
     for a, b, same in keyed:
