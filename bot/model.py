@@ -214,11 +214,11 @@ class ItemText:
 class StoryKey:
     """What decides whether two items are one story (bot.ingest.story): the link as a story
     key (None: it names no story), the bottom-k sketch of the title and opening, and the
-    marks by which the store finds candidates (two texts of one story share some)."""
+    LSH band keys by which the store finds candidates (two texts of one story share one)."""
 
     url: str | None
     sketch: bytes
-    marks: tuple[int, ...] = ()
+    bands: tuple[int, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)

@@ -14,14 +14,14 @@ Two signals, either one enough:
   and the same of the beta letter, one changed name is not enough to tell two stories apart.
 
 Candidates (a channel's posts of the last 72 hours, bot.store.routing) are found by index:
-the same link key, or a shared mark (`marks`: one-permutation MinHash, 16 bins); only those
-are compared, sketch against sketch. The threshold comes from
-bench/story.py's labelled set (bench/RESULTS.md).
+the same link key, or a shared LSH band (`bands`: a whole band of `BAND_ROWS` MinHash values
+in common); only those are compared, sketch against sketch. The threshold and the bands' shape
+come from bench/story.py's labelled set (bench/RESULTS.md).
 """
 
 from __future__ import annotations
 
-import math
+import hashlib
 import re
 import struct
 import unicodedata
@@ -40,12 +40,18 @@ MIN_SHINGLES = 20
 #: (bench/story.py: syndicated and lightly edited copies score >= 0.5, different stories
 #: on one topic <= 0.2).
 SAME_STORY_JACCARD = 0.4
-MARK_BINS = 16
-#: A candidate shares at least this share of the new item's marks (and at least two): texts
-#: of one story (Jaccard >= 0.4) do with a chance over 0.99, most texts of other stories on
-#: the same topic do not (bench/story.py measures both).
-MARKS_SHARED = 0.25
-_MARK_SHIFT = 32 - MARK_BINS.bit_length() + 1
+#: LSH bands: `BANDS` bands of `BAND_ROWS` MinHash values each; a candidate shares a whole
+#: band. Single values made a weak index: the stock phrases of a topic ("officials said…")
+#: are the minimum of some range in most of its posts. Two texts share a band with a chance
+#: of 1 - (1 - J^3)^12 for Jaccard J: 0.55 at 0.4, 0.95 at 0.6, 0.99 at 0.7 (copies
+#: of one story are mostly above 0.8), 0.02 at 0.12 (the median of two stories of one topic).
+#: Chosen on bench/story.py's labelled set: 12 x 3 keeps recall through the index at 0.986
+#: with ~16 same-topic candidates of a 1,650-post window, where 16 x 1 read ~660.
+BANDS = 12
+BAND_ROWS = 3
+_BINS = BANDS * BAND_ROWS
+_EMPTY = 1 << 32
+_BAND_PACKING = struct.Struct("<B" + "IB" * BAND_ROWS)
 
 _WORD = re.compile(r"\w+")
 # Beyond the feed URL's tracking parameters: what newsletter platforms add to a post's link.
@@ -96,28 +102,46 @@ def sketch(hashes: set[int]) -> bytes:
     return struct.pack(f"<{len(kept)}I", *kept)
 
 
-def marks(hashes: set[int]) -> tuple[int, ...]:
-    """The smallest hash in each of `MARK_BINS` ranges of the hash space (one-permutation
-    MinHash): two texts share a range's minimum with a chance equal to their Jaccard
-    similarity, so texts of one story (>= 0.4) share at least one of 16 with a chance over
-    0.9997, and the store finds candidates by an index lookup instead of reading a channel's
-    every recent post. None for texts too short to compare."""
+def bands(hashes: set[int]) -> tuple[int, ...]:
+    """The text's LSH band keys (signed 64-bit, as SQL stores them); none for texts too short
+    to compare. One-permutation MinHash: the smallest hash in each of `_BINS` ranges of the
+    hash space (two texts share a range's minimum with a chance equal to their Jaccard
+    similarity); an empty range borrows the next range's minimum, with the distance
+    ("rotation" densification, Shrivastava and Li 2014), so every bin has a value. Each band
+    key hashes its number and its `BAND_ROWS` bins' values."""
     if len(hashes) < MIN_SHINGLES:
         return ()
-    lowest: dict[int, int] = {}
+    lowest = [_EMPTY] * _BINS
     for value in hashes:
-        bin_ = value >> _MARK_SHIFT
-        if value < lowest.get(bin_, 1 << 32):
+        bin_ = (value * _BINS) >> 32
+        if value < lowest[bin_]:
             lowest[bin_] = value
-    return tuple(sorted(lowest.values()))
+    filled: list[int] = []
+    for bin_ in range(_BINS):
+        distance = 0
+        while lowest[(bin_ + distance) % _BINS] == _EMPTY:
+            distance += 1
+        filled += (lowest[(bin_ + distance) % _BINS], distance)
+    width = 2 * BAND_ROWS
+    return tuple(
+        int.from_bytes(
+            hashlib.blake2b(
+                _BAND_PACKING.pack(band, *filled[band * width : (band + 1) * width]),
+                digest_size=8,
+            ).digest(),
+            "little",
+            signed=True,
+        )
+        for band in range(BANDS)
+    )
 
 
 def story_key(item: ItemText) -> StoryKey:
     """What is compared of an item: its link key (of the canonical link the feed named, else
-    of its link), the sketch of its title and opening and the marks candidates are found by."""
+    of its link), the sketch of its title and opening and the bands candidates are found by."""
     hashes = shingles(item.title, item.summary or item.text)
     url = story_url(item.canonical_url) or story_url(item.url)
-    return StoryKey(url, sketch(hashes), marks(hashes))
+    return StoryKey(url, sketch(hashes), bands(hashes))
 
 
 @lru_cache(maxsize=4096)
@@ -143,11 +167,6 @@ def similarity(a: bytes, b: bytes) -> float:
     return both / either if either else 0.0
 
 
-def marks_needed(key: StoryKey) -> int:
-    """How many of `key`'s marks a candidate must share."""
-    return max(2, math.ceil(MARKS_SHARED * len(key.marks)))
-
-
 def same_story(new: StoryKey, earlier: StoryKey) -> bool:
     """Whether `new` tells the story `earlier` told: the same link key, or near-duplicate
     text."""
@@ -158,9 +177,6 @@ def same_story(new: StoryKey, earlier: StoryKey) -> bool:
 
 class StoryMatcher:
     """The story gate the store's routing calls (bot.store.routing.StoryGate)."""
-
-    def marks_needed(self, key: StoryKey) -> int:
-        return marks_needed(key)
 
     def key(self, item: ItemText) -> StoryKey:
         return story_key(item)

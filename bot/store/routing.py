@@ -32,10 +32,6 @@ posted against a filter) and a warning is logged."""
 class StoryGate(Protocol):
     """Decides "the same story" (bot.ingest.story's STORY_MATCHER is the one the bot runs)."""
 
-    def marks_needed(self, key: StoryKey) -> int:
-        """How many of its marks a candidate must share with the new item's `key`."""
-        ...
-
     def key(self, item: ItemText) -> StoryKey: ...
 
     def same(self, new: StoryKey, earlier: StoryKey) -> bool: ...
@@ -43,6 +39,9 @@ class StoryGate(Protocol):
 
 #: A channel that got a story from one of its feeds this recently does not get it again.
 STORY_WINDOW_S = 72 * 3600.0
+
+# In a WHERE on `subscriptions`: a subscription whose new items may be merged into a post.
+_MERGING = "mode = 'instant' AND merge_stories = 1"
 
 # In a WHERE on `subscriptions s`: the subscription has a filter.
 HAS_FILTER = "coalesce(s.filter_include, s.filter_exclude, s.filter_pattern) IS NOT NULL"
@@ -192,63 +191,60 @@ async def _same_stories(
     with it. Candidates: the channel's posts ('item' deliveries not failed or cancelled) of the
     last `STORY_WINDOW_S` from other feeds, earliest first."""
     texts = await item_texts(tx, item_ids)
-    keys: dict[int, StoryKey] = {}
-    for item_id, text in texts.items():
-        keys[item_id] = key = stories.key(text)
-        await tx.execute(
-            "UPDATE items SET story_url = ?, story_sketch = ? WHERE id = ?",
-            (key.url, key.sketch, item_id),
-        )
-        await tx.executemany(
-            "INSERT OR IGNORE INTO story_marks (mark, seen_at, item_id) VALUES (?, ?, ?)",
-            [(mark, now, item_id) for mark in key.marks],
-        )
-    subscriptions = await fetch_all(
-        tx,
-        lambda sub_id, channel_id: (int(sub_id), int(channel_id)),
-        "SELECT id, channel_id FROM subscriptions "
-        "WHERE feed_id = ? AND mode = 'instant' AND merge_stories = 1 ORDER BY id",
-        (feed_id,),
+    keys = {item_id: stories.key(text) for item_id, text in texts.items()}
+    # Two statements for the poll's every new item (each await is a round trip to the
+    # database thread).
+    await tx.executemany(
+        "UPDATE items SET story_url = ?, story_sketch = ? WHERE id = ?",
+        [(key.url, key.sketch, item_id) for item_id, key in keys.items()],
+    )
+    await tx.executemany(
+        "INSERT INTO story_bands (band, seen_at, item_id) VALUES (?, ?, ?) ON CONFLICT DO NOTHING",
+        [(band, now, item_id) for item_id, key in keys.items() for band in key.bands],
     )
     merged: dict[int, dict[int, int]] = {}
     since = now - STORY_WINDOW_S
     for item_id, key in keys.items():
-        channels = [(s, c) for s, c in subscriptions if s not in held.get(item_id, [])]
-        if not channels:
-            continue
-        # Items of other feeds with the same link key or enough shared marks (marks: of the
-        # window) are compared first; only those of the same story are looked up among the
-        # channels' posts, so a candidate costs one row read, not two.
+        # Items of other feeds with the same link key or a shared band (of the window), with
+        # their sketches, in one query (none when no subscription of the feed merges). Only
+        # those of the same story are looked up among the channels' posts, so a candidate
+        # costs one row read, not two.
         candidates = await fetch_all(
             tx,
             lambda candidate_id, url, sketch: (int(candidate_id), StoryKey(url, bytes(sketch))),
             "SELECT i.id, i.story_url, i.story_sketch FROM ("
-            "SELECT m.item_id FROM story_marks m "
-            f"WHERE m.mark IN ({marks(key.marks)}) AND m.seen_at >= ? "
-            "GROUP BY m.item_id HAVING count(*) >= ? "
-            "UNION SELECT id FROM items WHERE story_url = ?) c "
+            + (
+                f"SELECT b.item_id FROM story_bands b WHERE b.band IN ({marks(key.bands)}) "
+                "AND b.seen_at >= ? UNION "
+                if key.bands
+                else ""
+            )
+            + "SELECT id AS item_id FROM items WHERE story_url = ?) c "
             "JOIN items i ON i.id = c.item_id "
-            "WHERE i.feed_id != ? AND i.story_sketch IS NOT NULL",
-            (*key.marks, since, stories.marks_needed(key), key.url, feed_id),
+            "WHERE i.feed_id != ? AND i.story_sketch IS NOT NULL AND EXISTS ("
+            f"SELECT 1 FROM subscriptions WHERE feed_id = ? AND {_MERGING})",
+            (*key.bands, *([since] if key.bands else []), key.url, feed_id, feed_id),
         )
         same = [found for found, earlier in candidates if stories.same(key, earlier)]
         if not same:
             continue
-        # Their posts in these channels, earliest first (by item, never by the index that
-        # would read a channel's whole window: hence the unary +). As JSON: a link key many
-        # archived items share must not exceed SQLite's limit on bound values.
+        # The merging subscriptions of the feed, each with its channel's posts of these
+        # items, earliest first (by item, never by the index that would read a channel's
+        # whole window: hence the unary +). As JSON: a link key many archived items share
+        # must not exceed SQLite's limit on bound values.
         posts = await fetch_all(
             tx,
-            lambda delivery_id, channel_id: (int(delivery_id), int(channel_id)),
-            "SELECT d.id, d.target_id FROM deliveries d "
+            lambda sub_id, delivery_id: (int(sub_id), int(delivery_id)),
+            "SELECT s.id, d.id FROM deliveries d JOIN subscriptions s "
+            "ON s.channel_id = +d.target_id "
             "WHERE d.item_id IN (SELECT value FROM json_each(?)) AND +d.kind = 'item' "
-            f"AND +d.target_kind = 'channel' AND +d.target_id IN ({marks(channels)}) "
-            "AND +d.created_at >= ? AND +d.state NOT IN ('failed', 'cancelled') ORDER BY d.id",
-            (json.dumps(same), *(c for _, c in channels), since),
+            "AND +d.target_kind = 'channel' AND +d.created_at >= ? "
+            f"AND +d.state NOT IN ('failed', 'cancelled') AND s.feed_id = ? AND {_MERGING} "
+            "ORDER BY s.id, d.id",
+            (json.dumps(same), since, feed_id),
         )
-        for sub_id, channel_id in channels:
-            for delivery_id, target_id in posts:
-                if target_id == channel_id:
-                    merged.setdefault(item_id, {})[sub_id] = delivery_id
-                    break
+        held_from = held.get(item_id, [])
+        for sub_id, delivery_id in posts:
+            if sub_id not in held_from:
+                merged.setdefault(item_id, {}).setdefault(sub_id, delivery_id)
     return merged

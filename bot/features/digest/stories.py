@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from collections.abc import Collection, Sequence
 
-from bot.ingest.story import marks_needed, same_story, story_key
+from bot.ingest.story import same_story, story_key
 from bot.model import ItemText, ItemView, StoryKey
 
 
@@ -14,15 +14,15 @@ def merge_stories(
 ) -> tuple[list[ItemView], dict[int, list[ItemView]]]:
     """The items to list (each story's earliest item, in the order given) and, by listed
     item id, the later items of other feeds that tell its story. Items of the `unmerged`
-    feeds are listed on their own. Candidates come from the stories' marks and links, so the
-    cost grows with the items, not their square."""
+    feeds are listed on their own. Candidates come from the stories' LSH bands and links, so
+    the cost grows with the items, not their square."""
     keys: dict[int, StoryKey] = {
         item.item_id: story_key(
             ItemText(item.item_id, item.url, item.title, item.summary, "", item.canonical_url)
         )
         for item in items
     }
-    by_mark: dict[int, list[ItemView]] = {}
+    by_band: dict[int, list[ItemView]] = {}
     by_url: dict[str, ItemView] = {}
     also: dict[int, list[ItemView]] = {}
     merged: set[int] = set()
@@ -31,17 +31,9 @@ def merge_stories(
         if item.feed_id in unmerged:
             continue
         key = keys[item.item_id]
-        shared: dict[int, int] = {}
-        earlier: dict[int, ItemView] = {}
-        for mark in key.marks:
-            for other in by_mark.get(mark, ()):
-                shared[other.item_id] = shared.get(other.item_id, 0) + 1
-                earlier[other.item_id] = other
-        need = marks_needed(key)
+        earlier = {other.item_id: other for band in key.bands for other in by_band.get(band, ())}
         candidates = [by_url[key.url]] if key.url in by_url else []
-        candidates += sorted(
-            (e for e in earlier.values() if shared[e.item_id] >= need), key=_arrival
-        )
+        candidates += sorted(earlier.values(), key=_arrival)
         first = next(
             (
                 e
@@ -54,8 +46,8 @@ def merge_stories(
             merged.add(item.item_id)
             also.setdefault(first.item_id, []).append(item)
             continue
-        for mark in key.marks:
-            by_mark.setdefault(mark, []).append(item)
+        for band in key.bands:
+            by_band.setdefault(band, []).append(item)
         if key.url is not None:
             by_url.setdefault(key.url, item)
     return [item for item in items if item.item_id not in merged], also
