@@ -12,7 +12,7 @@ from pathlib import Path
 
 from bot.config import Settings
 from bot.store import Store
-from bot.store.db import Database, check_database_file
+from bot.store.db import Backend, check_database_file
 from bot.store.maintenance import backup_file, integrity_check, prune
 
 log = logging.getLogger(__name__)
@@ -97,7 +97,7 @@ async def cmd_prune(settings: Settings, days: int | None) -> int:
     return 0
 
 
-async def prune_expired(db: Database, days: int, now: float) -> int:
+async def prune_expired(db: Backend, days: int, now: float) -> int:
     """One round of DIGESTBOT_RETENTION_DAYS: prune items older than `days` (the runtime runs
     it at start and every RETENTION_EVERY_S)."""
     count = await prune(db, now - days * DAY_S)

@@ -13,10 +13,8 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass
 
-import aiosqlite
-
 from bot.model import DigestScheduleRow, ScheduleCadence
-from bot.store.db import Table, fetch_all, fetch_one, scalar
+from bot.store.db import ReadConnection, Table, fetch_all, fetch_one, scalar
 from bot.store.items import item_texts
 from bot.store.routing import FilterGate, NewDelivery, queue_delivery
 from bot.store.subscriptions import filter_of
@@ -36,7 +34,7 @@ class QueuedDigest:
 
 
 async def period_item_ids(
-    conn: aiosqlite.Connection,
+    conn: ReadConnection,
     channel_id: int,
     start: float,
     end: float,

@@ -20,7 +20,7 @@ from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from bot.store.db import Database, Table, marks
+from bot.store.db import Backend, Table, marks
 from bot.store.search import BM25_WEIGHTS
 
 MAX_TERMS = 12  # the seed's most distinctive terms that make the query
@@ -75,7 +75,7 @@ def seed_terms(title: str, body: str) -> Counter[str]:
 
 
 class RelatedStore(Table):
-    def __init__(self, db: Database) -> None:
+    def __init__(self, db: Backend) -> None:
         super().__init__(db)
         self._doc_counts: dict[str, tuple[int, float]] = {}  # term -> (items holding it, when)
 

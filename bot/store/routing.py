@@ -13,10 +13,8 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import asdict, dataclass
 from typing import Literal, Protocol
 
-import aiosqlite
-
 from bot.model import DeliveryKind, FeedFilter, ItemText, StoryKey, TargetKind
-from bot.store.db import fetch_all, marks
+from bot.store.db import Connection, fetch_all, marks
 from bot.store.items import item_texts
 from bot.store.subscriptions import filter_of
 
@@ -78,7 +76,7 @@ INSERT_DELIVERY = (
 )
 
 
-async def queue_delivery(tx: aiosqlite.Connection, delivery: NewDelivery, now: float) -> bool:
+async def queue_delivery(tx: Connection, delivery: NewDelivery, now: float) -> bool:
     """Inside a write transaction: queue one delivery; False if its dedupe key was queued
     before (whatever its state)."""
     payload = None if delivery.payload is None else json.dumps(dict(delivery.payload))
@@ -92,7 +90,7 @@ async def queue_delivery(tx: aiosqlite.Connection, delivery: NewDelivery, now: f
 
 
 async def route_new_items(
-    tx: aiosqlite.Connection,
+    tx: Connection,
     feed_id: int,
     item_ids: Sequence[int],
     now: float,
@@ -138,7 +136,7 @@ async def route_new_items(
 
 
 async def held_back(
-    conn: aiosqlite.Connection,
+    conn: Connection,
     feed_id: int,
     item_ids: Sequence[int],
     gate: FilterGate | None,
@@ -180,7 +178,7 @@ async def held_back(
 
 
 async def _same_stories(
-    tx: aiosqlite.Connection,
+    tx: Connection,
     feed_id: int,
     item_ids: Sequence[int],
     now: float,
@@ -200,7 +198,8 @@ async def _same_stories(
             (key.url, key.sketch, item_id),
         )
         await tx.executemany(
-            "INSERT OR IGNORE INTO story_marks (mark, seen_at, item_id) VALUES (?, ?, ?)",
+            "INSERT INTO story_marks (mark, seen_at, item_id) VALUES (?, ?, ?) "
+            "ON CONFLICT DO NOTHING",
             [(mark, now, item_id) for mark in key.marks],
         )
     subscriptions = await fetch_all(
