@@ -115,7 +115,9 @@ def running_server() -> Iterator[str]:
     finally:
         if started:
             subprocess.run(
-                _as_server_user([str(bin_dir / "pg_ctl"), "-D", str(data), "stop", "-m", "immediate"]),
+                _as_server_user(
+                    [str(bin_dir / "pg_ctl"), "-D", str(data), "stop", "-m", "immediate"]
+                ),
                 capture_output=True,
                 check=False,
             )

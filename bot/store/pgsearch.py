@@ -62,12 +62,13 @@ async def index_item(tx: Connection, item_id: int, title: str, summary: str, tex
         )
 
 
-def _phrase(phrase: Phrase) -> str:
+def tsquery_phrase(phrase: Phrase) -> str:
+    """A phrase as tsquery text: its lexemes, each quoted, in a `<->` chain."""
     return " <-> ".join(_lexeme(token) for token in phrase)
 
 
 def _either(phrases: Sequence[Phrase]) -> str:
-    return "(" + " | ".join(f"({_phrase(p)})" for p in phrases) + ")"
+    return "(" + " | ".join(f"({tsquery_phrase(p)})" for p in phrases) + ")"
 
 
 def to_tsquery(query: Query) -> str | QueryProblem:

@@ -38,7 +38,13 @@ SCHEMA_TABLE = "digestbot_schema"
 # Taken while migrating, so two processes starting at once migrate once.
 _MIGRATION_LOCK = 0x64676274
 
-_TOKEN = re.compile(r"'(?:[^']|'')*'|\?|(?<![:\w]):([A-Za-z_]\w*)")
+_TOKEN = re.compile(
+    r"'(?:[^']|'')*'"  # a string literal: left alone
+    r"|\?"  # a positional parameter
+    r"|(?<![:\w]):([A-Za-z_]\w*)"  # a named parameter (not a :: cast)
+    r"|\b(NOT )?IN \(\)"  # an empty list: SQLite allows it, PostgreSQL does not
+    r"|(?<![\w)])\+(?=[A-Za-z_]\w*\.)"  # SQLite's planner hint (+d.col: no index)
+)
 
 
 def is_postgres_url(target: object) -> bool:
@@ -56,7 +62,8 @@ def redacted(url: str) -> str:
 
 @functools.lru_cache(maxsize=1024)
 def _translate(sql: str, named: bool) -> tuple[str, tuple[str, ...]]:
-    """SQLite-style parameters → `$n`; with `named`, the names in `$n` order."""
+    """SQLite-style parameters → `$n`; with `named`, the names in `$n` order. Also the two
+    spellings PostgreSQL refuses: an empty `IN ()` list, SQLite's `+column` planner hint."""
     names: list[str] = []
     counter = 0
 
@@ -65,6 +72,10 @@ def _translate(sql: str, named: bool) -> tuple[str, tuple[str, ...]]:
         token = match.group(0)
         if token.startswith("'"):
             return token
+        if token.endswith("()"):  # x IN () is false, x NOT IN () true, as in SQLite
+            return "<> ALL ('{}')" if match.group(2) else "= ANY ('{}')"
+        if token == "+":
+            return ""
         if token == "?":
             counter += 1
             return f"${counter}"
@@ -314,6 +325,14 @@ class PgDatabase:
         self._closed = True
         async with self._write_lock:
             await self._pool.close()
+
+
+def json_ids(conn: object) -> str:
+    """A subquery of the ids in one parameter, a JSON array (no limit on how many, unlike
+    bound values): SQLite's json_each, or PostgreSQL's json_array_elements_text."""
+    if is_postgres(conn):
+        return "SELECT CAST(value AS BIGINT) FROM json_array_elements_text(CAST(? AS json))"
+    return "SELECT value FROM json_each(?)"
 
 
 def is_postgres(conn: object) -> bool:

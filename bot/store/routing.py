@@ -16,6 +16,7 @@ from typing import Literal, Protocol
 from bot.model import DeliveryKind, FeedFilter, ItemText, StoryKey, TargetKind
 from bot.store.db import Connection, fetch_all, marks
 from bot.store.items import item_texts
+from bot.store.postgres import json_ids
 from bot.store.subscriptions import filter_of
 
 log = logging.getLogger(__name__)
@@ -240,7 +241,7 @@ async def _same_stories(
             tx,
             lambda delivery_id, channel_id: (int(delivery_id), int(channel_id)),
             "SELECT d.id, d.target_id FROM deliveries d "
-            "WHERE d.item_id IN (SELECT value FROM json_each(?)) AND +d.kind = 'item' "
+            f"WHERE d.item_id IN ({json_ids(tx)}) AND +d.kind = 'item' "
             f"AND +d.target_kind = 'channel' AND +d.target_id IN ({marks(channels)}) "
             "AND +d.created_at >= ? AND +d.state NOT IN ('failed', 'cancelled') ORDER BY d.id",
             (json.dumps(same), *(c for _, c in channels), since),

@@ -32,8 +32,9 @@ from typing import Any
 from bot.model import Phrase, Query, QueryProblem, SearchHit
 from bot.store.cjk import unspace_cjk
 from bot.store.db import Backend, ReadConnection, fetch_all, like_pattern, marks, scalar
-from bot.store.pgsearch import RANK_WEIGHTS, snippet, to_tsquery
+from bot.store.pgsearch import RANK_WEIGHTS, snippet, to_tsquery, tsquery_phrase
 from bot.store.postgres import is_postgres
+from bot.store.tokens import tokens
 
 RANK_ALL = 3000  # at most this many matches: rank every one
 CANDIDATES = 1000  # otherwise: rank the newest this many matches of the guild's feeds …
@@ -67,7 +68,7 @@ class SearchPage:
 
 
 @dataclass(frozen=True, slots=True)
-class _Dialect:
+class MatchDialect:
     """How one backend finds and scores the items matching a query (one `?`: the query)."""
 
     matching: str  # FROM … WHERE: the matching index rows (counted)
@@ -75,18 +76,27 @@ class _Dialect:
     score: str  # lower is better
 
 
-_SQLITE = _Dialect(
+SQLITE = MatchDialect(
     "items_fts WHERE items_fts MATCH ?",
     "items_fts f JOIN items i ON i.id = f.rowid WHERE items_fts MATCH ?",
     f"bm25(items_fts, {BM25_WEIGHTS})",
 )
 # ts_rank with the same field weights, normalized by (1 + log of) the document's length, as
 # bm25 is: close to FTS5's order, not identical to it.
-_POSTGRES = _Dialect(
+POSTGRES = MatchDialect(
     "items WHERE search @@ CAST(? AS tsquery)",
     "items i, CAST(? AS tsquery) AS q WHERE i.search @@ q",
     f"-ts_rank('{RANK_WEIGHTS}', i.search, q, 1)",
 )
+
+
+def any_of(db: Backend, terms: Sequence[str]) -> tuple[MatchDialect, str]:
+    """The backend's dialect and its query matching any of `terms` (words of the feed's
+    text, each taken as a phrase of its tokens)."""
+    phrases = [phrase for term in terms if (phrase := tuple(tokens(term)))]
+    if is_postgres(db):
+        return POSTGRES, " | ".join(f"({tsquery_phrase(p)})" for p in phrases)
+    return SQLITE, _either(phrases)
 
 
 def _either(phrases: Sequence[Phrase]) -> str:
@@ -158,7 +168,7 @@ async def search_items(
     if not feed_ids:
         return SearchPage([], offset, limit, False, 0)
     conn = db.reader
-    dialect = _POSTGRES if postgres else _SQLITE
+    dialect = POSTGRES if postgres else SQLITE
     matches = await scalar(conn, f"SELECT count(*) FROM {dialect.matching}", (fts,))
     if matches == 0:
         return SearchPage([], offset, limit, False, 0)

@@ -35,7 +35,8 @@ _SELECT = f"SELECT {_COLUMNS} FROM subscriptions s"
 # set when it enters it, NULL in instant mode. A digest holds only items first seen after it
 # (bot.store.digests).
 _DIGEST_SINCE = (
-    "CASE WHEN :mode IS NULL THEN subscriptions.digest_since "  # mode not given: unchanged
+    # mode not given: unchanged
+    "CASE WHEN CAST(:mode AS TEXT) IS NULL THEN subscriptions.digest_since "
     "WHEN :mode <> 'digest' THEN NULL "  # leaving digest mode
     "WHEN subscriptions.mode = 'digest' "  # staying in it
     "THEN coalesce(subscriptions.digest_since, subscriptions.created_at) "

@@ -10,9 +10,9 @@ from bot.features.search.render import snippet_markdown
 from bot.model import QueryProblem
 from bot.search.percolator import active_topics_percolator
 from bot.search.query import parse_query
+from bot.store import Store
 from bot.store import search as search_module
 from bot.store.cjk import space_cjk, unspace_cjk
-from bot.store import Store
 from bot.store.db import Backend
 from bot.store.search import SearchPage, display_snippet, search_items
 from bot.store.subscriptions import SubscriptionStore

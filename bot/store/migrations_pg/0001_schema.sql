@@ -210,3 +210,11 @@ CREATE INDEX deliveries_item ON deliveries (item_id);
 CREATE INDEX deliveries_subscription ON deliveries (subscription_id, state);
 CREATE INDEX deliveries_recent ON deliveries (target_id, created_at) WHERE kind = 'item';
 CREATE INDEX deliveries_merged ON deliveries (merged_into) WHERE merged_into IS NOT NULL;
+
+-- SQLite's group_concat(x) (comma-separated, NULLs skipped), so the store's SQL stays one text.
+CREATE FUNCTION group_concat_step(acc TEXT, value ANYELEMENT) RETURNS TEXT
+LANGUAGE sql IMMUTABLE AS $$
+    SELECT CASE WHEN value IS NULL THEN acc WHEN acc IS NULL THEN value::text
+                ELSE acc || ',' || value::text END
+$$;
+CREATE AGGREGATE group_concat(ANYELEMENT) (SFUNC = group_concat_step, STYPE = TEXT);
