@@ -1,4 +1,5 @@
-"""/search over a real archive (SQLite and PostgreSQL): meaning of the syntax, scoping, filters, paging, snippets."""
+"""/search over a real archive, on SQLite and on PostgreSQL: meaning of the syntax, scoping,
+filters, paging, snippets."""
 
 from __future__ import annotations
 

@@ -178,7 +178,7 @@ async def test_a_delivery_is_never_queued_twice(store: Store) -> None:
     ) as cursor:
         row = await cursor.fetchone()
     assert row is not None and row[0] == 1
-    with pytest.raises(Exception, match="(?i)unique"):
+    with pytest.raises(Exception, match=r"(?i)unique"):
         async with store.db.transaction() as tx:
             await tx.execute(
                 "INSERT INTO deliveries (dedupe_key, kind, target_kind, target_id, "
