@@ -35,6 +35,12 @@ def backup_destination(dest: Path) -> Path:
 async def cmd_backup(settings: Settings, dest: Path, *, overwrite: bool = False) -> int:
     """`digestbot backup PATH`: an online copy, safe while the bot runs, then checked."""
     source = settings.db_path
+    if settings.db_url is not None:
+        _complain(
+            "the database is PostgreSQL (DIGESTBOT_DB): back it up with PostgreSQL's own "
+            "tools, e.g. pg_dump --format=custom"
+        )
+        return 1
     if not source.exists():
         _complain(f"there is no database at {source} (DIGESTBOT_DB) to back up")
         return 1

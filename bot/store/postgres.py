@@ -19,6 +19,7 @@ import logging
 import re
 from collections.abc import AsyncIterator, Coroutine, Generator, Iterable, Mapping, Sequence
 from contextlib import asynccontextmanager
+from dataclasses import dataclass
 from importlib import resources
 from typing import Any
 from urllib.parse import urlsplit
@@ -325,6 +326,46 @@ class PgDatabase:
         self._closed = True
         async with self._write_lock:
             await self._pool.close()
+
+
+@dataclass(frozen=True, slots=True)
+class PgReport:
+    """What a PostgreSQL database is, read without changing it (for `digestbot doctor`)."""
+
+    shown: str  # the URL without its password
+    version: int | None = None  # None: no digestbot schema (empty or another application's)
+    code_version: int = 0
+    tables: int = 0
+    channels: tuple[tuple[int, int], ...] = ()  # (guild, channel) of every subscription
+    error: str | None = None  # the server could not be reached or read
+
+
+async def pg_report(url: str) -> PgReport:
+    """Connect once, read the schema version and the subscribed channels; never migrate."""
+    shown, latest = redacted(url), len(load_pg_migrations())
+    try:
+        conn = await asyncpg.connect(url, timeout=10)
+    except (OSError, asyncpg.PostgresError, asyncpg.InterfaceError, TimeoutError) as exc:
+        return PgReport(shown, code_version=latest, error=str(exc) or type(exc).__name__)
+    try:
+        version = await schema_version(conn)
+        tables = int(
+            await conn.fetchval(
+                "SELECT count(*) FROM pg_tables WHERE schemaname = current_schema()"
+            )
+        )
+        channels: tuple[tuple[int, int], ...] = ()
+        if version:
+            rows = await conn.fetch(
+                "SELECT DISTINCT guild_id, channel_id FROM subscriptions "
+                "ORDER BY guild_id, channel_id"
+            )
+            channels = tuple((int(r[0]), int(r[1])) for r in rows)
+        return PgReport(shown, version, latest, tables, channels)
+    except asyncpg.PostgresError as exc:
+        return PgReport(shown, code_version=latest, error=str(exc))
+    finally:
+        await conn.close()
 
 
 def json_ids(conn: object) -> str:

@@ -2,10 +2,15 @@
 
 from __future__ import annotations
 
+import socket
+from pathlib import Path
+
 import asyncpg
 import pytest
 
-from bot.config import load_settings
+from bot.config import Settings, load_settings
+from bot.ops.backup import cmd_backup
+from bot.ops.doctor import run_doctor
 from bot.search.query import parse_query
 from bot.store import ForeignDatabaseError, SchemaTooNewError, Store, StoreError
 from bot.store.postgres import SCHEMA_TABLE, load_pg_migrations, redacted, translate
@@ -55,8 +60,6 @@ async def test_refuses_a_database_of_another_application(pg_url: str) -> None:
 
 
 async def test_an_unreachable_server_is_one_line_without_the_password(pg_server: str) -> None:
-    import socket
-
     with socket.socket() as sock:  # a loopback port nobody listens on
         sock.bind(("127.0.0.1", 0))
         port = sock.getsockname()[1]
@@ -137,3 +140,36 @@ def test_digestbot_db_takes_a_postgresql_url() -> None:
 
 def test_with_database_keeps_the_server() -> None:
     assert with_database("postgresql://u@h:1/postgres", "x") == "postgresql://u@h:1/x"
+
+
+async def test_doctor_checks_the_postgresql_database(pg_url: str) -> None:
+    settings = Settings(db_path=pg_url)  # type: ignore[arg-type]  # as DIGESTBOT_DB gives it
+    empty = [f for f in await run_doctor(settings, online=False) if f.area == "database"]
+    assert [(f.severity, "is empty" in f.message) for f in empty] == [("info", True)]
+    await (await Store.open(pg_url)).close()
+    latest = len(load_pg_migrations())
+    ready = [f for f in await run_doctor(settings, online=False) if f.area == "database"]
+    assert [f.severity for f in ready] == ["ok"]
+    assert f"schema version {latest}" in ready[0].message
+    admin(pg_url, f"UPDATE {SCHEMA_TABLE} SET version = {latest + 1}")
+    newer = [f for f in await run_doctor(settings, online=False) if f.area == "database"]
+    assert [f.severity for f in newer] == ["error"] and "newer" in newer[0].message
+
+
+async def test_doctor_names_an_unreachable_server_without_its_password() -> None:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    settings = Settings(db_path=f"postgresql://bot:s3cret@127.0.0.1:{port}/x")  # type: ignore[arg-type]
+    found = [f for f in await run_doctor(settings, online=False) if f.area == "database"]
+    assert [f.severity for f in found] == ["error"]
+    assert "cannot reach" in found[0].message and "s3cret" not in found[0].render()
+
+
+async def test_backup_of_a_postgresql_database_points_at_pg_dump(
+    pg_url: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    settings = Settings(db_path=pg_url)  # type: ignore[arg-type]
+    assert await cmd_backup(settings, tmp_path / "copy.db") == 1
+    assert "pg_dump" in capsys.readouterr().err
+    assert not (tmp_path / "copy.db").exists()
