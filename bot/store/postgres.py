@@ -133,7 +133,6 @@ class PgCursor:
     def __init__(self, rows: Sequence[asyncpg.Record], rowcount: int) -> None:
         self._rows = rows
         self.rowcount = rowcount
-        self.lastrowid: int | None = None  # the store uses RETURNING on both backends
 
     async def fetchone(self) -> asyncpg.Record | None:
         return self._rows[0] if self._rows else None

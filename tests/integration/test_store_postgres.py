@@ -85,16 +85,17 @@ def test_parameters_become_numbered_and_strings_stay() -> None:
 
 
 async def test_sqlite_style_values_reach_typed_columns(pg_url: str) -> None:
-    """SQLite takes an int for a REAL and a bool for an INTEGER flag; so does the PG seam."""
+    """SQLite stores a number in a TEXT column and reads 1 as true; the PG seam converts such
+    values to the parameter's declared type instead of failing."""
     store = await Store.open(pg_url)
     try:
-        feed = await store.feeds.add(
-            "https://x.example/feed", interval_s=900, now=0, first_poll_at=1
-        )
-        assert (await store.feeds.due(now=5, limit=10))[0].id == feed.id
+        feed = await store.feeds.add("https://x.example/f", interval_s=900, now=0, first_poll_at=1)
         async with store.db.transaction() as tx:
-            await tx.execute("UPDATE feeds SET disabled = ? WHERE id = ?", (True, feed.id))
-        assert await store.feeds.due(now=5, limit=10) == []
+            await tx.execute("UPDATE feeds SET title = ?, disabled = ? WHERE id = ?", (5, True, 1))
+            cursor = await tx.execute("SELECT CASE WHEN ? THEN 'yes' ELSE 'no' END", (1,))
+            assert tuple(await cursor.fetchone()) == ("yes",)
+        row = await store.feeds.get(feed.id)
+        assert row is not None and row.title == "5" and row.disabled
     finally:
         await store.close()
 
