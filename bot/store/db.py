@@ -23,6 +23,7 @@ from pathlib import Path
 from typing import Any, Protocol, TypeVar
 
 import aiosqlite
+import asyncpg
 
 log = logging.getLogger(__name__)
 
@@ -155,6 +156,11 @@ def storage_problem(exc: BaseException, path: Path | str) -> str | None:
     other error (a bug: it keeps its traceback)."""
     if isinstance(exc, StoreError):
         return str(exc)
+    if isinstance(path, str) and _lost_server(exc):  # PostgreSQL: `path` is the URL shown
+        return (
+            f"lost the connection to the PostgreSQL database {path} ({exc}): check that the "
+            "server runs and accepts the bot's connections (DIGESTBOT_DB)"
+        )
     path = Path(path)
     code = getattr(exc, "sqlite_errorcode", None) if isinstance(exc, sqlite3.Error) else None
     if code is None or code & 0xFF not in _PROBLEMS:
@@ -162,6 +168,18 @@ def storage_problem(exc: BaseException, path: Path | str) -> str | None:
     if code & 0xFF == 14 and path.is_dir():  # SQLITE_CANTOPEN: a folder
         return _say(_FOLDER, path)
     return _say(_PROBLEMS[code & 0xFF], path, exc)
+
+
+def _lost_server(exc: BaseException) -> bool:
+    """A PostgreSQL server gone or refusing (asyncpg's connection errors, or the socket's)."""
+    return isinstance(
+        exc,
+        OSError
+        | asyncpg.PostgresConnectionError
+        | asyncpg.InterfaceError
+        | asyncpg.CannotConnectNowError
+        | asyncpg.AdminShutdownError,
+    )
 
 
 @contextmanager

@@ -12,7 +12,7 @@ from bot.config import Settings, load_settings
 from bot.ops.backup import cmd_backup
 from bot.ops.doctor import run_doctor
 from bot.search.query import parse_query
-from bot.store import ForeignDatabaseError, SchemaTooNewError, Store, StoreError
+from bot.store import ForeignDatabaseError, SchemaTooNewError, Store, StoreError, storage_problem
 from bot.store.postgres import SCHEMA_TABLE, load_pg_migrations, redacted, translate
 from bot.store.search import search_items
 from tests.integration.search_fixtures import add_feed, add_items, make_item
@@ -174,3 +174,22 @@ async def test_backup_of_a_postgresql_database_points_at_pg_dump(
     assert await cmd_backup(settings, tmp_path / "copy.db") == 1
     assert "pg_dump" in capsys.readouterr().err
     assert not (tmp_path / "copy.db").exists()
+
+
+async def test_a_lost_server_connection_is_the_operators_one_line(pg_url: str) -> None:
+    store = await Store.open(pg_url)
+    try:
+        await store.feeds.add("https://x.example/f", interval_s=900, now=0, first_poll_at=1)
+        name = pg_url.rsplit("/", 1)[1]
+        admin(
+            pg_url.rsplit("/", 1)[0] + "/postgres",
+            "SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
+            f"WHERE datname = '{name}' AND pid <> pg_backend_pid()",
+        )
+        with pytest.raises(Exception) as caught:
+            await store.feeds.all()
+        problem = storage_problem(caught.value, store.db.path)
+        assert problem is not None and "lost the connection" in problem
+        assert "DIGESTBOT_DB" in problem and "\n" not in problem
+    finally:
+        await store.close()
