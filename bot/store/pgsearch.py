@@ -15,6 +15,7 @@ the matched text with each matched phrase between markers.
 from __future__ import annotations
 
 import functools
+import re
 from collections.abc import Iterable, Sequence
 
 from bot.model import Phrase, Query, QueryProblem
@@ -89,12 +90,28 @@ def _char_fold(char: str) -> str:
     return fold(char)
 
 
+# A run of ASCII letters and digits and non-ASCII characters: everything else in ASCII
+# separates. A pure ASCII run is one token (lower-cased); others are read character by character.
+_RUN = re.compile("[0-9A-Za-z\x80-\U0010ffff]+")
+
+
 def _spans(text: str) -> list[tuple[int, int, str]]:
     """(start, end, token) of each token of `text`, as the index cuts it."""
     found: list[tuple[int, int, str]] = []
+    for run in _RUN.finditer(text):
+        if run.group().isascii():
+            found.append((run.start(), run.end(), run.group().lower()))
+        else:
+            found += _wide_spans(run.group(), run.start())
+    return found
+
+
+def _wide_spans(text: str, offset: int) -> list[tuple[int, int, str]]:
+    """`_spans` of a run holding non-ASCII characters, each classified as the index does."""
+    found: list[tuple[int, int, str]] = []
     start = -1
     folded: list[str] = []
-    for index, char in enumerate(text):
+    for index, char in enumerate(text, offset):
         mapped = _char_fold(char)
         separator = mapped != "" and mapped.strip() == ""
         alone = mapped.strip() != mapped and not separator  # a CJK character: its own token
@@ -110,7 +127,7 @@ def _spans(text: str) -> list[tuple[int, int, str]]:
             start = index
         folded.append(mapped)
     if start >= 0:
-        found.append((start, len(text), "".join(folded)))
+        found.append((start, offset + len(text), "".join(folded)))
     return [span for span in found if span[2]]
 
 
