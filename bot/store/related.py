@@ -201,7 +201,8 @@ class RelatedStore(Table):
         rows = await conn.execute_fetchall(
             f"SELECT id, score FROM (SELECT i.id AS id, {dialect.score} AS score "
             f"FROM {dialect.matching_items} AND {where} "
-            f"ORDER BY i.id DESC LIMIT {CANDIDATES}) AS recent ORDER BY score, id DESC LIMIT ?",
+            f"ORDER BY {dialect.newest} LIMIT {CANDIDATES}) AS recent "
+            "ORDER BY score, id DESC LIMIT ?",
             (fts, *params, limit),
         )
         return [RelatedScore(int(r[0]), float(r[1]) / self_score) for r in rows]

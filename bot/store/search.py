@@ -74,12 +74,14 @@ class MatchDialect:
     matching: str  # FROM … WHERE: the matching index rows (counted)
     matching_items: str  # FROM … WHERE: items `i` that match, more conditions ANDed after
     score: str  # lower is better
+    newest: str  # the order of the index walk newest first (FTS5 stops early on its rowid)
 
 
 SQLITE = MatchDialect(
     "items_fts WHERE items_fts MATCH ?",
     "items_fts f JOIN items i ON i.id = f.rowid WHERE items_fts MATCH ?",
     f"bm25(items_fts, {BM25_WEIGHTS})",
+    "f.rowid DESC",
 )
 # ts_rank with the same field weights, normalized by (1 + log of) the document's length, as
 # bm25 is: close to FTS5's order, not identical to it.
@@ -87,6 +89,7 @@ POSTGRES = MatchDialect(
     "items WHERE search @@ CAST(? AS tsquery)",
     "items i, CAST(? AS tsquery) AS q WHERE i.search @@ q",
     f"-ts_rank('{RANK_WEIGHTS}', i.search, q, 1)",
+    "i.id DESC",
 )
 
 
@@ -192,7 +195,7 @@ async def search_items(
             int,
             f"SELECT id FROM (SELECT i.id AS id, {dialect.score} AS score "
             f"FROM {dialect.matching_items} AND {where} "
-            f"ORDER BY i.id DESC LIMIT {candidates}) AS recent ORDER BY score, id DESC",
+            f"ORDER BY {dialect.newest} LIMIT {candidates}) AS recent ORDER BY score, id DESC",
             (fts, *params),
         )
         recent_only = len(ranked) >= candidates
