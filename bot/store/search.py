@@ -5,7 +5,7 @@ score every matching row before the first ten are known, which is what makes a p
 slow for very common words on a large archive (every row's positions are read). So the search
 is planned:
 
-1. count the matches (cheap: doclists only, no positions, no join);
+1. count the matches up to RANK_ALL + 1 (cheap: doclists only, no positions, no join);
 2. few matches (≤ RANK_ALL): rank them all with bm25 — exact, and the total is known;
 3. many matches: take the newest CANDIDATES matches of the guild's feeds (FTS5 walks the index
    newest-first and stops early) and rank only those with bm25. For a word in tens of thousands
@@ -172,7 +172,13 @@ async def search_items(
         return SearchPage([], offset, limit, False, 0)
     conn = db.reader
     dialect = POSTGRES if postgres else SQLITE
-    matches = await scalar(conn, f"SELECT count(*) FROM {dialect.matching}", (fts,))
+    # Only "none" and "at most RANK_ALL" matter: counting stops there (PostgreSQL's GIN index
+    # cannot count without visiting every matching row).
+    matches = await scalar(
+        conn,
+        f"SELECT count(*) FROM (SELECT 1 FROM {dialect.matching} LIMIT ?) AS found",
+        (fts, RANK_ALL + 1),
+    )
     if matches == 0:
         return SearchPage([], offset, limit, False, 0)
     where, params = _filters(feed_ids, since, author)
