@@ -158,7 +158,7 @@ def feed_error_exit(error: FeedError) -> int:
 @contextlib.asynccontextmanager
 async def _archive(settings: Settings) -> AsyncIterator[tuple[Store, FeedService, FeedPoller]]:
     """The archive's store and the feed service and poller over it, closed on the way out."""
-    store = await Store.open(settings.db_path)
+    store = await Store.open(settings.database)
     try:
         async with FeedFetcher(settings) as fetcher:
             pipeline = FeedPipeline(store, fetcher, filter_gate=check_filters)
@@ -287,7 +287,7 @@ async def cmd_sync_commands(settings: Settings, args: argparse.Namespace) -> int
 
 async def cmd_why(settings: Settings, args: argparse.Namespace) -> int:
     """What happened to an item in every channel of every server (the operator sees all)."""
-    store = await Store.open(settings.db_path)
+    store = await Store.open(settings.database)
     try:
         answer = await WhyService(store).why(None, query_text(args.item))
     finally:

@@ -19,7 +19,15 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Annotated
 
-from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field, ValidationError
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    ValidationError,
+    model_validator,
+)
 from pydantic.fields import FieldInfo
 
 _DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(ms|s|m|h|d|w)?\s*$")
@@ -189,8 +197,12 @@ class Settings(BaseModel):
         description="the bot token; absent → console mode",
     )
     db_path: Path = Field(
-        Path("./digestbot.db"), validation_alias="DIGESTBOT_DB", description="the SQLite file"
+        Path("./digestbot.db"),
+        validation_alias="DIGESTBOT_DB",
+        description="the SQLite file, or a postgresql:// URL",
     )
+    # DIGESTBOT_DB when it is a postgresql:// URL (it may hold a password: never shown).
+    db_url: str | None = Field(None, repr=False)
     poll_interval_s: Seconds = Field(
         900.0,
         validation_alias="DIGESTBOT_POLL_INTERVAL",
@@ -279,6 +291,22 @@ class Settings(BaseModel):
         validation_alias="DIGESTBOT_RETENTION_DAYS",
         description="prune items older than this (default: keep forever)",
     )
+
+    @model_validator(mode="before")
+    @classmethod
+    def _database_url(cls, values: object) -> object:
+        """DIGESTBOT_DB=postgresql://… names a PostgreSQL database, not a file."""
+        if isinstance(values, Mapping):
+            for key in ("db_path", "DIGESTBOT_DB"):
+                given = values.get(key)
+                if isinstance(given, str) and given.startswith(("postgresql://", "postgres://")):
+                    return {**{k: v for k, v in values.items() if k != key}, "db_url": given}
+        return values
+
+    @property
+    def database(self) -> Path | str:
+        """What the store opens: the PostgreSQL URL, else the SQLite file."""
+        return self.db_url or self.db_path
 
 
 def operator_name(field: FieldInfo) -> str | None:

@@ -128,7 +128,7 @@ class Runtime:
         """Open the store named by the settings. A database that cannot be opened (a
         directory, no permission, not SQLite) is a configuration error: StoreError."""
         try:
-            store = await Store.open(settings.db_path)
+            store = await Store.open(settings.database)
         except (sqlite3.Error, OSError) as exc:
             raise StoreError(
                 f"configuration error: DIGESTBOT_DB: cannot open {settings.db_path}: {exc}"

@@ -7,4 +7,5 @@ pytest_plugins = (
     "tests.feedserver",
     "tests.fakediscord.fixtures",
     "tests.children",
+    "tests.pgserver",
 )

@@ -12,7 +12,7 @@ from pathlib import Path
 
 from bot.config import Settings
 from bot.store import Store
-from bot.store.db import Database, check_database_file
+from bot.store.db import Backend, check_database_file
 from bot.store.maintenance import backup_file, integrity_check, prune
 
 log = logging.getLogger(__name__)
@@ -35,6 +35,12 @@ def backup_destination(dest: Path) -> Path:
 async def cmd_backup(settings: Settings, dest: Path, *, overwrite: bool = False) -> int:
     """`digestbot backup PATH`: an online copy, safe while the bot runs, then checked."""
     source = settings.db_path
+    if settings.db_url is not None:
+        _complain(
+            "the database is PostgreSQL (DIGESTBOT_DB): back it up with PostgreSQL's own "
+            "tools, e.g. pg_dump --format=custom"
+        )
+        return 1
     if not source.exists():
         _complain(f"there is no database at {source} (DIGESTBOT_DB) to back up")
         return 1
@@ -97,7 +103,7 @@ async def cmd_prune(settings: Settings, days: int | None) -> int:
     return 0
 
 
-async def prune_expired(db: Database, days: int, now: float) -> int:
+async def prune_expired(db: Backend, days: int, now: float) -> int:
     """One round of DIGESTBOT_RETENTION_DAYS: prune items older than `days` (the runtime runs
     it at start and every RETENTION_EVERY_S)."""
     count = await prune(db, now - days * DAY_S)

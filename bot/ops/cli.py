@@ -1,4 +1,4 @@
-"""The operator's commands: doctor, backup, prune.
+"""The operator's commands: doctor, backup, prune, migrate-to.
 
 `bot.__main__` adds them with `add_ops_commands(subparsers)` and runs them with
 `dispatch_ops(args, settings)` (None: not one of these commands).
@@ -7,11 +7,14 @@
 from __future__ import annotations
 
 import argparse
+import sys
 from pathlib import Path
 
 from bot.config import Settings
 from bot.ops.backup import cmd_backup, cmd_prune
 from bot.ops.doctor import run_doctor
+from bot.store.postgres import is_postgres_url, redacted
+from bot.store.transfer import migrate_to
 
 
 def add_ops_commands(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -38,6 +41,11 @@ def add_ops_commands(subparsers: argparse._SubParsersAction[argparse.ArgumentPar
         "when the bot stored an item (default: DIGESTBOT_RETENTION_DAYS)",
     )
 
+    move = subparsers.add_parser(
+        "migrate-to", help="copy the SQLite archive into an empty PostgreSQL database"
+    )
+    move.add_argument("url", help="postgresql://user:password@host:port/database")
+
 
 async def dispatch_ops(args: argparse.Namespace, settings: Settings) -> int | None:
     command = getattr(args, "command", None)
@@ -47,6 +55,8 @@ async def dispatch_ops(args: argparse.Namespace, settings: Settings) -> int | No
         return await cmd_backup(settings, args.path, overwrite=args.overwrite)
     if command == "prune":
         return await cmd_prune(settings, args.older_than)
+    if command == "migrate-to":
+        return await cmd_migrate_to(settings, args.url)
     return None
 
 
@@ -58,3 +68,27 @@ async def cmd_doctor(settings: Settings, *, online: bool) -> int:
     warnings = sum(1 for f in findings if f.severity == "warning")
     print(f"\n{errors} problem(s), {warnings} warning(s).", flush=True)
     return 1 if errors else 0
+
+
+async def cmd_migrate_to(settings: Settings, url: str) -> int:
+    """`digestbot migrate-to URL`: copy DIGESTBOT_DB (SQLite) into an empty PostgreSQL
+    database and report what was copied. Then stop the bot, set DIGESTBOT_DB to the URL and
+    start it again: pending posts are sent once, from PostgreSQL."""
+    if not is_postgres_url(url):
+        print("digestbot: migrate-to takes a postgresql:// URL", file=sys.stderr)
+        return 2
+    if settings.db_url is not None:
+        print(
+            "digestbot: DIGESTBOT_DB is already PostgreSQL; migrate-to copies an SQLite file",
+            file=sys.stderr,
+        )
+        return 2
+    report = await migrate_to(settings.db_path, url)
+    for table, count in report.counts.items():
+        print(f"{table:<24} {count:>9}", flush=True)
+    print(
+        f"\nCopied {settings.db_path} into {redacted(url)}. Stop the bot, set "
+        "DIGESTBOT_DB to the URL and start it again.",
+        flush=True,
+    )
+    return 0

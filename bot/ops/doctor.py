@@ -17,6 +17,7 @@ import discord
 
 from bot.config import Settings
 from bot.store.maintenance import SchemaReport, integrity_check, schema_report, subscribed_channels
+from bot.store.postgres import PgReport, pg_report
 
 Severity = Literal["ok", "info", "warning", "error"]
 
@@ -168,6 +169,44 @@ def _database_findings(path: Path, report: SchemaReport) -> Iterator[Finding]:
         yield Finding("ok", area, "The integrity check passed.")
 
 
+def _postgres_findings(report: PgReport) -> list[Finding]:
+    area = "database"
+    if report.error is not None:
+        return [
+            Finding(
+                "error",
+                area,
+                f"cannot reach the PostgreSQL database {report.shown}: {report.error}",
+                "Check that the server runs and that DIGESTBOT_DB names it, its user and password.",
+            )
+        ]
+    if report.version is None:
+        if report.tables:
+            return [
+                Finding(
+                    "error",
+                    area,
+                    f"{report.shown} holds tables of another application.",
+                    "Point DIGESTBOT_DB at an empty PostgreSQL database.",
+                )
+            ]
+        return [Finding("info", area, f"{report.shown} is empty; the bot creates its tables.")]
+    if report.version > report.code_version:
+        return [
+            Finding(
+                "error",
+                area,
+                f"{report.shown} has schema version {report.version}, newer than this "
+                f"digestbot knows ({report.code_version}).",
+                "Upgrade digestbot, or restore a dump made by this version.",
+            )
+        ]
+    shown = f"PostgreSQL {report.shown}, schema version {report.version}"
+    if report.version < report.code_version:
+        return [Finding("info", area, f"{shown}; the bot migrates it to {report.code_version}.")]
+    return [Finding("ok", area, f"{shown}, reachable.")]
+
+
 def _existing_ancestor(folder: Path) -> Path:
     folder = folder.resolve()
     while not folder.exists() and folder != folder.parent:
@@ -268,7 +307,10 @@ async def _channel_findings(
 ) -> AsyncIterator[Finding]:
     area = "discord"
     try:
-        channels = await asyncio.to_thread(subscribed_channels, settings.db_path)
+        if settings.db_url is not None:
+            channels = list((await pg_report(settings.db_url)).channels)
+        else:
+            channels = await asyncio.to_thread(subscribed_channels, settings.db_path)
     except sqlite3.Error as exc:
         yield Finding("warning", area, f"Subscriptions could not be read: {exc}.")
         return
@@ -354,10 +396,13 @@ async def run_doctor(settings: Settings, *, online: bool) -> list[Finding]:
     """Every check, in order: configuration, database, disk, and (online, with a token) the
     token and the bot's permissions in each subscribed channel."""
     findings = list(_config_findings(settings))
-    path = settings.db_path
-    report = await asyncio.to_thread(schema_report, path)
-    findings += await asyncio.to_thread(list, _database_findings(path, report))
-    findings += await asyncio.to_thread(list, _disk_findings(path))
+    if settings.db_url is not None:
+        findings += _postgres_findings(await pg_report(settings.db_url))
+    else:
+        path = settings.db_path
+        report = await asyncio.to_thread(schema_report, path)
+        findings += await asyncio.to_thread(list, _database_findings(path, report))
+        findings += await asyncio.to_thread(list, _disk_findings(path))
     token = settings.discord_token
     if token is not None and not any(
         f.severity == "error" and f.area == "configuration" and "DISCORD_TOKEN" in f.message

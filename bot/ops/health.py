@@ -16,7 +16,7 @@ from aiohttp import web
 from prometheus_client.exposition import CONTENT_TYPE_LATEST
 
 from bot.ops.metrics import Metrics
-from bot.store.db import Database
+from bot.store.db import Backend
 from bot.store.maintenance import probe_writable
 
 log = logging.getLogger(__name__)
@@ -65,7 +65,7 @@ class Heartbeat:
         return self._last
 
 
-def store_writable_check(db: Database, *, timeout_s: float = 4.0) -> Check:
+def store_writable_check(db: Backend, *, timeout_s: float = 4.0) -> Check:
     """The store accepts a tiny write transaction. The probe runs as its own task and is
     never cancelled half-way (that could leave the writer inside a transaction): a slow
     probe is reported, and the next request waits on the same probe."""

@@ -1,86 +1,9 @@
-"""Tokens exactly as the search index sees them.
-
-The archive is indexed by FTS5's `unicode61` tokenizer with `remove_diacritics 2`, over text that
-went through `space_cjk` first. Topic matching (the percolator) and query parsing must cut text
-into the very same tokens, or a followed topic and `/search` would disagree.
-
-unicode61 decides per code point: a separator, or a token character folded to lower case without
-diacritics (possibly to nothing, for combining marks). Its tables come from the Unicode version
-compiled into the SQLite library, which is older than Python's `unicodedata` (they disagree on
-thousands of code points). So instead of re-deriving the rules, every non-ASCII character is
-classified once by the linked SQLite itself (bot.store.tokenizer_probe, asked in batches)
-and remembered; ASCII follows the fixed rule (letters and digits are token characters, A-Z fold
-to a-z, everything else separates). Text is then tokenized with one `str.translate`.
-"""
+"""Tokens exactly as the search index sees them: the store's tokenizer (bot.store.tokens),
+named here for the search layer. The store owns it because its PostgreSQL index is built from
+these very tokens."""
 
 from __future__ import annotations
 
-import re
-import threading
+from bot.store.tokens import fold, tokens
 
-from bot.store.cjk import has_cjk
-from bot.store.tokenizer_probe import unicode61_terms
-
-# The translate table of non-ASCII characters learned so far: separator → " ", token character →
-# its fold ("" for a dropped combining mark); a CJK character (as `space_cjk` sees it) also gets
-# spaces around it, so `space_cjk` needs no separate pass.
-_table: dict[int, str] = {}
-# ASCII, done on UTF-8 bytes (so non-ASCII bytes pass untouched): letters and digits are token
-# characters, A-Z fold to a-z, every other ASCII byte separates.
-_ASCII_BYTES = bytes(
-    b if b >= 0x80 else ord(chr(b).lower()) if chr(b).isalnum() else 0x20 for b in range(256)
-)
-_NON_ASCII_RUN = re.compile(r"[^\x00-\x7f]+")
-# Many distinct non-ASCII characters means a non-Latin script: one translate pass beats many runs.
-_MANY_DISTINCT = 12
-_lock = threading.Lock()
-
-
-def _learn(chars: set[str]) -> None:
-    """Ask SQLite how unicode61 treats each of `chars` and remember it in the translate table.
-
-    Each character c is indexed as the document "a{c}a": two tokens "a", "a" mean c separates;
-    one token "a{f}a" means c is a token character folded to f (f may be empty).
-    """
-    with _lock:
-        todo = sorted(ord(c) for c in chars if ord(c) not in _table)
-        if not todo:
-            return
-        rows: list[tuple[int, str]] = []
-        for code in todo:
-            if 0xD800 <= code <= 0xDFFF:  # a lone surrogate cannot even be stored: it separates
-                _table[code] = " "
-            else:
-                rows.append((code + 1, f"a{chr(code)}a"))
-        found = unicode61_terms(rows)
-        for doc, _ in rows:
-            terms = found.get(doc, [])
-            folded = " "
-            if len(terms) == 1 and terms[0].startswith("a") and terms[0].endswith("a"):
-                folded = terms[0][1:-1]
-            char = chr(doc - 1)
-            _table[doc - 1] = f" {folded} " if has_cjk(char) else folded
-
-
-def _fold_run(match: re.Match[str]) -> str:
-    return match.group().translate(_table)
-
-
-def fold(text: str) -> str:
-    """`space_cjk(text)` with each character folded as unicode61 folds it and every separator
-    turned into a space: the tokens are then exactly `fold(text).split()`."""
-    if not text.isascii():
-        wide = [c for c in set(text) if c >= "\x80"]
-        unknown = {c for c in wide if ord(c) not in _table}
-        if unknown:
-            _learn(unknown)
-        if len(wide) > _MANY_DISTINCT:  # mostly non-ASCII text (CJK): one pass is fastest
-            text = text.translate(_table)
-        else:  # mostly ASCII with a few accents or quotes: touch only the non-ASCII runs
-            text = _NON_ASCII_RUN.sub(_fold_run, text)
-    return text.encode("utf-8").translate(_ASCII_BYTES).decode("utf-8")
-
-
-def tokens(text: str) -> list[str]:
-    """The tokens FTS5 (unicode61, remove_diacritics 2) produces for `space_cjk(text)`."""
-    return fold(text).split()
+__all__ = ["fold", "tokens"]

@@ -1,10 +1,12 @@
-"""The SQLite store. All SQL of the project lives in this package."""
+"""The store, on SQLite (the default) or PostgreSQL. All SQL of the project lives in this
+package."""
 
 from __future__ import annotations
 
 from pathlib import Path
 
 from bot.store.db import (
+    Backend,
     Database,
     ForeignDatabaseError,
     SchemaTooNewError,
@@ -16,6 +18,7 @@ from bot.store.digests import DigestStore
 from bot.store.feeds import FeedStore
 from bot.store.items import ItemStore
 from bot.store.locales import LocaleStore
+from bot.store.postgres import PgDatabase, is_postgres_url
 from bot.store.related import RelatedStore
 from bot.store.state import BotStateStore
 from bot.store.subscriptions import SubscriptionStore
@@ -30,7 +33,7 @@ __all__ = ["ForeignDatabaseError", "SchemaTooNewError", "Store", "StoreError", "
 class Store:
     """The typed entry point the rest of the code uses: one attribute per table family."""
 
-    def __init__(self, db: Database) -> None:
+    def __init__(self, db: Backend) -> None:
         self.db = db
         self.feeds = FeedStore(db)
         self.items = ItemStore(db)
@@ -46,8 +49,11 @@ class Store:
         self.locales = LocaleStore(db)
 
     @classmethod
-    async def open(cls, path: Path | str) -> Store:
-        return cls(await Database.open(path))
+    async def open(cls, target: Path | str) -> Store:
+        """Open the database DIGESTBOT_DB names: a `postgresql://` URL, else an SQLite file."""
+        if is_postgres_url(target):
+            return cls(await PgDatabase.open(str(target)))
+        return cls(await Database.open(target))
 
     async def close(self) -> None:
         await self.db.close()

@@ -1,4 +1,5 @@
-"""The SQLite connection pair (one serialized writer, one reader), pragmas and migrations."""
+"""The SQLite connection pair (one serialized writer, one reader), pragmas and migrations;
+and the surface the store's tables use on either backend (`Connection`, `Backend`)."""
 
 from __future__ import annotations
 
@@ -7,13 +8,22 @@ import errno
 import logging
 import re
 import sqlite3
-from collections.abc import AsyncIterator, Callable, Iterable, Iterator, Mapping
-from contextlib import asynccontextmanager, contextmanager
+from collections.abc import (
+    AsyncIterator,
+    Awaitable,
+    Callable,
+    Generator,
+    Iterable,
+    Iterator,
+    Mapping,
+)
+from contextlib import AbstractAsyncContextManager, asynccontextmanager, contextmanager
 from importlib import resources
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any, Protocol, TypeVar
 
 import aiosqlite
+import asyncpg
 
 log = logging.getLogger(__name__)
 
@@ -22,6 +32,62 @@ APPLICATION_ID = 0x64676274
 
 T = TypeVar("T")
 Params = Iterable[Any] | Mapping[str, Any]
+
+
+class Cursor(Protocol):
+    """What a statement gave: aiosqlite's cursor, or the PostgreSQL backend's."""
+
+    @property
+    def rowcount(self) -> int: ...
+
+    async def fetchone(self) -> Any: ...
+
+    async def fetchall(self) -> Iterable[Any]: ...
+
+
+class PendingCursor(Protocol):
+    """A statement being run: awaited for its cursor, or `async with … as cursor`."""
+
+    def __await__(self) -> Generator[Any, None, Cursor]: ...
+
+    async def __aenter__(self) -> Cursor: ...
+
+    async def __aexit__(self, exc_type: Any, exc: Any, tb: Any, /) -> Any: ...
+
+
+class ReadConnection(Protocol):
+    """A connection as the store's SQL reads through it (`?` or `:name` parameters): the
+    reader or a transaction's, of either backend."""
+
+    def execute(self, sql: str, parameters: Params = ..., /) -> PendingCursor: ...
+
+    def execute_fetchall(
+        self, sql: str, parameters: Params = ..., /
+    ) -> Awaitable[Iterable[Any]]: ...
+
+
+class Connection(ReadConnection, Protocol):
+    """A transaction's connection, of either backend."""
+
+    def executemany(self, sql: str, parameters: Iterable[Params], /) -> Awaitable[Any]: ...
+
+
+class Backend(Protocol):
+    """A database the store's tables run on: SQLite's `Database` or PostgreSQL's
+    (bot.store.postgres.PgDatabase)."""
+
+    @property
+    def reader(self) -> ReadConnection: ...
+
+    @property
+    def path(self) -> Path | str:
+        """Where the database is: the SQLite file, or the PostgreSQL URL without password."""
+
+    def transaction(self) -> AbstractAsyncContextManager[Connection]: ...
+
+    async def write(self, sql: str, params: Params = ()) -> int: ...
+
+    async def close(self) -> None: ...
 
 
 class StoreError(Exception):
@@ -84,18 +150,36 @@ def _say(template: str, path: Path, detail: object = "") -> str:
     return template.format(path=path, detail=detail, example=path / "digestbot.db")
 
 
-def storage_problem(exc: BaseException, path: Path) -> str | None:
+def storage_problem(exc: BaseException, path: Path | str) -> str | None:
     """The operator's one line for a failure of the database file itself (full disk,
     read-only, damaged, not a database, cannot be opened), saying what to do; None for any
     other error (a bug: it keeps its traceback)."""
     if isinstance(exc, StoreError):
         return str(exc)
+    if isinstance(path, str) and _lost_server(exc):  # PostgreSQL: `path` is the URL shown
+        return (
+            f"lost the connection to the PostgreSQL database {path} ({exc}): check that the "
+            "server runs and accepts the bot's connections (DIGESTBOT_DB)"
+        )
+    path = Path(path)
     code = getattr(exc, "sqlite_errorcode", None) if isinstance(exc, sqlite3.Error) else None
     if code is None or code & 0xFF not in _PROBLEMS:
         return None
     if code & 0xFF == 14 and path.is_dir():  # SQLITE_CANTOPEN: a folder
         return _say(_FOLDER, path)
     return _say(_PROBLEMS[code & 0xFF], path, exc)
+
+
+def _lost_server(exc: BaseException) -> bool:
+    """A PostgreSQL server gone or refusing (asyncpg's connection errors, or the socket's)."""
+    return isinstance(
+        exc,
+        OSError
+        | asyncpg.PostgresConnectionError
+        | asyncpg.InterfaceError
+        | asyncpg.CannotConnectNowError
+        | asyncpg.AdminShutdownError,
+    )
 
 
 @contextmanager
@@ -144,7 +228,7 @@ def latest_schema_version() -> int:
 
 
 async def fetch_one(
-    conn: aiosqlite.Connection, make: Callable[..., T], sql: str, params: Params = ()
+    conn: ReadConnection, make: Callable[..., T], sql: str, params: Params = ()
 ) -> T | None:
     """The first row as make(*columns), or None."""
     async with conn.execute(sql, params) as cursor:
@@ -153,13 +237,13 @@ async def fetch_one(
 
 
 async def fetch_all(
-    conn: aiosqlite.Connection, make: Callable[..., T], sql: str, params: Params = ()
+    conn: ReadConnection, make: Callable[..., T], sql: str, params: Params = ()
 ) -> list[T]:
     """Every row as make(*columns)."""
     return [make(*row) for row in await conn.execute_fetchall(sql, params)]
 
 
-async def scalar(conn: aiosqlite.Connection, sql: str, params: Params = ()) -> Any:
+async def scalar(conn: ReadConnection, sql: str, params: Params = ()) -> Any:
     """The first column of the first row (None: no row)."""
     return await fetch_one(conn, lambda first, *_: first, sql, params)
 
@@ -325,7 +409,7 @@ class Table:
     """The base of the store's per-table classes: they share the one Database, and read
     through its reader."""
 
-    def __init__(self, db: Database) -> None:
+    def __init__(self, db: Backend) -> None:
         self._db = db
 
     async def _one(self, make: Callable[..., T], sql: str, params: Params = ()) -> T | None:

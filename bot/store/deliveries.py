@@ -13,7 +13,7 @@ from dataclasses import dataclass, replace
 from typing import Any
 
 from bot.model import STATES, DeliveryRow, DeliveryState, SubscriptionRow, TargetKind
-from bot.store.db import Table, marks
+from bot.store.db import Table, marks, scalar
 from bot.store.routing import INSERT_DELIVERY, NewDelivery, queue_delivery
 from bot.store.subscriptions import pause_subscriptions_of_channel
 
@@ -193,12 +193,20 @@ class DeliveryStore(Table):
     async def save_progress(self, delivery_id: int, sent: Sequence[int | None]) -> None:
         """Remember the messages of a delivery already sent, so a retry or a restart goes on
         with the next one (kept in its payload, under "sent")."""
-        await self._db.write(
-            "UPDATE deliveries SET payload = json_set(CASE WHEN json_valid(payload) "
-            "AND json_type(payload) = 'object' THEN payload ELSE '{}' END, '$.sent', json(?)) "
-            "WHERE id = ?",
-            (json.dumps(list(sent)), delivery_id),
-        )
+        async with self._db.transaction() as tx:
+            payload = await scalar(
+                tx, "SELECT payload FROM deliveries WHERE id = ?", (delivery_id,)
+            )
+            try:
+                kept = json.loads(payload) if payload else {}
+            except ValueError:
+                kept = {}
+            if not isinstance(kept, dict):
+                kept = {}
+            await tx.execute(
+                "UPDATE deliveries SET payload = ? WHERE id = ?",
+                (json.dumps({**kept, "sent": list(sent)}), delivery_id),
+            )
 
     async def fail(self, delivery_id: int, error: str) -> None:
         """Give up on one delivery (it will never be retried)."""

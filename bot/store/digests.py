@@ -10,13 +10,12 @@ restarts happen.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Mapping
 from dataclasses import dataclass
 
-import aiosqlite
-
 from bot.model import DigestScheduleRow, ScheduleCadence
-from bot.store.db import Table, fetch_all, fetch_one, scalar
+from bot.store.db import ReadConnection, Table, fetch_all, fetch_one, scalar
 from bot.store.items import item_texts
 from bot.store.routing import FilterGate, NewDelivery, queue_delivery
 from bot.store.subscriptions import filter_of
@@ -36,7 +35,7 @@ class QueuedDigest:
 
 
 async def period_item_ids(
-    conn: aiosqlite.Connection,
+    conn: ReadConnection,
     channel_id: int,
     start: float,
     end: float,
@@ -104,8 +103,9 @@ class DigestStore(Table):
                 "(:channel, :guild, :name, :cadence, :time, :zone, :weekday, :by, :now, :now) "
                 "ON CONFLICT (channel_id) DO UPDATE SET guild_id = :guild, channel_name = :name, "
                 "cadence = :cadence, local_time = :time, timezone = :zone, weekday = :weekday, "
-                "created_by = coalesce(:by, created_by), updated_at = :now, "
-                "created_at = CASE WHEN off_at IS NULL THEN created_at ELSE :now END, "
+                "created_by = coalesce(:by, digest_schedules.created_by), updated_at = :now, "
+                "created_at = CASE WHEN digest_schedules.off_at IS NULL "
+                "THEN digest_schedules.created_at ELSE :now END, "
                 "off_at = NULL",
                 {
                     "channel": channel_id,
@@ -141,13 +141,17 @@ class DigestStore(Table):
                 "AND state IN ('pending', 'paused') AND attempts = 0"
             )
             # The period start each one's payload records (an unreadable one counts for none).
-            earliest = await scalar(
-                tx,
-                "SELECT min(CASE WHEN json_valid(payload) THEN CASE WHEN json_type(payload, "
-                "'$.period_start') IN ('integer', 'real') THEN payload ->> '$.period_start' END "
-                f"END) FROM deliveries {unsent}",
-                (channel_id,),
-            )
+            starts = [
+                start
+                for payload in await fetch_all(
+                    tx,
+                    str,
+                    f"SELECT payload FROM deliveries {unsent} AND payload IS NOT NULL",
+                    (channel_id,),
+                )
+                if (start := _period_start(payload)) is not None
+            ]
+            earliest = min(starts, default=None)
             await tx.execute(
                 "UPDATE deliveries SET state = 'cancelled', last_error = 'digest turned off' "
                 + unsent,
@@ -155,8 +159,9 @@ class DigestStore(Table):
             )
             if earliest is not None:
                 await tx.execute(
-                    "UPDATE digest_schedules SET last_sent_slot = "
-                    "min(coalesce(last_sent_slot, :start), :start) WHERE channel_id = :channel",
+                    "UPDATE digest_schedules SET last_sent_slot = CASE WHEN last_sent_slot IS NULL "
+                    "OR last_sent_slot > :start THEN :start ELSE last_sent_slot END "
+                    "WHERE channel_id = :channel",
                     {"start": earliest, "channel": channel_id},
                 )
         return removed
@@ -250,3 +255,12 @@ class DigestStore(Table):
             )
             queued = await queue_delivery(tx, delivery, now)
         return QueuedDigest(item_ids, queued)
+
+
+def _period_start(payload: str) -> float | None:
+    """The period start a digest delivery's payload records (None: unreadable or absent)."""
+    try:
+        value = json.loads(payload).get("period_start")
+    except (ValueError, AttributeError):
+        return None
+    return float(value) if isinstance(value, int | float) and not isinstance(value, bool) else None

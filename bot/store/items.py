@@ -3,7 +3,8 @@
 The body is stored once, in items.content_text, as the index reads it: CJK-spaced
 (`space_cjk`; `unspace_cjk` undoes it for display). items_fts is an external-content FTS5
 index over the items_fts_src view, kept in step by triggers on items (migration 0009), so
-every insert, edit, prune and feed delete updates the index in the same transaction.
+every insert, edit, prune and feed delete updates the index in the same transaction. On
+PostgreSQL the index is items.search, written here with the item (bot.store.pgsearch).
 """
 
 from __future__ import annotations
@@ -12,11 +13,10 @@ import zlib
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-import aiosqlite
-
 from bot.model import EnrichedItem, ItemRow, ItemText
 from bot.store.cjk import space_cjk
-from bot.store.db import Table, fetch_all, fetch_one, marks, scalar
+from bot.store.db import Connection, ReadConnection, Table, fetch_all, fetch_one, marks, scalar
+from bot.store.pgsearch import index_item
 
 
 @dataclass(frozen=True, slots=True)
@@ -54,7 +54,7 @@ _WRITTEN = (
 OPENING_HTML_CHARS = 8_000
 _INSERT = (
     f"INSERT INTO items ({_WRITTEN}, feed_id, stable_id, published_at, first_seen_at) "
-    f"VALUES ({marks(range(_WRITTEN.count(',') + 5))})"
+    f"VALUES ({marks(range(_WRITTEN.count(',') + 5))}) RETURNING id"
 )
 _UPDATE = (
     f"UPDATE items SET {', '.join(f'{column} = ?' for column in _WRITTEN.split(', '))}, "
@@ -63,7 +63,7 @@ _UPDATE = (
 
 
 async def save_items(
-    tx: aiosqlite.Connection, feed_id: int, fresh: Sequence[FreshItem], *, now: float
+    tx: Connection, feed_id: int, fresh: Sequence[FreshItem], *, now: float
 ) -> SaveResult:
     """Inside a write transaction: insert new items, update edited ones, index both.
 
@@ -85,13 +85,14 @@ async def save_items(
         )
         published = entry.published.timestamp() if entry.published else None
         enclosure = entry.enclosure
+        text = space_cjk(item.content_text)
         values = (
             fresh_item.raw_hash,
             item.content_hash,
             entry.url,
             entry.title,
             entry.author,
-            space_cjk(item.content_text),
+            text,
             item.summary,
             _spaced_or_none(entry.title),
             _spaced_or_none(item.summary),
@@ -112,16 +113,18 @@ async def save_items(
             ):
                 unchanged += 1  # pruned by retention: never archived or posted again
                 continue
-            cursor = await tx.execute(
+            item_id = await scalar(
+                tx,
                 _INSERT,
                 (*values, feed_id, entry.stable_id, now if published is None else published, now),
             )
-            assert cursor.lastrowid is not None
-            new_ids.append(cursor.lastrowid)
+            new_ids.append(int(item_id))
+            await index_item(tx, int(item_id), entry.title, item.summary, text)
         elif existing[1] == fresh_item.raw_hash:
             unchanged += 1
         else:
             await tx.execute(_UPDATE, (*values, published, now, existing[0]))
+            await index_item(tx, int(existing[0]), entry.title, item.summary, text)
             updated_ids.append(int(existing[0]))
     return SaveResult(new_ids, updated_ids, unchanged)
 
@@ -129,7 +132,7 @@ async def save_items(
 _TEXTS = "SELECT id, url, title, summary, content_text, canonical_url FROM items"
 
 
-async def item_texts(conn: aiosqlite.Connection, item_ids: Sequence[int]) -> dict[int, ItemText]:
+async def item_texts(conn: ReadConnection, item_ids: Sequence[int]) -> dict[int, ItemText]:
     """The searchable text of the given items (what filters read), by id."""
     rows = await fetch_all(conn, ItemText, f"{_TEXTS} WHERE id IN ({marks(item_ids)})", item_ids)
     return {row.id: row for row in rows}

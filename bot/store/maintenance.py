@@ -12,12 +12,13 @@ from pathlib import Path
 
 from bot.store.db import (
     APPLICATION_ID,
-    Database,
+    Backend,
     fetch_one,
     latest_schema_version,
     marks,
     read_only_connection,
 )
+from bot.store.postgres import SCHEMA_TABLE, is_postgres
 
 # Deliveries in these states still need their item: it is not pruned yet.
 _WAITING_STATES = ("pending", "sending", "paused")
@@ -145,7 +146,7 @@ def _fsync_dir(folder: Path) -> None:
             os.close(fd)
 
 
-async def prune(db: Database, older_than: float, *, batch: int = 500) -> int:
+async def prune(db: Backend, older_than: float, *, batch: int = 500) -> int:
     """Delete items published and first seen before the unix time `older_than`, with their
     search index rows, leaving a tombstone (feed, stable id, raw fingerprint) for each: a
     pruned item that is still in its feed is never archived or posted again.
@@ -190,7 +191,7 @@ class StoreCounts:
     deliveries_pending: int
 
 
-async def store_counts(db: Database) -> StoreCounts:
+async def store_counts(db: Backend) -> StoreCounts:
     counts = await fetch_one(
         db.reader,
         StoreCounts,
@@ -203,9 +204,12 @@ async def store_counts(db: Database) -> StoreCounts:
     return counts
 
 
-async def probe_writable(db: Database) -> None:
+async def probe_writable(db: Backend) -> None:
     """A tiny real write (the header's application id, rewritten to the same value) in a
     write transaction: raises when the database cannot be written now (read-only file,
     full disk, I/O error, closed connection, lock held by someone else)."""
     async with db.transaction() as tx:
-        await tx.execute(f"PRAGMA application_id = {APPLICATION_ID}")
+        if is_postgres(tx):
+            await tx.execute(f"UPDATE {SCHEMA_TABLE} SET version = version")
+        else:
+            await tx.execute(f"PRAGMA application_id = {APPLICATION_ID}")

@@ -5,9 +5,7 @@ from __future__ import annotations
 from collections.abc import Collection, Mapping, Sequence
 from dataclasses import asdict, dataclass
 
-import aiosqlite
-
-from bot.store.db import Database, fetch_all, marks, scalar
+from bot.store.db import Backend, Connection, fetch_all, marks, scalar
 from bot.store.feeds import FeedMeta
 from bot.store.items import FreshItem, SaveResult, save_items
 from bot.store.routing import FilterGate, StoryGate, route_new_items
@@ -25,7 +23,7 @@ class PollSuccess:
 
 
 async def commit_poll(
-    db: Database,
+    db: Backend,
     feed_id: int,
     fresh: Sequence[FreshItem],
     success: PollSuccess,
@@ -60,7 +58,7 @@ async def commit_poll(
 
 
 async def record_success(
-    tx: aiosqlite.Connection, feed_id: int, success: PollSuccess, *, had_new_items: bool
+    tx: Connection, feed_id: int, success: PollSuccess, *, had_new_items: bool
 ) -> None:
     """Inside a write transaction: the poll worked (fetch + parse), clear the error state."""
     await tx.execute(
@@ -80,7 +78,7 @@ async def record_success(
 
 
 async def _queue_topic_dms(
-    tx: aiosqlite.Connection,
+    tx: Connection,
     feed_id: int,
     new_ids: Sequence[int],
     topic_matches: Mapping[str, Collection[int]],
@@ -101,7 +99,7 @@ async def _queue_topic_dms(
 
 
 async def commit_failure(
-    db: Database, feed_id: int, *, now: float, next_poll_at: float, error: str
+    db: Backend, feed_id: int, *, now: float, next_poll_at: float, error: str
 ) -> int:
     """Record a failed poll: count one more consecutive error; return how many polls in a
     row have failed."""

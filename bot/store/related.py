@@ -1,4 +1,5 @@
-"""Related items: the archive's items most like a given one, scored with FTS5 bm25.
+"""Related items: the archive's items most like a given one, scored as /search scores (FTS5's
+bm25 on SQLite, ts_rank on PostgreSQL).
 
 The seed's own indexed text (title counted three times) is cut into terms; each term is weighed
 by how often the seed uses it and how rare it is in the archive (its document count, counted in
@@ -20,8 +21,10 @@ from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from bot.store.db import Database, Table, marks
-from bot.store.search import BM25_WEIGHTS
+import asyncpg
+
+from bot.store.db import Backend, Table, marks
+from bot.store.search import any_of
 
 MAX_TERMS = 12  # the seed's most distinctive terms that make the query
 MAX_SEED_CHARS = 20_000  # of the seed's body read for terms
@@ -75,7 +78,7 @@ def seed_terms(title: str, body: str) -> Counter[str]:
 
 
 class RelatedStore(Table):
-    def __init__(self, db: Database) -> None:
+    def __init__(self, db: Backend) -> None:
         super().__init__(db)
         self._doc_counts: dict[str, tuple[int, float]] = {}  # term -> (items holding it, when)
 
@@ -89,11 +92,14 @@ class RelatedStore(Table):
         if missing:
             if len(self._doc_counts) + len(missing) > DOC_COUNT_CACHE:
                 self._doc_counts.clear()
-            # Terms are \w+ runs: no quotes, so quoting each is safe FTS5.
-            part = "SELECT count(*) FROM (SELECT 1 FROM items_fts WHERE items_fts MATCH ? LIMIT ?)"
+            queries = [any_of(self._db, [term]) for term in missing]
+            part = "SELECT count(*) FROM (SELECT 1 FROM {} LIMIT ?) AS found"
             rows = await self._db.reader.execute_fetchall(
-                " UNION ALL ".join(f"SELECT {n}, ({part})" for n in range(len(missing))),
-                tuple(x for term in missing for x in (f'"{term}"', cap + 1)),
+                " UNION ALL ".join(
+                    f"SELECT {n}, ({part.format(dialect.matching)})"
+                    for n, (dialect, _) in enumerate(queries)
+                ),
+                tuple(x for _, query in queries for x in (query, cap + 1)),
             )
             for n, doc in rows:
                 term = missing[int(n)]
@@ -109,8 +115,9 @@ class RelatedStore(Table):
         """The seed's indexed title, its summary and body, and its link."""
         rows = list(
             await self._db.reader.execute_fetchall(
-                "SELECT s.title, coalesce(s.summary, '') || ' ' || coalesce(s.text, ''), i.url "
-                "FROM items_fts_src s JOIN items i ON i.id = s.id WHERE s.id = ?",
+                "SELECT coalesce(i.fts_title, i.title), "
+                "coalesce(i.fts_summary, i.summary) || ' ' || i.content_text, i.url "
+                "FROM items i WHERE i.id = ?",
                 (item_id,),
             )
         )
@@ -157,7 +164,7 @@ class RelatedStore(Table):
             return []
         try:
             scored = await self._scored(item_id, feed_ids, limit, before)
-        except sqlite3.OperationalError as exc:
+        except (sqlite3.OperationalError, asyncpg.PostgresError) as exc:
             log.warning("related items of item %d: %s", item_id, exc)
             return []
         return [s for s in scored if s.score >= min_score]
@@ -172,20 +179,18 @@ class RelatedStore(Table):
         terms = await self.query_terms(title, body)
         if not terms:
             return []
-        # Terms are \w+ runs: no quotes or spaces, so quoting each is safe FTS5.
-        fts = " OR ".join(f'"{term}"' for term in terms)
+        dialect, fts = any_of(self._db, terms)
         conn = self._db.reader
         own = list(
             await conn.execute_fetchall(
-                f"SELECT bm25(items_fts, {BM25_WEIGHTS}) FROM items_fts "
-                "WHERE items_fts MATCH ? AND rowid = ?",
+                f"SELECT {dialect.score} FROM {dialect.matching_items} AND i.id = ?",
                 (fts, item_id),
             )
         )
         if not own or not own[0][0]:
             return []
-        self_score = float(own[0][0])  # negative: bm25 in FTS5 is "smaller is better"
-        where = f"i.feed_id IN ({marks(feed_ids)}) AND f.rowid != ?"
+        self_score = float(own[0][0])  # negative: the score is "smaller is better"
+        where = f"i.feed_id IN ({marks(feed_ids)}) AND i.id != ?"
         params: list[object] = [*feed_ids, item_id]
         if url is not None:  # the same link elsewhere is the same item, not a related one
             where += " AND (i.url IS NULL OR i.url != ?)"
@@ -194,10 +199,10 @@ class RelatedStore(Table):
             where += " AND i.published_at < ?"
             params.append(before)
         rows = await conn.execute_fetchall(
-            f"SELECT rowid, score FROM (SELECT f.rowid AS rowid, "
-            f"bm25(items_fts, {BM25_WEIGHTS}) AS score FROM items_fts f "
-            f"JOIN items i ON i.id = f.rowid WHERE items_fts MATCH ? AND {where} "
-            f"ORDER BY f.rowid DESC LIMIT {CANDIDATES}) ORDER BY score, rowid DESC LIMIT ?",
+            f"SELECT id, score FROM (SELECT i.id AS id, {dialect.score} AS score "
+            f"FROM {dialect.matching_items} AND {where} "
+            f"ORDER BY {dialect.newest} LIMIT {CANDIDATES}) AS recent "
+            "ORDER BY score, id DESC LIMIT ?",
             (fts, *params, limit),
         )
         return [RelatedScore(int(r[0]), float(r[1]) / self_score) for r in rows]

@@ -13,11 +13,10 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import asdict, dataclass
 from typing import Literal, Protocol
 
-import aiosqlite
-
 from bot.model import DeliveryKind, FeedFilter, ItemText, StoryKey, TargetKind
-from bot.store.db import fetch_all, marks
+from bot.store.db import Connection, fetch_all, marks
 from bot.store.items import item_texts
+from bot.store.postgres import json_ids
 from bot.store.subscriptions import filter_of
 
 log = logging.getLogger(__name__)
@@ -77,7 +76,7 @@ INSERT_DELIVERY = (
 )
 
 
-async def queue_delivery(tx: aiosqlite.Connection, delivery: NewDelivery, now: float) -> bool:
+async def queue_delivery(tx: Connection, delivery: NewDelivery, now: float) -> bool:
     """Inside a write transaction: queue one delivery; False if its dedupe key was queued
     before (whatever its state)."""
     payload = None if delivery.payload is None else json.dumps(dict(delivery.payload))
@@ -91,7 +90,7 @@ async def queue_delivery(tx: aiosqlite.Connection, delivery: NewDelivery, now: f
 
 
 async def route_new_items(
-    tx: aiosqlite.Connection,
+    tx: Connection,
     feed_id: int,
     item_ids: Sequence[int],
     now: float,
@@ -137,7 +136,7 @@ async def route_new_items(
 
 
 async def held_back(
-    conn: aiosqlite.Connection,
+    conn: Connection,
     feed_id: int,
     item_ids: Sequence[int],
     gate: FilterGate | None,
@@ -179,7 +178,7 @@ async def held_back(
 
 
 async def _same_stories(
-    tx: aiosqlite.Connection,
+    tx: Connection,
     feed_id: int,
     item_ids: Sequence[int],
     now: float,
@@ -237,7 +236,7 @@ async def _same_stories(
             lambda sub_id, delivery_id: (int(sub_id), int(delivery_id)),
             "SELECT s.id, d.id FROM deliveries d JOIN subscriptions s "
             "ON s.channel_id = +d.target_id "
-            "WHERE d.item_id IN (SELECT value FROM json_each(?)) AND +d.kind = 'item' "
+            f"WHERE d.item_id IN ({json_ids(tx)}) AND +d.kind = 'item' "
             "AND +d.target_kind = 'channel' AND +d.created_at >= ? "
             f"AND +d.state NOT IN ('failed', 'cancelled') AND s.feed_id = ? AND {_MERGING} "
             "ORDER BY s.id, d.id",

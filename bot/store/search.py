@@ -5,7 +5,7 @@ score every matching row before the first ten are known, which is what makes a p
 slow for very common words on a large archive (every row's positions are read). So the search
 is planned:
 
-1. count the matches (cheap: doclists only, no positions, no join);
+1. count the matches up to RANK_ALL + 1 (cheap: doclists only, no positions, no join);
 2. few matches (≤ RANK_ALL): rank them all with bm25 — exact, and the total is known;
 3. many matches: take the newest CANDIDATES matches of the guild's feeds (FTS5 walks the index
    newest-first and stops early) and rank only those with bm25. For a word in tens of thousands
@@ -27,12 +27,14 @@ from __future__ import annotations
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass
-
-import aiosqlite
+from typing import Any
 
 from bot.model import Phrase, Query, QueryProblem, SearchHit
 from bot.store.cjk import unspace_cjk
-from bot.store.db import Database, fetch_all, like_pattern, marks, scalar
+from bot.store.db import Backend, ReadConnection, fetch_all, like_pattern, marks, scalar
+from bot.store.pgsearch import RANK_WEIGHTS, snippet, to_tsquery, tsquery_phrase
+from bot.store.postgres import is_postgres
+from bot.store.tokens import tokens
 
 RANK_ALL = 3000  # at most this many matches: rank every one
 CANDIDATES = 1000  # otherwise: rank the newest this many matches of the guild's feeds …
@@ -65,6 +67,41 @@ class SearchPage:
         return not self.hits
 
 
+@dataclass(frozen=True, slots=True)
+class MatchDialect:
+    """How one backend finds and scores the items matching a query (one `?`: the query)."""
+
+    matching: str  # FROM … WHERE: the matching index rows (counted)
+    matching_items: str  # FROM … WHERE: items `i` that match, more conditions ANDed after
+    score: str  # lower is better
+    newest: str  # the order of the index walk newest first (FTS5 stops early on its rowid)
+
+
+SQLITE = MatchDialect(
+    "items_fts WHERE items_fts MATCH ?",
+    "items_fts f JOIN items i ON i.id = f.rowid WHERE items_fts MATCH ?",
+    f"bm25(items_fts, {BM25_WEIGHTS})",
+    "f.rowid DESC",
+)
+# ts_rank with the same field weights, normalized by (1 + log of) the document's length, as
+# bm25 is: close to FTS5's order, not identical to it.
+POSTGRES = MatchDialect(
+    "items WHERE search @@ CAST(? AS tsquery)",
+    "items i, CAST(? AS tsquery) AS q WHERE i.search @@ q",
+    f"-ts_rank('{RANK_WEIGHTS}', i.search, q, 1)",
+    "i.id DESC",
+)
+
+
+def any_of(db: Backend, terms: Sequence[str]) -> tuple[MatchDialect, str]:
+    """The backend's dialect and its query matching any of `terms` (words of the feed's
+    text, each taken as a phrase of its tokens)."""
+    phrases = [phrase for term in terms if (phrase := tuple(tokens(term)))]
+    if is_postgres(db):
+        return POSTGRES, " | ".join(f"({tsquery_phrase(p)})" for p in phrases)
+    return SQLITE, _either(phrases)
+
+
 def _either(phrases: Sequence[Phrase]) -> str:
     # Tokens contain no spaces and no double quotes (both are separators), so quoting is safe.
     return " OR ".join('"' + " ".join(phrase) + '"' for phrase in phrases)
@@ -85,18 +122,20 @@ def to_fts5(query: Query) -> str | QueryProblem:
 def _filters(
     feed_ids: Sequence[int], since: float | None, author: str | None
 ) -> tuple[str, list[object]]:
+    """The scope and filters, in SQL both backends run (lower() on both sides: SQLite's LIKE
+    ignores ASCII case, PostgreSQL's does not)."""
     sql = f"i.feed_id IN ({marks(feed_ids)})"
     params: list[object] = list(feed_ids)
     if since is not None:
         sql += " AND i.published_at >= ?"
         params.append(since)
     if author:
-        sql += " AND i.author LIKE ? ESCAPE '\\'"
+        sql += " AND lower(i.author) LIKE lower(?) ESCAPE '\\'"
         params.append(like_pattern(author))
     return sql, params
 
 
-async def _scope_share(conn: aiosqlite.Connection, feed_ids: Sequence[int]) -> float:
+async def _scope_share(conn: ReadConnection, feed_ids: Sequence[int]) -> float:
     """About which share of the archive the feeds hold (cheap: counts only small scopes)."""
     if len(feed_ids) * 2 >= await scalar(conn, "SELECT count(*) FROM feeds"):
         return 1.0
@@ -108,7 +147,7 @@ async def _scope_share(conn: aiosqlite.Connection, feed_ids: Sequence[int]) -> f
 
 
 async def search_items(
-    db: Database,
+    db: Backend,
     query: Query,
     *,
     feed_ids: Sequence[int],
@@ -125,13 +164,21 @@ async def search_items(
     """
     limit = max(1, min(limit, MAX_PAGE))
     offset = max(0, offset)
-    fts = to_fts5(query)
+    postgres = is_postgres(db)
+    fts = to_tsquery(query) if postgres else to_fts5(query)
     if isinstance(fts, QueryProblem):
         return SearchPage([], offset, limit, False, 0, problem=fts)
     if not feed_ids:
         return SearchPage([], offset, limit, False, 0)
     conn = db.reader
-    matches = await scalar(conn, "SELECT count(*) FROM items_fts WHERE items_fts MATCH ?", (fts,))
+    dialect = POSTGRES if postgres else SQLITE
+    # Only "none" and "at most RANK_ALL" matter: counting stops there (PostgreSQL's GIN index
+    # cannot count without visiting every matching row).
+    matches = await scalar(
+        conn,
+        f"SELECT count(*) FROM (SELECT 1 FROM {dialect.matching} LIMIT ?) AS found",
+        (fts, RANK_ALL + 1),
+    )
     if matches == 0:
         return SearchPage([], offset, limit, False, 0)
     where, params = _filters(feed_ids, since, author)
@@ -140,9 +187,8 @@ async def search_items(
         ranked = await fetch_all(
             conn,
             int,
-            f"SELECT f.rowid FROM items_fts f JOIN items i ON i.id = f.rowid "
-            f"WHERE items_fts MATCH ? AND {where} "
-            f"ORDER BY bm25(items_fts, {BM25_WEIGHTS}), i.published_at DESC",
+            f"SELECT i.id FROM {dialect.matching_items} AND {where} "
+            f"ORDER BY {dialect.score}, i.published_at DESC",
             (fts, *params),
         )
         recent_only = False
@@ -153,16 +199,15 @@ async def search_items(
         ranked = await fetch_all(
             conn,
             int,
-            f"SELECT rowid FROM (SELECT f.rowid AS rowid, "
-            f"bm25(items_fts, {BM25_WEIGHTS}) AS score FROM items_fts f "
-            f"JOIN items i ON i.id = f.rowid WHERE items_fts MATCH ? AND {where} "
-            f"ORDER BY f.rowid DESC LIMIT {candidates}) ORDER BY score, rowid DESC",
+            f"SELECT id FROM (SELECT i.id AS id, {dialect.score} AS score "
+            f"FROM {dialect.matching_items} AND {where} "
+            f"ORDER BY {dialect.newest} LIMIT {candidates}) AS recent ORDER BY score, id DESC",
             (fts, *params),
         )
         recent_only = len(ranked) >= candidates
         total = None if recent_only else len(ranked)
     page_ids = ranked[offset : offset + limit]
-    hits = await _hits(conn, fts, page_ids)
+    hits = await (_pg_hits(conn, query, page_ids) if postgres else _hits(conn, fts, page_ids))
     return SearchPage(
         hits,
         offset,
@@ -174,7 +219,7 @@ async def search_items(
     )
 
 
-async def _hits(conn: aiosqlite.Connection, fts: str, item_ids: Sequence[int]) -> list[SearchHit]:
+async def _hits(conn: ReadConnection, fts: str, item_ids: Sequence[int]) -> list[SearchHit]:
     if not item_ids:
         return []
     snippet = f"'{SNIPPET_OPEN}', '{SNIPPET_CLOSE}', '{_ELLIPSIS}', {SNIPPET_TOKENS}"
@@ -194,29 +239,66 @@ async def _hits(conn: aiosqlite.Connection, fts: str, item_ids: Sequence[int]) -
         row = rows.get(item_id)
         if row is None:  # deleted between the two queries
             continue
-        text_snippet, summary_snippet = str(row[1] or ""), str(row[2] or "")
-        # The body's snippet, unless only the summary (or only the title) has the words.
-        chosen = text_snippet
-        if SNIPPET_OPEN not in text_snippet and (
-            SNIPPET_OPEN in summary_snippet or not text_snippet
-        ):
-            chosen = summary_snippet
-        hits.append(
-            SearchHit(
-                item_id=item_id,
-                feed_id=int(row[3]),
-                title=str(row[4]),
-                url=row[5],
-                feed_title=str(row[6] or ""),
-                author=row[7],
-                published_at=float(row[8]),
-                snippet=display_snippet(chosen),
-                enclosure_url=row[9],
-                enclosure_type=row[10],
-                duration_s=row[11],
-            )
-        )
+        hits.append(_hit(item_id, row, str(row[1] or ""), str(row[2] or "")))
     return hits
+
+
+async def _pg_hits(conn: ReadConnection, query: Query, item_ids: Sequence[int]) -> list[SearchHit]:
+    """The page's hits on PostgreSQL: snippets made from the stored (CJK-spaced) text."""
+    if not item_ids:
+        return []
+    rows = {
+        int(row[0]): row
+        for row in await conn.execute_fetchall(
+            "SELECT i.id, i.content_text, coalesce(i.fts_summary, i.summary), "
+            "i.feed_id, i.title, i.url, fe.title, i.author, i.published_at, "
+            "i.enclosure_url, i.enclosure_type, i.duration_s "
+            "FROM items i JOIN feeds fe ON fe.id = i.feed_id "
+            f"WHERE i.id IN ({marks(item_ids)})",
+            item_ids,
+        )
+    }
+    phrases = [phrase for group in query.groups for phrase in group]
+    hits: list[SearchHit] = []
+    for item_id in item_ids:
+        row = rows.get(item_id)
+        if row is None:  # deleted between the two queries
+            continue
+        text_snippet, summary_snippet = (
+            snippet(
+                str(row[column] or ""),
+                phrases,
+                tokens=SNIPPET_TOKENS,
+                open_=SNIPPET_OPEN,
+                close=SNIPPET_CLOSE,
+                ellipsis=_ELLIPSIS,
+            )
+            for column in (1, 2)
+        )
+        hits.append(_hit(item_id, row, text_snippet, summary_snippet))
+    return hits
+
+
+def _hit(item_id: int, row: Any, text_snippet: str, summary_snippet: str) -> SearchHit:
+    """A hit from a row (id, text snippet, summary snippet, feed_id, title, url, feed title,
+    author, published_at, enclosure url and type, duration) and its two snippets."""
+    # The body's snippet, unless only the summary (or only the title) has the words.
+    chosen = text_snippet
+    if SNIPPET_OPEN not in text_snippet and (SNIPPET_OPEN in summary_snippet or not text_snippet):
+        chosen = summary_snippet
+    return SearchHit(
+        item_id=item_id,
+        feed_id=int(row[3]),
+        title=str(row[4]),
+        url=row[5],
+        feed_title=str(row[6] or ""),
+        author=row[7],
+        published_at=float(row[8]),
+        snippet=display_snippet(chosen),
+        enclosure_url=row[9],
+        enclosure_type=row[10],
+        duration_s=row[11],
+    )
 
 
 def display_snippet(raw: str) -> str:

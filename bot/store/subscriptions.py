@@ -5,8 +5,6 @@ from __future__ import annotations
 from dataclasses import replace
 from typing import Any
 
-import aiosqlite
-
 from bot.model import (
     MODES,
     POST_STYLES,
@@ -18,7 +16,7 @@ from bot.model import (
     SubscriptionRow,
     SubscriptionView,
 )
-from bot.store.db import Table, fetch_all, fetch_one, like_pattern, scalar
+from bot.store.db import Connection, Table, fetch_all, fetch_one, like_pattern, scalar
 
 # How many deliveries paused with a subscription are sent again when it resumes (the newest
 # ones); older ones are cancelled so a channel is not flooded after a long pause.
@@ -37,9 +35,11 @@ _SELECT = f"SELECT {_COLUMNS} FROM subscriptions s"
 # set when it enters it, NULL in instant mode. A digest holds only items first seen after it
 # (bot.store.digests).
 _DIGEST_SINCE = (
-    "CASE WHEN :mode IS NULL THEN digest_since "  # mode not given: unchanged
+    # mode not given: unchanged
+    "CASE WHEN CAST(:mode AS TEXT) IS NULL THEN subscriptions.digest_since "
     "WHEN :mode <> 'digest' THEN NULL "  # leaving digest mode
-    "WHEN mode = 'digest' THEN coalesce(digest_since, created_at) "  # staying in it
+    "WHEN subscriptions.mode = 'digest' "  # staying in it
+    "THEN coalesce(subscriptions.digest_since, subscriptions.created_at) "
     "ELSE :now END"  # entering it now
 )
 
@@ -69,7 +69,7 @@ def _view(*values: Any) -> SubscriptionView:
 
 
 async def pause_subscriptions_of_channel(
-    tx: aiosqlite.Connection, channel_id: int, reason: str, now: float
+    tx: Connection, channel_id: int, reason: str, now: float
 ) -> list[SubscriptionRow]:
     """Inside a write transaction: pause every active subscription of a channel; return the
     ones this call paused."""
@@ -118,11 +118,11 @@ class SubscriptionStore(Table):
                 "INSERT INTO subscriptions (guild_id, channel_id, feed_id, mode, mention_role_id, "
                 "added_by, created_at, digest_since) VALUES (:guild, :channel, :feed, "
                 "coalesce(:mode, 'instant'), :role, :by, :now, "
-                "CASE WHEN :mode = 'digest' THEN :now END) "
+                "CASE WHEN :mode = 'digest' THEN CAST(:now AS DOUBLE PRECISION) END) "
                 "ON CONFLICT (channel_id, feed_id) DO UPDATE SET guild_id = :guild, "
-                f"mode = coalesce(:mode, mode), digest_since = {_DIGEST_SINCE}, "
-                "mention_role_id = coalesce(:role, mention_role_id), "
-                "added_by = coalesce(:by, added_by), updated_at = :now",
+                f"mode = coalesce(:mode, subscriptions.mode), digest_since = {_DIGEST_SINCE}, "
+                "mention_role_id = coalesce(:role, subscriptions.mention_role_id), "
+                "added_by = coalesce(:by, subscriptions.added_by), updated_at = :now",
                 {
                     "guild": guild_id,
                     "channel": channel_id,
@@ -338,7 +338,7 @@ class SubscriptionStore(Table):
         return int(await self._scalar("SELECT count(*) FROM subscriptions"))
 
 
-async def _resume_channel(tx: aiosqlite.Connection, channel_id: int, now: float) -> None:
+async def _resume_channel(tx: Connection, channel_id: int, now: float) -> None:
     """On resume (a pause is about the channel: access, permissions): every paused
     subscription of the channel resumes; of each one's paused deliveries the newest
     RESUME_REQUEUE_LIMIT go back to pending and older ones are cancelled. Paused deliveries
@@ -350,7 +350,7 @@ async def _resume_channel(tx: aiosqlite.Connection, channel_id: int, now: float)
     await tx.execute(
         "UPDATE deliveries SET state = 'pending', next_attempt_at = ?, last_error = NULL "
         "WHERE id IN (SELECT id FROM (SELECT id, row_number() OVER (PARTITION BY "
-        f"subscription_id ORDER BY id DESC) AS newest FROM deliveries WHERE {of_paused}) "
+        f"subscription_id ORDER BY id DESC) AS newest FROM deliveries WHERE {of_paused}) AS ranked "
         "WHERE newest <= ?)",
         (now, channel_id, RESUME_REQUEUE_LIMIT),
     )

@@ -12,10 +12,8 @@ import enum
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-import aiosqlite
-
 from bot.model import MemberDMs, TopicRow
-from bot.store.db import Table, fetch_all, fetch_one, marks, scalar
+from bot.store.db import Connection, Table, fetch_all, fetch_one, marks, scalar
 from bot.store.routing import NewDelivery, dm_key, queue_delivery
 
 MAX_TOPICS_PER_MEMBER = 25  # per member per guild
@@ -72,13 +70,14 @@ class TopicStore(Table):
             )
             if count >= MAX_TOPICS_PER_MEMBER:
                 return FollowResult(FollowOutcome.LIMIT_REACHED)
-            cursor = await tx.execute(
-                "INSERT INTO topics (guild_id, user_id, query, norm_key, feed_id, created_at) "
-                "VALUES (?, ?, ?, ?, ?, ?)",
-                (guild_id, user_id, text, key, feed_id, now),
+            topic_id = int(
+                await scalar(
+                    tx,
+                    "INSERT INTO topics (guild_id, user_id, query, norm_key, feed_id, created_at) "
+                    "VALUES (?, ?, ?, ?, ?, ?) RETURNING id",
+                    (guild_id, user_id, text, key, feed_id, now),
+                )
             )
-            topic_id = cursor.lastrowid
-            assert topic_id is not None
         return FollowResult(
             FollowOutcome.ADDED,
             topic=TopicRow(topic_id, guild_id, user_id, text, key, feed_id, now, 0, None),
@@ -181,7 +180,7 @@ def _chunks(ids: Sequence[int]) -> list[Sequence[int]]:
 
 
 async def queue_topic_dms_tx(
-    tx: aiosqlite.Connection, item_id: int, feed_id: int, topic_ids: Sequence[int], now: float
+    tx: Connection, item_id: int, feed_id: int, topic_ids: Sequence[int], now: float
 ) -> int:
     """Inside the poll's write transaction, for one NEW item (never a backfill or an edit):
     queue one 'dm' delivery per member with a matching topic, and count the matches.

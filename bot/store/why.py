@@ -3,11 +3,12 @@ its feed the subscription and the deliveries that carried (or will carry) the it
 
 from __future__ import annotations
 
+import json
 from collections.abc import Sequence
 from dataclasses import dataclass
 
 from bot.model import DeliveryRow, ItemRow, ItemText, SubscriptionRow
-from bot.store.db import Table, fetch_one, like_pattern, marks
+from bot.store.db import Table, like_pattern, marks
 from bot.store.deliveries import _SELECT as _DELIVERY_SELECT
 from bot.store.deliveries import _delivery
 from bot.store.items import _SELECT as _ITEM_SELECT
@@ -84,14 +85,28 @@ class WhyStore(Table):
                 f"{_DELIVERY_SELECT} WHERE d.dedupe_key = ?",
                 (f"item:{item.id}:ch:{subscription.channel_id}",),
             )
-            digest = await fetch_one(
-                self._db.reader,
-                _delivery,
-                f"{_DELIVERY_SELECT} WHERE d.kind = 'digest' AND d.target_kind = 'channel' "
-                "AND d.target_id = ? AND json_valid(d.payload) AND EXISTS (SELECT 1 FROM "
-                "json_each(d.payload, '$.item_ids') j WHERE j.value = ?) ORDER BY d.id DESC",
-                (subscription.channel_id, item.id),
+            digest = next(
+                (
+                    found
+                    for found in await self._all(
+                        _delivery,
+                        f"{_DELIVERY_SELECT} WHERE d.kind = 'digest' AND d.target_kind = 'channel' "
+                        "AND d.target_id = ? ORDER BY d.id DESC",
+                        (subscription.channel_id,),
+                    )
+                    if item.id in _digest_item_ids(found.payload)
+                ),
+                None,
             )
             since = None if digest_since is None else float(digest_since)
             records.append(ChannelRecord(subscription, since, post, digest))
         return records
+
+
+def _digest_item_ids(payload: str | None) -> list[object]:
+    """The item ids a digest delivery's payload lists ([]: none, or unreadable)."""
+    try:
+        found = json.loads(payload or "").get("item_ids")
+    except (ValueError, AttributeError):
+        return []
+    return found if isinstance(found, list) else []

@@ -48,7 +48,7 @@ async def running_bot(
     if clock is None:
         runtime = await Runtime.open(settings)
     else:
-        runtime = Runtime(settings, await Store.open(settings.db_path), clock=clock)
+        runtime = Runtime(settings, await Store.open(settings.database), clock=clock)
     bot = DigestBot(runtime, guild_ready_timeout=0.1)
     task = asyncio.create_task(bot.start(fake.token))
     try:

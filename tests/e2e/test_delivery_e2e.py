@@ -96,7 +96,7 @@ async def add_feed(
 
 
 async def test_an_opted_in_role_is_the_only_ping_and_hostile_feed_text_pings_no_one(
-    tmp_path: Path, fake_discord: FakeDiscord, feed_server: FeedServer
+    tmp_path: Path, store_target: str, fake_discord: FakeDiscord, feed_server: FeedServer
 ) -> None:
     fake = fake_discord
     world = fake.state.add_standard_guild()
@@ -105,7 +105,7 @@ async def test_an_opted_in_role_is_the_only_ping_and_hostile_feed_text_pings_no_
     text = hostile(other.id, world.member_id)
     plain = fake.state.add_text_channel(world.guild_id, "plain").id
     feed_server.set(FEED_PATH, letter(["Calm first post"]))
-    async with running_bot(tmp_path, fake):
+    async with running_bot(tmp_path, fake, db_path=store_target):
         answer = await add_feed(
             fake, world, feed_server.url(FEED_PATH), world.news_id, mention=readers.id
         )

@@ -88,12 +88,12 @@ def component(message: StoredMessage, *, label: str | None = None, kind: int = 2
 
 
 async def test_a_guild_searches_only_its_own_feeds(
-    tmp_path: Path, fake_discord: FakeDiscord, feed_server: FeedServer
+    tmp_path: Path, store_target: str, fake_discord: FakeDiscord, feed_server: FeedServer
 ) -> None:
     fake = fake_discord
     guild_a = fake.state.add_standard_guild("A")
     guild_b = fake.state.add_standard_guild("B")
-    async with running_bot(tmp_path, fake) as bot:
+    async with running_bot(tmp_path, fake, db_path=store_target) as bot:
         await subscribe(bot, feed_server, guild_a, "alpha", ["Alpha rust one", "Alpha rust two"])
         await subscribe(bot, feed_server, guild_b, "beta", ["Beta rust secret"])
         seen_a = description(await search(fake, guild_a, {"query": "rust"}))

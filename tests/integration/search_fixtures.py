@@ -6,7 +6,7 @@ import hashlib
 from datetime import UTC, datetime
 
 from bot.model import EnrichedItem, Entry
-from bot.store.db import Database
+from bot.store.db import Backend
 from bot.store.feeds import FeedStore
 from bot.store.items import FreshItem, save_items
 
@@ -42,7 +42,7 @@ def make_item(
     return FreshItem(item, raw_hash=digest)
 
 
-async def add_feed(db: Database, name: str) -> int:
+async def add_feed(db: Backend, name: str) -> int:
     feed = await FeedStore(db).add(
         f"https://{name}.example.com/feed", interval_s=900, now=NOW, first_poll_at=NOW
     )
@@ -51,14 +51,14 @@ async def add_feed(db: Database, name: str) -> int:
     return feed.id
 
 
-async def add_items(db: Database, feed_id: int, items: list[FreshItem]) -> list[int]:
+async def add_items(db: Backend, feed_id: int, items: list[FreshItem]) -> list[int]:
     """Save items (given oldest first); their ids, in the same order."""
     async with db.transaction() as tx:
         result = await save_items(tx, feed_id, list(reversed(items)), now=NOW)
     return result.new_ids
 
 
-async def index_matches(db: Database, fts_query: str) -> list[int]:
+async def index_matches(db: Backend, fts_query: str) -> list[int]:
     """Item ids whose search index rows match an FTS5 expression, best first."""
     rows = await db.reader.execute_fetchall(
         "SELECT rowid FROM items_fts WHERE items_fts MATCH ? "

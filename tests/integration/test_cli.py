@@ -58,8 +58,9 @@ async def test_preview_of_the_bundled_sample(tmp_path: Path) -> None:
     assert not (tmp_path / "cli.db").exists()  # preview stores nothing
 
 
-async def test_feeds_add_list_and_poll_once(tmp_path: Path, feed_server: FeedServer) -> None:
-    env = archive_env(tmp_path)
+async def test_feeds_add_list_and_poll_once(store_target: str, feed_server: FeedServer) -> None:
+    """On SQLite and on PostgreSQL (DIGESTBOT_DB=postgresql://…): the same commands, output."""
+    env = {"DIGESTBOT_DB": store_target, "DIGESTBOT_FETCH_ALLOW": "127.0.0.1/32"}
     feed_server.set("/f", letter("a"))
     code, out, _ = await digestbot("feeds", "add", feed_server.url("/f"), env=env)
     assert code == 0 and "Added CLI Letter" in out and "1 item(s) archived" in out
@@ -109,10 +110,11 @@ async def test_bad_setting_exits_78_naming_it(tmp_path: Path) -> None:
     assert code == 78 and "DIGESTBOT_POLL_INTERVAL" in err
 
 
-async def test_console_mode_runs_typed_commands(tmp_path: Path, feed_server: FeedServer) -> None:
+async def test_console_mode_runs_typed_commands(store_target: str, feed_server: FeedServer) -> None:
     feed_server.set("/f", letter("b", "a"))
     typed = f"feed add {feed_server.url('/f')} --backfill 2\nfeed list\nnonsense\nquit\n"
-    code, out, _ = await digestbot("run", env=archive_env(tmp_path), stdin=typed.encode())
+    env = {"DIGESTBOT_DB": store_target, "DIGESTBOT_FETCH_ALLOW": "127.0.0.1/32"}
+    code, out, _ = await digestbot("run", env=env, stdin=typed.encode())
     assert code == 0
     assert "✅ Following CLI Letter in #console (instant mode)." in out
     assert "Unknown command 'nonsense'" in out

@@ -4,8 +4,6 @@ same topic keeps its own entry."""
 
 from __future__ import annotations
 
-from pathlib import Path
-
 from bot.features.digest.service import DigestService
 from bot.store import Store
 from bot.store.polls import PollSuccess, commit_poll
@@ -22,8 +20,8 @@ OTHER = (
 )
 
 
-async def test_a_story_from_two_feeds_is_one_digest_entry_naming_both(tmp_path: Path) -> None:
-    store = await Store.open(tmp_path / "bot.db")
+async def test_a_story_from_two_feeds_is_one_digest_entry_naming_both(store_target: str) -> None:
+    store = await Store.open(store_target)
     try:
         clock = Clock(ts("2024-05-01T08:00:00"))
         service = DigestService(store, clock=clock)
@@ -63,9 +61,9 @@ async def test_a_story_from_two_feeds_is_one_digest_entry_naming_both(tmp_path: 
         await store.close()
 
 
-async def test_a_feed_with_merging_off_keeps_its_own_digest_entry(tmp_path: Path) -> None:
+async def test_a_feed_with_merging_off_keeps_its_own_digest_entry(store_target: str) -> None:
     """`/feed merge on:false` holds in digests too: the feed's copy of a story is listed."""
-    store = await Store.open(tmp_path / "bot.db")
+    store = await Store.open(store_target)
     try:
         clock = Clock(ts("2024-05-01T08:00:00"))
         service = DigestService(store, clock=clock)

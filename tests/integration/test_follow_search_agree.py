@@ -7,13 +7,11 @@ expected set.
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import pytest
 
 from bot.search.percolator import Percolator
 from bot.search.query import parse_query
-from bot.store.db import Database
+from bot.store import Store
 from bot.store.search import search_items
 from tests.integration.search_fixtures import add_feed, add_items, make_item
 
@@ -133,9 +131,9 @@ CASES: list[tuple[str, list[tuple[str, str, str, bool]]]] = [
 
 @pytest.mark.parametrize(("query_text", "items"), CASES, ids=[c[0] for c in CASES])
 async def test_follow_and_search_agree(
-    tmp_path: Path, query_text: str, items: list[tuple[str, str, str, bool]]
+    store_target: str, query_text: str, items: list[tuple[str, str, str, bool]]
 ) -> None:
-    db = await Database.open(tmp_path / "agree.db")
+    db = (await Store.open(store_target)).db
     try:
         feed = await add_feed(db, "agree")
         fresh = [

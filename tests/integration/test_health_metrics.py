@@ -8,7 +8,6 @@ import functools
 import sqlite3
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime
-from pathlib import Path
 
 import aiohttp
 import pytest
@@ -60,8 +59,8 @@ def fresh(stable_id: str) -> FreshItem:
 
 
 @pytest_asyncio.fixture
-async def store(tmp_path: Path) -> AsyncIterator[Store]:
-    store = await Store.open(tmp_path / "bot.db")
+async def store(store_target: str) -> AsyncIterator[Store]:
+    store = await Store.open(store_target)
     yield store
     await store.close()
 
@@ -127,6 +126,7 @@ async def test_metrics_expose_every_named_series_with_store_gauges(store: Store)
         assert "digestbot_items 4.0" in text.splitlines()
 
 
+@pytest.mark.parametrize("store_target", ["sqlite"], indirect=True)  # an SQLite write lock
 async def test_healthz_is_ok_then_503_when_the_store_cannot_be_written(store: Store) -> None:
     checks = HealthChecks(
         {"store": store_writable_check(store.db, timeout_s=0.5), "gateway": gateway_check(None)}

@@ -3,8 +3,6 @@ same words returns: the cases of test_follow_search_agree, read back from the re
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import pytest
 
 from bot.features.posts.mention import post_mention
@@ -19,9 +17,9 @@ ROLE = 1234
 
 @pytest.mark.parametrize(("when", "items"), CASES, ids=[c[0] for c in CASES])
 async def test_a_post_pings_exactly_when_search_finds_it(
-    tmp_path: Path, when: str, items: list[tuple[str, str, str, bool]]
+    store_target: str, when: str, items: list[tuple[str, str, str, bool]]
 ) -> None:
-    store = await Store.open(tmp_path / "mention.db")
+    store = await Store.open(store_target)
     try:
         feed = await add_feed(store.db, "agree")
         fresh = [
@@ -39,8 +37,8 @@ async def test_a_post_pings_exactly_when_search_finds_it(
         await store.close()
 
 
-async def test_no_condition_pings_every_post_and_an_unusable_one_none(tmp_path: Path) -> None:
-    store = await Store.open(tmp_path / "mention.db")
+async def test_no_condition_pings_every_post_and_an_unusable_one_none(store_target: str) -> None:
+    store = await Store.open(store_target)
     try:
         feed = await add_feed(store.db, "plain")
         (item,) = await add_items(store.db, feed, [make_item("a", "Release day", "notes")])

@@ -7,7 +7,6 @@ import contextlib
 import itertools
 import time as wall
 from collections.abc import AsyncIterator
-from pathlib import Path
 
 import discord
 import pytest
@@ -39,8 +38,8 @@ MEMBER = 666_666_666_666_666_666
 
 
 @pytest_asyncio.fixture
-async def store(tmp_path: Path) -> AsyncIterator[Store]:
-    opened = await Store.open(tmp_path / "bot.db")
+async def store(store_target: str) -> AsyncIterator[Store]:
+    opened = await Store.open(store_target)
     yield opened
     await opened.close()
 

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import random
 from collections.abc import AsyncIterator
-from pathlib import Path
 
 import pytest
 
@@ -20,8 +19,8 @@ DAY = 86400.0
 
 
 @pytest.fixture
-async def store(tmp_path: Path) -> AsyncIterator[Store]:
-    opened = await Store.open(tmp_path / "related.db")
+async def store(store_target: str) -> AsyncIterator[Store]:
+    opened = await Store.open(store_target)
     yield opened
     await opened.close()
 

@@ -3,8 +3,6 @@ easily go: an item merged into a post that then could not be sent is posted on i
 
 from __future__ import annotations
 
-from pathlib import Path
-
 from bot.delivery.senders import PermanentSendError
 from bot.ingest.parse import parse_feed, plain
 from bot.ingest.story import STORY_MATCHER, story_key
@@ -22,8 +20,8 @@ STORY = (
 )
 
 
-async def test_an_item_merged_into_a_post_that_failed_is_posted_itself(tmp_path: Path) -> None:
-    store = await Store.open(tmp_path / "bot.db")
+async def test_an_item_merged_into_a_post_that_failed_is_posted_itself(store_target: str) -> None:
+    store = await Store.open(store_target)
     try:
         time = FakeTime()
         first = await subscribed_feed(store, "https://a.example/feed", CH)
@@ -52,10 +50,10 @@ async def test_an_item_merged_into_a_post_that_failed_is_posted_itself(tmp_path:
         await store.close()
 
 
-async def test_an_edit_discord_refuses_posts_the_item_itself(tmp_path: Path) -> None:
+async def test_an_edit_discord_refuses_posts_the_item_itself(store_target: str) -> None:
     """The earlier post cannot be edited (deleted by a moderator, or not ours to edit): the
     item is posted on its own rather than lost."""
-    store = await Store.open(tmp_path / "bot.db")
+    store = await Store.open(store_target)
     try:
         time = FakeTime()
         first = await subscribed_feed(store, "https://a.example/feed", CH)
@@ -82,11 +80,11 @@ async def test_an_edit_discord_refuses_posts_the_item_itself(tmp_path: Path) -> 
 
 
 async def test_a_story_posted_in_another_format_is_not_turned_into_a_card(
-    tmp_path: Path,
+    store_target: str,
 ) -> None:
     """An "Also in" edit rewrites the earlier post as a card; a post in the compact or text
     style (`/feed format`) is left as it is, and the new item is posted on its own."""
-    store = await Store.open(tmp_path / "bot.db")
+    store = await Store.open(store_target)
     try:
         time = FakeTime()
         first = await subscribed_feed(store, "https://a.example/feed", CH)
@@ -129,11 +127,11 @@ def _canonical_feed(site: str, title: str, link: str, text: str) -> bytes:
 <summary>{text}</summary></entry></feed>""".encode()
 
 
-async def test_two_feeds_naming_one_canonical_url_are_one_story(tmp_path: Path) -> None:
+async def test_two_feeds_naming_one_canonical_url_are_one_story(store_target: str) -> None:
     """Two feeds carry one story under their own links with texts too different to match,
     and both entries name the same rel=canonical (one with tracking parameters and www.): the
     second feed's item is merged into the first's post; its own id and link are kept."""
-    store = await Store.open(tmp_path / "bot.db")
+    store = await Store.open(store_target)
     try:
         time = FakeTime()
         docs = {

@@ -2,15 +2,13 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-
 from bot.features.search.service import SearchService
 from bot.store import Store
 from tests.integration.search_fixtures import NOW, add_feed, add_items, make_item
 
 
-async def test_removed_feed_stays_searchable_for_its_guild_only(tmp_path: Path) -> None:
-    store = await Store.open(tmp_path / "history.db")
+async def test_removed_feed_stays_searchable_for_its_guild_only(store_target: str) -> None:
+    store = await Store.open(store_target)
     try:
         feed = await add_feed(store.db, "gone")
         await add_items(store.db, feed, [make_item("x", "Zeppelin weekly", "airships return")])

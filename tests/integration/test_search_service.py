@@ -27,8 +27,8 @@ GUILD_A, GUILD_B, GUILD_EMPTY = 100, 200, 300
 
 
 @pytest.fixture
-async def store(tmp_path: Path) -> AsyncIterator[Store]:
-    opened = await Store.open(tmp_path / "service.db")
+async def store(store_target: str) -> AsyncIterator[Store]:
+    opened = await Store.open(store_target)
     yield opened
     await opened.close()
 

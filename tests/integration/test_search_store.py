@@ -1,9 +1,9 @@
-"""/search over a real SQLite archive: meaning of the syntax, scoping, filters, paging, snippets."""
+"""/search over a real archive, on SQLite and on PostgreSQL: meaning of the syntax, scoping,
+filters, paging, snippets."""
 
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
-from pathlib import Path
 
 import pytest
 
@@ -11,9 +11,10 @@ from bot.features.search.render import snippet_markdown
 from bot.model import QueryProblem
 from bot.search.percolator import active_topics_percolator
 from bot.search.query import parse_query
+from bot.store import Store
 from bot.store import search as search_module
 from bot.store.cjk import space_cjk, unspace_cjk
-from bot.store.db import Database
+from bot.store.db import Backend
 from bot.store.search import SearchPage, display_snippet, search_items
 from bot.store.subscriptions import SubscriptionStore
 from bot.store.topics import (
@@ -27,13 +28,13 @@ from tests.integration.search_fixtures import NOW, add_feed, add_items, make_ite
 
 
 @pytest.fixture
-async def db(tmp_path: Path) -> AsyncIterator[Database]:
-    database = await Database.open(tmp_path / "search.db")
+async def db(store_target: str) -> AsyncIterator[Backend]:
+    database = (await Store.open(store_target)).db
     yield database
     await database.close()
 
 
-async def _search(db: Database, text: str, feeds: list[int], **kw: object) -> SearchPage:
+async def _search(db: Backend, text: str, feeds: list[int], **kw: object) -> SearchPage:
     query = parse_query(text)
     assert query is not None, text
     return await search_items(db, query, feed_ids=feeds, **kw)  # type: ignore[arg-type]
@@ -43,7 +44,7 @@ def _titles(page: SearchPage) -> set[str]:
     return {h.title for h in page.hits}
 
 
-async def test_words_phrases_exclusion_or(db: Database) -> None:
+async def test_words_phrases_exclusion_or(db: Backend) -> None:
     feed = await add_feed(db, "alpha")
     await add_items(
         db,
@@ -66,7 +67,7 @@ async def test_words_phrases_exclusion_or(db: Database) -> None:
     assert either.total == 2 and not either.has_more
 
 
-async def test_title_ranks_above_body(db: Database) -> None:
+async def test_title_ranks_above_body(db: Backend) -> None:
     feed = await add_feed(db, "rank")
     await add_items(
         db,
@@ -80,7 +81,7 @@ async def test_title_ranks_above_body(db: Database) -> None:
     assert [h.title for h in page.hits] == ["Quantum computing explained", "Weekly roundup"]
 
 
-async def test_only_given_feeds_are_searched(db: Database) -> None:
+async def test_only_given_feeds_are_searched(db: Backend) -> None:
     mine = await add_feed(db, "mine")
     theirs = await add_feed(db, "theirs")
     await add_items(db, mine, [make_item("m", "Shared word zebra", "zebra in my feed")])
@@ -92,7 +93,7 @@ async def test_only_given_feeds_are_searched(db: Database) -> None:
     assert (await _search(db, "zebra", [])).hits == []
 
 
-async def test_since_and_author_filters(db: Database) -> None:
+async def test_since_and_author_filters(db: Backend) -> None:
     feed = await add_feed(db, "filters")
     await add_items(
         db,
@@ -109,7 +110,7 @@ async def test_since_and_author_filters(db: Database) -> None:
     assert (await _search(db, "rust", [feed], author="100%_")).hits == []
 
 
-async def test_paging(db: Database) -> None:
+async def test_paging(db: Backend) -> None:
     feed = await add_feed(db, "paging")
     items = [
         make_item(f"p{i}", f"Paging post {i}", "kiwi " * (i + 1), published=NOW + i)
@@ -130,7 +131,7 @@ async def test_paging(db: Database) -> None:
 
 
 async def test_many_matches_rank_the_newest_candidates(
-    db: Database, monkeypatch: pytest.MonkeyPatch
+    db: Backend, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setattr(search_module, "RANK_ALL", 5)
     monkeypatch.setattr(search_module, "CANDIDATES", 8)
@@ -147,7 +148,7 @@ async def test_many_matches_rank_the_newest_candidates(
 
 
 async def test_small_guild_ranks_fewer_candidates(
-    db: Database, monkeypatch: pytest.MonkeyPatch
+    db: Backend, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setattr(search_module, "RANK_ALL", 5)
     monkeypatch.setattr(search_module, "CANDIDATES", 100)
@@ -165,7 +166,7 @@ async def test_small_guild_ranks_fewer_candidates(
     assert whole.recent_only and len(whole.hits) == 10  # share 1: SCAN_BUDGET candidates
 
 
-async def test_japanese_inside_runs_diacritics_and_ai(db: Database) -> None:
+async def test_japanese_inside_runs_diacritics_and_ai(db: Backend) -> None:
     feed = await add_feed(db, "mixed")
     await add_items(
         db,
@@ -191,7 +192,7 @@ async def test_japanese_inside_runs_diacritics_and_ai(db: Database) -> None:
     "text",
     ['"', "*", "NEAR(", "a OR", "-", "x" * 2000, "🎉", "a\x00b", "title:foo", "(", "^", "AND"],
 )
-async def test_hostile_queries_never_raise(db: Database, text: str) -> None:
+async def test_hostile_queries_never_raise(db: Backend, text: str) -> None:
     feed = await add_feed(db, "hostile")
     await add_items(db, feed, [make_item("h", "A near title", "a foo and b")])
     query = parse_query(text)
@@ -202,7 +203,7 @@ async def test_hostile_queries_never_raise(db: Database, text: str) -> None:
     assert isinstance(page.hits, list)
 
 
-async def test_hostile_queries_find_plain_words(db: Database) -> None:
+async def test_hostile_queries_find_plain_words(db: Backend) -> None:
     feed = await add_feed(db, "plain")
     await add_items(db, feed, [make_item("n", "NEAR the shore", "stars * and ^ carets")])
     assert len((await _search(db, "NEAR(", [feed])).hits) == 1
@@ -210,13 +211,13 @@ async def test_hostile_queries_find_plain_words(db: Database) -> None:
     assert len((await _search(db, 'stars "', [feed])).hits) == 1
 
 
-async def test_only_exclusions_is_a_clear_problem(db: Database) -> None:
+async def test_only_exclusions_is_a_clear_problem(db: Backend) -> None:
     feed = await add_feed(db, "excl")
     page = await _search(db, "-spam", [feed])
     assert page.problem is QueryProblem.ONLY_EXCLUSIONS and page.hits == []
 
 
-async def test_snippet_escapes_feed_markdown_but_bolds_matches(db: Database) -> None:
+async def test_snippet_escapes_feed_markdown_but_bolds_matches(db: Backend) -> None:
     feed = await add_feed(db, "md")
     await add_items(
         db, feed, [make_item("md", "Markdown", "Use *stars* and @everyone to see the banana.")]
@@ -266,7 +267,7 @@ async def add_topic(
     return await topics.add(guild_id, user_id, text, key_of(text), feed_id=feed_id, now=NOW)
 
 
-async def test_follow_limits_and_duplicates(db: Database) -> None:
+async def test_follow_limits_and_duplicates(db: Backend) -> None:
     topics = TopicStore(db)
     first = await add_topic(topics, 1, 10, "Open Weight")
     assert first.outcome is FollowOutcome.ADDED and first.topic is not None
@@ -283,7 +284,7 @@ async def test_follow_limits_and_duplicates(db: Database) -> None:
     assert (await add_topic(topics, 1, 11, "one too many")).outcome is FollowOutcome.ADDED
 
 
-async def test_unfollow_only_own_topic(db: Database) -> None:
+async def test_unfollow_only_own_topic(db: Backend) -> None:
     topics = TopicStore(db)
     added = (await add_topic(topics, 1, 10, "rust")).topic
     assert added is not None
@@ -295,7 +296,7 @@ async def test_unfollow_only_own_topic(db: Database) -> None:
     assert await topics.list_for_member(1, 10) == []
 
 
-async def test_closed_dms_pause_topics_until_resumed(db: Database) -> None:
+async def test_closed_dms_pause_topics_until_resumed(db: Backend) -> None:
     topics = TopicStore(db)
     await add_topic(topics, 1, 10, "rust")
     await add_topic(topics, 1, 20, "go")
@@ -313,7 +314,7 @@ async def test_closed_dms_pause_topics_until_resumed(db: Database) -> None:
     assert (await topics.member(20)).dm_channel_id == 555
 
 
-async def test_topic_dms_are_scoped_and_one_per_member(db: Database) -> None:
+async def test_topic_dms_are_scoped_and_one_per_member(db: Backend) -> None:
     topics = TopicStore(db)
     subs = SubscriptionStore(db)
     feed_a = await add_feed(db, "feeda")

@@ -103,8 +103,8 @@ async def test_failed_transaction_leaves_nothing(tmp_path: Path) -> None:
     await store.close()
 
 
-async def test_concurrent_writers_are_serialized(tmp_path: Path) -> None:
-    store = await Store.open(tmp_path / "c.db")
+async def test_concurrent_writers_are_serialized(store_target: str) -> None:
+    store = await Store.open(store_target)
     feed_id = await add_feed(store)
 
     async def write(n: int) -> None:

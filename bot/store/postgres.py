@@ -1,0 +1,380 @@
+"""The PostgreSQL backend: the surface of bot.store.db.Database on an asyncpg pool.
+
+The store's SQL is written once, in SQLite's style (`?` or `:name` parameters); this module
+runs it on PostgreSQL: parameters become `$n`, and a value of the loose kind SQLite accepts
+(an int where PostgreSQL wants a float, a bool for an integer flag, a number for text) is
+converted to the parameter's declared type when asyncpg refuses it. Where the dialects truly
+differ, the store asks `is_postgres(conn)` in one small function.
+
+Writes are serialized within the process (like SQLite's one writer), so the store's
+read-then-write transactions behave the same on both backends. Several processes sharing one
+database (leases, shards) are built on top of this, not here.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import functools
+import logging
+import re
+from collections.abc import AsyncIterator, Coroutine, Generator, Iterable, Mapping, Sequence
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
+from importlib import resources
+from typing import Any
+from urllib.parse import urlsplit
+
+import asyncpg
+from asyncpg.pool import PoolConnectionProxy
+
+from bot.store.db import ForeignDatabaseError, Params, SchemaTooNewError, StoreError
+
+# A connection, pooled or not.
+PgRaw = asyncpg.Connection | PoolConnectionProxy
+
+log = logging.getLogger(__name__)
+
+# The one row saying this database is digestbot's, and its schema version.
+SCHEMA_TABLE = "digestbot_schema"
+# Taken while migrating, so two processes starting at once migrate once.
+_MIGRATION_LOCK = 0x64676274
+
+_TOKEN = re.compile(
+    r"'(?:[^']|'')*'"  # a string literal: left alone
+    r"|\?"  # a positional parameter
+    r"|(?<![:\w]):([A-Za-z_]\w*)"  # a named parameter (not a :: cast)
+    r"|\b(NOT )?IN \(\)"  # an empty list: SQLite allows it, PostgreSQL does not
+    r"|(?<![\w)])\+(?=[A-Za-z_]\w*\.)"  # SQLite's planner hint (+d.col: no index)
+)
+
+
+def is_postgres_url(target: object) -> bool:
+    return isinstance(target, str) and target.startswith(("postgresql://", "postgres://"))
+
+
+def redacted(url: str) -> str:
+    """The URL without its password, for messages and logs."""
+    parts = urlsplit(url)
+    if parts.password is None:
+        return url
+    netloc = parts.netloc.replace(f":{parts.password}@", ":***@", 1)
+    return parts._replace(netloc=netloc).geturl()
+
+
+@functools.lru_cache(maxsize=1024)
+def _translate(sql: str, named: bool) -> tuple[str, tuple[str, ...]]:
+    """SQLite-style parameters → `$n`; with `named`, the names in `$n` order. Also the two
+    spellings PostgreSQL refuses: an empty `IN ()` list, SQLite's `+column` planner hint."""
+    names: list[str] = []
+    counter = 0
+
+    def replace(match: re.Match[str]) -> str:
+        nonlocal counter
+        token = match.group(0)
+        if token.startswith("'"):
+            return token
+        if token.endswith("()"):  # x IN () is false, x NOT IN () true, as in SQLite
+            return "<> ALL ('{}')" if match.group(2) else "= ANY ('{}')"
+        if token == "+":
+            return ""
+        if token == "?":
+            counter += 1
+            return f"${counter}"
+        name = match.group(1)
+        if name not in names:
+            names.append(name)
+        return f"${names.index(name) + 1}"
+
+    text = _TOKEN.sub(replace, sql)
+    if named and counter:
+        raise ValueError("mixed ? and :name parameters")
+    return text, tuple(names)
+
+
+def translate(sql: str, params: Params) -> tuple[str, list[Any]]:
+    """The statement for asyncpg and its positional arguments."""
+    if isinstance(params, Mapping):
+        text, names = _translate(sql, True)
+        return text, [params[name] for name in names]
+    return _translate(sql, False)[0], list(params)
+
+
+def _coerce(value: Any, type_name: str) -> Any:
+    """A SQLite-style value as PostgreSQL's declared parameter type wants it."""
+    if value is None:
+        return None
+    if type_name in ("int2", "int4", "int8"):
+        return int(value)
+    if type_name in ("float4", "float8", "numeric"):
+        return float(value)
+    if type_name == "bool":
+        return bool(value)
+    if type_name in ("text", "varchar", "bpchar", "tsvector", "tsquery") and not isinstance(
+        value, str
+    ):
+        return str(value)
+    return value
+
+
+def _rowcount(status: str) -> int:
+    """Rows changed, from a command tag ("UPDATE 3", "INSERT 0 5", "DELETE 1")."""
+    last = status.rsplit(" ", 1)[-1]
+    return int(last) if last.isdigit() else -1
+
+
+def _returns_rows(sql: str) -> bool:
+    upper = sql.lstrip().upper()
+    return upper.startswith(("SELECT", "VALUES")) or " RETURNING " in upper
+
+
+class PgCursor:
+    """What a statement gave: its rows (all fetched) and how many rows it changed."""
+
+    def __init__(self, rows: Sequence[asyncpg.Record], rowcount: int) -> None:
+        self._rows = rows
+        self.rowcount = rowcount
+
+    async def fetchone(self) -> asyncpg.Record | None:
+        return self._rows[0] if self._rows else None
+
+    async def fetchall(self) -> Sequence[asyncpg.Record]:
+        return self._rows
+
+
+class _Pending:
+    """A running statement: awaited, or used as `async with … as cursor` (aiosqlite's way)."""
+
+    def __init__(self, run: Coroutine[Any, Any, PgCursor]) -> None:
+        self._run = run
+
+    def __await__(self) -> Generator[Any, None, PgCursor]:
+        result: PgCursor = yield from self._run.__await__()
+        return result
+
+    async def __aenter__(self) -> PgCursor:
+        result: PgCursor = await self._run
+        return result
+
+    async def __aexit__(self, exc_type: Any, exc: Any, tb: Any, /) -> None:
+        return None
+
+
+async def _run(conn: PgRaw, sql: str, params: Params) -> PgCursor:
+    text, args = translate(sql, params)
+    try:
+        return await _run_translated(conn, text, args)
+    except asyncpg.DataError as exc:
+        # Argument encoding failed on the client (nothing was sent): convert the values to
+        # the parameter types PostgreSQL declared, once, and run again.
+        if not str(exc).startswith("invalid input for query argument"):
+            raise
+        statement = await conn.prepare(text)
+        types = [t.name for t in statement.get_parameters()]
+        return await _run_translated(
+            conn, text, [_coerce(v, t) for v, t in zip(args, types, strict=True)]
+        )
+
+
+async def _run_translated(conn: PgRaw, text: str, args: list[Any]) -> PgCursor:
+    if _returns_rows(text):
+        rows = await conn.fetch(text, *args)
+        return PgCursor(rows, len(rows))
+    status = await conn.execute(text, *args)
+    return PgCursor([], _rowcount(status))
+
+
+class PgConnection:
+    """One connection inside a transaction, used like the store's aiosqlite connection."""
+
+    def __init__(self, conn: PgRaw) -> None:
+        self.raw = conn
+
+    def execute(self, sql: str, parameters: Params = ()) -> _Pending:
+        return _Pending(_run(self.raw, sql, parameters))
+
+    async def execute_fetchall(self, sql: str, parameters: Params = ()) -> Sequence[asyncpg.Record]:
+        return await (await _run(self.raw, sql, parameters)).fetchall()
+
+    async def executemany(self, sql: str, parameters: Iterable[Params]) -> None:
+        for params in parameters:
+            await _run(self.raw, sql, params)
+
+
+class PgReader:
+    """The reader: each statement on a pooled connection of its own (autocommit)."""
+
+    def __init__(self, pool: asyncpg.Pool) -> None:
+        self._pool = pool
+
+    def execute(self, sql: str, parameters: Params = ()) -> _Pending:
+        return _Pending(self._one(sql, parameters))
+
+    async def _one(self, sql: str, parameters: Params) -> PgCursor:
+        async with self._pool.acquire() as conn:
+            return await _run(conn, sql, parameters)
+
+    async def execute_fetchall(self, sql: str, parameters: Params = ()) -> Sequence[asyncpg.Record]:
+        return await (await self._one(sql, parameters)).fetchall()
+
+
+def load_pg_migrations() -> list[tuple[int, str, str]]:
+    """(version, name, sql) for every bot/store/migrations_pg/NNNN_name.sql, in order."""
+    found: list[tuple[int, str, str]] = []
+    for entry in (resources.files("bot.store") / "migrations_pg").iterdir():
+        match = re.fullmatch(r"(\d{4})_(\w+)\.sql", entry.name)
+        if match:
+            found.append((int(match.group(1)), match.group(2), entry.read_text(encoding="utf-8")))
+    found.sort()
+    versions = [v for v, _, _ in found]
+    if versions != list(range(1, len(versions) + 1)):
+        raise StoreError(f"PostgreSQL migrations are not numbered 1..n without gaps: {versions}")
+    return found
+
+
+async def schema_version(conn: PgRaw) -> int | None:
+    """The schema version of a digestbot database; None: not digestbot's (or empty)."""
+    exists = await conn.fetchval("SELECT to_regclass($1) IS NOT NULL", SCHEMA_TABLE)
+    if not exists:
+        return None
+    return int(await conn.fetchval(f"SELECT version FROM {SCHEMA_TABLE}"))
+
+
+async def _migrate(conn: PgRaw, shown: str) -> None:
+    migrations = load_pg_migrations()
+    latest = len(migrations)
+    async with conn.transaction():
+        await conn.execute("SELECT pg_advisory_xact_lock($1)", _MIGRATION_LOCK)
+        version = await schema_version(conn)
+        if version is None:
+            tables = await conn.fetchval(
+                "SELECT count(*) FROM pg_tables WHERE schemaname = current_schema()"
+            )
+            if tables:
+                raise ForeignDatabaseError(
+                    f"the PostgreSQL database {shown} holds tables of another application; "
+                    "digestbot will not write into it. Point DIGESTBOT_DB at an empty database."
+                )
+            await conn.execute(f"CREATE TABLE {SCHEMA_TABLE} (version BIGINT NOT NULL)")
+            await conn.execute(f"INSERT INTO {SCHEMA_TABLE} (version) VALUES (0)")
+            version = 0
+        if version > latest:
+            raise SchemaTooNewError(
+                f"the PostgreSQL database {shown} has schema version {version}, but this "
+                f"digestbot only knows up to {latest}: it was written by a newer digestbot. "
+                "Upgrade digestbot, or restore a backup made by this version."
+            )
+        for number, name, sql in migrations[version:]:
+            log.info("applying PostgreSQL migration %04d_%s", number, name)
+            await conn.execute(sql)
+            await conn.execute(f"UPDATE {SCHEMA_TABLE} SET version = $1", number)
+
+
+class PgDatabase:
+    """A pool of connections to one PostgreSQL database, with the SQLite Database's surface:
+    `transaction()`, `write()`, `reader`, `close()`."""
+
+    dialect = "postgresql"
+
+    def __init__(self, url: str, pool: asyncpg.Pool) -> None:
+        self.url = url
+        self._pool = pool
+        self.reader = PgReader(pool)
+        self._write_lock = asyncio.Lock()
+        self._closed = False
+
+    @property
+    def path(self) -> str:
+        """The URL without its password (what messages name)."""
+        return redacted(self.url)
+
+    @classmethod
+    async def open(cls, url: str) -> PgDatabase:
+        """Connect (a small pool) and migrate. An unreachable server, a refused login, a
+        foreign or newer database raise StoreError with the operator's line."""
+        shown = redacted(url)
+        try:
+            pool = await asyncpg.create_pool(url, min_size=1, max_size=4)
+        except (OSError, asyncpg.PostgresError, asyncpg.InterfaceError) as exc:
+            raise StoreError(
+                f"cannot connect to the PostgreSQL database {shown} ({exc}): check that the "
+                "server runs and that DIGESTBOT_DB names it, its user and password"
+            ) from exc
+        try:
+            async with pool.acquire() as conn:
+                await _migrate(conn, shown)
+        except BaseException:
+            await pool.close()
+            raise
+        return cls(url, pool)
+
+    @asynccontextmanager
+    async def transaction(self) -> AsyncIterator[PgConnection]:
+        """A write transaction, serialized with every other write of this process."""
+        async with self._write_lock, self._pool.acquire() as conn, conn.transaction():
+            yield PgConnection(conn)
+
+    async def write(self, sql: str, params: Params = ()) -> int:
+        """One statement in its own write transaction; how many rows it changed."""
+        async with self.transaction() as tx:
+            cursor = await tx.execute(sql, params)
+            return max(cursor.rowcount, 0)
+
+    async def close(self) -> None:
+        if self._closed:
+            return
+        self._closed = True
+        async with self._write_lock:
+            await self._pool.close()
+
+
+@dataclass(frozen=True, slots=True)
+class PgReport:
+    """What a PostgreSQL database is, read without changing it (for `digestbot doctor`)."""
+
+    shown: str  # the URL without its password
+    version: int | None = None  # None: no digestbot schema (empty or another application's)
+    code_version: int = 0
+    tables: int = 0
+    channels: tuple[tuple[int, int], ...] = ()  # (guild, channel) of every subscription
+    error: str | None = None  # the server could not be reached or read
+
+
+async def pg_report(url: str) -> PgReport:
+    """Connect once, read the schema version and the subscribed channels; never migrate."""
+    shown, latest = redacted(url), len(load_pg_migrations())
+    try:
+        conn = await asyncpg.connect(url, timeout=10)
+    except (OSError, asyncpg.PostgresError, asyncpg.InterfaceError, TimeoutError) as exc:
+        return PgReport(shown, code_version=latest, error=str(exc) or type(exc).__name__)
+    try:
+        version = await schema_version(conn)
+        tables = int(
+            await conn.fetchval(
+                "SELECT count(*) FROM pg_tables WHERE schemaname = current_schema()"
+            )
+        )
+        channels: tuple[tuple[int, int], ...] = ()
+        if version:
+            rows = await conn.fetch(
+                "SELECT DISTINCT guild_id, channel_id FROM subscriptions "
+                "ORDER BY guild_id, channel_id"
+            )
+            channels = tuple((int(r[0]), int(r[1])) for r in rows)
+        return PgReport(shown, version, latest, tables, channels)
+    except asyncpg.PostgresError as exc:
+        return PgReport(shown, code_version=latest, error=str(exc))
+    finally:
+        await conn.close()
+
+
+def json_ids(conn: object) -> str:
+    """A subquery of the ids in one parameter, a JSON array (no limit on how many, unlike
+    bound values): SQLite's json_each, or PostgreSQL's json_array_elements_text."""
+    if is_postgres(conn):
+        return "SELECT CAST(value AS BIGINT) FROM json_array_elements_text(CAST(? AS json))"
+    return "SELECT value FROM json_each(?)"
+
+
+def is_postgres(conn: object) -> bool:
+    """Whether a connection (a transaction's or the reader) or database is PostgreSQL's."""
+    return isinstance(conn, PgConnection | PgReader | PgDatabase)
