@@ -25,6 +25,7 @@ LIST_LIMIT = 3900
 FILTER_PREVIEW_SHOWN = 5  # titles listed per side (posted, held back) in /feed filter
 IMPORT_REPORT_FILE = "opml-import-report.txt"
 EXPORT_FILE = "digestbot-feeds.opml"
+ADD_COMMAND = "digestbot feeds add URL"  # typed as is, in every language
 
 
 def _label(labels: Mapping[int, str] | None, channel_id: int) -> str:
@@ -404,20 +405,33 @@ def render_export(document: bytes, count: int) -> Message:
 def render_archived(added: AddedFeed) -> Message:
     feed = f"**{shown(added.feed.display_title)}** <{added.feed.url}>"
     if not added.created:
-        return Message(content=f"Already in the archive: {feed}")
+        return Message(content=_("Already in the archive: {feed}", feed=feed))
     count = len(added.outcome.new_item_ids) if added.outcome else 0
-    return Message(content=f"Added {feed}: {count} item(s) archived")
+    return Message(
+        content=ngettext(
+            "Added {feed}: {count} item archived",
+            "Added {feed}: {count} items archived",
+            count,
+            feed=feed,
+        )
+    )
 
 
 def render_archive(feeds: Sequence[tuple[FeedRow, int]]) -> Message:
     """The archive's feeds with their item counts."""
     if not feeds:
-        return Message(content="No feeds yet. Add one with: digestbot feeds add URL")
-    lines = [
-        f"`{feed.id}` **{shown(feed.display_title)}** <{feed.url}> · {count} item(s) · "
-        + (f"failing: {shown(feed.last_error or '')}" if feed.consecutive_errors else "ok")
-        for feed, count in feeds
-    ]
+        return Message(content=_("No feeds yet. Add one with {command}.", command=ADD_COMMAND))
+    lines = []
+    for feed, count in feeds:
+        health = (
+            _("failing: {error}", error=shown(feed.last_error or ""))
+            if feed.consecutive_errors
+            else _("ok")
+        )
+        items = ngettext("{count} item", "{count} items", count)
+        lines.append(
+            f"`{feed.id}` **{shown(feed.display_title)}** <{feed.url}> · {items} · {health}"
+        )
     return Message(content="\n".join(lines))
 
 
@@ -425,29 +439,45 @@ def render_poll_outcome(title: str, outcome: PollOutcome, new_titles: Sequence[s
     """One feed's line of `digestbot poll --once`, then a line per new item."""
     name = f"**{shown(title)}**"
     if outcome.error is not None:
-        return Message(content=f"{name}: failed: {shown(outcome.error.message)}")
+        return Message(
+            content=_("{feed}: failed: {error}", feed=name, error=shown(outcome.error.message))
+        )
     if outcome.not_modified:
-        return Message(content=f"{name}: unchanged")
-    lines = [
-        f"{name}: {len(outcome.new_item_ids)} new, {len(outcome.updated_item_ids)} updated",
-        *(f"  + {shown(item) or '(untitled)'}" for item in new_titles),
-    ]
+        return Message(content=_("{feed}: unchanged", feed=name))
+    counts = _(
+        "{feed}: {new} new, {updated} updated",
+        feed=name,
+        new=len(outcome.new_item_ids),
+        updated=len(outcome.updated_item_ids),
+    )
+    untitled = _("(untitled)")
+    lines = [counts, *(f"  + {shown(item) or untitled}" for item in new_titles)]
     return Message(content="\n".join(lines))
 
 
 def render_nothing_to_poll() -> Message:
-    return Message(content="No feeds to poll. Add one with: digestbot feeds add URL")
+    return Message(content=_("No feeds to poll. Add one with {command}.", command=ADD_COMMAND))
 
 
 def render_document_head(title: str, url: str, count: int, warning: str | None) -> Message:
     """The head of `digestbot preview`: which feed, how many items, what the parser noticed."""
-    note = f"; note: {shown(warning)}" if warning else ""
-    return Message(content=f"**{shown(title)}** — <{url}>\n{count} item(s){note}")
+    items = ngettext("{count} item", "{count} items", count)
+    if warning:
+        items = _("{items}; note: {warning}", items=items, warning=shown(warning))
+    return Message(content=f"**{shown(title)}** — <{url}>\n{items}")
 
 
 def render_more_items(hidden: int, again: str) -> Message:
     """How many items `digestbot preview` left out, and the command that shows them all."""
-    return Message(content=f"… {hidden} more item(s): {escape_markdown(again)}")
+    return Message(
+        content="… "
+        + ngettext(
+            "{count} more item: {command}",
+            "{count} more items: {command}",
+            hidden,
+            command=escape_markdown(again),
+        )
+    )
 
 
 def render_import_report(results: Sequence[ImportResult]) -> Message:
