@@ -17,6 +17,7 @@ from bot.features.feeds.service import AddedFeed
 from bot.features.feeds.subscription_filter import FilterChange
 from bot.features.feeds.subscriptions import FeedRemoval, FeedStatus, SubscribeResult
 from bot.i18n import _, ngettext, sentences
+from bot.ingest.errors import feed_error_text
 from bot.ingest.pipeline import PollOutcome
 from bot.model import Attachment, Embed, FeedFilter, FeedRow, Message, SubscriptionView
 from bot.safe import discord_timestamp, escape_markdown, safe_url, shown, truncate
@@ -68,7 +69,7 @@ def health(view: SubscriptionView) -> str:
             "failing since {since} ({count} errors: {error})",
             view.consecutive_errors,
             since=_when(view.failing_since),
-            error=shown(view.last_error or unknown),
+            error=shown(feed_error_text(view.last_error)) if view.last_error else unknown,
         )
     # TRANSLATORS: a feed's health when nothing is wrong.
     return _("ok")
@@ -148,7 +149,11 @@ def render_fetching(url: str) -> Message:
 
 def render_add_failed(problem: str) -> Message:
     """`problem` may quote what a server answered: it passes the gate like any feed text."""
-    return Message(content=_("Sorry, I couldn't add that feed: {problem}", problem=shown(problem)))
+    return Message(
+        content=_(
+            "Sorry, I couldn't add that feed: {problem}", problem=shown(feed_error_text(problem))
+        )
+    )
 
 
 # --- /feed remove, list, status, mode -------------------------------------------------------
@@ -222,7 +227,7 @@ def render_status(status: FeedStatus, labels: Mapping[int, str] | None = None) -
         return Message(content=_("This server does not follow that feed."))
     view = status.views[0]
     channels = _(", ").join(_label(labels, v.subscription.channel_id) for v in status.views)
-    last_error = shown(view.last_error or _("none"))
+    last_error = shown(feed_error_text(view.last_error)) if view.last_error else _("none")
     lines = [
         f"{shown(view.display_title)} {_url(view.feed_url)}",
         _("Last poll: {when}", when=_when(view.last_polled_at)),
@@ -424,7 +429,7 @@ def render_archive(feeds: Sequence[tuple[FeedRow, int]]) -> Message:
     lines = []
     for feed, count in feeds:
         health = (
-            _("failing: {error}", error=shown(feed.last_error or ""))
+            _("failing: {error}", error=shown(feed_error_text(feed.last_error or "")))
             if feed.consecutive_errors
             else _("ok")
         )
@@ -440,7 +445,11 @@ def render_poll_outcome(title: str, outcome: PollOutcome, new_titles: Sequence[s
     name = f"**{shown(title)}**"
     if outcome.error is not None:
         return Message(
-            content=_("{feed}: failed: {error}", feed=name, error=shown(outcome.error.message))
+            content=_(
+                "{feed}: failed: {error}",
+                feed=name,
+                error=shown(feed_error_text(outcome.error.message)),
+            )
         )
     if outcome.not_modified:
         return Message(content=_("{feed}: unchanged", feed=name))
