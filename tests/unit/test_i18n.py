@@ -34,6 +34,7 @@ TEMPLATE = LOCALES_DIR / "digestbot.pot"
 CONVERTED = (
     "bot/discord_locale.py",
     "bot/app.py",
+    "bot/__main__.py",
     "cogs/digest.py",
     "cogs/feeds.py",
     "cogs/follow.py",
@@ -87,6 +88,16 @@ NOT_USER_FACING: dict[tuple[str, str], str] = {
     ("bot/app.py", "Synced "): OPERATOR,
     ("bot/app.py", " command(s)."): OPERATOR,
     ("cogs/feeds.py", " — digestbot"): OPML_DOCUMENT,
+    ("bot/__main__.py", "digestbot feeds"): OPML_DOCUMENT,
+    ("bot/__main__.py", "digestbot preview"): "a command as typed, not prose",
+    ("bot/__main__.py", " --limit "): "a command as typed, not prose",
+    ("bot/__main__.py", "--summarizer llm"): "a command as typed, not prose",
+    ("bot/__main__.py", "DIGESTBOT_LLM_BASE_URL, DIGESTBOT_LLM_MODEL"): "settings' names",
+    ("bot/__main__.py", "digestbot "): "the program's name before its version",
+    ("bot/__main__.py", "digestbot: "): "the program's name before a message it prefixes",
+    ("bot/__main__.py", "digestbot: configuration error: "): (
+        "a configuration that failed to load: DIGESTBOT_LOCALE is not known yet"
+    ),
     ("bot/features/feeds/render.py", "`/feed add url:…`"): "a command as typed, not prose",
     ("bot/features/feeds/render.py", "digestbot feeds add URL"): "a command as typed, not prose",
     ("bot/features/feeds/opml.py", "digestbot feeds"): OPML_DOCUMENT,
