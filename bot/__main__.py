@@ -35,7 +35,13 @@ from bot.features.posts.views import preview_view
 from bot.features.why.render import render_why
 from bot.features.why.service import WhyService
 from bot.i18n import _, ngettext, set_locale
-from bot.ingest.errors import BlockedAddressError, FeedError, FetchError, UnsupportedSchemeError
+from bot.ingest.errors import (
+    BlockedAddressError,
+    FeedError,
+    FetchError,
+    UnsupportedSchemeError,
+    feed_error_text,
+)
 from bot.ingest.fetch import FeedFetcher
 from bot.ingest.pipeline import FeedPipeline, summary_input
 from bot.ingest.poller import FeedPoller
@@ -306,52 +312,54 @@ def build_parser() -> argparse.ArgumentParser:
     """The commands; each leaf's `run` default is the coroutine that carries it out."""
     parser = argparse.ArgumentParser(
         prog="digestbot",
-        description="Newsletter feeds turned into Discord posts, digests, search and topic DMs.",
+        description=_("Newsletter feeds turned into Discord posts, digests, search and topic DMs."),
     )
     parser.add_argument("--version", action="version", version=f"digestbot {__version__}")
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
-    preview = commands.add_parser("preview", help="show a feed's items as they would be posted")
+    preview = commands.add_parser("preview", help=_("show a feed's items as they would be posted"))
     preview.set_defaults(run=cmd_preview)
     preview.add_argument(
-        "target", nargs="?", help="feed URL, site URL or file (default: the bundled sample)"
+        "target", nargs="?", help=_("feed URL, site URL or file (default: the bundled sample)")
     )
-    preview.add_argument("--limit", type=int, default=10, help="items to show (default 10)")
+    preview.add_argument("--limit", type=int, default=10, help=_("items to show (default 10)"))
     preview.add_argument(
         "--summarizer",
         choices=("offline", "llm"),
         default="offline",
-        help="llm: also show the AI summary next to the offline one",
+        help=_("llm: also show the AI summary next to the offline one"),
     )
 
-    feeds = commands.add_parser("feeds", help="manage the archive's feeds without Discord")
+    feeds = commands.add_parser("feeds", help=_("manage the archive's feeds without Discord"))
     feed_commands = feeds.add_subparsers(dest="feeds_command", required=True, metavar="ACTION")
-    add = feed_commands.add_parser("add", help="add a feed (or a site whose feed is discovered)")
+    add = feed_commands.add_parser("add", help=_("add a feed (or a site whose feed is discovered)"))
     add.set_defaults(run=cmd_feeds_add)
     add.add_argument("url")
-    feed_commands.add_parser("list", help="list archived feeds").set_defaults(run=cmd_feeds_list)
+    feed_commands.add_parser("list", help=_("list archived feeds")).set_defaults(run=cmd_feeds_list)
 
     commands.add_parser(
-        "run", help="run the bot (on Discord with DISCORD_TOKEN, else in this terminal)"
+        "run", help=_("run the bot (on Discord with DISCORD_TOKEN, else in this terminal)")
     ).set_defaults(run=cmd_run)
-    sync = commands.add_parser("sync-commands", help="push the slash commands to Discord now")
+    sync = commands.add_parser("sync-commands", help=_("push the slash commands to Discord now"))
     sync.set_defaults(run=cmd_sync_commands)
-    sync.add_argument("--guild", type=int, help="sync to one server only (instant, for testing)")
+    sync.add_argument("--guild", type=int, help=_("sync to one server only (instant, for testing)"))
 
-    why = commands.add_parser("why", help="what happened to an item in each channel, and why")
+    why = commands.add_parser("why", help=_("what happened to an item in each channel, and why"))
     why.set_defaults(run=cmd_why)
-    why.add_argument("item", nargs="+", help="the item's link, or words from it")
+    why.add_argument("item", nargs="+", help=_("the item's link, or words from it"))
 
-    poll = commands.add_parser("poll", help="poll feeds and report what is new")
+    poll = commands.add_parser("poll", help=_("poll feeds and report what is new"))
     poll.set_defaults(run=cmd_poll_once)
-    poll.add_argument("--once", action="store_true", required=True, help="poll every feed once")
+    poll.add_argument("--once", action="store_true", required=True, help=_("poll every feed once"))
     add_ops_commands(commands)
-    opml_parser = commands.add_parser("opml", help="export or import the archive's feeds as OPML")
+    opml_parser = commands.add_parser(
+        "opml", help=_("export or import the archive's feeds as OPML")
+    )
     actions = opml_parser.add_subparsers(dest="opml_command", required=True, metavar="ACTION")
-    export = actions.add_parser("export", help="write every archived feed as OPML")
+    export = actions.add_parser("export", help=_("write every archived feed as OPML"))
     export.set_defaults(run=cmd_opml_export)
-    export.add_argument("file", nargs="?", type=Path, help="output file (default: stdout)")
-    import_ = actions.add_parser("import", help="add every feed of an OPML file to the archive")
+    export.add_argument("file", nargs="?", type=Path, help=_("output file (default: stdout)"))
+    import_ = actions.add_parser("import", help=_("add every feed of an OPML file to the archive"))
     import_.set_defaults(run=cmd_opml_import)
     import_.add_argument("file", type=Path)
     return parser
@@ -366,18 +374,22 @@ async def dispatch(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
+    # Settings first, so the help and usage errors speak DIGESTBOT_LOCALE too; a bad
+    # configuration is reported after the arguments (--help still works), in English: the
+    # language it would have named is not known.
     try:
         settings = load_settings()
     except ConfigError as exc:
+        build_parser().parse_args(argv)
         print(f"digestbot: configuration error: {exc}", file=sys.stderr)
         return EXIT_CONFIG
-    configure_logging(settings)
     set_locale(settings.locale)  # CLI output and console mode speak DIGESTBOT_LOCALE
+    args = build_parser().parse_args(argv)
+    configure_logging(settings)
     try:
         return asyncio.run(dispatch(args, settings))
     except FeedError as exc:
-        print(f"digestbot: {exc.message}", file=sys.stderr)
+        print(f"digestbot: {feed_error_text(exc.message)}", file=sys.stderr)
         return feed_error_exit(exc)
     except StoreError as exc:
         print(f"digestbot: {exc}", file=sys.stderr)

@@ -81,7 +81,10 @@ class DigestCog(GuildCog):
     @app_commands.describe(channel="The channel whose digest to preview")
     async def preview(self, interaction: Interaction, channel: PostTarget) -> None:
         await interaction.response.defer(ephemeral=True, thinking=True)
-        found = await self.runtime.digests.preview(channel.id, channel_name=channel.name)
+        locale = await self.runtime.languages.for_channel(channel.id, guild_of(interaction).id)
+        found = await self.runtime.digests.preview(
+            channel.id, channel_name=channel.name, locale=locale
+        )
         for message in render.render_preview(found, channel=channel.mention):
             await reply(interaction, message)
 

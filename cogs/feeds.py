@@ -438,7 +438,10 @@ class FeedCog(GuildCog):
         await interaction.response.defer(ephemeral=True, thinking=True)
         try:
             found, post = await self.runtime.subscriptions.preview(
-                guild_of(interaction).id, feed, channel.id if channel else None
+                guild_of(interaction).id,
+                feed,
+                channel.id if channel else None,
+                self.runtime.languages.for_channel,
             )
         except REFUSALS as refused:
             await refuse(interaction, refused, channel.mention if channel else _("that channel"))

@@ -38,7 +38,7 @@ class StopTopicButton(
     def __init__(self, topic_id: int) -> None:
         super().__init__(
             discord.ui.Button(
-                label=STOP_LABEL,
+                label=_(STOP_LABEL),
                 style=discord.ButtonStyle.secondary,
                 custom_id=stop_topic_custom_id(topic_id),
             )

@@ -89,20 +89,14 @@ def _is_logging(node: ast.Call) -> bool:
     )
 
 
-def english_literals(
-    path: Path, not_yet: frozenset[str] = frozenset()
-) -> Iterator[tuple[int, str]]:
+def english_literals(path: Path) -> Iterator[tuple[int, str]]:
     """(line, text) of each string literal in `path` that reads as English prose and is not
     the message of a translating call, a docstring, a log line or `__all__`. An f-string given
-    to a translating call is reported too: its text could never be found in the catalogue.
-    Functions named in `not_yet` are not scanned (not converted yet)."""
+    to a translating call is reported too: its text could never be found in the catalogue."""
     tree = ast.parse(path.read_text(encoding="utf-8"))
     skip: set[int] = set()
     for node in ast.walk(tree):
         if id(node) in skip:
-            continue
-        if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef) and node.name in not_yet:
-            skip.update(id(sub) for sub in ast.walk(node))
             continue
         if isinstance(node, ast.Assign) and any(
             isinstance(target, ast.Name) and target.id == "__all__" for target in node.targets

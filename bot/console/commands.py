@@ -237,7 +237,10 @@ async def feed_format(ctx: ConsoleContext, args: argparse.Namespace) -> str:
 async def feed_preview(ctx: ConsoleContext, args: argparse.Namespace) -> str:
     try:
         found, post = await ctx.runtime.subscriptions.preview(
-            CONSOLE_GUILD_ID, query_text(args.feed), CONSOLE_CHANNEL_ID
+            CONSOLE_GUILD_ID,
+            query_text(args.feed),
+            CONSOLE_CHANNEL_ID,
+            ctx.runtime.languages.for_channel,
         )
     except ChannelNotFollowingError:
         return to_text(feeds_render.render_not_posted_in(CONSOLE_CHANNEL_LABEL))
@@ -376,8 +379,9 @@ async def digest_off(ctx: ConsoleContext, args: argparse.Namespace) -> str:
 
 @command("digest preview", N_("what the digest would print now"))
 async def digest_preview(ctx: ConsoleContext, args: argparse.Namespace) -> str:
+    locale = await ctx.runtime.languages.for_channel(CONSOLE_CHANNEL_ID, CONSOLE_GUILD_ID)
     preview = await ctx.runtime.digests.preview(
-        CONSOLE_CHANNEL_ID, channel_name=CONSOLE_CHANNEL_NAME
+        CONSOLE_CHANNEL_ID, channel_name=CONSOLE_CHANNEL_NAME, locale=locale
     )
     messages = digest_render.render_preview(preview, channel=CONSOLE_CHANNEL_LABEL)
     return "\n\n".join(to_text(message) for message in messages)

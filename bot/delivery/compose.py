@@ -14,6 +14,7 @@ from collections.abc import Awaitable, Callable, Sequence
 
 from bot.delivery.outbox import Cancelled, merged_into
 from bot.delivery.senders import PermanentSendError
+from bot.delivery.thread_title import with_thread_title
 from bot.features.digest.service import DigestService
 from bot.features.follow.dm import MatchedTopic, payload_topics, render_topic_dm
 from bot.features.posts.compose import subscription_post
@@ -52,7 +53,7 @@ class DeliveryComposer:
         else:
             locale = await languages.for_channel(delivery.target_id, delivery.guild_id)
         with use_locale(locale):
-            return await self._compose(delivery)
+            return [with_thread_title(message) for message in await self._compose(delivery)]
 
     async def _compose(self, delivery: DeliveryRow) -> Sequence[Message]:
         if delivery.kind == "digest":

@@ -21,23 +21,19 @@ from typing import Any
 import discord
 
 from bot.delivery.discord_message import send_kwargs
+from bot.delivery.thread_title import NEW_POST, own_title
+from bot.i18n import _
 from bot.model import DeliveryRow, Message
-from bot.safe import one_line
 
 log = logging.getLogger(__name__)
 
 THREAD_NAME_LIMIT = 100  # Discord's limit on a thread's (a forum post's) name
-UNTITLED = "New post"
 
 
 def thread_name(message: Message) -> str:
-    """A post's title for a forum post or a thread: the Message's own title, else its first
-    embed's title, else its first line of text, on one line and cut to Discord's 100
-    characters."""
-    title = message.title or next((e.title for e in message.embeds if e.title), None)
-    if not title and message.content:
-        title = message.content.strip().splitlines()[0] if message.content.strip() else None
-    name = one_line(title or "") or UNTITLED
+    """A post's title for a forum post or a thread (`own_title`, else "New post", which the
+    composer has already put in the post's language), cut to Discord's 100 characters."""
+    name = own_title(message) or _(NEW_POST)
     return name if len(name) <= THREAD_NAME_LIMIT else name[: THREAD_NAME_LIMIT - 1] + "…"
 
 

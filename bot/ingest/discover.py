@@ -18,7 +18,13 @@ from urllib.parse import urlsplit
 import lxml.html
 from lxml import etree
 
-from bot.ingest.errors import BlockedAddressError, DiscoveryError, FetchError
+from bot.ingest.errors import (
+    NOTHING_FOUND,
+    NOTHING_FOUND_REFUSED,
+    BlockedAddressError,
+    DiscoveryError,
+    FetchError,
+)
 from bot.ingest.fetch import HTML_ACCEPT, FeedFetcher, FetchResult
 from bot.ingest.jsonfeed import looks_like_json_feed
 from bot.safe import archive_url
@@ -203,8 +209,7 @@ async def discover_feeds(
     tried += probed
     listed = ", ".join(f"{_label(t.url, origin)} {t.outcome}" for t in tried)
     refusal = next((t.refusal for t in tried if t.refusal), None)
-    detail = f"; one candidate was refused: {refusal}" if refusal else ""
-    raise DiscoveryError(
-        f"no RSS or Atom feed found at {page_url}: tried {len(tried)} addresses "
-        f"within {budget:g} s: {listed}; give the feed's own address{detail}"
-    )
+    values = {"url": page_url, "count": len(tried), "seconds": f"{budget:g}", "tried": listed}
+    if refusal:
+        raise DiscoveryError(NOTHING_FOUND_REFUSED.format(**values, refusal=refusal))
+    raise DiscoveryError(NOTHING_FOUND.format(**values))

@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import re
+
+from bot.i18n import N_, _
+
 
 class FeedError(Exception):
     """Base of every per-feed failure; `str(err)` is a sentence an admin can act on."""
@@ -67,3 +71,129 @@ class NotAFeedError(ParseError):
 
 class DiscoveryError(FeedError):
     """No feed could be found from a site URL."""
+
+
+# --- what a member reads ---------------------------------------------------------------------
+# Every error sentence above is one of these templates, filled with `.format(...)` where it is
+# raised. The English sentence is what is stored (a feed's last error, a notice's payload) and
+# logged; `feed_error_text` puts it back in the reader's language when it is shown, by finding
+# the template it was made from. A sentence of no template (stored by an older version, or a
+# third party's words) is shown as it is. Values (addresses, HTTP reason phrases, a library's
+# own error text) are never translated.
+NOT_VALID_ADDRESS = N_("{url} is not a valid web address")
+NOT_A_WEB_ADDRESS = N_("{url} is not a web address; a feed URL looks like https://example.com/feed")
+OTHER_LINK = N_(
+    "{text} is a {kind}: link, not a web address; only http:// and https:// feeds can be followed"
+)
+ONLY_HTTP = N_("only http and https feeds can be followed, not {scheme}://")
+NO_HOST_NAME = N_("{url} has no host name")
+WITH_PASSWORD = N_("feed URLs with a user name or password are not supported")
+UNASKED_ENCODING = N_(
+    "the server sent {url} compressed as {encoding}, which the bot did not ask for and cannot read"
+)
+TOO_LARGE = N_("the feed at {url} is larger than {size}, the most the bot reads")
+BROKEN_COMPRESSION = N_("the server sent a broken compressed body for {url}")
+WRONG_SCHEME = N_("{url} uses {scheme}; the bot only fetches http:// and https:// web addresses")
+NO_SCHEME = N_(
+    "{url} uses no http:// or https://; the bot only fetches http:// and https:// web addresses"
+)
+REDIRECT_SCHEME = N_(
+    "{url} redirected to {target}, which uses {scheme}; the bot only fetches http:// and "
+    "https:// web addresses"
+)
+NO_HOST = N_("{url} has no host name; give a full http:// or https:// web address")
+SLOW_ANSWER = N_("the server at {url} did not send the whole answer within {seconds} s")
+REDIRECT_LOOP = N_("{url} redirects in a loop (back to {target}); the site is misconfigured")
+TOO_MANY_REDIRECTS = N_(
+    "{url} redirected more than {count} times; use the final address of the feed"
+)
+BAD_REDIRECT = N_("{url} redirected to {target}, which is not a valid web address")
+DNS_FAILED = N_("the host name {host} could not be found (DNS); check the address")
+BAD_CERTIFICATE = N_("the TLS certificate of {host} is not valid: {problem}")
+TLS_FAILED = N_("a secure (TLS) connection to {host} failed")
+NO_CONNECTION = N_("could not connect to {host}:{port} ({problem}); the site may be down")
+CONNECTION_FAILED = N_("the connection to {host} failed ({problem})")
+BROKE_OFF = N_("the server at {url} broke off while sending the feed")
+READ_FAILED = N_("reading the feed from {url} failed ({problem})")
+HTTP_STATUS = N_("the server answered {status} {phrase} for {url}")
+HTTP_WAIT = N_(
+    "the server answered {status} {phrase} for {url}; it asks the bot to wait {seconds} s"
+)
+HTTP_MOVED = N_(
+    "the server answered {status} {phrase} for {url}; check the address, the feed may have moved"
+)
+HTTP_PRIVATE = N_("the server answered {status} {phrase} for {url}; the feed is not public")
+ADDRESS_REFUSED = N_(
+    "{address} is {reason}; the bot only fetches public internet addresses "
+    "(an operator can allow a host or network with DIGESTBOT_FETCH_ALLOW)"
+)
+HOST_REFUSED = N_(
+    "{host} resolves to {address}, which is {reason}; the bot only fetches public internet "
+    "addresses (an operator can allow a host or network with DIGESTBOT_FETCH_ALLOW)"
+)
+NO_ADDRESS = N_("{host} has no address to connect to")
+WEB_PAGE = N_("that address serves a web page, not an RSS or Atom feed")
+CUT_OFF = N_(
+    "the feed was cut off after {size} bytes (its document ends before its root element "
+    "closes), so it was not read; the next poll tries again"
+)
+OWN_ENTITIES = N_(
+    "the feed declares its own XML entities, which digestbot refuses (that is how "
+    "entity-expansion attacks such as 'billion laughs' work)"
+)
+UNREADABLE = N_("that address does not serve a readable RSS or Atom feed")
+UNREADABLE_BECAUSE = N_("that address does not serve a readable RSS or Atom feed ({problem})")
+SLOW_PARSE = N_(
+    "reading this feed took longer than {seconds} s, so digestbot gave up on it; if it is a "
+    "huge feed, ask its publisher for a smaller one"
+)
+PARSE_MEMORY = N_(
+    "reading this feed needed more than {size} MiB of memory, so digestbot gave up on it (a "
+    "huge or hostile document)"
+)
+NOTHING_FOUND = N_(
+    "no RSS or Atom feed found at {url}: tried {count} addresses within {seconds} s: {tried}; "
+    "give the feed's own address"
+)
+NOTHING_FOUND_REFUSED = N_(
+    "no RSS or Atom feed found at {url}: tried {count} addresses within {seconds} s: {tried}; "
+    "give the feed's own address; one candidate was refused: {refusal}"
+)
+NO_FEED_AT = N_("no feed was found at {url}")
+
+_TEMPLATES = (
+    NOT_VALID_ADDRESS, NOT_A_WEB_ADDRESS, OTHER_LINK, ONLY_HTTP, NO_HOST_NAME, WITH_PASSWORD,
+    UNASKED_ENCODING, TOO_LARGE, BROKEN_COMPRESSION, WRONG_SCHEME, NO_SCHEME, REDIRECT_SCHEME,
+    NO_HOST, SLOW_ANSWER, REDIRECT_LOOP, TOO_MANY_REDIRECTS, BAD_REDIRECT, DNS_FAILED,
+    BAD_CERTIFICATE, TLS_FAILED, NO_CONNECTION, CONNECTION_FAILED, BROKE_OFF, READ_FAILED,
+    HTTP_STATUS, HTTP_WAIT, HTTP_MOVED, HTTP_PRIVATE, ADDRESS_REFUSED, HOST_REFUSED, NO_ADDRESS,
+    WEB_PAGE, CUT_OFF, OWN_ENTITIES, UNREADABLE, UNREADABLE_BECAUSE, SLOW_PARSE, PARSE_MEMORY,
+    NOTHING_FOUND, NOTHING_FOUND_REFUSED, NO_FEED_AT,
+)  # fmt: skip
+
+
+def _pattern(template: str) -> re.Pattern[str]:
+    parts = re.split(r"\{(\w+)\}", template)
+    return re.compile(
+        "".join(
+            re.escape(part) if index % 2 == 0 else f"(?P<{part}>.+?)"
+            for index, part in enumerate(parts)
+        ),
+        re.DOTALL,
+    )
+
+
+# The most words first: a template that is another's beginning never takes its sentence.
+_PATTERNS = tuple(
+    (template, _pattern(template))
+    for template in sorted(_TEMPLATES, key=lambda t: -len(re.sub(r"\{\w+\}", "", t)))
+)
+
+
+def feed_error_text(text: str) -> str:
+    """A stored or raised feed error (English) in the current language."""
+    for template, pattern in _PATTERNS:
+        found = pattern.fullmatch(text)
+        if found is not None:
+            return _(template, **found.groupdict())
+    return text

@@ -25,6 +25,29 @@ from yarl import URL
 from bot import USER_AGENT
 from bot.config import Settings
 from bot.ingest.errors import (
+    BAD_CERTIFICATE,
+    BAD_REDIRECT,
+    BROKE_OFF,
+    BROKEN_COMPRESSION,
+    CONNECTION_FAILED,
+    DNS_FAILED,
+    HTTP_MOVED,
+    HTTP_PRIVATE,
+    HTTP_STATUS,
+    HTTP_WAIT,
+    NO_CONNECTION,
+    NO_HOST,
+    NO_SCHEME,
+    NOT_VALID_ADDRESS,
+    READ_FAILED,
+    REDIRECT_LOOP,
+    REDIRECT_SCHEME,
+    SLOW_ANSWER,
+    TLS_FAILED,
+    TOO_LARGE,
+    TOO_MANY_REDIRECTS,
+    UNASKED_ENCODING,
+    WRONG_SCHEME,
     BlockedAddressError,
     ConnectError,
     FetchError,
@@ -102,17 +125,11 @@ class _CappedBody:
         encodings = [e for e in reversed(encodings) if e != "identity"]  # last applied, first
         for encoding in encodings:
             if encoding not in _WBITS:
-                raise FetchError(
-                    f"the server sent {url} compressed as {encoding!r}, "
-                    "which the bot did not ask for and cannot read"
-                )
+                raise FetchError(UNASKED_ENCODING.format(url=url, encoding=repr(encoding)))
         self._decoders = [zlib.decompressobj(_WBITS[encoding]) for encoding in encodings]
 
     def too_large(self) -> ResponseTooLargeError:
-        return ResponseTooLargeError(
-            f"the feed at {self._url} is larger than {_size_words(self._limit)}, "
-            "the most the bot reads"
-        )
+        return ResponseTooLargeError(TOO_LARGE.format(url=self._url, size=_size_words(self._limit)))
 
     def _run(self, index: int, data: bytes, final: bool) -> None:
         if index == len(self._decoders):
@@ -131,7 +148,7 @@ class _CappedBody:
             if final:
                 self._run(index + 1, decoder.flush(), final=True)
         except zlib.error as exc:
-            raise FetchError(f"the server sent a broken compressed body for {self._url}") from exc
+            raise FetchError(BROKEN_COMPRESSION.format(url=self._url)) from exc
 
     def feed(self, data: bytes) -> None:
         self._run(0, data, final=False)
@@ -141,17 +158,19 @@ class _CappedBody:
         return b"".join(self._chunks)
 
 
-def _check_scheme(url: URL, shown: str) -> None:
-    """Refuse anything but an absolute http(s) URL; `shown` names it in the message."""
+def _check_scheme(url: URL, shown: str, redirected_from: URL | None = None) -> None:
+    """Refuse anything but an absolute http(s) URL; `shown` names it in the message (the
+    target of a redirect from `redirected_from`)."""
     if url.scheme not in ("http", "https"):
-        scheme = f"{url.scheme}://" if url.scheme else "no http:// or https://"
-        raise UnsupportedSchemeError(
-            f"{shown} uses {scheme}; the bot only fetches http:// and https:// web addresses"
-        )
+        if redirected_from is not None:
+            raise UnsupportedSchemeError(
+                REDIRECT_SCHEME.format(url=redirected_from, target=shown, scheme=f"{url.scheme}://")
+            )
+        if not url.scheme:
+            raise UnsupportedSchemeError(NO_SCHEME.format(url=shown))
+        raise UnsupportedSchemeError(WRONG_SCHEME.format(url=shown, scheme=f"{url.scheme}://"))
     if not url.host:
-        raise UnsupportedSchemeError(
-            f"{shown} has no host name; give a full http:// or https:// web address"
-        )
+        raise UnsupportedSchemeError(NO_HOST.format(url=shown))
 
 
 def _make_result(response: aiohttp.ClientResponse, url: str, body: bytes | None) -> FetchResult:
@@ -179,13 +198,15 @@ def _status_error(response: aiohttp.ClientResponse, url: str) -> HTTPStatusError
     except ValueError:
         phrase = response.reason or "an unknown status"
     retry_after = parse_retry_after(response.headers.get("Retry-After"))
-    message = f"the server answered {status} {phrase} for {url}"
+    values: dict[str, object] = {"status": status, "phrase": phrase, "url": url}
     if status in (429, 503) and retry_after is not None:
-        message += f"; it asks the bot to wait {retry_after:g} s"
+        message = HTTP_WAIT.format(**values, seconds=f"{retry_after:g}")
     elif status in (404, 410):
-        message += "; check the address, the feed may have moved"
+        message = HTTP_MOVED.format(**values)
     elif status in (401, 403):
-        message += "; the feed is not public"
+        message = HTTP_PRIVATE.format(**values)
+    else:
+        message = HTTP_STATUS.format(**values)
     return HTTPStatusError(message, status, retry_after)
 
 
@@ -258,15 +279,13 @@ class FeedFetcher:
             async with asyncio.timeout(timeout_s):
                 return await self._follow(url, headers, limit)
         except TimeoutError as exc:
-            raise FetchTimeoutError(
-                f"the server at {url} did not send the whole answer within {timeout_s:g} s"
-            ) from exc
+            raise FetchTimeoutError(SLOW_ANSWER.format(url=url, seconds=f"{timeout_s:g}")) from exc
 
     async def _follow(self, url: str, headers: dict[str, str], limit: int) -> FetchResult:
         try:
             current = URL(url.strip())
         except ValueError as exc:
-            raise UnsupportedSchemeError(f"{url!r} is not a valid web address") from exc
+            raise UnsupportedSchemeError(NOT_VALID_ADDRESS.format(url=repr(url))) from exc
         _check_scheme(current, url)
         seen = {str(current)}  # the start and every redirect target so far
         max_redirects = self._settings.fetch_max_redirects
@@ -277,14 +296,10 @@ class FeedFetcher:
                 if response.status in _REDIRECT_STATUSES and location:
                     target = self._redirect_target(current, location)
                     if str(target) in seen:
-                        raise TooManyRedirectsError(
-                            f"{url} redirects in a loop (back to {target}); "
-                            "the site is misconfigured"
-                        )
+                        raise TooManyRedirectsError(REDIRECT_LOOP.format(url=url, target=target))
                     if len(seen) > max_redirects:
                         raise TooManyRedirectsError(
-                            f"{url} redirected more than {max_redirects} times; "
-                            "use the final address of the feed"
+                            TOO_MANY_REDIRECTS.format(url=url, count=max_redirects)
                         )
                     seen.add(str(target))
                     current = target
@@ -303,10 +318,8 @@ class FeedFetcher:
         try:
             target = current.join(URL(location.strip()))
         except ValueError as exc:
-            raise FetchError(
-                f"{current} redirected to {location!r}, which is not a valid web address"
-            ) from exc
-        _check_scheme(target, f"{current} redirected to {target}, which")
+            raise FetchError(BAD_REDIRECT.format(url=current, target=repr(location))) from exc
+        _check_scheme(target, str(target), redirected_from=current)
         return target.with_fragment(None)
 
     async def _request(self, url: URL, headers: dict[str, str]) -> aiohttp.ClientResponse:
@@ -317,25 +330,24 @@ class FeedFetcher:
         except BlockedAddressError:
             raise
         except aiohttp.ClientConnectorDNSError as exc:
-            raise ConnectError(
-                f"the host name {url.host} could not be found (DNS); check the address"
-            ) from exc
+            raise ConnectError(DNS_FAILED.format(host=url.host)) from exc
         except aiohttp.ClientConnectorCertificateError as exc:
             raise ConnectError(
-                f"the TLS certificate of {url.host} is not valid: {exc.certificate_error}"
+                BAD_CERTIFICATE.format(host=url.host, problem=exc.certificate_error)
             ) from exc
         except aiohttp.ClientSSLError as exc:
-            raise ConnectError(f"a secure (TLS) connection to {url.host} failed") from exc
+            raise ConnectError(TLS_FAILED.format(host=url.host)) from exc
         except aiohttp.ClientConnectorError as exc:
             raise ConnectError(
-                f"could not connect to {url.host}:{url.port} ({exc.strerror or exc.os_error}); "
-                "the site may be down"
+                NO_CONNECTION.format(
+                    host=url.host, port=url.port, problem=exc.strerror or exc.os_error
+                )
             ) from exc
         except aiohttp.InvalidURL as exc:
-            raise UnsupportedSchemeError(f"{url} is not a valid web address") from exc
+            raise UnsupportedSchemeError(NOT_VALID_ADDRESS.format(url=url)) from exc
         except aiohttp.ClientError as exc:
             raise ConnectError(
-                f"the connection to {url.host} failed ({type(exc).__name__}: {exc})"
+                CONNECTION_FAILED.format(host=url.host, problem=f"{type(exc).__name__}: {exc}")
             ) from exc
         finally:
             current_host.reset(token)
@@ -355,7 +367,7 @@ class FeedFetcher:
             async for chunk in response.content.iter_any():
                 collector.feed(chunk)
         except aiohttp.ClientPayloadError as exc:
-            raise ConnectError(f"the server at {url} broke off while sending the feed") from exc
+            raise ConnectError(BROKE_OFF.format(url=url)) from exc
         except aiohttp.ClientError as exc:
-            raise ConnectError(f"reading the feed from {url} failed ({exc})") from exc
+            raise ConnectError(READ_FAILED.format(url=url, problem=exc)) from exc
         return collector.finish()

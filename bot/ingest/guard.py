@@ -17,7 +17,7 @@ from typing import Any
 from aiohttp.abc import AbstractResolver, ResolveResult
 
 from bot.config import FetchAllowList
-from bot.ingest.errors import BlockedAddressError
+from bot.ingest.errors import ADDRESS_REFUSED, HOST_REFUSED, NO_ADDRESS, BlockedAddressError
 
 IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
 
@@ -145,13 +145,8 @@ def refusal(host: str | None, ip: str, allow: FetchAllowList) -> str | None:
         return None
     shown = str(address) if address is not None else str(ip)
     if host is None or host.strip("[]") == shown:
-        sentence = f"{shown} is {reason}"
-    else:
-        sentence = f"{host} resolves to {shown}, which is {reason}"
-    return (
-        f"{sentence}; the bot only fetches public internet addresses "
-        "(an operator can allow a host or network with DIGESTBOT_FETCH_ALLOW)"
-    )
+        return ADDRESS_REFUSED.format(address=shown, reason=reason)
+    return HOST_REFUSED.format(host=host, address=shown, reason=reason)
 
 
 def check_address(host: str | None, ip: str, allow: FetchAllowList) -> None:
@@ -180,7 +175,7 @@ class GuardedResolver(AbstractResolver):
         refusals = [refusal(host, answer["host"], self._allow) for answer in answers]
         allowed = [answer for answer, refused in zip(answers, refusals, strict=True) if not refused]
         if not allowed:
-            first = next(filter(None, refusals), f"{host} has no address to connect to")
+            first = next(filter(None, refusals), NO_ADDRESS.format(host=host))
             raise BlockedAddressError(first)
         return allowed
 

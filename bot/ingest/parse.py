@@ -24,7 +24,15 @@ import feedparser.api
 import lxml.html
 from lxml import etree
 
-from bot.ingest.errors import NotAFeedError, ParseError
+from bot.ingest.errors import (
+    CUT_OFF,
+    OWN_ENTITIES,
+    UNREADABLE,
+    UNREADABLE_BECAUSE,
+    WEB_PAGE,
+    NotAFeedError,
+    ParseError,
+)
 from bot.ingest.jsonfeed import is_json_document, parse_json_feed
 from bot.ingest.prolog import EntityDeclarationError, cut_off, rewrite_prolog
 from bot.model import Enclosure, Entry, ParsedFeed
@@ -240,7 +248,7 @@ def parse_feed(body: bytes, headers: Mapping[str, str], base_url: str | None) ->
     Synchronous and CPU-bound: callers run it off the event loop.
     """
     if _HTML_START.match(body[:65536]):
-        raise NotAFeedError("that address serves a web page, not an RSS or Atom feed")
+        raise NotAFeedError(WEB_PAGE)
     if is_json_document(body):
         return _capped(parse_json_feed(body, base_url), base_url)
     # Without Content-Location feedparser's base is "" unless the feed sets xml:base, so a
@@ -248,10 +256,7 @@ def parse_feed(body: bytes, headers: Mapping[str, str], base_url: str | None) ->
     response_headers = {k.lower(): v for k, v in headers.items() if k.lower() != "content-location"}
     try:
         if cut_off(body):
-            raise ParseError(
-                f"the feed was cut off after {len(body):,} bytes (its document ends before "
-                "its root element closes), so it was not read; the next poll tries again"
-            )
+            raise ParseError(CUT_OFF.format(size=f"{len(body):,}"))
         result = feedparser.parse(
             body,
             response_headers=response_headers,
@@ -259,17 +264,13 @@ def parse_feed(body: bytes, headers: Mapping[str, str], base_url: str | None) ->
             resolve_relative_uris=False,
         )
     except EntityDeclarationError:
-        raise ParseError(
-            "the feed declares its own XML entities, which digestbot refuses "
-            "(that is how entity-expansion attacks such as 'billion laughs' work)"
-        ) from None
+        raise ParseError(OWN_ENTITIES) from None
     feed = result.get("feed", {})
     version = result.get("version") or ""
     raw_entries = result.get("entries") or []
     bozo = result.get("bozo_exception")
     if not version and not raw_entries and not feed.get("title"):
-        detail = f" ({bozo})" if bozo else ""
-        raise ParseError(f"that address does not serve a readable RSS or Atom feed{detail}")
+        raise ParseError(UNREADABLE_BECAUSE.format(problem=bozo) if bozo else UNREADABLE)
     site_url = archive_url(feed.get("link"), base_url)
     base = site_url or base_url
     language = str(feed.get("language") or "").strip() or None

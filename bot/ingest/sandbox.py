@@ -30,7 +30,7 @@ from datetime import datetime
 from importlib import import_module
 from typing import IO, Any
 
-from bot.ingest.errors import NotAFeedError, ParseError
+from bot.ingest.errors import PARSE_MEMORY, SLOW_PARSE, NotAFeedError, ParseError
 from bot.model import Enclosure, Entry, ParsedFeed
 
 # A worker's imports (feedparser, lxml) can take seconds on a loaded machine: not the feed's fault.
@@ -141,10 +141,7 @@ class ParseSandbox:
                 returncode = worker.process.poll()
                 worker.kill()
                 if returncode is None:
-                    raise ParseError(
-                        f"reading this feed took longer than {self.timeout_s:g} s, so digestbot "
-                        "gave up on it; if it is a huge feed, ask its publisher for a smaller one"
-                    ) from None
+                    raise ParseError(SLOW_PARSE.format(seconds=f"{self.timeout_s:g}")) from None
                 raise ParseError(self._too_big()) from None
             except BaseException:
                 worker.kill()
@@ -164,10 +161,7 @@ class ParseSandbox:
         return _feed_from_json(result)
 
     def _too_big(self) -> str:
-        return (
-            f"reading this feed needed more than {self.memory_bytes // 2**20} MiB of memory, "
-            "so digestbot gave up on it (a huge or hostile document)"
-        )
+        return PARSE_MEMORY.format(size=self.memory_bytes // 2**20)
 
     def _take(self) -> _Worker:
         with self._lock:

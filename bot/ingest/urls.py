@@ -6,6 +6,15 @@ import ipaddress
 import re
 from urllib.parse import unquote, urlsplit, urlunsplit
 
+from bot.ingest.errors import (
+    NO_HOST_NAME,
+    NOT_A_WEB_ADDRESS,
+    NOT_VALID_ADDRESS,
+    ONLY_HTTP,
+    OTHER_LINK,
+    WITH_PASSWORD,
+)
+
 _HOST_NAME = re.compile(r"^(?=.{1,253}$)[a-z0-9_]([a-z0-9_-]{0,62}\.?)*[a-z0-9]?$")
 
 _DEFAULT_PORTS = {"http": 80, "https": 443}
@@ -39,28 +48,23 @@ def normalize_feed_url(url: str) -> str:
     if "://" not in text:
         other = _OTHER_SCHEME.match(text)
         if other:
-            raise InvalidURLError(
-                f"{text!r} is a {other[1].lower()}: link, not a web address; only http:// and "
-                "https:// feeds can be followed"
-            )
+            raise InvalidURLError(OTHER_LINK.format(text=repr(text), kind=other[1].lower()))
         text = "https://" + text
     try:
         parts = urlsplit(text)
         port = parts.port
     except ValueError:
-        raise InvalidURLError(
-            f"{url!r} is not a web address; a feed URL looks like https://example.com/feed"
-        ) from None
+        raise InvalidURLError(NOT_A_WEB_ADDRESS.format(url=repr(url))) from None
     scheme = parts.scheme.lower()
     if scheme not in _DEFAULT_PORTS:
-        raise InvalidURLError(f"only http and https feeds can be followed, not {scheme}://")
+        raise InvalidURLError(ONLY_HTTP.format(scheme=scheme))
     host = (parts.hostname or "").rstrip(".")
     if not host:
-        raise InvalidURLError(f"{url!r} has no host name")
+        raise InvalidURLError(NO_HOST_NAME.format(url=repr(url)))
     host = _checked_host(host, url)
     netloc = host if port in (None, _DEFAULT_PORTS[scheme]) else f"{host}:{port}"
     if parts.username or parts.password:
-        raise InvalidURLError("feed URLs with a user name or password are not supported")
+        raise InvalidURLError(WITH_PASSWORD)
     path = _SLASHES.sub("/", parts.path) or "/"
     return urlunsplit((scheme, netloc, path, without_tracking(parts.query), ""))
 
@@ -116,5 +120,5 @@ def _checked_host(host: str, url: str) -> str:
     except UnicodeError:
         ascii_host = ""  # no host name matches
     if not _HOST_NAME.match(ascii_host):
-        raise InvalidURLError(f"{url!r} is not a valid web address")
+        raise InvalidURLError(NOT_VALID_ADDRESS.format(url=repr(url)))
     return ascii_host

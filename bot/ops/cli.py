@@ -11,6 +11,7 @@ import sys
 from pathlib import Path
 
 from bot.config import Settings
+from bot.i18n import _
 from bot.ops.backup import cmd_backup, cmd_prune
 from bot.ops.doctor import run_doctor
 from bot.store.postgres import is_postgres_url, redacted
@@ -19,26 +20,30 @@ from bot.store.transfer import migrate_to
 
 def add_ops_commands(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     doctor = subparsers.add_parser(
-        "doctor", help="check configuration, database, disk, token and channel permissions"
+        "doctor", help=_("check configuration, database, disk, token and channel permissions")
     )
-    doctor.add_argument("--offline", action="store_true", help="skip the checks that call Discord")
+    doctor.add_argument(
+        "--offline", action="store_true", help=_("skip the checks that call Discord")
+    )
 
     backup = subparsers.add_parser(
-        "backup", help="copy the database (safe while the bot runs) and check the copy"
+        "backup", help=_("copy the database (safe while the bot runs) and check the copy")
     )
-    backup.add_argument("path", type=Path, help="the backup file, or a folder to put it in")
-    backup.add_argument("--overwrite", action="store_true", help="replace an existing file")
+    backup.add_argument("path", type=Path, help=_("the backup file, or a folder to put it in"))
+    backup.add_argument("--overwrite", action="store_true", help=_("replace an existing file"))
 
     prune = subparsers.add_parser(
-        "prune", help="delete old items (their ids are kept: never posted again)"
+        "prune", help=_("delete old items (their ids are kept: never posted again)")
     )
     prune.add_argument(
         "--older-than",
         type=int,
         metavar="DAYS",
         dest="older_than",
-        help="delete items stored (and published) more than DAYS days ago; age counts from "
-        "when the bot stored an item (default: DIGESTBOT_RETENTION_DAYS)",
+        help=_(
+            "delete items stored (and published) more than DAYS days ago; age counts from "
+            "when the bot stored an item (default: DIGESTBOT_RETENTION_DAYS)"
+        ),
     )
 
     move = subparsers.add_parser(

@@ -164,3 +164,55 @@ async def test_a_japanese_guild_gets_japanese_chrome_and_an_admin_may_choose_eng
         entries = " ".join(e.get("description", "") for e in digest.embeds)
         assert "Episode 7: distillation" in entries
         assert f"著者: Nathan Host · 再生時間: 1:02:05 · 聴く: [音声 (mp3)]({AUDIO})" in entries
+
+
+async def test_previews_show_the_post_in_the_channels_language_around_the_members_words(
+    tmp_path: Path, fake_discord: FakeDiscord, feed_server: FeedServer
+) -> None:
+    """/feed preview and /digest preview: the post or digest as the channel will get it
+    (here the Japanese guild's), the words around it in the member's (English)."""
+    fake = fake_discord
+    world = fake.state.add_standard_guild()
+    fake.state.guilds[world.guild_id].preferred_locale = "ja"
+    feed_server.set("/pod.xml", podcast(with_episode=False))
+    clock = ShiftedClock()
+    async with running_bot(tmp_path, fake, clock=clock) as bot:
+        runtime = bot.runtime
+        url = feed_server.url("/pod.xml")
+        added = await runtime.subscriptions.subscribe(
+            guild_id=world.guild_id, channel_id=world.news_id, url=url, backfill=0
+        )
+        await runtime.subscriptions.subscribe(
+            guild_id=world.guild_id, channel_id=world.general_id, url=url, mode="digest"
+        )
+        feed_server.set("/pod.xml", podcast(with_episode=True))
+        clock.offset += 3600
+
+        async def polled() -> bool:
+            await runtime.poller.poll_due()
+            return await runtime.store.items.count() >= 2
+
+        await until(polled, what="the episode archived")
+
+        async def command(name: str, options: dict[str, Any]) -> StoredMessage:
+            handle = await fake.invoke_command(
+                name,
+                options,
+                guild_id=world.guild_id,
+                channel_id=world.general_id,
+                user_id=world.admin_id,
+                locale="en-US",
+            )
+            return await handle.final_message(timeout=10)
+
+        preview = await command(
+            "feed preview", {"feed": str(added.feed.id), "channel": world.news_id}
+        )
+        assert preview.embeds[0]["title"] == "Episode 7: distillation"
+        assert preview.embeds[0]["footer"]["text"] == "著者: Nathan Host"
+        assert fields(preview) == {"再生時間": "1:02:05", "聴く": f"[音声 (mp3)]({AUDIO})"}
+
+        digest = await command("digest preview", {"channel": world.general_id})
+        assert digest.content.startswith(
+            "Preview (only you see this):\n**#general のダイジェスト** · 1件のフィードから新着"
+        )

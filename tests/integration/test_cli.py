@@ -63,9 +63,9 @@ async def test_feeds_add_list_and_poll_once(store_target: str, feed_server: Feed
     env = {"DIGESTBOT_DB": store_target, "DIGESTBOT_FETCH_ALLOW": "127.0.0.1/32"}
     feed_server.set("/f", letter("a"))
     code, out, _ = await digestbot("feeds", "add", feed_server.url("/f"), env=env)
-    assert code == 0 and "Added CLI Letter" in out and "1 item(s) archived" in out
+    assert code == 0 and "Added CLI Letter" in out and "1 item archived" in out
     code, out, _ = await digestbot("feeds", "list", env=env)
-    assert code == 0 and "CLI Letter" in out and "1 item(s)" in out
+    assert code == 0 and "CLI Letter" in out and "1 item ·" in out
     feed_server.set("/f", letter("b", "a"))
     code, out, _ = await digestbot("poll", "--once", env=env)
     assert code == 0 and "1 new" in out and "Post b" in out
@@ -81,11 +81,11 @@ async def test_preview_says_how_many_more_items_and_how_to_see_them(
     code, out, _ = await digestbot("preview", url, env=archive_env(tmp_path))
     assert code == 0
     assert out.count("Post p") == 10
-    assert out.rstrip().endswith(f"… 10 more item(s): digestbot preview {url} --limit 20")
+    assert out.rstrip().endswith(f"… 10 more items: digestbot preview {url} --limit 20")
     code, out, _ = await digestbot("preview", url, "--limit", "20", env=archive_env(tmp_path))
-    assert code == 0 and out.count("Post p") == 20 and "more item(s)" not in out
+    assert code == 0 and out.count("Post p") == 20 and "more items" not in out
     code, out, _ = await digestbot("preview", "--limit", "1", env=archive_env(tmp_path))
-    assert code == 0 and "… 2 more item(s): digestbot preview --limit 3" in out
+    assert code == 0 and "… 2 more items: digestbot preview --limit 3" in out
 
 
 async def test_preview_llm_shows_both_summaries(tmp_path: Path, feed_server: FeedServer) -> None:

@@ -65,3 +65,21 @@ async def test_prune_says_age_counts_from_storage_time(tmp_path: Path) -> None:
     code, out, err = await digestbot("prune", "--help", env=archive_env(tmp_path))
     assert code == 0, err
     assert "age counts from when the bot stored an item" in " ".join(out.split())
+
+
+async def test_the_cli_speaks_digestbot_locale_in_its_help_and_feed_errors(
+    tmp_path: Path, feed_server: FeedServer
+) -> None:
+    env = archive_env(tmp_path) | {"DIGESTBOT_LOCALE": "ja"}
+    code, out, err = await digestbot("prune", "--help", env=env)
+    assert code == 0, err
+    assert "日数はボットが記事を保存した時点から数えます" in "".join(out.split())
+    feed_server.set("/gone", "gone", status=404, content_type="text/plain")
+    code, _, err = await digestbot("feeds", "add", feed_server.url("/gone"), env=env)
+    assert code == 69, err
+    assert (
+        f"digestbot: サーバーは {feed_server.url('/gone')} に 404 Not Found を返しました。" in err
+    )
+    # A configuration that cannot be read names no language: its error stays English.
+    code, _, err = await digestbot("feeds", "list", env=env | {"DIGESTBOT_LOCALE": "xx-??"})
+    assert code == 78 and "configuration error" in err, err

@@ -62,7 +62,7 @@ async def test_a_cut_off_feed_is_a_failed_fetch_and_the_next_poll_retries(
 
     feed_server.set("/feed.xml", whole)
     code, out, _ = await digestbot("feeds", "add", feed_server.url("/feed.xml"), env=env)
-    assert code == 0 and "6 item(s) archived" in out
+    assert code == 0 and "6 items archived" in out
 
     newer = long_letter(7).encode()
     feed_server.set("/feed.xml", newer[:3000])
@@ -149,7 +149,7 @@ async def test_a_json_feed_is_discovered_from_its_alternate_link(
     )
     env = archive_env(tmp_path)
     code, out, _ = await digestbot("feeds", "add", feed_server.url("/"), env=env)
-    assert code == 0 and "My Example Feed" in out and "2 item(s) archived" in out
+    assert code == 0 and "My Example Feed" in out and "2 items archived" in out
     assert feed_server.url("/feed.json") in out
     code, out, _ = await digestbot("preview", feed_server.url("/feed.json"), env=env)
     assert code == 0 and "Hello, world!" in out and "This is a second item." in out

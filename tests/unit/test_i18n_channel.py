@@ -8,7 +8,10 @@ from pathlib import Path
 
 import pytest
 
+from bot.delivery.discord_threads import thread_name
 from bot.delivery.terminal import _MARKDOWN as TERMINAL_MARKDOWN
+from bot.delivery.thread_title import with_thread_title
+from bot.features.feeds.render import render_archive, render_more_items
 from bot.features.posts.language import Languages, slash
 from bot.features.posts.notices import (
     failing_payload,
@@ -17,6 +20,7 @@ from bot.features.posts.notices import (
     render_notice,
 )
 from bot.i18n import use_locale
+from bot.model import Attachment, Embed, Message
 from bot.store import Store
 from tests.i18n import ROOT, english_literals
 
@@ -27,6 +31,8 @@ CONVERTED = (
     "bot/console/registry.py",
     "bot/console/repl.py",
     "bot/delivery/terminal.py",
+    "bot/delivery/discord_threads.py",
+    "bot/delivery/thread_title.py",
     "bot/features/digest/compose.py",
     "bot/features/follow/dm.py",
     "bot/features/posts/compose.py",
@@ -141,3 +147,25 @@ def test_command_names_in_chrome_are_the_readers() -> None:
     assert slash("latest") == "`/latest`"
     with use_locale("ja"):
         assert slash("latest") == "`/新着`"
+
+
+def test_a_post_without_a_title_names_its_thread_in_the_posts_language() -> None:
+    """The composer renders in the channel's language; the sender opens the thread later,
+    outside it, so the fallback name is set while composing."""
+    bare = Message(files=(Attachment("a.txt", b"a"),))
+    with use_locale("ja"):
+        composed = with_thread_title(bare)
+    assert thread_name(composed) == "新しい投稿"
+    assert thread_name(with_thread_title(bare)) == "New post"
+    titled = Message(embeds=(Embed(title="Episode 4"),))
+    with use_locale("ja"):
+        assert thread_name(with_thread_title(titled)) == "Episode 4"
+
+
+def test_the_cli_archive_lines_speak_the_locale() -> None:
+    with use_locale("ja"):
+        empty = render_archive([]).content
+        more = render_more_items(3, "digestbot preview --limit 13").content
+    assert empty == "まだフィードがありません。digestbot feeds add URL で追加できます。"
+    assert more == "… ほか3件：digestbot preview --limit 13"
+    assert render_more_items(1, "x").content == "… 1 more item: x"

@@ -33,7 +33,7 @@ from bot.features.digest.schedule import (
 )
 from bot.features.digest.stories import merge_stories
 from bot.features.posts.views import item_view
-from bot.i18n import _
+from bot.i18n import _, current_locale, use_locale
 from bot.model import (
     DeliveryRow,
     DigestScheduleRow,
@@ -238,9 +238,12 @@ class DigestService:
         row = await self._store.digests.get(channel_id)
         return None if row is None else _scheduled(row, self._now())
 
-    async def preview(self, channel_id: int, *, channel_name: str | None = None) -> DigestPreview:
+    async def preview(
+        self, channel_id: int, *, channel_name: str | None = None, locale: str | None = None
+    ) -> DigestPreview:
         """The digest the channel would get now: its period so far (since the last digest,
-        or since its feeds began collecting), with or without a schedule."""
+        or since its feeds began collecting), with or without a schedule; written in `locale`
+        (the channel's language; None: the current one), as it will be sent."""
         now = self._now()
         scheduled = await self.get(channel_id)
         name = channel_name or (scheduled.row.channel_name if scheduled is not None else "")
@@ -248,7 +251,8 @@ class DigestService:
         ids = await self._store.digests.period_item_ids(
             channel_id, start.timestamp(), now.timestamp(), self._gate
         )
-        messages = await self._compose(channel_id, ids, name, start, now)
+        with use_locale(locale or current_locale()):
+            messages = await self._compose(channel_id, ids, name, start, now)
         return DigestPreview(messages, len(ids), start, now, scheduled)
 
     async def set_mode(

@@ -3,6 +3,7 @@ next post will look like, made from the feed's newest item by the outbox's own c
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, replace
 
 from bot.features.feeds.subscription_filter import ChannelNotFollowingError
@@ -10,10 +11,13 @@ from bot.features.posts.compose import subscription_post
 from bot.features.posts.format import TemplateError, check_format
 from bot.features.posts.mention import post_mention
 from bot.features.posts.views import item_view
-from bot.i18n import _
+from bot.i18n import _, current_locale, use_locale
 from bot.model import GuildFeed, Message, PostFormat, SubscriptionRow
 from bot.safe import fit_text, shown
 from bot.store import Store
+
+# The language of a channel: (channel id, guild id) -> locale (Languages.for_channel).
+ChannelLocale = Callable[[int, int | None], Awaitable[str]]
 
 
 @dataclass(frozen=True, slots=True)
@@ -58,22 +62,34 @@ async def change_format(
     return FormatChange(feed, subscription.channel_id, previous, current)
 
 
-async def preview_post(store: Store, feed: GuildFeed, channel_id: int | None) -> Message | None:
+async def preview_post(
+    store: Store,
+    feed: GuildFeed,
+    channel_id: int | None,
+    channel_locale: ChannelLocale | None = None,
+) -> Message | None:
     """The next post of the feed in the channel, made from its newest item (None: no items).
-    It names the role a post would ping, but pings no one itself."""
+    It names the role a post would ping, but pings no one itself. The post is in the channel's
+    language (`channel_locale`), as it will be posted; the words around it are the member's."""
     subscription = await _subscription(store, feed, channel_id)
+    locale = (
+        await channel_locale(subscription.channel_id, subscription.guild_id)
+        if channel_locale is not None
+        else current_locale()
+    )
     newest = await store.items.latest([feed.feed_id], 1)
     if not newest:
         return None
     when = await store.subscriptions.mention_when(subscription.id)
     role = await post_mention(store, newest[0].id, subscription.mention_role_id, when)
-    post = await subscription_post(
-        store,
-        subscription.id,
-        item_view(newest[0]),
-        mention_role_id=role,
-        guild_id=subscription.guild_id,
-    )
+    with use_locale(locale):
+        post = await subscription_post(
+            store,
+            subscription.id,
+            item_view(newest[0]),
+            mention_role_id=role,
+            guild_id=subscription.guild_id,
+        )
     if post.identity is not None:  # an ephemeral answer comes from the bot: say whose it is
         shown_as = "-# " + _(
             "Posted as **{name}**, through the channel's webhook",

@@ -17,6 +17,7 @@ from bot.features.feeds.service import AddedFeed
 from bot.features.feeds.subscription_filter import FilterChange
 from bot.features.feeds.subscriptions import FeedRemoval, FeedStatus, SubscribeResult
 from bot.i18n import _, ngettext, sentences
+from bot.ingest.errors import feed_error_text
 from bot.ingest.pipeline import PollOutcome
 from bot.model import Attachment, Embed, FeedFilter, FeedRow, Message, SubscriptionView
 from bot.safe import discord_timestamp, escape_markdown, safe_url, shown, truncate
@@ -25,6 +26,7 @@ LIST_LIMIT = 3900
 FILTER_PREVIEW_SHOWN = 5  # titles listed per side (posted, held back) in /feed filter
 IMPORT_REPORT_FILE = "opml-import-report.txt"
 EXPORT_FILE = "digestbot-feeds.opml"
+ADD_COMMAND = "digestbot feeds add URL"  # typed as is, in every language
 
 
 def _label(labels: Mapping[int, str] | None, channel_id: int) -> str:
@@ -67,7 +69,7 @@ def health(view: SubscriptionView) -> str:
             "failing since {since} ({count} errors: {error})",
             view.consecutive_errors,
             since=_when(view.failing_since),
-            error=shown(view.last_error or unknown),
+            error=shown(feed_error_text(view.last_error)) if view.last_error else unknown,
         )
     # TRANSLATORS: a feed's health when nothing is wrong.
     return _("ok")
@@ -147,7 +149,11 @@ def render_fetching(url: str) -> Message:
 
 def render_add_failed(problem: str) -> Message:
     """`problem` may quote what a server answered: it passes the gate like any feed text."""
-    return Message(content=_("Sorry, I couldn't add that feed: {problem}", problem=shown(problem)))
+    return Message(
+        content=_(
+            "Sorry, I couldn't add that feed: {problem}", problem=shown(feed_error_text(problem))
+        )
+    )
 
 
 # --- /feed remove, list, status, mode -------------------------------------------------------
@@ -221,7 +227,7 @@ def render_status(status: FeedStatus, labels: Mapping[int, str] | None = None) -
         return Message(content=_("This server does not follow that feed."))
     view = status.views[0]
     channels = _(", ").join(_label(labels, v.subscription.channel_id) for v in status.views)
-    last_error = shown(view.last_error or _("none"))
+    last_error = shown(feed_error_text(view.last_error)) if view.last_error else _("none")
     lines = [
         f"{shown(view.display_title)} {_url(view.feed_url)}",
         _("Last poll: {when}", when=_when(view.last_polled_at)),
@@ -404,20 +410,33 @@ def render_export(document: bytes, count: int) -> Message:
 def render_archived(added: AddedFeed) -> Message:
     feed = f"**{shown(added.feed.display_title)}** <{added.feed.url}>"
     if not added.created:
-        return Message(content=f"Already in the archive: {feed}")
+        return Message(content=_("Already in the archive: {feed}", feed=feed))
     count = len(added.outcome.new_item_ids) if added.outcome else 0
-    return Message(content=f"Added {feed}: {count} item(s) archived")
+    return Message(
+        content=ngettext(
+            "Added {feed}: {count} item archived",
+            "Added {feed}: {count} items archived",
+            count,
+            feed=feed,
+        )
+    )
 
 
 def render_archive(feeds: Sequence[tuple[FeedRow, int]]) -> Message:
     """The archive's feeds with their item counts."""
     if not feeds:
-        return Message(content="No feeds yet. Add one with: digestbot feeds add URL")
-    lines = [
-        f"`{feed.id}` **{shown(feed.display_title)}** <{feed.url}> · {count} item(s) · "
-        + (f"failing: {shown(feed.last_error or '')}" if feed.consecutive_errors else "ok")
-        for feed, count in feeds
-    ]
+        return Message(content=_("No feeds yet. Add one with {command}.", command=ADD_COMMAND))
+    lines = []
+    for feed, count in feeds:
+        health = (
+            _("failing: {error}", error=shown(feed_error_text(feed.last_error or "")))
+            if feed.consecutive_errors
+            else _("ok")
+        )
+        items = ngettext("{count} item", "{count} items", count)
+        lines.append(
+            f"`{feed.id}` **{shown(feed.display_title)}** <{feed.url}> · {items} · {health}"
+        )
     return Message(content="\n".join(lines))
 
 
@@ -425,29 +444,49 @@ def render_poll_outcome(title: str, outcome: PollOutcome, new_titles: Sequence[s
     """One feed's line of `digestbot poll --once`, then a line per new item."""
     name = f"**{shown(title)}**"
     if outcome.error is not None:
-        return Message(content=f"{name}: failed: {shown(outcome.error.message)}")
+        return Message(
+            content=_(
+                "{feed}: failed: {error}",
+                feed=name,
+                error=shown(feed_error_text(outcome.error.message)),
+            )
+        )
     if outcome.not_modified:
-        return Message(content=f"{name}: unchanged")
-    lines = [
-        f"{name}: {len(outcome.new_item_ids)} new, {len(outcome.updated_item_ids)} updated",
-        *(f"  + {shown(item) or '(untitled)'}" for item in new_titles),
-    ]
+        return Message(content=_("{feed}: unchanged", feed=name))
+    counts = _(
+        "{feed}: {new} new, {updated} updated",
+        feed=name,
+        new=len(outcome.new_item_ids),
+        updated=len(outcome.updated_item_ids),
+    )
+    untitled = _("(untitled)")
+    lines = [counts, *(f"  + {shown(item) or untitled}" for item in new_titles)]
     return Message(content="\n".join(lines))
 
 
 def render_nothing_to_poll() -> Message:
-    return Message(content="No feeds to poll. Add one with: digestbot feeds add URL")
+    return Message(content=_("No feeds to poll. Add one with {command}.", command=ADD_COMMAND))
 
 
 def render_document_head(title: str, url: str, count: int, warning: str | None) -> Message:
     """The head of `digestbot preview`: which feed, how many items, what the parser noticed."""
-    note = f"; note: {shown(warning)}" if warning else ""
-    return Message(content=f"**{shown(title)}** — <{url}>\n{count} item(s){note}")
+    items = ngettext("{count} item", "{count} items", count)
+    if warning:
+        items = _("{items}; note: {warning}", items=items, warning=shown(warning))
+    return Message(content=f"**{shown(title)}** — <{url}>\n{items}")
 
 
 def render_more_items(hidden: int, again: str) -> Message:
     """How many items `digestbot preview` left out, and the command that shows them all."""
-    return Message(content=f"… {hidden} more item(s): {escape_markdown(again)}")
+    return Message(
+        content="… "
+        + ngettext(
+            "{count} more item: {command}",
+            "{count} more items: {command}",
+            hidden,
+            command=escape_markdown(again),
+        )
+    )
 
 
 def render_import_report(results: Sequence[ImportResult]) -> Message:

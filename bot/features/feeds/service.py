@@ -11,7 +11,7 @@ from pathlib import Path
 from bot.config import Settings
 from bot.features.feeds.identity import claimed_address, known_copy
 from bot.ingest.discover import discover_feeds
-from bot.ingest.errors import FeedError, NotAFeedError
+from bot.ingest.errors import NO_FEED_AT, FeedError, NotAFeedError
 from bot.ingest.fetch import FeedFetcher, FetchResult
 from bot.ingest.pipeline import FeedPipeline, PollOutcome
 from bot.ingest.sandbox import parse_feed_bounded
@@ -62,7 +62,7 @@ async def fetch_feed_document(fetcher: FeedFetcher, url_text: str) -> FeedDocume
             return await _parsed(found)
         except FeedError as exc:
             last_error = exc
-    raise last_error or NotAFeedError(f"no feed was found at {url}")
+    raise last_error or NotAFeedError(NO_FEED_AT.format(url=url))
 
 
 def _typed_url(url_text: str) -> str:

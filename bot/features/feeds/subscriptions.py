@@ -18,7 +18,12 @@ from bot.features.feeds.filters import FilterError, check_filters, compile_filte
 from bot.features.feeds.mention import MentionRule, set_mention
 from bot.features.feeds.merge import set_merge
 from bot.features.feeds.opml import ImportResult, OpmlFeed, export_opml, import_opml, parse_opml
-from bot.features.feeds.post_format import FormatChange, change_format, preview_post
+from bot.features.feeds.post_format import (
+    ChannelLocale,
+    FormatChange,
+    change_format,
+    preview_post,
+)
 from bot.features.feeds.rhythm import Rhythm, feed_rhythms
 from bot.features.feeds.service import FeedService
 from bot.features.feeds.subscription_filter import FilterChange, change_filter
@@ -261,11 +266,16 @@ class SubscriptionService:
         )
 
     async def preview(
-        self, guild_id: int, feed: str, channel_id: int | None
+        self,
+        guild_id: int,
+        feed: str,
+        channel_id: int | None,
+        channel_locale: ChannelLocale | None = None,
     ) -> tuple[GuildFeed, Message | None]:
-        """`/feed preview`: the feed and its next post in the channel (None: no items yet)."""
+        """`/feed preview`: the feed and its next post in the channel (None: no items yet),
+        the post in the channel's language (`channel_locale`, else the current one)."""
         found = await self._search.resolve_feed(guild_id, feed)
-        return found, await preview_post(self._store, found, channel_id)
+        return found, await preview_post(self._store, found, channel_id, channel_locale)
 
     async def set_mode(self, guild_id: int, channel_id: int, feed: str, mode: Mode) -> ModeChange:
         """Switch the channel's feed between instant posts and the digest (NotSubscribedError:

@@ -12,6 +12,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 
 from bot.i18n import _, ngettext
+from bot.ingest.errors import feed_error_text
 from bot.model import CONTENT_LIMIT, Message
 from bot.safe import fit_text, truncate
 
@@ -83,7 +84,7 @@ def render_notice(data: Mapping[str, object]) -> Message | None:
             polls,
             feed=_feed(_text(data, "feed")),
             since=f"<t:{_int(data, 'since')}:R>",
-            error=_text(data, "error"),
+            error=feed_error_text(_text(data, "error")),
         )
     elif kind == "feed_recovered":
         text = _("✅ The feed {feed} is working again.", feed=_feed(_text(data, "feed")))

@@ -42,11 +42,6 @@ AUTHOR_LINE_LIMIT = 60
 RELATED_TITLE_LIMIT = 90  # a title on a card's Related line
 
 
-def plural(n: int, noun: str, nouns: str | None = None) -> str:
-    """ "1 item", "2 items" (`nouns` for an irregular plural)."""
-    return f"{n} {noun if n == 1 else nouns or noun + 's'}"
-
-
 def format_duration(seconds: int) -> str:
     """`H:MM:SS` from one hour up, `M:SS` below."""
     seconds = max(0, int(seconds))

@@ -11,6 +11,7 @@ from datetime import UTC, datetime
 
 from bot.features.why.service import ChannelWhy, WhyAnswer
 from bot.i18n import _, aside, sentences
+from bot.ingest.errors import feed_error_text
 from bot.model import EMBED_DESCRIPTION_LIMIT, Embed, FeedRow, Message
 from bot.safe import discord_timestamp, link_target, safe_url, shown, truncate
 
@@ -128,7 +129,7 @@ def _feed_line(feed: FeedRow) -> str:
             "{feed} has failed since {when}: {error}",
             feed=shown_feed,
             when=_at(feed.failing_since),
-            error=_detail(feed.last_error, error),
+            error=_detail(feed.last_error and feed_error_text(feed.last_error), error),
         )
     else:
         state = _("{feed} was last read {when}", feed=shown_feed, when=_at(feed.last_success_at))
