@@ -143,6 +143,18 @@ def test_notices_are_written_in_the_readers_language_and_keep_feed_text_safe() -
     assert render_notice({"text": "an old notice"}) is None
 
 
+def test_a_feed_error_quoting_its_server_is_made_safe_in_the_notice() -> None:
+    """The error quotes what the feed's server said (a reason phrase, a parse detail): hostile
+    text, so no live mention, no markdown link and no runaway length reach the channel."""
+    error = "HTTP 503 @everyone [click me](https://evil.example/) " + "x" * 2000
+    message = render_notice(failing_payload("Pod", polls=3, since=1700000000, error=error))
+    assert message is not None and message.content is not None
+    assert "@everyone" not in message.content and "@\u200beveryone" in message.content
+    assert "[click me](" not in message.content
+    assert "x" * 400 not in message.content
+    assert message.content.endswith("you'll get a notice when it recovers.")
+
+
 def test_command_names_in_chrome_are_the_readers() -> None:
     assert slash("latest") == "`/latest`"
     with use_locale("ja"):

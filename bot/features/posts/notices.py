@@ -17,6 +17,8 @@ from bot.model import CONTENT_LIMIT, Message
 from bot.safe import fit_text, truncate
 
 TITLE_LIMIT = 100
+#: A feed's error text quotes what its server said: hostile text, shown made safe and capped.
+ERROR_LIMIT = 300
 #: A pause notice names at most this many of the paused feeds.
 PAUSED_NOTICE_TITLES = 10
 
@@ -84,7 +86,7 @@ def render_notice(data: Mapping[str, object]) -> Message | None:
             polls,
             feed=_feed(_text(data, "feed")),
             since=f"<t:{_int(data, 'since')}:R>",
-            error=feed_error_text(_text(data, "error")),
+            error=fit_text(feed_error_text(_text(data, "error")), ERROR_LIMIT),
         )
     elif kind == "feed_recovered":
         text = _("✅ The feed {feed} is working again.", feed=_feed(_text(data, "feed")))
