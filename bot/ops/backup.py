@@ -11,6 +11,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from bot.config import Settings
+from bot.i18n import _, ngettext
 from bot.store import Store
 from bot.store.db import Backend, check_database_file
 from bot.store.maintenance import backup_file, integrity_check, prune
@@ -37,22 +38,24 @@ async def cmd_backup(settings: Settings, dest: Path, *, overwrite: bool = False)
     source = settings.db_path
     if settings.db_url is not None:
         _complain(
-            "the database is PostgreSQL (DIGESTBOT_DB): back it up with PostgreSQL's own "
-            "tools, e.g. pg_dump --format=custom"
+            _(
+                "the database is PostgreSQL (DIGESTBOT_DB): back it up with PostgreSQL's own "
+                "tools, e.g. pg_dump --format=custom"
+            )
         )
         return 1
     if not source.exists():
-        _complain(f"there is no database at {source} (DIGESTBOT_DB) to back up")
+        _complain(_("there is no database at {path} (DIGESTBOT_DB) to back up", path=source))
         return 1
     target = backup_destination(dest)
     if target.exists() and target.resolve() == source.resolve():
-        _complain(f"{target} is the database itself; choose another path")
+        _complain(_("{path} is the database itself; choose another path", path=target))
         return 1
     if target.exists() and not overwrite:
-        _complain(f"{target} already exists; choose another path or add --overwrite")
+        _complain(_("{path} already exists; choose another path or add --overwrite", path=target))
         return 1
     if not target.parent.is_dir():
-        _complain(f"the folder {target.parent} does not exist")
+        _complain(_("the folder {folder} does not exist", folder=target.parent))
         return 1
     # A folder, a file that is not SQLite or a damaged database: say so (exit 78, like every
     # command) instead of copying it; what fails after this check is the backup's side.
@@ -61,20 +64,32 @@ async def cmd_backup(settings: Settings, dest: Path, *, overwrite: bool = False)
         result = await asyncio.to_thread(backup_file, source, target)
     except (sqlite3.Error, OSError) as exc:
         _complain(
-            f"cannot write the backup {target} ({exc}): check the free space and permissions "
-            "there, or choose another path"
+            _(
+                "cannot write the backup {path} ({error}): check the free space and "
+                "permissions there, or choose another path",
+                path=target,
+                error=exc,
+            )
         )
         return 1
     problems = await asyncio.to_thread(integrity_check, target)
     if problems:
         _complain(
-            f"the backup at {target} fails the integrity check ({'; '.join(problems[:3])}); "
-            "the database itself may be damaged: run digestbot doctor"
+            _(
+                "the backup at {path} fails the integrity check ({problems}); the database "
+                "itself may be damaged: run digestbot doctor",
+                path=target,
+                problems="; ".join(problems[:3]),
+            )
         )
         return 1
     print(
-        f"Backup written to {target} ({result.size_bytes / 1024 / 1024:.1f} MiB in "
-        f"{result.seconds:.2f}s); integrity check passed.",
+        _(
+            "Backup written to {path} ({size} MiB in {seconds}s); integrity check passed.",
+            path=target,
+            size=f"{result.size_bytes / 1024 / 1024:.1f}",
+            seconds=f"{result.seconds:.2f}",
+        ),
         flush=True,
     )
     return 0
@@ -84,20 +99,29 @@ async def cmd_prune(settings: Settings, days: int | None) -> int:
     """`digestbot prune --older-than DAYS` (or DIGESTBOT_RETENTION_DAYS)."""
     days = days if days is not None else settings.retention_days
     if days is None:
-        _complain("say how old: --older-than DAYS, or set DIGESTBOT_RETENTION_DAYS")
+        _complain(_("say how old: --older-than DAYS, or set DIGESTBOT_RETENTION_DAYS"))
         return 2
     if days < 1:
-        _complain("--older-than must be at least 1 day")
+        _complain(_("--older-than must be at least 1 day"))
         return 2
     store = await Store.open(settings.db_path)
     try:
         count = await prune(store.db, time.time() - days * DAY_S)
     finally:
         await store.close()
+    # TRANSLATORS: the {age} of "Pruned … more than {age} ago".
+    age = ngettext("{count} day", "{count} days", days)
     print(
-        f"Pruned {count} item(s) stored and published more than {days} day(s) ago (age counts "
-        "from when the bot stored an item, so a new feed's old posts stay that long); their "
-        "ids are kept so they are never posted again.",
+        ngettext(
+            "Pruned {count} item stored and published more than {age} ago (age counts from "
+            "when the bot stored an item, so a new feed's old posts stay that long); its id is "
+            "kept so it is never posted again.",
+            "Pruned {count} items stored and published more than {age} ago (age counts from "
+            "when the bot stored an item, so a new feed's old posts stay that long); their "
+            "ids are kept so they are never posted again.",
+            count,
+            age=age,
+        ),
         flush=True,
     )
     return 0

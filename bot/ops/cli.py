@@ -11,7 +11,7 @@ import sys
 from pathlib import Path
 
 from bot.config import Settings
-from bot.i18n import _
+from bot.i18n import _, ngettext
 from bot.ops.backup import cmd_backup, cmd_prune
 from bot.ops.doctor import run_doctor
 from bot.store.postgres import is_postgres_url, redacted
@@ -47,9 +47,9 @@ def add_ops_commands(subparsers: argparse._SubParsersAction[argparse.ArgumentPar
     )
 
     move = subparsers.add_parser(
-        "migrate-to", help="copy the SQLite archive into an empty PostgreSQL database"
+        "migrate-to", help=_("copy the SQLite archive into an empty PostgreSQL database")
     )
-    move.add_argument("url", help="postgresql://user:password@host:port/database")
+    move.add_argument("url", help=_("postgresql://user:password@host:port/database"))
 
 
 async def dispatch_ops(args: argparse.Namespace, settings: Settings) -> int | None:
@@ -71,7 +71,12 @@ async def cmd_doctor(settings: Settings, *, online: bool) -> int:
         print(finding.render(), flush=True)
     errors = sum(1 for f in findings if f.severity == "error")
     warnings = sum(1 for f in findings if f.severity == "warning")
-    print(f"\n{errors} problem(s), {warnings} warning(s).", flush=True)
+    summary = _(
+        "{problems}, {warnings}.",
+        problems=ngettext("{count} problem", "{count} problems", errors),
+        warnings=ngettext("{count} warning", "{count} warnings", warnings),
+    )
+    print(f"\n{summary}", flush=True)
     return 1 if errors else 0
 
 
@@ -80,20 +85,22 @@ async def cmd_migrate_to(settings: Settings, url: str) -> int:
     database and report what was copied. Then stop the bot, set DIGESTBOT_DB to the URL and
     start it again: pending posts are sent once, from PostgreSQL."""
     if not is_postgres_url(url):
-        print("digestbot: migrate-to takes a postgresql:// URL", file=sys.stderr)
+        print(_("digestbot: migrate-to takes a postgresql:// URL"), file=sys.stderr)
         return 2
     if settings.db_url is not None:
         print(
-            "digestbot: DIGESTBOT_DB is already PostgreSQL; migrate-to copies an SQLite file",
+            _("digestbot: DIGESTBOT_DB is already PostgreSQL; migrate-to copies an SQLite file"),
             file=sys.stderr,
         )
         return 2
     report = await migrate_to(settings.db_path, url)
     for table, count in report.counts.items():
         print(f"{table:<24} {count:>9}", flush=True)
-    print(
-        f"\nCopied {settings.db_path} into {redacted(url)}. Stop the bot, set "
-        "DIGESTBOT_DB to the URL and start it again.",
-        flush=True,
+    copied = _(
+        "Copied {path} into {database}. Stop the bot, set DIGESTBOT_DB to the URL and start "
+        "it again.",
+        path=settings.db_path,
+        database=redacted(url),
     )
+    print(f"\n{copied}", flush=True)
     return 0

@@ -16,6 +16,7 @@ import aiohttp
 import discord
 
 from bot.config import Settings
+from bot.i18n import N_, _, ngettext
 from bot.store.maintenance import SchemaReport, integrity_check, schema_report, subscribed_channels
 from bot.store.postgres import PgReport, pg_report
 
@@ -25,17 +26,32 @@ MIB = 1024 * 1024
 DISK_ERROR_BYTES = 100 * MIB
 DISK_WARNING_BYTES = 1024 * MIB
 
+# What the operator reads for a severity and an area; the Finding keeps the English key.
+MARKS: dict[Severity, str] = {
+    "ok": N_("ok"),
+    "info": N_("note"),
+    "warning": N_("WARNING"),
+    "error": N_("ERROR"),
+}
+AREAS = {
+    "configuration": N_("configuration"),
+    "database": N_("database"),
+    "disk": N_("disk"),
+    "discord": N_("discord"),
+}
+
 
 @dataclass(frozen=True, slots=True)
 class Finding:
     severity: Severity
-    area: str  # configuration, database, disk, discord
+    area: str  # configuration, database, disk, discord (a key of AREAS, shown translated)
     message: str
     fix: str | None = None
 
     def render(self) -> str:
-        mark = {"ok": "ok", "info": "note", "warning": "WARNING", "error": "ERROR"}[self.severity]
-        text = f"[{mark}] {self.area}: {self.message}"
+        mark = _(MARKS[self.severity])
+        area = _(AREAS[self.area]) if self.area in AREAS else self.area
+        text = _("[{mark}] {area}: {message}", mark=mark, area=area, message=self.message)
         if self.fix:
             text += f"\n        → {self.fix}"
         return text
@@ -48,47 +64,55 @@ def _config_findings(settings: Settings) -> Iterator[Finding]:
         yield Finding(
             "info",
             area,
-            "DISCORD_TOKEN is not set: the bot runs in console mode (no Discord).",
-            "Set DISCORD_TOKEN to the bot token from the Developer Portal to post to Discord.",
+            _("DISCORD_TOKEN is not set: the bot runs in console mode (no Discord)."),
+            _("Set DISCORD_TOKEN to the bot token from the Developer Portal to post to Discord."),
         )
     elif token.lower().startswith("bot ") or any(c.isspace() for c in token):
         yield Finding(
             "error",
             area,
-            "DISCORD_TOKEN contains spaces or starts with 'Bot '.",
-            "Set DISCORD_TOKEN to the bare token only (Developer Portal → Bot → Reset Token).",
+            _("DISCORD_TOKEN contains spaces or starts with 'Bot '."),
+            _("Set DISCORD_TOKEN to the bare token only (Developer Portal → Bot → Reset Token)."),
         )
     elif token.count(".") != 2:
         yield Finding(
             "warning",
             area,
-            "DISCORD_TOKEN does not look like a bot token (three parts separated by dots).",
-            "Copy the token from Developer Portal → Bot → Reset Token; not the client "
-            "secret or the application id.",
+            _("DISCORD_TOKEN does not look like a bot token (three parts separated by dots)."),
+            _(
+                "Copy the token from Developer Portal → Bot → Reset Token; not the client "
+                "secret or the application id."
+            ),
         )
     else:
-        yield Finding("ok", area, "DISCORD_TOKEN is set.")
+        yield Finding("ok", area, _("DISCORD_TOKEN is set."))
     if settings.llm_api_key and not settings.llm_base_url:
         yield Finding(
             "warning",
             area,
-            "DIGESTBOT_LLM_API_KEY is set but AI summaries are off.",
-            "Also set DIGESTBOT_LLM_BASE_URL and DIGESTBOT_LLM_MODEL, or remove the key.",
+            _("DIGESTBOT_LLM_API_KEY is set but AI summaries are off."),
+            _("Also set DIGESTBOT_LLM_BASE_URL and DIGESTBOT_LLM_MODEL, or remove the key."),
         )
     if settings.poll_interval_s < 60:
         yield Finding(
             "warning",
             area,
-            f"DIGESTBOT_POLL_INTERVAL is {settings.poll_interval_s:g}s: feed hosts may "
-            "block a bot that polls this often.",
-            "Use 15m (the default) or more outside of tests.",
+            _(
+                "DIGESTBOT_POLL_INTERVAL is {seconds}s: feed hosts may block a bot that "
+                "polls this often.",
+                seconds=f"{settings.poll_interval_s:g}",
+            ),
+            _("Use 15m (the default) or more outside of tests."),
         )
     if settings.retention_days is not None:
         yield Finding(
             "info",
             area,
-            f"Items older than {settings.retention_days} days are pruned "
-            "(DIGESTBOT_RETENTION_DAYS).",
+            ngettext(
+                "Items older than {count} day are pruned (DIGESTBOT_RETENTION_DAYS).",
+                "Items older than {count} days are pruned (DIGESTBOT_RETENTION_DAYS).",
+                settings.retention_days,
+            ),
         )
 
 
@@ -100,73 +124,110 @@ def _database_findings(path: Path, report: SchemaReport) -> Iterator[Finding]:
             yield Finding(
                 "error",
                 area,
-                f"{path} does not exist and {folder} is not writable, so it cannot be created.",
-                "Point DIGESTBOT_DB at a writable place (the image uses /data, a volume).",
+                _(
+                    "{path} does not exist and {folder} is not writable, so it cannot be created.",
+                    path=path,
+                    folder=folder,
+                ),
+                _("Point DIGESTBOT_DB at a writable place (the image uses /data, a volume)."),
             )
         else:
-            yield Finding("info", area, f"{path} does not exist yet; the bot creates it on start.")
+            yield Finding(
+                "info",
+                area,
+                _("{path} does not exist yet; the bot creates it on start.", path=path),
+            )
         return
     if report.error is not None:
         yield Finding(
             "error",
             area,
-            f"{path} cannot be read as an SQLite database: {report.error}.",
-            "Restore the latest backup (made with `digestbot backup`), or point "
-            "DIGESTBOT_DB at the right file.",
+            _(
+                "{path} cannot be read as an SQLite database: {error}.",
+                path=path,
+                error=report.error,
+            ),
+            _(
+                "Restore the latest backup (made with `digestbot backup`), or point "
+                "DIGESTBOT_DB at the right file."
+            ),
         )
         return
     if report.foreign:
         yield Finding(
             "error",
             area,
-            f"{path} is an SQLite database of another application; digestbot will not "
-            "write into it.",
-            "Point DIGESTBOT_DB at a new file or at digestbot's own database.",
+            _(
+                "{path} is an SQLite database of another application; digestbot will not "
+                "write into it.",
+                path=path,
+            ),
+            _("Point DIGESTBOT_DB at a new file or at digestbot's own database."),
         )
         return
     if report.too_new:
         yield Finding(
             "error",
             area,
-            f"The schema version is {report.version}, newer than this digestbot "
-            f"(it knows up to {report.code_version}): a newer digestbot wrote this file.",
-            "Upgrade digestbot, or restore a backup made by this version.",
+            _(
+                "The schema version is {version}, newer than this digestbot (it knows up to "
+                "{code_version}): a newer digestbot wrote this file.",
+                version=report.version,
+                code_version=report.code_version,
+            ),
+            _("Upgrade digestbot, or restore a backup made by this version."),
         )
     elif report.behind:
         yield Finding(
             "info",
             area,
-            f"The schema version is {report.version}; the next start migrates it to "
-            f"{report.code_version}.",
-            "Take a backup first: digestbot backup PATH.",
+            _(
+                "The schema version is {version}; the next start migrates it to {code_version}.",
+                version=report.version,
+                code_version=report.code_version,
+            ),
+            _("Take a backup first: digestbot backup PATH."),
         )
     else:
-        yield Finding("ok", area, f"Schema version {report.version} matches the code.")
+        yield Finding(
+            "ok", area, _("Schema version {version} matches the code.", version=report.version)
+        )
     if report.journal_mode != "wal":
+        mode = report.journal_mode or _("unknown")
         yield Finding(
             "warning",
             area,
-            f"The journal mode is {report.journal_mode or 'unknown'}, not WAL: readers "
-            "and the writer would block each other.",
-            "Start the bot once (it switches the file to WAL), and keep other tools from "
-            "changing the journal mode.",
+            _(
+                "The journal mode is {mode}, not WAL: readers and the writer would block "
+                "each other.",
+                mode=mode,
+            ),
+            _(
+                "Start the bot once (it switches the file to WAL), and keep other tools from "
+                "changing the journal mode."
+            ),
         )
     else:
-        yield Finding("ok", area, "WAL mode is on.")
+        yield Finding("ok", area, _("WAL mode is on."))
     problems = integrity_check(path)
     if problems:
         shown = "; ".join(problems[:3]) + (
-            f" (and {len(problems) - 3} more)" if len(problems) > 3 else ""
+            ngettext(" (and {count} more)", " (and {count} more)", len(problems) - 3)
+            if len(problems) > 3
+            else ""
         )
         yield Finding(
             "error",
             area,
-            f"The integrity check failed: {shown}.",
-            "Stop the bot and keep a copy of the file. Then restore the latest backup, or "
-            f"salvage what is left: sqlite3 {path} .recover | sqlite3 recovered.db",
+            _("The integrity check failed: {problems}.", problems=shown),
+            _(
+                "Stop the bot and keep a copy of the file. Then restore the latest backup, or "
+                "salvage what is left: sqlite3 {path} .recover | sqlite3 recovered.db",
+                path=path,
+            ),
         )
     else:
-        yield Finding("ok", area, "The integrity check passed.")
+        yield Finding("ok", area, _("The integrity check passed."))
 
 
 def _postgres_findings(report: PgReport) -> list[Finding]:
@@ -176,8 +237,15 @@ def _postgres_findings(report: PgReport) -> list[Finding]:
             Finding(
                 "error",
                 area,
-                f"cannot reach the PostgreSQL database {report.shown}: {report.error}",
-                "Check that the server runs and that DIGESTBOT_DB names it, its user and password.",
+                _(
+                    "cannot reach the PostgreSQL database {database}: {error}",
+                    database=report.shown,
+                    error=report.error,
+                ),
+                _(
+                    "Check that the server runs and that DIGESTBOT_DB names it, its user and "
+                    "password."
+                ),
             )
         ]
     if report.version is None:
@@ -186,25 +254,57 @@ def _postgres_findings(report: PgReport) -> list[Finding]:
                 Finding(
                     "error",
                     area,
-                    f"{report.shown} holds tables of another application.",
-                    "Point DIGESTBOT_DB at an empty PostgreSQL database.",
+                    _("{database} holds tables of another application.", database=report.shown),
+                    _("Point DIGESTBOT_DB at an empty PostgreSQL database."),
                 )
             ]
-        return [Finding("info", area, f"{report.shown} is empty; the bot creates its tables.")]
+        return [
+            Finding(
+                "info",
+                area,
+                _("{database} is empty; the bot creates its tables.", database=report.shown),
+            )
+        ]
     if report.version > report.code_version:
         return [
             Finding(
                 "error",
                 area,
-                f"{report.shown} has schema version {report.version}, newer than this "
-                f"digestbot knows ({report.code_version}).",
-                "Upgrade digestbot, or restore a dump made by this version.",
+                _(
+                    "{database} has schema version {version}, newer than this digestbot "
+                    "knows ({code_version}).",
+                    database=report.shown,
+                    version=report.version,
+                    code_version=report.code_version,
+                ),
+                _("Upgrade digestbot, or restore a dump made by this version."),
             )
         ]
-    shown = f"PostgreSQL {report.shown}, schema version {report.version}"
     if report.version < report.code_version:
-        return [Finding("info", area, f"{shown}; the bot migrates it to {report.code_version}.")]
-    return [Finding("ok", area, f"{shown}, reachable.")]
+        return [
+            Finding(
+                "info",
+                area,
+                _(
+                    "PostgreSQL {database}, schema version {version}; the bot migrates it to "
+                    "{code_version}.",
+                    database=report.shown,
+                    version=report.version,
+                    code_version=report.code_version,
+                ),
+            )
+        ]
+    return [
+        Finding(
+            "ok",
+            area,
+            _(
+                "PostgreSQL {database}, schema version {version}, reachable.",
+                database=report.shown,
+                version=report.version,
+            ),
+        )
+    ]
 
 
 def _existing_ancestor(folder: Path) -> Path:
@@ -220,24 +320,35 @@ def _disk_findings(path: Path) -> Iterator[Finding]:
     db_bytes = sum(
         p.stat().st_size for p in (path, path.with_name(path.name + "-wal")) if p.exists()
     )
-    free = f"{usage.free / MIB:,.0f} MiB free in {folder}"
+    free = f"{usage.free / MIB:,.0f}"
     if usage.free < DISK_ERROR_BYTES:
         yield Finding(
             "error",
             "disk",
-            f"Only {free}: writes (and backups) will fail soon.",
-            "Free disk space or move DIGESTBOT_DB to a larger volume.",
+            _(
+                "Only {free} MiB free in {folder}: writes (and backups) will fail soon.",
+                free=free,
+                folder=folder,
+            ),
+            _("Free disk space or move DIGESTBOT_DB to a larger volume."),
         )
     elif usage.free < max(DISK_WARNING_BYTES, 2 * db_bytes):
         yield Finding(
             "warning",
             "disk",
-            f"{free}; the database takes {db_bytes / MIB:,.1f} MiB.",
-            "Keep at least twice the database size free (backups and VACUUM need it); "
-            "DIGESTBOT_RETENTION_DAYS prunes old items.",
+            _(
+                "{free} MiB free in {folder}; the database takes {size} MiB.",
+                free=free,
+                folder=folder,
+                size=f"{db_bytes / MIB:,.1f}",
+            ),
+            _(
+                "Keep at least twice the database size free (backups and VACUUM need it); "
+                "DIGESTBOT_RETENTION_DAYS prunes old items."
+            ),
         )
     else:
-        yield Finding("ok", "disk", f"{free}.")
+        yield Finding("ok", "disk", _("{free} MiB free in {folder}.", free=free, folder=folder))
 
 
 async def _discord_findings(settings: Settings, token: str) -> list[Finding]:
@@ -253,9 +364,11 @@ async def _discord_findings(settings: Settings, token: str) -> list[Finding]:
                 Finding(
                     "error",
                     area,
-                    "Discord rejected DISCORD_TOKEN (401 Unauthorized).",
-                    "Reset the token (Developer Portal → your application → Bot → Reset "
-                    "Token) and set DISCORD_TOKEN to the new one.",
+                    _("Discord rejected DISCORD_TOKEN (401 Unauthorized)."),
+                    _(
+                        "Reset the token (Developer Portal → your application → Bot → Reset "
+                        "Token) and set DISCORD_TOKEN to the new one."
+                    ),
                 )
             ]
         except discord.HTTPException as exc:
@@ -263,20 +376,22 @@ async def _discord_findings(settings: Settings, token: str) -> list[Finding]:
                 Finding(
                     "warning",
                     area,
-                    f"Discord answered {exc.status} when checking the token.",
-                    "Try again later; see https://discordstatus.com.",
+                    _("Discord answered {status} when checking the token.", status=exc.status),
+                    _("Try again later; see https://discordstatus.com."),
                 )
             ]
         me = client.user
         assert me is not None  # set by a successful login
-        found = [Finding("ok", area, f"The token belongs to {me.name} ({me.id}).")]
+        found = [
+            Finding("ok", area, _("The token belongs to {name} ({id}).", name=me.name, id=me.id))
+        ]
         if not me.bot:
             found.append(
                 Finding(
                     "error",
                     area,
-                    "DISCORD_TOKEN is a user account's token, not a bot's.",
-                    "Use the token of the application's bot user (Developer Portal → Bot).",
+                    _("DISCORD_TOKEN is a user account's token, not a bot's."),
+                    _("Use the token of the application's bot user (Developer Portal → Bot)."),
                 )
             )
         return found + [f async for f in _channel_findings(settings, client, me.id)]
@@ -285,9 +400,12 @@ async def _discord_findings(settings: Settings, token: str) -> list[Finding]:
             Finding(
                 "warning",
                 area,
-                f"Discord could not be reached ({exc or type(exc).__name__}); the token and "
-                "channel permissions were not checked.",
-                "Check the machine's network and DNS, or run `digestbot doctor --offline`.",
+                _(
+                    "Discord could not be reached ({error}); the token and channel permissions "
+                    "were not checked.",
+                    error=exc or type(exc).__name__,
+                ),
+                _("Check the machine's network and DNS, or run `digestbot doctor --offline`."),
             )
         ]
     finally:
@@ -312,10 +430,10 @@ async def _channel_findings(
         else:
             channels = await asyncio.to_thread(subscribed_channels, settings.db_path)
     except sqlite3.Error as exc:
-        yield Finding("warning", area, f"Subscriptions could not be read: {exc}.")
+        yield Finding("warning", area, _("Subscriptions could not be read: {error}.", error=exc))
         return
     if not channels:
-        yield Finding("info", area, "No channel subscribes to a feed yet.")
+        yield Finding("info", area, _("No channel subscribes to a feed yet."))
     guilds: dict[int, _Guild | None] = {}
     for guild_id, channel_id in channels:
         if guild_id not in guilds:
@@ -329,9 +447,15 @@ async def _channel_findings(
                 yield Finding(
                     "error",
                     area,
-                    f"The bot is not in server {guild_id} any more, which has subscribed channels.",
-                    "Invite the bot again (README: Running it on Discord), or remove "
-                    "those subscriptions.",
+                    _(
+                        "The bot is not in server {server} any more, which has subscribed "
+                        "channels.",
+                        server=guild_id,
+                    ),
+                    _(
+                        "Invite the bot again (README: Running it on Discord), or remove "
+                        "those subscriptions."
+                    ),
                 )
         known = guilds[guild_id]
         if known is not None:
@@ -340,7 +464,7 @@ async def _channel_findings(
 
 async def _channel_finding(client: discord.Client, guild: _Guild, channel_id: int) -> Finding:
     area = "discord"
-    where = f"server {guild.me.guild.id}"
+    where = _("server {server}", server=guild.me.guild.id)
     channel = guild.channels.get(channel_id)
     thread: discord.Thread | None = None
     if channel is None:  # a thread, or a channel that no longer exists
@@ -350,8 +474,12 @@ async def _channel_finding(client: discord.Client, guild: _Guild, channel_id: in
             return Finding(
                 "error",
                 area,
-                f"Channel {channel_id} ({where}) no longer exists but has subscriptions.",
-                "Remove them with /feed remove (or they stay paused).",
+                _(
+                    "Channel {channel} ({where}) no longer exists but has subscriptions.",
+                    channel=channel_id,
+                    where=where,
+                ),
+                _("Remove them with /feed remove (or they stay paused)."),
             )
         except discord.Forbidden:
             fetched = None
@@ -362,33 +490,44 @@ async def _channel_finding(client: discord.Client, guild: _Guild, channel_id: in
         return Finding(
             "error",
             area,
-            f"The bot cannot see channel {channel_id} ({where}).",
-            "Give the bot's role View Channel, Send Messages, Embed Links and Read Message "
-            "History there.",
+            _("The bot cannot see channel {channel} ({where}).", channel=channel_id, where=where),
+            _(
+                "Give the bot's role View Channel, Send Messages, Embed Links and Read Message "
+                "History there."
+            ),
         )
     wanted = [
-        ("send_messages_in_threads", "Send Messages in Threads")
+        ("send_messages_in_threads", N_("Send Messages in Threads"))
         if thread
-        else ("send_messages", "Send Messages"),
-        ("embed_links", "Embed Links"),
-        ("read_message_history", "Read Message History"),
+        else ("send_messages", N_("Send Messages")),
+        ("embed_links", N_("Embed Links")),
+        ("read_message_history", N_("Read Message History")),
     ]
     missing = [name for attr, name in wanted if not getattr(perms, attr)]
     name = f"#{(thread or channel).name} ({channel_id})"
     if not missing:
-        return Finding("ok", area, f"The bot can post in {name}.")
+        return Finding("ok", area, _("The bot can post in {channel}.", channel=name))
     if missing == ["Read Message History"]:
-        effect = (
+        effect = _(
             "a post interrupted by a restart cannot be checked there, so it is not sent "
             "again (it may be missing)."
         )
     else:
-        effect = "posts there fail."
+        effect = _("posts there fail.")
+    permissions = _(", ").join(_(permission) for permission in missing)
     return Finding(
         "error",
         area,
-        f"In {name} the bot lacks {', '.join(missing)}: {effect}",
-        f"Channel settings → Permissions → the bot's role: allow {', '.join(missing)}.",
+        _(
+            "In {channel} the bot lacks {permissions}: {effect}",
+            channel=name,
+            permissions=permissions,
+            effect=effect,
+        ),
+        _(
+            "Channel settings → Permissions → the bot's role: allow {permissions}.",
+            permissions=permissions,
+        ),
     )
 
 
@@ -412,6 +551,8 @@ async def run_doctor(settings: Settings, *, online: bool) -> list[Finding]:
             findings += await _discord_findings(settings, token)
         else:
             findings.append(
-                Finding("info", "discord", "Offline: the token and permissions were not checked.")
+                Finding(
+                    "info", "discord", _("Offline: the token and permissions were not checked.")
+                )
             )
     return findings

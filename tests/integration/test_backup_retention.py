@@ -206,13 +206,18 @@ async def test_prune_command_uses_the_setting_and_keeps_recent_items(
     assert "DIGESTBOT_RETENTION_DAYS" in capsys.readouterr().err
     assert await cmd_prune(Settings(db_path=db_path, retention_days=30), None) == 0
     pruned = capsys.readouterr().out
-    assert "Pruned 5 item(s) stored and published more than 30 day(s) ago" in pruned
+    assert "Pruned 5 items stored and published more than 30 days ago" in pruned
     assert "age counts from when the bot stored an item" in pruned
     assert await cmd_prune(Settings(db_path=db_path, retention_days=30), 2) == 0
-    assert "Pruned 3 item(s)" in capsys.readouterr().out
+    assert "Pruned 3 items" in capsys.readouterr().out
     store = await Store.open(db_path)
     assert await store.items.count() == 1
     await store.close()
+    # The one left was stored a day ago (before this call): a singular, in both places.
+    assert await cmd_prune(Settings(db_path=db_path), 1) == 0
+    pruned = capsys.readouterr().out
+    assert "Pruned 1 item stored and published more than 1 day ago" in pruned
+    assert "its id is kept" in pruned
 
 
 async def test_retention_prunes_at_start_and_on_its_schedule(tmp_path: Path) -> None:

@@ -175,4 +175,4 @@ async def test_token_and_channel_permissions_against_the_fake_discord(
         assert exit_code == 1
         out = capsys.readouterr().out  # type: ignore[attr-defined]
         assert "[ERROR] discord:" in out and "→ Channel settings" in out
-        assert out.rstrip().endswith("5 problem(s), 0 warning(s).")
+        assert out.rstrip().endswith("5 problems, 0 warnings.")

@@ -62,6 +62,9 @@ CONVERTED = (
     "cogs/search.py",
     "bot/features/search/render.py",
     "bot/features/search/service.py",
+    "bot/ops/backup.py",
+    "bot/ops/cli.py",
+    "bot/ops/doctor.py",
 )
 # Literals in CONVERTED files that read as English but are not said to anyone:
 # (path, literal) -> why.
@@ -116,6 +119,12 @@ NOT_USER_FACING: dict[tuple[str, str], str] = {
     ("bot/features/feeds/filters.py", "invalid perl operator: (?<="): RE2_MESSAGE,
     ("bot/features/feeds/filters.py", "invalid perl operator: (?<!"): RE2_MESSAGE,
     ("bot/features/feeds/filters.py", "pattern too large"): RE2_MESSAGE,
+    ("bot/ops/backup.py", "digestbot: "): "the program's name before a message it prefixes",
+    ("bot/ops/backup.py", "%Y%m%d-%H%M%S"): "a backup file's name: a timestamp format",
+    ("bot/ops/doctor.py", "bot "): "the prefix a pasted token must not have (a protocol string)",
+    ("bot/ops/doctor.py", "Read Message History"): (
+        "compared with the English name of a missing permission; shown with _()"
+    ),
     ("cogs/search.py", "Previous"): DEFAULT_LABEL,
     ("cogs/search.py", "Next"): DEFAULT_LABEL,
     ("cogs/search.py", "Related"): DEFAULT_LABEL,
