@@ -11,6 +11,7 @@ from urllib.parse import urlsplit
 from bot.ingest.pipeline import FeedPipeline, PollOutcome
 from bot.model import FeedRow
 from bot.store import Store, storage_problem
+from bot.store.leases import new_process_id
 
 log = logging.getLogger(__name__)
 
@@ -35,11 +36,12 @@ class FeedPoller:
         on_outcome: Callable[[FeedRow, PollOutcome], Awaitable[None]] | None = None,
         max_idle_s: float = 30.0,
         heartbeat: Callable[[], None] | None = None,
-        holder: str = "",
+        holder: str | None = None,
         lease_s: float = FEED_LEASE_S,
     ) -> None:
         """`holder` names this process in the feeds it leases (several processes on one
-        PostgreSQL database); a lease not ended within `lease_s` is taken over."""
+        PostgreSQL database; by default a new process id); a lease not ended within
+        `lease_s` is taken over."""
         self._store = store
         self._pipeline = pipeline
         self._slots = asyncio.Semaphore(concurrency)
@@ -51,7 +53,7 @@ class FeedPoller:
         self._heartbeat = heartbeat or (lambda: None)
         self._wake = asyncio.Event()
         self._in_flight: set[int] = set()
-        self._holder = holder
+        self._holder = holder or new_process_id()
         self._lease_s = lease_s
         # Leased, a cycle takes only what it starts soon: a feed waiting for a slot keeps
         # its lease ticking, and other processes get the rest.
