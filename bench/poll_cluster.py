@@ -6,7 +6,8 @@ A throwaway PostgreSQL server (tests/pgserver.py) holds `--feeds` feeds, all due
 polled once (its ETag stored), so the loopback corpus server (its own process) answers each
 poll 304: "mostly unchanged", the common case. For each process count, every feed is made due
 again and that many `bench.poll_cluster --worker` processes, started together, poll until no
-feed is due: the due feeds are leased, so each is polled by one of them. Prints the wall time
+feed is due (timed from when the feeds are made due, all of them started and connected):
+the due feeds are leased, so each is polled by one of them. Prints the wall time
 of the round, feeds polled per second, the ratio to one process, and how the feeds were spread
 over the processes (each feed polled exactly once in all is checked).
 """
@@ -50,6 +51,11 @@ async def worker(url: str, concurrency: int) -> None:
             poller = FeedPoller(
                 store, FeedPipeline(store, fetcher), concurrency=concurrency, per_host=concurrency
             )
+            print("ready", flush=True)
+            while True:  # until the round starts
+                if await store.feeds.due(time.time(), 1):
+                    break
+                await asyncio.sleep(0.01)
             start = time.time()
             while True:
                 outcomes = await poller.poll_due()
@@ -67,13 +73,15 @@ async def worker(url: str, concurrency: int) -> None:
 
 
 async def seed(url: str, base: str, feeds: int) -> None:
-    """`feeds` feeds, each polled once before (ETag stored), none due yet."""
+    """`feeds` feeds, each polled once before (ETag stored), none due yet. Their interval is
+    long: a feed's next poll falls on its slot of the interval, which with a short one could
+    come round again within the round (a second poll, rightly)."""
     await (await Store.open(url)).close()  # migrate
     conn = await asyncpg.connect(url)
     try:
         await conn.execute(
             "INSERT INTO feeds (url, title, etag, interval_s, next_poll_at, last_success_at, "
-            "created_at) SELECT $1 || '/feed/' || n, 'feed ' || n, '\"v1-' || n || '\"', 900, "
+            "created_at) SELECT $1 || '/feed/' || n, 'feed ' || n, '\"v1-' || n || '\"', 1e9, "
             "1e12, 1, 1 FROM generate_series(0, $2 - 1) AS n",
             base,
             feeds,
@@ -91,7 +99,7 @@ async def make_due(url: str) -> None:
 
 
 def round_of(url: str, processes: int, concurrency: int) -> list[dict[str, float]]:
-    asyncio.run(make_due(url))
+    """Start the workers, make every feed due once all are ready, gather their reports."""
     children = [
         subprocess.Popen(
             [
@@ -108,6 +116,9 @@ def round_of(url: str, processes: int, concurrency: int) -> list[dict[str, float
         for _ in range(processes)
     ]
     try:
+        for child in children:
+            assert child.stdout is not None and child.stdout.readline() == b"ready\n"
+        asyncio.run(make_due(url))
         results = [json.loads(child.communicate(timeout=1800)[0]) for child in children]
     finally:
         for child in children:
