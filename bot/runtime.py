@@ -46,6 +46,7 @@ from bot.ops.health import (
 from bot.ops.metrics import Metrics, poll_outcome_kind
 from bot.scheduler import JobScheduler
 from bot.store import Store, StoreError
+from bot.store.leases import new_process_id
 from bot.store.maintenance import store_counts
 from bot.text.llm import LLMSummarizer
 
@@ -53,6 +54,7 @@ log = logging.getLogger(__name__)
 
 POLLER_IDLE_S = 30.0  # the poller looks for due feeds at least this often
 OUTBOX_IDLE_S = 30.0  # the outbox's longest sleep (Outbox's idle_s default)
+TOPICS_REFRESH_S = 2.0  # how soon a follow made in another process reaches this matcher
 
 
 class Runtime:
@@ -64,6 +66,7 @@ class Runtime:
         self.settings = settings
         self.store = store
         self.clock = clock
+        self.process_id = new_process_id()  # names this process in leases and /metrics
         self.fetcher = FeedFetcher(settings)
         self.ai_summarizer = (
             LLMSummarizer(settings) if settings.llm_base_url and settings.llm_model else None
@@ -83,7 +86,11 @@ class Runtime:
             clock=clock,
             on_feed_added=lambda: self.poller.wake(),
         )
-        self.metrics = Metrics(functools.partial(store_counts, store.db))
+        self.metrics = Metrics(
+            functools.partial(store_counts, store.db),
+            process_id=self.process_id,
+            leases_source=functools.partial(store.feeds.leases_held, self.process_id),
+        )
         self.follows = FollowService(store, clock=clock)
         self.digests = DigestService(
             store, clock=clock, wake_outbox=self._wake_outbox, filter_gate=check_filters
@@ -113,11 +120,12 @@ class Runtime:
             # poll one interval away) would otherwise wait for the 30 s idle look.
             max_idle_s=min(POLLER_IDLE_S, max(settings.poll_interval_s, 0.05)),
             heartbeat=self.poll_heartbeat.tick,
+            holder=self.process_id,
         )
         # Set by the Discord app; None in console mode (no gateway to be connected to).
         self.gateway_connected: Callable[[], bool] | None = None
         self.health: HealthServer | None = None
-        self.scheduler = JobScheduler()
+        self.scheduler = JobScheduler(store.locks.exclusive, self.metrics.cluster_job)
         self.outbox: Outbox | None = None
         self.stop = asyncio.Event()
         self._tasks: list[asyncio.Task[None]] = []
@@ -204,8 +212,11 @@ class Runtime:
         """Start the background loops: poller, outbox (if a sender is attached), jobs. Due
         digests are queued once now (one missed while the bot was down), then every tick."""
         await self.start_follows()
-        self.scheduler.at("digests:catch-up", datetime.now(UTC), self.digests.run_due)
-        self.scheduler.every("digests:tick", DIGEST_TICK_S, self.digests.run_due)
+        # Digest ticks and retention run in one process of the cluster at a time.
+        digests = self.digests.run_due
+        self.scheduler.at("digests:catch-up", datetime.now(UTC), digests, lock="digests")
+        self.scheduler.every("digests:tick", DIGEST_TICK_S, digests, lock="digests")
+        self.scheduler.every("topics:refresh", TOPICS_REFRESH_S, self.follows.refresh)
         if self.outbox is not None:
             self._spawn("outbox", self.outbox.run(self.stop))
         self._spawn("poller", self.poller.run(self.stop))
@@ -214,8 +225,8 @@ class Runtime:
             async def prune() -> None:
                 await prune_expired(self.store.db, days, self.clock())
 
-            self.scheduler.at("retention:start", datetime.now(UTC), prune)
-            self.scheduler.every("retention", RETENTION_EVERY_S, prune)
+            self.scheduler.at("retention:start", datetime.now(UTC), prune, lock="retention")
+            self.scheduler.every("retention", RETENTION_EVERY_S, prune, lock="retention")
         self.scheduler.start()
         await self.start_health()
 

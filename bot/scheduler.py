@@ -1,10 +1,16 @@
-"""The one place that knows APScheduler (3.x): named jobs that run coroutines on the loop."""
+"""The one place that knows APScheduler (3.x): named jobs that run coroutines on the loop.
+
+A job given a `lock` name runs once per cluster: when several processes share one database,
+each schedules it, and at each run time the one that gets the lock runs it while the others
+skip that run (the jobs are idempotent: a digest tick or a prune finds nothing left to do).
+"""
 
 from __future__ import annotations
 
 import asyncio
 import logging
 from collections.abc import Awaitable, Callable
+from contextlib import AbstractAsyncContextManager
 from datetime import datetime
 
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
@@ -14,14 +20,22 @@ from apscheduler.triggers.interval import IntervalTrigger
 log = logging.getLogger(__name__)
 
 Job = Callable[[], Awaitable[object]]  # what a job returns is dropped
+# lock name → a block that says whether this process holds it (bot.store.leases.ClusterLocks).
+Gate = Callable[[str], AbstractAsyncContextManager[bool]]
 
 
 class JobScheduler:
     """Named jobs (adding a name again replaces the job). Times are UTC."""
 
-    def __init__(self) -> None:
+    def __init__(
+        self, gate: Gate | None = None, on_gated: Callable[[str, bool], None] | None = None
+    ) -> None:
+        """`gate` runs the jobs given a lock once per cluster (None: always here);
+        `on_gated(lock, ran)` is told whether each run of such a job ran here or was skipped."""
         self._scheduler = AsyncIOScheduler(timezone="UTC")
         self._running: set[asyncio.Task[object]] = set()  # jobs being run right now
+        self._gate = gate
+        self._on_gated = on_gated or (lambda lock, ran: None)
 
     @property
     def running(self) -> bool:
@@ -47,11 +61,18 @@ class JobScheduler:
             await asyncio.wait(set(self._running))
 
     def every(
-        self, name: str, seconds: float, job: Job, *, first_at: datetime | None = None
+        self,
+        name: str,
+        seconds: float,
+        job: Job,
+        *,
+        first_at: datetime | None = None,
+        lock: str | None = None,
     ) -> None:
-        """Run `job` every `seconds` (never two runs of it at once; missed runs coalesce)."""
+        """Run `job` every `seconds` (never two runs of it at once; missed runs coalesce);
+        with `lock`, in one process of the cluster at a time."""
         self._scheduler.add_job(
-            self._logged(name, job),
+            self._logged(name, self._gated(lock, job)),
             IntervalTrigger(seconds=seconds, start_date=first_at, timezone="UTC"),
             id=name,
             name=name,
@@ -61,16 +82,31 @@ class JobScheduler:
             misfire_grace_time=None,
         )
 
-    def at(self, name: str, when: datetime, job: Job) -> None:
-        """Run `job` once at `when` (aware datetime); a time in the past runs it now."""
+    def at(self, name: str, when: datetime, job: Job, *, lock: str | None = None) -> None:
+        """Run `job` once at `when` (aware datetime); a time in the past runs it now; with
+        `lock`, unless another process of the cluster is running it."""
         self._scheduler.add_job(
-            self._logged(name, job),
+            self._logged(name, self._gated(lock, job)),
             DateTrigger(run_date=when, timezone="UTC"),
             id=name,
             name=name,
             replace_existing=True,
             misfire_grace_time=None,
         )
+
+    def _gated(self, lock: str | None, job: Job) -> Job:
+        """`job`, run only while this process holds `lock` (when there is a gate)."""
+        gate = self._gate
+        if lock is None or gate is None:
+            return job
+
+        async def run() -> None:
+            async with gate(lock) as mine:
+                self._on_gated(lock, mine)
+                if mine:
+                    await job()
+
+        return run
 
     def _logged(self, name: str, job: Job) -> Callable[[], Awaitable[None]]:
         """`job`, with its failure logged and its run known to `shutdown`."""

@@ -11,8 +11,15 @@ from urllib.parse import urlsplit
 from bot.ingest.pipeline import FeedPipeline, PollOutcome
 from bot.model import FeedRow
 from bot.store import Store, storage_problem
+from bot.store.leases import new_process_id
 
 log = logging.getLogger(__name__)
+
+# How long a process holds a due feed it took (PostgreSQL). Longer than any poll takes
+# (the fetch timeout, parsing, storing) and the wait for a slot in a batch of
+# `_LEASED_BATCH` x concurrency; a dead process's feeds are polled again after it.
+FEED_LEASE_S = 300.0
+_LEASED_BATCH = 2  # feeds taken per cycle: this many times the concurrency
 
 
 class FeedPoller:
@@ -29,7 +36,12 @@ class FeedPoller:
         on_outcome: Callable[[FeedRow, PollOutcome], Awaitable[None]] | None = None,
         max_idle_s: float = 30.0,
         heartbeat: Callable[[], None] | None = None,
+        holder: str | None = None,
+        lease_s: float = FEED_LEASE_S,
     ) -> None:
+        """`holder` names this process in the feeds it leases (several processes on one
+        PostgreSQL database; by default a new process id); a lease not ended within
+        `lease_s` is taken over."""
         self._store = store
         self._pipeline = pipeline
         self._slots = asyncio.Semaphore(concurrency)
@@ -41,6 +53,11 @@ class FeedPoller:
         self._heartbeat = heartbeat or (lambda: None)
         self._wake = asyncio.Event()
         self._in_flight: set[int] = set()
+        self._holder = holder or new_process_id()
+        self._lease_s = lease_s
+        # Leased, a cycle takes only what it starts soon: a feed waiting for a slot keeps
+        # its lease ticking, and other processes get the rest.
+        self._batch = concurrency * _LEASED_BATCH if store.feeds.leased else 1000
 
     def wake(self) -> None:
         """Look for due feeds now (a feed was just added or rescheduled)."""
@@ -52,7 +69,9 @@ class FeedPoller:
         if all_feeds:
             feeds = [f for f in await self._store.feeds.all() if not f.disabled]
         else:
-            feeds = await self._store.feeds.due(now, limit=1000)
+            feeds = await self._store.feeds.take_due(
+                now, self._batch, holder=self._holder, lease_s=self._lease_s
+            )
         feeds = [f for f in feeds if f.id not in self._in_flight]
         # Every poll finishes before a failure (the store could not even record one) is raised.
         results = await asyncio.gather(*(self._poll_one(f) for f in feeds), return_exceptions=True)
@@ -75,6 +94,15 @@ class FeedPoller:
             return outcome
         finally:
             self._in_flight.discard(feed.id)
+            await self._release(feed.id)
+
+    async def _release(self, feed_id: int) -> None:
+        """End this process's lease on the feed (its poll is recorded). If that fails, the
+        lease expires by itself: the feed waits longer for its next poll, nothing more."""
+        try:
+            await self._store.feeds.release(feed_id, self._holder)
+        except Exception as exc:
+            log.warning("feed %d: ending its lease failed (%s); it expires by itself", feed_id, exc)
 
     async def run(self, stop: asyncio.Event) -> None:
         """Poll due feeds until `stop` is set; sleep until the next one is due."""
@@ -93,7 +121,7 @@ class FeedPoller:
                     log.error(
                         "poll cycle failed: %s; retrying in %.0f s", problem, self._max_idle_s
                     )
-            next_at = await self._store.feeds.next_due_at()
+            next_at = await self._store.feeds.next_due_at(self._clock())
             # After a failure its feeds are still due: do not fetch them again at once.
             delay = self._max_idle_s if failed or next_at is None else next_at - self._clock()
             delay = min(max(delay, 0.05), self._max_idle_s)

@@ -307,6 +307,35 @@ def _postgres_findings(report: PgReport) -> list[Finding]:
     ]
 
 
+def _lease_findings(report: PgReport) -> list[Finding]:
+    """The feed leases of the processes sharing the database: who polls what now, and the
+    leases of a process that stopped mid-poll (taken over when they expire)."""
+    if report.error is not None or not report.version:
+        return []
+    held = sum(lease.held for lease in report.leases)
+    expired = [lease for lease in report.leases if lease.expired]
+    findings = [
+        Finding(
+            "ok",
+            "leases",
+            f"{held} feed lease(s) held now by {sum(1 for x in report.leases if x.held)} "
+            "process(es).",
+        )
+    ]
+    if expired:
+        names = ", ".join(f"{lease.holder} ({lease.expired})" for lease in expired)
+        findings.append(
+            Finding(
+                "warning",
+                "leases",
+                f"Expired feed leases of a process that stopped while polling: {names}.",
+                "A running digestbot takes these feeds over at its next poll; if none runs, "
+                "start one.",
+            )
+        )
+    return findings
+
+
 def _existing_ancestor(folder: Path) -> Path:
     folder = folder.resolve()
     while not folder.exists() and folder != folder.parent:
@@ -536,7 +565,8 @@ async def run_doctor(settings: Settings, *, online: bool) -> list[Finding]:
     token and the bot's permissions in each subscribed channel."""
     findings = list(_config_findings(settings))
     if settings.db_url is not None:
-        findings += _postgres_findings(await pg_report(settings.db_url))
+        pg = await pg_report(settings.db_url)
+        findings += _postgres_findings(pg) + _lease_findings(pg)
     else:
         path = settings.db_path
         report = await asyncio.to_thread(schema_report, path)

@@ -40,11 +40,38 @@ _STORE_GAUGES = {
 class Metrics:
     """Every series digestbot exposes, on its own CollectorRegistry."""
 
-    def __init__(self, gauge_source: GaugeSource | None = None) -> None:
-        """`gauge_source`: e.g. `functools.partial(bot.store.maintenance.store_counts, db)`."""
+    def __init__(
+        self,
+        gauge_source: GaugeSource | None = None,
+        *,
+        process_id: str | None = None,
+        leases_source: Callable[[], Awaitable[int]] | None = None,
+    ) -> None:
+        """`gauge_source`: e.g. `functools.partial(bot.store.maintenance.store_counts, db)`.
+        Several processes sharing one database: `process_id` names this one (its counters
+        are its own work), `leases_source` counts the feed leases it holds."""
         self.registry = CollectorRegistry(auto_describe=True)
         self._gauge_source = gauge_source
+        self._leases_source = leases_source
         r = self.registry
+        if process_id is not None:
+            Gauge(
+                "digestbot_process_info",
+                "This process's id in leases (host:pid:random); the counters here are its work",
+                ["process"],
+                registry=r,
+            ).labels(process_id).set(1)
+        self._leases = Gauge(
+            "digestbot_feed_leases_held",
+            "Feeds this process has leased to poll now (PostgreSQL)",
+            registry=r,
+        )
+        self._cluster_jobs = Counter(
+            "digestbot_cluster_jobs_total",
+            "Runs of once-per-cluster jobs: ran in this process, or skipped (another ran it)",
+            ["job", "outcome"],
+            registry=r,
+        )
         self._store_gauges = {
             name: Gauge(f"digestbot_{name}", doc, registry=r) for name, doc in _STORE_GAUGES.items()
         }
@@ -96,6 +123,9 @@ class Metrics:
     def dm_sent(self) -> None:
         self._dms.inc()
 
+    def cluster_job(self, job: str, ran: bool) -> None:
+        self._cluster_jobs.labels(job, "ran" if ran else "skipped").inc()
+
     async def exposition(self) -> bytes:
         """The Prometheus text format of every series, the store gauges read first. A failed
         read keeps the last values: /metrics still answers, and /healthz reports the store."""
@@ -107,6 +137,11 @@ class Metrics:
             else:
                 for name, gauge in self._store_gauges.items():
                     gauge.set(getattr(counts, name))
+        if self._leases_source is not None:
+            try:
+                self._leases.set(await self._leases_source())
+            except Exception:
+                log.warning("metrics: counting the feed leases failed", exc_info=True)
         return generate_latest(self.registry)
 
 

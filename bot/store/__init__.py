@@ -17,6 +17,7 @@ from bot.store.deliveries import DeliveryStore
 from bot.store.digests import DigestStore
 from bot.store.feeds import FeedStore
 from bot.store.items import ItemStore
+from bot.store.leases import ClusterLocks
 from bot.store.locales import LocaleStore
 from bot.store.postgres import PgDatabase, is_postgres_url
 from bot.store.related import RelatedStore
@@ -47,6 +48,7 @@ class Store:
         self.webhooks = WebhookStore(db)
         self.related = RelatedStore(db)
         self.locales = LocaleStore(db)
+        self.locks = ClusterLocks(db)
 
     @classmethod
     async def open(cls, target: Path | str) -> Store:

@@ -6,14 +6,15 @@ from dataclasses import dataclass, replace
 from typing import Any
 
 from bot.model import FeedRow
-from bot.store.db import Table, fetch_one
+from bot.store.db import Table, fetch_all, fetch_one
+from bot.store.postgres import is_postgres
 
-_SELECT = (
-    "SELECT id, url, title, site_url, description, language, etag, last_modified, body_hash, "
+_COLUMNS = (
+    "id, url, title, site_url, description, language, etag, last_modified, body_hash, "
     "interval_s, next_poll_at, last_polled_at, last_success_at, last_new_item_at, "
-    "consecutive_errors, last_error, failing_since, disabled, disabled_reason, created_at "
-    "FROM feeds"
+    "consecutive_errors, last_error, failing_since, disabled, disabled_reason, created_at"
 )
+_SELECT = f"SELECT {_COLUMNS} FROM feeds"
 
 
 def _feed(*values: Any) -> FeedRow:
@@ -69,6 +70,62 @@ class FeedStore(Table):
             (now, limit),
         )
 
-    async def next_due_at(self) -> float | None:
-        due = await self._scalar("SELECT min(next_poll_at) FROM feeds WHERE disabled = 0")
+    # --- leases: several processes polling one PostgreSQL database ------------------------
+
+    @property
+    def leased(self) -> bool:
+        """Whether due feeds are leased (PostgreSQL: any number of processes may poll); on
+        SQLite one process polls, and `take_due` is `due`."""
+        return is_postgres(self._db)
+
+    async def take_due(
+        self, now: float, limit: int, *, holder: str, lease_s: float
+    ) -> list[FeedRow]:
+        """The due feeds this process is to poll now, most overdue first. On PostgreSQL
+        each is leased to `holder` until `now + lease_s` (`release` ends the lease when the
+        poll is recorded): a feed leased to another process is skipped until its lease
+        expires, so each due feed is polled by one process, and a dead one's are taken over."""
+        if not self.leased:
+            return await self.due(now, limit)
+        async with self._db.transaction() as tx:
+            feeds = await fetch_all(
+                tx,
+                _feed,
+                "UPDATE feeds SET lease_holder = ?, lease_until = ? WHERE id IN ("
+                "SELECT id FROM feeds WHERE disabled = 0 AND next_poll_at <= ? "
+                "AND (lease_until IS NULL OR lease_until < ?) "
+                "ORDER BY next_poll_at LIMIT ? FOR UPDATE SKIP LOCKED) "
+                f"RETURNING {_COLUMNS}",
+                (holder, now + lease_s, now, now, limit),
+            )
+        return sorted(feeds, key=lambda f: (f.next_poll_at, f.id))
+
+    async def release(self, feed_id: int, holder: str) -> None:
+        """End `holder`'s lease on the feed (its poll is recorded). No-op on SQLite."""
+        if self.leased:
+            await self._db.write(
+                "UPDATE feeds SET lease_holder = NULL, lease_until = NULL "
+                "WHERE id = ? AND lease_holder = ?",
+                (feed_id, holder),
+            )
+
+    async def leases_held(self, holder: str) -> int:
+        """How many feeds `holder` holds a lease on now (0 on SQLite)."""
+        if not self.leased:
+            return 0
+        return int(
+            await self._scalar("SELECT count(*) FROM feeds WHERE lease_holder = ?", (holder,)) or 0
+        )
+
+    async def next_due_at(self, now: float | None = None) -> float | None:
+        """When the next feed is due. With `now` on PostgreSQL, a feed another process
+        leases counts as due when its lease expires (it is not this process's to poll)."""
+        if now is None or not self.leased:
+            due = await self._scalar("SELECT min(next_poll_at) FROM feeds WHERE disabled = 0")
+        else:
+            due = await self._scalar(
+                "SELECT min(CASE WHEN lease_until >= ? THEN lease_until ELSE next_poll_at END) "
+                "FROM feeds WHERE disabled = 0",
+                (now,),
+            )
         return None if due is None else float(due)

@@ -17,6 +17,7 @@ import asyncio
 import functools
 import logging
 import re
+import time
 from collections.abc import AsyncIterator, Coroutine, Generator, Iterable, Mapping, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
@@ -36,6 +37,8 @@ log = logging.getLogger(__name__)
 
 # The one row saying this database is digestbot's, and its schema version.
 SCHEMA_TABLE = "digestbot_schema"
+# The schema version that gave feeds their lease columns (0002_feed_leases).
+_LEASES_VERSION = 2
 # Taken while migrating, so two processes starting at once migrate once.
 _MIGRATION_LOCK = 0x64676274
 
@@ -313,6 +316,13 @@ class PgDatabase:
         async with self._write_lock, self._pool.acquire() as conn, conn.transaction():
             yield PgConnection(conn)
 
+    @asynccontextmanager
+    async def session(self) -> AsyncIterator[PgRaw]:
+        """A pooled connection of its own, outside the write lock, held for the block (a
+        session-level advisory lock lives as long as it)."""
+        async with self._pool.acquire() as conn:
+            yield conn
+
     async def write(self, sql: str, params: Params = ()) -> int:
         """One statement in its own write transaction; how many rows it changed."""
         async with self.transaction() as tx:
@@ -337,10 +347,22 @@ class PgReport:
     tables: int = 0
     channels: tuple[tuple[int, int], ...] = ()  # (guild, channel) of every subscription
     error: str | None = None  # the server could not be reached or read
+    leases: tuple[FeedLeases, ...] = ()  # per process holding feed leases
 
 
-async def pg_report(url: str) -> PgReport:
-    """Connect once, read the schema version and the subscribed channels; never migrate."""
+@dataclass(frozen=True, slots=True)
+class FeedLeases:
+    """The feed leases one process holds: live ones, and expired ones (it stopped mid-poll;
+    another process takes those feeds over)."""
+
+    holder: str
+    held: int
+    expired: int
+
+
+async def pg_report(url: str, now: float | None = None) -> PgReport:
+    """Connect once, read the schema version, the subscribed channels and the feed leases
+    (live or expired at `now`, epoch seconds); never migrate."""
     shown, latest = redacted(url), len(load_pg_migrations())
     try:
         conn = await asyncpg.connect(url, timeout=10)
@@ -360,7 +382,16 @@ async def pg_report(url: str) -> PgReport:
                 "ORDER BY guild_id, channel_id"
             )
             channels = tuple((int(r[0]), int(r[1])) for r in rows)
-        return PgReport(shown, version, latest, tables, channels)
+        leases: tuple[FeedLeases, ...] = ()
+        if version and version >= _LEASES_VERSION:
+            rows = await conn.fetch(
+                "SELECT lease_holder, count(*) FILTER (WHERE lease_until >= $1), "
+                "count(*) FILTER (WHERE lease_until < $1) FROM feeds "
+                "WHERE lease_holder IS NOT NULL GROUP BY lease_holder ORDER BY lease_holder",
+                time.time() if now is None else now,
+            )
+            leases = tuple(FeedLeases(str(r[0]), int(r[1]), int(r[2])) for r in rows)
+        return PgReport(shown, version, latest, tables, channels, leases=leases)
     except asyncpg.PostgresError as exc:
         return PgReport(shown, code_version=latest, error=str(exc))
     finally:

@@ -25,6 +25,9 @@ _SELECT = (
     "t.match_count, t.last_match_at FROM topics t"
 )
 _BY_KEY = f"{_SELECT} WHERE t.guild_id = ? AND t.user_id = ? AND t.norm_key = ?"
+# bot_state's counter of changes to the active topics: each process's percolator reloads
+# when it moves (a follow made in one process reaches the others' matchers).
+TOPICS_VERSION_KEY = "topics_version"
 # Topics of members whose DMs are not closed.
 _ACTIVE = f"{_SELECT} LEFT JOIN members m ON m.user_id = t.user_id WHERE m.dms_closed_at IS NULL"
 
@@ -78,6 +81,7 @@ class TopicStore(Table):
                     (guild_id, user_id, text, key, feed_id, now),
                 )
             )
+            await bump_topics_version(tx)
         return FollowResult(
             FollowOutcome.ADDED,
             topic=TopicRow(topic_id, guild_id, user_id, text, key, feed_id, now, 0, None),
@@ -98,6 +102,7 @@ class TopicStore(Table):
             )
             if row is not None:
                 await tx.execute("DELETE FROM topics WHERE id = ?", (topic_id,))
+                await bump_topics_version(tx)
         return row
 
     async def list_for_member(self, guild_id: int, user_id: int) -> list[TopicRow]:
@@ -115,6 +120,14 @@ class TopicStore(Table):
     async def all_active(self) -> list[TopicRow]:
         """Every topic of members whose DMs are not closed: what the percolator matches."""
         return await self._all(TopicRow, f"{_ACTIVE} ORDER BY t.id")
+
+    async def version(self) -> int:
+        """The active topics' version: it changes whenever a topic is followed or
+        unfollowed, or a member's DMs close or reopen, in any process."""
+        value = await self._scalar(
+            "SELECT value FROM bot_state WHERE key = ?", (TOPICS_VERSION_KEY,)
+        )
+        return 0 if value is None else int(value)
 
     # Members' DMs -------------------------------------------------------------------------
 
@@ -139,13 +152,15 @@ class TopicStore(Table):
 
     async def mark_dms_closed(self, user_id: int, now: float) -> None:
         """The member's DMs are closed: their topics pause (all_active leaves them out)."""
-        await self._db.write(
-            "INSERT INTO members (user_id, dms_closed_at) VALUES (?, ?) "
-            "ON CONFLICT (user_id) DO UPDATE SET "
-            "dms_closed_at = coalesce(members.dms_closed_at, excluded.dms_closed_at), "
-            "closed_notice_at = NULL",
-            (user_id, now),
-        )
+        async with self._db.transaction() as tx:
+            await tx.execute(
+                "INSERT INTO members (user_id, dms_closed_at) VALUES (?, ?) "
+                "ON CONFLICT (user_id) DO UPDATE SET "
+                "dms_closed_at = coalesce(members.dms_closed_at, excluded.dms_closed_at), "
+                "closed_notice_at = NULL",
+                (user_id, now),
+            )
+            await bump_topics_version(tx)
 
     async def take_closed_notice(self, user_id: int, now: float) -> bool:
         """True once per closure: the member's DMs are closed and they have not been told yet
@@ -161,14 +176,24 @@ class TopicStore(Table):
 
     async def resume_dms(self, user_id: int) -> bool:
         """The member opened their DMs again: their topics are active again."""
-        return (
-            await self._db.write(
+        async with self._db.transaction() as tx:
+            cursor = await tx.execute(
                 "UPDATE members SET dms_closed_at = NULL, closed_notice_at = NULL "
                 "WHERE user_id = ? AND dms_closed_at IS NOT NULL",
                 (user_id,),
             )
-            > 0
-        )
+            if resumed := cursor.rowcount > 0:
+                await bump_topics_version(tx)
+        return resumed
+
+
+async def bump_topics_version(tx: Connection) -> None:
+    """Inside a write transaction that changes the active topics: move their version."""
+    await tx.execute(
+        "INSERT INTO bot_state (key, value) VALUES (?, '1') ON CONFLICT (key) DO UPDATE SET "
+        "value = CAST(CAST(bot_state.value AS INTEGER) + 1 AS TEXT)",
+        (TOPICS_VERSION_KEY,),
+    )
 
 
 def _chunks(ids: Sequence[int]) -> list[Sequence[int]]:

@@ -78,14 +78,29 @@ class FollowService:
         self.topics = store.topics
         self._search = SearchService(store, clock=clock)
         self.percolator = Percolator()
+        self._version: int | None = None  # the topics' version the percolator was built at
 
     # --- the percolator ------------------------------------------------------------------
 
     async def load(self) -> int:
         """Build the percolator from the store's active topics; returns how many."""
+        # Read before the topics: a change made meanwhile moves the version past it, and
+        # the next refresh builds again.
+        version = await self.topics.version()
         self.percolator = await active_topics_percolator(self.topics)
+        self._version = version
         log.info("percolator: %d followed topic(s)", len(self.percolator))
         return len(self.percolator)
+
+    async def refresh(self) -> bool:
+        """Build the percolator again if the topics changed since (in any process sharing
+        the database: a follow made in another reaches this one's matcher); whether it did.
+        Polling a version row, not LISTEN/NOTIFY: the same on both backends, one indexed read,
+        and nothing is missed while a connection is lost and made again."""
+        if await self.topics.version() == self._version:
+            return False
+        await self.load()
+        return True
 
     def match(self, fields: Sequence[str]) -> set[int]:
         """The active topics an item with these fields (title, summary, text) matches."""

@@ -1,0 +1,58 @@
+"""Work shared by several digestbot processes on one PostgreSQL database: who a process is,
+and the jobs only one process may run at a time. (Due feeds are leased in bot.store.feeds.)
+
+On SQLite one process owns the database, so every "may I?" is yes.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import secrets
+import socket
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from bot.store.db import Backend
+from bot.store.postgres import PgDatabase
+
+log = logging.getLogger(__name__)
+
+# The first key of the two-key advisory locks of periodic jobs ("dgbt"); the second is the
+# job's name hashed. Two-key locks are apart from the migration's one-key lock.
+_JOB_LOCK_SPACE = 0x64676274
+
+
+def new_process_id() -> str:
+    """This process's name in leases and metrics: host:pid:random (a restarted process, or
+    one in another container with the same pid, is someone else)."""
+    return f"{socket.gethostname()}:{os.getpid()}:{secrets.token_hex(3)}"
+
+
+class ClusterLocks:
+    """Once per cluster: a named job runs in one process at a time."""
+
+    def __init__(self, db: Backend) -> None:
+        self._db = db
+
+    @asynccontextmanager
+    async def exclusive(self, name: str) -> AsyncIterator[bool]:
+        """Whether this process runs the job `name` now: True (and held for the block)
+        unless another process is running it. PostgreSQL: a session advisory lock, freed
+        when the block ends or when a dead process's connection is closed by the server."""
+        if not isinstance(self._db, PgDatabase):
+            yield True
+            return
+        async with self._db.session() as conn:
+            mine = bool(
+                await conn.fetchval(
+                    "SELECT pg_try_advisory_lock($1, hashtext($2))", _JOB_LOCK_SPACE, name
+                )
+            )
+            try:
+                yield mine
+            finally:
+                if mine:
+                    await conn.fetchval(
+                        "SELECT pg_advisory_unlock($1, hashtext($2))", _JOB_LOCK_SPACE, name
+                    )
