@@ -38,6 +38,7 @@ AREAS = {
     "database": N_("database"),
     "disk": N_("disk"),
     "discord": N_("discord"),
+    "leases": N_("leases"),
 }
 
 
@@ -314,12 +315,16 @@ def _lease_findings(report: PgReport) -> list[Finding]:
         return []
     held = sum(lease.held for lease in report.leases)
     expired = [lease for lease in report.leases if lease.expired]
+    holders = sum(1 for lease in report.leases if lease.held)
     findings = [
         Finding(
             "ok",
             "leases",
-            f"{held} feed lease(s) held now by {sum(1 for x in report.leases if x.held)} "
-            "process(es).",
+            _(
+                "{leases} held now by {processes}.",
+                leases=ngettext("{count} feed lease", "{count} feed leases", held),
+                processes=ngettext("{count} process", "{count} processes", holders),
+            ),
         )
     ]
     if expired:
@@ -328,9 +333,14 @@ def _lease_findings(report: PgReport) -> list[Finding]:
             Finding(
                 "warning",
                 "leases",
-                f"Expired feed leases of a process that stopped while polling: {names}.",
-                "A running digestbot takes these feeds over at its next poll; if none runs, "
-                "start one.",
+                _(
+                    "Expired feed leases of a process that stopped while polling: {names}.",
+                    names=names,
+                ),
+                _(
+                    "A running digestbot takes these feeds over at its next poll; if none "
+                    "runs, start one."
+                ),
             )
         )
     return findings

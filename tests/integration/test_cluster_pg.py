@@ -203,5 +203,5 @@ async def test_doctor_and_metrics_show_the_leases(pg_url: str, feed_server: Feed
         settings = runtime.settings
     found = [f for f in await run_doctor(settings, online=False) if f.area == "leases"]
     assert [f.severity for f in found] == ["ok", "warning"]
-    assert found[0].message.startswith("2 feed lease(s) held now by 1 process")
+    assert found[0].message.startswith("2 feed leases held now by 1 process.")
     assert "gone:7:dead00 (1)" in found[1].message
