@@ -18,6 +18,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from bot.config import Settings
+from bot.delivery.budget import SharedBudget
 from bot.delivery.compose import DeliveryComposer
 from bot.delivery.outbox import Outbox, OutboxClock, OutboxHooks
 from bot.delivery.senders import Sender
@@ -147,6 +148,7 @@ class Runtime:
             sender,
             DeliveryComposer(self.store, self.digests, sender.guild_name, self.languages),
             clock=OutboxClock(wall=self.clock),
+            budget=SharedBudget(self.store.budget) if self.store.shared else None,
             hooks=OutboxHooks(
                 on_user_unreachable=self.follows.on_dms_closed,
                 on_result=self._on_delivery_result,
