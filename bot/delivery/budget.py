@@ -34,6 +34,10 @@ Target = tuple[TargetKind, int]
 # (look-ups, opening DM channels; interaction answers are not bound to the global limit) and to
 # the jitter between our clock and Discord's windows.
 REQUESTS_PER_S = 47.0
+# The shared budget counts a send when its process takes the slot, a moment before the request
+# reaches Discord; that moment varies with how busy each process is (a send counted late in
+# one process, the next one early in another), so its target windows are this much longer.
+ARRIVAL_MARGIN_S = 0.3
 
 
 @dataclass(frozen=True, slots=True)
@@ -109,6 +113,7 @@ class SharedBudget:
     ) -> None:
         self._store = store
         self._limits = limits
+        self._window_s = limits.target_window_s + ARRIVAL_MARGIN_S
         self._sleep = sleep
 
     @staticmethod
@@ -116,9 +121,8 @@ class SharedBudget:
         return f"{target[0]}:{target[1]}"
 
     async def hold(self, target: Target) -> float:
-        limits = self._limits
         return await self._store.target_hold(
-            self._key(target), limits.target_burst, limits.target_window_s
+            self._key(target), self._limits.target_burst, self._window_s
         )
 
     async def take(self, target: Target | None) -> None:
@@ -130,9 +134,9 @@ class SharedBudget:
             if target is None:
                 return
             key = self._key(target)
-            if await self._store.take_target(key, limits.target_burst, limits.target_window_s):
+            if await self._store.take_target(key, limits.target_burst, self._window_s):
                 return
             # Another process filled the target's bucket meanwhile: that global slot goes
             # unused; wait for room and reserve another.
-            held = await self._store.target_hold(key, limits.target_burst, limits.target_window_s)
+            held = await self._store.target_hold(key, limits.target_burst, self._window_s)
             await self._sleep(max(held, 0.01))
