@@ -286,6 +286,12 @@ class Settings(BaseModel):
         description="gateway shards this process runs: auto (all), e.g. 0,1/4, or none "
         "(a worker that polls and delivers over REST only)",
     )
+    delivery_lease_s: Annotated[Seconds, Field(gt=0)] = Field(
+        30.0,
+        validation_alias="DIGESTBOT_DELIVERY_LEASE",
+        description="with PostgreSQL: how long a dead process's send in flight holds its "
+        "channel before another process takes it over",
+    )
     retention_days: Annotated[int | None, Field(ge=1)] = Field(
         None,
         validation_alias="DIGESTBOT_RETENTION_DAYS",

@@ -18,8 +18,9 @@ from datetime import UTC, datetime
 from typing import Any
 
 from bot.config import Settings
+from bot.delivery.budget import SharedBudget
 from bot.delivery.compose import DeliveryComposer
-from bot.delivery.outbox import Outbox, OutboxClock, OutboxHooks
+from bot.delivery.outbox import Outbox, OutboxClock, OutboxHooks, OutboxSettings
 from bot.delivery.senders import Sender
 from bot.features.digest.service import DIGEST_TICK_S, DigestService
 from bot.features.feeds.filters import check_filters
@@ -154,7 +155,9 @@ class Runtime:
             self.store,
             sender,
             DeliveryComposer(self.store, self.digests, sender.guild_name, self.languages),
+            settings=OutboxSettings(lease_s=self.settings.delivery_lease_s),
             clock=OutboxClock(wall=self.clock),
+            budget=SharedBudget(self.store.budget) if self.store.shared else None,
             hooks=OutboxHooks(
                 on_user_unreachable=self.follows.on_dms_closed,
                 on_result=self._on_delivery_result,

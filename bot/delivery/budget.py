@@ -12,8 +12,9 @@ behind it as the last guard: should Discord announce another bucket size than th
 expected here, discord.py follows the headers and holds the extra requests itself.
 
 `RequestBudget` is the interface; `LocalBudget` is the in-process implementation, right for one
-process. Several processes sharing one bot token must share one budget (a later implementation
-backed by PostgreSQL, issue 18) or they overrun the global limit together.
+process. Several processes sharing one bot token must share one budget or they overrun the
+global limit together: `SharedBudget` keeps it in their PostgreSQL database (the runtime
+chooses it when DIGESTBOT_DB is PostgreSQL).
 """
 
 from __future__ import annotations
@@ -25,6 +26,7 @@ from typing import Protocol
 
 from bot.model import TargetKind
 from bot.ratelimit import SlidingWindow
+from bot.store.budget import BudgetStore
 
 Target = tuple[TargetKind, int]
 
@@ -32,6 +34,10 @@ Target = tuple[TargetKind, int]
 # (look-ups, opening DM channels; interaction answers are not bound to the global limit) and to
 # the jitter between our clock and Discord's windows.
 REQUESTS_PER_S = 47.0
+# The shared budget counts a send when its process takes the slot, a moment before the request
+# reaches Discord; that moment varies with how busy each process is (a send counted late in
+# one process, the next one early in another), so its target windows are this much longer.
+ARRIVAL_MARGIN_S = 0.3
 
 
 @dataclass(frozen=True, slots=True)
@@ -90,3 +96,47 @@ class LocalBudget:
             # Counted against the target when the request goes out, not when it began to wait.
             if target is None or self._targets.try_take(target):
                 return
+
+
+class SharedBudget:
+    """The budget of every process sharing one PostgreSQL database (bot.store.budget): the
+    global pace as slots reserved in turn by all of them, each target's sliding window counted
+    when its request goes out. Two round trips per request; see bench/budget_pg.py."""
+
+    GLOBAL = "global"
+
+    def __init__(
+        self,
+        store: BudgetStore,
+        limits: DiscordLimits = DiscordLimits(),
+        sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
+    ) -> None:
+        self._store = store
+        self._limits = limits
+        self._window_s = limits.target_window_s + ARRIVAL_MARGIN_S
+        self._sleep = sleep
+
+    @staticmethod
+    def _key(target: Target) -> str:
+        return f"{target[0]}:{target[1]}"
+
+    async def hold(self, target: Target) -> float:
+        return await self._store.target_hold(
+            self._key(target), self._limits.target_burst, self._window_s
+        )
+
+    async def take(self, target: Target | None) -> None:
+        limits = self._limits
+        while True:
+            wait = await self._store.reserve_slot(self.GLOBAL, 1.0 / limits.requests_per_s)
+            if wait > 0:
+                await self._sleep(wait)
+            if target is None:
+                return
+            key = self._key(target)
+            if await self._store.take_target(key, limits.target_burst, self._window_s):
+                return
+            # Another process filled the target's bucket meanwhile: that global slot goes
+            # unused; wait for room and reserve another.
+            held = await self._store.target_hold(key, limits.target_burst, self._window_s)
+            await self._sleep(max(held, 0.01))

@@ -26,8 +26,12 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import math
+import os
 import random
+import socket
 import time
+import uuid
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, replace
 
@@ -78,6 +82,10 @@ class OutboxSettings:
     backoff_cap_s: float = 900.0
     max_attempts_on_unknown_error: int = 8
     idle_s: float = 30.0  # the longest sleep when nothing is due
+    # How long a claim on a delivery being sent lasts unless renewed (renewed every third of
+    # it while the process lives): how long a dead process's send holds its target back
+    # before another process sharing the database takes it over.
+    lease_s: float = 30.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -136,6 +144,9 @@ class Outbox:
         self._hooks = hooks
         self._wake = asyncio.Event()
         self._recovered = False
+        # This process's name on its claims (several processes may share the database).
+        self.owner = f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
+        self._leases_checked_at = -math.inf
 
     def wake(self) -> None:
         """Look for due deliveries now (new items were just queued)."""
@@ -148,13 +159,27 @@ class Outbox:
             return 0
         self._recovered = True  # set first: a second caller must not recover mid-send
         try:
-            recovered = await self._store.deliveries.recover_in_flight()
+            recovered = await self._store.deliveries.recover_in_flight(self._clock())
         except BaseException:
             self._recovered = False  # try again: until then those targets stay blocked
             raise
         if recovered:
             log.info("outbox: %d delivery(ies) may have been sent before a crash", recovered)
+        self._leases_checked_at = self._clock()
         return recovered
+
+    async def _keep_leases(self) -> None:
+        """Every third of a lease: renew this process's claims, and take over the deliveries
+        of a process whose claims expired (it died mid-send; they are looked for first)."""
+        now = self._clock()
+        if now - self._leases_checked_at < self._settings.lease_s / 3:
+            return
+        self._leases_checked_at = now
+        deliveries = self._store.deliveries
+        await deliveries.renew_leases(self.owner, now + self._settings.lease_s)
+        taken = await deliveries.take_over_expired(now)
+        if taken:
+            log.info("outbox: took over %d delivery(ies) whose sender's lease expired", taken)
 
     async def run(self, stop: asyncio.Event) -> None:
         """Send until `stop` is set; sleep until the next delivery is due or `wake()`."""
@@ -163,10 +188,13 @@ class Outbox:
             self._hooks.heartbeat()
             try:
                 await self.recover()
+                await self._keep_leases()
                 processed, held_s = await self._pass(stop)
                 if processed:
                     continue
-                timeout = min(self._settings.idle_s, held_s or self._settings.idle_s)
+                # Awake at least every third of a lease: to renew ours, take over the dead's.
+                idle_s = min(self._settings.idle_s, self._settings.lease_s / 3)
+                timeout = min(idle_s, held_s or idle_s)
                 next_due = await self._store.deliveries.next_due_at()
                 if next_due is not None:
                     timeout = min(timeout, max(0.0, next_due - self._clock()))
@@ -214,6 +242,7 @@ class Outbox:
                     if not ready and len(busy) < self._settings.concurrency:
                         # Nothing startable among what was read: read again (a target that
                         # just finished may have a next delivery; new ones may be queued).
+                        await self._keep_leases()
                         queued = await self._store.deliveries.due(
                             self._clock(), self._settings.batch_size
                         )
@@ -223,13 +252,19 @@ class Outbox:
                     in_flight[task] = (delivery.target_kind, delivery.target_id)
                 if not in_flight:
                     return handled, wait_s
+                # A send may take long (discord.py sleeping through a 429): wake up at least
+                # every third of a lease to renew this process's claims.
+                keep_s = self._settings.lease_s / 3
                 done, _ = await asyncio.wait(
-                    in_flight, timeout=wait_s, return_when=asyncio.FIRST_COMPLETED
+                    in_flight,
+                    timeout=keep_s if wait_s is None else min(wait_s, keep_s),
+                    return_when=asyncio.FIRST_COMPLETED,
                 )
                 for task in done:
                     del in_flight[task]
                     handled += task.result()
                 self._hooks.heartbeat()
+                await self._keep_leases()
         finally:
             for task in in_flight:  # left only when this pass itself was cancelled
                 task.cancel()
@@ -274,13 +309,17 @@ class Outbox:
                     "internal error",
                     self._clock() + self._settings.backoff_base_s,
                     maybe_sent=True,
+                    owner=self.owner,
                 )
             return True
 
     async def _deliver(self, delivery: DeliveryRow) -> bool:
         """One attempt at one delivery. False if it was not ours to send any more."""
         deliveries = self._store.deliveries
-        if not await deliveries.mark_sending(delivery.id, self._clock()):
+        claimed = await deliveries.mark_sending(
+            delivery.id, self._clock(), owner=self.owner, lease_s=self._settings.lease_s
+        )
+        if not claimed:
             return False
         attempt = delivery.attempts + 1
         try:
@@ -381,7 +420,7 @@ class Outbox:
             "delivery %d: %s; retry in %.1fs (attempt %d)", delivery.id, reason, delay, attempt
         )
         await self._store.deliveries.retry_later(
-            delivery.id, reason, self._clock() + delay, maybe_sent=maybe_sent
+            delivery.id, reason, self._clock() + delay, maybe_sent=maybe_sent, owner=self.owner
         )
 
     async def _permanent(self, delivery: DeliveryRow, error: PermanentSendError) -> None:

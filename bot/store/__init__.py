@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from bot.store.budget import BudgetStore
 from bot.store.db import (
     Backend,
     Database,
@@ -19,7 +20,7 @@ from bot.store.feeds import FeedStore
 from bot.store.items import ItemStore
 from bot.store.leases import ClusterLocks
 from bot.store.locales import LocaleStore
-from bot.store.postgres import PgDatabase, is_postgres_url
+from bot.store.postgres import PgDatabase, is_postgres, is_postgres_url
 from bot.store.related import RelatedStore
 from bot.store.state import BotStateStore
 from bot.store.subscriptions import SubscriptionStore
@@ -49,6 +50,13 @@ class Store:
         self.related = RelatedStore(db)
         self.locales = LocaleStore(db)
         self.locks = ClusterLocks(db)
+        self.budget = BudgetStore(db)  # PostgreSQL only: see `shared`
+
+    @property
+    def shared(self) -> bool:
+        """Whether several processes may share this database (PostgreSQL): then they share
+        the work queues' leases and Discord's budget through it."""
+        return is_postgres(self.db)
 
     @classmethod
     async def open(cls, target: Path | str) -> Store:

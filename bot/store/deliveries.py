@@ -14,6 +14,7 @@ from typing import Any
 
 from bot.model import STATES, DeliveryRow, DeliveryState, SubscriptionRow, TargetKind
 from bot.store.db import Table, marks, scalar
+from bot.store.postgres import is_postgres
 from bot.store.routing import INSERT_DELIVERY, NewDelivery, queue_delivery
 from bot.store.subscriptions import pause_subscriptions_of_channel
 
@@ -158,17 +159,39 @@ class DeliveryStore(Table):
             (delivery_id,),
         )
 
-    async def mark_sending(self, delivery_id: int, now: float) -> bool:
+    async def mark_sending(
+        self, delivery_id: int, now: float, *, owner: str | None = None, lease_s: float = 0.0
+    ) -> bool:
         """Claim a pending delivery just before sending it (attempts + 1). Committed BEFORE
         the send: after a crash, 'sending' means the message may have reached Discord.
-        False if it is no longer pending (paused, cancelled, claimed elsewhere)."""
+        False if it is no longer pending (paused, cancelled, claimed elsewhere) or no longer
+        heads its target (read before another process claimed an older one). `owner` and
+        `lease_s`: the claim is this process's until `now + lease_s` (renewed while it runs;
+        processes sharing the database take over an expired one)."""
         return (
             await self._db.write(
-                "UPDATE deliveries SET state = 'sending', attempts = attempts + 1 "
-                "WHERE id = ? AND state = 'pending'",
-                (delivery_id,),
+                "UPDATE deliveries SET state = 'sending', attempts = attempts + 1, "
+                "claimed_by = ?, lease_until = ? "
+                f"WHERE id = ? AND {_HEADS_ITS_TARGET.replace('d.', 'deliveries.')}",
+                (owner, now + lease_s, delivery_id),
             )
             > 0
+        )
+
+    async def renew_leases(self, owner: str, until: float) -> int:
+        """Extend the leases of the deliveries `owner` is sending (it is alive)."""
+        return await self._db.write(
+            "UPDATE deliveries SET lease_until = ? WHERE state = 'sending' AND claimed_by = ?",
+            (until, owner),
+        )
+
+    async def take_over_expired(self, now: float) -> int:
+        """Deliveries whose sender's lease expired (the process died mid-send) go back to
+        pending, flagged `maybe_sent` so the next sender looks for the message first."""
+        return await self._db.write(
+            "UPDATE deliveries SET state = 'pending', maybe_sent = 1, claimed_by = NULL "
+            "WHERE state = 'sending' AND lease_until <= ?",
+            (now,),
         )
 
     async def mark_sent(self, delivery_id: int, message_id: int | None, now: float) -> None:
@@ -179,15 +202,22 @@ class DeliveryStore(Table):
         )
 
     async def retry_later(
-        self, delivery_id: int, error: str, next_attempt_at: float, *, maybe_sent: bool = False
+        self,
+        delivery_id: int,
+        error: str,
+        next_attempt_at: float,
+        *,
+        maybe_sent: bool = False,
+        owner: str | None = None,
     ) -> None:
         """Back to pending, due at `next_attempt_at`. `maybe_sent`: the failed attempt may
-        have reached Discord (timeout, 5xx), so the worker looks before sending again."""
+        have reached Discord (timeout, 5xx), so the worker looks before sending again.
+        Only while `owner` still holds the claim (not after another process took it over)."""
         await self._db.write(
             "UPDATE deliveries SET state = 'pending', last_error = ?, next_attempt_at = ?, "
-            "maybe_sent = CASE WHEN ? THEN 1 ELSE maybe_sent END "
-            "WHERE id = ? AND state = 'sending'",
-            (error, next_attempt_at, maybe_sent, delivery_id),
+            "maybe_sent = CASE WHEN ? THEN 1 ELSE maybe_sent END, claimed_by = NULL "
+            "WHERE id = ? AND state = 'sending' AND coalesce(claimed_by, '') = coalesce(?, '')",
+            (error, next_attempt_at, maybe_sent, delivery_id, owner),
         )
 
     async def save_progress(self, delivery_id: int, sent: Sequence[int | None]) -> None:
@@ -259,11 +289,16 @@ class DeliveryStore(Table):
                 )
         return PauseResult(subscriptions, paused)
 
-    async def recover_in_flight(self) -> int:
+    async def recover_in_flight(self, now: float) -> int:
         """At start: deliveries a crash left in 'sending' go back to pending, flagged
-        `maybe_sent` so the worker looks for the message before sending again."""
+        `maybe_sent` so the worker looks for the message before sending again. On SQLite
+        (one process) every 'sending' row is a crashed run's; processes sharing PostgreSQL
+        take over only those whose lease expired, the others' are being sent right now."""
+        if is_postgres(self._db):
+            return await self.take_over_expired(now)
         return await self._db.write(
-            "UPDATE deliveries SET state = 'pending', maybe_sent = 1 WHERE state = 'sending'"
+            "UPDATE deliveries SET state = 'pending', maybe_sent = 1, claimed_by = NULL "
+            "WHERE state = 'sending'"
         )
 
     async def counts(self) -> dict[DeliveryState, int]:

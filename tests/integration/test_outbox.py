@@ -617,11 +617,11 @@ async def test_a_failed_crash_recovery_is_tried_again(
     original = store.deliveries.recover_in_flight
     broken = {"left": 1}
 
-    async def flaky_recover() -> int:
+    async def flaky_recover(now: float) -> int:
         if broken["left"]:
             broken["left"] -= 1
             raise OSError("database is locked")
-        return await original()
+        return await original(now)
 
     monkeypatch.setattr(store.deliveries, "recover_in_flight", flaky_recover)
     sender = RecordingSender()

@@ -1,0 +1,71 @@
+"""Discord's request budget shared by every process of one bot, kept in PostgreSQL (the one
+place those processes meet). One SQLite process keeps its budget in memory
+(bot.delivery.budget.LocalBudget) and never uses this table family.
+
+Times are the database server's clock (`clock_timestamp()`), so processes on machines whose
+clocks disagree still share one timeline. Each call is one atomic statement: a row lock on
+the bucket serializes the processes for the length of that statement only.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from bot.store.db import Table, fetch_one
+
+_CLOCK = "CAST(extract(epoch FROM clock_timestamp()) AS DOUBLE PRECISION)"
+_NOW = f"WITH n AS (SELECT {_CLOCK} AS now) "
+
+
+class BudgetStore(Table):
+    async def reserve_slot(self, bucket: str, interval_s: float) -> float:
+        """Reserve `bucket`'s next request slot, `interval_s` after the one before it (or
+        now, if that is past): seconds from now until the slot (0: go now)."""
+        async with self._db.transaction() as tx:
+            wait = await fetch_one(
+                tx,
+                float,
+                _NOW + "INSERT INTO discord_pace AS p (bucket, next_slot) "
+                "SELECT ?, n.now + ? FROM n ON CONFLICT (bucket) DO UPDATE "
+                "SET next_slot = greatest(p.next_slot + ?, excluded.next_slot) "
+                "RETURNING p.next_slot - ? - (SELECT now FROM n)",
+                (bucket, interval_s, interval_s, interval_s),
+            )
+        return max(0.0, wait or 0.0)
+
+    async def take_target(self, target: str, burst: int, window_s: float) -> bool:
+        """Count one send to `target` now if it sent fewer than `burst` in the last
+        `window_s` (a sliding window); False (nothing counted) if its bucket is full."""
+        async with self._db.transaction() as tx:
+            taken = await fetch_one(
+                tx,
+                int,
+                _NOW + "INSERT INTO discord_target_sends AS t (target, sent_at) "
+                "SELECT ?, ARRAY[n.now] FROM n ON CONFLICT (target) DO UPDATE "
+                "SET sent_at = ARRAY(SELECT s FROM unnest(t.sent_at) s "
+                "WHERE s > (SELECT now FROM n) - ?) || (SELECT now FROM n) "
+                "WHERE (SELECT count(*) FROM unnest(t.sent_at) s "
+                "WHERE s > (SELECT now FROM n) - ?) < ? RETURNING 1",
+                (target, window_s, window_s, burst),
+            )
+        return taken is not None
+
+    async def target_hold(self, target: str, burst: int, window_s: float) -> float:
+        """Seconds until `target` may be sent to once more (0: now)."""
+        row = await fetch_one(
+            self._db.reader,
+            lambda now, sent: (float(now), list(sent or ())),
+            f"SELECT {_CLOCK}, (SELECT sent_at FROM discord_target_sends WHERE target = ?)",
+            (target,),
+        )
+        if row is None:
+            return 0.0
+        now, sent = row
+        return _hold(now, sent, burst, window_s)
+
+
+def _hold(now: float, sent: Sequence[float], burst: int, window_s: float) -> float:
+    recent = sorted(s for s in sent if s > now - window_s)
+    if len(recent) < burst:
+        return 0.0
+    return max(0.0, recent[-burst] + window_s - now)
