@@ -30,9 +30,10 @@ from dataclasses import dataclass
 from typing import Any
 
 from bot.model import Phrase, Query, QueryProblem, SearchHit
+from bot.store import pgsearch
 from bot.store.cjk import unspace_cjk
 from bot.store.db import Backend, ReadConnection, fetch_all, like_pattern, marks, scalar
-from bot.store.pgsearch import RANK_WEIGHTS, snippet, to_tsquery, tsquery_phrase
+from bot.store.pgsearch import snippet, to_tsquery, tsquery_phrase
 from bot.store.postgres import is_postgres
 from bot.store.tokens import tokens
 
@@ -83,14 +84,22 @@ SQLITE = MatchDialect(
     f"bm25(items_fts, {BM25_WEIGHTS})",
     "f.rowid DESC",
 )
-# ts_rank with the same field weights, normalized by (1 + log of) the document's length, as
-# bm25 is: close to FTS5's order, not identical to it.
 POSTGRES = MatchDialect(
     "items WHERE search @@ CAST(? AS tsquery)",
     "items i, CAST(? AS tsquery) AS q WHERE i.search @@ q",
-    f"-ts_rank('{RANK_WEIGHTS}', i.search, q, 1)",
+    pgsearch.SCORE,
     "i.id DESC",
 )
+
+
+def _postgres_search(query_sql: str) -> MatchDialect:
+    """POSTGRES with the query written in (`pgsearch.tsquery_sql`): no `?` for it."""
+    return MatchDialect(
+        f"items WHERE search @@ {query_sql}",
+        f"items i, {query_sql} AS q WHERE i.search @@ q",
+        pgsearch.SCORE,
+        POSTGRES.newest,
+    )
 
 
 def any_of(db: Backend, terms: Sequence[str]) -> tuple[MatchDialect, str]:
@@ -171,13 +180,15 @@ async def search_items(
     if not feed_ids:
         return SearchPage([], offset, limit, False, 0)
     conn = db.reader
-    dialect = POSTGRES if postgres else SQLITE
+    query_sql = pgsearch.tsquery_sql(fts) if postgres else ""
+    dialect = _postgres_search(query_sql) if postgres else SQLITE
+    matching: tuple[str, ...] = () if postgres else (fts,)  # the query's parameter, if any
     # Only "none" and "at most RANK_ALL" matter: counting stops there (PostgreSQL's GIN index
     # cannot count without visiting every matching row).
     matches = await scalar(
         conn,
         f"SELECT count(*) FROM (SELECT 1 FROM {dialect.matching} LIMIT ?) AS found",
-        (fts, RANK_ALL + 1),
+        (*matching, RANK_ALL + 1),
     )
     if matches == 0:
         return SearchPage([], offset, limit, False, 0)
@@ -189,21 +200,26 @@ async def search_items(
             int,
             f"SELECT i.id FROM {dialect.matching_items} AND {where} "
             f"ORDER BY {dialect.score}, i.published_at DESC",
-            (fts, *params),
+            (*matching, *params),
         )
         recent_only = False
         total: int | None = len(ranked)
     else:
         share = await _scope_share(conn, feed_ids)
         candidates = max(MIN_CANDIDATES, min(CANDIDATES, int(SCAN_BUDGET * share)))
-        ranked = await fetch_all(
-            conn,
-            int,
-            f"SELECT id FROM (SELECT i.id AS id, {dialect.score} AS score "
-            f"FROM {dialect.matching_items} AND {where} "
-            f"ORDER BY {dialect.newest} LIMIT {candidates}) AS recent ORDER BY score, id DESC",
-            (fts, *params),
-        )
+        if postgres:
+            newest = await pgsearch.newest_matches(conn, query_sql, where, params, candidates)
+            ranked = await pgsearch.rank(conn, query_sql, newest)
+        else:
+            ranked = await fetch_all(
+                conn,
+                int,
+                f"SELECT id FROM (SELECT i.id AS id, {dialect.score} AS score "
+                f"FROM {dialect.matching_items} AND {where} "
+                f"ORDER BY {dialect.newest} LIMIT {candidates}) AS recent "
+                "ORDER BY score, id DESC",
+                (fts, *params),
+            )
         recent_only = len(ranked) >= candidates
         total = None if recent_only else len(ranked)
     page_ids = ranked[offset : offset + limit]
