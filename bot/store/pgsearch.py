@@ -136,16 +136,32 @@ async def newest_matches(
     return found
 
 
-async def rank(conn: ReadConnection, query_sql: str, item_ids: Sequence[int]) -> list[int]:
-    """`item_ids` best first (newest first among equals)."""
+async def matching_ids(conn: ReadConnection, query_sql: str, limit: int) -> list[int]:
+    """The ids of at most `limit` items matching `query_sql` (`tsquery_sql`), in no order."""
+    return await fetch_all(
+        conn, int, f"SELECT id FROM items WHERE search @@ {query_sql} LIMIT {int(limit)}"
+    )
+
+
+async def rank(
+    conn: ReadConnection,
+    query_sql: str,
+    item_ids: Sequence[int],
+    where: str = "TRUE",
+    params: Sequence[object] = (),
+    *,
+    ties: str = "i.id DESC",
+) -> list[int]:
+    """Those of `item_ids` (items matching `query_sql`) that meet `where` (conditions on `i`,
+    with `params`), best first, `ties` ordering equals."""
     if not item_ids:
         return []
     return await fetch_all(
         conn,
         int,
         f"SELECT i.id FROM items i, {query_sql} AS q WHERE i.id IN ({marks(item_ids)}) "
-        f"ORDER BY {SCORE}, i.id DESC",
-        item_ids,
+        f"AND {where} ORDER BY {SCORE}, {ties}",
+        (*item_ids, *params),
     )
 
 

@@ -92,16 +92,6 @@ POSTGRES = MatchDialect(
 )
 
 
-def _postgres_search(query_sql: str) -> MatchDialect:
-    """POSTGRES with the query written in (`pgsearch.tsquery_sql`): no `?` for it."""
-    return MatchDialect(
-        f"items WHERE search @@ {query_sql}",
-        f"items i, {query_sql} AS q WHERE i.search @@ q",
-        pgsearch.SCORE,
-        POSTGRES.newest,
-    )
-
-
 def any_of(db: Backend, terms: Sequence[str]) -> tuple[MatchDialect, str]:
     """The backend's dialect and its query matching any of `terms` (words of the feed's
     text, each taken as a phrase of its tokens)."""
@@ -181,27 +171,36 @@ async def search_items(
         return SearchPage([], offset, limit, False, 0)
     conn = db.reader
     query_sql = pgsearch.tsquery_sql(fts) if postgres else ""
-    dialect = _postgres_search(query_sql) if postgres else SQLITE
-    matching: tuple[str, ...] = () if postgres else (fts,)  # the query's parameter, if any
     # Only "none" and "at most RANK_ALL" matter: counting stops there (PostgreSQL's GIN index
-    # cannot count without visiting every matching row).
-    matches = await scalar(
-        conn,
-        f"SELECT count(*) FROM (SELECT 1 FROM {dialect.matching} LIMIT ?) AS found",
-        (*matching, RANK_ALL + 1),
-    )
+    # cannot count without visiting every matching row). PostgreSQL keeps the ids it counted:
+    # ranking them needs no second pass over the index, nor a phrase's positions read twice.
+    found: list[int] = []
+    if postgres:
+        found = await pgsearch.matching_ids(conn, query_sql, RANK_ALL + 1)
+        matches = len(found)
+    else:
+        matches = await scalar(
+            conn,
+            f"SELECT count(*) FROM (SELECT 1 FROM {SQLITE.matching} LIMIT ?) AS found",
+            (fts, RANK_ALL + 1),
+        )
     if matches == 0:
         return SearchPage([], offset, limit, False, 0)
     where, params = _filters(feed_ids, since, author)
     ranked: list[int]
     if matches <= RANK_ALL:
-        ranked = await fetch_all(
-            conn,
-            int,
-            f"SELECT i.id FROM {dialect.matching_items} AND {where} "
-            f"ORDER BY {dialect.score}, i.published_at DESC",
-            (*matching, *params),
-        )
+        if postgres:
+            ranked = await pgsearch.rank(
+                conn, query_sql, found, where, params, ties="i.published_at DESC"
+            )
+        else:
+            ranked = await fetch_all(
+                conn,
+                int,
+                f"SELECT i.id FROM {SQLITE.matching_items} AND {where} "
+                f"ORDER BY {SQLITE.score}, i.published_at DESC",
+                (fts, *params),
+            )
         recent_only = False
         total: int | None = len(ranked)
     else:
@@ -214,9 +213,9 @@ async def search_items(
             ranked = await fetch_all(
                 conn,
                 int,
-                f"SELECT id FROM (SELECT i.id AS id, {dialect.score} AS score "
-                f"FROM {dialect.matching_items} AND {where} "
-                f"ORDER BY {dialect.newest} LIMIT {candidates}) AS recent "
+                f"SELECT id FROM (SELECT i.id AS id, {SQLITE.score} AS score "
+                f"FROM {SQLITE.matching_items} AND {where} "
+                f"ORDER BY {SQLITE.newest} LIMIT {candidates}) AS recent "
                 "ORDER BY score, id DESC",
                 (fts, *params),
             )
