@@ -100,14 +100,22 @@ def tsquery_sql(tsquery: str) -> str:
 # close to FTS5's order, not identical to it. `q` is the query; lower is better.
 SCORE = f"-ts_rank('{RANK_WEIGHTS}', i.search, q, 1)"
 _GROWTH = 8  # a window at most this many times the ids already walked
+_FIRST = 2  # the first window: this many times the ids `wanted` matches could be
 
 
 async def newest_matches(
-    conn: ReadConnection, query_sql: str, where: str, params: Sequence[object], wanted: int
+    conn: ReadConnection,
+    query_sql: str,
+    where: str,
+    params: Sequence[object],
+    wanted: int,
+    share: float = 1.0,
 ) -> list[int]:
     """The ids of the newest `wanted` items matching `query_sql` (`tsquery_sql`) and `where`
     (conditions on `i`, with `params`), newest first: windows of ids from the newest back,
-    each sized from the matches the previous ones held.
+    each sized from the matches the previous ones held. `share` is about which share of the
+    archive `where` keeps: the first window, twice what `wanted` items of that share span,
+    finds a common word's matches at once (each window reads the word's whole posting list).
 
     The query is a sub-select here, hidden from the planner: it guesses a query's matches
     from each lexeme's frequency as if they were independent, so a phrase of common kana
@@ -118,7 +126,7 @@ async def newest_matches(
     top = await scalar(conn, "SELECT max(id) FROM items")
     found: list[int] = []
     high = int(top or 0)
-    span = wanted  # as if every item matched
+    span = int(_FIRST * wanted / max(share, 1e-6))
     while high > 0 and len(found) < wanted:
         low = max(0, high - span)
         found += await fetch_all(

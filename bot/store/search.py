@@ -207,7 +207,9 @@ async def search_items(
         share = await _scope_share(conn, feed_ids)
         candidates = max(MIN_CANDIDATES, min(CANDIDATES, int(SCAN_BUDGET * share)))
         if postgres:
-            newest = await pgsearch.newest_matches(conn, query_sql, where, params, candidates)
+            newest = await pgsearch.newest_matches(
+                conn, query_sql, where, params, candidates, share
+            )
             ranked = await pgsearch.rank(conn, query_sql, newest)
         else:
             ranked = await fetch_all(
