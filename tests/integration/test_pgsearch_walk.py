@@ -5,13 +5,12 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator
 
-import asyncpg
 import pytest
 
 from bot.search.query import parse_query
 from bot.store import Store
 from bot.store import search as search_module
-from bot.store.db import Backend
+from bot.store.db import Backend, scalar
 from bot.store.pgsearch import _lexeme, tsquery_sql
 from bot.store.search import search_items
 from tests.integration.search_fixtures import add_feed, add_items, make_item
@@ -86,12 +85,13 @@ async def test_fewer_matches_in_scope_than_candidates_are_all_found(
     ["it's", "o''brien", "back\\slash", "end\\", "$1 ? :name --", "'; DROP TABLE items; --"],
 )
 async def test_tsquery_literal_reads_as_the_parameter_would(pg_url: str, token: str) -> None:
-    """Whatever a lexeme holds, the SQL literal is the very tsquery the parameter gives."""
+    """Whatever a lexeme holds, the SQL literal (run through the store's reader, which
+    rewrites `?` and `:name` parameters) is the very tsquery the bound parameter gives."""
     text = f"{_lexeme(token)} & !{_lexeme('x')}"
-    conn = await asyncpg.connect(pg_url)
+    store = await Store.open(pg_url)
     try:
-        given = await conn.fetchval("SELECT CAST($1 AS tsquery)::text", text)
-        written = await conn.fetchval(f"SELECT {tsquery_sql(text)}::text")
+        given = await scalar(store.db.reader, "SELECT CAST(CAST(? AS tsquery) AS text)", (text,))
+        written = await scalar(store.db.reader, f"SELECT CAST({tsquery_sql(text)} AS text)")
     finally:
-        await conn.close()
+        await store.close()
     assert written == given
