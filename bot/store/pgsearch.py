@@ -8,7 +8,14 @@ kana and kanji behave identically on both backends. Title, summary and body are 
 and C; each starts at least two positions after the previous one ends, so a phrase never
 spans two of them (as in FTS5, where they are columns). A query's phrases become `<->`
 chains, groups `|`, exclusions `& !(…)`: every lexeme quoted, so member text is never read as
-tsquery syntax. Snippets are made here too, the way FTS5's snippet() makes them: a window of
+tsquery syntax. A search's tsquery is written into its SQL as a literal (`tsquery_sql`), so
+PostgreSQL plans each search for its own words: with a parameter, a prepared statement falls
+back after five runs to a generic plan that guesses every word equally common, and walks the
+primary key reading each row's tsvector for a word in half the archive (or visits every match
+of a common one). The newest matches of a common query are found window by window of ids
+(`newest_matches`), which PostgreSQL answers by intersecting the GIN index with the primary
+key (BitmapAnd): only the window's matches are visited, no tsvector is read unless a phrase
+needs its positions. Snippets are made here too, the way FTS5's snippet() makes them: a window of
 the matched text with each matched phrase between markers.
 """
 
@@ -19,7 +26,7 @@ import re
 from collections.abc import Iterable, Sequence
 
 from bot.model import Phrase, Query, QueryProblem
-from bot.store.db import Connection
+from bot.store.db import Connection, ReadConnection, fetch_all, marks, scalar
 from bot.store.postgres import is_postgres
 from bot.store.tokens import fold
 
@@ -80,6 +87,90 @@ def to_tsquery(query: Query) -> str | QueryProblem:
     if query.excluded:
         expression = f"({expression}) & !{_either(query.excluded)}"
     return expression
+
+
+def tsquery_sql(tsquery: str) -> str:
+    """A tsquery (as `to_tsquery` writes it) as a SQL expression: a literal, quotes doubled.
+    Its lexemes hold no ASCII punctuation (the tokenizer separates there), and the server
+    reads standard-conforming strings (its default since 9.1): nothing in it is SQL."""
+    return "CAST('" + tsquery.replace("'", "''") + "' AS tsquery)"
+
+
+# ts_rank with the field weights, normalized by (1 + log of) the document's length, as bm25 is:
+# close to FTS5's order, not identical to it. `q` is the query; lower is better.
+SCORE = f"-ts_rank('{RANK_WEIGHTS}', i.search, q, 1)"
+_GROWTH = 8  # a window at most this many times the ids already walked
+_FIRST = 2  # the first window: this many times the ids `wanted` matches could be
+
+
+async def newest_matches(
+    conn: ReadConnection,
+    query_sql: str,
+    where: str,
+    params: Sequence[object],
+    wanted: int,
+    share: float = 1.0,
+) -> list[int]:
+    """The ids of the newest `wanted` items matching `query_sql` (`tsquery_sql`) and `where`
+    (conditions on `i`, with `params`), newest first: windows of ids from the newest back,
+    each sized from the matches the previous ones held. `share` is about which share of the
+    archive `where` keeps: the first window, twice what `wanted` items of that share span,
+    finds a common word's matches at once (each window reads the word's whole posting list).
+
+    The query is a sub-select here, hidden from the planner: it guesses a query's matches
+    from each lexeme's frequency as if they were independent, so a phrase of common kana
+    (ニュース: four characters in every Japanese item) looks like a handful of rows, and it
+    would visit every one of its matches in the archive, reading their tsvectors, rather than
+    intersect them with the window. With its default guess the plan is always that
+    intersection (BitmapAnd)."""
+    top = await scalar(conn, "SELECT max(id) FROM items")
+    found: list[int] = []
+    high = int(top or 0)
+    span = int(_FIRST * wanted / max(share, 1e-6))
+    while high > 0 and len(found) < wanted:
+        low = max(0, high - span)
+        found += await fetch_all(
+            conn,
+            int,
+            f"SELECT i.id FROM items i WHERE i.search @@ (SELECT {query_sql}) "
+            f"AND i.id > {low} AND i.id <= {high} AND {where} "
+            f"ORDER BY i.id DESC LIMIT {wanted - len(found)}",
+            params,
+        )
+        walked, high = int(top) - low, low
+        missing = wanted - len(found)
+        guess = missing * walked // len(found) + 1 if found else walked * _GROWTH
+        span = min(guess + guess // 4, walked * _GROWTH)
+    return found
+
+
+async def matching_ids(conn: ReadConnection, query_sql: str, limit: int) -> list[int]:
+    """The ids of at most `limit` items matching `query_sql` (`tsquery_sql`), in no order."""
+    return await fetch_all(
+        conn, int, f"SELECT id FROM items WHERE search @@ {query_sql} LIMIT {int(limit)}"
+    )
+
+
+async def rank(
+    conn: ReadConnection,
+    query_sql: str,
+    item_ids: Sequence[int],
+    where: str = "TRUE",
+    params: Sequence[object] = (),
+    *,
+    ties: str = "i.id DESC",
+) -> list[int]:
+    """Those of `item_ids` (items matching `query_sql`) that meet `where` (conditions on `i`,
+    with `params`), best first, `ties` ordering equals."""
+    if not item_ids:
+        return []
+    return await fetch_all(
+        conn,
+        int,
+        f"SELECT i.id FROM items i, {query_sql} AS q WHERE i.id IN ({marks(item_ids)}) "
+        f"AND {where} ORDER BY {SCORE}, {ties}",
+        (*item_ids, *params),
+    )
 
 
 # --- snippets ---------------------------------------------------------------------------

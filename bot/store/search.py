@@ -30,9 +30,10 @@ from dataclasses import dataclass
 from typing import Any
 
 from bot.model import Phrase, Query, QueryProblem, SearchHit
+from bot.store import pgsearch
 from bot.store.cjk import unspace_cjk
 from bot.store.db import Backend, ReadConnection, fetch_all, like_pattern, marks, scalar
-from bot.store.pgsearch import RANK_WEIGHTS, snippet, to_tsquery, tsquery_phrase
+from bot.store.pgsearch import snippet, to_tsquery, tsquery_phrase
 from bot.store.postgres import is_postgres
 from bot.store.tokens import tokens
 
@@ -83,12 +84,10 @@ SQLITE = MatchDialect(
     f"bm25(items_fts, {BM25_WEIGHTS})",
     "f.rowid DESC",
 )
-# ts_rank with the same field weights, normalized by (1 + log of) the document's length, as
-# bm25 is: close to FTS5's order, not identical to it.
 POSTGRES = MatchDialect(
     "items WHERE search @@ CAST(? AS tsquery)",
     "items i, CAST(? AS tsquery) AS q WHERE i.search @@ q",
-    f"-ts_rank('{RANK_WEIGHTS}', i.search, q, 1)",
+    pgsearch.SCORE,
     "i.id DESC",
 )
 
@@ -171,39 +170,57 @@ async def search_items(
     if not feed_ids:
         return SearchPage([], offset, limit, False, 0)
     conn = db.reader
-    dialect = POSTGRES if postgres else SQLITE
+    query_sql = pgsearch.tsquery_sql(fts) if postgres else ""
     # Only "none" and "at most RANK_ALL" matter: counting stops there (PostgreSQL's GIN index
-    # cannot count without visiting every matching row).
-    matches = await scalar(
-        conn,
-        f"SELECT count(*) FROM (SELECT 1 FROM {dialect.matching} LIMIT ?) AS found",
-        (fts, RANK_ALL + 1),
-    )
+    # cannot count without visiting every matching row). PostgreSQL keeps the ids it counted:
+    # ranking them needs no second pass over the index, nor a phrase's positions read twice.
+    found: list[int] = []
+    if postgres:
+        found = await pgsearch.matching_ids(conn, query_sql, RANK_ALL + 1)
+        matches = len(found)
+    else:
+        matches = await scalar(
+            conn,
+            f"SELECT count(*) FROM (SELECT 1 FROM {SQLITE.matching} LIMIT ?) AS found",
+            (fts, RANK_ALL + 1),
+        )
     if matches == 0:
         return SearchPage([], offset, limit, False, 0)
     where, params = _filters(feed_ids, since, author)
     ranked: list[int]
     if matches <= RANK_ALL:
-        ranked = await fetch_all(
-            conn,
-            int,
-            f"SELECT i.id FROM {dialect.matching_items} AND {where} "
-            f"ORDER BY {dialect.score}, i.published_at DESC",
-            (fts, *params),
-        )
+        if postgres:
+            ranked = await pgsearch.rank(
+                conn, query_sql, found, where, params, ties="i.published_at DESC"
+            )
+        else:
+            ranked = await fetch_all(
+                conn,
+                int,
+                f"SELECT i.id FROM {SQLITE.matching_items} AND {where} "
+                f"ORDER BY {SQLITE.score}, i.published_at DESC",
+                (fts, *params),
+            )
         recent_only = False
         total: int | None = len(ranked)
     else:
         share = await _scope_share(conn, feed_ids)
         candidates = max(MIN_CANDIDATES, min(CANDIDATES, int(SCAN_BUDGET * share)))
-        ranked = await fetch_all(
-            conn,
-            int,
-            f"SELECT id FROM (SELECT i.id AS id, {dialect.score} AS score "
-            f"FROM {dialect.matching_items} AND {where} "
-            f"ORDER BY {dialect.newest} LIMIT {candidates}) AS recent ORDER BY score, id DESC",
-            (fts, *params),
-        )
+        if postgres:
+            newest = await pgsearch.newest_matches(
+                conn, query_sql, where, params, candidates, share
+            )
+            ranked = await pgsearch.rank(conn, query_sql, newest)
+        else:
+            ranked = await fetch_all(
+                conn,
+                int,
+                f"SELECT id FROM (SELECT i.id AS id, {SQLITE.score} AS score "
+                f"FROM {SQLITE.matching_items} AND {where} "
+                f"ORDER BY {SQLITE.newest} LIMIT {candidates}) AS recent "
+                "ORDER BY score, id DESC",
+                (fts, *params),
+            )
         recent_only = len(ranked) >= candidates
         total = None if recent_only else len(ranked)
     page_ids = ranked[offset : offset + limit]
