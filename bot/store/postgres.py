@@ -296,7 +296,15 @@ class PgDatabase:
         foreign or newer database raise StoreError with the operator's line."""
         shown = redacted(url)
         try:
-            pool = await asyncpg.create_pool(url, min_size=1, max_size=4)
+            # Quotes-only escaping of the search's literals (bot.store.pgsearch.tsquery_sql)
+            # relies on standard strings: set here, whatever the server's configuration says.
+            # Up to 8 connections: a cluster job's advisory lock holds one while it runs.
+            pool = await asyncpg.create_pool(
+                url,
+                min_size=1,
+                max_size=8,
+                server_settings={"standard_conforming_strings": "on"},
+            )
         except (OSError, asyncpg.PostgresError, asyncpg.InterfaceError) as exc:
             raise StoreError(
                 f"cannot connect to the PostgreSQL database {shown} ({exc}): check that the "
