@@ -54,7 +54,7 @@ from tests.feedserver import FeedServer
 from tests.pgserver import admin, running_server, with_database
 
 REPO = Path(__file__).resolve().parent.parent
-SHARDS: dict[int, list[str | None]] = {1: [None], 3: ["0/2", "1/2", "none"]}  # None: every shard in the one process
+SHARDS: dict[int, list[str | None]] = {1: [None], 3: ["0/2", "1/2", "none"]}  # None: all
 
 
 class Bots:
