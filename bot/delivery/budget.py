@@ -37,7 +37,10 @@ REQUESTS_PER_S = 47.0
 # The shared budget counts a send when its process takes the slot, a moment before the request
 # reaches Discord; that moment varies with how busy each process is (a send counted late in
 # one process, the next one early in another), so its target windows are this much longer.
-ARRIVAL_MARGIN_S = 0.3
+# 0.3 s still let a sixth post into one channel's 5 s at the fake once in about five runs of
+# the three-process test on a loaded 2-core machine; 1 s costs a channel 5 posts per 6 s
+# instead of 5.3 s (the global pace, what many channels share, is unchanged).
+ARRIVAL_MARGIN_S = 1.0
 
 
 @dataclass(frozen=True, slots=True)
