@@ -62,6 +62,11 @@ class RequestBudget(Protocol):
         `target`'s bucket if given (then first waiting for it to have room)."""
         ...
 
+    async def sent(self, target: Target) -> None:
+        """The request `take(target)` counted has had its answer (or failed): it reached
+        Discord by now, so a budget that counts it at `take` may count it from now instead."""
+        ...
+
 
 class LocalBudget:
     """The budget of one process: a global pace of one request per 1/rate s (slots reserved in
@@ -82,6 +87,10 @@ class LocalBudget:
 
     async def hold(self, target: Target) -> float:
         return self._targets.wait(target)
+
+    async def sent(self, target: Target) -> None:
+        """Nothing: in one process the moment of `take` and the request's departure are one
+        event loop's turn apart."""
 
     async def take(self, target: Target | None) -> None:
         while True:
@@ -127,6 +136,13 @@ class SharedBudget:
         return await self._store.target_hold(
             self._key(target), self._limits.target_burst, self._window_s
         )
+
+    async def sent(self, target: Target) -> None:
+        # Counted at `take`, the send may have travelled for longer than ARRIVAL_MARGIN_S (a
+        # busy process): from its answer on, the window counts it from now, which is after
+        # it reached Discord. A channel's next post is taken after this one's answer (one
+        # process sends a target's posts, in turn), so its window never counts early.
+        await self._store.restamp_newest(self._key(target))
 
     async def take(self, target: Target | None) -> None:
         limits = self._limits

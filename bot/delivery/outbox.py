@@ -368,7 +368,10 @@ class Outbox:
                     log.info("delivery %d was already posted (message %d)", delivery.id, existing)
             if existing is None:
                 await self._budget.take(target)
-                existing = await self._sender.send(delivery, message, nonce=nonce)
+                try:
+                    existing = await self._sender.send(delivery, message, nonce=nonce)
+                finally:
+                    await self._budget.sent(target)
             done.append(existing)
             if several:
                 await self._store.deliveries.save_progress(delivery.id, done)
@@ -397,8 +400,12 @@ class Outbox:
     async def _edit(self, delivery: DeliveryRow, message_id: int, message: Message) -> int:
         """Edit the earlier post of the item's story. The edit writes the post as it should
         read, so a repeat after a crash or a lost answer changes nothing: no look first."""
-        await self._budget.take((delivery.target_kind, delivery.target_id))
-        await self._sender.edit(delivery, message_id, message)
+        target = (delivery.target_kind, delivery.target_id)
+        await self._budget.take(target)
+        try:
+            await self._sender.edit(delivery, message_id, message)
+        finally:
+            await self._budget.sent(target)
         return message_id
 
     async def _retry(

@@ -50,6 +50,14 @@ class BudgetStore(Table):
             )
         return taken is not None
 
+    async def restamp_newest(self, target: str) -> None:
+        """Move `target`'s newest counted send to now (it has had its answer)."""
+        await self._db.write(
+            _NOW + "UPDATE discord_target_sends SET sent_at[array_length(sent_at, 1)] = "
+            "(SELECT now FROM n) WHERE target = ?",
+            (target,),
+        )
+
     async def target_hold(self, target: str, burst: int, window_s: float) -> float:
         """Seconds until `target` may be sent to once more (0: now)."""
         row = await fetch_one(

@@ -4,8 +4,9 @@ grows and one process after another is SIGKILLed at random moments and started a
 item is posted exactly once to each channel, in order; a command in a guild of each shard is
 answered; no request is ever outside Discord's buckets or its global limit.
 
-All three poll the same feed (no polling leases yet): items and deliveries are deduplicated by
-their keys, so that costs requests, never a second post."""
+The kills come after a random 1–3 s on purpose (chaos, not a wait for a condition): killing just
+as posts arrive also kills mid-poll more often, and a killed poller's feed lease (5 minutes) then
+holds the feed longer than this test runs (issue 18's note)."""
 
 from __future__ import annotations
 

@@ -21,6 +21,7 @@ from bot.ops.doctor import run_doctor
 from bot.runtime import Runtime
 from bot.scheduler import JobScheduler
 from bot.store import Store
+from tests.deliveryfakes import until
 from tests.feedserver import FeedServer, rss_feed
 
 INTERVAL_S = 600.0
@@ -38,16 +39,8 @@ class Clock:
 
 
 async def wait_for(condition: Callable[[], bool | Awaitable[bool]], what: str) -> None:
-    """Until `condition` holds (checked every 20 ms), for up to 30 s (the machine is busy)."""
-    deadline = time.monotonic() + 30
-    while True:
-        result = condition()
-        if not isinstance(result, bool):
-            result = await result
-        if result:
-            return
-        assert time.monotonic() < deadline, f"timed out waiting for {what}"
-        await asyncio.sleep(0.02)
+    """Until `condition` holds, for up to 30 s (the machine is busy)."""
+    await until(condition, timeout=30, what=what)
 
 
 @asynccontextmanager
