@@ -28,12 +28,10 @@ from bot.console.registry import (
 )
 from bot.delivery.terminal import to_text
 from bot.features.digest import render as digest_render
-from bot.features.digest.service import NotSubscribedError
 from bot.features.feeds import render as feeds_render
 from bot.features.feeds.filters import FilterError
 from bot.features.feeds.mention import render_mention
 from bot.features.feeds.post_format import render_format, render_no_preview
-from bot.features.feeds.subscription_filter import ChannelNotFollowingError
 from bot.features.feeds.subscriptions import MAX_BACKFILL
 from bot.features.feeds.testpost import render_test_post
 from bot.features.follow import render as follow_render
@@ -114,12 +112,9 @@ async def feed_remove(ctx: ConsoleContext, args: argparse.Namespace) -> str:
     FEED,
 )
 async def feed_mode(ctx: ConsoleContext, args: argparse.Namespace) -> str:
-    try:
-        change = await ctx.runtime.subscriptions.set_mode(
-            CONSOLE_GUILD_ID, CONSOLE_CHANNEL_ID, query_text(args.feed), args.mode
-        )
-    except NotSubscribedError:
-        return to_text(feeds_render.render_not_posted_in(CONSOLE_CHANNEL_LABEL))
+    change = await ctx.runtime.subscriptions.set_mode(
+        CONSOLE_GUILD_ID, CONSOLE_CHANNEL_ID, query_text(args.feed), args.mode
+    )
     return to_text(
         feeds_render.render_mode(args.mode, change.posted, channel=CONSOLE_CHANNEL_LABEL)
     )
@@ -147,8 +142,6 @@ async def feed_filter(ctx: ConsoleContext, args: argparse.Namespace) -> str:
         )
     except FilterError as exc:
         return to_text(feeds_render.render_filter_refused(exc.message))
-    except ChannelNotFollowingError:
-        return to_text(feeds_render.render_not_posted_in(CONSOLE_CHANNEL_LABEL))
     return to_text(feeds_render.render_filter(change, LABELS))
 
 
@@ -160,12 +153,9 @@ async def feed_filter(ctx: ConsoleContext, args: argparse.Namespace) -> str:
     Arg("--when", default=None, metavar="WORDS"),
 )
 async def feed_mention(ctx: ConsoleContext, args: argparse.Namespace) -> str:
-    try:
-        rule = await ctx.runtime.subscriptions.set_mention(
-            CONSOLE_GUILD_ID, CONSOLE_CHANNEL_ID, query_text(args.feed), args.role, args.when
-        )
-    except NotSubscribedError:
-        return to_text(feeds_render.render_not_posted_in(CONSOLE_CHANNEL_LABEL))
+    rule = await ctx.runtime.subscriptions.set_mention(
+        CONSOLE_GUILD_ID, CONSOLE_CHANNEL_ID, query_text(args.feed), args.role, args.when
+    )
     return to_text(render_mention(rule, channel=CONSOLE_CHANNEL_LABEL))
 
 
@@ -196,15 +186,12 @@ for _name, _answer in DISCORD_ONLY.items():
 
 @command("feed test", N_("print a feed's newest item now, exactly as a real post"), FEED)
 async def feed_test(ctx: ConsoleContext, args: argparse.Namespace) -> str:
-    try:
-        post = await ctx.runtime.subscriptions.test_post(
-            CONSOLE_GUILD_ID,
-            CONSOLE_CHANNEL_ID,
-            query_text(args.feed),
-            request=str(time.time_ns()),
-        )
-    except NotSubscribedError:
-        return to_text(feeds_render.render_not_posted_in(CONSOLE_CHANNEL_LABEL))
+    post = await ctx.runtime.subscriptions.test_post(
+        CONSOLE_GUILD_ID,
+        CONSOLE_CHANNEL_ID,
+        query_text(args.feed),
+        request=str(time.time_ns()),
+    )
     return to_text(render_test_post(post, channel=CONSOLE_CHANNEL_LABEL))
 
 
@@ -228,22 +215,17 @@ async def feed_format(ctx: ConsoleContext, args: argparse.Namespace) -> str:
         )
     except TemplateError as exc:
         return to_text(feeds_render.text_answer(exc.message))
-    except ChannelNotFollowingError:
-        return to_text(feeds_render.render_not_posted_in(CONSOLE_CHANNEL_LABEL))
     return to_text(render_format(change, channel=CONSOLE_CHANNEL_LABEL))
 
 
 @command("feed preview", N_("print exactly what a feed's next post will look like"), FEED)
 async def feed_preview(ctx: ConsoleContext, args: argparse.Namespace) -> str:
-    try:
-        found, post = await ctx.runtime.subscriptions.preview(
-            CONSOLE_GUILD_ID,
-            query_text(args.feed),
-            CONSOLE_CHANNEL_ID,
-            ctx.runtime.languages.for_channel,
-        )
-    except ChannelNotFollowingError:
-        return to_text(feeds_render.render_not_posted_in(CONSOLE_CHANNEL_LABEL))
+    found, post = await ctx.runtime.subscriptions.preview(
+        CONSOLE_GUILD_ID,
+        query_text(args.feed),
+        CONSOLE_CHANNEL_ID,
+        ctx.runtime.languages.for_channel,
+    )
     return to_text(post if post is not None else render_no_preview(found))
 
 

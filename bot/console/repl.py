@@ -13,6 +13,7 @@ import bot.console.commands
 import bot.console.opml_commands  # noqa: F401
 from bot.config import Settings
 from bot.console.registry import (
+    CONSOLE_CHANNEL_LABEL,
     ConsoleContext,
     UsageError,
     help_text,
@@ -22,6 +23,10 @@ from bot.console.registry import (
 )
 from bot.console.terminal import ConsoleTerminal, TerminalWarnings
 from bot.delivery.senders import ConsoleSender
+from bot.delivery.terminal import to_text
+from bot.features.digest.service import NotSubscribedError
+from bot.features.feeds.render import render_not_posted_in
+from bot.features.feeds.subscription_filter import ChannelNotFollowingError
 from bot.i18n import _, set_locale
 from bot.ingest.errors import FeedError
 from bot.ops.logs import configure_logging
@@ -45,6 +50,8 @@ async def run_command(ctx: ConsoleContext, line: str) -> str | None:
         return await command.handler(ctx, args)
     except UsageError as exc:
         return _("{problem}\nusage: {usage}", problem=exc, usage=command.usage)
+    except (NotSubscribedError, ChannelNotFollowingError):  # a feed this console does not post
+        return to_text(render_not_posted_in(CONSOLE_CHANNEL_LABEL))
     except FeedError as exc:
         return _("Sorry: {problem}", problem=exc.message)
     except ValueError as exc:
