@@ -7,8 +7,8 @@ import asyncio
 import os
 import shutil
 import sqlite3
-from collections.abc import AsyncIterator, Iterator, Mapping
-from dataclasses import dataclass
+from collections.abc import AsyncIterator, Iterable, Iterator, Mapping
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Literal
 
@@ -45,9 +45,9 @@ AREAS = {
 @dataclass(frozen=True, slots=True)
 class Finding:
     severity: Severity
-    area: str  # configuration, database, disk, discord (a key of AREAS, shown translated)
     message: str
     fix: str | None = None
+    area: str = ""  # a key of AREAS (shown translated), set by run_doctor for each check
 
     def render(self) -> str:
         mark = _(MARKS[self.severity])
@@ -59,26 +59,22 @@ class Finding:
 
 
 def _config_findings(settings: Settings) -> Iterator[Finding]:
-    area = "configuration"
     token = settings.discord_token
     if token is None:
         yield Finding(
             "info",
-            area,
             _("DISCORD_TOKEN is not set: the bot runs in console mode (no Discord)."),
             _("Set DISCORD_TOKEN to the bot token from the Developer Portal to post to Discord."),
         )
     elif token.lower().startswith("bot ") or any(c.isspace() for c in token):
         yield Finding(
             "error",
-            area,
             _("DISCORD_TOKEN contains spaces or starts with 'Bot '."),
             _("Set DISCORD_TOKEN to the bare token only (Developer Portal → Bot → Reset Token)."),
         )
     elif token.count(".") != 2:
         yield Finding(
             "warning",
-            area,
             _("DISCORD_TOKEN does not look like a bot token (three parts separated by dots)."),
             _(
                 "Copy the token from Developer Portal → Bot → Reset Token; not the client "
@@ -86,18 +82,16 @@ def _config_findings(settings: Settings) -> Iterator[Finding]:
             ),
         )
     else:
-        yield Finding("ok", area, _("DISCORD_TOKEN is set."))
+        yield Finding("ok", _("DISCORD_TOKEN is set."))
     if settings.llm_api_key and not settings.llm_base_url:
         yield Finding(
             "warning",
-            area,
             _("DIGESTBOT_LLM_API_KEY is set but AI summaries are off."),
             _("Also set DIGESTBOT_LLM_BASE_URL and DIGESTBOT_LLM_MODEL, or remove the key."),
         )
     if settings.poll_interval_s < 60:
         yield Finding(
             "warning",
-            area,
             _(
                 "DIGESTBOT_POLL_INTERVAL is {seconds}s: feed hosts may block a bot that "
                 "polls this often.",
@@ -108,7 +102,6 @@ def _config_findings(settings: Settings) -> Iterator[Finding]:
     if settings.retention_days is not None:
         yield Finding(
             "info",
-            area,
             ngettext(
                 "Items older than {count} day are pruned (DIGESTBOT_RETENTION_DAYS).",
                 "Items older than {count} days are pruned (DIGESTBOT_RETENTION_DAYS).",
@@ -118,13 +111,11 @@ def _config_findings(settings: Settings) -> Iterator[Finding]:
 
 
 def _database_findings(path: Path, report: SchemaReport) -> Iterator[Finding]:
-    area = "database"
     if not report.exists:
         folder = _existing_ancestor(path.parent)
         if not os.access(folder, os.W_OK):
             yield Finding(
                 "error",
-                area,
                 _(
                     "{path} does not exist and {folder} is not writable, so it cannot be created.",
                     path=path,
@@ -135,14 +126,12 @@ def _database_findings(path: Path, report: SchemaReport) -> Iterator[Finding]:
         else:
             yield Finding(
                 "info",
-                area,
                 _("{path} does not exist yet; the bot creates it on start.", path=path),
             )
         return
     if report.error is not None:
         yield Finding(
             "error",
-            area,
             _(
                 "{path} cannot be read as an SQLite database: {error}.",
                 path=path,
@@ -157,7 +146,6 @@ def _database_findings(path: Path, report: SchemaReport) -> Iterator[Finding]:
     if report.foreign:
         yield Finding(
             "error",
-            area,
             _(
                 "{path} is an SQLite database of another application; digestbot will not "
                 "write into it.",
@@ -169,7 +157,6 @@ def _database_findings(path: Path, report: SchemaReport) -> Iterator[Finding]:
     if report.too_new:
         yield Finding(
             "error",
-            area,
             _(
                 "The schema version is {version}, newer than this digestbot (it knows up to "
                 "{code_version}): a newer digestbot wrote this file.",
@@ -181,7 +168,6 @@ def _database_findings(path: Path, report: SchemaReport) -> Iterator[Finding]:
     elif report.behind:
         yield Finding(
             "info",
-            area,
             _(
                 "The schema version is {version}; the next start migrates it to {code_version}.",
                 version=report.version,
@@ -190,14 +176,11 @@ def _database_findings(path: Path, report: SchemaReport) -> Iterator[Finding]:
             _("Take a backup first: digestbot backup PATH."),
         )
     else:
-        yield Finding(
-            "ok", area, _("Schema version {version} matches the code.", version=report.version)
-        )
+        yield Finding("ok", _("Schema version {version} matches the code.", version=report.version))
     if report.journal_mode != "wal":
         mode = report.journal_mode or _("unknown")
         yield Finding(
             "warning",
-            area,
             _(
                 "The journal mode is {mode}, not WAL: readers and the writer would block "
                 "each other.",
@@ -209,7 +192,7 @@ def _database_findings(path: Path, report: SchemaReport) -> Iterator[Finding]:
             ),
         )
     else:
-        yield Finding("ok", area, _("WAL mode is on."))
+        yield Finding("ok", _("WAL mode is on."))
     problems = integrity_check(path)
     if problems:
         shown = "; ".join(problems[:3]) + (
@@ -219,7 +202,6 @@ def _database_findings(path: Path, report: SchemaReport) -> Iterator[Finding]:
         )
         yield Finding(
             "error",
-            area,
             _("The integrity check failed: {problems}.", problems=shown),
             _(
                 "Stop the bot and keep a copy of the file. Then restore the latest backup, or "
@@ -228,122 +210,90 @@ def _database_findings(path: Path, report: SchemaReport) -> Iterator[Finding]:
             ),
         )
     else:
-        yield Finding("ok", area, _("The integrity check passed."))
+        yield Finding("ok", _("The integrity check passed."))
 
 
-def _postgres_findings(report: PgReport) -> list[Finding]:
-    area = "database"
+def _postgres_findings(report: PgReport) -> Iterator[Finding]:
+    database = report.shown
     if report.error is not None:
-        return [
-            Finding(
-                "error",
-                area,
-                _(
-                    "cannot reach the PostgreSQL database {database}: {error}",
-                    database=report.shown,
-                    error=report.error,
-                ),
-                _(
-                    "Check that the server runs and that DIGESTBOT_DB names it, its user and "
-                    "password."
-                ),
-            )
-        ]
-    if report.version is None:
-        if report.tables:
-            return [
-                Finding(
-                    "error",
-                    area,
-                    _("{database} holds tables of another application.", database=report.shown),
-                    _("Point DIGESTBOT_DB at an empty PostgreSQL database."),
-                )
-            ]
-        return [
-            Finding(
-                "info",
-                area,
-                _("{database} is empty; the bot creates its tables.", database=report.shown),
-            )
-        ]
-    if report.version > report.code_version:
-        return [
-            Finding(
-                "error",
-                area,
-                _(
-                    "{database} has schema version {version}, newer than this digestbot "
-                    "knows ({code_version}).",
-                    database=report.shown,
-                    version=report.version,
-                    code_version=report.code_version,
-                ),
-                _("Upgrade digestbot, or restore a dump made by this version."),
-            )
-        ]
-    if report.version < report.code_version:
-        return [
-            Finding(
-                "info",
-                area,
-                _(
-                    "PostgreSQL {database}, schema version {version}; the bot migrates it to "
-                    "{code_version}.",
-                    database=report.shown,
-                    version=report.version,
-                    code_version=report.code_version,
-                ),
-            )
-        ]
-    return [
-        Finding(
+        yield Finding(
+            "error",
+            _(
+                "cannot reach the PostgreSQL database {database}: {error}",
+                database=database,
+                error=report.error,
+            ),
+            _("Check that the server runs and that DIGESTBOT_DB names it, its user and password."),
+        )
+    elif report.version is None and report.tables:
+        yield Finding(
+            "error",
+            _("{database} holds tables of another application.", database=database),
+            _("Point DIGESTBOT_DB at an empty PostgreSQL database."),
+        )
+    elif report.version is None:
+        yield Finding(
+            "info", _("{database} is empty; the bot creates its tables.", database=database)
+        )
+    elif report.version > report.code_version:
+        yield Finding(
+            "error",
+            _(
+                "{database} has schema version {version}, newer than this digestbot "
+                "knows ({code_version}).",
+                database=database,
+                version=report.version,
+                code_version=report.code_version,
+            ),
+            _("Upgrade digestbot, or restore a dump made by this version."),
+        )
+    elif report.version < report.code_version:
+        yield Finding(
+            "info",
+            _(
+                "PostgreSQL {database}, schema version {version}; the bot migrates it to "
+                "{code_version}.",
+                database=database,
+                version=report.version,
+                code_version=report.code_version,
+            ),
+        )
+    else:
+        yield Finding(
             "ok",
-            area,
             _(
                 "PostgreSQL {database}, schema version {version}, reachable.",
-                database=report.shown,
+                database=database,
                 version=report.version,
             ),
         )
-    ]
 
 
-def _lease_findings(report: PgReport) -> list[Finding]:
+def _lease_findings(report: PgReport) -> Iterator[Finding]:
     """The feed leases of the processes sharing the database: who polls what now, and the
     leases of a process that stopped mid-poll (taken over when they expire)."""
     if report.error is not None or not report.version:
-        return []
+        return
     held = sum(lease.held for lease in report.leases)
-    expired = [lease for lease in report.leases if lease.expired]
     holders = sum(1 for lease in report.leases if lease.held)
-    findings = [
-        Finding(
-            "ok",
-            "leases",
+    yield Finding(
+        "ok",
+        _(
+            "{leases} held now by {processes}.",
+            leases=ngettext("{count} feed lease", "{count} feed leases", held),
+            processes=ngettext("{count} process", "{count} processes", holders),
+        ),
+    )
+    if expired := [lease for lease in report.leases if lease.expired]:
+        names = ", ".join(f"{lease.holder} ({lease.expired})" for lease in expired)
+        yield Finding(
+            "warning",
+            _("Expired feed leases of a process that stopped while polling: {names}.", names=names),
             _(
-                "{leases} held now by {processes}.",
-                leases=ngettext("{count} feed lease", "{count} feed leases", held),
-                processes=ngettext("{count} process", "{count} processes", holders),
+                "A running digestbot takes these feeds over at its next poll; if none "
+                "runs, start one."
             ),
         )
-    ]
-    if expired:
-        names = ", ".join(f"{lease.holder} ({lease.expired})" for lease in expired)
-        findings.append(
-            Finding(
-                "warning",
-                "leases",
-                _(
-                    "Expired feed leases of a process that stopped while polling: {names}.",
-                    names=names,
-                ),
-                _(
-                    "A running digestbot takes these feeds over at its next poll; if none "
-                    "runs, start one."
-                ),
-            )
-        )
-    return findings
 
 
 def _existing_ancestor(folder: Path) -> Path:
@@ -363,7 +313,6 @@ def _disk_findings(path: Path) -> Iterator[Finding]:
     if usage.free < DISK_ERROR_BYTES:
         yield Finding(
             "error",
-            "disk",
             _(
                 "Only {free} MiB free in {folder}: writes (and backups) will fail soon.",
                 free=free,
@@ -374,7 +323,6 @@ def _disk_findings(path: Path) -> Iterator[Finding]:
     elif usage.free < max(DISK_WARNING_BYTES, 2 * db_bytes):
         yield Finding(
             "warning",
-            "disk",
             _(
                 "{free} MiB free in {folder}; the database takes {size} MiB.",
                 free=free,
@@ -387,13 +335,12 @@ def _disk_findings(path: Path) -> Iterator[Finding]:
             ),
         )
     else:
-        yield Finding("ok", "disk", _("{free} MiB free in {folder}.", free=free, folder=folder))
+        yield Finding("ok", _("{free} MiB free in {folder}.", free=free, folder=folder))
 
 
 async def _discord_findings(settings: Settings, token: str) -> list[Finding]:
     """The token and each subscribed channel, asked through discord.py's own HTTP client (no
     gateway) and judged with discord.py's own permission calculation."""
-    area = "discord"
     client = discord.Client(intents=discord.Intents.none())
     try:
         try:
@@ -402,7 +349,6 @@ async def _discord_findings(settings: Settings, token: str) -> list[Finding]:
             return [
                 Finding(
                     "error",
-                    area,
                     _("Discord rejected DISCORD_TOKEN (401 Unauthorized)."),
                     _(
                         "Reset the token (Developer Portal → your application → Bot → Reset "
@@ -414,21 +360,17 @@ async def _discord_findings(settings: Settings, token: str) -> list[Finding]:
             return [
                 Finding(
                     "warning",
-                    area,
                     _("Discord answered {status} when checking the token.", status=exc.status),
                     _("Try again later; see https://discordstatus.com."),
                 )
             ]
         me = client.user
         assert me is not None  # set by a successful login
-        found = [
-            Finding("ok", area, _("The token belongs to {name} ({id}).", name=me.name, id=me.id))
-        ]
+        found = [Finding("ok", _("The token belongs to {name} ({id}).", name=me.name, id=me.id))]
         if not me.bot:
             found.append(
                 Finding(
                     "error",
-                    area,
                     _("DISCORD_TOKEN is a user account's token, not a bot's."),
                     _("Use the token of the application's bot user (Developer Portal → Bot)."),
                 )
@@ -438,7 +380,6 @@ async def _discord_findings(settings: Settings, token: str) -> list[Finding]:
         return [
             Finding(
                 "warning",
-                area,
                 _(
                     "Discord could not be reached ({error}); the token and channel permissions "
                     "were not checked.",
@@ -462,17 +403,16 @@ class _Guild:
 async def _channel_findings(
     settings: Settings, client: discord.Client, my_id: int
 ) -> AsyncIterator[Finding]:
-    area = "discord"
     try:
         if settings.db_url is not None:
             channels = list((await pg_report(settings.db_url)).channels)
         else:
             channels = await asyncio.to_thread(subscribed_channels, settings.db_path)
     except sqlite3.Error as exc:
-        yield Finding("warning", area, _("Subscriptions could not be read: {error}.", error=exc))
+        yield Finding("warning", _("Subscriptions could not be read: {error}.", error=exc))
         return
     if not channels:
-        yield Finding("info", area, _("No channel subscribes to a feed yet."))
+        yield Finding("info", _("No channel subscribes to a feed yet."))
     guilds: dict[int, _Guild | None] = {}
     for guild_id, channel_id in channels:
         if guild_id not in guilds:
@@ -485,7 +425,6 @@ async def _channel_findings(
                 guilds[guild_id] = None
                 yield Finding(
                     "error",
-                    area,
                     _(
                         "The bot is not in server {server} any more, which has subscribed "
                         "channels.",
@@ -502,7 +441,6 @@ async def _channel_findings(
 
 
 async def _channel_finding(client: discord.Client, guild: _Guild, channel_id: int) -> Finding:
-    area = "discord"
     where = _("server {server}", server=guild.me.guild.id)
     channel = guild.channels.get(channel_id)
     thread: discord.Thread | None = None
@@ -512,7 +450,6 @@ async def _channel_finding(client: discord.Client, guild: _Guild, channel_id: in
         except discord.NotFound:
             return Finding(
                 "error",
-                area,
                 _(
                     "Channel {channel} ({where}) no longer exists but has subscriptions.",
                     channel=channel_id,
@@ -528,7 +465,6 @@ async def _channel_finding(client: discord.Client, guild: _Guild, channel_id: in
     if channel is None or not (perms := channel.permissions_for(guild.me)).view_channel:
         return Finding(
             "error",
-            area,
             _("The bot cannot see channel {channel} ({where}).", channel=channel_id, where=where),
             _(
                 "Give the bot's role View Channel, Send Messages, Embed Links and Read Message "
@@ -545,7 +481,7 @@ async def _channel_finding(client: discord.Client, guild: _Guild, channel_id: in
     missing = [name for attr, name in wanted if not getattr(perms, attr)]
     name = f"#{(thread or channel).name} ({channel_id})"
     if not missing:
-        return Finding("ok", area, _("The bot can post in {channel}.", channel=name))
+        return Finding("ok", _("The bot can post in {channel}.", channel=name))
     if missing == ["Read Message History"]:
         effect = _(
             "a post interrupted by a restart cannot be checked there, so it is not sent "
@@ -556,7 +492,6 @@ async def _channel_finding(client: discord.Client, guild: _Guild, channel_id: in
     permissions = _(", ").join(_(permission) for permission in missing)
     return Finding(
         "error",
-        area,
         _(
             "In {channel} the bot lacks {permissions}: {effect}",
             channel=name,
@@ -573,26 +508,26 @@ async def _channel_finding(client: discord.Client, guild: _Guild, channel_id: in
 async def run_doctor(settings: Settings, *, online: bool) -> list[Finding]:
     """Every check, in order: configuration, database, disk, and (online, with a token) the
     token and the bot's permissions in each subscribed channel."""
-    findings = list(_config_findings(settings))
+    findings = _in("configuration", _config_findings(settings))
+    # The one configuration error is a malformed token: Discord is not asked about it then.
+    token = None if any(f.severity == "error" for f in findings) else settings.discord_token
     if settings.db_url is not None:
         pg = await pg_report(settings.db_url)
-        findings += _postgres_findings(pg) + _lease_findings(pg)
+        findings += _in("database", _postgres_findings(pg)) + _in("leases", _lease_findings(pg))
     else:
         path = settings.db_path
         report = await asyncio.to_thread(schema_report, path)
-        findings += await asyncio.to_thread(list, _database_findings(path, report))
-        findings += await asyncio.to_thread(list, _disk_findings(path))
-    token = settings.discord_token
-    if token is not None and not any(
-        f.severity == "error" and f.area == "configuration" and "DISCORD_TOKEN" in f.message
-        for f in findings
-    ):
-        if online:
-            findings += await _discord_findings(settings, token)
-        else:
-            findings.append(
-                Finding(
-                    "info", "discord", _("Offline: the token and permissions were not checked.")
-                )
-            )
-    return findings
+        findings += await asyncio.to_thread(_in, "database", _database_findings(path, report))
+        findings += await asyncio.to_thread(_in, "disk", _disk_findings(path))
+    if token is None:
+        return findings
+    if online:
+        return findings + _in("discord", await _discord_findings(settings, token))
+    offline = Finding("info", _("Offline: the token and permissions were not checked."))
+    return findings + _in("discord", [offline])
+
+
+def _in(area: str, findings: Iterable[Finding]) -> list[Finding]:
+    """The findings of one area's checks (run on the calling thread: a generator's checks
+    run as it is read)."""
+    return [replace(finding, area=area) for finding in findings]
