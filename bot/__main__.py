@@ -46,7 +46,7 @@ from bot.ingest.fetch import FeedFetcher
 from bot.ingest.pipeline import FeedPipeline, summary_input
 from bot.ingest.poller import FeedPoller
 from bot.model import Message
-from bot.ops.cli import add_ops_commands, dispatch_ops
+from bot.ops.cli import add_ops_commands
 from bot.ops.logs import configure_logging
 from bot.runtime import Runtime
 from bot.safe import strip_control
@@ -58,9 +58,8 @@ from bot.text.llm import LLMSummarizer
 EXIT_OK = 0
 EXIT_ERROR = 1  # a crash: a bug, logged with its traceback
 EXIT_USAGE = 64  # EX_USAGE: the URL given is not one the bot can fetch
-EXIT_DATA = (
-    65  # EX_DATAERR: no usable feed (or OPML) at the URL or in the file; `why`: no such item
-)
+# EX_DATAERR: no usable feed (or OPML) at the URL or in the file; `why`: no such item.
+EXIT_DATA = 65
 EXIT_NO_INPUT = 66  # EX_NOINPUT: the file given does not exist or cannot be read
 EXIT_UNAVAILABLE = 69  # EX_UNAVAILABLE: the feed's server could not be reached or refused
 EXIT_FEEDS_FAILED = 75  # EX_TEMPFAIL: some feeds failed this time; the next poll retries them
@@ -366,9 +365,6 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 async def dispatch(args: argparse.Namespace, settings: Settings) -> int:
-    handled = await dispatch_ops(args, settings)
-    if handled is not None:
-        return handled
     run: Callable[[Settings, argparse.Namespace], Awaitable[int]] = args.run
     return await run(settings, args)
 

@@ -1,7 +1,7 @@
 """The operator's commands: doctor, backup, prune, migrate-to.
 
-`bot.__main__` adds them with `add_ops_commands(subparsers)` and runs them with
-`dispatch_ops(args, settings)` (None: not one of these commands).
+`bot.__main__` adds them with `add_ops_commands(subparsers)`; each leaf's `run` default
+carries it out, as for the other commands.
 """
 
 from __future__ import annotations
@@ -22,6 +22,7 @@ def add_ops_commands(subparsers: argparse._SubParsersAction[argparse.ArgumentPar
     doctor = subparsers.add_parser(
         "doctor", help=_("check configuration, database, disk, token and channel permissions")
     )
+    doctor.set_defaults(run=lambda settings, args: cmd_doctor(settings, online=not args.offline))
     doctor.add_argument(
         "--offline", action="store_true", help=_("skip the checks that call Discord")
     )
@@ -29,12 +30,16 @@ def add_ops_commands(subparsers: argparse._SubParsersAction[argparse.ArgumentPar
     backup = subparsers.add_parser(
         "backup", help=_("copy the database (safe while the bot runs) and check the copy")
     )
+    backup.set_defaults(
+        run=lambda settings, args: cmd_backup(settings, args.path, overwrite=args.overwrite)
+    )
     backup.add_argument("path", type=Path, help=_("the backup file, or a folder to put it in"))
     backup.add_argument("--overwrite", action="store_true", help=_("replace an existing file"))
 
     prune = subparsers.add_parser(
         "prune", help=_("delete old items (their ids are kept: never posted again)")
     )
+    prune.set_defaults(run=lambda settings, args: cmd_prune(settings, args.older_than))
     prune.add_argument(
         "--older-than",
         type=int,
@@ -49,20 +54,8 @@ def add_ops_commands(subparsers: argparse._SubParsersAction[argparse.ArgumentPar
     move = subparsers.add_parser(
         "migrate-to", help=_("copy the SQLite archive into an empty PostgreSQL database")
     )
+    move.set_defaults(run=lambda settings, args: cmd_migrate_to(settings, args.url))
     move.add_argument("url", help=_("postgresql://user:password@host:port/database"))
-
-
-async def dispatch_ops(args: argparse.Namespace, settings: Settings) -> int | None:
-    command = getattr(args, "command", None)
-    if command == "doctor":
-        return await cmd_doctor(settings, online=not args.offline)
-    if command == "backup":
-        return await cmd_backup(settings, args.path, overwrite=args.overwrite)
-    if command == "prune":
-        return await cmd_prune(settings, args.older_than)
-    if command == "migrate-to":
-        return await cmd_migrate_to(settings, args.url)
-    return None
 
 
 async def cmd_doctor(settings: Settings, *, online: bool) -> int:

@@ -392,12 +392,8 @@ async def _discord_findings(settings: Settings, token: str) -> list[Finding]:
         await client.close()
 
 
-@dataclass(frozen=True, slots=True)
-class _Guild:
-    """A guild as discord.py fetched it: its channels and the bot as its member."""
-
-    me: discord.Member
-    channels: Mapping[int, discord.abc.GuildChannel]
+# A guild as discord.py fetched it: the bot as its member, and its channels.
+_Guild = tuple[discord.Member, Mapping[int, discord.abc.GuildChannel]]
 
 
 async def _channel_findings(
@@ -420,7 +416,7 @@ async def _channel_findings(
                 guild = await client.fetch_guild(guild_id)
                 member = await guild.fetch_member(my_id)
                 fetched = {channel.id: channel for channel in await guild.fetch_channels()}
-                guilds[guild_id] = _Guild(member, fetched)
+                guilds[guild_id] = (member, fetched)
             except (discord.Forbidden, discord.NotFound):
                 guilds[guild_id] = None
                 yield Finding(
@@ -441,8 +437,9 @@ async def _channel_findings(
 
 
 async def _channel_finding(client: discord.Client, guild: _Guild, channel_id: int) -> Finding:
-    where = _("server {server}", server=guild.me.guild.id)
-    channel = guild.channels.get(channel_id)
+    me, channels = guild
+    where = _("server {server}", server=me.guild.id)
+    channel = channels.get(channel_id)
     thread: discord.Thread | None = None
     if channel is None:  # a thread, or a channel that no longer exists
         try:
@@ -461,8 +458,8 @@ async def _channel_finding(client: discord.Client, guild: _Guild, channel_id: in
             fetched = None
         if isinstance(fetched, discord.Thread):
             thread = fetched
-            channel = guild.channels.get(fetched.parent_id)
-    if channel is None or not (perms := channel.permissions_for(guild.me)).view_channel:
+            channel = channels.get(fetched.parent_id)
+    if channel is None or not (perms := channel.permissions_for(me)).view_channel:
         return Finding(
             "error",
             _("The bot cannot see channel {channel} ({where}).", channel=channel_id, where=where),
