@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import argparse
 import time
-from collections.abc import Awaitable, Callable
 
 from bot.console.registry import (
     CONSOLE_CHANNEL_ID,
@@ -20,8 +19,10 @@ from bot.console.registry import (
     CONSOLE_CHANNEL_NAME,
     CONSOLE_GUILD_ID,
     CONSOLE_USER_ID,
+    Answer,
     Arg,
     ConsoleContext,
+    ParsedHandler,
     UsageError,
     command,
     query_text,
@@ -60,7 +61,7 @@ WORDS = Arg("words", nargs="*", metavar="WORDS")
     Arg("--mode", choices=MODES, default=None, metavar="instant|digest"),
     Arg("--backfill", type=int, default=1, metavar="N"),
 )
-async def feed_add(ctx: ConsoleContext, args: argparse.Namespace) -> str:
+async def feed_add(ctx: ConsoleContext, args: argparse.Namespace) -> Answer:
     if not 0 <= args.backfill <= MAX_BACKFILL:
         raise UsageError(
             _(
@@ -79,30 +80,28 @@ async def feed_add(ctx: ConsoleContext, args: argparse.Namespace) -> str:
         backfill=args.backfill,
         added_by=CONSOLE_USER_ID,
     )
-    return to_text(feeds_render.render_add(result, channel=CONSOLE_CHANNEL_LABEL))
+    return feeds_render.render_add(result, channel=CONSOLE_CHANNEL_LABEL)
 
 
 @command("feed list", N_("the feeds this console follows and their health"))
-async def feed_list(ctx: ConsoleContext, args: argparse.Namespace) -> str:
+async def feed_list(ctx: ConsoleContext, args: argparse.Namespace) -> Answer:
     views = await ctx.runtime.subscriptions.for_guild(CONSOLE_GUILD_ID)
     rhythms = await ctx.runtime.subscriptions.rhythms(views)
-    return to_text(
-        feeds_render.render_list(views, LABELS, how_to_add="`feed add URL`", rhythms=rhythms)
-    )
+    return feeds_render.render_list(views, LABELS, how_to_add="`feed add URL`", rhythms=rhythms)
 
 
 @command("feed status", N_("last poll, errors and next poll of a feed"), FEED)
-async def feed_status(ctx: ConsoleContext, args: argparse.Namespace) -> str:
+async def feed_status(ctx: ConsoleContext, args: argparse.Namespace) -> Answer:
     status = await ctx.runtime.subscriptions.status(CONSOLE_GUILD_ID, query_text(args.feed))
-    return to_text(feeds_render.render_status(status, LABELS))
+    return feeds_render.render_status(status, LABELS)
 
 
 @command("feed remove", N_("stop following a feed"), FEED)
-async def feed_remove(ctx: ConsoleContext, args: argparse.Namespace) -> str:
+async def feed_remove(ctx: ConsoleContext, args: argparse.Namespace) -> Answer:
     removal = await ctx.runtime.subscriptions.remove(
         CONSOLE_GUILD_ID, query_text(args.feed), CONSOLE_CHANNEL_ID
     )
-    return to_text(feeds_render.render_remove(removal, channel=CONSOLE_CHANNEL_LABEL))
+    return feeds_render.render_remove(removal, channel=CONSOLE_CHANNEL_LABEL)
 
 
 @command(
@@ -111,13 +110,11 @@ async def feed_remove(ctx: ConsoleContext, args: argparse.Namespace) -> str:
     Arg("mode", choices=MODES, metavar="instant|digest"),
     FEED,
 )
-async def feed_mode(ctx: ConsoleContext, args: argparse.Namespace) -> str:
+async def feed_mode(ctx: ConsoleContext, args: argparse.Namespace) -> Answer:
     change = await ctx.runtime.subscriptions.set_mode(
         CONSOLE_GUILD_ID, CONSOLE_CHANNEL_ID, query_text(args.feed), args.mode
     )
-    return to_text(
-        feeds_render.render_mode(args.mode, change.posted, channel=CONSOLE_CHANNEL_LABEL)
-    )
+    return feeds_render.render_mode(args.mode, change.posted, channel=CONSOLE_CHANNEL_LABEL)
 
 
 @command(
@@ -129,7 +126,7 @@ async def feed_mode(ctx: ConsoleContext, args: argparse.Namespace) -> str:
     Arg("--pattern", metavar="RE2"),
     Arg("--clear", action="store_true"),
 )
-async def feed_filter(ctx: ConsoleContext, args: argparse.Namespace) -> str:
+async def feed_filter(ctx: ConsoleContext, args: argparse.Namespace) -> Answer:
     try:
         change = await ctx.runtime.subscriptions.set_filter(
             CONSOLE_GUILD_ID,
@@ -141,8 +138,8 @@ async def feed_filter(ctx: ConsoleContext, args: argparse.Namespace) -> str:
             clear=args.clear,
         )
     except FilterError as exc:
-        return to_text(feeds_render.render_filter_refused(exc.message))
-    return to_text(feeds_render.render_filter(change, LABELS))
+        return feeds_render.render_filter_refused(exc.message)
+    return feeds_render.render_filter(change, LABELS)
 
 
 @command(
@@ -152,11 +149,11 @@ async def feed_filter(ctx: ConsoleContext, args: argparse.Namespace) -> str:
     Arg("--role", type=int, default=None, metavar="ROLE_ID"),
     Arg("--when", default=None, metavar="WORDS"),
 )
-async def feed_mention(ctx: ConsoleContext, args: argparse.Namespace) -> str:
+async def feed_mention(ctx: ConsoleContext, args: argparse.Namespace) -> Answer:
     rule = await ctx.runtime.subscriptions.set_mention(
         CONSOLE_GUILD_ID, CONSOLE_CHANNEL_ID, query_text(args.feed), args.role, args.when
     )
-    return to_text(render_mention(rule, channel=CONSOLE_CHANNEL_LABEL))
+    return render_mention(rule, channel=CONSOLE_CHANNEL_LABEL)
 
 
 # What only Discord can do: the console says so plainly instead of "not a command".
@@ -173,8 +170,8 @@ DISCORD_ONLY = {
 }
 
 
-def _discord_only(answer: str) -> Callable[[ConsoleContext, argparse.Namespace], Awaitable[str]]:
-    async def explain(ctx: ConsoleContext, args: argparse.Namespace) -> str:
+def _discord_only(answer: str) -> ParsedHandler:
+    async def explain(ctx: ConsoleContext, args: argparse.Namespace) -> Answer:
         return _(answer)
 
     return explain
@@ -185,14 +182,14 @@ for _name, _answer in DISCORD_ONLY.items():
 
 
 @command("feed test", N_("print a feed's newest item now, exactly as a real post"), FEED)
-async def feed_test(ctx: ConsoleContext, args: argparse.Namespace) -> str:
+async def feed_test(ctx: ConsoleContext, args: argparse.Namespace) -> Answer:
     post = await ctx.runtime.subscriptions.test_post(
         CONSOLE_GUILD_ID,
         CONSOLE_CHANNEL_ID,
         query_text(args.feed),
         request=str(time.time_ns()),
     )
-    return to_text(render_test_post(post, channel=CONSOLE_CHANNEL_LABEL))
+    return render_test_post(post, channel=CONSOLE_CHANNEL_LABEL)
 
 
 @command(
@@ -203,7 +200,7 @@ async def feed_test(ctx: ConsoleContext, args: argparse.Namespace) -> str:
     Arg("--template", default=None, metavar="TEXT"),
     Arg("--reset", action="store_true"),
 )
-async def feed_format(ctx: ConsoleContext, args: argparse.Namespace) -> str:
+async def feed_format(ctx: ConsoleContext, args: argparse.Namespace) -> Answer:
     try:
         change = await ctx.runtime.subscriptions.set_format(
             CONSOLE_GUILD_ID,
@@ -214,19 +211,19 @@ async def feed_format(ctx: ConsoleContext, args: argparse.Namespace) -> str:
             reset=args.reset,
         )
     except TemplateError as exc:
-        return to_text(feeds_render.text_answer(exc.message))
-    return to_text(render_format(change, channel=CONSOLE_CHANNEL_LABEL))
+        return feeds_render.text_answer(exc.message)
+    return render_format(change, channel=CONSOLE_CHANNEL_LABEL)
 
 
 @command("feed preview", N_("print exactly what a feed's next post will look like"), FEED)
-async def feed_preview(ctx: ConsoleContext, args: argparse.Namespace) -> str:
+async def feed_preview(ctx: ConsoleContext, args: argparse.Namespace) -> Answer:
     found, post = await ctx.runtime.subscriptions.preview(
         CONSOLE_GUILD_ID,
         query_text(args.feed),
         CONSOLE_CHANNEL_ID,
         ctx.runtime.languages.for_channel,
     )
-    return to_text(post if post is not None else render_no_preview(found))
+    return post if post is not None else render_no_preview(found)
 
 
 @command(
@@ -234,18 +231,16 @@ async def feed_preview(ctx: ConsoleContext, args: argparse.Namespace) -> str:
     N_("the language of this channel's posts, digests and notices (none: show it)"),
     Arg("language", nargs="?", default=None, metavar="|".join(language_choices())),
 )
-async def language_channel(ctx: ConsoleContext, args: argparse.Namespace) -> str:
+async def language_channel(ctx: ConsoleContext, args: argparse.Namespace) -> Answer:
     languages = ctx.runtime.languages
     if args.language is None:
         setting = await languages.channel_setting(CONSOLE_CHANNEL_ID)
-        return to_text(
-            render_channel_language(setting, channel=CONSOLE_CHANNEL_LABEL, changed=False)
-        )
+        return render_channel_language(setting, channel=CONSOLE_CHANNEL_LABEL, changed=False)
     try:
         setting = await languages.set_channel(CONSOLE_GUILD_ID, CONSOLE_CHANNEL_ID, args.language)
     except ValueError:
-        return to_text(render_language_refused(args.language))
-    return to_text(render_channel_language(setting, channel=CONSOLE_CHANNEL_LABEL, changed=True))
+        return render_language_refused(args.language)
+    return render_channel_language(setting, channel=CONSOLE_CHANNEL_LABEL, changed=True)
 
 
 @command(
@@ -257,7 +252,7 @@ async def language_channel(ctx: ConsoleContext, args: argparse.Namespace) -> str
     Arg("--author", metavar="A"),
     Arg("--page", type=int, default=1, metavar="N"),
 )
-async def search(ctx: ConsoleContext, args: argparse.Namespace) -> str:
+async def search(ctx: ConsoleContext, args: argparse.Namespace) -> Answer:
     if not args.words:
         raise UsageError(_('what to search for: words, "a phrase", -leave_out, this OR that'))
     if args.page < 1:
@@ -270,7 +265,7 @@ async def search(ctx: ConsoleContext, args: argparse.Namespace) -> str:
         author=args.author,
         page_index=args.page - 1,
     )
-    return to_text(render_search(results))
+    return render_search(results)
 
 
 @command(
@@ -279,23 +274,23 @@ async def search(ctx: ConsoleContext, args: argparse.Namespace) -> str:
     Arg("--feed", metavar="X"),
     Arg("--count", type=int, default=LATEST_DEFAULT, metavar="N"),
 )
-async def latest(ctx: ConsoleContext, args: argparse.Namespace) -> str:
+async def latest(ctx: ConsoleContext, args: argparse.Namespace) -> Answer:
     if not 1 <= args.count <= LATEST_MAX:
         raise UsageError(
             _("{option} must be between {low} and {high}", option="--count", low=1, high=LATEST_MAX)
         )
     rows = await ctx.runtime.search.latest(CONSOLE_GUILD_ID, feed=args.feed, count=args.count)
-    return to_text(render_latest(rows))
+    return render_latest(rows)
 
 
 @command("why", N_("what happened to an item, and why"), Arg("item", nargs="+", metavar="URL"))
-async def why(ctx: ConsoleContext, args: argparse.Namespace) -> str:
+async def why(ctx: ConsoleContext, args: argparse.Namespace) -> Answer:
     answer = await ctx.runtime.why.why(CONSOLE_GUILD_ID, query_text(args.item))
-    return to_text(render_why(answer, labels=LABELS))
+    return render_why(answer, labels=LABELS)
 
 
 @command("related", N_("an item and its ten closest items"), Arg("item", nargs="+", metavar="URL"))
-async def related(ctx: ConsoleContext, args: argparse.Namespace) -> str:
+async def related(ctx: ConsoleContext, args: argparse.Namespace) -> Answer:
     answer = await ctx.runtime.related.related(CONSOLE_GUILD_ID, query_text(args.item))
     # A terminal scrolls: every page at once.
     pages = [answer.turned(step) for step in range(answer.pages)]
@@ -303,29 +298,29 @@ async def related(ctx: ConsoleContext, args: argparse.Namespace) -> str:
 
 
 @command("follow", N_("print new items that match these words"), WORDS, Arg("--feed", metavar="X"))
-async def follow(ctx: ConsoleContext, args: argparse.Namespace) -> str:
+async def follow(ctx: ConsoleContext, args: argparse.Namespace) -> Answer:
     if not args.words:
         raise UsageError(_('what to follow: words, "a phrase", -leave_out, this OR that'))
     answer = await ctx.runtime.follows.follow(
         CONSOLE_GUILD_ID, CONSOLE_USER_ID, query_text(args.words), feed=args.feed
     )
-    return to_text(follow_render.render_follow(answer))
+    return follow_render.render_follow(answer)
 
 
 @command("unfollow", N_("stop following a topic"), WORDS)
-async def unfollow(ctx: ConsoleContext, args: argparse.Namespace) -> str:
+async def unfollow(ctx: ConsoleContext, args: argparse.Namespace) -> Answer:
     if not args.words:
         raise UsageError(_("which topic: its words, as `following` lists them"))
     removed = await ctx.runtime.follows.unfollow(
         CONSOLE_GUILD_ID, CONSOLE_USER_ID, query_text(args.words)
     )
-    return to_text(follow_render.render_unfollow(removed))
+    return follow_render.render_unfollow(removed)
 
 
 @command("following", N_("the topics you follow, with match counts"))
-async def following(ctx: ConsoleContext, args: argparse.Namespace) -> str:
+async def following(ctx: ConsoleContext, args: argparse.Namespace) -> Answer:
     topics = await ctx.runtime.follows.following(CONSOLE_GUILD_ID, CONSOLE_USER_ID)
-    return to_text(follow_render.render_following(topics))
+    return follow_render.render_following(topics)
 
 
 @command(
@@ -336,7 +331,7 @@ async def following(ctx: ConsoleContext, args: argparse.Namespace) -> str:
     Arg("timezone", metavar="ZONE"),
     Arg("weekday", nargs="?", metavar="WEEKDAY"),
 )
-async def digest_schedule(ctx: ConsoleContext, args: argparse.Namespace) -> str:
+async def digest_schedule(ctx: ConsoleContext, args: argparse.Namespace) -> Answer:
     try:
         scheduled = await ctx.runtime.digests.schedule(
             guild_id=CONSOLE_GUILD_ID,
@@ -349,18 +344,18 @@ async def digest_schedule(ctx: ConsoleContext, args: argparse.Namespace) -> str:
             created_by=CONSOLE_USER_ID,
         )
     except ValueError as exc:
-        return to_text(digest_render.render_schedule_refused(str(exc)))
-    return to_text(digest_render.render_scheduled(scheduled, channel=CONSOLE_CHANNEL_LABEL))
+        return digest_render.render_schedule_refused(str(exc))
+    return digest_render.render_scheduled(scheduled, channel=CONSOLE_CHANNEL_LABEL)
 
 
 @command("digest off", N_("stop the scheduled digest"))
-async def digest_off(ctx: ConsoleContext, args: argparse.Namespace) -> str:
+async def digest_off(ctx: ConsoleContext, args: argparse.Namespace) -> Answer:
     turned_off = await ctx.runtime.digests.off(CONSOLE_CHANNEL_ID)
-    return to_text(digest_render.render_off(turned_off, channel=CONSOLE_CHANNEL_LABEL))
+    return digest_render.render_off(turned_off, channel=CONSOLE_CHANNEL_LABEL)
 
 
 @command("digest preview", N_("what the digest would print now"))
-async def digest_preview(ctx: ConsoleContext, args: argparse.Namespace) -> str:
+async def digest_preview(ctx: ConsoleContext, args: argparse.Namespace) -> Answer:
     locale = await ctx.runtime.languages.for_channel(CONSOLE_CHANNEL_ID, CONSOLE_GUILD_ID)
     preview = await ctx.runtime.digests.preview(
         CONSOLE_CHANNEL_ID, channel_name=CONSOLE_CHANNEL_NAME, locale=locale

@@ -12,6 +12,7 @@ from bot.console.registry import (
     CONSOLE_CHANNEL_ID,
     CONSOLE_GUILD_ID,
     CONSOLE_USER_ID,
+    Answer,
     Arg,
     ConsoleContext,
     command,
@@ -37,7 +38,7 @@ def _read_capped(path: Path) -> bytes:
     Arg("file", metavar="FILE"),
     Arg("--mode", choices=("instant", "digest"), default=None, metavar="instant|digest"),
 )
-async def feed_import(ctx: ConsoleContext, args: argparse.Namespace) -> str:
+async def feed_import(ctx: ConsoleContext, args: argparse.Namespace) -> Answer:
     path = Path(args.file)
     try:
         data = await asyncio.to_thread(_read_capped, path)
@@ -46,7 +47,7 @@ async def feed_import(ctx: ConsoleContext, args: argparse.Namespace) -> str:
     except OSError as exc:
         return _("Sorry: cannot read {path}: {error}.", path=path, error=exc.strerror or exc)
     if len(data) > MAX_OPML_BYTES:
-        return to_text(render.render_import_too_large())
+        return render.render_import_too_large()
     clock = ctx.runtime.clock
     shown_at = clock()
 
@@ -66,9 +67,9 @@ async def feed_import(ctx: ConsoleContext, args: argparse.Namespace) -> str:
             progress=progress,
         )
     except OpmlError as exc:
-        return to_text(render.render_import_refused(str(exc)))
+        return render.render_import_refused(str(exc))
     # The console shows the report itself where Discord attaches it as a file.
-    return to_text(render.render_import_report(results))
+    return render.render_import_report(results)
 
 
 @command(
@@ -76,11 +77,11 @@ async def feed_import(ctx: ConsoleContext, args: argparse.Namespace) -> str:
     N_("write the followed feeds as an OPML file (default ./digestbot-feeds.opml)"),
     Arg("file", nargs="?", default=EXPORT_FILE, metavar="FILE"),
 )
-async def feed_export(ctx: ConsoleContext, args: argparse.Namespace) -> str:
+async def feed_export(ctx: ConsoleContext, args: argparse.Namespace) -> Answer:
     exported = await ctx.runtime.subscriptions.export(CONSOLE_GUILD_ID, "digestbot feeds")
     answer = render.render_export(exported.document, exported.count)
     if not answer.files:
-        return to_text(answer)
+        return answer
     path = Path(args.file)
     try:
         await asyncio.to_thread(path.write_bytes, answer.files[0].data)

@@ -17,7 +17,9 @@ from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from bot.delivery.terminal import to_text
 from bot.i18n import _
+from bot.model import Message
 from bot.runtime import Runtime
 
 # Console mode is one guild with one channel (the terminal) and one member (the operator).
@@ -89,7 +91,8 @@ class CommandParser(argparse.ArgumentParser):
         return parsed
 
 
-ParsedHandler = Callable[[ConsoleContext, argparse.Namespace], Awaitable[str]]
+Answer = Message | str  # a rendered answer (printed as terminal text), or a line of our own
+ParsedHandler = Callable[[ConsoleContext, argparse.Namespace], Awaitable[Answer]]
 
 
 def command(name: str, help: str, *arguments: Arg) -> Callable[[ParsedHandler], Handler]:
@@ -99,7 +102,8 @@ def command(name: str, help: str, *arguments: Arg) -> Callable[[ParsedHandler], 
 
     def register(handler: ParsedHandler) -> Handler:
         async def run(ctx: ConsoleContext, args: list[str]) -> str:
-            return await handler(ctx, parser.parse(args))
+            answer = await handler(ctx, parser.parse(args))
+            return answer if isinstance(answer, str) else to_text(answer)
 
         usage = " ".join(parser.format_usage().split()[1:])  # without "usage:"
         COMMANDS[name] = ConsoleCommand(name, usage, help, run)
