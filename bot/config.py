@@ -122,13 +122,6 @@ class ShardPlan:
                 raise ValueError(f"{text.strip()!r}: shard {shard} is listed twice")
         return cls(ids, count)
 
-    def __str__(self) -> str:
-        if not self.gateway:
-            return "none"
-        if self.count is None:
-            return "auto"
-        return f"{','.join(map(str, self.ids))}/{self.count}"
-
 
 # --- value parsers: text from the environment or the file, or typed values from code ----------
 # Each raises ValueError with the message the operator sees after the setting's name.

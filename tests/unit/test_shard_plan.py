@@ -8,21 +8,21 @@ from bot.config import ConfigError, ShardPlan, load_settings
 
 
 @pytest.mark.parametrize(
-    ("text", "ids", "count", "gateway", "shown"),
+    ("text", "ids", "count", "gateway"),
     [
-        ("auto", (), None, True, "auto"),
-        (" AUTO ", (), None, True, "auto"),
-        ("none", (), None, False, "none"),
-        ("0,1/4", (0, 1), 4, True, "0,1/4"),
-        (" 3 , 1 / 4 ", (3, 1), 4, True, "3,1/4"),
-        ("0/1", (0,), 1, True, "0/1"),
+        ("auto", (), None, True),
+        (" AUTO ", (), None, True),
+        ("none", (), None, False),
+        ("0,1/4", (0, 1), 4, True),
+        (" 3 , 1 / 4 ", (3, 1), 4, True),
+        ("0/1", (0,), 1, True),
     ],
 )
 def test_a_shard_setting_reads_as_written(
-    text: str, ids: tuple[int, ...], count: int | None, gateway: bool, shown: str
+    text: str, ids: tuple[int, ...], count: int | None, gateway: bool
 ) -> None:
     plan = load_settings({"DIGESTBOT_SHARDS": text}).shards
-    assert (plan.ids, plan.count, plan.gateway, str(plan)) == (ids, count, gateway, shown)
+    assert (plan.ids, plan.count, plan.gateway) == (ids, count, gateway)
 
 
 def test_unset_means_every_shard_in_this_process() -> None:
