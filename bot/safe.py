@@ -210,16 +210,11 @@ def fit_text(text: str, limit: int, *, markdown: bool = True) -> str:
 
 
 WEBHOOK_NAME_MAX = 80
-# Discord refuses a webhook name or username containing these; the variant swaps one letter.
-_REFUSED_IN_NAMES = re.compile(r"(disc)o(rd)|(c)l(yde)", re.IGNORECASE)
+# Discord refuses a webhook name or username containing these; the variant swaps one letter
+# (discord → disc0rd, clyde → c1yde, the case of the other letters kept).
+_REFUSED_IN_NAMES = re.compile(r"discord|clyde", re.IGNORECASE)
+_LOOK_ALIKES = str.maketrans("oOlL", "0011")
 _NAME_SYNTAX = re.compile(r"[@#:]|```")
-
-
-def _name_variant(match: re.Match[str]) -> str:
-    """discord → disc0rd, clyde → c1yde (the case of the other letters kept)."""
-    if match.group(1) is not None:
-        return f"{match.group(1)}0{match.group(2)}"
-    return f"{match.group(3)}1{match.group(4)}"
 
 
 def webhook_name(text: str, fallback: str) -> str:
@@ -227,7 +222,7 @@ def webhook_name(text: str, fallback: str) -> str:
     one line, no @ # : or ```, "discord"/"clyde" replaced by a look-alike, 1–80 characters,
     never "everyone"/"here" (then `fallback`, which must itself be acceptable)."""
     name = _NAME_SYNTAX.sub("", one_line(strip_invisible(text)))
-    name = _REFUSED_IN_NAMES.sub(_name_variant, name)
+    name = _REFUSED_IN_NAMES.sub(lambda m: m[0].translate(_LOOK_ALIKES), name)
     name = truncate(name, WEBHOOK_NAME_MAX).strip()
     if not name or name.lower() in ("everyone", "here"):
         return fallback

@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import logging
 import sys
+import time
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import IO, Any
@@ -53,23 +54,19 @@ def _one_line(text: str) -> str:
 
 
 class TextFormatter(logging.Formatter):
-    """`2024-05-01T12:00:00Z INFO bot.ingest: message feed_id=3 item_id=9`, one line per event
-    (a traceback, when there is one, follows on its own lines)."""
+    """`2024-05-01T12:00:00.000Z INFO bot.ingest: message feed_id=3 item_id=9`, one line per
+    event (a traceback, when there is one, follows on its own lines)."""
 
-    def format(self, record: logging.LogRecord) -> str:
-        stamp = datetime.fromtimestamp(record.created, UTC).strftime("%Y-%m-%dT%H:%M:%S")
-        line = (
-            f"{stamp}.{int(record.msecs):03d}Z {record.levelname} {record.name}: "
-            f"{_one_line(record.getMessage())}"
+    converter = staticmethod(time.gmtime)
+
+    def __init__(self) -> None:
+        super().__init__(
+            "%(asctime)s.%(msecs)03dZ %(levelname)s %(name)s: %(message)s", "%Y-%m-%dT%H:%M:%S"
         )
-        context = _context(record)
-        if context:
-            line += " " + " ".join(f"{key}={value}" for key, value in context.items())
-        if record.exc_info:
-            line += "\n" + self.formatException(record.exc_info)
-        if record.stack_info:
-            line += "\n" + self.formatStack(record.stack_info)
-        return line
+
+    def formatMessage(self, record: logging.LogRecord) -> str:
+        context = "".join(f" {key}={value}" for key, value in _context(record).items())
+        return _one_line(super().formatMessage(record)) + context
 
 
 class JsonFormatter(logging.Formatter):
