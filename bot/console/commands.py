@@ -4,8 +4,7 @@ as the slash commands (`/feed`, `/search`, `/latest`, `/follow`, `/digest`), pri
 
 The terminal is the console's one channel, and the operator its one member (CONSOLE_USER_ID)
 in its one guild: a new item that matches one of their topics prints there (the console's
-"DM"). Options may appear anywhere; every other word is part of the query, so `-word` excludes
-a word (it is not an option) and a quoted phrase keeps its quotes.
+"DM"). Arguments parse as `bot.console.registry` says.
 """
 
 from __future__ import annotations

@@ -338,7 +338,7 @@ def _disk_findings(path: Path) -> Iterator[Finding]:
         yield Finding("ok", _("{free} MiB free in {folder}.", free=free, folder=folder))
 
 
-async def _discord_findings(settings: Settings, token: str) -> list[Finding]:
+async def _discord_findings(settings: Settings, token: str) -> AsyncIterator[Finding]:
     """The token and each subscribed channel, asked through discord.py's own HTTP client (no
     gateway) and judged with discord.py's own permission calculation."""
     client = discord.Client(intents=discord.Intents.none())
@@ -346,48 +346,43 @@ async def _discord_findings(settings: Settings, token: str) -> list[Finding]:
         try:
             await asyncio.wait_for(client.login(token), 30)
         except discord.LoginFailure:
-            return [
-                Finding(
-                    "error",
-                    _("Discord rejected DISCORD_TOKEN (401 Unauthorized)."),
-                    _(
-                        "Reset the token (Developer Portal → your application → Bot → Reset "
-                        "Token) and set DISCORD_TOKEN to the new one."
-                    ),
-                )
-            ]
+            yield Finding(
+                "error",
+                _("Discord rejected DISCORD_TOKEN (401 Unauthorized)."),
+                _(
+                    "Reset the token (Developer Portal → your application → Bot → Reset "
+                    "Token) and set DISCORD_TOKEN to the new one."
+                ),
+            )
+            return
         except discord.HTTPException as exc:
-            return [
-                Finding(
-                    "warning",
-                    _("Discord answered {status} when checking the token.", status=exc.status),
-                    _("Try again later; see https://discordstatus.com."),
-                )
-            ]
+            yield Finding(
+                "warning",
+                _("Discord answered {status} when checking the token.", status=exc.status),
+                _("Try again later; see https://discordstatus.com."),
+            )
+            return
         me = client.user
         assert me is not None  # set by a successful login
-        found = [Finding("ok", _("The token belongs to {name} ({id}).", name=me.name, id=me.id))]
+        yield Finding("ok", _("The token belongs to {name} ({id}).", name=me.name, id=me.id))
         if not me.bot:
-            found.append(
-                Finding(
-                    "error",
-                    _("DISCORD_TOKEN is a user account's token, not a bot's."),
-                    _("Use the token of the application's bot user (Developer Portal → Bot)."),
-                )
+            yield Finding(
+                "error",
+                _("DISCORD_TOKEN is a user account's token, not a bot's."),
+                _("Use the token of the application's bot user (Developer Portal → Bot)."),
             )
-        return found + [f async for f in _channel_findings(settings, client, me.id)]
+        async for finding in _channel_findings(settings, client, me.id):
+            yield finding
     except (aiohttp.ClientError, OSError, TimeoutError) as exc:
-        return [
-            Finding(
-                "warning",
-                _(
-                    "Discord could not be reached ({error}); the token and channel permissions "
-                    "were not checked.",
-                    error=exc or type(exc).__name__,
-                ),
-                _("Check the machine's network and DNS, or run `digestbot doctor --offline`."),
-            )
-        ]
+        yield Finding(
+            "warning",
+            _(
+                "Discord could not be reached ({error}); the token and channel permissions "
+                "were not checked.",
+                error=exc or type(exc).__name__,
+            ),
+            _("Check the machine's network and DNS, or run `digestbot doctor --offline`."),
+        )
     finally:
         await client.close()
 
@@ -519,7 +514,7 @@ async def run_doctor(settings: Settings, *, online: bool) -> list[Finding]:
     if token is None:
         return findings
     if online:
-        return findings + _in("discord", await _discord_findings(settings, token))
+        return findings + _in("discord", [f async for f in _discord_findings(settings, token)])
     offline = Finding("info", _("Offline: the token and permissions were not checked."))
     return findings + _in("discord", [offline])
 
