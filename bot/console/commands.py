@@ -4,13 +4,16 @@ as the slash commands (`/feed`, `/search`, `/latest`, `/follow`, `/digest`), pri
 
 The terminal is the console's one channel, and the operator its one member (CONSOLE_USER_ID)
 in its one guild: a new item that matches one of their topics prints there (the console's
-"DM"). Arguments parse as `bot.console.registry` says.
+"DM"). Arguments parse as `bot.console.registry` says. `feed import FILE` and `feed export
+[FILE]` take files on this machine where Discord takes attachments.
 """
 
 from __future__ import annotations
 
 import argparse
+import asyncio
 import time
+from pathlib import Path
 
 from bot.console.registry import (
     CONSOLE_CHANNEL_ID,
@@ -31,6 +34,7 @@ from bot.features.digest import render as digest_render
 from bot.features.feeds import render as feeds_render
 from bot.features.feeds.filters import FilterError
 from bot.features.feeds.mention import render_mention
+from bot.features.feeds.opml import MAX_OPML_BYTES, OpmlError
 from bot.features.feeds.post_format import render_format, render_no_preview
 from bot.features.feeds.subscriptions import MAX_BACKFILL
 from bot.features.feeds.testpost import render_test_post
@@ -45,7 +49,7 @@ from bot.features.related.render import render_related
 from bot.features.search.render import render_latest, render_search
 from bot.features.search.service import LATEST_DEFAULT, LATEST_MAX
 from bot.features.why.render import render_why
-from bot.i18n import N_, _
+from bot.i18n import N_, _, ngettext
 
 LABELS = {CONSOLE_CHANNEL_ID: CONSOLE_CHANNEL_LABEL}
 MODES = ("instant", "digest")
@@ -361,3 +365,75 @@ async def digest_preview(ctx: ConsoleContext, args: argparse.Namespace) -> Answe
     )
     messages = digest_render.render_preview(preview, channel=CONSOLE_CHANNEL_LABEL)
     return "\n\n".join(to_text(message) for message in messages)
+
+
+PROGRESS_EVERY_S = 3.0  # a long import prints its progress this often
+
+
+def _read_capped(path: Path) -> bytes:
+    """The file's bytes, at most one over the cap (enough to know it is too large)."""
+    with path.expanduser().open("rb") as handle:
+        return handle.read(MAX_OPML_BYTES + 1)
+
+
+@command(
+    "feed import",
+    N_("follow every feed of an OPML file (from another reader)"),
+    Arg("file", metavar="FILE"),
+    Arg("--mode", choices=MODES, default=None, metavar="instant|digest"),
+)
+async def feed_import(ctx: ConsoleContext, args: argparse.Namespace) -> Answer:
+    path = Path(args.file)
+    try:
+        data = await asyncio.to_thread(_read_capped, path)
+    except FileNotFoundError:
+        return _("Sorry: there is no file {path}.", path=path)
+    except OSError as exc:
+        return _("Sorry: cannot read {path}: {error}.", path=path, error=exc.strerror or exc)
+    if len(data) > MAX_OPML_BYTES:
+        return feeds_render.render_import_too_large()
+    clock = ctx.runtime.clock
+    shown_at = clock()
+
+    async def progress(done: int, total: int) -> None:
+        nonlocal shown_at
+        if clock() - shown_at >= PROGRESS_EVERY_S and done < total:
+            shown_at = clock()
+            ctx.write(to_text(feeds_render.render_import_progress(done, total)))
+
+    try:
+        results = await ctx.runtime.subscriptions.import_feeds(
+            data,
+            guild_id=CONSOLE_GUILD_ID,
+            channel_id=CONSOLE_CHANNEL_ID,
+            mode=args.mode,
+            added_by=CONSOLE_USER_ID,
+            progress=progress,
+        )
+    except OpmlError as exc:
+        return feeds_render.render_import_refused(str(exc))
+    # The console shows the report itself where Discord attaches it as a file.
+    return feeds_render.render_import_report(results)
+
+
+@command(
+    "feed export",
+    N_("write the followed feeds as an OPML file (default ./digestbot-feeds.opml)"),
+    Arg("file", nargs="?", default=feeds_render.EXPORT_FILE, metavar="FILE"),
+)
+async def feed_export(ctx: ConsoleContext, args: argparse.Namespace) -> Answer:
+    exported = await ctx.runtime.subscriptions.export(CONSOLE_GUILD_ID, "digestbot feeds")
+    answer = feeds_render.render_export(exported.document, exported.count)
+    if not answer.files:
+        return answer
+    path = Path(args.file)
+    try:
+        await asyncio.to_thread(path.write_bytes, answer.files[0].data)
+    except OSError as exc:
+        return _("Sorry: cannot write {path}: {error}.", path=path, error=exc.strerror or exc)
+    return ngettext(
+        "Exported {count} feed to {path}.",
+        "Exported {count} feeds to {path}.",
+        exported.count,
+        path=path,
+    )

@@ -8,9 +8,7 @@ import logging
 import sys
 from pathlib import Path
 
-# Importing a commands module registers its commands.
-import bot.console.commands
-import bot.console.opml_commands  # noqa: F401
+import bot.console.commands  # noqa: F401 (importing it registers the commands)
 from bot.config import Settings
 from bot.console.registry import (
     CONSOLE_CHANNEL_LABEL,

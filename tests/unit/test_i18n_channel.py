@@ -27,7 +27,6 @@ from tests.i18n import ROOT, english_literals
 # Files whose every user-facing word goes through the catalogue (with tests/unit/test_i18n.py's).
 CONVERTED = (
     "bot/console/commands.py",
-    "bot/console/opml_commands.py",
     "bot/console/registry.py",
     "bot/console/repl.py",
     "bot/delivery/terminal.py",
@@ -59,19 +58,15 @@ CONSOLE_COMMAND_NAMES = frozenset(
 # Literals in CONVERTED files that read as English but are not said to anyone: (path, literal).
 NOT_USER_FACING: dict[tuple[str, str], str] = {
     **{("bot/console/commands.py", name): "a command's name" for name in CONSOLE_COMMAND_NAMES},
-    **{
-        ("bot/console/opml_commands.py", name): "a command's name" for name in CONSOLE_COMMAND_NAMES
-    },
     ("bot/console/commands.py", "an id, URL or part of the title"): "argparse help, never shown",
     ("bot/console/commands.py", "instant|digest"): "a usage metavar: the words typed",
-    ("bot/console/opml_commands.py", "instant|digest"): "a usage metavar: the words typed",
     ("bot/console/commands.py", "daily|weekly"): "a usage metavar: the words typed",
     ("bot/console/commands.py", "HH:MM"): "a usage metavar",
     ("bot/console/commands.py", "`feed add URL`"): "a command, typed as is",
     ("bot/console/repl.py", "feed add https://www.interconnects.ai"): "a command, typed as is",
     ("bot/console/registry.py", "#console"): "the console channel's name",
     ("bot/console/registry.py", r"^-(?!-|\d+$|\d*\.\d+$)"): "a regular expression",
-    ("bot/console/opml_commands.py", "digestbot feeds"): "the exported OPML's own title",
+    ("bot/console/commands.py", "digestbot feeds"): "the exported OPML's own title",
     ("bot/features/posts/format.py", r"^\s*([a-z]+)\s*(?::\s*(\d{1,4})\s*)?$"): "a regex",
     ("bot/features/follow/dm.py", "topic:stop:(?P<topic_id>[0-9]{1,19})"): "a custom id",
     ("bot/i18n/dates.py", " UTC"): "a time zone's name",
