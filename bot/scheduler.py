@@ -72,7 +72,7 @@ class JobScheduler:
         """Run `job` every `seconds` (never two runs of it at once; missed runs coalesce);
         with `lock`, in one process of the cluster at a time."""
         self._scheduler.add_job(
-            self._logged(name, self._gated(lock, job)),
+            self._run(name, job, lock),
             IntervalTrigger(seconds=seconds, start_date=first_at, timezone="UTC"),
             id=name,
             name=name,
@@ -86,7 +86,7 @@ class JobScheduler:
         """Run `job` once at `when` (aware datetime); a time in the past runs it now; with
         `lock`, unless another process of the cluster is running it."""
         self._scheduler.add_job(
-            self._logged(name, self._gated(lock, job)),
+            self._run(name, job, lock),
             DateTrigger(run_date=when, timezone="UTC"),
             id=name,
             name=name,
@@ -94,29 +94,23 @@ class JobScheduler:
             misfire_grace_time=None,
         )
 
-    def _gated(self, lock: str | None, job: Job) -> Job:
-        """`job`, run only while this process holds `lock` (when there is a gate)."""
-        gate = self._gate
-        if lock is None or gate is None:
-            return job
-
-        async def run() -> None:
-            async with gate(lock) as mine:
-                self._on_gated(lock, mine)
-                if mine:
-                    await job()
-
-        return run
-
-    def _logged(self, name: str, job: Job) -> Callable[[], Awaitable[None]]:
-        """`job`, with its failure logged and its run known to `shutdown`."""
+    def _run(self, name: str, job: Job, lock: str | None) -> Callable[[], Awaitable[None]]:
+        """`job`, run only while this process holds `lock` (when there is a gate), its
+        failure logged and its run known to `shutdown`."""
+        gate = self._gate if lock is not None else None
 
         async def run() -> None:
             task = asyncio.current_task()
             if task is not None:
                 self._running.add(task)
             try:
-                await job()
+                if gate is None or lock is None:
+                    await job()
+                    return
+                async with gate(lock) as mine:
+                    self._on_gated(lock, mine)
+                    if mine:
+                        await job()
             except Exception:
                 log.exception("scheduled job %s failed", name)
             finally:
