@@ -32,20 +32,10 @@ from pydantic.fields import FieldInfo
 
 _DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(ms|s|m|h|d|w)?\s*$")
 _UNIT_SECONDS = {"ms": 0.001, "s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800}
-PREFIX = "DIGESTBOT_"
 
 
 class ConfigError(Exception):
     """A setting has a bad value; the message names the setting and what is expected."""
-
-
-def parse_duration(text: str) -> float:
-    """Parse `30s`, `15m`, `6h`, `1d`, `2w` or a bare number of seconds into seconds."""
-    match = _DURATION.match(text)
-    if not match:
-        raise ValueError(f"{text!r} is not a duration such as 30s, 15m or 6h")
-    value = float(match.group(1))
-    return value * _UNIT_SECONDS[match.group(2) or "s"]
 
 
 Network = ipaddress.IPv4Network | ipaddress.IPv6Network
@@ -128,12 +118,16 @@ class ShardPlan:
 
 
 def _seconds(value: object) -> object:
-    if isinstance(value, str):
-        seconds = parse_duration(value)
-        if seconds < 0.001:
-            raise ValueError(f"must be at least 0.001s, got {value!r}")
-        return seconds
-    return value
+    """`30s`, `15m`, `6h`, `1d`, `2w` or a bare number of seconds (a number from code passes)."""
+    if not isinstance(value, str):
+        return value
+    match = _DURATION.match(value)
+    if not match:
+        raise ValueError(f"{value!r} is not a duration such as 30s, 15m or 6h")
+    seconds = float(match.group(1)) * _UNIT_SECONDS[match.group(2) or "s"]
+    if seconds < 0.001:
+        raise ValueError(f"must be at least 0.001s, got {value!r}")
+    return seconds
 
 
 def _log_level(value: str) -> str:
@@ -326,7 +320,7 @@ def _named_values(values: Mapping[str, object], *, loose: bool) -> dict[str, str
         name = operator_name(field)
         if name is None:
             continue
-        short = name.removeprefix(PREFIX)
+        short = name.removeprefix("DIGESTBOT_")
         keys = [name, name.lower(), short, short.lower()] if loose else [name]
         text = next((str(values[key]) for key in keys if key in values), "")
         if text.strip():

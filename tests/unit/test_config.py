@@ -8,14 +8,14 @@ from pathlib import Path
 import pytest
 from pydantic import ValidationError
 
-from bot.config import ConfigError, Settings, load_settings, parse_duration
+from bot.config import ConfigError, Settings, load_settings
 
 
 @pytest.mark.parametrize(
     ("text", "seconds"), [("30s", 30), ("15m", 900), ("6h", 21600), ("1d", 86400), ("45", 45)]
 )
 def test_durations(text: str, seconds: float) -> None:
-    assert parse_duration(text) == seconds
+    assert load_settings({"DIGESTBOT_POLL_INTERVAL": text}).poll_interval_s == seconds
 
 
 def test_defaults_without_anything() -> None:
