@@ -50,23 +50,18 @@ def stdin_kind() -> StdinKind:
     return "piped"
 
 
-def _load_readline() -> ModuleType | None:
-    """`readline` where the platform has it; importing it is what gives `input()` history
-    and editing."""
-    try:
-        import readline
-    except ImportError:
-        return None
-    return readline
-
-
 class ConsoleTerminal:
     """Reads the console's lines and writes its text, for one kind of stdin."""
 
     def __init__(self, kind: StdinKind) -> None:
         self.kind = kind
+        self._readline: ModuleType | None = None
+        if kind == "terminal":  # importing readline gives `input()` history and editing
+            with contextlib.suppress(ImportError):  # a platform without it
+                import readline
+
+                self._readline = readline
         # Redrawing the prompt needs readline's view of the line, and a screen to draw on.
-        self._readline = _load_readline() if kind == "terminal" else None
         self._redraw = self._readline is not None and sys.stdout is not None and sys.stdout.isatty()
         self._pending = b""  # bytes of a piped line read past its newline
         self._prompting = False  # a prompt (and what is typed after it) is on screen
