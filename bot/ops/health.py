@@ -37,7 +37,7 @@ class HealthChecks:
     async def run(self) -> dict[str, str | None]:
         """name → None (fine) or the problem, for every check."""
         names = list(self._checks)
-        results = await asyncio.gather(*(self._run_one(name) for name in names))
+        results = await asyncio.gather(*map(self._run_one, names))
         return dict(zip(names, results, strict=True))
 
     async def _run_one(self, name: str) -> str | None:
@@ -100,11 +100,9 @@ def loop_alive_check(
     async def check() -> str | None:
         now = clock()
         last = last_tick()
-        if last is None:
-            if now - started > max_age_s:
-                return f"the {name} loop has not run once in {now - started:.0f}s"
-            return None
-        if now - last > max_age_s:
+        if last is None and now - started > max_age_s:
+            return f"the {name} loop has not run once in {now - started:.0f}s"
+        if last is not None and now - last > max_age_s:
             return f"the {name} loop last ran {now - last:.0f}s ago (limit {max_age_s:.0f}s)"
         return None
 
