@@ -21,7 +21,6 @@ from urllib.parse import urlsplit
 
 import feedparser
 import feedparser.api
-import lxml.html
 from lxml import etree
 
 from bot.ingest.errors import (
@@ -36,8 +35,8 @@ from bot.ingest.errors import (
 from bot.ingest.jsonfeed import is_json_document, parse_json_feed
 from bot.ingest.prolog import EntityDeclarationError, cut_off, rewrite_prolog
 from bot.model import Enclosure, Entry, ParsedFeed
-from bot.safe import archive_url, plain_line, strip_control, truncate
-from bot.text.clean import html_parser
+from bot.safe import archive_url, plain_line, truncate
+from bot.text.clean import parse_html
 
 # feedparser calls `replace_doctype` on the document (decoded to UTF-8) before either of its
 # parsers sees it; ours refuses entities that can expand (see bot.ingest.prolog).
@@ -77,11 +76,8 @@ def plain(text: str | None) -> str:
         return ""
     if "<" not in text and "&" not in text:
         return plain_line(text)
-    try:
-        root = lxml.html.document_fromstring(
-            strip_control(text).encode("utf-8", "replace"), parser=html_parser()
-        )
-    except (etree.LxmlError, ValueError):  # nothing but whitespace, or nothing parseable
+    root = parse_html(text)
+    if root is None:
         return ""
     etree.strip_elements(root, *_INVISIBLE_TAGS, with_tail=False)
     for element in root.iter(*_SPACED_TAGS):
