@@ -16,7 +16,7 @@ from bot.ingest.parse import plain
 from bot.ingest.sandbox import parse_feed_bounded
 from bot.ingest.story import STORY_MATCHER
 from bot.ingest.timing import next_poll_after_failure, next_poll_after_success
-from bot.model import EnrichedItem, Entry, FeedRow, ParsedFeed
+from bot.model import EnrichedItem, Entry, FeedRow
 from bot.search.percolator import active_topics_percolator
 from bot.store import Store, storage_problem
 from bot.store.feeds import FeedMeta
@@ -161,7 +161,9 @@ class FeedPipeline:
                 PollSuccess(now, next_at, etag, last_modified, None, None),
             )
             return PollOutcome(feed.id, feed.url, not_modified=True)
-        parsed = await asyncio.to_thread(_parse, result)
+        parsed = await asyncio.to_thread(
+            parse_feed_bounded, result.body, result.headers, result.url
+        )
         known = await self._store.items.known_fingerprints(feed.id)
         hashed = [(entry, entry_fingerprint(entry)) for entry in parsed.entries]
         changed = [
@@ -258,7 +260,3 @@ def summary_input(item: EnrichedItem) -> SummaryInput:
         language=entry.language,
         url=entry.url,
     )
-
-
-def _parse(result: FetchResult) -> ParsedFeed:
-    return parse_feed_bounded(result.body, result.headers, result.url)

@@ -93,13 +93,13 @@ async def archive(tmp_path: Path, feed_server: FeedServer) -> AsyncIterator[Arch
 @pytest.fixture
 def parse_calls(monkeypatch: pytest.MonkeyPatch) -> list[int]:
     calls: list[int] = []
-    real: Callable[..., Any] = pipeline_module._parse
+    real: Callable[..., Any] = pipeline_module.parse_feed_bounded
 
-    def counting(result: Any) -> Any:
+    def counting(*args: Any) -> Any:
         calls.append(1)
-        return real(result)
+        return real(*args)
 
-    monkeypatch.setattr(pipeline_module, "_parse", counting)
+    monkeypatch.setattr(pipeline_module, "parse_feed_bounded", counting)
     return calls
 
 
