@@ -269,9 +269,7 @@ class _Walker:
         if "reader" in text and "supported" in text:
             text = _READER_SUPPORTED.sub("", text)
         text = _lines(text)
-        if not text:
-            return
-        if len(text) <= _FURNITURE_MAX_CHARS and _FURNITURE_BLOCK.match(text):
+        if is_furniture_text(text):
             return
         if self.lead:
             text = self.lead + text
