@@ -150,8 +150,6 @@ def parse_html(html: str) -> lxml.html.HtmlElement | None:
 
 def clean_html(html: str, base_url: str | None) -> CleanContent:
     """Clean one untrusted HTML body. A relative image resolves against `base_url`."""
-    if not html or html.isspace():
-        return EMPTY_CONTENT
     root = parse_html(html[:MAX_HTML_CHARS])
     if root is None:
         return EMPTY_CONTENT
