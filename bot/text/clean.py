@@ -181,12 +181,10 @@ def is_furniture_text(text: str) -> bool:
     """True for a short paragraph that is only newsletter chrome ("Subscribe now", "Share")."""
     text = text.strip()
     return len(text) <= _FURNITURE_MAX_CHARS and (
-        not text or _FURNITURE_BLOCK.match(text) is not None or _only_reader_supported(text)
+        not text
+        or _FURNITURE_BLOCK.match(text) is not None
+        or ("supported" in text and not _READER_SUPPORTED.sub("", text).strip())
     )
-
-
-def _only_reader_supported(text: str) -> bool:
-    return "supported" in text and not _READER_SUPPORTED.sub("", text).strip()
 
 
 def _int_attr(value: str | None) -> int | None:
