@@ -15,7 +15,7 @@ import asyncio
 import gzip
 from collections import defaultdict
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from email.utils import parsedate_to_datetime
 from types import TracebackType
 from typing import Self
@@ -23,6 +23,8 @@ from xml.sax.saxutils import escape, quoteattr
 
 import pytest_asyncio
 from aiohttp import web
+
+from bot.model import FeedRow
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
@@ -321,3 +323,9 @@ def rdf_feed(
         f"{_text('title', title)}{_text('link', link)}{_text('description', description)}"
         "</channel>" + "".join(parts) + "</rdf:RDF>\n"
     )
+
+
+def without_validators(feed: FeedRow) -> FeedRow:
+    """`feed` as if never fetched (no ETag, Last-Modified or body hash): its next poll
+    downloads and parses whatever the server sends now, unchanged or not."""
+    return replace(feed, etag=None, last_modified=None, body_hash=None)

@@ -15,9 +15,6 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from urllib.parse import urlsplit
 
-import lxml.html
-from lxml import etree
-
 from bot.ingest.errors import (
     NOTHING_FOUND,
     NOTHING_FOUND_REFUSED,
@@ -28,7 +25,7 @@ from bot.ingest.errors import (
 from bot.ingest.fetch import HTML_ACCEPT, FeedFetcher, FetchResult
 from bot.ingest.jsonfeed import looks_like_json_feed
 from bot.safe import archive_url
-from bot.text.clean import html_parser
+from bot.text.clean import parse_html
 
 # JSON Feed 1.1 names application/feed+json, and asks readers to accept application/json too.
 FEED_TYPES = frozenset(
@@ -75,10 +72,8 @@ def _decode(page: FetchResult) -> str:
 def feed_links(page: FetchResult) -> list[str]:
     """The absolute http(s) URLs of the feeds a page links to, in page order, without repeats:
     the hrefs of `<link rel="alternate">` tags of feed type, against the page's `<base href>`."""
-    html = _decode(page)[:_MAX_HTML_CHARS].encode("utf-8", "replace")
-    try:
-        root = lxml.html.document_fromstring(html, parser=html_parser())
-    except (etree.LxmlError, ValueError):  # nothing but whitespace, or nothing parseable
+    root = parse_html(_decode(page)[:_MAX_HTML_CHARS])
+    if root is None:
         return []
     base_href = next((b.get("href") for b in root.iter("base") if b.get("href")), None)
     base = archive_url(base_href, page.url) or page.url

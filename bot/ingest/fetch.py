@@ -66,6 +66,7 @@ FEED_ACCEPT = (
 HTML_ACCEPT = "text/html, application/xhtml+xml;q=0.9, application/rss+xml;q=0.8, */*;q=0.1"
 
 _REDIRECT_STATUSES = frozenset({301, 302, 303, 307, 308})
+_STATUS_TEMPLATES = {404: HTTP_MOVED, 410: HTTP_MOVED, 401: HTTP_PRIVATE, 403: HTTP_PRIVATE}
 _MAX_AGE = re.compile(r"(?:^|[,\s])max-age\s*=\s*\"?(\d+)", re.IGNORECASE)
 _DECOMPRESS_STEP = 1 << 20
 _WBITS = {"gzip": 16 + zlib.MAX_WBITS, "x-gzip": 16 + zlib.MAX_WBITS, "deflate": zlib.MAX_WBITS}
@@ -201,12 +202,8 @@ def _status_error(response: aiohttp.ClientResponse, url: str) -> HTTPStatusError
     values: dict[str, object] = {"status": status, "phrase": phrase, "url": url}
     if status in (429, 503) and retry_after is not None:
         message = HTTP_WAIT.format(**values, seconds=f"{retry_after:g}")
-    elif status in (404, 410):
-        message = HTTP_MOVED.format(**values)
-    elif status in (401, 403):
-        message = HTTP_PRIVATE.format(**values)
     else:
-        message = HTTP_STATUS.format(**values)
+        message = _STATUS_TEMPLATES.get(status, HTTP_STATUS).format(**values)
     return HTTPStatusError(message, status, retry_after)
 
 

@@ -149,13 +149,6 @@ def refusal(host: str | None, ip: str, allow: FetchAllowList) -> str | None:
     return HOST_REFUSED.format(host=host, address=shown, reason=reason)
 
 
-def check_address(host: str | None, ip: str, allow: FetchAllowList) -> None:
-    """Raise BlockedAddressError when the bot must not connect to `ip` for `host`."""
-    message = refusal(host, ip, allow)
-    if message is not None:
-        raise BlockedAddressError(message)
-
-
 class GuardedResolver(AbstractResolver):
     """Wraps a resolver and drops every forbidden address from its answers.
 
@@ -203,7 +196,8 @@ def guarded_socket_factory(allow: FetchAllowList) -> Callable[[AddrInfo], socket
 
     def factory(addr_info: AddrInfo) -> socket.socket:
         family, type_, proto, _canonname, sockaddr = addr_info
-        check_address(current_host.get(), str(sockaddr[0]), allow)
+        if (message := refusal(current_host.get(), str(sockaddr[0]), allow)) is not None:
+            raise BlockedAddressError(message)
         return socket.socket(family=family, type=type_, proto=proto)
 
     return factory

@@ -21,7 +21,6 @@ from urllib.parse import urlsplit
 
 import feedparser
 import feedparser.api
-import lxml.html
 from lxml import etree
 
 from bot.ingest.errors import (
@@ -36,8 +35,8 @@ from bot.ingest.errors import (
 from bot.ingest.jsonfeed import is_json_document, parse_json_feed
 from bot.ingest.prolog import EntityDeclarationError, cut_off, rewrite_prolog
 from bot.model import Enclosure, Entry, ParsedFeed
-from bot.safe import archive_url, plain_line, strip_control, truncate
-from bot.text.clean import html_parser
+from bot.safe import archive_url, plain_line, truncate
+from bot.text.clean import parse_html
 
 # feedparser calls `replace_doctype` on the document (decoded to UTF-8) before either of its
 # parsers sees it; ours refuses entities that can expand (see bot.ingest.prolog).
@@ -77,11 +76,8 @@ def plain(text: str | None) -> str:
         return ""
     if "<" not in text and "&" not in text:
         return plain_line(text)
-    try:
-        root = lxml.html.document_fromstring(
-            strip_control(text).encode("utf-8", "replace"), parser=html_parser()
-        )
-    except (etree.LxmlError, ValueError):  # nothing but whitespace, or nothing parseable
+    root = parse_html(text)
+    if root is None:
         return ""
     etree.strip_elements(root, *_INVISIBLE_TAGS, with_tail=False)
     for element in root.iter(*_SPACED_TAGS):
@@ -138,15 +134,12 @@ def _image(raw: Mapping[str, Any], base: str | None) -> str | None:
     for key in ("media_thumbnail", "media_content"):
         for media in raw.get(key) or []:
             medium = str(media.get("medium") or media.get("type") or "image")
-            if "image" in medium:
-                url = archive_url(media.get("url"), base)
-                if url:
-                    return url
-    for link in raw.get("links") or []:
-        if link.get("rel") == "enclosure" and str(link.get("type", "")).startswith("image/"):
-            url = archive_url(link.get("href"), base)
-            if url:
+            if "image" in medium and (url := archive_url(media.get("url"), base)):
                 return url
+    for link in raw.get("links") or []:
+        is_image = link.get("rel") == "enclosure" and str(link.get("type", "")).startswith("image/")
+        if is_image and (url := archive_url(link.get("href"), base)):
+            return url
     image = raw.get("image")
     if isinstance(image, Mapping):
         return archive_url(image.get("href"), base)
@@ -170,17 +163,6 @@ def _enclosure(raw: Mapping[str, Any], base: str | None) -> Enclosure | None:
     return None
 
 
-def _canonical(raw: Mapping[str, Any], base: str | None) -> str | None:
-    """The entry's `<link rel="canonical">` (Atom, or atom:link/link in RSS: feedparser lists
-    both in `links`), through the same URL rules as any link."""
-    for link in raw.get("links") or []:
-        if link.get("rel") == "canonical":
-            url = archive_url(link.get("href"), base)
-            if url:
-                return url
-    return None
-
-
 def _fallback_id(title: str, content: str) -> str:
     digest = hashlib.sha256(f"{title}\n{content}".encode()).hexdigest()
     return f"sha256:{digest[:32]}"
@@ -193,34 +175,26 @@ def _entry(
     language: str | None,
     version: str,
 ) -> Entry:
-    full_title = _field_text(raw.get("title"), raw.get("title_detail"), version)
     content, html_base = _content_html(raw)
-    description = str(raw.get("summary") or "")
-    url = archive_url(raw.get("link"), base)
-    guid = str(raw.get("id") or "").strip()
     contents = raw.get("content") or []
     entry_language = next((str(c["language"]) for c in contents if c.get("language")), None)
     # An Atom author's name is text by definition; RSS's is whatever the publisher wrote.
     author_type = {"type": _PLAIN_TYPE} if version.startswith("atom") else None
-    author = (
-        truncate(_field_text(raw.get("author"), author_type, version), MAX_AUTHOR_CHARS) or None
-    )
+    url = archive_url(raw.get("link"), base)
     return Entry(
-        stable_id=guid or url or _fallback_id(full_title, content),
-        title=truncate(full_title, MAX_TITLE_CHARS)
-        or truncate(plain(description), 80)
-        or "(untitled)",
+        stable_id=str(raw.get("id") or "").strip() or url or "",  # "": _capped gives one
+        title=_field_text(raw.get("title"), raw.get("title_detail"), version),
         url=url,
-        author=author,
+        author=_field_text(raw.get("author"), author_type, version) or None,
         published=_utc(raw.get("published_parsed")) or _utc(raw.get("updated_parsed")),
         content_html=content,
-        description_html=description,
+        description_html=str(raw.get("summary") or ""),
         image_url=_image(raw, base),
         enclosure=_enclosure(raw, base),
         duration_s=parse_duration(raw.get("itunes_duration")),
         language=entry_language or language,
         html_base=archive_url(html_base, address) if html_base else None,
-        canonical_url=_canonical(raw, base),
+        canonical_url=_link(raw, "canonical", base),
     )
 
 
@@ -274,51 +248,44 @@ def parse_feed(body: bytes, headers: Mapping[str, str], base_url: str | None) ->
     site_url = archive_url(feed.get("link"), base_url)
     base = site_url or base_url
     language = str(feed.get("language") or "").strip() or None
-    entries = _disambiguate([_entry(raw, base, base_url, language, version) for raw in raw_entries])
     malformed = result.get("bozo") and bozo is not None
-    return ParsedFeed(
-        title=truncate(
-            _field_text(feed.get("title"), feed.get("title_detail"), version), MAX_FEED_TITLE_CHARS
-        )
-        or (urlsplit(base_url).hostname or "" if base_url else ""),
+    parsed = ParsedFeed(
+        title=_field_text(feed.get("title"), feed.get("title_detail"), version),
         site_url=site_url,
-        description=truncate(
-            _field_text(feed.get("subtitle"), feed.get("subtitle_detail"), version),
-            MAX_DESCRIPTION_CHARS,
-        )
-        or None,
+        description=_field_text(feed.get("subtitle"), feed.get("subtitle_detail"), version),
         language=language,
-        entries=entries,
+        entries=[_entry(raw, base, base_url, language, version) for raw in raw_entries],
         warning=f"the feed is not well-formed XML: {bozo}" if malformed else None,
-        self_url=_self_link(feed, base_url),
+        self_url=_link(feed, "self", base_url),
         image_url=_feed_image(feed, base),
     )
+    return _capped(parsed, base_url)
 
 
 def _feed_image(feed: Mapping[str, Any], base: str | None) -> str | None:
     """The feed's own image: RSS <image>/itunes:image (feedparser's `image`), Atom <logo> or
     <icon>."""
     image = feed.get("image")
-    if isinstance(image, Mapping):
-        url = archive_url(image.get("href") or image.get("url"), base)
-        if url:
-            return url
+    if isinstance(image, Mapping) and (
+        url := archive_url(image.get("href") or image.get("url"), base)
+    ):
+        return url
     return archive_url(feed.get("logo"), base) or archive_url(feed.get("icon"), base)
 
 
-def _self_link(feed: Mapping[str, Any], base_url: str | None) -> str | None:
-    """The address the feed gives as its own (`atom:link rel="self"`, in Atom or RSS)."""
-    for link in feed.get("links") or []:
-        if link.get("rel") == "self":
-            url = archive_url(link.get("href"), base_url)
-            if url:
-                return url
+def _link(raw: Mapping[str, Any], rel: str, base: str | None) -> str | None:
+    """The first `<link rel=…>` of an entry or feed (Atom's, or atom:link in RSS: feedparser
+    lists both in `links`) that passes the same URL rules as any link: `canonical` for an
+    entry, `self` for the feed (the address it gives as its own)."""
+    for link in raw.get("links") or []:
+        if link.get("rel") == rel and (url := archive_url(link.get("href"), base)):
+            return url
     return None
 
 
 def _capped(parsed: ParsedFeed, base_url: str | None) -> ParsedFeed:
-    """A feed read by another reader (JSON Feed) with the caps, fallback ids and titles, and
-    repeated-id rule every feed gets."""
+    """The feed with the caps, fallback ids and titles, and repeated-id rule every feed gets,
+    whichever reader (feedparser, JSON Feed) read it."""
     entries = [
         dataclasses.replace(
             entry,
@@ -334,8 +301,6 @@ def _capped(parsed: ParsedFeed, base_url: str | None) -> ParsedFeed:
         parsed,
         title=truncate(parsed.title, MAX_FEED_TITLE_CHARS)
         or (urlsplit(base_url).hostname or "" if base_url else ""),
-        description=truncate(parsed.description, MAX_DESCRIPTION_CHARS)
-        if parsed.description
-        else None,
+        description=truncate(parsed.description or "", MAX_DESCRIPTION_CHARS) or None,
         entries=_disambiguate(entries),
     )

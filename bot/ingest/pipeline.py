@@ -16,7 +16,7 @@ from bot.ingest.parse import plain
 from bot.ingest.sandbox import parse_feed_bounded
 from bot.ingest.story import STORY_MATCHER
 from bot.ingest.timing import next_poll_after_failure, next_poll_after_success
-from bot.model import EnrichedItem, Entry, FeedRow, ParsedFeed
+from bot.model import EnrichedItem, Entry, FeedRow
 from bot.search.percolator import active_topics_percolator
 from bot.store import Store, storage_problem
 from bot.store.feeds import FeedMeta
@@ -93,18 +93,16 @@ class FeedPipeline:
         """Applies the channels' feed filters to new items (the runtime gives
         bot.features.feeds.filters.check_filters; see bot.store.routing.route_new_items)."""
 
-    async def poll(self, feed: FeedRow, *, conditional: bool = True) -> PollOutcome:
+    async def poll(self, feed: FeedRow) -> PollOutcome:
         """Poll one feed. Never raises for anything the feed did: a failure, expected (a
         FeedError) or not (a bug tripped by odd input), is recorded on the feed with its
         backoff, so one bad feed neither stops a poll cycle nor gets re-polled at once."""
         started = time.perf_counter()
         try:
             result = await self._fetcher.fetch(
-                feed.url,
-                etag=feed.etag if conditional else None,
-                last_modified=feed.last_modified if conditional else None,
+                feed.url, etag=feed.etag, last_modified=feed.last_modified
             )
-            outcome = await self.ingest(feed, result, conditional=conditional)
+            outcome = await self.ingest(feed, result)
         except Exception as exc:
             problem = storage_problem(exc, self._store.db.path)
             if isinstance(exc, FeedError):
@@ -135,9 +133,7 @@ class FeedPipeline:
             outcome = PollOutcome(feed.id, feed.url, error=error, consecutive_errors=errors)
         return dataclasses.replace(outcome, seconds=time.perf_counter() - started)
 
-    async def ingest(
-        self, feed: FeedRow, result: FetchResult, *, conditional: bool = True
-    ) -> PollOutcome:
+    async def ingest(self, feed: FeedRow, result: FetchResult) -> PollOutcome:
         """Run the stages after fetch on a response already in hand (used by feed add)."""
         now = self._clock()
         next_at = next_poll_after_success(
@@ -148,7 +144,7 @@ class FeedPipeline:
             retry_after_s=result.retry_after_s,
         )
         unchanged = result.not_modified or (
-            conditional and result.body_hash is not None and result.body_hash == feed.body_hash
+            result.body_hash is not None and result.body_hash == feed.body_hash
         )
         if unchanged:
             etag, last_modified = result.etag, result.last_modified
@@ -161,7 +157,9 @@ class FeedPipeline:
                 PollSuccess(now, next_at, etag, last_modified, None, None),
             )
             return PollOutcome(feed.id, feed.url, not_modified=True)
-        parsed = await asyncio.to_thread(_parse, result)
+        parsed = await asyncio.to_thread(
+            parse_feed_bounded, result.body, result.headers, result.url
+        )
         known = await self._store.items.known_fingerprints(feed.id)
         hashed = [(entry, entry_fingerprint(entry)) for entry in parsed.entries]
         changed = [
@@ -258,7 +256,3 @@ def summary_input(item: EnrichedItem) -> SummaryInput:
         language=entry.language,
         url=entry.url,
     )
-
-
-def _parse(result: FetchResult) -> ParsedFeed:
-    return parse_feed_bounded(result.body, result.headers, result.url)

@@ -22,8 +22,9 @@ from dataclasses import dataclass, field
 # is the document element, so nothing of the old prolog can reach its entity regex.
 _ELEMENT_START = re.compile(rb"<[A-Za-z0-9_]")
 _DECLARATION = re.compile(rb"<\?xml[ \t\r\n?]")
-# A markup declaration's end: '>' outside quoted literals. Possessive, so never backtracking.
-_DECL_BODY = re.compile(rb"""(?:[^"'>]|"[^"]*"|'[^']*')*+>""")
+# A markup declaration's or start tag's end: '>' outside quoted literals. Possessive, so never
+# backtracking.
+_TAG_END = re.compile(rb"""(?:[^"'>]|"[^"]*"|'[^']*')*+>""")
 _DOCTYPE_SKIP = re.compile(rb"""[^"'\[<>]*+""")
 _SUBSET_SKIP = re.compile(rb"(?:[ \t\r\n]++|%[^;<>\s]{1,200};)*+")
 _SAFE_ENTITY = re.compile(
@@ -130,7 +131,7 @@ def _subset(data: bytes, pos: int, prolog: Prolog) -> int | None:
                 return None
             pos = end + 2
         elif data.startswith(b"<!", pos):
-            match = _DECL_BODY.match(data, pos + 2)
+            match = _TAG_END.match(data, pos + 2)
             if match is None:
                 return None
             declaration = data[pos : match.end()]
@@ -162,7 +163,6 @@ def rewrite_prolog(data: bytes) -> tuple[str | None, bytes, dict[str, str]]:
 
 
 _ROOT_NAME = re.compile(rb"[A-Za-z0-9_][A-Za-z0-9_:.-]{0,100}")
-_START_TAG_REST = re.compile(rb"""(?:[^"'>]|"[^"]*"|'[^']*')*+>""")
 _CLOSE_END = re.compile(rb"[ \t\r\n]*>")
 
 
@@ -182,7 +182,7 @@ def cut_off(data: bytes) -> bool:
     name = _ROOT_NAME.match(data, start + 1)
     if name is None:
         return False
-    rest = _START_TAG_REST.match(data, name.end())
+    rest = _TAG_END.match(data, name.end())
     if rest is None:  # the start tag itself is cut
         return True
     if data[rest.end() - 2 : rest.end()] == b"/>":

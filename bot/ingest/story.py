@@ -178,11 +178,8 @@ def same_story(new: StoryKey, earlier: StoryKey) -> bool:
 class StoryMatcher:
     """The story gate the store's routing calls (bot.store.routing.StoryGate)."""
 
-    def key(self, item: ItemText) -> StoryKey:
-        return story_key(item)
-
-    def same(self, new: StoryKey, earlier: StoryKey) -> bool:
-        return same_story(new, earlier)
+    key = staticmethod(story_key)
+    same = staticmethod(same_story)
 
 
 STORY_MATCHER = StoryMatcher()

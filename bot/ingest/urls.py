@@ -71,16 +71,12 @@ def normalize_feed_url(url: str) -> str:
 
 def without_tracking(query: str) -> str:
     """The query without tracking parameters; the others stay exactly as written, in order."""
-    kept = [
+    keyed = ((pair, unquote(pair.partition("=")[0]).lower()) for pair in query.split("&"))
+    return "&".join(
         pair
-        for pair in query.split("&")
-        if pair and not _is_tracking(unquote(pair.partition("=")[0]).lower())
-    ]
-    return "&".join(kept)
-
-
-def _is_tracking(key: str) -> bool:
-    return key in _TRACKING_KEYS or key.startswith(_TRACKING_PREFIXES)
+        for pair, key in keyed
+        if pair and key not in _TRACKING_KEYS and not key.startswith(_TRACKING_PREFIXES)
+    )
 
 
 def own_address(self_url: str | None, fetched_url: str) -> str | None:

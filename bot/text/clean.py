@@ -127,30 +127,31 @@ _INVISIBLE = re.compile("[\u00ad\u200b\u2060\ufeff]")
 _local = threading.local()
 
 
-def html_parser() -> etree.HTMLParser:
-    """One parser per thread (the pipeline cleans in worker threads; lxml parsers are not
-    shared); comments and processing instructions never become text."""
+def parse_html(html: str) -> lxml.html.HtmlElement | None:
+    """Hostile HTML as an lxml document, control characters dropped; None when nothing in it
+    parses (only whitespace, say). One parser per thread (the pipeline cleans in worker
+    threads; lxml parsers are not shared); comments and processing instructions never become
+    text."""
     parser: etree.HTMLParser | None = getattr(_local, "parser", None)
     if parser is None:
-        parser = lxml.html.HTMLParser(
+        parser = _local.parser = lxml.html.HTMLParser(
             remove_comments=True,
             remove_pis=True,
             no_network=True,
             encoding="utf-8",
             default_doctype=False,
         )
-        _local.parser = parser
-    return parser
+    try:
+        data = strip_control(html).encode("utf-8", "replace")
+        return lxml.html.document_fromstring(data, parser=parser)
+    except (etree.LxmlError, ValueError):
+        return None
 
 
 def clean_html(html: str, base_url: str | None) -> CleanContent:
     """Clean one untrusted HTML body. A relative image resolves against `base_url`."""
-    if not html or html.isspace():
-        return EMPTY_CONTENT
-    html = strip_control(html[:MAX_HTML_CHARS])
-    try:
-        root = lxml.html.document_fromstring(html.encode("utf-8", "replace"), parser=html_parser())
-    except (etree.LxmlError, ValueError):
+    root = parse_html(html[:MAX_HTML_CHARS])
+    if root is None:
         return EMPTY_CONTENT
     walker = _Walker(base_url if safe_url(base_url) else None)
     body = root.find("body")
@@ -180,12 +181,10 @@ def is_furniture_text(text: str) -> bool:
     """True for a short paragraph that is only newsletter chrome ("Subscribe now", "Share")."""
     text = text.strip()
     return len(text) <= _FURNITURE_MAX_CHARS and (
-        not text or _FURNITURE_BLOCK.match(text) is not None or _only_reader_supported(text)
+        not text
+        or _FURNITURE_BLOCK.match(text) is not None
+        or ("supported" in text and not _READER_SUPPORTED.sub("", text).strip())
     )
-
-
-def _only_reader_supported(text: str) -> bool:
-    return "supported" in text and not _READER_SUPPORTED.sub("", text).strip()
 
 
 def _int_attr(value: str | None) -> int | None:
@@ -266,9 +265,7 @@ class _Walker:
         if "reader" in text and "supported" in text:
             text = _READER_SUPPORTED.sub("", text)
         text = _lines(text)
-        if not text:
-            return
-        if len(text) <= _FURNITURE_MAX_CHARS and _FURNITURE_BLOCK.match(text):
+        if is_furniture_text(text):
             return
         if self.lead:
             text = self.lead + text
@@ -295,18 +292,11 @@ class _Walker:
                 self.tx.append(child.tail)
 
     def element(self, el: etree._Element, tag: str, depth: int) -> None:
-        if tag in _DROP_TAGS:
+        if is_furniture(el):
             if tag == "iframe":
                 self.embed(el)
             return
-        cls = el.get("class")
-        tokens = cls.split() if cls else ()
-        if tokens and not _FURNITURE_CLASSES.isdisjoint(tokens):
-            return
-        if el.get("data-component-name") in _FURNITURE_COMPONENTS:
-            return
-        if self.hidden(el):
-            return
+        tokens = (el.get("class") or "").split()
         if tokens and self.special(el, tokens):
             return
         if tag == "a":
@@ -356,13 +346,7 @@ class _Walker:
         else:
             self.children(el, depth)
 
-    def hidden(self, el: etree._Element) -> bool:
-        if el.get("hidden") is not None or el.get("aria-hidden") == "true":
-            return True
-        style = el.get("style")
-        return style is not None and _HIDDEN_STYLE.search(style) is not None
-
-    def special(self, el: etree._Element, tokens: tuple[str, ...] | list[str]) -> bool:
+    def special(self, el: etree._Element, tokens: list[str]) -> bool:
         """Substack widgets that carry their content in data-attrs. True when handled."""
         if "mention-wrap" in tokens:
             name = _data_attrs(el).get("name")

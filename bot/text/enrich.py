@@ -19,6 +19,8 @@ from bot.text.summary import offline_summary
 
 log = logging.getLogger(__name__)
 
+_TAG = re.compile(r"<[^>]*>")
+
 
 def enrich_entry(entry: Entry, *, feed_language: str | None, base_url: str | None) -> EnrichedItem:
     """Clean the body, summarize it, pick an image, hash the cleaned text.
@@ -51,18 +53,11 @@ def enrich_entries(
             enriched.append(enrich_entry(entry, feed_language=feed_language, base_url=base_url))
         except Exception:
             log.exception("entry %r: clean-up failed; archived as plain text", entry.stable_id)
-            enriched.append(bare_enrichment(entry))
+            # The fallback: tags stripped, no links, no image; the title is the summary.
+            raw = entry.content_html or entry.description_html
+            text = " ".join(html.unescape(_TAG.sub(" ", raw)).split())[:100_000]
+            enriched.append(_enriched(entry, text, entry.title.strip(), None))
     return enriched
-
-
-_TAG = re.compile(r"<[^>]*>")
-
-
-def bare_enrichment(entry: Entry) -> EnrichedItem:
-    """The fallback: tags stripped, no links, no image; the title is the summary."""
-    raw = entry.content_html or entry.description_html
-    text = " ".join(html.unescape(_TAG.sub(" ", raw)).split())[:100_000]
-    return _enriched(entry, text, entry.title.strip(), None)
 
 
 def _enriched(entry: Entry, text: str, summary: str, image_url: str | None) -> EnrichedItem:

@@ -25,7 +25,7 @@ from bot.safe import (
     safe_url,
     strip_control,
 )
-from bot.text.clean import html_parser, is_furniture, is_furniture_text
+from bot.text.clean import is_furniture, is_furniture_text, parse_html
 
 # Raw HTML read (the archive keeps about this much) and article text kept before markdownify:
 # an excerpt is an opening, never a whole long post.
@@ -97,12 +97,8 @@ def excerpt_markdown(html: str | None, base_url: str | None) -> str:
     """The opening of an article's raw HTML as safe Discord markdown ('' when nothing is left)."""
     if not html or html.isspace():
         return ""
-    html = strip_control(html[:MAX_SOURCE_HTML])
-    try:
-        root = lxml.html.document_fromstring(html.encode("utf-8", "replace"), parser=html_parser())
-    except (etree.LxmlError, ValueError):
-        return ""
-    body = root.find("body")
+    root = parse_html(html[:MAX_SOURCE_HTML])
+    body = None if root is None else root.find("body")
     if body is None:
         return ""
     base = base_url if safe_url(base_url) else None

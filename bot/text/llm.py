@@ -35,6 +35,7 @@ from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
 import aiohttp
+from babel import Locale
 
 from bot.config import Settings
 from bot.ratelimit import SlidingWindow
@@ -48,40 +49,7 @@ ARTICLE_END = "<<<END ARTICLE>>>"
 MAX_TITLE_CHARS = 300
 MAX_DESCRIPTION_CHARS = 1000
 
-_LANGUAGE_NAMES = {
-    "ar": "Arabic",
-    "ca": "Catalan",
-    "cs": "Czech",
-    "da": "Danish",
-    "de": "German",
-    "el": "Greek",
-    "en": "English",
-    "es": "Spanish",
-    "fa": "Persian",
-    "fi": "Finnish",
-    "fr": "French",
-    "he": "Hebrew",
-    "hi": "Hindi",
-    "hu": "Hungarian",
-    "id": "Indonesian",
-    "it": "Italian",
-    "ja": "Japanese",
-    "ko": "Korean",
-    "nb": "Norwegian",
-    "nl": "Dutch",
-    "no": "Norwegian",
-    "pl": "Polish",
-    "pt": "Portuguese",
-    "ro": "Romanian",
-    "ru": "Russian",
-    "sv": "Swedish",
-    "th": "Thai",
-    "tr": "Turkish",
-    "uk": "Ukrainian",
-    "vi": "Vietnamese",
-    "zh": "Chinese",
-}
-
+_ENGLISH = Locale("en")  # its `languages`: code -> English name
 _LANGUAGE_CODE = re.compile(r"^[A-Za-z]{2,3}(?:[-_][A-Za-z0-9]{2,8}){0,3}$")
 _LANGUAGE_NAME = re.compile(r"^[A-Za-z][A-Za-z ()-]{1,39}$")
 _DELIMITER_LOOKALIKE = re.compile(r"<{3,}|>{3,}")
@@ -131,7 +99,7 @@ sentence summary in {language}."""
 
 def _language_name(code: str) -> str:
     primary = re.split(r"[-_]", code, maxsplit=1)[0].lower()
-    name = _LANGUAGE_NAMES.get(primary)
+    name = _ENGLISH.languages.get(primary)
     return f"{name} ({code})" if name else f"the language with the code {code}"
 
 

@@ -27,7 +27,7 @@ from bot.store.polls import PollSuccess, commit_poll
 from bot.store.topics import MAX_TOPICS_PER_MEMBER, FollowOutcome, TopicStore
 from tests.deliveryfakes import RecordingSender, add_polled_feed, fresh_item
 from tests.e2e.harness import bot_settings as make_settings
-from tests.feedserver import FeedServer, rss_feed
+from tests.feedserver import FeedServer, rss_feed, without_validators
 
 GUILD_A, GUILD_B = 100, 200
 CHANNEL_A, CHANNEL_B = 101, 201
@@ -76,7 +76,7 @@ class Bench:
         self.server.set(f"/{name}.xml", letter(name, posts))
         feed = await self.runtime.store.feeds.get(self.feed_ids[name])
         assert feed is not None
-        outcome = await self.runtime.pipeline.poll(feed, conditional=False)
+        outcome = await self.runtime.pipeline.poll(without_validators(feed))
         assert outcome.ok, outcome.error
         assert self.runtime.outbox is not None
         await self.runtime.outbox.drain()
@@ -247,7 +247,7 @@ async def test_unfollowed_after_queueing_sends_nothing(
         )
         feed = await bench.runtime.store.feeds.get(bench.feed_ids["alpha"])
         assert feed is not None
-        await bench.runtime.pipeline.poll(feed, conditional=False)
+        await bench.runtime.pipeline.poll(without_validators(feed))
         (queued,) = await bench.dm_rows(ANN)
         assert queued.state == "pending"
         await follows.unfollow(GUILD_A, ANN, "rust")
@@ -326,7 +326,7 @@ async def test_restart_rebuilds_the_percolator_and_a_bare_pipeline_matches_too(
         )
         feed = await store.feeds.get(feed_id)
         assert feed is not None
-        outcome = await pipeline.poll(feed, conditional=False)
+        outcome = await pipeline.poll(without_validators(feed))
         assert len(outcome.new_item_ids) == 1
         ann = await store.deliveries.for_target("user", ANN)
         assert [(r.kind, r.item_id, r.state) for r in ann] == [

@@ -15,14 +15,20 @@ from aiohttp.abc import AbstractResolver, ResolveResult
 from bot.config import FetchAllowList, Settings
 from bot.ingest.errors import BlockedAddressError, UnsupportedSchemeError
 from bot.ingest.fetch import FeedFetcher
-from bot.ingest.guard import (
-    GuardedResolver,
-    check_address,
-    classify,
-    current_host,
-    guarded_socket_factory,
-)
+from bot.ingest.guard import GuardedResolver, classify, current_host, guarded_socket_factory
 from tests import netguard
+
+
+def check_address(host: str | None, ip: str, allow: FetchAllowList) -> None:
+    """The socket gate's verdict on `ip` for `host`: BlockedAddressError, or a socket (never
+    connected) made and closed."""
+    family = socket.AF_INET6 if ":" in ip else socket.AF_INET
+    token = current_host.set(host)
+    try:
+        guarded_socket_factory(allow)((family, socket.SOCK_STREAM, 0, "", (ip, 0))).close()
+    finally:
+        current_host.reset(token)
+
 
 REFUSED = {
     "169.254.169.254": "metadata",
