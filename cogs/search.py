@@ -219,8 +219,8 @@ class SearchResultsView(OwnedPages):
         self._show_page()
 
     def _show_page(self) -> None:
-        self.previous_page.disabled = not self.results.has_previous
-        self.next_page.disabled = not self.results.has_next
+        self.previous_page.disabled = self.results.page_index == 0
+        self.next_page.disabled = not self.results.page.has_more
         menu = cast(discord.ui.Select[SearchResultsView], self.share)
         menu.options = result_options(self.results)
 

@@ -209,8 +209,8 @@ async def test_pages_of_ten(store: Store) -> None:
     seen: list[int] = []
     for index, size, more in ((0, PAGE_SIZE, True), (1, PAGE_SIZE, True), (2, 3, False)):
         results = await service.run(request, index)
-        assert len(results.page.hits) == size and results.has_next is more
-        assert results.has_previous is (index > 0)
+        assert len(results.page.hits) == size and results.page.has_more is more
+        assert results.page_index == index
         assert results.first_number == index * PAGE_SIZE + 1
         seen += [h.item_id for h in results.page.hits]
     assert len(set(seen)) == 23
