@@ -59,7 +59,7 @@ REFUSALS = (
 async def refuse(interaction: Interaction, refused: Exception, where: str) -> None:
     """Answer one of REFUSALS; `where` names the channel a not-posted-in answer is about."""
     if isinstance(refused, SearchInputError | TemplateError):
-        await reply(interaction, render.text_answer(refused.message))
+        await reply(interaction, refused.message)
     elif isinstance(refused, FilterError):
         await reply(interaction, render.render_filter_refused(refused.message))
     else:
@@ -150,7 +150,7 @@ class FeedCog(GuildCog):
                 guild_of(interaction).id, feed, channel.id if channel else None
             )
         except SearchInputError as exc:
-            await reply(interaction, render.text_answer(exc.message))
+            await reply(interaction, exc.message)
             return
         await reply(
             interaction, render.render_remove(removal, channel=channel.mention if channel else None)
@@ -172,7 +172,7 @@ class FeedCog(GuildCog):
         try:
             found = await self.runtime.subscriptions.status(guild_of(interaction).id, feed)
         except SearchInputError as exc:
-            await reply(interaction, render.text_answer(exc.message))
+            await reply(interaction, exc.message)
             return
         await reply(interaction, render.render_status(found))
 

@@ -343,7 +343,7 @@ class SearchCog(GuildCog):
         try:
             results = await in_time(interaction, work)
         except SearchInputError as exc:
-            await reply(interaction, render.render_input_error(exc))
+            await reply(interaction, exc.message)
             return
         view = None if results.page.empty else SearchResultsView(service, interaction, results)
         await reply(interaction, render.render_search(results), view)
@@ -367,7 +367,7 @@ class SearchCog(GuildCog):
                 self.runtime.search.latest(guild_of(interaction).id, feed=feed, count=count),
             )
         except SearchInputError as exc:
-            await reply(interaction, render.render_input_error(exc))
+            await reply(interaction, exc.message)
             return
         await reply(interaction, render.render_latest(rows))
 

@@ -12,7 +12,7 @@ from datetime import UTC, datetime
 
 from bot.features.posts.render import item_details, render_card, render_compact
 from bot.features.posts.views import item_view
-from bot.features.search.service import SearchInputError, SearchResults, empty_answer
+from bot.features.search.service import SearchResults, empty_answer
 from bot.i18n import _, ngettext
 from bot.model import EMBED_DESCRIPTION_LIMIT, Embed, ItemRow, Message, SearchHit
 from bot.safe import (
@@ -152,11 +152,6 @@ def render_search(results: SearchResults) -> Message:
     query = fit_text(one_line(results.request.text), QUERY_SHOWN_LIMIT)
     answer = shown(empty_answer(results))
     return Message(content=f"🔎 {query}\n{answer}" if query else answer)
-
-
-def render_input_error(error: SearchInputError) -> Message:
-    """An option the member typed cannot be used: the sentence that says how to fix it."""
-    return Message(content=error.message)
 
 
 def render_latest(rows: list[ItemRow]) -> Message:
