@@ -122,11 +122,6 @@ class SearchResults:
     guild_has_feeds: bool
 
     @property
-    def problem(self) -> str | None:
-        """Why the query cannot run (no searchable words, only exclusions), politely."""
-        return None if self.page.problem is None else self.page.problem.message
-
-    @property
     def first_number(self) -> int:
         """The 1-based position of the page's first hit."""
         return self.page.offset + 1
@@ -134,8 +129,8 @@ class SearchResults:
 
 def empty_answer(results: SearchResults) -> str:
     """What to say when a search found nothing (plain text, no markdown)."""
-    if results.problem is not None:
-        return results.problem
+    if results.page.problem is not None:  # no searchable words, only exclusions
+        return results.page.problem.message
     if not results.guild_has_feeds:
         return _("This server doesn't follow any feeds yet, so there is nothing to search.")
     if results.page_index > 0:
