@@ -83,8 +83,6 @@ class DigestPreview:
     messages: list[Message]
     item_count: int
     period_start: datetime
-    period_end: datetime
-    scheduled: ScheduledDigest | None
 
 
 @dataclass(frozen=True, slots=True)
@@ -94,7 +92,6 @@ class DueDigest:
     channel_id: int
     slot: datetime
     period_start: datetime
-    period_end: datetime
     item_count: int
     queued: bool  # False: an empty period (nothing to send) or already queued
 
@@ -245,15 +242,15 @@ class DigestService:
         or since its feeds began collecting), with or without a schedule; written in `locale`
         (the channel's language; None: the current one), as it will be sent."""
         now = self._now()
-        scheduled = await self.get(channel_id)
-        name = channel_name or (scheduled.row.channel_name if scheduled is not None else "")
+        row = await self._store.digests.get(channel_id)
+        name = channel_name or (row.channel_name if row is not None else "")
         start = _utc(await period_start(self._store, channel_id, now.timestamp()))
         ids = await self._store.digests.period_item_ids(
             channel_id, start.timestamp(), now.timestamp(), self._gate
         )
         with use_locale(locale or current_locale()):
             messages = await self._compose(channel_id, ids, name, start, now)
-        return DigestPreview(messages, len(ids), start, now, scheduled)
+        return DigestPreview(messages, len(ids), start)
 
     async def set_mode(
         self, guild_id: int, channel_id: int, feed_id: int, mode: SubscriptionMode
@@ -328,9 +325,7 @@ class DigestService:
         )
         if committed is None:
             return None
-        return DueDigest(
-            row.channel_id, slot, start, end, len(committed.item_ids), committed.queued
-        )
+        return DueDigest(row.channel_id, slot, start, len(committed.item_ids), committed.queued)
 
     # --- what a 'digest' delivery sends ---------------------------------------------------
 
