@@ -126,8 +126,8 @@ def render_results(results: SearchResults) -> Message:
     filters on top, which results these are in the footer."""
     page = results.page
     labels = results.request.filter_labels()
-    head = _("Filters: {filters}", filters=" · ".join(shown(label) for label in labels))
-    head = head if labels else ""
+    filters = " · ".join(shown(label) for label in labels)
+    head = _("Filters: {filters}", filters=filters) if labels else ""
     budget = (EMBED_DESCRIPTION_LIMIT - len(head) - 2) // max(1, len(page.hits)) - 2
     blocks = [_hit_block(results.first_number + i, hit, budget) for i, hit in enumerate(page.hits)]
     description = "\n\n".join(([head] if head else []) + blocks)[:EMBED_DESCRIPTION_LIMIT]
