@@ -231,10 +231,6 @@ class DigestService:
         collecting: a later schedule's first digest carries what waited."""
         return await self._store.digests.remove(channel_id, self._clock())
 
-    async def get(self, channel_id: int) -> ScheduledDigest | None:
-        row = await self._store.digests.get(channel_id)
-        return None if row is None else _scheduled(row, self._now())
-
     async def preview(
         self, channel_id: int, *, channel_name: str | None = None, locale: str | None = None
     ) -> DigestPreview:
