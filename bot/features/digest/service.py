@@ -17,7 +17,7 @@ import asyncio
 import logging
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from datetime import UTC, datetime
 
 from bot.features.digest.compose import DEFAULT_MAX_ITEMS, compose_digest
@@ -104,13 +104,6 @@ class ModeChange:
 
 def schedule_of(row: DigestScheduleRow) -> DigestSchedule:
     return DigestSchedule(row.cadence, parse_local_time(row.local_time), row.timezone, row.weekday)
-
-
-def _scheduled(
-    row: DigestScheduleRow, now: datetime, created: bool = False, feeds: int = 0
-) -> ScheduledDigest:
-    schedule = schedule_of(row)
-    return ScheduledDigest(row, schedule, next_slot_after(schedule, now), created, feeds)
 
 
 def _utc(ts: float) -> datetime:
@@ -223,8 +216,9 @@ class DigestService:
         )
         views = await self._store.subscriptions.list_for_guild(guild_id, channel_id)
         collected = sum(1 for v in views if v.subscription.mode == "digest")
-        scheduled = _scheduled(row, self._now(), created, collected)
-        return replace(scheduled, typed_zone=timezone.strip() if zone else None)
+        next_slot = next_slot_after(schedule, self._now())
+        typed_zone = timezone.strip() if zone else None
+        return ScheduledDigest(row, schedule, next_slot, created, collected, typed_zone)
 
     async def off(self, channel_id: int) -> bool:
         """Stop the channel's digest; False if it had none. Its digest-mode feeds keep
