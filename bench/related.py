@@ -7,9 +7,10 @@ archives of 20,000 and 200,000 items.
 
 The archive is bench/search.py's (bench/archive.py's newsletters, written through the real
 schema; `--reuse` takes the database bench/search.py built). Each "post" is one
-call of the real `RelatedStore.related` (as `RelatedService.for_post` makes it: the three
-closest earlier items of the guild above the threshold) for a random archived item, on the
-real aiosqlite reader: for a guild following every newsletter and one following 20.
+call of the real `RelatedStore.related` (as bot.features.posts.related_line.post_related
+makes it: the three closest earlier items of the guild above the threshold) for a random
+archived item, on the real aiosqlite reader: for a guild following every newsletter and one
+following 20.
 """
 
 from __future__ import annotations

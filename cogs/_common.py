@@ -83,7 +83,7 @@ async def reply(
 ) -> None:
     """An ephemeral answer, whether or not the interaction was deferred, with `view` if given.
     Pings only what the Message allows (answers never name a role to ping). A `str` is a
-    text-only answer of our own words that only the cog gives ("no more results")."""
+    text-only answer of our own words (a service's refusal, "no more results")."""
     kwargs = send_kwargs(Message(content=message) if isinstance(message, str) else message)
     if view is not None:
         kwargs["view"] = view

@@ -5,7 +5,8 @@ feature renders."""
 from __future__ import annotations
 
 import contextlib
-from typing import TYPE_CHECKING, Literal
+from collections.abc import Awaitable, Callable
+from typing import TYPE_CHECKING, Literal, TypeVar
 
 import discord
 from discord import app_commands
@@ -43,27 +44,26 @@ if TYPE_CHECKING:
     from bot.app import DigestBot
 
 PROGRESS_EVERY_S = 3.0  # an import's answer shows its progress this often
+T = TypeVar("T")
 
 
-# What a /feed command refuses, answered the same way by every command that can meet it: a feed
-# that is not this server's, a channel that does not post it, a filter or template it cannot use.
-REFUSALS = (
-    SearchInputError,
-    TemplateError,
-    FilterError,
-    NotSubscribedError,
-    ChannelNotFollowingError,
-)
-
-
-async def refuse(interaction: Interaction, refused: Exception, where: str) -> None:
-    """Answer one of REFUSALS; `where` names the channel a not-posted-in answer is about."""
-    if isinstance(refused, SearchInputError | TemplateError):
-        await reply(interaction, render.text_answer(refused.message))
-    elif isinstance(refused, FilterError):
+async def settle(
+    interaction: Interaction, where: str, work: Awaitable[T], answer: Callable[[T], Message]
+) -> None:
+    """Await the service's `work` and reply with `answer` of its result, or with what it
+    refused, answered the same way by every /feed command that can meet it: a feed that is not
+    this server's, a filter or template it cannot use, a channel (`where`) that does not post
+    the feed."""
+    try:
+        result = await work
+    except (SearchInputError, TemplateError) as refused:
+        await reply(interaction, refused.message)
+    except FilterError as refused:
         await reply(interaction, render.render_filter_refused(refused.message))
-    else:
+    except (NotSubscribedError, ChannelNotFollowingError):
         await reply(interaction, render.render_not_posted_in(where))
+    else:
+        await reply(interaction, answer(result))
 
 
 class FeedCog(GuildCog):
@@ -150,7 +150,7 @@ class FeedCog(GuildCog):
                 guild_of(interaction).id, feed, channel.id if channel else None
             )
         except SearchInputError as exc:
-            await reply(interaction, render.text_answer(exc.message))
+            await reply(interaction, exc.message)
             return
         await reply(
             interaction, render.render_remove(removal, channel=channel.mention if channel else None)
@@ -169,12 +169,8 @@ class FeedCog(GuildCog):
     @app_commands.describe(feed="One of this server's feeds")
     @app_commands.autocomplete(feed=guild_feed_choices)
     async def status(self, interaction: Interaction, feed: str) -> None:
-        try:
-            found = await self.runtime.subscriptions.status(guild_of(interaction).id, feed)
-        except SearchInputError as exc:
-            await reply(interaction, render.text_answer(exc.message))
-            return
-        await reply(interaction, render.render_status(found))
+        work = self.runtime.subscriptions.status(guild_of(interaction).id, feed)
+        await settle(interaction, _("that channel"), work, render.render_status)
 
     @feed.command(
         name="mode", description="Switch a channel's feed between instant posts and the digest"
@@ -192,14 +188,12 @@ class FeedCog(GuildCog):
         channel: PostTarget,
         mode: Literal["instant", "digest"],
     ) -> None:
-        try:
-            change = await self.runtime.subscriptions.set_mode(
-                guild_of(interaction).id, channel.id, feed, mode
-            )
-        except REFUSALS as refused:
-            await refuse(interaction, refused, channel.mention)
-            return
-        await reply(interaction, render.render_mode(mode, change.posted, channel=channel.mention))
+        await settle(
+            interaction,
+            channel.mention,
+            self.runtime.subscriptions.set_mode(guild_of(interaction).id, channel.id, feed, mode),
+            lambda change: render.render_mode(mode, change.posted, channel=channel.mention),
+        )
 
     @feed.command(name="filter", description="Choose which items of a feed are posted in a channel")
     @app_commands.describe(
@@ -221,20 +215,17 @@ class FeedCog(GuildCog):
         pattern: app_commands.Range[str, 1, MAX_FILTER_CHARS] | None = None,
         clear: bool = False,
     ) -> None:
-        try:
-            change = await self.runtime.subscriptions.set_filter(
-                guild_of(interaction).id,
-                feed,
-                channel.id if channel else None,
-                include=include,
-                exclude=exclude,
-                pattern=pattern,
-                clear=clear,
-            )
-        except REFUSALS as refused:
-            await refuse(interaction, refused, channel.mention if channel else _("that channel"))
-            return
-        await reply(interaction, render.render_filter(change))
+        work = self.runtime.subscriptions.set_filter(
+            guild_of(interaction).id,
+            feed,
+            channel.id if channel else None,
+            include=include,
+            exclude=exclude,
+            pattern=pattern,
+            clear=clear,
+        )
+        where = channel.mention if channel else _("that channel")
+        await settle(interaction, where, work, render.render_filter)
 
     @feed.command(name="mention", description="Ping a role with a feed's posts, or only some")
     @app_commands.describe(
@@ -256,21 +247,19 @@ class FeedCog(GuildCog):
         if channel_id is None:
             await reply(interaction, _("Pick the channel with the `channel` option."))
             return
-        try:
-            rule = await self.runtime.subscriptions.set_mention(
-                guild_of(interaction).id, channel_id, feed, role.id if role else None, when
-            )
-        except REFUSALS as refused:
-            await refuse(interaction, refused, f"<#{channel_id}>")
-            return
         me = guild_of(interaction).me
         notifies = (
             role is None
             or role.mentionable
             or (me is not None and me.guild_permissions.mention_everyone)
         )
-        await reply(
-            interaction, render_mention(rule, channel=f"<#{channel_id}>", role_notifies=notifies)
+        await settle(
+            interaction,
+            f"<#{channel_id}>",
+            self.runtime.subscriptions.set_mention(
+                guild_of(interaction).id, channel_id, feed, role.id if role else None, when
+            ),
+            lambda rule: render_mention(rule, channel=f"<#{channel_id}>", role_notifies=notifies),
         )
 
     @feed.command(name="threads", description="Open a thread for the discussion of each post")
@@ -295,14 +284,12 @@ class FeedCog(GuildCog):
                 ),
             )
             return
-        try:
-            setting = await self.runtime.subscriptions.set_threads(
-                guild_of(interaction).id, channel.id, feed, on
-            )
-        except REFUSALS as refused:
-            await refuse(interaction, refused, channel.mention)
-            return
-        await reply(interaction, threads.render_threads(setting, channel=channel.mention))
+        await settle(
+            interaction,
+            channel.mention,
+            self.runtime.subscriptions.set_threads(guild_of(interaction).id, channel.id, feed, on),
+            lambda setting: threads.render_threads(setting, channel=channel.mention),
+        )
 
     @feed.command(name="identity", description="Post a feed as the bot, or as the feed itself")
     @app_commands.describe(
@@ -337,14 +324,12 @@ class FeedCog(GuildCog):
             ):
                 await reply(interaction, render_needs_manage_webhooks(f"<#{channel_id}>"))
                 return
-        try:
-            change = await self.runtime.subscriptions.set_identity(
-                guild.id, channel_id, feed, mode, name, avatar
-            )
-        except REFUSALS as refused:
-            await refuse(interaction, refused, f"<#{channel_id}>")
-            return
-        await reply(interaction, render_identity(change, channel=f"<#{channel_id}>"))
+        await settle(
+            interaction,
+            f"<#{channel_id}>",
+            self.runtime.subscriptions.set_identity(guild.id, channel_id, feed, mode, name, avatar),
+            lambda change: render_identity(change, channel=f"<#{channel_id}>"),
+        )
 
     @feed.command(name="merge", description="Merge a feed's copies of a story already posted")
     @app_commands.describe(
@@ -365,14 +350,12 @@ class FeedCog(GuildCog):
         if channel_id is None:
             await reply(interaction, _("Pick the channel with the `channel` option."))
             return
-        try:
-            found = await self.runtime.subscriptions.set_merge(
-                guild_of(interaction).id, channel_id, feed, on
-            )
-        except REFUSALS as refused:
-            await refuse(interaction, refused, f"<#{channel_id}>")
-            return
-        await reply(interaction, render_merge(found, on, channel=f"<#{channel_id}>"))
+        await settle(
+            interaction,
+            f"<#{channel_id}>",
+            self.runtime.subscriptions.set_merge(guild_of(interaction).id, channel_id, feed, on),
+            lambda found: render_merge(found, on, channel=f"<#{channel_id}>"),
+        )
 
     @feed.command(name="test", description="Post a feed's newest item now, as a real post")
     @app_commands.describe(
@@ -385,14 +368,14 @@ class FeedCog(GuildCog):
         target = await postable_channel(interaction, channel)
         if target is None:
             return
-        try:
-            post = await self.runtime.subscriptions.test_post(
+        await settle(
+            interaction,
+            target.mention,
+            self.runtime.subscriptions.test_post(
                 guild_of(interaction).id, target.id, feed, request=str(interaction.id)
-            )
-        except REFUSALS as refused:
-            await refuse(interaction, refused, target.mention)
-            return
-        await reply(interaction, render_test_post(post, channel=target.mention))
+            ),
+            lambda post: render_test_post(post, channel=target.mention),
+        )
 
     @feed.command(name="format", description="Choose how a feed's posts look in a channel")
     @app_commands.describe(
@@ -412,19 +395,19 @@ class FeedCog(GuildCog):
         template: app_commands.Range[str, 1, MAX_TEMPLATE_CHARS] | None = None,
         reset: bool = False,
     ) -> None:
-        try:
-            change = await self.runtime.subscriptions.set_format(
+        await settle(
+            interaction,
+            channel.mention if channel else _("that channel"),
+            self.runtime.subscriptions.set_format(
                 guild_of(interaction).id,
                 feed,
                 channel.id if channel else None,
                 style=style,
                 template=template,
                 reset=reset,
-            )
-        except REFUSALS as refused:
-            await refuse(interaction, refused, channel.mention if channel else _("that channel"))
-            return
-        await reply(interaction, render_format(change, channel=f"<#{change.channel_id}>"))
+            ),
+            lambda change: render_format(change, channel=f"<#{change.channel_id}>"),
+        )
 
     @feed.command(name="preview", description="Exactly what a feed's next post will look like")
     @app_commands.describe(
@@ -436,17 +419,17 @@ class FeedCog(GuildCog):
         self, interaction: Interaction, feed: str, channel: discord.TextChannel | None = None
     ) -> None:
         await interaction.response.defer(ephemeral=True, thinking=True)
-        try:
-            found, post = await self.runtime.subscriptions.preview(
+        await settle(
+            interaction,
+            channel.mention if channel else _("that channel"),
+            self.runtime.subscriptions.preview(
                 guild_of(interaction).id,
                 feed,
                 channel.id if channel else None,
                 self.runtime.languages.for_channel,
-            )
-        except REFUSALS as refused:
-            await refuse(interaction, refused, channel.mention if channel else _("that channel"))
-            return
-        await reply(interaction, post if post is not None else render_no_preview(found))
+            ),
+            lambda found: found[1] if found[1] is not None else render_no_preview(found[0]),
+        )
 
     @feed.command(name="import", description="Follow every feed of an OPML file in a channel")
     @app_commands.describe(

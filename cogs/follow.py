@@ -83,7 +83,7 @@ class FollowCog(GuildCog):
             return
         notice = await self.runtime.follows.dm_notice(interaction.user.id, may_resume=False)
         if notice is not None:
-            await reply(interaction, render.render_dm_notice(notice))
+            await reply(interaction, notice)
 
     async def _topic_choices(
         self, interaction: Interaction, current: str

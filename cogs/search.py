@@ -81,55 +81,71 @@ async def in_time(interaction: Interaction, work: Awaitable[T], *, update: bool 
 RELATED_NOT_YOURS = N_("Only the person who asked can page these related items.")
 
 
-def label_paging(previous: discord.ui.Button[Any], following: discord.ui.Button[Any]) -> None:
-    """Previous / Next in the member's language (made in the command's task)."""
-    previous.label = _("Previous")
-    following.label = _("Next")
+async def show_page(interaction: Interaction, page: dict[str, Any]) -> None:
+    """Replace the message the component is on (through the token if the click was deferred)."""
+    if interaction.response.is_done():
+        await interaction.edit_original_response(**page)
+    else:
+        await interaction.response.edit_message(**page)
 
 
-class RelatedView(MemberView):
+class OwnedPages(MemberView):
+    """Previous / Next under one member's answer: only that member can use them (the others
+    get `not_yours`); they go away before the interaction's token expires."""
+
+    not_yours: str
+
+    def __init__(self, origin: Interaction) -> None:
+        super().__init__(timeout=VIEW_TIMEOUT_S)
+        self.origin = origin  # its token edits the answer
+        self.owner_id = origin.user.id
+        self.previous_page.label = _("Previous")  # in the member's language (the command's task)
+        self.next_page.label = _("Next")
+
+    async def member_check(self, interaction: Interaction, /) -> bool:
+        if interaction.user.id == self.owner_id:
+            return True
+        await interaction.response.send_message(_(self.not_yours), ephemeral=True)
+        return False
+
+    @discord.ui.button(label="Previous", style=discord.ButtonStyle.secondary, row=0)
+    async def previous_page(
+        self, interaction: Interaction, button: discord.ui.Button[OwnedPages]
+    ) -> None:
+        await self._turn(interaction, -1)
+
+    @discord.ui.button(label="Next", style=discord.ButtonStyle.secondary, row=0)
+    async def next_page(
+        self, interaction: Interaction, button: discord.ui.Button[OwnedPages]
+    ) -> None:
+        await self._turn(interaction, 1)
+
+    async def _turn(self, interaction: Interaction, step: int) -> None:
+        raise NotImplementedError
+
+    async def on_timeout(self) -> None:
+        with contextlib.suppress(discord.HTTPException):
+            await self.origin.edit_original_response(view=None)
+
+
+class RelatedView(OwnedPages):
     """Previous / Next under one member's related items (all ten are already known)."""
 
+    not_yours = RELATED_NOT_YOURS
+
     def __init__(self, origin: Interaction, answer: RelatedAnswer) -> None:
-        super().__init__(timeout=VIEW_TIMEOUT_S)
-        self.origin = origin
-        self.owner_id = origin.user.id
+        super().__init__(origin)
         self.answer = answer
-        label_paging(self.previous_page, self.next_page)
         self._show_page()
 
     def _show_page(self) -> None:
         self.previous_page.disabled = self.answer.page_index == 0
         self.next_page.disabled = self.answer.page_index >= self.answer.pages - 1
 
-    async def member_check(self, interaction: Interaction, /) -> bool:
-        if interaction.user.id == self.owner_id:
-            return True
-        await interaction.response.send_message(_(RELATED_NOT_YOURS), ephemeral=True)
-        return False
-
-    @discord.ui.button(label="Previous", style=discord.ButtonStyle.secondary)
-    async def previous_page(
-        self, interaction: Interaction, button: discord.ui.Button[RelatedView]
-    ) -> None:
-        await self._turn(interaction, -1)
-
-    @discord.ui.button(label="Next", style=discord.ButtonStyle.secondary)
-    async def next_page(
-        self, interaction: Interaction, button: discord.ui.Button[RelatedView]
-    ) -> None:
-        await self._turn(interaction, 1)
-
     async def _turn(self, interaction: Interaction, step: int) -> None:
         self.answer = self.answer.turned(step)
         self._show_page()
-        await interaction.response.edit_message(
-            **send_kwargs(render_related(self.answer)) | {"view": self}
-        )
-
-    async def on_timeout(self) -> None:
-        with contextlib.suppress(discord.HTTPException):
-            await self.origin.edit_original_response(view=None)
+        await show_page(interaction, send_kwargs(render_related(self.answer)) | {"view": self})
 
 
 def related_view(origin: Interaction, answer: RelatedAnswer) -> RelatedView | None:
@@ -164,10 +180,7 @@ class RelatedPicker(MemberView):
             interaction, related.of_item(guild.id, item, item.title), update=True
         )
         page = send_kwargs(render_related(answer)) | {"view": related_view(self.origin, answer)}
-        if interaction.response.is_done():
-            await interaction.edit_original_response(**page)
-        else:
-            await interaction.response.edit_message(**page)
+        await show_page(interaction, page)
         self.stop()
 
 
@@ -190,16 +203,15 @@ def result_options(results: SearchResults) -> list[discord.SelectOption]:
     ]
 
 
-class SearchResultsView(MemberView):
+class SearchResultsView(OwnedPages):
     """Previous / Next and "Post to channel" under one member's search results."""
 
+    not_yours = NOT_YOURS
+
     def __init__(self, service: SearchService, origin: Interaction, results: SearchResults) -> None:
-        super().__init__(timeout=VIEW_TIMEOUT_S)
+        super().__init__(origin)
         self.service = service
-        self.origin = origin  # the /search interaction: its token edits the answer
-        self.owner_id = origin.user.id
         self.results = results
-        label_paging(self.previous_page, self.next_page)
         self.related.label = _("Related")
         cast(discord.ui.Select[SearchResultsView], self.share).placeholder = _(
             "Post to channel: pick a result to share…"
@@ -207,28 +219,10 @@ class SearchResultsView(MemberView):
         self._show_page()
 
     def _show_page(self) -> None:
-        self.previous_page.disabled = not self.results.has_previous
-        self.next_page.disabled = not self.results.has_next
+        self.previous_page.disabled = self.results.page_index == 0
+        self.next_page.disabled = not self.results.page.has_more
         menu = cast(discord.ui.Select[SearchResultsView], self.share)
         menu.options = result_options(self.results)
-
-    async def member_check(self, interaction: Interaction, /) -> bool:
-        if interaction.user.id == self.owner_id:
-            return True
-        await interaction.response.send_message(_(NOT_YOURS), ephemeral=True)
-        return False
-
-    @discord.ui.button(label="Previous", style=discord.ButtonStyle.secondary, row=0)
-    async def previous_page(
-        self, interaction: Interaction, button: discord.ui.Button[SearchResultsView]
-    ) -> None:
-        await self._turn(interaction, -1)
-
-    @discord.ui.button(label="Next", style=discord.ButtonStyle.secondary, row=0)
-    async def next_page(
-        self, interaction: Interaction, button: discord.ui.Button[SearchResultsView]
-    ) -> None:
-        await self._turn(interaction, 1)
 
     @discord.ui.button(label="Related", style=discord.ButtonStyle.secondary, row=0)
     async def related(
@@ -249,11 +243,7 @@ class SearchResultsView(MemberView):
             return
         self.results = results
         self._show_page()
-        page = send_kwargs(render.render_results(results)) | {"view": self}
-        if interaction.response.is_done():
-            await interaction.edit_original_response(**page)
-        else:
-            await interaction.response.edit_message(**page)
+        await show_page(interaction, send_kwargs(render.render_results(results)) | {"view": self})
 
     @discord.ui.select(placeholder="Post to channel: pick a result to share…", row=1)
     async def share(
@@ -306,10 +296,6 @@ class SearchResultsView(MemberView):
         with contextlib.suppress(discord.HTTPException):
             await self.origin.edit_original_response(view=self)
 
-    async def on_timeout(self) -> None:
-        with contextlib.suppress(discord.HTTPException):
-            await self.origin.edit_original_response(view=None)
-
     async def on_error(  # type: ignore[override]
         self, interaction: Interaction, error: Exception, item: discord.ui.Item[SearchResultsView]
     ) -> None:
@@ -357,7 +343,7 @@ class SearchCog(GuildCog):
         try:
             results = await in_time(interaction, work)
         except SearchInputError as exc:
-            await reply(interaction, render.render_input_error(exc))
+            await reply(interaction, exc.message)
             return
         view = None if results.page.empty else SearchResultsView(service, interaction, results)
         await reply(interaction, render.render_search(results), view)
@@ -381,7 +367,7 @@ class SearchCog(GuildCog):
                 self.runtime.search.latest(guild_of(interaction).id, feed=feed, count=count),
             )
         except SearchInputError as exc:
-            await reply(interaction, render.render_input_error(exc))
+            await reply(interaction, exc.message)
             return
         await reply(interaction, render.render_latest(rows))
 

@@ -1,7 +1,7 @@
 """Does one item match one query? The same answer as `/search` and the topic percolator.
 
 For feed filters: an item is cut into tokens once (`ItemTokens`, by the index's normalizer,
-`bot.search.normalize`) and then checked against any number of queries cheaply. A phrase
+`bot.store.tokens`) and then checked against any number of queries cheaply. A phrase
 matches inside one field (title, summary or text), its tokens next to each other, as FTS5 and
 `bot.search.percolator` read it; whole tokens only, so "ai" never matches inside "said".
 """
@@ -12,7 +12,7 @@ from collections.abc import Sequence
 from itertools import pairwise
 
 from bot.model import Phrase, Query
-from bot.search.normalize import tokens
+from bot.store.tokens import tokens
 
 
 class ItemTokens:

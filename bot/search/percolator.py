@@ -3,7 +3,7 @@
 A topic is a saved search (`bot.model.Query`): an item matches exactly when `/search`
 with the same words would return it. FTS5 finds a phrase inside one column (title, summary,
 text) and combines terms per row; here each field is cut into tokens by the same normalizer as
-the index (`bot.search.normalize`), and a phrase is found when its tokens occur next to each
+the index (`bot.store.tokens`), and a phrase is found when its tokens occur next to each
 other in one field. Matching works on whole tokens, so "ai" never matches inside "said".
 
 The index is an n-gram hash over tokens (a token-level Aho-Corasick without failure links,
@@ -32,8 +32,8 @@ from itertools import pairwise
 from typing import Any
 
 from bot.model import Phrase, Query
-from bot.search.normalize import tokens
 from bot.search.query import parse_query
+from bot.store.tokens import tokens
 from bot.store.topics import TopicStore
 
 # A topic is filed under each pattern of its anchor group, in one of three shapes:

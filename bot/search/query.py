@@ -11,7 +11,7 @@ The syntax people know and nothing else:
 
 Everything else (FTS5 syntax such as `NEAR(`, `*`, `^`, `title:`, parentheses, lone quotes,
 lower-case and/or/not) is plain text: it is cut into tokens exactly like the indexed text
-(`bot.search.normalize`), so punctuation separates and has no meaning. One whitespace-delimited
+(`bot.store.tokens`), so punctuation separates and has no meaning. One whitespace-delimited
 chunk that yields several tokens (`gpt-4`, `自動更新`, `e.mail`) is a phrase of them, which is
 also how FTS5 would read it quoted. The same `Query` drives `/search` (the store renders it as an
 FTS5 MATCH string, `bot.store.search.to_fts5`) and the topic percolator, so both mean the same
@@ -24,7 +24,7 @@ import re
 from collections.abc import Iterator
 
 from bot.model import Phrase, Query
-from bot.search.normalize import tokens
+from bot.store.tokens import tokens
 
 MAX_TERMS = 32  # phrases (required, alternatives and excluded) per query; extra ones are ignored
 MAX_PHRASE_TOKENS = 32  # tokens per phrase; a longer phrase is cut (on both sides alike)

@@ -1,6 +1,6 @@
 """Ask the linked SQLite how FTS5's unicode61 tokenizer (remove_diacritics 2) cuts text.
 
-bot.search.normalize uses it to learn, once per character, what the search index does with
+bot.store.tokens uses it to learn, once per character, what the search index does with
 it, so topic matching and query parsing cut text exactly as the index does. A private
 in-memory database: it never touches the archive.
 """

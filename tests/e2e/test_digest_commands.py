@@ -172,4 +172,4 @@ async def test_digest_schedule_then_a_driven_slot_posts_one_digest(
             channel_id=world.general_id,
         )
         assert "turned off" in (await handle.final_message(timeout=5)).content
-        assert await runtime.digests.get(world.news_id) is None
+        assert await runtime.store.digests.get(world.news_id) is None

@@ -468,7 +468,7 @@ async def test_a_digest_turned_off_and_on_again_loses_and_repeats_nothing(store:
     (queued,) = await service.run_due()
     assert queued.queued
     assert await service.off(CH)
-    assert await service.get(CH) is None and await store.digests.for_guild(GUILD) == []
+    assert await store.digests.get(CH) is None and await store.digests.for_guild(GUILD) == []
     # ... d-3 arrives while it is off (the feed keeps collecting), and no digest is sent.
     await poll_items(store, feed, ["d-3"], now=ts("2024-05-02T10:00:00"))
     clock.now = ts("2024-05-03T09:00:00")
@@ -520,7 +520,7 @@ async def test_schedule_validation_off_and_rescheduling(store: Store) -> None:
                 timezone=zone,
                 weekday=weekday,
             )
-    assert await service.get(CH) is None
+    assert await store.digests.get(CH) is None
 
     first = await service.schedule(
         guild_id=GUILD, channel_id=CH, cadence="daily", local_time="09:00", timezone="UTC"

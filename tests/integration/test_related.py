@@ -7,7 +7,7 @@ from collections.abc import AsyncIterator
 
 import pytest
 
-from bot.features.posts.related_line import POST_RELATED
+from bot.features.posts.related_line import POST_RELATED, post_related
 from bot.features.related.service import RelatedService
 from bot.features.why.service import WhyService
 from bot.store import Store
@@ -43,7 +43,7 @@ async def _clustered(store: Store) -> tuple[RelatedService, dict[int, str], int]
 
 
 async def test_related_line_names_items_of_the_new_items_cluster(store: Store) -> None:
-    service, topic_of, _ = await _clustered(store)
+    _, topic_of, _ = await _clustered(store)
     feed = await add_feed(store.db, "late")
     await store.subscriptions.add(GUILD, 1, feed, now=NOW)
     rng = random.Random(99)
@@ -51,7 +51,7 @@ async def test_related_line_names_items_of_the_new_items_cluster(store: Store) -
     new_ids = await add_items(store.db, feed, new)
     right = shown = 0
     for topic, item_id in zip(TOPICS, new_ids, strict=True):
-        related = await service.for_post(item_id, GUILD)
+        related = await post_related(store, item_id, GUILD)
         assert len(related) <= POST_RELATED
         # Only the guild's feeds, only earlier items.
         assert all(row.id in topic_of for row in related), topic
@@ -62,11 +62,11 @@ async def test_related_line_names_items_of_the_new_items_cluster(store: Store) -
 
 
 async def test_no_related_line_when_nothing_is_close(store: Store) -> None:
-    service, _, _ = await _clustered(store)
+    await _clustered(store)
     feed = await add_feed(store.db, "odd")
     await store.subscriptions.add(GUILD, 1, feed, now=NOW)
     [odd] = await add_items(store.db, feed, [outlier_item(random.Random(5), "odd", NOW)])
-    assert await service.for_post(odd, GUILD) == []
+    assert await post_related(store, odd, GUILD) == []
 
 
 async def test_related_view_lists_ten_of_the_guilds_archive(store: Store) -> None:

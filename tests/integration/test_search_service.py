@@ -187,9 +187,11 @@ async def test_hostile_queries_answer_and_never_raise(store: Store, world: dict[
         else:
             assert all("rust" in h.title.lower() for h in results.page.hits)
     only_excluded = await service.search(GUILD_A, "-rust")
-    assert only_excluded.problem is not None and "exclude" in only_excluded.problem
+    problem = only_excluded.page.problem
+    assert problem is not None and "exclude" in problem.message
     no_words = await service.search(GUILD_A, '* ^ ( "')
-    assert no_words.problem is not None and "no searchable words" in no_words.problem
+    problem = no_words.page.problem
+    assert problem is not None and "no searchable words" in problem.message
     assert (await service.search(GUILD_A, "rust OR")).page.hits
     emoji = await service.search(GUILD_A, "🦀")
     assert emoji.page.empty and empty_answer(emoji).startswith("No results")
@@ -209,8 +211,8 @@ async def test_pages_of_ten(store: Store) -> None:
     seen: list[int] = []
     for index, size, more in ((0, PAGE_SIZE, True), (1, PAGE_SIZE, True), (2, 3, False)):
         results = await service.run(request, index)
-        assert len(results.page.hits) == size and results.has_next is more
-        assert results.has_previous is (index > 0)
+        assert len(results.page.hits) == size and results.page.has_more is more
+        assert results.page_index == index
         assert results.first_number == index * PAGE_SIZE + 1
         seen += [h.item_id for h in results.page.hits]
     assert len(set(seen)) == 23

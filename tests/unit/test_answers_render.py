@@ -68,12 +68,12 @@ def test_a_long_digest_preview_is_capped_and_says_how_many_more() -> None:
         Message(content=f"part {n}", embeds=(Embed(title=f"E{n}"),), mention_role_id=9)
         for n in range(PREVIEW_MESSAGES + 2)
     ]
-    shown = render_preview(DigestPreview(messages, 30, when, when, None), channel="<#7>")
+    shown = render_preview(DigestPreview(messages, 30, when), channel="<#7>")
     assert len(shown) == PREVIEW_MESSAGES + 1
     assert shown[0].content == "Preview (only you see this):\npart 0"
     assert shown[-1].content == "…and 2 more messages in the real digest."
     assert all(m.mention_role_id is None for m in shown)  # a preview pings nobody
-    (empty,) = render_preview(DigestPreview([], 0, when, when, None), channel="#console")
+    (empty,) = render_preview(DigestPreview([], 0, when), channel="#console")
     assert to_text(empty).startswith("Nothing for #console's digest yet")
 
 

@@ -6,10 +6,21 @@ import time
 
 import pytest
 
-from bot.features.feeds.filters import FeedFilter, FilterError, check_filters, compile_filter
-from bot.model import ItemText
+from bot.features.feeds.filters import (
+    CompiledFilter,
+    FilterError,
+    FilterInput,
+    check_filters,
+    compile_filter,
+)
+from bot.model import FeedFilter, ItemText
 from bot.search.percolator import Percolator
 from bot.search.query import parse_query
+
+
+def blocked_by(f: CompiledFilter, title: str, summary: str, text: str) -> str | None:
+    """The rule holding the item back, as `/feed filter`'s preview asks it of one filter."""
+    return f.check(FilterInput(title, summary, text))
 
 
 @pytest.mark.parametrize(
@@ -33,18 +44,18 @@ def test_include_matches_exactly_as_the_percolator(query: str, texts: tuple[str,
     parsed = parse_query(query)
     assert parsed is not None
     topic_matches = bool(Percolator([(1, parsed)]).match(texts))
-    blocked = compile_filter(FeedFilter(include=query)).blocked_by(*texts)
+    blocked = blocked_by(compile_filter(FeedFilter(include=query)), *texts)
     assert (blocked is None) == topic_matches
 
 
 def test_rules_are_named_in_words() -> None:
     f = compile_filter(FeedFilter(include="rust", exclude="sponsored", pattern=r"^\[Ad\]"))
-    assert f.blocked_by("Rust news", "", "") is None
-    assert f.blocked_by("Go news", "", "") == 'include "rust" (not matched)'
-    assert f.blocked_by("Rust news", "sponsored by X", "") == 'exclude "sponsored"'
-    assert f.blocked_by("[Ad] Rust", "", "") == 'pattern "^\\[Ad\\]"'
+    assert blocked_by(f, "Rust news", "", "") is None
+    assert blocked_by(f, "Go news", "", "") == 'include "rust" (not matched)'
+    assert blocked_by(f, "Rust news", "sponsored by X", "") == 'exclude "sponsored"'
+    assert blocked_by(f, "[Ad] Rust", "", "") == 'pattern "^\\[Ad\\]"'
     # The pattern reads title and summary, not the body.
-    assert f.blocked_by("Rust", "", "[Ad] body") is None
+    assert blocked_by(f, "Rust", "", "[Ad] body") is None
 
 
 def test_check_filters_answers_per_filter() -> None:
@@ -60,7 +71,7 @@ def test_catastrophic_pattern_runs_in_linear_time() -> None:
     f = compile_filter(FeedFilter(pattern="(a+)+$"))
     title = "a" * 50_000 + "!"
     started = time.perf_counter()
-    blocked = f.blocked_by(title, title, "")
+    blocked = blocked_by(f, title, title, "")
     took = time.perf_counter() - started
     print(f"(a+)+$ on 50,000 a's + '!' (title and summary): {took * 1000:.2f} ms")
     assert blocked is None
@@ -94,5 +105,5 @@ def test_check_filters_runs_many_patterns_as_one_set_with_the_same_answers() -> 
     filters.append(FeedFilter(include="rust"))
     for title, summary in [("[promo7] x", ""), ("x", "[AD] y"), ("rust word3", ""), ("z", "")]:
         item = ItemText(1, None, title, summary, "")
-        expected = [compile_filter(f).blocked_by(title, summary, "") for f in filters]
+        expected = [blocked_by(compile_filter(f), title, summary, "") for f in filters]
         assert check_filters(filters, item) == expected

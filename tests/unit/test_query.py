@@ -8,10 +8,10 @@ import sqlite3
 import pytest
 
 from bot.model import Query, QueryProblem
-from bot.search.normalize import tokens
 from bot.search.query import MAX_PHRASE_TOKENS, MAX_TERMS, parse_query
 from bot.store.cjk import space_cjk
 from bot.store.search import to_fts5
+from bot.store.tokens import tokens
 
 VARIED = [
     "Hello, World!",

@@ -24,7 +24,7 @@ from bot.model import EMBED_FIELD_NAME_LIMIT as FIELD_NAME_LIMIT
 from bot.model import EMBED_FIELD_VALUE_LIMIT as FIELD_VALUE_LIMIT
 from bot.model import EMBED_FOOTER_LIMIT as FOOTER_LIMIT
 from bot.model import EMBED_TITLE_LIMIT as TITLE_LIMIT
-from bot.model import EMBED_TOTAL_LIMIT, ItemView
+from bot.model import EMBED_TOTAL_LIMIT, ItemView, Message
 from bot.safe import (
     ZWSP,
     discord_timestamp,
@@ -330,7 +330,7 @@ def test_related_line_links_hostile_titles_safely_and_fits() -> None:
         for n, url in enumerate(["https://a.example.com/p", "javascript:alert(1)", None], 2)
     ]
     huge = make_item(title="T" * 10_000, summary="word " * 20_000)
-    (embed,) = send_kwargs(render_post(huge, related=related))["embeds"]
+    (embed,) = send_kwargs(Message(embeds=(render_card(huge, related=related),)))["embeds"]
     assert_within_limits(embed)
     (field,) = [f for f in embed.fields if f.name == "Related"]
     lines = (field.value or "").splitlines()

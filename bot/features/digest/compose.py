@@ -65,10 +65,6 @@ def _entry(item: ItemView, also: Sequence[ItemView] = ()) -> str:
     return "\n".join(lines)
 
 
-def _sort_key(item: ItemView) -> tuple[float, int]:
-    return (-item.published.timestamp(), -item.item_id)
-
-
 @dataclass(slots=True)
 class _Packer:
     """Fills messages with embeds without crossing Discord's per-message limits. The open
@@ -125,7 +121,7 @@ def compose_digest(
     unique = {item.item_id: item for item in reversed(items)}  # the first of each id
     if not unique:
         return []
-    newest = sorted(unique.values(), key=_sort_key)
+    newest = sorted(unique.values(), key=lambda i: (-i.published.timestamp(), -i.item_id))
     shown = newest[: max(0, max_items)]
     more = len(newest) - len(shown)
     groups: dict[int, list[ItemView]] = {}

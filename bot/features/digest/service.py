@@ -17,7 +17,7 @@ import asyncio
 import logging
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from datetime import UTC, datetime
 
 from bot.features.digest.compose import DEFAULT_MAX_ITEMS, compose_digest
@@ -83,8 +83,6 @@ class DigestPreview:
     messages: list[Message]
     item_count: int
     period_start: datetime
-    period_end: datetime
-    scheduled: ScheduledDigest | None
 
 
 @dataclass(frozen=True, slots=True)
@@ -94,7 +92,6 @@ class DueDigest:
     channel_id: int
     slot: datetime
     period_start: datetime
-    period_end: datetime
     item_count: int
     queued: bool  # False: an empty period (nothing to send) or already queued
 
@@ -107,13 +104,6 @@ class ModeChange:
 
 def schedule_of(row: DigestScheduleRow) -> DigestSchedule:
     return DigestSchedule(row.cadence, parse_local_time(row.local_time), row.timezone, row.weekday)
-
-
-def _scheduled(
-    row: DigestScheduleRow, now: datetime, created: bool = False, feeds: int = 0
-) -> ScheduledDigest:
-    schedule = schedule_of(row)
-    return ScheduledDigest(row, schedule, next_slot_after(schedule, now), created, feeds)
 
 
 def _utc(ts: float) -> datetime:
@@ -226,17 +216,14 @@ class DigestService:
         )
         views = await self._store.subscriptions.list_for_guild(guild_id, channel_id)
         collected = sum(1 for v in views if v.subscription.mode == "digest")
-        scheduled = _scheduled(row, self._now(), created, collected)
-        return replace(scheduled, typed_zone=timezone.strip() if zone else None)
+        next_slot = next_slot_after(schedule, self._now())
+        typed_zone = timezone.strip() if zone else None
+        return ScheduledDigest(row, schedule, next_slot, created, collected, typed_zone)
 
     async def off(self, channel_id: int) -> bool:
         """Stop the channel's digest; False if it had none. Its digest-mode feeds keep
         collecting: a later schedule's first digest carries what waited."""
         return await self._store.digests.remove(channel_id, self._clock())
-
-    async def get(self, channel_id: int) -> ScheduledDigest | None:
-        row = await self._store.digests.get(channel_id)
-        return None if row is None else _scheduled(row, self._now())
 
     async def preview(
         self, channel_id: int, *, channel_name: str | None = None, locale: str | None = None
@@ -245,15 +232,15 @@ class DigestService:
         or since its feeds began collecting), with or without a schedule; written in `locale`
         (the channel's language; None: the current one), as it will be sent."""
         now = self._now()
-        scheduled = await self.get(channel_id)
-        name = channel_name or (scheduled.row.channel_name if scheduled is not None else "")
+        row = await self._store.digests.get(channel_id)
+        name = channel_name or (row.channel_name if row is not None else "")
         start = _utc(await period_start(self._store, channel_id, now.timestamp()))
         ids = await self._store.digests.period_item_ids(
             channel_id, start.timestamp(), now.timestamp(), self._gate
         )
         with use_locale(locale or current_locale()):
             messages = await self._compose(channel_id, ids, name, start, now)
-        return DigestPreview(messages, len(ids), start, now, scheduled)
+        return DigestPreview(messages, len(ids), start)
 
     async def set_mode(
         self, guild_id: int, channel_id: int, feed_id: int, mode: SubscriptionMode
@@ -328,9 +315,7 @@ class DigestService:
         )
         if committed is None:
             return None
-        return DueDigest(
-            row.channel_id, slot, start, end, len(committed.item_ids), committed.queued
-        )
+        return DueDigest(row.channel_id, slot, start, len(committed.item_ids), committed.queued)
 
     # --- what a 'digest' delivery sends ---------------------------------------------------
 

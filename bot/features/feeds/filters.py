@@ -22,7 +22,7 @@ from functools import lru_cache
 import re2
 
 from bot.i18n import _
-from bot.model import FeedFilter, ItemText, Query, QueryProblem
+from bot.model import FeedFilter, ItemText, QueryProblem
 from bot.search.matcher import ItemTokens, QueryMatcher
 from bot.search.query import parse_query
 
@@ -32,16 +32,6 @@ MAX_FILTER_CHARS = 500  # per part (include, exclude, pattern)
 # RE2's memory budget for one compiled pattern; a pattern needing more is refused as too big.
 _PATTERN_MAX_MEM = 2 * 1024 * 1024
 _COMPILED_CACHE = 4096  # distinct filters kept compiled (a filter is shared by identical ones)
-
-__all__ = [
-    "CompiledFilter",
-    "FeedFilter",
-    "FilterError",
-    "FilterInput",
-    "check_filters",
-    "compile_filter",
-    "describe_filter",
-]
 
 
 class FilterError(Exception):
@@ -73,22 +63,17 @@ class FilterInput:
 
 @dataclass(frozen=True, slots=True)
 class CompiledFilter:
-    """A filter ready to run: `blocked_by` says whether (and by which rule) it holds an item
-    back."""
+    """A filter ready to run: `check` says whether (and by which rule) it holds an item back."""
 
     source: FeedFilter
     include: QueryMatcher | None
     exclude: QueryMatcher | None
     pattern: re2._Regexp | None
 
-    def blocked_by(self, title: str, summary: str, text: str) -> str | None:
-        """None: the item passes; else the rule that holds it back, in words (e.g.
-        'exclude "sponsored"')."""
-        return self.check(FilterInput(title, summary, text))
-
     def check(self, item: FilterInput, pattern_hit: bool | None = None) -> str | None:
-        """`blocked_by` on an item already wrapped (its tokens are cut once for all filters);
-        `pattern_hit`: whether the pattern matched, when already known (`check_filters`)."""
+        """None: the item passes; else the rule that holds it back, in words (e.g. 'exclude
+        "sponsored"'). `pattern_hit`: whether the pattern matched, when already known
+        (`check_filters`)."""
         if pattern_hit is None:
             pattern_hit = self.pattern is not None and (
                 _search(self.pattern, item.title) or _search(self.pattern, item.summary)
@@ -119,10 +104,6 @@ def _search(pattern: re2._Regexp, text: str) -> bool:
 
 
 def _query(part: str, text: str) -> QueryMatcher:
-    return QueryMatcher(_parsed(part, text))
-
-
-def _parsed(part: str, text: str) -> Query:
     query = parse_query(text)
     if query is None:
         raise FilterError(f"{part}: {QueryProblem.NO_WORDS.message}")
@@ -140,7 +121,7 @@ def _parsed(part: str, text: str) -> Query:
                 '(exclude: sponsored "paid post").'
             )
         )
-    return query
+    return QueryMatcher(query)
 
 
 def _pattern_problem(error: str) -> str:

@@ -9,10 +9,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from bot.features.digest.service import NotSubscribedError
-from bot.features.search.service import SearchInputError, SearchService
+from bot.features.search.service import SearchInputError
 from bot.i18n import _
-from bot.model import GuildFeed, Message, QueryProblem
+from bot.model import GuildFeed, Message, QueryProblem, SubscriptionRow
 from bot.safe import shown
 from bot.search.query import parse_query
 from bot.store import Store
@@ -32,22 +31,14 @@ class MentionRule:
 
 async def set_mention(
     store: Store,
-    search: SearchService,
-    *,
-    guild_id: int,
-    channel_id: int,
-    feed: str,
+    found: GuildFeed,
+    subscription: SubscriptionRow,
     role_id: int | None,
     when: str | None,
     now: float,
 ) -> MentionRule:
-    """Ping `role_id` with the channel's posts of `feed` (only those matching `when`, if
-    given); no role clears the ping. NotSubscribedError: the feed does not post there;
-    SearchInputError: `when` cannot be used (nothing is changed then)."""
-    found = await search.resolve_feed(guild_id, feed)
-    subscription = await store.subscriptions.find(channel_id, found.feed_id)
-    if subscription is None or subscription.guild_id != guild_id:
-        raise NotSubscribedError
+    """Ping `role_id` with the subscription's posts (only those matching `when`, if given); no
+    role clears the ping. SearchInputError: `when` cannot be used (nothing is changed then)."""
     condition = (when or "").strip()[:MAX_WHEN_CHARS] or None
     if condition is not None:
         if role_id is None:

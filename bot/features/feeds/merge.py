@@ -3,32 +3,9 @@ same story from another of the channel's feeds (on by default; see bot.ingest.st
 
 from __future__ import annotations
 
-from bot.features.digest.service import NotSubscribedError
-from bot.features.search.service import SearchService
 from bot.i18n import _
 from bot.model import GuildFeed, Message
 from bot.safe import shown
-from bot.store import Store
-
-
-async def set_merge(
-    store: Store,
-    search: SearchService,
-    *,
-    guild_id: int,
-    channel_id: int,
-    feed: str,
-    merge: bool,
-    now: float,
-) -> GuildFeed:
-    """Turn merging of the channel's posts of `feed` on or off (NotSubscribedError: the feed
-    does not post there). Only items that arrive from now on are affected."""
-    found = await search.resolve_feed(guild_id, feed)
-    subscription = await store.subscriptions.find(channel_id, found.feed_id)
-    if subscription is None or subscription.guild_id != guild_id:
-        raise NotSubscribedError
-    await store.subscriptions.set_merge_stories(subscription.id, merge, now)
-    return found
 
 
 def render_merge(feed: GuildFeed, merge: bool, *, channel: str) -> Message:

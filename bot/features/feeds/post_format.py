@@ -6,13 +6,13 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, replace
 
-from bot.features.feeds.subscription_filter import ChannelNotFollowingError
+from bot.features.feeds.subscription_filter import channel_subscription
 from bot.features.posts.compose import subscription_post
 from bot.features.posts.format import TemplateError, check_format
 from bot.features.posts.mention import post_mention
 from bot.features.posts.views import item_view
 from bot.i18n import _, current_locale, use_locale
-from bot.model import GuildFeed, Message, PostFormat, SubscriptionRow
+from bot.model import GuildFeed, Message, PostFormat
 from bot.safe import fit_text, shown
 from bot.store import Store
 
@@ -28,19 +28,6 @@ class FormatChange:
     current: PostFormat
 
 
-async def _subscription(store: Store, feed: GuildFeed, channel_id: int | None) -> SubscriptionRow:
-    """The feed's subscription in the channel (None: its only channel; TemplateError when it
-    posts in several; ChannelNotFollowingError when not in that one)."""
-    if channel_id is None:
-        if len(feed.channel_ids) != 1:
-            raise TemplateError(_("That feed posts in several channels: choose one with channel."))
-        channel_id = feed.channel_ids[0]
-    subscription = await store.subscriptions.find(channel_id, feed.feed_id)
-    if subscription is None or channel_id not in feed.channel_ids:
-        raise ChannelNotFollowingError(channel_id)
-    return subscription
-
-
 async def change_format(
     store: Store,
     feed: GuildFeed,
@@ -53,7 +40,7 @@ async def change_format(
 ) -> FormatChange:
     """Options given replace the channel's; left out, they are kept (`reset`: back to the
     card, then the options given). Checked before anything is kept (TemplateError)."""
-    subscription = await _subscription(store, feed, channel_id)
+    subscription = await channel_subscription(store, feed, channel_id, TemplateError)
     previous = await store.subscriptions.post_format(subscription.id)
     base = PostFormat() if reset else previous
     current = check_format(style or base.style, base.template if template is None else template)
@@ -71,7 +58,7 @@ async def preview_post(
     """The next post of the feed in the channel, made from its newest item (None: no items).
     It names the role a post would ping, but pings no one itself. The post is in the channel's
     language (`channel_locale`), as it will be posted; the words around it are the member's."""
-    subscription = await _subscription(store, feed, channel_id)
+    subscription = await channel_subscription(store, feed, channel_id, TemplateError)
     locale = (
         await channel_locale(subscription.channel_id, subscription.guild_id)
         if channel_locale is not None

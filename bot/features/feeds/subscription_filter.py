@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 
 from bot.features.feeds.filters import FilterError, FilterInput, compile_filter
 from bot.i18n import _
-from bot.model import FeedFilter, GuildFeed, ItemText
+from bot.model import FeedFilter, GuildFeed, ItemText, SubscriptionRow
 from bot.store import Store
 
 PREVIEW_ITEMS = 20  # the filter is tried on this many of the feed's newest items
@@ -42,6 +42,21 @@ class FilterChange:
         return self.previous != self.current
 
 
+async def channel_subscription(
+    store: Store, feed: GuildFeed, channel_id: int | None, several: type[Exception]
+) -> SubscriptionRow:
+    """The feed's subscription in the channel (None: its only channel; `several` when it posts
+    in several; ChannelNotFollowingError when not in that one)."""
+    if channel_id is None:
+        if len(feed.channel_ids) != 1:
+            raise several(_("That feed posts in several channels: choose one with channel."))
+        channel_id = feed.channel_ids[0]
+    subscription = await store.subscriptions.find(channel_id, feed.feed_id)
+    if subscription is None or channel_id not in feed.channel_ids:
+        raise ChannelNotFollowingError(channel_id)
+    return subscription
+
+
 def _given(text: str | None) -> str | None:
     stripped = (text or "").strip()
     return stripped or None
@@ -63,13 +78,7 @@ async def change_filter(
     filter is compiled before anything is stored: FilterError names its problem and nothing
     changes. `channel_id` None: the feed's only channel in the guild (FilterError when it
     posts in several). ChannelNotFollowingError: the channel does not post the feed."""
-    if channel_id is None:
-        if len(feed.channel_ids) != 1:
-            raise FilterError(_("That feed posts in several channels: choose one with channel."))
-        channel_id = feed.channel_ids[0]
-    subscription = await store.subscriptions.find(channel_id, feed.feed_id)
-    if subscription is None or channel_id not in feed.channel_ids:
-        raise ChannelNotFollowingError(channel_id)
+    subscription = await channel_subscription(store, feed, channel_id, FilterError)
     previous = subscription.filter
     base = FeedFilter() if clear or previous is None else previous
     wanted = FeedFilter(
@@ -88,4 +97,4 @@ async def change_filter(
             preview.passed.append(item)
         else:
             preview.held.append((item, rule))
-    return FilterChange(feed, channel_id, previous, current, preview)
+    return FilterChange(feed, subscription.channel_id, previous, current, preview)

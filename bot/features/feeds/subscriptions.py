@@ -11,12 +11,12 @@ from typing import Literal
 from bot.features.digest.service import (
     DigestService,
     ModeChange,
+    NotSubscribedError,
     post_waiting,
     waiting_for_digest,
 )
 from bot.features.feeds.filters import FilterError, check_filters, compile_filter
 from bot.features.feeds.mention import MentionRule, set_mention
-from bot.features.feeds.merge import set_merge
 from bot.features.feeds.opml import ImportResult, OpmlFeed, export_opml, import_opml, parse_opml
 from bot.features.feeds.post_format import (
     ChannelLocale,
@@ -28,7 +28,7 @@ from bot.features.feeds.rhythm import Rhythm, feed_rhythms
 from bot.features.feeds.service import FeedService
 from bot.features.feeds.subscription_filter import FilterChange, change_filter
 from bot.features.feeds.testpost import QueuedTestPost, queue_test_post
-from bot.features.feeds.threads import ThreadsSetting, set_open_threads
+from bot.features.feeds.threads import ThreadsSetting
 from bot.features.feeds.webhook_identity import IdentityChange, IdentityMode, set_identity
 from bot.features.posts.notices import failing_payload, recovered_payload
 from bot.features.search.service import SearchService
@@ -283,32 +283,31 @@ class SubscriptionService:
         found = await self._search.resolve_feed(guild_id, feed)
         return await self._digests.set_mode(guild_id, channel_id, found.feed_id, mode)
 
+    async def _followed(
+        self, guild_id: int, channel_id: int, feed: str
+    ) -> tuple[GuildFeed, SubscriptionRow]:
+        """The guild's feed named `feed` and its subscription in the channel
+        (NotSubscribedError: it does not post there)."""
+        found = await self._search.resolve_feed(guild_id, feed)
+        subscription = await self._store.subscriptions.find(channel_id, found.feed_id)
+        if subscription is None or subscription.guild_id != guild_id:
+            raise NotSubscribedError
+        return found, subscription
+
     async def set_mention(
         self, guild_id: int, channel_id: int, feed: str, role_id: int | None, when: str | None
     ) -> MentionRule:
         """`/feed mention`: see bot.features.feeds.mention.set_mention."""
-        return await set_mention(
-            self._store,
-            self._search,
-            guild_id=guild_id,
-            channel_id=channel_id,
-            feed=feed,
-            role_id=role_id,
-            when=when,
-            now=self._clock(),
-        )
+        found, subscription = await self._followed(guild_id, channel_id, feed)
+        return await set_mention(self._store, found, subscription, role_id, when, self._clock())
 
     async def set_merge(self, guild_id: int, channel_id: int, feed: str, merge: bool) -> GuildFeed:
-        """`/feed merge`: see bot.features.feeds.merge.set_merge."""
-        return await set_merge(
-            self._store,
-            self._search,
-            guild_id=guild_id,
-            channel_id=channel_id,
-            feed=feed,
-            merge=merge,
-            now=self._clock(),
-        )
+        """`/feed merge`: whether the channel's posts of the feed may be merged into an earlier
+        post of the same story from another of its feeds (see bot.ingest.story). Only items
+        that arrive from now on are affected."""
+        found, subscription = await self._followed(guild_id, channel_id, feed)
+        await self._store.subscriptions.set_merge_stories(subscription.id, merge, self._clock())
+        return found
 
     async def set_identity(
         self,
@@ -320,45 +319,26 @@ class SubscriptionService:
         avatar: str | None,
     ) -> IdentityChange:
         """`/feed identity`: see bot.features.feeds.webhook_identity.set_identity."""
+        found, subscription = await self._followed(guild_id, channel_id, feed)
         return await set_identity(
-            self._store,
-            self._search,
-            guild_id=guild_id,
-            channel_id=channel_id,
-            feed=feed,
-            mode=mode,
-            name=name,
-            avatar=avatar,
-            now=self._clock(),
+            self._store, found, subscription, mode, name, avatar, self._clock()
         )
 
     async def set_threads(
         self, guild_id: int, channel_id: int, feed: str, on: bool
     ) -> ThreadsSetting:
-        """`/feed threads`: see bot.features.feeds.threads.set_open_threads."""
-        return await set_open_threads(
-            self._store,
-            self._search,
-            guild_id=guild_id,
-            channel_id=channel_id,
-            feed=feed,
-            on=on,
-            now=self._clock(),
-        )
+        """`/feed threads`: whether each post of the feed in the channel opens a thread named
+        after its item."""
+        found, subscription = await self._followed(guild_id, channel_id, feed)
+        await self._store.subscriptions.set_open_threads(subscription.id, on, self._clock())
+        return ThreadsSetting(found, on)
 
     async def test_post(
         self, guild_id: int, channel_id: int, feed: str, *, request: str
     ) -> QueuedTestPost:
         """`/feed test`: see bot.features.feeds.testpost.queue_test_post."""
-        post = await queue_test_post(
-            self._store,
-            self._search,
-            guild_id=guild_id,
-            channel_id=channel_id,
-            feed=feed,
-            request=request,
-            now=self._clock(),
-        )
+        found, subscription = await self._followed(guild_id, channel_id, feed)
+        post = await queue_test_post(self._store, found, subscription, request, self._clock())
         self._wake_outbox()
         return post
 

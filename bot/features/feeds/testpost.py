@@ -10,10 +10,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from bot.features.digest.service import NotSubscribedError
 from bot.features.feeds.filters import check_filters
 from bot.features.posts.mention import post_mention
-from bot.features.search.service import SearchService
 from bot.i18n import _
 from bot.model import GuildFeed, ItemRow, Message, SubscriptionRow
 from bot.safe import shown
@@ -30,21 +28,10 @@ class QueuedTestPost:
 
 
 async def queue_test_post(
-    store: Store,
-    search: SearchService,
-    *,
-    guild_id: int,
-    channel_id: int,
-    feed: str,
-    request: str,
-    now: float,
+    store: Store, found: GuildFeed, subscription: SubscriptionRow, request: str, now: float
 ) -> QueuedTestPost:
-    """Queue the post of `feed`'s newest item to the channel (NotSubscribedError: the feed
-    does not post there). `request` identifies the request: repeating it posts nothing more."""
-    found = await search.resolve_feed(guild_id, feed)
-    subscription = await store.subscriptions.find(channel_id, found.feed_id)
-    if subscription is None or subscription.guild_id != guild_id:
-        raise NotSubscribedError
+    """Queue the post of the feed's newest item to the subscription's channel. `request`
+    identifies the request: repeating it posts nothing more."""
     newest = await store.items.latest([found.feed_id], 1)
     if not newest:
         return QueuedTestPost(found, None, None)

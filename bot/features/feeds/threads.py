@@ -8,12 +8,9 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
 
-from bot.features.digest.service import NotSubscribedError
-from bot.features.search.service import SearchService
 from bot.i18n import _
 from bot.model import GuildFeed, Message
 from bot.safe import shown
-from bot.store import Store
 
 
 @dataclass(frozen=True, slots=True)
@@ -60,26 +57,6 @@ def with_tag_line(answer: Message, tag: ForumTag, forum: str) -> Message:
 class ThreadsSetting:
     feed: GuildFeed
     on: bool
-
-
-async def set_open_threads(
-    store: Store,
-    search: SearchService,
-    *,
-    guild_id: int,
-    channel_id: int,
-    feed: str,
-    on: bool,
-    now: float,
-) -> ThreadsSetting:
-    """Whether each post of `feed` in the channel opens a thread named after its item.
-    NotSubscribedError: the feed does not post there."""
-    found = await search.resolve_feed(guild_id, feed)
-    subscription = await store.subscriptions.find(channel_id, found.feed_id)
-    if subscription is None or subscription.guild_id != guild_id:
-        raise NotSubscribedError
-    await store.subscriptions.set_open_threads(subscription.id, on, now)
-    return ThreadsSetting(found, on)
 
 
 def render_threads(setting: ThreadsSetting, *, channel: str) -> Message:

@@ -10,11 +10,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Literal
 
-from bot.features.digest.service import NotSubscribedError
 from bot.features.posts.identity import resolve_identity
-from bot.features.search.service import SearchInputError, SearchService
+from bot.features.search.service import SearchInputError
 from bot.i18n import _
-from bot.model import GuildFeed, Identity, Message
+from bot.model import GuildFeed, Identity, Message, SubscriptionRow
 from bot.safe import safe_url, shown
 from bot.store import Store
 
@@ -31,22 +30,14 @@ class IdentityChange:
 
 async def set_identity(
     store: Store,
-    search: SearchService,
-    *,
-    guild_id: int,
-    channel_id: int,
-    feed: str,
+    found: GuildFeed,
+    subscription: SubscriptionRow,
     mode: IdentityMode,
     name: str | None,
     avatar: str | None,
     now: float,
 ) -> IdentityChange:
-    """NotSubscribedError: the feed does not post there; SearchInputError: an option cannot be
-    used (nothing is changed then)."""
-    found = await search.resolve_feed(guild_id, feed)
-    subscription = await store.subscriptions.find(channel_id, found.feed_id)
-    if subscription is None or subscription.guild_id != guild_id:
-        raise NotSubscribedError
+    """SearchInputError: an option cannot be used (nothing is changed then)."""
     if mode == "bot":
         if name or avatar:
             raise SearchInputError(

@@ -147,8 +147,3 @@ def render_stop(result: StopResult, guild_name: str | None) -> Message:
     else:
         text = _("Stopped following **{topic}**.", topic=topic)
     return Message(content=sentences(text, _("Follow it again any time with `/follow`.")))
-
-
-def render_dm_notice(notice: str) -> Message:
-    """What a member whose DMs are closed is told once, after another command's answer."""
-    return Message(content=notice)

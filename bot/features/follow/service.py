@@ -82,25 +82,22 @@ class FollowService:
 
     # --- the percolator ------------------------------------------------------------------
 
-    async def load(self) -> int:
-        """Build the percolator from the store's active topics; returns how many."""
+    async def load(self) -> None:
+        """Build the percolator from the store's active topics."""
         # Read before the topics: a change made meanwhile moves the version past it, and
         # the next refresh builds again.
         version = await self.topics.version()
         self.percolator = await active_topics_percolator(self.topics)
         self._version = version
         log.info("percolator: %d followed topic(s)", len(self.percolator))
-        return len(self.percolator)
 
-    async def refresh(self) -> bool:
+    async def refresh(self) -> None:
         """Build the percolator again if the topics changed since (in any process sharing
-        the database: a follow made in another reaches this one's matcher); whether it did.
+        the database: a follow made in another reaches this one's matcher).
         Polling a version row, not LISTEN/NOTIFY: the same on both backends, one indexed read,
         and nothing is missed while a connection is lost and made again."""
-        if await self.topics.version() == self._version:
-            return False
-        await self.load()
-        return True
+        if await self.topics.version() != self._version:
+            await self.load()
 
     def match(self, fields: Sequence[str]) -> set[int]:
         """The active topics an item with these fields (title, summary, text) matches."""

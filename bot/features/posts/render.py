@@ -162,12 +162,11 @@ def render_card(
     the same story (an "Also in" field); `related`: earlier items about the same thing (a
     "Related" field, already chosen)."""
     details = item_details(item)
-    related_line = related_field(related)
-    fields = (
-        details.fields
-        + ((also_in_field(also_in),) if also_in else ())
-        + ((related_line,) if related_line else ())
-    )
+    fields = details.fields
+    if also_in:
+        fields += (EmbedField(name=_("Also in"), value=also_in_text(also_in), inline=False),)
+    if (related_line := related_field(related)) is not None:
+        fields += (related_line,)
     card = Embed(
         title=fit_text(item_title(item), EMBED_TITLE_LIMIT),
         url=safe_url(item.url),
@@ -191,13 +190,11 @@ def render_post(
     *,
     mention_role_id: int | None = None,
     also_in: Sequence[Source] = (),
-    related: Sequence[ItemView] = (),
 ) -> Message:
     """The post for a channel subscription. The only ping it can make is the opted-in role.
-    `also_in`: the other feeds that carried the same story (the post is edited to add them);
-    `related`: earlier items about the same thing."""
+    `also_in`: the other feeds that carried the same story (the post is edited to add them)."""
     role = None if mention_role_id is None else f"<@&{mention_role_id}>"
-    card = render_card(item, also_in=also_in, related=related)
+    card = render_card(item, also_in=also_in)
     return Message(content=role, embeds=(card,), mention_role_id=mention_role_id)
 
 
@@ -211,11 +208,6 @@ class Source:
 
     feed_name: str
     url: str | None
-
-
-def also_in_field(sources: Sequence[Source]) -> EmbedField:
-    """The card's "Also in" field (see `also_in_text`)."""
-    return EmbedField(name=_("Also in"), value=also_in_text(sources), inline=False)
 
 
 def also_in_text(sources: Sequence[Source]) -> str:

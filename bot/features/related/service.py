@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from bot.features.posts.related_line import feed_scope, post_related, rows_in_order
+from bot.features.posts.related_line import feed_scope, rows_in_order
 from bot.features.why.service import WhyService
 from bot.model import ItemRow
 from bot.store import Store
@@ -53,13 +53,6 @@ class RelatedService:
         self._store = store
         self._why = why  # resolves "an item" (autocomplete value, URL or words) as /why does
 
-    async def _scope(self, guild_id: int | None) -> list[int]:
-        return await feed_scope(self._store, guild_id)
-
-    async def for_post(self, item_id: int, guild_id: int | None) -> list[ItemRow]:
-        """See bot.features.posts.related_line.post_related."""
-        return await post_related(self._store, item_id, guild_id)
-
     async def related(self, guild_id: int | None, asked: str) -> RelatedAnswer:
         """The item meant by `asked` in the guild's archive and its VIEW_RELATED closest items."""
         item = await self._why.find(guild_id, asked)
@@ -68,14 +61,13 @@ class RelatedService:
         return await self.of_item(guild_id, item, asked)
 
     async def of_item(self, guild_id: int | None, item: ItemRow, asked: str) -> RelatedAnswer:
+        scope = await feed_scope(self._store, guild_id)
         scores = await self._store.related.related(
-            item.id, await self._scope(guild_id), limit=VIEW_RELATED, min_score=VIEW_MIN_SCORE
+            item.id, scope, limit=VIEW_RELATED, min_score=VIEW_MIN_SCORE
         )
-        return RelatedAnswer(asked, item, await self._rows([s.item_id for s in scores]))
+        rows = await rows_in_order(self._store, [s.item_id for s in scores])
+        return RelatedAnswer(asked, item, rows)
 
     async def item_in_guild(self, guild_id: int, item_id: int) -> ItemRow | None:
         """An item of the guild's archive by id (a search result's)."""
-        return await self._store.why.item(item_id, await self._scope(guild_id))
-
-    async def _rows(self, item_ids: list[int]) -> list[ItemRow]:
-        return await rows_in_order(self._store, item_ids)
+        return await self._store.why.item(item_id, await feed_scope(self._store, guild_id))

@@ -12,7 +12,7 @@ from datetime import UTC, datetime
 
 from bot.features.posts.render import item_details, render_card, render_compact
 from bot.features.posts.views import item_view
-from bot.features.search.service import SearchInputError, SearchResults, empty_answer
+from bot.features.search.service import SearchResults, empty_answer
 from bot.i18n import _, ngettext
 from bot.model import EMBED_DESCRIPTION_LIMIT, Embed, ItemRow, Message, SearchHit
 from bot.safe import (
@@ -126,8 +126,8 @@ def render_results(results: SearchResults) -> Message:
     filters on top, which results these are in the footer."""
     page = results.page
     labels = results.request.filter_labels()
-    head = _("Filters: {filters}", filters=" · ".join(shown(label) for label in labels))
-    head = head if labels else ""
+    filters = " · ".join(shown(label) for label in labels)
+    head = _("Filters: {filters}", filters=filters) if labels else ""
     budget = (EMBED_DESCRIPTION_LIMIT - len(head) - 2) // max(1, len(page.hits)) - 2
     blocks = [_hit_block(results.first_number + i, hit, budget) for i, hit in enumerate(page.hits)]
     description = "\n\n".join(([head] if head else []) + blocks)[:EMBED_DESCRIPTION_LIMIT]
@@ -152,11 +152,6 @@ def render_search(results: SearchResults) -> Message:
     query = fit_text(one_line(results.request.text), QUERY_SHOWN_LIMIT)
     answer = shown(empty_answer(results))
     return Message(content=f"🔎 {query}\n{answer}" if query else answer)
-
-
-def render_input_error(error: SearchInputError) -> Message:
-    """An option the member typed cannot be used: the sentence that says how to fix it."""
-    return Message(content=error.message)
 
 
 def render_latest(rows: list[ItemRow]) -> Message:

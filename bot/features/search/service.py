@@ -44,10 +44,6 @@ _SINCE_SPAN = re.compile(
 _SINCE_DATE = re.compile(r"^(\d{4})-(\d{1,2})-(\d{1,2})$")
 
 
-def _looks_like_url(text: str) -> bool:
-    return "/" in text or ("." in text and " " not in text)
-
-
 class SearchInputError(ValueError):
     """An option the member typed cannot be used; the message says how to fix it."""
 
@@ -126,28 +122,15 @@ class SearchResults:
     guild_has_feeds: bool
 
     @property
-    def problem(self) -> str | None:
-        """Why the query cannot run (no searchable words, only exclusions), politely."""
-        return None if self.page.problem is None else self.page.problem.message
-
-    @property
     def first_number(self) -> int:
         """The 1-based position of the page's first hit."""
         return self.page.offset + 1
 
-    @property
-    def has_previous(self) -> bool:
-        return self.page_index > 0
-
-    @property
-    def has_next(self) -> bool:
-        return self.page.has_more
-
 
 def empty_answer(results: SearchResults) -> str:
     """What to say when a search found nothing (plain text, no markdown)."""
-    if results.problem is not None:
-        return results.problem
+    if results.page.problem is not None:  # no searchable words, only exclusions
+        return results.page.problem.message
     if not results.guild_has_feeds:
         return _("This server doesn't follow any feeds yet, so there is nothing to search.")
     if results.page_index > 0:
@@ -198,7 +181,8 @@ class SearchService:
             return by_id
         matches = await self._store.subscriptions.feeds_for_guild(guild_id, wanted[:300], 500)
         lowered = wanted.lower()
-        if not _looks_like_url(wanted):  # a name: "127" must not match every loopback URL
+        looks_like_url = "/" in wanted or ("." in wanted and " " not in wanted)
+        if not looks_like_url:  # a name: "127" must not match every loopback URL
             matches = [f for f in matches if lowered in f.title.lower()]
         exact = [f for f in matches if lowered in (f.title.lower(), f.url.lower())]
         if len(exact) == 1:

@@ -203,19 +203,19 @@ class WhyService:
                 return found
         line = ChannelWhy(guild_id=sub.guild_id, channel_id=sub.channel_id, state="none")
         if sub.paused:
-            return _with(line, "paused", sub.paused_at, sub.paused_reason)
+            return replace(line, state="paused", at=sub.paused_at, detail=sub.paused_reason)
         if item.first_seen_at <= sub.created_at:
-            return _with(line, "backfill", sub.created_at)
+            return replace(line, state="backfill", at=sub.created_at)
         if sub.filter is not None:
             text = await self._store.why.text(item.id)
             if text is None:  # gone between the two reads: judge title and summary
                 text = ItemText(item.id, item.url, item.title, item.summary, "")
             rule = check_filters([sub.filter], text)[0]
             if rule is not None:
-                return _with(line, "filtered", None, rule)
+                return replace(line, state="filtered", detail=rule)
         # A digest collects only what arrived after its feed entered digest mode.
         if sub.mode == "digest" and item.first_seen_at > (record.digest_since or sub.created_at):
-            return _with(line, "digest", await self._next_digest(sub.channel_id))
+            return replace(line, state="digest", at=await self._next_digest(sub.channel_id))
         return line
 
     async def _merged(self, record: ChannelRecord, delivery: DeliveryRow) -> ChannelWhy | None:
@@ -246,9 +246,3 @@ class WhyService:
             return None
         now = datetime.fromtimestamp(self._clock(), tz=UTC)
         return next_slot_after(schedule_of(row), now).timestamp()
-
-
-def _with(
-    line: ChannelWhy, state: WhyState, at: float | None, detail: str | None = None
-) -> ChannelWhy:
-    return replace(line, state=state, at=at, detail=detail)
