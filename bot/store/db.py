@@ -12,7 +12,6 @@ from collections.abc import (
     AsyncIterator,
     Awaitable,
     Callable,
-    Generator,
     Iterable,
     Iterator,
     Mapping,
@@ -40,26 +39,12 @@ class Cursor(Protocol):
     @property
     def rowcount(self) -> int: ...
 
-    async def fetchone(self) -> Any: ...
-
-    async def fetchall(self) -> Iterable[Any]: ...
-
-
-class PendingCursor(Protocol):
-    """A statement being run: awaited for its cursor, or `async with … as cursor`."""
-
-    def __await__(self) -> Generator[Any, None, Cursor]: ...
-
-    async def __aenter__(self) -> Cursor: ...
-
-    async def __aexit__(self, exc_type: Any, exc: Any, tb: Any, /) -> Any: ...
-
 
 class ReadConnection(Protocol):
     """A connection as the store's SQL reads through it (`?` or `:name` parameters): the
     reader or a transaction's, of either backend."""
 
-    def execute(self, sql: str, parameters: Params = ..., /) -> PendingCursor: ...
+    def execute(self, sql: str, parameters: Params = ..., /) -> Awaitable[Cursor]: ...
 
     def execute_fetchall(
         self, sql: str, parameters: Params = ..., /
@@ -231,8 +216,7 @@ async def fetch_one(
     conn: ReadConnection, make: Callable[..., T], sql: str, params: Params = ()
 ) -> T | None:
     """The first row as make(*columns), or None."""
-    async with conn.execute(sql, params) as cursor:
-        row = await cursor.fetchone()
+    row = next(iter(await conn.execute_fetchall(sql, params)), None)
     return None if row is None else make(*row)
 
 

@@ -18,7 +18,7 @@ import functools
 import logging
 import re
 import time
-from collections.abc import AsyncIterator, Coroutine, Generator, Iterable, Mapping, Sequence
+from collections.abc import AsyncIterator, Iterable, Mapping, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from importlib import resources
@@ -130,36 +130,12 @@ def _returns_rows(sql: str) -> bool:
     return upper.startswith(("SELECT", "VALUES")) or " RETURNING " in upper
 
 
+@dataclass(frozen=True, slots=True)
 class PgCursor:
     """What a statement gave: its rows (all fetched) and how many rows it changed."""
 
-    def __init__(self, rows: Sequence[asyncpg.Record], rowcount: int) -> None:
-        self._rows = rows
-        self.rowcount = rowcount
-
-    async def fetchone(self) -> asyncpg.Record | None:
-        return self._rows[0] if self._rows else None
-
-    async def fetchall(self) -> Sequence[asyncpg.Record]:
-        return self._rows
-
-
-class _Pending:
-    """A running statement: awaited, or used as `async with … as cursor` (aiosqlite's way)."""
-
-    def __init__(self, run: Coroutine[Any, Any, PgCursor]) -> None:
-        self._run = run
-
-    def __await__(self) -> Generator[Any, None, PgCursor]:
-        result: PgCursor = yield from self._run.__await__()
-        return result
-
-    async def __aenter__(self) -> PgCursor:
-        result: PgCursor = await self._run
-        return result
-
-    async def __aexit__(self, exc_type: Any, exc: Any, tb: Any, /) -> None:
-        return None
+    rows: Sequence[asyncpg.Record]
+    rowcount: int
 
 
 async def _run(conn: PgRaw, sql: str, params: Params) -> PgCursor:
@@ -192,11 +168,11 @@ class PgConnection:
     def __init__(self, conn: PgRaw) -> None:
         self.raw = conn
 
-    def execute(self, sql: str, parameters: Params = ()) -> _Pending:
-        return _Pending(_run(self.raw, sql, parameters))
+    async def execute(self, sql: str, parameters: Params = ()) -> PgCursor:
+        return await _run(self.raw, sql, parameters)
 
     async def execute_fetchall(self, sql: str, parameters: Params = ()) -> Sequence[asyncpg.Record]:
-        return await (await _run(self.raw, sql, parameters)).fetchall()
+        return (await _run(self.raw, sql, parameters)).rows
 
     async def executemany(self, sql: str, parameters: Iterable[Params]) -> None:
         for params in parameters:
@@ -209,15 +185,12 @@ class PgReader:
     def __init__(self, pool: asyncpg.Pool) -> None:
         self._pool = pool
 
-    def execute(self, sql: str, parameters: Params = ()) -> _Pending:
-        return _Pending(self._one(sql, parameters))
-
-    async def _one(self, sql: str, parameters: Params) -> PgCursor:
+    async def execute(self, sql: str, parameters: Params = ()) -> PgCursor:
         async with self._pool.acquire() as conn:
             return await _run(conn, sql, parameters)
 
     async def execute_fetchall(self, sql: str, parameters: Params = ()) -> Sequence[asyncpg.Record]:
-        return await (await self._one(sql, parameters)).fetchall()
+        return (await self.execute(sql, parameters)).rows
 
 
 def load_pg_migrations() -> list[tuple[int, str, str]]:

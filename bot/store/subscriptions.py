@@ -332,7 +332,9 @@ class SubscriptionStore(Table):
 
     async def feed_has_subscribers(self, feed_id: int) -> bool:
         """Whether any channel subscribes to the feed (a feed without one need not be polled)."""
-        return bool(await self._scalar("SELECT 1 FROM subscriptions WHERE feed_id = ?", (feed_id,)))
+        return bool(
+            await self._scalar("SELECT 1 FROM subscriptions WHERE feed_id = ? LIMIT 1", (feed_id,))
+        )
 
     async def count(self) -> int:
         return int(await self._scalar("SELECT count(*) FROM subscriptions"))

@@ -92,8 +92,8 @@ async def test_sqlite_style_values_reach_typed_columns(pg_url: str) -> None:
         feed = await store.feeds.add("https://x.example/f", interval_s=900, now=0, first_poll_at=1)
         async with store.db.transaction() as tx:
             await tx.execute("UPDATE feeds SET title = ?, disabled = ? WHERE id = ?", (5, True, 1))
-            cursor = await tx.execute("SELECT CASE WHEN ? THEN 'yes' ELSE 'no' END", (1,))
-            assert tuple(await cursor.fetchone()) == ("yes",)
+            [row] = await tx.execute_fetchall("SELECT CASE WHEN ? THEN 'yes' ELSE 'no' END", (1,))
+            assert tuple(row) == ("yes",)
         row = await store.feeds.get(feed.id)
         assert row is not None and row.title == "5" and row.disabled
     finally:

@@ -36,8 +36,8 @@ async def store(store_target: str) -> AsyncIterator[Store]:
 
 
 async def delivery_states(store: Store) -> dict[str, str]:
-    async with store.db.reader.execute("SELECT dedupe_key, state FROM deliveries") as cursor:
-        return {str(k): str(s) for k, s in await cursor.fetchall()}
+    rows = await store.db.reader.execute_fetchall("SELECT dedupe_key, state FROM deliveries")
+    return {str(k): str(s) for k, s in rows}
 
 
 async def test_one_subscription_per_channel_and_feed(store: Store) -> None:
@@ -173,11 +173,10 @@ async def test_a_delivery_is_never_queued_twice(store: Store) -> None:
     hi = NewDelivery("n:1", "notice", "user", ADMIN, payload={"text": "hi"})
     assert await queue(store, hi, now=1)
     assert not await queue(store, dataclasses.replace(hi, payload={"text": "again"}), 2)
-    async with store.db.reader.execute(
+    [row] = await store.db.reader.execute_fetchall(
         "SELECT count(*) FROM deliveries WHERE dedupe_key = ?", (item_key(item_id, CH_A),)
-    ) as cursor:
-        row = await cursor.fetchone()
-    assert row is not None and row[0] == 1
+    )
+    assert row[0] == 1
     with pytest.raises(Exception, match=r"(?i)unique"):
         async with store.db.transaction() as tx:
             await tx.execute(
