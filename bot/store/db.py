@@ -193,18 +193,18 @@ def check_database_file(path: Path) -> None:
         raise DamagedDatabaseError(_say(_DAMAGED, path, f"quick_check: {problems[0]}{more}"))
 
 
-def load_migrations() -> list[tuple[int, str, str]]:
-    """(version, name, sql) for every bot/store/migrations/NNNN_name.sql, in order."""
+def load_migrations(folder: str = "migrations") -> list[tuple[int, str, str]]:
+    """(version, name, sql) for every bot/store/<folder>/NNNN_name.sql, in order (PostgreSQL's
+    are in migrations_pg)."""
     found: list[tuple[int, str, str]] = []
-    folder = resources.files("bot.store") / "migrations"
-    for entry in folder.iterdir():
+    for entry in (resources.files("bot.store") / folder).iterdir():
         match = re.fullmatch(r"(\d{4})_(\w+)\.sql", entry.name)
         if match:
             found.append((int(match.group(1)), match.group(2), entry.read_text(encoding="utf-8")))
     found.sort()
     versions = [v for v, _, _ in found]
     if versions != list(range(1, len(versions) + 1)):
-        raise StoreError(f"migrations are not numbered 1..n without gaps: {versions}")
+        raise StoreError(f"{folder} are not numbered 1..n without gaps: {versions}")
     return found
 
 

@@ -21,14 +21,19 @@ import time
 from collections.abc import AsyncIterator, Iterable, Mapping, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
-from importlib import resources
 from typing import Any
 from urllib.parse import urlsplit
 
 import asyncpg
 from asyncpg.pool import PoolConnectionProxy
 
-from bot.store.db import ForeignDatabaseError, Params, SchemaTooNewError, StoreError
+from bot.store.db import (
+    ForeignDatabaseError,
+    Params,
+    SchemaTooNewError,
+    StoreError,
+    load_migrations,
+)
 
 # A connection, pooled or not.
 PgRaw = asyncpg.Connection | PoolConnectionProxy
@@ -193,20 +198,6 @@ class PgReader:
         return (await self.execute(sql, parameters)).rows
 
 
-def load_pg_migrations() -> list[tuple[int, str, str]]:
-    """(version, name, sql) for every bot/store/migrations_pg/NNNN_name.sql, in order."""
-    found: list[tuple[int, str, str]] = []
-    for entry in (resources.files("bot.store") / "migrations_pg").iterdir():
-        match = re.fullmatch(r"(\d{4})_(\w+)\.sql", entry.name)
-        if match:
-            found.append((int(match.group(1)), match.group(2), entry.read_text(encoding="utf-8")))
-    found.sort()
-    versions = [v for v, _, _ in found]
-    if versions != list(range(1, len(versions) + 1)):
-        raise StoreError(f"PostgreSQL migrations are not numbered 1..n without gaps: {versions}")
-    return found
-
-
 async def schema_version(conn: PgRaw) -> int | None:
     """The schema version of a digestbot database; None: not digestbot's (or empty)."""
     exists = await conn.fetchval("SELECT to_regclass($1) IS NOT NULL", SCHEMA_TABLE)
@@ -216,7 +207,7 @@ async def schema_version(conn: PgRaw) -> int | None:
 
 
 async def _migrate(conn: PgRaw, shown: str) -> None:
-    migrations = load_pg_migrations()
+    migrations = load_migrations("migrations_pg")
     latest = len(migrations)
     async with conn.transaction():
         await conn.execute("SELECT pg_advisory_xact_lock($1)", _MIGRATION_LOCK)
@@ -344,7 +335,7 @@ class FeedLeases:
 async def pg_report(url: str, now: float | None = None) -> PgReport:
     """Connect once, read the schema version, the subscribed channels and the feed leases
     (live or expired at `now`, epoch seconds); never migrate."""
-    shown, latest = redacted(url), len(load_pg_migrations())
+    shown, latest = redacted(url), len(load_migrations("migrations_pg"))
     try:
         conn = await asyncpg.connect(url, timeout=10)
     except (OSError, asyncpg.PostgresError, asyncpg.InterfaceError, TimeoutError) as exc:
