@@ -270,32 +270,15 @@ async def _migrate(conn: aiosqlite.Connection, path: Path) -> None:
         )
     for number, name, sql in migrations[version:]:
         log.info("applying migration %04d_%s", number, name)
-        await conn.execute("BEGIN IMMEDIATE")
-        try:
-            for statement in _split_sql(sql):
-                await conn.execute(statement)
-            await conn.execute(f"PRAGMA application_id = {APPLICATION_ID}")
-            await conn.execute(f"PRAGMA user_version = {number}")
-            await conn.execute("COMMIT")
+        try:  # one transaction (executescript alone would commit statement by statement)
+            await conn.executescript(
+                f"BEGIN IMMEDIATE;\n{sql}\n;PRAGMA application_id = {APPLICATION_ID};\n"
+                f"PRAGMA user_version = {number};\nCOMMIT;"
+            )
         except BaseException:
-            await conn.execute("ROLLBACK")
+            if conn.in_transaction:
+                await conn.execute("ROLLBACK")
             raise
-
-
-def _split_sql(script: str) -> list[str]:
-    """Split a migration into statements (executescript would commit on its own)."""
-    statements: list[str] = []
-    buffer = ""
-    for line in script.splitlines(keepends=True):
-        if line.strip().startswith("--") and not buffer.strip():
-            continue
-        buffer += line
-        if buffer.strip() and sqlite3.complete_statement(buffer):
-            statements.append(buffer.strip())
-            buffer = ""
-    if buffer.strip():
-        statements.append(buffer.strip())
-    return statements
 
 
 class Database:

@@ -15,7 +15,7 @@ from typing import Any
 from bot.model import STATES, DeliveryRow, DeliveryState, SubscriptionRow, TargetKind
 from bot.store.db import Table, marks, scalar
 from bot.store.postgres import is_postgres
-from bot.store.routing import INSERT_DELIVERY, NewDelivery, queue_delivery
+from bot.store.routing import INSERT_DELIVERY, NewDelivery, payload_of, queue_delivery
 from bot.store.subscriptions import pause_subscriptions_of_channel
 
 _SELECT = (
@@ -227,12 +227,7 @@ class DeliveryStore(Table):
             payload = await scalar(
                 tx, "SELECT payload FROM deliveries WHERE id = ?", (delivery_id,)
             )
-            try:
-                kept = json.loads(payload) if payload else {}
-            except ValueError:
-                kept = {}
-            if not isinstance(kept, dict):
-                kept = {}
+            kept = payload_of(payload)
             await tx.execute(
                 "UPDATE deliveries SET payload = ? WHERE id = ?",
                 (json.dumps({**kept, "sent": list(sent)}), delivery_id),

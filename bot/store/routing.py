@@ -11,7 +11,7 @@ import json
 import logging
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import asdict, dataclass
-from typing import Literal, Protocol
+from typing import Any, Literal, Protocol
 
 from bot.model import DeliveryKind, FeedFilter, ItemText, StoryKey, TargetKind
 from bot.store.db import Connection, fetch_all, marks
@@ -87,6 +87,15 @@ async def queue_delivery(tx: Connection, delivery: NewDelivery, now: float) -> b
         {**asdict(delivery), "payload": payload, "now": now},
     )
     return cursor.rowcount > 0
+
+
+def payload_of(payload: str | None) -> dict[str, Any]:
+    """A delivery's stored payload ({}: none, or unreadable)."""
+    try:
+        found = json.loads(payload or "")
+    except ValueError:
+        return {}
+    return found if isinstance(found, dict) else {}
 
 
 async def route_new_items(

@@ -3,7 +3,6 @@ its feed the subscription and the deliveries that carried (or will carry) the it
 
 from __future__ import annotations
 
-import json
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -13,6 +12,7 @@ from bot.store.deliveries import _SELECT as _DELIVERY_SELECT
 from bot.store.deliveries import _delivery
 from bot.store.items import _SELECT as _ITEM_SELECT
 from bot.store.items import item_texts
+from bot.store.routing import payload_of
 from bot.store.subscriptions import _COLUMNS as _SUBSCRIPTION_COLUMNS
 from bot.store.subscriptions import _ROW_WIDTH, _row
 
@@ -94,19 +94,11 @@ class WhyStore(Table):
                         "AND d.target_id = ? ORDER BY d.id DESC",
                         (subscription.channel_id,),
                     )
-                    if item.id in _digest_item_ids(found.payload)
+                    if isinstance(ids := payload_of(found.payload).get("item_ids"), list)
+                    and item.id in ids
                 ),
                 None,
             )
             since = None if digest_since is None else float(digest_since)
             records.append(ChannelRecord(subscription, since, post, digest))
         return records
-
-
-def _digest_item_ids(payload: str | None) -> list[object]:
-    """The item ids a digest delivery's payload lists ([]: none, or unreadable)."""
-    try:
-        found = json.loads(payload or "").get("item_ids")
-    except (ValueError, AttributeError):
-        return []
-    return found if isinstance(found, list) else []
