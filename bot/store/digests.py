@@ -173,13 +173,6 @@ class DigestStore(Table):
             (channel_id,),
         )
 
-    async def for_guild(self, guild_id: int) -> list[DigestScheduleRow]:
-        return await self._all(
-            DigestScheduleRow,
-            f"{_SELECT} WHERE guild_id = ? AND off_at IS NULL ORDER BY channel_id",
-            (guild_id,),
-        )
-
     async def all(self) -> list[DigestScheduleRow]:
         return await self._all(
             DigestScheduleRow,

@@ -107,21 +107,18 @@ def translate(sql: str, params: Params) -> tuple[str, list[Any]]:
     return _translate(sql, False)[0], list(params)
 
 
+# How a SQLite-style value becomes what PostgreSQL's declared parameter type wants.
+_COERCE: dict[str, Any] = {
+    **dict.fromkeys(("int2", "int4", "int8"), int),
+    **dict.fromkeys(("float4", "float8", "numeric"), float),
+    "bool": bool,
+    **dict.fromkeys(("text", "varchar", "bpchar", "tsvector", "tsquery"), str),
+}
+
+
 def _coerce(value: Any, type_name: str) -> Any:
-    """A SQLite-style value as PostgreSQL's declared parameter type wants it."""
-    if value is None:
-        return None
-    if type_name in ("int2", "int4", "int8"):
-        return int(value)
-    if type_name in ("float4", "float8", "numeric"):
-        return float(value)
-    if type_name == "bool":
-        return bool(value)
-    if type_name in ("text", "varchar", "bpchar", "tsvector", "tsquery") and not isinstance(
-        value, str
-    ):
-        return str(value)
-    return value
+    make = _COERCE.get(type_name)
+    return value if value is None or make is None else make(value)
 
 
 def _rowcount(status: str) -> int:

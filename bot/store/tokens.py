@@ -62,10 +62,6 @@ def _learn(chars: set[str]) -> None:
             _table[doc - 1] = f" {folded} " if has_cjk(char) else folded
 
 
-def _fold_run(match: re.Match[str]) -> str:
-    return match.group().translate(_table)
-
-
 def fold(text: str) -> str:
     """`space_cjk(text)` with each character folded as unicode61 folds it and every separator
     turned into a space: the tokens are then exactly `fold(text).split()`."""
@@ -77,7 +73,7 @@ def fold(text: str) -> str:
         if len(wide) > _MANY_DISTINCT:  # mostly non-ASCII text (CJK): one pass is fastest
             text = text.translate(_table)
         else:  # mostly ASCII with a few accents or quotes: touch only the non-ASCII runs
-            text = _NON_ASCII_RUN.sub(_fold_run, text)
+            text = _NON_ASCII_RUN.sub(lambda run: run.group().translate(_table), text)
     return text.encode("utf-8").translate(_ASCII_BYTES).decode("utf-8")
 
 

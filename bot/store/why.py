@@ -6,12 +6,11 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from bot.model import DeliveryRow, ItemRow, ItemText, SubscriptionRow
+from bot.model import DeliveryRow, ItemRow, SubscriptionRow
 from bot.store.db import Table, like_pattern, marks
 from bot.store.deliveries import _SELECT as _DELIVERY_SELECT
 from bot.store.deliveries import _delivery
 from bot.store.items import _SELECT as _ITEM_SELECT
-from bot.store.items import item_texts
 from bot.store.routing import payload_of
 from bot.store.subscriptions import _COLUMNS as _SUBSCRIPTION_COLUMNS
 from bot.store.subscriptions import _ROW_WIDTH, _row
@@ -51,10 +50,6 @@ class WhyStore(Table):
         return await self._one(
             ItemRow, f"{_ITEM_SELECT} WHERE i.id = ?{scope}", (item_id, *(feed_ids or ()))
         )
-
-    async def text(self, item_id: int) -> ItemText | None:
-        """The item's searchable text (what filters read)."""
-        return (await item_texts(self._db.reader, [item_id])).get(item_id)
 
     async def titled(self, feed_ids: Sequence[int], typed: str, limit: int) -> list[ItemRow]:
         """The newest items of `feed_ids` whose title contains `typed` (case-insensitive):
