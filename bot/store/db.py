@@ -87,10 +87,6 @@ class ForeignDatabaseError(StoreError):
     """The file is an SQLite database of some other application."""
 
 
-class DamagedDatabaseError(StoreError):
-    """The file fails SQLite's quick_check: digestbot will not write into it."""
-
-
 _DISK_FULL = "the database disk is full: free space on the disk that holds {path} (DIGESTBOT_DB)"
 _READ_ONLY = (
     "the database {path} cannot be written (read-only file, folder or disk): give the bot's "
@@ -131,6 +127,16 @@ _PROBLEMS = {
 }
 
 
+# A PostgreSQL server gone or refusing (asyncpg's connection errors, or the socket's).
+_LOST_SERVER = (
+    OSError,
+    asyncpg.PostgresConnectionError,
+    asyncpg.InterfaceError,
+    asyncpg.CannotConnectNowError,
+    asyncpg.AdminShutdownError,
+)
+
+
 def _say(template: str, path: Path, detail: object = "") -> str:
     return template.format(path=path, detail=detail, example=path / "digestbot.db")
 
@@ -141,7 +147,7 @@ def storage_problem(exc: BaseException, path: Path | str) -> str | None:
     other error (a bug: it keeps its traceback)."""
     if isinstance(exc, StoreError):
         return str(exc)
-    if isinstance(path, str) and _lost_server(exc):  # PostgreSQL: `path` is the URL shown
+    if isinstance(path, str) and isinstance(exc, _LOST_SERVER):  # PostgreSQL: `path` is the URL
         return (
             f"lost the connection to the PostgreSQL database {path} ({exc}): check that the "
             "server runs and accepts the bot's connections (DIGESTBOT_DB)"
@@ -153,18 +159,6 @@ def storage_problem(exc: BaseException, path: Path | str) -> str | None:
     if code & 0xFF == 14 and path.is_dir():  # SQLITE_CANTOPEN: a folder
         return _say(_FOLDER, path)
     return _say(_PROBLEMS[code & 0xFF], path, exc)
-
-
-def _lost_server(exc: BaseException) -> bool:
-    """A PostgreSQL server gone or refusing (asyncpg's connection errors, or the socket's)."""
-    return isinstance(
-        exc,
-        OSError
-        | asyncpg.PostgresConnectionError
-        | asyncpg.InterfaceError
-        | asyncpg.CannotConnectNowError
-        | asyncpg.AdminShutdownError,
-    )
 
 
 @contextmanager
@@ -190,7 +184,7 @@ def check_database_file(path: Path) -> None:
         problems = [str(row[0]) for row in conn.execute("PRAGMA quick_check").fetchall()]
     if problems != ["ok"]:
         more = f" and {len(problems) - 1} more problem(s)" if len(problems) > 1 else ""
-        raise DamagedDatabaseError(_say(_DAMAGED, path, f"quick_check: {problems[0]}{more}"))
+        raise StoreError(_say(_DAMAGED, path, f"quick_check: {problems[0]}{more}"))
 
 
 def load_migrations(folder: str = "migrations") -> list[tuple[int, str, str]]:

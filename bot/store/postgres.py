@@ -237,8 +237,6 @@ class PgDatabase:
     """A pool of connections to one PostgreSQL database, with the SQLite Database's surface:
     `transaction()`, `write()`, `reader`, `close()`."""
 
-    dialect = "postgresql"
-
     def __init__(self, url: str, pool: asyncpg.Pool) -> None:
         self.url = url
         self._pool = pool

@@ -16,7 +16,7 @@ from bot.model import (
     SubscriptionRow,
     SubscriptionView,
 )
-from bot.store.db import Connection, Table, fetch_all, fetch_one, like_pattern, scalar
+from bot.store.db import Connection, Table, fetch_one, like_pattern, scalar
 
 # How many deliveries paused with a subscription are sent again when it resumes (the newest
 # ones); older ones are cancelled so a channel is not flooded after a long pause.
@@ -66,25 +66,6 @@ def _row(*values: Any) -> SubscriptionRow:
 def _view(*values: Any) -> SubscriptionView:
     view = SubscriptionView(_row(*values[:_ROW_WIDTH]), *values[_ROW_WIDTH:])
     return replace(view, feed_disabled=bool(view.feed_disabled))
-
-
-async def pause_subscriptions_of_channel(
-    tx: Connection, channel_id: int, reason: str, now: float
-) -> list[SubscriptionRow]:
-    """Inside a write transaction: pause every active subscription of a channel; return the
-    ones this call paused."""
-    paused = await fetch_all(
-        tx,
-        _row,
-        f"{_SELECT} WHERE s.channel_id = ? AND s.paused_at IS NULL ORDER BY s.id",
-        (channel_id,),
-    )
-    await tx.execute(
-        "UPDATE subscriptions SET paused_reason = ?, paused_at = ? "
-        "WHERE channel_id = ? AND paused_at IS NULL",
-        (reason, now, channel_id),
-    )
-    return paused
 
 
 class SubscriptionStore(Table):

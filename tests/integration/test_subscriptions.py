@@ -230,9 +230,10 @@ async def test_pause_then_add_resumes_with_the_newest_paused_posts(store: Store)
     sub2, _ = await store.subscriptions.add(GUILD, CH_A, second, now=1)
     first = await poll_items(store, feed_id, ["a-2", "a-1"], now=10)
 
-    result = await store.deliveries.pause_target("channel", CH_A, "Missing Access", now=20)
-    assert {s.id for s in result.subscriptions} == {sub.id, sub2.id}
-    assert result.deliveries == 2
+    await store.deliveries.pause_target("channel", CH_A, "Missing Access", now=20)
+    stopped = {s.id for s in await store.subscriptions.for_channel(CH_A) if s.paused}
+    assert stopped == {sub.id, sub2.id}
+    assert len(await store.deliveries.for_target("channel", CH_A, "paused")) == 2
     paused = await store.subscriptions.get(sub.id)
     assert paused is not None and paused.paused and paused.paused_reason == "Missing Access"
     views = await store.subscriptions.list_for_guild(GUILD)
