@@ -47,10 +47,10 @@ _WRITTEN = (
     "image_url, enclosure_url, enclosure_type, enclosure_length, duration_s, language, "
     "opening_html, canonical_url"
 )
-# The raw body's opening kept for {excerpt} (bot.text.excerpt cleans it when a post renders).
-# The raw opening kept for {excerpt}: 8,000 characters of HTML hold at least ~1,300 characters
-# of text even in markup-heavy Substack posts (more than a 2,000-character message shows), and
-# zlib keeps it at ~3.3 kB per item (13.4 kB raw at 16,000: measured on the sample feed).
+# The raw opening kept for {excerpt} (bot.text.excerpt cleans it when a post renders): 8,000
+# characters of HTML hold at least ~1,300 characters of text even in markup-heavy Substack posts
+# (more than a 2,000-character message shows), and zlib keeps it at ~3.3 kB per item (13.4 kB
+# raw at 16,000: measured on the sample feed).
 OPENING_HTML_CHARS = 8_000
 _INSERT = (
     f"INSERT INTO items ({_WRITTEN}, feed_id, stable_id, published_at, first_seen_at) "

@@ -174,14 +174,14 @@ class PgConnection:
         return await _run(self.raw, sql, parameters)
 
     async def execute_fetchall(self, sql: str, parameters: Params = ()) -> Sequence[asyncpg.Record]:
-        return (await _run(self.raw, sql, parameters)).rows
+        return (await self.execute(sql, parameters)).rows
 
     async def executemany(self, sql: str, parameters: Iterable[Params]) -> None:
         for params in parameters:
-            await _run(self.raw, sql, params)
+            await self.execute(sql, params)
 
 
-class PgReader:
+class PgReader(PgConnection):
     """The reader: each statement on a pooled connection of its own (autocommit)."""
 
     def __init__(self, pool: asyncpg.Pool) -> None:
@@ -190,9 +190,6 @@ class PgReader:
     async def execute(self, sql: str, parameters: Params = ()) -> PgCursor:
         async with self._pool.acquire() as conn:
             return await _run(conn, sql, parameters)
-
-    async def execute_fetchall(self, sql: str, parameters: Params = ()) -> Sequence[asyncpg.Record]:
-        return (await self.execute(sql, parameters)).rows
 
 
 async def schema_version(conn: PgRaw) -> int | None:
@@ -375,4 +372,4 @@ def json_ids(conn: object) -> str:
 
 def is_postgres(conn: object) -> bool:
     """Whether a connection (a transaction's or the reader) or database is PostgreSQL's."""
-    return isinstance(conn, PgConnection | PgReader | PgDatabase)
+    return isinstance(conn, PgConnection | PgDatabase)

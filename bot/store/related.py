@@ -87,7 +87,11 @@ class RelatedStore(Table):
         more is too common to matter, and counting it all would read its whole list of items),
         from the cache or the index: one query, each count stopping at the cap."""
         now = time.monotonic()
-        counts = {t: c for t in terms if (c := self._fresh(t, now)) is not None}
+        counts = {
+            t: c[0]
+            for t in terms
+            if (c := self._doc_counts.get(t)) is not None and now - c[1] < DOC_COUNT_TTL_S
+        }
         missing = [t for t in terms if t not in counts]
         if missing:
             if len(self._doc_counts) + len(missing) > DOC_COUNT_CACHE:
@@ -106,10 +110,6 @@ class RelatedStore(Table):
                 counts[term] = int(doc)
                 self._doc_counts[term] = (counts[term], now)
         return counts
-
-    def _fresh(self, term: str, now: float) -> int | None:
-        cached = self._doc_counts.get(term)
-        return cached[0] if cached is not None and now - cached[1] < DOC_COUNT_TTL_S else None
 
     async def _seed(self, item_id: int) -> tuple[str, str, str | None] | None:
         """The seed's indexed title, its summary and body, and its link."""
