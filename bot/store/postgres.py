@@ -185,10 +185,10 @@ class PgReader(PgConnection):
     """The reader: each statement on a pooled connection of its own (autocommit)."""
 
     def __init__(self, pool: asyncpg.Pool) -> None:
-        self._pool = pool
+        self.pool = pool
 
     async def execute(self, sql: str, parameters: Params = ()) -> PgCursor:
-        async with self._pool.acquire() as conn:
+        async with self.pool.acquire() as conn:
             return await _run(conn, sql, parameters)
 
 
@@ -236,7 +236,7 @@ class PgDatabase:
 
     def __init__(self, url: str, pool: asyncpg.Pool) -> None:
         self.url = url
-        self._pool = pool
+        self.pool = pool
         self.reader = PgReader(pool)
         self._write_lock = asyncio.Lock()
         self._closed = False
@@ -277,15 +277,8 @@ class PgDatabase:
     @asynccontextmanager
     async def transaction(self) -> AsyncIterator[PgConnection]:
         """A write transaction, serialized with every other write of this process."""
-        async with self._write_lock, self._pool.acquire() as conn, conn.transaction():
+        async with self._write_lock, self.pool.acquire() as conn, conn.transaction():
             yield PgConnection(conn)
-
-    @asynccontextmanager
-    async def session(self) -> AsyncIterator[PgRaw]:
-        """A pooled connection of its own, outside the write lock, held for the block (a
-        session-level advisory lock lives as long as it)."""
-        async with self._pool.acquire() as conn:
-            yield conn
 
     async def write(self, sql: str, params: Params = ()) -> int:
         """One statement in its own write transaction; how many rows it changed."""
@@ -298,7 +291,7 @@ class PgDatabase:
             return
         self._closed = True
         async with self._write_lock:
-            await self._pool.close()
+            await self.pool.close()
 
 
 @dataclass(frozen=True, slots=True)
