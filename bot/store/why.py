@@ -32,8 +32,6 @@ class WhyStore(Table):
     ) -> list[ItemRow]:
         """Archived items whose link is one of `urls` (of `feed_ids`; None: every feed),
         newest first."""
-        if not urls or (feed_ids is not None and not feed_ids):
-            return []
         scope = "" if feed_ids is None else f" AND i.feed_id IN ({marks(feed_ids)})"
         return await self._all(
             ItemRow,
@@ -44,8 +42,6 @@ class WhyStore(Table):
 
     async def item(self, item_id: int, feed_ids: Sequence[int] | None) -> ItemRow | None:
         """The item, if it belongs to one of `feed_ids` (None: any feed)."""
-        if feed_ids is not None and not feed_ids:
-            return None
         scope = "" if feed_ids is None else f" AND i.feed_id IN ({marks(feed_ids)})"
         return await self._one(
             ItemRow, f"{_ITEM_SELECT} WHERE i.id = ?{scope}", (item_id, *(feed_ids or ()))
@@ -54,8 +50,6 @@ class WhyStore(Table):
     async def titled(self, feed_ids: Sequence[int], typed: str, limit: int) -> list[ItemRow]:
         """The newest items of `feed_ids` whose title contains `typed` (case-insensitive):
         what autocomplete offers."""
-        if not feed_ids:
-            return []
         return await self._all(
             ItemRow,
             f"{_ITEM_SELECT} WHERE i.feed_id IN ({marks(feed_ids)}) "
