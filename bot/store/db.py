@@ -12,7 +12,6 @@ from collections.abc import (
     AsyncIterator,
     Awaitable,
     Callable,
-    Generator,
     Iterable,
     Iterator,
     Mapping,
@@ -40,26 +39,12 @@ class Cursor(Protocol):
     @property
     def rowcount(self) -> int: ...
 
-    async def fetchone(self) -> Any: ...
-
-    async def fetchall(self) -> Iterable[Any]: ...
-
-
-class PendingCursor(Protocol):
-    """A statement being run: awaited for its cursor, or `async with … as cursor`."""
-
-    def __await__(self) -> Generator[Any, None, Cursor]: ...
-
-    async def __aenter__(self) -> Cursor: ...
-
-    async def __aexit__(self, exc_type: Any, exc: Any, tb: Any, /) -> Any: ...
-
 
 class ReadConnection(Protocol):
     """A connection as the store's SQL reads through it (`?` or `:name` parameters): the
     reader or a transaction's, of either backend."""
 
-    def execute(self, sql: str, parameters: Params = ..., /) -> PendingCursor: ...
+    def execute(self, sql: str, parameters: Params = ..., /) -> Awaitable[Cursor]: ...
 
     def execute_fetchall(
         self, sql: str, parameters: Params = ..., /
@@ -102,10 +87,6 @@ class ForeignDatabaseError(StoreError):
     """The file is an SQLite database of some other application."""
 
 
-class DamagedDatabaseError(StoreError):
-    """The file fails SQLite's quick_check: digestbot will not write into it."""
-
-
 _DISK_FULL = "the database disk is full: free space on the disk that holds {path} (DIGESTBOT_DB)"
 _READ_ONLY = (
     "the database {path} cannot be written (read-only file, folder or disk): give the bot's "
@@ -146,6 +127,16 @@ _PROBLEMS = {
 }
 
 
+# A PostgreSQL server gone or refusing (asyncpg's connection errors, or the socket's).
+_LOST_SERVER = (
+    OSError,
+    asyncpg.PostgresConnectionError,
+    asyncpg.InterfaceError,
+    asyncpg.CannotConnectNowError,
+    asyncpg.AdminShutdownError,
+)
+
+
 def _say(template: str, path: Path, detail: object = "") -> str:
     return template.format(path=path, detail=detail, example=path / "digestbot.db")
 
@@ -156,7 +147,7 @@ def storage_problem(exc: BaseException, path: Path | str) -> str | None:
     other error (a bug: it keeps its traceback)."""
     if isinstance(exc, StoreError):
         return str(exc)
-    if isinstance(path, str) and _lost_server(exc):  # PostgreSQL: `path` is the URL shown
+    if isinstance(path, str) and isinstance(exc, _LOST_SERVER):  # PostgreSQL: `path` is the URL
         return (
             f"lost the connection to the PostgreSQL database {path} ({exc}): check that the "
             "server runs and accepts the bot's connections (DIGESTBOT_DB)"
@@ -168,18 +159,6 @@ def storage_problem(exc: BaseException, path: Path | str) -> str | None:
     if code & 0xFF == 14 and path.is_dir():  # SQLITE_CANTOPEN: a folder
         return _say(_FOLDER, path)
     return _say(_PROBLEMS[code & 0xFF], path, exc)
-
-
-def _lost_server(exc: BaseException) -> bool:
-    """A PostgreSQL server gone or refusing (asyncpg's connection errors, or the socket's)."""
-    return isinstance(
-        exc,
-        OSError
-        | asyncpg.PostgresConnectionError
-        | asyncpg.InterfaceError
-        | asyncpg.CannotConnectNowError
-        | asyncpg.AdminShutdownError,
-    )
 
 
 @contextmanager
@@ -205,21 +184,21 @@ def check_database_file(path: Path) -> None:
         problems = [str(row[0]) for row in conn.execute("PRAGMA quick_check").fetchall()]
     if problems != ["ok"]:
         more = f" and {len(problems) - 1} more problem(s)" if len(problems) > 1 else ""
-        raise DamagedDatabaseError(_say(_DAMAGED, path, f"quick_check: {problems[0]}{more}"))
+        raise StoreError(_say(_DAMAGED, path, f"quick_check: {problems[0]}{more}"))
 
 
-def load_migrations() -> list[tuple[int, str, str]]:
-    """(version, name, sql) for every bot/store/migrations/NNNN_name.sql, in order."""
+def load_migrations(folder: str = "migrations") -> list[tuple[int, str, str]]:
+    """(version, name, sql) for every bot/store/<folder>/NNNN_name.sql, in order (PostgreSQL's
+    are in migrations_pg)."""
     found: list[tuple[int, str, str]] = []
-    folder = resources.files("bot.store") / "migrations"
-    for entry in folder.iterdir():
+    for entry in (resources.files("bot.store") / folder).iterdir():
         match = re.fullmatch(r"(\d{4})_(\w+)\.sql", entry.name)
         if match:
             found.append((int(match.group(1)), match.group(2), entry.read_text(encoding="utf-8")))
     found.sort()
     versions = [v for v, _, _ in found]
     if versions != list(range(1, len(versions) + 1)):
-        raise StoreError(f"migrations are not numbered 1..n without gaps: {versions}")
+        raise StoreError(f"{folder} are not numbered 1..n without gaps: {versions}")
     return found
 
 
@@ -231,8 +210,7 @@ async def fetch_one(
     conn: ReadConnection, make: Callable[..., T], sql: str, params: Params = ()
 ) -> T | None:
     """The first row as make(*columns), or None."""
-    async with conn.execute(sql, params) as cursor:
-        row = await cursor.fetchone()
+    row = next(iter(await conn.execute_fetchall(sql, params)), None)
     return None if row is None else make(*row)
 
 
@@ -286,32 +264,15 @@ async def _migrate(conn: aiosqlite.Connection, path: Path) -> None:
         )
     for number, name, sql in migrations[version:]:
         log.info("applying migration %04d_%s", number, name)
-        await conn.execute("BEGIN IMMEDIATE")
-        try:
-            for statement in _split_sql(sql):
-                await conn.execute(statement)
-            await conn.execute(f"PRAGMA application_id = {APPLICATION_ID}")
-            await conn.execute(f"PRAGMA user_version = {number}")
-            await conn.execute("COMMIT")
+        try:  # one transaction (executescript alone would commit statement by statement)
+            await conn.executescript(
+                f"BEGIN IMMEDIATE;\n{sql}\n;PRAGMA application_id = {APPLICATION_ID};\n"
+                f"PRAGMA user_version = {number};\nCOMMIT;"
+            )
         except BaseException:
-            await conn.execute("ROLLBACK")
+            if conn.in_transaction:
+                await conn.execute("ROLLBACK")
             raise
-
-
-def _split_sql(script: str) -> list[str]:
-    """Split a migration into statements (executescript would commit on its own)."""
-    statements: list[str] = []
-    buffer = ""
-    for line in script.splitlines(keepends=True):
-        if line.strip().startswith("--") and not buffer.strip():
-            continue
-        buffer += line
-        if buffer.strip() and sqlite3.complete_statement(buffer):
-            statements.append(buffer.strip())
-            buffer = ""
-    if buffer.strip():
-        statements.append(buffer.strip())
-    return statements
 
 
 class Database:

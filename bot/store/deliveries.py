@@ -15,8 +15,7 @@ from typing import Any
 from bot.model import STATES, DeliveryRow, DeliveryState, SubscriptionRow, TargetKind
 from bot.store.db import Table, marks, scalar
 from bot.store.postgres import is_postgres
-from bot.store.routing import INSERT_DELIVERY, NewDelivery, queue_delivery
-from bot.store.subscriptions import pause_subscriptions_of_channel
+from bot.store.routing import INSERT_DELIVERY, NewDelivery, payload_of, queue_delivery
 
 _SELECT = (
     "SELECT d.id, d.dedupe_key, d.kind, d.item_id, d.subscription_id, d.guild_id, "
@@ -49,12 +48,6 @@ class Notice:
     payload: Mapping[str, object]
     dedupe_key: str
     guild_id: int | None = None
-
-
-@dataclass(frozen=True, slots=True)
-class PauseResult:
-    subscriptions: list[SubscriptionRow]  # the subscriptions this pause stopped
-    deliveries: int  # deliveries now waiting in 'paused'
 
 
 class DeliveryStore(Table):
@@ -227,12 +220,7 @@ class DeliveryStore(Table):
             payload = await scalar(
                 tx, "SELECT payload FROM deliveries WHERE id = ?", (delivery_id,)
             )
-            try:
-                kept = json.loads(payload) if payload else {}
-            except ValueError:
-                kept = {}
-            if not isinstance(kept, dict):
-                kept = {}
+            kept = payload_of(payload)
             await tx.execute(
                 "UPDATE deliveries SET payload = ? WHERE id = ?",
                 (json.dumps({**kept, "sent": list(sent)}), delivery_id),
@@ -260,20 +248,22 @@ class DeliveryStore(Table):
         now: float,
         *,
         notices: Sequence[Notice] = (),
-    ) -> PauseResult:
+    ) -> None:
         """The target cannot be reached (403/404): in one transaction, pause its unfinished
         deliveries, pause the channel's subscriptions (nothing more is queued for them) and
         queue `notices` (to the person who added them, the guild's system channel …)."""
         async with self._db.transaction() as tx:
-            cursor = await tx.execute(
+            await tx.execute(
                 "UPDATE deliveries SET state = 'paused', last_error = ? "
                 "WHERE target_kind = ? AND target_id = ? AND state IN ('pending', 'sending')",
                 (reason, target_kind, target_id),
             )
-            paused = max(cursor.rowcount, 0)
-            subscriptions: list[SubscriptionRow] = []
             if target_kind == "channel":
-                subscriptions = await pause_subscriptions_of_channel(tx, target_id, reason, now)
+                await tx.execute(
+                    "UPDATE subscriptions SET paused_reason = ?, paused_at = ? "
+                    "WHERE channel_id = ? AND paused_at IS NULL",
+                    (reason, now, target_id),
+                )
             for notice in notices:
                 await queue_delivery(
                     tx,
@@ -287,7 +277,6 @@ class DeliveryStore(Table):
                     ),
                     now,
                 )
-        return PauseResult(subscriptions, paused)
 
     async def recover_in_flight(self, now: float) -> int:
         """At start: deliveries a crash left in 'sending' go back to pending, flagged

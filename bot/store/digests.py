@@ -10,14 +10,13 @@ restarts happen.
 
 from __future__ import annotations
 
-import json
 from collections.abc import Mapping
 from dataclasses import dataclass
 
 from bot.model import DigestScheduleRow, ScheduleCadence
 from bot.store.db import ReadConnection, Table, fetch_all, fetch_one, scalar
 from bot.store.items import item_texts
-from bot.store.routing import FilterGate, NewDelivery, queue_delivery
+from bot.store.routing import FilterGate, NewDelivery, payload_of, queue_delivery
 from bot.store.subscriptions import filter_of
 
 _SELECT = (
@@ -141,17 +140,18 @@ class DigestStore(Table):
                 "AND state IN ('pending', 'paused') AND attempts = 0"
             )
             # The period start each one's payload records (an unreadable one counts for none).
-            starts = [
-                start
-                for payload in await fetch_all(
-                    tx,
-                    str,
-                    f"SELECT payload FROM deliveries {unsent} AND payload IS NOT NULL",
-                    (channel_id,),
-                )
-                if (start := _period_start(payload)) is not None
-            ]
-            earliest = min(starts, default=None)
+            payloads = await fetch_all(
+                tx, payload_of, f"SELECT payload FROM deliveries {unsent}", (channel_id,)
+            )
+            starts = [payload.get("period_start") for payload in payloads]
+            earliest = min(
+                (
+                    float(s)
+                    for s in starts
+                    if isinstance(s, int | float) and not isinstance(s, bool)
+                ),
+                default=None,
+            )
             await tx.execute(
                 "UPDATE deliveries SET state = 'cancelled', last_error = 'digest turned off' "
                 + unsent,
@@ -171,13 +171,6 @@ class DigestStore(Table):
             DigestScheduleRow,
             f"{_SELECT} WHERE channel_id = ? AND off_at IS NULL",
             (channel_id,),
-        )
-
-    async def for_guild(self, guild_id: int) -> list[DigestScheduleRow]:
-        return await self._all(
-            DigestScheduleRow,
-            f"{_SELECT} WHERE guild_id = ? AND off_at IS NULL ORDER BY channel_id",
-            (guild_id,),
         )
 
     async def all(self) -> list[DigestScheduleRow]:
@@ -255,12 +248,3 @@ class DigestStore(Table):
             )
             queued = await queue_delivery(tx, delivery, now)
         return QueuedDigest(item_ids, queued)
-
-
-def _period_start(payload: str) -> float | None:
-    """The period start a digest delivery's payload records (None: unreadable or absent)."""
-    try:
-        value = json.loads(payload).get("period_start")
-    except (ValueError, AttributeError):
-        return None
-    return float(value) if isinstance(value, int | float) and not isinstance(value, bool) else None

@@ -47,10 +47,10 @@ _WRITTEN = (
     "image_url, enclosure_url, enclosure_type, enclosure_length, duration_s, language, "
     "opening_html, canonical_url"
 )
-# The raw body's opening kept for {excerpt} (bot.text.excerpt cleans it when a post renders).
-# The raw opening kept for {excerpt}: 8,000 characters of HTML hold at least ~1,300 characters
-# of text even in markup-heavy Substack posts (more than a 2,000-character message shows), and
-# zlib keeps it at ~3.3 kB per item (13.4 kB raw at 16,000: measured on the sample feed).
+# The raw opening kept for {excerpt} (bot.text.excerpt cleans it when a post renders): 8,000
+# characters of HTML hold at least ~1,300 characters of text even in markup-heavy Substack posts
+# (more than a 2,000-character message shows), and zlib keeps it at ~3.3 kB per item (13.4 kB
+# raw at 16,000: measured on the sample feed).
 OPENING_HTML_CHARS = 8_000
 _INSERT = (
     f"INSERT INTO items ({_WRITTEN}, feed_id, stable_id, published_at, first_seen_at) "
@@ -202,31 +202,24 @@ class ItemStore(Table):
     ) -> dict[int, dict[int, int]]:
         """Per feed, how many items were published in each period of `period_s` seconds from
         `since` (period 0) up to `until`: feed id → {period: count}; empty periods left out."""
-        if not feed_ids:
-            return {}
-        marks = ",".join("?" * len(feed_ids))
-        async with self._db.reader.execute(
+        counts: dict[int, dict[int, int]] = {}
+        for feed_id, period, count in await self._db.reader.execute_fetchall(
             "SELECT feed_id, CAST((published_at - ?) / ? AS INTEGER) AS period, count(*) "
-            f"FROM items WHERE feed_id IN ({marks}) AND published_at >= ? AND published_at < ? "
-            "GROUP BY feed_id, period",
+            f"FROM items WHERE feed_id IN ({marks(feed_ids)}) AND published_at >= ? "
+            "AND published_at < ? GROUP BY feed_id, period",
             (since, period_s, *feed_ids, since, until),
-        ) as cursor:
-            counts: dict[int, dict[int, int]] = {}
-            for feed_id, period, count in await cursor.fetchall():
-                counts.setdefault(int(feed_id), {})[int(period)] = int(count)
-            return counts
+        ):
+            counts.setdefault(int(feed_id), {})[int(period)] = int(count)
+        return counts
 
     async def newest_published(self, feed_ids: Sequence[int], until: float) -> dict[int, float]:
         """Per feed, the publish time of its newest item not dated after `until`."""
-        if not feed_ids:
-            return {}
-        marks = ",".join("?" * len(feed_ids))
-        async with self._db.reader.execute(
-            f"SELECT feed_id, max(published_at) FROM items WHERE feed_id IN ({marks}) "
+        rows = await self._db.reader.execute_fetchall(
+            f"SELECT feed_id, max(published_at) FROM items WHERE feed_id IN ({marks(feed_ids)}) "
             "AND published_at <= ? GROUP BY feed_id",
             (*feed_ids, until),
-        ) as cursor:
-            return {int(f): float(t) for f, t in await cursor.fetchall() if t is not None}
+        )
+        return {int(feed_id): float(newest) for feed_id, newest in rows if newest is not None}
 
     async def count(self, feed_id: int | None = None) -> int:
         if feed_id is None:

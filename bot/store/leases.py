@@ -43,7 +43,7 @@ class ClusterLocks:
         if not isinstance(self._db, PgDatabase):
             yield True
             return
-        async with self._db.session() as conn:
+        async with self._db.pool.acquire() as conn:  # a session lock lives as long as it
             mine = bool(
                 await conn.fetchval(
                     "SELECT pg_try_advisory_lock($1, hashtext($2))", _JOB_LOCK_SPACE, name

@@ -10,10 +10,9 @@ from bot.store.db import Table
 class LocaleStore(Table):
     async def channel(self, channel_id: int) -> str | None:
         """The language an admin chose for the channel (None: automatic)."""
-        value = await self._scalar(
-            "SELECT locale FROM channel_locales WHERE channel_id = ?", (channel_id,)
+        return await self._one(
+            str, "SELECT locale FROM channel_locales WHERE channel_id = ?", (channel_id,)
         )
-        return str(value) if value is not None else None
 
     async def set_channel(
         self, guild_id: int, channel_id: int, locale: str | None, now: float
@@ -32,10 +31,9 @@ class LocaleStore(Table):
 
     async def member(self, user_id: int) -> str | None:
         """The language of the member's last `/follow` (None: not known)."""
-        value = await self._scalar(
-            "SELECT locale FROM member_locales WHERE user_id = ?", (user_id,)
+        return await self._one(
+            str, "SELECT locale FROM member_locales WHERE user_id = ?", (user_id,)
         )
-        return str(value) if value is not None else None
 
     async def set_member(self, user_id: int, locale: str, now: float) -> None:
         await self._db.write(

@@ -176,9 +176,7 @@ async def rank(
 # --- snippets ---------------------------------------------------------------------------
 
 
-@functools.lru_cache(maxsize=65536)
-def _char_fold(char: str) -> str:
-    return fold(char)
+_char_fold = functools.lru_cache(maxsize=65536)(fold)
 
 
 # A run of ASCII letters and digits and non-ASCII characters: everything else in ASCII

@@ -18,17 +18,22 @@ import functools
 import logging
 import re
 import time
-from collections.abc import AsyncIterator, Coroutine, Generator, Iterable, Mapping, Sequence
+from collections.abc import AsyncIterator, Iterable, Mapping, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
-from importlib import resources
 from typing import Any
 from urllib.parse import urlsplit
 
 import asyncpg
 from asyncpg.pool import PoolConnectionProxy
 
-from bot.store.db import ForeignDatabaseError, Params, SchemaTooNewError, StoreError
+from bot.store.db import (
+    ForeignDatabaseError,
+    Params,
+    SchemaTooNewError,
+    StoreError,
+    load_migrations,
+)
 
 # A connection, pooled or not.
 PgRaw = asyncpg.Connection | PoolConnectionProxy
@@ -102,21 +107,18 @@ def translate(sql: str, params: Params) -> tuple[str, list[Any]]:
     return _translate(sql, False)[0], list(params)
 
 
+# How a SQLite-style value becomes what PostgreSQL's declared parameter type wants.
+_COERCE: dict[str, Any] = {
+    **dict.fromkeys(("int2", "int4", "int8"), int),
+    **dict.fromkeys(("float4", "float8", "numeric"), float),
+    "bool": bool,
+    **dict.fromkeys(("text", "varchar", "bpchar", "tsvector", "tsquery"), str),
+}
+
+
 def _coerce(value: Any, type_name: str) -> Any:
-    """A SQLite-style value as PostgreSQL's declared parameter type wants it."""
-    if value is None:
-        return None
-    if type_name in ("int2", "int4", "int8"):
-        return int(value)
-    if type_name in ("float4", "float8", "numeric"):
-        return float(value)
-    if type_name == "bool":
-        return bool(value)
-    if type_name in ("text", "varchar", "bpchar", "tsvector", "tsquery") and not isinstance(
-        value, str
-    ):
-        return str(value)
-    return value
+    make = _COERCE.get(type_name)
+    return value if value is None or make is None else make(value)
 
 
 def _rowcount(status: str) -> int:
@@ -130,36 +132,12 @@ def _returns_rows(sql: str) -> bool:
     return upper.startswith(("SELECT", "VALUES")) or " RETURNING " in upper
 
 
+@dataclass(frozen=True, slots=True)
 class PgCursor:
     """What a statement gave: its rows (all fetched) and how many rows it changed."""
 
-    def __init__(self, rows: Sequence[asyncpg.Record], rowcount: int) -> None:
-        self._rows = rows
-        self.rowcount = rowcount
-
-    async def fetchone(self) -> asyncpg.Record | None:
-        return self._rows[0] if self._rows else None
-
-    async def fetchall(self) -> Sequence[asyncpg.Record]:
-        return self._rows
-
-
-class _Pending:
-    """A running statement: awaited, or used as `async with … as cursor` (aiosqlite's way)."""
-
-    def __init__(self, run: Coroutine[Any, Any, PgCursor]) -> None:
-        self._run = run
-
-    def __await__(self) -> Generator[Any, None, PgCursor]:
-        result: PgCursor = yield from self._run.__await__()
-        return result
-
-    async def __aenter__(self) -> PgCursor:
-        result: PgCursor = await self._run
-        return result
-
-    async def __aexit__(self, exc_type: Any, exc: Any, tb: Any, /) -> None:
-        return None
+    rows: Sequence[asyncpg.Record]
+    rowcount: int
 
 
 async def _run(conn: PgRaw, sql: str, params: Params) -> PgCursor:
@@ -192,46 +170,26 @@ class PgConnection:
     def __init__(self, conn: PgRaw) -> None:
         self.raw = conn
 
-    def execute(self, sql: str, parameters: Params = ()) -> _Pending:
-        return _Pending(_run(self.raw, sql, parameters))
+    async def execute(self, sql: str, parameters: Params = ()) -> PgCursor:
+        return await _run(self.raw, sql, parameters)
 
     async def execute_fetchall(self, sql: str, parameters: Params = ()) -> Sequence[asyncpg.Record]:
-        return await (await _run(self.raw, sql, parameters)).fetchall()
+        return (await self.execute(sql, parameters)).rows
 
     async def executemany(self, sql: str, parameters: Iterable[Params]) -> None:
         for params in parameters:
-            await _run(self.raw, sql, params)
+            await self.execute(sql, params)
 
 
-class PgReader:
+class PgReader(PgConnection):
     """The reader: each statement on a pooled connection of its own (autocommit)."""
 
     def __init__(self, pool: asyncpg.Pool) -> None:
-        self._pool = pool
+        self.pool = pool
 
-    def execute(self, sql: str, parameters: Params = ()) -> _Pending:
-        return _Pending(self._one(sql, parameters))
-
-    async def _one(self, sql: str, parameters: Params) -> PgCursor:
-        async with self._pool.acquire() as conn:
+    async def execute(self, sql: str, parameters: Params = ()) -> PgCursor:
+        async with self.pool.acquire() as conn:
             return await _run(conn, sql, parameters)
-
-    async def execute_fetchall(self, sql: str, parameters: Params = ()) -> Sequence[asyncpg.Record]:
-        return await (await self._one(sql, parameters)).fetchall()
-
-
-def load_pg_migrations() -> list[tuple[int, str, str]]:
-    """(version, name, sql) for every bot/store/migrations_pg/NNNN_name.sql, in order."""
-    found: list[tuple[int, str, str]] = []
-    for entry in (resources.files("bot.store") / "migrations_pg").iterdir():
-        match = re.fullmatch(r"(\d{4})_(\w+)\.sql", entry.name)
-        if match:
-            found.append((int(match.group(1)), match.group(2), entry.read_text(encoding="utf-8")))
-    found.sort()
-    versions = [v for v, _, _ in found]
-    if versions != list(range(1, len(versions) + 1)):
-        raise StoreError(f"PostgreSQL migrations are not numbered 1..n without gaps: {versions}")
-    return found
 
 
 async def schema_version(conn: PgRaw) -> int | None:
@@ -243,7 +201,7 @@ async def schema_version(conn: PgRaw) -> int | None:
 
 
 async def _migrate(conn: PgRaw, shown: str) -> None:
-    migrations = load_pg_migrations()
+    migrations = load_migrations("migrations_pg")
     latest = len(migrations)
     async with conn.transaction():
         await conn.execute("SELECT pg_advisory_xact_lock($1)", _MIGRATION_LOCK)
@@ -276,11 +234,9 @@ class PgDatabase:
     """A pool of connections to one PostgreSQL database, with the SQLite Database's surface:
     `transaction()`, `write()`, `reader`, `close()`."""
 
-    dialect = "postgresql"
-
     def __init__(self, url: str, pool: asyncpg.Pool) -> None:
         self.url = url
-        self._pool = pool
+        self.pool = pool
         self.reader = PgReader(pool)
         self._write_lock = asyncio.Lock()
         self._closed = False
@@ -321,15 +277,8 @@ class PgDatabase:
     @asynccontextmanager
     async def transaction(self) -> AsyncIterator[PgConnection]:
         """A write transaction, serialized with every other write of this process."""
-        async with self._write_lock, self._pool.acquire() as conn, conn.transaction():
+        async with self._write_lock, self.pool.acquire() as conn, conn.transaction():
             yield PgConnection(conn)
-
-    @asynccontextmanager
-    async def session(self) -> AsyncIterator[PgRaw]:
-        """A pooled connection of its own, outside the write lock, held for the block (a
-        session-level advisory lock lives as long as it)."""
-        async with self._pool.acquire() as conn:
-            yield conn
 
     async def write(self, sql: str, params: Params = ()) -> int:
         """One statement in its own write transaction; how many rows it changed."""
@@ -342,7 +291,7 @@ class PgDatabase:
             return
         self._closed = True
         async with self._write_lock:
-            await self._pool.close()
+            await self.pool.close()
 
 
 @dataclass(frozen=True, slots=True)
@@ -371,7 +320,7 @@ class FeedLeases:
 async def pg_report(url: str, now: float | None = None) -> PgReport:
     """Connect once, read the schema version, the subscribed channels and the feed leases
     (live or expired at `now`, epoch seconds); never migrate."""
-    shown, latest = redacted(url), len(load_pg_migrations())
+    shown, latest = redacted(url), len(load_migrations("migrations_pg"))
     try:
         conn = await asyncpg.connect(url, timeout=10)
     except (OSError, asyncpg.PostgresError, asyncpg.InterfaceError, TimeoutError) as exc:
@@ -416,4 +365,4 @@ def json_ids(conn: object) -> str:
 
 def is_postgres(conn: object) -> bool:
     """Whether a connection (a transaction's or the reader) or database is PostgreSQL's."""
-    return isinstance(conn, PgConnection | PgReader | PgDatabase)
+    return isinstance(conn, PgConnection | PgDatabase)

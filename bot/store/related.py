@@ -23,7 +23,7 @@ from dataclasses import dataclass
 
 import asyncpg
 
-from bot.store.db import Backend, Table, marks
+from bot.store.db import Backend, Table, marks, scalar
 from bot.store.search import any_of
 
 MAX_TERMS = 12  # the seed's most distinctive terms that make the query
@@ -87,7 +87,11 @@ class RelatedStore(Table):
         more is too common to matter, and counting it all would read its whole list of items),
         from the cache or the index: one query, each count stopping at the cap."""
         now = time.monotonic()
-        counts = {t: c for t in terms if (c := self._fresh(t, now)) is not None}
+        counts = {
+            t: c[0]
+            for t in terms
+            if (c := self._doc_counts.get(t)) is not None and now - c[1] < DOC_COUNT_TTL_S
+        }
         missing = [t for t in terms if t not in counts]
         if missing:
             if len(self._doc_counts) + len(missing) > DOC_COUNT_CACHE:
@@ -107,23 +111,15 @@ class RelatedStore(Table):
                 self._doc_counts[term] = (counts[term], now)
         return counts
 
-    def _fresh(self, term: str, now: float) -> int | None:
-        cached = self._doc_counts.get(term)
-        return cached[0] if cached is not None and now - cached[1] < DOC_COUNT_TTL_S else None
-
     async def _seed(self, item_id: int) -> tuple[str, str, str | None] | None:
         """The seed's indexed title, its summary and body, and its link."""
-        rows = list(
-            await self._db.reader.execute_fetchall(
-                "SELECT coalesce(i.fts_title, i.title), "
-                "coalesce(i.fts_summary, i.summary) || ' ' || i.content_text, i.url "
-                "FROM items i WHERE i.id = ?",
-                (item_id,),
-            )
+        return await self._one(
+            lambda title, body, url: (str(title or ""), str(body or ""), url),
+            "SELECT coalesce(i.fts_title, i.title), "
+            "coalesce(i.fts_summary, i.summary) || ' ' || i.content_text, i.url "
+            "FROM items i WHERE i.id = ?",
+            (item_id,),
         )
-        if not rows:
-            return None
-        return str(rows[0][0] or ""), str(rows[0][1] or ""), rows[0][2]
 
     async def query_terms(self, title: str, body: str) -> list[str]:
         """The MAX_TERMS most distinctive terms of a seed (none when no other item holds any).
@@ -181,15 +177,13 @@ class RelatedStore(Table):
             return []
         dialect, fts = any_of(self._db, terms)
         conn = self._db.reader
-        own = list(
-            await conn.execute_fetchall(
-                f"SELECT {dialect.score} FROM {dialect.matching_items} AND i.id = ?",
-                (fts, item_id),
-            )
+        self_score = await scalar(
+            conn,
+            f"SELECT {dialect.score} FROM {dialect.matching_items} AND i.id = ?",
+            (fts, item_id),
         )
-        if not own or not own[0][0]:
+        if not self_score:
             return []
-        self_score = float(own[0][0])  # negative: the score is "smaller is better"
         where = f"i.feed_id IN ({marks(feed_ids)}) AND i.id != ?"
         params: list[object] = [*feed_ids, item_id]
         if url is not None:  # the same link elsewhere is the same item, not a related one
@@ -205,4 +199,5 @@ class RelatedStore(Table):
             "ORDER BY score, id DESC LIMIT ?",
             (fts, *params, limit),
         )
-        return [RelatedScore(int(r[0]), float(r[1]) / self_score) for r in rows]
+        # Scores are negative ("smaller is better"): the ratio is 1.0 for the seed itself.
+        return [RelatedScore(int(r[0]), float(r[1]) / float(self_score)) for r in rows]

@@ -11,7 +11,7 @@ import json
 import logging
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import asdict, dataclass
-from typing import Literal, Protocol
+from typing import Any, Literal, Protocol
 
 from bot.model import DeliveryKind, FeedFilter, ItemText, StoryKey, TargetKind
 from bot.store.db import Connection, fetch_all, marks
@@ -89,6 +89,15 @@ async def queue_delivery(tx: Connection, delivery: NewDelivery, now: float) -> b
     return cursor.rowcount > 0
 
 
+def payload_of(payload: str | None) -> dict[str, Any]:
+    """A delivery's stored payload ({}: none, or unreadable)."""
+    try:
+        found = json.loads(payload or "")
+    except ValueError:
+        return {}
+    return found if isinstance(found, dict) else {}
+
+
 async def route_new_items(
     tx: Connection,
     feed_id: int,
@@ -136,23 +145,16 @@ async def route_new_items(
 
 
 async def held_back(
-    conn: Connection,
-    feed_id: int,
-    item_ids: Sequence[int],
-    gate: FilterGate | None,
-    *,
-    mode: str = "instant",
-    channel_id: int | None = None,
+    conn: Connection, feed_id: int, item_ids: Sequence[int], gate: FilterGate | None
 ) -> dict[int, list[int]]:
-    """Item id → the ids of the feed's subscriptions (in `mode`, optionally of one channel)
-    whose filter holds that item back. Items are read only when some subscription filters."""
+    """Item id → the ids of the feed's instant-mode subscriptions whose filter holds that item
+    back. Items are read only when some subscription filters."""
     filtered = await fetch_all(
         conn,
         lambda sub_id, *parts: (int(sub_id), filter_of(*parts)),
         "SELECT s.id, s.filter_include, s.filter_exclude, s.filter_pattern FROM subscriptions s "
-        f"WHERE s.feed_id = ? AND s.mode = ? AND s.channel_id = coalesce(?, s.channel_id) "
-        f"AND {HAS_FILTER} ORDER BY s.id",
-        (feed_id, mode, channel_id),
+        f"WHERE s.feed_id = ? AND s.mode = 'instant' AND {HAS_FILTER} ORDER BY s.id",
+        (feed_id,),
     )
     checks = [(sub_id, found) for sub_id, found in filtered if found is not None]
     if not checks or not item_ids:

@@ -224,7 +224,7 @@ async def search_items(
         recent_only = len(ranked) >= candidates
         total = None if recent_only else len(ranked)
     page_ids = ranked[offset : offset + limit]
-    hits = await (_pg_hits(conn, query, page_ids) if postgres else _hits(conn, fts, page_ids))
+    hits = await _hits(conn, query, fts, page_ids, postgres)
     return SearchPage(
         hits,
         offset,
@@ -236,49 +236,36 @@ async def search_items(
     )
 
 
-async def _hits(conn: ReadConnection, fts: str, item_ids: Sequence[int]) -> list[SearchHit]:
-    if not item_ids:
-        return []
-    snippet = f"'{SNIPPET_OPEN}', '{SNIPPET_CLOSE}', '{_ELLIPSIS}', {SNIPPET_TOKENS}"
-    rows = {
-        int(row[0]): row
-        for row in await conn.execute_fetchall(
-            f"SELECT f.rowid, snippet(items_fts, 2, {snippet}), snippet(items_fts, 1, {snippet}), "
-            "i.feed_id, i.title, i.url, fe.title, i.author, i.published_at, "
-            "i.enclosure_url, i.enclosure_type, i.duration_s "
-            "FROM items_fts f JOIN items i ON i.id = f.rowid JOIN feeds fe ON fe.id = i.feed_id "
-            f"WHERE items_fts MATCH ? AND f.rowid IN ({marks(item_ids)})",
-            (fts, *item_ids),
-        )
-    }
-    hits: list[SearchHit] = []
-    for item_id in item_ids:
-        row = rows.get(item_id)
-        if row is None:  # deleted between the two queries
-            continue
-        hits.append(_hit(item_id, row, str(row[1] or ""), str(row[2] or "")))
-    return hits
+# Each hit's columns after its id and two texts (the snippets, or what they are made from).
+_HIT_COLUMNS = (
+    "i.feed_id, i.title, i.url, fe.title, i.author, i.published_at, i.enclosure_url, "
+    "i.enclosure_type, i.duration_s FROM items i JOIN feeds fe ON fe.id = i.feed_id"
+)
 
 
-async def _pg_hits(conn: ReadConnection, query: Query, item_ids: Sequence[int]) -> list[SearchHit]:
-    """The page's hits on PostgreSQL: snippets made from the stored (CJK-spaced) text."""
+async def _hits(
+    conn: ReadConnection, query: Query, fts: str, item_ids: Sequence[int], postgres: bool
+) -> list[SearchHit]:
+    """The page's hits: FTS5's snippets on SQLite; on PostgreSQL, snippets made here from
+    the stored (CJK-spaced) text."""
     if not item_ids:
         return []
-    rows = {
-        int(row[0]): row
-        for row in await conn.execute_fetchall(
-            "SELECT i.id, i.content_text, coalesce(i.fts_summary, i.summary), "
-            "i.feed_id, i.title, i.url, fe.title, i.author, i.published_at, "
-            "i.enclosure_url, i.enclosure_type, i.duration_s "
-            "FROM items i JOIN feeds fe ON fe.id = i.feed_id "
-            f"WHERE i.id IN ({marks(item_ids)})",
-            item_ids,
+    if postgres:
+        sql = f"SELECT i.id, i.content_text, coalesce(i.fts_summary, i.summary), {_HIT_COLUMNS} "
+        where, params = "i.id", list[object](item_ids)
+    else:
+        cut = f"'{SNIPPET_OPEN}', '{SNIPPET_CLOSE}', '{_ELLIPSIS}', {SNIPPET_TOKENS}"
+        sql = (
+            f"SELECT items_fts.rowid, snippet(items_fts, 2, {cut}), snippet(items_fts, 1, {cut}), "
+            f"{_HIT_COLUMNS} JOIN items_fts ON items_fts.rowid = i.id"
         )
-    }
+        where, params = "items_fts MATCH ? AND items_fts.rowid", [fts, *item_ids]
+    rows = await conn.execute_fetchall(f"{sql} WHERE {where} IN ({marks(item_ids)})", params)
+    by_id = {int(row[0]): row for row in rows}
     phrases = [phrase for group in query.groups for phrase in group]
     hits: list[SearchHit] = []
     for item_id in item_ids:
-        row = rows.get(item_id)
+        row = by_id.get(item_id)
         if row is None:  # deleted between the two queries
             continue
         text_snippet, summary_snippet = (
@@ -290,6 +277,8 @@ async def _pg_hits(conn: ReadConnection, query: Query, item_ids: Sequence[int]) 
                 close=SNIPPET_CLOSE,
                 ellipsis=_ELLIPSIS,
             )
+            if postgres
+            else str(row[column] or "")
             for column in (1, 2)
         )
         hits.append(_hit(item_id, row, text_snippet, summary_snippet))

@@ -16,7 +16,7 @@ from bot.model import (
     SubscriptionRow,
     SubscriptionView,
 )
-from bot.store.db import Connection, Table, fetch_all, fetch_one, like_pattern, scalar
+from bot.store.db import Connection, Table, fetch_one, like_pattern, scalar
 
 # How many deliveries paused with a subscription are sent again when it resumes (the newest
 # ones); older ones are cancelled so a channel is not flooded after a long pause.
@@ -66,25 +66,6 @@ def _row(*values: Any) -> SubscriptionRow:
 def _view(*values: Any) -> SubscriptionView:
     view = SubscriptionView(_row(*values[:_ROW_WIDTH]), *values[_ROW_WIDTH:])
     return replace(view, feed_disabled=bool(view.feed_disabled))
-
-
-async def pause_subscriptions_of_channel(
-    tx: Connection, channel_id: int, reason: str, now: float
-) -> list[SubscriptionRow]:
-    """Inside a write transaction: pause every active subscription of a channel; return the
-    ones this call paused."""
-    paused = await fetch_all(
-        tx,
-        _row,
-        f"{_SELECT} WHERE s.channel_id = ? AND s.paused_at IS NULL ORDER BY s.id",
-        (channel_id,),
-    )
-    await tx.execute(
-        "UPDATE subscriptions SET paused_reason = ?, paused_at = ? "
-        "WHERE channel_id = ? AND paused_at IS NULL",
-        (reason, now, channel_id),
-    )
-    return paused
 
 
 class SubscriptionStore(Table):
@@ -193,30 +174,29 @@ class SubscriptionStore(Table):
             cursor = await tx.execute(f"DELETE FROM subscriptions WHERE {where}", params)
             return cursor.rowcount
 
+    async def _set(self, subscription_id: int, now: float, **columns: object) -> None:
+        """Set the named columns (names from this module, never from input) and updated_at."""
+        await self._db.write(
+            f"UPDATE subscriptions SET {''.join(f'{name} = ?, ' for name in columns)}"
+            "updated_at = ? WHERE id = ?",
+            (*columns.values(), now, subscription_id),
+        )
+
     async def set_mention(
         self, subscription_id: int, role_id: int | None, when: str | None, now: float
     ) -> None:
         """Set the role the subscription's posts ping and the query a post must match to ping
         it (`when` None: every post); no role clears both."""
-        await self._db.write(
-            "UPDATE subscriptions SET mention_role_id = ?, mention_when = ?, updated_at = ? "
-            "WHERE id = ?",
-            (role_id, when if role_id is not None else None, now, subscription_id),
-        )
+        mention_when = when if role_id is not None else None
+        await self._set(subscription_id, now, mention_role_id=role_id, mention_when=mention_when)
 
     async def set_forum_tag(self, subscription_id: int, tag_id: int | None, now: float) -> None:
         """The forum tag each new post of the subscription carries (None: no tag)."""
-        await self._db.write(
-            "UPDATE subscriptions SET forum_tag_id = ?, updated_at = ? WHERE id = ?",
-            (tag_id, now, subscription_id),
-        )
+        await self._set(subscription_id, now, forum_tag_id=tag_id)
 
     async def set_open_threads(self, subscription_id: int, on: bool, now: float) -> None:
         """Whether each post of the subscription opens a thread named after its item."""
-        await self._db.write(
-            "UPDATE subscriptions SET open_threads = ?, updated_at = ? WHERE id = ?",
-            (int(on), now, subscription_id),
-        )
+        await self._set(subscription_id, now, open_threads=int(on))
 
     async def unmerged_feed_ids(self, channel_id: int) -> set[int]:
         """The feeds whose items the channel gets even when they repeat a story it already
@@ -230,10 +210,7 @@ class SubscriptionStore(Table):
 
     async def set_merge_stories(self, subscription_id: int, merge: bool, now: float) -> None:
         """Whether the subscription's items may be merged into a post of the same story."""
-        await self._db.write(
-            "UPDATE subscriptions SET merge_stories = ?, updated_at = ? WHERE id = ?",
-            (int(merge), now, subscription_id),
-        )
+        await self._set(subscription_id, now, merge_stories=int(merge))
 
     async def mention_when(self, subscription_id: int) -> str | None:
         """The query a post must match to ping the subscription's role (None: every post)."""
@@ -245,10 +222,8 @@ class SubscriptionStore(Table):
     async def set_format(self, subscription_id: int, post_format: PostFormat, now: float) -> None:
         """Keep how the subscription's posts look (the default card clears both columns)."""
         style = None if post_format.style == "card" else post_format.style
-        await self._db.write(
-            "UPDATE subscriptions SET format_style = ?, format_template = ?, updated_at = ? "
-            "WHERE id = ?",
-            (style, post_format.template, now, subscription_id),
+        await self._set(
+            subscription_id, now, format_style=style, format_template=post_format.template
         )
 
     async def post_format(self, subscription_id: int) -> PostFormat:
@@ -293,9 +268,6 @@ class SubscriptionStore(Table):
             (guild_id, channel_id),
         )
 
-    async def view(self, subscription_id: int) -> SubscriptionView | None:
-        return await self._one(_view, f"{_VIEW_SQL} WHERE s.id = ?", (subscription_id,))
-
     async def feeds_for_guild(
         self, guild_id: int, query: str = "", limit: int = 25
     ) -> list[GuildFeed]:
@@ -332,7 +304,9 @@ class SubscriptionStore(Table):
 
     async def feed_has_subscribers(self, feed_id: int) -> bool:
         """Whether any channel subscribes to the feed (a feed without one need not be polled)."""
-        return bool(await self._scalar("SELECT 1 FROM subscriptions WHERE feed_id = ?", (feed_id,)))
+        return bool(
+            await self._scalar("SELECT 1 FROM subscriptions WHERE feed_id = ? LIMIT 1", (feed_id,))
+        )
 
     async def count(self) -> int:
         return int(await self._scalar("SELECT count(*) FROM subscriptions"))

@@ -8,7 +8,7 @@ unicode61 decides per code point: a separator, or a token character folded to lo
 diacritics (possibly to nothing, for combining marks). Its tables come from the Unicode version
 compiled into the SQLite library, which is older than Python's `unicodedata` (they disagree on
 thousands of code points). So instead of re-deriving the rules, every non-ASCII character is
-classified once by the linked SQLite itself (bot.store.tokenizer_probe, asked in batches)
+classified once by the linked SQLite itself (a private in-memory FTS5 table, asked in batches)
 and remembered; ASCII follows the fixed rule (letters and digits are token characters, A-Z fold
 to a-z, everything else separates). Text is then tokenized with one `str.translate`.
 """
@@ -16,10 +16,11 @@ to a-z, everything else separates). Text is then tokenized with one `str.transla
 from __future__ import annotations
 
 import re
+import sqlite3
 import threading
+from collections.abc import Sequence
 
 from bot.store.cjk import has_cjk
-from bot.store.tokenizer_probe import unicode61_terms
 
 # The translate table of non-ASCII characters learned so far: separator → " ", token character →
 # its fold ("" for a dropped combining mark); a CJK character (as `space_cjk` sees it) also gets
@@ -34,6 +35,28 @@ _NON_ASCII_RUN = re.compile(r"[^\x00-\x7f]+")
 # Many distinct non-ASCII characters means a non-Latin script: one translate pass beats many runs.
 _MANY_DISTINCT = 12
 _lock = threading.Lock()
+_probe: sqlite3.Connection | None = None  # in memory: it never touches the archive
+
+
+def _unicode61_terms(documents: Sequence[tuple[int, str]]) -> dict[int, list[str]]:
+    """For each (id, text): the tokens unicode61 makes of the text, in order (under `_lock`)."""
+    global _probe
+    if _probe is None:
+        _probe = sqlite3.connect(":memory:", check_same_thread=False, isolation_level=None)
+        _probe.execute(
+            "CREATE VIRTUAL TABLE probe USING fts5 (x, tokenize = 'unicode61 remove_diacritics 2')"
+        )
+        _probe.execute("CREATE VIRTUAL TABLE probe_terms USING fts5vocab (probe, 'instance')")
+    conn = _probe
+    found: dict[int, list[tuple[int, str]]] = {}
+    conn.execute("BEGIN")
+    try:
+        conn.executemany("INSERT INTO probe (rowid, x) VALUES (?, ?)", documents)
+        for term, doc, offset in conn.execute("SELECT term, doc, offset FROM probe_terms"):
+            found.setdefault(int(doc), []).append((int(offset), str(term)))
+    finally:
+        conn.execute("ROLLBACK")
+    return {doc: [t for _, t in sorted(terms)] for doc, terms in found.items()}
 
 
 def _learn(chars: set[str]) -> None:
@@ -52,7 +75,7 @@ def _learn(chars: set[str]) -> None:
                 _table[code] = " "
             else:
                 rows.append((code + 1, f"a{chr(code)}a"))
-        found = unicode61_terms(rows)
+        found = _unicode61_terms(rows)
         for doc, _ in rows:
             terms = found.get(doc, [])
             folded = " "
@@ -60,10 +83,6 @@ def _learn(chars: set[str]) -> None:
                 folded = terms[0][1:-1]
             char = chr(doc - 1)
             _table[doc - 1] = f" {folded} " if has_cjk(char) else folded
-
-
-def _fold_run(match: re.Match[str]) -> str:
-    return match.group().translate(_table)
 
 
 def fold(text: str) -> str:
@@ -77,7 +96,7 @@ def fold(text: str) -> str:
         if len(wide) > _MANY_DISTINCT:  # mostly non-ASCII text (CJK): one pass is fastest
             text = text.translate(_table)
         else:  # mostly ASCII with a few accents or quotes: touch only the non-ASCII runs
-            text = _NON_ASCII_RUN.sub(_fold_run, text)
+            text = _NON_ASCII_RUN.sub(lambda run: run.group().translate(_table), text)
     return text.encode("utf-8").translate(_ASCII_BYTES).decode("utf-8")
 
 

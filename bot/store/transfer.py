@@ -40,21 +40,13 @@ TABLES = (
 )
 _IDENTITIES = ("feeds", "items", "subscriptions", "topics", "deliveries")
 _BATCH = 2000
+# PostgreSQL column type → how an SQLite value becomes it (any other type: str).
+_CONVERTERS: dict[str, Any] = {"bigint": int, "double precision": float, "bytea": bytes}
 
 
 @dataclass(frozen=True, slots=True)
 class TransferReport:
     counts: dict[str, int]  # table → rows copied
-
-
-def _converter(data_type: str) -> Any:
-    if data_type == "bigint":
-        return int
-    if data_type == "double precision":
-        return float
-    if data_type == "bytea":
-        return bytes
-    return str
 
 
 async def copy_to_postgres(source: Database, target: PgDatabase) -> TransferReport:
@@ -79,7 +71,7 @@ async def copy_to_postgres(source: Database, target: PgDatabase) -> TransferRepo
             }
             info = await source.reader.execute_fetchall(f"PRAGMA table_info({table})")
             columns = [str(row[1]) for row in info if str(row[1]) in types]
-            convert = [_converter(types[column]) for column in columns]
+            convert = [_CONVERTERS.get(types[column], str) for column in columns]
             counts[table] = 0
             async with source.reader.execute(f"SELECT {', '.join(columns)} FROM {table}") as cursor:
                 while rows := await cursor.fetchmany(_BATCH):

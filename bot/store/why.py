@@ -3,16 +3,15 @@ its feed the subscription and the deliveries that carried (or will carry) the it
 
 from __future__ import annotations
 
-import json
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from bot.model import DeliveryRow, ItemRow, ItemText, SubscriptionRow
+from bot.model import DeliveryRow, ItemRow, SubscriptionRow
 from bot.store.db import Table, like_pattern, marks
 from bot.store.deliveries import _SELECT as _DELIVERY_SELECT
 from bot.store.deliveries import _delivery
 from bot.store.items import _SELECT as _ITEM_SELECT
-from bot.store.items import item_texts
+from bot.store.routing import payload_of
 from bot.store.subscriptions import _COLUMNS as _SUBSCRIPTION_COLUMNS
 from bot.store.subscriptions import _ROW_WIDTH, _row
 
@@ -33,8 +32,6 @@ class WhyStore(Table):
     ) -> list[ItemRow]:
         """Archived items whose link is one of `urls` (of `feed_ids`; None: every feed),
         newest first."""
-        if not urls or (feed_ids is not None and not feed_ids):
-            return []
         scope = "" if feed_ids is None else f" AND i.feed_id IN ({marks(feed_ids)})"
         return await self._all(
             ItemRow,
@@ -45,22 +42,14 @@ class WhyStore(Table):
 
     async def item(self, item_id: int, feed_ids: Sequence[int] | None) -> ItemRow | None:
         """The item, if it belongs to one of `feed_ids` (None: any feed)."""
-        if feed_ids is not None and not feed_ids:
-            return None
         scope = "" if feed_ids is None else f" AND i.feed_id IN ({marks(feed_ids)})"
         return await self._one(
             ItemRow, f"{_ITEM_SELECT} WHERE i.id = ?{scope}", (item_id, *(feed_ids or ()))
         )
 
-    async def text(self, item_id: int) -> ItemText | None:
-        """The item's searchable text (what filters read)."""
-        return (await item_texts(self._db.reader, [item_id])).get(item_id)
-
     async def titled(self, feed_ids: Sequence[int], typed: str, limit: int) -> list[ItemRow]:
         """The newest items of `feed_ids` whose title contains `typed` (case-insensitive):
         what autocomplete offers."""
-        if not feed_ids:
-            return []
         return await self._all(
             ItemRow,
             f"{_ITEM_SELECT} WHERE i.feed_id IN ({marks(feed_ids)}) "
@@ -94,19 +83,11 @@ class WhyStore(Table):
                         "AND d.target_id = ? ORDER BY d.id DESC",
                         (subscription.channel_id,),
                     )
-                    if item.id in _digest_item_ids(found.payload)
+                    if isinstance(ids := payload_of(found.payload).get("item_ids"), list)
+                    and item.id in ids
                 ),
                 None,
             )
             since = None if digest_since is None else float(digest_since)
             records.append(ChannelRecord(subscription, since, post, digest))
         return records
-
-
-def _digest_item_ids(payload: str | None) -> list[object]:
-    """The item ids a digest delivery's payload lists ([]: none, or unreadable)."""
-    try:
-        found = json.loads(payload or "").get("item_ids")
-    except (ValueError, AttributeError):
-        return []
-    return found if isinstance(found, list) else []

@@ -468,7 +468,7 @@ async def test_a_digest_turned_off_and_on_again_loses_and_repeats_nothing(store:
     (queued,) = await service.run_due()
     assert queued.queued
     assert await service.off(CH)
-    assert await store.digests.get(CH) is None and await store.digests.for_guild(GUILD) == []
+    assert await store.digests.get(CH) is None and await store.digests.all() == []
     # ... d-3 arrives while it is off (the feed keeps collecting), and no digest is sent.
     await poll_items(store, feed, ["d-3"], now=ts("2024-05-02T10:00:00"))
     clock.now = ts("2024-05-03T09:00:00")
@@ -534,7 +534,7 @@ async def test_schedule_validation_off_and_rescheduling(store: Store) -> None:
     )
     assert not moved.created and moved.next_slot == datetime(2024, 5, 2, 9, 15, tzinfo=UTC)
     assert await service.run_due() == []
-    assert [row.channel_id for row in await store.digests.for_guild(GUILD)] == [CH]
+    assert [row.channel_id for row in await store.digests.all()] == [CH]
 
     # Off: no digest, and one queued but never attempted is cancelled.
     clock.now = ts("2024-05-02T09:15:00")

@@ -336,10 +336,11 @@ async def test_topic_dms_are_scoped_and_one_per_member(db: Backend) -> None:
     async with db.transaction() as tx:
         queued = await queue_topic_dms_tx(tx, item_id, feed_a, ids, NOW)
     assert queued == 1  # member 10 only, once
-    async with db.reader.execute(
-        "SELECT dedupe_key, target_id, payload FROM deliveries WHERE kind = 'dm'"
-    ) as cursor:
-        rows = await cursor.fetchall()
+    rows = list(
+        await db.reader.execute_fetchall(
+            "SELECT dedupe_key, target_id, payload FROM deliveries WHERE kind = 'dm'"
+        )
+    )
     assert [(r[0], r[1]) for r in rows] == [(f"dm:{item_id}:u:10", 10)]
     assert "compiler" in rows[0][2]
     async with db.transaction() as tx:  # the same item again (e.g. after a crash): no new DM

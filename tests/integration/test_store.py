@@ -221,14 +221,13 @@ async def test_the_index_follows_inserts_edits_prunes_and_feed_deletes(tmp_path:
 async def test_migration_0009_keeps_an_old_archive_searchable_and_drops_unread_columns(
     tmp_path: Path,
 ) -> None:
-    from bot.store.db import _split_sql, load_migrations
+    from bot.store.db import load_migrations
 
     path = tmp_path / "old.db"
     conn = sqlite3.connect(path, isolation_level=None)
     for number, _name, sql in load_migrations():
         if number < 9:
-            for statement in _split_sql(sql):
-                conn.execute(statement)
+            conn.executescript(sql)
     conn.execute(f"PRAGMA application_id = {APPLICATION_ID}")
     conn.execute("PRAGMA user_version = 8")
     conn.execute(

@@ -13,7 +13,8 @@ from bot.ops.backup import cmd_backup
 from bot.ops.doctor import run_doctor
 from bot.search.query import parse_query
 from bot.store import ForeignDatabaseError, SchemaTooNewError, Store, StoreError, storage_problem
-from bot.store.postgres import SCHEMA_TABLE, load_pg_migrations, redacted, translate
+from bot.store.db import load_migrations
+from bot.store.postgres import SCHEMA_TABLE, redacted, translate
 from bot.store.search import search_items
 from tests.integration.search_fixtures import add_feed, add_items, make_item
 from tests.pgserver import admin, with_database
@@ -34,7 +35,7 @@ async def test_migrates_up_from_empty_and_reopens_without_change(pg_url: str) ->
         await add_items(store.db, feed, [make_item("1", "Kept across a reopen", "body")])
     finally:
         await store.close()
-    latest = len(load_pg_migrations())
+    latest = len(load_migrations("migrations_pg"))
     assert await _fetchval(pg_url, f"SELECT version FROM {SCHEMA_TABLE}") == latest
     store = await Store.open(pg_url)
     try:
@@ -46,7 +47,7 @@ async def test_migrates_up_from_empty_and_reopens_without_change(pg_url: str) ->
 
 async def test_refuses_a_newer_schema(pg_url: str) -> None:
     await (await Store.open(pg_url)).close()
-    newer = len(load_pg_migrations()) + 1
+    newer = len(load_migrations("migrations_pg")) + 1
     admin(pg_url, f"UPDATE {SCHEMA_TABLE} SET version = {newer}")
     with pytest.raises(SchemaTooNewError, match="newer digestbot"):
         await Store.open(pg_url)
@@ -92,8 +93,8 @@ async def test_sqlite_style_values_reach_typed_columns(pg_url: str) -> None:
         feed = await store.feeds.add("https://x.example/f", interval_s=900, now=0, first_poll_at=1)
         async with store.db.transaction() as tx:
             await tx.execute("UPDATE feeds SET title = ?, disabled = ? WHERE id = ?", (5, True, 1))
-            cursor = await tx.execute("SELECT CASE WHEN ? THEN 'yes' ELSE 'no' END", (1,))
-            assert tuple(await cursor.fetchone()) == ("yes",)
+            [row] = await tx.execute_fetchall("SELECT CASE WHEN ? THEN 'yes' ELSE 'no' END", (1,))
+            assert tuple(row) == ("yes",)
         row = await store.feeds.get(feed.id)
         assert row is not None and row.title == "5" and row.disabled
     finally:
@@ -148,7 +149,7 @@ async def test_doctor_checks_the_postgresql_database(pg_url: str) -> None:
     empty = [f for f in await run_doctor(settings, online=False) if f.area == "database"]
     assert [(f.severity, "is empty" in f.message) for f in empty] == [("info", True)]
     await (await Store.open(pg_url)).close()
-    latest = len(load_pg_migrations())
+    latest = len(load_migrations("migrations_pg"))
     ready = [f for f in await run_doctor(settings, online=False) if f.area == "database"]
     assert [f.severity for f in ready] == ["ok"]
     assert f"schema version {latest}" in ready[0].message

@@ -207,7 +207,7 @@ class WhyService:
         if item.first_seen_at <= sub.created_at:
             return replace(line, state="backfill", at=sub.created_at)
         if sub.filter is not None:
-            text = await self._store.why.text(item.id)
+            text = await self._store.items.text(item.id)
             if text is None:  # gone between the two reads: judge title and summary
                 text = ItemText(item.id, item.url, item.title, item.summary, "")
             rule = check_filters([sub.filter], text)[0]
