@@ -255,3 +255,39 @@ async def test_a_filter_survives_an_opml_export_and_import(
             view.subscription.filter.exclude,
             view.subscription.filter.pattern,
         ) == (wanted["include"], wanted["exclude"], wanted["pattern"])
+
+
+async def test_an_imported_filter_that_cannot_be_used_is_reported_in_the_members_language(
+    tmp_path: Path, fake_discord: FakeDiscord, feed_server: FeedServer
+) -> None:
+    """The feed is added without its filter, and the report says why in Japanese to a
+    Japanese-speaking admin (the note is a sentence of the catalogue, not English)."""
+    fake = fake_discord
+    world = fake.state.add_standard_guild()
+    feed_server.set("/feed.xml", letter(ARCHIVE))
+    opml = (
+        '<?xml version="1.0" encoding="utf-8"?>\n'
+        '<opml version="2.0" xmlns:digestbot="https://github.com/digestbot/digestbot/ns/opml">'
+        "<head><title>feeds</title></head><body>"
+        f'<outline type="rss" text="The Letter" xmlUrl="{feed_server.url("/feed.xml")}" '
+        'digestbot:pattern="(unclosed"/></body></opml>'
+    ).encode()
+    async with running_bot(tmp_path, fake) as bot:
+        handle = await fake.invoke_command(
+            "feed import",
+            {"file": AttachmentOpt("feeds.opml", opml), "channel": world.news_id},
+            guild_id=world.guild_id,
+            channel_id=world.general_id,
+            user_id=world.admin_id,
+            locale="ja",
+        )
+        await handle.wait_for(
+            lambda h: h.record.original is not None and bool(h.record.original.attachments),
+            timeout=15,
+        )
+        assert handle.record.original is not None
+        (report,) = handle.record.original.attachments
+        text = report.data.decode()
+        assert "フィルターは適用されませんでした" in text and "its filter" not in text
+        (view,) = await bot.runtime.subscriptions.for_guild(world.guild_id)
+        assert view.subscription.filter is None

@@ -53,6 +53,8 @@ CONVERTED = (
     "bot/features/feeds/threads.py",
     "bot/features/feeds/webhook_identity.py",
     "bot/features/feeds/render.py",
+    "bot/features/feeds/subscriptions.py",
+    "bot/features/feeds/service.py",
     "bot/features/follow/render.py",
     "bot/features/follow/service.py",
     "bot/features/digest/render.py",
@@ -106,6 +108,9 @@ NOT_USER_FACING: dict[tuple[str, str], str] = {
     ("bot/features/feeds/opml.py", "digestbot feeds"): OPML_DOCUMENT,
     ("bot/features/feeds/opml.py", "dateCreated"): OPML_DOCUMENT,
     ("bot/features/feeds/opml.py", "xmlUrl"): OPML_DOCUMENT,
+    ("bot/features/feeds/subscriptions.py", "backfill must be between 0 and "): (
+        "a caller's bug: the cog and the console check the range first"
+    ),
     ("bot/features/digest/schedule.py", "unreachable: every schedule has a slot within a week"): (
         INTERNAL
     ),

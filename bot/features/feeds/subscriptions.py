@@ -386,7 +386,10 @@ class SubscriptionService:
             try:
                 compile_filter(wanted)
             except FilterError as exc:
-                return ImportedFeed(result.created, f"its filter was not applied: {exc.message}")
+                return ImportedFeed(
+                    result.created,
+                    _("its filter was not applied: {reason}", reason=exc.message),
+                )
             await self._store.subscriptions.set_filter(
                 result.subscription.id, wanted, self._clock()
             )
