@@ -27,6 +27,7 @@ import asyncio
 import contextlib
 import os
 import platform
+import re
 import sys
 import tempfile
 import time
@@ -269,6 +270,17 @@ async def run(server_url: str, processes: int, args: argparse.Namespace) -> bool
             print(
                 "  overruns by bucket: " + ", ".join(f"{k}: {n}" for k, n in kinds.most_common(5))
             )
+        routes = Counter(
+            (r.method, re.sub(r"\d{5,}", "{id}", r.path), r.status == 429) for r in fake.requests
+        )
+        print(
+            "  requests by route (429s): "
+            + ", ".join(
+                f"{method} {path} {n} ({routes[method, path, True]})"
+                for (method, path, limited), n in routes.most_common(8)
+                if not limited
+            )
+        )
         for line, n in warnings.most_common(5):
             print(f"  log: {n} × {line}")
         return len(posts) == expected and not duplicates and not limits.violations

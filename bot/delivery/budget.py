@@ -15,14 +15,26 @@ expected here, discord.py follows the headers and holds the extra requests itsel
 process. Several processes sharing one bot token must share one budget or they overrun the
 global limit together: `SharedBudget` keeps it in their PostgreSQL database (the runtime
 chooses it when DIGESTBOT_DB is PostgreSQL).
+
+Every request counts, not only the outbox's sends: `request_trace` hooks the bot's HTTP session
+(discord.py's `http_trace`), so a look-up (a guild, the bot's member, a channel, a DM to open),
+and each retry discord.py makes by itself after a 429, also waits for a global slot. The slot
+the outbox's `take` reserved is spent by the first request its task makes next (`spend`), so a
+send is not counted twice. Before this, a worker without a gateway made two uncounted look-ups
+per post (the guild's language), and three processes went 2.5 times over the global limit.
 """
 
 from __future__ import annotations
 
 import asyncio
+import time
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
+from contextvars import ContextVar
+from dataclasses import dataclass, field
+from types import SimpleNamespace
 from typing import Protocol
+
+import aiohttp
 
 from bot.model import TargetKind
 from bot.ratelimit import SlidingWindow
@@ -59,13 +71,71 @@ class RequestBudget(Protocol):
 
     async def take(self, target: Target | None) -> None:
         """Wait for the bot's next global request slot and count one request, also against
-        `target`'s bucket if given (then first waiting for it to have room)."""
+        `target`'s bucket if given (then first waiting for it to have room). The next request
+        this task makes spends that slot (`spend`)."""
         ...
 
     async def sent(self, target: Target) -> None:
         """The request `take(target)` counted has had its answer (or failed): it reached
         Discord by now, so a budget that counts it at `take` may count it from now instead."""
         ...
+
+
+@dataclass(slots=True)
+class _Prepaid:
+    """A global slot `take` reserved for the request its task makes next."""
+
+    at: float = field(default_factory=time.monotonic)
+    spent: bool = False
+
+
+_PREPAID: ContextVar[_Prepaid | None] = ContextVar("digestbot_prepaid_slot", default=None)
+#: A slot reserved longer ago than this is not spent by a request going out now (it would go
+#: out together with the slots reserved since): that request waits for a slot of its own.
+PREPAID_VALID_S = 0.5
+
+
+def _prepay() -> None:
+    _PREPAID.set(_Prepaid())
+
+
+async def spend(budget: RequestBudget) -> None:
+    """Before one REST request goes out: spend the slot this task's last `take` reserved for
+    it (if that was a moment ago and no other request spent it), else wait for a slot."""
+    prepaid = _PREPAID.get()
+    if prepaid is not None and not prepaid.spent:
+        prepaid.spent = True
+        if time.monotonic() - prepaid.at < PREPAID_VALID_S:
+            return
+    await budget.take(None)
+    spent = _PREPAID.get()
+    if spent is not None:
+        spent.spent = True
+
+
+def counted(method: str, url: str, authorization: str | None) -> bool:
+    """Whether a request counts against the bot's global limit: every request made with the
+    bot's token, except interaction answers (Discord does not bind those to it)."""
+    return bool(authorization and authorization.startswith("Bot ")) and (
+        "/interactions/" not in url
+    )
+
+
+def request_trace(budget: RequestBudget) -> aiohttp.TraceConfig:
+    """An aiohttp trace for the bot's client (`discord.Client(http_trace=...)`): each request
+    it sends, each retry included, first waits for its global slot from `budget`."""
+
+    async def on_request_start(
+        _session: aiohttp.ClientSession,
+        _context: SimpleNamespace,
+        params: aiohttp.TraceRequestStartParams,
+    ) -> None:
+        if counted(params.method, str(params.url), params.headers.get("Authorization")):
+            await spend(budget)
+
+    trace = aiohttp.TraceConfig()
+    trace.on_request_start.append(on_request_start)
+    return trace
 
 
 class LocalBudget:
@@ -107,6 +177,7 @@ class LocalBudget:
             self._second.record()
             # Counted against the target when the request goes out, not when it began to wait.
             if target is None or self._targets.try_take(target):
+                _prepay()
                 return
 
 
@@ -151,9 +222,11 @@ class SharedBudget:
             if wait > 0:
                 await self._sleep(wait)
             if target is None:
+                _prepay()
                 return
             key = self._key(target)
             if await self._store.take_target(key, limits.target_burst, self._window_s):
+                _prepay()
                 return
             # Another process filled the target's bucket meanwhile: that global slot goes
             # unused; wait for room and reserve another.

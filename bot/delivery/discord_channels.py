@@ -6,7 +6,11 @@ gateway (DIGESTBOT_SHARDS=none), or a process whose shards do not hold that guil
 Discord instead: the channel, the guild (with its roles) and the bot's member, and lets
 discord.py compute the permissions from them exactly as it does for the cache. What the
 answer is used for decides whether an older one will do: a channel's kind (forum or not)
-does not change, its permissions do, so those are always asked for afresh.
+and a guild's name and language change rarely and are reused for a few minutes (a worker
+asked for the guild's language with every post, two requests per post); the permissions
+that exactly-once rests on are always asked for afresh: without Read Message History Discord
+answers a history request with an empty list, not an error, so a stale "readable" would not
+be corrected by Discord's answer, it would repeat a post.
 """
 
 from __future__ import annotations
@@ -24,6 +28,10 @@ READY_TIMEOUT_S = 30.0
 #: How long a channel fetched over REST is reused where only its kind matters.
 KIND_TTL_S = 300.0
 KINDS_REMEMBERED = 4096
+#: How long a guild fetched over REST (with the bot's member) is reused for its name and
+#: language, and for a channel's kind.
+GUILD_TTL_S = 300.0
+GUILDS_REMEMBERED = 1024
 
 GuildChannel = discord.abc.GuildChannel | discord.Thread
 
@@ -46,6 +54,7 @@ class ChannelLookup:
         self._client = client
         self._gateway = gateway
         self._kinds: dict[int, tuple[float, KnownChannel]] = {}
+        self._guilds: dict[int, tuple[float, tuple[discord.Guild, discord.Member]]] = {}
 
     async def channel(self, channel_id: int, *, fresh: bool = True) -> KnownChannel | None:
         """The channel with the bot's permissions now (`fresh`), or as of a few minutes ago
@@ -57,18 +66,25 @@ class ChannelLookup:
             remembered = self._kinds.get(channel_id)
             if remembered is not None and time.monotonic() - remembered[0] < KIND_TTL_S:
                 return remembered[1]
-        known = await self._fetch(channel_id)
+        known = await self._fetch(channel_id, fresh=fresh)
         if known is not None:  # one it cannot see now may be granted it in a minute
             self._kinds[channel_id] = (time.monotonic(), known)
             while len(self._kinds) > KINDS_REMEMBERED:
                 del self._kinds[next(iter(self._kinds))]
         return known
 
-    async def guild(self, guild_id: int) -> tuple[discord.Guild, discord.Member] | None:
-        """The guild and the bot's member in it (None: the bot is not in it)."""
+    async def guild(
+        self, guild_id: int, *, fresh: bool = True
+    ) -> tuple[discord.Guild, discord.Member] | None:
+        """The guild and the bot's member in it (None: the bot is not in it): as they are now
+        (`fresh`: its roles and the member decide permissions), or as of a few minutes ago."""
         cached = self._client.get_guild(guild_id) if self._gateway else None
         if cached is not None and cached.me is not None:
             return cached, cached.me
+        if not fresh:
+            remembered = self._guilds.get(guild_id)
+            if remembered is not None and time.monotonic() - remembered[0] < GUILD_TTL_S:
+                return remembered[1]
         me = self._client.user
         if me is None:
             return None
@@ -76,7 +92,12 @@ class ChannelLookup:
             guild = await self._client.fetch_guild(guild_id)
             member = await guild.fetch_member(me.id)
         except (discord.NotFound, discord.Forbidden):
+            self._guilds.pop(guild_id, None)
             return None
+        self._guilds.pop(guild_id, None)  # re-inserted last: the oldest are dropped first
+        self._guilds[guild_id] = (time.monotonic(), (guild, member))
+        while len(self._guilds) > GUILDS_REMEMBERED:
+            del self._guilds[next(iter(self._guilds))]
         return guild, member
 
     async def _cached(self, channel_id: int) -> KnownChannel | None:
@@ -98,18 +119,18 @@ class ChannelLookup:
             return KnownChannel(channel, channel.permissions_for(channel.guild.me))
         return None
 
-    async def _fetch(self, channel_id: int) -> KnownChannel | None:
+    async def _fetch(self, channel_id: int, *, fresh: bool) -> KnownChannel | None:
         try:
             channel = await self._client.fetch_channel(channel_id)
         except (discord.NotFound, discord.Forbidden):
             return None
         if isinstance(channel, discord.Thread):
             # A thread's permissions are its parent's (threads inherit its overwrites).
-            parent = await self._fetch(channel.parent_id)
+            parent = await self._fetch(channel.parent_id, fresh=fresh)
             return KnownChannel(channel, parent.permissions) if parent is not None else None
         if not isinstance(channel, discord.abc.GuildChannel):
             return None
-        found = await self.guild(channel.guild.id)
+        found = await self.guild(channel.guild.id, fresh=fresh)
         if found is None:
             return None
         guild, me = found

@@ -346,7 +346,7 @@ class DiscordSender:
     async def guild_name(self, guild_id: int) -> str | None:
         """The guild's name (None when it cannot be learned now: the DM goes without it)."""
         try:
-            found = await self._channels.guild(guild_id)
+            found = await self._channels.guild(guild_id, fresh=False)
         except (discord.HTTPException, aiohttp.ClientError, OSError) as exc:
             log.warning("guild %d: cannot learn its name: %s", guild_id, exc)
             return None
@@ -355,7 +355,7 @@ class DiscordSender:
     async def guild_locale(self, guild_id: int) -> str | None:
         """The guild's preferred locale (None when it cannot be learned now)."""
         try:
-            found = await self._channels.guild(guild_id)
+            found = await self._channels.guild(guild_id, fresh=False)
         except (discord.HTTPException, aiohttp.ClientError, OSError) as exc:
             log.warning("guild %d: cannot learn its language: %s", guild_id, exc)
             return None
