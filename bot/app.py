@@ -14,8 +14,8 @@ from discord import app_commands
 from discord.ext import commands
 
 from bot.config import ShardPlan
-from bot.delivery.discord_message import answer
 from bot.delivery.budget import request_trace
+from bot.delivery.discord_message import answer
 from bot.delivery.discord_sender import DiscordSender
 from bot.delivery.discord_webhooks import WebhookPoster
 from bot.discord_locale import CommandTranslator, member_locale
