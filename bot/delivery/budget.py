@@ -30,7 +30,7 @@ import asyncio
 import time
 from collections.abc import Awaitable, Callable
 from contextvars import ContextVar
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from types import SimpleNamespace
 from typing import Protocol
 
@@ -83,29 +83,36 @@ class RequestBudget(Protocol):
 
 @dataclass(slots=True)
 class _Prepaid:
-    """A global slot `take` reserved for the request its task makes next."""
+    """A global slot `take` reserved for the request its task makes next: when it was due (this
+    process's monotonic clock)."""
 
-    at: float = field(default_factory=time.monotonic)
+    at: float
     spent: bool = False
 
 
 _PREPAID: ContextVar[_Prepaid | None] = ContextVar("digestbot_prepaid_slot", default=None)
-#: A slot reserved longer ago than this is not spent by a request going out now (it would go
-#: out together with the slots reserved since): that request waits for a slot of its own.
-PREPAID_VALID_S = 0.5
+#: The longest a request may go out after its global slot. Slots are 1/rate apart, so a
+#: sliding second then holds the requests of at most 1 + LATE_S seconds of slots: at 47/s,
+#: 50. A request later than that (a busy event loop, a slow round trip to the shared budget)
+#: does not spend its slot, it waits for another: the late ones of several processes would
+#: otherwise go out in one bunch with the punctual ones and overrun Discord's 50/s.
+LATE_S = 0.05
+#: How many slots in a row a request lets pass for being late before it goes anyway: a
+#: process whose event loop lags that much all the time must still send.
+MISSED_SLOTS_AT_MOST = 3
 
 
-def _prepay() -> None:
-    _PREPAID.set(_Prepaid())
+def _prepay(at: float | None = None) -> None:
+    _PREPAID.set(_Prepaid(time.monotonic() if at is None else at))
 
 
 async def spend(budget: RequestBudget) -> None:
     """Before one REST request goes out: spend the slot this task's last `take` reserved for
-    it (if that was a moment ago and no other request spent it), else wait for a slot."""
+    it (if it was due a moment ago and no other request spent it), else wait for a slot."""
     prepaid = _PREPAID.get()
     if prepaid is not None and not prepaid.spent:
         prepaid.spent = True
-        if time.monotonic() - prepaid.at < PREPAID_VALID_S:
+        if time.monotonic() - prepaid.at <= LATE_S:
             return
     await budget.take(None)
     spent = _PREPAID.get()
@@ -184,7 +191,9 @@ class LocalBudget:
 class SharedBudget:
     """The budget of every process sharing one PostgreSQL database (bot.store.budget): the
     global pace as slots reserved in turn by all of them, each target's sliding window counted
-    when its request goes out. Two round trips per request; see bench/budget_pg.py."""
+    when its request is taken (and again from its answer, `sent`). A slot this process wakes up
+    for too late (`LATE_S`) is left unused and another reserved. Two round trips per send, one
+    per other request; see bench/budget_pg.py."""
 
     GLOBAL = "global"
 
@@ -217,18 +226,22 @@ class SharedBudget:
 
     async def take(self, target: Target | None) -> None:
         limits = self._limits
-        while True:
+        if target is not None:
+            # The target first: its count waits at most for the global slot below, and is
+            # moved to the answer's moment by `sent`.
+            key = self._key(target)
+            while not await self._store.take_target(key, limits.target_burst, self._window_s):
+                # Another process filled the target's bucket meanwhile: wait for room.
+                held = await self._store.target_hold(key, limits.target_burst, self._window_s)
+                await self._sleep(max(held, 0.01))
+        for attempt in range(1, MISSED_SLOTS_AT_MOST + 2):
+            # When the slot is due, as this process's clock has it: measured from before the
+            # round trip, so early rather than late (a late wake-up is never taken for on time).
+            asked_at = time.monotonic()
             wait = await self._store.reserve_slot(self.GLOBAL, 1.0 / limits.requests_per_s)
+            due = asked_at + wait
             if wait > 0:
                 await self._sleep(wait)
-            if target is None:
-                _prepay()
+            if time.monotonic() - due <= LATE_S or attempt > MISSED_SLOTS_AT_MOST:
+                _prepay(due)
                 return
-            key = self._key(target)
-            if await self._store.take_target(key, limits.target_burst, self._window_s):
-                _prepay()
-                return
-            # Another process filled the target's bucket meanwhile: that global slot goes
-            # unused; wait for room and reserve another.
-            held = await self._store.target_hold(key, limits.target_burst, self._window_s)
-            await self._sleep(max(held, 0.01))

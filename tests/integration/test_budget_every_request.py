@@ -1,0 +1,93 @@
+"""Discord's global budget counts every request the bot's client makes, not only the outbox's
+sends: look-ups, and the retries discord.py makes by itself after a 429 (the real discord.py
+client against the loopback fake Discord). And a worker without a gateway does not ask
+Discord for a guild's language with every post, while the permissions exactly-once rests on
+are still asked for afresh."""
+
+from __future__ import annotations
+
+import contextlib
+import time
+from collections.abc import AsyncIterator
+
+import discord
+
+from bot.delivery.budget import (
+    DiscordLimits,
+    LocalBudget,
+    RequestBudget,
+    Target,
+    request_trace,
+)
+from bot.delivery.discord_sender import DiscordSender
+from tests.fakediscord import FakeDiscord
+
+
+class CountingBudget(LocalBudget):
+    """The in-process budget, counting the slots taken (None: a request outside the outbox)."""
+
+    def __init__(self) -> None:
+        super().__init__(DiscordLimits(requests_per_s=1000.0), time.monotonic)
+        self.taken: list[Target | None] = []
+
+    async def take(self, target: Target | None) -> None:
+        self.taken.append(target)
+        await super().take(target)
+
+
+@contextlib.asynccontextmanager
+async def traced_client(fake: FakeDiscord, budget: RequestBudget) -> AsyncIterator[discord.Client]:
+    """A client logged in over REST whose every request spends `budget` (as the bot's does)."""
+    client = discord.Client(
+        intents=discord.Intents(guilds=True),
+        allowed_mentions=discord.AllowedMentions.none(),
+        http_trace=request_trace(budget),
+    )
+    try:
+        await client.login(fake.token)
+        yield client
+    finally:
+        await client.close()
+
+
+async def test_every_request_and_every_retry_takes_one_slot_and_a_send_only_its_own() -> None:
+    async with FakeDiscord.serve() as fake:
+        world = fake.state.add_standard_guild()
+        budget = CountingBudget()
+        async with traced_client(fake, budget) as client:
+            # Look-ups outside the outbox; the guild's first answer is a 429 that discord.py
+            # sleeps through and retries by itself.
+            fake.faults.rate_limit(rf"^/guilds/{world.guild_id}$", method="GET", retry_after=0.05)
+            guild = await client.fetch_guild(world.guild_id)
+            await guild.fetch_member(fake.state.bot.id)
+            assert fake.count("GET", rf"^/guilds/{world.guild_id}$") == 2
+            outside = len(budget.taken)
+            # The outbox's send: its `take` reserves the slot the request then spends.
+            await budget.take(("channel", world.news_id))
+            channel = client.get_partial_messageable(world.news_id, guild_id=world.guild_id)
+            await channel.send("hello")
+        assert fake.bot_posts(world.news_id)
+        # Logging in, the guild twice (the 429 and its retry), the member: one slot each; then
+        # the send, counted once, by the outbox's take.
+        assert outside == len(fake.requests) - 1
+        assert budget.taken[-1] == ("channel", world.news_id)
+        assert budget.taken.count(None) == outside
+        assert len(budget.taken) == len(fake.requests)
+
+
+async def test_a_worker_asks_for_a_guilds_language_once_but_for_permissions_every_time() -> None:
+    async with FakeDiscord.serve() as fake:
+        world = fake.state.add_standard_guild()
+        member_path = rf"^/guilds/{world.guild_id}/members/{fake.state.bot.id}$"
+        async with traced_client(fake, CountingBudget()) as client:
+            sender = DiscordSender(client, gateway=False)
+            for _ in range(3):  # as the outbox composes three posts to the guild's channels
+                assert await sender.guild_locale(world.guild_id) is not None
+                assert await sender.guild_name(world.guild_id)
+            assert fake.count("GET", rf"^/guilds/{world.guild_id}$") == 1
+            assert fake.count("GET", member_path) == 1
+            # Whether a post that may have gone out can be looked for: asked of Discord each
+            # time (a revoked Read Message History reads as an empty history, not an error).
+            for expected in (2, 3):
+                assert await sender._history_readable(world.news_id)
+                assert fake.count("GET", member_path) == expected
