@@ -55,18 +55,26 @@ class ChannelLookup:
         self._gateway = gateway
         self._kinds: dict[int, tuple[float, KnownChannel]] = {}
         self._guilds: dict[int, tuple[float, tuple[discord.Guild, discord.Member]]] = {}
+        self._listed: dict[int, tuple[float, dict[int, KnownChannel]]] = {}
 
-    async def channel(self, channel_id: int, *, fresh: bool = True) -> KnownChannel | None:
+    async def channel(
+        self, channel_id: int, *, fresh: bool = True, guild_id: int | None = None
+    ) -> KnownChannel | None:
         """The channel with the bot's permissions now (`fresh`), or as of a few minutes ago
-        (for its kind only); None when it does not exist or the bot cannot see it."""
+        (for its kind only; `guild_id`, when known, lets one request learn all of its guild's
+        channels); None when it does not exist or the bot cannot see it."""
         cached = await self._cached(channel_id)
         if cached is not None:
             return cached
+        known = None
         if not fresh:
             remembered = self._kinds.get(channel_id)
             if remembered is not None and time.monotonic() - remembered[0] < KIND_TTL_S:
                 return remembered[1]
-        known = await self._fetch(channel_id, fresh=fresh)
+            if guild_id is not None:
+                known = await self._listed_in(guild_id, channel_id)
+        if known is None:  # not listed: a thread, or a channel made since the list
+            known = await self._fetch(channel_id, fresh=fresh)
         if known is not None:  # one it cannot see now may be granted it in a minute
             self._kinds[channel_id] = (time.monotonic(), known)
             while len(self._kinds) > KINDS_REMEMBERED:
@@ -99,6 +107,25 @@ class ChannelLookup:
         while len(self._guilds) > GUILDS_REMEMBERED:
             del self._guilds[next(iter(self._guilds))]
         return guild, member
+
+    async def _listed_in(self, guild_id: int, channel_id: int) -> KnownChannel | None:
+        """The channel as its guild's channel list had it (one request for every channel of
+        the guild, reused for GUILD_TTL_S), with the bot's permissions as of then."""
+        listed = self._listed.get(guild_id)
+        if listed is None or time.monotonic() - listed[0] >= GUILD_TTL_S:
+            found = await self.guild(guild_id, fresh=False)
+            if found is None:
+                return None
+            guild, me = found
+            try:
+                channels = await guild.fetch_channels()
+            except (discord.NotFound, discord.Forbidden):
+                return None
+            known = {c.id: KnownChannel(c, c.permissions_for(me)) for c in channels}
+            listed = self._listed[guild_id] = (time.monotonic(), known)
+            while len(self._listed) > GUILDS_REMEMBERED:
+                del self._listed[next(iter(self._listed))]
+        return listed[1].get(channel_id)
 
     async def _cached(self, channel_id: int) -> KnownChannel | None:
         """The channel as the gateway loaded it, waiting (a while) for the gateway if needed."""

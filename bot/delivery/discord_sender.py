@@ -212,7 +212,11 @@ class DiscordSender:
         """The delivery's target when it is a forum (posts, not messages, go there)."""
         if delivery.target_kind != "channel":
             return None
-        known = await call_discord(lambda: self._channels.channel(delivery.target_id, fresh=False))
+        known = await call_discord(
+            lambda: self._channels.channel(
+                delivery.target_id, fresh=False, guild_id=delivery.guild_id
+            )
+        )
         channel = known.channel if known is not None else None
         return channel if isinstance(channel, discord.ForumChannel) else None
 

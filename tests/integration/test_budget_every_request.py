@@ -9,6 +9,7 @@ from __future__ import annotations
 import contextlib
 import time
 from collections.abc import AsyncIterator
+from pathlib import Path
 
 import discord
 
@@ -20,7 +21,10 @@ from bot.delivery.budget import (
     request_trace,
 )
 from bot.delivery.discord_sender import DiscordSender
+from bot.store import Store
+from tests.deliveryfakes import make_outbox, poll_items
 from tests.fakediscord import FakeDiscord
+from tests.integration.test_outbox import time_now, world_feed
 
 
 class CountingBudget(LocalBudget):
@@ -91,3 +95,27 @@ async def test_a_worker_asks_for_a_guilds_language_once_but_for_permissions_ever
             for expected in (2, 3):
                 assert await sender._history_readable(world.news_id)
                 assert fake.count("GET", member_path) == expected
+
+
+async def test_a_worker_learns_its_channels_kinds_from_one_list_per_guild(tmp_path: Path) -> None:
+    """Whether a target is a forum (asked before every post): a worker without a gateway
+    asked Discord for each channel in turn, one request each per process; the guild's
+    channel list answers for all of them at once."""
+    store = await Store.open(tmp_path / "bot.db")
+    try:
+        async with FakeDiscord.serve() as fake:
+            world = fake.state.add_standard_guild()
+            channels = (world.news_id, world.general_id)
+            feed = await world_feed(store, world, *channels)
+            await poll_items(store, feed, ["a-2", "a-1"], now=time_now())
+            async with traced_client(fake, CountingBudget()) as client:
+                await make_outbox(store, DiscordSender(client, gateway=False)).drain()
+            for channel in channels:
+                assert [p.embeds[0]["title"] for p in fake.bot_posts(channel)] == [
+                    "Post a-1",
+                    "Post a-2",
+                ]
+            assert fake.count("GET", rf"^/guilds/{world.guild_id}/channels$") == 1
+            assert fake.count("GET", r"^/channels/\d+$") == 0
+    finally:
+        await store.close()
