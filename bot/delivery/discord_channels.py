@@ -16,7 +16,9 @@ be corrected by Discord's answer, it would repeat a post.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import time
+from collections.abc import AsyncIterator
 from dataclasses import dataclass
 
 import discord
@@ -56,6 +58,7 @@ class ChannelLookup:
         self._kinds: dict[int, tuple[float, KnownChannel]] = {}
         self._guilds: dict[int, tuple[float, tuple[discord.Guild, discord.Member]]] = {}
         self._listed: dict[int, tuple[float, dict[int, KnownChannel]]] = {}
+        self._locks: dict[tuple[str, int], asyncio.Lock] = {}
 
     async def channel(
         self, channel_id: int, *, fresh: bool = True, guild_id: int | None = None
@@ -89,10 +92,15 @@ class ChannelLookup:
         cached = self._client.get_guild(guild_id) if self._gateway else None
         if cached is not None and cached.me is not None:
             return cached, cached.me
-        if not fresh:
+        if fresh:
+            return await self._fetch_guild(guild_id)
+        async with self._one_at_a_time(("guild", guild_id)):  # the others wait for its answer
             remembered = self._guilds.get(guild_id)
             if remembered is not None and time.monotonic() - remembered[0] < GUILD_TTL_S:
                 return remembered[1]
+            return await self._fetch_guild(guild_id)
+
+    async def _fetch_guild(self, guild_id: int) -> tuple[discord.Guild, discord.Member] | None:
         me = self._client.user
         if me is None:
             return None
@@ -111,21 +119,34 @@ class ChannelLookup:
     async def _listed_in(self, guild_id: int, channel_id: int) -> KnownChannel | None:
         """The channel as its guild's channel list had it (one request for every channel of
         the guild, reused for GUILD_TTL_S), with the bot's permissions as of then."""
-        listed = self._listed.get(guild_id)
-        if listed is None or time.monotonic() - listed[0] >= GUILD_TTL_S:
-            found = await self.guild(guild_id, fresh=False)
-            if found is None:
-                return None
-            guild, me = found
-            try:
-                channels = await guild.fetch_channels()
-            except (discord.NotFound, discord.Forbidden):
-                return None
-            known = {c.id: KnownChannel(c, c.permissions_for(me)) for c in channels}
-            listed = self._listed[guild_id] = (time.monotonic(), known)
-            while len(self._listed) > GUILDS_REMEMBERED:
-                del self._listed[next(iter(self._listed))]
+        async with self._one_at_a_time(("channels", guild_id)):
+            listed = self._listed.get(guild_id)
+            if listed is None or time.monotonic() - listed[0] >= GUILD_TTL_S:
+                found = await self.guild(guild_id, fresh=False)
+                if found is None:
+                    return None
+                guild, me = found
+                try:
+                    channels = await guild.fetch_channels()
+                except (discord.NotFound, discord.Forbidden):
+                    return None
+                known = {c.id: KnownChannel(c, c.permissions_for(me)) for c in channels}
+                listed = self._listed[guild_id] = (time.monotonic(), known)
+                while len(self._listed) > GUILDS_REMEMBERED:
+                    del self._listed[next(iter(self._listed))]
         return listed[1].get(channel_id)
+
+    @contextlib.asynccontextmanager
+    async def _one_at_a_time(self, key: tuple[str, int]) -> AsyncIterator[None]:
+        """One look-up of `key` at a time: the outbox's workers start together, and each
+        would otherwise ask Discord the same question before the first answer is kept."""
+        lock = self._locks.setdefault(key, asyncio.Lock())
+        try:
+            async with lock:
+                yield
+        finally:
+            if not lock.locked() and self._locks.get(key) is lock:
+                del self._locks[key]
 
     async def _cached(self, channel_id: int) -> KnownChannel | None:
         """The channel as the gateway loaded it, waiting (a while) for the gateway if needed."""

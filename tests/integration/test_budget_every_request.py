@@ -6,6 +6,7 @@ are still asked for afresh."""
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import time
 from collections.abc import AsyncIterator
@@ -85,9 +86,11 @@ async def test_a_worker_asks_for_a_guilds_language_once_but_for_permissions_ever
         member_path = rf"^/guilds/{world.guild_id}/members/{fake.state.bot.id}$"
         async with traced_client(fake, CountingBudget()) as client:
             sender = DiscordSender(client, gateway=False)
-            for _ in range(3):  # as the outbox composes three posts to the guild's channels
-                assert await sender.guild_locale(world.guild_id) is not None
-                assert await sender.guild_name(world.guild_id)
+            # As the outbox's workers compose posts to the guild's channels, all at once.
+            asked = [sender.guild_locale(world.guild_id) for _ in range(8)]
+            asked += [sender.guild_name(world.guild_id) for _ in range(8)]
+            assert all(await asyncio.gather(*asked))
+            assert await sender.guild_locale(world.guild_id) is not None
             assert fake.count("GET", rf"^/guilds/{world.guild_id}$") == 1
             assert fake.count("GET", member_path) == 1
             # Whether a post that may have gone out can be looked for: asked of Discord each
