@@ -97,6 +97,8 @@ _PREPAID: ContextVar[_Prepaid | None] = ContextVar("digestbot_prepaid_slot", def
 #: does not spend its slot, it waits for another: the late ones of several processes would
 #: otherwise go out in one bunch with the punctual ones and overrun Discord's 50/s.
 LATE_S = 0.05
+#: How often a process forgets the targets whose bucket emptied (the shared budget's rows).
+PRUNE_EVERY_S = 60.0
 #: How many slots in a row a request lets pass for being late before it goes anyway: a
 #: process whose event loop lags that much all the time must still send.
 MISSED_SLOTS_AT_MOST = 3
@@ -207,6 +209,7 @@ class SharedBudget:
         self._limits = limits
         self._window_s = limits.target_window_s + ARRIVAL_MARGIN_S
         self._sleep = sleep
+        self._pruned_at = time.monotonic()
 
     @staticmethod
     def _key(target: Target) -> str:
@@ -223,6 +226,10 @@ class SharedBudget:
         # it reached Discord. A channel's next post is taken after this one's answer (one
         # process sends a target's posts, in turn), so its window never counts early.
         await self._store.restamp_newest(self._key(target))
+        if time.monotonic() - self._pruned_at >= PRUNE_EVERY_S:
+            # Else a row per channel and DM ever posted to stays for good.
+            self._pruned_at = time.monotonic()
+            await self._store.prune_targets(self._window_s)
 
     async def take(self, target: Target | None) -> None:
         limits = self._limits
