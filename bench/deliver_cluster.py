@@ -16,7 +16,8 @@ feeds (3 channels each: 1,500 posts across 150 channels by default), and `--sing
 items one at a time. Prints, per run, the same figures as bench/deliver.py: posts/s while
 sending and sustained (middle 80%), single-item poll-to-post p50/p99 (items.first_seen_at →
 deliveries.sent_at, both written by the bots' processes on one machine), and the fake's bucket
-checks (every request outside a channel's 5 per 5 s or the global 50/s is an overrun).
+checks (every request outside a channel's 5 per 5 s or the global 50/s is an overrun), and the
+requests the fake saw per route (in brackets: how many of them it answered 429).
 Exits non-zero if a post is missing or duplicated or a bucket was exceeded.
 """
 
