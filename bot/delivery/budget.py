@@ -42,9 +42,9 @@ from bot.store.budget import BudgetStore
 
 Target = tuple[TargetKind, int]
 
-# Discord allows 50/s; the rest is left to the requests the bot makes outside the outbox
-# (look-ups, opening DM channels; interaction answers are not bound to the global limit) and to
-# the jitter between our clock and Discord's windows.
+# Discord allows 50/s; the rest is left to the jitter between our clock and Discord's windows
+# (every request of the bot's client takes a slot of this pace, see `request_trace`;
+# interaction answers are not bound to the global limit and take none).
 REQUESTS_PER_S = 47.0
 # The shared budget counts a send when its process takes the slot, a moment before the request
 # reaches Discord; that moment varies with how busy each process is (a send counted late in
@@ -122,7 +122,7 @@ async def spend(budget: RequestBudget) -> None:
         spent.spent = True
 
 
-def counted(method: str, url: str, authorization: str | None) -> bool:
+def counted(url: str, authorization: str | None) -> bool:
     """Whether a request counts against the bot's global limit: every request made with the
     bot's token, except interaction answers (Discord does not bind those to it)."""
     return bool(authorization and authorization.startswith("Bot ")) and (
@@ -139,7 +139,7 @@ def request_trace(budget: RequestBudget) -> aiohttp.TraceConfig:
         _context: SimpleNamespace,
         params: aiohttp.TraceRequestStartParams,
     ) -> None:
-        if counted(params.method, str(params.url), params.headers.get("Authorization")):
+        if counted(str(params.url), params.headers.get("Authorization")):
             await spend(budget)
 
     trace = aiohttp.TraceConfig()
