@@ -16,7 +16,8 @@ feeds (3 channels each: 1,500 posts across 150 channels by default), and `--sing
 items one at a time. Prints, per run, the same figures as bench/deliver.py: posts/s while
 sending and sustained (middle 80%), single-item poll-to-post p50/p99 (items.first_seen_at →
 deliveries.sent_at, both written by the bots' processes on one machine), and the fake's bucket
-checks (every request outside a channel's 5 per 5 s or the global 50/s is an overrun).
+checks (every request outside a channel's 5 per 5 s or the global 50/s is an overrun), and the
+requests the fake saw per route (in brackets: how many of them it answered 429).
 Exits non-zero if a post is missing or duplicated or a bucket was exceeded.
 """
 
@@ -27,6 +28,7 @@ import asyncio
 import contextlib
 import os
 import platform
+import re
 import sys
 import tempfile
 import time
@@ -269,6 +271,17 @@ async def run(server_url: str, processes: int, args: argparse.Namespace) -> bool
             print(
                 "  overruns by bucket: " + ", ".join(f"{k}: {n}" for k, n in kinds.most_common(5))
             )
+        routes = Counter(
+            (r.method, re.sub(r"\d{5,}", "{id}", r.path), r.status == 429) for r in fake.requests
+        )
+        print(
+            "  requests by route (429s): "
+            + ", ".join(
+                f"{method} {path} {n} ({routes[method, path, True]})"
+                for (method, path, limited), n in routes.most_common(8)
+                if not limited
+            )
+        )
         for line, n in warnings.most_common(5):
             print(f"  log: {n} × {line}")
         return len(posts) == expected and not duplicates and not limits.violations

@@ -14,6 +14,7 @@ from discord import app_commands
 from discord.ext import commands
 
 from bot.config import ShardPlan
+from bot.delivery.budget import request_trace
 from bot.delivery.discord_message import answer
 from bot.delivery.discord_sender import DiscordSender
 from bot.delivery.discord_webhooks import WebhookPoster
@@ -104,6 +105,7 @@ class DigestBot(commands.AutoShardedBot):
             help_command=None,
             tree_cls=DigestCommandTree,
             guild_ready_timeout=guild_ready_timeout,
+            http_trace=request_trace(runtime.budget),  # every request spends the budget
             **shard_options(runtime.settings.shards),
         )
         self.runtime = runtime

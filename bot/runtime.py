@@ -18,7 +18,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from bot.config import Settings
-from bot.delivery.budget import SharedBudget
+from bot.delivery.budget import DiscordLimits, LocalBudget, RequestBudget, SharedBudget
 from bot.delivery.compose import DeliveryComposer
 from bot.delivery.outbox import Outbox, OutboxClock, OutboxHooks, OutboxSettings
 from bot.delivery.senders import Sender
@@ -128,6 +128,13 @@ class Runtime:
         self.health: HealthServer | None = None
         self.scheduler = JobScheduler(store.locks.exclusive, self.metrics.cluster_job)
         self.outbox: Outbox | None = None
+        # Discord's budget: spent by the outbox and by every request of the bot's client
+        # (bot.delivery.budget.request_trace); shared by all processes on PostgreSQL.
+        self.budget: RequestBudget = (
+            SharedBudget(store.budget)
+            if store.shared
+            else LocalBudget(DiscordLimits(), time.monotonic)
+        )
         self.stop = asyncio.Event()
         self._tasks: list[asyncio.Task[None]] = []
         self._closed = False
@@ -157,7 +164,7 @@ class Runtime:
             DeliveryComposer(self.store, self.digests, sender.guild_name, self.languages),
             settings=OutboxSettings(lease_s=self.settings.delivery_lease_s),
             clock=OutboxClock(wall=self.clock),
-            budget=SharedBudget(self.store.budget) if self.store.shared else None,
+            budget=self.budget,
             hooks=OutboxHooks(
                 on_user_unreachable=self.follows.on_dms_closed,
                 on_result=self._on_delivery_result,

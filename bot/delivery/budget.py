@@ -15,14 +15,26 @@ expected here, discord.py follows the headers and holds the extra requests itsel
 process. Several processes sharing one bot token must share one budget or they overrun the
 global limit together: `SharedBudget` keeps it in their PostgreSQL database (the runtime
 chooses it when DIGESTBOT_DB is PostgreSQL).
+
+Every request counts, not only the outbox's sends: `request_trace` hooks the bot's HTTP session
+(discord.py's `http_trace`), so a look-up (a guild, the bot's member, a channel, a DM to open),
+and each retry discord.py makes by itself after a 429, also waits for a global slot. The slot
+the outbox's `take` reserved is spent by the first request its task makes next (`spend`), so a
+send is not counted twice. Before this, a worker without a gateway made two uncounted look-ups
+per post (the guild's language), and three processes went 2.5 times over the global limit.
 """
 
 from __future__ import annotations
 
 import asyncio
+import time
 from collections.abc import Awaitable, Callable
+from contextvars import ContextVar
 from dataclasses import dataclass
+from types import SimpleNamespace
 from typing import Protocol
+
+import aiohttp
 
 from bot.model import TargetKind
 from bot.ratelimit import SlidingWindow
@@ -30,9 +42,9 @@ from bot.store.budget import BudgetStore
 
 Target = tuple[TargetKind, int]
 
-# Discord allows 50/s; the rest is left to the requests the bot makes outside the outbox
-# (look-ups, opening DM channels; interaction answers are not bound to the global limit) and to
-# the jitter between our clock and Discord's windows.
+# Discord allows 50/s; the rest is left to the jitter between our clock and Discord's windows
+# (every request of the bot's client takes a slot of this pace, see `request_trace`;
+# interaction answers are not bound to the global limit and take none).
 REQUESTS_PER_S = 47.0
 # The shared budget counts a send when its process takes the slot, a moment before the request
 # reaches Discord; that moment varies with how busy each process is (a send counted late in
@@ -59,13 +71,80 @@ class RequestBudget(Protocol):
 
     async def take(self, target: Target | None) -> None:
         """Wait for the bot's next global request slot and count one request, also against
-        `target`'s bucket if given (then first waiting for it to have room)."""
+        `target`'s bucket if given (then first waiting for it to have room). The next request
+        this task makes spends that slot (`spend`)."""
         ...
 
     async def sent(self, target: Target) -> None:
         """The request `take(target)` counted has had its answer (or failed): it reached
         Discord by now, so a budget that counts it at `take` may count it from now instead."""
         ...
+
+
+@dataclass(slots=True)
+class _Prepaid:
+    """A global slot `take` reserved for the request its task makes next: when it was due (this
+    process's monotonic clock)."""
+
+    at: float
+    spent: bool = False
+
+
+_PREPAID: ContextVar[_Prepaid | None] = ContextVar("digestbot_prepaid_slot", default=None)
+#: The longest a request may go out after its global slot. Slots are 1/rate apart, so a
+#: sliding second then holds the requests of at most 1 + LATE_S seconds of slots: at 47/s,
+#: 50. A request later than that (a busy event loop, a slow round trip to the shared budget)
+#: does not spend its slot, it waits for another: the late ones of several processes would
+#: otherwise go out in one bunch with the punctual ones and overrun Discord's 50/s.
+LATE_S = 0.05
+#: How often a process forgets the targets whose bucket emptied (the shared budget's rows).
+PRUNE_EVERY_S = 60.0
+#: How many slots in a row a request lets pass for being late before it goes anyway: a
+#: process whose event loop lags that much all the time must still send.
+MISSED_SLOTS_AT_MOST = 3
+
+
+def _prepay(at: float | None = None) -> None:
+    _PREPAID.set(_Prepaid(time.monotonic() if at is None else at))
+
+
+async def spend(budget: RequestBudget) -> None:
+    """Before one REST request goes out: spend the slot this task's last `take` reserved for
+    it (if it was due a moment ago and no other request spent it), else wait for a slot."""
+    prepaid = _PREPAID.get()
+    if prepaid is not None and not prepaid.spent:
+        prepaid.spent = True
+        if time.monotonic() - prepaid.at <= LATE_S:
+            return
+    await budget.take(None)
+    spent = _PREPAID.get()
+    if spent is not None:
+        spent.spent = True
+
+
+def counted(url: str, authorization: str | None) -> bool:
+    """Whether a request counts against the bot's global limit: every request made with the
+    bot's token, except interaction answers (Discord does not bind those to it)."""
+    return bool(authorization and authorization.startswith("Bot ")) and (
+        "/interactions/" not in url
+    )
+
+
+def request_trace(budget: RequestBudget) -> aiohttp.TraceConfig:
+    """An aiohttp trace for the bot's client (`discord.Client(http_trace=...)`): each request
+    it sends, each retry included, first waits for its global slot from `budget`."""
+
+    async def on_request_start(
+        _session: aiohttp.ClientSession,
+        _context: SimpleNamespace,
+        params: aiohttp.TraceRequestStartParams,
+    ) -> None:
+        if counted(str(params.url), params.headers.get("Authorization")):
+            await spend(budget)
+
+    trace = aiohttp.TraceConfig()
+    trace.on_request_start.append(on_request_start)
+    return trace
 
 
 class LocalBudget:
@@ -107,13 +186,16 @@ class LocalBudget:
             self._second.record()
             # Counted against the target when the request goes out, not when it began to wait.
             if target is None or self._targets.try_take(target):
+                _prepay()
                 return
 
 
 class SharedBudget:
     """The budget of every process sharing one PostgreSQL database (bot.store.budget): the
     global pace as slots reserved in turn by all of them, each target's sliding window counted
-    when its request goes out. Two round trips per request; see bench/budget_pg.py."""
+    when its request is taken (and again from its answer, `sent`). A slot this process wakes up
+    for too late (`LATE_S`) is left unused and another reserved. Two round trips per send, one
+    per other request; see bench/budget_pg.py."""
 
     GLOBAL = "global"
 
@@ -127,6 +209,7 @@ class SharedBudget:
         self._limits = limits
         self._window_s = limits.target_window_s + ARRIVAL_MARGIN_S
         self._sleep = sleep
+        self._pruned_at = time.monotonic()
 
     @staticmethod
     def _key(target: Target) -> str:
@@ -143,19 +226,29 @@ class SharedBudget:
         # it reached Discord. A channel's next post is taken after this one's answer (one
         # process sends a target's posts, in turn), so its window never counts early.
         await self._store.restamp_newest(self._key(target))
+        if time.monotonic() - self._pruned_at >= PRUNE_EVERY_S:
+            # Else a row per channel and DM ever posted to stays for good.
+            self._pruned_at = time.monotonic()
+            await self._store.prune_targets(self._window_s)
 
     async def take(self, target: Target | None) -> None:
         limits = self._limits
-        while True:
+        if target is not None:
+            # The target first: its count waits at most for the global slot below, and is
+            # moved to the answer's moment by `sent`.
+            key = self._key(target)
+            while not await self._store.take_target(key, limits.target_burst, self._window_s):
+                # Another process filled the target's bucket meanwhile: wait for room.
+                held = await self._store.target_hold(key, limits.target_burst, self._window_s)
+                await self._sleep(max(held, 0.01))
+        for attempt in range(1, MISSED_SLOTS_AT_MOST + 2):
+            # When the slot is due, as this process's clock has it: measured from before the
+            # round trip, so early rather than late (a late wake-up is never taken for on time).
+            asked_at = time.monotonic()
             wait = await self._store.reserve_slot(self.GLOBAL, 1.0 / limits.requests_per_s)
+            due = asked_at + wait
             if wait > 0:
                 await self._sleep(wait)
-            if target is None:
+            if time.monotonic() - due <= LATE_S or attempt > MISSED_SLOTS_AT_MOST:
+                _prepay(due)
                 return
-            key = self._key(target)
-            if await self._store.take_target(key, limits.target_burst, self._window_s):
-                return
-            # Another process filled the target's bucket meanwhile: that global slot goes
-            # unused; wait for room and reserve another.
-            held = await self._store.target_hold(key, limits.target_burst, self._window_s)
-            await self._sleep(max(held, 0.01))

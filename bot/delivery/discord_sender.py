@@ -212,7 +212,11 @@ class DiscordSender:
         """The delivery's target when it is a forum (posts, not messages, go there)."""
         if delivery.target_kind != "channel":
             return None
-        known = await call_discord(lambda: self._channels.channel(delivery.target_id, fresh=False))
+        known = await call_discord(
+            lambda: self._channels.channel(
+                delivery.target_id, fresh=False, guild_id=delivery.guild_id
+            )
+        )
         channel = known.channel if known is not None else None
         return channel if isinstance(channel, discord.ForumChannel) else None
 
@@ -346,7 +350,7 @@ class DiscordSender:
     async def guild_name(self, guild_id: int) -> str | None:
         """The guild's name (None when it cannot be learned now: the DM goes without it)."""
         try:
-            found = await self._channels.guild(guild_id)
+            found = await self._channels.guild(guild_id, fresh=False)
         except (discord.HTTPException, aiohttp.ClientError, OSError) as exc:
             log.warning("guild %d: cannot learn its name: %s", guild_id, exc)
             return None
@@ -355,7 +359,7 @@ class DiscordSender:
     async def guild_locale(self, guild_id: int) -> str | None:
         """The guild's preferred locale (None when it cannot be learned now)."""
         try:
-            found = await self._channels.guild(guild_id)
+            found = await self._channels.guild(guild_id, fresh=False)
         except (discord.HTTPException, aiohttp.ClientError, OSError) as exc:
             log.warning("guild %d: cannot learn its language: %s", guild_id, exc)
             return None

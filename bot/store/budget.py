@@ -58,6 +58,15 @@ class BudgetStore(Table):
             (target,),
         )
 
+    async def prune_targets(self, window_s: float) -> int:
+        """Forget the targets with no send in the last `window_s` (a full window ago: their
+        bucket is empty again); how many were forgotten."""
+        return await self._db.write(
+            _NOW + "DELETE FROM discord_target_sends WHERE "
+            "(SELECT max(s) FROM unnest(sent_at) s) <= (SELECT now FROM n) - ?",
+            (window_s,),
+        )
+
     async def target_hold(self, target: str, burst: int, window_s: float) -> float:
         """Seconds until `target` may be sent to once more (0: now)."""
         row = await fetch_one(

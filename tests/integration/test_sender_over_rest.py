@@ -167,5 +167,6 @@ async def test_a_worker_posts_in_a_forum_as_forum_posts(store: Store) -> None:
         )
         assert [p.name for p in posts] == ["Post a-1", "Post a-2"]
         assert fake.count("POST", rf"^/channels/{forum.id}/messages$") == 0
-        # The forum's kind is asked once, not before every post.
-        assert fake.count("GET", rf"^/channels/{forum.id}$") == 1
+        # The forum's kind is asked once (with its guild's channels), not before every post.
+        assert fake.count("GET", rf"^/guilds/{world.guild_id}/channels$") == 1
+        assert fake.count("GET", rf"^/channels/{forum.id}$") == 0

@@ -9,11 +9,21 @@ import asyncio
 import time
 from collections.abc import AsyncIterator
 
+import pytest
 import pytest_asyncio
 
+from bot.delivery import budget as budget_module
 from bot.delivery.budget import DiscordLimits, SharedBudget
 from bot.store import Store
-from tests.deliveryfakes import FakeTime, RecordingSender, add_polled_feed, make_outbox, poll_items
+from bot.store.db import fetch_all
+from tests.deliveryfakes import (
+    FakeTime,
+    RecordingSender,
+    add_polled_feed,
+    make_outbox,
+    poll_items,
+    until,
+)
 
 GUILD = 111_111_111_111_111_111
 CH_A = 900_000_000_000_000_001
@@ -103,3 +113,23 @@ async def test_processes_share_each_target_bucket(stores: tuple[Store, Store]) -
     assert await _take_all(budgets, 4, target) >= 1.5
     assert await budgets[0].hold(target) > 0  # its bucket is full now
     assert await budgets[0].hold(("channel", CH_A + 1)) == 0
+
+
+async def test_a_target_whose_bucket_emptied_is_forgotten(
+    stores: tuple[Store, Store], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The shared budget kept a row for every channel and DM ever posted to."""
+    mine, theirs = stores
+    limits = DiscordLimits(requests_per_s=1000.0, target_window_s=0.0)  # windows of 1 s
+    quiet, busy = ("channel", CH_A), ("channel", CH_A + 1)
+    await SharedBudget(theirs.budget, limits).take(quiet)
+    budget = SharedBudget(mine.budget, limits)
+    monkeypatch.setattr(budget_module, "PRUNE_EVERY_S", 0.0)
+
+    async def quiet_forgotten() -> bool:
+        await budget.take(busy)
+        await budget.sent(busy)  # prunes, every time here
+        rows = await fetch_all(mine.db.reader, str, "SELECT target FROM discord_target_sends")
+        return rows == [f"channel:{busy[1]}"]
+
+    await until(quiet_forgotten, timeout=30, what="the quiet channel's row forgotten")
