@@ -273,6 +273,12 @@ class Settings(BaseModel):
         description="gateway shards this process runs: auto (all), e.g. 0,1/4, or none "
         "(a worker that polls and delivers over REST only)",
     )
+    feed_lease_s: Annotated[Seconds, Field(gt=0)] = Field(
+        60.0,
+        validation_alias="DIGESTBOT_FEED_LEASE",
+        description="with PostgreSQL: how long a feed being polled by a process that died "
+        "waits before another process polls it",
+    )
     delivery_lease_s: Annotated[Seconds, Field(gt=0)] = Field(
         30.0,
         validation_alias="DIGESTBOT_DELIVERY_LEASE",

@@ -122,6 +122,7 @@ class Runtime:
             max_idle_s=min(POLLER_IDLE_S, max(settings.poll_interval_s, 0.05)),
             heartbeat=self.poll_heartbeat.tick,
             holder=self.process_id,
+            lease_s=settings.feed_lease_s,
         )
         # Set by the Discord app; None in console mode (no gateway to be connected to).
         self.gateway_connected: Callable[[], bool] | None = None

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import time
 from collections.abc import Awaitable, Callable
@@ -15,10 +16,10 @@ from bot.store.leases import new_process_id
 
 log = logging.getLogger(__name__)
 
-# How long a process holds a due feed it took (PostgreSQL). Longer than any poll takes
-# (the fetch timeout, parsing, storing) and the wait for a slot in a batch of
-# `_LEASED_BATCH` x concurrency; a dead process's feeds are polled again after it.
-FEED_LEASE_S = 300.0
+# How long a process holds a due feed it took (PostgreSQL) unless it renews the lease, which
+# it does every third of it while the poll lasts (DIGESTBOT_FEED_LEASE): a dead process's
+# feeds are polled again this long after it died, however long a live poll takes.
+FEED_LEASE_S = 60.0
 _LEASED_BATCH = 2  # feeds taken per cycle: this many times the concurrency
 
 
@@ -73,8 +74,18 @@ class FeedPoller:
                 now, self._batch, holder=self._holder, lease_s=self._lease_s
             )
         feeds = [f for f in feeds if f.id not in self._in_flight]
-        # Every poll finishes before a failure (the store could not even record one) is raised.
-        results = await asyncio.gather(*(self._poll_one(f) for f in feeds), return_exceptions=True)
+        keeper = asyncio.create_task(self._keep_leases()) if self._store.feeds.leased else None
+        try:
+            # Every poll finishes before a failure (the store could not even record one) is
+            # raised.
+            results = await asyncio.gather(
+                *(self._poll_one(f) for f in feeds), return_exceptions=True
+            )
+        finally:
+            if keeper is not None:
+                keeper.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await keeper
         if failure := next((r for r in results if isinstance(r, BaseException)), None):
             raise failure
         return [r for r in results if not isinstance(r, BaseException)]
@@ -95,6 +106,21 @@ class FeedPoller:
         finally:
             self._in_flight.discard(feed.id)
             await self._release(feed.id)
+
+    async def _keep_leases(self) -> None:
+        """Every third of a lease, renew this process's leases on the feeds it is polling
+        or about to poll (a slow feed, a full batch waiting for slots): another process takes
+        a feed over only when its poller is dead, not when its poll is slow."""
+        while True:
+            await asyncio.sleep(self._lease_s / 3)
+            if not self._in_flight:
+                continue
+            try:
+                await self._store.feeds.renew(
+                    self._holder, sorted(self._in_flight), self._clock() + self._lease_s
+                )
+            except Exception as exc:
+                log.warning("renewing feed leases failed (%s); retrying", exc)
 
     async def _release(self, feed_id: int) -> None:
         """End this process's lease on the feed (its poll is recorded). If that fails, the

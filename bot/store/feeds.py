@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from typing import Any
 
 from bot.model import FeedRow
-from bot.store.db import Table, fetch_all, fetch_one
+from bot.store.db import Table, fetch_all, fetch_one, marks
 from bot.store.postgres import is_postgres
 
 _COLUMNS = (
@@ -107,6 +108,16 @@ class FeedStore(Table):
                 "UPDATE feeds SET lease_holder = NULL, lease_until = NULL "
                 "WHERE id = ? AND lease_holder = ?",
                 (feed_id, holder),
+            )
+
+    async def renew(self, holder: str, feed_ids: Sequence[int], until: float) -> None:
+        """Extend `holder`'s leases on these feeds (it is still polling them) to `until`; a
+        lease another process took over meanwhile is left alone. No-op on SQLite."""
+        if self.leased and feed_ids:
+            await self._db.write(
+                f"UPDATE feeds SET lease_until = ? WHERE lease_holder = ? "
+                f"AND id IN ({marks(feed_ids)})",
+                (until, holder, *feed_ids),
             )
 
     async def leases_held(self, holder: str) -> int:

@@ -21,6 +21,7 @@ from bot.ops.doctor import run_doctor
 from bot.runtime import Runtime
 from bot.scheduler import JobScheduler
 from bot.store import Store
+from bot.store.postgres import pg_report
 from tests.deliveryfakes import until
 from tests.feedserver import FeedServer, rss_feed
 
@@ -44,13 +45,16 @@ async def wait_for(condition: Callable[[], bool | Awaitable[bool]], what: str) -
 
 
 @asynccontextmanager
-async def process(pg_url: str, clock: Callable[[], float] = time.time) -> AsyncIterator[Runtime]:
+async def process(
+    pg_url: str, clock: Callable[[], float] = time.time, **more: Any
+) -> AsyncIterator[Runtime]:
     settings = Settings(
         db_path=pg_url,  # type: ignore[arg-type]  # as DIGESTBOT_DB gives it
         fetch_allow=FetchAllowList.parse("127.0.0.1/32"),
         poll_interval_s=INTERVAL_S,
         poll_concurrency=16,
         poll_per_host=16,  # every feed is on the one loopback host
+        **more,
     )
     runtime = Runtime(settings, await Store.open(pg_url), clock=clock)
     try:
@@ -109,6 +113,49 @@ async def test_two_processes_poll_each_due_feed_once(pg_url: str, feed_server: F
         both = await asyncio.gather(a.poller.poll_due(), b.poller.poll_due())
         assert sum(len(found) for found in both) == len(paths)
         assert [feed_server.hits(p) for p in paths] == [2] * len(paths)
+
+
+async def test_a_slow_poll_keeps_its_leases_however_long_it_takes(
+    pg_url: str, feed_server: FeedServer
+) -> None:
+    """A renews its leases while its fetches hang: long past the lease's length (on the
+    processes' clock), B still finds nothing to poll, and each feed is fetched once."""
+    clock = Clock()
+    lease_s = 1.5
+    async with (
+        process(pg_url, clock, feed_lease_s=lease_s) as a,
+        process(pg_url, clock, feed_lease_s=lease_s) as b,
+    ):
+        paths = await add_feeds(a, feed_server, 3)
+        release = asyncio.Event()
+        held = 0
+
+        async def holding(request: web.Request) -> web.StreamResponse:
+            nonlocal held
+            held += 1
+            await asyncio.wait_for(release.wait(), 30)
+            return web.Response(text=rss_feed([{"title": request.path, "guid": request.path}]))
+
+        for path in paths:
+            feed_server.set_handler(path, holding)
+        a_polls = asyncio.create_task(a.poller.poll_due())
+        try:
+            await wait_for(lambda: held == len(paths), "A's fetches")
+            clock.now = T0 + 10 * lease_s  # A's first leases are long expired by now
+
+            async def renewed() -> bool:
+                report = await pg_report(pg_url, now=clock.now)
+                return [(lease.holder, lease.held) for lease in report.leases] == [
+                    (a.process_id, len(paths))
+                ]
+
+            await wait_for(renewed, "A's leases renewed past the clock")
+            assert await b.poller.poll_due() == []
+            assert [feed_server.hits(p) for p in paths] == [1] * len(paths)
+        finally:
+            release.set()
+            outcomes = await a_polls
+        assert len(outcomes) == len(paths) and all(o.ok for o in outcomes)
 
 
 async def test_a_dead_processs_feeds_are_taken_over_when_its_leases_expire(
