@@ -41,7 +41,7 @@ class FeedPoller:
         lease_s: float = FEED_LEASE_S,
     ) -> None:
         """`holder` names this process in the feeds it leases (several processes on one
-        PostgreSQL database; by default a new process id); a lease not ended within
+        PostgreSQL database; by default a new process id); a lease not renewed within
         `lease_s` is taken over."""
         self._store = store
         self._pipeline = pipeline
