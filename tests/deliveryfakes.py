@@ -161,7 +161,8 @@ class FakeTime:
 
 def make_outbox(store: Store, sender: Sender, **options: Any) -> Outbox:
     """An Outbox as the runtime builds it (every kind of delivery composed by its feature),
-    with `clock`, `monotonic`, `sleep`, `jitter` and any OutboxSettings field given by name."""
+    with `clock`, `monotonic`, `sleep`, `jitter`, `budget` and any OutboxSettings field given by
+    name."""
     clock_names = {"clock": "wall", "monotonic": "monotonic", "sleep": "sleep", "jitter": "jitter"}
     clock = OutboxClock(
         **{clock_names[k]: options.pop(k) for k in list(options) if k in clock_names}
@@ -175,8 +176,15 @@ def make_outbox(store: Store, sender: Sender, **options: Any) -> Outbox:
     )
     digests = DigestService(store, clock=clock.wall, wake_outbox=lambda: None)
     composer = DeliveryComposer(store, digests, sender.guild_name)
+    budget = options.pop("budget", None)
     return Outbox(
-        store, sender, composer, settings=OutboxSettings(**options), clock=clock, hooks=hooks
+        store,
+        sender,
+        composer,
+        settings=OutboxSettings(**options),
+        clock=clock,
+        budget=budget,
+        hooks=hooks,
     )
 
 

@@ -362,6 +362,10 @@ class Outbox:
             message = messages[index]
             existing = None
             if index == resume_at and delivery.maybe_sent:
+                # The earlier attempt's request (a dead process's, taken over) has reached
+                # Discord by now or never will, maybe without the answer that would have
+                # counted it from its arrival: count the target's newest send from now.
+                await self._budget.sent(target)
                 await self._budget.take(None)
                 existing = await self._sender.find_existing(delivery, message, nonce=nonce)
                 if existing is not None:

@@ -12,6 +12,7 @@ import discord
 import pytest
 import pytest_asyncio
 
+from bot.delivery.budget import DiscordLimits, LocalBudget, Target
 from bot.delivery.discord_sender import DiscordSender
 from bot.delivery.outbox import Outbox
 from bot.delivery.senders import ConsoleSender, PermanentSendError, RetryableSendError
@@ -251,6 +252,45 @@ async def test_feed_titles_in_pause_notices_cannot_ping(store: Store) -> None:
     assert dm.text is not None
     assert "@everyone" not in dm.text and "<@&123>" not in dm.text
     assert "\\*\\*bold\\*\\*" in dm.text
+
+
+class BudgetLog(LocalBudget):
+    """The in-process budget, logging each call in order: ("take" | "sent", target)."""
+
+    def __init__(self, time: FakeTime) -> None:
+        super().__init__(DiscordLimits(), time.monotonic, time.sleep)
+        self.calls: list[tuple[str, Target | None]] = []
+
+    async def take(self, target: Target | None) -> None:
+        self.calls.append(("take", target))
+        await super().take(target)
+
+    async def sent(self, target: Target) -> None:
+        self.calls.append(("sent", target))
+        await super().sent(target)
+
+
+async def test_a_maybe_sent_delivery_counts_its_targets_last_send_from_now(store: Store) -> None:
+    """A process died with a post on its way (taken over: maybe sent). Its request was counted
+    when it took the slot and may have arrived much later, with no answer left to count it
+    from its arrival: the budget hears that it has arrived by now before the channel's next
+    send is counted (else a shared budget let a sixth post into that channel's 5 s)."""
+    time = FakeTime()
+    feed = await subscribed_feed(store, "https://a.example/feed", CH_A)
+    await poll_items(store, feed, ["a-1"], now=time.now)
+    (pending,) = await store.deliveries.for_target("channel", CH_A)
+    assert await store.deliveries.mark_sending(pending.id, time.now)  # then the crash
+    budget = BudgetLog(time)
+    sender = RecordingSender()
+    await outbox(store, sender, time, budget=budget).drain()
+
+    assert sender.lookups == [pending.id] and len(sender.titles_for(CH_A)) == 1
+    target = ("channel", CH_A)
+    assert [call for call in budget.calls if call[1] == target] == [
+        ("sent", target),  # the dead attempt's send, counted from now
+        ("take", target),  # the send itself
+        ("sent", target),  # and its answer
+    ]
 
 
 async def test_a_maybe_sent_delivery_found_in_the_channel_is_not_sent_again(
