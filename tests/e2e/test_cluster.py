@@ -4,9 +4,10 @@ grows and one process after another is SIGKILLed at random moments and started a
 item is posted exactly once to each channel, in order; a command in a guild of each shard is
 answered; no request is ever outside Discord's buckets or its global limit.
 
-The kills come after a random 1–3 s on purpose (chaos, not a wait for a condition): a kill may
-land mid-poll or mid-send, and the leases of the killed process (feeds: DIGESTBOT_FEED_LEASE,
-posts: DIGESTBOT_DELIVERY_LEASE, both short here) are then taken over by the others."""
+Each kill comes at a random moment of a round's work, chosen by events, not by time: once a
+random number (0–5) of the round's new posts have reached the fake, so a kill lands mid-poll or
+mid-send; the leases of the killed process (feeds: DIGESTBOT_FEED_LEASE, posts:
+DIGESTBOT_DELIVERY_LEASE, both short here) are then taken over by the others."""
 
 from __future__ import annotations
 
@@ -21,6 +22,7 @@ from typing import IO
 
 import pytest
 
+from tests.deliveryfakes import until
 from tests.e2e.test_delivery_e2e import add_feed
 from tests.e2e.test_process_exit import REPO, bot_env
 from tests.fakediscord import FakeDiscord, StandardGuild
@@ -148,11 +150,16 @@ async def test_three_processes_post_each_item_once_in_order_through_kills(
                     assert guilds == {str(world.guild_id)}
 
                 # The feed grows while processes are killed at random moments and restarted.
+                def posted() -> int:
+                    return sum(len(fake.bot_posts(world.news_id)) for world in worlds)
+
                 items = 1
                 for _kill in range(KILLS):
-                    await asyncio.sleep(chance.uniform(1.0, 3.0))  # a random moment
                     items = min(ITEMS, items + 3)
                     feed_server.set(FEED_PATH, feed(items))
+                    # A random moment: after 0–5 of this round's posts (never more than are due).
+                    wanted = min(posted() + chance.randint(0, 5), items * len(worlds))
+                    await until(lambda n=wanted: posted() >= n, timeout=60, what=f"{wanted} posts")
                     victim = chance.choice(SHARDS)
                     await bots.kill(victim)
                     await bots.start(victim)
