@@ -40,7 +40,8 @@ from bot.delivery.senders import PermanentSendError, RetryableSendError, Sender
 from bot.features.posts.notices import PAUSED_NOTICE_TITLES, paused_payload
 from bot.model import DeliveryKind, DeliveryRow, Message, SubscriptionRow
 from bot.store import Store
-from bot.store.deliveries import Notice
+from bot.store.deliveries import notice_to
+from bot.store.routing import NewDelivery
 
 log = logging.getLogger(__name__)
 
@@ -457,7 +458,7 @@ class Outbox:
 
     async def _pause_notices(
         self, delivery: DeliveryRow, active: Sequence[SubscriptionRow], reason: str
-    ) -> list[Notice]:
+    ) -> list[NewDelivery]:
         """The DM to each person who added a now-paused subscription, and a notice in the
         guild's system channel (if the bot can post there and it is another channel)."""
         if not active:
@@ -470,7 +471,7 @@ class Outbox:
         more = len(active) - len(titles)
         notice = paused_payload(delivery.target_id, reason, titles, more=more)
         notices = [
-            Notice("user", user_id, notice, f"notice:paused:{delivery.id}:u:{user_id}", guild_id)
+            notice_to("user", user_id, notice, f"notice:paused:{delivery.id}:u:{user_id}", guild_id)
             for user_id in sorted({s.added_by for s in active if s.added_by is not None})
         ]
         try:
@@ -480,5 +481,5 @@ class Outbox:
             system_channel = None
         if system_channel is not None and system_channel != delivery.target_id:
             key = f"notice:paused:{delivery.id}:sys"
-            notices.append(Notice("channel", system_channel, notice, key, guild_id))
+            notices.append(notice_to("channel", system_channel, notice, key, guild_id))
         return notices

@@ -9,8 +9,6 @@ the bucket serializes the processes for the length of that statement only.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-
 from bot.store.db import Table, fetch_one
 
 _CLOCK = "CAST(extract(epoch FROM clock_timestamp()) AS DOUBLE PRECISION)"
@@ -75,14 +73,8 @@ class BudgetStore(Table):
             f"SELECT {_CLOCK}, (SELECT sent_at FROM discord_target_sends WHERE target = ?)",
             (target,),
         )
-        if row is None:
+        now, sent = row or (0.0, [])
+        recent: list[float] = sorted(s for s in sent if s > now - window_s)
+        if len(recent) < burst:
             return 0.0
-        now, sent = row
-        return _hold(now, sent, burst, window_s)
-
-
-def _hold(now: float, sent: Sequence[float], burst: int, window_s: float) -> float:
-    recent = sorted(s for s in sent if s > now - window_s)
-    if len(recent) < burst:
-        return 0.0
-    return max(0.0, recent[-burst] + window_s - now)
+        return max(0.0, recent[-burst] + window_s - now)

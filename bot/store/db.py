@@ -206,6 +206,21 @@ def latest_schema_version() -> int:
     return len(load_migrations())
 
 
+def pending_migrations(
+    version: int, where: str, folder: str = "migrations"
+) -> list[tuple[int, str, str]]:
+    """The migrations a database at schema `version` still needs; SchemaTooNewError when a
+    newer digestbot wrote it (`where` names the database)."""
+    migrations = load_migrations(folder)
+    if version > len(migrations):
+        raise SchemaTooNewError(
+            f"{where} has schema version {version}, but this digestbot only knows up to "
+            f"{len(migrations)}: it was written by a newer digestbot. Upgrade digestbot, or "
+            "restore a backup made by this version."
+        )
+    return migrations[version:]
+
+
 async def fetch_one(
     conn: ReadConnection, make: Callable[..., T], sql: str, params: Params = ()
 ) -> T | None:
@@ -246,8 +261,6 @@ async def _configure(conn: aiosqlite.Connection, *, writer: bool) -> None:
 
 
 async def _migrate(conn: aiosqlite.Connection, path: Path) -> None:
-    migrations = load_migrations()
-    latest = len(migrations)
     app_id = int(await scalar(conn, "PRAGMA application_id"))
     version = int(await scalar(conn, "PRAGMA user_version"))
     has_tables = bool(await scalar(conn, "SELECT count(*) FROM sqlite_master"))
@@ -256,13 +269,7 @@ async def _migrate(conn: aiosqlite.Connection, path: Path) -> None:
             f"{path} is an SQLite database of another application; digestbot will not write "
             "into it. Point DIGESTBOT_DB at a new file."
         )
-    if version > latest:
-        raise SchemaTooNewError(
-            f"{path} has schema version {version}, but this digestbot only knows up to "
-            f"{latest}: it was written by a newer digestbot. Upgrade digestbot, or restore a "
-            "backup made by this version."
-        )
-    for number, name, sql in migrations[version:]:
+    for number, name, sql in pending_migrations(version, str(path)):
         log.info("applying migration %04d_%s", number, name)
         try:  # one transaction (executescript alone would commit statement by statement)
             await conn.executescript(

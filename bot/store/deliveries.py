@@ -8,8 +8,9 @@ the subscription is added again); cancelled (unsubscribed, or too old when resum
 from __future__ import annotations
 
 import json
+import math
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, replace
+from dataclasses import replace
 from typing import Any
 
 from bot.model import STATES, DeliveryRow, DeliveryState, SubscriptionRow, TargetKind
@@ -38,16 +39,18 @@ def _delivery(*values: Any) -> DeliveryRow:
     return replace(row, maybe_sent=bool(row.maybe_sent), open_thread=bool(row.open_thread))
 
 
-@dataclass(frozen=True, slots=True)
-class Notice:
-    """A notice to queue together with a pause (one transaction, exactly once). `payload`
-    says it as data (bot.features.posts.notices), written in the reader's language when sent."""
-
-    target_kind: TargetKind
-    target_id: int
-    payload: Mapping[str, object]
-    dedupe_key: str
-    guild_id: int | None = None
+def notice_to(
+    target_kind: TargetKind,
+    target_id: int,
+    payload: Mapping[str, object],
+    dedupe_key: str,
+    guild_id: int | None = None,
+) -> NewDelivery:
+    """A notice to queue with a pause (`pause_target`). `payload` says it as data
+    (bot.features.posts.notices), written in the reader's language when sent."""
+    return NewDelivery(
+        dedupe_key, "notice", target_kind, target_id, guild_id=guild_id, payload=payload
+    )
 
 
 class DeliveryStore(Table):
@@ -183,7 +186,7 @@ class DeliveryStore(Table):
         pending, flagged `maybe_sent` so the next sender looks for the message first."""
         return await self._db.write(
             "UPDATE deliveries SET state = 'pending', maybe_sent = 1, claimed_by = NULL "
-            "WHERE state = 'sending' AND lease_until <= ?",
+            "WHERE state = 'sending' AND coalesce(lease_until, 0) <= ?",
             (now,),
         )
 
@@ -247,7 +250,7 @@ class DeliveryStore(Table):
         reason: str,
         now: float,
         *,
-        notices: Sequence[Notice] = (),
+        notices: Sequence[NewDelivery] = (),
     ) -> None:
         """The target cannot be reached (403/404): in one transaction, pause its unfinished
         deliveries, pause the channel's subscriptions (nothing more is queued for them) and
@@ -265,30 +268,14 @@ class DeliveryStore(Table):
                     (reason, now, target_id),
                 )
             for notice in notices:
-                await queue_delivery(
-                    tx,
-                    NewDelivery(
-                        notice.dedupe_key,
-                        "notice",
-                        notice.target_kind,
-                        notice.target_id,
-                        guild_id=notice.guild_id,
-                        payload=dict(notice.payload),
-                    ),
-                    now,
-                )
+                await queue_delivery(tx, notice, now)
 
     async def recover_in_flight(self, now: float) -> int:
         """At start: deliveries a crash left in 'sending' go back to pending, flagged
         `maybe_sent` so the worker looks for the message before sending again. On SQLite
         (one process) every 'sending' row is a crashed run's; processes sharing PostgreSQL
         take over only those whose lease expired, the others' are being sent right now."""
-        if is_postgres(self._db):
-            return await self.take_over_expired(now)
-        return await self._db.write(
-            "UPDATE deliveries SET state = 'pending', maybe_sent = 1, claimed_by = NULL "
-            "WHERE state = 'sending'"
-        )
+        return await self.take_over_expired(now if is_postgres(self._db) else math.inf)
 
     async def counts(self) -> dict[DeliveryState, int]:
         """How many deliveries are in each state (every state present, 0 when none)."""

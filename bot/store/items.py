@@ -32,6 +32,7 @@ class SaveResult:
     new_ids: list[int]  # in feed order, oldest first
     updated_ids: list[int]
     unchanged: int
+    stable_ids: dict[int, str]  # new id → its entry's stable id
 
 
 _SELECT = (
@@ -74,6 +75,7 @@ async def save_items(
     new_ids: list[int] = []
     updated_ids: list[int] = []
     unchanged = 0
+    stable_ids: dict[int, str] = {}
     # Oldest first, so ids (and first_seen order) follow publication order.
     for fresh_item in reversed(fresh):
         item, entry = fresh_item.item, fresh_item.item.entry
@@ -119,6 +121,7 @@ async def save_items(
                 (*values, feed_id, entry.stable_id, now if published is None else published, now),
             )
             new_ids.append(int(item_id))
+            stable_ids[int(item_id)] = entry.stable_id
             await index_item(tx, int(item_id), entry.title, item.summary, text)
         elif existing[1] == fresh_item.raw_hash:
             unchanged += 1
@@ -126,7 +129,7 @@ async def save_items(
             await tx.execute(_UPDATE, (*values, published, now, existing[0]))
             await index_item(tx, int(existing[0]), entry.title, item.summary, text)
             updated_ids.append(int(existing[0]))
-    return SaveResult(new_ids, updated_ids, unchanged)
+    return SaveResult(new_ids, updated_ids, unchanged, stable_ids)
 
 
 _TEXTS = "SELECT id, url, title, summary, content_text, canonical_url FROM items"

@@ -13,7 +13,7 @@ import socket
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
-from bot.store.db import Backend
+from bot.store.db import Table
 from bot.store.postgres import PgDatabase
 
 log = logging.getLogger(__name__)
@@ -29,11 +29,8 @@ def new_process_id() -> str:
     return f"{socket.gethostname()}:{os.getpid()}:{secrets.token_hex(3)}"
 
 
-class ClusterLocks:
+class ClusterLocks(Table):
     """Once per cluster: a named job runs in one process at a time."""
-
-    def __init__(self, db: Backend) -> None:
-        self._db = db
 
     @asynccontextmanager
     async def exclusive(self, name: str) -> AsyncIterator[bool]:

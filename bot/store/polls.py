@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Collection, Mapping, Sequence
 from dataclasses import asdict, dataclass
 
-from bot.store.db import Backend, Connection, fetch_all, marks, scalar
+from bot.store.db import Backend, Connection, scalar
 from bot.store.feeds import FeedMeta
 from bot.store.items import FreshItem, SaveResult, save_items
 from bot.store.routing import FilterGate, StoryGate, route_new_items
@@ -51,8 +51,9 @@ async def commit_poll(
         result = await save_items(tx, feed_id, fresh, now=success.now)
         if route and not first_success and result.new_ids:
             await route_new_items(tx, feed_id, result.new_ids, success.now, filter_gate, story_gate)
-            if topic_matches:
-                await _queue_topic_dms(tx, feed_id, result.new_ids, topic_matches, success.now)
+            for item_id in result.new_ids:  # the topic DMs, oldest first
+                if matched := (topic_matches or {}).get(result.stable_ids[item_id]):
+                    await queue_topic_dms_tx(tx, item_id, feed_id, sorted(matched), success.now)
         await record_success(tx, feed_id, success, had_new_items=bool(result.new_ids))
     return result
 
@@ -77,38 +78,17 @@ async def record_success(
         )
 
 
-async def _queue_topic_dms(
-    tx: Connection,
-    feed_id: int,
-    new_ids: Sequence[int],
-    topic_matches: Mapping[str, Collection[int]],
-    now: float,
-) -> None:
-    """The topic DMs of the poll's new items (oldest first)."""
-    stable_ids = dict(
-        await fetch_all(
-            tx,
-            lambda item_id, stable_id: (int(item_id), str(stable_id)),
-            f"SELECT id, stable_id FROM items WHERE id IN ({marks(new_ids)})",
-            new_ids,
-        )
-    )
-    for item_id in new_ids:
-        if matched := topic_matches.get(stable_ids.get(item_id, "")):
-            await queue_topic_dms_tx(tx, item_id, feed_id, sorted(matched), now)
-
-
 async def commit_failure(
     db: Backend, feed_id: int, *, now: float, next_poll_at: float, error: str
 ) -> int:
     """Record a failed poll: count one more consecutive error; return how many polls in a
     row have failed."""
     async with db.transaction() as tx:
-        await tx.execute(
+        errors = await scalar(
+            tx,
             "UPDATE feeds SET consecutive_errors = consecutive_errors + 1, last_error = ?, "
             "failing_since = coalesce(failing_since, ?), last_polled_at = ?, next_poll_at = ? "
-            "WHERE id = ?",
+            "WHERE id = ? RETURNING consecutive_errors",
             (error, now, now, next_poll_at, feed_id),
         )
-        errors = await scalar(tx, "SELECT consecutive_errors FROM feeds WHERE id = ?", (feed_id,))
     return int(errors or 0)

@@ -30,9 +30,9 @@ from asyncpg.pool import PoolConnectionProxy
 from bot.store.db import (
     ForeignDatabaseError,
     Params,
-    SchemaTooNewError,
     StoreError,
     load_migrations,
+    pending_migrations,
 )
 
 # A connection, pooled or not.
@@ -201,8 +201,6 @@ async def schema_version(conn: PgRaw) -> int | None:
 
 
 async def _migrate(conn: PgRaw, shown: str) -> None:
-    migrations = load_migrations("migrations_pg")
-    latest = len(migrations)
     async with conn.transaction():
         await conn.execute("SELECT pg_advisory_xact_lock($1)", _MIGRATION_LOCK)
         version = await schema_version(conn)
@@ -218,13 +216,8 @@ async def _migrate(conn: PgRaw, shown: str) -> None:
             await conn.execute(f"CREATE TABLE {SCHEMA_TABLE} (version BIGINT NOT NULL)")
             await conn.execute(f"INSERT INTO {SCHEMA_TABLE} (version) VALUES (0)")
             version = 0
-        if version > latest:
-            raise SchemaTooNewError(
-                f"the PostgreSQL database {shown} has schema version {version}, but this "
-                f"digestbot only knows up to {latest}: it was written by a newer digestbot. "
-                "Upgrade digestbot, or restore a backup made by this version."
-            )
-        for number, name, sql in migrations[version:]:
+        where = f"the PostgreSQL database {shown}"
+        for number, name, sql in pending_migrations(version, where, "migrations_pg"):
             log.info("applying PostgreSQL migration %04d_%s", number, name)
             await conn.execute(sql)
             await conn.execute(f"UPDATE {SCHEMA_TABLE} SET version = $1", number)
@@ -235,16 +228,11 @@ class PgDatabase:
     `transaction()`, `write()`, `reader`, `close()`."""
 
     def __init__(self, url: str, pool: asyncpg.Pool) -> None:
-        self.url = url
+        self.path = redacted(url)  # what messages name
         self.pool = pool
         self.reader = PgReader(pool)
         self._write_lock = asyncio.Lock()
         self._closed = False
-
-    @property
-    def path(self) -> str:
-        """The URL without its password (what messages name)."""
-        return redacted(self.url)
 
     @classmethod
     async def open(cls, url: str) -> PgDatabase:

@@ -74,20 +74,13 @@ class WhyStore(Table):
                 f"{_DELIVERY_SELECT} WHERE d.dedupe_key = ?",
                 (f"item:{item.id}:ch:{subscription.channel_id}",),
             )
-            digest = next(
-                (
-                    found
-                    for found in await self._all(
-                        _delivery,
-                        f"{_DELIVERY_SELECT} WHERE d.kind = 'digest' AND d.target_kind = 'channel' "
-                        "AND d.target_id = ? ORDER BY d.id DESC",
-                        (subscription.channel_id,),
-                    )
-                    if isinstance(ids := payload_of(found.payload).get("item_ids"), list)
-                    and item.id in ids
-                ),
-                None,
+            digests = await self._all(
+                _delivery,
+                f"{_DELIVERY_SELECT} WHERE d.kind = 'digest' AND d.target_kind = 'channel' "
+                "AND d.target_id = ? ORDER BY d.id DESC",
+                (subscription.channel_id,),
             )
+            listing = [d for d in digests if item.id in payload_of(d.payload).get("item_ids", ())]
             since = None if digest_since is None else float(digest_since)
-            records.append(ChannelRecord(subscription, since, post, digest))
+            records.append(ChannelRecord(subscription, since, post, next(iter(listing), None)))
         return records
