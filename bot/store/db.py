@@ -57,22 +57,35 @@ class Connection(ReadConnection, Protocol):
     def executemany(self, sql: str, parameters: Iterable[Params], /) -> Awaitable[Any]: ...
 
 
-class Backend(Protocol):
+class Backend:
     """A database the store's tables run on: SQLite's `Database` or PostgreSQL's
-    (bot.store.postgres.PgDatabase)."""
+    (bot.store.postgres.PgDatabase). Its writes are serialized (one at a time per process)."""
 
-    @property
-    def reader(self) -> ReadConnection: ...
+    reader: ReadConnection
+    path: Path | str  # the SQLite file, or the PostgreSQL URL without password
 
-    @property
-    def path(self) -> Path | str:
-        """Where the database is: the SQLite file, or the PostgreSQL URL without password."""
+    def __init__(self) -> None:
+        self._write_lock = asyncio.Lock()
+        self._closed = False
 
-    def transaction(self) -> AbstractAsyncContextManager[Connection]: ...
+    def transaction(self) -> AbstractAsyncContextManager[Connection]:
+        raise NotImplementedError
 
-    async def write(self, sql: str, params: Params = ()) -> int: ...
+    async def write(self, sql: str, params: Params = ()) -> int:
+        """One statement in its own write transaction; how many rows it changed."""
+        async with self.transaction() as tx:
+            cursor = await tx.execute(sql, params)
+            return max(cursor.rowcount, 0)
 
-    async def close(self) -> None: ...
+    async def close(self) -> None:
+        """Close once, when the write under way (if any) is done."""
+        if not self._closed:
+            self._closed = True
+            async with self._write_lock:
+                await self._close()
+
+    async def _close(self) -> None:
+        raise NotImplementedError
 
 
 class StoreError(Exception):
@@ -282,16 +295,17 @@ async def _migrate(conn: aiosqlite.Connection, path: Path) -> None:
             raise
 
 
-class Database:
-    """One writer connection (all writes, serialized by a lock) and one read-only connection
-    (`reader`; WAL: it never waits for the writer)."""
+class Database(Backend):
+    """One writer connection (all writes) and one read-only connection (`reader`; WAL: it
+    never waits for the writer)."""
+
+    reader: aiosqlite.Connection
 
     def __init__(self, path: Path, writer: aiosqlite.Connection, reader: aiosqlite.Connection):
+        super().__init__()
         self.path = path
         self._writer = writer
         self.reader = reader
-        self._write_lock = asyncio.Lock()
-        self._closed = False
 
     @classmethod
     async def open(cls, path: Path | str) -> Database:
@@ -315,8 +329,7 @@ class Database:
     @classmethod
     async def _open(cls, path: Path) -> Database:
         if str(path) != ":memory:":
-            if not path.parent.exists():
-                path.parent.mkdir(parents=True, exist_ok=True)
+            path.parent.mkdir(parents=True, exist_ok=True)
             # Also keeps aiosqlite from failing to connect: its worker thread then outlives
             # the event loop and prints an "Event loop is closed" traceback at exit.
             await asyncio.to_thread(check_database_file, path)
@@ -353,24 +366,14 @@ class Database:
                     await self._writer.execute("ROLLBACK")
                 raise
 
-    async def write(self, sql: str, params: Params = ()) -> int:
-        """One statement in its own write transaction; how many rows it changed."""
-        async with self.transaction() as tx:
-            cursor = await tx.execute(sql, params)
-            return max(cursor.rowcount, 0)
-
-    async def close(self) -> None:
-        if self._closed:
-            return
-        self._closed = True
-        async with self._write_lock:
-            try:
-                await self._writer.execute("PRAGMA optimize")
-            except (ValueError, sqlite3.Error) as exc:  # already closed or broken: still close
-                log.warning("closing the database: %s", exc)
-            finally:
-                await self.reader.close()
-                await self._writer.close()
+    async def _close(self) -> None:
+        try:
+            await self._writer.execute("PRAGMA optimize")
+        except (ValueError, sqlite3.Error) as exc:  # already closed or broken: still close
+            log.warning("closing the database: %s", exc)
+        finally:
+            await self.reader.close()
+            await self._writer.close()
 
 
 class Table:

@@ -13,7 +13,6 @@ database (leases, shards) are built on top of this, not here.
 
 from __future__ import annotations
 
-import asyncio
 import functools
 import logging
 import re
@@ -28,6 +27,7 @@ import asyncpg
 from asyncpg.pool import PoolConnectionProxy
 
 from bot.store.db import (
+    Backend,
     ForeignDatabaseError,
     Params,
     StoreError,
@@ -223,16 +223,14 @@ async def _migrate(conn: PgRaw, shown: str) -> None:
             await conn.execute(f"UPDATE {SCHEMA_TABLE} SET version = $1", number)
 
 
-class PgDatabase:
-    """A pool of connections to one PostgreSQL database, with the SQLite Database's surface:
-    `transaction()`, `write()`, `reader`, `close()`."""
+class PgDatabase(Backend):
+    """A pool of connections to one PostgreSQL database."""
 
     def __init__(self, url: str, pool: asyncpg.Pool) -> None:
-        self.path = redacted(url)  # what messages name
+        super().__init__()
+        self.path = redacted(url)
         self.pool = pool
         self.reader = PgReader(pool)
-        self._write_lock = asyncio.Lock()
-        self._closed = False
 
     @classmethod
     async def open(cls, url: str) -> PgDatabase:
@@ -268,18 +266,8 @@ class PgDatabase:
         async with self._write_lock, self.pool.acquire() as conn, conn.transaction():
             yield PgConnection(conn)
 
-    async def write(self, sql: str, params: Params = ()) -> int:
-        """One statement in its own write transaction; how many rows it changed."""
-        async with self.transaction() as tx:
-            cursor = await tx.execute(sql, params)
-            return max(cursor.rowcount, 0)
-
-    async def close(self) -> None:
-        if self._closed:
-            return
-        self._closed = True
-        async with self._write_lock:
-            await self.pool.close()
+    async def _close(self) -> None:
+        await self.pool.close()
 
 
 @dataclass(frozen=True, slots=True)
