@@ -1,5 +1,4 @@
-"""The store, on SQLite (the default) or PostgreSQL. All SQL of the project lives in this
-package."""
+"""The store, on SQLite (the default) or PostgreSQL: all of the project's SQL is here."""
 
 from __future__ import annotations
 

@@ -1,10 +1,7 @@
-"""Discord's request budget shared by every process of one bot, kept in PostgreSQL (the one
-place those processes meet). One SQLite process keeps its budget in memory
-(bot.delivery.budget.LocalBudget) and never uses this table family.
-
-Times are the database server's clock (`clock_timestamp()`), so processes on machines whose
-clocks disagree still share one timeline. Each call is one atomic statement: a row lock on
-the bucket serializes the processes for the length of that statement only.
+"""Discord's request budget shared by every process of one bot, in PostgreSQL (one SQLite
+process keeps it in memory: bot.delivery.budget.LocalBudget). Times are the server's clock,
+so processes whose clocks disagree share one timeline. Each call is one atomic statement: a
+bucket's row lock serializes the processes for that statement only.
 """
 
 from __future__ import annotations

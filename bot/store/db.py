@@ -41,8 +41,7 @@ class Cursor(Protocol):
 
 
 class ReadConnection(Protocol):
-    """A connection as the store's SQL reads through it (`?` or `:name` parameters): the
-    reader or a transaction's, of either backend."""
+    """The reader or a transaction's connection, of either backend (`?` or `:name`)."""
 
     def execute(self, sql: str, parameters: Params = ..., /) -> Awaitable[Cursor]: ...
 
@@ -155,9 +154,8 @@ def _say(template: str, path: Path, detail: object = "") -> str:
 
 
 def storage_problem(exc: BaseException, path: Path | str) -> str | None:
-    """The operator's one line for a failure of the database file itself (full disk,
-    read-only, damaged, not a database, cannot be opened), saying what to do; None for any
-    other error (a bug: it keeps its traceback)."""
+    """The operator's one line (what to do) for a failure of the database itself (full disk,
+    read-only, damaged, unreachable …); None for any other error (a bug: keep its traceback)."""
     if isinstance(exc, StoreError):
         return str(exc)
     if isinstance(path, str) and isinstance(exc, _LOST_SERVER):  # PostgreSQL: `path` is the URL
@@ -186,9 +184,8 @@ def read_only_connection(path: Path) -> Iterator[sqlite3.Connection]:
 
 
 def check_database_file(path: Path) -> None:
-    """Refuse a path digestbot must not write into, before anything opens it for writing: a
-    folder, or an existing file that is not SQLite or fails `PRAGMA quick_check` (a damaged
-    file written to is damaged further). Blocking: run it in a thread."""
+    """Before opening for writing, refuse a folder or a file that is not SQLite or fails
+    `PRAGMA quick_check` (writing damages it further). Blocking: run it in a thread."""
     if path.is_dir():
         raise StoreError(_say(_FOLDER, path))
     if not path.exists() or path.stat().st_size == 0:
@@ -201,8 +198,7 @@ def check_database_file(path: Path) -> None:
 
 
 def load_migrations(folder: str = "migrations") -> list[tuple[int, str, str]]:
-    """(version, name, sql) for every bot/store/<folder>/NNNN_name.sql, in order (PostgreSQL's
-    are in migrations_pg)."""
+    """(version, name, sql) of each bot/store/<folder>/NNNN_name.sql, in order."""
     found: list[tuple[int, str, str]] = []
     for entry in (resources.files("bot.store") / folder).iterdir():
         match = re.fullmatch(r"(\d{4})_(\w+)\.sql", entry.name)
@@ -377,8 +373,7 @@ class Database(Backend):
 
 
 class Table:
-    """The base of the store's per-table classes: they share the one Database, and read
-    through its reader."""
+    """The base of the store's per-table classes: one Backend, read through its reader."""
 
     def __init__(self, db: Backend) -> None:
         self._db = db

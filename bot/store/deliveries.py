@@ -1,9 +1,8 @@
 """The deliveries table (the outbox): what must reach which channel or DM, and how it went.
 
-States: pending → sending → sent; sending → pending again (retry, or after a crash with
-`maybe_sent` set); failed (never retried); paused (the target cannot be reached: resumes when
-the subscription is added again); cancelled (unsubscribed, or too old when resumed).
-"""
+States: pending → sending → sent; sending → pending (retry, or after a crash with
+`maybe_sent`); failed (never retried); paused (target unreachable: resumes when subscribed
+again); cancelled (unsubscribed, or too old when resumed)."""
 
 from __future__ import annotations
 
@@ -57,10 +56,8 @@ class DeliveryStore(Table):
     async def queue_backfill(
         self, subscription_id: int, item_ids: Sequence[int], now: float
     ) -> int:
-        """Post existing items (e.g. the feed's N newest) to a just-added subscription's
-        channel, oldest first (by publication). Items already delivered to the channel are not
-        queued again; a cancelled earlier delivery of the same item is revived. Returns how
-        many were queued."""
+        """Queue existing items to a just-added subscription's channel, oldest first: not
+        those already delivered there (a cancelled delivery is revived). How many were queued."""
         return await self._db.write(
             INSERT_DELIVERY
             + "SELECT 'item:' || i.id || ':ch:' || s.channel_id, 'item', i.id, s.id, "
@@ -77,11 +74,9 @@ class DeliveryStore(Table):
     async def queue_test_post(
         self, subscription: SubscriptionRow, item_id: int, request: str, now: float
     ) -> bool:
-        """Queue a post of an item to a subscription's channel now, as `/feed test` asks:
-        an ordinary item delivery (same render, mention rule, sender, order) under a key of
-        its own, `test:{item}:ch:{channel}:{request}`, so the item's real post
-        (`item:{item}:ch:{channel}`) is still queued, collected and sent as if no test had
-        been made. `request` makes a repeated request a no-op (False)."""
+        """`/feed test`: an ordinary item delivery to the subscription's channel now, under a
+        key of its own (`test:…:{request}`), so the item's real post is still queued and sent
+        as if no test had been made. A repeated `request` is a no-op (False)."""
         key = f"test:{item_id}:ch:{subscription.channel_id}:{request}"
         delivery = NewDelivery(
             key,
@@ -98,9 +93,8 @@ class DeliveryStore(Table):
     async def queue_feed_notice(
         self, feed_id: int, payload: Mapping[str, object], key: str, now: float
     ) -> int:
-        """A notice to every active channel subscribed to a feed (e.g. "failing since …",
-        "recovered"; `payload` says it as data), once per (`key`, channel): dedupe key
-        `{key}:ch:{channel}`; use e.g. f"feed-failing:{feed_id}:{failing_since}" as `key`."""
+        """A notice (`payload`: e.g. "failing since …") to every active channel subscribed to
+        the feed, once per (`key`, channel): dedupe key `{key}:ch:{channel}`."""
         return await self._db.write(
             INSERT_DELIVERY
             + "SELECT ? || ':ch:' || s.channel_id, 'notice', NULL, s.id, s.guild_id, "
@@ -111,8 +105,7 @@ class DeliveryStore(Table):
         )
 
     async def due(self, now: float, limit: int) -> list[DeliveryRow]:
-        """Pending deliveries whose time has come, at most one per target: the target's
-        oldest unfinished one (so a channel gets a feed's items oldest first, and a later
+        """Due pending deliveries, at most one per target: its oldest unfinished one (a later
         item never overtakes one waiting to be retried)."""
         return await self._all(
             _delivery,
@@ -158,12 +151,10 @@ class DeliveryStore(Table):
     async def mark_sending(
         self, delivery_id: int, now: float, *, owner: str | None = None, lease_s: float = 0.0
     ) -> bool:
-        """Claim a pending delivery just before sending it (attempts + 1). Committed BEFORE
-        the send: after a crash, 'sending' means the message may have reached Discord.
-        False if it is no longer pending (paused, cancelled, claimed elsewhere) or no longer
-        heads its target (read before another process claimed an older one). `owner` and
-        `lease_s`: the claim is this process's until `now + lease_s` (renewed while it runs;
-        processes sharing the database take over an expired one)."""
+        """Claim a pending delivery just before sending it (attempts + 1), committed BEFORE
+        the send: after a crash, 'sending' means it may have reached Discord. False if it is
+        no longer pending or no longer heads its target (another process claimed an older
+        one). `owner` holds the claim until `now + lease_s` (renewed while it runs)."""
         return (
             await self._db.write(
                 "UPDATE deliveries SET state = 'sending', attempts = attempts + 1, "
@@ -206,9 +197,8 @@ class DeliveryStore(Table):
         maybe_sent: bool = False,
         owner: str | None = None,
     ) -> None:
-        """Back to pending, due at `next_attempt_at`. `maybe_sent`: the failed attempt may
-        have reached Discord (timeout, 5xx), so the worker looks before sending again.
-        Only while `owner` still holds the claim (not after another process took it over)."""
+        """Back to pending, due at `next_attempt_at`, if `owner` still holds the claim.
+        `maybe_sent`: the attempt may have reached Discord (timeout, 5xx): look first."""
         await self._db.write(
             "UPDATE deliveries SET state = 'pending', last_error = ?, next_attempt_at = ?, "
             "maybe_sent = CASE WHEN ? THEN 1 ELSE maybe_sent END, claimed_by = NULL "
@@ -253,8 +243,7 @@ class DeliveryStore(Table):
         notices: Sequence[NewDelivery] = (),
     ) -> None:
         """The target cannot be reached (403/404): in one transaction, pause its unfinished
-        deliveries, pause the channel's subscriptions (nothing more is queued for them) and
-        queue `notices` (to the person who added them, the guild's system channel …)."""
+        deliveries and the channel's subscriptions, and queue `notices` (`notice_to`)."""
         async with self._db.transaction() as tx:
             await tx.execute(
                 "UPDATE deliveries SET state = 'paused', last_error = ? "
@@ -271,10 +260,8 @@ class DeliveryStore(Table):
                 await queue_delivery(tx, notice, now)
 
     async def recover_in_flight(self, now: float) -> int:
-        """At start: deliveries a crash left in 'sending' go back to pending, flagged
-        `maybe_sent` so the worker looks for the message before sending again. On SQLite
-        (one process) every 'sending' row is a crashed run's; processes sharing PostgreSQL
-        take over only those whose lease expired, the others' are being sent right now."""
+        """At start: 'sending' rows a crash left go back to pending (`take_over_expired`). On
+        SQLite (one process) every one is a crashed run's; on PostgreSQL only expired ones."""
         return await self.take_over_expired(now if is_postgres(self._db) else math.inf)
 
     async def counts(self) -> dict[DeliveryState, int]:

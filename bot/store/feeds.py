@@ -82,10 +82,9 @@ class FeedStore(Table):
     async def take_due(
         self, now: float, limit: int, *, holder: str, lease_s: float
     ) -> list[FeedRow]:
-        """The due feeds this process is to poll now, most overdue first. On PostgreSQL
-        each is leased to `holder` until `now + lease_s` (`release` ends the lease when the
-        poll is recorded): a feed leased to another process is skipped until its lease
-        expires, so each due feed is polled by one process, and a dead one's are taken over."""
+        """The due feeds this process is to poll now, most overdue first. On PostgreSQL each
+        is leased to `holder` until `now + lease_s` (or `release`): one process polls it,
+        and a dead process's feeds are taken over when their leases expire."""
         if not self.leased:
             return await self.due(now, limit)
         async with self._db.transaction() as tx:

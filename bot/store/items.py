@@ -1,9 +1,8 @@
 """The items archive and its full-text index.
 
-The body is stored once, in items.content_text, as the index reads it: CJK-spaced
-(`space_cjk`; `unspace_cjk` undoes it for display). items_fts is an external-content FTS5
-index over the items_fts_src view, kept in step by triggers on items (migration 0009), so
-every insert, edit, prune and feed delete updates the index in the same transaction. On
+The body is stored once, in items.content_text, CJK-spaced as the index reads it
+(`unspace_cjk` undoes it for display). items_fts is an external-content FTS5 index over the
+items_fts_src view, kept in step by triggers on items (0009) in the writing transaction. On
 PostgreSQL the index is items.search, written here with the item (bot.store.pgsearch).
 """
 
@@ -48,10 +47,9 @@ _WRITTEN = (
     "image_url, enclosure_url, enclosure_type, enclosure_length, duration_s, language, "
     "opening_html, canonical_url"
 )
-# The raw opening kept for {excerpt} (bot.text.excerpt cleans it when a post renders): 8,000
-# characters of HTML hold at least ~1,300 characters of text even in markup-heavy Substack posts
-# (more than a 2,000-character message shows), and zlib keeps it at ~3.3 kB per item (13.4 kB
-# raw at 16,000: measured on the sample feed).
+# The raw opening kept for {excerpt} (cleaned when a post renders): 8,000 characters of HTML
+# hold ~1,300+ characters of text even in markup-heavy Substack posts (more than a message
+# shows); zlib keeps it at ~3.3 kB per item (measured on the sample feed).
 OPENING_HTML_CHARS = 8_000
 _INSERT = (
     f"INSERT INTO items ({_WRITTEN}, feed_id, stable_id, published_at, first_seen_at) "
@@ -66,17 +64,13 @@ _UPDATE = (
 async def save_items(
     tx: Connection, feed_id: int, fresh: Sequence[FreshItem], *, now: float
 ) -> SaveResult:
-    """Inside a write transaction: insert new items, update edited ones, index both.
-
-    An item whose stable id is known is an edit: the archive and index are updated, and it is
-    not new. `fresh` is in the feed's order (newest first, as feeds list them); new ids are
-    returned oldest first so channels get a feed's items in order.
-    """
+    """Inside a write transaction: insert new items, update edited ones (stable id known:
+    not new), index both. `fresh` is in feed order (newest first); new ids are returned
+    oldest first so channels get a feed's items in order."""
     new_ids: list[int] = []
     updated_ids: list[int] = []
     unchanged = 0
     stable_ids: dict[int, str] = {}
-    # Oldest first, so ids (and first_seen order) follow publication order.
     for fresh_item in reversed(fresh):
         item, entry = fresh_item.item, fresh_item.item.entry
         existing = await fetch_one(

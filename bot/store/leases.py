@@ -1,8 +1,5 @@
-"""Work shared by several digestbot processes on one PostgreSQL database: who a process is,
-and the jobs only one process may run at a time. (Due feeds are leased in bot.store.feeds.)
-
-On SQLite one process owns the database, so every "may I?" is yes.
-"""
+"""Several digestbot processes on one PostgreSQL database: who a process is, and the jobs
+only one may run at a time (due feeds: bot.store.feeds). On SQLite every "may I?" is yes."""
 
 from __future__ import annotations
 
@@ -34,9 +31,8 @@ class ClusterLocks(Table):
 
     @asynccontextmanager
     async def exclusive(self, name: str) -> AsyncIterator[bool]:
-        """Whether this process runs the job `name` now: True (and held for the block)
-        unless another process is running it. PostgreSQL: a session advisory lock, freed
-        when the block ends or when a dead process's connection is closed by the server."""
+        """Whether this process runs the job `name` now (held for the block). PostgreSQL: a
+        session advisory lock, freed when the block ends or a dead process's connection closes."""
         if not isinstance(self._db, PgDatabase):
             yield True
             return

@@ -1,6 +1,5 @@
-"""Languages we write in: a channel's, when an admin chose one, and a member's, as their last
-`/follow` gave it. Values are our locale codes (`en`, `ja`); no row means "decide from the
-guild"."""
+"""Languages we write in (`en`, `ja`): a channel's, when an admin chose one, and a member's,
+as their last `/follow` gave it. No row: decide from the guild."""
 
 from __future__ import annotations
 

@@ -25,8 +25,8 @@ _WAITING_STATES = ("pending", "sending", "paused")
 
 
 def integrity_check(path: Path) -> list[str]:
-    """SQLite's own `PRAGMA integrity_check`: the problems it reports, [] when the file is
-    sound. A file too damaged to be read at all is one problem with SQLite's message."""
+    """The problems `PRAGMA integrity_check` reports ([]: sound); a file too damaged to be
+    read at all is one problem, SQLite's message."""
     try:
         with read_only_connection(path) as conn:
             try:
@@ -41,8 +41,6 @@ def integrity_check(path: Path) -> list[str]:
 
 @dataclass(frozen=True, slots=True)
 class SchemaReport:
-    """What a database file is, read without changing it."""
-
     path: Path
     exists: bool
     application_id: int = 0
@@ -86,8 +84,7 @@ def schema_report(path: Path) -> SchemaReport:
 
 
 def subscribed_channels(path: Path) -> list[tuple[int, int]]:
-    """(guild_id, channel_id) of every subscribed channel, read-only; [] when the database or
-    its subscriptions table does not exist yet."""
+    """(guild_id, channel_id) of every subscribed channel, read-only ([]: none yet)."""
     if not path.exists():
         return []
     with read_only_connection(path) as conn:
@@ -110,12 +107,9 @@ class BackupResult:
 
 
 def backup_file(source: Path, dest: Path) -> BackupResult:
-    """Copy the database at `source` to `dest` with SQLite's online backup API.
-
-    Safe while the bot writes: the copy is one read transaction, a consistent snapshot (WAL
-    readers never block the writer). The copy is written beside `dest`, switched to a
-    single-file journal (no -wal needed to open it), synced, then renamed over `dest`.
-    """
+    """Copy the database with SQLite's online backup API, safe while the bot writes (one
+    read transaction: a consistent snapshot). Written beside `dest`, switched to a single-file
+    journal (no -wal needed to open it), synced, then renamed over `dest`."""
     started = time.perf_counter()
     partial = dest.with_name(dest.name + ".partial")
     partial.unlink(missing_ok=True)
@@ -147,14 +141,11 @@ def _fsync_dir(folder: Path) -> None:
 
 
 async def prune(db: Backend, older_than: float, *, batch: int = 500) -> int:
-    """Delete items published and first seen before the unix time `older_than`, with their
-    search index rows, leaving a tombstone (feed, stable id, raw fingerprint) for each: a
-    pruned item that is still in its feed is never archived or posted again.
-
-    Items with a delivery still waiting (pending, sending, paused) are kept. Deletes run in
-    batches, one short write transaction each, so the bot's own writes interleave.
-    Returns how many items were pruned.
-    """
+    """Delete items published and first seen before the unix time `older_than` (and their
+    index rows), leaving a tombstone (feed, stable id, raw fingerprint) each: a pruned item
+    still in its feed is never archived or posted again. Items with a waiting delivery are
+    kept. Batches of one short write transaction each let the bot's writes interleave.
+    Returns how many items were pruned."""
     total = 0
     while True:
         async with db.transaction() as tx:
@@ -205,9 +196,8 @@ async def store_counts(db: Backend) -> StoreCounts:
 
 
 async def probe_writable(db: Backend) -> None:
-    """A tiny real write (the header's application id, rewritten to the same value) in a
-    write transaction: raises when the database cannot be written now (read-only file,
-    full disk, I/O error, closed connection, lock held by someone else)."""
+    """A tiny real write (a value rewritten unchanged): raises when the database cannot be
+    written now (read-only, full disk, I/O error, closed, locked by someone else)."""
     async with db.transaction() as tx:
         if is_postgres(tx):
             await tx.execute(f"UPDATE {SCHEMA_TABLE} SET version = version")

@@ -36,13 +36,10 @@ async def commit_poll(
     """Archive the poll's new and edited items, queue the deliveries the new ones cause and
     record the success, atomically: after a crash either all of it happened or none of it.
 
-    With `route`, new items are queued for the feed's instant-mode channels, except on the
-    feed's first successful poll: those items are the archive (a new subscription posts a few
-    of them through its backfill), not news. `topic_matches` (stable id → the followed topics
-    the entry matches) queues the topic DMs of the items that turn out new, under the same
-    rule: edits and the first poll's archive notify no one. `filter_gate` applies the
-    channels' filters to the new items, `story_gate` merges a story a channel already got
-    from another feed into that post (see `route_new_items`).
+    With `route`, new items go to the feed's instant-mode channels and their topic DMs
+    (`topic_matches`: stable id → followed topics matched) are queued, except on the feed's
+    first successful poll: those items are the archive, not news; edits notify no one.
+    `filter_gate` and `story_gate`: see `route_new_items`.
     """
     async with db.transaction() as tx:
         first_success = route and bool(

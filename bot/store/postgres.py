@@ -1,14 +1,11 @@
-"""The PostgreSQL backend: the surface of bot.store.db.Database on an asyncpg pool.
+"""The PostgreSQL backend: bot.store.db.Backend on an asyncpg pool.
 
-The store's SQL is written once, in SQLite's style (`?` or `:name` parameters); this module
-runs it on PostgreSQL: parameters become `$n`, and a value of the loose kind SQLite accepts
-(an int where PostgreSQL wants a float, a bool for an integer flag, a number for text) is
-converted to the parameter's declared type when asyncpg refuses it. Where the dialects truly
-differ, the store asks `is_postgres(conn)` in one small function.
-
-Writes are serialized within the process (like SQLite's one writer), so the store's
-read-then-write transactions behave the same on both backends. Several processes sharing one
-database (leases, shards) are built on top of this, not here.
+The store's SQL is written once, in SQLite's style (`?` or `:name` parameters); here it runs
+on PostgreSQL: parameters become `$n`, and a loose value SQLite accepts (an int for a float, a
+bool for an integer flag, a number for text) is converted to the declared parameter type when
+asyncpg refuses it. Where the dialects truly differ, the store asks `is_postgres(conn)`.
+Writes are serialized within the process (like SQLite's one writer), so read-then-write
+transactions behave alike on both backends; processes sharing a database coordinate above.
 """
 
 from __future__ import annotations
@@ -238,9 +235,8 @@ class PgDatabase(Backend):
         foreign or newer database raise StoreError with the operator's line."""
         shown = redacted(url)
         try:
-            # Quotes-only escaping of the search's literals (bot.store.pgsearch.tsquery_sql)
-            # relies on standard strings: set here, whatever the server's configuration says.
-            # Up to 8 connections: a cluster job's advisory lock holds one while it runs.
+            # Standard strings whatever the server says: pgsearch.tsquery_sql escapes only
+            # quotes. Up to 8 connections: a cluster job's advisory lock holds one.
             pool = await asyncpg.create_pool(
                 url,
                 min_size=1,
@@ -285,8 +281,7 @@ class PgReport:
 
 @dataclass(frozen=True, slots=True)
 class FeedLeases:
-    """The feed leases one process holds: live ones, and expired ones (it stopped mid-poll;
-    another process takes those feeds over)."""
+    """The feed leases one process holds: live, and expired (it stopped mid-poll)."""
 
     holder: str
     held: int
@@ -294,8 +289,8 @@ class FeedLeases:
 
 
 async def pg_report(url: str, now: float | None = None) -> PgReport:
-    """Connect once, read the schema version, the subscribed channels and the feed leases
-    (live or expired at `now`, epoch seconds); never migrate."""
+    """Read the schema version, subscribed channels and feed leases (expired at `now`);
+    never migrate."""
     shown, latest = redacted(url), len(load_migrations("migrations_pg"))
     try:
         conn = await asyncpg.connect(url, timeout=10)

@@ -1,11 +1,10 @@
 """Moving up: copy an SQLite archive into an empty PostgreSQL database (`digestbot migrate-to`).
 
-Every table is copied row for row with its ids (so dedupe keys, DM buttons and digests that
-name ids stay true), in one PostgreSQL transaction: the move happens whole or not at all.
-Deliveries keep their state, so a post pending before the move is sent once after it, by
-whichever backend the bot then runs on (run the bot on one of them only). Items get their
-search index (bot.store.pgsearch) as they are copied; identity counters continue after the
-highest copied id. A database that already holds digestbot data is refused.
+Every table is copied row for row with its ids (dedupe keys, DM buttons and digests name
+ids), in one PostgreSQL transaction: whole or not at all. Deliveries keep their state, so a
+post pending before the move is sent once after it (run the bot on one backend only). Items
+get their search index as copied; identity counters continue after the highest copied id.
+A database already holding digestbot data is refused.
 """
 
 from __future__ import annotations
