@@ -109,7 +109,7 @@ async def newest_matches(
     where: str,
     params: Sequence[object],
     wanted: int,
-    share: float = 1.0,
+    share: float,
 ) -> list[int]:
     """The ids of the newest `wanted` items matching `query_sql` (`tsquery_sql`) and `where`
     (conditions on `i`, with `params`), newest first: windows of ids from the newest back,
@@ -142,13 +142,6 @@ async def newest_matches(
         guess = missing * walked // len(found) + 1 if found else walked * _GROWTH
         span = min(guess + guess // 4, walked * _GROWTH)
     return found
-
-
-async def matching_ids(conn: ReadConnection, query_sql: str, limit: int) -> list[int]:
-    """The ids of at most `limit` items matching `query_sql` (`tsquery_sql`), in no order."""
-    return await fetch_all(
-        conn, int, f"SELECT id FROM items WHERE search @@ {query_sql} LIMIT {int(limit)}"
-    )
 
 
 async def rank(

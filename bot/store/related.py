@@ -97,11 +97,9 @@ class RelatedStore(Table):
             if len(self._doc_counts) + len(missing) > DOC_COUNT_CACHE:
                 self._doc_counts.clear()
             queries = [any_of(self._db, [term]) for term in missing]
-            part = "SELECT count(*) FROM (SELECT 1 FROM {} LIMIT ?) AS found"
             rows = await self._db.reader.execute_fetchall(
                 " UNION ALL ".join(
-                    f"SELECT {n}, ({part.format(dialect.matching)})"
-                    for n, (dialect, _) in enumerate(queries)
+                    f"SELECT {n}, ({dialect.counted()})" for n, (dialect, _) in enumerate(queries)
                 ),
                 tuple(x for _, query in queries for x in (query, cap + 1)),
             )
@@ -193,11 +191,7 @@ class RelatedStore(Table):
             where += " AND i.published_at < ?"
             params.append(before)
         rows = await conn.execute_fetchall(
-            f"SELECT id, score FROM (SELECT i.id AS id, {dialect.score} AS score "
-            f"FROM {dialect.matching_items} AND {where} "
-            f"ORDER BY {dialect.newest} LIMIT {CANDIDATES}) AS recent "
-            "ORDER BY score, id DESC LIMIT ?",
-            (fts, *params, limit),
+            f"{dialect.newest_ranked(where, CANDIDATES)} LIMIT ?", (fts, *params, limit)
         )
         # Scores are negative ("smaller is better"): the ratio is 1.0 for the seed itself.
         return [RelatedScore(int(r[0]), float(r[1]) / float(self_score)) for r in rows]
