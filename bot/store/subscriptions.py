@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from dataclasses import replace
 from typing import Any
 
 from bot.model import (
@@ -58,14 +57,12 @@ def filter_of(include: str | None, exclude: str | None, pattern: str | None) -> 
 
 
 def _row(*values: Any) -> SubscriptionRow:
-    row = SubscriptionRow(*values[:10])
-    found = filter_of(*values[10:_ROW_WIDTH])
-    return row if found is None else replace(row, filter=found)
+    return SubscriptionRow(*(*values[:10], filter_of(*values[10:_ROW_WIDTH])))
 
 
 def _view(*values: Any) -> SubscriptionView:
-    view = SubscriptionView(_row(*values[:_ROW_WIDTH]), *values[_ROW_WIDTH:])
-    return replace(view, feed_disabled=bool(view.feed_disabled))
+    disabled = bool(values[-1])
+    return SubscriptionView(*(_row(*values[:_ROW_WIDTH]), *values[_ROW_WIDTH:-1], disabled))
 
 
 class SubscriptionStore(Table):
@@ -307,9 +304,6 @@ class SubscriptionStore(Table):
         return bool(
             await self._scalar("SELECT 1 FROM subscriptions WHERE feed_id = ? LIMIT 1", (feed_id,))
         )
-
-    async def count(self) -> int:
-        return int(await self._scalar("SELECT count(*) FROM subscriptions"))
 
 
 async def _resume_channel(tx: Connection, channel_id: int, now: float) -> None:
