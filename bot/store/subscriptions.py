@@ -156,11 +156,8 @@ class SubscriptionStore(Table):
         Deliveries not yet sent for those subscriptions are cancelled. Returns how many
         subscriptions were removed.
         """
-        where = "guild_id = ? AND feed_id = ?"
-        params: tuple[object, ...] = (guild_id, feed_id)
-        if channel_id is not None:
-            where += " AND channel_id = ?"
-            params += (channel_id,)
+        where = "guild_id = ? AND feed_id = ? AND channel_id = coalesce(?, channel_id)"
+        params = (guild_id, feed_id, channel_id)
         async with self._db.transaction() as tx:
             await tx.execute(
                 "UPDATE deliveries SET state = 'cancelled', last_error = 'unsubscribed' "
