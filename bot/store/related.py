@@ -109,16 +109,6 @@ class RelatedStore(Table):
                 self._doc_counts[term] = (counts[term], now)
         return counts
 
-    async def _seed(self, item_id: int) -> tuple[str, str, str | None] | None:
-        """The seed's indexed title, its summary and body, and its link."""
-        return await self._one(
-            lambda title, body, url: (str(title or ""), str(body or ""), url),
-            "SELECT coalesce(i.fts_title, i.title), "
-            "coalesce(i.fts_summary, i.summary) || ' ' || i.content_text, i.url "
-            "FROM items i WHERE i.id = ?",
-            (item_id,),
-        )
-
     async def query_terms(self, title: str, body: str) -> list[str]:
         """The MAX_TERMS most distinctive terms of a seed (none when no other item holds any).
 
@@ -166,7 +156,13 @@ class RelatedStore(Table):
     async def _scored(
         self, item_id: int, feed_ids: Sequence[int], limit: int, before: float | None
     ) -> list[RelatedScore]:
-        seed = await self._seed(item_id)
+        seed = await self._one(  # the seed's indexed title, its summary and body, its link
+            lambda title, body, url: (str(title or ""), str(body or ""), url),
+            "SELECT coalesce(i.fts_title, i.title), "
+            "coalesce(i.fts_summary, i.summary) || ' ' || i.content_text, i.url "
+            "FROM items i WHERE i.id = ?",
+            (item_id,),
+        )
         if seed is None:
             return []
         title, body, url = seed

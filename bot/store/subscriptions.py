@@ -10,7 +10,6 @@ from bot.model import (
     FeedFilter,
     GuildFeed,
     PostFormat,
-    PostStyle,
     SubscriptionMode,
     SubscriptionRow,
     SubscriptionView,
@@ -222,16 +221,14 @@ class SubscriptionStore(Table):
 
     async def post_format(self, subscription_id: int) -> PostFormat:
         """How the subscription's posts look (the default card when it has no format)."""
-        row = await self._one(
-            lambda style, template: (style, template),
+        found = await self._one(
+            lambda style, template: PostFormat(
+                next((s for s in POST_STYLES if s == style), "card"), template
+            ),
             "SELECT format_style, format_template FROM subscriptions WHERE id = ?",
             (subscription_id,),
         )
-        if row is None:
-            return PostFormat()
-        style, template = row
-        found: PostStyle = next((s for s in POST_STYLES if s == style), "card")
-        return PostFormat(found, None if template is None else str(template))
+        return found or PostFormat()
 
     async def get(self, subscription_id: int) -> SubscriptionRow | None:
         return await self._one(_row, f"{_SELECT} WHERE s.id = ?", (subscription_id,))
