@@ -214,16 +214,15 @@ class DigestStore(Table):
         paused (the channel is unreachable); it is sent when the channel resumes.
         """
         async with self._db.transaction() as tx:
-            cursor = await tx.execute(
+            guild_id = await scalar(
+                tx,
                 "UPDATE digest_schedules SET last_sent_slot = ? WHERE channel_id = ? "
-                "AND off_at IS NULL AND (last_sent_slot IS NULL OR last_sent_slot < ?)",
+                "AND off_at IS NULL AND (last_sent_slot IS NULL OR last_sent_slot < ?) "
+                "RETURNING guild_id",
                 (slot, channel_id, slot),
             )
-            if cursor.rowcount <= 0:
+            if guild_id is None:  # handled already, or no schedule
                 return None
-            guild_id = await scalar(
-                tx, "SELECT guild_id FROM digest_schedules WHERE channel_id = ?", (channel_id,)
-            )
             item_ids = await period_item_ids(tx, channel_id, start, end, gate)
             if not item_ids:
                 return QueuedDigest([], False)
