@@ -143,26 +143,23 @@ class DigestStore(Table):
             payloads = await fetch_all(
                 tx, payload_of, f"SELECT payload FROM deliveries {unsent}", (channel_id,)
             )
-            starts = [payload.get("period_start") for payload in payloads]
-            earliest = min(
-                (
-                    float(s)
-                    for s in starts
-                    if isinstance(s, int | float) and not isinstance(s, bool)
-                ),
-                default=None,
-            )
+            starts = [
+                float(start)
+                for payload in payloads
+                if isinstance(start := payload.get("period_start"), int | float)
+                and not isinstance(start, bool)
+            ]
             await tx.execute(
                 "UPDATE deliveries SET state = 'cancelled', last_error = 'digest turned off' "
                 + unsent,
                 (channel_id,),
             )
-            if earliest is not None:
+            if starts:
                 await tx.execute(
                     "UPDATE digest_schedules SET last_sent_slot = CASE WHEN last_sent_slot IS NULL "
                     "OR last_sent_slot > :start THEN :start ELSE last_sent_slot END "
                     "WHERE channel_id = :channel",
-                    {"start": earliest, "channel": channel_id},
+                    {"start": min(starts), "channel": channel_id},
                 )
         return removed
 
@@ -217,16 +214,15 @@ class DigestStore(Table):
         paused (the channel is unreachable); it is sent when the channel resumes.
         """
         async with self._db.transaction() as tx:
-            cursor = await tx.execute(
+            guild_id = await scalar(
+                tx,
                 "UPDATE digest_schedules SET last_sent_slot = ? WHERE channel_id = ? "
-                "AND off_at IS NULL AND (last_sent_slot IS NULL OR last_sent_slot < ?)",
+                "AND off_at IS NULL AND (last_sent_slot IS NULL OR last_sent_slot < ?) "
+                "RETURNING guild_id",
                 (slot, channel_id, slot),
             )
-            if cursor.rowcount <= 0:
+            if guild_id is None:  # handled already, or no schedule
                 return None
-            guild_id = await scalar(
-                tx, "SELECT guild_id FROM digest_schedules WHERE channel_id = ?", (channel_id,)
-            )
             item_ids = await period_item_ids(tx, channel_id, start, end, gate)
             if not item_ids:
                 return QueuedDigest([], False)

@@ -13,10 +13,7 @@ PostgreSQL plans each search for its own words: with a parameter, a prepared sta
 back after five runs to a generic plan that guesses every word equally common, and walks the
 primary key reading each row's tsvector for a word in half the archive (or visits every match
 of a common one). The newest matches of a common query are found window by window of ids
-(`newest_matches`), which PostgreSQL answers by intersecting the GIN index with the primary
-key (BitmapAnd): only the window's matches are visited, no tsvector is read unless a phrase
-needs its positions. Snippets are made here too, the way FTS5's snippet() makes them: a window of
-the matched text with each matched phrase between markers.
+(`newest_matches`). Snippets are made here too, the way FTS5's snippet() makes them.
 """
 
 from __future__ import annotations
@@ -109,7 +106,7 @@ async def newest_matches(
     where: str,
     params: Sequence[object],
     wanted: int,
-    share: float = 1.0,
+    share: float,
 ) -> list[int]:
     """The ids of the newest `wanted` items matching `query_sql` (`tsquery_sql`) and `where`
     (conditions on `i`, with `params`), newest first: windows of ids from the newest back,
@@ -117,12 +114,12 @@ async def newest_matches(
     archive `where` keeps: the first window, twice what `wanted` items of that share span,
     finds a common word's matches at once (each window reads the word's whole posting list).
 
-    The query is a sub-select here, hidden from the planner: it guesses a query's matches
-    from each lexeme's frequency as if they were independent, so a phrase of common kana
-    (ニュース: four characters in every Japanese item) looks like a handful of rows, and it
-    would visit every one of its matches in the archive, reading their tsvectors, rather than
-    intersect them with the window. With its default guess the plan is always that
-    intersection (BitmapAnd)."""
+    PostgreSQL answers a window by intersecting the GIN index with the primary key
+    (BitmapAnd): only the window's matches are visited, no tsvector read unless a phrase
+    needs its positions. The query is a sub-select, hidden from the planner, so that this is
+    always the plan: it would guess a phrase of common kana (ニュース: four characters in
+    every Japanese item) from each lexeme's frequency as a handful of rows, and visit every
+    one of its matches in the archive instead."""
     top = await scalar(conn, "SELECT max(id) FROM items")
     found: list[int] = []
     high = int(top or 0)
@@ -142,13 +139,6 @@ async def newest_matches(
         guess = missing * walked // len(found) + 1 if found else walked * _GROWTH
         span = min(guess + guess // 4, walked * _GROWTH)
     return found
-
-
-async def matching_ids(conn: ReadConnection, query_sql: str, limit: int) -> list[int]:
-    """The ids of at most `limit` items matching `query_sql` (`tsquery_sql`), in no order."""
-    return await fetch_all(
-        conn, int, f"SELECT id FROM items WHERE search @@ {query_sql} LIMIT {int(limit)}"
-    )
 
 
 async def rank(

@@ -97,11 +97,9 @@ class RelatedStore(Table):
             if len(self._doc_counts) + len(missing) > DOC_COUNT_CACHE:
                 self._doc_counts.clear()
             queries = [any_of(self._db, [term]) for term in missing]
-            part = "SELECT count(*) FROM (SELECT 1 FROM {} LIMIT ?) AS found"
             rows = await self._db.reader.execute_fetchall(
                 " UNION ALL ".join(
-                    f"SELECT {n}, ({part.format(dialect.matching)})"
-                    for n, (dialect, _) in enumerate(queries)
+                    f"SELECT {n}, ({dialect.counted()})" for n, (dialect, _) in enumerate(queries)
                 ),
                 tuple(x for _, query in queries for x in (query, cap + 1)),
             )
@@ -110,16 +108,6 @@ class RelatedStore(Table):
                 counts[term] = int(doc)
                 self._doc_counts[term] = (counts[term], now)
         return counts
-
-    async def _seed(self, item_id: int) -> tuple[str, str, str | None] | None:
-        """The seed's indexed title, its summary and body, and its link."""
-        return await self._one(
-            lambda title, body, url: (str(title or ""), str(body or ""), url),
-            "SELECT coalesce(i.fts_title, i.title), "
-            "coalesce(i.fts_summary, i.summary) || ' ' || i.content_text, i.url "
-            "FROM items i WHERE i.id = ?",
-            (item_id,),
-        )
 
     async def query_terms(self, title: str, body: str) -> list[str]:
         """The MAX_TERMS most distinctive terms of a seed (none when no other item holds any).
@@ -168,7 +156,13 @@ class RelatedStore(Table):
     async def _scored(
         self, item_id: int, feed_ids: Sequence[int], limit: int, before: float | None
     ) -> list[RelatedScore]:
-        seed = await self._seed(item_id)
+        seed = await self._one(  # the seed's indexed title, its summary and body, its link
+            lambda title, body, url: (str(title or ""), str(body or ""), url),
+            "SELECT coalesce(i.fts_title, i.title), "
+            "coalesce(i.fts_summary, i.summary) || ' ' || i.content_text, i.url "
+            "FROM items i WHERE i.id = ?",
+            (item_id,),
+        )
         if seed is None:
             return []
         title, body, url = seed
@@ -193,11 +187,7 @@ class RelatedStore(Table):
             where += " AND i.published_at < ?"
             params.append(before)
         rows = await conn.execute_fetchall(
-            f"SELECT id, score FROM (SELECT i.id AS id, {dialect.score} AS score "
-            f"FROM {dialect.matching_items} AND {where} "
-            f"ORDER BY {dialect.newest} LIMIT {CANDIDATES}) AS recent "
-            "ORDER BY score, id DESC LIMIT ?",
-            (fts, *params, limit),
+            f"{dialect.newest_ranked(where, CANDIDATES)} LIMIT ?", (fts, *params, limit)
         )
         # Scores are negative ("smaller is better"): the ratio is 1.0 for the seed itself.
         return [RelatedScore(int(r[0]), float(r[1]) / float(self_score)) for r in rows]

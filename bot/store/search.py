@@ -24,10 +24,10 @@ FTS5 dialect, every token quoted, so no member text is ever read as FTS5 syntax.
 
 from __future__ import annotations
 
+import functools
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any
 
 from bot.model import Phrase, Query, QueryProblem, SearchHit
 from bot.store import pgsearch
@@ -76,6 +76,19 @@ class MatchDialect:
     matching_items: str  # FROM … WHERE: items `i` that match, more conditions ANDed after
     score: str  # lower is better
     newest: str  # the order of the index walk newest first (FTS5 stops early on its rowid)
+
+    def counted(self) -> str:
+        """The number of matches, up to the second `?` (the index's lists only: no positions)."""
+        return f"SELECT count(*) FROM (SELECT 1 FROM {self.matching} LIMIT ?) AS found"
+
+    def newest_ranked(self, where: str, candidates: int) -> str:
+        """(id, score) of the newest `candidates` items matching and meeting `where`
+        (conditions on `i`, their parameters after the query), best first."""
+        return (
+            f"SELECT id, score FROM (SELECT i.id AS id, {self.score} AS score "
+            f"FROM {self.matching_items} AND {where} "
+            f"ORDER BY {self.newest} LIMIT {candidates}) AS recent ORDER BY score, id DESC"
+        )
 
 
 SQLITE = MatchDialect(
@@ -167,79 +180,75 @@ async def search_items(
     fts = to_tsquery(query) if postgres else to_fts5(query)
     if isinstance(fts, QueryProblem):
         return SearchPage([], offset, limit, False, 0, problem=fts)
-    if not feed_ids:
-        return SearchPage([], offset, limit, False, 0)
-    conn = db.reader
-    query_sql = pgsearch.tsquery_sql(fts) if postgres else ""
-    # Only "none" and "at most RANK_ALL" matter: counting stops there (PostgreSQL's GIN index
-    # cannot count without visiting every matching row). PostgreSQL keeps the ids it counted:
-    # ranking them needs no second pass over the index, nor a phrase's positions read twice.
-    found: list[int] = []
-    if postgres:
-        found = await pgsearch.matching_ids(conn, query_sql, RANK_ALL + 1)
-        matches = len(found)
-    else:
-        matches = await scalar(
-            conn,
-            f"SELECT count(*) FROM (SELECT 1 FROM {SQLITE.matching} LIMIT ?) AS found",
-            (fts, RANK_ALL + 1),
-        )
-    if matches == 0:
-        return SearchPage([], offset, limit, False, 0)
-    where, params = _filters(feed_ids, since, author)
-    ranked: list[int]
-    if matches <= RANK_ALL:
-        if postgres:
-            ranked = await pgsearch.rank(
-                conn, query_sql, found, where, params, ties="i.published_at DESC"
-            )
-        else:
-            ranked = await fetch_all(
-                conn,
-                int,
-                f"SELECT i.id FROM {SQLITE.matching_items} AND {where} "
-                f"ORDER BY {SQLITE.score}, i.published_at DESC",
-                (fts, *params),
-            )
-        recent_only = False
-        total: int | None = len(ranked)
-    else:
-        share = await _scope_share(conn, feed_ids)
-        candidates = max(MIN_CANDIDATES, min(CANDIDATES, int(SCAN_BUDGET * share)))
-        if postgres:
-            newest = await pgsearch.newest_matches(
-                conn, query_sql, where, params, candidates, share
-            )
-            ranked = await pgsearch.rank(conn, query_sql, newest)
-        else:
-            ranked = await fetch_all(
-                conn,
-                int,
-                f"SELECT id FROM (SELECT i.id AS id, {SQLITE.score} AS score "
-                f"FROM {SQLITE.matching_items} AND {where} "
-                f"ORDER BY {SQLITE.newest} LIMIT {candidates}) AS recent "
-                "ORDER BY score, id DESC",
-                (fts, *params),
-            )
-        recent_only = len(ranked) >= candidates
-        total = None if recent_only else len(ranked)
-    page_ids = ranked[offset : offset + limit]
-    hits = await _hits(conn, query, fts, page_ids, postgres)
+    ranked: list[int] = []
+    window = 0
+    if feed_ids:
+        where, params = _filters(feed_ids, since, author)
+        ranked, window = await _ranked(db.reader, fts, postgres, feed_ids, where, params)
+    recent_only = 0 < window <= len(ranked)
+    hits = await _hits(db.reader, query, fts, ranked[offset : offset + limit], postgres)
     return SearchPage(
         hits,
         offset,
         limit,
         has_more=offset + limit < len(ranked),
-        total=total,
+        total=None if recent_only else len(ranked),
         recent_only=recent_only,
         window=len(ranked) if recent_only else 0,
     )
 
 
-# Each hit's columns after its id and two texts (the snippets, or what they are made from).
+async def _ranked(
+    conn: ReadConnection,
+    fts: str,
+    postgres: bool,
+    feed_ids: Sequence[int],
+    where: str,
+    params: list[object],
+) -> tuple[list[int], int]:
+    """The ids matching `fts` and `where`, best first, and how many of the newest matches
+    were ranked (0: every match was).
+
+    Only "none" and "at most RANK_ALL" matter: counting stops there (PostgreSQL's GIN index
+    cannot count without visiting every matching row). PostgreSQL keeps the ids it counted:
+    ranking them needs no second pass over the index, nor a phrase's positions read twice."""
+    query_sql = pgsearch.tsquery_sql(fts) if postgres else ""
+    if postgres:
+        found = await fetch_all(
+            conn, int, f"SELECT id FROM items WHERE search @@ {query_sql} LIMIT {RANK_ALL + 1}"
+        )
+        if len(found) <= RANK_ALL:
+            ties = "i.published_at DESC"
+            return await pgsearch.rank(conn, query_sql, found, where, params, ties=ties), 0
+    elif await scalar(conn, SQLITE.counted(), (fts, RANK_ALL + 1)) <= RANK_ALL:
+        return await fetch_all(
+            conn,
+            int,
+            f"SELECT i.id FROM {SQLITE.matching_items} AND {where} "
+            f"ORDER BY {SQLITE.score}, i.published_at DESC",
+            (fts, *params),
+        ), 0
+    share = await _scope_share(conn, feed_ids)
+    candidates = max(MIN_CANDIDATES, min(CANDIDATES, int(SCAN_BUDGET * share)))
+    if postgres:
+        newest = await pgsearch.newest_matches(conn, query_sql, where, params, candidates, share)
+        return await pgsearch.rank(conn, query_sql, newest), candidates
+    return await fetch_all(
+        conn,
+        lambda item_id, _: int(item_id),
+        SQLITE.newest_ranked(where, candidates),
+        (fts, *params),
+    ), candidates
+
+
+# Each hit's columns after its id and two texts (the snippets, or what they are made from):
+# SearchHit's fields in order, its snippet left out.
 _HIT_COLUMNS = (
     "i.feed_id, i.title, i.url, fe.title, i.author, i.published_at, i.enclosure_url, "
     "i.enclosure_type, i.duration_s FROM items i JOIN feeds fe ON fe.id = i.feed_id"
+)
+_snippet = functools.partial(
+    snippet, tokens=SNIPPET_TOKENS, open_=SNIPPET_OPEN, close=SNIPPET_CLOSE, ellipsis=_ELLIPSIS
 )
 
 
@@ -265,46 +274,17 @@ async def _hits(
     phrases = [phrase for group in query.groups for phrase in group]
     hits: list[SearchHit] = []
     for item_id in item_ids:
-        row = by_id.get(item_id)
-        if row is None:  # deleted between the two queries
+        if (row := by_id.get(item_id)) is None:  # deleted between the two queries
             continue
-        text_snippet, summary_snippet = (
-            snippet(
-                str(row[column] or ""),
-                phrases,
-                tokens=SNIPPET_TOKENS,
-                open_=SNIPPET_OPEN,
-                close=SNIPPET_CLOSE,
-                ellipsis=_ELLIPSIS,
-            )
-            if postgres
-            else str(row[column] or "")
-            for column in (1, 2)
-        )
-        hits.append(_hit(item_id, row, text_snippet, summary_snippet))
+        _, text, summary, *fields = row
+        text, summary = (str(raw or "") for raw in (text, summary))
+        if postgres:
+            text, summary = (_snippet(raw, phrases) for raw in (text, summary))
+        # The body's snippet, unless only the summary (or only the title) has the words.
+        if SNIPPET_OPEN not in text and (SNIPPET_OPEN in summary or not text):
+            text = summary
+        hits.append(SearchHit(*(item_id, *fields[:6], display_snippet(text), *fields[6:])))
     return hits
-
-
-def _hit(item_id: int, row: Any, text_snippet: str, summary_snippet: str) -> SearchHit:
-    """A hit from a row (id, text snippet, summary snippet, feed_id, title, url, feed title,
-    author, published_at, enclosure url and type, duration) and its two snippets."""
-    # The body's snippet, unless only the summary (or only the title) has the words.
-    chosen = text_snippet
-    if SNIPPET_OPEN not in text_snippet and (SNIPPET_OPEN in summary_snippet or not text_snippet):
-        chosen = summary_snippet
-    return SearchHit(
-        item_id=item_id,
-        feed_id=int(row[3]),
-        title=str(row[4]),
-        url=row[5],
-        feed_title=str(row[6] or ""),
-        author=row[7],
-        published_at=float(row[8]),
-        snippet=display_snippet(chosen),
-        enclosure_url=row[9],
-        enclosure_type=row[10],
-        duration_s=row[11],
-    )
 
 
 def display_snippet(raw: str) -> str:

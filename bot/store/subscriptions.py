@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from dataclasses import replace
 from typing import Any
 
 from bot.model import (
@@ -11,7 +10,6 @@ from bot.model import (
     FeedFilter,
     GuildFeed,
     PostFormat,
-    PostStyle,
     SubscriptionMode,
     SubscriptionRow,
     SubscriptionView,
@@ -58,14 +56,12 @@ def filter_of(include: str | None, exclude: str | None, pattern: str | None) -> 
 
 
 def _row(*values: Any) -> SubscriptionRow:
-    row = SubscriptionRow(*values[:10])
-    found = filter_of(*values[10:_ROW_WIDTH])
-    return row if found is None else replace(row, filter=found)
+    return SubscriptionRow(*(*values[:10], filter_of(*values[10:_ROW_WIDTH])))
 
 
 def _view(*values: Any) -> SubscriptionView:
-    view = SubscriptionView(_row(*values[:_ROW_WIDTH]), *values[_ROW_WIDTH:])
-    return replace(view, feed_disabled=bool(view.feed_disabled))
+    disabled = bool(values[-1])
+    return SubscriptionView(*(_row(*values[:_ROW_WIDTH]), *values[_ROW_WIDTH:-1], disabled))
 
 
 class SubscriptionStore(Table):
@@ -159,11 +155,8 @@ class SubscriptionStore(Table):
         Deliveries not yet sent for those subscriptions are cancelled. Returns how many
         subscriptions were removed.
         """
-        where = "guild_id = ? AND feed_id = ?"
-        params: tuple[object, ...] = (guild_id, feed_id)
-        if channel_id is not None:
-            where += " AND channel_id = ?"
-            params += (channel_id,)
+        where = "guild_id = ? AND feed_id = ? AND channel_id = coalesce(?, channel_id)"
+        params = (guild_id, feed_id, channel_id)
         async with self._db.transaction() as tx:
             await tx.execute(
                 "UPDATE deliveries SET state = 'cancelled', last_error = 'unsubscribed' "
@@ -228,16 +221,14 @@ class SubscriptionStore(Table):
 
     async def post_format(self, subscription_id: int) -> PostFormat:
         """How the subscription's posts look (the default card when it has no format)."""
-        row = await self._one(
-            lambda style, template: (style, template),
+        found = await self._one(
+            lambda style, template: PostFormat(
+                next((s for s in POST_STYLES if s == style), "card"), template
+            ),
             "SELECT format_style, format_template FROM subscriptions WHERE id = ?",
             (subscription_id,),
         )
-        if row is None:
-            return PostFormat()
-        style, template = row
-        found: PostStyle = next((s for s in POST_STYLES if s == style), "card")
-        return PostFormat(found, None if template is None else str(template))
+        return found or PostFormat()
 
     async def get(self, subscription_id: int) -> SubscriptionRow | None:
         return await self._one(_row, f"{_SELECT} WHERE s.id = ?", (subscription_id,))
@@ -307,9 +298,6 @@ class SubscriptionStore(Table):
         return bool(
             await self._scalar("SELECT 1 FROM subscriptions WHERE feed_id = ? LIMIT 1", (feed_id,))
         )
-
-    async def count(self) -> int:
-        return int(await self._scalar("SELECT count(*) FROM subscriptions"))
 
 
 async def _resume_channel(tx: Connection, channel_id: int, now: float) -> None:

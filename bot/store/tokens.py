@@ -18,7 +18,6 @@ from __future__ import annotations
 import re
 import sqlite3
 import threading
-from collections.abc import Sequence
 
 from bot.store.cjk import has_cjk
 
@@ -38,51 +37,37 @@ _lock = threading.Lock()
 _probe: sqlite3.Connection | None = None  # in memory: it never touches the archive
 
 
-def _unicode61_terms(documents: Sequence[tuple[int, str]]) -> dict[int, list[str]]:
-    """For each (id, text): the tokens unicode61 makes of the text, in order (under `_lock`)."""
-    global _probe
-    if _probe is None:
-        _probe = sqlite3.connect(":memory:", check_same_thread=False, isolation_level=None)
-        _probe.execute(
-            "CREATE VIRTUAL TABLE probe USING fts5 (x, tokenize = 'unicode61 remove_diacritics 2')"
-        )
-        _probe.execute("CREATE VIRTUAL TABLE probe_terms USING fts5vocab (probe, 'instance')")
-    conn = _probe
-    found: dict[int, list[tuple[int, str]]] = {}
-    conn.execute("BEGIN")
-    try:
-        conn.executemany("INSERT INTO probe (rowid, x) VALUES (?, ?)", documents)
-        for term, doc, offset in conn.execute("SELECT term, doc, offset FROM probe_terms"):
-            found.setdefault(int(doc), []).append((int(offset), str(term)))
-    finally:
-        conn.execute("ROLLBACK")
-    return {doc: [t for _, t in sorted(terms)] for doc, terms in found.items()}
-
-
 def _learn(chars: set[str]) -> None:
     """Ask SQLite how unicode61 treats each of `chars` and remember it in the translate table.
 
     Each character c is indexed as the document "a{c}a": two tokens "a", "a" mean c separates;
     one token "a{f}a" means c is a token character folded to f (f may be empty).
     """
+    global _probe
     with _lock:
         todo = sorted(ord(c) for c in chars if ord(c) not in _table)
-        if not todo:
-            return
-        rows: list[tuple[int, str]] = []
+        # A lone surrogate cannot even be stored: it separates.
+        rows = [(code + 1, f"a{chr(code)}a") for code in todo if not 0xD800 <= code <= 0xDFFF]
+        if _probe is None:
+            _probe = sqlite3.connect(":memory:", check_same_thread=False, isolation_level=None)
+            _probe.execute(
+                "CREATE VIRTUAL TABLE probe USING fts5 "
+                "(x, tokenize = 'unicode61 remove_diacritics 2')"
+            )
+            _probe.execute("CREATE VIRTUAL TABLE probe_terms USING fts5vocab (probe, 'instance')")
+        terms: dict[int, list[str]] = {}
+        _probe.execute("BEGIN")
+        try:
+            _probe.executemany("INSERT INTO probe (rowid, x) VALUES (?, ?)", rows)
+            for term, doc in _probe.execute("SELECT term, doc FROM probe_terms"):
+                terms.setdefault(int(doc) - 1, []).append(str(term))
+        finally:
+            _probe.execute("ROLLBACK")
         for code in todo:
-            if 0xD800 <= code <= 0xDFFF:  # a lone surrogate cannot even be stored: it separates
-                _table[code] = " "
-            else:
-                rows.append((code + 1, f"a{chr(code)}a"))
-        found = _unicode61_terms(rows)
-        for doc, _ in rows:
-            terms = found.get(doc, [])
-            folded = " "
-            if len(terms) == 1 and terms[0].startswith("a") and terms[0].endswith("a"):
-                folded = terms[0][1:-1]
-            char = chr(doc - 1)
-            _table[doc - 1] = f" {folded} " if has_cjk(char) else folded
+            found = terms.get(code, [])
+            one = len(found) == 1 and found[0].startswith("a") and found[0].endswith("a")
+            folded = found[0][1:-1] if one else " "
+            _table[code] = f" {folded} " if has_cjk(chr(code)) else folded
 
 
 def fold(text: str) -> str:

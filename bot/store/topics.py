@@ -1,9 +1,7 @@
 """Followed topics (saved searches that DM a member when a new item matches) and members' DMs.
 
 A topic belongs to one member in one guild; `norm_key` is its query's canonical text (two
-spellings with the same meaning share it), computed by the follow feature. The percolator is
-built from `TopicStore.all_active()`; `queue_topic_dms_tx` turns its matches for a new item
-into 'dm' deliveries inside the poll's transaction.
+spellings with the same meaning share it), computed by the follow feature.
 """
 
 from __future__ import annotations

@@ -13,6 +13,7 @@ from typing import Any
 import pytest
 
 from bot.app import DigestBot
+from bot.store.db import scalar
 from tests.deliveryfakes import until
 from tests.e2e.harness import running_bot
 from tests.fakediscord import FakeDiscord, StandardGuild, StoredMessage
@@ -53,7 +54,7 @@ async def command(
 
 
 async def subscription_count(bot: DigestBot) -> int:
-    return await bot.runtime.store.subscriptions.count()
+    return int(await scalar(bot.runtime.store.db.reader, "SELECT count(*) FROM subscriptions"))
 
 
 async def test_a_member_without_manage_server_cannot_add_feeds(
