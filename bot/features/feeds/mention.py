@@ -55,39 +55,32 @@ async def set_mention(
 
 def render_mention(rule: MentionRule, *, channel: str, role_notifies: bool = True) -> Message:
     """`role_notifies`: False when the role is not mentionable (the ping notifies nobody)."""
-    title = f"**{shown(rule.feed.title or rule.feed.url)}**"
+    names = {
+        "title": f"**{shown(rule.feed.title or rule.feed.url)}**",
+        "channel": channel,
+        "role": f"<@&{rule.role_id}>",
+        "when": shown(rule.when or ""),
+    }
     if rule.role_id is None:
-        return Message(
-            content=_(
-                "Posts of {title} in {channel} no longer ping a role.", title=title, channel=channel
-            )
-        )
-    role = f"<@&{rule.role_id}>"
+        return Message(content=_("Posts of {title} in {channel} no longer ping a role.", **names))
     if rule.when is None:
-        lines = [
-            _(
-                "Each post of {title} in {channel} will ping {role}.",
-                title=title,
-                channel=channel,
-                role=role,
-            )
-        ]
+        lines = [_("Each post of {title} in {channel} will ping {role}.", **names)]
     else:
         lines = [
             _(
                 "Posts of {title} in {channel} will ping {role} only when they match "
                 "“{when}” (as `/search` would find them); the others ping no one.",
-                title=title,
-                channel=channel,
-                role=role,
-                when=shown(rule.when),
+                **names,
             )
         ]
     if not role_notifies:
-        lines.append(
-            _(
-                "Note: that role is not mentionable, so the ping will not notify anyone "
-                "unless you allow it in the role's settings."
-            )
-        )
+        lines.append(not_mentionable_note())
     return Message(content="\n".join(lines))
+
+
+def not_mentionable_note() -> str:
+    """Said when a role ping would notify nobody (`/feed mention`, `/feed add … role`)."""
+    return _(
+        "Note: that role is not mentionable, so the ping will not notify anyone "
+        "unless you allow it in the role's settings."
+    )

@@ -57,20 +57,15 @@ async def set_identity(
 
 
 def render_identity(change: IdentityChange, *, channel: str) -> Message:
-    title = f"**{shown(change.feed.title or change.feed.url)}**"
+    names = {"title": f"**{shown(change.feed.title or change.feed.url)}**", "channel": channel}
     if change.shown_as is None or change.setting is None:
-        return Message(
-            content=_(
-                "Posts of {title} in {channel} come from me again.", title=title, channel=channel
-            )
-        )
+        return Message(content=_("Posts of {title} in {channel} come from me again.", **names))
     lines = [
         _(
             "Posts of {title} in {channel} will come from **{name}** through this channel's "
             "webhook (I make it on the next post).",
-            title=title,
-            channel=channel,
             name=shown(change.shown_as.name or ""),
+            **names,
         )
     ]
     if change.setting.name and change.setting.name.strip() != change.shown_as.name:
