@@ -20,7 +20,7 @@ from bot.features.feeds.subscriptions import FeedRemoval, FeedStatus, SubscribeR
 from bot.i18n import _, ngettext, sentences
 from bot.ingest.errors import feed_error_text
 from bot.ingest.pipeline import PollOutcome
-from bot.model import Attachment, Embed, FeedFilter, FeedRow, Message, SubscriptionView
+from bot.model import Attachment, Embed, FeedFilter, FeedRow, GuildFeed, Message, SubscriptionView
 from bot.safe import discord_timestamp, escape_markdown, safe_url, shown, truncate
 
 LIST_LIMIT = 3900
@@ -264,6 +264,29 @@ def render_mode(mode: str, posted: int, *, channel: str) -> Message:
     elif mode == "digest":
         text = sentences(text, _("Schedule the digest with `/digest schedule`."))
     return Message(content=text)
+
+
+def render_merge(feed: GuildFeed, merge: bool, *, channel: str) -> Message:
+    """`/feed merge`: whether the channel's posts of the feed may be merged into an earlier post
+    of the same story from another of its feeds (on by default; see bot.ingest.story)."""
+    title = f"**{shown(feed.title or feed.url)}**"
+    if merge:
+        return Message(
+            content=_(
+                "A story of {title} that {channel} already got from another feed in the "
+                "last 72 hours is not posted again: the earlier post names it under “Also in”.",
+                title=title,
+                channel=channel,
+            )
+        )
+    return Message(
+        content=_(
+            "Every post of {title} is posted in {channel}, even a story the channel "
+            "already got from another feed.",
+            title=title,
+            channel=channel,
+        )
+    )
 
 
 def render_not_posted_in(channel: str) -> Message:

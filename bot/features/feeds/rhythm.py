@@ -52,14 +52,11 @@ def rhythm_of(
     counts: dict[int, int], newest_at: float | None, failing_since: float | None, now: float
 ) -> Rhythm:
     """`counts`: items per week numbered from the oldest (as the store's weekly_counts)."""
-    failing_from = None
-    if failing_since is not None:
-        failing_from = week_index(failing_since, now)
-        failing_from = 0 if failing_from is None else failing_from
     return Rhythm(
         counts=tuple(counts.get(week, 0) for week in range(WEEKS)),
         newest_week=None if newest_at is None else week_index(newest_at, now),
-        failing_from=failing_from,
+        # Failing since before the weeks shown: from the first of them.
+        failing_from=None if failing_since is None else week_index(failing_since, now) or 0,
     )
 
 

@@ -68,16 +68,11 @@ class SubscribeResult:
             changed.append(_("mode {before} → {after}", before=_(before.mode), after=_(after.mode)))
         else:
             kept.append(_("{mode} mode", mode=_(after.mode)))
+        roles = {"before": role(before.mention_role_id), "after": role(after.mention_role_id)}
         if before.mention_role_id != after.mention_role_id:
-            changed.append(
-                _(
-                    "role ping {before} → {after}",
-                    before=role(before.mention_role_id),
-                    after=role(after.mention_role_id),
-                )
-            )
+            changed.append(_("role ping {before} → {after}", **roles))
         else:
-            kept.append(_("role ping {role}", role=role(after.mention_role_id)))
+            kept.append(_("role ping {role}", role=roles["after"]))
         if before.paused and not after.paused:
             changed.append(
                 _("resumed (it was paused because {reason})", reason=before.paused_reason)
@@ -386,10 +381,8 @@ class SubscriptionService:
             try:
                 compile_filter(wanted)
             except FilterError as exc:
-                return ImportedFeed(
-                    result.created,
-                    _("its filter was not applied: {reason}", reason=exc.message),
-                )
+                note = _("its filter was not applied: {reason}", reason=exc.message)
+                return ImportedFeed(result.created, note)
             await self._store.subscriptions.set_filter(
                 result.subscription.id, wanted, self._clock()
             )
