@@ -79,12 +79,9 @@ class CompiledFilter:
             )
         if pattern_hit:
             return _("pattern {pattern}", pattern=_quote(self.source.pattern))
-        if self.exclude is None and self.include is None:
-            return None
-        tokens = item.tokens
-        if self.exclude is not None and self.exclude.matches(tokens):
+        if self.exclude is not None and self.exclude.matches(item.tokens):
             return _("exclude {query}", query=_quote(self.source.exclude))
-        if self.include is not None and not self.include.matches(tokens):
+        if self.include is not None and not self.include.matches(item.tokens):
             return _("include {query} (not matched)", query=_quote(self.source.include))
         return None
 

@@ -83,15 +83,13 @@ def sparkline(rhythm: Rhythm, *, compact: bool = False) -> str:
     """A cell per week: a bar scaled to the busiest week, `·` for none; `compact` shows a
     failing week without items as ✗ (the list has no room for a line of marks)."""
     top = max(rhythm.counts, default=0)
-    cells = []
-    for week, count in enumerate(rhythm.counts):
+
+    def cell(week: int, count: int) -> str:
         if count:
-            cells.append(BARS[max(1, math.ceil(count * len(BARS) / top)) - 1])
-        elif compact and _is_failing(rhythm, week):
-            cells.append(FAILING)
-        else:
-            cells.append(NO_ITEMS)
-    return "".join(cells)
+            return BARS[max(1, math.ceil(count * len(BARS) / top)) - 1]
+        return FAILING if compact and _is_failing(rhythm, week) else NO_ITEMS
+
+    return "".join(cell(week, count) for week, count in enumerate(rhythm.counts))
 
 
 def marks(rhythm: Rhythm) -> str:

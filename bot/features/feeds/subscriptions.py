@@ -292,7 +292,6 @@ class SubscriptionService:
     async def set_mention(
         self, guild_id: int, channel_id: int, feed: str, role_id: int | None, when: str | None
     ) -> MentionRule:
-        """`/feed mention`: see bot.features.feeds.mention.set_mention."""
         found, subscription = await self._followed(guild_id, channel_id, feed)
         return await set_mention(self._store, found, subscription, role_id, when, self._clock())
 
@@ -313,7 +312,6 @@ class SubscriptionService:
         name: str | None,
         avatar: str | None,
     ) -> IdentityChange:
-        """`/feed identity`: see bot.features.feeds.webhook_identity.set_identity."""
         found, subscription = await self._followed(guild_id, channel_id, feed)
         return await set_identity(
             self._store, found, subscription, mode, name, avatar, self._clock()
@@ -331,7 +329,6 @@ class SubscriptionService:
     async def test_post(
         self, guild_id: int, channel_id: int, feed: str, *, request: str
     ) -> QueuedTestPost:
-        """`/feed test`: see bot.features.feeds.testpost.queue_test_post."""
         found, subscription = await self._followed(guild_id, channel_id, feed)
         post = await queue_test_post(self._store, found, subscription, request, self._clock())
         self._wake_outbox()

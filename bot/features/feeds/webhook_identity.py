@@ -1,9 +1,7 @@
 """`/feed identity`: a channel's posts of a feed go out as the bot (the default) or as the feed
 itself (mode webhook: the channel's webhook, with the admin's name and avatar, else the feed's
-title). The lead folds this into `/feed format` at merge.
-
-A name Discord would refuse (containing "discord" or "clyde", too long, empty) is kept as
-typed and shown as the safe variant posts will carry (bot.features.posts.identity)."""
+title). A name Discord would refuse (containing "discord" or "clyde", too long, empty) is kept
+as typed and shown as the safe variant posts will carry (bot.features.posts.identity)."""
 
 from __future__ import annotations
 
