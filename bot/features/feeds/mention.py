@@ -11,10 +11,9 @@ from dataclasses import dataclass
 
 from bot.features.search.service import SearchInputError
 from bot.i18n import _
-from bot.model import GuildFeed, Message, QueryProblem, SubscriptionRow
+from bot.model import GuildFeed, Message, QueryProblem
 from bot.safe import shown
 from bot.search.query import parse_query
-from bot.store import Store
 
 MAX_WHEN_CHARS = 300
 
@@ -29,16 +28,9 @@ class MentionRule:
     when: str | None
 
 
-async def set_mention(
-    store: Store,
-    found: GuildFeed,
-    subscription: SubscriptionRow,
-    role_id: int | None,
-    when: str | None,
-    now: float,
-) -> MentionRule:
-    """Ping `role_id` with the subscription's posts (only those matching `when`, if given); no
-    role clears the ping. SearchInputError: `when` cannot be used (nothing is changed then)."""
+def mention_condition(role_id: int | None, when: str | None) -> str | None:
+    """`when` as kept (None: every post pings `role_id`, if any); SearchInputError: it cannot
+    be used."""
     condition = (when or "").strip()[:MAX_WHEN_CHARS] or None
     if condition is not None:
         if role_id is None:
@@ -49,8 +41,7 @@ async def set_mention(
         problem = QueryProblem.NO_WORDS if query is None else query.problem
         if problem is not None:
             raise SearchInputError(_("I can't use that `when`: {problem}", problem=problem.message))
-    await store.subscriptions.set_mention(subscription.id, role_id, condition, now)
-    return MentionRule(found, role_id, condition)
+    return condition
 
 
 def render_mention(rule: MentionRule, *, channel: str, role_notifies: bool = True) -> Message:

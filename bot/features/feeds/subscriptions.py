@@ -16,7 +16,7 @@ from bot.features.digest.service import (
     waiting_for_digest,
 )
 from bot.features.feeds.filters import FilterError, check_filters, compile_filter
-from bot.features.feeds.mention import MentionRule, set_mention
+from bot.features.feeds.mention import MentionRule, mention_condition
 from bot.features.feeds.opml import ImportResult, OpmlFeed, export_opml, import_opml, parse_opml
 from bot.features.feeds.post_format import (
     ChannelLocale,
@@ -29,7 +29,8 @@ from bot.features.feeds.service import FeedService
 from bot.features.feeds.subscription_filter import FilterChange, change_filter
 from bot.features.feeds.testpost import QueuedTestPost, queue_test_post
 from bot.features.feeds.threads import ThreadsSetting
-from bot.features.feeds.webhook_identity import IdentityChange, IdentityMode, set_identity
+from bot.features.feeds.webhook_identity import IdentityChange, IdentityMode, identity_setting
+from bot.features.posts.identity import resolve_identity
 from bot.features.posts.notices import failing_payload, recovered_payload
 from bot.features.search.service import SearchService
 from bot.i18n import _
@@ -292,8 +293,14 @@ class SubscriptionService:
     async def set_mention(
         self, guild_id: int, channel_id: int, feed: str, role_id: int | None, when: str | None
     ) -> MentionRule:
+        """Ping `role_id` with the channel's posts of the feed (only those matching `when`, if
+        given); no role clears the ping. Nothing changes when `when` cannot be used."""
         found, subscription = await self._followed(guild_id, channel_id, feed)
-        return await set_mention(self._store, found, subscription, role_id, when, self._clock())
+        condition = mention_condition(role_id, when)
+        await self._store.subscriptions.set_mention(
+            subscription.id, role_id, condition, self._clock()
+        )
+        return MentionRule(found, role_id, condition)
 
     async def set_merge(self, guild_id: int, channel_id: int, feed: str, merge: bool) -> GuildFeed:
         """`/feed merge`: whether the channel's posts of the feed may be merged into an earlier
@@ -312,10 +319,14 @@ class SubscriptionService:
         name: str | None,
         avatar: str | None,
     ) -> IdentityChange:
+        """Nothing changes when an option cannot be used."""
         found, subscription = await self._followed(guild_id, channel_id, feed)
-        return await set_identity(
-            self._store, found, subscription, mode, name, avatar, self._clock()
-        )
+        setting = identity_setting(mode, name, avatar)
+        await self._store.webhooks.set_identity(subscription.id, setting, self._clock())
+        if setting is None:
+            return IdentityChange(found, None, None)
+        image = await self._store.feeds.image_url(found.feed_id)
+        return IdentityChange(found, setting, resolve_identity(setting, found.title, image))
 
     async def set_threads(
         self, guild_id: int, channel_id: int, feed: str, on: bool
