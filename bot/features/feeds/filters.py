@@ -198,9 +198,7 @@ def _pattern_set(patterns: tuple[str, ...]) -> re2.Set | None:
 
 def _pattern_hits(patterns: tuple[str, ...], item: FilterInput) -> set[str] | None:
     """Which of `patterns` match the item's title or summary (None: not known, see above)."""
-    if len(patterns) < 2:
-        return None
-    found = _pattern_set(patterns)
+    found = _pattern_set(patterns) if len(patterns) > 1 else None
     if found is None:
         return None
     hits: set[str] = set()

@@ -53,7 +53,6 @@ def _role(role_id: int | None) -> str:
 
 
 def text_answer(text: str) -> Message:
-    """An answer that is one sentence of our own (a service's message for the person)."""
     return Message(content=text)
 
 
@@ -239,7 +238,6 @@ def render_status(status: FeedStatus, labels: Mapping[int, str] | None = None) -
 
 
 def mode_name(mode: str) -> str:
-    """A subscription's mode as the member reads it."""
     return _("digest") if mode == "digest" else _("instant")
 
 
@@ -422,7 +420,6 @@ def render_archived(added: AddedFeed) -> Message:
 
 
 def render_archive(feeds: Sequence[tuple[FeedRow, int]]) -> Message:
-    """The archive's feeds with their item counts."""
     if not feeds:
         return Message(content=_("No feeds yet. Add one with {command}.", command=ADD_COMMAND))
     lines = []

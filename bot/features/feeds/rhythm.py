@@ -35,10 +35,6 @@ class Rhythm:
     newest_week: int | None  # the week of the newest item (an index of counts); None: older
     failing_from: int | None  # the first week it has been failing in; None: not failing
 
-    @property
-    def total(self) -> int:
-        return sum(self.counts)
-
 
 def week_index(ts: float, now: float) -> int | None:
     """Which of the last `WEEKS` weeks `ts` falls in (0: the oldest), None before them."""
@@ -104,7 +100,7 @@ def marks(rhythm: Rhythm) -> str:
 
 def rhythm_lines(rhythm: Rhythm) -> list[str]:
     """`/feed status`'s picture: a heading, the sparkline, and the marks with their legend."""
-    total = ngettext("{count} item", "{count} items", rhythm.total)
+    total = ngettext("{count} item", "{count} items", sum(rhythm.counts))
     lines = [
         _("Items per week, last {weeks} weeks (oldest first):", weeks=WEEKS),
         f"`{sparkline(rhythm)}` {total}",

@@ -110,9 +110,6 @@ class FeedExport:
     count: int
 
 
-Progress = Callable[[int, int], Awaitable[None]]
-
-
 class SubscriptionService:
     """What `/feed …` does. A feed is named as a person types it (an autocomplete id, its URL
     or part of its title); SearchInputError says when no feed or several match."""
@@ -210,7 +207,6 @@ class SubscriptionService:
         return FeedStatus(views, now, rhythms.get(found.feed_id))
 
     async def rhythms(self, views: list[SubscriptionView]) -> dict[int, Rhythm]:
-        """The rhythm of each feed of `views` (for /feed list), by feed id."""
         return await feed_rhythms(self._store, views, self._clock())
 
     async def set_filter(
@@ -365,7 +361,7 @@ class SubscriptionService:
         channel_id: int,
         mode: Mode | None,
         added_by: int | None,
-        progress: Progress,
+        progress: Callable[[int, int], Awaitable[None]],
     ) -> list[ImportResult]:
         """Subscribe the channel to every feed of an OPML file (OpmlError: not a usable file);
         nothing is backfilled."""
