@@ -16,7 +16,6 @@ from bot.features.digest.service import NotSubscribedError
 from bot.features.feeds import render, threads
 from bot.features.feeds.filters import MAX_FILTER_CHARS, FilterError
 from bot.features.feeds.mention import render_mention
-from bot.features.feeds.merge import render_merge
 from bot.features.feeds.opml import MAX_OPML_BYTES, OpmlError
 from bot.features.feeds.post_format import render_format, render_no_preview
 from bot.features.feeds.subscription_filter import ChannelNotFollowingError
@@ -354,7 +353,7 @@ class FeedCog(GuildCog):
             interaction,
             f"<#{channel_id}>",
             self.runtime.subscriptions.set_merge(guild_of(interaction).id, channel_id, feed, on),
-            lambda found: render_merge(found, on, channel=f"<#{channel_id}>"),
+            lambda found: render.render_merge(found, on, channel=f"<#{channel_id}>"),
         )
 
     @feed.command(name="test", description="Post a feed's newest item now, as a real post")

@@ -43,7 +43,6 @@ CONVERTED = (
     "cogs/why.py",
     "bot/features/digest/schedule.py",
     "bot/features/feeds/filters.py",
-    "bot/features/feeds/merge.py",
     "bot/features/feeds/mention.py",
     "bot/features/feeds/opml.py",
     "bot/features/feeds/post_format.py",

@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import lru_cache
 
 import re2
@@ -42,17 +42,15 @@ class FilterError(Exception):
         return str(self)
 
 
+@dataclass(slots=True)
 class FilterInput:
     """An item as filters read it: title and summary for the pattern, tokens (cut once, on
     first need) for include and exclude. One per item, shared by every filter checked."""
 
-    __slots__ = ("_tokens", "summary", "text", "title")
-
-    def __init__(self, title: str, summary: str, text: str) -> None:
-        self.title = title
-        self.summary = summary
-        self.text = text
-        self._tokens: ItemTokens | None = None
+    title: str
+    summary: str
+    text: str
+    _tokens: ItemTokens | None = field(default=None, init=False)
 
     @property
     def tokens(self) -> ItemTokens:
@@ -70,22 +68,20 @@ class CompiledFilter:
     exclude: QueryMatcher | None
     pattern: re2._Regexp | None
 
-    def check(self, item: FilterInput, pattern_hit: bool | None = None) -> str | None:
+    def check(self, item: FilterInput, pattern_hits: set[str] | None = None) -> str | None:
         """None: the item passes; else the rule that holds it back, in words (e.g. 'exclude
-        "sponsored"'). `pattern_hit`: whether the pattern matched, when already known
-        (`check_filters`)."""
-        if pattern_hit is None:
+        "sponsored"'). `pattern_hits`: the patterns known to match the item (`check_filters`)."""
+        if pattern_hits is not None:
+            pattern_hit = self.source.pattern in pattern_hits
+        else:
             pattern_hit = self.pattern is not None and (
                 _search(self.pattern, item.title) or _search(self.pattern, item.summary)
             )
         if pattern_hit:
             return _("pattern {pattern}", pattern=_quote(self.source.pattern))
-        if self.exclude is None and self.include is None:
-            return None
-        tokens = item.tokens
-        if self.exclude is not None and self.exclude.matches(tokens):
+        if self.exclude is not None and self.exclude.matches(item.tokens):
             return _("exclude {query}", query=_quote(self.source.exclude))
-        if self.include is not None and not self.include.matches(tokens):
+        if self.include is not None and not self.include.matches(item.tokens):
             return _("include {query} (not matched)", query=_quote(self.source.include))
         return None
 
@@ -202,9 +198,7 @@ def _pattern_set(patterns: tuple[str, ...]) -> re2.Set | None:
 
 def _pattern_hits(patterns: tuple[str, ...], item: FilterInput) -> set[str] | None:
     """Which of `patterns` match the item's title or summary (None: not known, see above)."""
-    if len(patterns) < 2:
-        return None
-    found = _pattern_set(patterns)
+    found = _pattern_set(patterns) if len(patterns) > 1 else None
     if found is None:
         return None
     hits: set[str] = set()
@@ -222,14 +216,7 @@ def check_filters(filters: Sequence[FeedFilter], item: ItemText) -> list[str | N
     compiled = [_compiled(f) for f in filters]
     patterns = tuple(dict.fromkeys(c.source.pattern for c in compiled if c and c.source.pattern))
     hits = _pattern_hits(patterns, wrapped)
-    results: list[str | None] = []
-    for one in compiled:
-        if one is None:
-            results.append(None)
-            continue
-        known = None if hits is None else one.source.pattern in hits
-        results.append(one.check(wrapped, known))
-    return results
+    return [None if one is None else one.check(wrapped, hits) for one in compiled]
 
 
 def describe_filter(f: FeedFilter) -> list[str]:

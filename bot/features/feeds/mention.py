@@ -11,10 +11,9 @@ from dataclasses import dataclass
 
 from bot.features.search.service import SearchInputError
 from bot.i18n import _
-from bot.model import GuildFeed, Message, QueryProblem, SubscriptionRow
+from bot.model import GuildFeed, Message, QueryProblem
 from bot.safe import shown
 from bot.search.query import parse_query
-from bot.store import Store
 
 MAX_WHEN_CHARS = 300
 
@@ -29,16 +28,9 @@ class MentionRule:
     when: str | None
 
 
-async def set_mention(
-    store: Store,
-    found: GuildFeed,
-    subscription: SubscriptionRow,
-    role_id: int | None,
-    when: str | None,
-    now: float,
-) -> MentionRule:
-    """Ping `role_id` with the subscription's posts (only those matching `when`, if given); no
-    role clears the ping. SearchInputError: `when` cannot be used (nothing is changed then)."""
+def mention_condition(role_id: int | None, when: str | None) -> str | None:
+    """`when` as kept (None: every post pings `role_id`, if any); SearchInputError: it cannot
+    be used."""
     condition = (when or "").strip()[:MAX_WHEN_CHARS] or None
     if condition is not None:
         if role_id is None:
@@ -49,45 +41,37 @@ async def set_mention(
         problem = QueryProblem.NO_WORDS if query is None else query.problem
         if problem is not None:
             raise SearchInputError(_("I can't use that `when`: {problem}", problem=problem.message))
-    await store.subscriptions.set_mention(subscription.id, role_id, condition, now)
-    return MentionRule(found, role_id, condition)
+    return condition
 
 
 def render_mention(rule: MentionRule, *, channel: str, role_notifies: bool = True) -> Message:
     """`role_notifies`: False when the role is not mentionable (the ping notifies nobody)."""
-    title = f"**{shown(rule.feed.title or rule.feed.url)}**"
+    names = {
+        "title": f"**{shown(rule.feed.title or rule.feed.url)}**",
+        "channel": channel,
+        "role": f"<@&{rule.role_id}>",
+        "when": shown(rule.when or ""),
+    }
     if rule.role_id is None:
-        return Message(
-            content=_(
-                "Posts of {title} in {channel} no longer ping a role.", title=title, channel=channel
-            )
-        )
-    role = f"<@&{rule.role_id}>"
+        return Message(content=_("Posts of {title} in {channel} no longer ping a role.", **names))
     if rule.when is None:
-        lines = [
-            _(
-                "Each post of {title} in {channel} will ping {role}.",
-                title=title,
-                channel=channel,
-                role=role,
-            )
-        ]
+        lines = [_("Each post of {title} in {channel} will ping {role}.", **names)]
     else:
         lines = [
             _(
                 "Posts of {title} in {channel} will ping {role} only when they match "
                 "“{when}” (as `/search` would find them); the others ping no one.",
-                title=title,
-                channel=channel,
-                role=role,
-                when=shown(rule.when),
+                **names,
             )
         ]
     if not role_notifies:
-        lines.append(
-            _(
-                "Note: that role is not mentionable, so the ping will not notify anyone "
-                "unless you allow it in the role's settings."
-            )
-        )
+        lines.append(not_mentionable_note())
     return Message(content="\n".join(lines))
+
+
+def not_mentionable_note() -> str:
+    """Said when a role ping would notify nobody (`/feed mention`, `/feed add … role`)."""
+    return _(
+        "Note: that role is not mentionable, so the ping will not notify anyone "
+        "unless you allow it in the role's settings."
+    )

@@ -62,9 +62,7 @@ class ImportResult:
 
 
 def _clean(text: str | None, limit: int) -> str:
-    if not text:
-        return ""
-    return _SPACE.sub(" ", strip_control(text)).strip()[:limit]
+    return _SPACE.sub(" ", strip_control(text or "")).strip()[:limit]
 
 
 def _local(tag: object) -> str:
@@ -85,13 +83,12 @@ def parse_opml(data: bytes) -> list[OpmlFeed]:
     XML, that is not OPML, or that lists no feed.
     """
     if len(data) > MAX_OPML_BYTES:
-        size, limit = _size(len(data)), _size(MAX_OPML_BYTES)
         raise OpmlError(
             _(
                 "The OPML file is {size}; the limit is {limit}. "
                 "Split it into smaller files and import them one by one.",
-                size=size,
-                limit=limit,
+                size=_size(len(data)),
+                limit=_size(MAX_OPML_BYTES),
             )
         )
     try:
@@ -114,12 +111,11 @@ def parse_opml(data: bytes) -> list[OpmlFeed]:
             )
         ) from None
     if _local(root.tag) != "opml":
-        top = _clean(_local(root.tag), 40)
         raise OpmlError(
             _(
                 "This file is not OPML: its top element is <{top}>, not <opml>. If it is a "
                 "feed itself, add it by its URL instead.",
-                top=top,
+                top=_clean(_local(root.tag), 40),
             )
         )
     feeds: list[OpmlFeed] = []

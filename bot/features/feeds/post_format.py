@@ -87,22 +87,16 @@ async def preview_post(
 
 
 def render_format(change: FormatChange, *, channel: str) -> Message:
-    feed = f"**{shown(change.feed.title or change.feed.url)}**"
     current = change.current
     if current.is_default:
         what = _("the card (the default)")
     else:
         what = _("the **{style}** style", style=_(current.style))
+    names = {"feed": f"**{shown(change.feed.title or change.feed.url)}**", "channel": channel}
     if change.current != change.previous:
-        head = _("{feed} posts in {channel} as {what}.", feed=feed, channel=channel, what=what)
+        lines = [_("{feed} posts in {channel} as {what}.", what=what, **names)]
     else:
-        head = _(
-            "{feed} posts in {channel} as {what} (unchanged).",
-            feed=feed,
-            channel=channel,
-            what=what,
-        )
-    lines = [head]
+        lines = [_("{feed} posts in {channel} as {what} (unchanged).", what=what, **names)]
     if current.template:
         template = fit_text(current.template, 1500, markdown=False).replace("`", "'")
         lines.append(_("Template: {template}", template=f"`{template}`"))

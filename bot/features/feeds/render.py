@@ -11,6 +11,7 @@ from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime
 
 from bot.features.feeds.filters import describe_filter
+from bot.features.feeds.mention import not_mentionable_note
 from bot.features.feeds.opml import ImportResult, import_report
 from bot.features.feeds.rhythm import Rhythm, rhythm_lines, sparkline
 from bot.features.feeds.service import AddedFeed
@@ -19,7 +20,7 @@ from bot.features.feeds.subscriptions import FeedRemoval, FeedStatus, SubscribeR
 from bot.i18n import _, ngettext, sentences
 from bot.ingest.errors import feed_error_text
 from bot.ingest.pipeline import PollOutcome
-from bot.model import Attachment, Embed, FeedFilter, FeedRow, Message, SubscriptionView
+from bot.model import Attachment, Embed, FeedFilter, FeedRow, GuildFeed, Message, SubscriptionView
 from bot.safe import discord_timestamp, escape_markdown, safe_url, shown, truncate
 
 LIST_LIMIT = 3900
@@ -33,10 +34,10 @@ def _label(labels: Mapping[int, str] | None, channel_id: int) -> str:
     return (labels or {}).get(channel_id) or f"<#{channel_id}>"
 
 
-def _when(ts: float | None, never: str | None = None) -> str:
+def _when(ts: float | None) -> str:
     if ts is None:
         # TRANSLATORS: when something last happened: not yet.
-        return _("never") if never is None else never
+        return _("never")
     return discord_timestamp(datetime.fromtimestamp(ts, tz=UTC), "R")
 
 
@@ -52,7 +53,6 @@ def _role(role_id: int | None) -> str:
 
 
 def text_answer(text: str) -> Message:
-    """An answer that is one sentence of our own (a service's message for the person)."""
     return Message(content=text)
 
 
@@ -87,26 +87,21 @@ def render_add(
 ) -> Message:
     """`pinged_role_id`: the role the command asked to ping (None: not given);
     `role_notifies`: False when that ping would notify nobody (the role is not mentionable)."""
-    title = shown(result.feed.display_title)
     now_mode = result.subscription.mode
+    names = {
+        "title": shown(result.feed.display_title),
+        "url": result.feed.url,
+        "channel": channel,
+        "mode": mode_name(now_mode),
+    }
     lines: list[str] = []
     if result.discovered:
-        lines.append(_("Found the feed **{title}** at <{url}>.", title=title, url=result.feed.url))
+        lines.append(_("Found the feed **{title}** at <{url}>.", **names))
     if result.created:
-        lines.append(
-            "✅ "
-            + _(
-                "Following **{title}** in {channel} ({mode} mode).",
-                title=title,
-                channel=channel,
-                mode=mode_name(now_mode),
-            )
-        )
+        lines.append("✅ " + _("Following **{title}** in {channel} ({mode} mode).", **names))
     else:
         changed, kept = result.changes(_role)
-        line = "✅ " + _(
-            "Already following **{title}** in {channel}.", title=title, channel=channel
-        )
+        line = "✅ " + _("Already following **{title}** in {channel}.", **names)
         # TRANSLATORS: between the phrases of a list ("mode digest; role ping none").
         separator = _("; ")
         if changed:
@@ -132,12 +127,7 @@ def render_add(
     if pinged_role_id is not None:
         lines.append(_("Each post will ping {role}.", role=_role(pinged_role_id)))
         if not role_notifies:
-            lines.append(
-                _(
-                    "Note: that role is not mentionable, so the ping will not notify anyone "
-                    "unless you allow it in the role's settings."
-                )
-            )
+            lines.append(not_mentionable_note())
     return Message(content="\n".join(lines))
 
 
@@ -160,30 +150,25 @@ def render_add_failed(problem: str) -> Message:
 
 
 def render_remove(removal: FeedRemoval, *, channel: str | None) -> Message:
-    title = shown(removal.feed.title or removal.feed.url)
+    names = {"title": shown(removal.feed.title or removal.feed.url), "channel": channel}
     if removal.removed and channel:
         text = ngettext(
             "Removed **{title}** from {channel} ({count} subscription).",
             "Removed **{title}** from {channel} ({count} subscriptions).",
             removal.removed,
-            title=title,
-            channel=channel,
+            **names,
         )
     elif removal.removed:
         text = ngettext(
             "Removed **{title}** ({count} subscription).",
             "Removed **{title}** ({count} subscriptions).",
             removal.removed,
-            title=title,
+            **names,
         )
     elif channel:
-        text = _(
-            "**{title}** was not posted in {channel}; nothing changed.",
-            title=title,
-            channel=channel,
-        )
+        text = _("**{title}** was not posted in {channel}; nothing changed.", **names)
     else:
-        text = _("**{title}** was not posted; nothing changed.", title=title)
+        text = _("**{title}** was not posted; nothing changed.", **names)
     return Message(content=text)
 
 
@@ -253,7 +238,6 @@ def render_status(status: FeedStatus, labels: Mapping[int, str] | None = None) -
 
 
 def mode_name(mode: str) -> str:
-    """A subscription's mode as the member reads it."""
     return _("digest") if mode == "digest" else _("instant")
 
 
@@ -280,6 +264,29 @@ def render_mode(mode: str, posted: int, *, channel: str) -> Message:
     return Message(content=text)
 
 
+def render_merge(feed: GuildFeed, merge: bool, *, channel: str) -> Message:
+    """`/feed merge`: whether the channel's posts of the feed may be merged into an earlier post
+    of the same story from another of its feeds (on by default; see bot.ingest.story)."""
+    title = f"**{shown(feed.title or feed.url)}**"
+    if merge:
+        return Message(
+            content=_(
+                "A story of {title} that {channel} already got from another feed in the "
+                "last 72 hours is not posted again: the earlier post names it under “Also in”.",
+                title=title,
+                channel=channel,
+            )
+        )
+    return Message(
+        content=_(
+            "Every post of {title} is posted in {channel}, even a story the channel "
+            "already got from another feed.",
+            title=title,
+            channel=channel,
+        )
+    )
+
+
 def render_not_posted_in(channel: str) -> Message:
     return Message(content=_("That feed does not post in {channel}.", channel=channel))
 
@@ -300,40 +307,30 @@ def _item_line(title: str, mark: str, rule: str | None = None) -> str:
 def render_filter(change: FilterChange, labels: Mapping[int, str] | None = None) -> Message:
     """The filter now (set, kept or cleared) and what it would have done to the feed's newest
     items: "would post 7 of the last 20"."""
-    title = shown(change.feed.title or change.feed.url)
-    channel = _label(labels, change.channel_id)
-    current = change.current
-    if current is None:
+    names = {
+        "title": shown(change.feed.title or change.feed.url),
+        "channel": _label(labels, change.channel_id),
+    }
+    if change.current is None:
         if change.previous is not None:
-            head = _(
-                "Removed the filter of **{title}** in {channel}: every new item is posted.",
-                title=title,
-                channel=channel,
+            return Message(
+                content=_(
+                    "Removed the filter of **{title}** in {channel}: every new item is posted.",
+                    **names,
+                )
             )
-        else:
-            head = _(
+        return Message(
+            content=_(
                 "**{title}** has no filter in {channel}: every new item is posted. Set one "
                 "with include, exclude or pattern.",
-                title=title,
-                channel=channel,
+                **names,
             )
-        return Message(content=head)
-    words = filter_words(current)
+        )
+    names["filter"] = filter_words(change.current)
     if change.changed:
-        head = _(
-            "Filter of **{title}** in {channel} now: {filter}.",
-            title=title,
-            channel=channel,
-            filter=words,
-        )
+        lines = [_("Filter of **{title}** in {channel} now: {filter}.", **names)]
     else:
-        head = _(
-            "Filter of **{title}** in {channel} still: {filter}.",
-            title=title,
-            channel=channel,
-            filter=words,
-        )
-    lines = [head]
+        lines = [_("Filter of **{title}** in {channel} still: {filter}.", **names)]
     preview = change.preview
     if not preview.total:
         lines.append(_("The feed has no items yet to try it on."))
@@ -342,19 +339,19 @@ def render_filter(change: FilterChange, labels: Mapping[int, str] | None = None)
     lines.append(
         _("It would post {passed} of the last {total}:", passed=passed, total=preview.total)
     )
-    lines += [_item_line(item.title, "✅") for item in preview.passed[:FILTER_PREVIEW_SHOWN]]
-    if passed > FILTER_PREVIEW_SHOWN:
-        lines.append(and_more(passed - FILTER_PREVIEW_SHOWN))
+    lines += _first_items([_item_line(item.title, "✅") for item in preview.passed])
     if preview.held:
         lines.append(
             _("Held back ({count}; still archived and searchable):", count=len(preview.held))
         )
-        lines += [
-            _item_line(item.title, "🚫", rule) for item, rule in preview.held[:FILTER_PREVIEW_SHOWN]
-        ]
-        if len(preview.held) > FILTER_PREVIEW_SHOWN:
-            lines.append(and_more(len(preview.held) - FILTER_PREVIEW_SHOWN))
+        lines += _first_items([_item_line(item.title, "🚫", rule) for item, rule in preview.held])
     return Message(content="\n".join(lines))
+
+
+def _first_items(lines: list[str]) -> list[str]:
+    """The first FILTER_PREVIEW_SHOWN item lines, then how many more there are."""
+    more = len(lines) - FILTER_PREVIEW_SHOWN
+    return lines[:FILTER_PREVIEW_SHOWN] + ([and_more(more)] if more > 0 else [])
 
 
 def render_filter_refused(problem: str) -> Message:
@@ -423,7 +420,6 @@ def render_archived(added: AddedFeed) -> Message:
 
 
 def render_archive(feeds: Sequence[tuple[FeedRow, int]]) -> Message:
-    """The archive's feeds with their item counts."""
     if not feeds:
         return Message(content=_("No feeds yet. Add one with {command}.", command=ADD_COMMAND))
     lines = []

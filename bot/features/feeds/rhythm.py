@@ -35,10 +35,6 @@ class Rhythm:
     newest_week: int | None  # the week of the newest item (an index of counts); None: older
     failing_from: int | None  # the first week it has been failing in; None: not failing
 
-    @property
-    def total(self) -> int:
-        return sum(self.counts)
-
 
 def week_index(ts: float, now: float) -> int | None:
     """Which of the last `WEEKS` weeks `ts` falls in (0: the oldest), None before them."""
@@ -52,14 +48,11 @@ def rhythm_of(
     counts: dict[int, int], newest_at: float | None, failing_since: float | None, now: float
 ) -> Rhythm:
     """`counts`: items per week numbered from the oldest (as the store's weekly_counts)."""
-    failing_from = None
-    if failing_since is not None:
-        failing_from = week_index(failing_since, now)
-        failing_from = 0 if failing_from is None else failing_from
     return Rhythm(
         counts=tuple(counts.get(week, 0) for week in range(WEEKS)),
         newest_week=None if newest_at is None else week_index(newest_at, now),
-        failing_from=failing_from,
+        # Failing since before the weeks shown: from the first of them.
+        failing_from=None if failing_since is None else week_index(failing_since, now) or 0,
     )
 
 
@@ -86,15 +79,13 @@ def sparkline(rhythm: Rhythm, *, compact: bool = False) -> str:
     """A cell per week: a bar scaled to the busiest week, `·` for none; `compact` shows a
     failing week without items as ✗ (the list has no room for a line of marks)."""
     top = max(rhythm.counts, default=0)
-    cells = []
-    for week, count in enumerate(rhythm.counts):
+
+    def cell(week: int, count: int) -> str:
         if count:
-            cells.append(BARS[max(1, math.ceil(count * len(BARS) / top)) - 1])
-        elif compact and _is_failing(rhythm, week):
-            cells.append(FAILING)
-        else:
-            cells.append(NO_ITEMS)
-    return "".join(cells)
+            return BARS[max(1, math.ceil(count * len(BARS) / top)) - 1]
+        return FAILING if compact and _is_failing(rhythm, week) else NO_ITEMS
+
+    return "".join(cell(week, count) for week, count in enumerate(rhythm.counts))
 
 
 def marks(rhythm: Rhythm) -> str:
@@ -109,7 +100,7 @@ def marks(rhythm: Rhythm) -> str:
 
 def rhythm_lines(rhythm: Rhythm) -> list[str]:
     """`/feed status`'s picture: a heading, the sparkline, and the marks with their legend."""
-    total = ngettext("{count} item", "{count} items", rhythm.total)
+    total = ngettext("{count} item", "{count} items", sum(rhythm.counts))
     lines = [
         _("Items per week, last {weeks} weeks (oldest first):", weeks=WEEKS),
         f"`{sparkline(rhythm)}` {total}",

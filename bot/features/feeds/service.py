@@ -1,15 +1,22 @@
-"""Adding a feed from whatever URL a person pastes, and reading a feed into plain items."""
+"""Adding a feed from whatever URL a person pastes, and reading a feed into plain items.
+
+One feed is one feed: addresses are compared normalized (bot.ingest.urls: case, default port,
+tracking parameters, repeated slashes). Rows stored before a normalization rule existed keep
+their URL (they are polled as they always were), so a lookup that misses by exact URL compares
+the normalized form of every stored URL too. A feed's own word about its address
+(`atom:link rel="self"`, JSON Feed's `feed_url`) counts on its own host only
+(bot.ingest.urls.own_address).
+"""
 
 from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
 from bot.config import Settings
-from bot.features.feeds.identity import claimed_address, known_copy
 from bot.ingest.discover import discover_feeds
 from bot.ingest.errors import NO_FEED_AT, FeedError, NotAFeedError
 from bot.ingest.fetch import FeedFetcher, FetchResult
@@ -75,6 +82,30 @@ def _typed_url(url_text: str) -> str:
 async def _parsed(result: FetchResult) -> FeedDocument:
     parsed = await asyncio.to_thread(parse_feed_bounded, result.body, result.headers, result.url)
     return FeedDocument(normalize_feed_url(result.url), parsed, result)
+
+
+async def known_copy(store: Store, urls: Sequence[str]) -> FeedRow | None:
+    """The archived feed at any of `urls` (normalized), or None."""
+    for url in urls:
+        if (row := await store.feeds.by_url(url)) is not None:
+            return row
+    wanted = set(urls)
+    # Only when the exact lookups miss, i.e. once per feed that is really new: O(feeds).
+    return next((row for row in await store.feeds.all() if _normalized(row.url) in wanted), None)
+
+
+def claimed_address(parsed: ParsedFeed, fetched_url: str) -> str | None:
+    """The address the feed names as its own, normalized, when it differs from where it was
+    fetched and is on the same host; None otherwise."""
+    own = own_address(parsed.self_url, fetched_url)
+    return own if own is not None and own != fetched_url else None
+
+
+def _normalized(url: str) -> str | None:
+    try:
+        return normalize_feed_url(url)
+    except InvalidURLError:
+        return None
 
 
 def read_feed_file(path: Path) -> FeedDocument:

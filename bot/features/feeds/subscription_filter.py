@@ -58,8 +58,7 @@ async def channel_subscription(
 
 
 def _given(text: str | None) -> str | None:
-    stripped = (text or "").strip()
-    return stripped or None
+    return (text or "").strip() or None
 
 
 async def change_filter(

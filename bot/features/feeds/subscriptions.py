@@ -16,7 +16,7 @@ from bot.features.digest.service import (
     waiting_for_digest,
 )
 from bot.features.feeds.filters import FilterError, check_filters, compile_filter
-from bot.features.feeds.mention import MentionRule, set_mention
+from bot.features.feeds.mention import MentionRule, mention_condition
 from bot.features.feeds.opml import ImportResult, OpmlFeed, export_opml, import_opml, parse_opml
 from bot.features.feeds.post_format import (
     ChannelLocale,
@@ -29,7 +29,8 @@ from bot.features.feeds.service import FeedService
 from bot.features.feeds.subscription_filter import FilterChange, change_filter
 from bot.features.feeds.testpost import QueuedTestPost, queue_test_post
 from bot.features.feeds.threads import ThreadsSetting
-from bot.features.feeds.webhook_identity import IdentityChange, IdentityMode, set_identity
+from bot.features.feeds.webhook_identity import IdentityChange, IdentityMode, identity_setting
+from bot.features.posts.identity import resolve_identity
 from bot.features.posts.notices import failing_payload, recovered_payload
 from bot.features.search.service import SearchService
 from bot.i18n import _
@@ -68,16 +69,11 @@ class SubscribeResult:
             changed.append(_("mode {before} → {after}", before=_(before.mode), after=_(after.mode)))
         else:
             kept.append(_("{mode} mode", mode=_(after.mode)))
+        roles = {"before": role(before.mention_role_id), "after": role(after.mention_role_id)}
         if before.mention_role_id != after.mention_role_id:
-            changed.append(
-                _(
-                    "role ping {before} → {after}",
-                    before=role(before.mention_role_id),
-                    after=role(after.mention_role_id),
-                )
-            )
+            changed.append(_("role ping {before} → {after}", **roles))
         else:
-            kept.append(_("role ping {role}", role=role(after.mention_role_id)))
+            kept.append(_("role ping {role}", role=roles["after"]))
         if before.paused and not after.paused:
             changed.append(
                 _("resumed (it was paused because {reason})", reason=before.paused_reason)
@@ -112,9 +108,6 @@ class ImportedFeed:
 class FeedExport:
     document: bytes  # OPML
     count: int
-
-
-Progress = Callable[[int, int], Awaitable[None]]
 
 
 class SubscriptionService:
@@ -214,7 +207,6 @@ class SubscriptionService:
         return FeedStatus(views, now, rhythms.get(found.feed_id))
 
     async def rhythms(self, views: list[SubscriptionView]) -> dict[int, Rhythm]:
-        """The rhythm of each feed of `views` (for /feed list), by feed id."""
         return await feed_rhythms(self._store, views, self._clock())
 
     async def set_filter(
@@ -297,9 +289,14 @@ class SubscriptionService:
     async def set_mention(
         self, guild_id: int, channel_id: int, feed: str, role_id: int | None, when: str | None
     ) -> MentionRule:
-        """`/feed mention`: see bot.features.feeds.mention.set_mention."""
+        """Ping `role_id` with the channel's posts of the feed (only those matching `when`, if
+        given); no role clears the ping. Nothing changes when `when` cannot be used."""
         found, subscription = await self._followed(guild_id, channel_id, feed)
-        return await set_mention(self._store, found, subscription, role_id, when, self._clock())
+        condition = mention_condition(role_id, when)
+        await self._store.subscriptions.set_mention(
+            subscription.id, role_id, condition, self._clock()
+        )
+        return MentionRule(found, role_id, condition)
 
     async def set_merge(self, guild_id: int, channel_id: int, feed: str, merge: bool) -> GuildFeed:
         """`/feed merge`: whether the channel's posts of the feed may be merged into an earlier
@@ -318,11 +315,14 @@ class SubscriptionService:
         name: str | None,
         avatar: str | None,
     ) -> IdentityChange:
-        """`/feed identity`: see bot.features.feeds.webhook_identity.set_identity."""
+        """Nothing changes when an option cannot be used."""
         found, subscription = await self._followed(guild_id, channel_id, feed)
-        return await set_identity(
-            self._store, found, subscription, mode, name, avatar, self._clock()
-        )
+        setting = identity_setting(mode, name, avatar)
+        await self._store.webhooks.set_identity(subscription.id, setting, self._clock())
+        if setting is None:
+            return IdentityChange(found, None, None)
+        image = await self._store.feeds.image_url(found.feed_id)
+        return IdentityChange(found, setting, resolve_identity(setting, found.title, image))
 
     async def set_threads(
         self, guild_id: int, channel_id: int, feed: str, on: bool
@@ -336,7 +336,6 @@ class SubscriptionService:
     async def test_post(
         self, guild_id: int, channel_id: int, feed: str, *, request: str
     ) -> QueuedTestPost:
-        """`/feed test`: see bot.features.feeds.testpost.queue_test_post."""
         found, subscription = await self._followed(guild_id, channel_id, feed)
         post = await queue_test_post(self._store, found, subscription, request, self._clock())
         self._wake_outbox()
@@ -362,7 +361,7 @@ class SubscriptionService:
         channel_id: int,
         mode: Mode | None,
         added_by: int | None,
-        progress: Progress,
+        progress: Callable[[int, int], Awaitable[None]],
     ) -> list[ImportResult]:
         """Subscribe the channel to every feed of an OPML file (OpmlError: not a usable file);
         nothing is backfilled."""
@@ -386,10 +385,8 @@ class SubscriptionService:
             try:
                 compile_filter(wanted)
             except FilterError as exc:
-                return ImportedFeed(
-                    result.created,
-                    _("its filter was not applied: {reason}", reason=exc.message),
-                )
+                note = _("its filter was not applied: {reason}", reason=exc.message)
+                return ImportedFeed(result.created, note)
             await self._store.subscriptions.set_filter(
                 result.subscription.id, wanted, self._clock()
             )

@@ -60,18 +60,13 @@ class ThreadsSetting:
 
 
 def render_threads(setting: ThreadsSetting, *, channel: str) -> Message:
-    title = f"**{shown(setting.feed.title or setting.feed.url)}**"
+    names = {"title": f"**{shown(setting.feed.title or setting.feed.url)}**", "channel": channel}
     if setting.on:
         return Message(
             content=_(
                 "Each post of {title} in {channel} will open a thread named after its "
                 "item, for the discussion.",
-                title=title,
-                channel=channel,
+                **names,
             )
         )
-    return Message(
-        content=_(
-            "Posts of {title} in {channel} no longer open a thread.", title=title, channel=channel
-        )
-    )
+    return Message(content=_("Posts of {title} in {channel} no longer open a thread.", **names))

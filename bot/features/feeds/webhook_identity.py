@@ -1,21 +1,17 @@
 """`/feed identity`: a channel's posts of a feed go out as the bot (the default) or as the feed
 itself (mode webhook: the channel's webhook, with the admin's name and avatar, else the feed's
-title). The lead folds this into `/feed format` at merge.
-
-A name Discord would refuse (containing "discord" or "clyde", too long, empty) is kept as
-typed and shown as the safe variant posts will carry (bot.features.posts.identity)."""
+title). A name Discord would refuse (containing "discord" or "clyde", too long, empty) is kept
+as typed and shown as the safe variant posts will carry (bot.features.posts.identity)."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 from typing import Literal
 
-from bot.features.posts.identity import resolve_identity
 from bot.features.search.service import SearchInputError
 from bot.i18n import _
-from bot.model import GuildFeed, Identity, Message, SubscriptionRow
+from bot.model import GuildFeed, Identity, Message
 from bot.safe import safe_url, shown
-from bot.store import Store
 
 IdentityMode = Literal["bot", "webhook"]
 MAX_NAME_CHARS = 200  # kept as typed (posts carry the ≤ 80-character variant)
@@ -28,49 +24,31 @@ class IdentityChange:
     shown_as: Identity | None  # the name and avatar posts will carry
 
 
-async def set_identity(
-    store: Store,
-    found: GuildFeed,
-    subscription: SubscriptionRow,
-    mode: IdentityMode,
-    name: str | None,
-    avatar: str | None,
-    now: float,
-) -> IdentityChange:
-    """SearchInputError: an option cannot be used (nothing is changed then)."""
+def identity_setting(mode: IdentityMode, name: str | None, avatar: str | None) -> Identity | None:
+    """The setting to keep (None: posts go out as the bot); SearchInputError: an option cannot
+    be used."""
     if mode == "bot":
         if name or avatar:
             raise SearchInputError(
                 _("`name` and `avatar` only apply with `mode: webhook`; leave them out.")
             )
-        await store.webhooks.set_identity(subscription.id, None, now)
-        return IdentityChange(found, None, None)
-    avatar_url = None
-    if avatar:
-        avatar_url = safe_url(avatar.strip())
-        if avatar_url is None:
-            raise SearchInputError(_("`avatar` must be an image's address, starting with https://"))
-    setting = Identity((name or "").strip()[:MAX_NAME_CHARS] or None, avatar_url)
-    await store.webhooks.set_identity(subscription.id, setting, now)
-    image = await store.feeds.image_url(found.feed_id)
-    return IdentityChange(found, setting, resolve_identity(setting, found.title, image))
+        return None
+    avatar_url = safe_url(avatar.strip()) if avatar else None
+    if avatar and avatar_url is None:
+        raise SearchInputError(_("`avatar` must be an image's address, starting with https://"))
+    return Identity((name or "").strip()[:MAX_NAME_CHARS] or None, avatar_url)
 
 
 def render_identity(change: IdentityChange, *, channel: str) -> Message:
-    title = f"**{shown(change.feed.title or change.feed.url)}**"
+    names = {"title": f"**{shown(change.feed.title or change.feed.url)}**", "channel": channel}
     if change.shown_as is None or change.setting is None:
-        return Message(
-            content=_(
-                "Posts of {title} in {channel} come from me again.", title=title, channel=channel
-            )
-        )
+        return Message(content=_("Posts of {title} in {channel} come from me again.", **names))
     lines = [
         _(
             "Posts of {title} in {channel} will come from **{name}** through this channel's "
             "webhook (I make it on the next post).",
-            title=title,
-            channel=channel,
             name=shown(change.shown_as.name or ""),
+            **names,
         )
     ]
     if change.setting.name and change.setting.name.strip() != change.shown_as.name:
