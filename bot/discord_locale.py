@@ -45,10 +45,9 @@ class CommandTranslator(app_commands.Translator):
         if ours is None or ours == DEFAULT_LOCALE or string.message == UNDESCRIBED:
             return None
         words = translator(ours)
-        if context.location in NAMES:
-            if not words.has(string.message, COMMAND_NAME_CONTEXT):
-                return None
-            return words.pgettext(COMMAND_NAME_CONTEXT, string.message)
-        if not words.has(string.message):
+        name = context.location in NAMES
+        if not words.has(string.message, COMMAND_NAME_CONTEXT if name else None):
             return None
+        if name:
+            return words.pgettext(COMMAND_NAME_CONTEXT, string.message)
         return words.gettext(string.message)

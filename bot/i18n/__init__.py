@@ -25,7 +25,6 @@ import contextlib
 import functools
 import gettext
 import io
-import string
 from collections.abc import Iterator
 from contextvars import ContextVar, Token
 from dataclasses import dataclass
@@ -193,12 +192,3 @@ def aside(text: str) -> str:
 def N_(message: str, /) -> str:
     """Mark a module constant for the catalogue; translate it where used: `_(CONSTANT)`."""
     return message
-
-
-def placeholders(text: str) -> frozenset[str]:
-    """The named fields of a message (`{count}`, `{channel}`); `{{` is a literal brace."""
-    return frozenset(
-        field.split(".", 1)[0].split("[", 1)[0]
-        for _literal, field, _spec, _conv in string.Formatter().parse(text)
-        if field is not None
-    )

@@ -39,7 +39,7 @@ from babel import Locale
 
 from bot.config import Settings
 from bot.ratelimit import SlidingWindow
-from bot.safe import neutralize_mentions, strip_invisible
+from bot.safe import neutralize_mentions, one_line, strip_invisible
 
 log = logging.getLogger(__name__)
 
@@ -53,7 +53,6 @@ _ENGLISH = Locale("en")  # its `languages`: code -> English name
 _LANGUAGE_CODE = re.compile(r"^[A-Za-z]{2,3}(?:[-_][A-Za-z0-9]{2,8}){0,3}$")
 _LANGUAGE_NAME = re.compile(r"^[A-Za-z][A-Za-z ()-]{1,39}$")
 _DELIMITER_LOOKALIKE = re.compile(r"<{3,}|>{3,}")
-_SPACES = re.compile(r"\s+")
 _SENTENCE_END = re.compile(r"[.!?…][\"'”’»)\]]*(?=\s)|[。！？][」』）]*")
 _WHITESPACE = re.compile(r"\s")
 _CUT_TRAILING = " \t\n\r\f\v,;:-–—"
@@ -141,10 +140,6 @@ def _as_data(text: str) -> str:
     return _DELIMITER_LOOKALIKE.sub(lambda m: m.group(0)[0], text)
 
 
-def _one_line(text: str) -> str:
-    return _SPACES.sub(" ", text).strip()
-
-
 def build_messages(
     item: SummaryInput, *, language_policy: str, max_input_chars: int
 ) -> list[dict[str, str]]:
@@ -154,8 +149,8 @@ def build_messages(
     gets what the title and description leave and is cut on a sentence or word boundary.
     """
     language = target_language(item, language_policy)
-    title = cut_to_budget(_one_line(_as_data(item.title)), MAX_TITLE_CHARS)
-    description = cut_to_budget(_one_line(_as_data(item.description)), MAX_DESCRIPTION_CHARS)
+    title = cut_to_budget(one_line(_as_data(item.title)), MAX_TITLE_CHARS)
+    description = cut_to_budget(one_line(_as_data(item.description)), MAX_DESCRIPTION_CHARS)
     lines = [f"Title: {title}"] if title else []
     if description:
         lines.append(f"Description: {description}")
@@ -243,7 +238,7 @@ def accept_llm_summary(text: str, item: SummaryInput) -> str | None:
         return None
     if not _urls_known(text, item):
         return None
-    text = _one_line(_EMPHASIS.sub("", text))
+    text = one_line(_EMPHASIS.sub("", text))
     if len(text) < MIN_SUMMARY_CHARS:
         return None
     return cut_to_budget(
@@ -315,7 +310,6 @@ class LLMSummarizer:
         if self._calls.wait() > 0:  # do not queue for a slot when the cap is reached
             self._fall_back_at_cap()
             return None
-        reason: str
         timeout_s = self._settings.llm_timeout_s
         try:
             async with asyncio.timeout(timeout_s), self._slots:

@@ -258,9 +258,7 @@ def _past_scene_setting(paragraphs: Iterator[_Paragraph], topic: set[str]) -> It
 
 
 def _sentences_of(paragraphs: Iterator[_Paragraph]) -> Iterator[str]:
-    for first, rest in paragraphs:
-        yield first
-        yield from rest
+    return chain.from_iterable(chain((first,), rest) for first, rest in paragraphs)
 
 
 def _is_scene(sentence: str, topic: set[str]) -> bool:
@@ -334,6 +332,8 @@ def _fits(text: str, cjk: bool, max_words: int = MAX_WORDS) -> bool:
 
 
 _TRAILING = " ,;:、，—–-([{\"'“‘「『（"
+_LATIN_WORD_START = re.compile("[A-Za-z0-9]")
+_LATIN_WORD_END = re.compile(r"[A-Za-z0-9]+\Z")
 
 
 def _truncate(text: str, cjk: bool) -> str:
@@ -359,11 +359,7 @@ def _truncate_cjk(text: str) -> str:
     clause = max(cut.rfind(mark) for mark in "、，,。！？ ")
     if clause >= limit * 0.6:
         cut = cut[: clause + 1]
-    elif text[limit : limit + 1].isascii() and text[limit : limit + 1].isalnum():
+    elif _LATIN_WORD_START.match(text, limit) and (word := _LATIN_WORD_END.search(cut)):
         # Do not split a Latin word embedded in the Japanese text.
-        word_start = len(cut)
-        while word_start > 0 and cut[word_start - 1].isascii() and cut[word_start - 1].isalnum():
-            word_start -= 1
-        if word_start > 0:
-            cut = cut[:word_start]
+        cut = cut[: word.start()] or cut
     return cut.rstrip(_TRAILING + "。") + ELLIPSIS
