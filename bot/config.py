@@ -14,7 +14,7 @@ import logging
 import os
 import re
 import tomllib
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Annotated
@@ -117,10 +117,13 @@ class ShardPlan:
 # Each raises ValueError with the message the operator sees after the setting's name.
 
 
-def _seconds(value: object) -> object:
-    """`30s`, `15m`, `6h`, `1d`, `2w` or a bare number of seconds (a number from code passes)."""
-    if not isinstance(value, str):
-        return value
+def _from_text(parse: Callable[[str], object]) -> BeforeValidator:
+    """Text goes through `parse`; a typed value from code passes as it is."""
+    return BeforeValidator(lambda value: parse(value) if isinstance(value, str) else value)
+
+
+def _seconds(value: str) -> float:
+    """`30s`, `15m`, `6h`, `1d`, `2w` or a bare number of seconds."""
     match = _DURATION.match(value)
     if not match:
         raise ValueError(f"{value!r} is not a duration such as 30s, 15m or 6h")
@@ -156,7 +159,7 @@ def _http_url(value: str | None) -> str | None:
     return value
 
 
-Seconds = Annotated[float, BeforeValidator(_seconds)]
+Seconds = Annotated[float, _from_text(_seconds)]
 # What the operator sees for pydantic's own checks (whole numbers and their minimums).
 _PYDANTIC_MESSAGES = {
     "int_parsing": "{input!r} is not a whole number",
@@ -195,10 +198,7 @@ class Settings(BaseModel):
         validation_alias="DIGESTBOT_POLL_INTERVAL",
         description="default poll interval of a feed",
     )
-    fetch_allow: Annotated[
-        FetchAllowList,
-        BeforeValidator(lambda v: FetchAllowList.parse(v) if isinstance(v, str) else v),
-    ] = Field(
+    fetch_allow: Annotated[FetchAllowList, _from_text(FetchAllowList.parse)] = Field(
         FetchAllowList(),
         validation_alias="DIGESTBOT_FETCH_ALLOW",
         description="comma-separated hosts or CIDRs that may be fetched although private",
@@ -265,9 +265,7 @@ class Settings(BaseModel):
         validation_alias="DIGESTBOT_HEALTH_PORT",
         description="serve /healthz and /metrics on 127.0.0.1:PORT (default: off)",
     )
-    shards: Annotated[
-        ShardPlan, BeforeValidator(lambda v: ShardPlan.parse(v) if isinstance(v, str) else v)
-    ] = Field(
+    shards: Annotated[ShardPlan, _from_text(ShardPlan.parse)] = Field(
         ShardPlan(),
         validation_alias="DIGESTBOT_SHARDS",
         description="gateway shards this process runs: auto (all), e.g. 0,1/4, or none "

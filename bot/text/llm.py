@@ -213,12 +213,9 @@ def _strip_wrapping_quotes(text: str) -> str:
 
 def _urls_known(text: str, item: SummaryInput) -> bool:
     """True when every URL in `text` also appears in the item (its link, text or description)."""
-    haystack = " ".join(part for part in (item.url or "", item.text, item.description)).lower()
-    for match in _URL.finditer(text):
-        url = match.group(0).rstrip(_URL_TRAILING).lower()
-        if url and url not in haystack:
-            return False
-    return True
+    haystack = " ".join((item.url or "", item.text, item.description)).lower()
+    urls = (match.group(0).rstrip(_URL_TRAILING).lower() for match in _URL.finditer(text))
+    return all(url in haystack for url in urls)
 
 
 def accept_llm_summary(text: str, item: SummaryInput) -> str | None:
@@ -234,9 +231,7 @@ def accept_llm_summary(text: str, item: SummaryInput) -> str | None:
     text = _strip_wrapping_quotes(_LABEL_PREFIX.sub("", text, count=1).strip())
     if _CODE.search(text) or _STRUCTURE_LINE.search(text) or _MASKED_LINK.search(text):
         return None
-    if _NOT_A_SUMMARY.search(text.replace("’", "'")):
-        return None
-    if not _urls_known(text, item):
+    if _NOT_A_SUMMARY.search(text.replace("’", "'")) or not _urls_known(text, item):
         return None
     text = one_line(_EMPHASIS.sub("", text))
     if len(text) < MIN_SUMMARY_CHARS:
