@@ -1,24 +1,18 @@
 """AI summaries through any OpenAI-compatible endpoint; the offline summary stays otherwise.
 
-`LLMSummarizer.try_llm` never fails and never takes longer than `llm_timeout_s`: on a timeout
-(including waiting for a concurrency slot), a connection error, any non-200 answer (429
-included), malformed JSON, an empty answer, an answer `accept_llm_summary` rejects, or when the
-per-hour call cap is reached, it returns None and the item keeps its offline summary. The API
-key is only ever put in the Authorization header: logs name the endpoint (without credentials
-or query) and the model, and never include exception text from the HTTP client.
+`LLMSummarizer.try_llm` never fails and never takes longer than `llm_timeout_s` (a slot wait
+included): on any failure (connection, any non-200 such as 429, malformed JSON, an empty or
+rejected answer, the per-hour cap) it returns None and the item keeps its offline summary. The
+API key goes only in the Authorization header; logs name the endpoint (no credentials or query)
+and the model, never the HTTP client's exception text. The operator's base URL is trusted (a
+local Ollama on 127.0.0.1 is normal): it does not go through the feed fetch guard.
 
-The operator-configured base URL is trusted (http://127.0.0.1:11434/v1 for a local Ollama is
-normal), so it does not go through the feed fetch guard.
-
-The prompt is fixed. The article (title, description, body) is third-party text and reaches the
-model only as data between `ARTICLE_START` and `ARTICLE_END`; the system message tells the model
-never to follow instructions found there. Delimiter look-alikes inside the article are defused
-so the article cannot close the data block early.
-
-The model's output is hostile text too: `accept_llm_summary` returns a cleaned one-paragraph
-summary that pings no one and is at most `MAX_SUMMARY_CHARS` long, or None when the output is
-not a plain-prose summary (empty, far too long, code, markdown structure, links that are not in
-the item, refusals and preambles, an unfinished reasoning block).
+The prompt is fixed. The article is third-party text: it reaches the model only as data between
+`ARTICLE_START` and `ARTICLE_END` (look-alike delimiters in it are defused, so it cannot close
+the block early), and the system message forbids following instructions found there. The output
+is hostile too: `accept_llm_summary` keeps a cleaned one-paragraph summary that pings no one, at
+most `MAX_SUMMARY_CHARS` long, and refuses empty or far too long answers, code, markdown
+structure, links not in the item, refusals, preambles and unfinished reasoning.
 """
 
 from __future__ import annotations

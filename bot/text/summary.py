@@ -2,17 +2,12 @@
 
 Measured on real Substack posts, "subtitle + lead ≤ 60 words" is far closer to what a human
 writes than extractive rankers (LexRank, TextRank, LSA, Luhn) at a sixtieth of their cost. The
-work is in choosing well: the feed's description is used only when it is a real subtitle (short,
-not the title, not just the first words of the body), and the lead skips what is not the story:
-edit/update notes, subscribe and share prompts, voice-over and podcast-app notes, headings, and
-an opening paragraph of anecdotal scene-setting ("Staring out the window of a train …") when a
-later paragraph opens on the argument. English budgets are words (about 60) and characters (≤ 400);
-Chinese and Japanese have no spaces, so their budget is characters (≤ 120).
-
-A summary is whole sentences: it ends on . ? ! (。！？ in Japanese) or on the subtitle's own
-end, never mid-clause. Sentences are taken in order while they fit; the first that does not fit
-ends the summary. Only when no whole sentence of the opening fits at all (one 90-word sentence)
-is the first one cut on a word or clause boundary with "…".
+work is in choosing well: the description counts only when it is a real subtitle (short, not the
+title, not the body's first words), and the lead skips edit notes, subscribe and share prompts,
+voice-over and podcast-app notes, headings, and an opening paragraph of anecdotal scene-setting
+when a later one opens on the argument. Budgets: about 60 words and ≤ 400 characters in English;
+≤ 120 characters in Chinese and Japanese (no spaces). A summary is whole sentences, taken in
+order while they fit; only when not one fits is the first cut on a word or clause with "…".
 """
 
 from __future__ import annotations
@@ -134,11 +129,8 @@ def offline_summary(
     captions: Collection[str] = (),
 ) -> str:
     """A short summary: the subtitle (when real) plus the whole sentences of the opening that fit.
-
-    `captions` are lines of `text` that caption a figure ("Prices over time."): never taken.
-
-    Never empty when any of title, description or text has words: it falls back to the title.
-    """
+    `captions`, lines of `text` that caption a figure, are never taken. Never empty when any of
+    title, description or text has words: it falls back to the title."""
     title = _squash(title)
     description = _squash(description)
     head = text[:_LEAD_SCAN_CHARS]
@@ -241,14 +233,10 @@ def _lead_paragraphs(
 
 def _past_scene_setting(paragraphs: Iterator[_Paragraph], topic: set[str]) -> Iterator[_Paragraph]:
     """Skip an opening paragraph of anecdotal scene-setting when one of the next paragraphs
-    opens on the argument instead.
-
-    The opening paragraph is scene-setting when its first sentence starts a story (a time
-    ("Recently,", "Last week"), "When I …", "I was …", or an -ing opener with "I"/"my" in it)
-    and shares no content word with the title and subtitle: "Recently, I was talking with X
-    and it set in on me that there will be a consortium" under the title "… consortium" states
-    the argument and is kept.
-    """
+    opens on the argument instead. Scene-setting: its first sentence starts a story (a time,
+    "When I …", "I was …", an -ing opener with "I"/"my") and shares no content word with the
+    title and subtitle ("Recently, I was talking with X and it set in on me that there will be
+    a consortium" under the title "… consortium" states the argument and is kept)."""
     opening = list(islice(paragraphs, _SCENE_PARAGRAPHS))
     start = 0
     if opening and _is_scene(opening[0][0], topic):
