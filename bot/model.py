@@ -347,9 +347,7 @@ class DeliveryRow:
 
     def payload_data(self) -> dict[str, object]:
         """The JSON payload as a dict ({} when there is none or it is not an object)."""
-        if not self.payload:
-            return {}
-        data = json.loads(self.payload)
+        data = json.loads(self.payload) if self.payload else None
         return data if isinstance(data, dict) else {}
 
 

@@ -58,19 +58,12 @@ def supported_locale(tag: str | None) -> str | None:
         return None
     tag = tag.strip().replace("_", "-")
     have = available_locales()
-    for candidate in (tag, tag.split("-", 1)[0].lower()):
-        if candidate in have:
-            return candidate
-    return None
+    return next((c for c in (tag, tag.split("-", 1)[0].lower()) if c in have), None)
 
 
 def pick_locale(*tags: str | None) -> str:
     """The first of `tags` we speak (member's, then guild's, ...), else English."""
-    for tag in tags:
-        found = supported_locale(tag)
-        if found is not None:
-            return found
-    return DEFAULT_LOCALE
+    return next(filter(None, map(supported_locale, tags)), DEFAULT_LOCALE)
 
 
 @functools.cache

@@ -25,9 +25,6 @@ PollOutcomeKind = Literal["new_items", "no_new_items", "not_modified", "failed"]
 _POLL_BUCKETS = (0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 20.0, 30.0, 60.0)
 _SEARCH_BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5)
 
-
-GaugeSource = Callable[[], Awaitable[StoreCounts]]
-
 # The gauges read from the store on every scrape: `digestbot_<StoreCounts field>`.
 _STORE_GAUGES = {
     "feeds": "Feeds in the archive",
@@ -42,7 +39,7 @@ class Metrics:
 
     def __init__(
         self,
-        gauge_source: GaugeSource | None = None,
+        gauge_source: Callable[[], Awaitable[StoreCounts]] | None = None,
         *,
         process_id: str | None = None,
         leases_source: Callable[[], Awaitable[int]] | None = None,

@@ -300,9 +300,7 @@ def _words(text: str, cjk: bool) -> set[str]:
 def _repeats(sentence: str, subtitle_words: set[str], cjk: bool) -> bool:
     """The lead often restates the subtitle; a sentence mostly made of its words is skipped."""
     words = _words(sentence, cjk)
-    if not words:
-        return False
-    return len(words & subtitle_words) >= 0.6 * len(words)
+    return bool(words) and len(words & subtitle_words) >= 0.6 * len(words)
 
 
 def _join(summary: str, piece: str, cjk: bool) -> str:
