@@ -197,13 +197,11 @@ class Runtime:
             return
         checks = {
             "store": store_writable_check(self.store.db),
-            "poller": loop_alive_check("poller", self.poll_heartbeat.last_tick, 4 * POLLER_IDLE_S),
+            "poller": loop_alive_check("poller", self.poll_heartbeat, 4 * POLLER_IDLE_S),
             "gateway": gateway_check(self.gateway_connected),
         }
         if self.outbox is not None:
-            checks["outbox"] = loop_alive_check(
-                "outbox", self.outbox_heartbeat.last_tick, 4 * OUTBOX_IDLE_S
-            )
+            checks["outbox"] = loop_alive_check("outbox", self.outbox_heartbeat, 4 * OUTBOX_IDLE_S)
         self.health = HealthServer(port=port, checks=checks, metrics=self.metrics)
         await self.health.start()
         log.info("health and metrics on %s", self.health.url)

@@ -26,17 +26,15 @@ CHECK_TIMEOUT_S = 5.0
 
 
 class Heartbeat:
-    """A loop calls `tick()` once per round; `loop_alive_check` reads `last_tick`."""
+    """A loop calls `tick()` once per round; `loop_alive_check` reads `last`, the `clock()`
+    time of its last round (None before the first)."""
 
     def __init__(self, clock: Callable[[], float] = time.monotonic) -> None:
-        self._clock = clock
-        self._last: float | None = None
+        self.clock = clock
+        self.last: float | None = None
 
     def tick(self) -> None:
-        self._last = self._clock()
-
-    def last_tick(self) -> float | None:
-        return self._last
+        self.last = self.clock()
 
 
 def store_writable_check(db: Backend, *, timeout_s: float = 4.0) -> Check:
@@ -60,20 +58,13 @@ def store_writable_check(db: Backend, *, timeout_s: float = 4.0) -> Check:
     return check
 
 
-def loop_alive_check(
-    name: str,
-    last_tick: Callable[[], float | None],
-    max_age_s: float,
-    *,
-    clock: Callable[[], float] = time.monotonic,
-) -> Check:
-    """The loop `name` ticked within `max_age_s` (e.g. 3 × its interval). `last_tick` returns
-    the `clock()` time of its last round, or None before the first."""
-    started = clock()
+def loop_alive_check(name: str, heartbeat: Heartbeat, max_age_s: float) -> Check:
+    """The loop `name` ticked within `max_age_s` (e.g. 3 × its interval)."""
+    started = heartbeat.clock()
 
     async def check() -> str | None:
-        now = clock()
-        last = last_tick()
+        now = heartbeat.clock()
+        last = heartbeat.last
         if last is None and now - started > max_age_s:
             return f"the {name} loop has not run once in {now - started:.0f}s"
         if last is not None and now - last > max_age_s:
