@@ -76,11 +76,8 @@ _SHARD_LIST = re.compile(r"^\s*(\d+(?:\s*,\s*\d+)*)\s*/\s*(\d+)\s*$")
 
 @dataclass(frozen=True, slots=True)
 class ShardPlan:
-    """The gateway shards this process runs (DIGESTBOT_SHARDS).
-
-    `auto` (the default): every shard, in this process, as many as Discord recommends.
-    `0,1/4`: shards 0 and 1 of 4 (`ids` and `count`). `none`: no gateway connection at all.
-    """
+    """The gateway shards this process runs (DIGESTBOT_SHARDS): `auto` (the default) every shard
+    Discord recommends, `0,1/4` shards 0 and 1 of 4 (`ids`, `count`), `none` no gateway at all."""
 
     ids: tuple[int, ...] = ()
     count: int | None = None
@@ -169,12 +166,10 @@ _PYDANTIC_MESSAGES = {
 
 
 class Settings(BaseModel):
-    """Everything the operator can set. Built once in main() and passed down.
-
-    `Settings(field=value, ...)` takes typed values (and text, parsed as below) and reads
-    nothing else: tests and benchmarks build it that way. `load_settings` reads the operator's
-    environment and file. A field without a `validation_alias` is not an operator setting.
-    """
+    """Everything the operator can set, built once in main() and passed down.
+    `Settings(field=value, ...)` (tests, benchmarks) takes typed values or text and reads nothing
+    else; `load_settings` reads the operator's environment and file. A field without a
+    `validation_alias` is not an operator setting."""
 
     model_config = ConfigDict(
         frozen=True, extra="forbid", validate_by_name=True, validate_by_alias=True
@@ -313,12 +308,9 @@ def operator_name(field: FieldInfo) -> str | None:
 
 
 def _named_values(values: Mapping[str, object], *, loose: bool) -> dict[str, str]:
-    """The text found under each setting's operator name in the environment or the file.
-
-    The environment is read by exact name; the file (`loose`) also accepts the lower-case name
-    and the name without the DIGESTBOT_ prefix. Values are handed on as text (the file's
-    numbers too), so both places parse the same way; a blank value is no value.
-    """
+    """The text under each setting's operator name: exact in the environment; the file
+    (`loose`) also takes it in lower case and without DIGESTBOT_. Values stay text (the file's
+    numbers too), so both places parse the same way; a blank value is no value."""
     found: dict[str, str] = {}
     for field_name, field in Settings.model_fields.items():
         name = operator_name(field)

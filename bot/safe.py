@@ -100,12 +100,10 @@ def shown(text: str, *, markdown: bool = True) -> str:
 
 
 def safe_url(url: str | None, base: str | None = None, *, allow_mailto: bool = False) -> str | None:
-    """An absolute http(s) URL Discord will accept, made from `url`, or None.
-
-    A relative URL resolves against `base` (itself http(s)); `allow_mailto` also keeps
-    `mailto:` links (in article text). Refused: other schemes (`javascript:`, `data:`,
-    `file:` …), no host, longer than 2048 characters, spaces or control characters.
-    """
+    """An absolute http(s) URL Discord will accept, made from `url`, or None. A relative URL
+    resolves against `base` (itself http(s)); `allow_mailto` also keeps `mailto:` links (in
+    article text). Refused: other schemes (`javascript:`, `data:`, `file:` …), no host, longer
+    than 2048 characters, spaces or control characters."""
     if not url:
         return None
     url = _URL_NEWLINES.sub("", url.strip())
@@ -160,12 +158,9 @@ def link_target(url: str) -> str:
 
 
 def truncate(text: str, limit: int) -> str:
-    """Shorten `text` to at most `limit` characters, ending on a word boundary with "…".
-
-    The cut falls at the last whitespace before the limit; it is a hard cut inside a word only
-    when that word alone would discard more than half of the allowed length (a long URL or an
-    unbroken CJK run).
-    """
+    """Shorten `text` to at most `limit` characters, ending on a word boundary with "…": a hard
+    cut inside a word only when that word alone would discard more than half of the allowed
+    length (a long URL or an unbroken CJK run)."""
     if limit <= 0:
         return ""
     if len(text) <= limit:
@@ -187,11 +182,9 @@ def truncate(text: str, limit: int) -> str:
 
 
 def fit_text(text: str, limit: int, *, markdown: bool = True) -> str:
-    """Neutralize, (optionally) escape and truncate feed text so the result is ≤ `limit`.
-
-    Truncation happens on the raw text so an escape sequence is never cut in half; escaping can
-    lengthen the text, so the raw cut shrinks until the escaped result fits.
-    """
+    """Neutralize, (optionally) escape and truncate feed text to at most `limit` characters.
+    The raw text is cut, so an escape sequence is never cut in half; escaping can lengthen it,
+    so the raw cut shrinks until the escaped result fits."""
 
     def prepare(raw: str) -> str:
         safe = neutralize_mentions(strip_control(raw))

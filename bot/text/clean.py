@@ -218,12 +218,9 @@ def _lines(text: str) -> str:
 
 
 class _Walker:
-    """Walks an lxml tree once; text runs accumulate until a block boundary flushes them.
-
-    A block is (kind, text, group), kind one of "p", "li", "quote", "row", "pre". Consecutive
-    items of one list, or rows of one table, sit on adjacent lines; other blocks are
-    separated by a blank line.
-    """
+    """Walks an lxml tree once; text runs accumulate until a block boundary flushes them. A
+    block is (kind, text, group), kind "p", "li", "quote", "row" or "pre": consecutive items of
+    one list, or rows of one table, sit on adjacent lines; a blank line separates the others."""
 
     def __init__(self, base: str | None) -> None:
         self.base = base

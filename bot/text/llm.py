@@ -97,12 +97,9 @@ def _language_name(code: str) -> str:
 
 
 def target_language(item: SummaryInput, language_policy: str) -> str:
-    """Describe the summary language for the prompt.
-
-    `language_policy` is "item" (the item's own language, the default) or an operator-chosen
-    language code ("en") or name ("English"). The item's language comes from the feed and is
-    hostile: anything that is not a plain language code is ignored.
-    """
+    """The summary language, in words for the prompt. `language_policy` is "item" (the default)
+    or the operator's language code ("en") or name ("English"). The item's language comes from
+    the feed and is hostile: anything but a plain language code is ignored."""
     policy = language_policy.strip()
     if policy.lower() != "item":
         if _LANGUAGE_CODE.match(policy):
@@ -137,11 +134,9 @@ def _as_data(text: str) -> str:
 def build_messages(
     item: SummaryInput, *, language_policy: str, max_input_chars: int
 ) -> list[dict[str, str]]:
-    """The chat messages for one item: the fixed system prompt and the article as data.
-
-    The article block (title, description and text) stays within `max_input_chars`; the text
-    gets what the title and description leave and is cut on a sentence or word boundary.
-    """
+    """The chat messages for one item: the fixed system prompt and the article as data, within
+    `max_input_chars` (the text gets what title and description leave, cut at a sentence or
+    word)."""
     language = target_language(item, language_policy)
     title = cut_to_budget(one_line(_as_data(item.title)), MAX_TITLE_CHARS)
     description = cut_to_budget(one_line(_as_data(item.description)), MAX_DESCRIPTION_CHARS)
