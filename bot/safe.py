@@ -165,8 +165,6 @@ def truncate(text: str, limit: int) -> str:
         return ""
     if len(text) <= limit:
         return text
-    if limit == 1:
-        return ELLIPSIS
     head = text[: limit - 1]
     if not text[limit - 1].isspace():
         boundary = max(head.rfind(" "), head.rfind("\n"), head.rfind("\t"))
@@ -175,10 +173,8 @@ def truncate(text: str, limit: int) -> str:
     head = head.rstrip(_TRAILING_PUNCTUATION)
     if not head:
         head = text[: limit - 1]
-    if head.endswith("\\"):
-        # Do not leave an escape character that would swallow the ellipsis.
-        head = head.rstrip("\\")
-    return head + ELLIPSIS
+    # Do not leave an escape character that would swallow the ellipsis.
+    return head.rstrip("\\") + ELLIPSIS
 
 
 def fit_text(text: str, limit: int, *, markdown: bool = True) -> str:

@@ -118,7 +118,7 @@ _INLINE_TAGS = frozenset(
     }
 )  # fmt: skip
 _HIDDEN_STYLE = re.compile(r"display\s*:\s*none|visibility\s*:\s*hidden", re.IGNORECASE)
-_BLANK_LINES = re.compile(r"\n[ \t]*\n(?:[ \t]*\n)+")
+BLANK_LINES = re.compile(r"\n[ \t]*\n(?:[ \t]*\n)+")
 _LEADING_INT = re.compile(r"^\s*(\d{1,6})")
 
 _WS = re.compile(r"\s{2,}|[^\S ]")  # a run of whitespace, or one that is not a plain space
@@ -378,7 +378,7 @@ class _Walker:
 
     def pre(self, el: etree._Element) -> None:
         text = _INVISIBLE.sub("", _pre_text(el).replace("\r\n", "\n"))
-        text = _BLANK_LINES.sub("\n\n", text).strip("\n")
+        text = BLANK_LINES.sub("\n\n", text).strip("\n")
         if not text.strip():
             return
         if self.in_link:

@@ -25,7 +25,7 @@ from bot.safe import (
     safe_url,
     strip_control,
 )
-from bot.text.clean import is_furniture, is_furniture_text, parse_html
+from bot.text.clean import BLANK_LINES, is_furniture, is_furniture_text, parse_html
 
 # Raw HTML read (the archive keeps about this much) and article text kept before markdownify:
 # an excerpt is an opening, never a whole long post.
@@ -39,7 +39,6 @@ _DROPPED = frozenset(
     {"img", "picture", "figure", "figcaption", "video", "audio", "source", "table", "hr", "pre"}
 )
 _BLOCKS = frozenset({"p", "li", "blockquote", "div", "section", *_HEADINGS})
-_BLANK_LINES = re.compile(r"\n[ \t]*\n(?:[ \t]*\n)+")
 _TRAILING = " \t\n,;:-–—"
 # Markdown atoms a cut never splits: a masked link, an autolink, an escape, an emphasis mark.
 _ATOM = re.compile(
@@ -112,7 +111,7 @@ def excerpt_markdown(html: str | None, base_url: str | None) -> str:
         escape_misc=False,
         bullets="-",
     )
-    return _BLANK_LINES.sub("\n\n", strip_control(markdown)).strip()
+    return BLANK_LINES.sub("\n\n", strip_control(markdown)).strip()
 
 
 def cut_markdown(markdown: str, limit: int) -> str:

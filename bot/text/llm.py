@@ -259,14 +259,12 @@ def _content_of(body: bytes) -> str:
 
 
 async def _read_capped(response: aiohttp.ClientResponse, limit: int) -> bytes:
-    chunks: list[bytes] = []
-    size = 0
+    body = bytearray()
     async for chunk in response.content.iter_chunked(64 * 1024):
-        size += len(chunk)
-        if size > limit:
+        body += chunk
+        if len(body) > limit:
             raise _Unusable(f"answer larger than {limit} bytes")
-        chunks.append(chunk)
-    return b"".join(chunks)
+    return bytes(body)
 
 
 class LLMSummarizer:
