@@ -16,6 +16,7 @@ import json
 import re
 import threading
 from dataclasses import dataclass
+from itertools import pairwise
 from urllib.parse import urlsplit
 
 import lxml.html
@@ -239,14 +240,10 @@ class _Walker:
 
     def result(self) -> CleanContent:
         self.flush()
-        out: list[str] = []
-        prev: tuple[str, int] = ("", 0)
-        for kind, text, group in self.blocks:
-            if out:
-                tight = kind in ("li", "row") and prev == (kind, group)
-                out.append("\n" if tight else "\n\n")
-            out.append(text)
-            prev = (kind, group)
+        out = [text for _kind, text, _group in self.blocks[:1]]
+        for (before, _text, group_before), (kind, text, group) in pairwise(self.blocks):
+            tight = kind in ("li", "row") and (before, group_before) == (kind, group)
+            out += ["\n" if tight else "\n\n", text]
         return CleanContent("".join(out), self.image, frozenset(self.captions))
 
     def flush(self) -> None:
@@ -264,9 +261,7 @@ class _Walker:
         text = _lines(text)
         if is_furniture_text(text):
             return
-        if self.lead:
-            text = self.lead + text
-            self.lead = ""
+        text, self.lead = self.lead + text, ""
         kind = "li" if self.lists else "quote" if self.quote else "row" if self.row else "p"
         self.blocks.append((kind, text, self.groups))
         if self.in_caption:
