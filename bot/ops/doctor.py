@@ -297,10 +297,8 @@ def _lease_findings(report: PgReport) -> Iterator[Finding]:
 
 
 def _existing_ancestor(folder: Path) -> Path:
-    folder = folder.resolve()
-    while not folder.exists() and folder != folder.parent:
-        folder = folder.parent
-    return folder
+    resolved = folder.resolve()
+    return next(path for path in (resolved, *resolved.parents) if path.exists())
 
 
 def _disk_findings(path: Path) -> Iterator[Finding]:

@@ -285,9 +285,7 @@ def _is_abbreviation(line: str, start: int, dot: int) -> bool:
         return False
     word_start = line.rfind(" ", start, dot) + 1
     word = line[word_start : dot + 1].lstrip("(\"'“‘")
-    if _INITIALS.match(word):
-        return True
-    return word[:-1].replace(".", "").lower() in _ABBREVIATIONS
+    return bool(_INITIALS.match(word)) or word[:-1].replace(".", "").lower() in _ABBREVIATIONS
 
 
 def _words(text: str, cjk: bool) -> set[str]:
