@@ -1,10 +1,9 @@
 """Settings: environment variables (DIGESTBOT_*, DISCORD_TOKEN) and an optional TOML file.
 
-Each setting is declared once, as a field of `Settings`: its attribute name, type, default,
-the operator's name for it (the field's `validation_alias`) and what it means. The TOML file
-named by DIGESTBOT_CONFIG may hold the same keys (upper or lower case, with or without the
-DIGESTBOT_ prefix); the environment wins over the file. A blank value counts as unset. Keys
-that name no setting are ignored, in the environment and in the file.
+Each setting is one field of `Settings`: name, type, default, the operator's name for it (its
+`validation_alias`) and what it means. The TOML file named by DIGESTBOT_CONFIG may hold the same
+keys (any case, DIGESTBOT_ prefix optional); the environment wins. A blank value is unset; keys
+that name no setting are ignored.
 """
 
 from __future__ import annotations
@@ -110,8 +109,7 @@ class ShardPlan:
         return cls(ids, count)
 
 
-# --- value parsers: text from the environment or the file, or typed values from code ----------
-# Each raises ValueError with the message the operator sees after the setting's name.
+# Value parsers: each raises ValueError with what the operator sees after the setting's name.
 
 
 def _from_text(parse: Callable[[str], object]) -> BeforeValidator:

@@ -1,10 +1,9 @@
 """Discord's side of our languages: the language of a member's answers, and slash command
 names and descriptions in every language we have a catalogue for.
 
-discord.py asks the tree's translator for each command, group, option and choice string when
-it builds the payload it registers; what we return becomes Discord's `name_localizations` /
-`description_localizations`. English is the default (the strings in the decorators); a
-language without a translation for a string gets none, so Discord shows the English one.
+discord.py asks the tree's translator for each string of the commands it registers; what we
+return becomes Discord's `name_localizations` / `description_localizations`. A string we do
+not translate gets none, so Discord shows the English one (the decorators' own).
 """
 
 from __future__ import annotations

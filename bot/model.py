@@ -449,9 +449,8 @@ class EmbedField:
 
 @dataclass(frozen=True, slots=True)
 class Embed:
-    """A Discord embed as plain data. Text fields are Discord markdown where Discord renders
-    it (title, description, field values) and plain text where it does not (author, footer,
-    field names)."""
+    """A Discord embed as plain data: Discord markdown where Discord renders it (title,
+    description, field values), plain text elsewhere (author, footer, field names)."""
 
     title: str | None = None
     url: str | None = None

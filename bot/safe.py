@@ -46,8 +46,7 @@ _URL_NEWLINES = re.compile(r"[\t\n\r]")
 
 
 def strip_control(text: str) -> str:
-    """Remove control characters (terminal escapes, NUL, bidi overrides); keep newlines and
-    tabs."""
+    """Remove control characters (terminal escapes, NUL, bidi overrides); keep newlines, tabs."""
     return _CONTROL.sub("", text)
 
 
@@ -70,11 +69,9 @@ def plain_line(text: str) -> str:
 
 
 def neutralize_mentions(text: str) -> str:
-    """Break every mention so Discord shows it as text and never pings.
-
-    `@everyone`/`@here` get a zero-width space after the `@`; `<@123>`, `<@!123>`, `<@&123>`,
-    `<#123>` and `</cmd:123>` get one after the `<`, so they stay readable but are not parsed.
-    """
+    """Break every mention so Discord shows it as text and never pings: a zero-width space
+    after the `@` of `@everyone`/`@here`, and after the `<` of `<@123>`, `<@!123>`, `<@&123>`,
+    `<#123>` and `</cmd:123>` (readable, but not parsed)."""
     text = _MASS_MENTION.sub(lambda m: f"@{ZWSP}{m.group(1)}", text)
     return _MENTION_SYNTAX.sub(lambda m: f"<{ZWSP}{m.group(1)}", text)
 

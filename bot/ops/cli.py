@@ -1,8 +1,5 @@
-"""The operator's commands: doctor, backup, prune, migrate-to.
-
-`bot.__main__` adds them with `add_ops_commands(subparsers)`; each leaf's `run` default
-carries it out, as for the other commands.
-"""
+"""The operator's commands: doctor, backup, prune, migrate-to (`bot.__main__` adds them with
+`add_ops_commands`; each leaf's `run` default carries it out)."""
 
 from __future__ import annotations
 

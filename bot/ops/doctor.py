@@ -518,6 +518,5 @@ async def run_doctor(settings: Settings, *, online: bool) -> list[Finding]:
 
 
 def _in(area: str, findings: Iterable[Finding]) -> list[Finding]:
-    """The findings of one area's checks (run on the calling thread: a generator's checks
-    run as it is read)."""
+    """The findings of one area (a generator's checks run here, on the calling thread)."""
     return [replace(finding, area=area) for finding in findings]

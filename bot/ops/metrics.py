@@ -1,8 +1,5 @@
-"""Prometheus metrics on a registry of our own (not prometheus-client's global one).
-
-The rest of the code calls the typed `Metrics` methods; gauges that describe the database
-(feeds, failing feeds, items, pending deliveries) are read from the store when /metrics is
-scraped, through the `gauge_source` the app provides.
+"""Prometheus metrics on a registry of our own (not prometheus-client's global one), through
+typed `Metrics` methods; the database gauges are read from the store when /metrics is scraped.
 """
 
 from __future__ import annotations
@@ -44,9 +41,8 @@ class Metrics:
         process_id: str | None = None,
         leases_source: Callable[[], Awaitable[int]] | None = None,
     ) -> None:
-        """`gauge_source`: e.g. `functools.partial(bot.store.maintenance.store_counts, db)`.
-        Several processes sharing one database: `process_id` names this one (its counters
-        are its own work), `leases_source` counts the feed leases it holds."""
+        """`gauge_source`: e.g. `partial(store_counts, db)`. With processes sharing a database,
+        `process_id` names this one (its counters are its work), `leases_source` its leases."""
         self.registry = CollectorRegistry(auto_describe=True)
         self._gauge_source = gauge_source
         self._leases_source = leases_source

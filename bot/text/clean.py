@@ -1,13 +1,9 @@
 """Raw feed HTML → plain text and a lead image, with newsletter furniture removed.
 
-Feed HTML is hostile: scripts, styles, frames, forms, inline SVG, `javascript:` links, tracking
-pixels, hidden text. Nothing here ever emits HTML: the walk below keeps only text nodes, so
-feedparser's own sanitizer (`sanitize_html`) and its relative-URI pass
-(`resolve_relative_uris`) can stay off. Links keep their text; the only URL kept is the lead
-image's, and only when `safe_url` says it is http(s).
-
-One lxml parse and one walk give the text (blank line between blocks, one line per list item
-or table row) and the first content image. Markdown is not made here: nothing stored needs it.
+Feed HTML is hostile (scripts, frames, forms, SVG, `javascript:` links, tracking pixels, hidden
+text), so nothing here emits HTML: one lxml parse and one walk keep only text nodes (blank line
+between blocks, one line per list item or table row) and the first content image, whose URL
+must pass `safe_url`. feedparser's sanitizer and relative-URI pass can therefore stay off.
 """
 
 from __future__ import annotations

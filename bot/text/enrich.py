@@ -1,8 +1,5 @@
-"""The text stage of the pipeline: a parsed Entry → an EnrichedItem ready to archive.
-
-Pure and synchronous (no I/O, no event loop): the pipeline runs `enrich_entries` in a worker
-thread. Everything an EnrichedItem carries is cleaned; the raw HTML stays in the Entry only.
-"""
+"""The text stage of the pipeline: a parsed Entry → a cleaned EnrichedItem ready to archive
+(the raw HTML stays in the Entry). Pure and synchronous: the pipeline runs it in a thread."""
 
 from __future__ import annotations
 

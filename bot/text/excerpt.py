@@ -1,12 +1,10 @@
 """`{excerpt}`: an article's opening as Discord markdown, made when a post is rendered.
 
-The archive keeps only the raw opening of each body (items.opening_html); this module cleans it
-the way bot.text.clean does (the same furniture, dropped tags and hidden elements go, images
-and embeds too), keeps bold, italics, links, lists, quotes and headings (as bold lines), and
-lets markdownify write the markdown. Every text node passes the gate (bot.safe: no pings, its
-own markdown escaped) before markdownify sees it, and every link target is a `safe_url`, so the
-only markdown in the result is the article's own structure. Pure functions; CPU-bound (run it
-in a thread from the event loop).
+The archived raw opening (items.opening_html) loses what bot.text.clean drops, and images and
+embeds too; bold, italics, links, lists, quotes and headings (as bold lines) stay for
+markdownify. Every text node passes the gate (bot.safe: no pings, its own markdown escaped) and
+every link target is a `safe_url`, so the only markdown in the result is the article's own
+structure. CPU-bound: run it in a thread from the event loop.
 """
 
 from __future__ import annotations
