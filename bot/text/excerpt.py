@@ -48,9 +48,7 @@ _ATOM = re.compile(
 
 def _gate(text: str | None) -> str | None:
     """Article text as markdown shows it literally: no pings, no markdown of its own."""
-    if not text:
-        return text
-    return escape_markdown(neutralize_mentions(text))
+    return escape_markdown(neutralize_mentions(text)) if text else text
 
 
 def _clean(el: lxml.html.HtmlElement, base: str | None) -> None:

@@ -192,9 +192,7 @@ def _is_subtitle(description: str, title: str, head: str, cjk: bool) -> bool:
     norm = _normalized(description.rstrip("…").removesuffix("..."))
     if not norm or norm in _normalized(title):
         return False
-    probe = norm[:60]
-    opening = _normalized(head[: len(description) * 2 + 200])
-    return not opening.startswith(probe)
+    return not _normalized(head[: len(description) * 2 + 200]).startswith(norm[:60])
 
 
 def _end_sentence(text: str, cjk: bool) -> str:
