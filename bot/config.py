@@ -1,10 +1,9 @@
 """Settings: environment variables (DIGESTBOT_*, DISCORD_TOKEN) and an optional TOML file.
 
-Each setting is declared once, as a field of `Settings`: its attribute name, type, default,
-the operator's name for it (the field's `validation_alias`) and what it means. The TOML file
-named by DIGESTBOT_CONFIG may hold the same keys (upper or lower case, with or without the
-DIGESTBOT_ prefix); the environment wins over the file. A blank value counts as unset. Keys
-that name no setting are ignored, in the environment and in the file.
+Each setting is one field of `Settings`: name, type, default, the operator's name for it (its
+`validation_alias`) and what it means. The TOML file named by DIGESTBOT_CONFIG may hold the same
+keys (any case, DIGESTBOT_ prefix optional); the environment wins. A blank value is unset; keys
+that name no setting are ignored.
 """
 
 from __future__ import annotations
@@ -14,7 +13,7 @@ import logging
 import os
 import re
 import tomllib
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Annotated
@@ -76,11 +75,8 @@ _SHARD_LIST = re.compile(r"^\s*(\d+(?:\s*,\s*\d+)*)\s*/\s*(\d+)\s*$")
 
 @dataclass(frozen=True, slots=True)
 class ShardPlan:
-    """The gateway shards this process runs (DIGESTBOT_SHARDS).
-
-    `auto` (the default): every shard, in this process, as many as Discord recommends.
-    `0,1/4`: shards 0 and 1 of 4 (`ids` and `count`). `none`: no gateway connection at all.
-    """
+    """The gateway shards this process runs (DIGESTBOT_SHARDS): `auto` (the default) every shard
+    Discord recommends, `0,1/4` shards 0 and 1 of 4 (`ids`, `count`), `none` no gateway at all."""
 
     ids: tuple[int, ...] = ()
     count: int | None = None
@@ -113,14 +109,16 @@ class ShardPlan:
         return cls(ids, count)
 
 
-# --- value parsers: text from the environment or the file, or typed values from code ----------
-# Each raises ValueError with the message the operator sees after the setting's name.
+# Value parsers: each raises ValueError with what the operator sees after the setting's name.
 
 
-def _seconds(value: object) -> object:
-    """`30s`, `15m`, `6h`, `1d`, `2w` or a bare number of seconds (a number from code passes)."""
-    if not isinstance(value, str):
-        return value
+def _from_text(parse: Callable[[str], object]) -> BeforeValidator:
+    """Text goes through `parse`; a typed value from code passes as it is."""
+    return BeforeValidator(lambda value: parse(value) if isinstance(value, str) else value)
+
+
+def _seconds(value: str) -> float:
+    """`30s`, `15m`, `6h`, `1d`, `2w` or a bare number of seconds."""
     match = _DURATION.match(value)
     if not match:
         raise ValueError(f"{value!r} is not a duration such as 30s, 15m or 6h")
@@ -156,7 +154,7 @@ def _http_url(value: str | None) -> str | None:
     return value
 
 
-Seconds = Annotated[float, BeforeValidator(_seconds)]
+Seconds = Annotated[float, _from_text(_seconds)]
 # What the operator sees for pydantic's own checks (whole numbers and their minimums).
 _PYDANTIC_MESSAGES = {
     "int_parsing": "{input!r} is not a whole number",
@@ -166,12 +164,10 @@ _PYDANTIC_MESSAGES = {
 
 
 class Settings(BaseModel):
-    """Everything the operator can set. Built once in main() and passed down.
-
-    `Settings(field=value, ...)` takes typed values (and text, parsed as below) and reads
-    nothing else: tests and benchmarks build it that way. `load_settings` reads the operator's
-    environment and file. A field without a `validation_alias` is not an operator setting.
-    """
+    """Everything the operator can set, built once in main() and passed down.
+    `Settings(field=value, ...)` (tests, benchmarks) takes typed values or text and reads nothing
+    else; `load_settings` reads the operator's environment and file. A field without a
+    `validation_alias` is not an operator setting."""
 
     model_config = ConfigDict(
         frozen=True, extra="forbid", validate_by_name=True, validate_by_alias=True
@@ -195,10 +191,7 @@ class Settings(BaseModel):
         validation_alias="DIGESTBOT_POLL_INTERVAL",
         description="default poll interval of a feed",
     )
-    fetch_allow: Annotated[
-        FetchAllowList,
-        BeforeValidator(lambda v: FetchAllowList.parse(v) if isinstance(v, str) else v),
-    ] = Field(
+    fetch_allow: Annotated[FetchAllowList, _from_text(FetchAllowList.parse)] = Field(
         FetchAllowList(),
         validation_alias="DIGESTBOT_FETCH_ALLOW",
         description="comma-separated hosts or CIDRs that may be fetched although private",
@@ -265,9 +258,7 @@ class Settings(BaseModel):
         validation_alias="DIGESTBOT_HEALTH_PORT",
         description="serve /healthz and /metrics on 127.0.0.1:PORT (default: off)",
     )
-    shards: Annotated[
-        ShardPlan, BeforeValidator(lambda v: ShardPlan.parse(v) if isinstance(v, str) else v)
-    ] = Field(
+    shards: Annotated[ShardPlan, _from_text(ShardPlan.parse)] = Field(
         ShardPlan(),
         validation_alias="DIGESTBOT_SHARDS",
         description="gateway shards this process runs: auto (all), e.g. 0,1/4, or none "
@@ -315,12 +306,9 @@ def operator_name(field: FieldInfo) -> str | None:
 
 
 def _named_values(values: Mapping[str, object], *, loose: bool) -> dict[str, str]:
-    """The text found under each setting's operator name in the environment or the file.
-
-    The environment is read by exact name; the file (`loose`) also accepts the lower-case name
-    and the name without the DIGESTBOT_ prefix. Values are handed on as text (the file's
-    numbers too), so both places parse the same way; a blank value is no value.
-    """
+    """The text under each setting's operator name: exact in the environment; the file
+    (`loose`) also takes it in lower case and without DIGESTBOT_. Values stay text (the file's
+    numbers too), so both places parse the same way; a blank value is no value."""
     found: dict[str, str] = {}
     for field_name, field in Settings.model_fields.items():
         name = operator_name(field)

@@ -1,10 +1,9 @@
 """Discord's side of our languages: the language of a member's answers, and slash command
 names and descriptions in every language we have a catalogue for.
 
-discord.py asks the tree's translator for each command, group, option and choice string when
-it builds the payload it registers; what we return becomes Discord's `name_localizations` /
-`description_localizations`. English is the default (the strings in the decorators); a
-language without a translation for a string gets none, so Discord shows the English one.
+discord.py asks the tree's translator for each string of the commands it registers; what we
+return becomes Discord's `name_localizations` / `description_localizations`. A string we do
+not translate gets none, so Discord shows the English one (the decorators' own).
 """
 
 from __future__ import annotations
@@ -45,10 +44,9 @@ class CommandTranslator(app_commands.Translator):
         if ours is None or ours == DEFAULT_LOCALE or string.message == UNDESCRIBED:
             return None
         words = translator(ours)
-        if context.location in NAMES:
-            if not words.has(string.message, COMMAND_NAME_CONTEXT):
-                return None
-            return words.pgettext(COMMAND_NAME_CONTEXT, string.message)
-        if not words.has(string.message):
+        name = context.location in NAMES
+        if not words.has(string.message, COMMAND_NAME_CONTEXT if name else None):
             return None
+        if name:
+            return words.pgettext(COMMAND_NAME_CONTEXT, string.message)
         return words.gettext(string.message)

@@ -1,14 +1,10 @@
 """The plain data every layer passes. A leaf: it imports nothing of ours.
 
-- A feed as the ingest stages pass it on (fetch → parse → enrich → store).
-- What the store returns: the rows every layer above it reads (plain data, no SQL).
-- A parsed search query: what `/search` runs and a followed topic matches.
-  `bot.search.query.parse_query` builds it from what a member typed; the store renders it in
-  SQLite's FTS5 dialect (`bot.store.search.to_fts5`); the percolator matches it in memory.
-- A message as plain data. A feature renders its answer once, into a `Message`: content and
-  embed text in Discord markdown, already passed through `bot.safe`. One adapter turns a
-  Message into discord.py calls (bot.delivery.discord_message), another into terminal text
-  (bot.delivery.terminal).
+A feed as the ingest stages pass it on (fetch → parse → enrich → store); the rows the store
+returns; a parsed search query (`bot.search.query.parse_query` builds it, the store renders it
+as FTS5 (`bot.store.search.to_fts5`), the percolator matches it in memory); and a `Message`: a
+feature's answer rendered once (content and embed text in Discord markdown, already through
+`bot.safe`), sent by bot.delivery.discord_message or printed by bot.delivery.terminal.
 """
 
 from __future__ import annotations
@@ -347,9 +343,7 @@ class DeliveryRow:
 
     def payload_data(self) -> dict[str, object]:
         """The JSON payload as a dict ({} when there is none or it is not an object)."""
-        if not self.payload:
-            return {}
-        data = json.loads(self.payload)
+        data = json.loads(self.payload) if self.payload else None
         return data if isinstance(data, dict) else {}
 
 
@@ -405,11 +399,9 @@ class QueryProblem(enum.Enum):
 
 @dataclass(frozen=True, slots=True)
 class Query:
-    """Every group must match; a group matches when any of its phrases occurs (OR).
-
-    No item may contain an `excluded` phrase. Groups, phrases and exclusions are kept in the
-    member's order (duplicates removed), so `key` is stable for the same words.
-    """
+    """Every group must match (a group: any of its phrases occurs), and no `excluded` phrase.
+    Groups, phrases and exclusions keep the member's order (duplicates removed), so `key` is
+    stable for the same words."""
 
     groups: tuple[tuple[Phrase, ...], ...]
     excluded: tuple[Phrase, ...]
@@ -457,9 +449,8 @@ class EmbedField:
 
 @dataclass(frozen=True, slots=True)
 class Embed:
-    """A Discord embed as plain data. Text fields are Discord markdown where Discord renders
-    it (title, description, field values) and plain text where it does not (author, footer,
-    field names)."""
+    """A Discord embed as plain data: Discord markdown where Discord renders it (title,
+    description, field values), plain text elsewhere (author, footer, field names)."""
 
     title: str | None = None
     url: str | None = None

@@ -1,8 +1,5 @@
-"""The one rate limiter: at most `limit` events in any sliding `window_s`, counted per key.
-
-The delivery budget (bot/delivery/budget.py) uses it for Discord's global request pace (one
-request per 1/rate s, slots reserved ahead) and for each channel's bucket, the AI summarizer for
-its hourly call cap.
+"""The one rate limiter: at most `limit` events in any sliding `window_s`, counted per key: the
+delivery budget's global pace (slots reserved ahead) and channel buckets, the AI hourly cap.
 """
 
 from __future__ import annotations

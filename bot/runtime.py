@@ -37,7 +37,6 @@ from bot.ingest.poller import FeedPoller
 from bot.model import DeliveryKind, FeedRow
 from bot.ops.backup import RETENTION_EVERY_S, prune_expired
 from bot.ops.health import (
-    HealthChecks,
     HealthServer,
     Heartbeat,
     gateway_check,
@@ -196,20 +195,13 @@ class Runtime:
         port = self.settings.health_port
         if port is None:
             return
-        checks = HealthChecks(
-            {
-                "store": store_writable_check(self.store.db),
-                "poller": loop_alive_check(
-                    "poller", self.poll_heartbeat.last_tick, 4 * POLLER_IDLE_S
-                ),
-                "gateway": gateway_check(self.gateway_connected),
-            }
-        )
+        checks = {
+            "store": store_writable_check(self.store.db),
+            "poller": loop_alive_check("poller", self.poll_heartbeat, 4 * POLLER_IDLE_S),
+            "gateway": gateway_check(self.gateway_connected),
+        }
         if self.outbox is not None:
-            checks.add(
-                "outbox",
-                loop_alive_check("outbox", self.outbox_heartbeat.last_tick, 4 * OUTBOX_IDLE_S),
-            )
+            checks["outbox"] = loop_alive_check("outbox", self.outbox_heartbeat, 4 * OUTBOX_IDLE_S)
         self.health = HealthServer(port=port, checks=checks, metrics=self.metrics)
         await self.health.start()
         log.info("health and metrics on %s", self.health.url)

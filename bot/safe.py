@@ -46,8 +46,7 @@ _URL_NEWLINES = re.compile(r"[\t\n\r]")
 
 
 def strip_control(text: str) -> str:
-    """Remove control characters (terminal escapes, NUL, bidi overrides); keep newlines and
-    tabs."""
+    """Remove control characters (terminal escapes, NUL, bidi overrides); keep newlines, tabs."""
     return _CONTROL.sub("", text)
 
 
@@ -70,11 +69,9 @@ def plain_line(text: str) -> str:
 
 
 def neutralize_mentions(text: str) -> str:
-    """Break every mention so Discord shows it as text and never pings.
-
-    `@everyone`/`@here` get a zero-width space after the `@`; `<@123>`, `<@!123>`, `<@&123>`,
-    `<#123>` and `</cmd:123>` get one after the `<`, so they stay readable but are not parsed.
-    """
+    """Break every mention so Discord shows it as text and never pings: a zero-width space
+    after the `@` of `@everyone`/`@here`, and after the `<` of `<@123>`, `<@!123>`, `<@&123>`,
+    `<#123>` and `</cmd:123>` (readable, but not parsed)."""
     text = _MASS_MENTION.sub(lambda m: f"@{ZWSP}{m.group(1)}", text)
     return _MENTION_SYNTAX.sub(lambda m: f"<{ZWSP}{m.group(1)}", text)
 
@@ -100,12 +97,10 @@ def shown(text: str, *, markdown: bool = True) -> str:
 
 
 def safe_url(url: str | None, base: str | None = None, *, allow_mailto: bool = False) -> str | None:
-    """An absolute http(s) URL Discord will accept, made from `url`, or None.
-
-    A relative URL resolves against `base` (itself http(s)); `allow_mailto` also keeps
-    `mailto:` links (in article text). Refused: other schemes (`javascript:`, `data:`,
-    `file:` …), no host, longer than 2048 characters, spaces or control characters.
-    """
+    """An absolute http(s) URL Discord will accept, made from `url`, or None. A relative URL
+    resolves against `base` (itself http(s)); `allow_mailto` also keeps `mailto:` links (in
+    article text). Refused: other schemes (`javascript:`, `data:`, `file:` …), no host, longer
+    than 2048 characters, spaces or control characters."""
     if not url:
         return None
     url = _URL_NEWLINES.sub("", url.strip())
@@ -160,18 +155,13 @@ def link_target(url: str) -> str:
 
 
 def truncate(text: str, limit: int) -> str:
-    """Shorten `text` to at most `limit` characters, ending on a word boundary with "…".
-
-    The cut falls at the last whitespace before the limit; it is a hard cut inside a word only
-    when that word alone would discard more than half of the allowed length (a long URL or an
-    unbroken CJK run).
-    """
+    """Shorten `text` to at most `limit` characters, ending on a word boundary with "…": a hard
+    cut inside a word only when that word alone would discard more than half of the allowed
+    length (a long URL or an unbroken CJK run)."""
     if limit <= 0:
         return ""
     if len(text) <= limit:
         return text
-    if limit == 1:
-        return ELLIPSIS
     head = text[: limit - 1]
     if not text[limit - 1].isspace():
         boundary = max(head.rfind(" "), head.rfind("\n"), head.rfind("\t"))
@@ -180,18 +170,14 @@ def truncate(text: str, limit: int) -> str:
     head = head.rstrip(_TRAILING_PUNCTUATION)
     if not head:
         head = text[: limit - 1]
-    if head.endswith("\\"):
-        # Do not leave an escape character that would swallow the ellipsis.
-        head = head.rstrip("\\")
-    return head + ELLIPSIS
+    # Do not leave an escape character that would swallow the ellipsis.
+    return head.rstrip("\\") + ELLIPSIS
 
 
 def fit_text(text: str, limit: int, *, markdown: bool = True) -> str:
-    """Neutralize, (optionally) escape and truncate feed text so the result is ≤ `limit`.
-
-    Truncation happens on the raw text so an escape sequence is never cut in half; escaping can
-    lengthen the text, so the raw cut shrinks until the escaped result fits.
-    """
+    """Neutralize, (optionally) escape and truncate feed text to at most `limit` characters.
+    The raw text is cut, so an escape sequence is never cut in half; escaping can lengthen it,
+    so the raw cut shrinks until the escaped result fits."""
 
     def prepare(raw: str) -> str:
         safe = neutralize_mentions(strip_control(raw))

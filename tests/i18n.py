@@ -5,12 +5,11 @@ from __future__ import annotations
 
 import ast
 import re
+import string
 from collections.abc import Iterator
 from pathlib import Path
 
 from babel.messages.catalog import Catalog, Message
-
-from bot.i18n import placeholders
 
 ROOT = Path(__file__).resolve().parent.parent
 TRANSLATING_CALLS = frozenset({"_", "ngettext", "pgettext", "npgettext", "N_"})
@@ -25,6 +24,15 @@ NOT_PROSE = re.compile(
     r"[a-z0-9_.:/\-]*|[A-Z0-9_]+|https?://\S*|[^A-Za-z]*([A-Za-z][^A-Za-z]*)?"
     r"|[A-Z][A-Za-z_]+(/[A-Za-z_+\-]+)+"  # an IANA zone name: Europe/Berlin
 )
+
+
+def placeholders(text: str) -> frozenset[str]:
+    """The named fields of a message (`{count}`, `{channel}`); `{{` is a literal brace."""
+    return frozenset(
+        field.split(".", 1)[0].split("[", 1)[0]
+        for _literal, field, _spec, _conv in string.Formatter().parse(text)
+        if field is not None
+    )
 
 
 FIELD = re.compile(r"\{[^{}]*\}")

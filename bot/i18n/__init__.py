@@ -1,22 +1,13 @@
-"""Our words in the reader's language: gettext catalogues managed with Babel.
+"""Our words in the reader's language: gettext catalogues managed with Babel. A leaf module.
 
-Every sentence the bot says is a message of `bot/locales/digestbot.pot`, translated per
-language in `bot/locales/<lang>/LC_MESSAGES/digestbot.po` (a third language is one more
-.po file). Catalogues are compiled from the .po into memory the first time a language is
-used (Babel's read_po + write_mo: about a third of a second with Babel's import, once per
-process, bench/i18n_load.py; the bot does it in a thread at start-up, `preload_catalogues`),
-so there is no build step and no stale .mo.
-
-Renderers call `_("…", name=value)` / `ngettext("…", "…", n)` and get the text in the
-language of the current context (`use_locale`, a contextvar: each interaction and each post
-runs in its own task, so one member's language never leaks into another's answer).
-Placeholders are always named (`{count}`, `{channel}`) and filled after translation, so a
-translator can move them. Module-level constants are marked with `N_` and translated where
-they are used: `_(CONSTANT)`.
-
-Locale resolution: a member's answers use `interaction.locale`, then the guild's, then
-English (`pick_locale`); channel output uses the channel's setting or the guild's.
-This module is a leaf: it imports nothing of ours.
+Every sentence the bot says is a message of `bot/locales/digestbot.pot`, translated in
+`bot/locales/<lang>/LC_MESSAGES/digestbot.po` (a third language is one more .po file), compiled
+into memory when first used (`preload_catalogues` does it at start-up): no build step, no stale
+.mo. `_("…", name=value)` / `ngettext(…)` speak the current context's language (`use_locale`, a
+contextvar: each interaction and post runs in its own task, so one member's language never
+leaks into another's answer). Placeholders are named and filled after translation, so a
+translator can move them; module constants are marked `N_` and translated where used.
+A member's answers use their locale, then the guild's, then English (`pick_locale`).
 """
 
 from __future__ import annotations
@@ -25,7 +16,6 @@ import contextlib
 import functools
 import gettext
 import io
-import string
 from collections.abc import Iterator
 from contextvars import ContextVar, Token
 from dataclasses import dataclass
@@ -59,19 +49,12 @@ def supported_locale(tag: str | None) -> str | None:
         return None
     tag = tag.strip().replace("_", "-")
     have = available_locales()
-    for candidate in (tag, tag.split("-", 1)[0].lower()):
-        if candidate in have:
-            return candidate
-    return None
+    return next((c for c in (tag, tag.split("-", 1)[0].lower()) if c in have), None)
 
 
 def pick_locale(*tags: str | None) -> str:
     """The first of `tags` we speak (member's, then guild's, ...), else English."""
-    for tag in tags:
-        found = supported_locale(tag)
-        if found is not None:
-            return found
-    return DEFAULT_LOCALE
+    return next(filter(None, map(supported_locale, tags)), DEFAULT_LOCALE)
 
 
 @functools.cache
@@ -193,12 +176,3 @@ def aside(text: str) -> str:
 def N_(message: str, /) -> str:
     """Mark a module constant for the catalogue; translate it where used: `_(CONSTANT)`."""
     return message
-
-
-def placeholders(text: str) -> frozenset[str]:
-    """The named fields of a message (`{count}`, `{channel}`); `{{` is a literal brace."""
-    return frozenset(
-        field.split(".", 1)[0].split("[", 1)[0]
-        for _literal, field, _spec, _conv in string.Formatter().parse(text)
-        if field is not None
-    )

@@ -22,48 +22,45 @@ DAY_S = 86400.0
 RETENTION_EVERY_S = 6 * 3600.0
 
 
-def _complain(text: str) -> None:
+def _refuse(text: str, status: int = 1) -> int:
+    """Tell the operator why the command did nothing; its exit status."""
     print(f"digestbot: {text}", file=sys.stderr, flush=True)
+    return status
 
 
 def backup_destination(dest: Path) -> Path:
     """`dest` itself, or a timestamped file inside it when it is a directory."""
-    if dest.is_dir():
-        return dest / f"digestbot-{datetime.now(UTC):%Y%m%d-%H%M%S}.db"
-    return dest
+    return dest / f"digestbot-{datetime.now(UTC):%Y%m%d-%H%M%S}.db" if dest.is_dir() else dest
 
 
 async def cmd_backup(settings: Settings, dest: Path, *, overwrite: bool = False) -> int:
     """`digestbot backup PATH`: an online copy, safe while the bot runs, then checked."""
     source = settings.db_path
     if settings.db_url is not None:
-        _complain(
+        return _refuse(
             _(
                 "the database is PostgreSQL (DIGESTBOT_DB): back it up with PostgreSQL's own "
                 "tools, e.g. pg_dump --format=custom"
             )
         )
-        return 1
     if not source.exists():
-        _complain(_("there is no database at {path} (DIGESTBOT_DB) to back up", path=source))
-        return 1
+        return _refuse(_("there is no database at {path} (DIGESTBOT_DB) to back up", path=source))
     target = backup_destination(dest)
     if target.exists() and target.resolve() == source.resolve():
-        _complain(_("{path} is the database itself; choose another path", path=target))
-        return 1
+        return _refuse(_("{path} is the database itself; choose another path", path=target))
     if target.exists() and not overwrite:
-        _complain(_("{path} already exists; choose another path or add --overwrite", path=target))
-        return 1
+        return _refuse(
+            _("{path} already exists; choose another path or add --overwrite", path=target)
+        )
     if not target.parent.is_dir():
-        _complain(_("the folder {folder} does not exist", folder=target.parent))
-        return 1
+        return _refuse(_("the folder {folder} does not exist", folder=target.parent))
     # A folder, a file that is not SQLite or a damaged database: say so (exit 78, like every
     # command) instead of copying it; what fails after this check is the backup's side.
     await asyncio.to_thread(check_database_file, source)
     try:
         result = await asyncio.to_thread(backup_file, source, target)
     except (sqlite3.Error, OSError) as exc:
-        _complain(
+        return _refuse(
             _(
                 "cannot write the backup {path} ({error}): check the free space and "
                 "permissions there, or choose another path",
@@ -71,10 +68,9 @@ async def cmd_backup(settings: Settings, dest: Path, *, overwrite: bool = False)
                 error=exc,
             )
         )
-        return 1
     problems = await asyncio.to_thread(integrity_check, target)
     if problems:
-        _complain(
+        return _refuse(
             _(
                 "the backup at {path} fails the integrity check ({problems}); the database "
                 "itself may be damaged: run digestbot doctor",
@@ -82,7 +78,6 @@ async def cmd_backup(settings: Settings, dest: Path, *, overwrite: bool = False)
                 problems="; ".join(problems[:3]),
             )
         )
-        return 1
     print(
         _(
             "Backup written to {path} ({size} MiB in {seconds}s); integrity check passed.",
@@ -99,11 +94,9 @@ async def cmd_prune(settings: Settings, days: int | None) -> int:
     """`digestbot prune --older-than DAYS` (or DIGESTBOT_RETENTION_DAYS)."""
     days = days if days is not None else settings.retention_days
     if days is None:
-        _complain(_("say how old: --older-than DAYS, or set DIGESTBOT_RETENTION_DAYS"))
-        return 2
+        return _refuse(_("say how old: --older-than DAYS, or set DIGESTBOT_RETENTION_DAYS"), 2)
     if days < 1:
-        _complain(_("--older-than must be at least 1 day"))
-        return 2
+        return _refuse(_("--older-than must be at least 1 day"), 2)
     store = await Store.open(settings.db_path)
     try:
         count = await prune(store.db, time.time() - days * DAY_S)

@@ -1,13 +1,11 @@
-"""The operator's commands: doctor, backup, prune, migrate-to.
-
-`bot.__main__` adds them with `add_ops_commands(subparsers)`; each leaf's `run` default
-carries it out, as for the other commands.
-"""
+"""The operator's commands: doctor, backup, prune, migrate-to (`bot.__main__` adds them with
+`add_ops_commands`; each leaf's `run` default carries it out)."""
 
 from __future__ import annotations
 
 import argparse
 import sys
+from collections import Counter
 from pathlib import Path
 
 from bot.config import Settings
@@ -62,15 +60,14 @@ async def cmd_doctor(settings: Settings, *, online: bool) -> int:
     findings = await run_doctor(settings, online=online)
     for finding in findings:
         print(finding.render(), flush=True)
-    errors = sum(1 for f in findings if f.severity == "error")
-    warnings = sum(1 for f in findings if f.severity == "warning")
+    count = Counter(finding.severity for finding in findings)
     summary = _(
         "{problems}, {warnings}.",
-        problems=ngettext("{count} problem", "{count} problems", errors),
-        warnings=ngettext("{count} warning", "{count} warnings", warnings),
+        problems=ngettext("{count} problem", "{count} problems", count["error"]),
+        warnings=ngettext("{count} warning", "{count} warnings", count["warning"]),
     )
     print(f"\n{summary}", flush=True)
-    return 1 if errors else 0
+    return 1 if count["error"] else 0
 
 
 async def cmd_migrate_to(settings: Settings, url: str) -> int:

@@ -297,10 +297,8 @@ def _lease_findings(report: PgReport) -> Iterator[Finding]:
 
 
 def _existing_ancestor(folder: Path) -> Path:
-    folder = folder.resolve()
-    while not folder.exists() and folder != folder.parent:
-        folder = folder.parent
-    return folder
+    resolved = folder.resolve()
+    return next(path for path in (resolved, *resolved.parents) if path.exists())
 
 
 def _disk_findings(path: Path) -> Iterator[Finding]:
@@ -520,6 +518,5 @@ async def run_doctor(settings: Settings, *, online: bool) -> list[Finding]:
 
 
 def _in(area: str, findings: Iterable[Finding]) -> list[Finding]:
-    """The findings of one area's checks (run on the calling thread: a generator's checks
-    run as it is read)."""
+    """The findings of one area (a generator's checks run here, on the calling thread)."""
     return [replace(finding, area=area) for finding in findings]

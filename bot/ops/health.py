@@ -1,8 +1,8 @@
 """The local HTTP endpoint: /healthz for the Docker healthcheck and /metrics for Prometheus.
 
-`HealthChecks` holds named checks the app provides; each returns None when fine or a problem
-in words. Builders cover the usual ones: the store accepts a write, a loop ticked recently,
-the gateway is connected (or the bot runs in console mode).
+/healthz runs the named checks the app provides, concurrently, each with a time limit; a check
+returns None when fine or a problem in words. Builders cover the usual ones: the store accepts
+a write, a loop ticked recently, the gateway is connected (or the bot runs in console mode).
 """
 
 from __future__ import annotations
@@ -22,47 +22,19 @@ from bot.store.maintenance import probe_writable
 log = logging.getLogger(__name__)
 
 Check = Callable[[], Awaitable[str | None]]
-
-
-class HealthChecks:
-    """Named checks run on every /healthz request, concurrently, each with a time limit."""
-
-    def __init__(self, checks: Mapping[str, Check] | None = None, *, timeout_s: float = 5.0):
-        self._checks: dict[str, Check] = dict(checks or {})
-        self.timeout_s = timeout_s
-
-    def add(self, name: str, check: Check) -> None:
-        self._checks[name] = check
-
-    async def run(self) -> dict[str, str | None]:
-        """name → None (fine) or the problem, for every check."""
-        names = list(self._checks)
-        results = await asyncio.gather(*map(self._run_one, names))
-        return dict(zip(names, results, strict=True))
-
-    async def _run_one(self, name: str) -> str | None:
-        try:
-            async with asyncio.timeout(self.timeout_s):
-                return await self._checks[name]()
-        except TimeoutError:
-            return f"no answer within {self.timeout_s:g}s"
-        except Exception as exc:
-            log.warning("health check %s raised", name, exc_info=True)
-            return f"check failed: {exc}"
+CHECK_TIMEOUT_S = 5.0
 
 
 class Heartbeat:
-    """A loop calls `tick()` once per round; `loop_alive_check` reads `last_tick`."""
+    """A loop calls `tick()` once per round; `loop_alive_check` reads `last`, the `clock()`
+    time of its last round (None before the first)."""
 
     def __init__(self, clock: Callable[[], float] = time.monotonic) -> None:
-        self._clock = clock
-        self._last: float | None = None
+        self.clock = clock
+        self.last: float | None = None
 
     def tick(self) -> None:
-        self._last = self._clock()
-
-    def last_tick(self) -> float | None:
-        return self._last
+        self.last = self.clock()
 
 
 def store_writable_check(db: Backend, *, timeout_s: float = 4.0) -> Check:
@@ -86,20 +58,13 @@ def store_writable_check(db: Backend, *, timeout_s: float = 4.0) -> Check:
     return check
 
 
-def loop_alive_check(
-    name: str,
-    last_tick: Callable[[], float | None],
-    max_age_s: float,
-    *,
-    clock: Callable[[], float] = time.monotonic,
-) -> Check:
-    """The loop `name` ticked within `max_age_s` (e.g. 3 × its interval). `last_tick` returns
-    the `clock()` time of its last round, or None before the first."""
-    started = clock()
+def loop_alive_check(name: str, heartbeat: Heartbeat, max_age_s: float) -> Check:
+    """The loop `name` ticked within `max_age_s` (e.g. 3 × its interval)."""
+    started = heartbeat.clock()
 
     async def check() -> str | None:
-        now = clock()
-        last = last_tick()
+        now = heartbeat.clock()
+        last = heartbeat.last
         if last is None and now - started > max_age_s:
             return f"the {name} loop has not run once in {now - started:.0f}s"
         if last is not None and now - last > max_age_s:
@@ -127,12 +92,12 @@ class HealthServer:
         self,
         host: str = "127.0.0.1",
         port: int = 8080,
-        checks: HealthChecks | None = None,
+        checks: Mapping[str, Check] | None = None,
         metrics: Metrics | None = None,
     ) -> None:
         self.host = host
         self.port = port
-        self.checks = checks or HealthChecks()
+        self.checks = dict(checks or {})
         self.metrics = metrics or Metrics()
         self._runner: web.AppRunner | None = None
 
@@ -161,8 +126,19 @@ class HealthServer:
         host = f"[{self.host}]" if ":" in self.host else self.host
         return f"http://{host}:{self.port}"
 
+    async def _check(self, name: str) -> str | None:
+        try:
+            async with asyncio.timeout(CHECK_TIMEOUT_S):
+                return await self.checks[name]()
+        except TimeoutError:
+            return f"no answer within {CHECK_TIMEOUT_S:g}s"
+        except Exception as exc:
+            log.warning("health check %s raised", name, exc_info=True)
+            return f"check failed: {exc}"
+
     async def _healthz(self, request: web.Request) -> web.Response:
-        results = await self.checks.run()
+        names = list(self.checks)
+        results = dict(zip(names, await asyncio.gather(*map(self._check, names)), strict=True))
         failing = {name: problem for name, problem in results.items() if problem is not None}
         body = {
             "status": "unhealthy" if failing else "ok",

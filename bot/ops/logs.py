@@ -9,11 +9,10 @@ from __future__ import annotations
 
 import json
 import logging
-import sys
 import time
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import IO, Any
+from typing import Any
 
 from bot.config import Settings
 
@@ -88,22 +87,15 @@ class JsonFormatter(logging.Formatter):
         return json.dumps(payload, ensure_ascii=False, default=str)
 
 
-def configure_logging(
-    settings: Settings, *, stream: IO[str] | None = None, file: Path | None = None
-) -> None:
-    """Install the one root handler (stderr by default, else `stream` or appended to `file`)
-    in the format and level the settings ask for. Calling it again replaces the handler
-    instead of adding a second one."""
+def configure_logging(settings: Settings, *, file: Path | None = None) -> None:
+    """Install the one root handler (stderr, or appended to `file`) in the format and level the
+    settings ask for. Calling it again replaces the handler instead of adding a second one."""
     root = logging.getLogger()
     for old in list(root.handlers):
         if old.get_name() == _HANDLER_NAME:
             root.removeHandler(old)
             old.close()
-    handler: logging.Handler
-    if file is not None:
-        handler = logging.FileHandler(file, encoding="utf-8")
-    else:
-        handler = logging.StreamHandler(stream if stream is not None else sys.stderr)
+    handler = logging.FileHandler(file, encoding="utf-8") if file else logging.StreamHandler()
     handler.set_name(_HANDLER_NAME)
     handler.setFormatter(JsonFormatter() if settings.log_format == "json" else TextFormatter())
     root.addHandler(handler)

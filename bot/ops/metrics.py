@@ -1,8 +1,5 @@
-"""Prometheus metrics on a registry of our own (not prometheus-client's global one).
-
-The rest of the code calls the typed `Metrics` methods; gauges that describe the database
-(feeds, failing feeds, items, pending deliveries) are read from the store when /metrics is
-scraped, through the `gauge_source` the app provides.
+"""Prometheus metrics on a registry of our own (not prometheus-client's global one), through
+typed `Metrics` methods; the database gauges are read from the store when /metrics is scraped.
 """
 
 from __future__ import annotations
@@ -25,9 +22,6 @@ PollOutcomeKind = Literal["new_items", "no_new_items", "not_modified", "failed"]
 _POLL_BUCKETS = (0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 20.0, 30.0, 60.0)
 _SEARCH_BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5)
 
-
-GaugeSource = Callable[[], Awaitable[StoreCounts]]
-
 # The gauges read from the store on every scrape: `digestbot_<StoreCounts field>`.
 _STORE_GAUGES = {
     "feeds": "Feeds in the archive",
@@ -42,14 +36,13 @@ class Metrics:
 
     def __init__(
         self,
-        gauge_source: GaugeSource | None = None,
+        gauge_source: Callable[[], Awaitable[StoreCounts]] | None = None,
         *,
         process_id: str | None = None,
         leases_source: Callable[[], Awaitable[int]] | None = None,
     ) -> None:
-        """`gauge_source`: e.g. `functools.partial(bot.store.maintenance.store_counts, db)`.
-        Several processes sharing one database: `process_id` names this one (its counters
-        are its own work), `leases_source` counts the feed leases it holds."""
+        """`gauge_source`: e.g. `partial(store_counts, db)`. With processes sharing a database,
+        `process_id` names this one (its counters are its work), `leases_source` its leases."""
         self.registry = CollectorRegistry(auto_describe=True)
         self._gauge_source = gauge_source
         self._leases_source = leases_source

@@ -1,13 +1,9 @@
 """Raw feed HTML → plain text and a lead image, with newsletter furniture removed.
 
-Feed HTML is hostile: scripts, styles, frames, forms, inline SVG, `javascript:` links, tracking
-pixels, hidden text. Nothing here ever emits HTML: the walk below keeps only text nodes, so
-feedparser's own sanitizer (`sanitize_html`) and its relative-URI pass
-(`resolve_relative_uris`) can stay off. Links keep their text; the only URL kept is the lead
-image's, and only when `safe_url` says it is http(s).
-
-One lxml parse and one walk give the text (blank line between blocks, one line per list item
-or table row) and the first content image. Markdown is not made here: nothing stored needs it.
+Feed HTML is hostile (scripts, frames, forms, SVG, `javascript:` links, tracking pixels, hidden
+text), so nothing here emits HTML: one lxml parse and one walk keep only text nodes (blank line
+between blocks, one line per list item or table row) and the first content image, whose URL
+must pass `safe_url`. feedparser's sanitizer and relative-URI pass can therefore stay off.
 """
 
 from __future__ import annotations
@@ -16,6 +12,7 @@ import json
 import re
 import threading
 from dataclasses import dataclass
+from itertools import pairwise
 from urllib.parse import urlsplit
 
 import lxml.html
@@ -118,7 +115,7 @@ _INLINE_TAGS = frozenset(
     }
 )  # fmt: skip
 _HIDDEN_STYLE = re.compile(r"display\s*:\s*none|visibility\s*:\s*hidden", re.IGNORECASE)
-_BLANK_LINES = re.compile(r"\n[ \t]*\n(?:[ \t]*\n)+")
+BLANK_LINES = re.compile(r"\n[ \t]*\n(?:[ \t]*\n)+")
 _LEADING_INT = re.compile(r"^\s*(\d{1,6})")
 
 _WS = re.compile(r"\s{2,}|[^\S ]")  # a run of whitespace, or one that is not a plain space
@@ -218,12 +215,9 @@ def _lines(text: str) -> str:
 
 
 class _Walker:
-    """Walks an lxml tree once; text runs accumulate until a block boundary flushes them.
-
-    A block is (kind, text, group), kind one of "p", "li", "quote", "row", "pre". Consecutive
-    items of one list, or rows of one table, sit on adjacent lines; other blocks are
-    separated by a blank line.
-    """
+    """Walks an lxml tree once; text runs accumulate until a block boundary flushes them. A
+    block is (kind, text, group), kind "p", "li", "quote", "row" or "pre": consecutive items of
+    one list, or rows of one table, sit on adjacent lines; a blank line separates the others."""
 
     def __init__(self, base: str | None) -> None:
         self.base = base
@@ -242,14 +236,10 @@ class _Walker:
 
     def result(self) -> CleanContent:
         self.flush()
-        out: list[str] = []
-        prev: tuple[str, int] = ("", 0)
-        for kind, text, group in self.blocks:
-            if out:
-                tight = kind in ("li", "row") and prev == (kind, group)
-                out.append("\n" if tight else "\n\n")
-            out.append(text)
-            prev = (kind, group)
+        out = [text for _kind, text, _group in self.blocks[:1]]
+        for (before, _text, group_before), (kind, text, group) in pairwise(self.blocks):
+            tight = kind in ("li", "row") and (before, group_before) == (kind, group)
+            out += ["\n" if tight else "\n\n", text]
         return CleanContent("".join(out), self.image, frozenset(self.captions))
 
     def flush(self) -> None:
@@ -267,9 +257,7 @@ class _Walker:
         text = _lines(text)
         if is_furniture_text(text):
             return
-        if self.lead:
-            text = self.lead + text
-            self.lead = ""
+        text, self.lead = self.lead + text, ""
         kind = "li" if self.lists else "quote" if self.quote else "row" if self.row else "p"
         self.blocks.append((kind, text, self.groups))
         if self.in_caption:
@@ -381,7 +369,7 @@ class _Walker:
 
     def pre(self, el: etree._Element) -> None:
         text = _INVISIBLE.sub("", _pre_text(el).replace("\r\n", "\n"))
-        text = _BLANK_LINES.sub("\n\n", text).strip("\n")
+        text = BLANK_LINES.sub("\n\n", text).strip("\n")
         if not text.strip():
             return
         if self.in_link:

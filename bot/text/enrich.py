@@ -1,8 +1,5 @@
-"""The text stage of the pipeline: a parsed Entry → an EnrichedItem ready to archive.
-
-Pure and synchronous (no I/O, no event loop): the pipeline runs `enrich_entries` in a worker
-thread. Everything an EnrichedItem carries is cleaned; the raw HTML stays in the Entry only.
-"""
+"""The text stage of the pipeline: a parsed Entry → a cleaned EnrichedItem ready to archive
+(the raw HTML stays in the Entry). Pure and synchronous: the pipeline runs it in a thread."""
 
 from __future__ import annotations
 
@@ -23,12 +20,9 @@ _TAG = re.compile(r"<[^>]*>")
 
 
 def enrich_entry(entry: Entry, *, feed_language: str | None, base_url: str | None) -> EnrichedItem:
-    """Clean the body, summarize it, pick an image, hash the cleaned text.
-
-    Relative links resolve against the xml:base the feed set for this HTML, else the item's own
-    URL (where its HTML was written to live, so page-relative images work), else `base_url`
-    (the feed's site or address).
-    """
+    """Clean the body, summarize it, pick an image, hash the cleaned text. Relative links
+    resolve against the feed's xml:base for this HTML, else the item's own URL (where its HTML
+    lives, so page-relative images work), else `base_url` (the feed's site or address)."""
     base = entry.html_base or (entry.url if entry.url and safe_url(entry.url, None) else base_url)
     has_content = bool(entry.content_html and entry.content_html.strip())
     body = clean_html(entry.content_html if has_content else entry.description_html, base)

@@ -1,12 +1,10 @@
 """`{excerpt}`: an article's opening as Discord markdown, made when a post is rendered.
 
-The archive keeps only the raw opening of each body (items.opening_html); this module cleans it
-the way bot.text.clean does (the same furniture, dropped tags and hidden elements go, images
-and embeds too), keeps bold, italics, links, lists, quotes and headings (as bold lines), and
-lets markdownify write the markdown. Every text node passes the gate (bot.safe: no pings, its
-own markdown escaped) before markdownify sees it, and every link target is a `safe_url`, so the
-only markdown in the result is the article's own structure. Pure functions; CPU-bound (run it
-in a thread from the event loop).
+The archived raw opening (items.opening_html) loses what bot.text.clean drops, and images and
+embeds too; bold, italics, links, lists, quotes and headings (as bold lines) stay for
+markdownify. Every text node passes the gate (bot.safe: no pings, its own markdown escaped) and
+every link target is a `safe_url`, so the only markdown in the result is the article's own
+structure. CPU-bound: run it in a thread from the event loop.
 """
 
 from __future__ import annotations
@@ -25,7 +23,7 @@ from bot.safe import (
     safe_url,
     strip_control,
 )
-from bot.text.clean import is_furniture, is_furniture_text, parse_html
+from bot.text.clean import BLANK_LINES, is_furniture, is_furniture_text, parse_html
 
 # Raw HTML read (the archive keeps about this much) and article text kept before markdownify:
 # an excerpt is an opening, never a whole long post.
@@ -39,7 +37,6 @@ _DROPPED = frozenset(
     {"img", "picture", "figure", "figcaption", "video", "audio", "source", "table", "hr", "pre"}
 )
 _BLOCKS = frozenset({"p", "li", "blockquote", "div", "section", *_HEADINGS})
-_BLANK_LINES = re.compile(r"\n[ \t]*\n(?:[ \t]*\n)+")
 _TRAILING = " \t\n,;:-–—"
 # Markdown atoms a cut never splits: a masked link, an autolink, an escape, an emphasis mark.
 _ATOM = re.compile(
@@ -51,9 +48,7 @@ _ATOM = re.compile(
 
 def _gate(text: str | None) -> str | None:
     """Article text as markdown shows it literally: no pings, no markdown of its own."""
-    if not text:
-        return text
-    return escape_markdown(neutralize_mentions(text))
+    return escape_markdown(neutralize_mentions(text)) if text else text
 
 
 def _clean(el: lxml.html.HtmlElement, base: str | None) -> None:
@@ -112,7 +107,7 @@ def excerpt_markdown(html: str | None, base_url: str | None) -> str:
         escape_misc=False,
         bullets="-",
     )
-    return _BLANK_LINES.sub("\n\n", strip_control(markdown)).strip()
+    return BLANK_LINES.sub("\n\n", strip_control(markdown)).strip()
 
 
 def cut_markdown(markdown: str, limit: int) -> str:

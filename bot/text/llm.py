@@ -1,24 +1,18 @@
 """AI summaries through any OpenAI-compatible endpoint; the offline summary stays otherwise.
 
-`LLMSummarizer.try_llm` never fails and never takes longer than `llm_timeout_s`: on a timeout
-(including waiting for a concurrency slot), a connection error, any non-200 answer (429
-included), malformed JSON, an empty answer, an answer `accept_llm_summary` rejects, or when the
-per-hour call cap is reached, it returns None and the item keeps its offline summary. The API
-key is only ever put in the Authorization header: logs name the endpoint (without credentials
-or query) and the model, and never include exception text from the HTTP client.
+`LLMSummarizer.try_llm` never fails and never takes longer than `llm_timeout_s` (a slot wait
+included): on any failure (connection, any non-200 such as 429, malformed JSON, an empty or
+rejected answer, the per-hour cap) it returns None and the item keeps its offline summary. The
+API key goes only in the Authorization header; logs name the endpoint (no credentials or query)
+and the model, never the HTTP client's exception text. The operator's base URL is trusted (a
+local Ollama on 127.0.0.1 is normal): it does not go through the feed fetch guard.
 
-The operator-configured base URL is trusted (http://127.0.0.1:11434/v1 for a local Ollama is
-normal), so it does not go through the feed fetch guard.
-
-The prompt is fixed. The article (title, description, body) is third-party text and reaches the
-model only as data between `ARTICLE_START` and `ARTICLE_END`; the system message tells the model
-never to follow instructions found there. Delimiter look-alikes inside the article are defused
-so the article cannot close the data block early.
-
-The model's output is hostile text too: `accept_llm_summary` returns a cleaned one-paragraph
-summary that pings no one and is at most `MAX_SUMMARY_CHARS` long, or None when the output is
-not a plain-prose summary (empty, far too long, code, markdown structure, links that are not in
-the item, refusals and preambles, an unfinished reasoning block).
+The prompt is fixed. The article is third-party text: it reaches the model only as data between
+`ARTICLE_START` and `ARTICLE_END` (look-alike delimiters in it are defused, so it cannot close
+the block early), and the system message forbids following instructions found there. The output
+is hostile too: `accept_llm_summary` keeps a cleaned one-paragraph summary that pings no one, at
+most `MAX_SUMMARY_CHARS` long, and refuses empty or far too long answers, code, markdown
+structure, links not in the item, refusals, preambles and unfinished reasoning.
 """
 
 from __future__ import annotations
@@ -39,7 +33,7 @@ from babel import Locale
 
 from bot.config import Settings
 from bot.ratelimit import SlidingWindow
-from bot.safe import neutralize_mentions, strip_invisible
+from bot.safe import neutralize_mentions, one_line, strip_invisible
 
 log = logging.getLogger(__name__)
 
@@ -53,7 +47,6 @@ _ENGLISH = Locale("en")  # its `languages`: code -> English name
 _LANGUAGE_CODE = re.compile(r"^[A-Za-z]{2,3}(?:[-_][A-Za-z0-9]{2,8}){0,3}$")
 _LANGUAGE_NAME = re.compile(r"^[A-Za-z][A-Za-z ()-]{1,39}$")
 _DELIMITER_LOOKALIKE = re.compile(r"<{3,}|>{3,}")
-_SPACES = re.compile(r"\s+")
 _SENTENCE_END = re.compile(r"[.!?…][\"'”’»)\]]*(?=\s)|[。！？][」』）]*")
 _WHITESPACE = re.compile(r"\s")
 _CUT_TRAILING = " \t\n\r\f\v,;:-–—"
@@ -104,12 +97,9 @@ def _language_name(code: str) -> str:
 
 
 def target_language(item: SummaryInput, language_policy: str) -> str:
-    """Describe the summary language for the prompt.
-
-    `language_policy` is "item" (the item's own language, the default) or an operator-chosen
-    language code ("en") or name ("English"). The item's language comes from the feed and is
-    hostile: anything that is not a plain language code is ignored.
-    """
+    """The summary language, in words for the prompt. `language_policy` is "item" (the default)
+    or the operator's language code ("en") or name ("English"). The item's language comes from
+    the feed and is hostile: anything but a plain language code is ignored."""
     policy = language_policy.strip()
     if policy.lower() != "item":
         if _LANGUAGE_CODE.match(policy):
@@ -141,21 +131,15 @@ def _as_data(text: str) -> str:
     return _DELIMITER_LOOKALIKE.sub(lambda m: m.group(0)[0], text)
 
 
-def _one_line(text: str) -> str:
-    return _SPACES.sub(" ", text).strip()
-
-
 def build_messages(
     item: SummaryInput, *, language_policy: str, max_input_chars: int
 ) -> list[dict[str, str]]:
-    """The chat messages for one item: the fixed system prompt and the article as data.
-
-    The article block (title, description and text) stays within `max_input_chars`; the text
-    gets what the title and description leave and is cut on a sentence or word boundary.
-    """
+    """The chat messages for one item: the fixed system prompt and the article as data, within
+    `max_input_chars` (the text gets what title and description leave, cut at a sentence or
+    word)."""
     language = target_language(item, language_policy)
-    title = cut_to_budget(_one_line(_as_data(item.title)), MAX_TITLE_CHARS)
-    description = cut_to_budget(_one_line(_as_data(item.description)), MAX_DESCRIPTION_CHARS)
+    title = cut_to_budget(one_line(_as_data(item.title)), MAX_TITLE_CHARS)
+    description = cut_to_budget(one_line(_as_data(item.description)), MAX_DESCRIPTION_CHARS)
     lines = [f"Title: {title}"] if title else []
     if description:
         lines.append(f"Description: {description}")
@@ -218,12 +202,9 @@ def _strip_wrapping_quotes(text: str) -> str:
 
 def _urls_known(text: str, item: SummaryInput) -> bool:
     """True when every URL in `text` also appears in the item (its link, text or description)."""
-    haystack = " ".join(part for part in (item.url or "", item.text, item.description)).lower()
-    for match in _URL.finditer(text):
-        url = match.group(0).rstrip(_URL_TRAILING).lower()
-        if url and url not in haystack:
-            return False
-    return True
+    haystack = " ".join((item.url or "", item.text, item.description)).lower()
+    urls = (match.group(0).rstrip(_URL_TRAILING).lower() for match in _URL.finditer(text))
+    return all(url in haystack for url in urls)
 
 
 def accept_llm_summary(text: str, item: SummaryInput) -> str | None:
@@ -239,11 +220,9 @@ def accept_llm_summary(text: str, item: SummaryInput) -> str | None:
     text = _strip_wrapping_quotes(_LABEL_PREFIX.sub("", text, count=1).strip())
     if _CODE.search(text) or _STRUCTURE_LINE.search(text) or _MASKED_LINK.search(text):
         return None
-    if _NOT_A_SUMMARY.search(text.replace("’", "'")):
+    if _NOT_A_SUMMARY.search(text.replace("’", "'")) or not _urls_known(text, item):
         return None
-    if not _urls_known(text, item):
-        return None
-    text = _one_line(_EMPHASIS.sub("", text))
+    text = one_line(_EMPHASIS.sub("", text))
     if len(text) < MIN_SUMMARY_CHARS:
         return None
     return cut_to_budget(
@@ -280,14 +259,12 @@ def _content_of(body: bytes) -> str:
 
 
 async def _read_capped(response: aiohttp.ClientResponse, limit: int) -> bytes:
-    chunks: list[bytes] = []
-    size = 0
+    body = bytearray()
     async for chunk in response.content.iter_chunked(64 * 1024):
-        size += len(chunk)
-        if size > limit:
+        body += chunk
+        if len(body) > limit:
             raise _Unusable(f"answer larger than {limit} bytes")
-        chunks.append(chunk)
-    return b"".join(chunks)
+    return bytes(body)
 
 
 class LLMSummarizer:
@@ -315,7 +292,6 @@ class LLMSummarizer:
         if self._calls.wait() > 0:  # do not queue for a slot when the cap is reached
             self._fall_back_at_cap()
             return None
-        reason: str
         timeout_s = self._settings.llm_timeout_s
         try:
             async with asyncio.timeout(timeout_s), self._slots:

@@ -2,17 +2,12 @@
 
 Measured on real Substack posts, "subtitle + lead ≤ 60 words" is far closer to what a human
 writes than extractive rankers (LexRank, TextRank, LSA, Luhn) at a sixtieth of their cost. The
-work is in choosing well: the feed's description is used only when it is a real subtitle (short,
-not the title, not just the first words of the body), and the lead skips what is not the story:
-edit/update notes, subscribe and share prompts, voice-over and podcast-app notes, headings, and
-an opening paragraph of anecdotal scene-setting ("Staring out the window of a train …") when a
-later paragraph opens on the argument. English budgets are words (about 60) and characters (≤ 400);
-Chinese and Japanese have no spaces, so their budget is characters (≤ 120).
-
-A summary is whole sentences: it ends on . ? ! (。！？ in Japanese) or on the subtitle's own
-end, never mid-clause. Sentences are taken in order while they fit; the first that does not fit
-ends the summary. Only when no whole sentence of the opening fits at all (one 90-word sentence)
-is the first one cut on a word or clause boundary with "…".
+work is in choosing well: the description counts only when it is a real subtitle (short, not the
+title, not the body's first words), and the lead skips edit notes, subscribe and share prompts,
+voice-over and podcast-app notes, headings, and an opening paragraph of anecdotal scene-setting
+when a later one opens on the argument. Budgets: about 60 words and ≤ 400 characters in English;
+≤ 120 characters in Chinese and Japanese (no spaces). A summary is whole sentences, taken in
+order while they fit; only when not one fits is the first cut on a word or clause with "…".
 """
 
 from __future__ import annotations
@@ -134,11 +129,8 @@ def offline_summary(
     captions: Collection[str] = (),
 ) -> str:
     """A short summary: the subtitle (when real) plus the whole sentences of the opening that fit.
-
-    `captions` are lines of `text` that caption a figure ("Prices over time."): never taken.
-
-    Never empty when any of title, description or text has words: it falls back to the title.
-    """
+    `captions`, lines of `text` that caption a figure, are never taken. Never empty when any of
+    title, description or text has words: it falls back to the title."""
     title = _squash(title)
     description = _squash(description)
     head = text[:_LEAD_SCAN_CHARS]
@@ -200,9 +192,7 @@ def _is_subtitle(description: str, title: str, head: str, cjk: bool) -> bool:
     norm = _normalized(description.rstrip("…").removesuffix("..."))
     if not norm or norm in _normalized(title):
         return False
-    probe = norm[:60]
-    opening = _normalized(head[: len(description) * 2 + 200])
-    return not opening.startswith(probe)
+    return not _normalized(head[: len(description) * 2 + 200]).startswith(norm[:60])
 
 
 def _end_sentence(text: str, cjk: bool) -> str:
@@ -241,14 +231,10 @@ def _lead_paragraphs(
 
 def _past_scene_setting(paragraphs: Iterator[_Paragraph], topic: set[str]) -> Iterator[_Paragraph]:
     """Skip an opening paragraph of anecdotal scene-setting when one of the next paragraphs
-    opens on the argument instead.
-
-    The opening paragraph is scene-setting when its first sentence starts a story (a time
-    ("Recently,", "Last week"), "When I …", "I was …", or an -ing opener with "I"/"my" in it)
-    and shares no content word with the title and subtitle: "Recently, I was talking with X
-    and it set in on me that there will be a consortium" under the title "… consortium" states
-    the argument and is kept.
-    """
+    opens on the argument instead. Scene-setting: its first sentence starts a story (a time,
+    "When I …", "I was …", an -ing opener with "I"/"my") and shares no content word with the
+    title and subtitle ("Recently, I was talking with X and it set in on me that there will be
+    a consortium" under the title "… consortium" states the argument and is kept)."""
     opening = list(islice(paragraphs, _SCENE_PARAGRAPHS))
     start = 0
     if opening and _is_scene(opening[0][0], topic):
@@ -258,9 +244,7 @@ def _past_scene_setting(paragraphs: Iterator[_Paragraph], topic: set[str]) -> It
 
 
 def _sentences_of(paragraphs: Iterator[_Paragraph]) -> Iterator[str]:
-    for first, rest in paragraphs:
-        yield first
-        yield from rest
+    return chain.from_iterable(chain((first,), rest) for first, rest in paragraphs)
 
 
 def _is_scene(sentence: str, topic: set[str]) -> bool:
@@ -299,9 +283,7 @@ def _is_abbreviation(line: str, start: int, dot: int) -> bool:
         return False
     word_start = line.rfind(" ", start, dot) + 1
     word = line[word_start : dot + 1].lstrip("(\"'“‘")
-    if _INITIALS.match(word):
-        return True
-    return word[:-1].replace(".", "").lower() in _ABBREVIATIONS
+    return bool(_INITIALS.match(word)) or word[:-1].replace(".", "").lower() in _ABBREVIATIONS
 
 
 def _words(text: str, cjk: bool) -> set[str]:
@@ -314,9 +296,7 @@ def _words(text: str, cjk: bool) -> set[str]:
 def _repeats(sentence: str, subtitle_words: set[str], cjk: bool) -> bool:
     """The lead often restates the subtitle; a sentence mostly made of its words is skipped."""
     words = _words(sentence, cjk)
-    if not words:
-        return False
-    return len(words & subtitle_words) >= 0.6 * len(words)
+    return bool(words) and len(words & subtitle_words) >= 0.6 * len(words)
 
 
 def _join(summary: str, piece: str, cjk: bool) -> str:
@@ -334,6 +314,8 @@ def _fits(text: str, cjk: bool, max_words: int = MAX_WORDS) -> bool:
 
 
 _TRAILING = " ,;:、，—–-([{\"'“‘「『（"
+_LATIN_WORD_START = re.compile("[A-Za-z0-9]")
+_LATIN_WORD_END = re.compile(r"[A-Za-z0-9]+\Z")
 
 
 def _truncate(text: str, cjk: bool) -> str:
@@ -359,11 +341,7 @@ def _truncate_cjk(text: str) -> str:
     clause = max(cut.rfind(mark) for mark in "、，,。！？ ")
     if clause >= limit * 0.6:
         cut = cut[: clause + 1]
-    elif text[limit : limit + 1].isascii() and text[limit : limit + 1].isalnum():
+    elif _LATIN_WORD_START.match(text, limit) and (word := _LATIN_WORD_END.search(cut)):
         # Do not split a Latin word embedded in the Japanese text.
-        word_start = len(cut)
-        while word_start > 0 and cut[word_start - 1].isascii() and cut[word_start - 1].isalnum():
-            word_start -= 1
-        if word_start > 0:
-            cut = cut[:word_start]
+        cut = cut[: word.start()] or cut
     return cut.rstrip(_TRAILING + "。") + ELLIPSIS

@@ -16,7 +16,6 @@ from prometheus_client.parser import text_string_to_metric_families
 
 from bot.model import EnrichedItem, Entry
 from bot.ops.health import (
-    HealthChecks,
     HealthServer,
     Heartbeat,
     gateway_check,
@@ -128,9 +127,10 @@ async def test_metrics_expose_every_named_series_with_store_gauges(store: Store)
 
 @pytest.mark.parametrize("store_target", ["sqlite"], indirect=True)  # an SQLite write lock
 async def test_healthz_is_ok_then_503_when_the_store_cannot_be_written(store: Store) -> None:
-    checks = HealthChecks(
-        {"store": store_writable_check(store.db, timeout_s=0.5), "gateway": gateway_check(None)}
-    )
+    checks = {
+        "store": store_writable_check(store.db, timeout_s=0.5),
+        "gateway": gateway_check(None),
+    }
     async with serving(HealthServer(port=0, checks=checks)) as server:
         status, text = await get(server.url + "/healthz")
         assert status == 200, text
@@ -163,13 +163,11 @@ async def test_healthz_names_a_stalled_loop_and_a_lost_gateway() -> None:
     now = [1000.0]
     poller, outbox = Heartbeat(lambda: now[0]), Heartbeat(lambda: now[0])
     connected = [True]
-    checks = HealthChecks(
-        {
-            "poller": loop_alive_check("poller", poller.last_tick, 60, clock=lambda: now[0]),
-            "outbox": loop_alive_check("outbox", outbox.last_tick, 30, clock=lambda: now[0]),
-            "gateway": gateway_check(lambda: connected[0]),
-        }
-    )
+    checks = {
+        "poller": loop_alive_check("poller", poller, 60),
+        "outbox": loop_alive_check("outbox", outbox, 30),
+        "gateway": gateway_check(lambda: connected[0]),
+    }
     async with serving(HealthServer(port=0, checks=checks)) as server:
         poller.tick()
         outbox.tick()
