@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import atexit
 import dataclasses
-import functools
 import json
 import os
 import resource
@@ -187,21 +186,13 @@ class ParseSandbox:
             worker.kill()
 
 
-_default_lock = threading.Lock()
-
-
-@functools.cache
-def _default_sandbox() -> ParseSandbox:
-    sandbox = ParseSandbox()
-    atexit.register(sandbox.close)
-    return sandbox
+_DEFAULT_SANDBOX = ParseSandbox()  # no worker starts until the first parse
+atexit.register(_DEFAULT_SANDBOX.close)
 
 
 def parse_feed_bounded(body: bytes, headers: Mapping[str, str], base_url: str | None) -> ParsedFeed:
     """parse_feed in the process-wide sandbox (default limits). Blocking: run it in a thread."""
-    with _default_lock:  # one sandbox, however many threads ask first
-        sandbox = _default_sandbox()
-    return sandbox.parse(body, headers, base_url)
+    return _DEFAULT_SANDBOX.parse(body, headers, base_url)
 
 
 def _feed_from_json(data: dict[str, Any]) -> ParsedFeed:
