@@ -22,7 +22,7 @@ from bot.ingest.errors import (
     DiscoveryError,
     FetchError,
 )
-from bot.ingest.fetch import HTML_ACCEPT, FeedFetcher, FetchResult
+from bot.ingest.fetch import FeedFetcher, FetchResult
 from bot.ingest.jsonfeed import looks_like_json_feed
 from bot.safe import archive_url
 from bot.text.clean import parse_html
@@ -161,25 +161,17 @@ def _label(url: str, origin: str) -> str:
 
 
 async def discover_feeds(
-    fetcher: FeedFetcher,
-    page_url: str,
-    page: FetchResult | None = None,
-    *,
-    budget_s: float | None = None,
+    fetcher: FeedFetcher, page: FetchResult, *, budget_s: float | None = None
 ) -> list[FetchResult]:
-    """The feeds of the site at `page_url` as fetched while probing (best first, so the
-    caller need not fetch them again); raise DiscoveryError if none.
-
-    `page` is the already fetched page, if the caller has it. When `page_url` is itself a feed,
-    that is the answer. Fetch errors of the page itself propagate (FetchError subclasses).
+    """The feeds of the site whose page was fetched as `page`, as fetched while probing (best
+    first, so the caller need not fetch them again); raise DiscoveryError if none. When the
+    page is itself a feed, that is the answer.
 
     Probing the candidates has one budget, `budget_s`: by default twice the fetch time cap,
     since probing runs in two rounds (the page's links, then the usual paths), each of which
     runs its fetches side by side and so needs about one fetch time; the links get the first
     half at most. A DiscoveryError lists every candidate tried and why it failed.
     """
-    if page is None:
-        page = await fetcher.fetch(page_url, accept=HTML_ACCEPT)
     if looks_like_feed(page.body):
         return [page]
     budget = budget_s if budget_s is not None else 2 * fetcher.timeout_s
@@ -204,7 +196,7 @@ async def discover_feeds(
     tried += probed
     listed = ", ".join(f"{_label(t.url, origin)} {t.outcome}" for t in tried)
     refusal = next((t.refusal for t in tried if t.refusal), None)
-    values = {"url": page_url, "count": len(tried), "seconds": f"{budget:g}", "tried": listed}
+    values = {"url": page.url, "count": len(tried), "seconds": f"{budget:g}", "tried": listed}
     if refusal:
         raise DiscoveryError(NOTHING_FOUND_REFUSED.format(**values, refusal=refusal))
     raise DiscoveryError(NOTHING_FOUND.format(**values))

@@ -63,7 +63,6 @@ FEED_ACCEPT = (
     "application/rss+xml, application/atom+xml, application/feed+json, application/rdf+xml;q=0.9, "
     "application/xml;q=0.9, text/xml;q=0.9, text/html;q=0.5, */*;q=0.1"
 )
-HTML_ACCEPT = "text/html, application/xhtml+xml;q=0.9, application/rss+xml;q=0.8, */*;q=0.1"
 
 _REDIRECT_STATUSES = frozenset({301, 302, 303, 307, 308})
 _STATUS_TEMPLATES = {404: HTTP_MOVED, 410: HTTP_MOVED, 401: HTTP_PRIVATE, 403: HTTP_PRIVATE}
@@ -261,7 +260,6 @@ class FeedFetcher:
         *,
         etag: str | None = None,
         last_modified: str | None = None,
-        accept: str = FEED_ACCEPT,
     ) -> FetchResult:
         """GET `url` following up to `fetch_max_redirects` redirects; raise a FetchError subclass.
 
@@ -271,7 +269,7 @@ class FeedFetcher:
         limit = self._settings.fetch_max_bytes
         timeout_s = self._settings.fetch_timeout_s
         validators = {"If-None-Match": etag, "If-Modified-Since": last_modified}
-        headers = {"Accept": accept} | {name: v for name, v in validators.items() if v}
+        headers = {"Accept": FEED_ACCEPT} | {name: v for name, v in validators.items() if v}
         try:
             async with asyncio.timeout(timeout_s):
                 return await self._follow(url, headers, limit)
