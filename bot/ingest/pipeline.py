@@ -45,10 +45,6 @@ class PollOutcome:
     consecutive_errors: int = 0
     seconds: float = 0.0
 
-    @property
-    def ok(self) -> bool:
-        return self.error is None
-
 
 def entry_fingerprint(entry: Entry) -> str:
     """A hash of everything we read from the raw entry: unchanged → nothing to re-enrich."""
