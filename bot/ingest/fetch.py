@@ -48,7 +48,6 @@ from bot.ingest.errors import (
     TOO_MANY_REDIRECTS,
     UNASKED_ENCODING,
     WRONG_SCHEME,
-    BlockedAddressError,
     ConnectError,
     FetchError,
     FetchTimeoutError,
@@ -322,8 +321,6 @@ class FeedFetcher:
         token = current_host.set(url.host)
         try:
             return await session.get(url, headers=headers, allow_redirects=False)
-        except BlockedAddressError:
-            raise
         except aiohttp.ClientConnectorDNSError as exc:
             raise ConnectError(DNS_FAILED.format(host=url.host)) from exc
         except aiohttp.ClientConnectorCertificateError as exc:
