@@ -165,20 +165,10 @@ NO_FEED_AT = N_("no feed was found at {url}")
 _TEMPLATES = tuple(v for k, v in dict(globals()).items() if k.isupper() and isinstance(v, str))
 
 
-def _pattern(template: str) -> re.Pattern[str]:
-    parts = re.split(r"\{(\w+)\}", template)
-    return re.compile(
-        "".join(
-            re.escape(part) if index % 2 == 0 else f"(?P<{part}>.+?)"
-            for index, part in enumerate(parts)
-        ),
-        re.DOTALL,
-    )
-
-
-# The most words first: a template that is another's beginning never takes its sentence.
+# A template as a pattern: its escaped words, each `{name}` a group of that name. The most words
+# first: a template that is another's beginning never takes its sentence.
 _PATTERNS = tuple(
-    (template, _pattern(template))
+    (template, re.compile(re.sub(r"\\\{(\w+)\\\}", r"(?P<\1>.+?)", re.escape(template)), re.DOTALL))
     for template in sorted(_TEMPLATES, key=lambda t: -len(re.sub(r"\{\w+\}", "", t)))
 )
 

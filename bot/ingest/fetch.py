@@ -265,17 +265,16 @@ class FeedFetcher:
         `etag` / `last_modified` make it a conditional GET: an unchanged feed gives a 304 result
         with `not_modified=True` and an empty body.
         """
-        limit = self._settings.fetch_max_bytes
         timeout_s = self._settings.fetch_timeout_s
         validators = {"If-None-Match": etag, "If-Modified-Since": last_modified}
         headers = {"Accept": FEED_ACCEPT} | {name: v for name, v in validators.items() if v}
         try:
             async with asyncio.timeout(timeout_s):
-                return await self._follow(url, headers, limit)
+                return await self._follow(url, headers)
         except TimeoutError as exc:
             raise FetchTimeoutError(SLOW_ANSWER.format(url=url, seconds=f"{timeout_s:g}")) from exc
 
-    async def _follow(self, url: str, headers: dict[str, str], limit: int) -> FetchResult:
+    async def _follow(self, url: str, headers: dict[str, str]) -> FetchResult:
         try:
             current = URL(url.strip())
         except ValueError as exc:
@@ -302,7 +301,7 @@ class FeedFetcher:
                     return _make_result(response, str(current), None)
                 if not 200 <= response.status < 300:
                     raise _status_error(response, str(current))
-                body = await self._read_body(response, str(current), limit)
+                body = await self._read_body(response, str(current))
                 return _make_result(response, str(current), body)
             finally:
                 response.release()  # closes the connection if the body was not read to the end
@@ -344,8 +343,8 @@ class FeedFetcher:
         finally:
             current_host.reset(token)
 
-    @staticmethod
-    async def _read_body(response: aiohttp.ClientResponse, url: str, limit: int) -> bytes:
+    async def _read_body(self, response: aiohttp.ClientResponse, url: str) -> bytes:
+        limit = self._settings.fetch_max_bytes
         encodings = [
             part.strip().lower()
             for part in response.headers.get("Content-Encoding", "").split(",")

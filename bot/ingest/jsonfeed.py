@@ -24,7 +24,8 @@ _VERSION_PREFIX = "https://jsonfeed.org/version/"
 # A JSON document's first character, after an optional BOM and whitespace.
 _JSON_START = re.compile(rb"^(?:\xef\xbb\xbf)?[ \t\r\n]*\{")
 _SNIFF_VERSION = re.compile(rb'"version"\s*:\s*"https?:\\?/\\?/jsonfeed\.org\\?/version\\?/')
-_MAX_STORED_INT = 2**63 - 1
+# Feed numbers end up in SQLite INTEGER columns (64-bit): anything larger is junk, not a value.
+MAX_STORED_INT = 2**63 - 1
 
 
 def looks_like_json_feed(body: bytes) -> bool:
@@ -70,7 +71,7 @@ def _count(value: object) -> int | None:
         number = int(value)
     except (OverflowError, ValueError):  # inf, nan
         return None
-    return number if 0 <= number <= _MAX_STORED_INT else None
+    return number if 0 <= number <= MAX_STORED_INT else None
 
 
 def _author(item: Mapping[str, Any], feed: Mapping[str, Any]) -> str | None:

@@ -32,7 +32,7 @@ from bot.ingest.errors import (
     NotAFeedError,
     ParseError,
 )
-from bot.ingest.jsonfeed import is_json_document, parse_json_feed
+from bot.ingest.jsonfeed import MAX_STORED_INT, is_json_document, parse_json_feed
 from bot.ingest.prolog import EntityDeclarationError, cut_off, rewrite_prolog
 from bot.model import Enclosure, Entry, ParsedFeed
 from bot.safe import archive_url, plain_line, truncate
@@ -64,8 +64,6 @@ MAX_TITLE_CHARS = 300
 MAX_AUTHOR_CHARS = 200
 MAX_FEED_TITLE_CHARS = 200
 MAX_DESCRIPTION_CHARS = 1000
-# Feed numbers end up in SQLite INTEGER columns (64-bit): anything larger is junk, not a value.
-_MAX_STORED_INT = 2**63 - 1
 
 
 def plain(text: str | None) -> str:
@@ -107,7 +105,7 @@ def parse_duration(value: object) -> int | None:
     if len(parts) > 3 or any(p < 0 for p in parts):
         return None
     seconds = functools.reduce(lambda total, part: total * 60 + part, parts)
-    return seconds if seconds <= _MAX_STORED_INT else None
+    return seconds if seconds <= MAX_STORED_INT else None
 
 
 def _utc(struct: time.struct_time | None) -> datetime | None:
@@ -158,7 +156,7 @@ def _enclosure(raw: Mapping[str, Any], base: str | None) -> Enclosure | None:
             length = int(link.get("length") or 0)
         except (TypeError, ValueError):
             length = 0
-        valid = 0 < length <= _MAX_STORED_INT
+        valid = 0 < length <= MAX_STORED_INT
         return Enclosure(url=url, type=kind or None, length=length if valid else None)
     return None
 

@@ -75,14 +75,13 @@ class FeedPipeline:
         *,
         clock: Callable[[], float] = time.time,
         ai_summarizer: LLMSummarizer | None = None,
-        topic_matcher: TopicMatcher | None = None,
         filter_gate: FilterGate | None = None,
     ) -> None:
         self._store = store
         self._fetcher = fetcher
         self._clock = clock
         self._ai = ai_summarizer
-        self.topic_matcher = topic_matcher
+        self.topic_matcher: TopicMatcher | None = None
         """Matches new items against followed topics; the runtime sets its live percolator.
         Left None (a short-lived `poll --once`), the topics are loaded once when first needed."""
         self._filter_gate = filter_gate

@@ -90,8 +90,7 @@ def scan_prolog(data: bytes) -> Prolog:
 def _doctype(data: bytes, pos: int, prolog: Prolog) -> int | None:
     """The end of a DOCTYPE whose name starts at `pos`; its internal subset's entity
     declarations are sorted into `prolog`. None when it is not a DOCTYPE that ends."""
-    size = len(data)
-    while pos < size:
+    while True:
         pos = _DOCTYPE_SKIP.match(data, pos).end()  # type: ignore[union-attr]
         char = data[pos : pos + 1]
         if char in (b'"', b"'"):
@@ -108,7 +107,6 @@ def _doctype(data: bytes, pos: int, prolog: Prolog) -> int | None:
             return pos + 1
         else:  # '<' or the end
             return None
-    return None
 
 
 def _subset(data: bytes, pos: int, prolog: Prolog) -> int | None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import ipaddress
 import re
 from urllib.parse import unquote, urlsplit, urlunsplit
@@ -93,9 +94,7 @@ def own_address(self_url: str | None, fetched_url: str) -> str | None:
         fetched = normalize_feed_url(fetched_url)
     except InvalidURLError:
         return None
-    if _site(claimed) != _site(fetched):
-        return None
-    return claimed
+    return claimed if _site(claimed) == _site(fetched) else None
 
 
 def _site(url: str) -> str:
@@ -105,11 +104,8 @@ def _site(url: str) -> str:
 
 def _checked_host(host: str, url: str) -> str:
     """The host in ASCII (IDNA), or bracketed IPv6; anything else is not a web address."""
-    try:
+    with contextlib.suppress(ValueError):
         address = ipaddress.ip_address(host)
-    except ValueError:
-        pass
-    else:
         return f"[{address}]" if address.version == 6 else str(address)
     try:
         ascii_host = host.encode("idna").decode("ascii").lower()
