@@ -1,10 +1,9 @@
-"""Feed discovery: from a site URL (a Substack home page, a blog) to the URLs of its feeds.
+"""Feed discovery: from a site's page (a Substack home page, a blog) to its feeds.
 
-First the page's `<link rel="alternate">` tags of RSS, Atom or JSON Feed type, then the usual
-feed paths of the site. Every candidate is fetched through the same FeedFetcher (same address
-guard and caps) and kept only if its body looks like a feed, so a link to a blocked address is
-dropped.
-All the probing shares one time budget, so candidates that drip cannot add up to minutes.
+First the page's `<link rel="alternate">` tags of feed type, then the site's usual feed paths.
+Each candidate is fetched by the same FeedFetcher (same address guard and caps) and kept only if
+its body looks like a feed. All the probing shares one time budget, so candidates that drip
+cannot add up to minutes.
 """
 
 from __future__ import annotations
@@ -89,7 +88,7 @@ def feed_links(page: FetchResult) -> list[str]:
 
 @dataclass(slots=True)
 class _Tried:
-    """One candidate URL and what probing it gave: a feed's final URL, or why not."""
+    """One candidate URL and what probing it gave."""
 
     url: str
     outcome: str  # short, for the admin: "404", "timed out", "not a feed", …
@@ -116,12 +115,10 @@ async def _probe_all(
     stagger_s: float,
     first_only: bool,
 ) -> list[_Tried]:
-    """Probe `urls` at once under one deadline; one _Tried per URL, in the order given.
-
-    A probe starts every `stagger_s`, or at once when every started probe has finished, so a
-    site that answers quickly is probed one address at a time while a dripping one cannot hold
-    up the rest. With `first_only`, probing stops at the first feed. Probes still running at
-    the deadline are cancelled; those never started are reported as not tried.
+    """Probe `urls` under one deadline; one _Tried per URL, in order. A probe starts every
+    `stagger_s`, or at once when every started probe has finished (a quick site is probed one
+    address at a time, a dripping one cannot hold up the rest). With `first_only`, probing stops
+    at the first feed. Probes running at the deadline are cancelled, the rest not tried.
     """
     loop = asyncio.get_running_loop()
     tried: list[_Tried | None] = [None] * len(urls)
@@ -163,14 +160,12 @@ def _label(url: str, origin: str) -> str:
 async def discover_feeds(
     fetcher: FeedFetcher, page: FetchResult, *, budget_s: float | None = None
 ) -> list[FetchResult]:
-    """The feeds of the site whose page was fetched as `page`, as fetched while probing (best
-    first, so the caller need not fetch them again); raise DiscoveryError if none. When the
-    page is itself a feed, that is the answer.
+    """The feeds of the site whose page is `page` (itself, if it is a feed), as fetched while
+    probing, best first; a DiscoveryError lists every candidate tried and why it failed.
 
-    Probing the candidates has one budget, `budget_s`: by default twice the fetch time cap,
-    since probing runs in two rounds (the page's links, then the usual paths), each of which
-    runs its fetches side by side and so needs about one fetch time; the links get the first
-    half at most. A DiscoveryError lists every candidate tried and why it failed.
+    Probing has one budget, `budget_s`: by default twice the fetch time cap, as it runs in two
+    rounds (the page's links, then the usual paths) of fetches side by side, each needing about
+    one fetch time; the links get the first half at most.
     """
     if looks_like_feed(page.body):
         return [page]

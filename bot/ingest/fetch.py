@@ -103,7 +103,6 @@ def parse_retry_after(value: str | None, now: datetime | None = None) -> float |
 
 
 def parse_max_age(cache_control: str | None) -> float | None:
-    """The max-age of a Cache-Control header, in seconds; None when absent."""
     match = _MAX_AGE.search(cache_control or "")
     return float(match.group(1)) if match else None
 
@@ -158,8 +157,7 @@ class _CappedBody:
 
 
 def _check_scheme(url: URL, shown: str, redirected_from: URL | None = None) -> None:
-    """Refuse anything but an absolute http(s) URL; `shown` names it in the message (the
-    target of a redirect from `redirected_from`)."""
+    """Refuse anything but an absolute http(s) URL, named `shown` in the message."""
     if url.scheme not in ("http", "https"):
         if redirected_from is not None:
             raise UnsupportedSchemeError(
@@ -206,10 +204,8 @@ def _status_error(response: aiohttp.ClientResponse, url: str) -> HTTPStatusError
 
 
 class FeedFetcher:
-    """Fetches feeds and pages over one aiohttp session, guarded and capped.
-
-    Use as `async with FeedFetcher(settings) as fetcher:` or call `close()` when done. `resolver`
-    replaces DNS (tests use a stub); it is wrapped by the address guard like the real one.
+    """Fetches feeds and pages over one aiohttp session, guarded and capped; `close()` it (or
+    use `async with`). `resolver` replaces DNS (tests' stub), wrapped by the guard all the same.
     """
 
     def __init__(self, settings: Settings, *, resolver: AbstractResolver | None = None) -> None:
@@ -218,8 +214,7 @@ class FeedFetcher:
         self._session: aiohttp.ClientSession | None = None
 
     @property
-    def timeout_s(self) -> float:
-        """The time cap of one fetch (DIGESTBOT_FETCH_TIMEOUT); discovery budgets from it."""
+    def timeout_s(self) -> float:  # discovery budgets from it
         return self._settings.fetch_timeout_s
 
     async def __aenter__(self) -> Self:
@@ -260,11 +255,8 @@ class FeedFetcher:
         etag: str | None = None,
         last_modified: str | None = None,
     ) -> FetchResult:
-        """GET `url` following up to `fetch_max_redirects` redirects; raise a FetchError subclass.
-
-        `etag` / `last_modified` make it a conditional GET: an unchanged feed gives a 304 result
-        with `not_modified=True` and an empty body.
-        """
+        """GET `url`, following up to `fetch_max_redirects` redirects; raise a FetchError. With
+        `etag` / `last_modified` it is a conditional GET (a 304 result: `not_modified`)."""
         timeout_s = self._settings.fetch_timeout_s
         validators = {"If-None-Match": etag, "If-Modified-Since": last_modified}
         headers = {"Accept": FEED_ACCEPT} | {name: v for name, v in validators.items() if v}

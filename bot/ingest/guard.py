@@ -130,22 +130,17 @@ def refusal(host: str | None, ip: str, allow: FetchAllowList) -> str | None:
     address = parse_address(ip)
     if address is not None and allow.allows_address(address):
         return None
-    reason = classify(ip)
-    if reason is None:
+    if (reason := classify(ip)) is None:
         return None
-    shown = str(address) if address is not None else str(ip)
+    shown = str(address) if address is not None else ip
     if host is None or host.strip("[]") == shown:
         return ADDRESS_REFUSED.format(address=shown, reason=reason)
     return HOST_REFUSED.format(host=host, address=shown, reason=reason)
 
 
 class GuardedResolver(AbstractResolver):
-    """Wraps a resolver and drops every forbidden address from its answers.
-
-    When nothing is left, the look-up fails with BlockedAddressError, so aiohttp never opens a
-    connection. Each look-up is judged on its own, so a DNS answer that changes between look-ups
-    (DNS rebinding) is caught too.
-    """
+    """Wraps a resolver and drops every forbidden address from its answers; when none is left,
+    BlockedAddressError. Each look-up is judged on its own, so DNS rebinding is caught too."""
 
     def __init__(self, inner: AbstractResolver, allow: FetchAllowList) -> None:
         self._inner = inner
@@ -158,8 +153,7 @@ class GuardedResolver(AbstractResolver):
         refusals = [refusal(host, answer["host"], self._allow) for answer in answers]
         allowed = [answer for answer, refused in zip(answers, refusals, strict=True) if not refused]
         if not allowed:
-            first = next(filter(None, refusals), NO_ADDRESS.format(host=host))
-            raise BlockedAddressError(first)
+            raise BlockedAddressError(next(filter(None, refusals), NO_ADDRESS.format(host=host)))
         return allowed
 
     async def close(self) -> None:
@@ -178,10 +172,9 @@ AddrInfo = tuple[int, int, int, str, tuple[Any, ...]]
 def guarded_socket_factory(allow: FetchAllowList) -> Callable[[AddrInfo], socket.socket]:
     """A `socket_factory` for aiohttp's TCPConnector: the last gate before every connect.
 
-    aiohttp calls it with the address it is about to connect to, after DNS, for every new
-    connection including IP-literal URLs that never reach the resolver. It raises
-    BlockedAddressError (not an OSError, so aiohttp does not swallow it and try the next address)
-    for a forbidden address. Use it with `happy_eyeballs_delay=None` so the error propagates.
+    aiohttp calls it with each address it connects to, after DNS, IP-literal URLs included. It
+    raises BlockedAddressError, not an OSError (aiohttp would swallow that and try the next
+    address); with `happy_eyeballs_delay=None` the error propagates.
     """
 
     def factory(addr_info: AddrInfo) -> socket.socket:

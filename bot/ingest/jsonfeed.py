@@ -47,18 +47,11 @@ def _line(value: object) -> str:
 
 
 def _date(value: object) -> datetime | None:
-    """An RFC 3339 date as UTC; None when unreadable or without a time zone we can trust."""
-    text = _text(value).strip()
-    if not text:
-        return None
+    """An RFC 3339 date as UTC (a date naming no zone is read as UTC); None when unreadable."""
+    text = _text(value).strip().replace("Z", "+00:00").replace("z", "+00:00")
     try:
-        parsed = datetime.fromisoformat(text.replace("Z", "+00:00").replace("z", "+00:00"))
-    except ValueError:
-        return None
-    if parsed.tzinfo is None:
-        parsed = parsed.replace(tzinfo=UTC)
-    try:
-        return parsed.astimezone(UTC)
+        parsed = datetime.fromisoformat(text)
+        return (parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)).astimezone(UTC)
     except (OverflowError, ValueError):
         return None
 
@@ -92,9 +85,7 @@ def _enclosure(item: Mapping[str, Any], base: str | None) -> tuple[Enclosure | N
     """The first attachment with an http(s) URL, and its duration in seconds."""
     attachments = item.get("attachments")
     for attachment in attachments if isinstance(attachments, list) else []:
-        if not isinstance(attachment, dict):
-            continue
-        url = archive_url(attachment.get("url"), base)
+        url = archive_url(attachment.get("url"), base) if isinstance(attachment, dict) else None
         if not url:
             continue
         kind = _text(attachment.get("mime_type")).strip()[:200] or None
