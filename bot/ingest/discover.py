@@ -192,6 +192,5 @@ async def discover_feeds(
     listed = ", ".join(f"{_label(t.url, origin)} {t.outcome}" for t in tried)
     refusal = next((t.refusal for t in tried if t.refusal), None)
     values = {"url": page.url, "count": len(tried), "seconds": f"{budget:g}", "tried": listed}
-    if refusal:
-        raise DiscoveryError(NOTHING_FOUND_REFUSED.format(**values, refusal=refusal))
-    raise DiscoveryError(NOTHING_FOUND.format(**values))
+    template = NOTHING_FOUND_REFUSED if refusal else NOTHING_FOUND
+    raise DiscoveryError(template.format(**values, refusal=refusal))

@@ -113,17 +113,18 @@ def _size_words(size: int) -> str:
 
 
 class _CappedBody:
-    """Collects a body through its Content-Encoding decoders, refusing it past `limit` bytes."""
+    """Collects a body through the decoders its Content-Encoding header names, refusing it past
+    `limit` bytes."""
 
-    def __init__(self, encodings: list[str], limit: int, url: str) -> None:
+    def __init__(self, content_encoding: str, limit: int, url: str) -> None:
         self._limit = limit
         self._url = url
         self._chunks: list[bytes] = []
         self._size = 0
-        encodings = [e for e in reversed(encodings) if e != "identity"]  # last applied, first
-        for encoding in encodings:
-            if encoding not in _WBITS:
-                raise FetchError(UNASKED_ENCODING.format(url=url, encoding=repr(encoding)))
+        named = (part.strip().lower() for part in reversed(content_encoding.split(",")))
+        encodings = [e for e in named if e not in ("", "identity")]  # the last applied first
+        if unknown := next((e for e in encodings if e not in _WBITS), None):
+            raise FetchError(UNASKED_ENCODING.format(url=url, encoding=repr(unknown)))
         self._decoders = [zlib.decompressobj(_WBITS[encoding]) for encoding in encodings]
 
     def too_large(self) -> ResponseTooLargeError:
@@ -337,12 +338,7 @@ class FeedFetcher:
 
     async def _read_body(self, response: aiohttp.ClientResponse, url: str) -> bytes:
         limit = self._settings.fetch_max_bytes
-        encodings = [
-            part.strip().lower()
-            for part in response.headers.get("Content-Encoding", "").split(",")
-            if part.strip()
-        ]
-        collector = _CappedBody(encodings, limit, url)
+        collector = _CappedBody(response.headers.get("Content-Encoding", ""), limit, url)
         declared = response.content_length
         if declared is not None and declared > limit:
             raise collector.too_large()

@@ -1,10 +1,9 @@
 """JSON Feed (https://jsonfeed.org, versions 1 and 1.1) → ParsedFeed, with the standard json.
 
-The same Entry fields, caps and hostile-text rules as an RSS or Atom feed (bot.ingest.parse):
-titles, names and summaries are plain text by the spec, so they are kept as plain lines (a title
-about `<blink>` keeps it); `content_html` is raw HTML for the text stage like any feed body, and
-`content_text` is escaped into HTML so the text stage reads it as the text it is. Every field is
-read defensively: a value of the wrong JSON type is as good as absent.
+The same Entry fields and hostile-text rules as RSS or Atom (bot.ingest.parse). Titles, names
+and summaries are plain text by the spec (a title about `<blink>` keeps it); `content_html` is
+raw HTML like any feed body, `content_text` is escaped into HTML. A value of the wrong JSON type
+is as good as absent.
 """
 
 from __future__ import annotations
@@ -137,9 +136,8 @@ def _entry(
 
 
 def parse_json_feed(body: bytes, base_url: str | None) -> ParsedFeed:
-    """A JSON Feed document as a ParsedFeed, its text uncapped and its entries without
-    fallback ids or titles: parse_feed gives those, as for every format. Raises ParseError
-    for anything that is not a JSON Feed."""
+    """A JSON Feed document as a ParsedFeed, uncapped and without fallback ids or titles
+    (parse_feed gives those to every format); ParseError for anything else."""
     try:
         document = json.loads(body.decode("utf-8-sig"))
     except (UnicodeDecodeError, ValueError, RecursionError) as exc:

@@ -49,11 +49,9 @@ class Prolog:
 
 
 def scan_prolog(data: bytes) -> Prolog:
-    """Scan the prolog of an XML document (bytes in an ASCII-compatible encoding).
-
-    Malformed pieces (an unclosed comment, text before the first element) are skipped up to the
-    next `<`, the way a forgiving reader would; nothing before the first element survives.
-    Raises EntityDeclarationError for an entity that is not a single character reference.
+    """Scan the prolog of an XML document (bytes in an ASCII-compatible encoding); raise
+    EntityDeclarationError for an entity that is not a single character reference. Malformed
+    pieces (an unclosed comment, text) are skipped up to the next `<`, as a forgiving reader does.
     """
     prolog = Prolog()
     size = len(data)
@@ -145,10 +143,7 @@ def _subset(data: bytes, pos: int, prolog: Prolog) -> int | None:
 
 def rewrite_prolog(data: bytes) -> tuple[str | None, bytes, dict[str, str]]:
     """A drop-in for feedparser's `replace_doctype(data)`: (rss version or None, the document
-    with its prolog rebuilt, the safe entities for the loose parser).
-
-    Raises EntityDeclarationError when the internal subset declares any other entity.
-    """
+    with its prolog rebuilt, the safe entities for the loose parser). Raises as scan_prolog."""
     prolog = scan_prolog(data)
     version = "rss091n" if b"netscape" in prolog.doctype.lower() else None
     entities = prolog.safe_entities
@@ -166,13 +161,10 @@ _CLOSE_END = re.compile(rb"[ \t\r\n]*>")
 
 def cut_off(data: bytes) -> bool:
     """True when the document element starts but the body ends before it closes: a transfer
-    that stopped early (the document is truncated), not a document to read.
-
-    The root is closed when its start tag is self-closing or the last `</name` in the body is a
-    whole end tag; what follows it (comments, a stray script) does not matter. An XML
-    declaration with no element after it was cut too. A body whose root cannot be found in
-    ASCII (UTF-16, no markup at all) is not judged here. Raises
-    EntityDeclarationError as scan_prolog does.
+    that stopped early, not a document to read. The root is closed when its start tag is
+    self-closing or the body's last `</name` is a whole end tag (what follows does not matter).
+    An XML declaration with no element after it was cut too. A body whose root is not found in
+    ASCII (UTF-16, no markup) is not judged. Raises as scan_prolog does.
     """
     start = scan_prolog(data).element
     if start == len(data):  # no element at all: cut in an XML prolog, or not XML

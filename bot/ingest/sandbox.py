@@ -104,12 +104,9 @@ class _Worker:
 
 
 class ParseSandbox:
-    """Parses feeds in worker processes, each call bounded in time and memory.
-
-    Thread-safe; up to `workers` parses run at once. `target` names the parse function as
-    "module:function" (tests inject a hostile one); it must take and return what
-    bot.ingest.parse.parse_feed does.
-    """
+    """Parses feeds in worker processes, each call bounded in time and memory. Thread-safe; up
+    to `workers` parses at once. `target` is a "module:function" like parse_feed (tests inject a
+    hostile one)."""
 
     def __init__(
         self,

@@ -39,11 +39,8 @@ class InvalidURLError(ValueError):
 
 
 def normalize_feed_url(url: str) -> str:
-    """Lower-case scheme and host, drop the default port, the fragment and tracking parameters
-    (utm_* and kin), collapse repeated slashes in the path; keep the rest of path and query as
-    written.
-
-    A bare host such as `example.com/feed` gets `https://`.
+    """Lower-case scheme and host; drop the default port, the fragment and tracking parameters;
+    collapse repeated slashes; keep the rest as written. A bare `example.com/feed` gets https://.
     """
     text = url.strip()
     if "://" not in text:
@@ -82,10 +79,8 @@ def without_tracking(query: str) -> str:
 
 def own_address(self_url: str | None, fetched_url: str) -> str | None:
     """The address a feed names as its own (`atom:link rel="self"`, JSON Feed's `feed_url`),
-    normalized, when it is on the host the feed was fetched from (`www.` aside); else None.
-
-    A feed's word about itself is trusted that far only: any other host could be a feed
-    claiming to be someone else's, to be taken for it.
+    normalized, when it is on the host the feed was fetched from (`www.` aside); else None: on
+    any other host it could be a feed claiming to be someone else's, to be taken for it.
     """
     if not self_url:
         return None
