@@ -309,10 +309,9 @@ class FeedFetcher:
         return target.with_fragment(None)
 
     async def _request(self, url: URL, headers: dict[str, str]) -> aiohttp.ClientResponse:
-        session = self._get_session()
         token = current_host.set(url.host)
         try:
-            return await session.get(url, headers=headers, allow_redirects=False)
+            return await self._get_session().get(url, headers=headers, allow_redirects=False)
         except aiohttp.ClientConnectorDNSError as exc:
             raise ConnectError(DNS_FAILED.format(host=url.host)) from exc
         except aiohttp.ClientConnectorCertificateError as exc:

@@ -74,8 +74,7 @@ def _author(item: Mapping[str, Any], feed: Mapping[str, Any]) -> str | None:
             single = source.get("author")
             authors = [single] if isinstance(single, dict) else []
         names = [_line(a.get("name")) for a in authors if isinstance(a, dict)]
-        joined = ", ".join(name for name in names if name)
-        if joined:
+        if joined := ", ".join(name for name in names if name):
             return joined
     return None
 

@@ -65,12 +65,11 @@ class FeedPoller:
 
     async def poll_due(self, *, all_feeds: bool = False) -> list[PollOutcome]:
         """Poll every due feed (or every enabled feed) once; return the outcomes."""
-        now = self._clock()
         if all_feeds:
             feeds = [f for f in await self._store.feeds.all() if not f.disabled]
         else:
             feeds = await self._store.feeds.take_due(
-                now, self._batch, holder=self._holder, lease_s=self._lease_s
+                self._clock(), self._batch, holder=self._holder, lease_s=self._lease_s
             )
         feeds = [f for f in feeds if f.id not in self._in_flight]
         keeper = asyncio.create_task(self._keep_leases()) if self._store.feeds.leased else None

@@ -2,15 +2,14 @@
 parser ever sees an entity definition it could expand without bound.
 
 feedparser's own `replace_doctype` finds `<!ENTITY` declarations with a line-anchored regex in
-everything before the first `<\\w`, and hands the ones whose value holds no `&` to its loose
-parser, which expands them on every reference: one 5 kB entity referenced 20,000 times is a
-100 MB string. Its strict parser (expat) sees the internal subset itself. So feedparser is given
-`rewrite_prolog` instead (see bot.ingest.parse): the prolog is scanned as XML (XML declaration,
-comments, processing instructions, DOCTYPE with quoted literals and an internal subset), and
-rebuilt as the XML declaration, then the document element. Entities whose value is a single
-character reference (`<!ENTITY nbsp "&#160;">`, which old feeds use and which cannot amplify) are
-kept; any other entity declaration refuses the document (EntityDeclarationError). Comments and
-text after the first element (CDATA that mentions `<!ENTITY`, say) declare nothing.
+everything before the first `<\\w`, and hands those whose value holds no `&` to its loose parser,
+which expands them on every reference (one 5 kB entity referenced 20,000 times is a 100 MB
+string); its strict parser (expat) sees the internal subset itself. So feedparser is given
+`rewrite_prolog` instead (see bot.ingest.parse): the prolog is scanned as XML (declaration,
+comments, processing instructions, DOCTYPE with quoted literals and an internal subset) and
+rebuilt as the XML declaration, then the document element. An entity whose value is one character
+reference (`<!ENTITY nbsp "&#160;">`: old feeds use them, they cannot amplify) is kept; any other
+refuses the document (EntityDeclarationError). What follows the first element declares nothing.
 """
 
 from __future__ import annotations

@@ -3,11 +3,9 @@
 A feed is third-party markup: whatever feedparser, expat or the entry building do with it, one
 document must not take the bot down. Each parse runs in a long-lived worker process
 (`python -m bot.ingest.sandbox`) whose address space is capped with RLIMIT_AS; the caller waits
-at most `timeout_s`. A worker that runs out of time or memory (or dies) is killed and replaced,
-and that feed's poll gets a ParseError; the next feed gets a fresh worker.
-
-The worker answers in JSON, not pickle: what comes back from a process that read hostile input
-is data, never code.
+at most `timeout_s`. A worker out of time or memory (or dead) is killed, that feed's poll gets a
+ParseError and the next feed a fresh worker. The worker answers in JSON, not pickle: what comes
+back from a process that read hostile input is data, never code.
 """
 
 from __future__ import annotations

@@ -93,8 +93,7 @@ def own_address(self_url: str | None, fetched_url: str) -> str | None:
 
 
 def _site(url: str) -> str:
-    host = urlsplit(url).hostname or ""
-    return host.removeprefix("www.")
+    return (urlsplit(url).hostname or "").removeprefix("www.")
 
 
 def _checked_host(host: str, url: str) -> str:
