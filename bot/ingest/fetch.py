@@ -113,8 +113,7 @@ def _size_words(size: int) -> str:
 
 
 class _CappedBody:
-    """Collects a body through the decoders its Content-Encoding header names, refusing it past
-    `limit` bytes."""
+    """Collects a body through its Content-Encoding's decoders, refusing it past `limit` bytes."""
 
     def __init__(self, content_encoding: str, limit: int, url: str) -> None:
         self._limit = limit
