@@ -1,10 +1,9 @@
-"""Feed discovery: from a site URL (a Substack home page, a blog) to the URLs of its feeds.
+"""Feed discovery: from a site's page (a Substack home page, a blog) to its feeds.
 
-First the page's `<link rel="alternate">` tags of RSS, Atom or JSON Feed type, then the usual
-feed paths of the site. Every candidate is fetched through the same FeedFetcher (same address
-guard and caps) and kept only if its body looks like a feed, so a link to a blocked address is
-dropped.
-All the probing shares one time budget, so candidates that drip cannot add up to minutes.
+First the page's `<link rel="alternate">` tags of feed type, then the site's usual feed paths.
+Each candidate is fetched by the same FeedFetcher (same address guard and caps) and kept only if
+its body looks like a feed. All the probing shares one time budget, so candidates that drip
+cannot add up to minutes.
 """
 
 from __future__ import annotations
@@ -22,7 +21,7 @@ from bot.ingest.errors import (
     DiscoveryError,
     FetchError,
 )
-from bot.ingest.fetch import HTML_ACCEPT, FeedFetcher, FetchResult
+from bot.ingest.fetch import FeedFetcher, FetchResult
 from bot.ingest.jsonfeed import looks_like_json_feed
 from bot.safe import archive_url
 from bot.text.clean import parse_html
@@ -89,7 +88,7 @@ def feed_links(page: FetchResult) -> list[str]:
 
 @dataclass(slots=True)
 class _Tried:
-    """One candidate URL and what probing it gave: a feed's final URL, or why not."""
+    """One candidate URL and what probing it gave."""
 
     url: str
     outcome: str  # short, for the admin: "404", "timed out", "not a feed", …
@@ -116,12 +115,10 @@ async def _probe_all(
     stagger_s: float,
     first_only: bool,
 ) -> list[_Tried]:
-    """Probe `urls` at once under one deadline; one _Tried per URL, in the order given.
-
-    A probe starts every `stagger_s`, or at once when every started probe has finished, so a
-    site that answers quickly is probed one address at a time while a dripping one cannot hold
-    up the rest. With `first_only`, probing stops at the first feed. Probes still running at
-    the deadline are cancelled; those never started are reported as not tried.
+    """Probe `urls` under one deadline; one _Tried per URL, in order. A probe starts every
+    `stagger_s`, or at once when every started probe has finished (a quick site is probed one
+    address at a time, a dripping one cannot hold up the rest). With `first_only`, probing stops
+    at the first feed. Probes running at the deadline are cancelled, the rest not tried.
     """
     loop = asyncio.get_running_loop()
     tried: list[_Tried | None] = [None] * len(urls)
@@ -161,25 +158,15 @@ def _label(url: str, origin: str) -> str:
 
 
 async def discover_feeds(
-    fetcher: FeedFetcher,
-    page_url: str,
-    page: FetchResult | None = None,
-    *,
-    budget_s: float | None = None,
+    fetcher: FeedFetcher, page: FetchResult, *, budget_s: float | None = None
 ) -> list[FetchResult]:
-    """The feeds of the site at `page_url` as fetched while probing (best first, so the
-    caller need not fetch them again); raise DiscoveryError if none.
+    """The feeds of the site whose page is `page` (itself, if it is a feed), as fetched while
+    probing, best first; a DiscoveryError lists every candidate tried and why it failed.
 
-    `page` is the already fetched page, if the caller has it. When `page_url` is itself a feed,
-    that is the answer. Fetch errors of the page itself propagate (FetchError subclasses).
-
-    Probing the candidates has one budget, `budget_s`: by default twice the fetch time cap,
-    since probing runs in two rounds (the page's links, then the usual paths), each of which
-    runs its fetches side by side and so needs about one fetch time; the links get the first
-    half at most. A DiscoveryError lists every candidate tried and why it failed.
+    Probing has one budget, `budget_s`: by default twice the fetch time cap, as it runs in two
+    rounds (the page's links, then the usual paths) of fetches side by side, each needing about
+    one fetch time; the links get the first half at most.
     """
-    if page is None:
-        page = await fetcher.fetch(page_url, accept=HTML_ACCEPT)
     if looks_like_feed(page.body):
         return [page]
     budget = budget_s if budget_s is not None else 2 * fetcher.timeout_s
@@ -204,7 +191,6 @@ async def discover_feeds(
     tried += probed
     listed = ", ".join(f"{_label(t.url, origin)} {t.outcome}" for t in tried)
     refusal = next((t.refusal for t in tried if t.refusal), None)
-    values = {"url": page_url, "count": len(tried), "seconds": f"{budget:g}", "tried": listed}
-    if refusal:
-        raise DiscoveryError(NOTHING_FOUND_REFUSED.format(**values, refusal=refusal))
-    raise DiscoveryError(NOTHING_FOUND.format(**values))
+    values = {"url": page.url, "count": len(tried), "seconds": f"{budget:g}", "tried": listed}
+    template = NOTHING_FOUND_REFUSED if refusal else NOTHING_FOUND
+    raise DiscoveryError(template.format(**values, refusal=refusal))

@@ -32,8 +32,6 @@ class BlockedAddressError(FetchError):
 
 
 class ResponseTooLargeError(FetchError):
-    """The body (after decompression) is larger than the cap."""
-
     brief = "too large"
 
 
@@ -74,12 +72,10 @@ class DiscoveryError(FeedError):
 
 
 # --- what a member reads ---------------------------------------------------------------------
-# Every error sentence above is one of these templates, filled with `.format(...)` where it is
-# raised. The English sentence is what is stored (a feed's last error, a notice's payload) and
-# logged; `feed_error_text` puts it back in the reader's language when it is shown, by finding
-# the template it was made from. A sentence of no template (stored by an older version, or a
-# third party's words) is shown as it is. Values (addresses, HTTP reason phrases, a library's
-# own error text) are never translated.
+# Every error sentence is one of these templates, filled where it is raised. The English is
+# stored (a feed's last error, a notice's payload) and logged; `feed_error_text` finds the
+# template again to show it in the reader's language, values (addresses, reason phrases)
+# untranslated. A sentence of no template (an older version's, a third party's) stays as it is.
 NOT_VALID_ADDRESS = N_("{url} is not a valid web address")
 NOT_A_WEB_ADDRESS = N_("{url} is not a web address; a feed URL looks like https://example.com/feed")
 OTHER_LINK = N_(
@@ -165,20 +161,10 @@ NO_FEED_AT = N_("no feed was found at {url}")
 _TEMPLATES = tuple(v for k, v in dict(globals()).items() if k.isupper() and isinstance(v, str))
 
 
-def _pattern(template: str) -> re.Pattern[str]:
-    parts = re.split(r"\{(\w+)\}", template)
-    return re.compile(
-        "".join(
-            re.escape(part) if index % 2 == 0 else f"(?P<{part}>.+?)"
-            for index, part in enumerate(parts)
-        ),
-        re.DOTALL,
-    )
-
-
-# The most words first: a template that is another's beginning never takes its sentence.
+# A template as a pattern: its escaped words, each `{name}` a group of that name. The most words
+# first: a template that is another's beginning never takes its sentence.
 _PATTERNS = tuple(
-    (template, _pattern(template))
+    (template, re.compile(re.sub(r"\\\{(\w+)\\\}", r"(?P<\1>.+?)", re.escape(template)), re.DOTALL))
     for template in sorted(_TEMPLATES, key=lambda t: -len(re.sub(r"\{\w+\}", "", t)))
 )
 

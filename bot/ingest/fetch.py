@@ -48,7 +48,6 @@ from bot.ingest.errors import (
     TOO_MANY_REDIRECTS,
     UNASKED_ENCODING,
     WRONG_SCHEME,
-    BlockedAddressError,
     ConnectError,
     FetchError,
     FetchTimeoutError,
@@ -63,7 +62,6 @@ FEED_ACCEPT = (
     "application/rss+xml, application/atom+xml, application/feed+json, application/rdf+xml;q=0.9, "
     "application/xml;q=0.9, text/xml;q=0.9, text/html;q=0.5, */*;q=0.1"
 )
-HTML_ACCEPT = "text/html, application/xhtml+xml;q=0.9, application/rss+xml;q=0.8, */*;q=0.1"
 
 _REDIRECT_STATUSES = frozenset({301, 302, 303, 307, 308})
 _STATUS_TEMPLATES = {404: HTTP_MOVED, 410: HTTP_MOVED, 401: HTTP_PRIVATE, 403: HTTP_PRIVATE}
@@ -105,7 +103,6 @@ def parse_retry_after(value: str | None, now: datetime | None = None) -> float |
 
 
 def parse_max_age(cache_control: str | None) -> float | None:
-    """The max-age of a Cache-Control header, in seconds; None when absent."""
     match = _MAX_AGE.search(cache_control or "")
     return float(match.group(1)) if match else None
 
@@ -116,17 +113,17 @@ def _size_words(size: int) -> str:
 
 
 class _CappedBody:
-    """Collects a body through its Content-Encoding decoders, refusing it past `limit` bytes."""
+    """Collects a body through its Content-Encoding's decoders, refusing it past `limit` bytes."""
 
-    def __init__(self, encodings: list[str], limit: int, url: str) -> None:
+    def __init__(self, content_encoding: str, limit: int, url: str) -> None:
         self._limit = limit
         self._url = url
         self._chunks: list[bytes] = []
         self._size = 0
-        encodings = [e for e in reversed(encodings) if e != "identity"]  # last applied, first
-        for encoding in encodings:
-            if encoding not in _WBITS:
-                raise FetchError(UNASKED_ENCODING.format(url=url, encoding=repr(encoding)))
+        named = (part.strip().lower() for part in reversed(content_encoding.split(",")))
+        encodings = [e for e in named if e not in ("", "identity")]  # the last applied first
+        if unknown := next((e for e in encodings if e not in _WBITS), None):
+            raise FetchError(UNASKED_ENCODING.format(url=url, encoding=repr(unknown)))
         self._decoders = [zlib.decompressobj(_WBITS[encoding]) for encoding in encodings]
 
     def too_large(self) -> ResponseTooLargeError:
@@ -160,8 +157,7 @@ class _CappedBody:
 
 
 def _check_scheme(url: URL, shown: str, redirected_from: URL | None = None) -> None:
-    """Refuse anything but an absolute http(s) URL; `shown` names it in the message (the
-    target of a redirect from `redirected_from`)."""
+    """Refuse anything but an absolute http(s) URL, named `shown` in the message."""
     if url.scheme not in ("http", "https"):
         if redirected_from is not None:
             raise UnsupportedSchemeError(
@@ -208,10 +204,8 @@ def _status_error(response: aiohttp.ClientResponse, url: str) -> HTTPStatusError
 
 
 class FeedFetcher:
-    """Fetches feeds and pages over one aiohttp session, guarded and capped.
-
-    Use as `async with FeedFetcher(settings) as fetcher:` or call `close()` when done. `resolver`
-    replaces DNS (tests use a stub); it is wrapped by the address guard like the real one.
+    """Fetches feeds and pages over one aiohttp session, guarded and capped; `close()` it (or
+    use `async with`). `resolver` replaces DNS (tests' stub), wrapped by the guard all the same.
     """
 
     def __init__(self, settings: Settings, *, resolver: AbstractResolver | None = None) -> None:
@@ -220,8 +214,7 @@ class FeedFetcher:
         self._session: aiohttp.ClientSession | None = None
 
     @property
-    def timeout_s(self) -> float:
-        """The time cap of one fetch (DIGESTBOT_FETCH_TIMEOUT); discovery budgets from it."""
+    def timeout_s(self) -> float:  # discovery budgets from it
         return self._settings.fetch_timeout_s
 
     async def __aenter__(self) -> Self:
@@ -261,24 +254,19 @@ class FeedFetcher:
         *,
         etag: str | None = None,
         last_modified: str | None = None,
-        accept: str = FEED_ACCEPT,
     ) -> FetchResult:
-        """GET `url` following up to `fetch_max_redirects` redirects; raise a FetchError subclass.
-
-        `etag` / `last_modified` make it a conditional GET: an unchanged feed gives a 304 result
-        with `not_modified=True` and an empty body.
-        """
-        limit = self._settings.fetch_max_bytes
+        """GET `url`, following up to `fetch_max_redirects` redirects; raise a FetchError. With
+        `etag` / `last_modified` it is a conditional GET (a 304 result: `not_modified`)."""
         timeout_s = self._settings.fetch_timeout_s
         validators = {"If-None-Match": etag, "If-Modified-Since": last_modified}
-        headers = {"Accept": accept} | {name: v for name, v in validators.items() if v}
+        headers = {"Accept": FEED_ACCEPT} | {name: v for name, v in validators.items() if v}
         try:
             async with asyncio.timeout(timeout_s):
-                return await self._follow(url, headers, limit)
+                return await self._follow(url, headers)
         except TimeoutError as exc:
             raise FetchTimeoutError(SLOW_ANSWER.format(url=url, seconds=f"{timeout_s:g}")) from exc
 
-    async def _follow(self, url: str, headers: dict[str, str], limit: int) -> FetchResult:
+    async def _follow(self, url: str, headers: dict[str, str]) -> FetchResult:
         try:
             current = URL(url.strip())
         except ValueError as exc:
@@ -305,7 +293,7 @@ class FeedFetcher:
                     return _make_result(response, str(current), None)
                 if not 200 <= response.status < 300:
                     raise _status_error(response, str(current))
-                body = await self._read_body(response, str(current), limit)
+                body = await self._read_body(response, str(current))
                 return _make_result(response, str(current), body)
             finally:
                 response.release()  # closes the connection if the body was not read to the end
@@ -320,12 +308,9 @@ class FeedFetcher:
         return target.with_fragment(None)
 
     async def _request(self, url: URL, headers: dict[str, str]) -> aiohttp.ClientResponse:
-        session = self._get_session()
         token = current_host.set(url.host)
         try:
-            return await session.get(url, headers=headers, allow_redirects=False)
-        except BlockedAddressError:
-            raise
+            return await self._get_session().get(url, headers=headers, allow_redirects=False)
         except aiohttp.ClientConnectorDNSError as exc:
             raise ConnectError(DNS_FAILED.format(host=url.host)) from exc
         except aiohttp.ClientConnectorCertificateError as exc:
@@ -349,14 +334,9 @@ class FeedFetcher:
         finally:
             current_host.reset(token)
 
-    @staticmethod
-    async def _read_body(response: aiohttp.ClientResponse, url: str, limit: int) -> bytes:
-        encodings = [
-            part.strip().lower()
-            for part in response.headers.get("Content-Encoding", "").split(",")
-            if part.strip()
-        ]
-        collector = _CappedBody(encodings, limit, url)
+    async def _read_body(self, response: aiohttp.ClientResponse, url: str) -> bytes:
+        limit = self._settings.fetch_max_bytes
+        collector = _CappedBody(response.headers.get("Content-Encoding", ""), limit, url)
         declared = response.content_length
         if declared is not None and declared > limit:
             raise collector.too_large()

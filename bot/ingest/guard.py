@@ -20,54 +20,51 @@ from bot.config import FetchAllowList
 from bot.ingest.errors import ADDRESS_REFUSED, HOST_REFUSED, NO_ADDRESS, BlockedAddressError
 
 IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
+IPNetwork = ipaddress.IPv4Network | ipaddress.IPv6Network
 
-_V4 = ipaddress.IPv4Network
-_V6 = ipaddress.IPv6Network
+_net = ipaddress.ip_network
 
 # Checked in order; the first match gives the reason. Anything not listed that Python does not
-# consider globally routable is refused as "reserved" (see `_classify_v4` / `_classify_v6`).
-_V4_RANGES: tuple[tuple[ipaddress.IPv4Network, str], ...] = (
-    (_V4("255.255.255.255/32"), "the broadcast address"),
-    (_V4("0.0.0.0/32"), "the unspecified address (0.0.0.0)"),
-    (_V4("0.0.0.0/8"), "a reserved 'this network' address"),
-    (_V4("127.0.0.0/8"), "a loopback address (this machine)"),
-    (_V4("10.0.0.0/8"), "on a private network"),
-    (_V4("172.16.0.0/12"), "on a private network"),
-    (_V4("192.168.0.0/16"), "on a private network"),
-    (_V4("169.254.169.254/32"), "the cloud metadata service (link-local)"),
-    (_V4("169.254.0.0/16"), "a link-local address"),
-    (_V4("100.64.0.0/10"), "a carrier-grade NAT address (shared, not public)"),
-    (_V4("224.0.0.0/4"), "a multicast address"),
-    (_V4("192.0.0.0/24"), "a reserved address (IETF protocol assignments)"),
-    (_V4("192.0.2.0/24"), "a reserved documentation address"),
-    (_V4("198.51.100.0/24"), "a reserved documentation address"),
-    (_V4("203.0.113.0/24"), "a reserved documentation address"),
-    (_V4("198.18.0.0/15"), "a reserved benchmarking address"),
-    (_V4("192.88.99.0/24"), "a reserved 6to4 relay address"),
-    (_V4("240.0.0.0/4"), "a reserved address"),
-)
-
-_V6_RANGES: tuple[tuple[ipaddress.IPv6Network, str], ...] = (
-    (_V6("::/128"), "the unspecified address (::)"),
-    (_V6("::1/128"), "a loopback address (this machine)"),
-    (_V6("fe80::/10"), "a link-local address"),
-    (_V6("fec0::/10"), "on a private network (site-local)"),
-    (_V6("fc00::/7"), "on a private network (unique local)"),
-    (_V6("ff00::/8"), "a multicast address"),
-    (_V6("100::/64"), "a reserved discard-only address"),
-    (_V6("2001:db8::/32"), "a reserved documentation address"),
-    (_V6("2001:2::/48"), "a reserved benchmarking address"),
+# consider globally routable is refused as "reserved" (see `_classify`).
+_RANGES: tuple[tuple[IPNetwork, str], ...] = (
+    (_net("255.255.255.255/32"), "the broadcast address"),
+    (_net("0.0.0.0/32"), "the unspecified address (0.0.0.0)"),
+    (_net("0.0.0.0/8"), "a reserved 'this network' address"),
+    (_net("127.0.0.0/8"), "a loopback address (this machine)"),
+    (_net("10.0.0.0/8"), "on a private network"),
+    (_net("172.16.0.0/12"), "on a private network"),
+    (_net("192.168.0.0/16"), "on a private network"),
+    (_net("169.254.169.254/32"), "the cloud metadata service (link-local)"),
+    (_net("169.254.0.0/16"), "a link-local address"),
+    (_net("100.64.0.0/10"), "a carrier-grade NAT address (shared, not public)"),
+    (_net("224.0.0.0/4"), "a multicast address"),
+    (_net("192.0.0.0/24"), "a reserved address (IETF protocol assignments)"),
+    (_net("192.0.2.0/24"), "a reserved documentation address"),
+    (_net("198.51.100.0/24"), "a reserved documentation address"),
+    (_net("203.0.113.0/24"), "a reserved documentation address"),
+    (_net("198.18.0.0/15"), "a reserved benchmarking address"),
+    (_net("192.88.99.0/24"), "a reserved 6to4 relay address"),
+    (_net("240.0.0.0/4"), "a reserved address"),
+    (_net("::/128"), "the unspecified address (::)"),
+    (_net("::1/128"), "a loopback address (this machine)"),
+    (_net("fe80::/10"), "a link-local address"),
+    (_net("fec0::/10"), "on a private network (site-local)"),
+    (_net("fc00::/7"), "on a private network (unique local)"),
+    (_net("ff00::/8"), "a multicast address"),
+    (_net("100::/64"), "a reserved discard-only address"),
+    (_net("2001:db8::/32"), "a reserved documentation address"),
+    (_net("2001:2::/48"), "a reserved benchmarking address"),
 )
 
 # IPv6 forms whose low 32 bits are an IPv4 address; checked after Python's `ipv4_mapped`. SIIT's
 # IPv4-translated `::ffff:0:a.b.c.d` (RFC 2765) is not the IPv4-mapped `::ffff:a.b.c.d`: Python
 # calls it global, so it is unwrapped here.
-_LOW32_FORMS: tuple[tuple[ipaddress.IPv6Network, str], ...] = (
-    (_V6("::ffff:0:0:0/96"), "an IPv4-translated IPv6"),
-    (_V6("::/96"), "an IPv4-compatible IPv6"),
-    (_V6("64:ff9b::/96"), "a NAT64 IPv6"),
+_LOW32_FORMS: tuple[tuple[IPNetwork, str], ...] = (
+    (_net("::ffff:0:0:0/96"), "an IPv4-translated IPv6"),
+    (_net("::/96"), "an IPv4-compatible IPv6"),
+    (_net("64:ff9b::/96"), "a NAT64 IPv6"),
 )
-_NAT64_LOCAL = _V6("64:ff9b:1::/48")
+_NAT64_LOCAL = _net("64:ff9b:1::/48")
 
 
 def parse_address(ip: str) -> IPAddress | None:
@@ -78,13 +75,8 @@ def parse_address(ip: str) -> IPAddress | None:
         return None
 
 
-def _classify_v4(ip: ipaddress.IPv4Address) -> str | None:
-    reason = next((reason for network, reason in _V4_RANGES if ip in network), None)
-    return reason or (None if ip.is_global else "a reserved address")
-
-
 def _embedded(form: str, inner: ipaddress.IPv4Address) -> str | None:
-    reason = _classify_v4(inner)
+    reason = _classify(inner)
     return None if reason is None else f"{reason} ({inner} written as {form} address)"
 
 
@@ -92,9 +84,11 @@ def _low32(ip: ipaddress.IPv6Address) -> ipaddress.IPv4Address:
     return ipaddress.IPv4Address(int(ip) & 0xFFFFFFFF)
 
 
-def _classify_v6(ip: ipaddress.IPv6Address) -> str | None:
-    if reason := next((reason for network, reason in _V6_RANGES if ip in network), None):
+def _classify(ip: IPAddress) -> str | None:
+    if reason := next((reason for network, reason in _RANGES if ip in network), None):
         return reason
+    if isinstance(ip, ipaddress.IPv4Address):
+        return None if ip.is_global else "a reserved address"
     if ip.ipv4_mapped is not None:
         return _embedded("an IPv4-mapped IPv6", ip.ipv4_mapped)
     if form := next((form for network, form in _LOW32_FORMS if ip in network), None):
@@ -122,11 +116,7 @@ def classify(ip: str) -> str | None:
     address is refused.
     """
     address = parse_address(ip)
-    if address is None:
-        return "not a valid IP address"
-    if isinstance(address, ipaddress.IPv4Address):
-        return _classify_v4(address)
-    return _classify_v6(address)
+    return "not a valid IP address" if address is None else _classify(address)
 
 
 def refusal(host: str | None, ip: str, allow: FetchAllowList) -> str | None:
@@ -140,22 +130,17 @@ def refusal(host: str | None, ip: str, allow: FetchAllowList) -> str | None:
     address = parse_address(ip)
     if address is not None and allow.allows_address(address):
         return None
-    reason = classify(ip)
-    if reason is None:
+    if (reason := classify(ip)) is None:
         return None
-    shown = str(address) if address is not None else str(ip)
+    shown = str(address) if address is not None else ip
     if host is None or host.strip("[]") == shown:
         return ADDRESS_REFUSED.format(address=shown, reason=reason)
     return HOST_REFUSED.format(host=host, address=shown, reason=reason)
 
 
 class GuardedResolver(AbstractResolver):
-    """Wraps a resolver and drops every forbidden address from its answers.
-
-    When nothing is left, the look-up fails with BlockedAddressError, so aiohttp never opens a
-    connection. Each look-up is judged on its own, so a DNS answer that changes between look-ups
-    (DNS rebinding) is caught too.
-    """
+    """Wraps a resolver and drops every forbidden address from its answers; when none is left,
+    BlockedAddressError. Each look-up is judged on its own, so DNS rebinding is caught too."""
 
     def __init__(self, inner: AbstractResolver, allow: FetchAllowList) -> None:
         self._inner = inner
@@ -168,8 +153,7 @@ class GuardedResolver(AbstractResolver):
         refusals = [refusal(host, answer["host"], self._allow) for answer in answers]
         allowed = [answer for answer, refused in zip(answers, refusals, strict=True) if not refused]
         if not allowed:
-            first = next(filter(None, refusals), NO_ADDRESS.format(host=host))
-            raise BlockedAddressError(first)
+            raise BlockedAddressError(next(filter(None, refusals), NO_ADDRESS.format(host=host)))
         return allowed
 
     async def close(self) -> None:
@@ -188,10 +172,9 @@ AddrInfo = tuple[int, int, int, str, tuple[Any, ...]]
 def guarded_socket_factory(allow: FetchAllowList) -> Callable[[AddrInfo], socket.socket]:
     """A `socket_factory` for aiohttp's TCPConnector: the last gate before every connect.
 
-    aiohttp calls it with the address it is about to connect to, after DNS, for every new
-    connection including IP-literal URLs that never reach the resolver. It raises
-    BlockedAddressError (not an OSError, so aiohttp does not swallow it and try the next address)
-    for a forbidden address. Use it with `happy_eyeballs_delay=None` so the error propagates.
+    aiohttp calls it with each address it connects to, after DNS, IP-literal URLs included. It
+    raises BlockedAddressError, not an OSError (aiohttp would swallow that and try the next
+    address); with `happy_eyeballs_delay=None` the error propagates.
     """
 
     def factory(addr_info: AddrInfo) -> socket.socket:

@@ -1,10 +1,9 @@
 """JSON Feed (https://jsonfeed.org, versions 1 and 1.1) → ParsedFeed, with the standard json.
 
-The same Entry fields, caps and hostile-text rules as an RSS or Atom feed (bot.ingest.parse):
-titles, names and summaries are plain text by the spec, so they are kept as plain lines (a title
-about `<blink>` keeps it); `content_html` is raw HTML for the text stage like any feed body, and
-`content_text` is escaped into HTML so the text stage reads it as the text it is. Every field is
-read defensively: a value of the wrong JSON type is as good as absent.
+The same Entry fields and hostile-text rules as RSS or Atom (bot.ingest.parse). Titles, names
+and summaries are plain text by the spec (a title about `<blink>` keeps it); `content_html` is
+raw HTML like any feed body, `content_text` is escaped into HTML. A value of the wrong JSON type
+is as good as absent.
 """
 
 from __future__ import annotations
@@ -24,7 +23,8 @@ _VERSION_PREFIX = "https://jsonfeed.org/version/"
 # A JSON document's first character, after an optional BOM and whitespace.
 _JSON_START = re.compile(rb"^(?:\xef\xbb\xbf)?[ \t\r\n]*\{")
 _SNIFF_VERSION = re.compile(rb'"version"\s*:\s*"https?:\\?/\\?/jsonfeed\.org\\?/version\\?/')
-_MAX_STORED_INT = 2**63 - 1
+# Feed numbers end up in SQLite INTEGER columns (64-bit): anything larger is junk, not a value.
+MAX_STORED_INT = 2**63 - 1
 
 
 def looks_like_json_feed(body: bytes) -> bool:
@@ -46,18 +46,11 @@ def _line(value: object) -> str:
 
 
 def _date(value: object) -> datetime | None:
-    """An RFC 3339 date as UTC; None when unreadable or without a time zone we can trust."""
-    text = _text(value).strip()
-    if not text:
-        return None
+    """An RFC 3339 date as UTC (a date naming no zone is read as UTC); None when unreadable."""
+    text = _text(value).strip().replace("Z", "+00:00").replace("z", "+00:00")
     try:
-        parsed = datetime.fromisoformat(text.replace("Z", "+00:00").replace("z", "+00:00"))
-    except ValueError:
-        return None
-    if parsed.tzinfo is None:
-        parsed = parsed.replace(tzinfo=UTC)
-    try:
-        return parsed.astimezone(UTC)
+        parsed = datetime.fromisoformat(text)
+        return (parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)).astimezone(UTC)
     except (OverflowError, ValueError):
         return None
 
@@ -70,7 +63,7 @@ def _count(value: object) -> int | None:
         number = int(value)
     except (OverflowError, ValueError):  # inf, nan
         return None
-    return number if 0 <= number <= _MAX_STORED_INT else None
+    return number if 0 <= number <= MAX_STORED_INT else None
 
 
 def _author(item: Mapping[str, Any], feed: Mapping[str, Any]) -> str | None:
@@ -81,8 +74,7 @@ def _author(item: Mapping[str, Any], feed: Mapping[str, Any]) -> str | None:
             single = source.get("author")
             authors = [single] if isinstance(single, dict) else []
         names = [_line(a.get("name")) for a in authors if isinstance(a, dict)]
-        joined = ", ".join(name for name in names if name)
-        if joined:
+        if joined := ", ".join(name for name in names if name):
             return joined
     return None
 
@@ -91,9 +83,7 @@ def _enclosure(item: Mapping[str, Any], base: str | None) -> tuple[Enclosure | N
     """The first attachment with an http(s) URL, and its duration in seconds."""
     attachments = item.get("attachments")
     for attachment in attachments if isinstance(attachments, list) else []:
-        if not isinstance(attachment, dict):
-            continue
-        url = archive_url(attachment.get("url"), base)
+        url = archive_url(attachment.get("url"), base) if isinstance(attachment, dict) else None
         if not url:
             continue
         kind = _text(attachment.get("mime_type")).strip()[:200] or None
@@ -145,9 +135,8 @@ def _entry(
 
 
 def parse_json_feed(body: bytes, base_url: str | None) -> ParsedFeed:
-    """A JSON Feed document as a ParsedFeed, its text uncapped and its entries without
-    fallback ids or titles: parse_feed gives those, as for every format. Raises ParseError
-    for anything that is not a JSON Feed."""
+    """A JSON Feed document as a ParsedFeed, uncapped and without fallback ids or titles
+    (parse_feed gives those to every format); ParseError for anything else."""
     try:
         document = json.loads(body.decode("utf-8-sig"))
     except (UnicodeDecodeError, ValueError, RecursionError) as exc:

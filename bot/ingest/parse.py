@@ -32,7 +32,7 @@ from bot.ingest.errors import (
     NotAFeedError,
     ParseError,
 )
-from bot.ingest.jsonfeed import is_json_document, parse_json_feed
+from bot.ingest.jsonfeed import MAX_STORED_INT, is_json_document, parse_json_feed
 from bot.ingest.prolog import EntityDeclarationError, cut_off, rewrite_prolog
 from bot.model import Enclosure, Entry, ParsedFeed
 from bot.safe import archive_url, plain_line, truncate
@@ -64,14 +64,11 @@ MAX_TITLE_CHARS = 300
 MAX_AUTHOR_CHARS = 200
 MAX_FEED_TITLE_CHARS = 200
 MAX_DESCRIPTION_CHARS = 1000
-# Feed numbers end up in SQLite INTEGER columns (64-bit): anything larger is junk, not a value.
-_MAX_STORED_INT = 2**63 - 1
 
 
 def plain(text: str | None) -> str:
-    """The text an HTML fragment shows (for titles, names and descriptions): read by a real
-    HTML parser, without scripts, styles or comments; entities decoded, control characters
-    dropped, whitespace collapsed."""
+    """The text an HTML fragment (a title, name or description) shows, read by a real HTML
+    parser: no scripts, styles, comments or control characters; whitespace collapsed."""
     if not text:
         return ""
     if "<" not in text and "&" not in text:
@@ -107,7 +104,7 @@ def parse_duration(value: object) -> int | None:
     if len(parts) > 3 or any(p < 0 for p in parts):
         return None
     seconds = functools.reduce(lambda total, part: total * 60 + part, parts)
-    return seconds if seconds <= _MAX_STORED_INT else None
+    return seconds if seconds <= MAX_STORED_INT else None
 
 
 def _utc(struct: time.struct_time | None) -> datetime | None:
@@ -158,7 +155,7 @@ def _enclosure(raw: Mapping[str, Any], base: str | None) -> Enclosure | None:
             length = int(link.get("length") or 0)
         except (TypeError, ValueError):
             length = 0
-        valid = 0 < length <= _MAX_STORED_INT
+        valid = 0 < length <= MAX_STORED_INT
         return Enclosure(url=url, type=kind or None, length=length if valid else None)
     return None
 
@@ -216,11 +213,8 @@ def _disambiguate(entries: list[Entry]) -> list[Entry]:
 
 def parse_feed(body: bytes, headers: Mapping[str, str], base_url: str | None) -> ParsedFeed:
     """Parse a feed document (RSS, Atom, RDF or JSON Feed); raise NotAFeedError for a web
-    page, ParseError for junk or a body cut off before its root element closes.
-
-    A malformed feed still yields the items feedparser could read (with a `warning`).
-    Synchronous and CPU-bound: callers run it off the event loop.
-    """
+    page, ParseError for junk or a body cut off before its root element closes. A malformed
+    feed still yields the items feedparser could read (with a `warning`). CPU-bound."""
     if _HTML_START.match(body[:65536]):
         raise NotAFeedError(WEB_PAGE)
     if is_json_document(body):
@@ -263,8 +257,7 @@ def parse_feed(body: bytes, headers: Mapping[str, str], base_url: str | None) ->
 
 
 def _feed_image(feed: Mapping[str, Any], base: str | None) -> str | None:
-    """The feed's own image: RSS <image>/itunes:image (feedparser's `image`), Atom <logo> or
-    <icon>."""
+    """The feed's own image: RSS <image>/itunes:image, Atom <logo> or <icon>."""
     image = feed.get("image")
     if isinstance(image, Mapping) and (
         url := archive_url(image.get("href") or image.get("url"), base)
@@ -274,9 +267,8 @@ def _feed_image(feed: Mapping[str, Any], base: str | None) -> str | None:
 
 
 def _link(raw: Mapping[str, Any], rel: str, base: str | None) -> str | None:
-    """The first `<link rel=…>` of an entry or feed (Atom's, or atom:link in RSS: feedparser
-    lists both in `links`) that passes the same URL rules as any link: `canonical` for an
-    entry, `self` for the feed (the address it gives as its own)."""
+    """The first usable `<link rel=…>` of an entry or feed (Atom's, or RSS's atom:link):
+    `canonical` for an entry, `self` for the feed (the address it gives as its own)."""
     for link in raw.get("links") or []:
         if link.get("rel") == rel and (url := archive_url(link.get("href"), base)):
             return url
@@ -284,8 +276,7 @@ def _link(raw: Mapping[str, Any], rel: str, base: str | None) -> str | None:
 
 
 def _capped(parsed: ParsedFeed, base_url: str | None) -> ParsedFeed:
-    """The feed with the caps, fallback ids and titles, and repeated-id rule every feed gets,
-    whichever reader (feedparser, JSON Feed) read it."""
+    """The caps, fallback ids and titles, and repeated-id rule every feed gets, whatever format."""
     entries = [
         dataclasses.replace(
             entry,

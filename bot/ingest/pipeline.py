@@ -34,7 +34,7 @@ TopicMatcher = Callable[[Sequence[str]], Collection[int]]
 
 @dataclass(frozen=True, slots=True)
 class PollOutcome:
-    """What one poll did. `error` is set when it failed (the feed's state records it too)."""
+    """What one poll did; `error` is set when it failed (the feed's row records it too)."""
 
     feed_id: int
     feed_url: str
@@ -44,10 +44,6 @@ class PollOutcome:
     error: FeedError | None = None
     consecutive_errors: int = 0
     seconds: float = 0.0
-
-    @property
-    def ok(self) -> bool:
-        return self.error is None
 
 
 def entry_fingerprint(entry: Entry) -> str:
@@ -79,19 +75,16 @@ class FeedPipeline:
         *,
         clock: Callable[[], float] = time.time,
         ai_summarizer: LLMSummarizer | None = None,
-        topic_matcher: TopicMatcher | None = None,
         filter_gate: FilterGate | None = None,
     ) -> None:
         self._store = store
         self._fetcher = fetcher
         self._clock = clock
         self._ai = ai_summarizer
-        self.topic_matcher = topic_matcher
-        """Matches new items against followed topics; the runtime sets its live percolator.
-        Left None (a short-lived `poll --once`), the topics are loaded once when first needed."""
-        self._filter_gate = filter_gate
-        """Applies the channels' feed filters to new items (the runtime gives
-        bot.features.feeds.filters.check_filters; see bot.store.routing.route_new_items)."""
+        # The runtime sets its live percolator; left None (`poll --once`), the topics are
+        # loaded once when first needed.
+        self.topic_matcher: TopicMatcher | None = None
+        self._filter_gate = filter_gate  # the channels' feed filters (bot.store.routing)
 
     async def poll(self, feed: FeedRow) -> PollOutcome:
         """Poll one feed. Never raises for anything the feed did: a failure, expected (a
@@ -134,7 +127,7 @@ class FeedPipeline:
         return dataclasses.replace(outcome, seconds=time.perf_counter() - started)
 
     async def ingest(self, feed: FeedRow, result: FetchResult) -> PollOutcome:
-        """Run the stages after fetch on a response already in hand (used by feed add)."""
+        """The stages after fetch, on a response already in hand (feed add has one)."""
         now = self._clock()
         next_at = next_poll_after_success(
             feed.url,
@@ -202,9 +195,8 @@ class FeedPipeline:
     async def _match_topics(
         self, feed: FeedRow, fresh: Sequence[FreshItem], known: dict[str, str]
     ) -> dict[str, Collection[int]]:
-        """Percolate the entries that may be new (not edits, not a first poll's archive)
-        against the followed topics: stable id → matching topic ids. The commit queues the DMs
-        of those that really are new, in the poll's transaction."""
+        """Stable id → followed topics matched, for the entries that may be new (not edits, not a
+        first poll's archive); the commit queues the DMs of those that really are new."""
         candidates = [f.item for f in fresh if f.item.entry.stable_id not in known]
         if feed.last_success_at is None or not candidates:
             return {}
@@ -220,12 +212,10 @@ class FeedPipeline:
     async def _with_ai_summaries(
         self, feed: FeedRow, fresh: list[FreshItem], known: dict[str, str]
     ) -> list[FreshItem]:
-        """Give the new items that will be delivered an AI summary, once per content hash.
-
-        Runs before the items are stored and routed, so every channel, digest and DM shows the
-        same text. Archive backfill (a feed's first poll), edits, and feeds nobody subscribes
-        to are never sent to the model; any failure keeps the offline summary.
-        """
+        """Give the new items that will be delivered an AI summary, once per content hash,
+        before they are stored and routed, so every channel, digest and DM shows the same text.
+        Archive backfill (a first poll), edits and unsubscribed feeds never go to the model; any
+        failure keeps the offline summary."""
         assert self._ai is not None
         new = [f for f in fresh if f.item.entry.stable_id not in known]
         if not new or not await self._store.subscriptions.feed_has_subscribers(feed.id):

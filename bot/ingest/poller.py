@@ -40,9 +40,8 @@ class FeedPoller:
         holder: str | None = None,
         lease_s: float = FEED_LEASE_S,
     ) -> None:
-        """`holder` names this process in the feeds it leases (several processes on one
-        PostgreSQL database; by default a new process id); a lease not renewed within
-        `lease_s` is taken over."""
+        """`holder` names this process in the feeds it leases (processes sharing a PostgreSQL
+        database; default: a new process id); a lease not renewed within `lease_s` is taken over."""
         self._store = store
         self._pipeline = pipeline
         self._slots = asyncio.Semaphore(concurrency)
@@ -66,18 +65,16 @@ class FeedPoller:
 
     async def poll_due(self, *, all_feeds: bool = False) -> list[PollOutcome]:
         """Poll every due feed (or every enabled feed) once; return the outcomes."""
-        now = self._clock()
         if all_feeds:
             feeds = [f for f in await self._store.feeds.all() if not f.disabled]
         else:
             feeds = await self._store.feeds.take_due(
-                now, self._batch, holder=self._holder, lease_s=self._lease_s
+                self._clock(), self._batch, holder=self._holder, lease_s=self._lease_s
             )
         feeds = [f for f in feeds if f.id not in self._in_flight]
         keeper = asyncio.create_task(self._keep_leases()) if self._store.feeds.leased else None
         try:
-            # Every poll finishes before a failure (the store could not even record one) is
-            # raised.
+            # Every poll finishes before a failure (the store could not record one) is raised.
             results = await asyncio.gather(
                 *(self._poll_one(f) for f in feeds), return_exceptions=True
             )
@@ -108,9 +105,8 @@ class FeedPoller:
             await self._release(feed.id)
 
     async def _keep_leases(self) -> None:
-        """Every third of a lease, renew this process's leases on the feeds it is polling
-        or about to poll (a slow feed, a full batch waiting for slots): another process takes
-        a feed over only when its poller is dead, not when its poll is slow."""
+        """Every third of a lease, renew the leases on the feeds this process is polling or about
+        to poll: another process takes a feed over only when its poller is dead, not slow."""
         while True:
             await asyncio.sleep(self._lease_s / 3)
             if not self._in_flight:

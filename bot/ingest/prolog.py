@@ -2,15 +2,14 @@
 parser ever sees an entity definition it could expand without bound.
 
 feedparser's own `replace_doctype` finds `<!ENTITY` declarations with a line-anchored regex in
-everything before the first `<\\w`, and hands the ones whose value holds no `&` to its loose
-parser, which expands them on every reference: one 5 kB entity referenced 20,000 times is a
-100 MB string. Its strict parser (expat) sees the internal subset itself. So feedparser is given
-`rewrite_prolog` instead (see bot.ingest.parse): the prolog is scanned as XML (XML declaration,
-comments, processing instructions, DOCTYPE with quoted literals and an internal subset), and
-rebuilt as the XML declaration, then the document element. Entities whose value is a single
-character reference (`<!ENTITY nbsp "&#160;">`, which old feeds use and which cannot amplify) are
-kept; any other entity declaration refuses the document (EntityDeclarationError). Comments and
-text after the first element (CDATA that mentions `<!ENTITY`, say) declare nothing.
+everything before the first `<\\w`, and hands those whose value holds no `&` to its loose parser,
+which expands them on every reference (one 5 kB entity referenced 20,000 times is a 100 MB
+string); its strict parser (expat) sees the internal subset itself. So feedparser is given
+`rewrite_prolog` instead (see bot.ingest.parse): the prolog is scanned as XML (declaration,
+comments, processing instructions, DOCTYPE with quoted literals and an internal subset) and
+rebuilt as the XML declaration, then the document element. An entity whose value is one character
+reference (`<!ENTITY nbsp "&#160;">`: old feeds use them, they cannot amplify) is kept; any other
+refuses the document (EntityDeclarationError). What follows the first element declares nothing.
 """
 
 from __future__ import annotations
@@ -49,11 +48,9 @@ class Prolog:
 
 
 def scan_prolog(data: bytes) -> Prolog:
-    """Scan the prolog of an XML document (bytes in an ASCII-compatible encoding).
-
-    Malformed pieces (an unclosed comment, text before the first element) are skipped up to the
-    next `<`, the way a forgiving reader would; nothing before the first element survives.
-    Raises EntityDeclarationError for an entity that is not a single character reference.
+    """Scan the prolog of an XML document (bytes in an ASCII-compatible encoding); raise
+    EntityDeclarationError for an entity that is not a single character reference. Malformed
+    pieces (an unclosed comment, text) are skipped up to the next `<`, as a forgiving reader does.
     """
     prolog = Prolog()
     size = len(data)
@@ -90,8 +87,7 @@ def scan_prolog(data: bytes) -> Prolog:
 def _doctype(data: bytes, pos: int, prolog: Prolog) -> int | None:
     """The end of a DOCTYPE whose name starts at `pos`; its internal subset's entity
     declarations are sorted into `prolog`. None when it is not a DOCTYPE that ends."""
-    size = len(data)
-    while pos < size:
+    while True:
         pos = _DOCTYPE_SKIP.match(data, pos).end()  # type: ignore[union-attr]
         char = data[pos : pos + 1]
         if char in (b'"', b"'"):
@@ -108,7 +104,6 @@ def _doctype(data: bytes, pos: int, prolog: Prolog) -> int | None:
             return pos + 1
         else:  # '<' or the end
             return None
-    return None
 
 
 def _subset(data: bytes, pos: int, prolog: Prolog) -> int | None:
@@ -147,10 +142,7 @@ def _subset(data: bytes, pos: int, prolog: Prolog) -> int | None:
 
 def rewrite_prolog(data: bytes) -> tuple[str | None, bytes, dict[str, str]]:
     """A drop-in for feedparser's `replace_doctype(data)`: (rss version or None, the document
-    with its prolog rebuilt, the safe entities for the loose parser).
-
-    Raises EntityDeclarationError when the internal subset declares any other entity.
-    """
+    with its prolog rebuilt, the safe entities for the loose parser). Raises as scan_prolog."""
     prolog = scan_prolog(data)
     version = "rss091n" if b"netscape" in prolog.doctype.lower() else None
     entities = prolog.safe_entities
@@ -168,13 +160,10 @@ _CLOSE_END = re.compile(rb"[ \t\r\n]*>")
 
 def cut_off(data: bytes) -> bool:
     """True when the document element starts but the body ends before it closes: a transfer
-    that stopped early (the document is truncated), not a document to read.
-
-    The root is closed when its start tag is self-closing or the last `</name` in the body is a
-    whole end tag; what follows it (comments, a stray script) does not matter. An XML
-    declaration with no element after it was cut too. A body whose root cannot be found in
-    ASCII (UTF-16, no markup at all) is not judged here. Raises
-    EntityDeclarationError as scan_prolog does.
+    that stopped early, not a document to read. The root is closed when its start tag is
+    self-closing or the body's last `</name` is a whole end tag (what follows does not matter).
+    An XML declaration with no element after it was cut too. A body whose root is not found in
+    ASCII (UTF-16, no markup) is not judged. Raises as scan_prolog does.
     """
     start = scan_prolog(data).element
     if start == len(data):  # no element at all: cut in an XML prolog, or not XML

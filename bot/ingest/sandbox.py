@@ -3,18 +3,15 @@
 A feed is third-party markup: whatever feedparser, expat or the entry building do with it, one
 document must not take the bot down. Each parse runs in a long-lived worker process
 (`python -m bot.ingest.sandbox`) whose address space is capped with RLIMIT_AS; the caller waits
-at most `timeout_s`. A worker that runs out of time or memory (or dies) is killed and replaced,
-and that feed's poll gets a ParseError; the next feed gets a fresh worker.
-
-The worker answers in JSON, not pickle: what comes back from a process that read hostile input
-is data, never code.
+at most `timeout_s`. A worker out of time or memory (or dead) is killed, that feed's poll gets a
+ParseError and the next feed a fresh worker. The worker answers in JSON, not pickle: what comes
+back from a process that read hostile input is data, never code.
 """
 
 from __future__ import annotations
 
 import atexit
 import dataclasses
-import functools
 import json
 import os
 import resource
@@ -105,12 +102,9 @@ class _Worker:
 
 
 class ParseSandbox:
-    """Parses feeds in worker processes, each call bounded in time and memory.
-
-    Thread-safe; up to `workers` parses run at once. `target` names the parse function as
-    "module:function" (tests inject a hostile one); it must take and return what
-    bot.ingest.parse.parse_feed does.
-    """
+    """Parses feeds in worker processes, each call bounded in time and memory. Thread-safe; up
+    to `workers` parses at once. `target` is a "module:function" like parse_feed (tests inject a
+    hostile one)."""
 
     def __init__(
         self,
@@ -187,21 +181,13 @@ class ParseSandbox:
             worker.kill()
 
 
-_default_lock = threading.Lock()
-
-
-@functools.cache
-def _default_sandbox() -> ParseSandbox:
-    sandbox = ParseSandbox()
-    atexit.register(sandbox.close)
-    return sandbox
+_DEFAULT_SANDBOX = ParseSandbox()  # no worker starts until the first parse
+atexit.register(_DEFAULT_SANDBOX.close)
 
 
 def parse_feed_bounded(body: bytes, headers: Mapping[str, str], base_url: str | None) -> ParsedFeed:
     """parse_feed in the process-wide sandbox (default limits). Blocking: run it in a thread."""
-    with _default_lock:  # one sandbox, however many threads ask first
-        sandbox = _default_sandbox()
-    return sandbox.parse(body, headers, base_url)
+    return _DEFAULT_SANDBOX.parse(body, headers, base_url)
 
 
 def _feed_from_json(data: dict[str, Any]) -> ParsedFeed:

@@ -61,8 +61,7 @@ _SHARE_KEYS = frozenset(
 
 
 def story_url(url: str | None) -> str | None:
-    """The item link as a story key (host without `www.`, path without trailing slash, query
-    without tracking parameters, no scheme or fragment); None when it names no story."""
+    """The item link as a story key (see the module's rules); None when it names no story."""
     if not url:
         return None
     try:
@@ -97,7 +96,7 @@ def shingles(title: str, opening: str) -> set[int]:
 
 
 def sketch(hashes: set[int]) -> bytes:
-    """The `SKETCH_SIZE` smallest hashes, ascending, packed (4 bytes each)."""
+    """The `SKETCH_SIZE` smallest hashes, ascending, 4 bytes each."""
     kept = sorted(hashes)[:SKETCH_SIZE]
     return struct.pack(f"<{len(kept)}I", *kept)
 
@@ -114,8 +113,7 @@ def bands(hashes: set[int]) -> tuple[int, ...]:
     lowest = [_EMPTY] * _BINS
     for value in hashes:
         bin_ = (value * _BINS) >> 32
-        if value < lowest[bin_]:
-            lowest[bin_] = value
+        lowest[bin_] = min(lowest[bin_], value)
     filled: list[int] = []
     for bin_ in range(_BINS):
         distance = 0
@@ -137,8 +135,7 @@ def bands(hashes: set[int]) -> tuple[int, ...]:
 
 
 def story_key(item: ItemText) -> StoryKey:
-    """What is compared of an item: its link key (of the canonical link the feed named, else
-    of its link), the sketch of its title and opening and the bands candidates are found by."""
+    """What is compared of an item: its link key, its text's sketch and its bands."""
     hashes = shingles(item.title, item.summary or item.text)
     url = story_url(item.canonical_url) or story_url(item.url)
     return StoryKey(url, sketch(hashes), bands(hashes))
@@ -168,8 +165,6 @@ def similarity(a: bytes, b: bytes) -> float:
 
 
 def same_story(new: StoryKey, earlier: StoryKey) -> bool:
-    """Whether `new` tells the story `earlier` told: the same link key, or near-duplicate
-    text."""
     if new.url is not None and new.url == earlier.url:
         return True
     return similarity(new.sketch, earlier.sketch) >= SAME_STORY_JACCARD

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import ipaddress
 import re
 from urllib.parse import unquote, urlsplit, urlunsplit
@@ -38,11 +39,8 @@ class InvalidURLError(ValueError):
 
 
 def normalize_feed_url(url: str) -> str:
-    """Lower-case scheme and host, drop the default port, the fragment and tracking parameters
-    (utm_* and kin), collapse repeated slashes in the path; keep the rest of path and query as
-    written.
-
-    A bare host such as `example.com/feed` gets `https://`.
+    """Lower-case scheme and host; drop the default port, the fragment and tracking parameters;
+    collapse repeated slashes; keep the rest as written. A bare `example.com/feed` gets https://.
     """
     text = url.strip()
     if "://" not in text:
@@ -81,10 +79,8 @@ def without_tracking(query: str) -> str:
 
 def own_address(self_url: str | None, fetched_url: str) -> str | None:
     """The address a feed names as its own (`atom:link rel="self"`, JSON Feed's `feed_url`),
-    normalized, when it is on the host the feed was fetched from (`www.` aside); else None.
-
-    A feed's word about itself is trusted that far only: any other host could be a feed
-    claiming to be someone else's, to be taken for it.
+    normalized, when it is on the host the feed was fetched from (`www.` aside); else None: on
+    any other host it could be a feed claiming to be someone else's, to be taken for it.
     """
     if not self_url:
         return None
@@ -93,23 +89,17 @@ def own_address(self_url: str | None, fetched_url: str) -> str | None:
         fetched = normalize_feed_url(fetched_url)
     except InvalidURLError:
         return None
-    if _site(claimed) != _site(fetched):
-        return None
-    return claimed
+    return claimed if _site(claimed) == _site(fetched) else None
 
 
 def _site(url: str) -> str:
-    host = urlsplit(url).hostname or ""
-    return host.removeprefix("www.")
+    return (urlsplit(url).hostname or "").removeprefix("www.")
 
 
 def _checked_host(host: str, url: str) -> str:
     """The host in ASCII (IDNA), or bracketed IPv6; anything else is not a web address."""
-    try:
+    with contextlib.suppress(ValueError):
         address = ipaddress.ip_address(host)
-    except ValueError:
-        pass
-    else:
         return f"[{address}]" if address.version == 6 else str(address)
     try:
         ascii_host = host.encode("idna").decode("ascii").lower()

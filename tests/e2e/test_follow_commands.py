@@ -55,7 +55,7 @@ class Feeds:
         self.titles[name].append(title)
         self.server.set(f"/{name}.xml", letter(name, self.titles[name]))
         outcomes = await self.bot.runtime.poller.poll_due(all_feeds=True)
-        assert all(o.ok for o in outcomes)
+        assert all(o.error is None for o in outcomes)
 
 
 async def dms_paused(bot: DigestBot, user_id: int) -> bool:

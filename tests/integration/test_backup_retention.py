@@ -174,7 +174,7 @@ async def test_a_pruned_item_that_reappears_is_never_stored_or_posted(
         feed = await store.feeds.get(added.feed.id)
         assert feed is not None
         outcome = await pipeline.poll(without_validators(feed))
-        assert outcome.ok and len(outcome.new_item_ids) == 1
+        assert outcome.error is None and len(outcome.new_item_ids) == 1
         (row,) = await store.items.many(outcome.new_item_ids)
         assert row.title == "Newer"
         assert await store.items.count() == 1

@@ -104,7 +104,7 @@ async def test_two_processes_poll_each_due_feed_once(pg_url: str, feed_server: F
         finally:
             release.set()
             outcomes = await a_polls
-        assert len(outcomes) == len(paths) and all(o.ok for o in outcomes)
+        assert len(outcomes) == len(paths) and all(o.error is None for o in outcomes)
         assert await a.store.feeds.leases_held(a.process_id) == 0  # ended with the polls
         # The next due time: both look at once, and between them each feed is polled once.
         for n, path in enumerate(paths):
@@ -155,7 +155,7 @@ async def test_a_slow_poll_keeps_its_leases_however_long_it_takes(
         finally:
             release.set()
             outcomes = await a_polls
-        assert len(outcomes) == len(paths) and all(o.ok for o in outcomes)
+        assert len(outcomes) == len(paths) and all(o.error is None for o in outcomes)
 
 
 async def test_a_dead_processs_feeds_are_taken_over_when_its_leases_expire(
@@ -173,7 +173,7 @@ async def test_a_dead_processs_feeds_are_taken_over_when_its_leases_expire(
         assert [feed_server.hits(p) for p in paths] == [0] * len(paths)
         clock.now = T0 + 61
         outcomes = await survivor.poller.poll_due()
-        assert len(outcomes) == len(paths) and all(o.ok for o in outcomes)
+        assert len(outcomes) == len(paths) and all(o.error is None for o in outcomes)
         assert [feed_server.hits(p) for p in paths] == [1] * len(paths)
         assert await survivor.store.feeds.leases_held("gone:1:abc") == 0
 

@@ -168,7 +168,7 @@ async def set_up(db: Path, server: FeedServer, feeds: GrowingFeeds) -> None:
                     server.url(path), interval_s=0.1, now=now, first_poll_at=now
                 )
                 outcome = await pipeline.poll(feed)
-                assert outcome.ok and len(outcome.new_item_ids) == 2, outcome
+                assert outcome.error is None and len(outcome.new_item_ids) == 2, outcome
                 for channel in channels:
                     await store.subscriptions.add(GUILD, channel, feed.id, added_by=7, now=now)
     finally:

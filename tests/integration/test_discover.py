@@ -43,9 +43,11 @@ def test_sniffing_tells_feeds_from_pages() -> None:
     assert not looks_like_feed(b"")
 
 
-async def discover_feed_urls(*args: Any, **kwargs: Any) -> list[str]:
-    """The URLs of the feeds discovery found (it returns them as fetched)."""
-    return [found.url for found in await discover_feeds(*args, **kwargs)]
+async def discover_feed_urls(fetcher: FeedFetcher, url: str, **kwargs: Any) -> list[str]:
+    """The URLs of the feeds discovery found from the page at `url` (it returns them as
+    fetched)."""
+    page = await fetcher.fetch(url)
+    return [found.url for found in await discover_feeds(fetcher, page, **kwargs)]
 
 
 async def test_link_rel_alternate_with_relative_href(feed_server: FeedServer) -> None:
@@ -75,8 +77,7 @@ async def test_base_href_and_a_page_already_fetched(feed_server: FeedServer) -> 
     )
     feed_server.set("/sub/f", atom_feed())
     async with FeedFetcher(SETTINGS) as fetcher:
-        fetched = await fetcher.fetch(feed_server.url("/"))
-        found = await discover_feed_urls(fetcher, feed_server.url("/"), fetched)
+        found = await discover_feed_urls(fetcher, feed_server.url("/"))
     assert found == [feed_server.url("/sub/f")]
     assert feed_server.hits("/") == 1
 

@@ -77,7 +77,7 @@ class Bench:
         feed = await self.runtime.store.feeds.get(self.feed_ids[name])
         assert feed is not None
         outcome = await self.runtime.pipeline.poll(without_validators(feed))
-        assert outcome.ok, outcome.error
+        assert outcome.error is None, outcome.error
         assert self.runtime.outbox is not None
         await self.runtime.outbox.drain()
         return outcome.new_item_ids

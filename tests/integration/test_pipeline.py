@@ -110,7 +110,7 @@ async def test_same_feed_twice_adds_nothing(archive: Archive) -> None:
     assert added.created and added.outcome is not None
     assert len(added.outcome.new_item_ids) == 2
     again = await archive.pipeline.poll(without_validators(await archive.feed(added.feed.id)))
-    assert again.ok and again.new_item_ids == [] and again.updated_item_ids == []
+    assert again.error is None and again.new_item_ids == [] and again.updated_item_ids == []
     assert await archive.store.items.count() == 2
     # Adding the same URL (written differently) finds the stored feed without fetching.
     hits = archive.server.hits("/f")
@@ -318,7 +318,7 @@ async def test_an_unexpected_error_is_a_recorded_failure_not_an_escape(
     assert await archive.store.items.count() == 1
     monkeypatch.undo()
     recovered = await archive.pipeline.poll(after)
-    assert recovered.ok and len(recovered.new_item_ids) == 1
+    assert recovered.error is None and len(recovered.new_item_ids) == 1
 
 
 async def test_a_304_without_validators_keeps_the_stored_ones(archive: Archive) -> None:

@@ -63,7 +63,7 @@ async def test_concurrency_and_per_host_limits_hold(
         for n in range(8):
             feed_server.set_handler(f"/f{n}", slow(rss_feed([{"title": f"p{n}", "guid": f"h{n}"}])))
         outcomes = await runtime.poller.poll_due(all_feeds=True)
-        assert len(outcomes) == 8 and all(o.ok for o in outcomes)
+        assert len(outcomes) == 8 and all(o.error is None for o in outcomes)
         assert total_peak == 3  # poll_concurrency, reached and never passed
         assert set(peak) == {"127.0.0.1", "localhost"}
         assert all(value <= 2 for value in peak.values())  # poll_per_host

@@ -62,7 +62,7 @@ async def fetch_feed_document(fetcher: FeedFetcher, url_text: str) -> FeedDocume
     try:
         return await _parsed(result)
     except NotAFeedError:
-        candidates = await discover_feeds(fetcher, result.url, result)
+        candidates = await discover_feeds(fetcher, result)
     last_error: FeedError | None = None
     for found in candidates[:3]:  # as discovery fetched them: no second fetch, no new wait
         try:
