@@ -11,6 +11,7 @@ way each day has exactly one slot.
 from __future__ import annotations
 
 import re
+from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 from functools import cache
@@ -189,11 +190,6 @@ def validate_schedule(
     return DigestSchedule("daily", when, zone_name, None)
 
 
-def _require_aware(moment: datetime, name: str) -> None:
-    if moment.tzinfo is None or moment.utcoffset() is None:
-        raise ValueError(f"{name} must be an aware datetime")
-
-
 def _slot_on(schedule: DigestSchedule, day: date) -> datetime | None:
     """The slot on a local calendar day in UTC, or None when the schedule skips that day."""
     if schedule.cadence == "weekly" and day.weekday() != schedule.weekday:
@@ -202,31 +198,25 @@ def _slot_on(schedule: DigestSchedule, day: date) -> datetime | None:
     return local.astimezone(UTC)
 
 
-def last_slot_at_or_before(schedule: DigestSchedule, now: datetime) -> datetime:
-    """The latest slot at or before `now`, in UTC."""
-    _require_aware(now, "now")
+def _slots(schedule: DigestSchedule, now: datetime, days: range) -> Iterator[datetime]:
+    """The schedule's slots (UTC) on the local days `days` away from `now`'s, in that order."""
+    if now.utcoffset() is None:
+        raise ValueError("now must be an aware datetime")
     today = now.astimezone(schedule.zone).date()
-    for back in range(_SEARCH_DAYS):
-        slot = _slot_on(schedule, today - timedelta(days=back))
-        if slot is not None and slot <= now:
-            return slot
-    raise AssertionError("unreachable: every schedule has a slot within a week")
+    for offset in days:
+        slot = _slot_on(schedule, today + timedelta(days=offset))
+        if slot is not None:
+            yield slot
+
+
+def last_slot_at_or_before(schedule: DigestSchedule, now: datetime) -> datetime:
+    """The latest slot at or before `now`, in UTC (every schedule has one within a week)."""
+    return next(s for s in _slots(schedule, now, range(0, -_SEARCH_DAYS, -1)) if s <= now)
 
 
 def next_slot_after(schedule: DigestSchedule, now: datetime) -> datetime:
     """The first slot strictly after `now`, in UTC."""
-    _require_aware(now, "now")
-    today = now.astimezone(schedule.zone).date()
-    for ahead in range(-1, _SEARCH_DAYS):
-        slot = _slot_on(schedule, today + timedelta(days=ahead))
-        if slot is not None and slot > now:
-            return slot
-    raise AssertionError("unreachable: every schedule has a slot within a week")
-
-
-def previous_slot(schedule: DigestSchedule, slot: datetime) -> datetime:
-    """The slot before `slot` (the start of the period a first digest covers)."""
-    return last_slot_at_or_before(schedule, slot - timedelta(microseconds=1))
+    return next(s for s in _slots(schedule, now, range(-1, _SEARCH_DAYS)) if s > now)
 
 
 def due_slot(
@@ -244,24 +234,6 @@ def due_slot(
     for its first slot instead of sending at once.
     """
     slot = last_slot_at_or_before(schedule, now)
-    if last_sent_slot is not None:
-        _require_aware(last_sent_slot, "last_sent_slot")
-        if slot <= last_sent_slot:
-            return None
-    if not_before is not None:
-        _require_aware(not_before, "not_before")
-        if slot < not_before:
-            return None
-    return slot
-
-
-def digest_period(
-    schedule: DigestSchedule, slot: datetime, last_sent_slot: datetime | None
-) -> tuple[datetime, datetime]:
-    """(start, end] of the items a digest for `slot` covers, in UTC.
-
-    It starts at the last digest sent, so items published during downtime are not lost, or at
-    the previous slot for a schedule's first digest.
-    """
-    start = last_sent_slot if last_sent_slot is not None else previous_slot(schedule, slot)
-    return start.astimezone(UTC), slot.astimezone(UTC)
+    if last_sent_slot is not None and slot <= last_sent_slot:
+        return None
+    return None if not_before is not None and slot < not_before else slot

@@ -24,7 +24,6 @@ from bot.features.digest.compose import DEFAULT_MAX_ITEMS, compose_digest
 from bot.features.digest.schedule import (
     WEEKDAY_NAMES,
     DigestSchedule,
-    digest_period,
     due_slot,
     next_slot_after,
     parse_local_time,
@@ -294,19 +293,19 @@ class DigestService:
         slot = due_slot(schedule, now, last_sent, not_before=_utc(row.updated_at))
         if slot is None:
             return None
-        collected = _utc(await period_start(self._store, row.channel_id, slot.timestamp()))
-        start, end = digest_period(schedule, slot, collected)
+        end = slot.timestamp()
+        start = await period_start(self._store, row.channel_id, end)
         period = period_name(slot)
         committed = await self._store.digests.commit_slot(
             channel_id=row.channel_id,
-            slot=slot.timestamp(),
-            start=start.timestamp(),
-            end=end.timestamp(),
+            slot=end,
+            start=start,
+            end=end,
             dedupe_key=digest_key(row.channel_id, period),
             payload={
                 "channel_name": row.channel_name,
-                "period_start": start.timestamp(),
-                "period_end": end.timestamp(),
+                "period_start": start,
+                "period_end": end,
                 "slot": period,
                 "sent": [],
             },
@@ -315,7 +314,9 @@ class DigestService:
         )
         if committed is None:
             return None
-        return DueDigest(row.channel_id, slot, start, len(committed.item_ids), committed.queued)
+        return DueDigest(
+            row.channel_id, slot, _utc(start), len(committed.item_ids), committed.queued
+        )
 
     # --- what a 'digest' delivery sends ---------------------------------------------------
 

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
-from typing import Protocol
 
 from bot.i18n import N_, _
 from bot.model import (
@@ -23,6 +22,7 @@ from bot.model import (
     EmbedField,
     ItemView,
     Message,
+    SearchHit,
 )
 from bot.safe import (
     discord_timestamp,
@@ -44,20 +44,14 @@ RELATED_TITLE_LIMIT = 90  # a title on a card's Related line
 
 def format_duration(seconds: int) -> str:
     """`H:MM:SS` from one hour up, `M:SS` below."""
-    seconds = max(0, int(seconds))
-    hours, rest = divmod(seconds, 3600)
+    hours, rest = divmod(max(0, int(seconds)), 3600)
     minutes, secs = divmod(rest, 60)
-    if hours:
-        return f"{hours}:{minutes:02d}:{secs:02d}"
-    return f"{minutes}:{secs:02d}"
+    return f"{hours}:{minutes:02d}:{secs:02d}" if hours else f"{minutes}:{secs:02d}"
 
 
 def feed_name(item: ItemView) -> str:
     """The feed's title, or its host when the feed has none."""
-    name = one_line(item.feed_title)
-    if name:
-        return name
-    return one_line(item.site_url or item.feed_url) or _("feed")
+    return one_line(item.feed_title) or one_line(item.site_url or item.feed_url) or _("feed")
 
 
 def item_title(item: ItemView) -> str:
@@ -71,17 +65,7 @@ def item_image_url(item: ItemView) -> str | None:
     return image
 
 
-class MediaItem(Protocol):
-    """What `item_details` reads: an ItemView, or a search hit."""
-
-    @property
-    def author(self) -> str | None: ...
-    @property
-    def enclosure_url(self) -> str | None: ...
-    @property
-    def enclosure_type(self) -> str | None: ...
-    @property
-    def duration_s(self) -> int | None: ...
+MediaItem = ItemView | SearchHit  # what `item_details` reads
 
 
 @dataclass(frozen=True, slots=True)
@@ -113,9 +97,7 @@ def media_kind(item: MediaItem) -> str | None:
     kind = (item.enclosure_type or "").split("/", 1)[0].strip().lower()
     if kind in ("audio", "video"):
         return kind
-    if not kind and item.duration_s:
-        return "audio"
-    return None
+    return "audio" if not kind and item.duration_s else None
 
 
 def item_details(item: MediaItem, *, link_limit: int = EMBED_FIELD_VALUE_LIMIT) -> ItemDetails:

@@ -93,7 +93,7 @@ def parse_since(text: str, now: float) -> float:
 
 @dataclass(frozen=True, slots=True)
 class SearchRequest:
-    """A search with its options checked and resolved; page through it with `SearchService.run`."""
+    """A search with its options checked and resolved; page on with `SearchService.run`."""
 
     guild_id: int
     text: str
@@ -204,7 +204,7 @@ class SearchService:
         feeds = await self._store.subscriptions.feeds_for_guild(guild_id, "", 10_000)
         return next((feed for feed in feeds if feed.feed_id == feed_id), None)
 
-    async def request(
+    async def search(
         self,
         guild_id: int,
         text: str,
@@ -212,12 +212,13 @@ class SearchService:
         feed: str | None = None,
         since: str | None = None,
         author: str | None = None,
-    ) -> SearchRequest:
-        """Check and resolve the options (SearchInputError for a bad one)."""
+        page_index: int = 0,
+    ) -> SearchResults:
+        """Check and resolve the options (SearchInputError for a bad one), then run the page."""
         resolved = await self.resolve_feed(guild_id, feed) if feed and feed.strip() else None
         since_at = parse_since(since, self._clock()) if since and since.strip() else None
         author_text = (author or "").replace("\x00", "").strip()[:AUTHOR_MAX_CHARS] or None
-        return SearchRequest(
+        request = SearchRequest(
             guild_id=guild_id,
             text=text,
             feed=resolved,
@@ -225,6 +226,7 @@ class SearchService:
             since_text=since.strip() if since_at is not None and since else None,
             author=author_text,
         )
+        return await self.run(request, page_index)
 
     async def run(self, request: SearchRequest, page_index: int = 0) -> SearchResults:
         """One page (ten results) of a checked request; never raises for the query text."""
@@ -249,19 +251,6 @@ class SearchService:
             )
             self._on_latency(time.perf_counter() - started)
         return SearchResults(request, page, page_index, guild_has_feeds=bool(guild_feeds))
-
-    async def search(
-        self,
-        guild_id: int,
-        text: str,
-        *,
-        feed: str | None = None,
-        since: str | None = None,
-        author: str | None = None,
-        page_index: int = 0,
-    ) -> SearchResults:
-        request = await self.request(guild_id, text, feed=feed, since=since, author=author)
-        return await self.run(request, page_index)
 
     async def latest(
         self, guild_id: int, *, feed: str | None = None, count: int = LATEST_DEFAULT
