@@ -125,17 +125,12 @@ class Percolator:
             if len(entry) == 2
             else self._checked
         )
-        filed = index[pattern_id]
+        filed = index[pattern_id] or []
         if add:
-            if filed is None:
-                index[pattern_id] = [entry]
-            else:
-                filed.append(entry)
-            return
-        assert filed is not None
-        filed.remove(entry)
-        if not filed:
-            index[pattern_id] = None
+            filed.append(entry)
+        else:
+            filed.remove(entry)
+        index[pattern_id] = filed or None
 
     def _use(self, phrase: Phrase) -> int:
         pattern_id = self._pattern_ids.get(phrase)

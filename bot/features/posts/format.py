@@ -156,9 +156,6 @@ def fill_template(item: ItemView, template: str, excerpt: str, room: int) -> str
     parts = parse_template(template)
     values = [p if isinstance(p, str) else _value(item, p, excerpt) for p in parts]
     for name in _SHRINKABLE:
-        over = sum(map(len, values)) - room
-        if over <= 0:
-            break
         for i, part in enumerate(parts):
             over = sum(map(len, values)) - room
             if over > 0 and isinstance(part, Slot) and part.name == name:

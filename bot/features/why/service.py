@@ -104,7 +104,7 @@ def looks_like_url(text: str) -> bool:
 
 
 def _delivery_why(
-    record: ChannelRecord, delivery: DeliveryRow, *, in_digest: bool
+    record: ChannelRecord, delivery: DeliveryRow, in_digest: bool
 ) -> ChannelWhy | None:
     """The line a delivery of the item gives (None: it says nothing; look further)."""
     sub = record.subscription
@@ -180,26 +180,18 @@ class WhyService:
         if host is None:
             return []
         feed_ids = await self._feed_ids(guild_id)
-        feeds = (
-            await self._store.feeds.all()
-            if feed_ids is None
-            else [f for f in [await self._store.feeds.get(i) for i in feed_ids] if f is not None]
-        )
-        return [f for f in feeds if host in (_host(f.url), _host(f.site_url))]
+        return [
+            f
+            for f in await self._store.feeds.all()
+            if (feed_ids is None or f.id in feed_ids) and host in (_host(f.url), _host(f.site_url))
+        ]
 
     async def _channel(self, item: ItemRow, record: ChannelRecord) -> ChannelWhy:
-        sub = record.subscription
-        if record.post is not None and record.post.kind == "edit":
-            merged = await self._merged(record, record.post)
-            if merged is not None:
-                return merged
-        if record.post is not None:
-            found = _delivery_why(record, record.post, in_digest=False)
-            if found is not None:
-                return found
-        if record.digest is not None:
-            found = _delivery_why(record, record.digest, in_digest=True)
-            if found is not None:
+        sub, post = record.subscription, record.post
+        if post is not None and (merged := await self._merged(record, post)):
+            return merged
+        for delivery, in_digest in ((post, False), (record.digest, True)):
+            if delivery is not None and (found := _delivery_why(record, delivery, in_digest)):
                 return found
         line = ChannelWhy(guild_id=sub.guild_id, channel_id=sub.channel_id, state="none")
         if sub.paused:
@@ -221,7 +213,7 @@ class WhyService:
     async def _merged(self, record: ChannelRecord, delivery: DeliveryRow) -> ChannelWhy | None:
         """The item was the same story as an earlier post in the channel: "merged into the
         post of Feed A" (detail: that feed's name), while that edit is done or on its way.
-        None: it was posted on its own, or the edit failed (the usual lines say so)."""
+        None: it was posted on its own (only an edit has `merged_into`), or the edit failed."""
         if delivery.state not in ("sent", "pending", "sending") or delivery.merged_into is None:
             return None
         original = await self._store.deliveries.get(delivery.merged_into)
