@@ -63,7 +63,6 @@ class Percolator:
         self._pattern_ids: dict[Phrase, int] = {}
         self._phrases: dict[int, Phrase] = {}
         self._uses: dict[int, int] = {}
-        self._next_pattern = 0
         self._single: dict[str, int] = {}  # token → pattern id of the one-token pattern
         self._pairs: dict[tuple[str, str], int] = {}  # two tokens → the two-token pattern
         # first two tokens → the longer patterns starting with them
@@ -135,8 +134,7 @@ class Percolator:
     def _use(self, phrase: Phrase) -> int:
         pattern_id = self._pattern_ids.get(phrase)
         if pattern_id is None:
-            pattern_id = self._next_pattern
-            self._next_pattern += 1
+            pattern_id = len(self._plain)  # ids are dense: one slot per id in each index
             self._plain.append(None)
             self._pair.append(None)
             self._checked.append(None)
