@@ -179,15 +179,14 @@ class Percolator:
         single, pairs, long = self._single, self._pairs, self._long
         found = {single[t] for t in single.keys() & present}
         found.update([pairs[p] for p in pairs.keys() & pairs_present])
-        if long:
-            starts = long.keys() & pairs_present
-            if starts:
-                for field in fields:
-                    for i, pair in enumerate(pairwise(field)):
-                        if pair in starts:
-                            for pattern_id, phrase in long[pair]:
-                                if tuple(field[i : i + len(phrase)]) == phrase:
-                                    found.add(pattern_id)
+        starts = long.keys() & pairs_present
+        if starts:
+            for field in fields:
+                for i, pair in enumerate(pairwise(field)):
+                    if pair in starts:
+                        for pattern_id, phrase in long[pair]:
+                            if tuple(field[i : i + len(phrase)]) == phrase:
+                                found.add(pattern_id)
         matched: set[int] = set()
         plain, paired, checked = self._plain, self._pair, self._checked
         isdisjoint = found.isdisjoint

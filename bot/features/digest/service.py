@@ -115,9 +115,7 @@ def period_name(slot: datetime) -> str:
 
 
 def _int_list(value: object) -> list[int]:
-    if not isinstance(value, list):
-        return []
-    return [int(v) for v in value if isinstance(v, int)]
+    return [v for v in value if isinstance(v, int)] if isinstance(value, list) else []
 
 
 def _float(value: object, default: float) -> float:
@@ -230,16 +228,14 @@ class DigestService:
         """The digest the channel would get now: its period so far (since the last digest,
         or since its feeds began collecting), with or without a schedule; written in `locale`
         (the channel's language; None: the current one), as it will be sent."""
-        now = self._now()
+        now = self._clock()
         row = await self._store.digests.get(channel_id)
         name = channel_name or (row.channel_name if row is not None else "")
-        start = _utc(await period_start(self._store, channel_id, now.timestamp()))
-        ids = await self._store.digests.period_item_ids(
-            channel_id, start.timestamp(), now.timestamp(), self._gate
-        )
+        start = await period_start(self._store, channel_id, now)
+        ids = await self._store.digests.period_item_ids(channel_id, start, now, self._gate)
         with use_locale(locale or current_locale()):
             messages = await self._compose(channel_id, ids, name, start, now)
-        return DigestPreview(messages, len(ids), start)
+        return DigestPreview(messages, len(ids), _utc(start))
 
     async def set_mode(
         self, guild_id: int, channel_id: int, feed_id: int, mode: SubscriptionMode
@@ -321,12 +317,7 @@ class DigestService:
     # --- what a 'digest' delivery sends ---------------------------------------------------
 
     async def _compose(
-        self,
-        channel_id: int,
-        item_ids: Sequence[int],
-        channel_name: str,
-        start: datetime,
-        end: datetime,
+        self, channel_id: int, item_ids: Sequence[int], channel_name: str, start: float, end: float
     ) -> list[Message]:
         rows = await self._store.items.many(item_ids)
         # Same-story entries merged in a thread: text work stays off the event loop. Items of
@@ -338,8 +329,8 @@ class DigestService:
         return compose_digest(
             listed,
             channel_name=channel_name,
-            period_start=start,
-            period_end=end,
+            period_start=_utc(start),
+            period_end=_utc(end),
             max_items=self._max_items,
             also_in=also_in,
         )
@@ -350,10 +341,6 @@ class DigestService:
         data = delivery.payload_data()
         end = _float(data.get("period_end"), delivery.created_at)
         start = _float(data.get("period_start"), end)
-        return await self._compose(
-            delivery.target_id,
-            _int_list(data.get("item_ids")),
-            str(data.get("channel_name") or ""),
-            _utc(start),
-            _utc(end),
-        )
+        item_ids = _int_list(data.get("item_ids"))
+        channel_name = str(data.get("channel_name") or "")
+        return await self._compose(delivery.target_id, item_ids, channel_name, start, end)

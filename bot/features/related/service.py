@@ -67,7 +67,3 @@ class RelatedService:
         )
         rows = await rows_in_order(self._store, [s.item_id for s in scores])
         return RelatedAnswer(asked, item, rows)
-
-    async def item_in_guild(self, guild_id: int, item_id: int) -> ItemRow | None:
-        """An item of the guild's archive by id (a search result's)."""
-        return await self._store.why.item(item_id, await feed_scope(self._store, guild_id))

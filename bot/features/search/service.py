@@ -264,7 +264,8 @@ class SearchService:
         return await self._store.items.latest(feed_ids, count)
 
     async def shared_item(self, guild_id: int, item_id: int) -> ItemRow | None:
-        """An item to post publicly, only if it belongs to one of the guild's feeds."""
+        """A search result by id (to share, or to show related items of), only if it belongs
+        to one of the guild's feeds."""
         row = await self._store.items.get(item_id)
         searchable = await self._store.subscriptions.searchable_feed_ids_for_guild(guild_id)
         return row if row is not None and row.feed_id in searchable else None
