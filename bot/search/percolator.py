@@ -28,12 +28,11 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from itertools import pairwise
 from typing import Any
 
 from bot.model import Phrase, Query
+from bot.search.matcher import ItemTokens
 from bot.search.query import parse_query
-from bot.store.tokens import tokens
 from bot.store.topics import TopicStore
 
 # A topic is filed under each pattern of its anchor group, in one of three shapes:
@@ -169,24 +168,13 @@ class Percolator:
 
     def match(self, texts: Sequence[str]) -> set[int]:
         """Ids of the topics an item with these text fields (title, summary, text) matches."""
-        fields = [tokens(text) for text in texts]
-        present: set[str] = set()
-        pairs_present: set[tuple[str, str]] = set()
-        for field in fields:
-            present.update(field)
-            pairs_present.update(pairwise(field))
-        # Set operations in C; `present` is small, so they walk it, not the big dicts.
+        item = ItemTokens(texts)
+        # Set operations in C; the item's tokens are few, so they walk them, not the big dicts.
         single, pairs, long = self._single, self._pairs, self._long
-        found = {single[t] for t in single.keys() & present}
-        found.update([pairs[p] for p in pairs.keys() & pairs_present])
-        starts = long.keys() & pairs_present
-        if starts:
-            for field in fields:
-                for i, pair in enumerate(pairwise(field)):
-                    if pair in starts:
-                        for pattern_id, phrase in long[pair]:
-                            if tuple(field[i : i + len(phrase)]) == phrase:
-                                found.add(pattern_id)
+        found = {single[t] for t in single.keys() & item.present}
+        found.update([pairs[p] for p in pairs.keys() & item.starts.keys()])
+        for start in long.keys() & item.starts.keys():
+            found.update([pattern_id for pattern_id, phrase in long[start] if item.has(phrase)])
         matched: set[int] = set()
         plain, paired, checked = self._plain, self._pair, self._checked
         isdisjoint = found.isdisjoint

@@ -48,15 +48,11 @@ def _entry(item: ItemView, also: Sequence[ItemView] = ()) -> str:
     the other feeds that told the same story ("Also in")."""
     title = fit_text(item_title(item), ENTRY_TITLE_LIMIT)
     url = safe_url(item.url)
-    target = link_target(url) if url else None
-    if target and len(target) <= ENTRY_URL_LIMIT:
-        head = f"**[{title}]({target})**"
-    else:
-        head = f"**{title}**"
-    head += f" · {discord_timestamp(item.published, 'R')}"
+    target = link_target(url) if url else ""
+    linked = f"[{title}]({target})" if target and len(target) <= ENTRY_URL_LIMIT else title
+    when = discord_timestamp(item.published, "R")
     details = item_details(item, link_limit=ENTRY_URL_LIMIT).line()
-    if details:
-        head += f" · {details}"
+    head = " · ".join(part for part in (f"**{linked}**", when, details) if part)
     summary = fit_text(one_line(item.summary), ENTRY_SUMMARY_LIMIT)
     lines = [head, summary] if summary else [head]
     if also:
