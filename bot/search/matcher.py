@@ -1,9 +1,9 @@
-"""Does one item match one query? The same answer as `/search` and the topic percolator.
+"""Does one item match one query? The same answer as `/search`.
 
-For feed filters: an item is cut into tokens once (`ItemTokens`, by the index's normalizer,
-`bot.store.tokens`) and then checked against any number of queries cheaply. A phrase
-matches inside one field (title, summary or text), its tokens next to each other, as FTS5 and
-`bot.search.percolator` read it; whole tokens only, so "ai" never matches inside "said".
+An item is cut into tokens once (`ItemTokens`, by the index's normalizer, `bot.store.tokens`)
+and then checked cheaply against any number of queries (feed filters, mentions) or topics
+(`bot.search.percolator`). A phrase matches inside one field (title, summary or text), its
+tokens next to each other, as FTS5 reads it; whole tokens only: "ai" never matches in "said".
 """
 
 from __future__ import annotations

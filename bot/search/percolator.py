@@ -1,10 +1,8 @@
 """Which followed topics does a new item match? Work grows with the item, not the topic count.
 
 A topic is a saved search (`bot.model.Query`): an item matches exactly when `/search`
-with the same words would return it. FTS5 finds a phrase inside one column (title, summary,
-text) and combines terms per row; here each field is cut into tokens by the same normalizer as
-the index (`bot.store.tokens`), and a phrase is found when its tokens occur next to each
-other in one field. Matching works on whole tokens, so "ai" never matches inside "said".
+with the same words would return it, read as `bot.search.matcher.ItemTokens` reads it (a
+phrase inside one field, whole tokens of the index's normalizer).
 
 The index is an n-gram hash over tokens (a token-level Aho-Corasick without failure links,
 which phrases of at most 32 tokens do not need):
@@ -18,10 +16,9 @@ which phrases of at most 32 tokens do not need):
   longer words), so only topics whose anchor is present are looked at, then checked exactly:
   every group has a pattern present, no excluded pattern is present.
 
-Adding and removing topics is incremental (dict updates), so there is nothing to rebuild.
-A character-level automaton (pyahocorasick) over the same patterns measured 3.4 s to build and
-~230 MB RSS at 100k topics on the benchmark machine, over the 100 MB budget; this index stays
-well under it (see bench/percolate.py and bench/RESULTS.md).
+Adding and removing topics is incremental (dict updates), so there is nothing to rebuild. A
+character-level automaton (pyahocorasick) was measured over the 100 MB budget at 100k topics;
+this index stays well under it (bench/RESULTS.md).
 """
 
 from __future__ import annotations

@@ -109,11 +109,9 @@ def compose_digest(
     also_in: Mapping[int, Sequence[ItemView]] | None = None,
 ) -> list[Message]:
     """The messages of one digest, in sending order; [] when the period has no items.
-
-    `items` are the period's items (the caller selects them); duplicates by `item_id` count
-    once. When there are more than `max_items`, the newest `max_items` are listed. `also_in`:
-    by item id, the items of other feeds with the same story (listed in its entry, not apart).
-    """
+    `items`: the period's (duplicates by `item_id` count once; past `max_items`, the newest
+    are listed). `also_in`: by item id, the items of other feeds with the same story (listed
+    in its entry, not apart)."""
     unique = {item.item_id: item for item in reversed(items)}  # the first of each id
     if not unique:
         return []

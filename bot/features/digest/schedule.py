@@ -45,10 +45,8 @@ def _zone_names() -> dict[str, str]:
 
 
 def canonical_timezone(name: str) -> str:
-    """The IANA zone name as tzdata spells it ("europe/berlin" → "Europe/Berlin").
-
-    Raises ValueError for a name that is not a known IANA zone.
-    """
+    """The IANA zone name as tzdata spells it ("europe/berlin" → "Europe/Berlin"); ValueError
+    for a name that is not a known IANA zone."""
     cleaned = name.strip().replace(" ", "_")
     canonical = _zone_names().get(cleaned.casefold())
     if canonical is not None:
@@ -173,10 +171,8 @@ def validate_schedule(
     timezone: str,
     weekday: int | str | None = None,
 ) -> DigestSchedule:
-    """Check what an admin typed and build the schedule; ValueError says what is wrong.
-
-    A weekday given for a daily digest is ignored.
-    """
+    """Check what an admin typed and build the schedule; ValueError says what is wrong. A
+    weekday given for a daily digest is ignored."""
     cadence_key = cadence.strip().casefold()
     if cadence_key not in CADENCES:
         raise ValueError(
@@ -226,13 +222,10 @@ def due_slot(
     *,
     not_before: datetime | None = None,
 ) -> datetime | None:
-    """The one slot whose digest should be sent now, or None.
-
-    That is the latest slot at or before `now` if it is later than `last_sent_slot`: after
-    downtime only the latest missed slot is due, never one per missed day. Slots before
-    `not_before` (pass when the schedule was created) are never due, so a new schedule waits
-    for its first slot instead of sending at once.
-    """
+    """The one slot whose digest should be sent now, or None: the latest slot at or before
+    `now` if it is later than `last_sent_slot` (after downtime only the latest missed slot is
+    due, never one per missed day) and not before `not_before` (when the schedule was created:
+    a new schedule waits for its first slot instead of sending at once)."""
     slot = last_slot_at_or_before(schedule, now)
     if last_sent_slot is not None and slot <= last_sent_slot:
         return None

@@ -6,9 +6,6 @@ service keeps the in-memory percolator (`bot.search.percolator.Percolator`) curr
 the store at start, updated on follow, unfollow, DMs closed and DMs resumed. The store stays
 the authority (`queue_topic_dms_tx` checks subscriptions, feed filters and closed DMs again),
 so the percolator only has to be fast, never exact about membership.
-
-The cog and the console both call this service; `bot.features.follow.render` renders its
-answers.
 """
 
 from __future__ import annotations

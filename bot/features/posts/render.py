@@ -140,9 +140,8 @@ def render_card(
     item: ItemView, *, also_in: Sequence[Source] = (), related: Sequence[ItemView] = ()
 ) -> Embed:
     """The full card for one item: linked title, summary, feed, author, image, timestamp,
-    for podcasts the duration and a link to the audio; `also_in`: the other feeds that carried
-    the same story (an "Also in" field); `related`: earlier items about the same thing (a
-    "Related" field, already chosen)."""
+    podcast details; fields for `also_in` (the other feeds that carried the same story) and
+    `related` (earlier items about the same thing, already chosen)."""
     details = item_details(item)
     fields = details.fields
     if also_in:
@@ -209,9 +208,8 @@ def also_in_text(sources: Sequence[Source]) -> str:
 
 def render_compact(item: ItemView) -> Embed:
     """A small card for lists (/latest): linked title, feed, relative time, the item's details
-    (author, podcast duration and link) and a one-line summary. At most `COMPACT_MAX_CHARS`
-    counted characters, so ten fit a message (a long audio link is left out first, then the
-    summary shortened)."""
+    and a one-line summary; at most `COMPACT_MAX_CHARS` counted characters, so ten fit a
+    message (a long audio link is left out first, then the summary shortened)."""
     title = fit_text(item_title(item), COMPACT_TITLE_LIMIT)
     header = f"{fit_text(feed_name(item), 100)} · {discord_timestamp(item.published, 'R')}"
     details = item_details(item).line()

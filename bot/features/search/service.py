@@ -62,10 +62,8 @@ def _months_before(moment: datetime, months: int) -> datetime:
 
 
 def parse_since(text: str, now: float) -> float:
-    """`7d`, `2w`, `3m`, `1y` (before `now`) or `YYYY-MM-DD` (midnight UTC) → unix seconds.
-
-    Raises SearchInputError for anything else, for zero spans and for dates in the future.
-    """
+    """`7d`, `2w`, `3m`, `1y` (before `now`) or `YYYY-MM-DD` (midnight UTC) → unix seconds;
+    SearchInputError for anything else, for zero spans and for dates in the future."""
     value = text.strip()
     moment = datetime.fromtimestamp(now, tz=UTC)
     span = _SINCE_SPAN.match(value)

@@ -141,9 +141,8 @@ def render_why(
     everywhere: bool = False,
 ) -> Message:
     """The answer; `answer.channels` are the channels to show (the front end already dropped
-    those the member cannot see). `everywhere` words the empty cases for a question about
-    every server (the operator's CLI) rather than this server and the channels the member
-    can see."""
+    those the member cannot see). `everywhere` words the empty cases for the operator's CLI
+    (every server) rather than for this server and the channels the member can see."""
     item = answer.item
     if item is None:
         asked = truncate(shown(answer.asked), ASKED_LIMIT)
