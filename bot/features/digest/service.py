@@ -271,16 +271,15 @@ class DigestService:
                     continue
                 if due is not None:
                     handled.append(due)
+                    log.info(
+                        "digest for channel %d, slot %s: %d item(s)%s",
+                        due.channel_id,
+                        period_name(due.slot),
+                        due.item_count,
+                        " queued" if due.queued else "",
+                    )
         if any(d.queued for d in handled):
             self._wake_outbox()
-        for due in handled:
-            log.info(
-                "digest for channel %d, slot %s: %d item(s)%s",
-                due.channel_id,
-                period_name(due.slot),
-                due.item_count,
-                " queued" if due.queued else "",
-            )
         return handled
 
     async def _run_one(self, row: DigestScheduleRow, now: datetime) -> DueDigest | None:

@@ -158,9 +158,7 @@ class FollowService:
     async def stop_topic(self, topic_id: int, user_id: int) -> StopResult:
         """The "Stop this topic" button: only the topic's own member may stop it."""
         row = await self.topics.get(topic_id)
-        if row is None:
-            return StopResult(StopOutcome.GONE)
-        if row.user_id != user_id:
+        if row is not None and row.user_id != user_id:
             return StopResult(StopOutcome.NOT_YOURS)
         removed = await self.topics.remove(topic_id, user_id=user_id)
         if removed is None:

@@ -183,10 +183,9 @@ class SearchService:
         if not looks_like_url:  # a name: "127" must not match every loopback URL
             matches = [f for f in matches if lowered in f.title.lower()]
         exact = [f for f in matches if lowered in (f.title.lower(), f.url.lower())]
-        if len(exact) == 1:
-            return exact[0]
-        if len(matches) == 1:
-            return matches[0]
+        for found in (exact, matches):
+            if len(found) == 1:
+                return found[0]
         if not matches:
             raise SearchInputError(_("This server doesn't follow a feed by that name."))
         raise SearchInputError(

@@ -157,12 +157,8 @@ class WhyService:
             return None
         if feed_ids is None:
             feed_ids = [feed.id for feed in await self._store.feeds.all()]
-        if not feed_ids:
-            return None
         page = await search_items(self._store.db, query, feed_ids=feed_ids, limit=1)
-        if not page.hits:
-            return None
-        return await self._store.items.get(page.hits[0].item_id)
+        return await self._store.items.get(page.hits[0].item_id) if page.hits else None
 
     async def why(self, guild_id: int | None, asked: str) -> WhyAnswer:
         """What happened to the item in each channel of the guild (None: of every guild)
