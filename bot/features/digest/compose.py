@@ -1,9 +1,9 @@
 """Compose a channel's scheduled digest: the period's items, grouped by feed, newest first.
 
-Pure and deterministic: the same items give the same messages. Each message holds at most 10
-embeds and 6000 counted embed characters, content at most 2000; a long digest is split into
-several messages, in order. Past `max_items`, the newest `max_items` are listed and the last
-message says how many more there are and how to find them. A digest never pings.
+Pure and deterministic: the same items give the same messages. A long digest is split into
+several messages within Discord's per-message limits, in order. Past `max_items`, the newest
+are listed and the last message says how many more there are and how to find them. A digest
+never pings.
 """
 
 from __future__ import annotations

@@ -135,9 +135,8 @@ async def waiting_for_digest(
     now: float,
     gate: FilterGate | None = None,
 ) -> list[int]:
-    """Before `subscription` goes from digest to instant mode: its items still waiting for
-    the channel's next digest (those its filter lets through), newest first ([] for any
-    other change)."""
+    """Before `subscription` goes from digest to instant mode: its items still waiting for the
+    channel's next digest (those its filter lets through), newest first ([] for any other)."""
     if subscription.mode != "digest" or new_mode != "instant":
         return []
     start = await period_start(store, subscription.channel_id, now)
@@ -168,9 +167,8 @@ class DigestService:
         max_items: int = DEFAULT_MAX_ITEMS,
         filter_gate: FilterGate | None = None,
     ) -> None:
-        """`filter_gate` applies the channels' feed filters (the runtime gives
-        bot.features.feeds.filters.check_filters); without it, filtered feeds' items are held
-        back from digests."""
+        """`filter_gate` applies the channels' feed filters (the runtime gives check_filters);
+        without it, filtered feeds' items are held back from digests."""
         self._store = store
         self._gate = filter_gate
         self._clock = clock

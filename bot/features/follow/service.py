@@ -200,9 +200,7 @@ class FollowService:
             return None
         if await self.topics.take_closed_notice(user_id, self._clock()):
             return _(DMS_CLOSED_TEXT)
-        if not may_resume:
-            return None
-        if await self.topics.resume_dms(user_id):
+        if may_resume and await self.topics.resume_dms(user_id):
             self._activate(await self.topics.list_for_user(user_id))
             log.info("user %d: DMs resumed", user_id)
             return _(DMS_RESUMED_TEXT)

@@ -1,8 +1,7 @@
 """Render one item as a Message: the card a channel gets, and the compact form lists use.
 
 Every piece of feed text passes bot.safe: neutralized (no pings), escaped where Discord would
-render markdown, truncated on a word to Discord's limits; only http(s) URLs become links and
-images.
+render markdown, truncated on a word to Discord's limits; only http(s) URLs become links/images.
 """
 
 from __future__ import annotations

@@ -108,23 +108,21 @@ def _delivery_why(
 ) -> ChannelWhy | None:
     """The line a delivery of the item gives (None: it says nothing; look further)."""
     sub = record.subscription
-    line = ChannelWhy(sub.guild_id, sub.channel_id, "none", in_digest=in_digest)
+    error = delivery.last_error
+    line = ChannelWhy(sub.guild_id, sub.channel_id, "none", detail=error, in_digest=in_digest)
     state = delivery.state
     if state == "sent":
         message = delivery.message_id or next((m for m in delivery.progress if m), None)
-        return replace(line, state="posted", at=delivery.sent_at, message_id=message)
+        return replace(line, state="posted", at=delivery.sent_at, message_id=message, detail=None)
     if state in ("pending", "sending"):
-        return replace(
-            line, state="queued", at=delivery.next_attempt_at, detail=delivery.last_error
-        )
+        return replace(line, state="queued", at=delivery.next_attempt_at)
     if state == "paused":
-        reason = sub.paused_reason or delivery.last_error
-        return replace(line, state="paused", at=sub.paused_at, detail=reason)
+        return replace(line, state="paused", at=sub.paused_at, detail=sub.paused_reason or error)
     if state == "failed":
-        return replace(line, state="failed", detail=delivery.last_error)
+        return replace(line, state="failed")
     if in_digest:  # a cancelled digest: its items wait for the next one
         return None
-    return replace(line, state="cancelled", detail=delivery.last_error)
+    return replace(line, state="cancelled")
 
 
 class WhyService:
@@ -198,8 +196,7 @@ class WhyService:
             text = await self._store.items.text(item.id)
             if text is None:  # gone between the two reads: judge title and summary
                 text = ItemText(item.id, item.url, item.title, item.summary, "")
-            rule = check_filters([sub.filter], text)[0]
-            if rule is not None:
+            if (rule := check_filters([sub.filter], text)[0]) is not None:
                 return replace(line, state="filtered", detail=rule)
         # A digest collects only what arrived after its feed entered digest mode.
         if sub.mode == "digest" and item.first_seen_at > (record.digest_since or sub.created_at):
