@@ -172,7 +172,7 @@ class RelatedPicker(MemberView):
         if guild is None or not select.values:
             return
         related = interaction.client.runtime.related
-        item = await related.item_in_guild(guild.id, int(select.values[0]))
+        item = await interaction.client.runtime.search.shared_item(guild.id, int(select.values[0]))
         if item is None:
             await reply(interaction, _(NO_LONGER_HERE))
             return

@@ -1,9 +1,9 @@
-"""Does one item match one query? The same answer as `/search` and the topic percolator.
+"""Does one item match one query? The same answer as `/search`.
 
-For feed filters: an item is cut into tokens once (`ItemTokens`, by the index's normalizer,
-`bot.store.tokens`) and then checked against any number of queries cheaply. A phrase
-matches inside one field (title, summary or text), its tokens next to each other, as FTS5 and
-`bot.search.percolator` read it; whole tokens only, so "ai" never matches inside "said".
+An item is cut into tokens once (`ItemTokens`, by the index's normalizer, `bot.store.tokens`)
+and then checked cheaply against any number of queries (feed filters, mentions) or topics
+(`bot.search.percolator`). A phrase matches inside one field (title, summary or text), its
+tokens next to each other, as FTS5 reads it; whole tokens only: "ai" never matches in "said".
 """
 
 from __future__ import annotations
@@ -18,24 +18,24 @@ from bot.store.tokens import tokens
 class ItemTokens:
     """An item's text fields (title, summary, text) as tokens, for matching many queries."""
 
-    __slots__ = ("_fields", "_starts", "present")
+    __slots__ = ("_fields", "present", "starts")
 
     def __init__(self, texts: Sequence[str]) -> None:
         self._fields = [tokens(text) for text in texts]
         self.present: set[str] = set()
         # Each pair of neighbouring tokens → where it starts (field, position): a longer
         # phrase is checked only there, not by a scan of the whole text.
-        self._starts: dict[tuple[str, str], list[tuple[int, int]]] = {}
+        self.starts: dict[tuple[str, str], list[tuple[int, int]]] = {}
         for number, field in enumerate(self._fields):
             self.present.update(field)
             for position, pair in enumerate(pairwise(field)):
-                self._starts.setdefault(pair, []).append((number, position))
+                self.starts.setdefault(pair, []).append((number, position))
 
     def has(self, phrase: Phrase) -> bool:
         """Whether the phrase occurs in one field, its tokens next to each other."""
         if len(phrase) == 1:
             return phrase[0] in self.present
-        starts = self._starts.get((phrase[0], phrase[1]))
+        starts = self.starts.get((phrase[0], phrase[1]))
         if starts is None:
             return False
         size = len(phrase)

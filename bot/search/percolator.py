@@ -1,10 +1,8 @@
 """Which followed topics does a new item match? Work grows with the item, not the topic count.
 
 A topic is a saved search (`bot.model.Query`): an item matches exactly when `/search`
-with the same words would return it. FTS5 finds a phrase inside one column (title, summary,
-text) and combines terms per row; here each field is cut into tokens by the same normalizer as
-the index (`bot.store.tokens`), and a phrase is found when its tokens occur next to each
-other in one field. Matching works on whole tokens, so "ai" never matches inside "said".
+with the same words would return it, read as `bot.search.matcher.ItemTokens` reads it (a
+phrase inside one field, whole tokens of the index's normalizer).
 
 The index is an n-gram hash over tokens (a token-level Aho-Corasick without failure links,
 which phrases of at most 32 tokens do not need):
@@ -18,22 +16,20 @@ which phrases of at most 32 tokens do not need):
   longer words), so only topics whose anchor is present are looked at, then checked exactly:
   every group has a pattern present, no excluded pattern is present.
 
-Adding and removing topics is incremental (dict updates), so there is nothing to rebuild.
-A character-level automaton (pyahocorasick) over the same patterns measured 3.4 s to build and
-~230 MB RSS at 100k topics on the benchmark machine, over the 100 MB budget; this index stays
-well under it (see bench/percolate.py and bench/RESULTS.md).
+Adding and removing topics is incremental (dict updates), so there is nothing to rebuild. A
+character-level automaton (pyahocorasick) was measured over the 100 MB budget at 100k topics;
+this index stays well under it (bench/RESULTS.md).
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from itertools import pairwise
 from typing import Any
 
 from bot.model import Phrase, Query
+from bot.search.matcher import ItemTokens
 from bot.search.query import parse_query
-from bot.store.tokens import tokens
 from bot.store.topics import TopicStore
 
 # A topic is filed under each pattern of its anchor group, in one of three shapes:
@@ -63,7 +59,6 @@ class Percolator:
         self._pattern_ids: dict[Phrase, int] = {}
         self._phrases: dict[int, Phrase] = {}
         self._uses: dict[int, int] = {}
-        self._next_pattern = 0
         self._single: dict[str, int] = {}  # token → pattern id of the one-token pattern
         self._pairs: dict[tuple[str, str], int] = {}  # two tokens → the two-token pattern
         # first two tokens → the longer patterns starting with them
@@ -125,23 +120,17 @@ class Percolator:
             if len(entry) == 2
             else self._checked
         )
-        filed = index[pattern_id]
+        filed = index[pattern_id] or []
         if add:
-            if filed is None:
-                index[pattern_id] = [entry]
-            else:
-                filed.append(entry)
-            return
-        assert filed is not None
-        filed.remove(entry)
-        if not filed:
-            index[pattern_id] = None
+            filed.append(entry)
+        else:
+            filed.remove(entry)
+        index[pattern_id] = filed or None
 
     def _use(self, phrase: Phrase) -> int:
         pattern_id = self._pattern_ids.get(phrase)
         if pattern_id is None:
-            pattern_id = self._next_pattern
-            self._next_pattern += 1
+            pattern_id = len(self._plain)  # ids are dense: one slot per id in each index
             self._plain.append(None)
             self._pair.append(None)
             self._checked.append(None)
@@ -176,25 +165,13 @@ class Percolator:
 
     def match(self, texts: Sequence[str]) -> set[int]:
         """Ids of the topics an item with these text fields (title, summary, text) matches."""
-        fields = [tokens(text) for text in texts]
-        present: set[str] = set()
-        pairs_present: set[tuple[str, str]] = set()
-        for field in fields:
-            present.update(field)
-            pairs_present.update(pairwise(field))
-        # Set operations in C; `present` is small, so they walk it, not the big dicts.
+        item = ItemTokens(texts)
+        # Set operations in C; the item's tokens are few, so they walk them, not the big dicts.
         single, pairs, long = self._single, self._pairs, self._long
-        found = {single[t] for t in single.keys() & present}
-        found.update([pairs[p] for p in pairs.keys() & pairs_present])
-        if long:
-            starts = long.keys() & pairs_present
-            if starts:
-                for field in fields:
-                    for i, pair in enumerate(pairwise(field)):
-                        if pair in starts:
-                            for pattern_id, phrase in long[pair]:
-                                if tuple(field[i : i + len(phrase)]) == phrase:
-                                    found.add(pattern_id)
+        found = {single[t] for t in single.keys() & item.present}
+        found.update([pairs[p] for p in pairs.keys() & item.starts.keys()])
+        for start in long.keys() & item.starts.keys():
+            found.update([pattern_id for pattern_id, phrase in long[start] if item.has(phrase)])
         matched: set[int] = set()
         plain, paired, checked = self._plain, self._pair, self._checked
         isdisjoint = found.isdisjoint

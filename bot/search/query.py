@@ -63,11 +63,8 @@ def _terms(text: str) -> Iterator[tuple[Phrase, bool] | None]:
 
 
 def parse_query(text: str | None) -> Query | None:
-    """Parse what a member typed; None when there is nothing searchable at all.
-
-    Never raises: any text gives a Query or None. A Query may still be unrunnable (only
-    exclusions): check `query.problem`.
-    """
+    """Parse what a member typed; None when there is nothing searchable at all. Never raises.
+    A Query may still be unrunnable (only exclusions): check `query.problem`."""
     if not text:
         return None
     groups: list[list[Phrase]] = []

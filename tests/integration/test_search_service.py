@@ -207,7 +207,7 @@ async def test_pages_of_ten(store: Store) -> None:
     )
     await _subscribe(store, GUILD_A, 11, feed)
     service = _service(store)
-    request = await service.request(GUILD_A, "paging")
+    request = (await service.search(GUILD_A, "paging")).request
     seen: list[int] = []
     for index, size, more in ((0, PAGE_SIZE, True), (1, PAGE_SIZE, True), (2, 3, False)):
         results = await service.run(request, index)

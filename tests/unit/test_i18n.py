@@ -110,10 +110,7 @@ NOT_USER_FACING: dict[tuple[str, str], str] = {
     ("bot/features/feeds/subscriptions.py", "backfill must be between 0 and "): (
         "a caller's bug: the cog and the console check the range first"
     ),
-    ("bot/features/digest/schedule.py", "unreachable: every schedule has a slot within a week"): (
-        INTERNAL
-    ),
-    ("bot/features/digest/schedule.py", " must be an aware datetime"): INTERNAL,
+    ("bot/features/digest/schedule.py", "now must be an aware datetime"): INTERNAL,
     ("bot/features/digest/schedule.py", " is not a known time zone"): (
         "a stored schedule's zone, checked by canonical_timezone before it is stored"
     ),

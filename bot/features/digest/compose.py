@@ -1,9 +1,9 @@
 """Compose a channel's scheduled digest: the period's items, grouped by feed, newest first.
 
-Pure and deterministic: the same items give the same messages. Each message holds at most 10
-embeds and 6000 counted embed characters, content at most 2000; a long digest is split into
-several messages, in order. Past `max_items`, the newest `max_items` are listed and the last
-message says how many more there are and how to find them. A digest never pings.
+Pure and deterministic: the same items give the same messages. A long digest is split into
+several messages within Discord's per-message limits, in order. Past `max_items`, the newest
+are listed and the last message says how many more there are and how to find them. A digest
+never pings.
 """
 
 from __future__ import annotations
@@ -48,15 +48,11 @@ def _entry(item: ItemView, also: Sequence[ItemView] = ()) -> str:
     the other feeds that told the same story ("Also in")."""
     title = fit_text(item_title(item), ENTRY_TITLE_LIMIT)
     url = safe_url(item.url)
-    target = link_target(url) if url else None
-    if target and len(target) <= ENTRY_URL_LIMIT:
-        head = f"**[{title}]({target})**"
-    else:
-        head = f"**{title}**"
-    head += f" · {discord_timestamp(item.published, 'R')}"
+    target = link_target(url) if url else ""
+    linked = f"[{title}]({target})" if target and len(target) <= ENTRY_URL_LIMIT else title
+    when = discord_timestamp(item.published, "R")
     details = item_details(item, link_limit=ENTRY_URL_LIMIT).line()
-    if details:
-        head += f" · {details}"
+    head = " · ".join(part for part in (f"**{linked}**", when, details) if part)
     summary = fit_text(one_line(item.summary), ENTRY_SUMMARY_LIMIT)
     lines = [head, summary] if summary else [head]
     if also:
@@ -113,11 +109,9 @@ def compose_digest(
     also_in: Mapping[int, Sequence[ItemView]] | None = None,
 ) -> list[Message]:
     """The messages of one digest, in sending order; [] when the period has no items.
-
-    `items` are the period's items (the caller selects them); duplicates by `item_id` count
-    once. When there are more than `max_items`, the newest `max_items` are listed. `also_in`:
-    by item id, the items of other feeds with the same story (listed in its entry, not apart).
-    """
+    `items`: the period's (duplicates by `item_id` count once; past `max_items`, the newest
+    are listed). `also_in`: by item id, the items of other feeds with the same story (listed
+    in its entry, not apart)."""
     unique = {item.item_id: item for item in reversed(items)}  # the first of each id
     if not unique:
         return []

@@ -67,17 +67,13 @@ def render_preview(preview: DigestPreview, *, channel: str) -> list[Message]:
     """The digest as it would be sent now: at most PREVIEW_MESSAGES messages, the first
     introduced as a preview, then how many more the real digest has."""
     if not preview.messages:
-        since = discord_timestamp(preview.period_start, "f")
-        return [
-            Message(
-                content=_(
-                    "Nothing for {channel}'s digest yet: its digest-mode feeds have no new "
-                    "items since {since}.",
-                    channel=channel,
-                    since=since,
-                )
-            )
-        ]
+        nothing = _(
+            "Nothing for {channel}'s digest yet: its digest-mode feeds have no new items since "
+            "{since}.",
+            channel=channel,
+            since=discord_timestamp(preview.period_start, "f"),
+        )
+        return [Message(content=nothing)]
     shown_messages = preview.messages[:PREVIEW_MESSAGES]
     first = shown_messages[0].content
     intro = f"{_(PREVIEW_INTRO)}\n{first}" if first else _(PREVIEW_INTRO)
@@ -88,13 +84,10 @@ def render_preview(preview: DigestPreview, *, channel: str) -> list[Message]:
     ]
     hidden = len(preview.messages) - len(shown_messages)
     if hidden:
-        answers.append(
-            Message(
-                content=ngettext(
-                    "…and {count} more message in the real digest.",
-                    "…and {count} more messages in the real digest.",
-                    hidden,
-                )
-            )
+        more = ngettext(
+            "…and {count} more message in the real digest.",
+            "…and {count} more messages in the real digest.",
+            hidden,
         )
+        answers.append(Message(content=more))
     return answers

@@ -11,6 +11,7 @@ way each day has exactly one slot.
 from __future__ import annotations
 
 import re
+from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 from functools import cache
@@ -44,10 +45,8 @@ def _zone_names() -> dict[str, str]:
 
 
 def canonical_timezone(name: str) -> str:
-    """The IANA zone name as tzdata spells it ("europe/berlin" → "Europe/Berlin").
-
-    Raises ValueError for a name that is not a known IANA zone.
-    """
+    """The IANA zone name as tzdata spells it ("europe/berlin" → "Europe/Berlin"); ValueError
+    for a name that is not a known IANA zone."""
     cleaned = name.strip().replace(" ", "_")
     canonical = _zone_names().get(cleaned.casefold())
     if canonical is not None:
@@ -172,10 +171,8 @@ def validate_schedule(
     timezone: str,
     weekday: int | str | None = None,
 ) -> DigestSchedule:
-    """Check what an admin typed and build the schedule; ValueError says what is wrong.
-
-    A weekday given for a daily digest is ignored.
-    """
+    """Check what an admin typed and build the schedule; ValueError says what is wrong. A
+    weekday given for a daily digest is ignored."""
     cadence_key = cadence.strip().casefold()
     if cadence_key not in CADENCES:
         raise ValueError(
@@ -189,11 +186,6 @@ def validate_schedule(
     return DigestSchedule("daily", when, zone_name, None)
 
 
-def _require_aware(moment: datetime, name: str) -> None:
-    if moment.tzinfo is None or moment.utcoffset() is None:
-        raise ValueError(f"{name} must be an aware datetime")
-
-
 def _slot_on(schedule: DigestSchedule, day: date) -> datetime | None:
     """The slot on a local calendar day in UTC, or None when the schedule skips that day."""
     if schedule.cadence == "weekly" and day.weekday() != schedule.weekday:
@@ -202,31 +194,25 @@ def _slot_on(schedule: DigestSchedule, day: date) -> datetime | None:
     return local.astimezone(UTC)
 
 
-def last_slot_at_or_before(schedule: DigestSchedule, now: datetime) -> datetime:
-    """The latest slot at or before `now`, in UTC."""
-    _require_aware(now, "now")
+def _slots(schedule: DigestSchedule, now: datetime, days: range) -> Iterator[datetime]:
+    """The schedule's slots (UTC) on the local days `days` away from `now`'s, in that order."""
+    if now.utcoffset() is None:
+        raise ValueError("now must be an aware datetime")
     today = now.astimezone(schedule.zone).date()
-    for back in range(_SEARCH_DAYS):
-        slot = _slot_on(schedule, today - timedelta(days=back))
-        if slot is not None and slot <= now:
-            return slot
-    raise AssertionError("unreachable: every schedule has a slot within a week")
+    for offset in days:
+        slot = _slot_on(schedule, today + timedelta(days=offset))
+        if slot is not None:
+            yield slot
+
+
+def last_slot_at_or_before(schedule: DigestSchedule, now: datetime) -> datetime:
+    """The latest slot at or before `now`, in UTC (every schedule has one within a week)."""
+    return next(s for s in _slots(schedule, now, range(0, -_SEARCH_DAYS, -1)) if s <= now)
 
 
 def next_slot_after(schedule: DigestSchedule, now: datetime) -> datetime:
     """The first slot strictly after `now`, in UTC."""
-    _require_aware(now, "now")
-    today = now.astimezone(schedule.zone).date()
-    for ahead in range(-1, _SEARCH_DAYS):
-        slot = _slot_on(schedule, today + timedelta(days=ahead))
-        if slot is not None and slot > now:
-            return slot
-    raise AssertionError("unreachable: every schedule has a slot within a week")
-
-
-def previous_slot(schedule: DigestSchedule, slot: datetime) -> datetime:
-    """The slot before `slot` (the start of the period a first digest covers)."""
-    return last_slot_at_or_before(schedule, slot - timedelta(microseconds=1))
+    return next(s for s in _slots(schedule, now, range(-1, _SEARCH_DAYS)) if s > now)
 
 
 def due_slot(
@@ -236,32 +222,11 @@ def due_slot(
     *,
     not_before: datetime | None = None,
 ) -> datetime | None:
-    """The one slot whose digest should be sent now, or None.
-
-    That is the latest slot at or before `now` if it is later than `last_sent_slot`: after
-    downtime only the latest missed slot is due, never one per missed day. Slots before
-    `not_before` (pass when the schedule was created) are never due, so a new schedule waits
-    for its first slot instead of sending at once.
-    """
+    """The one slot whose digest should be sent now, or None: the latest slot at or before
+    `now` if it is later than `last_sent_slot` (after downtime only the latest missed slot is
+    due, never one per missed day) and not before `not_before` (when the schedule was created:
+    a new schedule waits for its first slot instead of sending at once)."""
     slot = last_slot_at_or_before(schedule, now)
-    if last_sent_slot is not None:
-        _require_aware(last_sent_slot, "last_sent_slot")
-        if slot <= last_sent_slot:
-            return None
-    if not_before is not None:
-        _require_aware(not_before, "not_before")
-        if slot < not_before:
-            return None
-    return slot
-
-
-def digest_period(
-    schedule: DigestSchedule, slot: datetime, last_sent_slot: datetime | None
-) -> tuple[datetime, datetime]:
-    """(start, end] of the items a digest for `slot` covers, in UTC.
-
-    It starts at the last digest sent, so items published during downtime are not lost, or at
-    the previous slot for a schedule's first digest.
-    """
-    start = last_sent_slot if last_sent_slot is not None else previous_slot(schedule, slot)
-    return start.astimezone(UTC), slot.astimezone(UTC)
+    if last_sent_slot is not None and slot <= last_sent_slot:
+        return None
+    return None if not_before is not None and slot < not_before else slot

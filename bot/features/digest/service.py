@@ -24,7 +24,6 @@ from bot.features.digest.compose import DEFAULT_MAX_ITEMS, compose_digest
 from bot.features.digest.schedule import (
     WEEKDAY_NAMES,
     DigestSchedule,
-    digest_period,
     due_slot,
     next_slot_after,
     parse_local_time,
@@ -116,9 +115,7 @@ def period_name(slot: datetime) -> str:
 
 
 def _int_list(value: object) -> list[int]:
-    if not isinstance(value, list):
-        return []
-    return [int(v) for v in value if isinstance(v, int)]
+    return [v for v in value if isinstance(v, int)] if isinstance(value, list) else []
 
 
 def _float(value: object, default: float) -> float:
@@ -138,9 +135,8 @@ async def waiting_for_digest(
     now: float,
     gate: FilterGate | None = None,
 ) -> list[int]:
-    """Before `subscription` goes from digest to instant mode: its items still waiting for
-    the channel's next digest (those its filter lets through), newest first ([] for any
-    other change)."""
+    """Before `subscription` goes from digest to instant mode: its items still waiting for the
+    channel's next digest (those its filter lets through), newest first ([] for any other)."""
     if subscription.mode != "digest" or new_mode != "instant":
         return []
     start = await period_start(store, subscription.channel_id, now)
@@ -171,9 +167,8 @@ class DigestService:
         max_items: int = DEFAULT_MAX_ITEMS,
         filter_gate: FilterGate | None = None,
     ) -> None:
-        """`filter_gate` applies the channels' feed filters (the runtime gives
-        bot.features.feeds.filters.check_filters); without it, filtered feeds' items are held
-        back from digests."""
+        """`filter_gate` applies the channels' feed filters (the runtime gives check_filters);
+        without it, filtered feeds' items are held back from digests."""
         self._store = store
         self._gate = filter_gate
         self._clock = clock
@@ -231,16 +226,14 @@ class DigestService:
         """The digest the channel would get now: its period so far (since the last digest,
         or since its feeds began collecting), with or without a schedule; written in `locale`
         (the channel's language; None: the current one), as it will be sent."""
-        now = self._now()
+        now = self._clock()
         row = await self._store.digests.get(channel_id)
         name = channel_name or (row.channel_name if row is not None else "")
-        start = _utc(await period_start(self._store, channel_id, now.timestamp()))
-        ids = await self._store.digests.period_item_ids(
-            channel_id, start.timestamp(), now.timestamp(), self._gate
-        )
+        start = await period_start(self._store, channel_id, now)
+        ids = await self._store.digests.period_item_ids(channel_id, start, now, self._gate)
         with use_locale(locale or current_locale()):
             messages = await self._compose(channel_id, ids, name, start, now)
-        return DigestPreview(messages, len(ids), start)
+        return DigestPreview(messages, len(ids), _utc(start))
 
     async def set_mode(
         self, guild_id: int, channel_id: int, feed_id: int, mode: SubscriptionMode
@@ -276,16 +269,15 @@ class DigestService:
                     continue
                 if due is not None:
                     handled.append(due)
+                    log.info(
+                        "digest for channel %d, slot %s: %d item(s)%s",
+                        due.channel_id,
+                        period_name(due.slot),
+                        due.item_count,
+                        " queued" if due.queued else "",
+                    )
         if any(d.queued for d in handled):
             self._wake_outbox()
-        for due in handled:
-            log.info(
-                "digest for channel %d, slot %s: %d item(s)%s",
-                due.channel_id,
-                period_name(due.slot),
-                due.item_count,
-                " queued" if due.queued else "",
-            )
         return handled
 
     async def _run_one(self, row: DigestScheduleRow, now: datetime) -> DueDigest | None:
@@ -294,19 +286,19 @@ class DigestService:
         slot = due_slot(schedule, now, last_sent, not_before=_utc(row.updated_at))
         if slot is None:
             return None
-        collected = _utc(await period_start(self._store, row.channel_id, slot.timestamp()))
-        start, end = digest_period(schedule, slot, collected)
+        end = slot.timestamp()
+        start = await period_start(self._store, row.channel_id, end)
         period = period_name(slot)
         committed = await self._store.digests.commit_slot(
             channel_id=row.channel_id,
-            slot=slot.timestamp(),
-            start=start.timestamp(),
-            end=end.timestamp(),
+            slot=end,
+            start=start,
+            end=end,
             dedupe_key=digest_key(row.channel_id, period),
             payload={
                 "channel_name": row.channel_name,
-                "period_start": start.timestamp(),
-                "period_end": end.timestamp(),
+                "period_start": start,
+                "period_end": end,
                 "slot": period,
                 "sent": [],
             },
@@ -315,17 +307,14 @@ class DigestService:
         )
         if committed is None:
             return None
-        return DueDigest(row.channel_id, slot, start, len(committed.item_ids), committed.queued)
+        return DueDigest(
+            row.channel_id, slot, _utc(start), len(committed.item_ids), committed.queued
+        )
 
     # --- what a 'digest' delivery sends ---------------------------------------------------
 
     async def _compose(
-        self,
-        channel_id: int,
-        item_ids: Sequence[int],
-        channel_name: str,
-        start: datetime,
-        end: datetime,
+        self, channel_id: int, item_ids: Sequence[int], channel_name: str, start: float, end: float
     ) -> list[Message]:
         rows = await self._store.items.many(item_ids)
         # Same-story entries merged in a thread: text work stays off the event loop. Items of
@@ -337,8 +326,8 @@ class DigestService:
         return compose_digest(
             listed,
             channel_name=channel_name,
-            period_start=start,
-            period_end=end,
+            period_start=_utc(start),
+            period_end=_utc(end),
             max_items=self._max_items,
             also_in=also_in,
         )
@@ -349,10 +338,6 @@ class DigestService:
         data = delivery.payload_data()
         end = _float(data.get("period_end"), delivery.created_at)
         start = _float(data.get("period_start"), end)
-        return await self._compose(
-            delivery.target_id,
-            _int_list(data.get("item_ids")),
-            str(data.get("channel_name") or ""),
-            _utc(start),
-            _utc(end),
-        )
+        item_ids = _int_list(data.get("item_ids"))
+        channel_name = str(data.get("channel_name") or "")
+        return await self._compose(delivery.target_id, item_ids, channel_name, start, end)

@@ -4,8 +4,7 @@
 A 'dm' delivery is queued with a payload listing the matched topics
 (`{"topics": [{"id", "guild_id", "query"}]}`). At send time, topics the member has unfollowed
 since are left out (none left: nothing is sent). The button's custom id is
-`topic:stop:{topic_id}`; `cogs.follow` handles it as a DynamicItem, so it works after a
-restart.
+`topic:stop:{topic_id}`; `cogs.follow` handles it as a DynamicItem: it works after a restart.
 """
 
 from __future__ import annotations

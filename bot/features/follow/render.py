@@ -29,38 +29,33 @@ def _answer(text: str, notice: str | None) -> Message:
 
 
 def render_follow(answer: FollowAnswer, notice: str | None = None) -> Message:
+    return _answer(_follow_text(answer), notice)
+
+
+def _follow_text(answer: FollowAnswer) -> str:
     result = answer.result
-    outcome = result.outcome
-    if outcome is FollowOutcome.NOT_SEARCHABLE:
+    if result.outcome is FollowOutcome.NOT_SEARCHABLE:
         problem = result.problem or _("That topic has no words.")
-        return _answer(
-            sentences(problem, _('A topic is words or "a phrase", like `/search` takes.')), notice
-        )
-    if outcome is FollowOutcome.LIMIT_REACHED:
-        return _answer(
-            _(
-                "You already follow {limit} topics in this server, the most there can be. "
-                "Unfollow one with `/unfollow` first.",
-                limit=MAX_TOPICS_PER_MEMBER,
-            ),
-            notice,
+        return sentences(problem, _('A topic is words or "a phrase", like `/search` takes.'))
+    if result.outcome is FollowOutcome.LIMIT_REACHED:
+        return _(
+            "You already follow {limit} topics in this server, the most there can be. "
+            "Unfollow one with `/unfollow` first.",
+            limit=MAX_TOPICS_PER_MEMBER,
         )
     assert result.topic is not None
     topic = f"**{shown_topic(result.topic.query)}**"
-    feed = answer.feed
-    if outcome is FollowOutcome.ALREADY_FOLLOWED:
+    feed = shown_topic(answer.feed.title or answer.feed.url) if answer.feed else None
+    if result.outcome is FollowOutcome.ALREADY_FOLLOWED:
         if feed:
-            text = _(
+            return _(
                 "You already follow {topic} in **{feed}** (same words). Nothing changed.",
                 topic=topic,
-                feed=shown_topic(feed.title or feed.url),
+                feed=feed,
             )
-        else:
-            text = _("You already follow {topic} (same words). Nothing changed.", topic=topic)
-        return _answer(text, notice)
+        return _("You already follow {topic} (same words). Nothing changed.", topic=topic)
     if feed:
-        feed_name = shown_topic(feed.title or feed.url)
-        head = _("Following {topic} in **{feed}**.", topic=topic, feed=feed_name)
+        head = _("Following {topic} in **{feed}**.", topic=topic, feed=feed)
     else:
         head = _("Following {topic}.", topic=topic)
     rest = _(
@@ -69,7 +64,7 @@ def render_follow(answer: FollowAnswer, notice: str | None = None) -> Message:
         count=answer.count,
         limit=MAX_TOPICS_PER_MEMBER,
     )
-    return _answer(sentences(head, rest), notice)
+    return sentences(head, rest)
 
 
 def render_follow_refused(problem: str, notice: str | None = None) -> Message:
@@ -79,25 +74,18 @@ def render_follow_refused(problem: str, notice: str | None = None) -> Message:
 
 def render_unfollow(removed: TopicRow | None, notice: str | None = None) -> Message:
     if removed is None:
-        return _answer(
-            _("You don't follow that topic in this server. `/following` lists your topics."),
-            notice,
-        )
-    return _answer(
-        _(
-            "Stopped following **{topic}**. No more DMs for it.",
-            topic=shown_topic(removed.query),
-        ),
-        notice,
-    )
+        text = _("You don't follow that topic in this server. `/following` lists your topics.")
+    else:
+        topic = shown_topic(removed.query)
+        text = _("Stopped following **{topic}**. No more DMs for it.", topic=topic)
+    return _answer(text, notice)
 
 
 def render_following(topics: Sequence[FollowedTopic], notice: str | None = None) -> Message:
     """The member's topics with how many items matched each so far."""
     if not topics:
-        return _answer(
-            _('You follow no topics in this server. Try `/follow "open weight"`.'), notice
-        )
+        none = _('You follow no topics in this server. Try `/follow "open weight"`.')
+        return _answer(none, notice)
     lines = [
         _(
             "Your topics in this server ({count} of {limit}):",
@@ -111,19 +99,13 @@ def render_following(topics: Sequence[FollowedTopic], notice: str | None = None)
         if topic.feed_id is not None:
             feed = shown_topic(followed.feed_title or _("a feed no longer followed"))
             line = sentences(line, _("in {feed}", feed=feed))
+        matches = _("no matches yet")
         if topic.match_count:
             matches = ngettext("{count} match", "{count} matches", topic.match_count)
             if topic.last_match_at is not None:
-                last = datetime.fromtimestamp(topic.last_match_at, tz=UTC)
-                matches = _(
-                    "{matches}, last {when}",
-                    matches=matches,
-                    when=discord_timestamp(last, "R"),
-                )
-            line += " — " + matches
-        else:
-            line += " — " + _("no matches yet")
-        lines.append(line)
+                last = discord_timestamp(datetime.fromtimestamp(topic.last_match_at, tz=UTC), "R")
+                matches = _("{matches}, last {when}", matches=matches, when=last)
+        lines.append(f"{line} — {matches}")
     return _answer("\n".join(lines), notice)
 
 

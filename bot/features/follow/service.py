@@ -6,9 +6,6 @@ service keeps the in-memory percolator (`bot.search.percolator.Percolator`) curr
 the store at start, updated on follow, unfollow, DMs closed and DMs resumed. The store stays
 the authority (`queue_topic_dms_tx` checks subscriptions, feed filters and closed DMs again),
 so the percolator only has to be fast, never exact about membership.
-
-The cog and the console both call this service; `bot.features.follow.render` renders its
-answers.
 """
 
 from __future__ import annotations
@@ -161,9 +158,7 @@ class FollowService:
     async def stop_topic(self, topic_id: int, user_id: int) -> StopResult:
         """The "Stop this topic" button: only the topic's own member may stop it."""
         row = await self.topics.get(topic_id)
-        if row is None:
-            return StopResult(StopOutcome.GONE)
-        if row.user_id != user_id:
+        if row is not None and row.user_id != user_id:
             return StopResult(StopOutcome.NOT_YOURS)
         removed = await self.topics.remove(topic_id, user_id=user_id)
         if removed is None:
@@ -205,9 +200,7 @@ class FollowService:
             return None
         if await self.topics.take_closed_notice(user_id, self._clock()):
             return _(DMS_CLOSED_TEXT)
-        if not may_resume:
-            return None
-        if await self.topics.resume_dms(user_id):
+        if may_resume and await self.topics.resume_dms(user_id):
             self._activate(await self.topics.list_for_user(user_id))
             log.info("user %d: DMs resumed", user_id)
             return _(DMS_RESUMED_TEXT)

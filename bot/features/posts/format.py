@@ -122,8 +122,7 @@ def needs_excerpt(post_format: PostFormat) -> bool:
 
 def _value(item: ItemView, slot: Slot, excerpt: str, limit: int | None = None) -> str:
     """A placeholder's text for `item`, at most `limit` (then the slot's cap) characters."""
-    caps = [c for c in (slot.cap, limit) if c is not None]
-    cap = min(caps) if caps else None
+    cap = min((c for c in (slot.cap, limit) if c is not None), default=None)
     name = slot.name
     if name == "excerpt" and excerpt:
         return cut_markdown(excerpt, cap if cap is not None else EXCERPT_DEFAULT_CHARS)
@@ -156,9 +155,6 @@ def fill_template(item: ItemView, template: str, excerpt: str, room: int) -> str
     parts = parse_template(template)
     values = [p if isinstance(p, str) else _value(item, p, excerpt) for p in parts]
     for name in _SHRINKABLE:
-        over = sum(map(len, values)) - room
-        if over <= 0:
-            break
         for i, part in enumerate(parts):
             over = sum(map(len, values)) - room
             if over > 0 and isinstance(part, Slot) and part.name == name:
@@ -186,19 +182,16 @@ def render_formatted(
     message text of every style: `text` posts only it, `card` puts it above the card, `compact`
     before the line. The only ping it can make is the opted-in role."""
     role = None if mention_role_id is None else f"<@&{mention_role_id}>"
-    room = CONTENT_LIMIT - (len(role) + 1 if role else 0)
+    compact = _compact_line(item) if post_format.style == "compact" else None
+    room = CONTENT_LIMIT - sum(len(part) + 1 for part in (role, compact) if part)
     template = post_format.template
     if post_format.style == "text" and template is None:
         template = DEFAULT_TEXT_TEMPLATE
     lines = [role] if role else []
-    if post_format.style == "compact":
-        line = _compact_line(item)
-        room -= len(line) + 1
-        if template:
-            lines.append(fill_template(item, template, excerpt, room))
-        lines.append(line)
-    elif template:
+    if template:
         lines.append(fill_template(item, template, excerpt, room))
+    if compact:
+        lines.append(compact)
     content = "\n".join(line for line in lines if line) or None
     if post_format.style == "text":
         if content is None or content == role:  # every placeholder was empty: say what it is

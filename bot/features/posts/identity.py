@@ -21,12 +21,8 @@ def resolve_identity(setting: Identity, feed_title: str, feed_image: str | None 
     return Identity(name=name, avatar_url=safe_url(setting.avatar_url or feed_image))
 
 
-async def post_identity(
-    store: Store, subscription_id: int | None, item: ItemView
-) -> Identity | None:
+async def post_identity(store: Store, subscription_id: int, item: ItemView) -> Identity | None:
     """The identity a post of `item` for the subscription goes out under (None: as the bot)."""
-    if subscription_id is None:
-        return None
     setting = await store.webhooks.identity(subscription_id)
     if setting is None:
         return None

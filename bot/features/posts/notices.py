@@ -1,10 +1,9 @@
 """Our own notices to a channel or to a member: a feed failing and recovering, a channel the
 bot can no longer post in.
 
-A notice is queued as data (`notice_payload`) and written when it is sent, in the language of
-whoever reads it (bot.delivery.compose sets it). The payload also keeps an English `text`, so
-a notice queued by an older version still reads. Feed titles are hostile text: made safe here,
-at render time.
+A notice is queued as data (the `*_payload` functions) and written when it is sent, in the
+language of whoever reads it (bot.delivery.compose sets it, and reads the English `text` of a
+notice an older version queued). Feed titles are hostile text: made safe here, when rendered.
 """
 
 from __future__ import annotations

@@ -1,15 +1,13 @@
 """Render one item as a Message: the card a channel gets, and the compact form lists use.
 
 Every piece of feed text passes bot.safe: neutralized (no pings), escaped where Discord would
-render markdown, truncated on a word to Discord's limits; only http(s) URLs become links and
-images.
+render markdown, truncated on a word to Discord's limits; only http(s) URLs become links/images.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
-from typing import Protocol
 
 from bot.i18n import N_, _
 from bot.model import (
@@ -23,6 +21,7 @@ from bot.model import (
     EmbedField,
     ItemView,
     Message,
+    SearchHit,
 )
 from bot.safe import (
     discord_timestamp,
@@ -44,20 +43,14 @@ RELATED_TITLE_LIMIT = 90  # a title on a card's Related line
 
 def format_duration(seconds: int) -> str:
     """`H:MM:SS` from one hour up, `M:SS` below."""
-    seconds = max(0, int(seconds))
-    hours, rest = divmod(seconds, 3600)
+    hours, rest = divmod(max(0, int(seconds)), 3600)
     minutes, secs = divmod(rest, 60)
-    if hours:
-        return f"{hours}:{minutes:02d}:{secs:02d}"
-    return f"{minutes}:{secs:02d}"
+    return f"{hours}:{minutes:02d}:{secs:02d}" if hours else f"{minutes}:{secs:02d}"
 
 
 def feed_name(item: ItemView) -> str:
     """The feed's title, or its host when the feed has none."""
-    name = one_line(item.feed_title)
-    if name:
-        return name
-    return one_line(item.site_url or item.feed_url) or _("feed")
+    return one_line(item.feed_title) or one_line(item.site_url or item.feed_url) or _("feed")
 
 
 def item_title(item: ItemView) -> str:
@@ -71,17 +64,7 @@ def item_image_url(item: ItemView) -> str | None:
     return image
 
 
-class MediaItem(Protocol):
-    """What `item_details` reads: an ItemView, or a search hit."""
-
-    @property
-    def author(self) -> str | None: ...
-    @property
-    def enclosure_url(self) -> str | None: ...
-    @property
-    def enclosure_type(self) -> str | None: ...
-    @property
-    def duration_s(self) -> int | None: ...
+MediaItem = ItemView | SearchHit  # what `item_details` reads
 
 
 @dataclass(frozen=True, slots=True)
@@ -113,9 +96,7 @@ def media_kind(item: MediaItem) -> str | None:
     kind = (item.enclosure_type or "").split("/", 1)[0].strip().lower()
     if kind in ("audio", "video"):
         return kind
-    if not kind and item.duration_s:
-        return "audio"
-    return None
+    return "audio" if not kind and item.duration_s else None
 
 
 def item_details(item: MediaItem, *, link_limit: int = EMBED_FIELD_VALUE_LIMIT) -> ItemDetails:
@@ -158,9 +139,8 @@ def render_card(
     item: ItemView, *, also_in: Sequence[Source] = (), related: Sequence[ItemView] = ()
 ) -> Embed:
     """The full card for one item: linked title, summary, feed, author, image, timestamp,
-    for podcasts the duration and a link to the audio; `also_in`: the other feeds that carried
-    the same story (an "Also in" field); `related`: earlier items about the same thing (a
-    "Related" field, already chosen)."""
+    podcast details; fields for `also_in` (the other feeds that carried the same story) and
+    `related` (earlier items about the same thing, already chosen)."""
     details = item_details(item)
     fields = details.fields
     if also_in:
@@ -227,9 +207,8 @@ def also_in_text(sources: Sequence[Source]) -> str:
 
 def render_compact(item: ItemView) -> Embed:
     """A small card for lists (/latest): linked title, feed, relative time, the item's details
-    (author, podcast duration and link) and a one-line summary. At most `COMPACT_MAX_CHARS`
-    counted characters, so ten fit a message (a long audio link is left out first, then the
-    summary shortened)."""
+    and a one-line summary; at most `COMPACT_MAX_CHARS` counted characters, so ten fit a
+    message (a long audio link is left out first, then the summary shortened)."""
     title = fit_text(item_title(item), COMPACT_TITLE_LIMIT)
     header = f"{fit_text(feed_name(item), 100)} · {discord_timestamp(item.published, 'R')}"
     details = item_details(item).line()

@@ -1,9 +1,8 @@
 """What else the archive knows about an item: the guild's earlier items about the same thing.
 
 Scores come from the store (bm25 over the seed's most distinctive terms, relative to the seed's
-own score). A post's "Related" line takes at most POST_RELATED earlier items scoring at least
-POST_MIN_SCORE: no line is better than a weak one. `/related` shows the VIEW_RELATED best of
-the guild's archive (earlier or later) above the lower VIEW_MIN_SCORE, PAGE_SIZE to a page.
+own score). `/related` shows the VIEW_RELATED best of the guild's archive (earlier or later)
+above VIEW_MIN_SCORE, lower than a post's Related line needs (bot.features.posts.related_line).
 """
 
 from __future__ import annotations
@@ -67,7 +66,3 @@ class RelatedService:
         )
         rows = await rows_in_order(self._store, [s.item_id for s in scores])
         return RelatedAnswer(asked, item, rows)
-
-    async def item_in_guild(self, guild_id: int, item_id: int) -> ItemRow | None:
-        """An item of the guild's archive by id (a search result's)."""
-        return await self._store.why.item(item_id, await feed_scope(self._store, guild_id))

@@ -1,8 +1,6 @@
 """The search answers, each rendered once as a `Message`: a page of `/search` results, the
-`/latest` list, a result shared to a channel, and the answers that have nothing to list.
-
-Discord shows these Messages (bot.delivery.discord_message); console mode prints the same
-Messages read back as text (bot.delivery.terminal). Feed and member text passes bot.safe.
+`/latest` list, a result shared to a channel, and the answers that have nothing to list. Feed
+and member text passes bot.safe.
 """
 
 from __future__ import annotations

@@ -62,10 +62,8 @@ def _months_before(moment: datetime, months: int) -> datetime:
 
 
 def parse_since(text: str, now: float) -> float:
-    """`7d`, `2w`, `3m`, `1y` (before `now`) or `YYYY-MM-DD` (midnight UTC) → unix seconds.
-
-    Raises SearchInputError for anything else, for zero spans and for dates in the future.
-    """
+    """`7d`, `2w`, `3m`, `1y` (before `now`) or `YYYY-MM-DD` (midnight UTC) → unix seconds;
+    SearchInputError for anything else, for zero spans and for dates in the future."""
     value = text.strip()
     moment = datetime.fromtimestamp(now, tz=UTC)
     span = _SINCE_SPAN.match(value)
@@ -93,7 +91,7 @@ def parse_since(text: str, now: float) -> float:
 
 @dataclass(frozen=True, slots=True)
 class SearchRequest:
-    """A search with its options checked and resolved; page through it with `SearchService.run`."""
+    """A search with its options checked and resolved; page on with `SearchService.run`."""
 
     guild_id: int
     text: str
@@ -185,10 +183,9 @@ class SearchService:
         if not looks_like_url:  # a name: "127" must not match every loopback URL
             matches = [f for f in matches if lowered in f.title.lower()]
         exact = [f for f in matches if lowered in (f.title.lower(), f.url.lower())]
-        if len(exact) == 1:
-            return exact[0]
-        if len(matches) == 1:
-            return matches[0]
+        for found in (exact, matches):
+            if len(found) == 1:
+                return found[0]
         if not matches:
             raise SearchInputError(_("This server doesn't follow a feed by that name."))
         raise SearchInputError(
@@ -204,7 +201,7 @@ class SearchService:
         feeds = await self._store.subscriptions.feeds_for_guild(guild_id, "", 10_000)
         return next((feed for feed in feeds if feed.feed_id == feed_id), None)
 
-    async def request(
+    async def search(
         self,
         guild_id: int,
         text: str,
@@ -212,12 +209,13 @@ class SearchService:
         feed: str | None = None,
         since: str | None = None,
         author: str | None = None,
-    ) -> SearchRequest:
-        """Check and resolve the options (SearchInputError for a bad one)."""
+        page_index: int = 0,
+    ) -> SearchResults:
+        """Check and resolve the options (SearchInputError for a bad one), then run the page."""
         resolved = await self.resolve_feed(guild_id, feed) if feed and feed.strip() else None
         since_at = parse_since(since, self._clock()) if since and since.strip() else None
         author_text = (author or "").replace("\x00", "").strip()[:AUTHOR_MAX_CHARS] or None
-        return SearchRequest(
+        request = SearchRequest(
             guild_id=guild_id,
             text=text,
             feed=resolved,
@@ -225,6 +223,7 @@ class SearchService:
             since_text=since.strip() if since_at is not None and since else None,
             author=author_text,
         )
+        return await self.run(request, page_index)
 
     async def run(self, request: SearchRequest, page_index: int = 0) -> SearchResults:
         """One page (ten results) of a checked request; never raises for the query text."""
@@ -250,19 +249,6 @@ class SearchService:
             self._on_latency(time.perf_counter() - started)
         return SearchResults(request, page, page_index, guild_has_feeds=bool(guild_feeds))
 
-    async def search(
-        self,
-        guild_id: int,
-        text: str,
-        *,
-        feed: str | None = None,
-        since: str | None = None,
-        author: str | None = None,
-        page_index: int = 0,
-    ) -> SearchResults:
-        request = await self.request(guild_id, text, feed=feed, since=since, author=author)
-        return await self.run(request, page_index)
-
     async def latest(
         self, guild_id: int, *, feed: str | None = None, count: int = LATEST_DEFAULT
     ) -> list[ItemRow]:
@@ -275,7 +261,8 @@ class SearchService:
         return await self._store.items.latest(feed_ids, count)
 
     async def shared_item(self, guild_id: int, item_id: int) -> ItemRow | None:
-        """An item to post publicly, only if it belongs to one of the guild's feeds."""
+        """A search result by id (to share, or to show related items of), only if it belongs
+        to one of the guild's feeds."""
         row = await self._store.items.get(item_id)
         searchable = await self._store.subscriptions.searchable_feed_ids_for_guild(guild_id)
         return row if row is not None and row.feed_id in searchable else None

@@ -45,11 +45,10 @@ def _jump(line: ChannelWhy) -> str:
 def _state(line: ChannelWhy) -> str:
     match line.state:
         case "posted":
+            when = _at(line.at, "f")
             if line.in_digest:
-                return sentences(
-                    _("posted in the digest {when}", when=_at(line.at, "f")), _jump(line)
-                )
-            return sentences(_("posted {when}", when=_at(line.at, "f")), _jump(line))
+                return sentences(_("posted in the digest {when}", when=when), _jump(line))
+            return sentences(_("posted {when}", when=when), _jump(line))
         case "merged":
             other = _("another feed")
             return _(
@@ -90,8 +89,7 @@ def _state(line: ChannelWhy) -> str:
                 text = sentences(text, _("(last try: {error})", error=_detail(line.detail, "")))
             return text
         case "paused":
-            reason = _detail(line.detail, "") if line.detail else None
-            if reason is None:
+            if not line.detail:
                 return _(
                     "paused since {when} because of an error; adding a feed to the channel "
                     "again resumes it",
@@ -101,7 +99,7 @@ def _state(line: ChannelWhy) -> str:
                 "paused since {when} because {reason}; adding a feed to the channel again "
                 "resumes it",
                 when=_at(line.at),
-                reason=reason,
+                reason=_detail(line.detail, ""),
             )
         case "failed":
             refused = _("Discord refused it")
@@ -143,9 +141,8 @@ def render_why(
     everywhere: bool = False,
 ) -> Message:
     """The answer; `answer.channels` are the channels to show (the front end already dropped
-    those the member cannot see). `everywhere` words the empty cases for a question about
-    every server (the operator's CLI) rather than this server and the channels the member
-    can see."""
+    those the member cannot see). `everywhere` words the empty cases for the operator's CLI
+    (every server) rather than for this server and the channels the member can see."""
     item = answer.item
     if item is None:
         asked = truncate(shown(answer.asked), ASKED_LIMIT)
@@ -169,8 +166,6 @@ def render_why(
         lines.append(_("No channel of any server follows this feed."))
     else:
         lines.append(_("No channel you can see follows this feed."))
-    description = "\n".join(lines)
-    if len(description) > EMBED_DESCRIPTION_LIMIT:
-        description = truncate(description, EMBED_DESCRIPTION_LIMIT)
+    description = truncate("\n".join(lines), EMBED_DESCRIPTION_LIMIT)
     embed = Embed(title=title, url=link_target(url) if url else None, description=description)
     return Message(embeds=(embed,))

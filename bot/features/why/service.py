@@ -104,27 +104,25 @@ def looks_like_url(text: str) -> bool:
 
 
 def _delivery_why(
-    record: ChannelRecord, delivery: DeliveryRow, *, in_digest: bool
+    record: ChannelRecord, delivery: DeliveryRow, in_digest: bool
 ) -> ChannelWhy | None:
     """The line a delivery of the item gives (None: it says nothing; look further)."""
     sub = record.subscription
-    line = ChannelWhy(sub.guild_id, sub.channel_id, "none", in_digest=in_digest)
+    error = delivery.last_error
+    line = ChannelWhy(sub.guild_id, sub.channel_id, "none", detail=error, in_digest=in_digest)
     state = delivery.state
     if state == "sent":
         message = delivery.message_id or next((m for m in delivery.progress if m), None)
-        return replace(line, state="posted", at=delivery.sent_at, message_id=message)
+        return replace(line, state="posted", at=delivery.sent_at, message_id=message, detail=None)
     if state in ("pending", "sending"):
-        return replace(
-            line, state="queued", at=delivery.next_attempt_at, detail=delivery.last_error
-        )
+        return replace(line, state="queued", at=delivery.next_attempt_at)
     if state == "paused":
-        reason = sub.paused_reason or delivery.last_error
-        return replace(line, state="paused", at=sub.paused_at, detail=reason)
+        return replace(line, state="paused", at=sub.paused_at, detail=sub.paused_reason or error)
     if state == "failed":
-        return replace(line, state="failed", detail=delivery.last_error)
+        return replace(line, state="failed")
     if in_digest:  # a cancelled digest: its items wait for the next one
         return None
-    return replace(line, state="cancelled", detail=delivery.last_error)
+    return replace(line, state="cancelled")
 
 
 class WhyService:
@@ -157,12 +155,8 @@ class WhyService:
             return None
         if feed_ids is None:
             feed_ids = [feed.id for feed in await self._store.feeds.all()]
-        if not feed_ids:
-            return None
         page = await search_items(self._store.db, query, feed_ids=feed_ids, limit=1)
-        if not page.hits:
-            return None
-        return await self._store.items.get(page.hits[0].item_id)
+        return await self._store.items.get(page.hits[0].item_id) if page.hits else None
 
     async def why(self, guild_id: int | None, asked: str) -> WhyAnswer:
         """What happened to the item in each channel of the guild (None: of every guild)
@@ -180,26 +174,18 @@ class WhyService:
         if host is None:
             return []
         feed_ids = await self._feed_ids(guild_id)
-        feeds = (
-            await self._store.feeds.all()
-            if feed_ids is None
-            else [f for f in [await self._store.feeds.get(i) for i in feed_ids] if f is not None]
-        )
-        return [f for f in feeds if host in (_host(f.url), _host(f.site_url))]
+        return [
+            f
+            for f in await self._store.feeds.all()
+            if (feed_ids is None or f.id in feed_ids) and host in (_host(f.url), _host(f.site_url))
+        ]
 
     async def _channel(self, item: ItemRow, record: ChannelRecord) -> ChannelWhy:
-        sub = record.subscription
-        if record.post is not None and record.post.kind == "edit":
-            merged = await self._merged(record, record.post)
-            if merged is not None:
-                return merged
-        if record.post is not None:
-            found = _delivery_why(record, record.post, in_digest=False)
-            if found is not None:
-                return found
-        if record.digest is not None:
-            found = _delivery_why(record, record.digest, in_digest=True)
-            if found is not None:
+        sub, post = record.subscription, record.post
+        if post is not None and (merged := await self._merged(record, post)):
+            return merged
+        for delivery, in_digest in ((post, False), (record.digest, True)):
+            if delivery is not None and (found := _delivery_why(record, delivery, in_digest)):
                 return found
         line = ChannelWhy(guild_id=sub.guild_id, channel_id=sub.channel_id, state="none")
         if sub.paused:
@@ -210,8 +196,7 @@ class WhyService:
             text = await self._store.items.text(item.id)
             if text is None:  # gone between the two reads: judge title and summary
                 text = ItemText(item.id, item.url, item.title, item.summary, "")
-            rule = check_filters([sub.filter], text)[0]
-            if rule is not None:
+            if (rule := check_filters([sub.filter], text)[0]) is not None:
                 return replace(line, state="filtered", detail=rule)
         # A digest collects only what arrived after its feed entered digest mode.
         if sub.mode == "digest" and item.first_seen_at > (record.digest_since or sub.created_at):
@@ -221,7 +206,7 @@ class WhyService:
     async def _merged(self, record: ChannelRecord, delivery: DeliveryRow) -> ChannelWhy | None:
         """The item was the same story as an earlier post in the channel: "merged into the
         post of Feed A" (detail: that feed's name), while that edit is done or on its way.
-        None: it was posted on its own, or the edit failed (the usual lines say so)."""
+        None: it was posted on its own (only an edit has `merged_into`), or the edit failed."""
         if delivery.state not in ("sent", "pending", "sending") or delivery.merged_into is None:
             return None
         original = await self._store.deliveries.get(delivery.merged_into)
