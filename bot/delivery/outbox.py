@@ -35,7 +35,7 @@ import uuid
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, replace
 
-from bot.delivery.budget import REQUESTS_PER_S, DiscordLimits, LocalBudget, RequestBudget, Target
+from bot.delivery.budget import RequestBudget, Target
 from bot.delivery.senders import PermanentSendError, RetryableSendError, Sender
 from bot.features.posts.notices import PAUSED_NOTICE_TITLES, paused_payload
 from bot.model import DeliveryKind, DeliveryRow, Message, SubscriptionRow
@@ -73,9 +73,6 @@ Composer = Callable[[DeliveryRow], Awaitable[Sequence[Message]]]
 
 @dataclass(frozen=True, slots=True)
 class OutboxSettings:
-    rate_per_s: float = REQUESTS_PER_S  # requests per second, all targets
-    channel_burst: int = 5  # sends to one target per window
-    channel_window_s: float = 5.0
     concurrency: int = 16
     batch_size: int = 50
     backoff_base_s: float = 5.0
@@ -93,7 +90,6 @@ class OutboxClock:
     """Time as the outbox sees it (tests drive it)."""
 
     wall: Callable[[], float] = time.time
-    monotonic: Callable[[], float] = time.monotonic
     sleep: Callable[[float], Awaitable[None]] = asyncio.sleep
     jitter: Callable[[], float] = random.random
 
@@ -122,13 +118,11 @@ class Outbox:
         sender: Sender,
         compose: Composer,
         *,
+        budget: RequestBudget,
         settings: OutboxSettings = OutboxSettings(),
         clock: OutboxClock = OutboxClock(),
         hooks: OutboxHooks = OutboxHooks(),
-        budget: RequestBudget | None = None,
     ) -> None:
-        """`budget`: the Discord budget this outbox spends (default: its own, in-process one,
-        from `settings`)."""
         self._store = store
         self._sender = sender
         self._compose = compose
@@ -136,11 +130,7 @@ class Outbox:
         self._clock = clock.wall
         self._sleep = clock.sleep
         self._jitter = clock.jitter
-        self._budget = budget or LocalBudget(
-            DiscordLimits(settings.rate_per_s, settings.channel_burst, settings.channel_window_s),
-            clock.monotonic,
-            clock.sleep,
-        )
+        self._budget = budget
         self._hooks = hooks
         self._wake = asyncio.Event()
         self._recovered = False
@@ -152,11 +142,11 @@ class Outbox:
         """Look for due deliveries now (new items were just queued)."""
         self._wake.set()
 
-    async def recover(self) -> int:
+    async def recover(self) -> None:
         """Once per process, before the first send: deliveries a crash left 'sending' are
         flagged maybe-sent and queued again."""
         if self._recovered:
-            return 0
+            return
         self._recovered = True  # set first: a second caller must not recover mid-send
         try:
             recovered = await self._store.deliveries.recover_in_flight(self._clock())
@@ -166,7 +156,6 @@ class Outbox:
         if recovered:
             log.info("outbox: %d delivery(ies) may have been sent before a crash", recovered)
         self._leases_checked_at = self._clock()
-        return recovered
 
     async def _keep_leases(self) -> None:
         """Every third of a lease: renew this process's claims, and take over the deliveries
@@ -384,10 +373,15 @@ class Outbox:
     async def _edit_or_post(
         self, delivery: DeliveryRow, message_id: int, message: Message
     ) -> int | None:
-        """The edit, or, when Discord refuses it for good (the earlier post was deleted, or
-        is not ours to edit), the item's own post: an item is never lost to a merge."""
+        """Edit the earlier post of the item's story. The edit writes the post as it should
+        read, so a repeat after a crash or a lost answer changes nothing: no look first. When
+        Discord refuses it for good (the earlier post was deleted, or is not ours to edit),
+        the item's own post: an item is never lost to a merge."""
+        target = (delivery.target_kind, delivery.target_id)
+        await self._budget.take(target)
         try:
-            return await self._edit(delivery, message_id, message)
+            await self._sender.edit(delivery, message_id, message)
+            return message_id
         except PermanentSendError as error:
             if error.target_unreachable:
                 raise
@@ -397,20 +391,11 @@ class Outbox:
                 delivery.id,
                 error.reason,
             )
+        finally:
+            await self._budget.sent(target)
         return await self._send_all(
             delivery, await self._compose(replace(delivery, merged_into=None))
         )
-
-    async def _edit(self, delivery: DeliveryRow, message_id: int, message: Message) -> int:
-        """Edit the earlier post of the item's story. The edit writes the post as it should
-        read, so a repeat after a crash or a lost answer changes nothing: no look first."""
-        target = (delivery.target_kind, delivery.target_id)
-        await self._budget.take(target)
-        try:
-            await self._sender.edit(delivery, message_id, message)
-        finally:
-            await self._budget.sent(target)
-        return message_id
 
     async def _retry(
         self,
