@@ -66,14 +66,13 @@ class JobScheduler:
         seconds: float,
         job: Job,
         *,
-        first_at: datetime | None = None,
         lock: str | None = None,
     ) -> None:
         """Run `job` every `seconds` (never two runs of it at once; missed runs coalesce);
         with `lock`, in one process of the cluster at a time."""
         self._scheduler.add_job(
             self._run(name, job, lock),
-            IntervalTrigger(seconds=seconds, start_date=first_at, timezone="UTC"),
+            IntervalTrigger(seconds=seconds, timezone="UTC"),
             id=name,
             name=name,
             replace_existing=True,

@@ -104,10 +104,6 @@ PRUNE_EVERY_S = 60.0
 MISSED_SLOTS_AT_MOST = 3
 
 
-def _prepay(at: float | None = None) -> None:
-    _PREPAID.set(_Prepaid(time.monotonic() if at is None else at))
-
-
 async def spend(budget: RequestBudget) -> None:
     """Before one REST request goes out: spend the slot this task's last `take` reserved for
     it (if it was due a moment ago and no other request spent it), else wait for a slot."""
@@ -186,7 +182,7 @@ class LocalBudget:
             self._second.record()
             # Counted against the target when the request goes out, not when it began to wait.
             if target is None or self._targets.try_take(target):
-                _prepay()
+                _PREPAID.set(_Prepaid(time.monotonic()))
                 return
 
 
@@ -250,5 +246,5 @@ class SharedBudget:
             if wait > 0:
                 await self._sleep(wait)
             if time.monotonic() - due <= LATE_S or attempt > MISSED_SLOTS_AT_MOST:
-                _prepay(due)
+                _PREPAID.set(_Prepaid(due))
                 return

@@ -71,27 +71,26 @@ class DeliveryComposer:
                 return [merged]
         if delivery.item_id is not None:
             item = await self._item(delivery)
-            mention = (
-                await post_mention(
-                    self._store, delivery.item_id, delivery.mention_role_id, delivery.mention_when
-                )
-                if delivery.kind in ("item", "edit")  # an edit with no post to edit posts itself
-                else None
+            if delivery.kind not in ("item", "edit"):  # an edit with no post to edit posts itself
+                return [render_post(item)]
+            mention = await post_mention(
+                self._store, delivery.item_id, delivery.mention_role_id, delivery.mention_when
             )
-            if delivery.kind in ("item", "edit") and delivery.subscription_id is not None:
-                post = subscription_post(
-                    self._store,
-                    delivery.subscription_id,
-                    item,
-                    mention_role_id=mention,
-                    guild_id=delivery.guild_id,
-                )
-                return [await post]
-            return [render_post(item, mention_role_id=mention)]
-        notice = render_notice(delivery.payload_data())
+            if delivery.subscription_id is None:
+                return [render_post(item, mention_role_id=mention)]
+            post = subscription_post(
+                self._store,
+                delivery.subscription_id,
+                item,
+                mention_role_id=mention,
+                guild_id=delivery.guild_id,
+            )
+            return [await post]
+        payload = delivery.payload_data()
+        notice = render_notice(payload)
         if notice is not None:
             return [notice]
-        text = delivery.payload_data().get("text")
+        text = payload.get("text")
         if isinstance(text, str) and text:
             return [Message(content=truncate(text, CONTENT_LIMIT))]
         raise PermanentSendError(

@@ -117,15 +117,16 @@ class WebhookPoster:
         self, known: ChannelWebhook, identity: Identity, kwargs: dict[str, Any]
     ) -> int:
         webhook = discord.Webhook.partial(known.webhook_id, known.token, client=self._client)
-        extra: dict[str, Any] = {}
-        if identity.name:
-            extra["username"] = identity.name
-        if identity.avatar_url:
-            extra["avatar_url"] = identity.avatar_url
 
         async def post() -> discord.WebhookMessage:
             try:
-                return await webhook.send(wait=True, **extra, **kwargs)
+                # discord.py leaves out an empty name or avatar (the webhook's own is shown).
+                return await webhook.send(
+                    wait=True,
+                    username=identity.name or discord.utils.MISSING,
+                    avatar_url=identity.avatar_url,
+                    **kwargs,
+                )
             except discord.NotFound as error:
                 if error.code == UNKNOWN_WEBHOOK:
                     raise _WebhookGone from error
