@@ -96,17 +96,16 @@ class JobScheduler:
     def _run(self, name: str, job: Job, lock: str | None) -> Callable[[], Awaitable[None]]:
         """`job`, run only while this process holds `lock` (when there is a gate), its
         failure logged and its run known to `shutdown`."""
-        gate = self._gate if lock is not None else None
 
         async def run() -> None:
             task = asyncio.current_task()
             if task is not None:
                 self._running.add(task)
             try:
-                if gate is None or lock is None:
+                if self._gate is None or lock is None:
                     await job()
                     return
-                async with gate(lock) as mine:
+                async with self._gate(lock) as mine:
                     self._on_gated(lock, mine)
                     if mine:
                         await job()

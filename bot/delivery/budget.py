@@ -118,14 +118,6 @@ async def spend(budget: RequestBudget) -> None:
         spent.spent = True
 
 
-def counted(url: str, authorization: str | None) -> bool:
-    """Whether a request counts against the bot's global limit: every request made with the
-    bot's token, except interaction answers (Discord does not bind those to it)."""
-    return bool(authorization and authorization.startswith("Bot ")) and (
-        "/interactions/" not in url
-    )
-
-
 def request_trace(budget: RequestBudget) -> aiohttp.TraceConfig:
     """An aiohttp trace for the bot's client (`discord.Client(http_trace=...)`): each request
     it sends, each retry included, first waits for its global slot from `budget`."""
@@ -135,7 +127,10 @@ def request_trace(budget: RequestBudget) -> aiohttp.TraceConfig:
         _context: SimpleNamespace,
         params: aiohttp.TraceRequestStartParams,
     ) -> None:
-        if counted(str(params.url), params.headers.get("Authorization")):
+        # Every request made with the bot's token counts, except interaction answers
+        # (Discord does not bind those to the global limit).
+        authorization = params.headers.get("Authorization") or ""
+        if authorization.startswith("Bot ") and "/interactions/" not in str(params.url):
             await spend(budget)
 
     trace = aiohttp.TraceConfig()

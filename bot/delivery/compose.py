@@ -48,11 +48,8 @@ class DeliveryComposer:
 
     async def __call__(self, delivery: DeliveryRow) -> Sequence[Message]:
         languages = self._languages
-        if delivery.target_kind == "user":
-            locale = await languages.for_member(delivery.target_id, delivery.guild_id)
-        else:
-            locale = await languages.for_channel(delivery.target_id, delivery.guild_id)
-        with use_locale(locale):
+        reader = languages.for_member if delivery.target_kind == "user" else languages.for_channel
+        with use_locale(await reader(delivery.target_id, delivery.guild_id)):
             return [with_thread_title(message) for message in await self._compose(delivery)]
 
     async def _compose(self, delivery: DeliveryRow) -> Sequence[Message]:

@@ -74,9 +74,7 @@ async def call_discord(request: Callable[[], Awaitable[T]]) -> T:
         ) from error
     except discord.DiscordServerError as error:
         raise RetryableSendError(f"Discord server error {error.status}") from error
-    except (discord.Forbidden, discord.NotFound) as error:
-        raise permanent_error_for(error) from error
-    except discord.HTTPException as error:
+    except discord.HTTPException as error:  # 403 and 404 among them
         if error.status == 429:
             raise RetryableSendError("rate limited (429)", maybe_sent=False) from error
         if error.status >= 500 or error.status == 0:

@@ -66,9 +66,7 @@ class WebhookPoster:
     async def send(self, channel_id: int, identity: Identity, kwargs: dict[str, Any]) -> int:
         """Execute the channel's webhook (made first if there is none) with `wait=true`; the
         posted message's id. A deleted webhook is made again once."""
-        known = await self._book.channel_webhook(channel_id)
-        if known is None:
-            known = await self._create(channel_id)
+        known = await self._book.channel_webhook(channel_id) or await self._create(channel_id)
         try:
             return await self._post_through(known, identity, kwargs)
         except _WebhookGone:
