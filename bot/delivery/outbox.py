@@ -27,11 +27,8 @@ import asyncio
 import contextlib
 import logging
 import math
-import os
 import random
-import socket
 import time
-import uuid
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, replace
 
@@ -41,6 +38,7 @@ from bot.features.posts.notices import PAUSED_NOTICE_TITLES, paused_payload
 from bot.model import DeliveryKind, DeliveryRow, Message, SubscriptionRow
 from bot.store import Store
 from bot.store.deliveries import Notice
+from bot.store.leases import new_process_id
 
 log = logging.getLogger(__name__)
 
@@ -135,7 +133,7 @@ class Outbox:
         self._wake = asyncio.Event()
         self._recovered = False
         # This process's name on its claims (several processes may share the database).
-        self.owner = f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
+        self.owner = new_process_id()
         self._leases_checked_at = -math.inf
 
     def wake(self) -> None:
