@@ -1,27 +1,19 @@
-"""Discord's request budget, as the outbox spends it: the bot's global requests per second and
-each target's message bucket.
+"""Discord's request budget as the outbox spends it: the bot's global requests per second (50)
+and each target's message bucket (5 per 5 s per channel or DM); outside either Discord answers
+429. discord.py learns each route's bucket from the headers and sleeps through a 429, but it
+does not pace the global limit, and a request it holds keeps an outbox worker waiting. So the
+outbox asks first: `hold` says which targets have room (the others are skipped, not waited on),
+`take` waits for the next global slot. discord.py's limiter stays behind it as the last guard
+(should Discord announce another bucket size, discord.py follows the headers).
 
-Discord allows a bot 50 requests/s in all (the global limit) and, for sending messages, 5 per
-5 s per channel (a DM is a channel too); a request outside either is answered 429. discord.py's
-HTTPClient already learns each route's bucket from the X-RateLimit-* headers and holds a request
-until its bucket resets, and it sleeps through a 429 and retries; but it does not pace the global
-limit before a 429, and a request it holds keeps one of the outbox's workers waiting. So the
-outbox asks the budget first: `hold` says which targets have room (the others are skipped, not
-waited on), `take` waits for the next global slot. discord.py's own limiter stays in place
-behind it as the last guard: should Discord announce another bucket size than the 5 per 5 s
-expected here, discord.py follows the headers and holds the extra requests itself.
+`LocalBudget` serves one process. Processes sharing one bot token must share one budget or they
+overrun the global limit together: `SharedBudget` keeps it in their PostgreSQL database.
 
-`RequestBudget` is the interface; `LocalBudget` is the in-process implementation, right for one
-process. Several processes sharing one bot token must share one budget or they overrun the
-global limit together: `SharedBudget` keeps it in their PostgreSQL database (the runtime
-chooses it when DIGESTBOT_DB is PostgreSQL).
-
-Every request counts, not only the outbox's sends: `request_trace` hooks the bot's HTTP session
-(discord.py's `http_trace`), so a look-up (a guild, the bot's member, a channel, a DM to open),
-and each retry discord.py makes by itself after a 429, also waits for a global slot. The slot
-the outbox's `take` reserved is spent by the first request its task makes next (`spend`), so a
-send is not counted twice. Before this, a worker without a gateway made two uncounted look-ups
-per post (the guild's language), and three processes went 2.5 times over the global limit.
+Every request counts, not only sends: `request_trace` hooks the bot's HTTP session, so look-ups
+(a guild, the bot's member, a channel, a DM to open) and discord.py's own retries after a 429
+wait for a global slot too (uncounted look-ups once took three processes 2.5 times over the
+global limit). The slot `take` reserved is spent by its task's next request (`spend`), so a
+send is not counted twice.
 """
 
 from __future__ import annotations
@@ -47,11 +39,9 @@ Target = tuple[TargetKind, int]
 # interaction answers are not bound to the global limit and take none).
 REQUESTS_PER_S = 47.0
 # The shared budget counts a send when its process takes the slot, a moment before the request
-# reaches Discord; that moment varies with how busy each process is (a send counted late in
-# one process, the next one early in another), so its target windows are this much longer.
-# 0.3 s still let a sixth post into one channel's 5 s at the fake once in about five runs of
-# the three-process test on a loaded 2-core machine; 1 s costs a channel 5 posts per 6 s
-# instead of 5.3 s (the global pace, what many channels share, is unchanged).
+# reaches Discord that varies with each process's load, so its target windows are this much
+# longer: 0.3 s still let a sixth post into one channel's 5 s in about one of five runs of the
+# three-process test on a loaded 2-core machine; 1 s costs a channel 5 posts per 6 s, not 5.3 s.
 ARRIVAL_MARGIN_S = 1.0
 
 

@@ -1,9 +1,8 @@
-"""Sends rendered Messages through a connected discord.py client.
+"""Sends rendered Messages through a discord.py client, exactly once (see DiscordSender).
 
-Each send carries a nonce, so Discord itself drops a quick resend of the same message. Discord
-keeps nonces only for a few minutes, so after a longer outage a send that may have gone through
-is looked for in the target's history (our own messages since the delivery was queued, by
-nonce, else by the message's own text and embeds), which needs Read Message History.
+Each send carries a nonce, so Discord itself drops a quick resend; it keeps nonces only for a
+few minutes, so later a send that may have gone through is looked for among our messages in the
+target's history since the delivery was queued (by nonce, else by its text and embeds).
 """
 
 from __future__ import annotations
@@ -108,25 +107,20 @@ def fingerprint(content: str | None, embeds: Sequence[Embed | discord.Embed]) ->
 
 
 class DiscordSender:
-    """The Sender for a discord.py client: connected to the gateway, or (`gateway=False`, a
-    worker) logged in over REST only, learning channels and permissions from Discord
-    (bot.delivery.discord_channels).
+    """The Sender for a discord.py client: on the gateway, or (`gateway=False`, a worker) over
+    REST only, learning channels and permissions from Discord (bot.delivery.discord_channels).
 
-    Exactly once rests on reading the channel after a crash or a lost answer: the nonce only
-    makes Discord drop a repeat for a few minutes, and Discord keeps no nonce in the history.
-    Without Read Message History Discord answers a history request with an empty list (not an
-    error), which would read as "not posted" and resend. So before looking, the permission is
-    checked (`_should_look`):
+    Without Read Message History Discord answers a history request with an empty list, not an
+    error, which would read as "not posted" and resend. So the permission is checked first
+    (`_should_look`):
 
     - readable (or a DM): look in the history;
     - unreadable, and this process sent the same nonce less than `NONCE_TRUST_S` ago: send
       again; Discord returns the message it already has instead of posting twice;
     - unreadable otherwise (a restart, an outage, a long backoff): the delivery fails with
-      `HISTORY_UNREADABLE` (logged, kept in the delivery's last_error) rather than being sent
-      again. A duplicate in a community channel is visible to everyone and cannot be taken
-      back; the missed post is named in the log, `digestbot doctor` names the missing
-      permission, and the README's invite grants it, so with the README's permissions this
-      never happens.
+      `HISTORY_UNREADABLE` (logged, in its last_error) rather than being sent again: a
+      duplicate in a community channel is seen by everyone and cannot be taken back.
+      `digestbot doctor` names the missing permission; the README's invite grants it.
     """
 
     def __init__(

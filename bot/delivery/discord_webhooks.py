@@ -1,14 +1,11 @@
 """Posting under a feed's own name and avatar: through the one webhook the bot makes in a
-channel (it needs Manage Webhooks there to make it).
+channel (with Manage Webhooks there; without it the channel is paused like a lost one, and the
+outbox tells the admins).
 
-The webhook's id and token are kept in the store (the token is a secret: it is never logged
-or shown). A webhook Discord no longer knows (an admin deleted it: 404/10015) is made again,
-once per send; without Manage Webhooks to make it, the channel cannot be posted to as the
-feed, which pauses it like a lost channel (the outbox tells the admins).
-
-Webhook executes carry no nonce, so exactly once rests on the channel's history alone:
-`?wait=true` returns the message id to mark the delivery sent, and a maybe-sent delivery is
-looked for among the webhook's messages (DiscordSender.find_existing).
+The webhook's id and token are kept in the store (the token is a secret: never logged or
+shown). One Discord no longer knows (an admin deleted it: 404/10015) is made again, once per
+send. Webhook executes carry no nonce: `?wait=true` returns the message id to mark the delivery
+sent, and a maybe-sent one is looked for among the webhook's messages (find_existing).
 """
 
 from __future__ import annotations

@@ -1,24 +1,20 @@
 """The outbox worker: sends queued deliveries exactly once, in order, within Discord's limits.
 
-What a delivery says is rendered by its feature (a post, a topic DM, a digest of several
-messages, a notice) through the `Composer`; the outbox only sends Messages through the one
-`Sender` it was given, and keeps the books.
+Features render what a delivery says (the `Composer`); the outbox sends those Messages through
+its `Sender` and keeps the books.
 
 Exactly once across crashes: a delivery is marked 'sending' (committed) before the request
 goes out and 'sent' with Discord's message id after; a delivery of several messages saves its
-progress after each. A crash in between leaves it 'sending'; at the next start it is flagged
-`maybe_sent`, and the worker first asks the sender whether the first unconfirmed message is
-already there (the nonce also makes Discord itself drop a quick resend).
+progress after each. One a crash left 'sending' is flagged `maybe_sent`, and the sender first
+looks whether its first unconfirmed message is already there (the nonce also makes Discord
+itself drop a quick resend).
 
-Order: a target (channel or DM) gets its deliveries strictly in queue order, one at a time; a
-delivery waiting for a retry holds back the later ones of the same target.
-
-Pacing: Discord's budget (bot/delivery/budget.py): a global request rate just under Discord's
-50/s, and at most `channel_burst` sends per `channel_window_s` to one target; a target whose
-bucket is full is skipped until it has room, so the others use the budget meanwhile; a worker
-starts the next delivery as soon as it is free. Failures: 5xx, 429, timeouts are retried with
-exponential backoff and jitter, forever; 403/404 pause the target (and its subscriptions) and
-tell the people concerned once; anything else is retried a few times, then failed.
+Order: a target (channel or DM) gets its deliveries in queue order, one at a time; one waiting
+for a retry holds back the target's later ones. Pacing: the `RequestBudget`; a target whose
+bucket is full is skipped, so the others use the budget meanwhile. Failures: 5xx, 429 and
+timeouts are retried with exponential backoff and jitter, forever; 403/404 pause the target
+(and its subscriptions) and tell the people concerned once; the rest are retried a few times,
+then failed.
 """
 
 from __future__ import annotations
