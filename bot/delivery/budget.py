@@ -178,8 +178,6 @@ class SharedBudget:
     for too late (`LATE_S`) is left unused and another reserved. Two round trips per send, one
     per other request; see bench/budget_pg.py."""
 
-    GLOBAL = "global"
-
     def __init__(
         self,
         store: BudgetStore,
@@ -226,7 +224,7 @@ class SharedBudget:
             # When the slot is due, as this process's clock has it: measured from before the
             # round trip, so early rather than late (a late wake-up is never taken for on time).
             asked_at = time.monotonic()
-            wait = await self._store.reserve_slot(self.GLOBAL, 1.0 / limits.requests_per_s)
+            wait = await self._store.reserve_slot("global", 1.0 / limits.requests_per_s)
             due = asked_at + wait
             if wait > 0:
                 await self._sleep(wait)

@@ -11,7 +11,7 @@ import logging
 import time
 from collections.abc import Awaitable, Callable, Sequence
 from datetime import UTC, datetime
-from typing import TYPE_CHECKING, Protocol, TypeVar
+from typing import TYPE_CHECKING, TypeVar
 
 import aiohttp
 import discord
@@ -21,6 +21,7 @@ from bot.delivery.discord_message import send_kwargs
 from bot.delivery.discord_threads import create_forum_post, find_forum_post, open_thread_on
 from bot.delivery.senders import PermanentSendError, RetryableSendError
 from bot.model import DeliveryRow, Embed, Message
+from bot.store.topics import TopicStore
 
 if TYPE_CHECKING:
     from bot.delivery.discord_webhooks import WebhookPoster
@@ -38,14 +39,6 @@ REASONS: dict[int, str] = {
     10013: "Unknown User: the member's account no longer exists",
     50007: "Cannot send messages to this user: their DMs are closed",
 }
-
-
-class DMChannelBook(Protocol):
-    """Where a member's DM channel id is remembered across restarts (the members table)."""
-
-    async def dm_channel_of(self, user_id: int) -> int | None: ...
-
-    async def set_dm_channel(self, user_id: int, channel_id: int) -> None: ...
 
 
 def permanent_error_for(error: discord.HTTPException) -> PermanentSendError:
@@ -127,7 +120,7 @@ class DiscordSender:
         self,
         client: discord.Client,
         *,
-        dm_channels: DMChannelBook | None = None,
+        dm_channels: TopicStore | None = None,  # DM channel ids kept across restarts
         webhooks: WebhookPoster | None = None,
         gateway: bool = True,
     ):

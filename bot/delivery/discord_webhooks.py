@@ -13,13 +13,14 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Callable
-from typing import Any, Protocol
+from typing import Any
 
 import discord
 
 from bot.delivery.discord_sender import call_discord
 from bot.delivery.senders import PermanentSendError
 from bot.model import ChannelWebhook, Identity
+from bot.store.webhooks import WebhookStore
 
 log = logging.getLogger(__name__)
 
@@ -33,23 +34,13 @@ NO_MANAGE_WEBHOOKS = (
 GONE_AGAIN = "the channel's webhook was deleted again right after I made it; not sent"
 
 
-class WebhookBook(Protocol):
-    """Where the channel's webhook is remembered (bot.store.webhooks.WebhookStore)."""
-
-    async def channel_webhook(self, channel_id: int) -> ChannelWebhook | None: ...
-
-    async def save_webhook(self, webhook: ChannelWebhook, now: float) -> None: ...
-
-    async def forget_webhook(self, channel_id: int, webhook_id: int) -> None: ...
-
-
 class _WebhookGone(Exception):
     """Discord answered 404/10015: the stored webhook no longer exists."""
 
 
 class WebhookPoster:
     def __init__(
-        self, client: discord.Client, book: WebhookBook, clock: Callable[[], float] = time.time
+        self, client: discord.Client, book: WebhookStore, clock: Callable[[], float] = time.time
     ) -> None:
         self._client = client
         self._book = book
