@@ -61,13 +61,9 @@ def _embed_lines(embed: Embed) -> list[str]:
         byline.append(plain_line(embed.footer))
     if byline:
         lines.append("  " + " · ".join(byline))
-    if embed.fields:
-        lines.append(
-            "  "
-            + " · ".join(
-                f"{plain_line(f.name)}: {plain_line(plain(f.value))}" for f in embed.fields
-            )
-        )
+    fields = [f"{plain_line(f.name)}: {plain_line(plain(f.value))}" for f in embed.fields]
+    if fields:
+        lines.append("  " + " · ".join(fields))
     blank = False
     for line in plain(embed.description or "").splitlines():
         if line.strip():
