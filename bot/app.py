@@ -94,8 +94,7 @@ class DigestBot(commands.AutoShardedBot):
         self,
         runtime: Runtime,
         *,
-        sync_commands: bool = True,
-        start_runtime: bool = True,
+        commands_only: bool = False,
         guild_ready_timeout: float = 2.0,
     ) -> None:
         super().__init__(
@@ -112,15 +111,14 @@ class DigestBot(commands.AutoShardedBot):
         self.uses_gateway = runtime.settings.shards.gateway
         if self.uses_gateway:
             runtime.gateway_connected = lambda: self.is_ready() and not self.is_closed()
-        self._sync_commands = sync_commands and self.uses_gateway  # a worker leaves it to them
-        self._start_runtime = start_runtime
+        self._commands_only = commands_only  # load the cogs, start and sync nothing
         # Names and descriptions in every catalogue language (bot.discord_locale).
         self.command_translator: app_commands.Translator = CommandTranslator()
 
     async def setup_hook(self) -> None:
         await asyncio.to_thread(preload_catalogues)  # off the event loop (bot.i18n)
         await self.tree.set_translator(self.command_translator)
-        if self._start_runtime:
+        if not self._commands_only:
             store = self.runtime.store
             self.runtime.attach_sender(
                 DiscordSender(
@@ -133,7 +131,7 @@ class DigestBot(commands.AutoShardedBot):
             await self.runtime.start()
         for module in COG_MODULES:
             await self.load_extension(module)
-        if self._sync_commands:
+        if self.uses_gateway and not self._commands_only:  # a worker leaves it to them
             try:
                 await self.sync_commands_if_changed()
             except discord.HTTPException as exc:
@@ -214,7 +212,7 @@ async def run_discord(runtime: Runtime, token: str) -> int:
 
 async def sync_commands(runtime: Runtime, token: str, guild_id: int | None) -> int:
     """Log in over HTTP only, sync the slash commands (to one guild, or globally), exit."""
-    bot = DigestBot(runtime, sync_commands=False, start_runtime=False)
+    bot = DigestBot(runtime, commands_only=True)
     try:
         async with bot:
             await bot.login(token)  # runs setup_hook: the cogs are loaded, nothing is started

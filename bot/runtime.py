@@ -239,9 +239,6 @@ class Runtime:
         await self.follows.load()
         self.pipeline.topic_matcher = self.follows.match
 
-    def loops_alive(self) -> bool:
-        return bool(self._tasks) and all(not t.done() for t in self._tasks)
-
     async def close(self) -> None:
         """Stop the loops (scheduler, then outbox, then poller: each finishes what it is doing,
         for up to 5 s) and close fetcher and store."""

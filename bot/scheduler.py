@@ -12,8 +12,10 @@ import logging
 from collections.abc import Awaitable, Callable
 from contextlib import AbstractAsyncContextManager
 from datetime import datetime
+from typing import Any
 
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
+from apscheduler.triggers.base import BaseTrigger
 from apscheduler.triggers.date import DateTrigger
 from apscheduler.triggers.interval import IntervalTrigger
 
@@ -60,54 +62,33 @@ class JobScheduler:
         if self._running:
             await asyncio.wait(set(self._running))
 
-    def every(
-        self,
-        name: str,
-        seconds: float,
-        job: Job,
-        *,
-        first_at: datetime | None = None,
-        lock: str | None = None,
-    ) -> None:
+    def every(self, name: str, seconds: float, job: Job, *, lock: str | None = None) -> None:
         """Run `job` every `seconds` (never two runs of it at once; missed runs coalesce);
         with `lock`, in one process of the cluster at a time."""
-        self._scheduler.add_job(
-            self._run(name, job, lock),
-            IntervalTrigger(seconds=seconds, start_date=first_at, timezone="UTC"),
-            id=name,
-            name=name,
-            replace_existing=True,
-            coalesce=True,
-            max_instances=1,
-            misfire_grace_time=None,
-        )
+        trigger = IntervalTrigger(seconds=seconds, timezone="UTC")
+        self._add(name, job, lock, trigger, coalesce=True, max_instances=1)
 
     def at(self, name: str, when: datetime, job: Job, *, lock: str | None = None) -> None:
         """Run `job` once at `when` (aware datetime); a time in the past runs it now; with
         `lock`, unless another process of the cluster is running it."""
-        self._scheduler.add_job(
-            self._run(name, job, lock),
-            DateTrigger(run_date=when, timezone="UTC"),
-            id=name,
-            name=name,
-            replace_existing=True,
-            misfire_grace_time=None,
-        )
+        self._add(name, job, lock, DateTrigger(run_date=when, timezone="UTC"))
 
-    def _run(self, name: str, job: Job, lock: str | None) -> Callable[[], Awaitable[None]]:
-        """`job`, run only while this process holds `lock` (when there is a gate), its
-        failure logged and its run known to `shutdown`."""
-        gate = self._gate if lock is not None else None
+    def _add(
+        self, name: str, job: Job, lock: str | None, trigger: BaseTrigger, **options: Any
+    ) -> None:
+        """Schedule `job` as `name` (replacing the job of that name; a late run still runs),
+        run only while this process holds `lock` (when there is a gate), its failure logged
+        and its run known to `shutdown`."""
 
         async def run() -> None:
             task = asyncio.current_task()
             if task is not None:
                 self._running.add(task)
             try:
-                if gate is None or lock is None:
+                if self._gate is None or lock is None:
                     await job()
                     return
-                async with gate(lock) as mine:
+                async with self._gate(lock) as mine:
                     self._on_gated(lock, mine)
                     if mine:
                         await job()
@@ -117,4 +98,12 @@ class JobScheduler:
                 if task is not None:
                     self._running.discard(task)
 
-        return run
+        self._scheduler.add_job(
+            run,
+            trigger,
+            id=name,
+            name=name,
+            replace_existing=True,
+            misfire_grace_time=None,
+            **options,
+        )

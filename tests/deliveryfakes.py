@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
+import time
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
+from bot.delivery.budget import DiscordLimits, LocalBudget
 from bot.delivery.compose import DeliveryComposer
 from bot.delivery.outbox import Outbox, OutboxClock, OutboxHooks, OutboxSettings
 from bot.delivery.senders import Sender
@@ -161,12 +163,23 @@ class FakeTime:
 
 def make_outbox(store: Store, sender: Sender, **options: Any) -> Outbox:
     """An Outbox as the runtime builds it (every kind of delivery composed by its feature),
-    with `clock`, `monotonic`, `sleep`, `jitter`, `budget` and any OutboxSettings field given by
+    with `clock`, `monotonic`, `sleep`, `jitter`, `budget` (else a LocalBudget of
+    `rate_per_s`, `channel_burst` and `channel_window_s`) and any OutboxSettings field given by
     name."""
-    clock_names = {"clock": "wall", "monotonic": "monotonic", "sleep": "sleep", "jitter": "jitter"}
+    clock_names = {"clock": "wall", "sleep": "sleep", "jitter": "jitter"}
     clock = OutboxClock(
         **{clock_names[k]: options.pop(k) for k in list(options) if k in clock_names}
     )
+    limit_names = {
+        "rate_per_s": "requests_per_s",
+        "channel_burst": "target_burst",
+        "channel_window_s": "target_window_s",
+    }
+    limits = DiscordLimits(
+        **{limit_names[k]: options.pop(k) for k in list(options) if k in limit_names}
+    )
+    monotonic = options.pop("monotonic", time.monotonic)
+    budget = options.pop("budget", None) or LocalBudget(limits, monotonic, clock.sleep)
     hooks = OutboxHooks(
         **{
             k: options.pop(k)
@@ -176,7 +189,6 @@ def make_outbox(store: Store, sender: Sender, **options: Any) -> Outbox:
     )
     digests = DigestService(store, clock=clock.wall, wake_outbox=lambda: None)
     composer = DeliveryComposer(store, digests, sender.guild_name)
-    budget = options.pop("budget", None)
     return Outbox(
         store,
         sender,

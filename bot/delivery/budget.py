@@ -1,27 +1,19 @@
-"""Discord's request budget, as the outbox spends it: the bot's global requests per second and
-each target's message bucket.
+"""Discord's request budget as the outbox spends it: the bot's global requests per second (50)
+and each target's message bucket (5 per 5 s per channel or DM); outside either Discord answers
+429. discord.py learns each route's bucket from the headers and sleeps through a 429, but it
+does not pace the global limit, and a request it holds keeps an outbox worker waiting. So the
+outbox asks first: `hold` says which targets have room (the others are skipped, not waited on),
+`take` waits for the next global slot. discord.py's limiter stays behind it as the last guard
+(should Discord announce another bucket size, discord.py follows the headers).
 
-Discord allows a bot 50 requests/s in all (the global limit) and, for sending messages, 5 per
-5 s per channel (a DM is a channel too); a request outside either is answered 429. discord.py's
-HTTPClient already learns each route's bucket from the X-RateLimit-* headers and holds a request
-until its bucket resets, and it sleeps through a 429 and retries; but it does not pace the global
-limit before a 429, and a request it holds keeps one of the outbox's workers waiting. So the
-outbox asks the budget first: `hold` says which targets have room (the others are skipped, not
-waited on), `take` waits for the next global slot. discord.py's own limiter stays in place
-behind it as the last guard: should Discord announce another bucket size than the 5 per 5 s
-expected here, discord.py follows the headers and holds the extra requests itself.
+`LocalBudget` serves one process. Processes sharing one bot token must share one budget or they
+overrun the global limit together: `SharedBudget` keeps it in their PostgreSQL database.
 
-`RequestBudget` is the interface; `LocalBudget` is the in-process implementation, right for one
-process. Several processes sharing one bot token must share one budget or they overrun the
-global limit together: `SharedBudget` keeps it in their PostgreSQL database (the runtime
-chooses it when DIGESTBOT_DB is PostgreSQL).
-
-Every request counts, not only the outbox's sends: `request_trace` hooks the bot's HTTP session
-(discord.py's `http_trace`), so a look-up (a guild, the bot's member, a channel, a DM to open),
-and each retry discord.py makes by itself after a 429, also waits for a global slot. The slot
-the outbox's `take` reserved is spent by the first request its task makes next (`spend`), so a
-send is not counted twice. Before this, a worker without a gateway made two uncounted look-ups
-per post (the guild's language), and three processes went 2.5 times over the global limit.
+Every request counts, not only sends: `request_trace` hooks the bot's HTTP session, so look-ups
+(a guild, the bot's member, a channel, a DM to open) and discord.py's own retries after a 429
+wait for a global slot too (uncounted look-ups once took three processes 2.5 times over the
+global limit). The slot `take` reserved is spent by its task's next request (`spend`), so a
+send is not counted twice.
 """
 
 from __future__ import annotations
@@ -47,11 +39,9 @@ Target = tuple[TargetKind, int]
 # interaction answers are not bound to the global limit and take none).
 REQUESTS_PER_S = 47.0
 # The shared budget counts a send when its process takes the slot, a moment before the request
-# reaches Discord; that moment varies with how busy each process is (a send counted late in
-# one process, the next one early in another), so its target windows are this much longer.
-# 0.3 s still let a sixth post into one channel's 5 s at the fake once in about five runs of
-# the three-process test on a loaded 2-core machine; 1 s costs a channel 5 posts per 6 s
-# instead of 5.3 s (the global pace, what many channels share, is unchanged).
+# reaches Discord that varies with each process's load, so its target windows are this much
+# longer: 0.3 s still let a sixth post into one channel's 5 s in about one of five runs of the
+# three-process test on a loaded 2-core machine; 1 s costs a channel 5 posts per 6 s, not 5.3 s.
 ARRIVAL_MARGIN_S = 1.0
 
 
@@ -104,10 +94,6 @@ PRUNE_EVERY_S = 60.0
 MISSED_SLOTS_AT_MOST = 3
 
 
-def _prepay(at: float | None = None) -> None:
-    _PREPAID.set(_Prepaid(time.monotonic() if at is None else at))
-
-
 async def spend(budget: RequestBudget) -> None:
     """Before one REST request goes out: spend the slot this task's last `take` reserved for
     it (if it was due a moment ago and no other request spent it), else wait for a slot."""
@@ -122,14 +108,6 @@ async def spend(budget: RequestBudget) -> None:
         spent.spent = True
 
 
-def counted(url: str, authorization: str | None) -> bool:
-    """Whether a request counts against the bot's global limit: every request made with the
-    bot's token, except interaction answers (Discord does not bind those to it)."""
-    return bool(authorization and authorization.startswith("Bot ")) and (
-        "/interactions/" not in url
-    )
-
-
 def request_trace(budget: RequestBudget) -> aiohttp.TraceConfig:
     """An aiohttp trace for the bot's client (`discord.Client(http_trace=...)`): each request
     it sends, each retry included, first waits for its global slot from `budget`."""
@@ -139,7 +117,10 @@ def request_trace(budget: RequestBudget) -> aiohttp.TraceConfig:
         _context: SimpleNamespace,
         params: aiohttp.TraceRequestStartParams,
     ) -> None:
-        if counted(str(params.url), params.headers.get("Authorization")):
+        # Every request made with the bot's token counts, except interaction answers
+        # (Discord does not bind those to the global limit).
+        authorization = params.headers.get("Authorization") or ""
+        if authorization.startswith("Bot ") and "/interactions/" not in str(params.url):
             await spend(budget)
 
     trace = aiohttp.TraceConfig()
@@ -186,7 +167,7 @@ class LocalBudget:
             self._second.record()
             # Counted against the target when the request goes out, not when it began to wait.
             if target is None or self._targets.try_take(target):
-                _prepay()
+                _PREPAID.set(_Prepaid(time.monotonic()))
                 return
 
 
@@ -196,8 +177,6 @@ class SharedBudget:
     when its request is taken (and again from its answer, `sent`). A slot this process wakes up
     for too late (`LATE_S`) is left unused and another reserved. Two round trips per send, one
     per other request; see bench/budget_pg.py."""
-
-    GLOBAL = "global"
 
     def __init__(
         self,
@@ -245,10 +224,10 @@ class SharedBudget:
             # When the slot is due, as this process's clock has it: measured from before the
             # round trip, so early rather than late (a late wake-up is never taken for on time).
             asked_at = time.monotonic()
-            wait = await self._store.reserve_slot(self.GLOBAL, 1.0 / limits.requests_per_s)
+            wait = await self._store.reserve_slot("global", 1.0 / limits.requests_per_s)
             due = asked_at + wait
             if wait > 0:
                 await self._sleep(wait)
             if time.monotonic() - due <= LATE_S or attempt > MISSED_SLOTS_AT_MOST:
-                _prepay(due)
+                _PREPAID.set(_Prepaid(due))
                 return

@@ -48,11 +48,8 @@ class DeliveryComposer:
 
     async def __call__(self, delivery: DeliveryRow) -> Sequence[Message]:
         languages = self._languages
-        if delivery.target_kind == "user":
-            locale = await languages.for_member(delivery.target_id, delivery.guild_id)
-        else:
-            locale = await languages.for_channel(delivery.target_id, delivery.guild_id)
-        with use_locale(locale):
+        reader = languages.for_member if delivery.target_kind == "user" else languages.for_channel
+        with use_locale(await reader(delivery.target_id, delivery.guild_id)):
             return [with_thread_title(message) for message in await self._compose(delivery)]
 
     async def _compose(self, delivery: DeliveryRow) -> Sequence[Message]:
@@ -71,27 +68,26 @@ class DeliveryComposer:
                 return [merged]
         if delivery.item_id is not None:
             item = await self._item(delivery)
-            mention = (
-                await post_mention(
-                    self._store, delivery.item_id, delivery.mention_role_id, delivery.mention_when
-                )
-                if delivery.kind in ("item", "edit")  # an edit with no post to edit posts itself
-                else None
+            if delivery.kind not in ("item", "edit"):  # an edit with no post to edit posts itself
+                return [render_post(item)]
+            mention = await post_mention(
+                self._store, delivery.item_id, delivery.mention_role_id, delivery.mention_when
             )
-            if delivery.kind in ("item", "edit") and delivery.subscription_id is not None:
-                post = subscription_post(
-                    self._store,
-                    delivery.subscription_id,
-                    item,
-                    mention_role_id=mention,
-                    guild_id=delivery.guild_id,
-                )
-                return [await post]
-            return [render_post(item, mention_role_id=mention)]
-        notice = render_notice(delivery.payload_data())
+            if delivery.subscription_id is None:
+                return [render_post(item, mention_role_id=mention)]
+            post = subscription_post(
+                self._store,
+                delivery.subscription_id,
+                item,
+                mention_role_id=mention,
+                guild_id=delivery.guild_id,
+            )
+            return [await post]
+        payload = delivery.payload_data()
+        notice = render_notice(payload)
         if notice is not None:
             return [notice]
-        text = delivery.payload_data().get("text")
+        text = payload.get("text")
         if isinstance(text, str) and text:
             return [Message(content=truncate(text, CONTENT_LIMIT))]
         raise PermanentSendError(

@@ -1,16 +1,12 @@
 """A target channel and the bot's permissions in it: from the gateway's cache, else over REST.
 
-A process whose shards hold the channel's guild knows the channel, the guild's roles and the
-bot's own member from the gateway, and discord.py keeps them current. A worker without a
-gateway (DIGESTBOT_SHARDS=none), or a process whose shards do not hold that guild, asks
-Discord instead: the channel, the guild (with its roles) and the bot's member, and lets
-discord.py compute the permissions from them exactly as it does for the cache. What the
-answer is used for decides whether an older one will do: a channel's kind (forum or not)
-and a guild's name and language change rarely and are reused for a few minutes (a worker
-asked for the guild's language with every post, two requests per post); the permissions
-that exactly-once rests on are always asked for afresh: without Read Message History Discord
-answers a history request with an empty list, not an error, so a stale "readable" would not
-be corrected by Discord's answer, it would repeat a post.
+A process whose shards hold the channel's guild has the channel, the guild's roles and the
+bot's member from the gateway. Otherwise (a worker, DIGESTBOT_SHARDS=none, or another shard's
+guild) it asks Discord for them and lets discord.py compute the permissions exactly as for the
+cache. A channel's kind (forum or not) and a guild's name and language change rarely and are
+reused for a few minutes (else a worker asked twice per post); the permissions exactly-once
+rests on are always asked afresh: a stale "readable" would not be corrected by Discord (it
+answers an unreadable history with an empty list), it would repeat a post.
 """
 
 from __future__ import annotations

@@ -34,14 +34,10 @@ def to_embed(embed: Embed) -> discord.Embed:
 
 
 def allowed_mentions(message: Message) -> discord.AllowedMentions:
-    if message.mention_role_id is None:
-        return discord.AllowedMentions.none()
-    return discord.AllowedMentions(
-        everyone=False,
-        users=False,
-        roles=[discord.Object(id=message.mention_role_id)],
-        replied_user=False,
-    )
+    allowed = discord.AllowedMentions.none()
+    if message.mention_role_id is not None:
+        allowed.roles = [discord.Object(id=message.mention_role_id)]
+    return allowed
 
 
 def to_view(message: Message) -> discord.ui.View | None:

@@ -1,9 +1,8 @@
-"""Sends rendered Messages through a connected discord.py client.
+"""Sends rendered Messages through a discord.py client, exactly once (see DiscordSender).
 
-Each send carries a nonce, so Discord itself drops a quick resend of the same message. Discord
-keeps nonces only for a few minutes, so after a longer outage a send that may have gone through
-is looked for in the target's history (our own messages since the delivery was queued, by
-nonce, else by the message's own text and embeds), which needs Read Message History.
+Each send carries a nonce, so Discord itself drops a quick resend; it keeps nonces only for a
+few minutes, so later a send that may have gone through is looked for among our messages in the
+target's history since the delivery was queued (by nonce, else by its text and embeds).
 """
 
 from __future__ import annotations
@@ -12,7 +11,7 @@ import logging
 import time
 from collections.abc import Awaitable, Callable, Sequence
 from datetime import UTC, datetime
-from typing import TYPE_CHECKING, Protocol, TypeVar
+from typing import TYPE_CHECKING, TypeVar
 
 import aiohttp
 import discord
@@ -22,6 +21,7 @@ from bot.delivery.discord_message import send_kwargs
 from bot.delivery.discord_threads import create_forum_post, find_forum_post, open_thread_on
 from bot.delivery.senders import PermanentSendError, RetryableSendError
 from bot.model import DeliveryRow, Embed, Message
+from bot.store.topics import TopicStore
 
 if TYPE_CHECKING:
     from bot.delivery.discord_webhooks import WebhookPoster
@@ -39,14 +39,6 @@ REASONS: dict[int, str] = {
     10013: "Unknown User: the member's account no longer exists",
     50007: "Cannot send messages to this user: their DMs are closed",
 }
-
-
-class DMChannelBook(Protocol):
-    """Where a member's DM channel id is remembered across restarts (the members table)."""
-
-    async def dm_channel_of(self, user_id: int) -> int | None: ...
-
-    async def set_dm_channel(self, user_id: int, channel_id: int) -> None: ...
 
 
 def permanent_error_for(error: discord.HTTPException) -> PermanentSendError:
@@ -74,9 +66,7 @@ async def call_discord(request: Callable[[], Awaitable[T]]) -> T:
         ) from error
     except discord.DiscordServerError as error:
         raise RetryableSendError(f"Discord server error {error.status}") from error
-    except (discord.Forbidden, discord.NotFound) as error:
-        raise permanent_error_for(error) from error
-    except discord.HTTPException as error:
+    except discord.HTTPException as error:  # 403 and 404 among them
         if error.status == 429:
             raise RetryableSendError("rate limited (429)", maybe_sent=False) from error
         if error.status >= 500 or error.status == 0:
@@ -110,32 +100,27 @@ def fingerprint(content: str | None, embeds: Sequence[Embed | discord.Embed]) ->
 
 
 class DiscordSender:
-    """The Sender for a discord.py client: connected to the gateway, or (`gateway=False`, a
-    worker) logged in over REST only, learning channels and permissions from Discord
-    (bot.delivery.discord_channels).
+    """The Sender for a discord.py client: on the gateway, or (`gateway=False`, a worker) over
+    REST only, learning channels and permissions from Discord (bot.delivery.discord_channels).
 
-    Exactly once rests on reading the channel after a crash or a lost answer: the nonce only
-    makes Discord drop a repeat for a few minutes, and Discord keeps no nonce in the history.
-    Without Read Message History Discord answers a history request with an empty list (not an
-    error), which would read as "not posted" and resend. So before looking, the permission is
-    checked (`_should_look`):
+    Without Read Message History Discord answers a history request with an empty list, not an
+    error, which would read as "not posted" and resend. So the permission is checked first
+    (`_should_look`):
 
     - readable (or a DM): look in the history;
     - unreadable, and this process sent the same nonce less than `NONCE_TRUST_S` ago: send
       again; Discord returns the message it already has instead of posting twice;
     - unreadable otherwise (a restart, an outage, a long backoff): the delivery fails with
-      `HISTORY_UNREADABLE` (logged, kept in the delivery's last_error) rather than being sent
-      again. A duplicate in a community channel is visible to everyone and cannot be taken
-      back; the missed post is named in the log, `digestbot doctor` names the missing
-      permission, and the README's invite grants it, so with the README's permissions this
-      never happens.
+      `HISTORY_UNREADABLE` (logged, in its last_error) rather than being sent again: a
+      duplicate in a community channel is seen by everyone and cannot be taken back.
+      `digestbot doctor` names the missing permission; the README's invite grants it.
     """
 
     def __init__(
         self,
         client: discord.Client,
         *,
-        dm_channels: DMChannelBook | None = None,
+        dm_channels: TopicStore | None = None,  # DM channel ids kept across restarts
         webhooks: WebhookPoster | None = None,
         gateway: bool = True,
     ):
@@ -148,11 +133,13 @@ class DiscordSender:
         # delivery id → the forum post its first message opened (the rest go inside it).
         self._forum_posts: dict[int, int] = {}
 
-    async def _destination(self, delivery: DeliveryRow) -> discord.PartialMessageable:
-        if delivery.target_kind == "channel":
-            return self._client.get_partial_messageable(
-                delivery.target_id, guild_id=delivery.guild_id
-            )
+    async def _destination(
+        self, delivery: DeliveryRow, post: int | None = None
+    ) -> discord.PartialMessageable:
+        """Where the delivery's messages go: inside its forum `post`, its channel, or the DM."""
+        if post is not None or delivery.target_kind == "channel":
+            channel_id = post if post is not None else delivery.target_id
+            return self._client.get_partial_messageable(channel_id, guild_id=delivery.guild_id)
         return await self._dm_channel(delivery.target_id)
 
     async def _dm_channel(self, user_id: int) -> discord.PartialMessageable:
@@ -172,32 +159,31 @@ class DiscordSender:
         self._dm_channels[user_id] = dm_id
         return self._client.get_partial_messageable(dm_id, type=discord.ChannelType.private)
 
-    def _poster(self, delivery: DeliveryRow, message: Message) -> WebhookPoster | None:
+    def _poster(
+        self, delivery: DeliveryRow, message: Message, forum: discord.ForumChannel | None
+    ) -> WebhookPoster | None:
         """The webhook poster when this message goes out under its own name and avatar."""
-        if message.identity is None or delivery.target_kind != "channel":
+        if message.identity is None or delivery.target_kind != "channel" or forum is not None:
             return None
         return self._webhooks
 
     async def send(self, delivery: DeliveryRow, message: Message, *, nonce: str) -> int:
-        forum = await self._forum(delivery)
-        post = self._forum_post_of(delivery) if forum is not None else None
+        forum, post = await self._forum(delivery)
         if forum is not None and post is None:
             # A new forum post: no nonce (Discord takes none there); find_existing finds it.
             post_id = await call_discord(lambda: create_forum_post(forum, delivery, message))
-            self._remember_forum_post(delivery.id, post_id)
+            self._forum_posts[delivery.id] = post_id
+            while len(self._forum_posts) > FORUM_POSTS_REMEMBERED:
+                del self._forum_posts[next(iter(self._forum_posts))]
             return post_id
         kwargs = send_kwargs(message)
-        poster = self._poster(delivery, message) if forum is None else None
+        poster = self._poster(delivery, message, forum)
         if poster is not None and message.identity is not None:
             # No nonce: Discord cannot drop a repeat, so a maybe-sent one is always looked for.
             return await poster.send(delivery.target_id, message.identity, kwargs)
-        if post is not None:
-            destination = self._client.get_partial_messageable(post, guild_id=delivery.guild_id)
-        else:
-            destination = await self._destination(delivery)
+        destination = await self._destination(delivery, post)
         now = time.monotonic()
-        for old in [n for n, at in self._sent_at.items() if now - at > NONCE_TRUST_S]:
-            del self._sent_at[old]
+        self._sent_at = {n: at for n, at in self._sent_at.items() if now - at <= NONCE_TRUST_S}
         self._sent_at[nonce] = now
         posted = await call_discord(lambda: destination.send(nonce=nonce, **kwargs))
         if self._opens_thread(delivery):
@@ -208,30 +194,24 @@ class DiscordSender:
     def _opens_thread(delivery: DeliveryRow) -> bool:
         return delivery.open_thread and delivery.kind == "item"
 
-    async def _forum(self, delivery: DeliveryRow) -> discord.ForumChannel | None:
-        """The delivery's target when it is a forum (posts, not messages, go there)."""
+    async def _forum(self, delivery: DeliveryRow) -> tuple[discord.ForumChannel | None, int | None]:
+        """The delivery's target when it is a forum (posts, not messages, go there), and the
+        post a delivery of several messages opened there with its first one: known to this
+        process, else the first message id it saved (a forum post's id is its thread's)."""
         if delivery.target_kind != "channel":
-            return None
+            return None, None
         known = await call_discord(
             lambda: self._channels.channel(
                 delivery.target_id, fresh=False, guild_id=delivery.guild_id
             )
         )
-        channel = known.channel if known is not None else None
-        return channel if isinstance(channel, discord.ForumChannel) else None
-
-    def _forum_post_of(self, delivery: DeliveryRow) -> int | None:
-        """The forum post a delivery of several messages opened with its first one: known to
-        this process, else the first message id it saved (a forum post's id is its thread's)."""
+        forum = known.channel if known is not None else None
+        if not isinstance(forum, discord.ForumChannel):
+            return None, None
         post = self._forum_posts.get(delivery.id)
         if post is None and delivery.progress:
             post = delivery.progress[0]
-        return post
-
-    def _remember_forum_post(self, delivery_id: int, post_id: int) -> None:
-        self._forum_posts[delivery_id] = post_id
-        while len(self._forum_posts) > FORUM_POSTS_REMEMBERED:
-            del self._forum_posts[next(iter(self._forum_posts))]
+        return forum, post
 
     async def edit(self, delivery: DeliveryRow, message_id: int, message: Message) -> None:
         """PATCH the message (an edit of the same text twice is harmless)."""
@@ -251,11 +231,10 @@ class DiscordSender:
         threads instead (bot.delivery.discord_threads). A 403/404 on the history request means
         the target itself cannot be reached and is raised as such."""
         me = self._client.user
-        forum = await self._forum(delivery)
-        post = self._forum_post_of(delivery) if forum is not None else None
-        opens_post = forum is not None and post is None
-        poster = self._poster(delivery, message) if forum is None else None
-        nonce_sent = not opens_post and poster is None  # forum posts and webhooks carry none
+        forum, post = await self._forum(delivery)
+        poster = self._poster(delivery, message, forum)
+        # Forum posts and webhooks carry no nonce.
+        nonce_sent = (forum is None or post is not None) and poster is None
         if me is None or not await self._should_look(delivery, nonce, nonce_sent=nonce_sent):
             return None
         # Our messages: the bot's own, and the channel webhook's.
@@ -285,10 +264,7 @@ class DiscordSender:
 
         if forum is not None and post is None:
             return await call_discord(lambda: find_forum_post(forum, me, since, same))
-        if post is not None:
-            destination = self._client.get_partial_messageable(post, guild_id=delivery.guild_id)
-        else:
-            destination = await self._destination(delivery)
+        destination = await self._destination(delivery, post)
 
         async def scan() -> int | None:
             async for posted in destination.history(limit=HISTORY_LIMIT):
@@ -305,16 +281,14 @@ class DiscordSender:
 
         return await call_discord(scan)
 
-    async def _should_look(
-        self, delivery: DeliveryRow, nonce: str, *, nonce_sent: bool = True
-    ) -> bool:
+    async def _should_look(self, delivery: DeliveryRow, nonce: str, *, nonce_sent: bool) -> bool:
         """True: look in the history. False: a resend with `nonce` is safe without looking
         (never for a forum post: it was sent without one, `nonce_sent` False).
         Raises PermanentSendError (this delivery only) when neither is possible."""
         if delivery.target_kind != "channel":
             return True  # a DM's history is always readable
-        readable = await self._history_readable(delivery.target_id)
-        if readable is not False:
+        known = await call_discord(lambda: self._channels.channel(delivery.target_id))
+        if known is None or known.permissions.read_message_history:
             return True  # readable, or an unknown channel: the request itself will say
         sent_at = self._sent_at.get(nonce) if nonce_sent else None
         if sent_at is not None and time.monotonic() - sent_at < NONCE_TRUST_S:
@@ -329,11 +303,6 @@ class DiscordSender:
             "delivery %d to channel %d: %s", delivery.id, delivery.target_id, HISTORY_UNREADABLE
         )
         raise PermanentSendError(HISTORY_UNREADABLE, target_unreachable=False)
-
-    async def _history_readable(self, channel_id: int) -> bool | None:
-        """Read Message History there now (None: the channel is not known)."""
-        known = await call_discord(lambda: self._channels.channel(channel_id))
-        return known.permissions.read_message_history if known is not None else None
 
     async def system_channel_for(self, guild_id: int) -> int | None:
         found = await self._channels.guild(guild_id)

@@ -1,14 +1,11 @@
 """Posting into forums and opening a thread per post, for the Discord sender.
 
-A forum takes posts, not messages: each delivery becomes a new post (`POST
-/channels/{forum}/threads`) whose first message is the rendered Message, its title the
-Message's title (`thread_name`), with the subscription's forum tag. A digest of several
-messages opens one post and puts the rest inside it. In a text channel a subscription may ask
-for a thread per post: the post is sent as usual, then a thread is started from it.
-
-Exactly once: a forum post carries no nonce, so a post that may have gone through is looked
-for among the guild's active threads (ours, in that forum, created since the delivery was
-queued), by its first message, whose id is the thread's.
+A forum takes posts, not messages: each delivery opens a post (its first message the rendered
+Message, its title `thread_name`, with the subscription's forum tag); a digest of several
+messages puts the rest inside it. In a text channel a subscription may ask for a thread per
+post, started from the sent post. A forum post carries no nonce, so one that may have gone
+through is looked for among the guild's active threads (ours, in that forum, created since the
+delivery was queued) by its first message, whose id is the thread's.
 """
 
 from __future__ import annotations

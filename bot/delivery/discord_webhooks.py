@@ -1,14 +1,11 @@
 """Posting under a feed's own name and avatar: through the one webhook the bot makes in a
-channel (it needs Manage Webhooks there to make it).
+channel (with Manage Webhooks there; without it the channel is paused like a lost one, and the
+outbox tells the admins).
 
-The webhook's id and token are kept in the store (the token is a secret: it is never logged
-or shown). A webhook Discord no longer knows (an admin deleted it: 404/10015) is made again,
-once per send; without Manage Webhooks to make it, the channel cannot be posted to as the
-feed, which pauses it like a lost channel (the outbox tells the admins).
-
-Webhook executes carry no nonce, so exactly once rests on the channel's history alone:
-`?wait=true` returns the message id to mark the delivery sent, and a maybe-sent delivery is
-looked for among the webhook's messages (DiscordSender.find_existing).
+The webhook's id and token are kept in the store (the token is a secret: never logged or
+shown). One Discord no longer knows (an admin deleted it: 404/10015) is made again, once per
+send. Webhook executes carry no nonce: `?wait=true` returns the message id to mark the delivery
+sent, and a maybe-sent one is looked for among the webhook's messages (find_existing).
 """
 
 from __future__ import annotations
@@ -16,13 +13,14 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Callable
-from typing import Any, Protocol
+from typing import Any
 
 import discord
 
 from bot.delivery.discord_sender import call_discord
 from bot.delivery.senders import PermanentSendError
 from bot.model import ChannelWebhook, Identity
+from bot.store.webhooks import WebhookStore
 
 log = logging.getLogger(__name__)
 
@@ -36,23 +34,13 @@ NO_MANAGE_WEBHOOKS = (
 GONE_AGAIN = "the channel's webhook was deleted again right after I made it; not sent"
 
 
-class WebhookBook(Protocol):
-    """Where the channel's webhook is remembered (bot.store.webhooks.WebhookStore)."""
-
-    async def channel_webhook(self, channel_id: int) -> ChannelWebhook | None: ...
-
-    async def save_webhook(self, webhook: ChannelWebhook, now: float) -> None: ...
-
-    async def forget_webhook(self, channel_id: int, webhook_id: int) -> None: ...
-
-
 class _WebhookGone(Exception):
     """Discord answered 404/10015: the stored webhook no longer exists."""
 
 
 class WebhookPoster:
     def __init__(
-        self, client: discord.Client, book: WebhookBook, clock: Callable[[], float] = time.time
+        self, client: discord.Client, book: WebhookStore, clock: Callable[[], float] = time.time
     ) -> None:
         self._client = client
         self._book = book
@@ -66,9 +54,7 @@ class WebhookPoster:
     async def send(self, channel_id: int, identity: Identity, kwargs: dict[str, Any]) -> int:
         """Execute the channel's webhook (made first if there is none) with `wait=true`; the
         posted message's id. A deleted webhook is made again once."""
-        known = await self._book.channel_webhook(channel_id)
-        if known is None:
-            known = await self._create(channel_id)
+        known = await self._book.channel_webhook(channel_id) or await self._create(channel_id)
         try:
             return await self._post_through(known, identity, kwargs)
         except _WebhookGone:
@@ -117,15 +103,16 @@ class WebhookPoster:
         self, known: ChannelWebhook, identity: Identity, kwargs: dict[str, Any]
     ) -> int:
         webhook = discord.Webhook.partial(known.webhook_id, known.token, client=self._client)
-        extra: dict[str, Any] = {}
-        if identity.name:
-            extra["username"] = identity.name
-        if identity.avatar_url:
-            extra["avatar_url"] = identity.avatar_url
 
         async def post() -> discord.WebhookMessage:
             try:
-                return await webhook.send(wait=True, **extra, **kwargs)
+                # discord.py leaves out an empty name or avatar (the webhook's own is shown).
+                return await webhook.send(
+                    wait=True,
+                    username=identity.name or discord.utils.MISSING,
+                    avatar_url=identity.avatar_url,
+                    **kwargs,
+                )
             except discord.NotFound as error:
                 if error.code == UNKNOWN_WEBHOOK:
                     raise _WebhookGone from error

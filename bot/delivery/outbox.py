@@ -1,24 +1,20 @@
 """The outbox worker: sends queued deliveries exactly once, in order, within Discord's limits.
 
-What a delivery says is rendered by its feature (a post, a topic DM, a digest of several
-messages, a notice) through the `Composer`; the outbox only sends Messages through the one
-`Sender` it was given, and keeps the books.
+Features render what a delivery says (the `Composer`); the outbox sends those Messages through
+its `Sender` and keeps the books.
 
 Exactly once across crashes: a delivery is marked 'sending' (committed) before the request
 goes out and 'sent' with Discord's message id after; a delivery of several messages saves its
-progress after each. A crash in between leaves it 'sending'; at the next start it is flagged
-`maybe_sent`, and the worker first asks the sender whether the first unconfirmed message is
-already there (the nonce also makes Discord itself drop a quick resend).
+progress after each. One a crash left 'sending' is flagged `maybe_sent`, and the sender first
+looks whether its first unconfirmed message is already there (the nonce also makes Discord
+itself drop a quick resend).
 
-Order: a target (channel or DM) gets its deliveries strictly in queue order, one at a time; a
-delivery waiting for a retry holds back the later ones of the same target.
-
-Pacing: Discord's budget (bot/delivery/budget.py): a global request rate just under Discord's
-50/s, and at most `channel_burst` sends per `channel_window_s` to one target; a target whose
-bucket is full is skipped until it has room, so the others use the budget meanwhile; a worker
-starts the next delivery as soon as it is free. Failures: 5xx, 429, timeouts are retried with
-exponential backoff and jitter, forever; 403/404 pause the target (and its subscriptions) and
-tell the people concerned once; anything else is retried a few times, then failed.
+Order: a target (channel or DM) gets its deliveries in queue order, one at a time; one waiting
+for a retry holds back the target's later ones. Pacing: the `RequestBudget`; a target whose
+bucket is full is skipped, so the others use the budget meanwhile. Failures: 5xx, 429 and
+timeouts are retried with exponential backoff and jitter, forever; 403/404 pause the target
+(and its subscriptions) and tell the people concerned once; the rest are retried a few times,
+then failed.
 """
 
 from __future__ import annotations
@@ -27,20 +23,18 @@ import asyncio
 import contextlib
 import logging
 import math
-import os
 import random
-import socket
 import time
-import uuid
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, replace
 
-from bot.delivery.budget import REQUESTS_PER_S, DiscordLimits, LocalBudget, RequestBudget, Target
+from bot.delivery.budget import RequestBudget, Target
 from bot.delivery.senders import PermanentSendError, RetryableSendError, Sender
 from bot.features.posts.notices import PAUSED_NOTICE_TITLES, paused_payload
 from bot.model import DeliveryKind, DeliveryRow, Message, SubscriptionRow
 from bot.store import Store
 from bot.store.deliveries import notice_to
+from bot.store.leases import new_process_id
 from bot.store.routing import NewDelivery
 
 log = logging.getLogger(__name__)
@@ -74,9 +68,6 @@ Composer = Callable[[DeliveryRow], Awaitable[Sequence[Message]]]
 
 @dataclass(frozen=True, slots=True)
 class OutboxSettings:
-    rate_per_s: float = REQUESTS_PER_S  # requests per second, all targets
-    channel_burst: int = 5  # sends to one target per window
-    channel_window_s: float = 5.0
     concurrency: int = 16
     batch_size: int = 50
     backoff_base_s: float = 5.0
@@ -94,7 +85,6 @@ class OutboxClock:
     """Time as the outbox sees it (tests drive it)."""
 
     wall: Callable[[], float] = time.time
-    monotonic: Callable[[], float] = time.monotonic
     sleep: Callable[[float], Awaitable[None]] = asyncio.sleep
     jitter: Callable[[], float] = random.random
 
@@ -123,13 +113,11 @@ class Outbox:
         sender: Sender,
         compose: Composer,
         *,
+        budget: RequestBudget,
         settings: OutboxSettings = OutboxSettings(),
         clock: OutboxClock = OutboxClock(),
         hooks: OutboxHooks = OutboxHooks(),
-        budget: RequestBudget | None = None,
     ) -> None:
-        """`budget`: the Discord budget this outbox spends (default: its own, in-process one,
-        from `settings`)."""
         self._store = store
         self._sender = sender
         self._compose = compose
@@ -137,27 +125,23 @@ class Outbox:
         self._clock = clock.wall
         self._sleep = clock.sleep
         self._jitter = clock.jitter
-        self._budget = budget or LocalBudget(
-            DiscordLimits(settings.rate_per_s, settings.channel_burst, settings.channel_window_s),
-            clock.monotonic,
-            clock.sleep,
-        )
+        self._budget = budget
         self._hooks = hooks
         self._wake = asyncio.Event()
         self._recovered = False
         # This process's name on its claims (several processes may share the database).
-        self.owner = f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
+        self.owner = new_process_id()
         self._leases_checked_at = -math.inf
 
     def wake(self) -> None:
         """Look for due deliveries now (new items were just queued)."""
         self._wake.set()
 
-    async def recover(self) -> int:
+    async def recover(self) -> None:
         """Once per process, before the first send: deliveries a crash left 'sending' are
         flagged maybe-sent and queued again."""
         if self._recovered:
-            return 0
+            return
         self._recovered = True  # set first: a second caller must not recover mid-send
         try:
             recovered = await self._store.deliveries.recover_in_flight(self._clock())
@@ -167,7 +151,6 @@ class Outbox:
         if recovered:
             log.info("outbox: %d delivery(ies) may have been sent before a crash", recovered)
         self._leases_checked_at = self._clock()
-        return recovered
 
     async def _keep_leases(self) -> None:
         """Every third of a lease: renew this process's claims, and take over the deliveries
@@ -385,10 +368,15 @@ class Outbox:
     async def _edit_or_post(
         self, delivery: DeliveryRow, message_id: int, message: Message
     ) -> int | None:
-        """The edit, or, when Discord refuses it for good (the earlier post was deleted, or
-        is not ours to edit), the item's own post: an item is never lost to a merge."""
+        """Edit the earlier post of the item's story. The edit writes the post as it should
+        read, so a repeat after a crash or a lost answer changes nothing: no look first. When
+        Discord refuses it for good (the earlier post was deleted, or is not ours to edit),
+        the item's own post: an item is never lost to a merge."""
+        target = (delivery.target_kind, delivery.target_id)
+        await self._budget.take(target)
         try:
-            return await self._edit(delivery, message_id, message)
+            await self._sender.edit(delivery, message_id, message)
+            return message_id
         except PermanentSendError as error:
             if error.target_unreachable:
                 raise
@@ -398,20 +386,11 @@ class Outbox:
                 delivery.id,
                 error.reason,
             )
+        finally:
+            await self._budget.sent(target)
         return await self._send_all(
             delivery, await self._compose(replace(delivery, merged_into=None))
         )
-
-    async def _edit(self, delivery: DeliveryRow, message_id: int, message: Message) -> int:
-        """Edit the earlier post of the item's story. The edit writes the post as it should
-        read, so a repeat after a crash or a lost answer changes nothing: no look first."""
-        target = (delivery.target_kind, delivery.target_id)
-        await self._budget.take(target)
-        try:
-            await self._sender.edit(delivery, message_id, message)
-        finally:
-            await self._budget.sent(target)
-        return message_id
 
     async def _retry(
         self,

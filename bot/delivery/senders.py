@@ -1,10 +1,6 @@
-"""Where the outbox sends: one protocol, with a Discord and a console implementation.
-
-A Sender posts one rendered `Message` to a delivery's target and reports failures as two typed
-errors the outbox acts on: `RetryableSendError` (5xx, 429, timeouts: try again later, never
-drop) and `PermanentSendError` (403/404: the target cannot be reached; 400: this message never
-will be).
-"""
+"""Where the outbox sends: one protocol, with a Discord and a console implementation, and the
+two typed failures a Sender reports (the outbox tries one again later, never dropping it, and
+gives up on the other)."""
 
 from __future__ import annotations
 
@@ -16,11 +12,9 @@ from bot.model import DeliveryRow, Message
 
 
 class PermanentSendError(Exception):
-    """Sending this delivery will not work by trying again.
-
-    `target_unreachable`: the channel or user cannot be reached at all (403/404), so the
-    outbox pauses the target; otherwise only this one message is refused (e.g. a 400).
-    """
+    """Sending this delivery will not work by trying again. `target_unreachable`: the channel
+    or user cannot be reached at all (403/404), so the outbox pauses the target; otherwise only
+    this one message is refused (e.g. a 400)."""
 
     def __init__(self, reason: str, *, target_unreachable: bool = True) -> None:
         super().__init__(reason)
@@ -29,11 +23,9 @@ class PermanentSendError(Exception):
 
 
 class RetryableSendError(Exception):
-    """Try again later (5xx, 429, timeouts, connection errors).
-
-    `retry_after`: the wait Discord asked for, if any. `maybe_sent`: the request may have
-    reached Discord (a timeout or a 5xx after the body was sent), so look before resending.
-    """
+    """Try again later (5xx, 429, timeouts, connection errors). `retry_after`: the wait
+    Discord asked for, if any. `maybe_sent`: the request may have reached Discord (a timeout or
+    a 5xx after the body was sent), so look before resending."""
 
     def __init__(
         self, reason: str, *, retry_after: float | None = None, maybe_sent: bool = True

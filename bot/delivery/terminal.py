@@ -26,11 +26,6 @@ _MARKDOWN = re.compile(
 )
 
 
-def format_time(moment: datetime) -> str:
-    """A timestamp for the terminal, in the console's language (DIGESTBOT_LOCALE)."""
-    return format_moment(moment)
-
-
 def plain(markdown: str) -> str:
     """Discord markdown read back into terminal text (no control characters)."""
 
@@ -43,7 +38,7 @@ def plain(markdown: str) -> str:
             return url if text in ("", url) else f"{text} <{url}>"
         if match["ts"] is not None:
             try:
-                return format_time(datetime.fromtimestamp(int(match["ts"]), tz=UTC))
+                return format_moment(datetime.fromtimestamp(int(match["ts"]), tz=UTC))
             except (OverflowError, OSError, ValueError):
                 return match[0]
         return ""
@@ -60,18 +55,15 @@ def _embed_lines(embed: Embed) -> list[str]:
         lines.append(head)
     if embed.url:
         lines.append(f"  {plain_line(embed.url)}")
-    byline = [format_time(embed.timestamp)] if embed.timestamp else []
+    # Timestamps in the console's language (DIGESTBOT_LOCALE).
+    byline = [format_moment(embed.timestamp)] if embed.timestamp else []
     if embed.footer:
         byline.append(plain_line(embed.footer))
     if byline:
         lines.append("  " + " · ".join(byline))
-    if embed.fields:
-        lines.append(
-            "  "
-            + " · ".join(
-                f"{plain_line(f.name)}: {plain_line(plain(f.value))}" for f in embed.fields
-            )
-        )
+    fields = [f"{plain_line(f.name)}: {plain_line(plain(f.value))}" for f in embed.fields]
+    if fields:
+        lines.append("  " + " · ".join(fields))
     blank = False
     for line in plain(embed.description or "").splitlines():
         if line.strip():

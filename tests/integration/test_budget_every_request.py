@@ -96,7 +96,8 @@ async def test_a_worker_asks_for_a_guilds_language_once_but_for_permissions_ever
             # Whether a post that may have gone out can be looked for: asked of Discord each
             # time (a revoked Read Message History reads as an empty history, not an error).
             for expected in (2, 3):
-                assert await sender._history_readable(world.news_id)
+                known = await sender._channels.channel(world.news_id)  # as _should_look asks
+                assert known is not None and known.permissions.read_message_history
                 assert fake.count("GET", member_path) == expected
 
 

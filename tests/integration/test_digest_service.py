@@ -19,6 +19,7 @@ import pytest_asyncio
 
 from bot.console.commands import digest_off, digest_preview, digest_schedule
 from bot.console.registry import CONSOLE_CHANNEL_ID, CONSOLE_GUILD_ID, ConsoleContext
+from bot.delivery.budget import DiscordLimits, LocalBudget
 from bot.delivery.compose import DeliveryComposer
 from bot.delivery.discord_sender import DiscordSender
 from bot.delivery.outbox import Outbox, OutboxClock, OutboxSettings
@@ -116,8 +117,9 @@ def outbox(store: Store, sender: Sender, clock: Clock, service: DigestService) -
         store,
         sender,
         DeliveryComposer(store, service, sender.guild_name),
-        settings=OutboxSettings(backoff_base_s=0.0, channel_burst=1000),
-        clock=OutboxClock(wall=clock, monotonic=wall.monotonic, sleep=asyncio.sleep),
+        budget=LocalBudget(DiscordLimits(target_burst=1000), wall.monotonic),
+        settings=OutboxSettings(backoff_base_s=0.0),
+        clock=OutboxClock(wall=clock, sleep=asyncio.sleep),
     )
 
 

@@ -10,6 +10,7 @@ from pathlib import Path
 
 import pytest_asyncio
 
+from bot.delivery.budget import DiscordLimits, LocalBudget
 from bot.delivery.outbox import Outbox, OutboxClock
 from bot.model import DeliveryRow, Message
 from bot.store import Store
@@ -99,8 +100,9 @@ async def test_a_delivery_of_several_messages_waits_for_its_channels_bucket(
     async def seven_messages(delivery: DeliveryRow) -> Sequence[Message]:
         return [Message(content=f"part {n}") for n in range(1, 8)]
 
-    clock = OutboxClock(time.clock, time.monotonic, time.sleep, lambda: 0.5)
-    worker = Outbox(store, sender, seven_messages, clock=clock)
+    clock = OutboxClock(wall=time.clock, sleep=time.sleep, jitter=lambda: 0.5)
+    budget = LocalBudget(DiscordLimits(), time.monotonic, time.sleep)  # Discord's own limits
+    worker = Outbox(store, sender, seven_messages, budget=budget, clock=clock)
     assert await worker.drain() == 1
 
     times = sender.times(channel)
