@@ -10,9 +10,10 @@ import os
 import shlex
 import signal
 import sys
-from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
+from collections.abc import AsyncIterator, Callable, Coroutine, Sequence
 from importlib import resources
 from pathlib import Path
+from typing import Any
 
 from bot import __version__
 from bot.config import ConfigError, Settings, load_settings
@@ -81,19 +82,24 @@ def _show(message: Message) -> None:
     print(to_text(message), flush=True)
 
 
+def _fail(problem: str, exit_code: int) -> int:
+    """Tell the operator, on stderr, what stopped the command; return `exit_code`."""
+    print(problem, file=sys.stderr)
+    return exit_code
+
+
 async def cmd_preview(settings: Settings, args: argparse.Namespace) -> int:
     """Print the feed's first `--limit` items as they would be posted, and how to see the rest
     (`args.target` as the operator typed it; None for the bundled sample)."""
     if args.summarizer == "llm" and not (settings.llm_base_url and settings.llm_model):
-        print(
+        return _fail(
             _(
                 "digestbot: configuration error: {option} needs {settings}",
                 option="--summarizer llm",
                 settings="DIGESTBOT_LLM_BASE_URL, DIGESTBOT_LLM_MODEL",
             ),
-            file=sys.stderr,
+            EXIT_CONFIG,
         )
-        return EXIT_CONFIG
     # Without a target: the small newsletter the package ships, for a first look.
     target = args.target or str(resources.files("bot") / "samples" / "sample-newsletter.rss.xml")
     document: FeedDocument
@@ -101,14 +107,13 @@ async def cmd_preview(settings: Settings, args: argparse.Namespace) -> int:
     if "://" not in target and await asyncio.to_thread(path.is_file):
         document = await asyncio.to_thread(read_feed_file, path)
     elif "://" not in target and _looks_like_path(target):
-        print(
+        return _fail(
             _(
                 "digestbot: no such file: {file} (for a web address, write it with https://)",
                 file=strip_control(target),
             ),
-            file=sys.stderr,
+            EXIT_NO_INPUT,
         )
-        return EXIT_NO_INPUT
     else:
         async with FeedFetcher(settings) as fetcher:
             document = await fetch_feed_document(fetcher, target)
@@ -232,11 +237,9 @@ async def cmd_opml_import(settings: Settings, args: argparse.Namespace) -> int:
         feeds = await asyncio.to_thread(_read_opml, args.file)
     except OSError as exc:
         problem = _("cannot read {path}: {error}", path=args.file, error=exc.strerror or exc)
-        print(f"digestbot: {problem}", file=sys.stderr)
-        return EXIT_NO_INPUT
+        return _fail(f"digestbot: {problem}", EXIT_NO_INPUT)
     except opml.OpmlError as exc:
-        print(f"digestbot: {exc}", file=sys.stderr)
-        return EXIT_DATA
+        return _fail(f"digestbot: {exc}", EXIT_DATA)
 
     async def progress(done: int, total: int) -> None:
         shown = ngettext("{done}/{count} feed", "{done}/{count} feeds", total, done=done)
@@ -253,15 +256,14 @@ async def cmd_run(settings: Settings, args: argparse.Namespace) -> int:
     kind = stdin_kind()
     if not settings.discord_token and kind == "none":
         # A container started with an empty DISCORD_TOKEN: console mode has no one to talk to.
-        print(
+        return _fail(
             _(
                 "digestbot: configuration error: DISCORD_TOKEN is not set and there is no "
                 "terminal for console mode: set DISCORD_TOKEN to run on Discord, run in a "
                 "terminal (docker run -it), or pipe commands in (digestbot run < commands.txt)"
             ),
-            file=sys.stderr,
+            EXIT_CONFIG,
         )
-        return EXIT_CONFIG
     if settings.discord_token:
         from bot.app import run_discord
 
@@ -283,8 +285,7 @@ async def cmd_run(settings: Settings, args: argparse.Namespace) -> int:
 
 async def cmd_sync_commands(settings: Settings, args: argparse.Namespace) -> int:
     if not settings.discord_token:
-        print(_("digestbot: configuration error: DISCORD_TOKEN is not set"), file=sys.stderr)
-        return EXIT_CONFIG
+        return _fail(_("digestbot: configuration error: DISCORD_TOKEN is not set"), EXIT_CONFIG)
     from bot.app import sync_commands
 
     return await sync_commands(await Runtime.open(settings), settings.discord_token, args.guild)
@@ -292,11 +293,8 @@ async def cmd_sync_commands(settings: Settings, args: argparse.Namespace) -> int
 
 async def cmd_why(settings: Settings, args: argparse.Namespace) -> int:
     """What happened to an item in every channel of every server (the operator sees all)."""
-    store = await Store.open(settings.database)
-    try:
+    async with _archive(settings) as (store, _service, _poller):
         answer = await WhyService(store).why(None, query_text(args.item))
-    finally:
-        await store.close()
     labels = {
         line.channel_id: _(
             "channel {channel} (server {server})", channel=line.channel_id, server=line.guild_id
@@ -364,11 +362,6 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-async def dispatch(args: argparse.Namespace, settings: Settings) -> int:
-    run: Callable[[Settings, argparse.Namespace], Awaitable[int]] = args.run
-    return await run(settings, args)
-
-
 def main(argv: Sequence[str] | None = None) -> int:
     # Settings first, so the help and usage errors speak DIGESTBOT_LOCALE too; a bad
     # configuration is reported after the arguments (--help still works), in English: the
@@ -377,19 +370,17 @@ def main(argv: Sequence[str] | None = None) -> int:
         settings = load_settings()
     except ConfigError as exc:
         build_parser().parse_args(argv)
-        print(f"digestbot: configuration error: {exc}", file=sys.stderr)
-        return EXIT_CONFIG
+        return _fail(f"digestbot: configuration error: {exc}", EXIT_CONFIG)
     set_locale(settings.locale)  # CLI output and console mode speak DIGESTBOT_LOCALE
     args = build_parser().parse_args(argv)
+    run: Callable[[Settings, argparse.Namespace], Coroutine[Any, Any, int]] = args.run
     configure_logging(settings)
     try:
-        return asyncio.run(dispatch(args, settings))
+        return asyncio.run(run(settings, args))
     except FeedError as exc:
-        print(f"digestbot: {feed_error_text(exc.message)}", file=sys.stderr)
-        return feed_error_exit(exc)
+        return _fail(f"digestbot: {feed_error_text(exc.message)}", feed_error_exit(exc))
     except StoreError as exc:
-        print(f"digestbot: {exc}", file=sys.stderr)
-        return EXIT_CONFIG
+        return _fail(f"digestbot: {exc}", EXIT_CONFIG)
     except KeyboardInterrupt:
         return 130
     except BrokenPipeError:
@@ -402,8 +393,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         # in use) is the operator's to fix, like a database that cannot be opened.
         problem = storage_problem(exc, settings.db_path)
         if problem is not None:
-            print(f"digestbot: {problem}", file=sys.stderr)
-            return EXIT_CONFIG
+            return _fail(f"digestbot: {problem}", EXIT_CONFIG)
         log.exception("digestbot crashed")
         return EXIT_ERROR
 

@@ -45,6 +45,28 @@ if TYPE_CHECKING:
 
 PROGRESS_EVERY_S = 3.0  # an import's answer shows its progress this often
 T = TypeVar("T")
+CallbackT = TypeVar("CallbackT", bound=Callable[..., Awaitable[None]])
+
+
+def feed_option(**described: str) -> Callable[[CallbackT], CallbackT]:
+    """Describe a /feed command's options: its `feed` is one of this server's feeds, picked
+    from a list."""
+
+    def decorate(callback: CallbackT) -> CallbackT:
+        described_callback = app_commands.describe(feed="One of this server's feeds", **described)
+        return app_commands.autocomplete(feed=guild_feed_choices)(described_callback(callback))
+
+    return decorate
+
+
+def role_notifies(guild: discord.Guild, role: discord.Role | None) -> bool:
+    """Whether a ping of `role` notifies its members (False makes the answer say it won't)."""
+    me = guild.me
+    return (
+        role is None
+        or role.mentionable
+        or (me is not None and me.guild_permissions.mention_everyone)
+    )
 
 
 async def settle(
@@ -108,7 +130,6 @@ class FeedCog(GuildCog):
             if forum_tag is None:
                 await reply(interaction, threads.render_unknown_tag(tags, target.mention))
                 return
-        me = guild_of(interaction).me
         await interaction.response.defer(ephemeral=True, thinking=True)
         try:
             result = await self.runtime.subscriptions.subscribe(
@@ -124,24 +145,18 @@ class FeedCog(GuildCog):
         except FeedError as exc:
             await reply(interaction, render.render_add_failed(exc.message))
             return
-        notifies = (
-            mention is None
-            or mention.mentionable
-            or (me is not None and me.guild_permissions.mention_everyone)
-        )
         answer = render.render_add(
             result,
             channel=target.mention,
             pinged_role_id=mention.id if mention else None,
-            role_notifies=notifies,
+            role_notifies=role_notifies(guild_of(interaction), mention),
         )
         if forum_tag is not None:
             answer = threads.with_tag_line(answer, forum_tag, target.mention)
         await reply(interaction, answer)
 
     @feed.command(name="remove", description="Stop posting a feed in a channel")
-    @app_commands.describe(feed="One of this server's feeds", channel="Only this channel")
-    @app_commands.autocomplete(feed=guild_feed_choices)
+    @feed_option(channel="Only this channel")
     async def remove(
         self, interaction: Interaction, feed: str, channel: PostTarget | None = None
     ) -> None:
@@ -166,8 +181,7 @@ class FeedCog(GuildCog):
         await reply(interaction, render.render_list(views, rhythms=rhythms))
 
     @feed.command(name="status", description="Last poll, errors and next poll of one feed")
-    @app_commands.describe(feed="One of this server's feeds")
-    @app_commands.autocomplete(feed=guild_feed_choices)
+    @feed_option()
     async def status(self, interaction: Interaction, feed: str) -> None:
         work = self.runtime.subscriptions.status(guild_of(interaction).id, feed)
         await settle(interaction, _("that channel"), work, render.render_status)
@@ -175,12 +189,10 @@ class FeedCog(GuildCog):
     @feed.command(
         name="mode", description="Switch a channel's feed between instant posts and the digest"
     )
-    @app_commands.describe(
-        feed="One of this server's feeds",
+    @feed_option(
         channel="The channel it posts in",
         mode="instant: one post per item; digest: collected into the channel's digest",
     )
-    @app_commands.autocomplete(feed=guild_feed_choices)
     async def mode(
         self,
         interaction: Interaction,
@@ -196,15 +208,13 @@ class FeedCog(GuildCog):
         )
 
     @feed.command(name="filter", description="Choose which items of a feed are posted in a channel")
-    @app_commands.describe(
-        feed="One of this server's feeds",
+    @feed_option(
         channel="The channel it posts in (default: its only channel)",
         include='Only post items matching this search (words, "phrases", -word, OR)',
         exclude="Never post items matching this search",
         pattern=r"Never post items whose title or summary matches this RE2 regex, e.g. ^\[Ad\]",
         clear="Remove the filter (with other options: start the filter afresh from them)",
     )
-    @app_commands.autocomplete(feed=guild_feed_choices)
     async def filter_(
         self,
         interaction: Interaction,
@@ -228,13 +238,11 @@ class FeedCog(GuildCog):
         await settle(interaction, where, work, render.render_filter)
 
     @feed.command(name="mention", description="Ping a role with a feed's posts, or only some")
-    @app_commands.describe(
-        feed="One of this server's feeds",
+    @feed_option(
         channel="The channel it posts in (default: this channel)",
         role="The role to ping (left out: no ping)",
         when='Only posts matching these words ping (as /search: words, "phrases", -word, OR)',
     )
-    @app_commands.autocomplete(feed=guild_feed_choices)
     async def mention(
         self,
         interaction: Interaction,
@@ -247,12 +255,7 @@ class FeedCog(GuildCog):
         if channel_id is None:
             await reply(interaction, _("Pick the channel with the `channel` option."))
             return
-        me = guild_of(interaction).me
-        notifies = (
-            role is None
-            or role.mentionable
-            or (me is not None and me.guild_permissions.mention_everyone)
-        )
+        notifies = role_notifies(guild_of(interaction), role)
         await settle(
             interaction,
             f"<#{channel_id}>",
@@ -263,12 +266,10 @@ class FeedCog(GuildCog):
         )
 
     @feed.command(name="threads", description="Open a thread for the discussion of each post")
-    @app_commands.describe(
-        feed="One of this server's feeds",
+    @feed_option(
         channel="The text channel it posts in",
         on="True: each post opens a thread named after its item; False: no threads",
     )
-    @app_commands.autocomplete(feed=guild_feed_choices)
     async def threads_(
         self, interaction: Interaction, feed: str, channel: discord.TextChannel, on: bool
     ) -> None:
@@ -292,14 +293,12 @@ class FeedCog(GuildCog):
         )
 
     @feed.command(name="identity", description="Post a feed as the bot, or as the feed itself")
-    @app_commands.describe(
-        feed="One of this server's feeds",
+    @feed_option(
         channel="The channel it posts in (default: this channel)",
         mode="bot (default): posts come from me; webhook: from the feed's name and avatar",
         name="The name posts show (default: the feed's title)",
         avatar="The avatar image's address (https://…)",
     )
-    @app_commands.autocomplete(feed=guild_feed_choices)
     async def identity(
         self,
         interaction: Interaction,
@@ -332,13 +331,11 @@ class FeedCog(GuildCog):
         )
 
     @feed.command(name="merge", description="Merge a feed's copies of a story already posted")
-    @app_commands.describe(
-        feed="One of this server's feeds",
+    @feed_option(
         on="on: a story the channel got from another feed names this feed under that post; "
         "off: always post",
         channel="The channel it posts in (default: this channel)",
     )
-    @app_commands.autocomplete(feed=guild_feed_choices)
     async def merge(
         self,
         interaction: Interaction,
@@ -358,10 +355,7 @@ class FeedCog(GuildCog):
         )
 
     @feed.command(name="test", description="Post a feed's newest item now, as a real post")
-    @app_commands.describe(
-        feed="One of this server's feeds", channel="The channel it posts in (default: this one)"
-    )
-    @app_commands.autocomplete(feed=guild_feed_choices)
+    @feed_option(channel="The channel it posts in (default: this one)")
     async def test(
         self, interaction: Interaction, feed: str, channel: PostTarget | None = None
     ) -> None:
@@ -378,14 +372,12 @@ class FeedCog(GuildCog):
         )
 
     @feed.command(name="format", description="Choose how a feed's posts look in a channel")
-    @app_commands.describe(
-        feed="One of this server's feeds",
+    @feed_option(
         channel="The channel it posts in (default: its only channel)",
         style="card: the embed (default); compact: one line with a link; text: only the template",
         template="The message text: {title} {link} {summary} {excerpt:300} {author} {feed} …",
         reset="Back to the default card (with other options: start afresh from them)",
     )
-    @app_commands.autocomplete(feed=guild_feed_choices)
     async def format_(
         self,
         interaction: Interaction,
@@ -410,11 +402,9 @@ class FeedCog(GuildCog):
         )
 
     @feed.command(name="preview", description="Exactly what a feed's next post will look like")
-    @app_commands.describe(
-        feed="One of this server's feeds",
+    @feed_option(
         channel="The channel it posts in (default: its only channel)",
     )
-    @app_commands.autocomplete(feed=guild_feed_choices)
     async def preview(
         self, interaction: Interaction, feed: str, channel: discord.TextChannel | None = None
     ) -> None:

@@ -17,6 +17,7 @@ terminal, and a stop signal can end the process while a read is pending.
 from __future__ import annotations
 
 import asyncio
+import concurrent.futures
 import contextlib
 import logging
 import os
@@ -89,31 +90,22 @@ class ConsoleTerminal:
 
     async def readline(self) -> str | None:
         """The next line without its line break; None at the end of the input."""
-        loop = asyncio.get_running_loop()
-        answer: asyncio.Future[str | None] = loop.create_future()
-
-        def deliver(line: str | None, error: BaseException | None) -> None:
-            if answer.done():
-                return
-            if error is not None:
-                answer.set_exception(error)
-            else:
-                answer.set_result(line)
+        # Once running, the future cannot be cancelled under the thread; asyncio.wrap_future
+        # drops the line if the awaiting task was cancelled or the loop closed meanwhile.
+        answer: concurrent.futures.Future[str | None] = concurrent.futures.Future()
 
         def read() -> None:
-            line: str | None = None
-            error: BaseException | None = None
+            if not answer.set_running_or_notify_cancel():  # cancelled before the thread ran
+                return
             try:
-                line = self._read_line()
+                answer.set_result(self._read_line())
             except OSError:  # the terminal hung up (EIO), or stdin went away: the end
-                line = None
+                answer.set_result(None)
             except Exception as exc:  # handed to the awaiting coroutine
-                error = exc
-            with contextlib.suppress(RuntimeError):  # the loop closed while we read
-                loop.call_soon_threadsafe(deliver, line, error)
+                answer.set_exception(exc)
 
         threading.Thread(target=read, name="console-input", daemon=True).start()
-        return await answer
+        return await asyncio.wrap_future(answer)
 
     def _read_line(self) -> str | None:
         if self.kind == "terminal":
@@ -135,11 +127,10 @@ class ConsoleTerminal:
         fd = sys.stdin.fileno()
         while b"\n" not in self._pending:
             chunk = os.read(fd, 65536)
-            if not chunk:
+            if not chunk:  # the end: what is left is the last line, without its line break
                 if not self._pending:
                     return None
-                line, self._pending = self._pending, b""
-                return line.decode("utf-8", "replace").rstrip("\r")
+                break
             self._pending += chunk
         line, _, self._pending = self._pending.partition(b"\n")
         return line.decode("utf-8", "replace").rstrip("\r")
