@@ -27,19 +27,16 @@ from bot.console.registry import (
     ParsedHandler,
     UsageError,
     command,
-    query_text,
 )
 from bot.delivery.terminal import to_text
 from bot.features.digest import render as digest_render
 from bot.features.feeds import render as feeds_render
-from bot.features.feeds.filters import FilterError
 from bot.features.feeds.mention import render_mention
 from bot.features.feeds.opml import MAX_OPML_BYTES, OpmlError
 from bot.features.feeds.post_format import render_format, render_no_preview
 from bot.features.feeds.subscriptions import MAX_BACKFILL
 from bot.features.feeds.testpost import render_test_post
 from bot.features.follow import render as follow_render
-from bot.features.posts.format import TemplateError
 from bot.features.posts.language import (
     language_choices,
     render_channel_language,
@@ -53,6 +50,15 @@ from bot.i18n import N_, _, ngettext
 
 LABELS = {CONSOLE_CHANNEL_ID: CONSOLE_CHANNEL_LABEL}
 MODES = ("instant", "digest")
+
+
+def check_range(option: str, value: int, low: int, high: int) -> None:
+    if not low <= value <= high:
+        raise UsageError(
+            _("{option} must be between {low} and {high}", option=option, low=low, high=high)
+        )
+
+
 FEED = Arg("feed", nargs="+", metavar="FEED", help="an id, URL or part of the title")
 WORDS = Arg("words", nargs="*", metavar="WORDS")
 
@@ -65,15 +71,7 @@ WORDS = Arg("words", nargs="*", metavar="WORDS")
     Arg("--backfill", type=int, default=1, metavar="N"),
 )
 async def feed_add(ctx: ConsoleContext, args: argparse.Namespace) -> Answer:
-    if not 0 <= args.backfill <= MAX_BACKFILL:
-        raise UsageError(
-            _(
-                "{option} must be between {low} and {high}",
-                option="--backfill",
-                low=0,
-                high=MAX_BACKFILL,
-            )
-        )
+    check_range("--backfill", args.backfill, 0, MAX_BACKFILL)
     ctx.write(to_text(feeds_render.render_fetching(args.url)))
     result = await ctx.runtime.subscriptions.subscribe(
         guild_id=CONSOLE_GUILD_ID,
@@ -95,14 +93,14 @@ async def feed_list(ctx: ConsoleContext, args: argparse.Namespace) -> Answer:
 
 @command("feed status", N_("last poll, errors and next poll of a feed"), FEED)
 async def feed_status(ctx: ConsoleContext, args: argparse.Namespace) -> Answer:
-    status = await ctx.runtime.subscriptions.status(CONSOLE_GUILD_ID, query_text(args.feed))
+    status = await ctx.runtime.subscriptions.status(CONSOLE_GUILD_ID, args.feed)
     return feeds_render.render_status(status, LABELS)
 
 
 @command("feed remove", N_("stop following a feed"), FEED)
 async def feed_remove(ctx: ConsoleContext, args: argparse.Namespace) -> Answer:
     removal = await ctx.runtime.subscriptions.remove(
-        CONSOLE_GUILD_ID, query_text(args.feed), CONSOLE_CHANNEL_ID
+        CONSOLE_GUILD_ID, args.feed, CONSOLE_CHANNEL_ID
     )
     return feeds_render.render_remove(removal, channel=CONSOLE_CHANNEL_LABEL)
 
@@ -115,7 +113,7 @@ async def feed_remove(ctx: ConsoleContext, args: argparse.Namespace) -> Answer:
 )
 async def feed_mode(ctx: ConsoleContext, args: argparse.Namespace) -> Answer:
     change = await ctx.runtime.subscriptions.set_mode(
-        CONSOLE_GUILD_ID, CONSOLE_CHANNEL_ID, query_text(args.feed), args.mode
+        CONSOLE_GUILD_ID, CONSOLE_CHANNEL_ID, args.feed, args.mode
     )
     return feeds_render.render_mode(args.mode, change.posted, channel=CONSOLE_CHANNEL_LABEL)
 
@@ -130,18 +128,15 @@ async def feed_mode(ctx: ConsoleContext, args: argparse.Namespace) -> Answer:
     Arg("--clear", action="store_true"),
 )
 async def feed_filter(ctx: ConsoleContext, args: argparse.Namespace) -> Answer:
-    try:
-        change = await ctx.runtime.subscriptions.set_filter(
-            CONSOLE_GUILD_ID,
-            query_text(args.feed),
-            CONSOLE_CHANNEL_ID,
-            include=args.include,
-            exclude=args.exclude,
-            pattern=args.pattern,
-            clear=args.clear,
-        )
-    except FilterError as exc:
-        return feeds_render.render_filter_refused(exc.message)
+    change = await ctx.runtime.subscriptions.set_filter(
+        CONSOLE_GUILD_ID,
+        args.feed,
+        CONSOLE_CHANNEL_ID,
+        include=args.include,
+        exclude=args.exclude,
+        pattern=args.pattern,
+        clear=args.clear,
+    )
     return feeds_render.render_filter(change, LABELS)
 
 
@@ -154,7 +149,7 @@ async def feed_filter(ctx: ConsoleContext, args: argparse.Namespace) -> Answer:
 )
 async def feed_mention(ctx: ConsoleContext, args: argparse.Namespace) -> Answer:
     rule = await ctx.runtime.subscriptions.set_mention(
-        CONSOLE_GUILD_ID, CONSOLE_CHANNEL_ID, query_text(args.feed), args.role, args.when
+        CONSOLE_GUILD_ID, CONSOLE_CHANNEL_ID, args.feed, args.role, args.when
     )
     return render_mention(rule, channel=CONSOLE_CHANNEL_LABEL)
 
@@ -189,7 +184,7 @@ async def feed_test(ctx: ConsoleContext, args: argparse.Namespace) -> Answer:
     post = await ctx.runtime.subscriptions.test_post(
         CONSOLE_GUILD_ID,
         CONSOLE_CHANNEL_ID,
-        query_text(args.feed),
+        args.feed,
         request=str(time.time_ns()),
     )
     return render_test_post(post, channel=CONSOLE_CHANNEL_LABEL)
@@ -204,17 +199,14 @@ async def feed_test(ctx: ConsoleContext, args: argparse.Namespace) -> Answer:
     Arg("--reset", action="store_true"),
 )
 async def feed_format(ctx: ConsoleContext, args: argparse.Namespace) -> Answer:
-    try:
-        change = await ctx.runtime.subscriptions.set_format(
-            CONSOLE_GUILD_ID,
-            query_text(args.feed),
-            CONSOLE_CHANNEL_ID,
-            style=args.style,
-            template=args.template,
-            reset=args.reset,
-        )
-    except TemplateError as exc:
-        return feeds_render.text_answer(exc.message)
+    change = await ctx.runtime.subscriptions.set_format(
+        CONSOLE_GUILD_ID,
+        args.feed,
+        CONSOLE_CHANNEL_ID,
+        style=args.style,
+        template=args.template,
+        reset=args.reset,
+    )
     return render_format(change, channel=CONSOLE_CHANNEL_LABEL)
 
 
@@ -222,7 +214,7 @@ async def feed_format(ctx: ConsoleContext, args: argparse.Namespace) -> Answer:
 async def feed_preview(ctx: ConsoleContext, args: argparse.Namespace) -> Answer:
     found, post = await ctx.runtime.subscriptions.preview(
         CONSOLE_GUILD_ID,
-        query_text(args.feed),
+        args.feed,
         CONSOLE_CHANNEL_ID,
         ctx.runtime.languages.for_channel,
     )
@@ -262,7 +254,7 @@ async def search(ctx: ConsoleContext, args: argparse.Namespace) -> Answer:
         raise UsageError(_("{option} starts at 1", option="--page"))
     results = await ctx.runtime.search.search(
         CONSOLE_GUILD_ID,
-        query_text(args.words),
+        args.words,
         feed=args.feed,
         since=args.since,
         author=args.author,
@@ -278,23 +270,20 @@ async def search(ctx: ConsoleContext, args: argparse.Namespace) -> Answer:
     Arg("--count", type=int, default=LATEST_DEFAULT, metavar="N"),
 )
 async def latest(ctx: ConsoleContext, args: argparse.Namespace) -> Answer:
-    if not 1 <= args.count <= LATEST_MAX:
-        raise UsageError(
-            _("{option} must be between {low} and {high}", option="--count", low=1, high=LATEST_MAX)
-        )
+    check_range("--count", args.count, 1, LATEST_MAX)
     rows = await ctx.runtime.search.latest(CONSOLE_GUILD_ID, feed=args.feed, count=args.count)
     return render_latest(rows)
 
 
 @command("why", N_("what happened to an item, and why"), Arg("item", nargs="+", metavar="URL"))
 async def why(ctx: ConsoleContext, args: argparse.Namespace) -> Answer:
-    answer = await ctx.runtime.why.why(CONSOLE_GUILD_ID, query_text(args.item))
+    answer = await ctx.runtime.why.why(CONSOLE_GUILD_ID, args.item)
     return render_why(answer, labels=LABELS)
 
 
 @command("related", N_("an item and its ten closest items"), Arg("item", nargs="+", metavar="URL"))
 async def related(ctx: ConsoleContext, args: argparse.Namespace) -> Answer:
-    answer = await ctx.runtime.related.related(CONSOLE_GUILD_ID, query_text(args.item))
+    answer = await ctx.runtime.related.related(CONSOLE_GUILD_ID, args.item)
     # A terminal scrolls: every page at once.
     pages = [answer.turned(step) for step in range(answer.pages)]
     return "\n\n".join(to_text(render_related(page)) for page in pages)
@@ -305,7 +294,7 @@ async def follow(ctx: ConsoleContext, args: argparse.Namespace) -> Answer:
     if not args.words:
         raise UsageError(_('what to follow: words, "a phrase", -leave_out, this OR that'))
     answer = await ctx.runtime.follows.follow(
-        CONSOLE_GUILD_ID, CONSOLE_USER_ID, query_text(args.words), feed=args.feed
+        CONSOLE_GUILD_ID, CONSOLE_USER_ID, args.words, feed=args.feed
     )
     return follow_render.render_follow(answer)
 
@@ -314,9 +303,7 @@ async def follow(ctx: ConsoleContext, args: argparse.Namespace) -> Answer:
 async def unfollow(ctx: ConsoleContext, args: argparse.Namespace) -> Answer:
     if not args.words:
         raise UsageError(_("which topic: its words, as `following` lists them"))
-    removed = await ctx.runtime.follows.unfollow(
-        CONSOLE_GUILD_ID, CONSOLE_USER_ID, query_text(args.words)
-    )
+    removed = await ctx.runtime.follows.unfollow(CONSOLE_GUILD_ID, CONSOLE_USER_ID, args.words)
     return follow_render.render_unfollow(removed)
 
 

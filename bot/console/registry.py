@@ -85,9 +85,8 @@ class CommandParser(argparse.ArgumentParser):
         for key, value in vars(parsed).items():
             if isinstance(value, str):
                 setattr(parsed, key, value.removeprefix(_WORD))
-            elif isinstance(value, list):
-                unmarked = [v.removeprefix(_WORD) if isinstance(v, str) else v for v in value]
-                setattr(parsed, key, unmarked)
+            elif isinstance(value, list):  # the words of a query, a topic, a feed: one string
+                setattr(parsed, key, query_text([v.removeprefix(_WORD) for v in value]))
         return parsed
 
 

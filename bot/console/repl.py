@@ -23,8 +23,10 @@ from bot.console.terminal import ConsoleTerminal, TerminalWarnings
 from bot.delivery.senders import ConsoleSender
 from bot.delivery.terminal import to_text
 from bot.features.digest.service import NotSubscribedError
-from bot.features.feeds.render import render_not_posted_in
+from bot.features.feeds.filters import FilterError
+from bot.features.feeds.render import render_filter_refused, render_not_posted_in
 from bot.features.feeds.subscription_filter import ChannelNotFollowingError
+from bot.features.posts.format import TemplateError
 from bot.i18n import _, set_locale
 from bot.ingest.errors import FeedError
 from bot.ops.logs import configure_logging
@@ -50,6 +52,10 @@ async def run_command(ctx: ConsoleContext, line: str) -> str | None:
         return _("{problem}\nusage: {usage}", problem=exc, usage=command.usage)
     except (NotSubscribedError, ChannelNotFollowingError):  # a feed this console does not post
         return to_text(render_not_posted_in(CONSOLE_CHANNEL_LABEL))
+    except FilterError as exc:
+        return to_text(render_filter_refused(exc.message))
+    except TemplateError as exc:
+        return exc.message
     except FeedError as exc:
         return _("Sorry: {problem}", problem=exc.message)
     except ValueError as exc:
