@@ -402,9 +402,7 @@ class FeedCog(GuildCog):
         )
 
     @feed.command(name="preview", description="Exactly what a feed's next post will look like")
-    @feed_option(
-        channel="The channel it posts in (default: its only channel)",
-    )
+    @feed_option(channel="The channel it posts in (default: its only channel)")
     async def preview(
         self, interaction: Interaction, feed: str, channel: discord.TextChannel | None = None
     ) -> None:

@@ -182,10 +182,7 @@ for _name, _answer in DISCORD_ONLY.items():
 @command("feed test", N_("print a feed's newest item now, exactly as a real post"), FEED)
 async def feed_test(ctx: ConsoleContext, args: argparse.Namespace) -> Answer:
     post = await ctx.runtime.subscriptions.test_post(
-        CONSOLE_GUILD_ID,
-        CONSOLE_CHANNEL_ID,
-        args.feed,
-        request=str(time.time_ns()),
+        CONSOLE_GUILD_ID, CONSOLE_CHANNEL_ID, args.feed, request=str(time.time_ns())
     )
     return render_test_post(post, channel=CONSOLE_CHANNEL_LABEL)
 
@@ -213,10 +210,7 @@ async def feed_format(ctx: ConsoleContext, args: argparse.Namespace) -> Answer:
 @command("feed preview", N_("print exactly what a feed's next post will look like"), FEED)
 async def feed_preview(ctx: ConsoleContext, args: argparse.Namespace) -> Answer:
     found, post = await ctx.runtime.subscriptions.preview(
-        CONSOLE_GUILD_ID,
-        args.feed,
-        CONSOLE_CHANNEL_ID,
-        ctx.runtime.languages.for_channel,
+        CONSOLE_GUILD_ID, args.feed, CONSOLE_CHANNEL_ID, ctx.runtime.languages.for_channel
     )
     return post if post is not None else render_no_preview(found)
 
