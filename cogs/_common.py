@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from collections.abc import Awaitable, Callable
+from typing import TYPE_CHECKING, TypeVar
 
 import discord
 from discord import app_commands
@@ -10,7 +11,13 @@ from discord.ext import commands
 
 from bot.delivery.discord_message import send_kwargs
 from bot.discord_locale import member_locale
+from bot.features.digest.service import NotSubscribedError
+from bot.features.feeds.filters import FilterError
+from bot.features.feeds.render import render_filter_refused, render_not_posted_in
+from bot.features.feeds.subscription_filter import ChannelNotFollowingError
 from bot.features.feeds.threads import ForumTag
+from bot.features.posts.format import TemplateError
+from bot.features.search.service import SearchInputError
 from bot.i18n import N_, _, set_locale
 from bot.model import Message
 from bot.safe import one_line, strip_control
@@ -19,6 +26,7 @@ if TYPE_CHECKING:
     from bot.app import DigestBot
 
 Interaction = discord.Interaction["DigestBot"]
+T = TypeVar("T")
 # Where posts may go: a text channel, a forum (a post per item) or a thread.
 PostTarget = discord.TextChannel | discord.ForumChannel | discord.Thread
 
@@ -91,6 +99,28 @@ async def reply(
         await interaction.followup.send(ephemeral=True, **kwargs)
     else:
         await interaction.response.send_message(ephemeral=True, **kwargs)
+
+
+async def settle(
+    interaction: Interaction,
+    work: Awaitable[T],
+    answer: Callable[[T], Message],
+    where: str | None = None,
+) -> None:
+    """Await the service's `work` and reply with `answer` of its result, or with what it
+    refused, answered the same way by every command that can meet it: a feed that is not this
+    server's, a filter or template it cannot use, a channel (`where`, default "that channel")
+    that does not post the feed."""
+    try:
+        result = await work
+    except (SearchInputError, TemplateError) as refused:
+        await reply(interaction, refused.message)
+    except FilterError as refused:
+        await reply(interaction, render_filter_refused(refused.message))
+    except (NotSubscribedError, ChannelNotFollowingError):
+        await reply(interaction, render_not_posted_in(where or _("that channel")))
+    else:
+        await reply(interaction, answer(result))
 
 
 def choice_label(text: str) -> str:

@@ -5,26 +5,23 @@ feature renders."""
 from __future__ import annotations
 
 import contextlib
-from collections.abc import Awaitable, Callable
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Literal, TypeVar
 
 import discord
 from discord import app_commands
 
 from bot.delivery.discord_message import send_kwargs
-from bot.features.digest.service import NotSubscribedError
 from bot.features.feeds import render, threads
-from bot.features.feeds.filters import MAX_FILTER_CHARS, FilterError
+from bot.features.feeds.filters import MAX_FILTER_CHARS
 from bot.features.feeds.mention import render_mention
 from bot.features.feeds.merge import render_merge
 from bot.features.feeds.opml import MAX_OPML_BYTES, OpmlError
 from bot.features.feeds.post_format import render_format, render_no_preview
-from bot.features.feeds.subscription_filter import ChannelNotFollowingError
 from bot.features.feeds.subscriptions import MAX_BACKFILL
 from bot.features.feeds.testpost import render_test_post
 from bot.features.feeds.webhook_identity import render_identity, render_needs_manage_webhooks
-from bot.features.posts.format import MAX_TEMPLATE_CHARS, TemplateError
-from bot.features.search.service import SearchInputError
+from bot.features.posts.format import MAX_TEMPLATE_CHARS
 from bot.i18n import _
 from bot.ingest.errors import FeedError
 from bot.model import Message
@@ -38,6 +35,7 @@ from cogs._common import (
     guild_of,
     postable_channel,
     reply,
+    settle,
 )
 
 if TYPE_CHECKING:
@@ -45,14 +43,13 @@ if TYPE_CHECKING:
 
 PROGRESS_EVERY_S = 3.0  # an import's answer shows its progress this often
 T = TypeVar("T")
-CallbackT = TypeVar("CallbackT", bound=Callable[..., Awaitable[None]])
 
 
-def feed_option(**described: str) -> Callable[[CallbackT], CallbackT]:
+def feed_option(**described: str) -> Callable[[T], T]:
     """Describe a /feed command's options: its `feed` is one of this server's feeds, picked
     from a list."""
 
-    def decorate(callback: CallbackT) -> CallbackT:
+    def decorate(callback: T) -> T:
         described_callback = app_commands.describe(feed="One of this server's feeds", **described)
         return app_commands.autocomplete(feed=guild_feed_choices)(described_callback(callback))
 
@@ -67,25 +64,6 @@ def role_notifies(guild: discord.Guild, role: discord.Role | None) -> bool:
         or role.mentionable
         or (me is not None and me.guild_permissions.mention_everyone)
     )
-
-
-async def settle(
-    interaction: Interaction, where: str, work: Awaitable[T], answer: Callable[[T], Message]
-) -> None:
-    """Await the service's `work` and reply with `answer` of its result, or with what it
-    refused, answered the same way by every /feed command that can meet it: a feed that is not
-    this server's, a filter or template it cannot use, a channel (`where`) that does not post
-    the feed."""
-    try:
-        result = await work
-    except (SearchInputError, TemplateError) as refused:
-        await reply(interaction, refused.message)
-    except FilterError as refused:
-        await reply(interaction, render.render_filter_refused(refused.message))
-    except (NotSubscribedError, ChannelNotFollowingError):
-        await reply(interaction, render.render_not_posted_in(where))
-    else:
-        await reply(interaction, answer(result))
 
 
 class FeedCog(GuildCog):
@@ -160,15 +138,10 @@ class FeedCog(GuildCog):
     async def remove(
         self, interaction: Interaction, feed: str, channel: PostTarget | None = None
     ) -> None:
-        try:
-            removal = await self.runtime.subscriptions.remove(
-                guild_of(interaction).id, feed, channel.id if channel else None
-            )
-        except SearchInputError as exc:
-            await reply(interaction, exc.message)
-            return
-        await reply(
-            interaction, render.render_remove(removal, channel=channel.mention if channel else None)
+        channel_id, where = (channel.id, channel.mention) if channel else (None, None)
+        work = self.runtime.subscriptions.remove(guild_of(interaction).id, feed, channel_id)
+        await settle(
+            interaction, work, lambda removal: render.render_remove(removal, channel=where)
         )
 
     @feed.command(name="list", description="This server's feeds, where they post, and their health")
@@ -184,7 +157,7 @@ class FeedCog(GuildCog):
     @feed_option()
     async def status(self, interaction: Interaction, feed: str) -> None:
         work = self.runtime.subscriptions.status(guild_of(interaction).id, feed)
-        await settle(interaction, _("that channel"), work, render.render_status)
+        await settle(interaction, work, render.render_status)
 
     @feed.command(
         name="mode", description="Switch a channel's feed between instant posts and the digest"
@@ -202,9 +175,9 @@ class FeedCog(GuildCog):
     ) -> None:
         await settle(
             interaction,
-            channel.mention,
             self.runtime.subscriptions.set_mode(guild_of(interaction).id, channel.id, feed, mode),
             lambda change: render.render_mode(mode, change.posted, channel=channel.mention),
+            channel.mention,
         )
 
     @feed.command(name="filter", description="Choose which items of a feed are posted in a channel")
@@ -234,8 +207,7 @@ class FeedCog(GuildCog):
             pattern=pattern,
             clear=clear,
         )
-        where = channel.mention if channel else _("that channel")
-        await settle(interaction, where, work, render.render_filter)
+        await settle(interaction, work, render.render_filter, channel.mention if channel else None)
 
     @feed.command(name="mention", description="Ping a role with a feed's posts, or only some")
     @feed_option(
@@ -258,11 +230,11 @@ class FeedCog(GuildCog):
         notifies = role_notifies(guild_of(interaction), role)
         await settle(
             interaction,
-            f"<#{channel_id}>",
             self.runtime.subscriptions.set_mention(
                 guild_of(interaction).id, channel_id, feed, role.id if role else None, when
             ),
             lambda rule: render_mention(rule, channel=f"<#{channel_id}>", role_notifies=notifies),
+            f"<#{channel_id}>",
         )
 
     @feed.command(name="threads", description="Open a thread for the discussion of each post")
@@ -287,9 +259,9 @@ class FeedCog(GuildCog):
             return
         await settle(
             interaction,
-            channel.mention,
             self.runtime.subscriptions.set_threads(guild_of(interaction).id, channel.id, feed, on),
             lambda setting: threads.render_threads(setting, channel=channel.mention),
+            channel.mention,
         )
 
     @feed.command(name="identity", description="Post a feed as the bot, or as the feed itself")
@@ -325,9 +297,9 @@ class FeedCog(GuildCog):
                 return
         await settle(
             interaction,
-            f"<#{channel_id}>",
             self.runtime.subscriptions.set_identity(guild.id, channel_id, feed, mode, name, avatar),
             lambda change: render_identity(change, channel=f"<#{channel_id}>"),
+            f"<#{channel_id}>",
         )
 
     @feed.command(name="merge", description="Merge a feed's copies of a story already posted")
@@ -349,9 +321,9 @@ class FeedCog(GuildCog):
             return
         await settle(
             interaction,
-            f"<#{channel_id}>",
             self.runtime.subscriptions.set_merge(guild_of(interaction).id, channel_id, feed, on),
             lambda found: render_merge(found, on, channel=f"<#{channel_id}>"),
+            f"<#{channel_id}>",
         )
 
     @feed.command(name="test", description="Post a feed's newest item now, as a real post")
@@ -364,11 +336,11 @@ class FeedCog(GuildCog):
             return
         await settle(
             interaction,
-            target.mention,
             self.runtime.subscriptions.test_post(
                 guild_of(interaction).id, target.id, feed, request=str(interaction.id)
             ),
             lambda post: render_test_post(post, channel=target.mention),
+            target.mention,
         )
 
     @feed.command(name="format", description="Choose how a feed's posts look in a channel")
@@ -389,7 +361,6 @@ class FeedCog(GuildCog):
     ) -> None:
         await settle(
             interaction,
-            channel.mention if channel else _("that channel"),
             self.runtime.subscriptions.set_format(
                 guild_of(interaction).id,
                 feed,
@@ -399,6 +370,7 @@ class FeedCog(GuildCog):
                 reset=reset,
             ),
             lambda change: render_format(change, channel=f"<#{change.channel_id}>"),
+            channel.mention if channel else None,
         )
 
     @feed.command(name="preview", description="Exactly what a feed's next post will look like")
@@ -409,7 +381,6 @@ class FeedCog(GuildCog):
         await interaction.response.defer(ephemeral=True, thinking=True)
         await settle(
             interaction,
-            channel.mention if channel else _("that channel"),
             self.runtime.subscriptions.preview(
                 guild_of(interaction).id,
                 feed,
@@ -417,6 +388,7 @@ class FeedCog(GuildCog):
                 self.runtime.languages.for_channel,
             ),
             lambda found: found[1] if found[1] is not None else render_no_preview(found[0]),
+            channel.mention if channel else None,
         )
 
     @feed.command(name="import", description="Follow every feed of an OPML file in a channel")

@@ -38,6 +38,7 @@ from cogs._common import (
     guild_feed_choices,
     guild_of,
     reply,
+    settle,
 )
 
 if TYPE_CHECKING:
@@ -361,15 +362,8 @@ class SearchCog(GuildCog):
         feed: str | None = None,
         count: app_commands.Range[int, 1, LATEST_MAX] = LATEST_DEFAULT,
     ) -> None:
-        try:
-            rows = await in_time(
-                interaction,
-                self.runtime.search.latest(guild_of(interaction).id, feed=feed, count=count),
-            )
-        except SearchInputError as exc:
-            await reply(interaction, exc.message)
-            return
-        await reply(interaction, render.render_latest(rows))
+        work = self.runtime.search.latest(guild_of(interaction).id, feed=feed, count=count)
+        await settle(interaction, in_time(interaction, work), render.render_latest)
 
 
 async def setup(bot: DigestBot) -> None:
