@@ -54,7 +54,6 @@ class GuildCog(commands.Cog):
         return _("This command only works in a server.")
 
     def __init__(self, bot: DigestBot) -> None:
-        self.bot = bot
         self.runtime = bot.runtime
 
     async def interaction_check(self, interaction: Interaction, /) -> bool:  # type: ignore[override]

@@ -46,8 +46,7 @@ T = TypeVar("T")
 
 
 def feed_option(**described: str) -> Callable[[T], T]:
-    """Describe a /feed command's options: its `feed` is one of this server's feeds, picked
-    from a list."""
+    """`describe` for a /feed command, whose `feed` option is one of this server's feeds."""
 
     def decorate(callback: T) -> T:
         described_callback = app_commands.describe(feed="One of this server's feeds", **described)
@@ -415,7 +414,6 @@ class FeedCog(GuildCog):
         shown_at = clock()
 
         async def progress(done: int, total: int) -> None:
-            """Edit the deferred answer every few seconds while the import runs."""
             nonlocal shown_at
             if clock() - shown_at < PROGRESS_EVERY_S or done == total:
                 return

@@ -69,10 +69,7 @@ async def in_time(interaction: Interaction, work: Awaitable[T], *, update: bool 
     try:
         done, _pending = await asyncio.wait({task}, timeout=DEFER_AFTER_S)
         if not done and not interaction.response.is_done():
-            if update:
-                await interaction.response.defer()
-            else:
-                await interaction.response.defer(ephemeral=True, thinking=True)
+            await interaction.response.defer(ephemeral=not update, thinking=not update)
         return await task
     except BaseException:
         task.cancel()
@@ -99,12 +96,11 @@ class OwnedPages(MemberView):
     def __init__(self, origin: Interaction) -> None:
         super().__init__(timeout=VIEW_TIMEOUT_S)
         self.origin = origin  # its token edits the answer
-        self.owner_id = origin.user.id
         self.previous_page.label = _("Previous")  # in the member's language (the command's task)
         self.next_page.label = _("Next")
 
     async def member_check(self, interaction: Interaction, /) -> bool:
-        if interaction.user.id == self.owner_id:
+        if interaction.user.id == self.origin.user.id:
             return True
         await interaction.response.send_message(_(self.not_yours), ephemeral=True)
         return False

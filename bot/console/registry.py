@@ -46,7 +46,6 @@ Handler = Callable[[ConsoleContext, list[str]], Awaitable[str]]
 
 @dataclass(frozen=True, slots=True)
 class ConsoleCommand:
-    name: str  # one or two words: "feed add", "search"
     usage: str
     help: str  # English, marked with N_: shown as _(help)
     handler: Handler
@@ -105,7 +104,7 @@ def command(name: str, help: str, *arguments: Arg) -> Callable[[ParsedHandler], 
             return answer if isinstance(answer, str) else to_text(answer)
 
         usage = " ".join(parser.format_usage().split()[1:])  # without "usage:"
-        COMMANDS[name] = ConsoleCommand(name, usage, help, run)
+        COMMANDS[name] = ConsoleCommand(usage, help, run)
         return run
 
     return register
@@ -152,7 +151,7 @@ def unknown_command(words: list[str]) -> str:
 
 def help_text() -> str:
     lines = [_("Commands:")]
-    for command in sorted(COMMANDS.values(), key=lambda c: c.name):
+    for _name, command in sorted(COMMANDS.items()):
         lines.append(f"  {command.usage:<44} {_(command.help)}")
     lines.append(f"  {'help':<44} {_('this list')}")
     lines.append(f"  {'quit':<44} {_('stop the bot')}")
