@@ -17,7 +17,7 @@ from typing import Any
 
 from bot import __version__
 from bot.config import ConfigError, Settings, load_settings
-from bot.console.registry import query_text
+from bot.console.commands import query_text
 from bot.console.repl import move_log_off_screen, run_console
 from bot.console.terminal import ConsoleTerminal, stdin_kind
 from bot.delivery.terminal import to_text

@@ -8,9 +8,8 @@ import logging
 import sys
 from pathlib import Path
 
-import bot.console.commands  # noqa: F401 (importing it registers the commands)
 from bot.config import Settings
-from bot.console.registry import (
+from bot.console.commands import (
     CONSOLE_CHANNEL_LABEL,
     ConsoleContext,
     UsageError,

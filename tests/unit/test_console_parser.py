@@ -6,7 +6,7 @@ import argparse
 
 import pytest
 
-from bot.console.registry import (
+from bot.console.commands import (
     COMMANDS,
     Arg,
     CommandParser,
