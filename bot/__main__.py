@@ -17,7 +17,7 @@ from typing import Any
 
 from bot import __version__
 from bot.config import ConfigError, Settings, load_settings
-from bot.console.commands import query_text
+from bot.console.commands import query_text, read_capped
 from bot.console.repl import move_log_off_screen, run_console
 from bot.console.terminal import ConsoleTerminal, stdin_kind
 from bot.delivery.terminal import to_text
@@ -227,14 +227,9 @@ async def cmd_opml_export(settings: Settings, args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
-def _read_opml(file: Path) -> list[opml.OpmlFeed]:
-    with open(file, "rb") as handle:  # one byte over the cap: parse_opml names the cap
-        return opml.parse_opml(handle.read(opml.MAX_OPML_BYTES + 1))
-
-
 async def cmd_opml_import(settings: Settings, args: argparse.Namespace) -> int:
     try:
-        feeds = await asyncio.to_thread(_read_opml, args.file)
+        feeds = opml.parse_opml(await asyncio.to_thread(read_capped, args.file))
     except OSError as exc:
         problem = _("cannot read {path}: {error}", path=args.file, error=exc.strerror or exc)
         return _fail(f"digestbot: {problem}", EXIT_NO_INPUT)

@@ -486,8 +486,8 @@ async def digest_preview(ctx: ConsoleContext, args: argparse.Namespace) -> Answe
 PROGRESS_EVERY_S = 3.0  # a long import prints its progress this often
 
 
-def _read_capped(path: Path) -> bytes:
-    """The file's bytes, at most one over the cap (enough to know it is too large)."""
+def read_capped(path: Path) -> bytes:
+    """An OPML file's bytes, at most one over the cap (enough to know it is too large)."""
     with path.expanduser().open("rb") as handle:
         return handle.read(MAX_OPML_BYTES + 1)
 
@@ -499,13 +499,12 @@ def _read_capped(path: Path) -> bytes:
     Arg("--mode", choices=MODES, default=None, metavar="instant|digest"),
 )
 async def feed_import(ctx: ConsoleContext, args: argparse.Namespace) -> Answer:
-    path = Path(args.file)
     try:
-        data = await asyncio.to_thread(_read_capped, path)
+        data = await asyncio.to_thread(read_capped, Path(args.file))
     except FileNotFoundError:
-        return _("Sorry: there is no file {path}.", path=path)
+        return _("Sorry: there is no file {path}.", path=args.file)
     except OSError as exc:
-        return _("Sorry: cannot read {path}: {error}.", path=path, error=exc.strerror or exc)
+        return _("Sorry: cannot read {path}: {error}.", path=args.file, error=exc.strerror or exc)
     if len(data) > MAX_OPML_BYTES:
         return feeds_render.render_import_too_large()
     clock = ctx.runtime.clock
@@ -542,14 +541,13 @@ async def feed_export(ctx: ConsoleContext, args: argparse.Namespace) -> Answer:
     answer = feeds_render.render_export(exported.document, exported.count)
     if not answer.files:
         return answer
-    path = Path(args.file)
     try:
-        await asyncio.to_thread(path.write_bytes, answer.files[0].data)
+        await asyncio.to_thread(Path(args.file).write_bytes, answer.files[0].data)
     except OSError as exc:
-        return _("Sorry: cannot write {path}: {error}.", path=path, error=exc.strerror or exc)
+        return _("Sorry: cannot write {path}: {error}.", path=args.file, error=exc.strerror or exc)
     return ngettext(
         "Exported {count} feed to {path}.",
         "Exported {count} feeds to {path}.",
         exported.count,
-        path=path,
+        path=args.file,
     )
