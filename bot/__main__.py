@@ -25,7 +25,6 @@ from bot.features.feeds import opml, render
 from bot.features.feeds.filters import check_filters
 from bot.features.feeds.service import (
     BadFeedURLError,
-    FeedDocument,
     FeedService,
     enrich_document,
     fetch_feed_document,
@@ -102,10 +101,8 @@ async def cmd_preview(settings: Settings, args: argparse.Namespace) -> int:
         )
     # Without a target: the small newsletter the package ships, for a first look.
     target = args.target or str(resources.files("bot") / "samples" / "sample-newsletter.rss.xml")
-    document: FeedDocument
-    path = Path(target)
-    if "://" not in target and await asyncio.to_thread(path.is_file):
-        document = await asyncio.to_thread(read_feed_file, path)
+    if "://" not in target and await asyncio.to_thread(Path(target).is_file):
+        document = await asyncio.to_thread(read_feed_file, Path(target))
     elif "://" not in target and _looks_like_path(target):
         return _fail(
             _(

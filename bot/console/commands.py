@@ -22,6 +22,7 @@ import shlex
 import time
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -303,15 +304,14 @@ DISCORD_ONLY = {
 }
 
 
-def _discord_only(answer: str) -> ParsedHandler:
-    async def explain(ctx: ConsoleContext, args: argparse.Namespace) -> Answer:
-        return _(answer)
-
-    return explain
+async def _discord_only(answer: str, ctx: ConsoleContext, args: argparse.Namespace) -> Answer:
+    return _(answer)
 
 
 for _name, _answer in DISCORD_ONLY.items():
-    command(_name, N_("on Discord only (says where to do it)"), WORDS)(_discord_only(_answer))
+    command(_name, N_("on Discord only (says where to do it)"), WORDS)(
+        partial(_discord_only, _answer)
+    )
 
 
 @command("feed test", N_("print a feed's newest item now, exactly as a real post"), FEED)
