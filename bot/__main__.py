@@ -18,8 +18,7 @@ from typing import Any
 from bot import __version__
 from bot.config import ConfigError, Settings, load_settings
 from bot.console.commands import query_text, read_capped
-from bot.console.repl import move_log_off_screen, run_console
-from bot.console.terminal import ConsoleTerminal, stdin_kind
+from bot.console.repl import ConsoleTerminal, move_log_off_screen, run_console, stdin_kind
 from bot.delivery.terminal import to_text
 from bot.features.feeds import opml, render
 from bot.features.feeds.filters import check_filters

@@ -63,6 +63,7 @@ NOT_USER_FACING: dict[tuple[str, str], str] = {
     ("bot/console/commands.py", "HH:MM"): "a usage metavar",
     ("bot/console/commands.py", "`feed add URL`"): "a command, typed as is",
     ("bot/console/repl.py", "feed add https://www.interconnects.ai"): "a command, typed as is",
+    ("bot/console/repl.py", "digestbot> "): "the prompt: the program's name",
     ("bot/console/commands.py", "#console"): "the console channel's name",
     ("bot/console/commands.py", r"^-(?!-|\d+$|\d*\.\d+$)"): "a regular expression",
     ("bot/console/commands.py", "digestbot feeds"): "the exported OPML's own title",
