@@ -88,9 +88,8 @@ def guild_of(interaction: Interaction) -> discord.Guild:
 async def reply(
     interaction: Interaction, message: Message | str, view: discord.ui.View | None = None
 ) -> None:
-    """An ephemeral answer, whether or not the interaction was deferred, with `view` if given.
-    Pings only what the Message allows (answers never name a role to ping). A `str` is a
-    text-only answer of our own words (a service's refusal, "no more results")."""
+    """An ephemeral answer (a `str`: text of our own), deferred or not, with `view` if given.
+    Pings only what the Message allows (answers never name a role to ping)."""
     kwargs = send_kwargs(Message(content=message) if isinstance(message, str) else message)
     if view is not None:
         kwargs["view"] = view
@@ -106,10 +105,9 @@ async def settle(
     answer: Callable[[T], Message],
     where: str | None = None,
 ) -> None:
-    """Await the service's `work` and reply with `answer` of its result, or with what it
-    refused, answered the same way by every command that can meet it: a feed that is not this
-    server's, a filter or template it cannot use, a channel (`where`, default "that channel")
-    that does not post the feed."""
+    """Reply with `answer` of the service's `work`, or with what it refused, said alike by every
+    command: a feed not this server's, an unusable filter or template, a channel (`where`,
+    default "that channel") that does not post the feed."""
     try:
         result = await work
     except (SearchInputError, TemplateError) as refused:

@@ -1,6 +1,5 @@
-"""`/feed add|remove|list|status|mode|filter|mention|threads|identity|merge|test|format|preview|
-import|export`: parse the interaction, call the subscription service, send the answer its
-feature renders."""
+"""The `/feed` commands: parse the interaction, call the subscription service, send the answer
+its feature renders."""
 
 from __future__ import annotations
 

@@ -1,10 +1,8 @@
-"""`/search` and `/latest`: thin adapters from interactions to the search service.
+"""`/search` and `/latest`: thin adapters to the search service; answers are ephemeral.
 
-Answers are rendered by bot.features.search.render and are ephemeral. A search answer pages
-with Previous / Next (only the member who searched can use them) and has a "Post to channel"
-menu that shares one result publicly, rendered like a feed post and pinging no one, and a
-"Related" button that opens, for a result picked from the page, the view `/related` gives
-(`RelatedView`, here so both cogs share it).
+A search answer pages with Previous / Next (only the searcher can use them), shares a result
+publicly with "Post to channel" (rendered like a feed post, pinging no one), and opens with
+"Related" the view `/related` gives for a result of the page (`RelatedView`: both cogs use it).
 """
 
 from __future__ import annotations
@@ -225,7 +223,6 @@ class SearchResultsView(OwnedPages):
     async def related(
         self, interaction: Interaction, button: discord.ui.Button[SearchResultsView]
     ) -> None:
-        """Opens a menu of this page's results; the chosen one's related items follow."""
         await interaction.response.send_message(
             _("Which result's related items?"),
             view=RelatedPicker(interaction, self.results),
