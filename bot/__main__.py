@@ -57,8 +57,7 @@ from bot.text.llm import LLMSummarizer
 EXIT_OK = 0
 EXIT_ERROR = 1  # a crash: a bug, logged with its traceback
 EXIT_USAGE = 64  # EX_USAGE: the URL given is not one the bot can fetch
-# EX_DATAERR: no usable feed (or OPML) at the URL or in the file; `why`: no such item.
-EXIT_DATA = 65
+EXIT_DATA = 65  # EX_DATAERR: no usable feed (or OPML) there; `why`: no such item
 EXIT_NO_INPUT = 66  # EX_NOINPUT: the file given does not exist or cannot be read
 EXIT_UNAVAILABLE = 69  # EX_UNAVAILABLE: the feed's server could not be reached or refused
 EXIT_FEEDS_FAILED = 75  # EX_TEMPFAIL: some feeds failed this time; the next poll retries them
@@ -354,9 +353,8 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    # Settings first, so the help and usage errors speak DIGESTBOT_LOCALE too; a bad
-    # configuration is reported after the arguments (--help still works), in English: the
-    # language it would have named is not known.
+    # Settings first, so help and usage errors speak DIGESTBOT_LOCALE too; a bad configuration
+    # is reported after the arguments (--help still works), in English (its language is unknown).
     try:
         settings = load_settings()
     except ConfigError as exc:

@@ -1,16 +1,13 @@
-"""The commands typed at the console prompt, and the one way they parse their arguments.
-
-They call the same services as the slash commands and print the same rendered answers as text
-(`bot.delivery.terminal.to_text`). The terminal is the console's one channel, and the operator
-its one member (CONSOLE_USER_ID) in its one guild: a new item that matches one of their topics
-prints there (the console's "DM"). `feed import FILE` and `feed export [FILE]` take files on
-this machine where Discord takes attachments.
+"""The commands typed at the console prompt: the slash commands' services and rendered answers,
+printed as text. The terminal is the console's one channel and the operator its one member
+(CONSOLE_USER_ID) in its one guild: an item matching their topics prints there (their "DM").
+`feed import`/`feed export` take files on this machine where Discord takes attachments.
 
 `command(name, N_(help), *arguments)` registers a command (its help is translated when shown);
-its arguments are an argparse spec (`Arg("url")`, `Arg("--mode", choices=…)`, `Arg("words",
-nargs="*")`), parsed alike for every command: long options only (`--feed X`, `--feed=X`)
-anywhere on the line, every other word kept in order, so `-word` (a query's exclusion) is a
-word. The handler gets the `argparse.Namespace`, a list of words as one string (`query_text`).
+its arguments are an argparse spec (`Arg("url")`, `Arg("words", nargs="*")`…), parsed alike for
+every command: long options only (`--feed X`, `--feed=X`) anywhere on the line, every other
+word kept in order, so `-word` (a query's exclusion) is a word. The handler gets the
+`argparse.Namespace`, a list of words as one string (`query_text`).
 """
 
 from __future__ import annotations
