@@ -197,8 +197,7 @@ async def cmd_poll_once(settings: Settings, args: argparse.Namespace) -> int:
             _show(render.render_poll_outcome(title, outcome, [row.title for row in new]))
     if not outcomes:
         _show(render.render_nothing_to_poll())
-    failed = sum(outcome.error is not None for outcome in outcomes)
-    return EXIT_FEEDS_FAILED if failed else EXIT_OK
+    return EXIT_FEEDS_FAILED if any(o.error is not None for o in outcomes) else EXIT_OK
 
 
 async def cmd_opml_export(settings: Settings, args: argparse.Namespace) -> int:

@@ -69,9 +69,8 @@ def stdin_kind() -> StdinKind:
         return "none"
     if os.isatty(fd):
         return "terminal"
-    if stat.S_ISCHR(mode):  # /dev/null and its kind: a device that is not a terminal
-        return "none"
-    return "piped"
+    # /dev/null and its kind: a character device that is not a terminal never has a line.
+    return "none" if stat.S_ISCHR(mode) else "piped"
 
 
 class ConsoleTerminal:
