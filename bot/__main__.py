@@ -10,21 +10,20 @@ import os
 import shlex
 import signal
 import sys
-from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
+from collections.abc import AsyncIterator, Callable, Coroutine, Sequence
 from importlib import resources
 from pathlib import Path
+from typing import Any
 
 from bot import __version__
 from bot.config import ConfigError, Settings, load_settings
-from bot.console.registry import query_text
-from bot.console.repl import move_log_off_screen, run_console
-from bot.console.terminal import ConsoleTerminal, stdin_kind
+from bot.console.commands import query_text, read_capped
+from bot.console.repl import ConsoleTerminal, move_log_off_screen, run_console, stdin_kind
 from bot.delivery.terminal import to_text
 from bot.features.feeds import opml, render
 from bot.features.feeds.filters import check_filters
 from bot.features.feeds.service import (
     BadFeedURLError,
-    FeedDocument,
     FeedService,
     enrich_document,
     fetch_feed_document,
@@ -58,8 +57,7 @@ from bot.text.llm import LLMSummarizer
 EXIT_OK = 0
 EXIT_ERROR = 1  # a crash: a bug, logged with its traceback
 EXIT_USAGE = 64  # EX_USAGE: the URL given is not one the bot can fetch
-# EX_DATAERR: no usable feed (or OPML) at the URL or in the file; `why`: no such item.
-EXIT_DATA = 65
+EXIT_DATA = 65  # EX_DATAERR: no usable feed (or OPML) there; `why`: no such item
 EXIT_NO_INPUT = 66  # EX_NOINPUT: the file given does not exist or cannot be read
 EXIT_UNAVAILABLE = 69  # EX_UNAVAILABLE: the feed's server could not be reached or refused
 EXIT_FEEDS_FAILED = 75  # EX_TEMPFAIL: some feeds failed this time; the next poll retries them
@@ -81,34 +79,36 @@ def _show(message: Message) -> None:
     print(to_text(message), flush=True)
 
 
+def _fail(problem: str, exit_code: int) -> int:
+    """Tell the operator, on stderr, what stopped the command; return `exit_code`."""
+    print(problem, file=sys.stderr)
+    return exit_code
+
+
 async def cmd_preview(settings: Settings, args: argparse.Namespace) -> int:
     """Print the feed's first `--limit` items as they would be posted, and how to see the rest
     (`args.target` as the operator typed it; None for the bundled sample)."""
     if args.summarizer == "llm" and not (settings.llm_base_url and settings.llm_model):
-        print(
+        return _fail(
             _(
                 "digestbot: configuration error: {option} needs {settings}",
                 option="--summarizer llm",
                 settings="DIGESTBOT_LLM_BASE_URL, DIGESTBOT_LLM_MODEL",
             ),
-            file=sys.stderr,
+            EXIT_CONFIG,
         )
-        return EXIT_CONFIG
     # Without a target: the small newsletter the package ships, for a first look.
     target = args.target or str(resources.files("bot") / "samples" / "sample-newsletter.rss.xml")
-    document: FeedDocument
-    path = Path(target)
-    if "://" not in target and await asyncio.to_thread(path.is_file):
-        document = await asyncio.to_thread(read_feed_file, path)
+    if "://" not in target and await asyncio.to_thread(Path(target).is_file):
+        document = await asyncio.to_thread(read_feed_file, Path(target))
     elif "://" not in target and _looks_like_path(target):
-        print(
+        return _fail(
             _(
                 "digestbot: no such file: {file} (for a web address, write it with https://)",
                 file=strip_control(target),
             ),
-            file=sys.stderr,
+            EXIT_NO_INPUT,
         )
-        return EXIT_NO_INPUT
     else:
         async with FeedFetcher(settings) as fetcher:
             document = await fetch_feed_document(fetcher, target)
@@ -197,8 +197,7 @@ async def cmd_poll_once(settings: Settings, args: argparse.Namespace) -> int:
             _show(render.render_poll_outcome(title, outcome, [row.title for row in new]))
     if not outcomes:
         _show(render.render_nothing_to_poll())
-    failed = sum(outcome.error is not None for outcome in outcomes)
-    return EXIT_FEEDS_FAILED if failed else EXIT_OK
+    return EXIT_FEEDS_FAILED if any(o.error is not None for o in outcomes) else EXIT_OK
 
 
 async def cmd_opml_export(settings: Settings, args: argparse.Namespace) -> int:
@@ -222,21 +221,14 @@ async def cmd_opml_export(settings: Settings, args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
-def _read_opml(file: Path) -> list[opml.OpmlFeed]:
-    with open(file, "rb") as handle:  # one byte over the cap: parse_opml names the cap
-        return opml.parse_opml(handle.read(opml.MAX_OPML_BYTES + 1))
-
-
 async def cmd_opml_import(settings: Settings, args: argparse.Namespace) -> int:
     try:
-        feeds = await asyncio.to_thread(_read_opml, args.file)
+        feeds = opml.parse_opml(await asyncio.to_thread(read_capped, args.file))
     except OSError as exc:
         problem = _("cannot read {path}: {error}", path=args.file, error=exc.strerror or exc)
-        print(f"digestbot: {problem}", file=sys.stderr)
-        return EXIT_NO_INPUT
+        return _fail(f"digestbot: {problem}", EXIT_NO_INPUT)
     except opml.OpmlError as exc:
-        print(f"digestbot: {exc}", file=sys.stderr)
-        return EXIT_DATA
+        return _fail(f"digestbot: {exc}", EXIT_DATA)
 
     async def progress(done: int, total: int) -> None:
         shown = ngettext("{done}/{count} feed", "{done}/{count} feeds", total, done=done)
@@ -253,15 +245,14 @@ async def cmd_run(settings: Settings, args: argparse.Namespace) -> int:
     kind = stdin_kind()
     if not settings.discord_token and kind == "none":
         # A container started with an empty DISCORD_TOKEN: console mode has no one to talk to.
-        print(
+        return _fail(
             _(
                 "digestbot: configuration error: DISCORD_TOKEN is not set and there is no "
                 "terminal for console mode: set DISCORD_TOKEN to run on Discord, run in a "
                 "terminal (docker run -it), or pipe commands in (digestbot run < commands.txt)"
             ),
-            file=sys.stderr,
+            EXIT_CONFIG,
         )
-        return EXIT_CONFIG
     if settings.discord_token:
         from bot.app import run_discord
 
@@ -283,8 +274,7 @@ async def cmd_run(settings: Settings, args: argparse.Namespace) -> int:
 
 async def cmd_sync_commands(settings: Settings, args: argparse.Namespace) -> int:
     if not settings.discord_token:
-        print(_("digestbot: configuration error: DISCORD_TOKEN is not set"), file=sys.stderr)
-        return EXIT_CONFIG
+        return _fail(_("digestbot: configuration error: DISCORD_TOKEN is not set"), EXIT_CONFIG)
     from bot.app import sync_commands
 
     return await sync_commands(await Runtime.open(settings), settings.discord_token, args.guild)
@@ -292,11 +282,8 @@ async def cmd_sync_commands(settings: Settings, args: argparse.Namespace) -> int
 
 async def cmd_why(settings: Settings, args: argparse.Namespace) -> int:
     """What happened to an item in every channel of every server (the operator sees all)."""
-    store = await Store.open(settings.database)
-    try:
+    async with _archive(settings) as (store, _service, _poller):
         answer = await WhyService(store).why(None, query_text(args.item))
-    finally:
-        await store.close()
     labels = {
         line.channel_id: _(
             "channel {channel} (server {server})", channel=line.channel_id, server=line.guild_id
@@ -364,32 +351,24 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-async def dispatch(args: argparse.Namespace, settings: Settings) -> int:
-    run: Callable[[Settings, argparse.Namespace], Awaitable[int]] = args.run
-    return await run(settings, args)
-
-
 def main(argv: Sequence[str] | None = None) -> int:
-    # Settings first, so the help and usage errors speak DIGESTBOT_LOCALE too; a bad
-    # configuration is reported after the arguments (--help still works), in English: the
-    # language it would have named is not known.
+    # Settings first, so help and usage errors speak DIGESTBOT_LOCALE too; a bad configuration
+    # is reported after the arguments (--help still works), in English (its language is unknown).
     try:
         settings = load_settings()
     except ConfigError as exc:
         build_parser().parse_args(argv)
-        print(f"digestbot: configuration error: {exc}", file=sys.stderr)
-        return EXIT_CONFIG
+        return _fail(f"digestbot: configuration error: {exc}", EXIT_CONFIG)
     set_locale(settings.locale)  # CLI output and console mode speak DIGESTBOT_LOCALE
     args = build_parser().parse_args(argv)
+    run: Callable[[Settings, argparse.Namespace], Coroutine[Any, Any, int]] = args.run
     configure_logging(settings)
     try:
-        return asyncio.run(dispatch(args, settings))
+        return asyncio.run(run(settings, args))
     except FeedError as exc:
-        print(f"digestbot: {feed_error_text(exc.message)}", file=sys.stderr)
-        return feed_error_exit(exc)
+        return _fail(f"digestbot: {feed_error_text(exc.message)}", feed_error_exit(exc))
     except StoreError as exc:
-        print(f"digestbot: {exc}", file=sys.stderr)
-        return EXIT_CONFIG
+        return _fail(f"digestbot: {exc}", EXIT_CONFIG)
     except KeyboardInterrupt:
         return 130
     except BrokenPipeError:
@@ -402,8 +381,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         # in use) is the operator's to fix, like a database that cannot be opened.
         problem = storage_problem(exc, settings.db_path)
         if problem is not None:
-            print(f"digestbot: {problem}", file=sys.stderr)
-            return EXIT_CONFIG
+            return _fail(f"digestbot: {problem}", EXIT_CONFIG)
         log.exception("digestbot crashed")
         return EXIT_ERROR
 

@@ -69,10 +69,8 @@ def extract(
     """Babel extraction method `slash_commands` (see babel.cfg)."""
     yield from extract_python(fileobj, keywords, comment_tags, options)
     module = importlib.import_module(_module_name(fileobj))
-    for value in vars(module).values():
-        if not (isinstance(value, type) and issubclass(value, commands.Cog)):
-            continue
-        if value.__module__ != module.__name__:
-            continue
-        for command in value.__cog_app_commands__:
-            yield from _walk(command, _line(getattr(command, "callback", None)) or _line(value))
+    cogs = [value for value in vars(module).values() if isinstance(value, type)]
+    for cog in cogs:
+        if issubclass(cog, commands.Cog) and cog.__module__ == module.__name__:
+            for command in cog.__cog_app_commands__:
+                yield from _walk(command, _line(getattr(command, "callback", None)) or _line(cog))

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from collections.abc import Awaitable, Callable
+from typing import TYPE_CHECKING, TypeVar
 
 import discord
 from discord import app_commands
@@ -10,7 +11,13 @@ from discord.ext import commands
 
 from bot.delivery.discord_message import send_kwargs
 from bot.discord_locale import member_locale
+from bot.features.digest.service import NotSubscribedError
+from bot.features.feeds.filters import FilterError
+from bot.features.feeds.render import render_filter_refused, render_not_posted_in
+from bot.features.feeds.subscription_filter import ChannelNotFollowingError
 from bot.features.feeds.threads import ForumTag
+from bot.features.posts.format import TemplateError
+from bot.features.search.service import SearchInputError
 from bot.i18n import N_, _, set_locale
 from bot.model import Message
 from bot.safe import one_line, strip_control
@@ -19,6 +26,7 @@ if TYPE_CHECKING:
     from bot.app import DigestBot
 
 Interaction = discord.Interaction["DigestBot"]
+T = TypeVar("T")
 # Where posts may go: a text channel, a forum (a post per item) or a thread.
 PostTarget = discord.TextChannel | discord.ForumChannel | discord.Thread
 
@@ -46,7 +54,6 @@ class GuildCog(commands.Cog):
         return _("This command only works in a server.")
 
     def __init__(self, bot: DigestBot) -> None:
-        self.bot = bot
         self.runtime = bot.runtime
 
     async def interaction_check(self, interaction: Interaction, /) -> bool:  # type: ignore[override]
@@ -81,9 +88,8 @@ def guild_of(interaction: Interaction) -> discord.Guild:
 async def reply(
     interaction: Interaction, message: Message | str, view: discord.ui.View | None = None
 ) -> None:
-    """An ephemeral answer, whether or not the interaction was deferred, with `view` if given.
-    Pings only what the Message allows (answers never name a role to ping). A `str` is a
-    text-only answer of our own words (a service's refusal, "no more results")."""
+    """An ephemeral answer (a `str`: text of our own), deferred or not, with `view` if given.
+    Pings only what the Message allows (answers never name a role to ping)."""
     kwargs = send_kwargs(Message(content=message) if isinstance(message, str) else message)
     if view is not None:
         kwargs["view"] = view
@@ -91,6 +97,27 @@ async def reply(
         await interaction.followup.send(ephemeral=True, **kwargs)
     else:
         await interaction.response.send_message(ephemeral=True, **kwargs)
+
+
+async def settle(
+    interaction: Interaction,
+    work: Awaitable[T],
+    answer: Callable[[T], Message],
+    where: str | None = None,
+) -> None:
+    """Reply with `answer` of the service's `work`, or with what it refused, said alike by every
+    command: a feed not this server's, an unusable filter or template, a channel (`where`,
+    default "that channel") that does not post the feed."""
+    try:
+        result = await work
+    except (SearchInputError, TemplateError) as refused:
+        await reply(interaction, refused.message)
+    except FilterError as refused:
+        await reply(interaction, render_filter_refused(refused.message))
+    except (NotSubscribedError, ChannelNotFollowingError):
+        await reply(interaction, render_not_posted_in(where or _("that channel")))
+    else:
+        await reply(interaction, answer(result))
 
 
 def choice_label(text: str) -> str:

@@ -1,29 +1,25 @@
-"""`/feed add|remove|list|status|mode|filter|mention|threads|identity|merge|test|format|preview|
-import|export`: parse the interaction, call the subscription service, send the answer its
-feature renders."""
+"""The `/feed` commands: parse the interaction, call the subscription service, send the answer
+its feature renders."""
 
 from __future__ import annotations
 
 import contextlib
-from collections.abc import Awaitable, Callable
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Literal, TypeVar
 
 import discord
 from discord import app_commands
 
 from bot.delivery.discord_message import send_kwargs
-from bot.features.digest.service import NotSubscribedError
 from bot.features.feeds import render, threads
-from bot.features.feeds.filters import MAX_FILTER_CHARS, FilterError
+from bot.features.feeds.filters import MAX_FILTER_CHARS
 from bot.features.feeds.mention import render_mention
 from bot.features.feeds.opml import MAX_OPML_BYTES, OpmlError
 from bot.features.feeds.post_format import render_format, render_no_preview
-from bot.features.feeds.subscription_filter import ChannelNotFollowingError
 from bot.features.feeds.subscriptions import MAX_BACKFILL
 from bot.features.feeds.testpost import render_test_post
 from bot.features.feeds.webhook_identity import render_identity, render_needs_manage_webhooks
-from bot.features.posts.format import MAX_TEMPLATE_CHARS, TemplateError
-from bot.features.search.service import SearchInputError
+from bot.features.posts.format import MAX_TEMPLATE_CHARS
 from bot.i18n import _
 from bot.ingest.errors import FeedError
 from bot.model import Message
@@ -37,6 +33,7 @@ from cogs._common import (
     guild_of,
     postable_channel,
     reply,
+    settle,
 )
 
 if TYPE_CHECKING:
@@ -46,23 +43,24 @@ PROGRESS_EVERY_S = 3.0  # an import's answer shows its progress this often
 T = TypeVar("T")
 
 
-async def settle(
-    interaction: Interaction, where: str, work: Awaitable[T], answer: Callable[[T], Message]
-) -> None:
-    """Await the service's `work` and reply with `answer` of its result, or with what it
-    refused, answered the same way by every /feed command that can meet it: a feed that is not
-    this server's, a filter or template it cannot use, a channel (`where`) that does not post
-    the feed."""
-    try:
-        result = await work
-    except (SearchInputError, TemplateError) as refused:
-        await reply(interaction, refused.message)
-    except FilterError as refused:
-        await reply(interaction, render.render_filter_refused(refused.message))
-    except (NotSubscribedError, ChannelNotFollowingError):
-        await reply(interaction, render.render_not_posted_in(where))
-    else:
-        await reply(interaction, answer(result))
+def feed_option(**described: str) -> Callable[[T], T]:
+    """`describe` for a /feed command, whose `feed` option is one of this server's feeds."""
+
+    def decorate(callback: T) -> T:
+        described_callback = app_commands.describe(feed="One of this server's feeds", **described)
+        return app_commands.autocomplete(feed=guild_feed_choices)(described_callback(callback))
+
+    return decorate
+
+
+def role_notifies(guild: discord.Guild, role: discord.Role | None) -> bool:
+    """Whether a ping of `role` notifies its members (False makes the answer say it won't)."""
+    me = guild.me
+    return (
+        role is None
+        or role.mentionable
+        or (me is not None and me.guild_permissions.mention_everyone)
+    )
 
 
 class FeedCog(GuildCog):
@@ -107,7 +105,6 @@ class FeedCog(GuildCog):
             if forum_tag is None:
                 await reply(interaction, threads.render_unknown_tag(tags, target.mention))
                 return
-        me = guild_of(interaction).me
         await interaction.response.defer(ephemeral=True, thinking=True)
         try:
             result = await self.runtime.subscriptions.subscribe(
@@ -123,36 +120,25 @@ class FeedCog(GuildCog):
         except FeedError as exc:
             await reply(interaction, render.render_add_failed(exc.message))
             return
-        notifies = (
-            mention is None
-            or mention.mentionable
-            or (me is not None and me.guild_permissions.mention_everyone)
-        )
         answer = render.render_add(
             result,
             channel=target.mention,
             pinged_role_id=mention.id if mention else None,
-            role_notifies=notifies,
+            role_notifies=role_notifies(guild_of(interaction), mention),
         )
         if forum_tag is not None:
             answer = threads.with_tag_line(answer, forum_tag, target.mention)
         await reply(interaction, answer)
 
     @feed.command(name="remove", description="Stop posting a feed in a channel")
-    @app_commands.describe(feed="One of this server's feeds", channel="Only this channel")
-    @app_commands.autocomplete(feed=guild_feed_choices)
+    @feed_option(channel="Only this channel")
     async def remove(
         self, interaction: Interaction, feed: str, channel: PostTarget | None = None
     ) -> None:
-        try:
-            removal = await self.runtime.subscriptions.remove(
-                guild_of(interaction).id, feed, channel.id if channel else None
-            )
-        except SearchInputError as exc:
-            await reply(interaction, exc.message)
-            return
-        await reply(
-            interaction, render.render_remove(removal, channel=channel.mention if channel else None)
+        channel_id, where = (channel.id, channel.mention) if channel else (None, None)
+        work = self.runtime.subscriptions.remove(guild_of(interaction).id, feed, channel_id)
+        await settle(
+            interaction, work, lambda removal: render.render_remove(removal, channel=where)
         )
 
     @feed.command(name="list", description="This server's feeds, where they post, and their health")
@@ -165,21 +151,18 @@ class FeedCog(GuildCog):
         await reply(interaction, render.render_list(views, rhythms=rhythms))
 
     @feed.command(name="status", description="Last poll, errors and next poll of one feed")
-    @app_commands.describe(feed="One of this server's feeds")
-    @app_commands.autocomplete(feed=guild_feed_choices)
+    @feed_option()
     async def status(self, interaction: Interaction, feed: str) -> None:
         work = self.runtime.subscriptions.status(guild_of(interaction).id, feed)
-        await settle(interaction, _("that channel"), work, render.render_status)
+        await settle(interaction, work, render.render_status)
 
     @feed.command(
         name="mode", description="Switch a channel's feed between instant posts and the digest"
     )
-    @app_commands.describe(
-        feed="One of this server's feeds",
+    @feed_option(
         channel="The channel it posts in",
         mode="instant: one post per item; digest: collected into the channel's digest",
     )
-    @app_commands.autocomplete(feed=guild_feed_choices)
     async def mode(
         self,
         interaction: Interaction,
@@ -189,21 +172,19 @@ class FeedCog(GuildCog):
     ) -> None:
         await settle(
             interaction,
-            channel.mention,
             self.runtime.subscriptions.set_mode(guild_of(interaction).id, channel.id, feed, mode),
             lambda change: render.render_mode(mode, change.posted, channel=channel.mention),
+            channel.mention,
         )
 
     @feed.command(name="filter", description="Choose which items of a feed are posted in a channel")
-    @app_commands.describe(
-        feed="One of this server's feeds",
+    @feed_option(
         channel="The channel it posts in (default: its only channel)",
         include='Only post items matching this search (words, "phrases", -word, OR)',
         exclude="Never post items matching this search",
         pattern=r"Never post items whose title or summary matches this RE2 regex, e.g. ^\[Ad\]",
         clear="Remove the filter (with other options: start the filter afresh from them)",
     )
-    @app_commands.autocomplete(feed=guild_feed_choices)
     async def filter_(
         self,
         interaction: Interaction,
@@ -223,17 +204,14 @@ class FeedCog(GuildCog):
             pattern=pattern,
             clear=clear,
         )
-        where = channel.mention if channel else _("that channel")
-        await settle(interaction, where, work, render.render_filter)
+        await settle(interaction, work, render.render_filter, channel.mention if channel else None)
 
     @feed.command(name="mention", description="Ping a role with a feed's posts, or only some")
-    @app_commands.describe(
-        feed="One of this server's feeds",
+    @feed_option(
         channel="The channel it posts in (default: this channel)",
         role="The role to ping (left out: no ping)",
         when='Only posts matching these words ping (as /search: words, "phrases", -word, OR)',
     )
-    @app_commands.autocomplete(feed=guild_feed_choices)
     async def mention(
         self,
         interaction: Interaction,
@@ -246,28 +224,21 @@ class FeedCog(GuildCog):
         if channel_id is None:
             await reply(interaction, _("Pick the channel with the `channel` option."))
             return
-        me = guild_of(interaction).me
-        notifies = (
-            role is None
-            or role.mentionable
-            or (me is not None and me.guild_permissions.mention_everyone)
-        )
+        notifies = role_notifies(guild_of(interaction), role)
         await settle(
             interaction,
-            f"<#{channel_id}>",
             self.runtime.subscriptions.set_mention(
                 guild_of(interaction).id, channel_id, feed, role.id if role else None, when
             ),
             lambda rule: render_mention(rule, channel=f"<#{channel_id}>", role_notifies=notifies),
+            f"<#{channel_id}>",
         )
 
     @feed.command(name="threads", description="Open a thread for the discussion of each post")
-    @app_commands.describe(
-        feed="One of this server's feeds",
+    @feed_option(
         channel="The text channel it posts in",
         on="True: each post opens a thread named after its item; False: no threads",
     )
-    @app_commands.autocomplete(feed=guild_feed_choices)
     async def threads_(
         self, interaction: Interaction, feed: str, channel: discord.TextChannel, on: bool
     ) -> None:
@@ -285,20 +256,18 @@ class FeedCog(GuildCog):
             return
         await settle(
             interaction,
-            channel.mention,
             self.runtime.subscriptions.set_threads(guild_of(interaction).id, channel.id, feed, on),
             lambda setting: threads.render_threads(setting, channel=channel.mention),
+            channel.mention,
         )
 
     @feed.command(name="identity", description="Post a feed as the bot, or as the feed itself")
-    @app_commands.describe(
-        feed="One of this server's feeds",
+    @feed_option(
         channel="The channel it posts in (default: this channel)",
         mode="bot (default): posts come from me; webhook: from the feed's name and avatar",
         name="The name posts show (default: the feed's title)",
         avatar="The avatar image's address (https://…)",
     )
-    @app_commands.autocomplete(feed=guild_feed_choices)
     async def identity(
         self,
         interaction: Interaction,
@@ -325,19 +294,17 @@ class FeedCog(GuildCog):
                 return
         await settle(
             interaction,
-            f"<#{channel_id}>",
             self.runtime.subscriptions.set_identity(guild.id, channel_id, feed, mode, name, avatar),
             lambda change: render_identity(change, channel=f"<#{channel_id}>"),
+            f"<#{channel_id}>",
         )
 
     @feed.command(name="merge", description="Merge a feed's copies of a story already posted")
-    @app_commands.describe(
-        feed="One of this server's feeds",
+    @feed_option(
         on="on: a story the channel got from another feed names this feed under that post; "
         "off: always post",
         channel="The channel it posts in (default: this channel)",
     )
-    @app_commands.autocomplete(feed=guild_feed_choices)
     async def merge(
         self,
         interaction: Interaction,
@@ -351,16 +318,13 @@ class FeedCog(GuildCog):
             return
         await settle(
             interaction,
-            f"<#{channel_id}>",
             self.runtime.subscriptions.set_merge(guild_of(interaction).id, channel_id, feed, on),
             lambda found: render.render_merge(found, on, channel=f"<#{channel_id}>"),
+            f"<#{channel_id}>",
         )
 
     @feed.command(name="test", description="Post a feed's newest item now, as a real post")
-    @app_commands.describe(
-        feed="One of this server's feeds", channel="The channel it posts in (default: this one)"
-    )
-    @app_commands.autocomplete(feed=guild_feed_choices)
+    @feed_option(channel="The channel it posts in (default: this one)")
     async def test(
         self, interaction: Interaction, feed: str, channel: PostTarget | None = None
     ) -> None:
@@ -369,22 +333,20 @@ class FeedCog(GuildCog):
             return
         await settle(
             interaction,
-            target.mention,
             self.runtime.subscriptions.test_post(
                 guild_of(interaction).id, target.id, feed, request=str(interaction.id)
             ),
             lambda post: render_test_post(post, channel=target.mention),
+            target.mention,
         )
 
     @feed.command(name="format", description="Choose how a feed's posts look in a channel")
-    @app_commands.describe(
-        feed="One of this server's feeds",
+    @feed_option(
         channel="The channel it posts in (default: its only channel)",
         style="card: the embed (default); compact: one line with a link; text: only the template",
         template="The message text: {title} {link} {summary} {excerpt:300} {author} {feed} …",
         reset="Back to the default card (with other options: start afresh from them)",
     )
-    @app_commands.autocomplete(feed=guild_feed_choices)
     async def format_(
         self,
         interaction: Interaction,
@@ -396,7 +358,6 @@ class FeedCog(GuildCog):
     ) -> None:
         await settle(
             interaction,
-            channel.mention if channel else _("that channel"),
             self.runtime.subscriptions.set_format(
                 guild_of(interaction).id,
                 feed,
@@ -406,21 +367,17 @@ class FeedCog(GuildCog):
                 reset=reset,
             ),
             lambda change: render_format(change, channel=f"<#{change.channel_id}>"),
+            channel.mention if channel else None,
         )
 
     @feed.command(name="preview", description="Exactly what a feed's next post will look like")
-    @app_commands.describe(
-        feed="One of this server's feeds",
-        channel="The channel it posts in (default: its only channel)",
-    )
-    @app_commands.autocomplete(feed=guild_feed_choices)
+    @feed_option(channel="The channel it posts in (default: its only channel)")
     async def preview(
         self, interaction: Interaction, feed: str, channel: discord.TextChannel | None = None
     ) -> None:
         await interaction.response.defer(ephemeral=True, thinking=True)
         await settle(
             interaction,
-            channel.mention if channel else _("that channel"),
             self.runtime.subscriptions.preview(
                 guild_of(interaction).id,
                 feed,
@@ -428,6 +385,7 @@ class FeedCog(GuildCog):
                 self.runtime.languages.for_channel,
             ),
             lambda found: found[1] if found[1] is not None else render_no_preview(found[0]),
+            channel.mention if channel else None,
         )
 
     @feed.command(name="import", description="Follow every feed of an OPML file in a channel")
@@ -454,7 +412,6 @@ class FeedCog(GuildCog):
         shown_at = clock()
 
         async def progress(done: int, total: int) -> None:
-            """Edit the deferred answer every few seconds while the import runs."""
             nonlocal shown_at
             if clock() - shown_at < PROGRESS_EVERY_S or done == total:
                 return

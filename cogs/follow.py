@@ -1,9 +1,8 @@
 """`/follow`, `/unfollow`, `/following` and the "Stop this topic" button of topic DMs.
 
-Each parses the interaction, calls `FollowService` (the runtime's, which keeps the percolator
-current) and sends what `bot.features.follow.render` renders. Every answer is ephemeral.
-While a member's DMs are known closed, the first of these commands they use says why their
-follows are paused and how to resume; then `/follow` or `/following` resumes them.
+They call the runtime's `FollowService` (it keeps the percolator current); answers are
+ephemeral. While a member's DMs are known closed, the first of these commands they use says
+why their follows are paused and how to resume; then `/follow` or `/following` resumes them.
 """
 
 from __future__ import annotations
@@ -64,9 +63,6 @@ class StopTopicButton(
         await reply(interaction, render.render_stop(result, guild.name if guild else None))
 
 
-OWN_COMMANDS = frozenset({"follow", "unfollow", "following"})
-
-
 class FollowCog(GuildCog):
     def not_in_server(self) -> Message:
         return render.render_not_in_server()
@@ -79,7 +75,7 @@ class FollowCog(GuildCog):
     ) -> None:
         """Any other command by a member whose DMs turned out closed: tell them, once, why
         their follows are paused and how to resume (the follow commands say it themselves)."""
-        if command.qualified_name in OWN_COMMANDS:
+        if command.qualified_name in {own.name for own in self.get_app_commands()}:
             return
         notice = await self.runtime.follows.dm_notice(interaction.user.id, may_resume=False)
         if notice is not None:

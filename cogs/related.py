@@ -1,8 +1,6 @@
-"""`/related item`: a thin adapter from the interaction to the related-items service.
-
-Every member may ask; the answer is ephemeral and pages with Previous / Next (only the member
-who asked can use them; the view lives in cogs.search, whose results open it too). The item is
-resolved as `/why` resolves it (autocomplete value, link or words), in the guild's archive.
+"""`/related item`: a thin adapter to the related-items service. Every member may ask; the
+answer is ephemeral and pages with Previous / Next (cogs.search's view: its results open it too).
+The item is resolved as `/why` resolves it (autocomplete value, link or words).
 """
 
 from __future__ import annotations

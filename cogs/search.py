@@ -1,10 +1,8 @@
-"""`/search` and `/latest`: thin adapters from interactions to the search service.
+"""`/search` and `/latest`: thin adapters to the search service; answers are ephemeral.
 
-Answers are rendered by bot.features.search.render and are ephemeral. A search answer pages
-with Previous / Next (only the member who searched can use them) and has a "Post to channel"
-menu that shares one result publicly, rendered like a feed post and pinging no one, and a
-"Related" button that opens, for a result picked from the page, the view `/related` gives
-(`RelatedView`, here so both cogs share it).
+A search answer pages with Previous / Next (only the searcher can use them), shares a result
+publicly with "Post to channel" (rendered like a feed post, pinging no one), and opens with
+"Related" the view `/related` gives for a result of the page (`RelatedView`: both cogs use it).
 """
 
 from __future__ import annotations
@@ -38,6 +36,7 @@ from cogs._common import (
     guild_feed_choices,
     guild_of,
     reply,
+    settle,
 )
 
 if TYPE_CHECKING:
@@ -68,10 +67,7 @@ async def in_time(interaction: Interaction, work: Awaitable[T], *, update: bool 
     try:
         done, _pending = await asyncio.wait({task}, timeout=DEFER_AFTER_S)
         if not done and not interaction.response.is_done():
-            if update:
-                await interaction.response.defer()
-            else:
-                await interaction.response.defer(ephemeral=True, thinking=True)
+            await interaction.response.defer(ephemeral=not update, thinking=not update)
         return await task
     except BaseException:
         task.cancel()
@@ -98,12 +94,11 @@ class OwnedPages(MemberView):
     def __init__(self, origin: Interaction) -> None:
         super().__init__(timeout=VIEW_TIMEOUT_S)
         self.origin = origin  # its token edits the answer
-        self.owner_id = origin.user.id
         self.previous_page.label = _("Previous")  # in the member's language (the command's task)
         self.next_page.label = _("Next")
 
     async def member_check(self, interaction: Interaction, /) -> bool:
-        if interaction.user.id == self.owner_id:
+        if interaction.user.id == self.origin.user.id:
             return True
         await interaction.response.send_message(_(self.not_yours), ephemeral=True)
         return False
@@ -228,7 +223,6 @@ class SearchResultsView(OwnedPages):
     async def related(
         self, interaction: Interaction, button: discord.ui.Button[SearchResultsView]
     ) -> None:
-        """Opens a menu of this page's results; the chosen one's related items follow."""
         await interaction.response.send_message(
             _("Which result's related items?"),
             view=RelatedPicker(interaction, self.results),
@@ -361,15 +355,8 @@ class SearchCog(GuildCog):
         feed: str | None = None,
         count: app_commands.Range[int, 1, LATEST_MAX] = LATEST_DEFAULT,
     ) -> None:
-        try:
-            rows = await in_time(
-                interaction,
-                self.runtime.search.latest(guild_of(interaction).id, feed=feed, count=count),
-            )
-        except SearchInputError as exc:
-            await reply(interaction, exc.message)
-            return
-        await reply(interaction, render.render_latest(rows))
+        work = self.runtime.search.latest(guild_of(interaction).id, feed=feed, count=count)
+        await settle(interaction, in_time(interaction, work), render.render_latest)
 
 
 async def setup(bot: DigestBot) -> None:

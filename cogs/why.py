@@ -1,8 +1,6 @@
-"""`/why item`: a thin adapter from the interaction to the why service.
-
-Every member may ask; the answer names only the channels the member can see (View Channel as
-discord.py computes it from roles and overwrites), never another.
-"""
+"""`/why item`: a thin adapter to the why service. Every member may ask; the answer names only
+the channels the member can see (View Channel as discord.py computes it from roles and
+overwrites), never another."""
 
 from __future__ import annotations
 

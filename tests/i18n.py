@@ -16,7 +16,8 @@ TRANSLATING_CALLS = frozenset({"_", "ngettext", "pgettext", "npgettext", "N_"})
 LOGGING_OBJECTS = frozenset({"log", "logger", "logging"})
 # Slash command declarations: their strings reach the catalogue through cogs/_catalogue.py and
 # Discord through bot.discord_locale.CommandTranslator.
-DECLARING_CALLS = frozenset({"command", "describe", "rename", "choices", "Group"})
+# cogs.feeds.feed_option is `describe` for the /feed commands (with the feed's autocomplete).
+DECLARING_CALLS = frozenset({"command", "describe", "rename", "choices", "Group", "feed_option"})
 # Patterns, not prose.
 PATTERN_CALLS = frozenset({"compile", "match", "fullmatch", "search", "sub", "split"})
 # Text with letters that is not prose: ids, keys, URL pieces, markdown around placeholders.

@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import bot.console.commands  # noqa: F401  (registers the console commands)
-from bot.console.registry import CONSOLE_GUILD_ID, ConsoleContext
+from bot.console.commands import CONSOLE_GUILD_ID, ConsoleContext
 from bot.console.repl import run_command
 from bot.runtime import Runtime
 from tests.e2e.harness import bot_settings

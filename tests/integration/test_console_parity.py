@@ -11,7 +11,7 @@ from pathlib import Path
 from xml.sax.saxutils import quoteattr
 
 import bot.console.commands  # noqa: F401  (registers the console commands)
-from bot.console.registry import ConsoleContext
+from bot.console.commands import ConsoleContext
 from bot.console.repl import run_command
 from bot.runtime import Runtime
 from tests.children import ChildProcesses

@@ -17,8 +17,14 @@ import discord
 import pytest
 import pytest_asyncio
 
-from bot.console.commands import digest_off, digest_preview, digest_schedule
-from bot.console.registry import CONSOLE_CHANNEL_ID, CONSOLE_GUILD_ID, ConsoleContext
+from bot.console.commands import (
+    CONSOLE_CHANNEL_ID,
+    CONSOLE_GUILD_ID,
+    ConsoleContext,
+    digest_off,
+    digest_preview,
+    digest_schedule,
+)
 from bot.delivery.budget import DiscordLimits, LocalBudget
 from bot.delivery.compose import DeliveryComposer
 from bot.delivery.discord_sender import DiscordSender

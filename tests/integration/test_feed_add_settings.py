@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import bot.console.commands  # noqa: F401  (registers the console commands)
-from bot.console.registry import CONSOLE_CHANNEL_ID, ConsoleContext
+from bot.console.commands import CONSOLE_CHANNEL_ID, ConsoleContext
 from bot.console.repl import run_command
 from bot.runtime import Runtime
 from bot.store import Store

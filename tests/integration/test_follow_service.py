@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 
 import bot.console.commands  # noqa: F401  (registers the console commands)
-from bot.console.registry import CONSOLE_CHANNEL_ID, CONSOLE_GUILD_ID, ConsoleContext
+from bot.console.commands import CONSOLE_CHANNEL_ID, CONSOLE_GUILD_ID, ConsoleContext
 from bot.console.repl import run_command
 from bot.delivery.senders import ConsoleSender, PermanentSendError
 from bot.features.follow.service import DMS_CLOSED_TEXT, DMS_RESUMED_TEXT, StopOutcome

@@ -6,7 +6,7 @@ import random
 from pathlib import Path
 
 import bot.console.commands  # noqa: F401  (registers the console commands)
-from bot.console.registry import ConsoleContext
+from bot.console.commands import ConsoleContext
 from bot.console.repl import run_command
 from bot.runtime import Runtime
 from tests.e2e.harness import bot_settings

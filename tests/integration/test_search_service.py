@@ -265,7 +265,7 @@ async def test_shared_item_only_from_the_guilds_feeds(store: Store, world: dict[
 
 async def _console(store: Store, tmp_path: Path, guild_feeds: list[int], line: str) -> str:
     """Run one console line against `store`, with the console guild following `guild_feeds`."""
-    from bot.console.registry import CONSOLE_CHANNEL_ID, CONSOLE_GUILD_ID, ConsoleContext
+    from bot.console.commands import CONSOLE_CHANNEL_ID, CONSOLE_GUILD_ID, ConsoleContext
     from bot.console.repl import run_command
     from bot.runtime import Runtime
 

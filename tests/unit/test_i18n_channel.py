@@ -27,7 +27,6 @@ from tests.i18n import ROOT, english_literals
 # Files whose every user-facing word goes through the catalogue (with tests/unit/test_i18n.py's).
 CONVERTED = (
     "bot/console/commands.py",
-    "bot/console/registry.py",
     "bot/console/repl.py",
     "bot/delivery/terminal.py",
     "bot/delivery/discord_threads.py",
@@ -64,8 +63,9 @@ NOT_USER_FACING: dict[tuple[str, str], str] = {
     ("bot/console/commands.py", "HH:MM"): "a usage metavar",
     ("bot/console/commands.py", "`feed add URL`"): "a command, typed as is",
     ("bot/console/repl.py", "feed add https://www.interconnects.ai"): "a command, typed as is",
-    ("bot/console/registry.py", "#console"): "the console channel's name",
-    ("bot/console/registry.py", r"^-(?!-|\d+$|\d*\.\d+$)"): "a regular expression",
+    ("bot/console/repl.py", "digestbot> "): "the prompt: the program's name",
+    ("bot/console/commands.py", "#console"): "the console channel's name",
+    ("bot/console/commands.py", r"^-(?!-|\d+$|\d*\.\d+$)"): "a regular expression",
     ("bot/console/commands.py", "digestbot feeds"): "the exported OPML's own title",
     ("bot/features/posts/format.py", r"^\s*([a-z]+)\s*(?::\s*(\d{1,4})\s*)?$"): "a regex",
     ("bot/features/follow/dm.py", "topic:stop:(?P<topic_id>[0-9]{1,19})"): "a custom id",
